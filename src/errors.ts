@@ -1,0 +1,76 @@
+// One error base class with a stable `code` per failure (after undici's lib/core/errors.js):
+// callers branch on `code`, never on message text; `cause` keeps the underlying error.
+export class RouterError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad config file, environment variable or flag: exit code 2. */
+export class ConfigError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** Bad command-line usage: exit code 2. */
+export class UsageError extends RouterError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+/** Consul did not answer, or answered with an error status. */
+export class ConsulUnavailableError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONSUL_UNAVAILABLE', message, options);
+  }
+}
+
+/** Consul answered 200 with a body we cannot use (garbage, truncated, wrong shape). */
+export class ConsulResponseError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONSUL_BAD_RESPONSE', message, options);
+  }
+}
+
+/** A template does not compile or fails while rendering. */
+export class TemplateError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TEMPLATE_ERROR', message, options);
+  }
+}
+
+/** `haproxy -c` refused the candidate configuration. */
+export class HaproxyInvalidError extends RouterError {
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super('HAPROXY_INVALID', message);
+    this.output = output;
+  }
+}
+
+/** HAProxy could not be reloaded, or the reload did not produce a new worker. */
+export class ReloadFailedError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RELOAD_FAILED', message, options);
+  }
+}
+
+/** Writing the configuration files failed (permissions, disk full, ...). */
+export class WriteFailedError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WRITE_FAILED', message, options);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function errorCode(err: unknown): string {
+  return err instanceof RouterError ? err.code : 'INTERNAL';
+}

@@ -1,0 +1,29 @@
+// Inputs and outputs of the pure renderer.
+
+/** Paths and listeners the rendered configuration refers to. */
+export interface RenderSettings {
+  /** Absolute directory the generated files live in (hosts.map is referenced from here). */
+  configDir: string;
+  /** Admin-level runtime API socket rendered into `global` (mode 0600). */
+  runtimeSocket: string;
+  /** `*` or an IP address. */
+  bindAddress: string;
+  httpPort: number;
+  httpsPort: number;
+  statsPort: number;
+  /** Stats/admin credentials (from Vault); without them the stats page is read-only. */
+  stats?: { user: string; password: string };
+  /** How long old workers may linger after a reload (HAProxy `hard-stop-after`). */
+  hardStopAfter: string;
+}
+
+/** Template texts as read from the templates directory. */
+export interface TemplateSource {
+  /** Top-level `<name>.hbs` files: each renders the output file `<name>` (e.g. `haproxy.cfg`). */
+  files: Record<string, string>;
+  /** `partials/<name>.hbs`, usable as `{{> name}}`. */
+  partials: Record<string, string>;
+}
+
+/** Output file name → content. Always contains `haproxy.cfg` and `hosts.map`. */
+export type RenderedFiles = Record<string, string>;
