@@ -1,0 +1,124 @@
+// Custom domains from Consul K/V: key → app, value → FQDNs, then first-claim-wins per host.
+import type { DomainClaim } from '../sources/types.js';
+import type { AppMode, ModelSettings, Rejection } from './types.js';
+import { isUnderDomain, parseDomainValue } from './fqdn.js';
+import { reject } from './rejections.js';
+import { cmp, numCmp, safeText } from './text.js';
+
+export interface CustomHost {
+  host: string;
+  key: string;
+}
+
+type KeyCheck = { ok: true; service: string } | { ok: false; service: string; reason: string } | { folder: true };
+
+/** `<prefix><service>` with a non-empty service and no further `/`; the service is lowercased. */
+export function serviceOfKey(key: string, prefix: string, value: string): KeyCheck {
+  // Consul UI "folders" are empty keys ending in '/': structure, not claims.
+  if (key.endsWith('/') && value === '') return { folder: true };
+  if (!key.startsWith(prefix)) {
+    return { ok: false, service: '', reason: `key is not under the domains prefix ${prefix}` };
+  }
+  const rest = key.slice(prefix.length);
+  if (rest === '') return { ok: false, service: '', reason: `key names no service: expected ${prefix}<service>` };
+  const slash = rest.indexOf('/');
+  if (slash !== -1) {
+    return {
+      ok: false,
+      service: rest.slice(0, slash).toLowerCase(),
+      reason: `nested key: expected ${prefix}<service> with no further "/"; ignored`,
+    };
+  }
+  return { ok: true, service: rest.toLowerCase() };
+}
+
+interface Candidate {
+  app: string;
+  key: string;
+  createIndex: number;
+}
+
+function orderIndex(n: number): number {
+  return typeof n === 'number' && Number.isFinite(n) ? n : Infinity;
+}
+
+/**
+ * Turns K/V claims into custom hosts per app. `apps` maps every routed app to its mode.
+ * `reservedDomain` is `<cluster>.<baseDomain>`: names there belong to default hosts, present
+ * and future, so no claim may take one.
+ */
+export function resolveDomains(
+  claims: DomainClaim[],
+  apps: Map<string, AppMode>,
+  settings: ModelSettings,
+  reservedDomain: string,
+): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
+  const rejections: Rejection[] = [];
+  const byHost = new Map<string, Candidate[]>();
+  const sorted = [...claims].sort(
+    (a, b) => cmp(a.key, b.key) || numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) || cmp(a.value, b.value),
+  );
+  for (const claim of sorted) {
+    const value = typeof claim.value === 'string' ? claim.value : '';
+    const check = serviceOfKey(claim.key, settings.domainsPrefix, value);
+    if ('folder' in check) continue;
+    if (!check.ok) {
+      rejections.push(reject('domain', check.service, claim.key, check.reason, claim.key));
+      continue;
+    }
+    const service = check.service;
+    const { fqdns, rejected } = parseDomainValue(value);
+    for (const bad of rejected) {
+      rejections.push(reject('domain', service, bad.fqdn, bad.reason, claim.key));
+    }
+    if (fqdns.length === 0) continue;
+    const mode = apps.get(service);
+    if (mode !== 'http') {
+      const why =
+        mode === 'tcp'
+          ? `service ${safeText(service)} is a tcp app (router.mode=tcp): custom domains apply to http apps only`
+          : `service ${safeText(service)} is not routed (unknown, skipped, rejected or not registered by the bridge)`;
+      rejections.push(reject('domain', service, claim.key, `${why}; its domains are not claimed`, claim.key));
+      continue;
+    }
+    for (const host of fqdns) {
+      if (isUnderDomain(host, reservedDomain)) {
+        rejections.push(
+          reject(
+            'conflict',
+            service,
+            host,
+            `reserved for default host names (${reservedDomain} and *.${reservedDomain}): it could take an app's default host`,
+            claim.key,
+          ),
+        );
+        continue;
+      }
+      byHost.set(host, [...(byHost.get(host) ?? []), { app: service, key: claim.key, createIndex: orderIndex(claim.createIndex) }]);
+    }
+  }
+
+  const hosts = new Map<string, CustomHost[]>();
+  for (const [host, list] of byHost) {
+    // First claim (lowest CreateIndex) wins; a later `consul kv put` can never steal a live host.
+    list.sort((a, b) => numCmp(a.createIndex, b.createIndex) || cmp(a.key, b.key));
+    const winner = list[0]!;
+    hosts.set(winner.app, [...(hosts.get(winner.app) ?? []), { host, key: winner.key }]);
+    for (const loser of list.slice(1)) {
+      // Two keys of the same app (e.g. `Foo` and `foo`) naming one host: nothing to arbitrate.
+      if (loser.app === winner.app) continue;
+      const index = Number.isFinite(winner.createIndex) ? `CreateIndex ${winner.createIndex}` : 'first claim';
+      rejections.push(
+        reject(
+          'conflict',
+          loser.app,
+          host,
+          `host already claimed by service ${winner.app} (key ${safeText(winner.key)}, ${index})`,
+          loser.key,
+        ),
+      );
+    }
+  }
+  for (const list of hosts.values()) list.sort((a, b) => cmp(a.host, b.host));
+  return { hosts, rejections };
+}

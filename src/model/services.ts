@@ -1,0 +1,170 @@
+// Which Consul services are routed, under which name, and with which servers.
+import type { ServiceInstance } from '../sources/types.js';
+import type { ModelSettings, Rejection, ServerRoute } from './types.js';
+import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
+import { reject } from './rejections.js';
+import { badFlagTags, hasFlag } from './tags.js';
+import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
+
+/** Consul's own service: never an app, whatever tags it carries. */
+const CONSUL_SERVICE = 'consul';
+const MAX_ADDRESS = 255;
+
+/** A routed service with a valid, unique (lowercase) name. */
+export interface Candidate {
+  name: string;
+  original: string;
+  /** Sorted (ServiceID, node, address, port) so "first" means the same thing on every run. */
+  instances: ServiceInstance[];
+}
+
+export function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
+  return (
+    cmp(a.id, b.id) ||
+    cmp(a.node, b.node) ||
+    cmp(String(a.address), String(b.address)) ||
+    numCmp(a.port, b.port) ||
+    Number(b.passing) - Number(a.passing)
+  );
+}
+
+export type Routing = 'routed' | 'skipped' | 'unrouted';
+
+/** The contract of DESIGN §3: bridge-registered (ServiceID prefix) or `router.expose`, unless `router.skip`. */
+export function routingOf(name: string, instances: ServiceInstance[], settings: ModelSettings): Routing {
+  if (name.toLowerCase() === CONSUL_SERVICE) return 'skipped';
+  if (hasFlag(instances, 'skip', settings)) return 'skipped';
+  // An empty prefix would route every service in Consul: treat it as a config slip, not a wildcard.
+  const prefixes = settings.serviceIdPrefixes.filter((p) => p !== '');
+  const bridged = instances.some((i) => prefixes.some((p) => i.id.startsWith(p)));
+  return bridged || hasFlag(instances, 'expose', settings) ? 'routed' : 'unrouted';
+}
+
+/** Why a lowercase service name cannot be the left part of `<name>.<cluster>.<base>`, or undefined. */
+export function serviceNameProblem(name: string, defaultHost: string): string | undefined {
+  if (name === '') return 'empty service name';
+  if (WHITESPACE_RE.test(name) || CONTROL_RE.test(name)) {
+    return 'service name contains whitespace or control characters';
+  }
+  const labels = labelsProblem(name);
+  if (labels) return `service name is not usable as a host name: ${labels}`;
+  if (defaultHost.length > MAX_HOSTNAME) {
+    return `default host ${defaultHost} is ${defaultHost.length} characters long (max ${MAX_HOSTNAME})`;
+  }
+  return undefined;
+}
+
+/**
+ * Picks the routed services and gives each a valid, unique lowercase name.
+ * Name collisions after lowercasing go to the code-unit-smallest original name.
+ */
+export function selectServices(
+  services: Record<string, ServiceInstance[]>,
+  settings: ModelSettings,
+  defaultHostOf: (name: string) => string,
+): { candidates: Candidate[]; rejections: Rejection[] } {
+  const rejections: Rejection[] = [];
+  const byName = new Map<string, string[]>();
+  for (const original of Object.keys(services).sort(cmp)) {
+    const instances = services[original] ?? [];
+    const routing = routingOf(original, instances, settings);
+    if (routing !== 'routed') {
+      // Someone clearly meant to expose this service: say why it did not happen.
+      if (routing === 'unrouted') {
+        for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
+          rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
+        }
+      }
+      continue;
+    }
+    const name = original.toLowerCase();
+    const problem = serviceNameProblem(name, defaultHostOf(name));
+    if (problem) {
+      rejections.push(reject('service', original, original, `${problem}; service not routed`));
+      continue;
+    }
+    byName.set(name, [...(byName.get(name) ?? []), original]);
+  }
+
+  const candidates: Candidate[] = [];
+  for (const [name, originals] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
+    const [winner, ...losers] = originals; // already in code-unit order
+    for (const loser of losers) {
+      rejections.push(
+        reject('service', loser, loser, `service name collides with "${safeText(winner!)}" after lowercasing; "${safeText(winner!)}" is routed as ${name}`),
+      );
+    }
+    const instances = [...(services[winner!] ?? [])].sort(compareInstances);
+    candidates.push({ name, original: winner!, instances });
+  }
+  return { candidates, rejections };
+}
+
+function addressProblem(address: unknown): string | undefined {
+  if (typeof address !== 'string' || address === '') return 'empty address';
+  if (address.length > MAX_ADDRESS) return `address is ${address.length} characters long (max ${MAX_ADDRESS})`;
+  if (/[^A-Za-z0-9.:-]/.test(address)) {
+    return `invalid address "${safeText(address, 64)}": only A-Z a-z 0-9 . : - are allowed`;
+  }
+  return undefined;
+}
+
+function portProblem(port: unknown): string | undefined {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535
+    ? undefined
+    : `port ${safeText(String(port), 32)} outside 1..65535`;
+}
+
+/** HAProxy server names allow [A-Za-z0-9_.:-]; validated addresses already fit, the map is defensive. */
+export function serverName(address: string, port: number): string {
+  return `${address}:${port}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+}
+
+/**
+ * One server per distinct address:port. Instances must arrive sorted (compareInstances): the first
+ * keeps its ServiceID, and the server is passing when any duplicate passes.
+ */
+export function buildServers(app: string, instances: ServiceInstance[]): { servers: ServerRoute[]; rejections: Rejection[] } {
+  const rejections: Rejection[] = [];
+  const byEndpoint = new Map<string, ServerRoute>();
+  for (const inst of instances) {
+    const problem = addressProblem(inst.address) ?? portProblem(inst.port);
+    if (problem) {
+      rejections.push(reject('service', app, inst.id, `instance skipped: ${problem}`));
+      continue;
+    }
+    // Host names and IPv6 hex digits are case-insensitive: `Node1:80` and `node1:80` are one server.
+    const endpoint = `${inst.address.toLowerCase()}:${inst.port}`;
+    const existing = byEndpoint.get(endpoint);
+    if (existing) {
+      existing.passing ||= inst.passing;
+      continue;
+    }
+    byEndpoint.set(endpoint, {
+      name: serverName(inst.address, inst.port),
+      id: inst.id,
+      address: inst.address,
+      port: inst.port,
+      passing: inst.passing,
+    });
+  }
+  // Names are unique by construction (the port is the digits after the last ':'); keep a guard anyway.
+  const used = new Set<string>();
+  const servers = [...byEndpoint.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.id, b.id));
+  for (const s of servers) {
+    let name = s.name;
+    for (let n = 2; used.has(name); n++) name = `${s.name}_${n}`;
+    used.add(name);
+    s.name = name;
+  }
+  return { servers: servers.sort((a, b) => cmp(a.name, b.name)), rejections };
+}
+
+/** Earliest registration of a service: orders competing tcp ports. Missing index sorts last. */
+export function firstCreateIndex(instances: ServiceInstance[]): number {
+  let min = Infinity;
+  for (const i of instances) {
+    if (typeof i.createIndex === 'number' && Number.isFinite(i.createIndex) && i.createIndex < min) min = i.createIndex;
+  }
+  return min;
+}
