@@ -74,3 +74,10 @@ export function errorMessage(err: unknown): string {
 export function errorCode(err: unknown): string {
   return err instanceof RouterError ? err.code : 'INTERNAL';
 }
+
+/** The HAProxy master CLI does not answer (HAProxy not running yet, or the socket path is wrong). */
+export class HaproxyUnreachableError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HAPROXY_UNREACHABLE', message, options);
+  }
+}

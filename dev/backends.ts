@@ -1,0 +1,57 @@
+// Dev and test helper: tiny loopback backends standing in for Marathon tasks. HTTP backends answer
+// `<app> <instance>`; TCP backends write the same as a banner line.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export interface Backend {
+  port: number;
+  /** What the backend answers with, e.g. `wordpress-community #1`. */
+  label: string;
+  close(): Promise<void>;
+}
+
+function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closer(server: { close(cb: () => void): void; closeAllConnections?: () => void }): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    });
+}
+
+export async function startHttpBackend(label: string, opts: { status?: () => number } = {}): Promise<Backend> {
+  const server = createHttpServer((req, res) => {
+    res.writeHead(opts.status?.() ?? 200, { 'content-type': 'text/plain', 'x-backend': label });
+    res.end(`${label}\n`);
+  });
+  server.keepAliveTimeout = 1_000;
+  const port = await listen(server);
+  return { port, label, close: closer(server) };
+}
+
+export async function startTcpBackend(label: string): Promise<Backend> {
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.end(`${label}\r\n`);
+  });
+  const port = await listen(server);
+  return {
+    port,
+    label,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

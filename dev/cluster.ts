@@ -1,0 +1,209 @@
+// The embedded default (`paas-router dev`): a dev Consul with the sample Marathon apps registered
+// the way mesos-consul does, loopback backends for their tasks, one custom domain in K/V, a real
+// HAProxy in master-worker mode on loopback ports, and the daemon attached to all of it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import type { Writable } from 'node:stream';
+import { validateConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/config.js';
+import { startDaemon, type Daemon } from '../src/daemon.js';
+import { createLogger, type Logger } from '../src/log.js';
+import { EXAMPLES_DIR } from '../src/paths.js';
+import { startHttpBackend, startTcpBackend, type Backend } from './backends.js';
+import { startDevConsul, type DevConsul } from './consul/server.js';
+import { registerMesosTask } from './consul/mesos.js';
+import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
+import { readMarathonApps, type MarathonApp } from './marathon.js';
+
+export interface DevClusterOptions {
+  httpPort?: number;
+  statsPort?: number;
+  /** Apps to deploy; default: examples/marathon/*.json. */
+  apps?: MarathonApp[];
+  /** K/V key suffix (service name) → value put under the domains prefix before the daemon starts. */
+  domains?: Record<string, string>;
+  logLevel?: string;
+  log?: Logger;
+  /** Extra raw config keys (snake_case, as in config.yaml). */
+  configOverrides?: Record<string, unknown>;
+}
+
+export interface DevCluster {
+  consul: DevConsul;
+  haproxy: HaproxyProcess;
+  daemon: Daemon;
+  config: Config;
+  workDir: string;
+  backends: Map<string, Backend[]>;
+  /** Deploys one more task of `app` (a new loopback backend registered in Consul). */
+  addTask(app: MarathonApp, status?: 'passing' | 'critical'): Promise<{ serviceId: string; backend: Backend }>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_DOMAINS = { 'wordpress-community': 'www.example.org' };
+
+export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
+  const workDir = await mkdtemp(join(tmpdir(), 'paas-router-dev-'));
+  const consul = await startDevConsul({ port: 0 });
+  const apps = opts.apps ?? (await readMarathonApps(join(EXAMPLES_DIR, 'marathon')));
+  const backends = new Map<string, Backend[]>();
+  let agentCounter = 0;
+
+  const addTask = async (app: MarathonApp, status: 'passing' | 'critical' = 'passing') => {
+    const list = backends.get(app.id) ?? [];
+    const label = `${app.id} #${list.length + 1}`;
+    const backend = app.mode === 'tcp' ? await startTcpBackend(label) : await startHttpBackend(label);
+    list.push(backend);
+    backends.set(app.id, list);
+    const { serviceId } = await registerMesosTask(consul.url, {
+      app: app.id,
+      agent: `dev-agent-${(agentCounter++ % 3) + 1}`,
+      ip: '127.0.0.1',
+      port: backend.port,
+      tags: app.tags,
+      status,
+    });
+    return { serviceId, backend };
+  };
+
+  for (const app of apps) for (let i = 0; i < app.instances; i++) await addTask(app);
+  for (const [service, value] of Object.entries(opts.domains ?? DEFAULT_DOMAINS)) {
+    await fetch(`${consul.url}/v1/kv/paas-router/domains/${service}`, { method: 'PUT', body: value });
+  }
+
+  const httpPort = opts.httpPort ?? 18080;
+  const config = validateConfig(
+    {
+      consul: { address: consul.url, wait: '30s', min_interval: '20ms' },
+      haproxy: {
+        config_dir: join(workDir, 'haproxy'),
+        master_socket: join(workDir, 'master.sock'),
+        runtime_socket: join(workDir, 'runtime.sock'),
+        bind_address: '127.0.0.1',
+        http_port: httpPort,
+        https_port: httpPort + 363,
+        stats_port: opts.statsPort ?? httpPort + 324,
+        hard_stop_after: '5s',
+      },
+      wait: { min: '20ms', max: '200ms' },
+      log_level: opts.logLevel ?? 'info',
+      ...opts.configOverrides,
+    },
+    'dev cluster',
+    {},
+  );
+  const log = opts.log ?? createLogger(config.logLevel);
+  const daemon = await startDaemon(config, log);
+
+  // HAProxy needs a first configuration to start from: the daemon writes it (validated) even
+  // while HAProxy is not running yet, exactly as on a freshly installed master node.
+  const configFile = join(config.haproxy.configDir, 'haproxy.cfg');
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(configFile)) {
+    if (Date.now() > deadline) throw new Error('the daemon wrote no haproxy.cfg within 15 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const haproxy = await startHaproxy({ configFile, masterSocket: config.haproxy.masterSocket });
+
+  return {
+    consul,
+    haproxy,
+    daemon,
+    config,
+    workDir,
+    backends,
+    addTask,
+    async stop() {
+      await daemon.stop();
+      await haproxy.stop();
+      await consul.close();
+      for (const list of backends.values()) await Promise.all(list.map((b) => b.close()));
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** GET http://127.0.0.1:<port>/ with a Host header, through HAProxy. */
+export function requestThrough(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host, connection: 'close' }, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${host} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Reads the first line a TCP app sends through HAProxy. */
+export function tcpBanner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(5_000, () => socket.destroy(new Error('tcp read timed out')));
+    socket.on('data', (d) => (data += d));
+    socket.on('end', () => resolve(data.trim()));
+    socket.on('error', reject);
+  });
+}
+
+async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const { runner } = cluster.daemon;
+  while (Date.now() < deadline) {
+    const model = runner.state.servingModel;
+    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'written';
+    if (served) {
+      const first = model.hosts[0];
+      if (!first || (await requestThrough(cluster.config.haproxy.httpPort, first.host).catch(() => ({ status: 0 }))).status === 200) return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the sample apps were not routed within ${timeoutMs} ms`);
+}
+
+export async function runDevCluster(opts: { httpPort: number; once: boolean; out: Writable }): Promise<void> {
+  const { out } = opts;
+  const cluster = await startDevCluster({ httpPort: opts.httpPort, logLevel: opts.once ? 'warn' : 'info' });
+  try {
+    await waitForRoutes(cluster, 20_000);
+    const { config } = cluster;
+    const model = cluster.daemon.runner.state.servingModel!;
+    out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  files:        ${config.haproxy.configDir}\n\nRoutes:\n`);
+    for (const app of model.apps) {
+      const where = app.mode === 'tcp' ? `tcp 127.0.0.1:${app.port}` : app.hosts.join(', ');
+      const servers = app.servers.map((s) => `${s.address}:${s.port}${s.passing ? '' : ' (failing)'}`).join(', ');
+      out.write(`  ${app.name.padEnd(24)} ${where}  →  ${servers}\n`);
+    }
+    for (const r of model.rejections) out.write(`  rejected ${r.kind} ${JSON.stringify(r.subject)} of ${r.service}: ${r.reason}\n`);
+    out.write('\nOne request through HAProxy per host:\n');
+    for (const h of model.hosts) {
+      const res = await requestThrough(config.haproxy.httpPort, h.host).catch((e: Error) => ({ status: 0, body: e.message }));
+      out.write(`  curl -H 'Host: ${h.host}' http://127.0.0.1:${config.haproxy.httpPort}/  →  ${res.status} ${res.body.trim()}\n`);
+    }
+    for (const app of model.apps.filter((a) => a.mode === 'tcp')) {
+      const banner = await tcpBanner(app.port!).catch((e: Error) => e.message);
+      out.write(`  nc 127.0.0.1 ${app.port}  →  ${banner}\n`);
+    }
+    const unknown = await requestThrough(config.haproxy.httpPort, 'nothing-here.example.org');
+    out.write(`  curl -H 'Host: nothing-here.example.org' http://127.0.0.1:${config.haproxy.httpPort}/  →  ${unknown.status} ${unknown.body.trim()}\n`);
+    if (opts.once) return;
+    out.write(
+      `\nTry: curl -X PUT -d www.discourse.example ${cluster.consul.url}/v1/kv/paas-router/domains/discourse-community\n` +
+        `     curl -H 'Host: www.discourse.example' http://127.0.0.1:${config.haproxy.httpPort}/\nCtrl-C stops everything.\n`,
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+  } finally {
+    await cluster.stop();
+  }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what paas-router needs on a fresh Debian machine (run as root):
+#   scripts/setup.sh          HAProxy, socat and the npm packages (enough for `npm run dev`)
+#   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(haproxy socat)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(ansible ansible-lint)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's package enables haproxy.service with its own config; the router runs its own HAProxy.
+if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
+  echo "note: haproxy.service is running; the dev cluster and tests use their own loopback ports"
+fi
+
+npm ci --no-audit --no-fund

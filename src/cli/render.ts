@@ -1,0 +1,72 @@
+// `render` and `check`: read every source once, build, render; `check` also runs `haproxy -c`.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAIN_CONFIG } from '../apply/applier.js';
+import { writeFilesAtomically } from '../apply/files.js';
+import { checkConfig } from '../apply/validate.js';
+import type { Config } from '../config/config.js';
+import { consulClientFrom, modelSettingsFrom, renderSettingsFrom } from '../daemon.js';
+import { buildModel } from '../model/build.js';
+import type { Rejection, RoutingModel } from '../model/types.js';
+import { renderFiles } from '../render/render.js';
+import type { RenderedFiles } from '../render/types.js';
+import { loadTemplates } from '../sources/files/templates-source.js';
+import { readCatalogOnce, readDomainsOnce } from '../sources/consul/read-once.js';
+
+export interface OneShot {
+  model: RoutingModel;
+  /** Renders the files as they would be deployed into `configDir`. */
+  renderAt(configDir: string): RenderedFiles;
+}
+
+export async function buildOnce(config: Config): Promise<OneShot> {
+  const templates = await loadTemplates(config.templatesDir);
+  const client = consulClientFrom(config);
+  try {
+    const [catalog, domains] = await Promise.all([readCatalogOnce(client), readDomainsOnce(client, config.consul.domainsPrefix)]);
+    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config) });
+    const settings = renderSettingsFrom(config);
+    return { model, renderAt: (configDir) => renderFiles(templates, model, { ...settings, configDir }) };
+  } finally {
+    client.close();
+  }
+}
+
+export function formatRejection(r: Rejection): string {
+  const key = r.key ? ` (${r.key})` : '';
+  return `rejected ${r.kind} ${JSON.stringify(r.subject)} of ${r.service}${key}: ${r.reason}`;
+}
+
+export async function renderCommand(config: Config, outDir: string | undefined, out: NodeJS.WritableStream): Promise<void> {
+  const once = await buildOnce(config);
+  const files = once.renderAt(config.haproxy.configDir);
+  if (outDir) {
+    await writeFilesAtomically(outDir, files, ['hosts.map']);
+    out.write(`wrote ${Object.keys(files).sort().join(', ')} to ${outDir}\n`);
+  } else {
+    out.write(files[MAIN_CONFIG]!);
+  }
+  for (const r of once.model.rejections) process.stderr.write(`${formatRejection(r)}\n`);
+}
+
+/** Returns true when the rendered configuration passes `haproxy -c`. */
+export async function checkCommand(config: Config, out: NodeJS.WritableStream): Promise<boolean> {
+  const once = await buildOnce(config);
+  const { model } = once;
+  out.write(`${model.apps.length} apps, ${model.hosts.length} hosts, ${model.rejections.length} rejected inputs\n`);
+  for (const r of model.rejections) out.write(`${formatRejection(r)}\n`);
+  const dir = await mkdtemp(join(tmpdir(), 'paas-router-check-'));
+  try {
+    await writeFilesAtomically(dir, once.renderAt(dir), ['hosts.map']);
+    await checkConfig(config.haproxy.bin, join(dir, MAIN_CONFIG));
+    out.write('haproxy -c: configuration is valid\n');
+    return true;
+  } catch (err) {
+    const output = (err as { output?: string }).output;
+    out.write(`haproxy -c: configuration is NOT valid: ${(err as Error).message}\n${output ? `${output}\n` : ''}`);
+    return false;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

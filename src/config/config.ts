@@ -1,0 +1,50 @@
+// The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
+export interface VaultTokenAuth {
+  method: 'token';
+}
+export interface VaultAppRoleAuth {
+  method: 'approle';
+  roleId: string;
+  secretIdFile: string;
+  mount: string;
+}
+
+export interface Config {
+  cluster: string;
+  baseDomain: string;
+  consul: {
+    address: string;
+    token: string;
+    cacert: string;
+    domainsPrefix: string;
+    serviceIdPrefixes: string[];
+    /** Blocking-query wait, ms. */
+    waitMs: number;
+    /** Minimum time between two requests of one watch, ms (plus jitter). */
+    minIntervalMs: number;
+  };
+  vault: {
+    address: string;
+    kvPrefix: string;
+    token: string;
+    cacert: string;
+    namespace: string;
+    auth: VaultTokenAuth | VaultAppRoleAuth;
+  };
+  haproxy: {
+    configDir: string;
+    bin: string;
+    masterSocket: string;
+    runtimeSocket: string;
+    bindAddress: string;
+    httpPort: number;
+    httpsPort: number;
+    statsPort: number;
+    hardStopAfter: string;
+    reloadTimeoutMs: number;
+  };
+  templatesDir: string;
+  wait: { minMs: number; maxMs: number };
+  listen: { host: string; port: number };
+  logLevel: string;
+}

@@ -1,0 +1,88 @@
+// The config file's shape (DESIGN.md §5): snake_case as operators write it, every key defaulted.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
+  message: 'must be a duration like 50ms, 1s, 5m',
+});
+const port = z.number().int().min(1).max(65535);
+const url = z.string().refine((v) => /^https?:\/\/[^\s/]+/.test(v), {
+  message: 'must be an http:// or https:// URL',
+});
+const kvPrefix = z
+  .string()
+  .min(1)
+  .refine((v) => v.endsWith('/') && !v.startsWith('/'), {
+    message: 'must end with "/" and must not start with "/"',
+  });
+
+const vaultAuth = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('token') }).strict(),
+  z
+    .object({
+      method: z.literal('approle'),
+      role_id: z.string().min(1),
+      secret_id_file: z.string().min(1),
+      mount: z.string().default('approle'),
+    })
+    .strict(),
+]);
+
+export const fileSchema = z
+  .object({
+    cluster: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be one lowercase DNS label').default('production'),
+    base_domain: z
+      .string()
+      .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS name')
+      .default('mozilla.community'),
+    consul: z
+      .object({
+        address: url.default('http://127.0.0.1:8500'),
+        token: z.string().default(''),
+        cacert: z.string().default(''),
+        domains_prefix: kvPrefix.default('paas-router/domains/'),
+        service_id_prefixes: z.array(z.string().min(1)).min(1).default(['mesos-consul:']),
+        wait: duration.default('5m'),
+        min_interval: duration.default('100ms'),
+      })
+      .strict()
+      .prefault({}),
+    vault: z
+      .object({
+        address: z.union([z.literal(''), url]).default(''),
+        kv_prefix: kvPrefix.default('secret/data/paas-router/'),
+        cacert: z.string().default(''),
+        namespace: z.string().default(''),
+        auth: vaultAuth.default({ method: 'token' }),
+      })
+      .strict()
+      .prefault({}),
+    haproxy: z
+      .object({
+        config_dir: z.string().min(1).default('/etc/haproxy/paas-router'),
+        bin: z.string().min(1).default('haproxy'),
+        master_socket: z.string().min(1).default('/run/haproxy-master.sock'),
+        runtime_socket: z.string().min(1).default('/run/haproxy/paas-router.sock'),
+        bind_address: z.string().min(1).default('*'),
+        http_port: port.default(80),
+        https_port: port.default(443),
+        stats_port: port.default(8404),
+        hard_stop_after: duration.default('30s'),
+        reload_timeout: duration.default('10s'),
+      })
+      .strict()
+      .prefault({}),
+    templates_dir: z.string().min(1).optional(),
+    wait: z
+      .object({ min: duration.default('50ms'), max: duration.default('1s') })
+      .strict()
+      .prefault({}),
+    listen: z
+      .string()
+      .regex(/^[^\s]+:\d{1,5}$/, 'must be host:port')
+      .default('127.0.0.1:9107'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof fileSchema>;

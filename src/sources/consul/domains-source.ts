@@ -1,0 +1,44 @@
+// Watches the custom-domains K/V prefix with a blocking ?recurse query. A 404 (no key under the
+// prefix yet) is "no custom domains"; any failure keeps the last claims.
+import type { Logger } from '../../log.js';
+import type { DomainsSnapshot } from '../types.js';
+import { StatusTracker, type Source, type SourceSink } from '../source.js';
+import { BlockingWatch } from './blocking.js';
+import type { WatchTiming } from './catalog-source.js';
+import type { ConsulClient } from './client.js';
+import { parseKvEntries } from './parse.js';
+
+export class ConsulDomainsSource implements Source<DomainsSnapshot> {
+  readonly name = 'consul-domains';
+  private watch: BlockingWatch<DomainsSnapshot> | undefined;
+
+  constructor(
+    private readonly client: ConsulClient,
+    private readonly prefix: string,
+    private readonly timing: WatchTiming,
+    private readonly log: Logger,
+  ) {}
+
+  start(sink: SourceSink<DomainsSnapshot>): void {
+    const tracker = new StatusTracker(this.name, (s) => sink.status(s));
+    this.watch = new BlockingWatch<DomainsSnapshot>({
+      ...this.timing,
+      fetch: async (index, wait, signal) => {
+        const r = await this.client.kvPrefix(this.prefix, index, wait, signal);
+        const claims = parseKvEntries(this.prefix, r.data).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        return { index: r.index, data: { claims } };
+      },
+      onSuccess: () => tracker.ok(),
+      onData: (snapshot) => sink.snapshot(snapshot),
+      onError: (err) => {
+        this.log.warn({ err, prefix: this.prefix }, 'consul K/V read failed; keeping the last known domains');
+        tracker.failed(err);
+      },
+    });
+    this.watch.start();
+  }
+
+  stop(): void {
+    this.watch?.stop();
+  }
+}

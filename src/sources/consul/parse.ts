@@ -1,0 +1,71 @@
+// Turns raw Consul JSON into source snapshots. A body of the wrong shape is an error for the whole
+// read (ConsulResponseError), so a garbled answer can never look like "no services".
+import { ConsulResponseError } from '../../errors.js';
+import type { DomainClaim, ServiceInstance } from '../types.js';
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/** GET /v1/catalog/services: `{ "<name>": ["tag", ...] }`. */
+export function parseCatalogServices(body: unknown): Record<string, string[]> {
+  if (!isObj(body)) throw new ConsulResponseError('catalog services: expected a JSON object of service name → tags');
+  const out: Record<string, string[]> = {};
+  for (const [name, tags] of Object.entries(body)) {
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
+      throw new ConsulResponseError(`catalog services: tags of service "${name}" are not a list of strings`);
+    }
+    out[name] = tags as string[];
+  }
+  return out;
+}
+
+/** GET /v1/health/service/<name>: one entry per instance with its node and checks. */
+export function parseHealthService(name: string, body: unknown): ServiceInstance[] {
+  if (!Array.isArray(body)) throw new ConsulResponseError(`health of service "${name}": expected a JSON array`);
+  return body.map((entry, i) => {
+    if (!isObj(entry) || !isObj(entry.Service) || !isObj(entry.Node)) {
+      throw new ConsulResponseError(`health of service "${name}": entry ${i} lacks Service or Node`);
+    }
+    const service = entry.Service;
+    const node = entry.Node;
+    const checks = Array.isArray(entry.Checks) ? entry.Checks.filter(isObj) : [];
+    const tags = Array.isArray(service.Tags) ? service.Tags.filter((t): t is string => typeof t === 'string') : [];
+    const instance: ServiceInstance = {
+      id: str(service.ID),
+      node: str(node.Node),
+      // The docs: an empty Service.Address means "use the node's address".
+      address: str(service.Address) || str(node.Address),
+      port: typeof service.Port === 'number' ? service.Port : Number.NaN,
+      tags,
+      // Same rule as `?passing`: every check, node checks like serfHealth included, must pass.
+      passing: checks.every((c) => c.Status === 'passing'),
+      checks: checks.map((c) => ({ id: str(c.CheckID), status: str(c.Status) })),
+    };
+    if (typeof service.CreateIndex === 'number') instance.createIndex = service.CreateIndex;
+    return instance;
+  });
+}
+
+/** GET /v1/kv/<prefix>?recurse (values already base64-decoded by the client). */
+export function parseKvEntries(prefix: string, body: unknown): DomainClaim[] {
+  if (!Array.isArray(body)) throw new ConsulResponseError(`K/V prefix "${prefix}": expected a JSON array`);
+  return body.map((entry, i) => {
+    if (!isObj(entry) || typeof entry.Key !== 'string') {
+      throw new ConsulResponseError(`K/V prefix "${prefix}": entry ${i} has no Key`);
+    }
+    const value = entry.Value;
+    return {
+      key: entry.Key,
+      value: typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : '',
+      createIndex: typeof entry.CreateIndex === 'number' ? entry.CreateIndex : 0,
+      modifyIndex: typeof entry.ModifyIndex === 'number' ? entry.ModifyIndex : 0,
+    };
+  });
+}

@@ -1,0 +1,54 @@
+// The contract between a source and the runner: a source delivers whole snapshots and reports its
+// own health; the runner keeps the latest snapshot of each.
+import { errorCode, errorMessage } from '../errors.js';
+
+export type SourceState = 'starting' | 'ok' | 'down';
+
+export interface SourceStatus {
+  name: string;
+  state: SourceState;
+  /** ms since epoch of the last successful read. */
+  lastSyncAt?: number;
+  lastError?: { code: string; message: string; at: number };
+}
+
+export interface SourceSink<T> {
+  snapshot(data: T): void;
+  status(status: SourceStatus): void;
+}
+
+export interface Source<T> {
+  readonly name: string;
+  start(sink: SourceSink<T>): void;
+  stop(): Promise<void> | void;
+}
+
+/** Tracks one source's status and tells the sink only when something changed. */
+export class StatusTracker {
+  private current: SourceStatus;
+
+  constructor(
+    name: string,
+    private readonly report: (s: SourceStatus) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.current = { name, state: 'starting' };
+  }
+
+  get status(): SourceStatus {
+    return this.current;
+  }
+
+  ok(): void {
+    // Reported every time: the sync age on the status page and in metrics depends on it.
+    this.current = { ...this.current, state: 'ok', lastSyncAt: this.now() };
+    this.report(this.current);
+  }
+
+  failed(err: unknown): void {
+    const message = errorMessage(err);
+    const changed = this.current.state !== 'down' || this.current.lastError?.message !== message;
+    this.current = { ...this.current, state: 'down', lastError: { code: errorCode(err), message, at: this.now() } };
+    if (changed) this.report(this.current);
+  }
+}

@@ -1,0 +1,38 @@
+// What the daemon knows about itself: read by logs, the status page, /status, /healthz and metrics.
+import type { ApplyReport } from './apply/applier.js';
+import type { RoutingModel } from './model/types.js';
+import type { SourceStatus } from './sources/source.js';
+
+export interface BuildError {
+  code: string;
+  message: string;
+  at: number;
+}
+
+export interface RouterState {
+  startedAt: number;
+  sources: Record<string, SourceStatus>;
+  /** The model of the last build that rendered (whether or not HAProxy accepted it). */
+  model?: RoutingModel;
+  /** The model HAProxy is serving (last applied successfully). */
+  servingModel?: RoutingModel;
+  lastApply?: ApplyReport & { at: number };
+  lastReloadAt?: number;
+  lastBuildError?: BuildError;
+  runningChecksum?: string;
+  counters: {
+    builds: number;
+    reloads: number;
+    reloadFailures: number;
+    refusedConfigs: number;
+    renderErrors: number;
+  };
+}
+
+export function initialState(now: number): RouterState {
+  return {
+    startedAt: now,
+    sources: {},
+    counters: { builds: 0, reloads: 0, reloadFailures: 0, refusedConfigs: 0, renderErrors: 0 },
+  };
+}
