@@ -5,8 +5,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
 import type { Writable } from 'node:stream';
 import { validateConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/config.js';
@@ -18,6 +16,7 @@ import { startDevConsul, type DevConsul } from './consul/server.js';
 import { registerMesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
+import { requestThrough, tcpBanner } from './probe.js';
 
 export interface DevClusterOptions {
   httpPort?: number;
@@ -125,33 +124,6 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
       await rm(workDir, { recursive: true, force: true });
     },
   };
-}
-
-/** GET http://127.0.0.1:<port>/ with a Host header, through HAProxy. */
-export function requestThrough(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host, connection: 'close' }, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`request to ${host} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Reads the first line a TCP app sends through HAProxy. */
-export function tcpBanner(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(5_000, () => socket.destroy(new Error('tcp read timed out')));
-    socket.on('data', (d) => (data += d));
-    socket.on('end', () => resolve(data.trim()));
-    socket.on('error', reject);
-  });
 }
 
 async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<void> {

@@ -119,6 +119,8 @@ export class Runner extends EventEmitter {
   }
 
   private async retryReload(): Promise<void> {
+    // A full or read-only disk may have been fixed since: build again.
+    if (this.state.lastApply?.status === 'write-failed') this.quiescence.trigger();
     const report = await this.opts.applier.retryPendingReload();
     if (report && report.status !== 'written') this.record(report, this.state.model);
   }

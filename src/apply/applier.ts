@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { HaproxyUnreachableError, RouterError, errorCode, errorMessage } from '../errors.js';
+import { HaproxyUnreachableError, RouterError, WriteFailedError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RenderedFiles } from '../render/types.js';
 import { writeFilesAtomically } from './files.js';
@@ -88,6 +88,8 @@ export class Applier {
     try {
       await this.validate(candidate);
     } catch (err) {
+      // A disk problem says nothing about the candidate: it is tried again, unlike a refused one.
+      if (err instanceof WriteFailedError) return this.failure('write-failed', checksum, err, {});
       this.refused = checksum;
       return this.failure('refused', checksum, err, { validateMs: Date.now() - startedValidate });
     }
@@ -110,7 +112,11 @@ export class Applier {
 
   private async validate(candidate: Candidate): Promise<void> {
     const staging = join(this.opts.configDir, '.staging');
-    await rm(staging, { recursive: true, force: true });
+    try {
+      await rm(staging, { recursive: true, force: true });
+    } catch (err) {
+      throw new WriteFailedError(`cannot prepare ${staging}: ${errorMessage(err)}`, { cause: err });
+    }
     await writeFilesAtomically(staging, candidate(staging), WRITE_ORDER);
     try {
       await checkConfig(this.opts.bin, join(staging, MAIN_CONFIG));

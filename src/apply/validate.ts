@@ -4,7 +4,7 @@ import { HaproxyInvalidError, RouterError } from '../errors.js';
 
 export function checkConfig(bin: string, configPath: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(bin, ['-c', '-q', '-f', configPath], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(bin, ['-c', '-f', configPath], { timeout: 60_000 }, (err, stdout, stderr) => {
       if (!err) return resolve();
       const output = `${stdout}${stderr}`.trim();
       const code = (err as NodeJS.ErrnoException).code;

@@ -1,0 +1,30 @@
+// Dev and test helpers: one request through HAProxy, as a user's client would send it.
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+
+/** GET http://127.0.0.1:<port>/ with a Host header, through HAProxy. */
+export function requestThrough(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host, connection: 'close' }, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${host} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Reads the first line a TCP app sends through HAProxy. */
+export function tcpBanner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(5_000, () => socket.destroy(new Error('tcp read timed out')));
+    socket.on('data', (d) => (data += d));
+    socket.on('end', () => resolve(data.trim()));
+    socket.on('error', reject);
+  });
+}

@@ -1,0 +1,117 @@
+// The applier against a real HAProxy 2.6 in master-worker mode.
+import t from 'tap';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Applier, type Candidate } from '../../src/apply/applier.js';
+import { showProc } from '../../src/apply/reload.js';
+import { createLogger } from '../../src/log.js';
+import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js';
+import { requestThrough } from '../../dev/probe.js';
+import { eventually, freePort } from '../helpers/net.js';
+
+const log = createLogger('silent');
+
+function candidate(version: string, port: number, extra = ''): Candidate {
+  return (dir) => ({
+    'hosts.map': `a.example.org ${version}\n`,
+    'haproxy.cfg': [
+      'global',
+      '  hard-stop-after 2s',
+      'defaults',
+      '  mode http',
+      '  timeout connect 1s',
+      '  timeout client 5s',
+      '  timeout server 5s',
+      'frontend web',
+      `  bind 127.0.0.1:${port}`,
+      // The map path comes from `dir`: validation must see the candidate's own map, not the live one.
+      `  http-request return status 200 content-type text/plain lf-string "%[req.hdr(host),lower,map(${dir}/hosts.map,none)]"`,
+      extra,
+      '',
+    ].join('\n'),
+  });
+}
+
+t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'paas-router-applier-'));
+  const configDir = join(work, 'haproxy');
+  const masterSocket = join(work, 'master.sock');
+  const port = await freePort();
+  let haproxy: HaproxyProcess | undefined;
+  t.teardown(async () => {
+    await haproxy?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
+  const body = async () => (await requestThrough(port, 'a.example.org')).body;
+
+  await t.test('HAProxy not running yet: the files are written and the reload is pending', async (t) => {
+    const r = await applier.apply(candidate('v1', port));
+    t.equal(r.status, 'written');
+    t.equal(r.error?.code, 'HAPROXY_UNREACHABLE');
+    t.ok(applier.pendingReload);
+    t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v1/);
+    haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+    t.equal(await body(), 'v1');
+    const retry = await applier.retryPendingReload();
+    t.equal(retry?.status, 'reloaded');
+    t.notOk(applier.pendingReload);
+  });
+
+  await t.test('a new candidate is validated, written and reloaded', async (t) => {
+    const r = await applier.apply(candidate('v2', port));
+    t.equal(r.status, 'reloaded');
+    t.equal(await body(), 'v2');
+  });
+
+  await t.test('the same bytes are not reloaded again', async (t) => {
+    const before = (await showProc(masterSocket)).master.reloads;
+    const r = await applier.apply(candidate('v2', port));
+    t.equal(r.status, 'unchanged');
+    t.equal((await showProc(masterSocket)).master.reloads, before);
+  });
+
+  await t.test('a candidate haproxy -c refuses never reaches the live files', async (t) => {
+    const r = await applier.apply(candidate('v3', port, '  this-is-not-a-keyword 1'));
+    t.equal(r.status, 'refused');
+    t.equal(r.error?.code, 'HAPROXY_INVALID');
+    t.match(r.error?.message, /this-is-not-a-keyword/);
+    t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v2/);
+    t.equal(await body(), 'v2');
+    t.equal((await applier.apply(candidate('v3', port, '  this-is-not-a-keyword 1'))).status, 'unchanged', 'not retried until the input changes');
+  });
+
+  await t.test('a reload HAProxy refuses (port taken) rolls the files back', async (t) => {
+    const taken = createServer();
+    const takenPort = await freePort();
+    await new Promise<void>((r) => taken.listen(takenPort, '127.0.0.1', r));
+    t.teardown(() => new Promise((r) => taken.close(r)));
+    const r = await applier.apply(candidate('v4', port, `listen clash\n  bind 127.0.0.1:${takenPort}\n  server s 127.0.0.1:1`));
+    t.equal(r.status, 'reload-failed');
+    t.equal(r.error?.code, 'RELOAD_FAILED');
+    t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v2/, 'disk holds what HAProxy runs');
+    t.notMatch(await readFile(join(configDir, 'haproxy.cfg'), 'utf8'), /clash/);
+    t.equal(await body(), 'v2', 'the running workers kept serving');
+    const after = await applier.apply(candidate('v5', port));
+    t.equal(after.status, 'reloaded', 'the next good candidate applies');
+    await eventually('v5 served', async () => (await body()) === 'v5');
+  });
+
+  await t.test('a daemon restart adopts the files on disk and does not reload', async (t) => {
+    const fresh = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
+    await fresh.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']);
+    t.equal((await fresh.apply(candidate('v5', port))).status, 'unchanged');
+  });
+
+  await t.test('an unwritable config dir fails the write and keeps serving', async (t) => {
+    const blocker = join(work, 'not-a-dir');
+    await writeFile(blocker, 'x');
+    const broken = new Applier({ configDir: join(blocker, 'sub'), bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
+    const r = await broken.apply(candidate('v6', port));
+    t.equal(r.status, 'write-failed', 'the staging dir cannot even be created: nothing is applied');
+    t.equal(r.error?.code, 'WRITE_FAILED');
+    t.equal(await body(), 'v5');
+  });
+});
