@@ -1,0 +1,396 @@
+// Nodes, services and checks, as PUT /v1/catalog/register and /v1/catalog/deregister manage
+// them (Consul docs: api-docs/catalog, api-docs/health; state store: catalog.go).
+//
+// Index bookkeeping:
+// - `servicesIndex` is the services table index: the last write that added, changed or
+//   removed a service. /v1/catalog/services reports it; check flaps do not move it.
+// - `serviceIndex[name]` is the last write that touched an instance of `name`, one of its
+//   checks, its node, or a node-level check (serfHealth) of its node. /v1/health/service
+//   reports it. It is kept after the last instance goes, so a watcher sees the removal.
+// - A write that changes nothing (same record again) moves neither, like Consul's IsSame().
+import { createHash } from 'node:crypto';
+import {
+  asObject,
+  optArray,
+  optBoolean,
+  optNumber,
+  optObject,
+  optString,
+  optStringArray,
+  optStringMap,
+  type JsonObject,
+} from './decode.js';
+import { HttpError } from './reply.js';
+
+export type CheckStatus = 'passing' | 'warning' | 'critical' | 'maintenance';
+const STATUSES: readonly string[] = ['passing', 'warning', 'critical', 'maintenance'];
+
+interface Indexed {
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+export interface CatalogNode extends Indexed {
+  ID: string;
+  Node: string;
+  Address: string;
+  Datacenter: string;
+  TaggedAddresses: Record<string, string>;
+  Meta: Record<string, string>;
+}
+
+export interface CatalogService extends Indexed {
+  ID: string;
+  Service: string;
+  Tags: string[];
+  Address: string;
+  TaggedAddresses?: Record<string, { address: string; port: number }>;
+  Meta: Record<string, string>;
+  Port: number;
+  Weights: { Passing: number; Warning: number };
+  Namespace: string;
+}
+
+interface StoredCheck extends Indexed {
+  Node: string;
+  CheckID: string;
+  Name: string;
+  Status: string;
+  Notes: string;
+  Output: string;
+  ServiceID: string;
+}
+
+export interface HealthCheck extends Indexed {
+  Node: string;
+  CheckID: string;
+  Name: string;
+  Status: string;
+  Notes: string;
+  Output: string;
+  ServiceID: string;
+  ServiceName: string;
+  ServiceTags: string[];
+  Namespace: string;
+}
+
+export interface HealthEntry {
+  Node: CatalogNode;
+  Service: CatalogService;
+  Checks: HealthCheck[];
+}
+
+const NAMESPACE = 'default';
+
+/** Failures Consul reports from its RPC layer come back as 500 with the error text. */
+const rpcError = (message: string): HttpError => new HttpError(500, message);
+
+/** Stable node UUID derived from the name, so restarts and golden files agree. */
+function nodeUuid(node: string): string {
+  const h = createHash('sha256').update(node).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+const sameRecord = (a: Indexed, b: Indexed): boolean =>
+  JSON.stringify({ ...a, CreateIndex: 0, ModifyIndex: 0 }) === JSON.stringify({ ...b, CreateIndex: 0, ModifyIndex: 0 });
+
+interface ParsedService {
+  ID: string;
+  Service: string;
+  Tags: string[];
+  Address: string;
+  TaggedAddresses?: Record<string, { address: string; port: number }>;
+  Meta: Record<string, string>;
+  Port: number;
+  Weights: { Passing: number; Warning: number };
+}
+
+interface ParsedCheck {
+  CheckID: string;
+  Name: string;
+  Status: string;
+  Notes: string;
+  Output: string;
+  ServiceID: string;
+}
+
+function parseService(obj: JsonObject): ParsedService {
+  const name = optString(obj, 'Service') ?? '';
+  const id = optString(obj, 'ID') || name;
+  if (name === '') throw rpcError('Must provide service name with ID');
+  const weights = optObject(obj, 'Weights');
+  const tagged = optObject(obj, 'TaggedAddresses');
+  return {
+    ID: id,
+    Service: name,
+    Tags: optStringArray(obj, 'Tags') ?? [],
+    Address: optString(obj, 'Address') ?? '',
+    ...(tagged && Object.keys(tagged).length > 0
+      ? {
+          TaggedAddresses: Object.fromEntries(
+            Object.entries(tagged).map(([k, v]) => {
+              const o = asObject(v, `TaggedAddresses.${k}`);
+              return [k, { address: optString(o, 'Address') ?? '', port: optNumber(o, 'Port') ?? 0 }];
+            }),
+          ),
+        }
+      : {}),
+    Meta: optStringMap(obj, 'Meta') ?? {},
+    Port: optNumber(obj, 'Port') ?? 0,
+    Weights: {
+      Passing: (weights && optNumber(weights, 'Passing')) ?? 1,
+      Warning: (weights && optNumber(weights, 'Warning')) ?? 1,
+    },
+  };
+}
+
+function parseCheck(obj: JsonObject, node: string): ParsedCheck {
+  const name = optString(obj, 'Name') ?? '';
+  const checkId = optString(obj, 'CheckID') || name;
+  if (checkId === '') throw rpcError('Must provide a CheckID or a Name for each check');
+  const checkNode = optString(obj, 'Node');
+  if (checkNode && checkNode !== node) throw rpcError(`Check node "${checkNode}" does not match registration node "${node}"`);
+  // Consul stores a check without a status as critical (state store ensureCheckTxn).
+  const status = optString(obj, 'Status') || 'critical';
+  if (!STATUSES.includes(status)) throw new HttpError(400, `Invalid check status: "${status}"`);
+  return {
+    CheckID: checkId,
+    Name: name,
+    Status: status,
+    Notes: optString(obj, 'Notes') ?? '',
+    Output: optString(obj, 'Output') ?? '',
+    ServiceID: optString(obj, 'ServiceID') ?? '',
+  };
+}
+
+/** What one write changed: any data, the service set, and whose health results. */
+class Change {
+  data = false;
+  services = false;
+  readonly names = new Set<string>();
+
+  touch(names: Iterable<string>): void {
+    this.data = true;
+    for (const n of names) this.names.add(n);
+  }
+
+  touchServices(names: Iterable<string>): void {
+    this.services = true;
+    this.touch(names);
+  }
+}
+
+export class Catalog {
+  private readonly nodes = new Map<string, CatalogNode>();
+  private readonly services = new Map<string, Map<string, CatalogService>>(); // node -> service ID ->
+  private readonly checks = new Map<string, Map<string, StoredCheck>>(); // node -> check ID ->
+  private servicesIndex = 0;
+  private readonly serviceIndex = new Map<string, number>();
+
+  constructor(private readonly datacenter: string) {}
+
+  /** PUT /v1/catalog/register. Validates everything before changing anything. */
+  register(body: unknown, index: number): boolean {
+    const req = asObject(body, 'body');
+    const node = optString(req, 'Node') ?? '';
+    if (node === '') throw rpcError('Must provide node');
+    this.checkDatacenter(optString(req, 'Datacenter'));
+    const skipNodeUpdate = optBoolean(req, 'SkipNodeUpdate') ?? false;
+    const address = optString(req, 'Address') ?? '';
+    if (!skipNodeUpdate && address === '') throw rpcError('Must provide address if SkipNodeUpdate is not set');
+    const existingNode = this.nodes.get(node);
+    if (skipNodeUpdate && !existingNode) throw rpcError('Missing node registration');
+
+    const serviceObj = optObject(req, 'Service');
+    const service = serviceObj ? parseService(serviceObj) : undefined;
+    const checkObjs = [optObject(req, 'Check'), ...(optArray(req, 'Checks') ?? [])].filter((c) => c !== undefined);
+    const checks = checkObjs.map((c, i) => parseCheck(asObject(c, `Checks[${i}]`), node));
+    for (const check of checks) {
+      if (check.ServiceID && check.ServiceID !== service?.ID && !this.services.get(node)?.has(check.ServiceID)) {
+        throw rpcError('Missing service registration');
+      }
+    }
+
+    const change = new Change();
+    if (!skipNodeUpdate) {
+      const record: CatalogNode = {
+        ID: optString(req, 'ID') || existingNode?.ID || nodeUuid(node),
+        Node: node,
+        Address: address,
+        Datacenter: this.datacenter,
+        // An agent-registered node always carries lan/wan; default to that shape.
+        TaggedAddresses: optStringMap(req, 'TaggedAddresses') ?? { lan: address, wan: address },
+        Meta: optStringMap(req, 'NodeMeta') ?? {},
+        CreateIndex: existingNode?.CreateIndex ?? index,
+        ModifyIndex: index,
+      };
+      if (!existingNode || !sameRecord(existingNode, record)) {
+        this.nodes.set(node, record);
+        change.touch(this.serviceNamesOn(node));
+      }
+    }
+    if (service) {
+      const byId = this.mapFor(this.services, node);
+      const existing = byId.get(service.ID);
+      const record: CatalogService = {
+        ...service,
+        Namespace: NAMESPACE,
+        CreateIndex: existing?.CreateIndex ?? index,
+        ModifyIndex: index,
+      };
+      if (!existing || !sameRecord(existing, record)) {
+        byId.set(service.ID, record);
+        change.touchServices([record.Service, ...(existing ? [existing.Service] : [])]);
+      }
+    }
+    for (const check of checks) {
+      const byId = this.mapFor(this.checks, node);
+      const existing = byId.get(check.CheckID);
+      const record: StoredCheck = {
+        Node: node,
+        ...check,
+        CreateIndex: existing?.CreateIndex ?? index,
+        ModifyIndex: index,
+      };
+      if (!existing || !sameRecord(existing, record)) {
+        byId.set(check.CheckID, record);
+        change.touch(this.namesAffectedBy(node, record));
+        if (existing) change.touch(this.namesAffectedBy(node, existing));
+      }
+    }
+    return this.apply(change, index);
+  }
+
+  /** PUT /v1/catalog/deregister: a service, else a check, else the whole node. */
+  deregister(body: unknown, index: number): boolean {
+    const req = asObject(body, 'body');
+    const node = optString(req, 'Node') ?? '';
+    if (node === '') throw rpcError('Must provide node');
+    this.checkDatacenter(optString(req, 'Datacenter'));
+    const serviceId = optString(req, 'ServiceID') ?? '';
+    const checkId = optString(req, 'CheckID') ?? '';
+    const change = new Change();
+    if (serviceId) {
+      const service = this.services.get(node)?.get(serviceId);
+      if (service) {
+        this.services.get(node)?.delete(serviceId);
+        const checks = this.checks.get(node);
+        for (const [id, check] of checks ?? []) if (check.ServiceID === serviceId) checks?.delete(id);
+        change.touchServices([service.Service]);
+      }
+    } else if (checkId) {
+      const check = this.checks.get(node)?.get(checkId);
+      if (check) {
+        change.touch(this.namesAffectedBy(node, check));
+        this.checks.get(node)?.delete(checkId);
+      }
+    } else if (this.nodes.has(node)) {
+      const names = this.serviceNamesOn(node);
+      if (names.length > 0) change.touchServices(names);
+      else change.touch([]);
+      this.nodes.delete(node);
+      this.services.delete(node);
+      this.checks.delete(node);
+    }
+    return this.apply(change, index);
+  }
+
+  /** GET /v1/catalog/services: every service name with the union of its instances' tags. */
+  listServices(): { index: number; body: Record<string, string[]> } {
+    const tags = new Map<string, Set<string>>();
+    for (const byId of this.services.values()) {
+      for (const s of byId.values()) {
+        const set = tags.get(s.Service) ?? new Set<string>();
+        s.Tags.forEach((t) => set.add(t));
+        tags.set(s.Service, set);
+      }
+    }
+    const body: Record<string, string[]> = {};
+    for (const name of [...tags.keys()].sort()) body[name] = [...(tags.get(name) ?? [])].sort();
+    return { index: this.servicesIndex, body };
+  }
+
+  /** GET /v1/health/service/<name>, optionally only instances whose checks all pass. */
+  healthService(name: string, filter: { passing: boolean; tags: string[] }): { index: number; body: HealthEntry[] } {
+    const body: HealthEntry[] = [];
+    for (const nodeName of [...this.services.keys()].sort()) {
+      const node = this.nodes.get(nodeName);
+      const byId = this.services.get(nodeName);
+      if (!node || !byId) continue;
+      for (const id of [...byId.keys()].sort()) {
+        const service = byId.get(id) as CatalogService;
+        if (service.Service !== name || !filter.tags.every((t) => service.Tags.includes(t))) continue;
+        // Node-level checks (serfHealth, maintenance) first, then the service's own,
+        // as Consul's parseCheckServiceNodes collects them.
+        const stored = [...(this.checks.get(nodeName)?.values() ?? [])].sort((a, b) => a.CheckID.localeCompare(b.CheckID));
+        const checks = [...stored.filter((c) => c.ServiceID === ''), ...stored.filter((c) => c.ServiceID === id)];
+        if (filter.passing && !checks.every((c) => c.Status === 'passing')) continue;
+        body.push({
+          Node: { ...node, TaggedAddresses: { ...node.TaggedAddresses }, Meta: { ...node.Meta } },
+          Service: structuredClone(service),
+          Checks: checks.map((c) => this.healthCheck(c, nodeName)),
+        });
+      }
+    }
+    return { index: this.serviceIndex.get(name) ?? this.servicesIndex, body };
+  }
+
+  /** Snapshot restore: no stored index may stay above the restored raft index. */
+  lowerIndexes(to: number): void {
+    const lower = (r: Indexed): void => {
+      r.CreateIndex = Math.min(r.CreateIndex, to);
+      r.ModifyIndex = Math.min(r.ModifyIndex, to);
+    };
+    this.nodes.forEach(lower);
+    this.services.forEach((m) => m.forEach(lower));
+    this.checks.forEach((m) => m.forEach(lower));
+    this.servicesIndex = Math.min(this.servicesIndex, to);
+    for (const [name, idx] of this.serviceIndex) this.serviceIndex.set(name, Math.min(idx, to));
+  }
+
+  private healthCheck(c: StoredCheck, node: string): HealthCheck {
+    const service = c.ServiceID ? this.services.get(node)?.get(c.ServiceID) : undefined;
+    return {
+      Node: c.Node,
+      CheckID: c.CheckID,
+      Name: c.Name,
+      Status: c.Status,
+      Notes: c.Notes,
+      Output: c.Output,
+      ServiceID: c.ServiceID,
+      ServiceName: service?.Service ?? '',
+      ServiceTags: [...(service?.Tags ?? [])],
+      Namespace: NAMESPACE,
+      CreateIndex: c.CreateIndex,
+      ModifyIndex: c.ModifyIndex,
+    };
+  }
+
+  /** Moves the indexes a write touched; true when any data changed. */
+  private apply(change: Change, index: number): boolean {
+    for (const name of change.names) this.serviceIndex.set(name, index);
+    if (change.services) this.servicesIndex = index;
+    return change.data;
+  }
+
+  private checkDatacenter(dc: string | undefined): void {
+    if (dc && dc !== this.datacenter) throw rpcError('No path to datacenter');
+  }
+
+  private serviceNamesOn(node: string): string[] {
+    return [...(this.services.get(node)?.values() ?? [])].map((s) => s.Service);
+  }
+
+  /** Service names whose health a check changes: its own service, or all on the node. */
+  private namesAffectedBy(node: string, check: StoredCheck): string[] {
+    if (!check.ServiceID) return this.serviceNamesOn(node);
+    const service = this.services.get(node)?.get(check.ServiceID);
+    return service ? [service.Service] : [];
+  }
+
+  private mapFor<T>(maps: Map<string, Map<string, T>>, node: string): Map<string, T> {
+    let m = maps.get(node);
+    if (!m) maps.set(node, (m = new Map()));
+    return m;
+  }
+}
