@@ -1,0 +1,188 @@
+// The /v1 endpoints: path and method matching, query parameters, and the call into the
+// catalog or KV store. Reads return a re-runnable query so the server can block on it.
+import type { AclNeed } from './acl.js';
+import { parseJsonBody } from './decode.js';
+import { HttpError, empty, json, type QueryResult, type Reply } from './reply.js';
+import type { DevConsulState } from './state.js';
+
+export interface RouteRequest {
+  method: string;
+  /** Path after the route's prefix, percent-decoded (a service name or a KV key). */
+  param: string;
+  query: URLSearchParams;
+  body: Buffer;
+  /** The ACL check chose to filter everything out (anonymous request, 'filter' mode). */
+  filtered: boolean;
+}
+
+export type Handled = { kind: 'read'; query: () => QueryResult } | { kind: 'write'; apply: () => Reply };
+
+export interface Route {
+  methods: readonly string[];
+  acl(req: RouteRequest): AclNeed;
+  handle(req: RouteRequest, state: DevConsulState): Handled;
+}
+
+const KV_MAX_VALUE_SIZE = 512 * 1024;
+
+const read = (query: () => QueryResult): Handled => ({ kind: 'read', query });
+const write = (apply: () => Reply): Handled => ({ kind: 'write', apply });
+const found = (index: number, body: unknown): QueryResult => ({ index, notFound: false, reply: json(body) });
+const notFound = (index: number): QueryResult => ({ index, notFound: true, reply: empty(404) });
+
+/** Go's strconv.ParseBool, which Consul uses for flag-like parameters. */
+function parseGoBool(value: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return undefined;
+}
+
+/** A uint64 query parameter; Consul passes the strconv error through as a 500. */
+function uintParam(query: URLSearchParams, name: string): number | undefined {
+  const value = query.get(name);
+  if (value === null) return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new HttpError(500, `strconv.ParseUint: parsing ${JSON.stringify(value)}: invalid syntax`);
+  }
+  return Number(value);
+}
+
+function conflicting(query: URLSearchParams, ...flags: string[]): void {
+  if (flags.filter((f) => query.has(f)).length > 1) {
+    throw new HttpError(400, `Conflicting flags: ${query.toString()}\n`);
+  }
+}
+
+/** Best effort: the node a catalog write names, for the 403 text. */
+function bodyNode(body: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { Node?: unknown };
+    return typeof parsed.Node === 'string' ? parsed.Node : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const catalogServices: Route = {
+  methods: ['GET'],
+  acl: () => ({ resource: 'service', level: 'read', filterable: true }),
+  handle: (req, state) =>
+    read(() => {
+      const { index, body } = state.catalog.listServices();
+      return found(index, req.filtered ? {} : body);
+    }),
+};
+
+const healthService: Route = {
+  methods: ['GET'],
+  acl: (req) => ({ resource: 'service', level: 'read', name: req.param, filterable: true }),
+  handle: (req, state) => {
+    if (req.param === '') throw new HttpError(400, 'Missing service name');
+    const passingParam = req.query.get('passing');
+    const passing = passingParam === null ? false : passingParam === '' ? true : parseGoBool(passingParam);
+    if (passing === undefined) throw new HttpError(400, 'Invalid value for ?passing');
+    const tags = req.query.getAll('tag');
+    return read(() => {
+      const { index, body } = state.catalog.healthService(req.param, { passing, tags });
+      return found(index, req.filtered ? [] : body);
+    });
+  },
+};
+
+const catalogWrite = (op: 'register' | 'deregister'): Route => ({
+  methods: ['PUT'],
+  acl: (req) => ({ resource: 'node', level: 'write', name: bodyNode(req.body), filterable: false }),
+  handle: (req, state) =>
+    write(() => {
+      const body = parseJsonBody(req.body);
+      state.write((index) => {
+        const changed = op === 'register' ? state.catalog.register(body, index) : state.catalog.deregister(body, index);
+        return { result: undefined, changed };
+      });
+      return json(true);
+    }),
+});
+
+const kvRoute: Route = {
+  methods: ['GET', 'PUT', 'DELETE'],
+  acl: (req) => {
+    if (req.method !== 'GET') return { resource: 'key', level: 'write', name: req.param, filterable: false };
+    const list = req.query.has('recurse') || req.query.has('keys');
+    return { resource: 'key', level: list ? 'list' : 'read', name: req.param, filterable: list };
+  },
+  handle: (req, state) => {
+    const key = req.param;
+    const q = req.query;
+    if (req.method === 'GET') {
+      if (q.has('keys')) {
+        const separator = q.get('separator') ?? q.get('seperator') ?? ''; // Consul accepts its old misspelling
+        return read(() => {
+          const { index, keys } = state.kv.keys(key, separator);
+          const shown = req.filtered ? [] : keys;
+          // No 404 for the root: an empty store lists as [].
+          return shown.length === 0 && key !== '' ? notFound(index) : found(index, shown);
+        });
+      }
+      if (q.has('recurse')) {
+        return read(() => {
+          const { index, entries } = state.kv.list(key);
+          return entries.length === 0 || req.filtered ? notFound(index) : found(index, entries);
+        });
+      }
+      if (key === '') throw new HttpError(400, 'Missing key name');
+      return read(() => {
+        const { index, entry, raw } = state.kv.get(key);
+        if (!entry || !raw) return notFound(index);
+        if (!q.has('raw')) return found(index, [entry]);
+        const headers = { 'Content-Type': 'text/plain', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': 'sandbox' };
+        return { index, notFound: false, reply: { kind: 'text', status: 200, body: raw, headers } };
+      });
+    }
+    if (req.method === 'PUT') {
+      if (key === '') throw new HttpError(400, 'Missing key name');
+      conflicting(q, 'cas', 'acquire', 'release');
+      if (q.has('acquire') || q.has('release')) throw new HttpError(500, 'Invalid session'); // no sessions here
+      const flags = uintParam(q, 'flags') ?? 0;
+      const cas = uintParam(q, 'cas');
+      if (req.body.length > KV_MAX_VALUE_SIZE) {
+        throw new HttpError(
+          413,
+          `Request body(${req.body.length} bytes) too large, max size: ${KV_MAX_VALUE_SIZE} bytes. ` +
+            'See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.',
+        );
+      }
+      return write(() => json(state.write((index) => state.kv.put(key, req.body, flags, cas, index))));
+    }
+    conflicting(q, 'recurse', 'cas');
+    const recurse = q.has('recurse');
+    if (!recurse && key === '') throw new HttpError(400, 'Missing key name');
+    const cas = uintParam(q, 'cas');
+    return write(() => json(state.write((index) => state.kv.delete(key, { recurse, cas }, index))));
+  },
+};
+
+const EXACT: Record<string, Route> = {
+  '/v1/catalog/services': catalogServices,
+  '/v1/catalog/register': catalogWrite('register'),
+  '/v1/catalog/deregister': catalogWrite('deregister'),
+};
+const PREFIXED: [string, Route][] = [
+  ['/v1/health/service/', healthService],
+  ['/v1/kv/', kvRoute],
+];
+
+/** The route for a raw (still percent-encoded) path, with its decoded parameter. */
+export function findRoute(rawPath: string): { route: Route; param: string } | undefined {
+  const exact = EXACT[rawPath];
+  if (exact) return { route: exact, param: '' };
+  for (const [prefix, route] of PREFIXED) {
+    if (rawPath.startsWith(prefix)) {
+      try {
+        return { route, param: decodeURIComponent(rawPath.slice(prefix.length)) };
+      } catch {
+        throw new HttpError(400, `Invalid URL path: ${rawPath}`);
+      }
+    }
+  }
+  return undefined;
+}
