@@ -15,6 +15,11 @@ export interface RenderSettings {
   stats?: { user: string; password: string };
   /** How long old workers may linger after a reload (HAProxy `hard-stop-after`). */
   hardStopAfter: string;
+  /**
+   * Global `maxconn` (default 4096). HAProxy needs about twice as many file descriptors and
+   * refuses to start when it cannot raise its limit that far.
+   */
+  maxconn?: number;
 }
 
 /** Template texts as read from the templates directory. */

@@ -1,0 +1,347 @@
+// What the templates see: the routing model and the render settings turned into ready-to-print
+// values. Pure: no I/O. Every value that ends up in haproxy.cfg or hosts.map is checked here
+// against the characters HAProxy's config parser treats specially (the model validates the
+// inputs; this is the last guard before a value is printed into a config line). Anything that
+// cannot be printed safely throws a TemplateError naming the app and field, so the caller keeps
+// the running configuration instead of emitting a broken line.
+//
+// Every field of every view is always present: optional model fields become `null`, never
+// `undefined`. That is what lets the template helpers treat `undefined` as a misspelt field.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { posix } from 'node:path';
+
+import { TemplateError } from '../errors.js';
+import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
+import type { RenderSettings } from './types.js';
+
+/** Name of the backend that answers 404 when no app is routed at the request's host. */
+export const DEFAULT_BACKEND = 'be_default';
+/** Prefix of every app backend (the model builds `app_<name>`). */
+export const BACKEND_PREFIX = 'app_';
+/** Global `maxconn` when `RenderSettings.maxconn` is not set. */
+export const DEFAULT_MAXCONN = 4096;
+/** File names, inside `configDir`, that the rendered configuration refers to. */
+export const HOSTS_MAP_FILE = 'hosts.map';
+export const SERVER_STATE_FILE = 'server-state';
+
+export interface ServerView {
+  /** HAProxy server name (from the model). */
+  name: string;
+  /** Consul ServiceID (informational; not printed by the shipped templates). */
+  id: string;
+  address: string;
+  port: number;
+  /** All checks passing. The shipped templates render the others `disabled`. */
+  passing: boolean;
+  /** `address:port` in HAProxy syntax; IPv6 as `ipv6@<addr>:<port>`. */
+  endpoint: string;
+  /** Value of the persistence cookie for sticky apps: a hash, never the address. See serverCookie(). */
+  cookie: string;
+}
+
+export interface AppView {
+  name: string;
+  /** `app_<name>`. */
+  backend: string;
+  mode: AppMode;
+  /** tcp apps: frontend port. `null` for http apps. */
+  port: number | null;
+  /** tcp apps: `bind` argument (`<bindAddress>:<port>` in HAProxy syntax). `null` for http apps. */
+  bind: string | null;
+  /** e.g. `roundrobin`, `leastconn`, `source`. */
+  balance: string;
+  /** HTTP path of HAProxy's health check, or `null` (no `check` on servers). */
+  healthcheck: string | null;
+  httpsOnly: boolean;
+  sticky: boolean;
+  /** Per-server `maxconn`, or `null`. */
+  maxconn: number | null;
+  /** HAProxy duration (`120s`), or `null`. */
+  timeoutServer: string | null;
+  /** `<name>.<cluster>.<baseDomain>` for http apps; `null` for tcp apps. */
+  defaultHost: string | null;
+  /** Every host routed to the app (default first, then custom FQDNs). Empty for tcp apps. */
+  hosts: string[];
+  /** Sorted by name. */
+  servers: ServerView[];
+}
+
+export interface HostView {
+  host: string;
+  backend: string;
+  app: string;
+  source: 'default' | 'kv';
+  /** K/V key of a custom FQDN, or `null`. */
+  key: string | null;
+}
+
+/** The render settings as templates see them (the stats credentials only via `stats.auth`). */
+export interface SettingsView {
+  configDir: string;
+  runtimeSocket: string;
+  bindAddress: string;
+  httpPort: number;
+  httpsPort: number;
+  statsPort: number;
+  hardStopAfter: string;
+  /** Global `maxconn` (default DEFAULT_MAXCONN). */
+  maxconn: number;
+}
+
+/** The root object every top-level template (and, by default, every partial) is rendered with. */
+export interface TemplateData {
+  settings: SettingsView;
+  /** `bind` arguments, in HAProxy syntax (`*:80`, `10.0.0.1:80`, `ipv6@::1:80`). */
+  binds: { http: string; https: string; stats: string };
+  /** Stats listener: `auth` is `user:password` escaped for a config line, or `null` (read-only page). */
+  stats: { auth: string | null; admin: boolean };
+  /** Every app, sorted by name. */
+  apps: AppView[];
+  /** The http apps of `apps`, in the same order. */
+  httpApps: AppView[];
+  /** The tcp apps of `apps`, in the same order. */
+  tcpApps: AppView[];
+  /** Host → backend, sorted by host (the content of hosts.map). */
+  hosts: HostView[];
+  /** Absolute path of hosts.map (`<configDir>/hosts.map`). */
+  hostsMapPath: string;
+  /** Absolute path of the server state file (`<configDir>/server-state`). */
+  serverStatePath: string;
+  /** `be_default`. */
+  defaultBackend: string;
+}
+
+function fail(message: string): never {
+  throw new TemplateError(`cannot render: ${message}`);
+}
+
+/** Plain code-unit order: deterministic whatever the locale (localeCompare is not). */
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Conservative character classes for values printed unquoted into haproxy.cfg / hosts.map.
+const NAME = /^[a-z0-9][a-z0-9_.-]*$/;
+const SERVER_NAME = /^[A-Za-z0-9_.:-]+$/;
+const HOSTNAME = /^[a-z0-9][a-z0-9_.-]*$/;
+const DURATION = /^[0-9]+(us|ms|s|m|h|d)?$/;
+const BALANCE = /^[a-z][a-z0-9_(),.-]*( [a-z0-9_(),.-]+)*$/;
+// An HTTP path: visible ASCII, none of the config parser's specials (# ' " \) and no `%[`
+// (not interpreted by http-check, but kept out so the value means the same everywhere).
+const HTTP_PATH = /^\/[!$%&()*+,\-./0-9:;<=>?@A-Z[\]^_`a-z{|}~]*$/;
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
+
+function checkPort(port: unknown, what: string): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    fail(`${what} must be a port number 1-65535, got ${JSON.stringify(port)}`);
+  }
+  return port;
+}
+
+function checkMatch(value: unknown, re: RegExp, what: string): string {
+  if (typeof value !== 'string' || !re.test(value)) {
+    fail(`${what} has characters HAProxy cannot take unquoted: ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkPath(value: unknown, what: string): string {
+  const path = checkMatch(value, ABSOLUTE_PATH, what);
+  if (posix.normalize(path) !== path) fail(`${what} must be a normalised absolute path: ${JSON.stringify(path)}`);
+  return path;
+}
+
+/** Strip the brackets of `[::1]`. */
+function unbracket(address: string): string {
+  return address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+}
+
+/**
+ * A `bind` argument. `*` → `*:80`; IPv4 → `10.0.0.1:80`; IPv6 (with or without brackets) →
+ * `ipv6@::1:80` (HAProxy takes the port after the last colon; the prefix forces the family).
+ */
+export function formatBind(bindAddress: string, port: number): string {
+  checkPort(port, 'bind port');
+  if (bindAddress === '*') return `*:${port}`;
+  const address = unbracket(bindAddress);
+  switch (isIP(address)) {
+    case 4:
+      return `${address}:${port}`;
+    case 6:
+      return `ipv6@${address}:${port}`;
+    default:
+      return fail(`bind address must be "*" or an IP address, got ${JSON.stringify(bindAddress)}`);
+  }
+}
+
+/** A server address: IPv4, IPv6 (as `ipv6@addr:port`) or a host name resolved by HAProxy. */
+export function formatEndpoint(address: string, port: number, what = 'server address'): string {
+  checkPort(port, `${what} port`);
+  const bare = unbracket(address);
+  switch (isIP(bare)) {
+    case 4:
+      return `${bare}:${port}`;
+    case 6:
+      return `ipv6@${bare}:${port}`;
+    default:
+      return `${checkMatch(address.toLowerCase(), HOSTNAME, what)}:${port}`;
+  }
+}
+
+/**
+ * Cookie value identifying one server of a sticky backend: the first 16 hex digits of
+ * SHA-256(`<backend>/<server>`). Stable across renders and reloads, and it does not reveal the
+ * instance's address to clients. Runtime `add server` must use the same value.
+ */
+export function serverCookie(backend: string, serverName: string): string {
+  return createHash('sha256').update(`${backend}/${serverName}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * Escape a value so that HAProxy's config parser reads it back as exactly one word with the same
+ * bytes (configuration manual §2.2, "Quoting and escaping", unquoted column): space, `#`, quotes
+ * and backslash get a backslash; other control characters become `\xNN`. `$` is literal outside
+ * double quotes. NUL and the empty string cannot be represented and throw.
+ */
+export function escapeConfigWord(value: string, what: string): string {
+  if (value === '') fail(`${what} is empty`);
+  let out = '';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (code === 0) fail(`${what} contains a NUL character`);
+    if (ch === ' ' || ch === '#' || ch === '\\' || ch === "'" || ch === '"') out += `\\${ch}`;
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/** `stats auth <user>:<password>`: HAProxy splits at the first colon, so the user may not have one. */
+function statsAuth(stats: RenderSettings['stats']): string | null {
+  if (stats === undefined) return null;
+  if (typeof stats.user !== 'string' || typeof stats.password !== 'string') fail('stats credentials must be strings');
+  if (stats.user.includes(':')) fail('the stats user name contains ":", which "stats auth" cannot represent');
+  return `${escapeConfigWord(stats.user, 'the stats user name')}:${escapeConfigWord(stats.password, 'the stats password')}`;
+}
+
+function serverView(app: AppRoute, server: ServerRoute): ServerView {
+  const what = `app ${app.name}: server ${JSON.stringify(server.name)}`;
+  checkMatch(server.name, SERVER_NAME, `${what} name`);
+  if (typeof server.passing !== 'boolean') fail(`${what}: "passing" must be a boolean`);
+  return {
+    name: server.name,
+    id: server.id,
+    address: server.address,
+    port: server.port,
+    passing: server.passing,
+    endpoint: formatEndpoint(server.address, server.port, `${what} address`),
+    cookie: serverCookie(app.backend, server.name),
+  };
+}
+
+function appView(app: AppRoute, settings: RenderSettings): AppView {
+  const name = checkMatch(app.name, NAME, 'app name');
+  const what = `app ${name}`;
+  if (app.backend !== `${BACKEND_PREFIX}${name}`) {
+    fail(`${what}: backend must be ${JSON.stringify(BACKEND_PREFIX + name)}, got ${JSON.stringify(app.backend)}`);
+  }
+  if (app.mode !== 'http' && app.mode !== 'tcp') fail(`${what}: unknown mode ${JSON.stringify(app.mode)}`);
+  const tcp = app.mode === 'tcp';
+  const port = tcp ? checkPort(app.port, `${what}: router.port`) : null;
+  const maxconn = app.maxconn ?? null;
+  if (maxconn !== null && (!Number.isInteger(maxconn) || maxconn < 1)) {
+    fail(`${what}: maxconn must be a positive integer, got ${JSON.stringify(maxconn)}`);
+  }
+  const defaultHost = tcp ? null : checkMatch(app.defaultHost, HOSTNAME, `${what}: default host`);
+  const servers = app.servers.map((server) => serverView(app, server));
+  servers.sort((a, b) => byString(a.name, b.name));
+  for (let i = 1; i < servers.length; i++) {
+    if (servers[i]?.name === servers[i - 1]?.name) fail(`${what}: two servers are named ${servers[i]?.name}`);
+  }
+  return {
+    name,
+    backend: app.backend,
+    mode: app.mode,
+    port,
+    bind: port === null ? null : formatBind(settings.bindAddress, port),
+    balance: checkMatch(app.balance, BALANCE, `${what}: balance`),
+    healthcheck: app.healthcheck === undefined ? null : checkMatch(app.healthcheck, HTTP_PATH, `${what}: healthcheck`),
+    httpsOnly: app.httpsOnly === true,
+    sticky: app.sticky === true,
+    maxconn,
+    timeoutServer:
+      app.timeoutServer === undefined ? null : checkMatch(app.timeoutServer, DURATION, `${what}: timeout-server`),
+    defaultHost,
+    hosts: tcp ? [] : app.hosts.map((host) => checkMatch(host, HOSTNAME, `${what}: host`)),
+    servers,
+  };
+}
+
+/** Build what the templates see. Throws TemplateError when a value cannot be printed safely. */
+export function buildTemplateData(model: RoutingModel, settings: RenderSettings): TemplateData {
+  const configDir = checkPath(settings.configDir, 'configDir');
+  const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
+  const hardStopAfter = checkMatch(settings.hardStopAfter, DURATION, 'hardStopAfter');
+  const maxconn = settings.maxconn ?? DEFAULT_MAXCONN;
+  if (!Number.isInteger(maxconn) || maxconn < 1) fail(`maxconn must be a positive integer, got ${maxconn}`);
+  const binds = {
+    http: formatBind(settings.bindAddress, settings.httpPort),
+    https: formatBind(settings.bindAddress, settings.httpsPort),
+    stats: formatBind(settings.bindAddress, settings.statsPort),
+  };
+
+  const apps = model.apps.map((app) => appView(app, settings)).sort((a, b) => byString(a.name, b.name));
+  // Two listeners on one port pass `haproxy -c` (it does not bind) but fail the reload.
+  const ports = new Map<number, string>();
+  const listen = (port: number, owner: string): void => {
+    const taken = ports.get(port);
+    if (taken !== undefined) fail(`${owner} wants port ${port}, which is already used by ${taken}`);
+    ports.set(port, owner);
+  };
+  listen(settings.httpPort, 'the HTTP listener');
+  listen(settings.httpsPort, 'the HTTPS listener');
+  listen(settings.statsPort, 'the stats listener');
+  const backends = new Set<string>();
+  for (const app of apps) {
+    if (backends.has(app.backend)) fail(`two apps are named ${app.name}`);
+    backends.add(app.backend);
+    if (app.port !== null) listen(app.port, `app ${app.name}`);
+  }
+  const httpApps = apps.filter((app) => app.mode === 'http');
+  const httpBackends = new Set(httpApps.map((app) => app.backend));
+
+  const hosts = model.hosts.map((route: HostRoute): HostView => {
+    const host = checkMatch(route.host, HOSTNAME, 'host');
+    if (!httpBackends.has(route.backend)) {
+      fail(`host ${host} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+    }
+    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
+  });
+  hosts.sort((a, b) => byString(a.host, b.host));
+  for (let i = 1; i < hosts.length; i++) {
+    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
+  }
+
+  return {
+    settings: {
+      configDir,
+      runtimeSocket,
+      bindAddress: settings.bindAddress,
+      httpPort: settings.httpPort,
+      httpsPort: settings.httpsPort,
+      statsPort: settings.statsPort,
+      hardStopAfter,
+      maxconn,
+    },
+    binds,
+    stats: { auth: statsAuth(settings.stats), admin: settings.stats !== undefined },
+    apps,
+    httpApps,
+    tcpApps: apps.filter((app) => app.mode === 'tcp'),
+    hosts,
+    hostsMapPath: posix.join(configDir, HOSTS_MAP_FILE),
+    serverStatePath: posix.join(configDir, SERVER_STATE_FILE),
+    defaultBackend: DEFAULT_BACKEND,
+  };
+}
