@@ -1,0 +1,28 @@
+// The pure renderer: (compiled templates, routing model, settings) → file contents. No I/O, no
+// clock: the same inputs always give the same bytes, so "did anything change?" is a byte compare.
+import { TemplateError, errorMessage } from '../errors.js';
+import type { RoutingModel } from '../model/types.js';
+import { buildTemplateData } from './data.js';
+import type { CompiledTemplates } from './templates.js';
+import type { RenderedFiles, RenderSettings } from './types.js';
+
+/**
+ * Render every top-level template with the TemplateData built from `model` and `settings`.
+ * Returns output file name → content (always `haproxy.cfg` and `hosts.map`), each ending with a
+ * newline. Throws TemplateError (with `cause`) when a value cannot be printed safely or a
+ * template fails at render time (e.g. a misspelt field under strict mode).
+ */
+export function renderFiles(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): RenderedFiles {
+  const data = buildTemplateData(model, settings);
+  const files: RenderedFiles = {};
+  for (const { output, file, render } of templates.templates) {
+    let text: string;
+    try {
+      text = render(data);
+    } catch (err) {
+      throw new TemplateError(`template ${file}: ${errorMessage(err)}`, { cause: err });
+    }
+    files[output] = text.endsWith('\n') ? text : `${text}\n`;
+  }
+  return files;
+}
