@@ -13,7 +13,13 @@ import type { RenderedFiles, RenderSettings } from './types.js';
  * template fails at render time (e.g. a misspelt field under strict mode).
  */
 export function renderFiles(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): RenderedFiles {
-  const data = buildTemplateData(model, settings);
+  let data;
+  try {
+    data = buildTemplateData(model, settings);
+  } catch (err) {
+    if (err instanceof TemplateError) throw err;
+    throw new TemplateError(`cannot build the template data: ${errorMessage(err)}`, { cause: err });
+  }
   const files: RenderedFiles = {};
   for (const { output, file, render } of templates.templates) {
     let text: string;

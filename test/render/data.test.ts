@@ -5,40 +5,10 @@ import t from 'tap';
 import type { AppRoute, RoutingModel } from '../../src/model/types.js';
 import { buildTemplateData, escapeConfigWord, formatBind, formatEndpoint, serverCookie } from '../../src/render/data.js';
 import type { RenderSettings } from '../../src/render/types.js';
-
-const settings: RenderSettings = {
-  configDir: '/etc/haproxy/paas-router',
-  runtimeSocket: '/run/haproxy/paas-router.sock',
-  bindAddress: '*',
-  httpPort: 80,
-  httpsPort: 443,
-  statsPort: 8404,
-  hardStopAfter: '30s',
-};
+import { httpApp, model as modelOf, settings } from './fixtures.js';
 
 function app(extra: Partial<AppRoute> = {}): AppRoute {
-  return {
-    name: 'web',
-    backend: 'app_web',
-    mode: 'http',
-    balance: 'roundrobin',
-    httpsOnly: false,
-    sticky: false,
-    defaultHost: 'web.production.mozilla.community',
-    hosts: ['web.production.mozilla.community'],
-    servers: [{ name: 's1', id: 'x', address: '10.0.0.1', port: 31000, passing: true }],
-    ...extra,
-  };
-}
-
-function modelOf(apps: AppRoute[]): RoutingModel {
-  return {
-    apps,
-    hosts: apps
-      .filter((a) => a.mode === 'http')
-      .map((a) => ({ host: a.defaultHost ?? '', backend: a.backend, app: a.name, source: 'default' as const })),
-    rejections: [],
-  };
+  return httpApp('web', [{ name: 's1', id: 'x', address: '10.0.0.1', port: 31000, passing: true }], extra);
 }
 
 t.test('formatBind', async (t) => {

@@ -14,12 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 
-import type { AppRoute, HostRoute, RoutingModel, ServerRoute } from '../../src/model/types.js';
+import type { RoutingModel } from '../../src/model/types.js';
 import { serverCookie } from '../../src/render/data.js';
 import { renderFiles } from '../../src/render/render.js';
 import { compileTemplates } from '../../src/render/templates.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { readTemplateSource } from '../../src/sources/files/templates-source.js';
+import { httpApp, model, server, settings, tcpApp } from './fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const templatesDir = join(here, '..', '..', 'templates');
@@ -27,57 +28,7 @@ const goldenDir = join(here, 'golden');
 const update = process.env.UPDATE_GOLDEN === '1';
 const run = promisify(execFile);
 
-// ---- fixtures ---------------------------------------------------------------------------------
-
-function server(address: string, port: number, passing = true): ServerRoute {
-  return { name: `${address.replace(/[.:]/g, '_')}_${port}`, id: `mesos-consul:agent1:x:${address}:${port}`, address, port, passing };
-}
-
-function httpApp(name: string, servers: ServerRoute[], extra: Partial<AppRoute> = {}): AppRoute {
-  const defaultHost = `${name}.production.mozilla.community`;
-  return {
-    name,
-    backend: `app_${name}`,
-    mode: 'http',
-    balance: 'roundrobin',
-    httpsOnly: false,
-    sticky: false,
-    defaultHost,
-    hosts: [defaultHost],
-    servers,
-    ...extra,
-  };
-}
-
-function tcpApp(name: string, port: number, servers: ServerRoute[], extra: Partial<AppRoute> = {}): AppRoute {
-  return { name, backend: `app_${name}`, mode: 'tcp', port, balance: 'roundrobin', httpsOnly: false, sticky: false, hosts: [], servers, ...extra };
-}
-
-/** The model builder's output shape: hosts of the http apps, sorted by host. */
-function model(apps: AppRoute[], kv: Record<string, string[]> = {}): RoutingModel {
-  const hosts: HostRoute[] = [];
-  for (const app of apps) {
-    if (app.mode !== 'http') continue;
-    const custom = kv[app.name] ?? [];
-    app.hosts = [app.defaultHost ?? '', ...[...custom].sort()];
-    hosts.push({ host: app.defaultHost ?? '', backend: app.backend, app: app.name, source: 'default' });
-    for (const host of custom) {
-      hosts.push({ host, backend: app.backend, app: app.name, source: 'kv', key: `paas-router/domains/${app.name}` });
-    }
-  }
-  hosts.sort((a, b) => (a.host < b.host ? -1 : 1));
-  return { apps: [...apps].sort((a, b) => (a.name < b.name ? -1 : 1)), hosts, rejections: [] };
-}
-
-const baseSettings: RenderSettings = {
-  configDir: '/etc/haproxy/paas-router',
-  runtimeSocket: '/run/haproxy/paas-router.sock',
-  bindAddress: '*',
-  httpPort: 80,
-  httpsPort: 443,
-  statsPort: 8404,
-  hardStopAfter: '30s',
-};
+// ---- cases ------------------------------------------------------------------------------------
 
 interface Case {
   model: RoutingModel;
@@ -85,13 +36,13 @@ interface Case {
 }
 
 const cases: Record<string, Case> = {
-  empty: { model: model([]), settings: baseSettings },
+  empty: { model: model([]), settings },
   'http-defaults': {
     model: model([
       httpApp('wordpress-community', [server('10.0.0.5', 31000), server('10.0.0.6', 31002)]),
       httpApp('discourse', [server('10.0.0.7', 31005)]),
     ]),
-    settings: baseSettings,
+    settings,
   },
   'all-tags': {
     model: model([
@@ -104,7 +55,7 @@ const cases: Record<string, Case> = {
         timeoutServer: '120s',
       }),
     ]),
-    settings: baseSettings,
+    settings,
   },
   tcp: {
     model: model([
@@ -118,36 +69,36 @@ const cases: Record<string, Case> = {
       }),
       httpApp('web', [server('10.0.0.13', 31030)]),
     ]),
-    settings: baseSettings,
+    settings,
   },
   'no-passing': {
     model: model([
       httpApp('broken', [server('10.0.0.20', 31040, false), server('10.0.0.21', 31041, false)]),
       httpApp('scaled-to-zero', []),
     ]),
-    settings: baseSettings,
+    settings,
   },
   'custom-domains': {
     model: model([httpApp('wordpress-community', [server('10.0.0.5', 31000)]), httpApp('blog', [server('10.0.0.30', 31050)])], {
       'wordpress-community': ['www.mozilla-community.org', 'mozilla-community.org'],
       blog: ['blog.example.org'],
     }),
-    settings: baseSettings,
+    settings,
   },
   'stats-auth': {
     model: model([httpApp('web', [server('10.0.0.13', 31030)])]),
-    settings: { ...baseSettings, stats: { user: 'admin', password: `p4ss w#rd'"\\$x:y` } },
+    settings: { ...settings, stats: { user: 'admin', password: `p4ss w#rd'"\\$x:y` } },
   },
   'bind-ipv6': {
     model: model([
       httpApp('web', [server('fd00::13', 31030), server('10.0.0.14', 31031)]),
       tcpApp('irc', 6667, [server('fd00::9', 31010)]),
     ]),
-    settings: { ...baseSettings, bindAddress: '::', maxconn: 2000, hardStopAfter: '5m', stats: { user: 'ops', password: 'secret' } },
+    settings: { ...settings, bindAddress: '::', maxconn: 2000, hardStopAfter: '5m', stats: { user: 'ops', password: 'secret' } },
   },
   'bind-ipv4': {
     model: model([httpApp('web', [server('10.0.0.13', 31030)])]),
-    settings: { ...baseSettings, bindAddress: '10.1.2.3', httpPort: 8080, statsPort: 9000 },
+    settings: { ...settings, bindAddress: '10.1.2.3', httpPort: 8080, statsPort: 9000 },
   },
 };
 

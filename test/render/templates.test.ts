@@ -6,38 +6,13 @@ import { TemplateError } from '../../src/errors.js';
 import type { RoutingModel } from '../../src/model/types.js';
 import { renderFiles } from '../../src/render/render.js';
 import { compileTemplates } from '../../src/render/templates.js';
-import type { RenderSettings, TemplateSource } from '../../src/render/types.js';
+import type { TemplateSource } from '../../src/render/types.js';
+import { httpApp, model as fixture, settings } from './fixtures.js';
 
-const settings: RenderSettings = {
-  configDir: '/etc/haproxy/paas-router',
-  runtimeSocket: '/run/haproxy/paas-router.sock',
-  bindAddress: '*',
-  httpPort: 80,
-  httpsPort: 443,
-  statsPort: 8404,
-  hardStopAfter: '30s',
-};
-
-const model: RoutingModel = {
-  apps: [
-    {
-      name: 'web',
-      backend: 'app_web',
-      mode: 'http',
-      balance: 'roundrobin',
-      httpsOnly: false,
-      sticky: false,
-      defaultHost: 'web.production.mozilla.community',
-      hosts: ['web.production.mozilla.community', 'www.example.org'],
-      servers: [{ name: 's1', id: 'x', address: '10.0.0.1', port: 31000, passing: true }],
-    },
-  ],
-  hosts: [
-    { host: 'web.production.mozilla.community', backend: 'app_web', app: 'web', source: 'default' },
-    { host: 'www.example.org', backend: 'app_web', app: 'web', source: 'kv', key: 'paas-router/domains/web' },
-  ],
-  rejections: [],
-};
+const model: RoutingModel = fixture(
+  [httpApp('web', [{ name: 's1', id: 'x', address: '10.0.0.1', port: 31000, passing: true }])],
+  { web: ['www.example.org'] },
+);
 
 function source(files: Record<string, string>, partials: Record<string, string> = {}): TemplateSource {
   return { files: { 'hosts.map': '{{#each hosts}}{{host}} {{backend}}\n{{/each}}', ...files }, partials };
@@ -155,4 +130,10 @@ t.test('each compiled set is isolated; rendering does not mutate the model', asy
   t.equal(renderFiles(a, model, settings)['haproxy.cfg'], 'A\n');
   t.equal(renderFiles(b, model, settings)['haproxy.cfg'], 'B\n');
   t.equal(JSON.stringify(model), before);
+});
+
+t.test('a malformed model is a TemplateError too, never a bare TypeError', async (t) => {
+  const compiled = compileTemplates(source({ 'haproxy.cfg': '' }));
+  const broken = { ...model, apps: [{ ...model.apps[0]!, servers: undefined }] } as unknown as RoutingModel;
+  t.throws(() => renderFiles(compiled, broken, settings), { name: 'TemplateError', message: /^cannot build the template data: / });
 });
