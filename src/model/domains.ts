@@ -56,7 +56,10 @@ export function resolveDomains(
   const rejections: Rejection[] = [];
   const byHost = new Map<string, Candidate[]>();
   const sorted = [...claims].sort(
-    (a, b) => cmp(a.key, b.key) || numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) || cmp(a.value, b.value),
+    (a, b) =>
+      cmp(a.key, b.key) ||
+      numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) ||
+      cmp(a.value, b.value),
   );
   for (const claim of sorted) {
     const value = typeof claim.value === 'string' ? claim.value : '';
@@ -88,13 +91,15 @@ export function resolveDomains(
             'conflict',
             service,
             host,
-            `reserved for default host names (${reservedDomain} and *.${reservedDomain}): it could take an app's default host`,
+            `reserved for default host names (${reservedDomain} and *.${reservedDomain}): ` +
+              "it could take an app's default host",
             claim.key,
           ),
         );
         continue;
       }
-      byHost.set(host, [...(byHost.get(host) ?? []), { app: service, key: claim.key, createIndex: orderIndex(claim.createIndex) }]);
+      const candidate = { app: service, key: claim.key, createIndex: orderIndex(claim.createIndex) };
+      byHost.set(host, [...(byHost.get(host) ?? []), candidate]);
     }
   }
 

@@ -91,7 +91,12 @@ export function selectServices(
     const [winner, ...losers] = originals; // already in code-unit order
     for (const loser of losers) {
       rejections.push(
-        reject('service', loser, loser, `service name collides with "${safeText(winner!)}" after lowercasing; "${safeText(winner!)}" is routed as ${name}`),
+        reject(
+          'service',
+          loser,
+          loser,
+          `service name collides with "${safeText(winner!)}" after lowercasing; "${safeText(winner!)}" is routed as ${name}`,
+        ),
       );
     }
     const instances = [...(services[winner!] ?? [])].sort(compareInstances);
@@ -124,7 +129,10 @@ export function serverName(address: string, port: number): string {
  * One server per distinct address:port. Instances must arrive sorted (compareInstances): the first
  * keeps its ServiceID, and the server is passing when any duplicate passes.
  */
-export function buildServers(app: string, instances: ServiceInstance[]): { servers: ServerRoute[]; rejections: Rejection[] } {
+export function buildServers(
+  app: string,
+  instances: ServiceInstance[],
+): { servers: ServerRoute[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const byEndpoint = new Map<string, ServerRoute>();
   for (const inst of instances) {

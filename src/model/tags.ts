@@ -67,7 +67,9 @@ const SPECS = {
   },
   balance: { allowed: BALANCE_ALGORITHMS.join(', '), scope: 'any', parse: oneOf(BALANCE_ALGORITHMS) },
   healthcheck: {
-    allowed: `an HTTP path starting with "/", at most ${MAX_HEALTHCHECK} characters of A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & - and %XX escapes`,
+    allowed:
+      `an HTTP path starting with "/", at most ${MAX_HEALTHCHECK} characters of ` +
+      'A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & - and %XX escapes',
     scope: 'any',
     parse: (v) => (v.length <= MAX_HEALTHCHECK && HEALTHCHECK_RE.test(v) ? ok(v) : no),
   },
@@ -132,7 +134,8 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
     let reason = `router.${key}: ${what}; allowed: ${spec.allowed}`;
     const port = key === 'port' ? intIn(raw, 1, 65535) : undefined;
     if (port !== undefined && settings.reservedPorts.includes(port)) {
-      reason = `router.${key}: port ${port} is reserved by the router (reserved: ${[...settings.reservedPorts].sort((a, b) => a - b).join(', ')})`;
+      const reserved = [...settings.reservedPorts].sort((a, b) => a - b).join(', ');
+      reason = `router.${key}: port ${port} is reserved by the router (reserved: ${reserved})`;
     }
     return fail(reason);
   }
