@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { EXAMPLES_DIR } from '../src/paths.js';
 import { startHttpBackend, startTcpBackend, type Backend } from './backends.js';
 import { startDevConsul, type DevConsul } from './consul/server.js';
-import { registerMesosTask } from './consul/mesos.js';
+import { registerMesosTask, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
 import { requestThrough, tcpBanner } from './probe.js';
@@ -39,7 +39,7 @@ export interface DevCluster {
   workDir: string;
   backends: Map<string, Backend[]>;
   /** Deploys one more task of `app` (a new loopback backend registered in Consul). */
-  addTask(app: MarathonApp, status?: 'passing' | 'critical'): Promise<{ serviceId: string; backend: Backend }>;
+  addTask(app: MarathonApp, status?: 'passing' | 'critical'): Promise<{ serviceId: string; backend: Backend; task: MesosTask }>;
   stop(): Promise<void>;
 }
 
@@ -58,15 +58,17 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     const backend = app.mode === 'tcp' ? await startTcpBackend(label) : await startHttpBackend(label);
     list.push(backend);
     backends.set(app.id, list);
-    const { serviceId } = await registerMesosTask(consul.url, {
+    const task: MesosTask = {
       app: app.id,
       agent: `dev-agent-${(agentCounter++ % 3) + 1}`,
+      agentAddress: '127.0.0.1',
       ip: '127.0.0.1',
       port: backend.port,
       tags: app.tags,
       status,
-    });
-    return { serviceId, backend };
+    };
+    const { serviceId } = await registerMesosTask(consul.url, task);
+    return { serviceId, backend, task };
   };
 
   for (const app of apps) for (let i = 0; i < app.instances; i++) await addTask(app);
@@ -77,7 +79,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   const httpPort = opts.httpPort ?? 18080;
   const config = validateConfig(
     {
-      consul: { address: consul.url, wait: '30s', min_interval: '20ms' },
+      consul: { address: consul.url, wait: '30s', min_interval: '20ms', retry_max: '1s' },
       haproxy: {
         config_dir: join(workDir, 'haproxy'),
         master_socket: join(workDir, 'master.sock'),

@@ -42,7 +42,7 @@ export interface Daemon {
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const client = consulClientFrom(config);
-  const timing: WatchTiming = { waitMs: config.consul.waitMs, minIntervalMs: config.consul.minIntervalMs };
+  const timing: WatchTiming = { waitMs: config.consul.waitMs, minIntervalMs: config.consul.minIntervalMs, maxBackoffMs: config.consul.retryMaxMs };
   const applier = new Applier({
     configDir: config.haproxy.configDir,
     bin: config.haproxy.bin,

@@ -22,6 +22,8 @@ export interface Config {
     waitMs: number;
     /** Minimum time between two requests of one watch, ms (plus jitter). */
     minIntervalMs: number;
+    /** Upper bound of the exponential backoff after failed reads, ms. */
+    retryMaxMs: number;
   };
   vault: {
     address: string;

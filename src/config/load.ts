@@ -131,6 +131,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       serviceIdPrefixes: f.consul.service_id_prefixes,
       waitMs: ms(f.consul.wait),
       minIntervalMs: ms(f.consul.min_interval),
+      retryMaxMs: ms(f.consul.retry_max),
     },
     vault: {
       address: f.vault.address.replace(/\/+$/, ''),

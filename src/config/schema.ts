@@ -44,6 +44,7 @@ export const fileSchema = z
         service_id_prefixes: z.array(z.string().min(1)).min(1).default(['mesos-consul:']),
         wait: duration.default('5m'),
         min_interval: duration.default('100ms'),
+        retry_max: duration.default('10s'),
       })
       .strict()
       .prefault({}),

@@ -56,7 +56,10 @@ export class BlockingWatch<T> {
     while (!this.stopped) {
       const startedAt = Date.now();
       try {
-        const result = await this.opts.fetch(this.index, this.opts.waitMs, this.abort.signal);
+        // After a failure, read once without blocking: the source reports "up" as soon as Consul
+        // answers, instead of when the next change (or the wait) ends a blocking query.
+        const index = this.failures > 0 ? 0 : this.index;
+        const result = await this.opts.fetch(index, this.opts.waitMs, this.abort.signal);
         if (this.stopped) return;
         this.failures = 0;
         this.opts.onSuccess?.();

@@ -98,7 +98,8 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
 
   private onError(what: string, err: unknown): void {
     this.failing.add(what);
-    this.log.warn({ err, watch: what }, 'consul read failed; keeping the last known state');
+    // Every failure at debug; the runner logs the source going down (and back up) once.
+    this.log.debug({ error: (err as Error).message, watch: what }, 'consul read failed; keeping the last known state');
     this.tracker.failed(err);
   }
 

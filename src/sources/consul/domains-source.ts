@@ -31,7 +31,7 @@ export class ConsulDomainsSource implements Source<DomainsSnapshot> {
       onSuccess: () => tracker.ok(),
       onData: (snapshot) => sink.snapshot(snapshot),
       onError: (err) => {
-        this.log.warn({ err, prefix: this.prefix }, 'consul K/V read failed; keeping the last known domains');
+        this.log.debug({ error: (err as Error).message, prefix: this.prefix }, 'consul K/V read failed; keeping the last known domains');
         tracker.failed(err);
       },
     });
