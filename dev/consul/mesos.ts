@@ -13,10 +13,11 @@
 //   so the instance sits on that agent's node and its check gets the agent's default ID
 //   `service:<service ID>` and name "Service '<service>' check". The helpers here write the
 //   same catalog entries with PUT /v1/catalog/register, which the dev server implements.
-// - The Marathon label `tags` is split on ',' into Consul tags.
+// - The Marathon label `tags` is split on ',' into Consul tags (dev/marathon.ts reads it).
 // Check status changes are made by registering the check again with the new status (the
 // agent's /v1/agent/check/update endpoint is not part of the dev server).
 import { isIP } from 'node:net';
+import { consulCall } from './client.js';
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 
@@ -55,12 +56,6 @@ export function mesosServiceId(task: Pick<MesosTask, 'app' | 'agent' | 'ip' | 'p
   return `${MESOS_ID_PREFIX}:${task.agent ?? task.ip}:${mesosServiceName(task.app)}:${task.ip}:${task.port}`;
 }
 
-/** Consul tags from Marathon labels, as mesos-consul reads the `tags` label. */
-export function mesosTagsFromLabels(labels: Record<string, string> | undefined): string[] {
-  const raw = labels?.tags;
-  return raw ? raw.split(',') : [];
-}
-
 export async function registerMesosTask(consulUrl: string, task: MesosTask): Promise<MesosRegistration> {
   const ids = identify(task);
   await put(consulUrl, '/v1/catalog/register', task.token, {
@@ -95,7 +90,8 @@ export async function deregisterMesosTask(consulUrl: string, task: MesosTask): P
 
 /**
  * Sets the node-level serfHealth check of a Mesos agent's node, which every Consul agent
- * has and which counts for ?passing on every service of the node.
+ * has and which counts for ?passing on every service of the node. Without `address` the
+ * node must exist already (its record is left as it is).
  */
 export async function setAgentHealth(
   consulUrl: string,
@@ -103,7 +99,7 @@ export async function setAgentHealth(
 ): Promise<void> {
   await put(consulUrl, '/v1/catalog/register', agent.token, {
     Node: agent.agent,
-    Address: agent.address ?? agent.agent,
+    ...(agent.address ? { Address: agent.address } : { SkipNodeUpdate: true }),
     Check: {
       CheckID: 'serfHealth',
       Name: 'Serf Health Status',
@@ -133,11 +129,6 @@ function serviceCheck(task: MesosTask, ids: MesosRegistration): Record<string, s
 }
 
 async function put(consulUrl: string, path: string, token: string | undefined, body: unknown): Promise<void> {
-  const res = await fetch(new URL(path, consulUrl), {
-    method: 'PUT',
-    headers: { 'Content-Type': 'application/json', ...(token ? { 'X-Consul-Token': token } : {}) },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`consul PUT ${path}: ${res.status} ${text}`);
+  const answer = await consulCall(consulUrl.replace(/\/+$/, ''), path, { method: 'PUT', body, token });
+  if (answer.status !== 200) throw new Error(`consul PUT ${path}: ${answer.status} ${answer.text}`);
 }
