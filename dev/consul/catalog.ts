@@ -9,21 +9,7 @@
 //   reports it. It is kept after the last instance goes, so a watcher sees the removal.
 // - A write that changes nothing (same record again) moves neither, like Consul's IsSame().
 import { createHash } from 'node:crypto';
-import {
-  asObject,
-  optArray,
-  optBoolean,
-  optNumber,
-  optObject,
-  optString,
-  optStringArray,
-  optStringMap,
-  type JsonObject,
-} from './decode.js';
-import { HttpError } from './reply.js';
-
-export type CheckStatus = 'passing' | 'warning' | 'critical' | 'maintenance';
-const STATUSES: readonly string[] = ['passing', 'warning', 'critical', 'maintenance'];
+import { rpcError, type Deregistration, type Registration } from './registration.js';
 
 interface Indexed {
   CreateIndex: number;
@@ -82,9 +68,6 @@ export interface HealthEntry {
 
 const NAMESPACE = 'default';
 
-/** Failures Consul reports from its RPC layer come back as 500 with the error text. */
-const rpcError = (message: string): HttpError => new HttpError(500, message);
-
 /** Stable node UUID derived from the name, so restarts and golden files agree. */
 function nodeUuid(node: string): string {
   const h = createHash('sha256').update(node).digest('hex');
@@ -93,75 +76,6 @@ function nodeUuid(node: string): string {
 
 const sameRecord = (a: Indexed, b: Indexed): boolean =>
   JSON.stringify({ ...a, CreateIndex: 0, ModifyIndex: 0 }) === JSON.stringify({ ...b, CreateIndex: 0, ModifyIndex: 0 });
-
-interface ParsedService {
-  ID: string;
-  Service: string;
-  Tags: string[];
-  Address: string;
-  TaggedAddresses?: Record<string, { address: string; port: number }>;
-  Meta: Record<string, string>;
-  Port: number;
-  Weights: { Passing: number; Warning: number };
-}
-
-interface ParsedCheck {
-  CheckID: string;
-  Name: string;
-  Status: string;
-  Notes: string;
-  Output: string;
-  ServiceID: string;
-}
-
-function parseService(obj: JsonObject): ParsedService {
-  const name = optString(obj, 'Service') ?? '';
-  const id = optString(obj, 'ID') || name;
-  if (name === '') throw rpcError('Must provide service name with ID');
-  const weights = optObject(obj, 'Weights');
-  const tagged = optObject(obj, 'TaggedAddresses');
-  return {
-    ID: id,
-    Service: name,
-    Tags: optStringArray(obj, 'Tags') ?? [],
-    Address: optString(obj, 'Address') ?? '',
-    ...(tagged && Object.keys(tagged).length > 0
-      ? {
-          TaggedAddresses: Object.fromEntries(
-            Object.entries(tagged).map(([k, v]) => {
-              const o = asObject(v, `TaggedAddresses.${k}`);
-              return [k, { address: optString(o, 'Address') ?? '', port: optNumber(o, 'Port') ?? 0 }];
-            }),
-          ),
-        }
-      : {}),
-    Meta: optStringMap(obj, 'Meta') ?? {},
-    Port: optNumber(obj, 'Port') ?? 0,
-    Weights: {
-      Passing: (weights && optNumber(weights, 'Passing')) ?? 1,
-      Warning: (weights && optNumber(weights, 'Warning')) ?? 1,
-    },
-  };
-}
-
-function parseCheck(obj: JsonObject, node: string): ParsedCheck {
-  const name = optString(obj, 'Name') ?? '';
-  const checkId = optString(obj, 'CheckID') || name;
-  if (checkId === '') throw rpcError('Must provide a CheckID or a Name for each check');
-  const checkNode = optString(obj, 'Node');
-  if (checkNode && checkNode !== node) throw rpcError(`Check node "${checkNode}" does not match registration node "${node}"`);
-  // Consul stores a check without a status as critical (state store ensureCheckTxn).
-  const status = optString(obj, 'Status') || 'critical';
-  if (!STATUSES.includes(status)) throw new HttpError(400, `Invalid check status: "${status}"`);
-  return {
-    CheckID: checkId,
-    Name: name,
-    Status: status,
-    Notes: optString(obj, 'Notes') ?? '',
-    Output: optString(obj, 'Output') ?? '',
-    ServiceID: optString(obj, 'ServiceID') ?? '',
-  };
-}
 
 /** What one write changed: any data, the service set, and whose health results. */
 class Change {
@@ -189,22 +103,12 @@ export class Catalog {
 
   constructor(private readonly datacenter: string) {}
 
-  /** PUT /v1/catalog/register. Validates everything before changing anything. */
-  register(body: unknown, index: number): boolean {
-    const req = asObject(body, 'body');
-    const node = optString(req, 'Node') ?? '';
-    if (node === '') throw rpcError('Must provide node');
-    this.checkDatacenter(optString(req, 'Datacenter'));
-    const skipNodeUpdate = optBoolean(req, 'SkipNodeUpdate') ?? false;
-    const address = optString(req, 'Address') ?? '';
-    if (!skipNodeUpdate && address === '') throw rpcError('Must provide address if SkipNodeUpdate is not set');
+  /** PUT /v1/catalog/register. Checks everything against the state before changing anything. */
+  register(reg: Registration, index: number): boolean {
+    const { Node: node, Service: service, Checks: checks } = reg;
+    this.checkDatacenter(reg.Datacenter);
     const existingNode = this.nodes.get(node);
-    if (skipNodeUpdate && !existingNode) throw rpcError('Missing node registration');
-
-    const serviceObj = optObject(req, 'Service');
-    const service = serviceObj ? parseService(serviceObj) : undefined;
-    const checkObjs = [optObject(req, 'Check'), ...(optArray(req, 'Checks') ?? [])].filter((c) => c !== undefined);
-    const checks = checkObjs.map((c, i) => parseCheck(asObject(c, `Checks[${i}]`), node));
+    if (reg.SkipNodeUpdate && !existingNode) throw rpcError('Missing node registration');
     for (const check of checks) {
       if (check.ServiceID && check.ServiceID !== service?.ID && !this.services.get(node)?.has(check.ServiceID)) {
         throw rpcError('Missing service registration');
@@ -212,15 +116,14 @@ export class Catalog {
     }
 
     const change = new Change();
-    if (!skipNodeUpdate) {
+    if (!reg.SkipNodeUpdate) {
       const record: CatalogNode = {
-        ID: optString(req, 'ID') || existingNode?.ID || nodeUuid(node),
+        ID: reg.ID || existingNode?.ID || nodeUuid(node),
         Node: node,
-        Address: address,
+        Address: reg.Address,
         Datacenter: this.datacenter,
-        // An agent-registered node always carries lan/wan; default to that shape.
-        TaggedAddresses: optStringMap(req, 'TaggedAddresses') ?? { lan: address, wan: address },
-        Meta: optStringMap(req, 'NodeMeta') ?? {},
+        TaggedAddresses: reg.TaggedAddresses,
+        Meta: reg.NodeMeta,
         CreateIndex: existingNode?.CreateIndex ?? index,
         ModifyIndex: index,
       };
@@ -262,13 +165,9 @@ export class Catalog {
   }
 
   /** PUT /v1/catalog/deregister: a service, else a check, else the whole node. */
-  deregister(body: unknown, index: number): boolean {
-    const req = asObject(body, 'body');
-    const node = optString(req, 'Node') ?? '';
-    if (node === '') throw rpcError('Must provide node');
-    this.checkDatacenter(optString(req, 'Datacenter'));
-    const serviceId = optString(req, 'ServiceID') ?? '';
-    const checkId = optString(req, 'CheckID') ?? '';
+  deregister(req: Deregistration, index: number): boolean {
+    const { Node: node, ServiceID: serviceId, CheckID: checkId } = req;
+    this.checkDatacenter(req.Datacenter);
     const change = new Change();
     if (serviceId) {
       const service = this.services.get(node)?.get(serviceId);

@@ -2,6 +2,7 @@
 // catalog or KV store. Reads return a re-runnable query so the server can block on it.
 import type { AclNeed } from './acl.js';
 import { parseJsonBody } from './decode.js';
+import { parseDeregistration, parseRegistration } from './registration.js';
 import { HttpError, empty, json, type QueryResult, type Reply } from './reply.js';
 import type { DevConsulState } from './state.js';
 
@@ -95,10 +96,11 @@ const catalogWrite = (op: 'register' | 'deregister'): Route => ({
   handle: (req, state) =>
     write(() => {
       const body = parseJsonBody(req.body);
-      state.write((index) => {
-        const changed = op === 'register' ? state.catalog.register(body, index) : state.catalog.deregister(body, index);
-        return { result: undefined, changed };
-      });
+      const apply =
+        op === 'register'
+          ? (index: number) => state.catalog.register(parseRegistration(body), index)
+          : (index: number) => state.catalog.deregister(parseDeregistration(body), index);
+      state.write((index) => ({ result: undefined, changed: apply(index) }));
       return json(true);
     }),
 });

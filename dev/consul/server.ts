@@ -9,6 +9,7 @@ import { decideAcl, requestToken, type AnonymousMode } from './acl.js';
 import { blockingQuery, parseBlockingParams, type BlockingParams } from './blocking.js';
 import { SLOW_EXTRA_MS, immediateFault, isFaultMode, truncateReply, type FaultMode } from './faults.js';
 import { HttpError, type Reply } from './reply.js';
+import { parseRegistration } from './registration.js';
 import { findRoute } from './routes.js';
 import { DevConsulState, reportedIndex } from './state.js';
 
@@ -108,7 +109,7 @@ class DevConsulServer implements DevConsul {
       Service: { ID: 'consul', Service: 'consul', Port: 8300 },
       Check: { CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Output: 'Agent alive and reachable' },
     };
-    this.state.write((index) => ({ result: undefined, changed: this.state.catalog.register(body, index) }));
+    this.state.write((index) => ({ result: undefined, changed: this.state.catalog.register(parseRegistration(body), index) }));
   }
 
   resetIndex(to = 1): void {
@@ -229,6 +230,7 @@ class DevConsulServer implements DevConsul {
         fault === 'none' && blocking.minIndex > 0
           ? await blockingQuery(handled.query, blocking, this.state.subscribe, signal)
           : handled.query();
+      if (signal.aborted) return; // stopped or client gone while blocked
       setReadMeta(res, result.index, consistency);
       if (routeReq.filtered) res.setHeader('X-Consul-Results-Filtered-By-Acls', 'true');
       reply = result.reply;
