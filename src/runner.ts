@@ -101,7 +101,10 @@ export class Runner extends EventEmitter {
     try {
       model = buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings });
       // Render once up front so a template error is reported as such, not as an apply failure.
+      const renderStarted = performance.now();
       renderFiles(templates, model, { ...this.opts.renderSettings, configDir: '/' });
+      this.state.lastRenderMs = performance.now() - renderStarted;
+      this.emit('rendered', this.state.lastRenderMs);
     } catch (err) {
       this.state.counters.renderErrors += 1;
       this.state.lastBuildError = { code: errorCode(err), message: errorMessage(err), at: Date.now() };

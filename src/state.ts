@@ -18,7 +18,11 @@ export interface RouterState {
   servingModel?: RoutingModel;
   lastApply?: ApplyReport & { at: number };
   lastReloadAt?: number;
+  /** When a change was last applied through HAProxy's runtime API (no reload). */
+  lastRuntimeChangeAt?: number;
   lastBuildError?: BuildError;
+  /** Duration of the last successful render of the candidate files, ms. */
+  lastRenderMs?: number;
   runningChecksum?: string;
   counters: {
     builds: number;
