@@ -9,7 +9,7 @@
 //   reports it. It is kept after the last instance goes, so a watcher sees the removal.
 // - A write that changes nothing (same record again) moves neither, like Consul's IsSame().
 import { createHash } from 'node:crypto';
-import { rpcError, type Deregistration, type Registration } from './registration.js';
+import { rpcError, type Deregistration, type ParsedCheck, type ParsedService, type Registration } from './registration.js';
 
 interface Indexed {
   CreateIndex: number;
@@ -25,36 +25,16 @@ export interface CatalogNode extends Indexed {
   Meta: Record<string, string>;
 }
 
-export interface CatalogService extends Indexed {
-  ID: string;
-  Service: string;
-  Tags: string[];
-  Address: string;
-  TaggedAddresses?: Record<string, { address: string; port: number }>;
-  Meta: Record<string, string>;
-  Port: number;
-  Weights: { Passing: number; Warning: number };
+export interface CatalogService extends ParsedService, Indexed {
   Namespace: string;
 }
 
-interface StoredCheck extends Indexed {
+interface StoredCheck extends ParsedCheck, Indexed {
   Node: string;
-  CheckID: string;
-  Name: string;
-  Status: string;
-  Notes: string;
-  Output: string;
-  ServiceID: string;
 }
 
-export interface HealthCheck extends Indexed {
-  Node: string;
-  CheckID: string;
-  Name: string;
-  Status: string;
-  Notes: string;
-  Output: string;
-  ServiceID: string;
+/** A check as /v1/health/service shows it: with its service's name and tags. */
+export interface HealthCheck extends StoredCheck {
   ServiceName: string;
   ServiceTags: string[];
   Namespace: string;

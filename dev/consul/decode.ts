@@ -29,33 +29,28 @@ function field(obj: JsonObject, name: string): unknown {
   return key === undefined ? undefined : obj[key];
 }
 
-export function optString(obj: JsonObject, name: string): string | undefined {
+/** A field that must have one JSON type when present; null counts as absent, as in Go. */
+function optOf<T>(obj: JsonObject, name: string, expected: string, ok: (v: unknown) => v is T): T | undefined {
   const v = field(obj, name);
   if (v === undefined || v === null) return undefined;
-  return typeof v === 'string' ? v : fail(`${name}: expected a string`);
+  return ok(v) ? v : fail(`${name}: expected ${expected}`);
 }
 
-export function optNumber(obj: JsonObject, name: string): number | undefined {
-  const v = field(obj, name);
-  if (v === undefined || v === null) return undefined;
-  return typeof v === 'number' && Number.isFinite(v) ? v : fail(`${name}: expected a number`);
-}
+export const optString = (obj: JsonObject, name: string): string | undefined =>
+  optOf(obj, name, 'a string', (v): v is string => typeof v === 'string');
 
-export function optBoolean(obj: JsonObject, name: string): boolean | undefined {
-  const v = field(obj, name);
-  if (v === undefined || v === null) return undefined;
-  return typeof v === 'boolean' ? v : fail(`${name}: expected a boolean`);
-}
+export const optNumber = (obj: JsonObject, name: string): number | undefined =>
+  optOf(obj, name, 'a number', (v): v is number => typeof v === 'number' && Number.isFinite(v));
+
+export const optBoolean = (obj: JsonObject, name: string): boolean | undefined =>
+  optOf(obj, name, 'a boolean', (v): v is boolean => typeof v === 'boolean');
+
+export const optArray = (obj: JsonObject, name: string): unknown[] | undefined =>
+  optOf(obj, name, 'an array', (v): v is unknown[] => Array.isArray(v));
 
 export function optObject(obj: JsonObject, name: string): JsonObject | undefined {
   const v = field(obj, name);
   return v === undefined || v === null ? undefined : asObject(v, name);
-}
-
-export function optArray(obj: JsonObject, name: string): unknown[] | undefined {
-  const v = field(obj, name);
-  if (v === undefined || v === null) return undefined;
-  return Array.isArray(v) ? v : fail(`${name}: expected an array`);
 }
 
 export function optStringArray(obj: JsonObject, name: string): string[] | undefined {
