@@ -1,19 +1,10 @@
 // ACL tokens on the dev Consul: where the token may come from, the 403 texts, runtime token
 // changes, and the 'filter' mode that reproduces default_policy=deny list filtering.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
-import { startDevConsul, type DevConsul, type DevConsulOptions } from '../../dev/consul/server.js';
+import { fixture, withConsul } from './support.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/consul/', import.meta.url));
 const ANONYMOUS = / The anonymous token is used implicitly when a request does not specify a token\.$/;
-
-async function withConsul(t: Test, opts: DevConsulOptions): Promise<DevConsul> {
-  const consul = await startDevConsul(opts);
-  t.teardown(() => consul.close());
-  return consul;
-}
 
 t.test('without a token every endpoint answers 403 with the anonymous-token text', async (t) => {
   const c = await withConsul(t, { aclToken: 's3cret' });
@@ -58,8 +49,7 @@ t.test('setAclToken changes the required token at runtime, undefined turns ACLs 
   const open = await consulCall(c.url, '/v1/catalog/services');
   t.equal(open.status, 200);
   t.equal(open.headers.get('x-consul-default-acl-policy'), 'allow');
-  const unsecured = await startDevConsul();
-  t.teardown(() => unsecured.close());
+  const unsecured = await withConsul(t);
   t.equal((await consulCall(unsecured.url, '/v1/catalog/services', { token: 'anything' })).status, 200, 'no ACLs: tokens are ignored');
 });
 
@@ -71,7 +61,7 @@ t.test("'filter' mode: anonymous list reads look empty, flagged by a header, as 
     body: { Node: 'n', Address: '10.0.0.1', Service: { Service: 'web' } },
   });
   await consulCall(c.url, '/v1/kv/app/k', { method: 'PUT', token: 's3cret', body: 'v' });
-  const expected = JSON.parse(readFileSync(`${FIXTURES}catalog-services.headers.json`, 'utf8')).acl_filtered_example as Record<string, string>;
+  const expected = fixture<{ acl_filtered_example: Record<string, string> }>('catalog-services.headers.json').acl_filtered_example;
 
   const services = await consulCall(c.url, '/v1/catalog/services');
   t.equal(services.status, 200);

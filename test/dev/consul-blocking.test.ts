@@ -1,23 +1,11 @@
 // Blocking queries on the dev Consul: index/wait parsing, waking on writes, expiry with the
 // same index, the "not found" rule, and index resets (snapshot restore).
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
 import { DEFAULT_WAIT_MS, MAX_WAIT_MS, parseBlockingParams, withJitter } from '../../dev/consul/blocking.js';
 import { parseGoDuration } from '../../dev/consul/duration.js';
-import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
-
-async function withConsul(t: Test): Promise<DevConsul> {
-  const consul = await startDevConsul();
-  t.teardown(() => consul.close());
-  return consul;
-}
-
-const timed = async <T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> => {
-  const start = performance.now();
-  const value = await run();
-  return { value, ms: performance.now() - start };
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import type { DevConsul } from '../../dev/consul/server.js';
+import { sleep, timed, withConsul } from './support.js';
 const registerWeb = (c: DevConsul, status: string) =>
   consulCall(c.url, '/v1/catalog/register', {
     method: 'PUT',

@@ -1,22 +1,12 @@
 // The dev Consul's catalog and health endpoints against the documented shapes
 // (../shared/fixtures/consul) and Consul's registration semantics.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
-import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
-
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/consul/', import.meta.url));
-const fixture = <T>(name: string): T => JSON.parse(readFileSync(FIXTURES + name, 'utf8')) as T;
+import type { DevConsul } from '../../dev/consul/server.js';
+import { fixture, withConsul } from './support.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type HealthEntry = { Node: Record<string, Json>; Service: Record<string, Json>; Checks: Record<string, Json>[] };
-
-async function withConsul(t: Test, opts: Parameters<typeof startDevConsul>[0] = {}): Promise<DevConsul> {
-  const consul = await startDevConsul(opts);
-  t.teardown(() => consul.close());
-  return consul;
-}
 
 const register = async (c: DevConsul, body: unknown) => {
   const answer = await consulCall(c.url, '/v1/catalog/register', { method: 'PUT', body });

@@ -1,28 +1,10 @@
 // The dev Consul's KV endpoint: entry shape, base64, raw, 404 with index, recurse index,
 // ?keys with separator, check-and-set on PUT and DELETE.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
-import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
-
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/consul/', import.meta.url));
-const fixture = <T>(name: string): T => JSON.parse(readFileSync(FIXTURES + name, 'utf8')) as T;
-
-interface Entry {
-  CreateIndex: number;
-  ModifyIndex: number;
-  LockIndex: number;
-  Key: string;
-  Flags: number;
-  Value: string | null;
-}
-
-async function withConsul(t: Test): Promise<DevConsul> {
-  const consul = await startDevConsul();
-  t.teardown(() => consul.close());
-  return consul;
-}
+import type { KVEntry as Entry } from '../../dev/consul/kv.js';
+import type { DevConsul } from '../../dev/consul/server.js';
+import { fixture, withConsul } from './support.js';
 
 const put = (c: DevConsul, key: string, body: string | Buffer, query = '') => consulCall(c.url, `/v1/kv/${key}${query}`, { method: 'PUT', body });
 const del = (c: DevConsul, key: string, query = '') => consulCall(c.url, `/v1/kv/${key}${query}`, { method: 'DELETE' });

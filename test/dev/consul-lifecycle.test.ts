@@ -1,21 +1,8 @@
 // Test controls of the dev Consul: stop/start on the same port, fault modes, the request
 // counter and the /dev/ HTTP controls.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
-import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
-
-async function withConsul(t: Test): Promise<DevConsul> {
-  const consul = await startDevConsul();
-  t.teardown(() => consul.close());
-  return consul;
-}
-
-const timed = async <T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> => {
-  const start = performance.now();
-  const value = await run();
-  return { value, ms: performance.now() - start };
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, timed, withConsul } from './support.js';
 const parses = (text: string): boolean => {
   try {
     JSON.parse(text);

@@ -1,5 +1,5 @@
 // mesos-consul style registration helpers, run against the dev Consul over HTTP.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
 import {
   deregisterMesosTask,
@@ -9,19 +9,14 @@ import {
   setAgentHealth,
   setMesosTaskStatus,
 } from '../../dev/consul/mesos.js';
-import { startDevConsul, type DevConsul, type DevConsulOptions } from '../../dev/consul/server.js';
+import type { DevConsul } from '../../dev/consul/server.js';
+import { withConsul } from './support.js';
 
 type HealthEntry = {
   Node: { Node: string; Address: string };
   Service: { ID: string; Service: string; Tags: string[]; Address: string; Port: number; ModifyIndex: number };
   Checks: { CheckID: string; Name: string; Status: string; ServiceID: string; ServiceName: string }[];
 };
-
-async function withConsul(t: Test, opts: DevConsulOptions = {}): Promise<DevConsul> {
-  const consul = await startDevConsul(opts);
-  t.teardown(() => consul.close());
-  return consul;
-}
 
 const healthOf = async (c: DevConsul, query: string) => (await consulCall(c.url, `/v1/health/service/${query}`)).json<HealthEntry[]>();
 
