@@ -48,5 +48,7 @@ export interface Config {
   templatesDir: string;
   wait: { minMs: number; maxMs: number };
   listen: { host: string; port: number };
+  /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
+  listenAuthFile: string;
   logLevel: string;
 }

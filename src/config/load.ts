@@ -160,6 +160,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     templatesDir: f.templates_dir ?? SHIPPED_TEMPLATES_DIR,
     wait: { minMs: ms(f.wait.min), maxMs: ms(f.wait.max) },
     listen: splitListen(f.listen),
+    listenAuthFile: f.listen_auth_file,
     logLevel: f.log_level,
   };
 }

@@ -82,6 +82,8 @@ export const fileSchema = z
       .string()
       .regex(/^[^\s]+:\d{1,5}$/, 'must be host:port')
       .default('127.0.0.1:9107'),
+    // user:scrypt-hash lines (`paas-router passwd`); required when `listen` is not a loopback address.
+    listen_auth_file: z.string().default(''),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict();
