@@ -1,0 +1,34 @@
+# Mesos masters: Mesos master, Marathon, ZooKeeper, HAProxy and paas-router (configured by
+# the ansible roles). Fixed instances, one per availability zone, so that the ZooKeeper
+# ensemble keeps stable members.
+
+resource "aws_instance" "this" {
+  count = var.instance_count
+
+  ami                     = var.ami_id
+  instance_type           = var.instance_type
+  subnet_id               = var.subnet_ids[count.index % length(var.subnet_ids)]
+  vpc_security_group_ids  = var.security_group_ids
+  iam_instance_profile    = var.iam_instance_profile
+  key_name                = var.key_name
+  disable_api_termination = true
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  root_block_device {
+    volume_type           = "gp3"
+    volume_size           = var.root_volume_size
+    encrypted             = true
+    delete_on_termination = true
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-${count.index + 1}", Role = "mesos-master" })
+
+  lifecycle {
+    ignore_changes = [ami]
+  }
+}
