@@ -28,8 +28,14 @@ function closer(server: { close(cb: () => void): void; closeAllConnections?: () 
 
 export async function startHttpBackend(label: string, opts: { status?: () => number } = {}): Promise<Backend> {
   const server = createHttpServer((req, res) => {
-    res.writeHead(opts.status?.() ?? 200, { 'content-type': 'text/plain', 'x-backend': label });
-    res.end(`${label}\n`);
+    // `/slow?ms=N` answers after N ms: lets tests hold a request open across a change.
+    const slow = /^\/slow\?ms=(\d+)/.exec(req.url ?? '');
+    const answer = () => {
+      res.writeHead(opts.status?.() ?? 200, { 'content-type': 'text/plain', 'x-backend': label });
+      res.end(`${label}\n`);
+    };
+    if (slow) setTimeout(answer, Number(slow[1]));
+    else answer();
   });
   server.keepAliveTimeout = 1_000;
   const port = await listen(server);

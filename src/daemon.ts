@@ -47,6 +47,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     configDir: config.haproxy.configDir,
     bin: config.haproxy.bin,
     masterSocket: config.haproxy.masterSocket,
+    runtimeSocket: config.haproxy.runtimeSocket,
     reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
     log,
   });

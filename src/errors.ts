@@ -81,3 +81,10 @@ export class HaproxyUnreachableError extends RouterError {
     super('HAPROXY_UNREACHABLE', message, options);
   }
 }
+
+/** HAProxy's runtime API refused a change, or its state differs from the model after applying. */
+export class RuntimeRefusedError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RUNTIME_REFUSED', message, options);
+  }
+}

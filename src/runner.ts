@@ -124,6 +124,7 @@ export class Runner extends EventEmitter {
   private async retryReload(): Promise<void> {
     // A full or read-only disk may have been fixed since: build again.
     if (this.state.lastApply?.status === 'write-failed') this.quiescence.trigger();
+    await this.opts.applier.retryDrained();
     const report = await this.opts.applier.retryPendingReload();
     if (report && report.status !== 'written') this.record(report, this.state.model);
   }
@@ -136,11 +137,17 @@ export class Runner extends EventEmitter {
       case 'unchanged':
         log.debug({ checksum: report.checksum }, 'configuration unchanged');
         break;
+      case 'runtime':
+        this.state.counters.runtimeChanges += 1;
+        this.state.lastRuntimeChangeAt = at;
+        this.state.servingModel = model;
+        log.info({ checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs }, 'configuration applied through the runtime API, no reload');
+        break;
       case 'reloaded':
         this.state.counters.reloads += 1;
         this.state.lastReloadAt = at;
         this.state.servingModel = model;
-        log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, apps: model?.apps.length }, 'configuration applied, HAProxy reloaded');
+        log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, reason: report.reloadReason, apps: model?.apps.length }, 'configuration applied, HAProxy reloaded');
         break;
       case 'written':
         this.state.servingModel = model;

@@ -27,6 +27,7 @@ export interface RouterState {
   counters: {
     builds: number;
     reloads: number;
+    runtimeChanges: number;
     reloadFailures: number;
     refusedConfigs: number;
     renderErrors: number;
@@ -37,6 +38,6 @@ export function initialState(now: number): RouterState {
   return {
     startedAt: now,
     sources: {},
-    counters: { builds: 0, reloads: 0, reloadFailures: 0, refusedConfigs: 0, renderErrors: 0 },
+    counters: { builds: 0, reloads: 0, runtimeChanges: 0, reloadFailures: 0, refusedConfigs: 0, renderErrors: 0 },
   };
 }

@@ -1,6 +1,7 @@
 // The last step of a build: act only when bytes change, validate the candidate with `haproxy -c`
-// in a staging directory, write the live files atomically, reload through the master CLI, and keep
-// the last good configuration on disk whenever any step fails.
+// in a staging directory, apply it through the runtime API when only servers and hosts changed
+// (else reload through the master CLI), write the live files atomically, and keep the last good
+// configuration on disk whenever any step fails.
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,21 +11,29 @@ import type { Logger } from '../log.js';
 import type { RenderedFiles } from '../render/types.js';
 import { writeFilesAtomically } from './files.js';
 import { reloadThroughMaster } from './reload.js';
+import { RuntimeExecutor } from './runtime/execute.js';
+import { parseConfig, parseMap } from './runtime/parse.js';
+import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
+import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
 
-export const MAIN_CONFIG = 'haproxy.cfg';
+export { MAIN_CONFIG };
 /** Files HAProxy reads at load time go first, the main config last. */
-const WRITE_ORDER = ['hosts.map'];
+const WRITE_ORDER = [HOSTS_MAP];
+/** Where `show servers state` is saved before a reload (the templates' `server-state-file`). */
+export const SERVER_STATE_FILE = 'server-state';
 
 export interface ApplierOptions {
   configDir: string;
   bin: string;
   masterSocket: string;
+  /** Admin-level runtime API socket (rendered into the config); without it every change reloads. */
+  runtimeSocket?: string;
   reloadTimeoutMs: number;
   log: Logger;
 }
 
-export type ApplyStatus = 'unchanged' | 'reloaded' | 'written' | 'refused' | 'reload-failed' | 'write-failed';
+export type ApplyStatus = 'unchanged' | 'runtime' | 'reloaded' | 'written' | 'refused' | 'reload-failed' | 'write-failed';
 
 export interface ApplyReport {
   status: ApplyStatus;
@@ -32,6 +41,11 @@ export interface ApplyReport {
   checksum: string;
   validateMs?: number;
   reloadMs?: number;
+  /** Runtime API commands applied (status `runtime`). */
+  runtimeOps?: number;
+  runtimeMs?: number;
+  /** Why the change could not go through the runtime API (status `reloaded`). */
+  reloadReason?: string;
   error?: { code: string; message: string; output?: string };
 }
 
@@ -51,8 +65,16 @@ export class Applier {
   private reloadPending = false;
   /** The checksum of the last candidate HAProxy refused: not retried until the input changes. */
   private refused: string | undefined;
+  private readonly runtime: RuntimeExecutor | undefined;
 
-  constructor(private readonly opts: ApplierOptions) {}
+  constructor(private readonly opts: ApplierOptions) {
+    if (opts.runtimeSocket) this.runtime = new RuntimeExecutor(opts.runtimeSocket, join(opts.configDir, HOSTS_MAP));
+  }
+
+  /** Servers removed from the config that still finish their connections before deletion. */
+  get drainingServers(): string[] {
+    return this.runtime?.drainingServers ?? [];
+  }
 
   get runningChecksum(): string | undefined {
     return this.good && !this.reloadPending ? checksumOf(this.good) : undefined;
@@ -96,12 +118,60 @@ export class Applier {
     const validateMs = Date.now() - startedValidate;
 
     const previous = this.good;
+    let reloadReason = 'no running configuration to change at runtime';
+    if (previous && !this.reloadPending && this.runtime) {
+      const plan = planRuntime(previous, live);
+      if (plan.kind === 'runtime') {
+        const report = await this.applyAtRuntime(plan.ops, live, checksum, validateMs);
+        if (report) return report;
+        reloadReason = this.lastRuntimeError ?? 'runtime change failed';
+      } else {
+        reloadReason = plan.reason;
+      }
+    }
     try {
       await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
       return this.failure('write-failed', checksum, err, { validateMs });
     }
-    return this.reload(live, checksum, previous, validateMs);
+    const report = await this.reload(live, checksum, previous, validateMs);
+    return report.status === 'reloaded' ? { ...report, reloadReason } : report;
+  }
+
+  private lastRuntimeError: string | undefined;
+
+  /**
+   * Applies a validated candidate through the runtime API, then writes it to disk so a later
+   * reload or restart serves the same. Returns undefined when the runtime path failed: the caller
+   * then reloads, which also repairs whatever the runtime API had half done.
+   */
+  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string, validateMs: number): Promise<ApplyReport | undefined> {
+    const started = Date.now();
+    const config = parseConfig(live[MAIN_CONFIG] ?? '');
+    try {
+      await this.runtime!.apply(ops, { servers: config.proxies, hosts: parseMap(live[HOSTS_MAP] ?? '') });
+    } catch (err) {
+      this.lastRuntimeError = errorMessage(err);
+      this.opts.log.warn({ error: this.lastRuntimeError, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
+      return undefined;
+    }
+    const runtimeMs = Date.now() - started;
+    try {
+      await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
+    } catch (err) {
+      // The files must match what runs: put HAProxy back on the last good files it has on disk.
+      const report = this.failure('write-failed', checksum, err, { validateMs });
+      await this.reload(this.good!, checksumOf(this.good!), undefined).catch(() => undefined);
+      return report;
+    }
+    this.good = live;
+    this.refused = undefined;
+    return { status: 'runtime', checksum, validateMs, runtimeMs, runtimeOps: ops.length };
+  }
+
+  /** Deletes drained servers whose connections have ended (called periodically). */
+  async retryDrained(): Promise<void> {
+    await this.runtime?.retryDrained().catch((err) => this.opts.log.debug({ error: errorMessage(err) }, 'drained servers not deleted yet'));
   }
 
   /** Retries a reload that could not happen because HAProxy was not reachable. */
@@ -132,6 +202,7 @@ export class Applier {
     validateMs?: number,
   ): Promise<ApplyReport> {
     const started = Date.now();
+    await this.saveServerState();
     try {
       await reloadThroughMaster(this.opts.masterSocket, this.opts.reloadTimeoutMs);
     } catch (err) {
@@ -151,7 +222,22 @@ export class Applier {
     this.good = live;
     this.reloadPending = false;
     this.refused = undefined;
+    this.runtime?.forgetDrained();
     return { status: 'reloaded', checksum, validateMs, reloadMs: Date.now() - started };
+  }
+
+  /**
+   * Saves `show servers state` for `load-server-state-from-file`, so health-check results and
+   * maintenance states survive the reload. Best effort: without it servers start from the config.
+   */
+  private async saveServerState(): Promise<void> {
+    if (!this.opts.runtimeSocket) return;
+    try {
+      const state = await sendSocketCommand(this.opts.runtimeSocket, 'show servers state', this.opts.reloadTimeoutMs);
+      await writeFilesAtomically(this.opts.configDir, { [SERVER_STATE_FILE]: state });
+    } catch (err) {
+      this.opts.log.debug({ error: errorMessage(err) }, 'server state not saved before reload');
+    }
   }
 
   private failure(

@@ -1,0 +1,182 @@
+// Carries out a runtime plan over one interactive session, then reads HAProxy's state back
+// (`show servers state`, `show map`) and throws when it differs from the candidate files: the
+// caller then falls back to a validated reload, never to a wrong state.
+import { RuntimeRefusedError, errorMessage } from '../../errors.js';
+import type { ServerLine } from './parse.js';
+import type { RuntimeOp } from './plan.js';
+import { RuntimeSession } from './session.js';
+
+/** Admin-state bits meaning "in maintenance" (FMAINT, IMAINT, CMAINT, RMAINT, HMAINT). */
+const MAINT_MASK = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
+
+export interface DesiredState {
+  /** backend → server name → line, for the backends the plan touches. */
+  servers: Map<string, Map<string, ServerLine>>;
+  hosts: Map<string, string>;
+}
+
+interface RuntimeServer {
+  address: string;
+  port: number;
+  maint: boolean;
+}
+
+export class RuntimeExecutor {
+  /** `backend/name` of servers removed from the config but still draining connections. */
+  private readonly draining = new Set<string>();
+
+  constructor(
+    private readonly socket: string,
+    private readonly mapPath: string,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  get drainingServers(): string[] {
+    return [...this.draining].sort();
+  }
+
+  async apply(ops: RuntimeOp[], desired: DesiredState): Promise<void> {
+    const session = await this.open();
+    try {
+      for (const op of ops) await this.run(session, op);
+      await this.verify(session, ops, desired);
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Deletes drained servers whose last connection has ended; the rest wait for the next call. */
+  async retryDrained(): Promise<void> {
+    if (this.draining.size === 0) return;
+    const session = await this.open();
+    try {
+      for (const id of [...this.draining]) await this.tryDelete(session, id);
+    } finally {
+      session.close();
+    }
+  }
+
+  /** After a reload, servers that were draining are gone with the old configuration. */
+  forgetDrained(): void {
+    this.draining.clear();
+  }
+
+  private async open(): Promise<RuntimeSession> {
+    try {
+      return await RuntimeSession.open(this.socket, this.timeoutMs);
+    } catch (err) {
+      throw new RuntimeRefusedError(`runtime API ${this.socket} not reachable: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  private async run(session: RuntimeSession, op: RuntimeOp): Promise<void> {
+    switch (op.op) {
+      case 'add-server': {
+        const id = `${op.backend}/${op.server.name}`;
+        if (this.draining.delete(id)) {
+          // Back before its drain finished: the same name means the same address; just re-enable.
+          if (!op.server.disabled) await expect(session, `enable server ${id}`, '');
+          return;
+        }
+        await expect(session, `add server ${id} ${op.server.endpoint} ${op.server.args.join(' ')}`.trimEnd(), /^New server registered/);
+        if (op.server.args.includes('check')) await expect(session, `enable health ${id}`, '');
+        // A dynamic server starts in maintenance: enable it unless the config says disabled.
+        if (!op.server.disabled) await expect(session, `enable server ${id}`, '');
+        return;
+      }
+      case 'del-server': {
+        const id = `${op.backend}/${op.name}`;
+        // Drain: no new requests from now on; running ones finish before the server is deleted.
+        await expect(session, `disable server ${id}`, '');
+        this.draining.add(id);
+        await this.tryDelete(session, id);
+        return;
+      }
+      case 'enable-server':
+      case 'disable-server':
+        await expect(session, `${op.op === 'enable-server' ? 'enable' : 'disable'} server ${op.backend}/${op.name}`, '');
+        return;
+      case 'map-add':
+        await expect(session, `add map ${this.mapPath} ${op.key} ${op.value}`, '');
+        return;
+      case 'map-set':
+        await expect(session, `set map ${this.mapPath} ${op.key} ${op.value}`, '');
+        return;
+      case 'map-del':
+        await expect(session, `del map ${this.mapPath} ${op.key}`, '');
+        return;
+    }
+  }
+
+  private async tryDelete(session: RuntimeSession, id: string): Promise<void> {
+    const answer = await session.send(`del server ${id}`);
+    if (/^Server deleted/.test(answer) || /No such server/.test(answer)) {
+      this.draining.delete(id);
+    } else if (!/still has connections|connections attached|being used|in maintenance/i.test(answer)) {
+      throw new RuntimeRefusedError(`HAProxy refused "del server ${id}": ${answer}`);
+    }
+  }
+
+  private async verify(session: RuntimeSession, ops: RuntimeOp[], desired: DesiredState): Promise<void> {
+    const backends = new Set(ops.flatMap((op) => ('backend' in op ? [op.backend] : [])));
+    for (const backend of backends) {
+      const actual = parseServersState(await session.send(`show servers state ${backend}`));
+      const wanted = desired.servers.get(backend) ?? new Map<string, ServerLine>();
+      for (const [name, line] of wanted) {
+        const got = actual.get(name);
+        const { address, port } = splitEndpoint(line.endpoint);
+        if (!got) throw mismatch(`server ${backend}/${name} is missing`);
+        if (got.address !== address || got.port !== port) throw mismatch(`server ${backend}/${name} is ${got.address}:${got.port}, not ${address}:${port}`);
+        if (got.maint !== line.disabled) throw mismatch(`server ${backend}/${name} is ${got.maint ? 'in maintenance' : 'enabled'}, the config says ${line.disabled ? 'disabled' : 'enabled'}`);
+      }
+      for (const [name, got] of actual) {
+        if (wanted.has(name)) continue;
+        if (!this.draining.has(`${backend}/${name}`) || !got.maint) throw mismatch(`server ${backend}/${name} is not in the config`);
+      }
+    }
+    if (ops.some((op) => op.op.startsWith('map-'))) {
+      const actual = parseShowMap(await session.send(`show map ${this.mapPath}`));
+      const wrong = [...desired.hosts].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !desired.hosts.has(k));
+      if (wrong || actual.size !== desired.hosts.size) throw mismatch(`the runtime hosts map differs from hosts.map${wrong ? ` at ${wrong[0]}` : ''}`);
+    }
+  }
+}
+
+function mismatch(what: string): RuntimeRefusedError {
+  return new RuntimeRefusedError(`HAProxy's state differs from the configuration after a runtime change: ${what}`);
+}
+
+async function expect(session: RuntimeSession, command: string, answer: string | RegExp): Promise<void> {
+  const got = await session.send(command);
+  const ok = typeof answer === 'string' ? got.trim() === answer : answer.test(got.trim());
+  if (!ok) throw new RuntimeRefusedError(`HAProxy refused "${command}": ${got.trim() || '(no answer)'}`);
+}
+
+/** `ipv4@10.0.0.5:80`, `10.0.0.5:80`, `ipv6@fd00::1:80` → address and port. */
+export function splitEndpoint(endpoint: string): { address: string; port: number } {
+  const bare = endpoint.replace(/^ipv[46]@/, '');
+  const at = bare.lastIndexOf(':');
+  return { address: bare.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(bare.slice(at + 1)) };
+}
+
+/** `show servers state <backend>` (format 1): be_id be_name srv_id srv_name srv_addr op admin ... srv_port ... */
+export function parseServersState(text: string): Map<string, RuntimeServer> {
+  const servers = new Map<string, RuntimeServer>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#') || /^\d+$/.test(line.trim())) continue;
+    const f = line.trim().split(/\s+/);
+    if (f.length < 19) continue;
+    servers.set(f[3]!, { address: f[4]!, port: Number(f[18]), maint: (Number(f[6]) & MAINT_MASK) !== 0 });
+  }
+  return servers;
+}
+
+/** `show map <file>`: `0x55... key value` per line. */
+export function parseShowMap(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^0x[0-9a-f]+\s+(\S+)\s+(.*)$/.exec(line.trim());
+    if (m) entries.set(m[1]!, m[2]!);
+  }
+  return entries;
+}
