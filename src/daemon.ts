@@ -1,10 +1,16 @@
-// Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner.
+// Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner,
+// and the operator's listener (status page, /status, /metrics, /healthz).
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import type { ModelSettings } from './model/types.js';
 import type { RenderSettings } from './render/types.js';
 import { Runner } from './runner.js';
+import { clusterDomain } from './model/build.js';
+import { credentialsFor } from './server/auth.js';
+import { RouterMetrics } from './server/metrics.js';
+import { StatusServer } from './server/server.js';
+import { VERSION } from './server/version.js';
 import { ConsulCatalogSource, type WatchTiming } from './sources/consul/catalog-source.js';
 import { ConsulClient } from './sources/consul/client.js';
 import { ConsulDomainsSource } from './sources/consul/domains-source.js';
@@ -28,6 +34,7 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
     httpsPort: config.haproxy.httpsPort,
     statsPort: config.haproxy.statsPort,
     hardStopAfter: config.haproxy.hardStopAfter,
+    maxOldWorkers: config.haproxy.maxOldWorkers,
   };
 }
 
@@ -37,10 +44,21 @@ export function consulClientFrom(config: Config): ConsulClient {
 
 export interface Daemon {
   runner: Runner;
+  /** The status listener (its `url` is where the page, /status, /metrics and /healthz are). */
+  server: StatusServer;
+  metrics: RouterMetrics;
+  /** Stops watching and serving; HAProxy keeps running its current configuration. */
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export interface DaemonOptions {
+  /** Metrics to carry over (a SIGHUP restart keeps its counters); default: new ones. */
+  metrics?: RouterMetrics;
+}
+
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+  // First, before anything runs: a listener that would be open to the network is a config error.
+  const credentials = await credentialsFor(config.listen, config.listenAuthFile);
   const client = consulClientFrom(config);
   const timing: WatchTiming = { waitMs: config.consul.waitMs, minIntervalMs: config.consul.minIntervalMs, maxBackoffMs: config.consul.retryMaxMs };
   const applier = new Applier({
@@ -64,12 +82,40 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     wait: config.wait,
     log,
   });
+  const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
+  metrics.attach(runner);
+  const server = new StatusServer({
+    listen: config.listen,
+    runner,
+    metrics,
+    credentials,
+    log,
+    info: {
+      version: VERSION,
+      pid: process.pid,
+      cluster: config.cluster,
+      clusterDomain: clusterDomain(config),
+      configDir: config.haproxy.configDir,
+      consulAddress: config.consul.address,
+    },
+  });
+  try {
+    await server.start();
+  } catch (err) {
+    metrics.detach();
+    client.close();
+    throw err;
+  }
   runner.start();
   log.info({ consul: config.consul.address, configDir: config.haproxy.configDir, templates: config.templatesDir }, 'paas-router started');
   return {
     runner,
+    server,
+    metrics,
     async stop() {
+      await server.stop();
       await runner.stop();
+      metrics.detach();
       client.close();
     },
   };

@@ -43,6 +43,7 @@ export interface Config {
     httpsPort: number;
     statsPort: number;
     hardStopAfter: string;
+    maxOldWorkers: number;
     reloadTimeoutMs: number;
   };
   templatesDir: string;

@@ -155,6 +155,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       httpsPort: f.haproxy.https_port,
       statsPort: f.haproxy.stats_port,
       hardStopAfter: f.haproxy.hard_stop_after,
+      maxOldWorkers: f.haproxy.max_old_workers,
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
     },
     templatesDir: f.templates_dir ?? SHIPPED_TEMPLATES_DIR,

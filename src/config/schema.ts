@@ -69,6 +69,7 @@ export const fileSchema = z
         https_port: port.default(443),
         stats_port: port.default(8404),
         hard_stop_after: duration.default('30s'),
+        max_old_workers: z.number().int().min(1).max(100).default(3),
         reload_timeout: duration.default('10s'),
       })
       .strict()

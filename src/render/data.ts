@@ -85,6 +85,8 @@ export interface SettingsView {
   httpsPort: number;
   statsPort: number;
   hardStopAfter: string;
+  /** `mworker-max-reloads`: reloads an old worker may survive, or `null` for HAProxy's default. */
+  maxOldWorkers: number | null;
   /** Global `maxconn` (default DEFAULT_MAXCONN). */
   maxconn: number;
 }
@@ -284,6 +286,8 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
   const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
   const hardStopAfter = checkMatch(settings.hardStopAfter, DURATION, 'hardStopAfter');
   const maxconn = settings.maxconn ?? DEFAULT_MAXCONN;
+  const maxOldWorkers = settings.maxOldWorkers ?? null;
+  if (maxOldWorkers !== null && (!Number.isInteger(maxOldWorkers) || maxOldWorkers < 1)) fail(`maxOldWorkers must be a positive integer, got ${maxOldWorkers}`);
   if (!Number.isInteger(maxconn) || maxconn < 1) fail(`maxconn must be a positive integer, got ${maxconn}`);
   const binds = {
     http: formatBind(settings.bindAddress, settings.httpPort),
@@ -332,6 +336,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
       httpsPort: settings.httpsPort,
       statsPort: settings.statsPort,
       hardStopAfter,
+      maxOldWorkers,
       maxconn,
     },
     binds,

@@ -15,6 +15,8 @@ export interface RenderSettings {
   stats?: { user: string; password: string };
   /** How long old workers may linger after a reload (HAProxy `hard-stop-after`). */
   hardStopAfter: string;
+  /** How many reloads an old worker may survive before HAProxy stops it (`mworker-max-reloads`). */
+  maxOldWorkers?: number;
   /**
    * Global `maxconn` (default 4096). HAProxy needs about twice as many file descriptors and
    * refuses to start when it cannot raise its limit that far.

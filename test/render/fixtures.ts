@@ -11,6 +11,7 @@ export const settings: RenderSettings = {
   httpsPort: 443,
   statsPort: 8404,
   hardStopAfter: '30s',
+  maxOldWorkers: 3,
 };
 
 export function server(address: string, port: number, passing = true): ServerRoute {
