@@ -91,6 +91,8 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
         hard_stop_after: '5s',
       },
       wait: { min: '20ms', max: '200ms' },
+      // A free loopback port, so several clusters (parallel tests) never collide.
+      listen: '127.0.0.1:0',
       log_level: opts.logLevel ?? 'info',
       ...opts.configOverrides,
     },
@@ -150,7 +152,7 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
     const model = cluster.daemon.runner.state.servingModel!;
-    out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  files:        ${config.haproxy.configDir}\n\nRoutes:\n`);
+    out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n\nRoutes:\n`);
     for (const app of model.apps) {
       const where = app.mode === 'tcp' ? `tcp 127.0.0.1:${app.port}` : app.hosts.join(', ');
       const servers = app.servers.map((s) => `${s.address}:${s.port}${s.passing ? '' : ' (failing)'}`).join(', ');

@@ -1,0 +1,254 @@
+// paas-router status page: fetches ./status every 5 s and renders it. Plain browser JavaScript,
+// served as is (no build step). Every value from the router is inserted with textContent, never
+// as HTML: hosts, keys and reasons come from user input (Consul tags and K/V).
+(function () {
+  'use strict';
+
+  var REFRESH_MS = 5000;
+  var data = null;
+  var lastFetchAt = 0;
+  var filterInput = document.getElementById('filter');
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === undefined || v === null || v === false) return;
+        if (k === 'text') node.textContent = String(v);
+        else if (k === 'className') node.className = v;
+        else node.setAttribute(k, String(v));
+      });
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function ago(iso) {
+    if (!iso) return 'never';
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 90) return s + ' s ago';
+    if (s < 5400) return Math.round(s / 60) + ' min ago';
+    if (s < 172800) return Math.round(s / 3600) + ' h ago';
+    return Math.round(s / 86400) + ' d ago';
+  }
+
+  function when(iso) {
+    if (!iso) return el('span', { className: 'muted', text: 'never' });
+    return el('time', { datetime: iso, title: new Date(iso).toLocaleString(), text: ago(iso) });
+  }
+
+  function query() {
+    return filterInput.value.trim().toLowerCase();
+  }
+
+  function matches(q, values) {
+    if (!q) return true;
+    return values.some(function (v) {
+      return v !== null && v !== undefined && String(v).toLowerCase().indexOf(q) !== -1;
+    });
+  }
+
+  function count(id, shown, total) {
+    $(id).textContent = shown === total ? '(' + total + ')' : '(' + shown + ' of ' + total + ')';
+  }
+
+  function renderHeader(d) {
+    $('cluster').textContent = d.router.cluster + ' · ' + d.router.clusterDomain + ' · v' + d.router.version;
+    var badge = $('health');
+    var warn = d.health.ok && d.health.warnings.length > 0;
+    badge.className = 'badge ' + (d.health.ok ? (warn ? 'warn' : 'ok') : 'bad');
+    badge.textContent = d.health.ok ? (warn ? 'healthy, with warnings' : 'healthy') : 'unhealthy';
+    var list = $('health-reasons');
+    clear(list);
+    d.health.reasons.forEach(function (r) {
+      list.appendChild(el('li', { className: 'bad', text: r }));
+    });
+    d.health.warnings.forEach(function (r) {
+      list.appendChild(el('li', { className: 'warn', text: r }));
+    });
+    if (d.health.reasons.length === 0 && d.health.warnings.length === 0) {
+      list.appendChild(el('li', { text: 'Every required source has synced and HAProxy runs the latest configuration.' }));
+    }
+  }
+
+  function renderSources(d) {
+    var body = $('sources').tBodies[0];
+    clear(body);
+    d.sources.forEach(function (s) {
+      body.appendChild(
+        el('tr', { 'data-source': s.name }, [
+          el('td', { 'data-label': 'Source' }, [el('code', { text: s.name }), s.required ? '' : el('span', { className: 'muted', text: ' (optional)' })]),
+          el('td', { 'data-label': 'State' }, [el('span', { className: 'state ' + s.state, text: s.state })]),
+          el('td', { 'data-label': 'Last sync' }, [when(s.lastSyncAt)]),
+          el('td', { 'data-label': 'Last error', className: s.lastError ? '' : 'empty' }, [s.lastError ? s.lastError.message + ' (' + ago(s.lastError.at) + ')' : '—']),
+        ]),
+      );
+    });
+  }
+
+  function fact(dl, label, value) {
+    dl.appendChild(el('dt', { text: label }));
+    dl.appendChild(el('dd', null, [value]));
+  }
+
+  function renderHaproxy(d) {
+    var h = d.haproxy;
+    var dl = $('haproxy');
+    clear(dl);
+    fact(dl, 'Running config', h.runningChecksum ? el('code', { title: h.runningChecksum, 'data-checksum': h.runningChecksum, text: 'sha256 ' + h.runningChecksum.slice(0, 16) + '…' }) : el('span', { className: 'muted', text: 'none validated yet' }));
+    var apply = h.lastApply;
+    fact(dl, 'Last apply', apply ? el('span', null, [el('span', { className: 'state ' + (apply.error ? 'down' : 'ok'), text: apply.status }), ' ', when(apply.at), apply.error ? ' — ' + apply.error.message : '']) : el('span', { className: 'muted', text: 'nothing applied yet' }));
+    fact(dl, 'Last reload', when(h.lastReloadAt));
+    fact(dl, 'Last runtime change', when(h.lastRuntimeChangeAt));
+    if (h.lastBuildError) fact(dl, 'Last build error', el('span', { className: 'state down', text: h.lastBuildError.message }));
+    fact(dl, 'Pending changes', document.createTextNode(h.pendingChanges ? 'yes: the latest build is not what HAProxy serves' : 'no'));
+    var c = h.counters;
+    fact(dl, 'Since start', document.createTextNode(Object.keys(c).map(function (k) { return k + ' ' + c[k]; }).join(', ')));
+    fact(dl, 'Config directory', el('code', { text: d.router.configDir }));
+    fact(dl, 'Consul', el('code', { text: d.router.consulAddress }));
+    fact(dl, 'Router', document.createTextNode('pid ' + d.router.pid + ', up since ' + new Date(d.router.startedAt).toLocaleString() + ', listening on ' + d.router.listen + ', auth ' + d.router.auth));
+  }
+
+  function appCard(app) {
+    var hostItems = app.hosts.map(function (h) {
+      return el('li', { 'data-host': h.host }, [
+        el('code', { text: h.host }),
+        el('span', { className: 'tag ' + h.source, title: h.key ? 'from Consul K/V key ' + h.key : 'default host', text: h.source === 'kv' ? 'custom' : 'default' }),
+        h.key ? el('span', { className: 'muted mono', text: h.key }) : null,
+      ]);
+    });
+    if (app.mode === 'tcp') hostItems.push(el('li', null, [el('code', { text: 'tcp port ' + app.port })]));
+    var serverItems = app.servers.map(function (s) {
+      return el('li', { 'data-server': s.name, 'data-state': s.state }, [
+        el('span', { className: 'dot ' + s.state, 'aria-hidden': 'true' }),
+        el('code', { text: s.address + ':' + s.port }),
+        el('span', { className: 'state ' + s.state, text: s.state }),
+        el('span', { className: 'muted mono', title: 'Consul ServiceID', text: s.id }),
+      ]);
+    });
+    if (serverItems.length === 0) serverItems.push(el('li', { className: 'muted', text: 'no instance registered: HAProxy answers 503' }));
+    else if (app.serversUp === 0) serverItems.push(el('li', { className: 'state down', text: 'no passing instance: HAProxy answers 503' }));
+    var settings = Object.keys(app.settings).map(function (k) { return k + '=' + app.settings[k]; }).join(' ');
+    return el('article', { className: 'app', 'data-app': app.name }, [
+      el('header', null, [
+        el('h3', { text: app.name }),
+        el('span', { className: 'tag', text: app.mode }),
+        el('span', { className: 'tag ' + (app.serversUp > 0 ? '' : 'none'), text: app.serversUp + '/' + app.servers.length + ' up' }),
+        el('span', { className: 'muted mono', text: app.backend + ' · ' + app.balance }),
+      ]),
+      el('div', { className: 'label', text: app.mode === 'tcp' ? 'Port' : 'Hosts' }),
+      el('ul', { className: 'hosts' }, hostItems),
+      el('div', { className: 'label', text: 'Servers' }),
+      el('ul', { className: 'servers' }, serverItems),
+      settings ? el('div', { className: 'muted mono', text: settings }) : null,
+    ]);
+  }
+
+  function renderRoutes(d, q) {
+    var box = $('routes');
+    clear(box);
+    var shown = d.apps.filter(function (a) {
+      return matches(q, [a.name].concat(a.hosts.map(function (h) { return h.host; })));
+    });
+    shown.forEach(function (a) {
+      box.appendChild(appCard(a));
+    });
+    count('routes-count', shown.length, d.apps.length);
+    $('routes-empty').hidden = shown.length > 0;
+    $('routes-empty').textContent = d.apps.length === 0 ? 'No app is routed yet.' : 'No route matches the filter.';
+    var note = $('routes-note');
+    note.hidden = d.routesFrom === 'serving';
+    note.textContent = d.routesFrom === 'latest-build' ? 'HAProxy has not loaded a configuration from paas-router yet; showing the latest build.' : 'Waiting for the first build.';
+  }
+
+  function renderRows(tableId, countId, rows, total, cells) {
+    var body = $(tableId).tBodies[0];
+    clear(body);
+    rows.forEach(function (r) {
+      body.appendChild(el('tr', { 'data-service': r.service || r.app, 'data-subject': r.subject || r.host }, cells(r)));
+    });
+    if (rows.length === 0) {
+      var cols = $(tableId).tHead.rows[0].cells.length;
+      body.appendChild(el('tr', null, [el('td', { className: 'empty', colspan: cols, text: total === 0 ? 'None.' : 'None matches the filter.' })]));
+    }
+    count(countId, rows.length, total);
+  }
+
+  function td(label, text, mono) {
+    return el('td', { 'data-label': label, className: mono ? 'mono' : '' }, [text === null || text === undefined ? '—' : String(text)]);
+  }
+
+  function renderTables(d, q) {
+    var domains = d.customDomains.filter(function (x) { return matches(q, [x.host, x.app, x.key]); });
+    renderRows('domains', 'domains-count', domains, d.customDomains.length, function (x) {
+      return [td('Host', x.host, true), td('App', x.app), td('Key', x.key, true)];
+    });
+    var rejections = d.rejections.filter(function (r) { return matches(q, [r.service, r.subject, r.key]); });
+    renderRows('rejections', 'rejections-count', rejections, d.rejections.length, function (r) {
+      return [td('Kind', r.kind), td('Service', r.service), td('Input', r.subject, true), td('Reason', r.reason), td('Key', r.key, true)];
+    });
+    var conflicts = d.conflicts.filter(function (r) { return matches(q, [r.service, r.subject, r.key]); });
+    renderRows('conflicts', 'conflicts-count', conflicts, d.conflicts.length, function (r) {
+      return [td('Service', r.service), td('Host or port', r.subject, true), td('Reason', r.reason), td('Key', r.key, true)];
+    });
+  }
+
+  function render() {
+    if (!data) return;
+    var q = query();
+    renderHeader(data);
+    renderSources(data);
+    renderHaproxy(data);
+    renderRoutes(data, q);
+    renderTables(data, q);
+    $('updated').textContent = 'updated ' + new Date(lastFetchAt).toLocaleTimeString();
+    document.body.setAttribute('data-loaded', 'true');
+  }
+
+  function load() {
+    return fetch('status', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (res) {
+        if (!res.ok) throw new Error('/status answered HTTP ' + res.status);
+        return res.json();
+      })
+      .then(function (d) {
+        data = d;
+        lastFetchAt = Date.now();
+        $('load-error').hidden = true;
+        render();
+      })
+      .catch(function (err) {
+        var box = $('load-error');
+        box.hidden = false;
+        box.textContent = 'Cannot load the status from the router: ' + err.message + (data ? ' (showing data from ' + new Date(lastFetchAt).toLocaleTimeString() + ')' : '');
+      });
+  }
+
+  function syncUrl() {
+    var url = new URL(window.location.href);
+    var q = filterInput.value.trim();
+    if (q) url.searchParams.set('q', q);
+    else url.searchParams.delete('q');
+    window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+
+  filterInput.value = new URL(window.location.href).searchParams.get('q') || '';
+  filterInput.addEventListener('input', function () {
+    syncUrl();
+    render();
+  });
+  load();
+  setInterval(load, REFRESH_MS);
+})();

@@ -1,0 +1,228 @@
+// What /status, the status page and /healthz show: a plain JSON document derived from the
+// runner's state. Pure (state + clock in, document out) so every rule is table-testable.
+import type { ApplyReport } from '../apply/applier.js';
+import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
+import type { SourceStatus } from '../sources/source.js';
+import type { RouterState } from '../state.js';
+
+/** Sources that must have synced for the router to be healthy; others (e.g. Vault, whose
+ *  secrets are cached) are shown and warned about but do not fail /healthz. */
+export const REQUIRED_SOURCES = ['consul-catalog', 'consul-domains', 'templates'] as const;
+
+export interface StatusInfo {
+  version: string;
+  pid: number;
+  cluster: string;
+  /** `<cluster>.<base_domain>`: the zone of default hosts. */
+  clusterDomain: string;
+  configDir: string;
+  consulAddress: string;
+  /** Where the status listener is bound, host:port. */
+  listen: string;
+  /** How the listener authenticates ('none' on loopback without credentials). */
+  auth: string;
+}
+
+export interface Health {
+  ok: boolean;
+  /** Why the router is not healthy (503). */
+  reasons: string[];
+  /** Worth a look, but routing works with the latest good configuration. */
+  warnings: string[];
+}
+
+/** Apply outcomes after which HAProxy does not run the latest valid candidate. */
+const NOT_LOADED: Record<string, string> = {
+  written: 'the latest validated configuration is on disk but HAProxy has not loaded it (HAProxy not reachable)',
+  'reload-failed': 'HAProxy failed to reload the latest validated configuration; it still runs the previous one',
+  'write-failed': 'the latest configuration could not be written to disk',
+};
+
+/**
+ * `decisive` is the last apply report that was not 'unchanged' (an unchanged report after a
+ * refusal repeats the refused checksum and says nothing new).
+ */
+export function evaluateHealth(state: RouterState, now: number, decisive?: ApplyReport): Health {
+  const reasons: string[] = [];
+  const warnings: string[] = [];
+  const required = new Set<string>(REQUIRED_SOURCES);
+  for (const name of REQUIRED_SOURCES) {
+    const s = state.sources[name];
+    if (!s || s.lastSyncAt === undefined) reasons.push(`source ${name} has not synced yet${s?.lastError ? `: ${s.lastError.message}` : ''}`);
+    else if (s.state !== 'ok') reasons.push(`source ${name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''} (last sync ${ageText(now - s.lastSyncAt)} ago)`);
+  }
+  for (const s of Object.values(state.sources)) {
+    if (required.has(s.name) || s.state === 'ok') continue;
+    warnings.push(`source ${s.name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''}`);
+  }
+
+  const last = state.lastApply;
+  if (!last) {
+    if (reasons.length === 0) reasons.push(state.lastBuildError ? `no configuration built: ${state.lastBuildError.message}` : 'no configuration applied yet');
+  } else if (state.runningChecksum === undefined) {
+    const why = NOT_LOADED[(decisive ?? last).status];
+    reasons.push(why ? `${why}: ${(decisive ?? last).error?.message ?? ''}`.replace(/: $/, '') : 'HAProxy runs no configuration validated by paas-router yet');
+  } else if (last.checksum !== state.runningChecksum) {
+    const d = decisive ?? last;
+    if (d.status === 'refused') {
+      warnings.push(`the latest candidate was refused by haproxy -c; the last good configuration keeps running: ${d.error?.message ?? ''}`);
+    } else {
+      const why = NOT_LOADED[d.status] ?? 'HAProxy does not run the latest configuration';
+      reasons.push(d.error ? `${why}: ${d.error.message}` : why);
+    }
+  }
+  if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
+  return { ok: reasons.length === 0, reasons, warnings };
+}
+
+export function ageText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+const seconds = (ms: number): number => Math.round(ms) / 1000;
+
+export interface SourceView {
+  name: string;
+  state: SourceStatus['state'];
+  required: boolean;
+  lastSyncAt: string | null;
+  syncAgeSeconds: number | null;
+  lastError: { code: string; message: string; at: string | null } | null;
+}
+
+export interface ServerView {
+  name: string;
+  id: string;
+  address: string;
+  port: number;
+  state: 'up' | 'down';
+}
+
+export interface AppView {
+  name: string;
+  backend: string;
+  mode: AppRoute['mode'];
+  port: number | null;
+  balance: string;
+  hosts: { host: string; source: 'default' | 'kv'; key: string | null }[];
+  servers: ServerView[];
+  serversUp: number;
+  serversDown: number;
+  settings: Record<string, string | number | boolean>;
+}
+
+export interface RejectionView {
+  kind: Rejection['kind'];
+  service: string;
+  subject: string;
+  reason: string;
+  key: string | null;
+}
+
+export interface StatusDocument {
+  generatedAt: string;
+  router: StatusInfo & { startedAt: string; uptimeSeconds: number };
+  health: Health;
+  sources: SourceView[];
+  haproxy: {
+    runningChecksum: string | null;
+    lastApply: { status: string; at: string | null; checksum: string; error: { code: string; message: string } | null } | null;
+    lastReloadAt: string | null;
+    lastRuntimeChangeAt: string | null;
+    lastBuildError: { code: string; message: string; at: string | null } | null;
+    lastRenderMs: number | null;
+    /** The latest build differs from what HAProxy serves (a change is pending or was refused). */
+    pendingChanges: boolean;
+    counters: Record<string, number>;
+  };
+  /** `serving`: what HAProxy runs; `latest-build`: nothing applied yet, the last build shown. */
+  routesFrom: 'serving' | 'latest-build' | 'none';
+  apps: AppView[];
+  hosts: { host: string; app: string; backend: string; source: 'default' | 'kv'; key: string | null }[];
+  customDomains: { host: string; app: string; key: string }[];
+  /** Inputs rejected by the latest build (bad tags, bad FQDNs, unroutable services...). */
+  rejections: RejectionView[];
+  /** Hosts or ports claimed twice, and claims of reserved names. */
+  conflicts: RejectionView[];
+}
+
+function appView(app: AppRoute, model: RoutingModel): AppView {
+  const servers: ServerView[] = app.servers.map((s) => ({ name: s.name, id: s.id, address: s.address, port: s.port, state: s.passing ? 'up' : 'down' }));
+  const settings: Record<string, string | number | boolean> = { httpsOnly: app.httpsOnly, sticky: app.sticky };
+  if (app.healthcheck !== undefined) settings.healthcheck = app.healthcheck;
+  if (app.maxconn !== undefined) settings.maxconn = app.maxconn;
+  if (app.timeoutServer !== undefined) settings.timeoutServer = app.timeoutServer;
+  const hosts = model.hosts.filter((h) => h.app === app.name);
+  return {
+    name: app.name,
+    backend: app.backend,
+    mode: app.mode,
+    port: app.port ?? null,
+    balance: app.balance,
+    hosts: app.hosts.map((host) => {
+      const route = hosts.find((h) => h.host === host);
+      return { host, source: route?.source ?? 'default', key: route?.key ?? null };
+    }),
+    servers,
+    serversUp: servers.filter((s) => s.state === 'up').length,
+    serversDown: servers.filter((s) => s.state === 'down').length,
+    settings,
+  };
+}
+
+const rejectionView = (r: Rejection): RejectionView => ({ kind: r.kind, service: r.service, subject: r.subject, reason: r.reason, key: r.key ?? null });
+
+export function statusDocument(state: RouterState, info: StatusInfo, now: number, decisive?: ApplyReport): StatusDocument {
+  const required = new Set<string>(REQUIRED_SOURCES);
+  const names = [...new Set([...REQUIRED_SOURCES, ...Object.keys(state.sources)])];
+  const sources: SourceView[] = names.map((name) => {
+    const s = state.sources[name];
+    return {
+      name,
+      state: s?.state ?? 'starting',
+      required: required.has(name),
+      lastSyncAt: iso(s?.lastSyncAt),
+      syncAgeSeconds: s?.lastSyncAt === undefined ? null : seconds(now - s.lastSyncAt),
+      lastError: s?.lastError ? { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) } : null,
+    };
+  });
+  const model = state.servingModel ?? state.model;
+  const routesFrom = state.servingModel ? 'serving' : state.model ? 'latest-build' : 'none';
+  const latest = state.model;
+  const last = state.lastApply;
+  return {
+    generatedAt: new Date(now).toISOString(),
+    router: { ...info, startedAt: new Date(state.startedAt).toISOString(), uptimeSeconds: seconds(now - state.startedAt) },
+    health: evaluateHealth(state, now, decisive),
+    sources,
+    haproxy: {
+      runningChecksum: state.runningChecksum ?? null,
+      lastApply: last ? { status: last.status, at: iso(last.at), checksum: last.checksum, error: last.error ? { code: last.error.code, message: last.error.message } : null } : null,
+      lastReloadAt: iso(state.lastReloadAt),
+      lastRuntimeChangeAt: iso(state.lastRuntimeChangeAt),
+      lastBuildError: state.lastBuildError ? { ...state.lastBuildError, at: iso(state.lastBuildError.at) } : null,
+      lastRenderMs: state.lastRenderMs === undefined ? null : Math.round(state.lastRenderMs * 1000) / 1000,
+      pendingChanges: latest !== undefined && latest !== state.servingModel,
+      counters: { ...state.counters },
+    },
+    routesFrom,
+    apps: model ? model.apps.map((a) => appView(a, model)) : [],
+    hosts: model ? model.hosts.map((h) => ({ host: h.host, app: h.app, backend: h.backend, source: h.source, key: h.key ?? null })) : [],
+    customDomains: model ? model.hosts.filter((h) => h.source === 'kv').map((h) => ({ host: h.host, app: h.app, key: h.key ?? '' })) : [],
+    rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
+    conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
+  };
+}
+
+/** One line for systemd's STATUS= and logs. */
+export function statusLine(state: RouterState, now: number, decisive?: ApplyReport): string {
+  const model = state.servingModel;
+  const health = evaluateHealth(state, now, decisive);
+  const serving = model ? `serving ${model.apps.length} apps, ${model.hosts.length} hosts` : 'no configuration applied yet';
+  const rejected = state.model?.rejections.length ? `; ${state.model.rejections.length} rejected inputs` : '';
+  return `${serving}${rejected}; ${health.ok ? 'healthy' : `unhealthy: ${health.reasons[0]}`}`;
+}
