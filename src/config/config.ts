@@ -32,6 +32,14 @@ export interface Config {
     cacert: string;
     namespace: string;
     auth: VaultTokenAuth | VaultAppRoleAuth;
+    /** Time between two reads of the secrets, ms. */
+    refreshMs: number;
+    /** Renew the token this long before it expires (capped at a third of its TTL), ms. */
+    renewBeforeMs: number;
+    /** Upper bound of the backoff after failed reads or logins, ms. */
+    retryMaxMs: number;
+    /** Per-request timeout, ms. */
+    timeoutMs: number;
   };
   haproxy: {
     configDir: string;

@@ -100,6 +100,9 @@ export function validateConfig(raw: Raw, origin: string, env: NodeJS.ProcessEnv 
     throw new ConfigError(`invalid configuration (${origin}):\n  ${problems.join('\n  ')}`);
   }
   const config = toConfig(result.data, env);
+  if (config.vault.address && config.vault.auth.method === 'token' && !config.vault.token) {
+    throw new ConfigError(`invalid configuration (${origin}):\n  vault.auth: method "token" needs VAULT_TOKEN in the environment (or use method "approle")`);
+  }
   if (config.wait.minMs > config.wait.maxMs) {
     throw new ConfigError(`invalid configuration (${origin}):\n  wait.min must not be greater than wait.max`);
   }
@@ -144,6 +147,10 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
         auth.method === 'token'
           ? { method: 'token' }
           : { method: 'approle', roleId: auth.role_id, secretIdFile: auth.secret_id_file, mount: auth.mount },
+      refreshMs: ms(f.vault.refresh),
+      renewBeforeMs: ms(f.vault.renew_before),
+      retryMaxMs: ms(f.vault.retry_max),
+      timeoutMs: ms(f.vault.timeout),
     },
     haproxy: {
       configDir: f.haproxy.config_dir,

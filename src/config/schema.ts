@@ -51,10 +51,20 @@ export const fileSchema = z
     vault: z
       .object({
         address: z.union([z.literal(''), url]).default(''),
-        kv_prefix: kvPrefix.default('secret/data/paas-router/'),
+        kv_prefix: kvPrefix
+          .refine((v) => v.indexOf('/data/') > 0, { message: 'must be a KV v2 data path: <mount>/data/<path>/' })
+          .default('secret/data/paas-router/'),
         cacert: z.string().default(''),
         namespace: z.string().default(''),
         auth: vaultAuth.default({ method: 'token' }),
+        /** How often the secrets are read again (Vault has no blocking queries for KV). */
+        refresh: duration.default('30s'),
+        /** Renew the token this long before it expires (at most a third of its TTL). */
+        renew_before: duration.default('5m'),
+        /** Upper bound of the backoff after a failed read or login. */
+        retry_max: duration.default('30s'),
+        /** Per-request timeout. */
+        timeout: duration.default('10s'),
       })
       .strict()
       .prefault({}),

@@ -2,7 +2,11 @@
 // own health; the runner keeps the latest snapshot of each.
 import { errorCode, errorMessage } from '../errors.js';
 
-export type SourceState = 'starting' | 'ok' | 'down';
+/**
+ * `degraded`: the source cannot be read, but what it read before is still in use (the Vault source
+ * while Vault is down or sealed: its cached secrets keep working). `down`: nothing usable.
+ */
+export type SourceState = 'starting' | 'ok' | 'degraded' | 'down';
 
 export interface SourceStatus {
   name: string;
@@ -46,9 +50,18 @@ export class StatusTracker {
   }
 
   failed(err: unknown): void {
+    this.fail('down', err);
+  }
+
+  /** Failed to read, but the last snapshot it delivered is still good to use. */
+  degraded(err: unknown): void {
+    this.fail('degraded', err);
+  }
+
+  private fail(state: 'down' | 'degraded', err: unknown): void {
     const message = errorMessage(err);
-    const changed = this.current.state !== 'down' || this.current.lastError?.message !== message;
-    this.current = { ...this.current, state: 'down', lastError: { code: errorCode(err), message, at: this.now() } };
+    const changed = this.current.state !== state || this.current.lastError?.message !== message;
+    this.current = { ...this.current, state, lastError: { code: errorCode(err), message, at: this.now() } };
     if (changed) this.report(this.current);
   }
 }

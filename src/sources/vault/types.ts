@@ -1,0 +1,20 @@
+// What the Vault source hands to the runner: every credential paas-router needs, as one whole
+// snapshot (DESIGN.md §3 "Credentials: Vault"). Never logged: see REDACT_PATHS in src/log.ts.
+
+export interface CertificateSecret {
+  /** PEM: the leaf certificate, optionally followed by its chain. */
+  certificate: string;
+  /** PEM private key (unencrypted). */
+  privateKey: string;
+}
+
+export interface SecretsSnapshot {
+  /** `consul` → `token`: the Consul ACL token for every Consul request (absent: none in Vault). */
+  consulToken?: string;
+  /** `haproxy` → `stats_user`, `stats_password` (absent: the stats page is read-only). */
+  stats?: { user: string; password: string };
+  /** `tls/<fqdn>` and `tls/default` → certificate and key, keyed by `<fqdn>` or `default`. */
+  certificates: Record<string, CertificateSecret>;
+  /** Secrets that exist but could not be used (wrong fields): path and reason, no values. */
+  problems: { path: string; reason: string }[];
+}
