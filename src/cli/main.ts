@@ -2,7 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
+import { createNotifier } from '../systemd/notify.js';
+import { runService } from '../systemd/service.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, configFromOptions, exitCodeFor, printError, withConfigFlags } from './common.js';
+import { domainsAdd, domainsList, domainsRemove } from './domains.js';
+import { explainCommand } from './explain.js';
+import { passwdCommand } from './passwd.js';
 import { checkCommand, renderCommand } from './render.js';
 
 const program = new Command('paas-router')
@@ -13,19 +18,15 @@ const program = new Command('paas-router')
 withConfigFlags(program.command('run'))
   .description('run the daemon: watch Consul, render, validate and apply the HAProxy configuration')
   .action(async (opts) => {
-    const config = await configFromOptions(opts);
-    const log = createLogger(config.logLevel);
-    const daemon = await startDaemon(config, log);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info({ signal }, 'stopping; HAProxy keeps serving the current configuration');
-        void daemon.stop().then(resolve);
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+    // systemd: sd_notify READY/WATCHDOG/STATUS/RELOADING/STOPPING; SIGHUP re-reads the config
+    // file; SIGTERM stops cleanly and leaves HAProxy serving. See src/systemd/service.ts.
+    const code = await runService({
+      loadConfig: () => configFromOptions(opts),
+      createLogger: (config) => createLogger(config.logLevel),
+      startDaemon,
+      notifier: createNotifier({ log: createLogger(process.env.PAAS_ROUTER_LOG_LEVEL ?? 'info') }),
     });
-    log.flush();
-    process.exit(EXIT_OK);
+    process.exit(code);
   });
 
 withConfigFlags(program.command('render'))
@@ -40,6 +41,49 @@ withConfigFlags(program.command('check'))
   .action(async (opts) => {
     const ok = await checkCommand(await configFromOptions(opts), process.stdout);
     if (!ok) process.exitCode = EXIT_FAILURE;
+  });
+
+const domains = program.command('domains').description('manage custom FQDNs in Consul K/V (<domains_prefix><app>) with the daemon\'s validation and check-and-set');
+const domainsIo = { out: process.stdout, err: process.stderr };
+
+withConfigFlags(domains.command('list'))
+  .argument('[app]', 'only this app (Consul service name)')
+  .option('--json', 'machine-readable output')
+  .description('list every custom domain (or one app\'s) and whether the daemon serves it, with the reason when it does not')
+  .action(async (app: string | undefined, opts) => {
+    process.exitCode = await domainsList(await configFromOptions(opts), app, { json: Boolean(opts.json) }, domainsIo);
+  });
+
+withConfigFlags(domains.command('add'))
+  .argument('<app>', 'Consul service name, e.g. wordpress-community')
+  .argument('<fqdn>', 'host name, e.g. www.example.org')
+  .description('add a custom domain to an app; refuses invalid names, the cluster zone and hosts claimed by another app (exit 2)')
+  .action(async (app: string, fqdn: string, opts) => {
+    process.exitCode = await domainsAdd(await configFromOptions(opts), app, fqdn, domainsIo);
+  });
+
+withConfigFlags(domains.command('remove'))
+  .argument('<app>', 'Consul service name')
+  .argument('<fqdn>', 'host name to remove')
+  .description('remove one custom domain from an app (the key is deleted when it was the last one)')
+  .action(async (app: string, fqdn: string, opts) => {
+    process.exitCode = await domainsRemove(await configFromOptions(opts), app, fqdn, domainsIo);
+  });
+
+withConfigFlags(program.command('explain'))
+  .argument('<host>', 'host name (or host:port, or a URL)')
+  .option('--json', 'machine-readable output')
+  .description('say which app serves a host, why, and through which servers, or why none does')
+  .action(async (host: string, opts) => {
+    process.exitCode = await explainCommand(await configFromOptions(opts), host, { json: Boolean(opts.json) }, process.stdout, process.stderr);
+  });
+
+program
+  .command('passwd')
+  .argument('<user>', 'user name for the status page')
+  .description('print a "user:$scrypt$..." line for listen_auth_file; the password is read from stdin (or prompted)')
+  .action(async (user: string) => {
+    process.exitCode = await passwdCommand(user, process.stdin, process.stdout, process.stderr);
   });
 
 program

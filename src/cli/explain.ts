@@ -1,0 +1,156 @@
+// `paas-router explain <host>`: which app serves a host, why, and through which servers, or why
+// no app does. Reads Consul once and builds the model with the daemon's own code (no templates).
+import type { Config } from '../config/config.js';
+import { consulClientFrom, modelSettingsFrom } from '../daemon.js';
+import { buildModel, clusterDomain, isUnderDomain, parseDomainValue, validateFqdn } from '../model/index.js';
+import { serviceOfKey } from '../model/domains.js';
+import { routingOf } from '../model/services.js';
+import type { Rejection, RoutingModel } from '../model/types.js';
+import { readCatalogOnce, readDomainsOnce } from '../sources/consul/read-once.js';
+import type { CatalogSnapshot, DomainClaim } from '../sources/types.js';
+import { EXIT_OK, EXIT_USAGE } from './common.js';
+
+export interface LiveView {
+  catalog: CatalogSnapshot;
+  claims: DomainClaim[];
+  model: RoutingModel;
+}
+
+/** One consistent read of Consul (catalog, health, domains) and the model the daemon would build. */
+export async function readLiveView(config: Config): Promise<LiveView> {
+  const client = consulClientFrom(config);
+  try {
+    const [catalog, domains] = await Promise.all([readCatalogOnce(client), readDomainsOnce(client, config.consul.domainsPrefix)]);
+    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config) });
+    return { catalog, claims: domains.claims, model };
+  } finally {
+    client.close();
+  }
+}
+
+/** Accepts `host`, `host:port` or a URL; returns the normal host name or why it is not one. */
+export function hostFromArgument(arg: string): { ok: true; host: string } | { ok: false; reason: string } {
+  let candidate = arg.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(candidate)) {
+    try {
+      candidate = new URL(candidate).hostname;
+    } catch {
+      return { ok: false, reason: 'not a valid URL' };
+    }
+  } else {
+    candidate = candidate.replace(/:\d{1,5}$/, '');
+  }
+  const result = validateFqdn(candidate);
+  return result.ok ? { ok: true, host: result.fqdn } : { ok: false, reason: result.reason };
+}
+
+export interface Explanation {
+  host: string;
+  served: boolean;
+  app?: string;
+  backend?: string;
+  source?: 'default' | 'kv';
+  key?: string;
+  /** Why the host goes to this app, or why to none. */
+  reasons: string[];
+  servers: { address: string; port: number; id: string; state: 'up' | 'down'; checks: string }[];
+  /** What HAProxy answers for the host. */
+  answer: string;
+}
+
+function rejectionText(r: Rejection): string {
+  return `${r.kind} ${JSON.stringify(r.subject)} of ${r.service}${r.key ? ` (key ${r.key})` : ''}: ${r.reason}`;
+}
+
+export function explainHost(view: LiveView, config: Config, host: string): Explanation {
+  const { model, claims, catalog } = view;
+  const zone = clusterDomain(config);
+  const prefix = config.consul.domainsPrefix;
+  const route = model.hosts.find((h) => h.host === host);
+  const claimsOfHost = claims.filter((c) => parseDomainValue(typeof c.value === 'string' ? c.value : '').fqdns.includes(host));
+  const others = model.rejections.filter((r) => r.subject === host);
+
+  if (route) {
+    const app = model.apps.find((a) => a.name === route.app)!;
+    const instances = catalog.services[Object.keys(catalog.services).find((n) => n.toLowerCase() === app.name) ?? ''] ?? [];
+    const reasons: string[] = [];
+    if (route.source === 'default') {
+      reasons.push(`${host} is the default host of service ${app.name}: <service>.${zone}`);
+    } else {
+      const claim = claims.find((c) => c.key === route.key);
+      reasons.push(`custom domain from Consul K/V key ${route.key}${claim ? ` (CreateIndex ${claim.createIndex})` : ''}`);
+      if (others.length > 0) reasons.push('it is the first claim of this host (lowest CreateIndex); later claims are refused:');
+    }
+    for (const r of others) reasons.push(`  ${rejectionText(r)}`);
+    const servers = app.servers.map((s) => {
+      const inst = instances.find((i) => i.id === s.id);
+      const failing = (inst?.checks ?? []).filter((c) => c.status !== 'passing').map((c) => `${c.id} ${c.status}`);
+      return { address: s.address, port: s.port, id: s.id, state: s.passing ? ('up' as const) : ('down' as const), checks: failing.length ? failing.join(', ') : 'all checks passing' };
+    });
+    const up = servers.filter((s) => s.state === 'up').length;
+    const answer =
+      servers.length === 0 ? 'no instance is registered: HAProxy answers 503' : up === 0 ? 'no instance passes its checks: HAProxy answers 503' : `HAProxy balances ${app.balance} over ${up} of ${servers.length} servers`;
+    return { host, served: true, app: app.name, backend: app.backend, source: route.source, ...(route.key ? { key: route.key } : {}), reasons, servers, answer };
+  }
+
+  const reasons: string[] = [];
+  for (const r of others) reasons.push(rejectionText(r));
+  for (const claim of claimsOfHost) {
+    for (const r of model.rejections.filter((x) => x.subject === claim.key)) reasons.push(rejectionText(r));
+  }
+  if (isUnderDomain(host, zone)) {
+    const name = host === zone ? '' : host.slice(0, -(zone.length + 1));
+    const original = Object.keys(catalog.services).find((n) => n.toLowerCase() === name);
+    const app = model.apps.find((a) => a.name === name);
+    if (!name) reasons.push(`${zone} itself is no app's host: default hosts are <service>.${zone}`);
+    else if (app && app.mode === 'tcp') reasons.push(`service ${name} is a tcp app (router.mode=tcp): it is reached on port ${app.port}, not by host name`);
+    else if (!original) reasons.push(`no routed Consul service is named ${name} (not registered, or tagged router.skip)`);
+    else {
+      const own = model.rejections.filter((r) => r.service === original || r.service === name);
+      if (own.length > 0) for (const r of own) reasons.push(rejectionText(r));
+      else if (routingOf(original, catalog.services[original] ?? [], modelSettingsFrom(config)) !== 'routed') {
+        reasons.push(`service ${original} is registered but not routed: no ServiceID starts with ${config.consul.serviceIdPrefixes.join(' or ')} and it has no router.expose tag`);
+      } else reasons.push(`service ${original} is not routed`);
+    }
+  } else if (claimsOfHost.length === 0) {
+    reasons.push(`no key under ${prefix} claims it (add one with: paas-router domains add <app> ${host})`);
+  }
+  for (const claim of claimsOfHost) {
+    const check = serviceOfKey(claim.key, prefix, claim.value);
+    if ('folder' in check || !check.ok) continue;
+    if (!model.apps.some((a) => a.name === check.service) && !reasons.some((r) => r.includes(claim.key))) {
+      reasons.push(`claimed by key ${claim.key}, but service ${check.service} is not routed`);
+    }
+  }
+  if (reasons.length === 0) reasons.push('no app claims it');
+  return { host, served: false, reasons, servers: [], answer: 'HAProxy answers 404 from its default backend' };
+}
+
+export function formatExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  if (e.served) {
+    lines.push(`${e.host} is served by app ${e.app} (backend ${e.backend})`);
+    lines.push('why:');
+    for (const r of e.reasons) lines.push(`  ${r}`);
+    lines.push(`servers: ${e.answer}`);
+    for (const s of e.servers) lines.push(`  ${s.state.padEnd(4)}  ${`${s.address}:${s.port}`.padEnd(21)}  ${s.id}  (${s.checks})`);
+  } else {
+    lines.push(`${e.host} is not routed: ${e.answer}`);
+    lines.push('why:');
+    for (const r of e.reasons) lines.push(`  ${r}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Returns the exit code: 0 with an explanation (routed or not), 2 when the host is not a host name. */
+export async function explainCommand(config: Config, arg: string, opts: { json?: boolean }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const parsed = hostFromArgument(arg);
+  if (!parsed.ok) {
+    err.write(`paas-router: ${JSON.stringify(arg)} is not a valid host name: ${parsed.reason}\n`);
+    return EXIT_USAGE;
+  }
+  const view = await readLiveView(config);
+  const e = explainHost(view, config, parsed.host);
+  out.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
+  return EXIT_OK;
+}
