@@ -22,3 +22,17 @@ export function sendSocketCommand(path: string, command: string, timeoutMs = 5_0
     });
   });
 }
+
+/**
+ * A command with a payload (`set ssl cert <file> <<` + PEM): the payload follows the command line
+ * and ends with an empty line. Errors name the command only, never the payload (a private key).
+ */
+export async function sendSocketPayload(path: string, command: string, payload: string, timeoutMs = 5_000): Promise<string> {
+  const body = payload.replace(/\r/g, '').split('\n').filter((line) => line.trim() !== '').join('\n');
+  try {
+    return await sendSocketCommand(path, `${command} <<\n${body}\n`, timeoutMs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${command}: ${code ? `${code} on ${path}` : `no answer from ${path} within ${timeoutMs} ms`}`);
+  }
+}

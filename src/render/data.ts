@@ -112,6 +112,13 @@ export interface TemplateData {
   serverStatePath: string;
   /** `be_default`. */
   defaultBackend: string;
+  /** HTTPS frontend (`bind ... ssl crt-list <crtList>`), or `null` when there is no certificate. */
+  tls: { crtList: string } | null;
+  /**
+   * https-only apps and their hosts that a certificate covers (HTTP → HTTPS redirect), sorted by
+   * app. Hosts without a certificate are left out: they stay on plain HTTP.
+   */
+  httpsRedirects: { app: string; hosts: string[] }[];
 }
 
 function fail(message: string): never {
@@ -327,6 +334,17 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
   }
 
+  let tls: TemplateData['tls'] = null;
+  const httpsRedirects: TemplateData['httpsRedirects'] = [];
+  if (settings.tls !== undefined) {
+    tls = { crtList: checkPath(settings.tls.crtList, 'tls.crtList') };
+    const covered = new Set(settings.tls.coveredHosts);
+    for (const app of httpApps) {
+      const hosts = app.httpsOnly ? app.hosts.filter((host) => covered.has(host)) : [];
+      if (hosts.length > 0) httpsRedirects.push({ app: app.name, hosts });
+    }
+  }
+
   return {
     settings: {
       configDir,
@@ -348,5 +366,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     hostsMapPath: posix.join(configDir, HOSTS_MAP_FILE),
     serverStatePath: posix.join(configDir, SERVER_STATE_FILE),
     defaultBackend: DEFAULT_BACKEND,
+    tls,
+    httpsRedirects,
   };
 }

@@ -13,6 +13,16 @@ export interface RenderSettings {
   statsPort: number;
   /** Stats/admin credentials (from Vault); without them the stats page is read-only. */
   stats?: { user: string; password: string };
+  /**
+   * TLS from Vault. Absent (or no certificate): no HTTPS frontend, and https-only apps are served
+   * over plain HTTP. `crtList` is an absolute path outside the staging directory: the certificate
+   * files are written before the configuration is validated.
+   */
+  tls?: {
+    crtList: string;
+    /** Hosts a certificate covers: only these are redirected to HTTPS for https-only apps. */
+    coveredHosts: string[];
+  };
   /** How long old workers may linger after a reload (HAProxy `hard-stop-after`). */
   hardStopAfter: string;
   /** How many reloads an old worker may survive before HAProxy stops it (`mworker-max-reloads`). */
