@@ -1,6 +1,7 @@
 // Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner,
 // and the operator's listener (status page, /status, /metrics, /healthz).
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
+import { CertificateStore } from './apply/certs.js';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import type { ModelSettings } from './model/types.js';
@@ -15,6 +16,9 @@ import { ConsulCatalogSource, type WatchTiming } from './sources/consul/catalog-
 import { ConsulClient } from './sources/consul/client.js';
 import { ConsulDomainsSource } from './sources/consul/domains-source.js';
 import { TemplatesSource } from './sources/files/templates-source.js';
+import { VaultAuth } from './sources/vault/auth.js';
+import { VaultClient } from './sources/vault/client.js';
+import { VaultSecretsSource } from './sources/vault/secrets-source.js';
 
 export function modelSettingsFrom(config: Config): ModelSettings {
   return {
@@ -38,8 +42,24 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
   };
 }
 
-export function consulClientFrom(config: Config): ConsulClient {
-  return new ConsulClient({ address: config.consul.address, cacert: config.consul.cacert || undefined, token: () => config.consul.token });
+/** `token`: where each request gets its ACL token (default: consul.token / CONSUL_HTTP_TOKEN). */
+export function consulClientFrom(config: Config, token: () => string = () => config.consul.token): ConsulClient {
+  return new ConsulClient({ address: config.consul.address, cacert: config.consul.cacert || undefined, token });
+}
+
+/** The Vault secrets source, or undefined when `vault.address` is empty (Vault not used). */
+export function vaultSourceFrom(config: Config, log: Logger): VaultSecretsSource | undefined {
+  const { vault } = config;
+  if (!vault.address) return undefined;
+  const client = new VaultClient({ address: vault.address, cacert: vault.cacert || undefined, namespace: vault.namespace || undefined, timeoutMs: vault.timeoutMs });
+  const auth = new VaultAuth({
+    client,
+    auth: vault.auth.method === 'token' ? { method: 'token', token: vault.token } : vault.auth,
+    renewBeforeMs: vault.renewBeforeMs,
+    retryMaxMs: vault.retryMaxMs,
+    log,
+  });
+  return new VaultSecretsSource({ client, auth, kvPrefix: vault.kvPrefix, refreshMs: vault.refreshMs, retryMaxMs: vault.retryMaxMs, log });
 }
 
 export interface Daemon {
@@ -59,7 +79,9 @@ export interface DaemonOptions {
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   // First, before anything runs: a listener that would be open to the network is a config error.
   const credentials = await credentialsFor(config.listen, config.listenAuthFile);
-  const client = consulClientFrom(config);
+  const secrets = vaultSourceFrom(config, log);
+  // With Vault, the Consul ACL token is the one in Vault now (a rotation needs no restart).
+  const client = consulClientFrom(config, secrets ? () => secrets.latest?.consulToken ?? config.consul.token : undefined);
   const timing: WatchTiming = { waitMs: config.consul.waitMs, minIntervalMs: config.consul.minIntervalMs, maxBackoffMs: config.consul.retryMaxMs };
   const applier = new Applier({
     configDir: config.haproxy.configDir,
@@ -75,7 +97,17 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       catalog: new ConsulCatalogSource(client, timing, log),
       domains: new ConsulDomainsSource(client, config.consul.domainsPrefix, timing, log),
       templates: new TemplatesSource(config.templatesDir, log),
+      secrets,
     },
+    certificates: secrets
+      ? new CertificateStore({
+          configDir: config.haproxy.configDir,
+          runtimeSocket: config.haproxy.runtimeSocket,
+          masterSocket: config.haproxy.masterSocket,
+          reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
+          log,
+        })
+      : undefined,
     applier,
     modelSettings: modelSettingsFrom(config),
     renderSettings: renderSettingsFrom(config),
@@ -107,7 +139,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     throw err;
   }
   runner.start();
-  log.info({ consul: config.consul.address, configDir: config.haproxy.configDir, templates: config.templatesDir }, 'paas-router started');
+  log.info({ consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir }, 'paas-router started');
   return {
     runner,
     server,

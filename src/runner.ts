@@ -3,6 +3,7 @@
 // (fabio's watchBackend): an error is never mistaken for "no services".
 import { EventEmitter } from 'node:events';
 import type { Applier, ApplyReport } from './apply/applier.js';
+import { hostsCoveredBy, tlsStatusOf, type CertificatePlan, type CertificateStore, type TlsStatus } from './apply/certs.js';
 import { Quiescence } from './apply/quiescence.js';
 import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
@@ -13,12 +14,18 @@ import type { CompiledTemplates } from './render/templates.js';
 import type { RenderSettings } from './render/types.js';
 import type { Source, SourceStatus } from './sources/source.js';
 import type { CatalogSnapshot, DomainsSnapshot } from './sources/types.js';
+import type { SecretsSnapshot } from './sources/vault/types.js';
 import { initialState, type RouterState } from './state.js';
 
 export interface RunnerSources {
   catalog: Source<CatalogSnapshot>;
   domains: Source<DomainsSnapshot>;
   templates: Source<CompiledTemplates>;
+  /**
+   * Credentials from Vault (when `vault.address` is set). Then nothing is built before its first
+   * snapshot, and the Consul sources start only after it (their ACL token may come from it).
+   */
+  secrets?: Source<SecretsSnapshot>;
 }
 
 export interface RunnerOptions {
@@ -30,12 +37,15 @@ export interface RunnerOptions {
   log: Logger;
   /** How often to retry a reload that could not reach HAProxy. */
   retryMs?: number;
+  /** Writes the TLS certificates from `secrets` and keeps HAProxy's memory in step with them. */
+  certificates?: CertificateStore;
 }
 
 interface Latest {
   catalog?: CatalogSnapshot;
   domains?: DomainsSnapshot;
   templates?: CompiledTemplates;
+  secrets?: SecretsSnapshot;
 }
 
 export class Runner extends EventEmitter {
@@ -44,6 +54,7 @@ export class Runner extends EventEmitter {
   private readonly quiescence: Quiescence;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private tlsStatus: TlsStatus | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
     super();
@@ -52,9 +63,13 @@ export class Runner extends EventEmitter {
 
   start(): void {
     const { sources } = this.opts;
-    this.watch('catalog', sources.catalog);
-    this.watch('domains', sources.domains);
     this.watch('templates', sources.templates);
+    const startConsul = () => {
+      this.watch('catalog', sources.catalog);
+      this.watch('domains', sources.domains);
+    };
+    if (sources.secrets) this.watch('secrets', sources.secrets, startConsul);
+    else startConsul();
     this.retryTimer = setInterval(() => void this.retryReload(), this.opts.retryMs ?? 2_000);
   }
 
@@ -63,7 +78,7 @@ export class Runner extends EventEmitter {
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.quiescence.stop();
     const { sources } = this.opts;
-    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop()]);
+    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop()]);
     await this.quiescence.settled();
   }
 
@@ -72,10 +87,17 @@ export class Runner extends EventEmitter {
     return this.quiescence.settled();
   }
 
-  private watch<K extends keyof Latest>(key: K, source: Source<NonNullable<Latest[K]>>): void {
+  /** TLS as last built: certificates in use, rejected ones, hosts served on HTTP only. */
+  get tls(): TlsStatus | undefined {
+    return this.tlsStatus;
+  }
+
+  private watch<K extends keyof Latest>(key: K, source: Source<NonNullable<Latest[K]>>, onFirst?: () => void): void {
     source.start({
       snapshot: (data) => {
+        const first = this.latest[key] === undefined;
         this.latest[key] = data;
+        if (first && onFirst && !this.stopped) onFirst();
         this.quiescence.trigger();
       },
       status: (status) => this.onStatus(status),
@@ -86,23 +108,28 @@ export class Runner extends EventEmitter {
     const before = this.state.sources[status.name];
     this.state.sources[status.name] = status;
     if (before?.state !== status.state) {
-      const level = status.state === 'down' ? 'warn' : 'info';
+      const level = status.state === 'down' || status.state === 'degraded' ? 'warn' : 'info';
       this.opts.log[level]({ source: status.name, state: status.state, error: status.lastError?.message }, `source ${status.name} is ${status.state}`);
     }
     this.emit('status', status);
   }
 
   private async build(): Promise<void> {
-    const { catalog, domains, templates } = this.latest;
-    // Wait until every required source has reported once: a partial view is not a view.
+    const { catalog, domains, templates, secrets } = this.latest;
+    // Wait until every required source has reported once: a partial view is not a view. With
+    // Vault configured, no configuration is written without the credentials it needs.
     if (this.stopped || !catalog || !domains || !templates) return;
+    if (this.opts.sources.secrets && !secrets) return;
     this.state.counters.builds += 1;
     let model: RoutingModel;
+    let renderSettings: Omit<RenderSettings, 'configDir'>;
+    let certificates: CertificatePlan | undefined;
     try {
       model = buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings });
+      ({ renderSettings, certificates } = this.withSecrets(model, secrets));
       // Render once up front so a template error is reported as such, not as an apply failure.
       const renderStarted = performance.now();
-      renderFiles(templates, model, { ...this.opts.renderSettings, configDir: '/' });
+      renderFiles(templates, model, { ...renderSettings, configDir: '/' });
       this.state.lastRenderMs = performance.now() - renderStarted;
       this.emit('rendered', this.state.lastRenderMs);
     } catch (err) {
@@ -115,10 +142,64 @@ export class Runner extends EventEmitter {
     this.logRejectionChanges(this.state.model, model);
     this.state.model = model;
     this.state.lastBuildError = undefined;
-    const report = await this.opts.applier.apply((configDir) =>
-      renderFiles(templates, model, { ...this.opts.renderSettings, configDir }),
-    );
+    const store = this.opts.certificates;
+    if (store && certificates) {
+      try {
+        // Before validation: `haproxy -c` loads the certificates the crt-list names.
+        await store.write(certificates);
+      } catch (err) {
+        this.state.lastBuildError = { code: errorCode(err), message: errorMessage(err), at: Date.now() };
+        this.opts.log.error({ error: errorMessage(err) }, 'cannot write the TLS certificates; the running configuration stays');
+        return;
+      }
+    }
+    const report = await this.opts.applier.apply((configDir) => renderFiles(templates, model, { ...renderSettings, configDir }));
     this.record(report, model);
+    if (store && certificates && report.status !== 'refused' && report.status !== 'reload-failed' && report.status !== 'write-failed') {
+      await this.syncCertificates(store, certificates);
+    }
+  }
+
+  /** Render settings completed with what Vault holds: stats credentials, certificates, covered hosts. */
+  private withSecrets(model: RoutingModel, secrets: SecretsSnapshot | undefined): { renderSettings: Omit<RenderSettings, 'configDir'>; certificates?: CertificatePlan } {
+    const base = this.opts.renderSettings;
+    const store = this.opts.certificates;
+    if (!secrets) return { renderSettings: base };
+    const renderSettings: Omit<RenderSettings, 'configDir'> = { ...base, stats: secrets.stats ?? base.stats };
+    if (!store) return { renderSettings };
+    const certificates = store.prepare(secrets.certificates);
+    const covered = hostsCoveredBy(certificates, model.hosts.map((h) => h.host));
+    if (certificates.entries.length > 0) renderSettings.tls = { crtList: store.crtListPath, coveredHosts: [...covered].sort() };
+    this.logTlsChanges(this.tlsStatus, (this.tlsStatus = tlsStatusOf(model, certificates, covered)));
+    return { renderSettings, certificates };
+  }
+
+  private async syncCertificates(store: CertificateStore, plan: CertificatePlan): Promise<void> {
+    const { log } = this.opts;
+    const sync = await store.syncRuntime(plan);
+    if (sync.status === 'updated' || sync.status === 'reloaded') log.info({ ops: sync.ops }, `certificates ${sync.status === 'updated' ? 'updated through the runtime API, no reload' : 'applied with a reload'}`);
+    else if (sync.status === 'failed') log.error({ error: sync.error, ops: sync.ops }, 'certificates could not be applied to the running HAProxy; the files are written for its next reload');
+    else log.debug({ status: sync.status, error: sync.error }, 'certificates checked against the running HAProxy');
+    await store.cleanUp(plan).catch((err) => log.warn({ error: errorMessage(err) }, 'cannot remove the certificate files'));
+    this.emit('certificates', sync);
+  }
+
+  private logTlsChanges(before: TlsStatus | undefined, after: TlsStatus): void {
+    const { log } = this.opts;
+    const seen = new Set((before?.httpOnlyHosts ?? []).map((h) => JSON.stringify(h)));
+    for (const h of after.httpOnlyHosts) {
+      if (seen.has(JSON.stringify(h)) || (h.source === 'default' && !h.httpsOnly)) continue;
+      const why = h.httpsOnly ? `app ${h.app} is router.https-only, but` : `custom domain of app ${h.app}:`;
+      log.warn({ host: h.host, app: h.app, httpsOnly: h.httpsOnly }, `${why} no certificate in Vault covers ${h.host}; it is served over plain HTTP only`);
+    }
+    const rejected = new Set((before?.rejected ?? []).map((r) => JSON.stringify(r)));
+    for (const r of after.rejected) {
+      if (!rejected.has(JSON.stringify(r))) log.error({ certificate: r.name }, `certificate tls/${r.name} in Vault is not used: ${r.reason}`);
+    }
+    const expired = new Set((before?.certificates ?? []).filter((c) => c.expired).map((c) => c.sha256));
+    for (const c of after.certificates) {
+      if (c.expired && !expired.has(c.sha256)) log.warn({ certificate: c.name, notAfter: c.notAfter }, `certificate tls/${c.name} has expired`);
+    }
   }
 
   private async retryReload(): Promise<void> {
