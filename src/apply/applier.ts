@@ -106,67 +106,82 @@ export class Applier {
     }
     if (checksum === this.refused) return { status: 'unchanged', checksum };
 
+    const previous = this.good;
+    let reloadReason = 'no running configuration to change at runtime';
+    let runtimeTouched = false;
+    if (previous && !this.reloadPending && this.runtime) {
+      const plan = planRuntime(previous, live);
+      if (plan.kind === 'runtime') {
+        const outcome = await this.applyAtRuntime(plan.ops, candidate, live, checksum);
+        if ('status' in outcome) return outcome;
+        reloadReason = outcome.fallback;
+        runtimeTouched = true;
+      } else {
+        reloadReason = plan.reason;
+      }
+    }
+
     const startedValidate = Date.now();
     try {
       await this.validate(candidate);
     } catch (err) {
+      // A half-done runtime change must not outlive a candidate that turned out invalid.
+      if (runtimeTouched) await this.resync();
       // A disk problem says nothing about the candidate: it is tried again, unlike a refused one.
       if (err instanceof WriteFailedError) return this.failure('write-failed', checksum, err, {});
       this.refused = checksum;
       return this.failure('refused', checksum, err, { validateMs: Date.now() - startedValidate });
     }
     const validateMs = Date.now() - startedValidate;
-
-    const previous = this.good;
-    let reloadReason = 'no running configuration to change at runtime';
-    if (previous && !this.reloadPending && this.runtime) {
-      const plan = planRuntime(previous, live);
-      if (plan.kind === 'runtime') {
-        const report = await this.applyAtRuntime(plan.ops, live, checksum, validateMs);
-        if (report) return report;
-        reloadReason = this.lastRuntimeError ?? 'runtime change failed';
-      } else {
-        reloadReason = plan.reason;
-      }
-    }
     try {
       await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
+      if (runtimeTouched) await this.resync();
       return this.failure('write-failed', checksum, err, { validateMs });
     }
     const report = await this.reload(live, checksum, previous, validateMs);
     return report.status === 'reloaded' ? { ...report, reloadReason } : report;
   }
 
-  private lastRuntimeError: string | undefined;
-
   /**
-   * Applies a validated candidate through the runtime API, then writes it to disk so a later
-   * reload or restart serves the same. Returns undefined when the runtime path failed: the caller
-   * then reloads, which also repairs whatever the runtime API had half done.
+   * Applies the change through the runtime API first (HAProxy parses and checks every command
+   * itself), then validates the files with `haproxy -c` and writes them, so a later reload or
+   * restart serves the same. `haproxy -c` stays off the latency path. Returns `fallback` when the
+   * runtime API refused or its state did not match: the caller then reloads, which also repairs
+   * whatever the runtime API had half done.
    */
-  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string, validateMs: number): Promise<ApplyReport | undefined> {
+  private async applyAtRuntime(ops: RuntimeOp[], candidate: Candidate, live: RenderedFiles, checksum: string): Promise<ApplyReport | { fallback: string }> {
     const started = Date.now();
     const config = parseConfig(live[MAIN_CONFIG] ?? '');
     try {
       await this.runtime!.apply(ops, { servers: config.proxies, hosts: parseMap(live[HOSTS_MAP] ?? '') });
     } catch (err) {
-      this.lastRuntimeError = errorMessage(err);
-      this.opts.log.warn({ error: this.lastRuntimeError, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
-      return undefined;
+      const fallback = errorMessage(err);
+      this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
+      return { fallback };
     }
     const runtimeMs = Date.now() - started;
+    const startedValidate = Date.now();
     try {
+      await this.validate(candidate);
       await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
-      // The files must match what runs: put HAProxy back on the last good files it has on disk.
-      const report = this.failure('write-failed', checksum, err, { validateMs });
-      await this.reload(this.good!, checksumOf(this.good!), undefined).catch(() => undefined);
-      return report;
+      // What runs must match the files: HAProxy goes back to the last good files on disk.
+      await this.resync();
+      if (err instanceof WriteFailedError) return this.failure('write-failed', checksum, err, { runtimeMs });
+      this.refused = checksum;
+      return this.failure('refused', checksum, err, { runtimeMs, validateMs: Date.now() - startedValidate });
     }
     this.good = live;
     this.refused = undefined;
-    return { status: 'runtime', checksum, validateMs, runtimeMs, runtimeOps: ops.length };
+    return { status: 'runtime', checksum, validateMs: Date.now() - startedValidate, runtimeMs, runtimeOps: ops.length };
+  }
+
+  /** Reloads HAProxy on the last good files (on disk) to undo runtime changes that cannot stay. */
+  private async resync(): Promise<void> {
+    if (!this.good) return;
+    this.opts.log.warn('reloading the last good configuration to undo a runtime change');
+    await this.reload(this.good, checksumOf(this.good), undefined).catch(() => undefined);
   }
 
   /** Deletes drained servers whose connections have ended (called periodically). */
@@ -244,7 +259,7 @@ export class Applier {
     status: ApplyStatus,
     checksum: string,
     err: unknown,
-    timings: { validateMs?: number; reloadMs?: number },
+    timings: { validateMs?: number; reloadMs?: number; runtimeMs?: number },
   ): ApplyReport {
     const output = err instanceof RouterError && 'output' in err ? String((err as { output: unknown }).output) : undefined;
     return { status, checksum, ...timings, error: { code: errorCode(err), message: errorMessage(err), output } };

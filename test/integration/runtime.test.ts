@@ -61,6 +61,8 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     const before = await reloads();
     const added = await cluster.addTask(web);
     await wait('two instances serve', async () => (await bodies()).length === 2);
+    // Served first, then validated and written: wait for the apply to finish.
+    await settle();
     t.equal(reports.at(-1)?.status, 'runtime');
     t.equal(await reloads(), before, 'no reload');
     t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server 127\\.0\\.0\\.1:${added.backend.port} `), 'written to the file too');
@@ -74,9 +76,11 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     task.agent = server.id.split(':')[1]!;
     await setMesosTaskStatus(consul.url, { ...task, status: 'critical' });
     await wait('only the first instance serves', async () => (await bodies()).join() === '/web #1');
+    await settle();
     t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server 127\\.0\\.0\\.1:${second!.port} \\S+.*disabled`));
     await setMesosTaskStatus(consul.url, { ...task, status: 'passing' });
     await wait('both serve again', async () => (await bodies()).length === 2);
+    await settle();
     t.equal(await reloads(), before, 'no reload');
   });
 
@@ -97,6 +101,7 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     t.ok(inflight, 'a request is in flight on the instance being removed');
     await deregisterMesosTask(consul.url, { app: web.id, agent: server.id.split(':')[1]!, ip: '127.0.0.1', port: second.port });
     await wait('only the first instance gets new requests', async () => (await bodies()).join() === '/web #1');
+    await settle();
     const done = await inflight!;
     t.equal(done.status, 200, 'the in-flight request completed');
     t.equal(done.body.trim(), '/web #2');
@@ -111,6 +116,7 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     t.match(await sendSocketCommand(runtimeSocket, `show map ${join(config.haproxy.configDir, 'hosts.map')}`), /www\.web\.example app_web/);
     await fetch(`${consul.url}/v1/kv/paas-router/domains/web`, { method: 'DELETE' });
     await wait('custom domain gone', async () => (await get('www.web.example')).status === 404);
+    await settle();
     t.equal(await reloads(), before, 'no reload');
   });
 
@@ -118,7 +124,9 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     const before = await reloads();
     const since = Date.now();
     await cluster.addTask({ id: '/fresh', instances: 1, tags: [], mode: 'http' });
+    await settle();
     await wait('fresh served', async () => (await get('fresh.production.mozilla.community')).status === 200);
+    await settle();
     t.ok((await reloads()) > before);
     t.match(reportsSince(since)[0], { status: 'reloaded', reloadReason: 'proxies or settings changed' });
   });

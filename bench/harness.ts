@@ -1,0 +1,167 @@
+// Benchmark harness: a dev Consul filled with apps, a real HAProxy in master-worker mode, and the
+// daemon as its own process (so its RSS is its own), all on loopback.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'node:http';
+import { startDevConsul, type DevConsul } from '../dev/consul/server.js';
+import { registerMesosTask, type MesosTask } from '../dev/consul/mesos.js';
+import { startHaproxy, type HaproxyProcess } from '../dev/haproxy-process.js';
+import { startHttpBackend, type Backend } from '../dev/backends.js';
+import { writeFilesAtomically } from '../src/apply/files.js';
+import { showProc } from '../src/apply/reload.js';
+import { buildModel } from '../src/model/build.js';
+import { renderFiles } from '../src/render/render.js';
+import { loadTemplates } from '../src/sources/files/templates-source.js';
+import { PACKAGE_ROOT, SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
+import { validateConfig } from '../src/config/load.js';
+import { modelSettingsFrom, renderSettingsFrom } from '../src/daemon.js';
+
+export interface Bench {
+  work: string;
+  consul: DevConsul;
+  haproxy: HaproxyProcess;
+  daemon: ChildProcess;
+  httpPort: number;
+  configDir: string;
+  masterSocket: string;
+  runtimeSocket: string;
+  stop(): Promise<void>;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+/** One GET through HAProxy with a Host header; resolves with status and body (never rejects). */
+export function hit(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, headers: { host }, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+export async function reloadCount(masterSocket: string): Promise<number> {
+  for (;;) {
+    try {
+      return (await showProc(masterSocket)).master.reloads;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Registers `count` tasks with bounded concurrency (a real Consul would see the same calls). */
+export async function registerMany(consulUrl: string, tasks: MesosTask[], concurrency = 32): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < tasks.length) await registerMesosTask(consulUrl, tasks[next++]!);
+    }),
+  );
+}
+
+/** `apps` apps of `instances` tasks each; the tasks point at `ports` (real loopback backends or not). */
+export function appTasks(apps: number, instances: number, ports: number[], prefix = 'app'): MesosTask[] {
+  const tasks: MesosTask[] = [];
+  for (let a = 0; a < apps; a++) {
+    for (let i = 0; i < instances; i++) {
+      tasks.push({ app: `/bench/${prefix}${a}`, agent: `agent-${i}`, agentAddress: '127.0.0.1', ip: '127.0.0.1', port: ports[i % ports.length]!, tags: [] });
+    }
+  }
+  return tasks;
+}
+
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Starts Consul (already filled by `fill`), HAProxy on an empty config, then the daemon process. */
+export async function startBench(opts: { fill?: (consul: DevConsul) => Promise<void>; logFile?: string; wait?: { min: string; max: string } } = {}): Promise<Bench> {
+  const work = await mkdtemp(join(tmpdir(), 'paas-router-bench-'));
+  const consul = await startDevConsul({ port: 0 });
+  await opts.fill?.(consul);
+  const httpPort = await freePort();
+  const configDir = join(work, 'haproxy');
+  await mkdir(configDir, { recursive: true });
+  const raw = {
+    consul: { address: consul.url, wait: '60s', min_interval: '5ms', retry_max: '1s' },
+    haproxy: {
+      config_dir: configDir,
+      master_socket: join(work, 'master.sock'),
+      runtime_socket: join(work, 'runtime.sock'),
+      bind_address: '127.0.0.1',
+      http_port: httpPort,
+      https_port: await freePort(),
+      stats_port: await freePort(),
+      hard_stop_after: '5s',
+      reload_timeout: '60s',
+    },
+    wait: opts.wait ?? { min: '10ms', max: '100ms' },
+    log_level: 'info',
+  };
+  const config = validateConfig(raw, 'bench', {});
+  // HAProxy starts on the empty configuration, as on a master node before the daemon runs.
+  const empty = renderFiles(await loadTemplates(SHIPPED_TEMPLATES_DIR), buildModel({ services: {}, claims: [], settings: modelSettingsFrom(config) }), {
+    ...renderSettingsFrom(config),
+    configDir,
+  });
+  await writeFilesAtomically(configDir, empty);
+  const haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket: config.haproxy.masterSocket });
+  const configFile = join(work, 'config.yaml');
+  await writeFile(configFile, JSON.stringify(raw));
+  const log = createWriteStream(opts.logFile ?? join(work, 'daemon.log'));
+  const daemon = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  daemon.stdout!.pipe(log);
+  daemon.stderr!.pipe(log);
+  return {
+    work,
+    consul,
+    haproxy,
+    daemon,
+    httpPort,
+    configDir,
+    masterSocket: config.haproxy.masterSocket,
+    runtimeSocket: config.haproxy.runtimeSocket,
+    async stop() {
+      daemon.kill('SIGTERM');
+      await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
+      await haproxy.stop();
+      await consul.close();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resident set size of a process, MB (from /proc). */
+export async function rssMb(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+export async function backends(n: number, label: string): Promise<Backend[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => startHttpBackend(`${label} #${i + 1}`)));
+}
+
+export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, pollMs = 1): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`bench: timed out waiting for ${what}`);
+    if (pollMs > 0) await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

@@ -1,0 +1,97 @@
+// `npm run bench`: the figures behind "hitless" — change latency, reloads during bursts, failed
+// requests under churn and forced reloads, cold start and memory at scale — with the targets beside
+// them. Options: --trials N (default 100), --apps N (background apps, default 1000),
+// --sizes 100,1000,10000, --churn N (default 1000), --reloads N (default 50).
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { appTasks, backends, hit, registerMany, startBench, until } from './harness.js';
+import { registerMesosTask } from '../dev/consul/mesos.js';
+import { measureLatency } from './latency.js';
+import { burstReloads, loadWithChurn } from './churn.js';
+import { measureScale, type ScaleResult } from './scale.js';
+import { ms, printTable, summarize, type Row } from './stats.js';
+
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '100' },
+    apps: { type: 'string', default: '1000' },
+    sizes: { type: 'string', default: '100,1000,10000' },
+    churn: { type: 'string', default: '1000' },
+    reloads: { type: 'string', default: '50' },
+  },
+});
+const trials = Number(values.trials);
+const apps = Number(values.apps);
+const sizes = values.sizes!.split(',').filter(Boolean).map(Number);
+const churn = Number(values.churn);
+const forced = Number(values.reloads);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'MISSED');
+
+const haproxyVersion = execFileSync('haproxy', ['-v']).toString().split('\n')[0];
+log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${haproxyVersion}`);
+
+const main = await backends(3, 'main');
+const pool = await backends(10, 'extra');
+const rows: Row[] = [];
+
+log(`latency, burst and load: ${apps} background apps + the measured app`);
+const bench = await startBench({
+  fill: async (consul) => {
+    await registerMany(consul.url, appTasks(apps, 1, main.map((b) => b.port)));
+    await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: main[0]!.port });
+  },
+});
+try {
+  await until('routed', async () => (await hit(bench.httpPort, 'lat-bench.production.mozilla.community')).status === 200 && (await hit(bench.httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200, 300_000, 50);
+  const latency = await measureLatency(bench, trials, pool, log);
+  for (const [what, samples] of Object.entries(latency.samples)) {
+    const s = summarize(samples);
+    const isNewApp = what === 'brand-new app';
+    const target = isNewApp ? 500 : 100;
+    const reloads = latency.reloads[what] ?? 0;
+    const reloadsOk = isNewApp || reloads === 0;
+    rows.push({
+      measure: `${what}: p50 / p99 (n=${s.n})`,
+      value: `${ms(s.p50)} / ${ms(s.p99)}, ${reloads} reloads`,
+      target: isNewApp ? `p99 ≤ 500 ms at ${apps} apps` : 'p99 ≤ 100 ms, 0 reloads',
+      verdict: verdict(s.p99 <= target && reloadsOk),
+    });
+  }
+  log(`burst: ${Math.min(churn, apps)} instance changes at once`);
+  const burst = await burstReloads(bench, Math.min(churn, apps), pool[0]!);
+  rows.push({ measure: `reloads during a burst of ${Math.min(churn, apps)} instance changes`, value: `${burst.reloads} (applied in ${ms(burst.appliedMs)})`, target: '0', verdict: verdict(burst.reloads === 0) });
+  log(`load: ${churn} churn events and ${forced} forced reloads under sustained load`);
+  const load = await loadWithChurn(bench, 'lat-bench.production.mozilla.community', '/bench/lat', pool, churn, forced);
+  rows.push({
+    measure: `failed requests during ${load.churnEvents} churn events + ${load.forcedReloads} reloads`,
+    value: `${load.failed} of ${load.requests} (non-2xx ${load.non2xx}, errors ${load.errors})`,
+    target: '0',
+    verdict: verdict(load.failed === 0),
+  });
+} finally {
+  await bench.stop();
+}
+
+const scale: ScaleResult[] = [];
+for (const size of sizes) {
+  log(`scale: ${size} apps × 3 instances`);
+  scale.push(await measureScale(size, main, log));
+}
+for (const s of scale) {
+  const floor = s.validateMs + s.reloadMs;
+  rows.push({
+    measure: `cold start to fully routed, ${s.apps} apps × 3`,
+    value: `${ms(s.coldStartMs)} (${(s.coldStartMs / floor).toFixed(2)}× the floor)`,
+    target: s.apps === 10000 ? '≤ 1.5× floor' : '',
+    verdict: s.apps === 10000 ? verdict(s.coldStartMs <= 1.5 * floor) : '',
+  });
+  rows.push({ measure: `  floor: haproxy -c + reload, ${s.apps} apps`, value: `${ms(s.validateMs)} + ${ms(s.reloadMs)}`, target: '', verdict: '' });
+  rows.push({ measure: `  render (model + templates), ${s.apps} apps`, value: ms(s.renderMs), target: '', verdict: '' });
+  rows.push({ measure: `  daemon RSS, ${s.apps} apps`, value: `${s.rssMb.toFixed(0)} MB`, target: s.apps === 10000 ? '≤ 150 MB' : '', verdict: s.apps === 10000 ? verdict(s.rssMb <= 150) : '' });
+}
+await Promise.all([...main, ...pool].map((b) => b.close()));
+process.stdout.write(`\npaas-router benchmark — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);
+printTable(rows);
+process.exit(0);
