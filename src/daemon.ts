@@ -109,6 +109,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         })
       : undefined,
     applier,
+    configDir: config.haproxy.configDir,
     modelSettings: modelSettingsFrom(config),
     renderSettings: renderSettingsFrom(config),
     wait: config.wait,

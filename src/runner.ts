@@ -11,7 +11,7 @@ import { buildModel } from './model/build.js';
 import type { ModelSettings, RoutingModel } from './model/types.js';
 import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
-import type { RenderSettings } from './render/types.js';
+import type { RenderedFiles, RenderSettings } from './render/types.js';
 import type { Source, SourceStatus } from './sources/source.js';
 import type { CatalogSnapshot, DomainsSnapshot } from './sources/types.js';
 import type { SecretsSnapshot } from './sources/vault/types.js';
@@ -29,6 +29,8 @@ export interface RunnerSources {
 }
 
 export interface RunnerOptions {
+  /** haproxy.config_dir: the directory the live files are rendered for. */
+  configDir: string;
   sources: RunnerSources;
   applier: Applier;
   modelSettings: ModelSettings;
@@ -124,12 +126,14 @@ export class Runner extends EventEmitter {
     let model: RoutingModel;
     let renderSettings: Omit<RenderSettings, 'configDir'>;
     let certificates: CertificatePlan | undefined;
+    let rendered: RenderedFiles;
     try {
       model = buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings });
       ({ renderSettings, certificates } = this.withSecrets(model, secrets));
-      // Render once up front so a template error is reported as such, not as an apply failure.
+      // Render up front so a template error is reported as such, not as an apply failure; the
+      // applier reuses these bytes for the live directory (one render on the latency path).
       const renderStarted = performance.now();
-      renderFiles(templates, model, { ...renderSettings, configDir: '/' });
+      rendered = renderFiles(templates, model, { ...renderSettings, configDir: this.opts.configDir });
       this.state.lastRenderMs = performance.now() - renderStarted;
       this.emit('rendered', this.state.lastRenderMs);
     } catch (err) {
@@ -153,7 +157,9 @@ export class Runner extends EventEmitter {
         return;
       }
     }
-    const report = await this.opts.applier.apply((configDir) => renderFiles(templates, model, { ...renderSettings, configDir }));
+    const report = await this.opts.applier.apply((configDir) =>
+      configDir === this.opts.configDir ? rendered : renderFiles(templates, model, { ...renderSettings, configDir }),
+    );
     this.record(report, model);
     if (store && certificates && report.status !== 'refused' && report.status !== 'reload-failed' && report.status !== 'write-failed') {
       await this.syncCertificates(store, certificates);
