@@ -1,7 +1,7 @@
 // The embedded default (`paas-router dev`): a dev Consul with the sample Marathon apps registered
 // the way mesos-consul does, loopback backends for their tasks, one custom domain in K/V, a real
 // HAProxy in master-worker mode on loopback ports, and the daemon attached to all of it.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import { registerMesosTask, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
 import { requestThrough, tcpBanner } from './probe.js';
+import { setUpDevVault, type DevVaultSetup } from './vault/dev-setup.js';
+import { requestTls } from './vault/tls-probe.js';
 
 export interface DevClusterOptions {
   httpPort?: number;
@@ -29,6 +31,14 @@ export interface DevClusterOptions {
   log?: Logger;
   /** Extra raw config keys (snake_case, as in config.yaml). */
   configOverrides?: Record<string, unknown>;
+  /** HAProxy HTTPS port (default httpPort + 363). */
+  httpsPort?: number;
+  /**
+   * Credentials from a dev Vault (AppRole login, Consul token, stats credentials, generated
+   * certificates for `*.<cluster domain>` and www.example.org). `consulAcl` (default true): the
+   * dev Consul then refuses requests without the token from Vault.
+   */
+  vault?: boolean | { consulAcl?: boolean; tokenTtl?: number; tokenMaxTtl?: number; refresh?: string };
 }
 
 export interface DevCluster {
@@ -38,6 +48,8 @@ export interface DevCluster {
   config: Config;
   workDir: string;
   backends: Map<string, Backend[]>;
+  /** The dev Vault and what it was seeded with, when `vault` was asked for. */
+  vault?: DevVaultSetup;
   /** Deploys one more task of `app` (a new loopback backend registered in Consul). */
   addTask(app: MarathonApp, status?: 'passing' | 'critical'): Promise<{ serviceId: string; backend: Backend; task: MesosTask }>;
   stop(): Promise<void>;
@@ -48,6 +60,8 @@ export const DEFAULT_DOMAINS = { 'wordpress-community': 'www.example.org' };
 export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
   const workDir = await mkdtemp(join(tmpdir(), 'paas-router-dev-'));
   const consul = await startDevConsul({ port: 0 });
+  const vaultOpts = opts.vault === true ? {} : opts.vault || undefined;
+  let consulAclToken: string | undefined;
   const apps = opts.apps ?? (await readMarathonApps(join(EXAMPLES_DIR, 'marathon')));
   const backends = new Map<string, Backend[]>();
   let agentCounter = 0;
@@ -66,6 +80,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
       port: backend.port,
       tags: app.tags,
       status,
+      token: consulAclToken,
     };
     const { serviceId } = await registerMesosTask(consul.url, task);
     return { serviceId, backend, task };
@@ -74,6 +89,19 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   for (const app of apps) for (let i = 0; i < app.instances; i++) await addTask(app);
   for (const [service, value] of Object.entries(opts.domains ?? DEFAULT_DOMAINS)) {
     await fetch(`${consul.url}/v1/kv/paas-router/domains/${service}`, { method: 'PUT', body: value });
+  }
+  let vault: DevVaultSetup | undefined;
+  if (vaultOpts) {
+    const overrides = opts.configOverrides ?? {};
+    const clusterDomain = `${(overrides.cluster as string | undefined) ?? 'production'}.${(overrides.base_domain as string | undefined) ?? 'mozilla.community'}`;
+    vault = await setUpDevVault({ workDir, clusterDomain, tokenTtl: vaultOpts.tokenTtl, tokenMaxTtl: vaultOpts.tokenMaxTtl, refresh: vaultOpts.refresh });
+    // For the person at the keyboard: curl -H "X-Consul-Token: $(cat <workDir>/consul-token)" ...
+    await writeFile(join(workDir, 'consul-token'), `${vault.consulToken}\n`, { mode: 0o600 });
+    await writeFile(join(workDir, 'stats-password'), `${vault.stats.password}\n`, { mode: 0o600 });
+    if (vaultOpts.consulAcl !== false) {
+      consulAclToken = vault.consulToken;
+      consul.setAclToken(consulAclToken);
+    }
   }
 
   const httpPort = opts.httpPort ?? 18080;
@@ -86,7 +114,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
         runtime_socket: join(workDir, 'runtime.sock'),
         bind_address: '127.0.0.1',
         http_port: httpPort,
-        https_port: httpPort + 363,
+        https_port: opts.httpsPort ?? httpPort + 363,
         stats_port: opts.statsPort ?? httpPort + 324,
         hard_stop_after: '5s',
       },
@@ -94,6 +122,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
       // A free loopback port, so several clusters (parallel tests) never collide.
       listen: '127.0.0.1:0',
       log_level: opts.logLevel ?? 'info',
+      ...(vault ? { vault: vault.config } : {}),
       ...opts.configOverrides,
     },
     'dev cluster',
@@ -119,11 +148,13 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     config,
     workDir,
     backends,
+    vault,
     addTask,
     async stop() {
       await daemon.stop();
       await haproxy.stop();
       await consul.close();
+      await vault?.vault.close();
       for (const list of backends.values()) await Promise.all(list.map((b) => b.close()));
       await rm(workDir, { recursive: true, force: true });
     },
@@ -147,12 +178,20 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
 
 export async function runDevCluster(opts: { httpPort: number; once: boolean; out: Writable }): Promise<void> {
   const { out } = opts;
-  const cluster = await startDevCluster({ httpPort: opts.httpPort, logLevel: opts.once ? 'warn' : 'info' });
+  const cluster = await startDevCluster({ httpPort: opts.httpPort, logLevel: opts.once ? 'warn' : 'info', vault: true });
   try {
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
     const model = cluster.daemon.runner.state.servingModel!;
-    out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n\nRoutes:\n`);
+    out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`);
+    if (cluster.vault) {
+      out.write(
+        `  HTTPS:        https://127.0.0.1:${config.haproxy.httpsPort}  (SNI; certificates from the dev Vault, self-signed)\n` +
+          `  Vault (dev):  ${cluster.vault.vault.url}  (AppRole login; secrets under ${config.vault.kvPrefix})\n` +
+          `  credentials:  Consul token in ${join(cluster.workDir, 'consul-token')}, stats user ${cluster.vault.stats.user} / ${join(cluster.workDir, 'stats-password')}\n`,
+      );
+    }
+    out.write('\nRoutes:\n');
     for (const app of model.apps) {
       const where = app.mode === 'tcp' ? `tcp 127.0.0.1:${app.port}` : app.hosts.join(', ');
       const servers = app.servers.map((s) => `${s.address}:${s.port}${s.passing ? '' : ' (failing)'}`).join(', ');
@@ -168,11 +207,20 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
       const banner = await tcpBanner(app.port!).catch((e: Error) => e.message);
       out.write(`  nc 127.0.0.1 ${app.port}  →  ${banner}\n`);
     }
+    if (cluster.vault) {
+      out.write('\nOne request over HTTPS per host (SNI picks the certificate):\n');
+      const port = config.haproxy.httpsPort;
+      for (const h of model.hosts) {
+        const res = await requestTls(port, h.host).catch((e: Error) => ({ status: 0, body: e.message, subject: '-' }));
+        out.write(`  curl -k --resolve ${h.host}:${port}:127.0.0.1 https://${h.host}:${port}/  →  ${res.status} ${res.body.trim()}  [certificate ${res.subject}]\n`);
+      }
+      for (const h of cluster.daemon.runner.tls?.httpOnlyHosts ?? []) out.write(`  ${h.host}: no certificate covers it, served over plain HTTP only\n`);
+    }
     const unknown = await requestThrough(config.haproxy.httpPort, 'nothing-here.example.org');
     out.write(`  curl -H 'Host: nothing-here.example.org' http://127.0.0.1:${config.haproxy.httpPort}/  →  ${unknown.status} ${unknown.body.trim()}\n`);
     if (opts.once) return;
     out.write(
-      `\nTry: curl -X PUT -d www.discourse.example ${cluster.consul.url}/v1/kv/paas-router/domains/discourse-community\n` +
+      `\nTry: curl -X PUT ${cluster.vault ? `-H "X-Consul-Token: $(cat ${join(cluster.workDir, 'consul-token')})" ` : ''}-d www.discourse.example ${cluster.consul.url}/v1/kv/paas-router/domains/discourse-community\n` +
         `     curl -H 'Host: www.discourse.example' http://127.0.0.1:${config.haproxy.httpPort}/\nCtrl-C stops everything.\n`,
     );
     await new Promise<void>((resolve) => {

@@ -44,15 +44,22 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 export class VaultClient {
   private readonly vault: NodeVaultClient;
+  /** Logins go through their own instance, which never holds a token: a login sends none. */
+  private readonly loginVault: NodeVaultClient;
   private currentToken: string | undefined;
   /** Values never to be printed: the current token and the last secret id used. */
   private readonly secrets = new Set<string>();
 
   constructor(private readonly opts: VaultClientOptions) {
+    this.vault = VaultClient.create(opts);
+    this.loginVault = VaultClient.create(opts);
+  }
+
+  private static create(opts: VaultClientOptions): NodeVaultClient {
     const timeout = opts.timeoutMs ?? 10_000;
     const requestOptions: Record<string, unknown> = { timeout, strictSSL: true };
     if (opts.cacert) requestOptions.ca = readFileSync(opts.cacert);
-    this.vault = nodeVault({
+    const vault = nodeVault({
       endpoint: opts.address,
       apiVersion: 'v1',
       namespace: opts.namespace || undefined,
@@ -65,9 +72,10 @@ export class VaultClient {
     } as never);
     // node-vault falls back to VAULT_TOKEN, VAULT_PREFIX and VAULT_NAMESPACE from the environment:
     // the token comes only from VaultAuth, the namespace only from the config.
-    this.vault.token = undefined as never;
-    (this.vault as unknown as { pathPrefix: string }).pathPrefix = '';
-    (this.vault as unknown as { namespace: string | undefined }).namespace = opts.namespace || undefined;
+    vault.token = undefined as never;
+    (vault as unknown as { pathPrefix: string }).pathPrefix = '';
+    (vault as unknown as { namespace: string | undefined }).namespace = opts.namespace || undefined;
+    return vault;
   }
 
   get address(): string {
@@ -90,8 +98,8 @@ export class VaultClient {
     this.secrets.add(roleId);
     const body = await this.call('AppRole login', () =>
       // mount_point goes through a Mustache template in node-vault: only a plain name is safe.
-      this.vault.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: safeMount(mount) }),
-    );
+      this.loginVault.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: safeMount(mount) }),
+    ).finally(() => (this.loginVault.token = undefined as never)); // node-vault keeps the token it got
     const info = parseAuth('AppRole login', body);
     this.setToken(info.token);
     return info;
