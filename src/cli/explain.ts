@@ -82,6 +82,13 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
       if (others.length > 0) reasons.push('it is the first claim of this host (lowest CreateIndex); later claims are refused:');
     }
     for (const r of others) reasons.push(`  ${rejectionText(r)}`);
+    for (const claim of claimsOfHost.filter((c) => c.key !== route.key && !others.some((r) => r.key === c.key))) {
+      const why = model.rejections.find((r) => r.subject === claim.key);
+      reasons.push(`also named by key ${claim.key}, which does not count${why ? `: ${why.reason}` : ''}`);
+    }
+    const ignored = model.rejections.filter((r) => r.service === app.name && r.subject !== host && (r.kind === 'tag' || r.kind === 'service'));
+    if (ignored.length > 0) reasons.push('inputs of this app that were ignored:');
+    for (const r of ignored) reasons.push(`  ${rejectionText(r)}`);
     const servers = app.servers.map((s) => {
       const inst = instances.find((i) => i.id === s.id);
       const failing = (inst?.checks ?? []).filter((c) => c.status !== 'passing').map((c) => `${c.id} ${c.status}`);
@@ -106,7 +113,7 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
     else if (app && app.mode === 'tcp') reasons.push(`service ${name} is a tcp app (router.mode=tcp): it is reached on port ${app.port}, not by host name`);
     else if (!original) reasons.push(`no routed Consul service is named ${name} (not registered, or tagged router.skip)`);
     else {
-      const own = model.rejections.filter((r) => r.service === original || r.service === name);
+      const own = model.rejections.filter((r) => (r.service === original || r.service === name) && (r.kind === 'service' || r.kind === 'tag'));
       if (own.length > 0) for (const r of own) reasons.push(rejectionText(r));
       else if (routingOf(original, catalog.services[original] ?? [], modelSettingsFrom(config)) !== 'routed') {
         reasons.push(`service ${original} is registered but not routed: no ServiceID starts with ${config.consul.serviceIdPrefixes.join(' or ')} and it has no router.expose tag`);

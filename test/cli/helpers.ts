@@ -1,0 +1,32 @@
+// Shared by the CLI tests: run bin/paas-router.js (over dist/, built by `npm test`) as a user would.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+
+export const BIN = join(PACKAGE_ROOT, 'bin', 'paas-router.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, PAAS_ROUTER_CONFIG: '', CONSUL_HTTP_ADDR: '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+export async function kvGet(consulUrl: string, key: string): Promise<{ value: string; modifyIndex: number; createIndex: number } | undefined> {
+  const res = await fetch(`${consulUrl}/v1/kv/${key}`);
+  if (res.status === 404) return undefined;
+  const [entry] = (await res.json()) as { Value: string | null; ModifyIndex: number; CreateIndex: number }[];
+  return { value: Buffer.from(entry!.Value ?? '', 'base64').toString('utf8'), modifyIndex: entry!.ModifyIndex, createIndex: entry!.CreateIndex };
+}
+
+export async function kvPut(consulUrl: string, key: string, value: string): Promise<void> {
+  const res = await fetch(`${consulUrl}/v1/kv/${key}`, { method: 'PUT', body: value });
+  if (!res.ok) throw new Error(`PUT ${key}: HTTP ${res.status}`);
+}
