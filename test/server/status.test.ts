@@ -1,0 +1,138 @@
+// The health rules and the status document, as pure functions of the runner's state.
+import t from 'tap';
+import type { ApplyReport } from '../../src/apply/applier.js';
+import { buildModel } from '../../src/model/build.js';
+import type { ModelSettings } from '../../src/model/types.js';
+import { evaluateHealth, statusDocument, statusLine, type StatusInfo } from '../../src/server/status.js';
+import type { SourceStatus } from '../../src/sources/source.js';
+import { initialState, type RouterState } from '../../src/state.js';
+
+const NOW = 1_700_000_000_000;
+const settings: ModelSettings = { cluster: 'production', baseDomain: 'mozilla.community', serviceIdPrefixes: ['mesos-consul:'], domainsPrefix: 'paas-router/domains/', reservedPorts: [80, 443, 8404] };
+const info: StatusInfo = { version: '1.2.3', pid: 42, cluster: 'production', clusterDomain: 'production.mozilla.community', configDir: '/etc/haproxy/paas-router', consulAddress: 'http://127.0.0.1:8500', listen: '127.0.0.1:9107', auth: 'none' };
+
+const ok = (name: string, at = NOW - 1000): SourceStatus => ({ name, state: 'ok', lastSyncAt: at });
+const down = (name: string, message: string): SourceStatus => ({ name, state: 'down', lastSyncAt: NOW - 60_000, lastError: { code: 'CONSUL_UNAVAILABLE', message, at: NOW - 500 } });
+
+function inst(id: string, address: string, port: number, passing = true) {
+  return { id, node: 'n1', address, port, tags: [] as string[], passing, checks: [{ id: 'c', status: passing ? 'passing' : 'critical' }], createIndex: 10 };
+}
+
+const model = buildModel({
+  services: {
+    foo: [inst('mesos-consul:a:foo:10.0.0.1:1', '10.0.0.1', 1), inst('mesos-consul:b:foo:10.0.0.2:2', '10.0.0.2', 2, false)],
+    bar: [inst('mesos-consul:a:bar:10.0.0.3:3', '10.0.0.3', 3)],
+  },
+  claims: [
+    { key: 'paas-router/domains/foo', value: 'www.example.org, bad_one.org', createIndex: 5, modifyIndex: 5 },
+    { key: 'paas-router/domains/bar', value: 'www.example.org', createIndex: 9, modifyIndex: 9 },
+  ],
+  settings,
+});
+
+function healthyState(): RouterState {
+  const s = initialState(NOW - 10_000);
+  s.sources = { 'consul-catalog': ok('consul-catalog'), 'consul-domains': ok('consul-domains'), templates: ok('templates') };
+  s.model = model;
+  s.servingModel = model;
+  s.lastApply = { status: 'reloaded', checksum: 'aaa', at: NOW - 2000 };
+  s.lastReloadAt = NOW - 2000;
+  s.runningChecksum = 'aaa';
+  return s;
+}
+
+const report = (status: ApplyReport['status'], checksum: string, message?: string): ApplyReport => ({ status, checksum, ...(message ? { error: { code: 'X', message } } : {}) });
+
+t.test('health: every rule', async (t) => {
+  t.same(evaluateHealth(healthyState(), NOW), { ok: true, reasons: [], warnings: [] }, 'all synced, latest config running');
+
+  const cases: [string, (s: RouterState) => ApplyReport | undefined, boolean, RegExp][] = [
+    ['a required source never synced', (s) => void delete s.sources.templates, false, /source templates has not synced yet/],
+    ['Consul down', (s) => void (s.sources['consul-catalog'] = down('consul-catalog', 'cannot reach Consul')), false, /source consul-catalog is down: cannot reach Consul \(last sync 60s ago\)/],
+    ['nothing applied yet', (s) => void (delete s.lastApply, delete s.runningChecksum), false, /no configuration applied yet/],
+    [
+      'written, HAProxy not reachable',
+      (s) => {
+        s.lastApply = { ...report('written', 'bbb', 'master socket refused'), at: NOW };
+        delete s.runningChecksum;
+        return s.lastApply;
+      },
+      false,
+      /on disk but HAProxy has not loaded it.*master socket refused/,
+    ],
+    [
+      'reload failed, then the same candidate comes back unchanged',
+      (s) => {
+        s.lastApply = { ...report('unchanged', 'bbb'), at: NOW };
+        return report('reload-failed', 'bbb', 'port in use');
+      },
+      false,
+      /failed to reload the latest validated configuration.*port in use/,
+    ],
+    [
+      'refused by haproxy -c: the last good one keeps running (a warning)',
+      (s) => {
+        s.lastApply = { ...report('refused', 'ccc', 'bad config'), at: NOW };
+        return s.lastApply;
+      },
+      true,
+      /refused by haproxy -c; the last good configuration keeps running: bad config/,
+    ],
+    ['a template error: a warning', (s) => void (s.lastBuildError = { code: 'TEMPLATE_ERROR', message: 'oops', at: NOW }), true, /latest build failed \(TEMPLATE_ERROR\).*oops/],
+    ['an optional source degraded: a warning', (s) => void (s.sources.vault = { name: 'vault', state: 'degraded' as SourceStatus['state'], lastSyncAt: NOW - 5000, lastError: { code: 'VAULT', message: 'sealed', at: NOW } }), true, /source vault is degraded: sealed/],
+  ];
+  for (const [name, mutate, healthy, text] of cases) {
+    const s = healthyState();
+    const decisive = mutate(s);
+    const h = evaluateHealth(s, NOW, decisive);
+    t.equal(h.ok, healthy, `${name}: ${healthy ? 'healthy' : 'unhealthy'}`);
+    t.match([...h.reasons, ...h.warnings].join('\n'), text, name);
+  }
+});
+
+t.test('status document', async (t) => {
+  const s = healthyState();
+  s.sources.vault = { name: 'vault', state: 'ok', lastSyncAt: NOW - 3000 };
+  const doc = statusDocument(s, info, NOW);
+  t.equal(doc.generatedAt, new Date(NOW).toISOString());
+  t.equal(doc.router.version, '1.2.3');
+  t.equal(doc.router.uptimeSeconds, 10);
+  t.same(
+    doc.sources.map((x) => [x.name, x.state, x.required, x.syncAgeSeconds]),
+    [
+      ['consul-catalog', 'ok', true, 1],
+      ['consul-domains', 'ok', true, 1],
+      ['templates', 'ok', true, 1],
+      ['vault', 'ok', false, 3],
+    ],
+  );
+  t.equal(doc.routesFrom, 'serving');
+  const foo = doc.apps.find((a) => a.name === 'foo')!;
+  t.same(foo.hosts, [
+    { host: 'foo.production.mozilla.community', source: 'default', key: null },
+    { host: 'www.example.org', source: 'kv', key: 'paas-router/domains/foo' },
+  ]);
+  t.same(foo.servers.map((x) => [x.address, x.state]), [['10.0.0.1', 'up'], ['10.0.0.2', 'down']]);
+  t.equal(foo.serversUp, 1);
+  t.equal(foo.serversDown, 1);
+  t.same(doc.customDomains, [{ host: 'www.example.org', app: 'foo', key: 'paas-router/domains/foo' }]);
+  t.match(doc.rejections, [{ kind: 'domain', service: 'foo', subject: 'bad_one.org', key: 'paas-router/domains/foo', reason: /"_"/ }]);
+  t.match(doc.conflicts, [{ kind: 'conflict', service: 'bar', subject: 'www.example.org', reason: /already claimed by service foo/ }]);
+  t.equal(doc.haproxy.runningChecksum, 'aaa');
+  t.equal(doc.haproxy.lastReloadAt, new Date(NOW - 2000).toISOString());
+  t.equal(doc.haproxy.pendingChanges, false);
+
+  const fresh = initialState(NOW);
+  const empty = statusDocument(fresh, info, NOW);
+  t.equal(empty.routesFrom, 'none');
+  t.same(empty.apps, []);
+  t.equal(empty.health.ok, false);
+  t.same(empty.sources.map((x) => x.state), ['starting', 'starting', 'starting']);
+});
+
+t.test('status line for systemd', async (t) => {
+  t.equal(statusLine(healthyState(), NOW), 'serving 2 apps, 3 hosts; 2 rejected inputs; healthy');
+  const s = healthyState();
+  s.sources['consul-catalog'] = down('consul-catalog', 'cannot reach Consul');
+  t.match(statusLine(s, NOW), /; unhealthy: source consul-catalog is down: cannot reach Consul/);
+});
