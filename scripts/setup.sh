@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what paas-router needs on a fresh Debian machine (run as root):
 #   scripts/setup.sh          HAProxy, socat and the npm packages (enough for `npm run dev`)
-#   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium)
+#   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium,
+#                             python3 for the sd_notify socket receiver)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(haproxy socat)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(ansible ansible-lint)
+  packages+=(ansible ansible-lint chromium python3)
 fi
 
 missing=()

@@ -2,6 +2,7 @@
 // (so NotifyAccess=main accepts it), the systemd-notify fallback reaches abstract sockets, and
 // without NOTIFY_SOCKET nothing is sent at all.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,10 @@ t.test('a missing socket is logged, never thrown', async (t) => {
 });
 
 t.test('abstract socket: the systemd-notify fallback delivers', async (t) => {
+  if (spawnSync('systemd-notify', ['--version']).error) {
+    t.fail('systemd-notify (Debian package systemd) is not installed');
+    return;
+  }
   const name = `@paas-router-test-${process.pid}-${Date.now()}`;
   const receiver = await startNotifyReceiver(name);
   t.teardown(() => receiver.close());
