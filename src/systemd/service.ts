@@ -71,12 +71,15 @@ export async function runService(opts: ServiceOptions): Promise<number> {
       if (ready) pushStatus();
     });
   };
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const awaitFirstApply = () => {
+    ready = false;
+    if (current.daemon.runner.state.lastApply) return markReady('first configuration applied');
+    readyTimer = setTimeout(() => markReady(`nothing applied within ${readyTimeoutMs} ms`), readyTimeoutMs);
+  };
   follow(current.daemon);
-  if (current.daemon.runner.state.lastApply) markReady('first configuration applied');
-  else {
-    void notifier.status('starting: waiting for Consul, templates and the first configuration');
-    readyTimer = setTimeout(() => markReady(`nothing applied within ${opts.readyTimeoutMs ?? 60_000} ms`), opts.readyTimeoutMs ?? 60_000);
-  }
+  void notifier.status('starting: waiting for Consul, templates and the first configuration');
+  awaitFirstApply();
 
   const watchdog = notifier.watchdogIntervalMs ? setInterval(() => void notifier.watchdog(), notifier.watchdogIntervalMs) : undefined;
   // Also a status refresh every 30 s: the "last sync" ages in STATUS= would otherwise freeze.
@@ -123,11 +126,10 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         return;
       }
     }
+    // READY=1 again once the restarted daemon has applied its first configuration, so that
+    // `systemctl reload` returns when the new configuration is in effect.
     follow(current.daemon);
-    ready = true;
-    if (readyTimer) clearTimeout(readyTimer);
-    lastStatus = statusLine(current.daemon.runner.state, Date.now(), metrics.lastDecisiveReport);
-    await notifier.ready(lastStatus);
+    awaitFirstApply();
   };
 
   const shutdownTimers = () => {
