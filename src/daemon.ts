@@ -110,6 +110,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       : undefined,
     applier,
     configDir: config.haproxy.configDir,
+    guard: config.guard,
     modelSettings: modelSettingsFrom(config),
     renderSettings: renderSettingsFrom(config),
     wait: config.wait,

@@ -2,8 +2,9 @@
 // reported, build → render → apply after each quiet period. Any error keeps what is running
 // (fabio's watchBackend): an error is never mistaken for "no services".
 import { EventEmitter } from 'node:events';
-import type { Applier, ApplyReport } from './apply/applier.js';
+import { checksumOf, type Applier, type ApplyReport } from './apply/applier.js';
 import { hostsCoveredBy, tlsStatusOf, type CertificatePlan, type CertificateStore, type TlsStatus } from './apply/certs.js';
+import { assessShrink } from './apply/guard.js';
 import { Quiescence } from './apply/quiescence.js';
 import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
@@ -31,6 +32,8 @@ export interface RunnerSources {
 export interface RunnerOptions {
   /** haproxy.config_dir: the directory the live files are rendered for. */
   configDir: string;
+  /** Never-shrink guard; absent = every change applies at once. */
+  guard?: { maxShrink: number; confirmAfterMs: number };
   sources: RunnerSources;
   applier: Applier;
   modelSettings: ModelSettings;
@@ -78,6 +81,7 @@ export class Runner extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearInterval(this.retryTimer);
+    if (this.guardTimer) clearTimeout(this.guardTimer);
     this.quiescence.stop();
     const { sources } = this.opts;
     await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop()]);
@@ -99,6 +103,7 @@ export class Runner extends EventEmitter {
       snapshot: (data) => {
         const first = this.latest[key] === undefined;
         this.latest[key] = data;
+        if (key === 'catalog' && this.rereadAskedAt !== undefined) this.freshSnapshotAt = Date.now();
         if (first && onFirst && !this.stopped) onFirst();
         this.quiescence.trigger();
       },
@@ -157,6 +162,7 @@ export class Runner extends EventEmitter {
         return;
       }
     }
+    if (!this.passesGuard(rendered)) return;
     const report = await this.opts.applier.apply((configDir) =>
       configDir === this.opts.configDir ? rendered : renderFiles(templates, model, { ...renderSettings, configDir }),
     );
@@ -250,6 +256,78 @@ export class Runner extends EventEmitter {
     }
     this.state.runningChecksum = this.opts.applier.runningChecksum ?? this.state.runningChecksum;
     this.emit('applied', report);
+  }
+
+  /** Applies the change held by the never-shrink guard at the next build (operator override). */
+  releaseHold(): void {
+    if (!this.state.held) return;
+    this.releaseRequested = true;
+    this.opts.log.warn({ reason: this.state.held.reason }, 'held change released by the operator');
+    this.quiescence.trigger();
+  }
+
+  private releaseRequested = false;
+  private guardTimer: NodeJS.Timeout | undefined;
+  /** When the confirming fresh read was asked for, and when its catalog snapshot arrived. */
+  private rereadAskedAt: number | undefined;
+  private freshSnapshotAt: number | undefined;
+
+  /**
+   * The never-shrink guard: a candidate that drops too many routes at once is held; it applies
+   * only when a fresh read, made `confirmAfterMs` later, gives the same candidate again.
+   */
+  private passesGuard(rendered: RenderedFiles): boolean {
+    const guard = this.opts.guard;
+    if (!guard) return true;
+    const verdict = assessShrink(this.opts.applier.runningFiles, rendered, guard.maxShrink);
+    const held = this.state.held;
+    const log = this.opts.log;
+    if (!verdict.shrink) {
+      if (held) log.info({ reason: held.reason }, 'the held change is no longer pending: the routes came back');
+      this.clearHold();
+      return true;
+    }
+    const checksum = checksumOf(rendered);
+    if (this.releaseRequested) {
+      this.clearHold();
+      return true;
+    }
+    const confirmed =
+      held?.checksum === checksum &&
+      this.rereadAskedAt !== undefined &&
+      this.freshSnapshotAt !== undefined &&
+      this.freshSnapshotAt >= this.rereadAskedAt;
+    if (confirmed) {
+      log.warn({ reason: held.reason }, 'a fresh read confirmed the held change; applying it');
+      this.clearHold();
+      return true;
+    }
+    if (held?.checksum !== checksum) {
+      this.state.held = { since: Date.now(), reason: verdict.reason!, checksum, routesBefore: verdict.before.routes, routesAfter: verdict.after.routes };
+      this.state.counters.heldChanges += 1;
+      log.warn({ reason: verdict.reason, confirmAfterMs: guard.confirmAfterMs }, 'change held by the never-shrink guard until a fresh read confirms it');
+      this.emit('held', this.state.held);
+      if (this.guardTimer) clearTimeout(this.guardTimer);
+      this.rereadAskedAt = undefined;
+      this.guardTimer = setTimeout(() => this.confirmWithFreshRead(), guard.confirmAfterMs);
+    }
+    return false;
+  }
+
+  private confirmWithFreshRead(): void {
+    this.guardTimer = undefined;
+    if (!this.state.held || this.stopped) return;
+    this.rereadAskedAt = Date.now();
+    this.opts.sources.catalog.reread?.();
+    this.opts.sources.domains.reread?.();
+  }
+
+  private clearHold(): void {
+    if (this.guardTimer) clearTimeout(this.guardTimer);
+    this.guardTimer = undefined;
+    this.state.held = undefined;
+    this.releaseRequested = false;
+    this.rereadAskedAt = undefined;
   }
 
   private logRejectionChanges(before: RoutingModel | undefined, after: RoutingModel): void {

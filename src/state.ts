@@ -9,6 +9,14 @@ export interface BuildError {
   at: number;
 }
 
+export interface HeldChange {
+  since: number;
+  reason: string;
+  checksum: string;
+  routesBefore: number;
+  routesAfter: number;
+}
+
 export interface RouterState {
   startedAt: number;
   sources: Record<string, SourceStatus>;
@@ -21,6 +29,8 @@ export interface RouterState {
   /** When a change was last applied through HAProxy's runtime API (no reload). */
   lastRuntimeChangeAt?: number;
   lastBuildError?: BuildError;
+  /** A change held by the never-shrink guard until a fresh read confirms it (or an operator releases it). */
+  held?: HeldChange;
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
   runningChecksum?: string;
@@ -31,6 +41,7 @@ export interface RouterState {
     reloadFailures: number;
     refusedConfigs: number;
     renderErrors: number;
+    heldChanges: number;
   };
 }
 
@@ -38,6 +49,6 @@ export function initialState(now: number): RouterState {
   return {
     startedAt: now,
     sources: {},
-    counters: { builds: 0, reloads: 0, runtimeChanges: 0, reloadFailures: 0, refusedConfigs: 0, renderErrors: 0 },
+    counters: { builds: 0, reloads: 0, runtimeChanges: 0, reloadFailures: 0, refusedConfigs: 0, renderErrors: 0, heldChanges: 0 },
   };
 }

@@ -76,6 +76,11 @@ export class Applier {
     return this.runtime?.drainingServers ?? [];
   }
 
+  /** The files HAProxy runs (or will load at its next start). */
+  get runningFiles(): RenderedFiles | undefined {
+    return this.good;
+  }
+
   get runningChecksum(): string | undefined {
     return this.good && !this.reloadPending ? checksumOf(this.good) : undefined;
   }

@@ -54,6 +54,8 @@ export interface Config {
     maxOldWorkers: number;
     reloadTimeoutMs: number;
   };
+  /** Never-shrink guard: hold a change that drops more than `maxShrink` of the routes at once. */
+  guard: { maxShrink: number; confirmAfterMs: number };
   templatesDir: string;
   wait: { minMs: number; maxMs: number };
   listen: { host: string; port: number };

@@ -165,6 +165,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       maxOldWorkers: f.haproxy.max_old_workers,
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
     },
+    guard: { maxShrink: f.guard.max_shrink, confirmAfterMs: ms(f.guard.confirm_after) },
     templatesDir: f.templates_dir ?? SHIPPED_TEMPLATES_DIR,
     wait: { minMs: ms(f.wait.min), maxMs: ms(f.wait.max) },
     listen: splitListen(f.listen),

@@ -84,6 +84,13 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    guard: z
+      .object({
+        max_shrink: z.number().min(0).max(1).default(0.5),
+        confirm_after: duration.default('15s'),
+      })
+      .strict()
+      .prefault({}),
     templates_dir: z.string().min(1).optional(),
     wait: z
       .object({ min: duration.default('50ms'), max: duration.default('1s') })

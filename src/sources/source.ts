@@ -25,6 +25,8 @@ export interface Source<T> {
   readonly name: string;
   start(sink: SourceSink<T>): void;
   stop(): Promise<void> | void;
+  /** Reads everything again from scratch (no index, no dedupe) and delivers a fresh snapshot. */
+  reread?(): void;
 }
 
 /** Tracks one source's status and tells the sink only when something changed. */

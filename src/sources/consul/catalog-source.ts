@@ -40,6 +40,10 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   start(sink: SourceSink<CatalogSnapshot>): void {
     this.sink = sink;
     this.tracker = new StatusTracker(this.name, (s) => sink.status(s));
+    this.watchCatalog();
+  }
+
+  private watchCatalog(): void {
     this.catalogWatch = new BlockingWatch({
       ...this.timing,
       fetch: async (index, wait, signal) => {
@@ -57,6 +61,16 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     this.catalogWatch?.stop();
     for (const watch of this.healthWatches.values()) watch.stop();
     this.healthWatches.clear();
+  }
+
+  /** Starts every watch again from index 0: the next snapshot is a complete, fresh read. */
+  reread(): void {
+    this.stop();
+    this.instances.clear();
+    this.unanswered.clear();
+    this.failing.clear();
+    this.catalogLoaded = false;
+    this.watchCatalog();
   }
 
   private onCatalog(services: Record<string, string[]>): void {

@@ -19,8 +19,24 @@ export class ConsulDomainsSource implements Source<DomainsSnapshot> {
     private readonly log: Logger,
   ) {}
 
+  private sink: SourceSink<DomainsSnapshot> | undefined;
+  private tracker: StatusTracker | undefined;
+
   start(sink: SourceSink<DomainsSnapshot>): void {
-    const tracker = new StatusTracker(this.name, (s) => sink.status(s));
+    this.sink = sink;
+    this.tracker = new StatusTracker(this.name, (s) => sink.status(s));
+    this.watchPrefix();
+  }
+
+  /** A fresh watch from index 0: its first answer is delivered even when nothing changed. */
+  reread(): void {
+    this.watch?.stop();
+    this.watchPrefix();
+  }
+
+  private watchPrefix(): void {
+    const sink = this.sink!;
+    const tracker = this.tracker!;
     this.watch = new BlockingWatch<DomainsSnapshot>({
       ...this.timing,
       fetch: async (index, wait, signal) => {

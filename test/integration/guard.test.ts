@@ -1,0 +1,86 @@
+// The never-shrink guard with a real HAProxy: a mass disappearance is held (routes keep serving),
+// applied once a fresh read confirms it, dropped when the routes come back, and released by the
+// operator on request. Also the daemon restarting into an empty Consul answer.
+import t from 'tap';
+import { startDevCluster, type DevCluster } from '../../dev/cluster.js';
+import { deregisterMesosTask, registerMesosTask, type MesosTask } from '../../dev/consul/mesos.js';
+import type { MarathonApp } from '../../dev/marathon.js';
+import { requestThrough } from '../../dev/probe.js';
+import { startDaemon } from '../../src/daemon.js';
+import { createLogger } from '../../src/log.js';
+import { eventually, freePort } from '../helpers/net.js';
+
+const apps: MarathonApp[] = Array.from({ length: 10 }, (_, i) => ({ id: `/g${i}`, instances: 1, tags: [], mode: 'http' as const }));
+const host = (i: number) => `g${i}.production.mozilla.community`;
+
+t.test('never-shrink guard', async (t) => {
+  const httpPort = await freePort();
+  const cluster: DevCluster = await startDevCluster({
+    httpPort,
+    statsPort: await freePort(),
+    apps,
+    domains: {},
+    log: createLogger(process.env.GUARD_DEBUG ? 'debug' : 'silent'),
+    configOverrides: { guard: { max_shrink: 0.5, confirm_after: '1s' } },
+  });
+  let daemon = cluster.daemon;
+  t.teardown(() => cluster.stop());
+  const get = (h: string) => requestThrough(httpPort, h);
+  await eventually('all routed', async () => (await get(host(9))).status === 200 && (await get(host(0))).status === 200);
+  await daemon.runner.settled();
+  const tasks = (): MesosTask[] =>
+    daemon.runner.state.servingModel!.apps.map((a) => ({ app: `/${a.name}`, agent: a.servers[0]!.id.split(':')[1]!, ip: '127.0.0.1', port: a.servers[0]!.port }));
+
+  await t.test('8 of 10 apps vanishing at once is held, and the routes keep serving', async (t) => {
+    const victims = tasks().slice(0, 8);
+    await Promise.all(victims.map((task) => deregisterMesosTask(cluster.consul.url, task)));
+    await eventually('held', () => daemon.runner.state.held);
+    t.match(daemon.runner.state.held!.reason, /8 of 10 routes/);
+    t.equal((await get(host(0))).status, 200, 'still served while held');
+    await t.test('routes coming back clear the hold and lose nothing', async (t) => {
+      await Promise.all(victims.map((task) => registerMesosTask(cluster.consul.url, task)));
+      await eventually('hold cleared', () => !daemon.runner.state.held);
+      t.equal((await get(host(0))).status, 200);
+    });
+  });
+
+  await t.test('a disappearance confirmed by a fresh read is applied', async (t) => {
+    await daemon.runner.settled();
+    const victims = tasks().slice(0, 8);
+    await Promise.all(victims.map((task) => deregisterMesosTask(cluster.consul.url, task)));
+    await eventually('held', () => daemon.runner.state.held);
+    t.equal((await get(host(0))).status, 200, 'held at first');
+    await eventually('applied after the confirming read', async () => (await get(host(0))).status === 404, 15_000);
+    t.notOk(daemon.runner.state.held);
+    t.equal((await get(host(9))).status, 200, 'the remaining apps still serve');
+    await Promise.all(victims.map((task) => registerMesosTask(cluster.consul.url, task)));
+    await eventually('back', async () => (await get(host(0))).status === 200);
+  });
+
+  await t.test('the operator can release a held change at once', async (t) => {
+    await daemon.runner.settled();
+    const victims = tasks().slice(0, 8);
+    await Promise.all(victims.map((task) => deregisterMesosTask(cluster.consul.url, task)));
+    await eventually('held', () => daemon.runner.state.held);
+    const heldAt = Date.now();
+    daemon.runner.releaseHold();
+    await eventually('applied', async () => (await get(host(0))).status === 404);
+    t.ok(Date.now() - heldAt < 1000 || !daemon.runner.state.held, 'applied without waiting for the confirming read');
+    await Promise.all(victims.map((task) => registerMesosTask(cluster.consul.url, task)));
+    await eventually('back', async () => (await get(host(0))).status === 200);
+  });
+
+  await t.test('a daemon restarted into an empty answer does not empty HAProxy', async (t) => {
+    await daemon.runner.settled();
+    await daemon.stop();
+    const all = tasks();
+    await Promise.all(all.map((task) => deregisterMesosTask(cluster.consul.url, task)));
+    daemon = await startDaemon({ ...cluster.config, guard: { maxShrink: 0.5, confirmAfterMs: 60_000 } }, createLogger('silent'));
+    t.teardown(() => daemon.stop());
+    await eventually('held after restart', () => daemon.runner.state.held);
+    t.match(daemon.runner.state.held!.reason, /10 of 10 routes/);
+    t.equal((await get(host(5))).status, 200, 'the adopted configuration keeps serving');
+    await Promise.all(all.map((task) => registerMesosTask(cluster.consul.url, task)));
+    await eventually('hold cleared', () => !daemon.runner.state.held);
+  });
+});
