@@ -63,7 +63,11 @@ export async function registerMany(consulUrl: string, tasks: MesosTask[], concur
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < tasks.length) await registerMesosTask(consulUrl, tasks[next++]!);
+      while (next < tasks.length) {
+        const task = tasks[next++]!;
+        // A keep-alive socket closed by the server at the wrong moment is not a benchmark result.
+        await registerMesosTask(consulUrl, task).catch(() => registerMesosTask(consulUrl, task));
+      }
     }),
   );
 }

@@ -35,6 +35,11 @@ log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).
 const main = await backends(3, 'main');
 const pool = await backends(10, 'extra');
 const rows: Row[] = [];
+// Each figure is also logged as soon as it is known, so a late failure loses nothing.
+const push = (row: Row) => {
+  rows.push(row);
+  log(`  ${row.measure}: ${row.value}${row.target ? ` (target ${row.target}: ${row.verdict})` : ''}`);
+};
 
 log(`latency, burst and load: ${apps} background apps + the measured app`);
 const bench = await startBench({
@@ -52,7 +57,7 @@ try {
     const target = isNewApp ? 500 : 100;
     const reloads = latency.reloads[what] ?? 0;
     const reloadsOk = isNewApp || reloads === 0;
-    rows.push({
+    push({
       measure: `${what}: p50 / p99 (n=${s.n})`,
       value: `${ms(s.p50)} / ${ms(s.p99)}, ${reloads} reloads`,
       target: isNewApp ? `p99 ≤ 500 ms at ${apps} apps` : 'p99 ≤ 100 ms, 0 reloads',
@@ -61,10 +66,10 @@ try {
   }
   log(`burst: ${Math.min(churn, apps)} instance changes at once`);
   const burst = await burstReloads(bench, Math.min(churn, apps), pool[0]!);
-  rows.push({ measure: `reloads during a burst of ${Math.min(churn, apps)} instance changes`, value: `${burst.reloads} (applied in ${ms(burst.appliedMs)})`, target: '0', verdict: verdict(burst.reloads === 0) });
+  push({ measure: `reloads during a burst of ${Math.min(churn, apps)} instance changes`, value: `${burst.reloads} (applied in ${ms(burst.appliedMs)})`, target: '0', verdict: verdict(burst.reloads === 0) });
   log(`load: ${churn} churn events and ${forced} forced reloads under sustained load`);
   const load = await loadWithChurn(bench, 'lat-bench.production.mozilla.community', '/bench/lat', pool, churn, forced);
-  rows.push({
+  push({
     measure: `failed requests during ${load.churnEvents} churn events + ${load.forcedReloads} reloads`,
     value: `${load.failed} of ${load.requests} (non-2xx ${load.non2xx}, errors ${load.errors})`,
     target: '0',
@@ -81,15 +86,15 @@ for (const size of sizes) {
 }
 for (const s of scale) {
   const floor = s.validateMs + s.reloadMs;
-  rows.push({
+  push({
     measure: `cold start to fully routed, ${s.apps} apps × 3`,
     value: `${ms(s.coldStartMs)} (${(s.coldStartMs / floor).toFixed(2)}× the floor)`,
     target: s.apps === 10000 ? '≤ 1.5× floor' : '',
     verdict: s.apps === 10000 ? verdict(s.coldStartMs <= 1.5 * floor) : '',
   });
-  rows.push({ measure: `  floor: haproxy -c + reload, ${s.apps} apps`, value: `${ms(s.validateMs)} + ${ms(s.reloadMs)}`, target: '', verdict: '' });
-  rows.push({ measure: `  render (model + templates), ${s.apps} apps`, value: ms(s.renderMs), target: '', verdict: '' });
-  rows.push({ measure: `  daemon RSS, ${s.apps} apps`, value: `${s.rssMb.toFixed(0)} MB`, target: s.apps === 10000 ? '≤ 150 MB' : '', verdict: s.apps === 10000 ? verdict(s.rssMb <= 150) : '' });
+  push({ measure: `  floor: haproxy -c + reload, ${s.apps} apps`, value: `${ms(s.validateMs)} + ${ms(s.reloadMs)}`, target: '', verdict: '' });
+  push({ measure: `  render (model + templates), ${s.apps} apps`, value: ms(s.renderMs), target: '', verdict: '' });
+  push({ measure: `  daemon RSS, ${s.apps} apps`, value: `${s.rssMb.toFixed(0)} MB`, target: s.apps === 10000 ? '≤ 150 MB' : '', verdict: s.apps === 10000 ? verdict(s.rssMb <= 150) : '' });
 }
 await Promise.all([...main, ...pool].map((b) => b.close()));
 process.stdout.write(`\npaas-router benchmark — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);
