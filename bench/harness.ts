@@ -66,7 +66,15 @@ export async function registerMany(consulUrl: string, tasks: MesosTask[], concur
       while (next < tasks.length) {
         const task = tasks[next++]!;
         // A keep-alive socket closed by the server at the wrong moment is not a benchmark result.
-        await registerMesosTask(consulUrl, task).catch(() => registerMesosTask(consulUrl, task));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await registerMesosTask(consulUrl, task);
+            break;
+          } catch (err) {
+            if (attempt >= 5) throw err;
+            await new Promise((r) => setTimeout(r, 50 * attempt));
+          }
+        }
       }
     }),
   );

@@ -1,6 +1,6 @@
 // `router.<key>=<value>` tags: parsing, validation, majority vote across instances, per-app settings.
 import type { ServiceInstance } from '../sources/types.js';
-import type { AppMode, ModelSettings, Rejection } from './types.js';
+import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
 
@@ -164,16 +164,8 @@ export function badFlagTags(instances: ServiceInstance[], flag: 'expose' | 'skip
   return out;
 }
 
-export interface AppSettings {
-  mode: AppMode;
-  port?: number;
-  balance: string;
-  healthcheck?: string;
-  httpsOnly: boolean;
-  sticky: boolean;
-  maxconn?: number;
-  timeoutServer?: string;
-}
+/** What the tags decide about an app: exactly these fields of its AppRoute. */
+export type AppSettings = Pick<AppRoute, 'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer'>;
 
 export interface TagResult {
   /** False when the app cannot be routed at all (tcp without a usable port). */

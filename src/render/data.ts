@@ -77,19 +77,12 @@ export interface HostView {
 }
 
 /** The render settings as templates see them (the stats credentials only via `stats.auth`). */
-export interface SettingsView {
-  configDir: string;
-  runtimeSocket: string;
-  bindAddress: string;
-  httpPort: number;
-  httpsPort: number;
-  statsPort: number;
-  hardStopAfter: string;
+export type SettingsView = Pick<RenderSettings, 'configDir' | 'runtimeSocket' | 'bindAddress' | 'httpPort' | 'httpsPort' | 'statsPort' | 'hardStopAfter'> & {
   /** `mworker-max-reloads`: reloads an old worker may survive, or `null` for HAProxy's default. */
   maxOldWorkers: number | null;
   /** Global `maxconn` (default DEFAULT_MAXCONN). */
   maxconn: number;
-}
+};
 
 /** The root object every top-level template (and, by default, every partial) is rendered with. */
 export interface TemplateData {
@@ -210,8 +203,9 @@ export function serverCookie(backend: string, serverName: string): string {
 /**
  * Escape a value so that HAProxy's config parser reads it back as exactly one word with the same
  * bytes (configuration manual §2.2, "Quoting and escaping", unquoted column): space, `#`, quotes
- * and backslash get a backslash; other control characters become `\xNN`. `$` is literal outside
- * double quotes. NUL and the empty string cannot be represented and throw.
+ * and backslash get a backslash; other control characters, and every byte of a non-ASCII
+ * character's UTF-8 form, become `\xNN` (same bytes, but the line stays printable ASCII). `$` is
+ * literal outside double quotes. NUL and the empty string cannot be represented and throw.
  */
 export function escapeConfigWord(value: string, what: string): string {
   if (value === '') fail(`${what} is empty`);
@@ -221,6 +215,7 @@ export function escapeConfigWord(value: string, what: string): string {
     if (code === 0) fail(`${what} contains a NUL character`);
     if (ch === ' ' || ch === '#' || ch === '\\' || ch === "'" || ch === '"') out += `\\${ch}`;
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code > 0x7f) for (const byte of Buffer.from(ch)) out += `\\x${byte.toString(16).padStart(2, '0')}`;
     else out += ch;
   }
   return out;

@@ -1,35 +1,20 @@
 // The daemon end to end: dev Consul → routing model → templates → haproxy -c → real HAProxy.
 import t from 'tap';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startDevCluster, type DevCluster } from '../../dev/cluster.js';
+import { startTestCluster } from '../helpers/cluster.js';
 import { deregisterMesosTask, registerMesosTask, setMesosTaskStatus } from '../../dev/consul/mesos.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
-import { createLogger } from '../../src/log.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually } from '../helpers/net.js';
 
 const foo: MarathonApp = { id: '/foo', instances: 1, tags: [], mode: 'http' };
 const bar: MarathonApp = { id: '/team/bar', instances: 1, tags: ['router.balance=roundrobin'], mode: 'http' };
 
 t.test('daemon end to end with a real HAProxy', async (t) => {
-  const templatesDir = await mkdtemp(join(tmpdir(), 'paas-router-templates-'));
-  await cp(SHIPPED_TEMPLATES_DIR, templatesDir, { recursive: true });
-  const httpPort = await freePort();
-  const cluster: DevCluster = await startDevCluster({
-    httpPort,
-    statsPort: await freePort(),
-    apps: [foo, bar],
-    domains: {},
-    log: createLogger('silent'),
-    configOverrides: { templates_dir: templatesDir },
-  });
-  t.teardown(async () => {
-    await cluster.stop();
-    await rm(templatesDir, { recursive: true, force: true });
-  });
+  const cluster = await startTestCluster(t, { apps: [foo, bar] });
+  const { httpPort, templatesDir } = cluster;
   const { consul, daemon } = cluster;
   const state = daemon.runner.state;
   const get = (host: string) => requestThrough(httpPort, host);

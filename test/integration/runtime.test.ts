@@ -1,40 +1,24 @@
 // Hitless changes: what goes through HAProxy's runtime API, what falls back to a reload, and that a
 // reload after runtime changes serves exactly the same.
 import t from 'tap';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startDevCluster, type DevCluster } from '../../dev/cluster.js';
+import { startTestCluster } from '../helpers/cluster.js';
 import { deregisterMesosTask, setMesosTaskStatus } from '../../dev/consul/mesos.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import type { ApplyReport } from '../../src/apply/applier.js';
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
-import { createLogger } from '../../src/log.js';
-import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually } from '../helpers/net.js';
 
 const web: MarathonApp = { id: '/web', instances: 1, tags: [], mode: 'http' };
 const sticky: MarathonApp = { id: '/sticky', instances: 1, tags: ['router.sticky=true'], mode: 'http' };
 const HOST = 'web.production.mozilla.community';
 
 t.test('runtime API path with a real HAProxy', async (t) => {
-  const templatesDir = await mkdtemp(join(tmpdir(), 'paas-router-templates-'));
-  await cp(SHIPPED_TEMPLATES_DIR, templatesDir, { recursive: true });
-  const httpPort = await freePort();
-  const cluster: DevCluster = await startDevCluster({
-    httpPort,
-    statsPort: await freePort(),
-    apps: [web, sticky],
-    domains: {},
-    log: createLogger('silent'),
-    configOverrides: { templates_dir: templatesDir },
-  });
-  t.teardown(async () => {
-    await cluster.stop();
-    await rm(templatesDir, { recursive: true, force: true });
-  });
+  const cluster = await startTestCluster(t, { apps: [web, sticky] });
+  const { httpPort, templatesDir } = cluster;
   const { consul, config } = cluster;
   const state = cluster.daemon.runner.state;
   const runtimeSocket = config.haproxy.runtimeSocket;
