@@ -156,6 +156,14 @@ export class RouterMetrics {
         if (sum) this.set({ checksum: sum }, 1);
       },
     });
+    new Gauge({
+      name: `${METRIC_PREFIX}change_held`,
+      help: '1 while the never-shrink guard holds a change back (the current routes keep serving).',
+      registers,
+      collect() {
+        this.set(state()?.held ? 1 : 0);
+      },
+    });
     const self = this;
     new Gauge({
       name: `${METRIC_PREFIX}healthy`,

@@ -71,6 +71,9 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
       reasons.push(d.error ? `${why}: ${d.error.message}` : why);
     }
   }
+  if (state.held) {
+    warnings.push(`a change is held by the never-shrink guard since ${ageText(now - state.held.since)} ago (${state.held.reason}); the current routes keep serving until a fresh read confirms it`);
+  }
   if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
 }
@@ -137,6 +140,8 @@ export interface StatusDocument {
     lastRenderMs: number | null;
     /** The latest build differs from what HAProxy serves (a change is pending or was refused). */
     pendingChanges: boolean;
+    /** A change the never-shrink guard holds back until a fresh read confirms it. */
+    held: { since: string | null; reason: string; routesBefore: number; routesAfter: number } | null;
     counters: Record<string, number>;
   };
   /** `serving`: what HAProxy runs; `latest-build`: nothing applied yet, the last build shown. */
@@ -207,6 +212,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastBuildError: state.lastBuildError ? { ...state.lastBuildError, at: iso(state.lastBuildError.at) } : null,
       lastRenderMs: state.lastRenderMs === undefined ? null : Math.round(state.lastRenderMs * 1000) / 1000,
       pendingChanges: latest !== undefined && latest !== state.servingModel,
+      held: state.held ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter } : null,
       counters: { ...state.counters },
     },
     routesFrom,

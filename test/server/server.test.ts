@@ -102,6 +102,7 @@ t.test('status listener of a running dev cluster', async (t) => {
     t.ok(sample(m, 'paas_router_render_duration_seconds')! >= 1, 'render observed');
     t.ok(sample(m, 'paas_router_validate_duration_seconds')! >= 1, 'validate observed');
     t.equal(sample(m, 'paas_router_healthy'), 1);
+    t.equal(sample(m, 'paas_router_change_held'), 0, 'nothing held by the never-shrink guard');
     t.ok(m.has('paas_router_process_cpu_seconds_total'), 'process metrics share the prefix');
   });
 

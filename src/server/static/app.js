@@ -113,6 +113,7 @@
     fact(dl, 'Last reload', when(h.lastReloadAt));
     fact(dl, 'Last runtime change', when(h.lastRuntimeChangeAt));
     if (h.lastBuildError) fact(dl, 'Last build error', el('span', { className: 'state down', text: h.lastBuildError.message }));
+    if (h.held) fact(dl, 'Held change', el('span', { className: 'state starting', text: h.held.reason + ' (held ' + ago(h.held.since) + ' by the never-shrink guard)' }));
     fact(dl, 'Pending changes', document.createTextNode(h.pendingChanges ? 'yes: the latest build is not what HAProxy serves' : 'no'));
     var c = h.counters;
     fact(dl, 'Since start', document.createTextNode(Object.keys(c).map(function (k) { return k + ' ' + c[k]; }).join(', ')));
