@@ -105,9 +105,12 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   }
 
   const httpPort = opts.httpPort ?? 18080;
+  // `consul` and `haproxy` overrides are merged into the cluster's own sections (they hold the
+  // addresses, sockets and ports only known here); every other key replaces the default.
+  const { consul: consulOverrides, haproxy: haproxyOverrides, ...otherOverrides } = opts.configOverrides ?? {};
   const config = validateConfig(
     {
-      consul: { address: consul.url, wait: '30s', min_interval: '20ms', retry_max: '1s' },
+      consul: { address: consul.url, wait: '30s', min_interval: '20ms', retry_max: '1s', ...(consulOverrides as object | undefined) },
       haproxy: {
         config_dir: join(workDir, 'haproxy'),
         master_socket: join(workDir, 'master.sock'),
@@ -117,13 +120,14 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
         https_port: opts.httpsPort ?? httpPort + 363,
         stats_port: opts.statsPort ?? httpPort + 324,
         hard_stop_after: '5s',
+        ...(haproxyOverrides as object | undefined),
       },
       wait: { min: '20ms', max: '200ms' },
       // A free loopback port, so several clusters (parallel tests) never collide.
       listen: '127.0.0.1:0',
       log_level: opts.logLevel ?? 'info',
       ...(vault ? { vault: vault.config } : {}),
-      ...opts.configOverrides,
+      ...otherOverrides,
     },
     'dev cluster',
     {},
@@ -151,12 +155,18 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     vault,
     addTask,
     async stop() {
-      await daemon.stop();
-      await haproxy.stop();
-      await consul.close();
-      await vault?.vault.close();
-      for (const list of backends.values()) await Promise.all(list.map((b) => b.close()));
-      await rm(workDir, { recursive: true, force: true });
+      // Every part is stopped even when another fails: a leftover HAProxy would keep the ports.
+      const steps: (() => unknown)[] = [
+        () => daemon.stop(),
+        () => haproxy.stop(),
+        () => consul.close(),
+        () => vault?.vault.close(),
+        () => Promise.all([...backends.values()].flat().map((b) => b.close())),
+        () => rm(workDir, { recursive: true, force: true }),
+      ];
+      const errors: unknown[] = [];
+      for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => errors.push(err));
+      if (errors.length) throw new AggregateError(errors, 'dev cluster: some parts did not stop cleanly');
     },
   };
 }
@@ -178,6 +188,11 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
 
 export async function runDevCluster(opts: { httpPort: number; once: boolean; out: Writable }): Promise<void> {
   const { out } = opts;
+  // Listen for Ctrl-C from the start: the default handler would exit and leave HAProxy running.
+  let interrupted!: () => void;
+  const interruption = new Promise<void>((resolve) => (interrupted = resolve));
+  process.once('SIGINT', () => interrupted());
+  process.once('SIGTERM', () => interrupted());
   const cluster = await startDevCluster({ httpPort: opts.httpPort, logLevel: opts.once ? 'warn' : 'info', vault: true });
   try {
     await waitForRoutes(cluster, 20_000);
@@ -223,10 +238,7 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
       `\nTry: curl -X PUT ${cluster.vault ? `-H "X-Consul-Token: $(cat ${join(cluster.workDir, 'consul-token')})" ` : ''}-d www.discourse.example ${cluster.consul.url}/v1/kv/paas-router/domains/discourse-community\n` +
         `     curl -H 'Host: www.discourse.example' http://127.0.0.1:${config.haproxy.httpPort}/\nCtrl-C stops everything.\n`,
     );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await interruption;
   } finally {
     await cluster.stop();
   }
