@@ -228,6 +228,9 @@ export class Runner extends EventEmitter {
     const { log } = this.opts;
     switch (report.status) {
       case 'unchanged':
+        // HAProxy already runs exactly this model (e.g. files adopted after a daemon restart),
+        // unless the candidate is one HAProxy refused before.
+        if (report.checksum === this.opts.applier.runningChecksum) this.state.servingModel = model;
         log.debug({ checksum: report.checksum }, 'configuration unchanged');
         break;
       case 'runtime':

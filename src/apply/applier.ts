@@ -12,7 +12,7 @@ import type { RenderedFiles } from '../render/types.js';
 import { writeFilesAtomically } from './files.js';
 import { reloadThroughMaster } from './reload.js';
 import { RuntimeExecutor } from './runtime/execute.js';
-import { parseConfig, parseMap } from './runtime/parse.js';
+import { parseFiles } from './runtime/parse.js';
 import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
@@ -117,7 +117,7 @@ export class Applier {
     if (previous && !this.reloadPending && this.runtime) {
       const plan = planRuntime(previous, live);
       if (plan.kind === 'runtime') {
-        const outcome = await this.applyAtRuntime(plan.ops, candidate, live, checksum);
+        const outcome = await this.applyAtRuntime(plan.ops, live, checksum);
         if ('status' in outcome) return outcome;
         reloadReason = outcome.fallback;
         runtimeTouched = true;
@@ -149,37 +149,35 @@ export class Applier {
   }
 
   /**
-   * Applies the change through the runtime API first (HAProxy parses and checks every command
-   * itself), then validates the files with `haproxy -c` and writes them, so a later reload or
-   * restart serves the same. `haproxy -c` stays off the latency path. Returns `fallback` when the
-   * runtime API refused or its state did not match: the caller then reloads, which also repairs
-   * whatever the runtime API had half done.
+   * Applies the change through the runtime API, then writes the files so a later reload or restart
+   * serves the same. No `haproxy -c` here, and none is needed: the plan proved that everything but
+   * server lines and map entries is byte-identical to the running, validated configuration, and
+   * HAProxy's runtime API has just parsed and accepted exactly those server lines (`add server`
+   * takes the keywords of the file's line). Any later reload validates the whole file again.
+   * Returns `fallback` when the runtime API refused or its state did not match: the caller then
+   * reloads, which also repairs whatever the runtime API had half done.
    */
-  private async applyAtRuntime(ops: RuntimeOp[], candidate: Candidate, live: RenderedFiles, checksum: string): Promise<ApplyReport | { fallback: string }> {
+  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string): Promise<ApplyReport | { fallback: string }> {
     const started = Date.now();
-    const config = parseConfig(live[MAIN_CONFIG] ?? '');
+    const { config, hosts } = parseFiles(live);
     try {
-      await this.runtime!.apply(ops, { servers: config.proxies, hosts: parseMap(live[HOSTS_MAP] ?? '') });
+      await this.runtime!.apply(ops, { servers: config.proxies, hosts });
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
       return { fallback };
     }
     const runtimeMs = Date.now() - started;
-    const startedValidate = Date.now();
     try {
-      await this.validate(candidate);
       await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
       // What runs must match the files: HAProxy goes back to the last good files on disk.
       await this.resync();
-      if (err instanceof WriteFailedError) return this.failure('write-failed', checksum, err, { runtimeMs });
-      this.refused = checksum;
-      return this.failure('refused', checksum, err, { runtimeMs, validateMs: Date.now() - startedValidate });
+      return this.failure('write-failed', checksum, err, { runtimeMs });
     }
     this.good = live;
     this.refused = undefined;
-    return { status: 'runtime', checksum, validateMs: Date.now() - startedValidate, runtimeMs, runtimeOps: ops.length };
+    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length };
   }
 
   /** Reloads HAProxy on the last good files (on disk) to undo runtime changes that cannot stay. */

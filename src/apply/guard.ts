@@ -4,8 +4,7 @@
 // until a later fresh read confirms it. Counted from the files, so it also protects the first
 // build after a daemon restart (the running files are adopted from disk).
 import type { RenderedFiles } from '../render/types.js';
-import { parseConfig, parseMap } from './runtime/parse.js';
-import { HOSTS_MAP, MAIN_CONFIG } from './runtime/plan.js';
+import { parseFiles } from './runtime/parse.js';
 
 export interface RouteCounts {
   /** Hosts in hosts.map plus tcp listeners. */
@@ -15,9 +14,9 @@ export interface RouteCounts {
 }
 
 export function countRoutes(files: RenderedFiles): RouteCounts {
-  const config = parseConfig(files[MAIN_CONFIG] ?? '');
-  const hosts = parseMap(files[HOSTS_MAP] ?? '').size;
-  const tcp = (files[MAIN_CONFIG] ?? '').split('\n').filter((l) => /^listen\s+app_/.test(l)).length;
+  const { config, hosts: map } = parseFiles(files);
+  const hosts = map.size;
+  const tcp = [...config.listens].filter((name) => name.startsWith('app_')).length;
   let servers = 0;
   for (const proxy of config.proxies.values()) for (const s of proxy.values()) if (!s.disabled) servers++;
   return { routes: hosts + tcp, servers };

@@ -139,6 +139,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     signals.off('SIGHUP', onHup);
     signals.off('SIGTERM', onTerm);
     signals.off('SIGINT', onInt);
+    signals.off('SIGUSR2', onUsr2);
   };
   const onHup = () => enqueue(reload);
   const stop = (signal: string) => {
@@ -156,6 +157,9 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
+  // The never-shrink guard's override: apply a held change now (`systemctl kill -s USR2 paas-router`).
+  const onUsr2 = () => current.daemon.runner.releaseHold();
+  signals.on('SIGUSR2', onUsr2);
   signals.on('SIGHUP', onHup);
   signals.on('SIGTERM', onTerm);
   signals.on('SIGINT', onInt);

@@ -6,7 +6,10 @@ import { startDevCluster, type DevCluster } from '../../dev/cluster.js';
 import { deregisterMesosTask, registerMesosTask, type MesosTask } from '../../dev/consul/mesos.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
-import { startDaemon } from '../../src/daemon.js';
+import { EventEmitter } from 'node:events';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
+import { runService } from '../../src/systemd/service.js';
+import { createNotifier } from '../../src/systemd/notify.js';
 import { createLogger } from '../../src/log.js';
 import { eventually, freePort } from '../helpers/net.js';
 
@@ -21,7 +24,8 @@ t.test('never-shrink guard', async (t) => {
     apps,
     domains: {},
     log: createLogger(process.env.GUARD_DEBUG ? 'debug' : 'silent'),
-    configOverrides: { guard: { max_shrink: 0.5, confirm_after: '1s' } },
+    // A long quiet period, so the eight deregistrations below reach the guard as one change.
+    configOverrides: { guard: { max_shrink: 0.5, confirm_after: '1s' }, wait: { min: '300ms', max: '3s' } },
   });
   let daemon = cluster.daemon;
   t.teardown(() => cluster.stop());
@@ -82,5 +86,31 @@ t.test('never-shrink guard', async (t) => {
     t.equal((await get(host(5))).status, 200, 'the adopted configuration keeps serving');
     await Promise.all(all.map((task) => registerMesosTask(cluster.consul.url, task)));
     await eventually('hold cleared', () => !daemon.runner.state.held);
+  });
+
+  await t.test('SIGUSR2 to `paas-router run` releases a held change', async (t) => {
+    await daemon.runner.settled();
+    await daemon.stop();
+    const signals = new EventEmitter();
+    let started: Daemon | undefined;
+    const finished = runService({
+      loadConfig: async () => ({ ...cluster.config, guard: { maxShrink: 0.5, confirmAfterMs: 60_000 } }),
+      createLogger: () => createLogger('silent'),
+      startDaemon: async (config, log, opts) => (started = await startDaemon(config, log, opts)),
+      notifier: createNotifier({ env: {} }),
+      signals,
+    });
+    t.teardown(() => void signals.emit('SIGTERM'));
+    const running = await eventually('service started', () => started);
+    await eventually('serving', () => running.runner.state.servingModel);
+    daemon = running;
+    const victims = tasks().slice(0, 8);
+    await Promise.all(victims.map((task) => deregisterMesosTask(cluster.consul.url, task)));
+    await eventually('held', () => running.runner.state.held);
+    signals.emit('SIGUSR2');
+    await eventually('released and applied', async () => (await get(host(0))).status === 404, 10_000);
+    t.notOk(running.runner.state.held);
+    signals.emit('SIGTERM');
+    t.equal(await finished, 0);
   });
 });

@@ -2,10 +2,9 @@
 // can make the change (servers joining, leaving, failing or recovering; hosts added, moved or
 // removed) or a reload is needed (proxies, settings or templates changed).
 import type { RenderedFiles } from '../../render/types.js';
-import { parseConfig, parseMap, type ServerLine } from './parse.js';
+import { HOSTS_MAP, MAIN_CONFIG, parseFiles, type ServerLine } from './parse.js';
 
-export const MAIN_CONFIG = 'haproxy.cfg';
-export const HOSTS_MAP = 'hosts.map';
+export { HOSTS_MAP, MAIN_CONFIG };
 
 export type RuntimeOp =
   | { op: 'add-server'; backend: string; server: ServerLine }
@@ -27,8 +26,8 @@ export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): P
       return { kind: 'reload', reason: `${name} changed` };
     }
   }
-  const before = parseConfig(running[MAIN_CONFIG] ?? '');
-  const after = parseConfig(candidate[MAIN_CONFIG] ?? '');
+  const { config: before, hosts: mapBefore } = parseFiles(running);
+  const { config: after, hosts: mapAfter } = parseFiles(candidate);
   if (before.skeleton !== after.skeleton) return { kind: 'reload', reason: 'proxies or settings changed' };
 
   const ops: RuntimeOp[] = [];
@@ -53,8 +52,6 @@ export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): P
     }
   }
 
-  const mapBefore = parseMap(running[HOSTS_MAP] ?? '');
-  const mapAfter = parseMap(candidate[HOSTS_MAP] ?? '');
   for (const key of mapBefore.keys()) if (!mapAfter.has(key)) ops.push({ op: 'map-del', key });
   for (const [key, value] of mapAfter) {
     const was = mapBefore.get(key);
