@@ -35,11 +35,13 @@ export function buildModel(input: ModelInput): RoutingModel {
   const drafts: AppRoute[] = [];
   const tcpClaims: TcpClaim[] = [];
   for (const cand of selected.candidates) {
-    const tags = resolveTags(cand.name, cand.instances, settings);
+    const { servers, usable, rejections: serverRejections } = buildServers(cand.name, cand.instances);
+    rejections.push(...serverRejections);
+    // A skipped instance (unusable address or port) takes no part in the tag vote or in the
+    // app's claim on a tcp port: one bad registration cannot flip the app or take another's port.
+    const tags = resolveTags(cand.name, usable, settings);
     rejections.push(...tags.rejections);
     if (!tags.routable) continue;
-    const { servers, rejections: serverRejections } = buildServers(cand.name, cand.instances);
-    rejections.push(...serverRejections);
     const t = tags.settings;
     // Field order follows types.ts so JSON dumps (status page, golden files) read naturally.
     const app: AppRoute = {
@@ -58,7 +60,7 @@ export function buildModel(input: ModelInput): RoutingModel {
       servers,
     };
     if (app.mode === 'tcp' && app.port !== undefined) {
-      tcpClaims.push({ app: app.name, port: app.port, createIndex: firstCreateIndex(cand.instances) });
+      tcpClaims.push({ app: app.name, port: app.port, createIndex: firstCreateIndex(usable) });
     }
     drafts.push(app);
   }

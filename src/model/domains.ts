@@ -29,6 +29,10 @@ export function serviceOfKey(key: string, prefix: string, value: string): KeyChe
       reason: `nested key: expected ${prefix}<service> with no further "/"; ignored`,
     };
   }
+  // Checked before lowercasing: U+212A KELVIN SIGN lowercases to an ASCII "k" (another app's key).
+  if (/[^\x00-\x7f]/.test(rest)) {
+    return { ok: false, service: rest, reason: 'key names a service with non-ASCII characters; ignored' };
+  }
   return { ok: true, service: rest.toLowerCase() };
 }
 

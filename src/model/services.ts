@@ -1,4 +1,5 @@
 // Which Consul services are routed, under which name, and with which servers.
+import { isIP } from 'node:net';
 import type { ServiceInstance } from '../sources/types.js';
 import type { ModelSettings, Rejection, ServerRoute } from './types.js';
 import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
@@ -9,6 +10,8 @@ import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
 /** Consul's own service: never an app, whatever tags it carries. */
 const CONSUL_SERVICE = 'consul';
 const MAX_ADDRESS = 255;
+/** A host name address: non-empty labels, the first starting with a letter or digit; a final dot is allowed. */
+const HOST_ADDRESS_RE = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.?$/;
 
 /** A routed service with a valid, unique (lowercase) name. */
 export interface Candidate {
@@ -78,7 +81,10 @@ export function selectServices(
       continue;
     }
     const name = original.toLowerCase();
-    const problem = serviceNameProblem(name, defaultHostOf(name));
+    const problem =
+      serviceNameProblem(name, defaultHostOf(name)) ??
+      // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".
+      (/[^\x00-\x7f]/.test(original) ? 'service name has non-ASCII characters (not usable in a host name)' : undefined);
     if (problem) {
       rejections.push(reject('service', original, original, `${problem}; service not routed`));
       continue;
@@ -111,6 +117,11 @@ function addressProblem(address: unknown): string | undefined {
   if (/[^A-Za-z0-9.:-]/.test(address)) {
     return `invalid address "${safeText(address, 64)}": only A-Z a-z 0-9 . : - are allowed`;
   }
+  // Not an IP literal, so HAProxy resolves it as a host name: `-a` cannot be printed unquoted,
+  // `a..b` makes `haproxy -c` fail, `10.0.0.1:80` is no address at all.
+  if (isIP(address) === 0 && !HOST_ADDRESS_RE.test(address)) {
+    return `invalid address "${safeText(address, 64)}": neither an IP address nor a host name (letters, digits and "-" in dot-separated labels, starting with a letter or digit)`;
+  }
   return undefined;
 }
 
@@ -127,13 +138,15 @@ export function serverName(address: string, port: number): string {
 
 /**
  * One server per distinct address:port. Instances must arrive sorted (compareInstances): the first
- * keeps its ServiceID, and the server is passing when any duplicate passes.
+ * keeps its ServiceID, and the server is passing when any duplicate passes. `usable` are the
+ * instances that were not skipped (in the same order).
  */
 export function buildServers(
   app: string,
   instances: ServiceInstance[],
-): { servers: ServerRoute[]; rejections: Rejection[] } {
+): { servers: ServerRoute[]; usable: ServiceInstance[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
+  const usable: ServiceInstance[] = [];
   const byEndpoint = new Map<string, ServerRoute>();
   for (const inst of instances) {
     const problem = addressProblem(inst.address) ?? portProblem(inst.port);
@@ -141,6 +154,7 @@ export function buildServers(
       rejections.push(reject('service', app, inst.id, `instance skipped: ${problem}`));
       continue;
     }
+    usable.push(inst);
     // Host names and IPv6 hex digits are case-insensitive: `Node1:80` and `node1:80` are one server.
     const endpoint = `${inst.address.toLowerCase()}:${inst.port}`;
     const existing = byEndpoint.get(endpoint);
@@ -165,7 +179,7 @@ export function buildServers(
     used.add(name);
     s.name = name;
   }
-  return { servers: servers.sort((a, b) => cmp(a.name, b.name)), rejections };
+  return { servers: servers.sort((a, b) => cmp(a.name, b.name)), usable, rejections };
 }
 
 /** Earliest registration of a service: orders competing tcp ports. Missing index sorts last. */

@@ -182,6 +182,13 @@ const names: Case[] = [
       ['service', 'tab\\tapp', 'tab\\tapp', /whitespace or control/],
     ],
   },
+  {
+    // Regression (property tests): "\u212aafka" was routed as the app "kafka".
+    name: 'a name that is ASCII only after lowercasing (U+212A KELVIN SIGN) is rejected',
+    services: { '\u212aafka': [mc('kelvin', 1)] },
+    apps: [],
+    rejections: [['service', '\u212aafka', '\u212aafka', /non-ASCII characters/]],
+  },
 ];
 
 const servers: Case[] = [
@@ -281,6 +288,36 @@ const servers: Case[] = [
     services: { web: [mc('web', 1, { address: '' })] },
     apps: [httpApp('web', [])],
     rejections: [['service', 'web', 'mesos-consul:agent1:web::31001', /empty address/]],
+  },
+  {
+    // Regression (property tests): "-a" and "a:b" made renderFiles throw; "a..b" failed haproxy -c.
+    name: 'addresses that are neither an IP nor a usable host name skip the instance',
+    services: {
+      web: [
+        mc('web', 1, { id: 'mesos-consul:colon', address: 'a:b' }),
+        mc('web', 1, { id: 'mesos-consul:dash', address: '-a' }),
+        mc('web', 1, { id: 'mesos-consul:dots', address: 'a..b' }),
+        mc('web', 1, { id: 'mesos-consul:lead', address: '.a' }),
+        mc('web', 1, { id: 'mesos-consul:withport', address: '10.0.0.1:80' }),
+        mc('web', 1, { id: 'mesos-consul:mapped', address: '::ffff:10.0.0.1', port: 31001 }),
+        mc('web', 1, { id: 'mesos-consul:trailing', address: 'node1.', port: 31001 }),
+        mc('web', 2),
+      ],
+    },
+    apps: [
+      httpApp('web', [
+        server('web', 2),
+        { name: '::ffff:10.0.0.1:31001', id: 'mesos-consul:mapped', address: '::ffff:10.0.0.1', port: 31001, passing: true },
+        { name: 'node1.:31001', id: 'mesos-consul:trailing', address: 'node1.', port: 31001, passing: true },
+      ]),
+    ],
+    rejections: [
+      ['service', 'web', 'mesos-consul:colon', /invalid address "a:b": neither an IP address nor a host name/],
+      ['service', 'web', 'mesos-consul:dash', /invalid address "-a": neither an IP address nor a host name/],
+      ['service', 'web', 'mesos-consul:dots', /invalid address "a\.\.b": neither/],
+      ['service', 'web', 'mesos-consul:lead', /invalid address "\.a": neither/],
+      ['service', 'web', 'mesos-consul:withport', /invalid address "10\.0\.0\.1:80": neither/],
+    ],
   },
 ];
 
@@ -455,6 +492,38 @@ const tags: Case[] = [
     },
     apps: [tcpApp('a', 10002, [server('a', 2)])],
     rejections: [['conflict', 'b', 'router.port=10002', /already used by tcp app a/]],
+  },
+  {
+    // Regression (property tests): a skipped instance voted, and its CreateIndex won a port.
+    name: 'a skipped instance takes no part in the tag vote or in the tcp port order',
+    services: {
+      db: [mc('db', 1, { tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 5 })],
+      late: [
+        mc('late', 2, { tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 9 }),
+        mc('late', 3, { port: 0, createIndex: 1 }),
+      ],
+      web: [
+        mc('web', 4),
+        mc('web', 5, { address: '', tags: ['router.mode=tcp', 'router.port=10002', 'router.maxconn=1'] }),
+        mc('web', 6, { address: '', tags: ['router.mode=tcp'] }),
+      ],
+    },
+    apps: [tcpApp('db', 10001, [server('db', 1, true, { createIndex: 5 })]), httpApp('web', [server('web', 4)])],
+    rejections: [
+      ['service', 'late', 'mesos-consul:agent3:late:10.0.0.3:0', /instance skipped: port 0/],
+      ['conflict', 'late', 'router.port=10001', /already used by tcp app db, registered first/],
+      ['service', 'web', 'mesos-consul:agent5:web::31005', /empty address/],
+      ['service', 'web', 'mesos-consul:agent6:web::31006', /empty address/],
+    ],
+  },
+  {
+    name: 'a tcp app without a port still reports its skipped instances',
+    services: { db: [mc('db', 1, { tags: ['router.mode=tcp'] }), mc('db', 2, { port: 0 })] },
+    apps: [],
+    rejections: [
+      ['service', 'db', 'mesos-consul:agent2:db:10.0.0.2:0', /instance skipped: port 0/],
+      ['tag', 'db', 'router.mode=tcp', /needs a valid router\.port/],
+    ],
   },
 ];
 
@@ -669,6 +738,16 @@ const domains: Case[] = [
     rejections: [
       ['domain', '', 'paas-router/domains/wordpress', /not under the domains prefix router\/hosts\//, 'paas-router/domains/wordpress'],
       ['conflict', 'wordpress', 'x.apps.example.net', /reserved for default host names \(apps\.example\.net/, 'router/hosts/wordpress'],
+    ],
+  },
+  {
+    // Regression (property tests): this key claimed www.example.org for "kafka".
+    name: 'a key that is ASCII only after lowercasing (U+212A KELVIN SIGN) claims nothing',
+    services: { kafka: [mc('kafka', 1)] },
+    claims: [claim('', 'www.example.org', 10, 'paas-router/domains/\u212aafka')],
+    apps: [httpApp('kafka', [server('kafka', 1)])],
+    rejections: [
+      ['domain', '\u212aafka', 'paas-router/domains/\u212aafka', /non-ASCII characters/, 'paas-router/domains/\u212aafka'],
     ],
   },
 ];
