@@ -24,6 +24,11 @@ export const DEFAULT_MAXCONN = 4096;
 /** File names, inside `configDir`, that the rendered configuration refers to. */
 export const HOSTS_MAP_FILE = 'hosts.map';
 export const SERVER_STATE_FILE = 'server-state';
+/**
+ * Hosts per `http-request redirect ... -m str <hosts> }` line. HAProxy 2.6 stops at 64 words per
+ * line (MAX_LINE_ARGS, a fatal "too many words"); the rule itself takes 12, so 52 would fit.
+ */
+export const REDIRECT_HOSTS_PER_RULE = 40;
 
 export interface ServerView {
   /** HAProxy server name (from the model). */
@@ -109,7 +114,8 @@ export interface TemplateData {
   tls: { crtList: string } | null;
   /**
    * https-only apps and their hosts that a certificate covers (HTTP → HTTPS redirect), sorted by
-   * app. Hosts without a certificate are left out: they stay on plain HTTP.
+   * app. Hosts without a certificate are left out: they stay on plain HTTP. At most
+   * REDIRECT_HOSTS_PER_RULE hosts per entry: an app with more has several consecutive entries.
    */
   httpsRedirects: { app: string; hosts: string[] }[];
 }
@@ -336,7 +342,10 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     const covered = new Set(settings.tls.coveredHosts);
     for (const app of httpApps) {
       const hosts = app.httpsOnly ? app.hosts.filter((host) => covered.has(host)) : [];
-      if (hosts.length > 0) httpsRedirects.push({ app: app.name, hosts });
+      // One rule per chunk: HAProxy refuses a line of more than 64 words.
+      for (let i = 0; i < hosts.length; i += REDIRECT_HOSTS_PER_RULE) {
+        httpsRedirects.push({ app: app.name, hosts: hosts.slice(i, i + REDIRECT_HOSTS_PER_RULE) });
+      }
     }
   }
 

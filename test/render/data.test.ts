@@ -3,7 +3,14 @@
 import t from 'tap';
 
 import type { AppRoute, RoutingModel } from '../../src/model/types.js';
-import { buildTemplateData, escapeConfigWord, formatBind, formatEndpoint, serverCookie } from '../../src/render/data.js';
+import {
+  REDIRECT_HOSTS_PER_RULE,
+  buildTemplateData,
+  escapeConfigWord,
+  formatBind,
+  formatEndpoint,
+  serverCookie,
+} from '../../src/render/data.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { httpApp, model as modelOf, settings } from './fixtures.js';
 
@@ -36,7 +43,8 @@ t.test('escapeConfigWord follows HAProxy quoting rules (manual section 2.2)', as
   t.equal(escapeConfigWord(`a b#c'd"e\\f`, 'x'), `a\\ b\\#c\\'d\\"e\\\\f`);
   t.equal(escapeConfigWord('$HOME', 'x'), '$HOME', '$ is literal outside double quotes');
   t.equal(escapeConfigWord('tab\there\nnl\x7f', 'x'), 'tab\\x09here\\x0anl\\x7f');
-  t.equal(escapeConfigWord('mot de passé', 'x'), 'mot\\ de\\ passé');
+  t.equal(escapeConfigWord('mot de passé', 'x'), 'mot\\ de\\ pass\\xc3\\xa9', 'non-ASCII as its UTF-8 bytes');
+  t.equal(escapeConfigWord('\u00a0\u0085\u2028\u{1f600}', 'x'), '\\xc2\\xa0\\xc2\\x85\\xe2\\x80\\xa8\\xf0\\x9f\\x98\\x80');
   t.throws(() => escapeConfigWord('', 'the stats password'), { name: 'TemplateError', message: /the stats password is empty/ });
   t.throws(() => escapeConfigWord('a\0b', 'the stats password'), { name: 'TemplateError', message: /NUL/ });
 });
@@ -82,6 +90,25 @@ t.test('views: every field present, optional ones null', async (t) => {
     if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`);
   };
   walk(data, 'data');
+});
+
+// Regression (property tests): 300 covered hosts made one redirect line of 312 words; HAProxy
+// stops at 64 ("too many words") and refused the whole configuration.
+t.test('https redirects: at most REDIRECT_HOSTS_PER_RULE hosts per rule', async (t) => {
+  const hosts = Array.from({ length: 100 }, (_, i) => `h${String(i).padStart(3, '0')}.example.org`);
+  const many = modelOf([httpApp('web', [], { httpsOnly: true }), httpApp('api', [], { httpsOnly: true })], { web: hosts, api: ['api.example.org'] });
+  const data = buildTemplateData(many, {
+    ...settings,
+    tls: { crtList: '/etc/haproxy/tls/crt-list', coveredHosts: [...hosts, 'web.production.mozilla.community', 'api.example.org'] },
+  });
+  const web = ['web.production.mozilla.community', ...hosts];
+  t.ok(REDIRECT_HOSTS_PER_RULE <= 52, 'fits HAProxy 2.6: 64 words minus the 12 of the rule');
+  t.same(data.httpsRedirects, [
+    { app: 'api', hosts: ['api.example.org'] },
+    { app: 'web', hosts: web.slice(0, REDIRECT_HOSTS_PER_RULE) },
+    { app: 'web', hosts: web.slice(REDIRECT_HOSTS_PER_RULE, 2 * REDIRECT_HOSTS_PER_RULE) },
+    { app: 'web', hosts: web.slice(2 * REDIRECT_HOSTS_PER_RULE) },
+  ]);
 });
 
 t.test('serverCookie: stable, short, no address', async (t) => {

@@ -237,7 +237,8 @@ t.test('a rendered configuration routes, answers 404/503 and protects the stats 
   const echoPort = (echo.address() as AddressInfo).port;
 
   const [httpPort, statsPort, tcpPort] = [await freePort(), await freePort(), await freePort()];
-  const password = `p4ss w#rd'"\\$x:y`;
+  // Non-ASCII is printed as \xNN escapes of its UTF-8 bytes: HAProxy must read back the same bytes.
+  const password = `p4ss w#rd'"\\$x:y pass\u00e9\u00a0\u{1f600}`;
   const settings: RenderSettings = {
     configDir: dir,
     runtimeSocket: join(dir, 'rt.sock'),
