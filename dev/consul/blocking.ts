@@ -58,6 +58,7 @@ export function blockingQuery(
   params: BlockingParams,
   subscribe: Subscribe,
   signal: AbortSignal,
+  peek?: () => number,
 ): Promise<QueryResult> {
   let minIndex = params.minIndex;
   let result = query();
@@ -76,6 +77,8 @@ export function blockingQuery(
       finish();
     }, withJitter(params.waitMs));
     const unsubscribe = subscribe((abandoned) => {
+      // Cheap check first: most writes do not touch what this query reads.
+      if (!abandoned && peek && peek() <= minIndex) return;
       result = query();
       if (abandoned) return finish();
       if (result.notFound && notFoundBefore) minIndex = result.index;

@@ -190,6 +190,16 @@ export class Catalog {
   }
 
   /** GET /v1/health/service/<name>, optionally only instances whose checks all pass. */
+  /** The index `listServices` reports, without building its body. */
+  servicesTableIndex(): number {
+    return this.servicesIndex;
+  }
+
+  /** The index `healthService(name)` reports, without building its body. */
+  healthIndex(name: string): number {
+    return this.serviceIndex.get(name) ?? this.servicesIndex;
+  }
+
   healthService(name: string, filter: { passing: boolean; tags: string[] }): { index: number; body: HealthEntry[] } {
     const body: HealthEntry[] = [];
     for (const nodeName of [...this.services.keys()].sort()) {

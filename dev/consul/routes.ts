@@ -16,7 +16,12 @@ export interface RouteRequest {
   filtered: boolean;
 }
 
-export type Handled = { kind: 'read'; query: () => QueryResult } | { kind: 'write'; apply: () => Reply };
+/**
+ * `peek`, when given, returns the index `query` would report, cheaply: a blocked query re-runs the
+ * full query only when it moved (like Consul's per-table watch channels), so one write does not
+ * re-evaluate every blocked query of a large catalog.
+ */
+export type Handled = { kind: 'read'; query: () => QueryResult; peek?: () => number } | { kind: 'write'; apply: () => Reply };
 
 export interface Route {
   methods: readonly string[];
@@ -26,7 +31,7 @@ export interface Route {
 
 const KV_MAX_VALUE_SIZE = 512 * 1024;
 
-const read = (query: () => QueryResult): Handled => ({ kind: 'read', query });
+const read = (query: () => QueryResult, peek?: () => number): Handled => ({ kind: 'read', query, peek });
 const write = (apply: () => Reply): Handled => ({ kind: 'write', apply });
 const found = (index: number, body: unknown): QueryResult => ({ index, notFound: false, reply: json(body) });
 const notFound = (index: number): QueryResult => ({ index, notFound: true, reply: empty(404) });
@@ -68,10 +73,13 @@ const catalogServices: Route = {
   methods: ['GET'],
   acl: () => ({ resource: 'service', level: 'read', filterable: true }),
   handle: (req, state) =>
-    read(() => {
-      const { index, body } = state.catalog.listServices();
-      return found(index, req.filtered ? {} : body);
-    }),
+    read(
+      () => {
+        const { index, body } = state.catalog.listServices();
+        return found(index, req.filtered ? {} : body);
+      },
+      () => state.catalog.servicesTableIndex(),
+    ),
 };
 
 const healthService: Route = {
@@ -83,10 +91,13 @@ const healthService: Route = {
     const passing = passingParam === null ? false : passingParam === '' ? true : parseGoBool(passingParam);
     if (passing === undefined) throw new HttpError(400, 'Invalid value for ?passing');
     const tags = req.query.getAll('tag');
-    return read(() => {
-      const { index, body } = state.catalog.healthService(req.param, { passing, tags });
-      return found(index, req.filtered ? [] : body);
-    });
+    return read(
+      () => {
+        const { index, body } = state.catalog.healthService(req.param, { passing, tags });
+        return found(index, req.filtered ? [] : body);
+      },
+      () => state.catalog.healthIndex(req.param),
+    );
   },
 };
 

@@ -228,7 +228,7 @@ class DevConsulServer implements DevConsul {
     if (handled.kind === 'read') {
       const result =
         fault === 'none' && blocking.minIndex > 0
-          ? await blockingQuery(handled.query, blocking, this.state.subscribe, signal)
+          ? await blockingQuery(handled.query, blocking, this.state.subscribe, signal, handled.peek)
           : handled.query();
       if (signal.aborted) return; // stopped or client gone while blocked
       setReadMeta(res, result.index, consistency);
