@@ -60,10 +60,18 @@ export class Runner extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private tlsStatus: TlsStatus | undefined;
+  /**
+   * Builds and the periodic retry both drive HAProxy (reloads through the master CLI, runtime
+   * commands): one at a time, or two reloads overlap and one's `show proc` confirms the other.
+   */
+  private haproxyTurn: Promise<void> = Promise.resolve();
+  private retryQueued = false;
+  /** The model of the files the applier holds as good (what a pending reload will load). */
+  private appliedModel: RoutingModel | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
     super();
-    this.quiescence = new Quiescence(opts.wait.minMs, opts.wait.maxMs, () => this.build());
+    this.quiescence = new Quiescence(opts.wait.minMs, opts.wait.maxMs, () => this.exclusive(() => this.build()));
   }
 
   start(): void {
@@ -75,7 +83,11 @@ export class Runner extends EventEmitter {
     };
     if (sources.secrets) this.watch('secrets', sources.secrets, startConsul);
     else startConsul();
-    this.retryTimer = setInterval(() => void this.retryReload(), this.opts.retryMs ?? 2_000);
+    this.retryTimer = setInterval(() => {
+      if (this.retryQueued) return;
+      this.retryQueued = true;
+      void this.exclusive(() => this.retryReload()).finally(() => (this.retryQueued = false));
+    }, this.opts.retryMs ?? 2_000);
   }
 
   async stop(): Promise<void> {
@@ -151,6 +163,8 @@ export class Runner extends EventEmitter {
     this.logRejectionChanges(this.state.model, model);
     this.state.model = model;
     this.state.lastBuildError = undefined;
+    // A held change touches nothing: not even the certificate files.
+    if (!this.passesGuard(rendered)) return;
     const store = this.opts.certificates;
     if (store && certificates) {
       try {
@@ -162,7 +176,6 @@ export class Runner extends EventEmitter {
         return;
       }
     }
-    if (!this.passesGuard(rendered)) return;
     const report = await this.opts.applier.apply((configDir) =>
       configDir === this.opts.configDir ? rendered : renderFiles(templates, model, { ...renderSettings, configDir }),
     );
@@ -219,7 +232,14 @@ export class Runner extends EventEmitter {
     if (this.state.lastApply?.status === 'write-failed') this.quiescence.trigger();
     await this.opts.applier.retryDrained();
     const report = await this.opts.applier.retryPendingReload();
-    if (report && report.status !== 'written') this.record(report, this.state.model);
+    // The reload loads the good files, not the latest build (which may be a refused candidate).
+    if (report && report.status !== 'written') this.record(report, this.appliedModel ?? this.state.model);
+  }
+
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const turn = this.haproxyTurn.then(fn);
+    this.haproxyTurn = turn.catch(() => undefined);
+    return turn;
   }
 
   private record(report: ApplyReport, model: RoutingModel | undefined): void {
@@ -257,6 +277,7 @@ export class Runner extends EventEmitter {
         if (report.status === 'reload-failed') this.state.counters.reloadFailures += 1;
         log.error({ status: report.status, error: report.error?.message }, 'configuration not applied; the last good configuration stays');
     }
+    if (report.status === 'runtime' || report.status === 'reloaded' || report.status === 'written') this.appliedModel = model;
     this.state.runningChecksum = this.opts.applier.runningChecksum ?? this.state.runningChecksum;
     this.emit('applied', report);
   }
