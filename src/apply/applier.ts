@@ -10,7 +10,7 @@ import { HaproxyUnreachableError, RouterError, WriteFailedError, errorCode, erro
 import type { Logger } from '../log.js';
 import type { RenderedFiles } from '../render/types.js';
 import { writeFilesAtomically } from './files.js';
-import { reloadThroughMaster } from './reload.js';
+import { reloadThroughMaster, resumePausedFrontends } from './reload.js';
 import { RuntimeExecutor } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
 import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
@@ -221,8 +221,9 @@ export class Applier {
   ): Promise<ApplyReport> {
     const started = Date.now();
     await this.saveServerState();
+    let workerPid: number;
     try {
-      await reloadThroughMaster(this.opts.masterSocket, this.opts.reloadTimeoutMs);
+      ({ workerPid } = await reloadThroughMaster(this.opts.masterSocket, this.opts.reloadTimeoutMs));
     } catch (err) {
       if (err instanceof HaproxyUnreachableError) {
         // The files are valid: HAProxy picks them up when it starts; we reload once it answers.
@@ -236,6 +237,13 @@ export class Applier {
       this.refused = checksum;
       if (previous) await writeFilesAtomically(this.opts.configDir, previous, WRITE_ORDER).catch(() => undefined);
       return this.failure('reload-failed', checksum, err, { validateMs, reloadMs: Date.now() - started });
+    }
+    if (this.opts.runtimeSocket) {
+      const resumed = await resumePausedFrontends(this.opts.runtimeSocket, workerPid).catch((err) => {
+        this.opts.log.warn({ error: errorMessage(err) }, 'cannot check the new worker for paused frontends');
+        return [];
+      });
+      if (resumed.length) this.opts.log.warn({ frontends: resumed, workerPid }, 'HAProxy started the new worker with paused frontends (a bind needed its retry loop); resumed them');
     }
     this.good = live;
     this.reloadPending = false;

@@ -42,3 +42,41 @@ export async function reloadThroughMaster(masterSocket: string, timeoutMs: numbe
   }
   throw new ReloadFailedError(`HAProxy did not confirm the reload within ${timeoutMs} ms (${lastError})`);
 }
+
+/** Frontends `show stat` reports PAUSED (CSV with its `# pxname,svname,...` header). */
+export function pausedFrontends(showStat: string): string[] {
+  const lines = showStat.split('\n');
+  const header = lines.find((l) => l.startsWith('# '))?.slice(2).split(',') ?? [];
+  const px = header.indexOf('pxname');
+  const sv = header.indexOf('svname');
+  const status = header.indexOf('status');
+  if (px < 0 || sv < 0 || status < 0) return [];
+  return lines
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(','))
+    .filter((f) => f[sv] === 'FRONTEND' && f[status] === 'PAUSED')
+    .map((f) => f[px]!);
+}
+
+/**
+ * HAProxy 2.6 can start a new worker with its frontends paused: when a bind needed the retry loop
+ * (a port another process freed during the reload), the SIGTTOU meant for the old worker is handled
+ * by the new one too, which then accepts nothing while `show proc` looks healthy. A fresh worker
+ * has no reason to be paused: resume what is. Asks the new worker itself (it answers on the runtime
+ * socket once it runs its loop, after it has handled that signal). Returns the resumed frontends.
+ */
+export async function resumePausedFrontends(runtimeSocket: string, workerPid: number, timeoutMs = 2_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // No runtime socket (a template without it): nothing to check, and nothing to wait for.
+    const answer = await sendSocketCommand(runtimeSocket, 'show info;show stat -1 1 -1', timeoutMs).catch(() => undefined);
+    if (answer === undefined) return [];
+    if (Number(/^Pid: (\d+)$/m.exec(answer)?.[1]) === workerPid) {
+      const paused = pausedFrontends(answer);
+      for (const name of paused) await sendSocketCommand(runtimeSocket, `enable frontend ${name}`, timeoutMs);
+      return paused;
+    }
+    if (Date.now() > deadline) return [];
+    await sleep(20);
+  }
+}
