@@ -2,13 +2,15 @@
 // reported, build → render → apply after each quiet period. Any error keeps what is running
 // (fabio's watchBackend): an error is never mistaken for "no services".
 import { EventEmitter } from 'node:events';
-import { checksumOf, type Applier, type ApplyReport } from './apply/applier.js';
+import { MAIN_CONFIG, checksumOf, type Applier, type ApplyReport } from './apply/applier.js';
 import { hostsCoveredBy, tlsStatusOf, type CertificatePlan, type CertificateStore, type TlsStatus } from './apply/certs.js';
 import { assessShrink } from './apply/guard.js';
+import { boundPorts, portInUse } from './apply/ports.js';
 import { Quiescence } from './apply/quiescence.js';
 import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { buildModel } from './model/build.js';
+import { finishRejections, reject } from './model/rejections.js';
 import type { ModelSettings, RoutingModel } from './model/types.js';
 import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
@@ -68,6 +70,8 @@ export class Runner extends EventEmitter {
   private retryQueued = false;
   /** The model of the files the applier holds as good (what a pending reload will load). */
   private appliedModel: RoutingModel | undefined;
+  /** The last build left out tcp apps whose port another process holds: probe again later. */
+  private busyPortsLeftOut = false;
 
   constructor(private readonly opts: RunnerOptions) {
     super();
@@ -145,7 +149,7 @@ export class Runner extends EventEmitter {
     let certificates: CertificatePlan | undefined;
     let rendered: RenderedFiles;
     try {
-      model = buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings });
+      model = await this.withoutBusyPorts(buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings }));
       ({ renderSettings, certificates } = this.withSecrets(model, secrets));
       // Render up front so a template error is reported as such, not as an apply failure; the
       // applier reuses these bytes for the live directory (one render on the latency path).
@@ -230,10 +234,36 @@ export class Runner extends EventEmitter {
   private async retryReload(): Promise<void> {
     // A full or read-only disk may have been fixed since: build again.
     if (this.state.lastApply?.status === 'write-failed') this.quiescence.trigger();
+    // A port another process held may be free now: build again (probing it again).
+    if (this.busyPortsLeftOut) this.quiescence.trigger();
     await this.opts.applier.retryDrained();
     const report = await this.opts.applier.retryPendingReload();
     // The reload loads the good files, not the latest build (which may be a refused candidate).
     if (report && report.status !== 'written') this.record(report, this.appliedModel ?? this.state.model);
+  }
+
+  /**
+   * Leaves out, with a conflict rejection, every tcp app whose router.port another process holds on
+   * this host. Reloading onto such a port fails after `haproxy -c` passed, and HAProxy 2.6 retries
+   * that bind for ~2 s with the running worker's listeners paused (no app accepts connections):
+   * one app's port must neither block the other changes nor cost an outage per attempt. Ports of
+   * the running configuration belong to HAProxy and are not probed.
+   */
+  private async withoutBusyPorts(model: RoutingModel): Promise<RoutingModel> {
+    this.busyPortsLeftOut = false;
+    const running = boundPorts(this.opts.applier.runningFiles?.[MAIN_CONFIG] ?? '');
+    const busy: RoutingModel['apps'] = [];
+    for (const app of model.apps) {
+      if (app.mode !== 'tcp' || app.port === undefined || running.has(app.port)) continue;
+      if (await portInUse(this.opts.renderSettings.bindAddress, app.port)) busy.push(app);
+    }
+    if (busy.length === 0) return model;
+    this.busyPortsLeftOut = true;
+    const left = new Set(busy.map((a) => a.name));
+    const rejections = busy.map((a) =>
+      reject('conflict', a.name, `router.port=${a.port}`, `router.port: port ${a.port} is in use by another process on this host; the app is routed once the port is free`),
+    );
+    return { ...model, apps: model.apps.filter((a) => !left.has(a.name)), rejections: finishRejections([...model.rejections, ...rejections]) };
   }
 
   private exclusive(fn: () => Promise<void>): Promise<void> {
