@@ -28,6 +28,11 @@ t.test('Consul faults under load', async (t) => {
   t.teardown(() => load.stop());
   await load.warmUp();
   const appsServed = () => cluster.daemon.runner.state.servingModel?.apps.length ?? 0;
+  /** HAProxy serves a reload's new worker a moment before the daemon has confirmed it: settle first. */
+  const settledApps = async () => {
+    await cluster.daemon.runner.settled();
+    return appsServed();
+  };
 
   /** A new custom domain for alpha, through K/V (applied through the runtime API). */
   const newDomain = async (name: string) => {
@@ -48,7 +53,7 @@ t.test('Consul faults under load', async (t) => {
   const errorFault = (mode: Exclude<FaultMode, 'none' | 'slow'>, expected: RegExp) =>
     t.test(`Consul answers ${mode}`, async (t) => {
       const from = Date.now();
-      const count = appsServed();
+      const count = await settledApps();
       consul.setFault(mode);
       const doc = await eventually('consul-catalog down in /status', async () => {
         const d = await statusOf(statusUrl);
@@ -73,7 +78,7 @@ t.test('Consul faults under load', async (t) => {
 
   await t.test('Consul stopped, then started again', async (t) => {
     const from = Date.now();
-    const count = appsServed();
+    const count = await settledApps();
     await consul.stop();
     const doc = await eventually('consul-catalog down in /status', async () => {
       const d = await statusOf(statusUrl);
@@ -99,7 +104,7 @@ t.test('Consul faults under load', async (t) => {
 
   await t.test('Consul slow (every read held for its wait + 2 s)', async (t) => {
     const from = Date.now();
-    const count = appsServed();
+    const count = await settledApps();
     consul.setFault('slow');
     // A change while Consul is slow: the blocked reads wake at once; the reads after them are slow.
     const during = await newDomain('during-slow');
