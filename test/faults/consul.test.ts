@@ -8,7 +8,7 @@ import type { FaultMode } from '../../dev/consul/server.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/net.js';
-import { LoadLoop, faultLog, get, haproxyCheck, healthz, hostOf, recordFigure, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
+import { LoadLoop, faultLog, get, healthy, haproxyCheck, healthz, hostOf, recordFigure, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
 
 const apps: MarathonApp[] = ['alpha', 'beta', 'gamma'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
 
@@ -24,6 +24,7 @@ t.test('Consul faults under load', async (t) => {
   const statusUrl = cluster.daemon.server.url;
   const existing = [hostOf('alpha'), hostOf('beta'), 'www.gamma.example'];
   for (const host of existing) await servedAt(httpPort, host);
+  await healthy(statusUrl);
   const load = new LoadLoop(httpPort, existing).start();
   t.teardown(() => load.stop());
   await load.warmUp();

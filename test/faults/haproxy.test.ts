@@ -12,7 +12,7 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { tcpBanner } from '../../dev/probe.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import { eventually, freePort } from '../helpers/net.js';
-import { LoadLoop, faultLog, get, haproxyCheck, hostOf, recordFigure, reloads, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
+import { LoadLoop, faultLog, get, healthy, haproxyCheck, hostOf, recordFigure, reloads, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
 
 const apps: MarathonApp[] = ['alpha', 'beta'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
 
@@ -25,6 +25,7 @@ t.test('HAProxy faults under load', async (t) => {
   const state = cluster.daemon.runner.state;
   const existing = [hostOf('alpha'), hostOf('beta'), 'www.beta.example'];
   for (const host of existing) await servedAt(httpPort, host);
+  await healthy(statusUrl);
   const load = new LoadLoop(httpPort, existing).start();
   t.teardown(() => load.stop());
   await load.warmUp();

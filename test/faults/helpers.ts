@@ -167,6 +167,14 @@ export async function healthz(baseUrl: string): Promise<{ status: number; body: 
   return { status: res.status, body: await res.text() };
 }
 
+/**
+ * Waits until /healthz says ok: every source synced and HAProxy runs the daemon's configuration (the
+ * dev cluster starts HAProxy after the daemon's first write, so its first reload is a pending one).
+ */
+export async function healthy(baseUrl: string, timeoutMs = 20_000): Promise<void> {
+  await eventually('/healthz ok', async () => (await healthz(baseUrl)).status === 200, timeoutMs);
+}
+
 export const sourceOf = (doc: StatusDocument, name: string) => doc.sources.find((s) => s.name === name);
 
 /** `haproxy -c` on the live files: what HAProxy would load at its next reload or restart. */

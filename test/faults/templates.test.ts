@@ -8,7 +8,7 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import type { StatusDocument } from '../../src/server/status.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/net.js';
-import { LoadLoop, faultLog, get, haproxyCheck, hostOf, recordFigure, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
+import { LoadLoop, faultLog, get, healthy, haproxyCheck, hostOf, recordFigure, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
 
 const apps: MarathonApp[] = ['alpha', 'beta', 'gamma'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
 
@@ -20,6 +20,7 @@ t.test('templates broken mid-run, under load', async (t) => {
   const state = cluster.daemon.runner.state;
   const existing = [hostOf('alpha'), hostOf('beta'), 'www.gamma.example'];
   for (const host of existing) await servedAt(httpPort, host);
+  await healthy(statusUrl);
   const load = new LoadLoop(httpPort, existing).start();
   t.teardown(() => load.stop());
   await load.warmUp();
