@@ -63,6 +63,11 @@ export class Applier {
   private good: RenderedFiles | undefined;
   /** Validated and written, but HAProxy was not reachable to load it. */
   private reloadPending = false;
+  /**
+   * The last write failed (disk full, read-only): until a write works again, changes skip the
+   * runtime API. Otherwise every retry would apply a change at runtime and reload to undo it.
+   */
+  private writeFailing = false;
   /** The checksum of the last candidate HAProxy refused: not retried until the input changes. */
   private refused: string | undefined;
   private readonly runtime: RuntimeExecutor | undefined;
@@ -112,9 +117,9 @@ export class Applier {
     if (checksum === this.refused) return { status: 'unchanged', checksum };
 
     const previous = this.good;
-    let reloadReason = 'no running configuration to change at runtime';
+    let reloadReason = this.writeFailing ? 'the last write had failed: written first, then reloaded' : 'no running configuration to change at runtime';
     let runtimeTouched = false;
-    if (previous && !this.reloadPending && this.runtime) {
+    if (previous && !this.reloadPending && this.runtime && !this.writeFailing) {
       const plan = planRuntime(previous, live);
       if (plan.kind === 'runtime') {
         const outcome = await this.applyAtRuntime(plan.ops, live, checksum);
@@ -144,6 +149,7 @@ export class Applier {
       if (runtimeTouched) await this.resync();
       return this.failure('write-failed', checksum, err, { validateMs });
     }
+    this.writeFailing = false;
     const report = await this.reload(live, checksum, previous, validateMs);
     return report.status === 'reloaded' ? { ...report, reloadReason } : report;
   }
@@ -205,11 +211,12 @@ export class Applier {
     } catch (err) {
       throw new WriteFailedError(`cannot prepare ${staging}: ${errorMessage(err)}`, { cause: err });
     }
-    await writeFilesAtomically(staging, candidate(staging), WRITE_ORDER);
     try {
+      await writeFilesAtomically(staging, candidate(staging), WRITE_ORDER);
       await checkConfig(this.opts.bin, join(staging, MAIN_CONFIG));
     } finally {
-      await rm(staging, { recursive: true, force: true });
+      // Also after a failed write (a full disk): no empty staging directory is left behind.
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
@@ -273,6 +280,7 @@ export class Applier {
     timings: { validateMs?: number; reloadMs?: number; runtimeMs?: number },
   ): ApplyReport {
     const output = err instanceof RouterError && 'output' in err ? String((err as { output: unknown }).output) : undefined;
+    if (status === 'write-failed') this.writeFailing = true;
     return { status, checksum, ...timings, error: { code: errorCode(err), message: errorMessage(err), output } };
   }
 }
