@@ -252,15 +252,13 @@ export async function recordFigure(t: { comment(...args: unknown[]): void }, fig
 
 // ---------------------------------------------------------------------------------------------
 // A cluster whose daemon is its own process (`node bin/paas-router.js run --config FILE`, over
-// dist/, built by `npm test`), so a test can SIGKILL it or run it under a file-size limit.
+// dist/, built by `npm test`), so a test can SIGKILL it or limit its file sizes.
 
 export interface ChildClusterOptions {
   /** Apps (service name → instances) registered before the daemon starts. */
   apps: Record<string, number>;
   /** The config directory (default <work>/haproxy); e.g. a tmpfs mount point. */
   configDir?: string;
-  /** Command put before `node` (e.g. ['prlimit', '--fsize=20000', '--']). */
-  wrap?: string[];
 }
 
 export interface ChildCluster {
@@ -327,8 +325,12 @@ export async function startChildCluster(t: { teardown(fn: () => unknown): void }
   let daemon!: ChildProcess;
   const startDaemonProcess = async (): Promise<ChildProcess> => {
     const args = [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile];
-    const [cmd, ...rest] = opts.wrap?.length ? [...opts.wrap, process.execPath, ...args] : [process.execPath, ...args];
-    daemon = spawn(cmd!, rest, { env: { ...process.env, PAAS_ROUTER_CONFIG: '', CONSUL_HTTP_ADDR: '', NOTIFY_SOCKET: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The daemon runs as in production: tap's process-info hook puts its loader into NODE_OPTIONS
+    // of every node child it sees spawned, and that loader's signal-exit handlers would turn
+    // SIGXFSZ (ignored by node: a write past the file-size limit fails with EFBIG) into a death.
+    // `env -u` drops it after the hook has run; env execs node, so the pid is the daemon's.
+    const env = { ...process.env, PAAS_ROUTER_CONFIG: '', CONSUL_HTTP_ADDR: '', NOTIFY_SOCKET: '' };
+    daemon = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     daemon.stdout!.on('data', (d) => (output += d));
     daemon.stderr!.on('data', (d) => (output += d));
     await eventually('the daemon status listener', async () => (await fetch(`http://127.0.0.1:${listen}/healthz`).catch(() => undefined)) !== undefined, 20_000).catch((e: Error) => {
