@@ -237,6 +237,12 @@ export class Runner extends EventEmitter {
     // A port another process held may be free now: build again (probing it again).
     if (this.busyPortsLeftOut) this.quiescence.trigger();
     await this.opts.applier.retryDrained();
+    const gone = await this.opts.applier.checkReachable();
+    if (gone) {
+      // HAProxy runs nothing now: no running checksum until it has loaded the files again.
+      this.state.runningChecksum = undefined;
+      this.record(gone, this.appliedModel ?? this.state.model);
+    }
     const report = await this.opts.applier.retryPendingReload();
     // The reload loads the good files, not the latest build (which may be a refused candidate).
     if (report && report.status !== 'written') this.record(report, this.appliedModel ?? this.state.model);

@@ -10,7 +10,7 @@ import { HaproxyUnreachableError, RouterError, WriteFailedError, errorCode, erro
 import type { Logger } from '../log.js';
 import type { RenderedFiles } from '../render/types.js';
 import { writeFilesAtomically } from './files.js';
-import { reloadThroughMaster, resumePausedFrontends } from './reload.js';
+import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
 import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
@@ -196,6 +196,29 @@ export class Applier {
   /** Deletes drained servers whose connections have ended (called periodically). */
   async retryDrained(): Promise<void> {
     await this.runtime?.retryDrained().catch((err) => this.opts.log.debug({ error: errorMessage(err) }, 'drained servers not deleted yet'));
+  }
+
+  /**
+   * Between changes, a master CLI that stops answering means HAProxy is gone (killed, stopped):
+   * report it (status `written`: the good files are on disk, HAProxy has not loaded them) and make
+   * the reload pending, so the retry loop reloads it once it answers. A master re-executing itself
+   * for a reload does not answer for a moment: only a silence of about a second counts.
+   */
+  async checkReachable(): Promise<ApplyReport | undefined> {
+    if (this.reloadPending || !this.good) return undefined;
+    let last: unknown;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
+      try {
+        await showProc(this.opts.masterSocket);
+        return undefined;
+      } catch (err) {
+        last = err;
+      }
+    }
+    this.reloadPending = true;
+    const err = new HaproxyUnreachableError(`HAProxy master CLI ${this.opts.masterSocket} is not reachable: ${errorMessage(last)}`, { cause: last });
+    return this.failure('written', checksumOf(this.good), err, {});
   }
 
   /** Retries a reload that could not happen because HAProxy was not reachable. */
