@@ -9,7 +9,7 @@ import { appTasks, backends, hit, registerMany, startBench, until } from './harn
 import { registerMesosTask } from '../dev/consul/mesos.js';
 import { measureLatency } from './latency.js';
 import { burstReloads, loadWithChurn } from './churn.js';
-import { measureScale, type ScaleResult } from './scale.js';
+import { measureScale } from './scale.js';
 import { ms, printTable, summarize, type Row } from './stats.js';
 
 const { values } = parseArgs({
@@ -79,12 +79,9 @@ try {
   await bench.stop();
 }
 
-const scale: ScaleResult[] = [];
 for (const size of sizes) {
   log(`scale: ${size} apps × 3 instances`);
-  scale.push(await measureScale(size, main, log));
-}
-for (const s of scale) {
+  const s = await measureScale(size, main, log);
   const floor = s.validateMs + s.reloadMs;
   push({
     measure: `cold start to fully routed, ${s.apps} apps × 3`,

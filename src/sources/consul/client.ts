@@ -12,6 +12,12 @@ import type { BlockingResult } from './blocking.js';
 
 export interface ConsulClientOptions {
   address: string;
+  /**
+   * Non-blocking reads in flight at once (a start, a recovery or a reread touches every service:
+   * 10 000 simultaneous requests would stampede Consul). Blocking reads are not limited: each
+   * watch holds exactly one.
+   */
+  maxConcurrentReads?: number;
   /** Path of a CA bundle for https (CONSUL_CACERT); TLS verification is always on. */
   cacert?: string;
   token: () => string;
@@ -22,6 +28,7 @@ type RawResponse = { statusCode: number; headers: Record<string, string | string
 export class ConsulClient {
   private readonly consul: Consul;
   private readonly agent: HttpAgent;
+  private readonly reads: Semaphore;
 
   constructor(private readonly opts: ConsulClientOptions) {
     const url = new URL(opts.address);
@@ -30,6 +37,7 @@ export class ConsulClient {
       ? new HttpsAgent({ keepAlive: true, ca: opts.cacert ? readFileSync(opts.cacert) : undefined })
       : new HttpAgent({ keepAlive: true });
     this.consul = new Consul({ baseUrl: `${url.origin}/v1`, agent: this.agent } as never);
+    this.reads = new Semaphore(opts.maxConcurrentReads ?? 32);
   }
 
   close(): void {
@@ -87,6 +95,7 @@ export class ConsulClient {
     }
     // Consul may add up to wait/16 of jitter: allow for it before calling the server unresponsive.
     opts.timeout = index > 0 ? waitMs + waitMs / 16 + 5_000 : 10_000;
+    const release = index > 0 ? undefined : await this.reads.acquire();
     try {
       const answer = (await call(opts)) as [RawResponse, unknown] | undefined;
       if (!Array.isArray(answer)) throw new ConsulResponseError(`${what}: Consul answered without a response`);
@@ -95,6 +104,7 @@ export class ConsulClient {
     } catch (err) {
       throw this.wrap(what, err);
     } finally {
+      release?.();
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -123,4 +133,24 @@ function parseIndex(what: string, res: RawResponse): number {
     throw new ConsulResponseError(`${what}: X-Consul-Index ${JSON.stringify(value)} is not a non-negative integer`);
   }
   return index;
+}
+
+/** A counting semaphore: at most `limit` holders at once, the others wait in order. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
 }
