@@ -33,6 +33,7 @@ export function modelSettingsFrom(config: Config): ModelSettings {
 export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'configDir'> {
   return {
     runtimeSocket: config.haproxy.runtimeSocket,
+    runtimeSocketGroup: config.haproxy.runtimeSocketGroup || undefined,
     bindAddress: config.haproxy.bindAddress,
     httpPort: config.haproxy.httpPort,
     httpsPort: config.haproxy.httpsPort,

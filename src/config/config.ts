@@ -46,6 +46,8 @@ export interface Config {
     bin: string;
     masterSocket: string;
     runtimeSocket: string;
+    /** Group given rw access to the runtime socket (mode 660); empty: mode 600, owner only. */
+    runtimeSocketGroup: string;
     bindAddress: string;
     httpPort: number;
     httpsPort: number;

@@ -157,6 +157,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       bin: f.haproxy.bin,
       masterSocket: f.haproxy.master_socket,
       runtimeSocket: f.haproxy.runtime_socket,
+      runtimeSocketGroup: f.haproxy.runtime_socket_group,
       bindAddress: f.haproxy.bind_address,
       httpPort: f.haproxy.http_port,
       httpsPort: f.haproxy.https_port,

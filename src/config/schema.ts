@@ -74,6 +74,7 @@ export const fileSchema = z
         bin: z.string().min(1).default('haproxy'),
         master_socket: z.string().min(1).default('/run/haproxy-master.sock'),
         runtime_socket: z.string().min(1).default('/run/haproxy/paas-router.sock'),
+        runtime_socket_group: z.string().regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name').default(''),
         bind_address: z.string().min(1).default('*'),
         http_port: port.default(80),
         https_port: port.default(443),

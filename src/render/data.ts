@@ -85,6 +85,8 @@ export interface HostView {
 export type SettingsView = Pick<RenderSettings, 'configDir' | 'runtimeSocket' | 'bindAddress' | 'httpPort' | 'httpsPort' | 'statsPort' | 'hardStopAfter'> & {
   /** `mworker-max-reloads`: reloads an old worker may survive, or `null` for HAProxy's default. */
   maxOldWorkers: number | null;
+  /** Runtime socket group (mode 660), or `null` (mode 600). */
+  runtimeSocketGroup: string | null;
   /** Global `maxconn` (default DEFAULT_MAXCONN). */
   maxconn: number;
 };
@@ -292,6 +294,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
 export function buildTemplateData(model: RoutingModel, settings: RenderSettings): TemplateData {
   const configDir = checkPath(settings.configDir, 'configDir');
   const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
+  const runtimeSocketGroup = settings.runtimeSocketGroup ? checkMatch(settings.runtimeSocketGroup, /^[a-z_][a-z0-9_-]{0,31}$/, 'runtimeSocketGroup') : null;
   const hardStopAfter = checkMatch(settings.hardStopAfter, DURATION, 'hardStopAfter');
   const maxconn = settings.maxconn ?? DEFAULT_MAXCONN;
   const maxOldWorkers = settings.maxOldWorkers ?? null;
@@ -353,6 +356,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     settings: {
       configDir,
       runtimeSocket,
+      runtimeSocketGroup,
       bindAddress: settings.bindAddress,
       httpPort: settings.httpPort,
       httpsPort: settings.httpsPort,

@@ -6,6 +6,11 @@ export interface RenderSettings {
   configDir: string;
   /** Admin-level runtime API socket rendered into `global` (mode 0600). */
   runtimeSocket: string;
+  /**
+   * Group allowed to use the runtime socket (mode 660): the daemon runs as its own user while
+   * HAProxy creates the socket. Absent: mode 600, HAProxy's user only.
+   */
+  runtimeSocketGroup?: string;
   /** `*` or an IP address. */
   bindAddress: string;
   httpPort: number;

@@ -136,6 +136,7 @@ t.test('values that cannot be printed safely are refused with the app and field 
     ['configDir dots', modelOf([]), { ...settings, configDir: '/etc/../tmp' }, /configDir/],
     ['hard-stop-after', modelOf([]), { ...settings, hardStopAfter: '30 s' }, /hardStopAfter/],
     ['max old workers', modelOf([]), { ...settings, maxOldWorkers: 0 }, /maxOldWorkers/],
+    ['runtime socket group', modelOf([]), { ...settings, runtimeSocketGroup: 'ha proxy' }, /runtimeSocketGroup/],
     ['bind address', modelOf([]), { ...settings, bindAddress: 'eth0' }, /bind address/],
   ];
   for (const [what, model, s, message] of cases) {
