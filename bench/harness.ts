@@ -5,11 +5,12 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { startDevConsul, type DevConsul } from '../dev/consul/server.js';
 import { registerMesosTask, type MesosTask } from '../dev/consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from '../dev/haproxy-process.js';
 import { startHttpBackend, type Backend } from '../dev/backends.js';
+import { probeThrough } from '../dev/probe.js';
 import { writeFilesAtomically } from '../src/apply/files.js';
 import { showProc } from '../src/apply/reload.js';
 import { buildModel } from '../src/model/build.js';
@@ -33,19 +34,9 @@ export interface Bench {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-/** One GET through HAProxy with a Host header; resolves with status and body (never rejects). */
+/** One GET through HAProxy on a keep-alive connection; status 0 on a socket error. */
 export function hit(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, headers: { host }, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
+  return probeThrough(port, host, path, agent);
 }
 
 export async function reloadCount(masterSocket: string): Promise<number> {

@@ -1,11 +1,12 @@
 // Dev and test helpers: one request through HAProxy, as a user's client would send it.
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
 import { connect } from 'node:net';
 
-/** GET http://127.0.0.1:<port>/ with a Host header, through HAProxy. */
-export function requestThrough(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+/** GET http://127.0.0.1:<port>/ with a Host header, through HAProxy (a fresh connection, or `agent`'s). */
+export function requestThrough(port: number, host: string, path = '/', agent?: Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host, connection: 'close' }, timeout: 5_000 }, (res) => {
+    const headers = agent ? { host } : { host, connection: 'close' };
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers, agent, timeout: 5_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -15,6 +16,11 @@ export function requestThrough(port: number, host: string, path = '/'): Promise<
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Like requestThrough, but a socket error is status 0 instead of a rejection (load loops count it). */
+export function probeThrough(port: number, host: string, path = '/', agent?: Agent): Promise<{ status: number; body: string }> {
+  return requestThrough(port, host, path, agent).catch(() => ({ status: 0, body: '' }));
 }
 
 /** Reads the first line a TCP app sends through HAProxy. */

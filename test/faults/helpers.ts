@@ -12,6 +12,7 @@ import { startHttpBackend, type Backend } from '../../dev/backends.js';
 import { registerMesosTask, type MesosTask } from '../../dev/consul/mesos.js';
 import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
 import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js';
+import { probeThrough } from '../../dev/probe.js';
 import { showProc } from '../../src/apply/reload.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
@@ -129,17 +130,7 @@ export class LoadLoop {
 
 /** One request on a fresh connection; never rejects (status 0 on a socket error). */
 export function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host, connection: 'close' }, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
+  return probeThrough(port, host);
 }
 
 /** Polls until `host` answers 200 with a body matching `body`; resolves with the time it did (ms since epoch). */
