@@ -200,6 +200,7 @@ export class Runner extends EventEmitter {
     const covered = hostsCoveredBy(certificates, model.hosts.map((h) => h.host));
     if (certificates.entries.length > 0) renderSettings.tls = { crtList: store.crtListPath, coveredHosts: [...covered].sort() };
     this.logTlsChanges(this.tlsStatus, (this.tlsStatus = tlsStatusOf(model, certificates, covered)));
+    this.state.tls = this.tlsStatus;
     return { renderSettings, certificates };
   }
 

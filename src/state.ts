@@ -1,5 +1,6 @@
 // What the daemon knows about itself: read by logs, the status page, /status, /healthz and metrics.
 import type { ApplyReport } from './apply/applier.js';
+import type { TlsStatus } from './apply/certs.js';
 import type { RoutingModel } from './model/types.js';
 import type { SourceStatus } from './sources/source.js';
 
@@ -31,6 +32,8 @@ export interface RouterState {
   lastBuildError?: BuildError;
   /** A change held by the never-shrink guard until a fresh read confirms it (or an operator releases it). */
   held?: HeldChange;
+  /** Certificates from Vault in use, rejected ones, and routed hosts served on plain HTTP only. */
+  tls?: TlsStatus;
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
   runningChecksum?: string;

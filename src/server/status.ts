@@ -1,5 +1,6 @@
 // What /status, the status page and /healthz show: a plain JSON document derived from the
 // runner's state. Pure (state + clock in, document out) so every rule is table-testable.
+import type { TlsStatus } from '../apply/certs.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
@@ -73,6 +74,10 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   }
   if (state.held) {
     warnings.push(`a change is held by the never-shrink guard since ${ageText(now - state.held.since)} ago (${state.held.reason}); the current routes keep serving until a fresh read confirms it`);
+  }
+  const httpOnly = (state.tls?.httpOnlyHosts ?? []).filter((h) => h.httpsOnly);
+  if (httpOnly.length > 0) {
+    warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${httpOnly.map((h) => h.host).join(', ')}`);
   }
   if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
@@ -153,6 +158,8 @@ export interface StatusDocument {
   rejections: RejectionView[];
   /** Hosts or ports claimed twice, and claims of reserved names. */
   conflicts: RejectionView[];
+  /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
+  tls: TlsStatus | null;
 }
 
 function appView(app: AppRoute, model: RoutingModel): AppView {
@@ -221,6 +228,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
     customDomains: model ? model.hosts.filter((h) => h.source === 'kv').map((h) => ({ host: h.host, app: h.app, key: h.key ?? '' })) : [],
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
     conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
+    tls: state.tls ?? null,
   };
 }
 

@@ -79,6 +79,7 @@ t.test('health: every rule', async (t) => {
       /refused by haproxy -c; the last good configuration keeps running: bad config/,
     ],
     ['a template error: a warning', (s) => void (s.lastBuildError = { code: 'TEMPLATE_ERROR', message: 'oops', at: NOW }), true, /latest build failed \(TEMPLATE_ERROR\).*oops/],
+    ['an https-only host without a certificate: a warning naming it', (s) => void (s.tls = { certificates: [], rejected: [], httpOnlyHosts: [{ host: 'www.example.org', app: 'foo', source: 'kv', httpsOnly: true }, { host: 'bar.example.org', app: 'bar', source: 'kv', httpsOnly: false }] }), true, /1 host\(s\) of https-only apps have no certificate and are served on plain HTTP: www\.example\.org$/],
     ['a change held by the never-shrink guard: a warning', (s) => void (s.held = { since: NOW - 3000, reason: '8 of 10 routes would disappear at once', checksum: 'x', routesBefore: 10, routesAfter: 2 }), true, /held by the never-shrink guard since 3s ago \(8 of 10 routes would disappear at once\)/],
     ['an optional source degraded: a warning', (s) => void (s.sources.vault = { name: 'vault', state: 'degraded' as SourceStatus['state'], lastSyncAt: NOW - 5000, lastError: { code: 'VAULT', message: 'sealed', at: NOW } }), true, /source vault is degraded: sealed/],
   ];
@@ -123,6 +124,7 @@ t.test('status document', async (t) => {
   t.equal(doc.haproxy.lastReloadAt, new Date(NOW - 2000).toISOString());
   t.equal(doc.haproxy.pendingChanges, false);
   t.equal(doc.haproxy.held, null);
+  t.equal(doc.tls, null, 'no TLS section without Vault');
 
   const fresh = initialState(NOW);
   const empty = statusDocument(fresh, info, NOW);
