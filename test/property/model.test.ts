@@ -2,42 +2,16 @@
 // catalogs, K/V claims and event sequences. The properties live in support.ts; `npm run fuzz`
 // runs the same ones on many more cases. Replay another seed: PROPERTY_SEED=123 npx tap test/property
 import fc from 'fast-check';
-import t, { type Test } from 'tap';
+import { holds, inst, input } from './helpers.js';
+import t from 'tap';
 
 import { buildModel } from '../../src/model/build.js';
 import type { ModelInput } from '../../src/model/types.js';
-import type { ServiceInstance } from '../../src/sources/types.js';
-import { MODEL_SETTINGS, type Hostile, eventArb, hostileArb, inputArb } from './fixtures.js';
+import { type Hostile, eventArb, hostileArb, inputArb } from './fixtures.js';
 import { applyEvent, applyHostile, checkDeterminism, checkHostile, checkModel, checkTransition } from './support.js';
 
 const seed = Number(process.env.PROPERTY_SEED ?? 7031);
 const runs = (n: number) => ({ seed, numRuns: Number(process.env.PROPERTY_RUNS ?? n) });
-
-/** fast-check's report (seed, counterexample, shrunk path) becomes the tap failure message. */
-function holds(t: Test, name: string, assert: () => void): void {
-  try {
-    assert();
-    t.pass(name);
-  } catch (err) {
-    t.fail(`${name}\n${(err as Error).message}`);
-  }
-}
-
-const inst = (over: Partial<ServiceInstance> = {}): ServiceInstance => ({
-  id: 'mesos-consul:agent1:x:1',
-  node: 'agent1',
-  address: '10.0.0.1',
-  port: 31000,
-  tags: [],
-  passing: true,
-  checks: [],
-  ...over,
-});
-const input = (services: ModelInput['services'], claims: ModelInput['claims'] = []): ModelInput => ({
-  services,
-  claims,
-  settings: MODEL_SETTINGS,
-});
 
 /** Inputs that once broke a property: always checked first, whatever the seed. */
 const regressions: ModelInput[] = [

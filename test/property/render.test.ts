@@ -2,14 +2,14 @@
 // renders without throwing, nothing from the input reaches the files unescaped, and a sample of
 // whole cases (state + hostile input + events + TLS/stats settings) passes a real `haproxy -c`.
 import fc from 'fast-check';
-import t, { type Test } from 'tap';
+import { holds, inst, input as state } from './helpers.js';
+import t from 'tap';
 
 import { buildModel } from '../../src/model/build.js';
 import type { ModelInput } from '../../src/model/types.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
 import { loadTemplates } from '../../src/sources/files/templates-source.js';
-import type { ServiceInstance } from '../../src/sources/types.js';
-import { MODEL_SETTINGS, caseArb, inputArb, renderOptionsArb, type FuzzCase, type RenderOptions } from './fixtures.js';
+import { caseArb, inputArb, renderOptionsArb, type FuzzCase, type RenderOptions } from './fixtures.js';
 import {
   STATIC_PATHS,
   checkRendered,
@@ -26,30 +26,6 @@ const seed = Number(process.env.PROPERTY_SEED ?? 7031);
 const runs = (n: number) => ({ seed, numRuns: Number(process.env.PROPERTY_RUNS ?? n) });
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
 
-async function holds(t: Test, name: string, assert: () => unknown): Promise<void> {
-  try {
-    await assert();
-    t.pass(name);
-  } catch (err) {
-    t.fail(`${name}\n${(err as Error).message}`);
-  }
-}
-
-const inst = (over: Partial<ServiceInstance> = {}): ServiceInstance => ({
-  id: 'mesos-consul:agent1:x:1',
-  node: 'agent1',
-  address: '10.0.0.1',
-  port: 31000,
-  tags: [],
-  passing: true,
-  checks: [],
-  ...over,
-});
-const state = (services: ModelInput['services'], claims: ModelInput['claims'] = []): ModelInput => ({
-  services,
-  claims,
-  settings: MODEL_SETTINGS,
-});
 const plain: RenderOptions = { bindAddress: '*', tls: 'all', stats: null, maxOldWorkers: null };
 
 /** States that once failed: always checked first, whatever the seed. */
