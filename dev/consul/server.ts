@@ -49,6 +49,8 @@ export interface DevConsul {
   /** Snapshot restore: the raft index goes back to `to` and blocked queries wake. */
   resetIndex(to?: number): void;
   setFault(mode: FaultMode): void;
+  /** A fault for /v1/health/service/<name> only ('none' clears it): one service whose reads fail. */
+  setServiceFault(name: string, mode: FaultMode): void;
   /** Require another token from now on; undefined turns ACLs off. */
   setAclToken(token: string | undefined): void;
   /** Close the listener and every open connection; all data is kept. */
@@ -131,6 +133,14 @@ class DevConsulServer implements DevConsul {
     this.fault = mode;
   }
 
+  private readonly serviceFaults = new Map<string, FaultMode>();
+
+  setServiceFault(name: string, mode: FaultMode): void {
+    if (!isFaultMode(mode)) throw new RangeError(`unknown fault mode: ${String(mode)}`);
+    if (mode === 'none') this.serviceFaults.delete(name);
+    else this.serviceFaults.set(name, mode);
+  }
+
   setAclToken(token: string | undefined): void {
     this.aclToken = token === '' ? undefined : token;
   }
@@ -208,7 +218,8 @@ class DevConsulServer implements DevConsul {
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
     this.requestCount += 1;
-    const fault = this.fault;
+    const serviceFault = url.pathname.startsWith('/v1/health/service/') ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length))) : undefined;
+    const fault = serviceFault ?? this.fault;
     // Responses since Consul 1.9 carry the default policy even with ACLs off.
     res.setHeader('X-Consul-Default-Acl-Policy', this.aclToken === undefined ? 'allow' : 'deny');
     const immediate = immediateFault(fault);
