@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { EXAMPLES_DIR } from '../src/paths.js';
 import { startHttpBackend, startTcpBackend, type Backend } from './backends.js';
 import { startDevConsul, type DevConsul } from './consul/server.js';
-import { CONSUL_AGENT_BIN, consulAgentInstalled, startConsulAgent } from './consul/agent.js';
+import { CONSUL_AGENT_BIN, CONSUL_AGENT_MISSING, consulAgentInstalled, startConsulAgent } from './consul/agent.js';
 import { registerMesosTask, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
@@ -89,6 +89,8 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     await writeFile(join(workDir, 'stats-password'), `${vault.stats.password}\n`, { mode: 0o600 });
     if (vaultOpts.consulAcl !== false) consulAclToken = vault.consulToken;
   }
+  // Under CI the agent must be there (scripts/setup.sh --test installs it): never a silent fallback.
+  if (opts.consul === undefined && !consulAgentInstalled() && process.env.CI === 'true') throw new Error(`CI=true and ${CONSUL_AGENT_MISSING}`);
   const useAgent = (opts.consul ?? (consulAgentInstalled() ? 'agent' : 'stand-in')) === 'agent';
   let standIn: DevConsul | undefined;
   let consul: ClusterConsul;
