@@ -42,9 +42,21 @@ export interface ConsulMetrics {
 }
 
 export async function consulMetrics(bench: Bench): Promise<ConsulMetrics> {
-  const text = await (await fetch(`${bench.statusUrl}/metrics`)).text();
+  const text = await scrape(`${bench.statusUrl}/metrics`);
   const value = (name: string) => Number(new RegExp(`^paas_router_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   return { requests: value('consul_requests_total'), bytes: value('consul_response_bytes_total'), refused: value('consul_refused_total'), connectionsMax: value('consul_connections_max') };
+}
+
+/** /metrics, retried: a keep-alive socket the server closed as it was reused is not a result. */
+async function scrape(url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /** Waits until the router has stopped talking to Consul for a moment (its detectors blocked again). */

@@ -119,6 +119,15 @@ for (const backend of backends) {
       const passingAgain = call(url, `/v1/health/state/critical?index=${woken.index}&wait=30s`);
       await register(url, 'pin-d', 'pin-d-2');
       t.notOk((await passingAgain).json<{ ServiceName: string }[]>().some((c) => c.ServiceName === 'pin-d'), 'and back');
+      // Node checks count in the summary as /v1/health/service lists them: per instance.
+      await call(url, '/v1/catalog/register', { method: 'PUT', body: { Node: 'n2', Address: '127.0.0.1', Check: { CheckID: 'serfHealth', Name: 'serf', Status: 'passing' } } });
+      await call(url, '/v1/catalog/register', {
+        method: 'PUT',
+        body: { Node: 'n2', Address: '127.0.0.1', Service: { ID: 'pin-e-1', Service: 'pin-e', Port: 1 }, Check: { CheckID: 'service:pin-e-1', ServiceID: 'pin-e-1', Name: 'c', Status: 'passing' } },
+      });
+      const e = (await call(url, '/v1/internal/ui/services')).json<{ Name: string }[]>().find((s) => s.Name === 'pin-e');
+      t.match(e, { InstanceCount: 1, ChecksPassing: 2 }, 'the node check counts');
+      t.same((await call(url, '/v1/health/service/pin-e')).json<{ Checks: { CheckID: string }[] }[]>()[0]!.Checks.map((c) => c.CheckID), ['serfHealth', 'service:pin-e-1']);
       const before = await call(url, '/v1/catalog/services');
       await register(url, 'pin-d', 'pin-d-2', 'warning');
       t.equal((await call(url, '/v1/catalog/services')).index, before.index, 'a check change does not move the catalog index');
