@@ -191,7 +191,7 @@ export class Runner extends EventEmitter {
 
   /** Render settings completed with what Vault holds: stats credentials, certificates, covered hosts. */
   private withSecrets(model: RoutingModel, secrets: SecretsSnapshot | undefined): { renderSettings: Omit<RenderSettings, 'configDir'>; certificates?: CertificatePlan } {
-    const base = this.opts.renderSettings;
+    const base = this.acme ? { ...this.opts.renderSettings, acme: this.acme } : this.opts.renderSettings;
     const store = this.opts.certificates;
     if (!secrets) return { renderSettings: base };
     const renderSettings: Omit<RenderSettings, 'configDir'> = { ...base, stats: secrets.stats ?? base.stats };
@@ -318,6 +318,18 @@ export class Runner extends EventEmitter {
     this.state.runningChecksum = this.opts.applier.runningChecksum ?? this.state.runningChecksum;
     this.emit('applied', report);
   }
+
+  /**
+   * The ACME account's thumbprint (src/acme/): from now on every render answers HTTP-01
+   * challenges with it. A change rebuilds once (the challenge rule is part of haproxy.cfg).
+   */
+  setAcmeThumbprint(thumbprint: string): void {
+    if (this.acme?.thumbprint === thumbprint) return;
+    this.acme = { thumbprint };
+    this.quiescence.trigger();
+  }
+
+  private acme: { thumbprint: string } | undefined;
 
   /** Applies the change held by the never-shrink guard at the next build (operator override). */
   releaseHold(): void {
