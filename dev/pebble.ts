@@ -29,8 +29,10 @@ export interface Pebble {
   rootPem(): Promise<string>;
   /** Make `host` resolve to `address` instead of 127.0.0.1 (a domain that does not point here). */
   setAddress(host: string, address: string): Promise<void>;
-  /** Orders Pebble finalized so far (from its log). */
+  /** Certificates Pebble issued so far (from its log). */
   issuedCount(): number;
+  /** Orders Pebble received so far (from its log). */
+  orderCount(): number;
   output(): string;
   stop(): Promise<void>;
   /** Stops only Pebble (the ACME server goes away); `start()` brings it back with a new root. */
@@ -137,10 +139,16 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       return res.body;
     },
     async setAddress(host, address) {
-      const res = await fetch(`http://127.0.0.1:${challMgmt}/add-a`, { method: 'POST', body: JSON.stringify({ host: host.endsWith('.') ? host : `${host}.`, addresses: [address] }) });
+      const fqdn = host.endsWith('.') ? host : `${host}.`;
+      // add-a adds to the host's addresses: clear them first (then the default 127.0.0.1 applies).
+      const cleared = await fetch(`http://127.0.0.1:${challMgmt}/clear-a`, { method: 'POST', body: JSON.stringify({ host: fqdn }) });
+      if (!cleared.ok) throw new Error(`pebble-challtestsrv clear-a answered ${cleared.status}`);
+      if (address === '127.0.0.1') return;
+      const res = await fetch(`http://127.0.0.1:${challMgmt}/add-a`, { method: 'POST', body: JSON.stringify({ host: fqdn, addresses: [address] }) });
       if (!res.ok) throw new Error(`pebble-challtestsrv add-a answered ${res.status}`);
     },
     issuedCount: () => (output.match(/Issued certificate serial/g) ?? []).length,
+    orderCount: () => (output.match(/Added order /g) ?? []).length,
     output: () => output,
     stop,
     stopServer: () => kill(pebble),

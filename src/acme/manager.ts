@@ -57,6 +57,7 @@ export class AcmeManager {
   private issuer: AcmeIssuer | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private running: Promise<void> | undefined;
   private again = false;
   private readonly onApplied = () => this.schedule(0);
@@ -118,19 +119,28 @@ export class AcmeManager {
       if (ms === 0) this.again = true;
       return;
     }
+    const at = Date.now() + Math.max(0, Math.min(ms, MAX_IDLE_MS));
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      let next = MAX_IDLE_MS;
       this.running = this.pass()
-        .catch((err) => this.opts.log.error({ error: errorMessage(err) }, 'ACME pass failed'))
+        .then((ms) => {
+          next = ms;
+        })
+        .catch((err) => {
+          this.opts.log.error({ error: errorMessage(err) }, 'ACME pass failed');
+          next = 30_000;
+        })
         .finally(() => {
           this.running = undefined;
-          if (this.again) {
-            this.again = false;
-            this.schedule(0);
-          }
+          const again = this.again;
+          this.again = false;
+          this.schedule(again ? 0 : next);
         });
-    }, Math.max(0, Math.min(ms, MAX_IDLE_MS)));
+    }, at - Date.now());
   }
 
   private plans(now: number): NamePlan[] {
@@ -145,7 +155,8 @@ export class AcmeManager {
     return planNames({ model, certificates, clusterDomain, renewBeforeMs: config.renewBeforeMs, now });
   }
 
-  private async pass(): Promise<void> {
+  /** One look at every name; returns how long until the next pass is needed, ms. */
+  private async pass(): Promise<number> {
     const { config, log } = this.opts;
     let statuses: Map<string, NameStatus>;
     try {
@@ -153,12 +164,11 @@ export class AcmeManager {
     } catch (err) {
       log.warn({ error: errorMessage(err) }, 'cannot read the ACME status from Consul');
       this.publish(this.plans(Date.now()), new Map());
-      this.schedule(30_000);
-      return;
+      return 30_000;
     }
     let plans = this.plans(Date.now());
     this.publish(plans, statuses);
-    if (!this.lock.view.held || !this.account || !this.issuer) return this.schedule(MAX_IDLE_MS);
+    if (!this.lock.view.held || !this.account || !this.issuer) return MAX_IDLE_MS;
 
     const { due } = selectDue(plans, statuses, Date.now());
     for (const plan of due) {
@@ -174,7 +184,7 @@ export class AcmeManager {
         this.publish((plans = this.plans(Date.now())), statuses);
       }
     }
-    this.schedule(this.nextPassIn(this.plans(Date.now()), statuses));
+    return this.nextPassIn(this.plans(Date.now()), statuses);
   }
 
   /** One name: pre-flight, order, store. Returns the status written (undefined: nothing attempted). */

@@ -18,7 +18,7 @@ export interface AcmeHostView {
   lastError: string | null;
   lastAttemptAt: string | null;
   failures: number;
-  /** Not before this time (backoff), null = as soon as needed. */
+  /** Not before this time (backoff; in the past = due now), null = as soon as needed. */
   nextTryAt: string | null;
 }
 
@@ -75,7 +75,7 @@ export function acmeView(input: {
         lastError: s?.lastError ?? null,
         lastAttemptAt: iso(s?.lastAttemptAt),
         failures: s?.failures ?? 0,
-        nextTryAt: p.action === 'none' ? null : iso(s?.nextTryAt !== undefined && s.nextTryAt > now ? s.nextTryAt : undefined),
+        nextTryAt: p.action === 'none' ? null : iso(s?.nextTryAt),
       };
     }),
     updatedAt: new Date(now).toISOString(),
