@@ -14,7 +14,9 @@ export interface PebbleOptions {
   httpPort: number;
   /** Validity of issued certificates, seconds (Pebble's default: 5 years). */
   certificateValiditySeconds?: number;
-  /** Per-mille of orders Pebble refuses with badNonce (default 0 here; Pebble's own default is 50 = 5 %). */
+  /** Names Pebble refuses to issue for (rejectedIdentifier), like a CA's policy would. */
+  domainBlocklist?: string[];
+  /** Percentage of requests Pebble refuses with badNonce (default 0 here; Pebble's own default is 5). */
   nonceRejectPercent?: number;
 }
 
@@ -100,6 +102,7 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       tlsPort,
       ocspResponderURL: '',
       externalAccountBindingRequired: false,
+      ...(opts.domainBlocklist ? { domainBlocklist: opts.domainBlocklist } : {}),
       ...(opts.certificateValiditySeconds ? { certificateValidityPeriod: opts.certificateValiditySeconds } : {}),
     },
   };

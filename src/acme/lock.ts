@@ -70,15 +70,21 @@ export class ConsulLock extends EventEmitter<{ change: [LockView] }> {
     this.setHeld(false, '');
   }
 
+  /** The session holding the lock now (undefined: not held): what an order is made under. */
+  get token(): string | undefined {
+    return this.held ? this.session : undefined;
+  }
+
   /**
-   * Asked before anything is written: true only while the session was renewed within its TTL and
-   * a consistent read shows it still holds the key.
+   * Asked before anything is written: true only while the lock is still held by the session of
+   * `token` (a lock lost and taken again since is not the same: another router may have ordered
+   * meanwhile), that session was renewed within its TTL, and a consistent read agrees.
    */
-  async stillHeld(): Promise<boolean> {
-    if (!this.held || !this.session || Date.now() - this.lastRenewAt > this.opts.ttlMs) return false;
+  async stillHeld(token: string | undefined): Promise<boolean> {
+    if (!token || !this.held || this.session !== token || Date.now() - this.lastRenewAt > this.opts.ttlMs) return false;
     try {
       const { entry } = await this.opts.client.kvGet(this.opts.key);
-      if (entry?.Session === this.session) return true;
+      if (entry?.Session === token) return true;
     } catch (err) {
       this.opts.log.warn({ error: errorMessage(err) }, 'cannot check the ACME lock');
       return false;

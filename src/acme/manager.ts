@@ -194,6 +194,7 @@ export class AcmeManager {
     let result: OrderResult;
     let error: string | undefined;
     let ordered = false;
+    const token = this.lock.token;
     const check = await preflight(host, { dnsResolver: config.dnsResolver, challengePort: config.challengePort, thumbprint: this.account!.thumbprint });
     if (!check.ok) {
       result = 'preflight-failed';
@@ -202,8 +203,8 @@ export class AcmeManager {
       ordered = true;
       log.info({ host, action: plan.action, reason: plan.reason }, `ACME: ordering a certificate for ${host}`);
       try {
-        const issued = await this.issuer!.order(host, () => this.lock.stillHeld());
-        result = (await this.store(host, issued)) ? 'issued' : 'lock-lost';
+        const issued = await this.issuer!.order(host, () => this.lock.stillHeld(token));
+        result = (await this.store(host, issued, token)) ? 'issued' : 'lock-lost';
         if (result === 'lock-lost') error = 'the ACME lock was lost before the certificate was written';
       } catch (err) {
         const code = errorCode(err);
@@ -216,7 +217,7 @@ export class AcmeManager {
     if (result === 'issued') log.info({ host }, `ACME: certificate for ${host} issued and stored in Vault`);
     else log.warn({ host, result, error, nextTryAt: new Date(status.nextTryAt!).toISOString() }, `ACME: no certificate for ${host} (${result}): ${error}`);
     // Only the holder writes the status: after a lost lock the next holder decides.
-    if (result === 'lock-lost' || !(await this.lock.stillHeld())) return status;
+    if (result === 'lock-lost' || !(await this.lock.stillHeld(token))) return status;
     try {
       await this.statusStore.write(status);
     } catch (err) {
@@ -229,7 +230,7 @@ export class AcmeManager {
    * Writes the certificate to Vault `tls/<fqdn>` with check-and-set: a certificate placed there
    * by hand in the meantime is never overwritten. False when the lock was lost first.
    */
-  private async store(host: string, issued: IssuedCertificate): Promise<boolean> {
+  private async store(host: string, issued: IssuedCertificate, token: string | undefined): Promise<boolean> {
     const path = `${this.opts.kvPrefix}tls/${host}`;
     const vault = await this.opts.vault();
     const current = await vault.kvReadVersioned(path);
@@ -237,7 +238,7 @@ export class AcmeManager {
       this.opts.log.warn({ host }, `ACME: a certificate was placed by hand at tls/${host} during the order; it wins, the issued one is dropped`);
       return true;
     }
-    if (!(await this.lock.stillHeld())) return false;
+    if (!(await this.lock.stillHeld(token))) return false;
     const data = { certificate: issued.certificate, private_key: issued.privateKey, source: ACME_SOURCE, not_after: issued.notAfter, issued_at: new Date().toISOString(), issued_by: this.opts.holder };
     if (!(await vault.kvWrite(path, data, current?.version ?? 0))) {
       throw Object.assign(new Error(`tls/${host} changed in Vault during the write`), { code: 'VAULT_CAS' });

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect } from 'node:tls';
 import { startHttpBackend, type Backend } from '../../dev/backends.js';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
@@ -45,6 +46,10 @@ export interface TestRouter {
 export interface AcmeClusterOptions {
   /** Pebble's certificate validity, seconds. */
   validitySeconds?: number;
+  /** Names Pebble refuses. */
+  domainBlocklist?: string[];
+  /** Pebble validates HTTP-01 through a gate the test controls (open, refuse, hold). */
+  gate?: boolean;
   /** acme.* overrides for every router. */
   acme?: Record<string, unknown>;
 }
@@ -56,6 +61,8 @@ export interface AcmeCluster {
   backend: Backend;
   /** The first router's HTTP port: where Pebble validates and the pre-flight connects. */
   challengePort: number;
+  /** Between Pebble's validation and the first router, when asked for. */
+  gate?: Gate;
   routers: TestRouter[];
   startRouter(acme?: Record<string, unknown>): Promise<TestRouter>;
   putDomain(app: string, value: string): Promise<void>;
@@ -82,7 +89,9 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
   cleanups.push(() => backend.close());
   await registerMesosTask(consul.url, { app: '/blog', agent: 'agent-1', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: backend.port });
   const challengePort = await freePort();
-  const pebble = await startPebble({ httpPort: challengePort, certificateValiditySeconds: opts.validitySeconds });
+  const gate = opts.gate ? await startGate(challengePort) : undefined;
+  if (gate) cleanups.push(() => gate.close());
+  const pebble = await startPebble({ httpPort: gate?.port ?? challengePort, certificateValiditySeconds: opts.validitySeconds, domainBlocklist: opts.domainBlocklist });
   cleanups.push(() => pebble.stop());
 
   const startRouter = async (acmeOverrides: Record<string, unknown> = {}): Promise<TestRouter> => {
@@ -168,6 +177,7 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
     pebble,
     backend,
     challengePort,
+    gate,
     routers,
     startRouter,
     async putDomain(app, value) {
@@ -227,4 +237,63 @@ export function acmeLog(router: TestRouter, lines = 40): string {
 /** The ACME entry of one host in a router's /status. */
 export async function acmeHost(router: TestRouter, host: string) {
   return (await router.status()).acme?.hosts.find((h) => h.host === host);
+}
+
+/**
+ * A TCP relay in front of a port: `open` pipes connections through, `refuse` closes them at once
+ * (validation fails), `hold` keeps them waiting until the mode changes (an order in flight).
+ */
+export interface Gate {
+  port: number;
+  mode: 'open' | 'refuse' | 'hold';
+  /** Connections held right now. */
+  readonly held: number;
+  /** Connections seen since start. */
+  readonly seen: number;
+  setMode(mode: Gate['mode']): void;
+  close(): Promise<void>;
+}
+
+export async function startGate(target: number): Promise<Gate> {
+  const waiting: Socket[] = [];
+  const sockets = new Set<Socket>();
+  let seen = 0;
+  const pass = (client: Socket) => {
+    const upstream = netConnect({ host: '127.0.0.1', port: target });
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  };
+  const gate: Gate = {
+    port: 0,
+    mode: 'open',
+    get held() {
+      return waiting.length;
+    },
+    get seen() {
+      return seen;
+    },
+    setMode(mode) {
+      gate.mode = mode;
+      if (mode === 'hold') return;
+      for (const c of waiting.splice(0)) mode === 'open' ? pass(c) : c.destroy();
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+  const server = createServer((client) => {
+    seen += 1;
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    if (gate.mode === 'refuse') client.destroy();
+    else if (gate.mode === 'hold') waiting.push(client);
+    else pass(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  gate.port = (server.address() as AddressInfo).port;
+  return gate;
 }
