@@ -49,7 +49,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
 
   await t.test('HAProxy not running yet: the files are written and the reload is pending', async (t) => {
     const r = await applier.apply(candidate('v1', port));
-    t.equal(r.status, 'written');
+    t.equal(r.status, 'haproxy-unreachable');
     t.equal(r.error?.code, 'HAPROXY_UNREACHABLE');
     t.ok(applier.pendingReload);
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v1/);
@@ -80,7 +80,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     t.match(r.error?.message, /this-is-not-a-keyword/);
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v2/);
     t.equal(await body(), 'v2');
-    t.equal((await applier.apply(candidate('v3', port, '  this-is-not-a-keyword 1'))).status, 'unchanged', 'not retried until the input changes');
+    t.equal((await applier.apply(candidate('v3', port, '  this-is-not-a-keyword 1'))).status, 'already-refused', 'not retried until the input changes');
   });
 
   await t.test('a reload HAProxy refuses (port taken) rolls the files back', async (t) => {

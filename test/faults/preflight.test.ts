@@ -1,11 +1,11 @@
 // The small pieces the fault tests made necessary: the port probe run before a tcp app is routed
-// (src/apply/ports.ts) and the paused-frontend check after a reload (src/apply/reload.ts).
+// (src/runner/ports.ts) and the paused-frontend check after a reload (src/apply/reload.ts).
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { boundPorts, portInUse, probeHost } from '../../src/apply/ports.js';
+import { boundPorts, portInUse, probeHost } from '../../src/runner/ports.js';
 import { pausedFrontends } from '../../src/apply/reload.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { freePort } from '../helpers/net.js';
