@@ -35,6 +35,8 @@ export interface RouterState {
   lastBuildError?: BuildError;
   /** A change held by the never-shrink guard until a fresh read confirms it (or an operator releases it). */
   held?: HeldChange;
+  /** How the last held change ended: confirmed by a fresh read, released by an operator, or the routes came back. */
+  lastHold?: HeldChange & { resolution: 'confirmed' | 'released' | 'routes-back'; resolvedAt: number };
   /** Certificates from Vault in use, rejected ones, and routed hosts served on plain HTTP only. */
   tls?: TlsStatus;
   /** Duration of the last successful render of the candidate files, ms. */

@@ -46,17 +46,17 @@ export class ShrinkGuard {
     const held = state.held;
     if (!verdict.shrink) {
       if (held) log.info({ reason: held.reason }, 'the held change is no longer pending: the routes came back');
-      this.clear();
+      this.clear('routes-back');
       return true;
     }
     if (this.releaseRequested) {
-      this.clear();
+      this.clear('released');
       return true;
     }
     const confirmed = held?.checksum === checksum && this.rereadAskedAt !== undefined && this.freshSnapshotAt !== undefined && this.freshSnapshotAt >= this.rereadAskedAt;
     if (confirmed) {
       log.warn({ reason: held.reason }, 'a fresh read confirmed the held change; applying it');
-      this.clear();
+      this.clear('confirmed');
       return true;
     }
     if (held?.checksum !== checksum) {
@@ -92,10 +92,12 @@ export class ShrinkGuard {
     this.opts.reread();
   }
 
-  private clear(): void {
+  private clear(resolution: NonNullable<RouterState['lastHold']>['resolution']): void {
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.opts.state.held = undefined;
+    const { state } = this.opts;
+    if (state.held) state.lastHold = { ...state.held, resolution, resolvedAt: this.clock.now() };
+    state.held = undefined;
     this.releaseRequested = false;
     this.rereadAskedAt = undefined;
   }

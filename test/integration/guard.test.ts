@@ -44,6 +44,7 @@ t.test('never-shrink guard', async (t) => {
     await t.test('routes coming back clear the hold and lose nothing', async (t) => {
       await Promise.all(victims.map((task) => registerMesosTask(cluster.consul.url, task)));
       await eventually('hold cleared', () => !daemon.runner.state.held);
+      t.equal(daemon.runner.state.lastHold?.resolution, 'routes-back');
       t.equal((await get(host(0))).status, 200);
     });
   });
@@ -56,6 +57,7 @@ t.test('never-shrink guard', async (t) => {
     t.equal((await get(host(0))).status, 200, 'held at first');
     await eventually('applied after the confirming read', async () => (await get(host(0))).status === 404, 15_000);
     t.notOk(daemon.runner.state.held);
+    t.equal(daemon.runner.state.lastHold?.resolution, 'confirmed', 'applied because the fresh read gave the same candidate');
     t.equal((await get(host(9))).status, 200, 'the remaining apps still serve');
     await Promise.all(victims.map((task) => registerMesosTask(cluster.consul.url, task)));
     await eventually('back', async () => (await get(host(0))).status === 200);
@@ -66,10 +68,10 @@ t.test('never-shrink guard', async (t) => {
     const victims = tasks().slice(0, 8);
     await Promise.all(victims.map((task) => deregisterMesosTask(cluster.consul.url, task)));
     await eventually('held', () => daemon.runner.state.held);
-    const heldAt = Date.now();
     daemon.runner.releaseHold();
     await eventually('applied', async () => (await get(host(0))).status === 404);
-    t.ok(Date.now() - heldAt < 1000 || !daemon.runner.state.held, 'applied without waiting for the confirming read');
+    t.notOk(daemon.runner.state.held);
+    t.equal(daemon.runner.state.lastHold?.resolution, 'released', 'applied by the release, not by the confirming read');
     await Promise.all(victims.map((task) => registerMesosTask(cluster.consul.url, task)));
     await eventually('back', async () => (await get(host(0))).status === 200);
   });
@@ -110,6 +112,7 @@ t.test('never-shrink guard', async (t) => {
     signals.emit('SIGUSR2');
     await eventually('released and applied', async () => (await get(host(0))).status === 404, 10_000);
     t.notOk(running.runner.state.held);
+    t.equal(running.runner.state.lastHold?.resolution, 'released', 'by the signal (the confirming read is a minute away)');
     signals.emit('SIGTERM');
     t.equal(await finished, 0);
   });
