@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { acmeEnabled } from './acme/config.js';
 import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
-import { CertificateStore } from './apply/certs.js';
+import { HOSTS_MAP } from './apply/runtime/parse.js';
+import { CertificateRuntime } from './apply/runtime/certificates.js';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import type { ModelSettings } from './model/types.js';
@@ -97,7 +98,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
     log,
   });
-  await applier.adoptFilesOnDisk([MAIN_CONFIG, 'hosts.map']);
+  await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP]);
   const runner = new Runner({
     sources: {
       catalog: new ConsulCatalogSource(client, timing, log),
@@ -106,13 +107,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       secrets,
     },
     certificates: secrets
-      ? new CertificateStore({
-          configDir: config.haproxy.configDir,
-          runtimeSocket: config.haproxy.runtimeSocket,
-          masterSocket: config.haproxy.masterSocket,
-          reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
-          log,
-        })
+      ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log })
       : undefined,
     applier,
     configDir: config.haproxy.configDir,

@@ -60,7 +60,7 @@ class PortClash extends Error {}
 
 async function startOnce(opts: ConsulAgentOptions): Promise<ConsulAgent> {
   const dir = await mkdtemp(join(tmpdir(), 'paas-router-consul-'));
-  const ports = Object.fromEntries(await Promise.all(PORT_NAMES.map(async (name) => [name, await freePort()] as const)));
+  const ports = Object.fromEntries(await Promise.all(PORT_NAMES.map(async (name) => [name, await freePort()] as const))) as Record<(typeof PORT_NAMES)[number], number>;
   const node = 'paas-router-dev';
   const config: Record<string, unknown> = {
     node_name: node,
