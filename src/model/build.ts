@@ -79,10 +79,13 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
 
 /** The global stage's result: which services are apps, and every host. */
 export interface ModelStructure {
-  /** App name → the Consul service (original name) that won it, for every routable app, sorted by name. */
-  apps: { name: string; original: string }[];
-  /** Originals that won their name (routable or not): their appRejections are reported. */
-  winners: string[];
+  /**
+   * Every routable app, sorted by name: the Consul service (original name) that won it, and that
+   * service's position in the stages the structure was resolved from (the same while it is kept).
+   */
+  apps: { name: string; original: string; index: number }[];
+  /** Positions (in the stages) of the services that won their name, routable or not: their appRejections are reported. */
+  winners: number[];
   /** App name → every host routed to it (default first, then custom FQDNs sorted). */
   hostsOf: Map<string, string[]>;
   /** Sorted by host. */
@@ -95,22 +98,23 @@ export interface ModelStructure {
 export function resolveStructure(stages: [string, ServiceStage][], claims: ParsedClaim[], settings: ModelSettings): ModelStructure {
   const rejections: Rejection[] = [];
   const byName = new Map<string, string[]>();
-  const stageOf = new Map(stages);
+  const indexOf = new Map(stages.map(([original], i) => [original, i]));
   for (const [original, stage] of stages) {
     const name = stage.verdict.name;
     if (name !== undefined) byName.set(name, [...(byName.get(name) ?? []), original]);
   }
-  const winners: string[] = [];
-  const drafts: { name: string; original: string; stage: ServiceStage }[] = [];
+  const winners: number[] = [];
+  const drafts: { name: string; original: string; index: number; stage: ServiceStage }[] = [];
   const tcpClaims: TcpClaim[] = [];
   for (const [name, originals] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
     const [winner, ...losers] = originals; // already in code-unit order
     rejections.push(...collisionRejections(name, winner!, losers));
-    winners.push(winner!);
-    const stage = stageOf.get(winner!)!;
+    const index = indexOf.get(winner!)!;
+    winners.push(index);
+    const stage = stages[index]![1];
     if (!stage.draft) continue;
     if (stage.tcp) tcpClaims.push(stage.tcp);
-    drafts.push({ name, original: winner!, stage });
+    drafts.push({ name, original: winner!, index, stage });
   }
 
   const ports = resolveTcpPorts(tcpClaims);
@@ -135,7 +139,7 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
     hostsOf.set(name, own);
   }
   return {
-    apps: apps.map(({ name, original }) => ({ name, original })),
+    apps: apps.map(({ name, original, index }) => ({ name, original, index })),
     winners,
     hostsOf,
     hosts: hosts.sort((a, b) => cmp(a.host, b.host)),
@@ -156,9 +160,13 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
   });
   const claims = memo.claims(input.claims, (claim) => parseClaim(claim, settings));
   const structure = memo.structure(stages, claims, () => resolveStructure(stages, claims, settings));
-  const apps = structure.apps.map(({ name, original }) => memo.app(name, memo.stageOf(original)!.draft!, structure.hostsOf.get(name) ?? []));
+  const apps = structure.apps.map(({ name, index }) => memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []));
+  // Only lists with something in them: most services have nothing to report.
   const lists: Rejection[][] = [structure.rejections];
-  for (const [, stage] of stages) lists.push(stage.verdict.rejections);
-  for (const original of structure.winners) lists.push(memo.stageOf(original)!.appRejections);
+  for (const [, stage] of stages) if (stage.verdict.rejections.length > 0) lists.push(stage.verdict.rejections);
+  for (const index of structure.winners) {
+    const found = stages[index]![1].appRejections;
+    if (found.length > 0) lists.push(found);
+  }
   return { apps, hosts: structure.hosts, rejections: memo.rejections(lists, finishRejections) };
 }

@@ -86,10 +86,6 @@ export class ModelMemo {
     return stage;
   }
 
-  stageOf(original: string): ServiceStage | undefined {
-    return this.stages.get(original)?.stage;
-  }
-
   /** The claims in compareClaims order, each parsed once per (key, CreateIndex, value). */
   claims(list: DomainClaim[], parse: (claim: DomainClaim) => ParsedClaim): ParsedClaim[] {
     if (this.claimInput?.list === list) return this.claimInput.parsed;

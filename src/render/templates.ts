@@ -28,6 +28,11 @@ export interface CompiledTemplate {
   /** Template file it came from, e.g. `haproxy.cfg.hbs` (for error messages). */
   file: string;
   render: (data: TemplateData) => string;
+  /**
+   * Every TemplateData field the template (with the partials it uses) may read: its output is the
+   * same while these fields are the same objects (render/incremental.ts caches it so).
+   */
+  reads: string[];
 }
 
 export interface CompiledTemplates {
@@ -183,12 +188,116 @@ export function compileTemplates(source: TemplateSource): CompiledTemplates {
     }
   }
 
-  for (const [name, { text }] of partials) env.registerPartial(name, env.compile(text, COMPILE_OPTIONS));
+  const perItem = perItemPartials(env, files, partials);
+  for (const [name, { text }] of partials) {
+    const compiled = env.compile(text, COMPILE_OPTIONS);
+    env.registerPartial(name, perItem.has(name) ? (memoizedPartial(compiled as PartialFn) as typeof compiled) : compiled);
+  }
   const templates = [...files]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([output, { file, text }]): CompiledTemplate => {
       const template = env.compile<TemplateData>(text, COMPILE_OPTIONS);
-      return { output, file, render: (data) => template(data) };
+      return { output, file, render: (data) => template(data), reads: [...fieldsRead(env, text, partials)].sort() };
     });
   return { templates, partials: [...partials.keys()].sort() };
+}
+
+// ---- what lets a render cost what changed (render/incremental.ts) ------------------------------
+
+/** Top-level TemplateData fields (kept in step with data.ts by a test). */
+export const TEMPLATE_DATA_FIELDS = [
+  'settings', 'binds', 'stats', 'apps', 'httpApps', 'tcpApps', 'hosts', 'hostsMapPath', 'serverStatePath', 'defaultBackend', 'tls', 'httpsRedirects',
+] as const;
+
+type Node = Record<string, unknown>;
+
+function walk(node: unknown, visit: (node: Node, blockDepth: number) => void, blockDepth = 0): void {
+  if (Array.isArray(node)) {
+    for (const child of node) walk(child, visit, blockDepth);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const record = node as Node;
+  visit(record, blockDepth);
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'loc') continue;
+    // `each` and `with` bodies run in a new context (a `../` there is the block's own parent);
+    // `if`/`unless` bodies do not (Handlebars 4: a `../` there leaves the current context).
+    const changesContext = record.type === 'BlockStatement' && ['each', 'with'].includes(((record.path as Node).original as string) ?? '');
+    const inner = changesContext && key === 'program' ? blockDepth + 1 : blockDepth;
+    walk(value, visit, inner);
+  }
+}
+
+function partialsUsed(env: typeof Handlebars, text: string, partials: Map<string, Parsed>, seen = new Set<string>()): Set<string> {
+  for (const name of partialReferences(env.parse(text))) {
+    if (seen.has(name) || !partials.has(name)) continue;
+    seen.add(name);
+    partialsUsed(env, partials.get(name)!.text, partials, seen);
+  }
+  return seen;
+}
+
+/** TemplateData fields named anywhere in the template or its partials (a superset of what it reads). */
+function fieldsRead(env: typeof Handlebars, text: string, partials: Map<string, Parsed>): Set<string> {
+  const known = new Set<string>(TEMPLATE_DATA_FIELDS);
+  const reads = new Set<string>();
+  for (const source of [text, ...[...partialsUsed(env, text, partials)].map((n) => partials.get(n)!.text)]) {
+    walk(env.parse(source), (node) => {
+      if (node.type !== 'PathExpression') return;
+      for (const part of node.parts as string[]) if (known.has(part)) reads.add(part);
+    });
+  }
+  return reads;
+}
+
+/**
+ * Partials whose output is a function of their context object alone: called with no arguments
+ * right inside an `{{#each}}` of a top-level template (one app per call, e.g. `backend-http`),
+ * and reading neither `@data` (`@index`, `@root`, ...) nor anything above their own context
+ * (`../` out of the partial), nor do the partials they use. Their output is cached per context.
+ */
+function perItemPartials(env: typeof Handlebars, files: Map<string, Parsed>, partials: Map<string, Parsed>): Set<string> {
+  const candidates = new Set<string>();
+  for (const { text } of files.values()) {
+    walk(env.parse(text), (node, depth) => {
+      if (node.type !== 'PartialStatement' || depth !== 1) return;
+      const name = node.name as Node;
+      if (name.type === 'PathExpression' && !name.data && (node.params as unknown[]).length === 0 && !node.hash) {
+        candidates.add(name.original as string);
+      }
+    });
+  }
+  const selfContained = (source: string): boolean => {
+    let ok = true;
+    walk(env.parse(source), (node, depth) => {
+      if (node.type === 'PathExpression' && (node.data || (node.depth as number) > depth)) ok = false;
+      if (node.type === 'PartialBlockStatement' || node.type === 'DecoratorBlock' || node.type === 'Decorator') ok = false;
+    });
+    return ok;
+  };
+  const out = new Set<string>();
+  for (const name of candidates) {
+    const parsed = partials.get(name);
+    if (!parsed) continue;
+    const used = [name, ...partialsUsed(env, parsed.text, partials)];
+    if (used.every((n) => selfContained(partials.get(n)!.text))) out.add(name);
+  }
+  return out;
+}
+
+type PartialFn = (context: unknown, options?: unknown) => string;
+
+/** The partial's output, kept per context object (views are never mutated once built). */
+function memoizedPartial(compiled: PartialFn): PartialFn {
+  const cache = new WeakMap<object, string>();
+  return (context, options) => {
+    if (typeof context !== 'object' || context === null) return compiled(context, options);
+    let out = cache.get(context);
+    if (out === undefined) {
+      out = compiled(context, options);
+      cache.set(context, out);
+    }
+    return out;
+  };
 }
