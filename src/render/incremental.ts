@@ -54,6 +54,11 @@ export class RenderCache {
     this.outputs.clear();
   }
 
+  /** The template data of the last render (what planFromData compares). */
+  get lastData(): TemplateData | undefined {
+    return this.data;
+  }
+
   /** `data` with every field deep-equal to the last render's replaced by that same object. */
   intern(data: TemplateData): TemplateData {
     const last = this.data;

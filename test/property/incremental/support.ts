@@ -5,7 +5,10 @@
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 
+import { planFromData } from '../../../src/apply/runtime/model-plan.js';
+import { planRuntime, type RuntimeOp } from '../../../src/apply/runtime/plan.js';
 import { buildModel } from '../../../src/model/build.js';
+import type { TemplateData } from '../../../src/render/data.js';
 import { ModelMemo } from '../../../src/model/incremental.js';
 import type { ModelInput, RoutingModel } from '../../../src/model/types.js';
 import { RenderCache } from '../../../src/render/incremental.js';
@@ -53,6 +56,27 @@ export interface StepResult {
   files: RenderedFiles;
 }
 
+const opKey = (op: RuntimeOp): string => JSON.stringify(op);
+
+/**
+ * The plan from the template data must be the plan from the files: the same runtime commands (in
+ * any order), or a reload when the files need one.
+ */
+function checkPlan(templates: CompiledTemplates, what: string, before: { data: TemplateData; files: RenderedFiles }, after: { data: TemplateData; files: RenderedFiles }): void {
+  const byFiles = planRuntime(before.files, after.files);
+  const byData = planFromData(templates, before.data, after.data);
+  const P = 'runtime plan from the model == runtime plan from the files';
+  if (byData.kind === 'unknown') throw new PropertyFailure(P, `after ${what}: the shipped templates gave no per-app text (${byData.reason})`);
+  if (byFiles.kind !== byData.kind) {
+    throw new PropertyFailure(P, `after ${what}: files say ${byFiles.kind} (${byFiles.kind === 'reload' ? byFiles.reason : `${byFiles.ops.length} ops`}), data says ${byData.kind} (${byData.kind === 'reload' ? byData.reason : JSON.stringify(byData.ops).slice(0, 300)})`);
+  }
+  if (byFiles.kind === 'runtime' && byData.kind === 'runtime') {
+    const x = byFiles.ops.map(opKey).sort();
+    const y = byData.ops.map(opKey).sort();
+    if (!isDeepStrictEqual(x, y)) throw new PropertyFailure(P, `after ${what}: ${JSON.stringify(x).slice(0, 400)} != ${JSON.stringify(y).slice(0, 400)}`);
+  }
+}
+
 /** Runs the steps; throws a PropertyFailure at the first state where incremental != scratch. */
 export function runIncremental(templates: CompiledTemplates, c: IncrementalCase): StepResult[] {
   const memo = new ModelMemo();
@@ -60,6 +84,7 @@ export function runIncremental(templates: CompiledTemplates, c: IncrementalCase)
   let input = c.start;
   let options = c.render;
   const visited: StepResult[] = [];
+  let previous: { data: TemplateData; files: RenderedFiles } | undefined;
   const compare = (what: string) => {
     const model = buildModel(input, memo);
     const scratch = buildModel(input);
@@ -85,7 +110,11 @@ export function runIncremental(templates: CompiledTemplates, c: IncrementalCase)
     if (String(error) !== String(scratchError) || !isDeepStrictEqual(files, scratchFiles)) {
       throw new PropertyFailure('incremental render == from-scratch render', `after ${what}: ${firstDiff(scratchFiles ?? String(scratchError), files ?? String(error))}`);
     }
-    if (files) visited.push({ input, model, files });
+    if (!files) return;
+    visited.push({ input, model, files });
+    const current = { data: cache.lastData!, files };
+    if (previous) checkPlan(templates, what, previous, current);
+    previous = current;
   };
   compare('the first build');
   for (const step of c.steps) {
