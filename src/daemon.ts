@@ -1,7 +1,8 @@
 // Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner,
 // and the operator's listener (status page, /status, /metrics, /healthz).
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
-import { CertificateStore } from './apply/certs.js';
+import { HOSTS_MAP } from './apply/runtime/parse.js';
+import { CertificateRuntime } from './apply/runtime/certificates.js';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import type { ModelSettings } from './model/types.js';
@@ -92,7 +93,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
     log,
   });
-  await applier.adoptFilesOnDisk([MAIN_CONFIG, 'hosts.map']);
+  await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP]);
   const runner = new Runner({
     sources: {
       catalog: new ConsulCatalogSource(client, timing, log),
@@ -101,13 +102,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       secrets,
     },
     certificates: secrets
-      ? new CertificateStore({
-          configDir: config.haproxy.configDir,
-          runtimeSocket: config.haproxy.runtimeSocket,
-          masterSocket: config.haproxy.masterSocket,
-          reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
-          log,
-        })
+      ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log })
       : undefined,
     applier,
     configDir: config.haproxy.configDir,

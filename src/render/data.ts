@@ -97,7 +97,7 @@ export interface TemplateData {
   /** `bind` arguments, in HAProxy syntax (`*:80`, `10.0.0.1:80`, `ipv6@::1:80`). */
   binds: { http: string; https: string; stats: string };
   /** Stats listener: `auth` is `user:password` escaped for a config line, or `null` (read-only page). */
-  stats: { auth: string | null; admin: boolean };
+  stats: { auth: string | null };
   /** Every app, sorted by name. */
   apps: AppView[];
   /** The http apps of `apps`, in the same order. */
@@ -389,7 +389,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
       maxconn,
     },
     binds,
-    stats: { auth: statsAuth(settings.stats), admin: settings.stats !== undefined },
+    stats: { auth: statsAuth(settings.stats) },
     apps,
     httpApps,
     tcpApps: apps.filter((app) => app.mode === 'tcp'),

@@ -20,8 +20,8 @@ export interface RenderSettings {
   stats?: { user: string; password: string };
   /**
    * TLS from Vault. Absent (or no certificate): no HTTPS frontend, and https-only apps are served
-   * over plain HTTP. `crtList` is an absolute path outside the staging directory: the certificate
-   * files are written before the configuration is validated.
+   * over plain HTTP. `crtList` is `<configDir>/crt-list`: the certificate files are part of the
+   * candidate (render/certificates.ts), validated in staging with the rest.
    */
   tls?: {
     crtList: string;

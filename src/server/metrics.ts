@@ -88,7 +88,7 @@ export class RouterMetrics {
       collect() {
         this.reset();
         const counts: Record<string, number> = { service: 0, tag: 0, domain: 0, conflict: 0 };
-        for (const r of state()?.model?.rejections ?? []) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
+        for (const r of state()?.builtModel?.rejections ?? []) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
         for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
       },
     });
@@ -102,7 +102,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const hosts = state()?.servingModel?.hosts ?? [];
+        const hosts = state()?.liveModel?.hosts ?? [];
         this.set({ source: 'default' }, hosts.filter((h) => h.source === 'default').length);
         this.set({ source: 'kv' }, hosts.filter((h) => h.source === 'kv').length);
       },
@@ -114,7 +114,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const apps = state()?.servingModel?.apps ?? [];
+        const apps = state()?.liveModel?.apps ?? [];
         this.set({ mode: 'http' }, apps.filter((a) => a.mode === 'http').length);
         this.set({ mode: 'tcp' }, apps.filter((a) => a.mode === 'tcp').length);
       },
@@ -126,7 +126,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const servers = (state()?.servingModel?.apps ?? []).flatMap((a) => a.servers);
+        const servers = (state()?.liveModel?.apps ?? []).flatMap((a) => a.servers);
         this.set({ state: 'up' }, servers.filter((s) => s.passing).length);
         this.set({ state: 'down' }, servers.filter((s) => !s.passing).length);
       },
@@ -177,7 +177,7 @@ export class RouterMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
-  /** The last apply report that was not 'unchanged' (for the health rules). */
+  /** The last apply report that was not 'already-refused' (for the health rules). */
   get lastDecisiveReport(): ApplyReport | undefined {
     return this.decisive;
   }
@@ -208,7 +208,7 @@ export class RouterMetrics {
   }
 
   private onApplied(report: ApplyReport): void {
-    if (report.status !== 'unchanged') this.decisive = report;
+    if (report.status !== 'already-refused') this.decisive = report;
     const method = applyMethod(report);
     if (method) this.changesApplied.inc({ method });
     if (report.status === 'reload-failed') this.reloadFailures.inc();

@@ -1,6 +1,7 @@
 // Pure: compares the running files with the candidate and decides whether HAProxy's runtime API
 // can make the change (servers joining, leaving, failing or recovering; hosts added, moved or
 // removed) or a reload is needed (proxies, settings or templates changed).
+import { isCertificateFile } from '../../render/certificates.js';
 import type { RenderedFiles } from '../../render/types.js';
 import { HOSTS_MAP, MAIN_CONFIG, parseFiles, type ServerLine } from './parse.js';
 
@@ -22,7 +23,8 @@ const STATIC_BALANCE = new Set(['static-rr', 'source', 'uri', 'url_param', 'hdr'
 
 export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): Plan {
   for (const name of new Set([...Object.keys(running), ...Object.keys(candidate)])) {
-    if (name !== MAIN_CONFIG && name !== HOSTS_MAP && running[name] !== candidate[name]) {
+    // Certificates change through their own runtime commands (CertificateRuntime), after the apply.
+    if (name !== MAIN_CONFIG && name !== HOSTS_MAP && !isCertificateFile(name) && running[name] !== candidate[name]) {
       return { kind: 'reload', reason: `${name} changed` };
     }
   }

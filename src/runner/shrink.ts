@@ -4,7 +4,7 @@
 // until a later fresh read confirms it. Counted from the files, so it also protects the first
 // build after a daemon restart (the running files are adopted from disk).
 import type { RenderedFiles } from '../render/types.js';
-import { parseFiles } from './runtime/parse.js';
+import { parseFiles } from '../apply/runtime/parse.js';
 
 export interface RouteCounts {
   /** Hosts in hosts.map plus tcp listeners. */
