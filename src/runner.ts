@@ -244,7 +244,9 @@ export class Runner extends EventEmitter {
     if (leading && planned?.plan.kind !== 'runtime') return 'wait';
     const counts = { before: this.incremental.runningCounts(applier.runningFiles), after: live.counts };
     if (this.guard && !this.guard.passes(applier.runningFiles, rendered, checksumOf(rendered), counts)) return;
-    const report = await applier.apply(candidate, planned);
+    const applied = await applier.apply(candidate, planned);
+    const { modelMs, renderMs, planMs } = this.incremental.profile;
+    const report = { ...applied, profile: { modelMs, renderMs, planMs } };
     this.incremental.afterApply(live, rendered, applier.runningFiles);
     this.record(report, model);
     if (tls && this.opts.certificates && SYNC_CERTIFICATES_AFTER.has(report.status)) {

@@ -60,6 +60,10 @@ export interface ApplyReport {
   /** Runtime API commands applied (status `runtime`). */
   runtimeOps?: number;
   runtimeMs?: number;
+  /** Writing the live files after a runtime change (HAProxy already serves it). */
+  writeMs?: number;
+  /** Where the build's time went, ms (set by the runner: model, render, plan). */
+  profile?: Record<string, number>;
   /** Why the change could not go through the runtime API (status `reloaded`). */
   reloadReason?: string;
   error?: { code: string; message: string; output?: string };
@@ -265,6 +269,7 @@ export class Applier {
       return { fallback };
     }
     const runtimeMs = Date.now() - started;
+    const writeStarted = performance.now();
     try {
       await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
@@ -276,7 +281,7 @@ export class Applier {
     this.good = live;
     this.refused = undefined;
     await this.removeStaleCertificates(live, previous);
-    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length };
+    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length, writeMs: performance.now() - writeStarted };
   }
 
   /**

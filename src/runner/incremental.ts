@@ -40,6 +40,7 @@ export class IncrementalBuilds {
 
   model(input: ModelInput): RoutingModel {
     const started = performance.now();
+    this.profile.planMs = 0;
     const model = buildModel(input, this.memo);
     this.profile.modelMs = performance.now() - started;
     return model;
