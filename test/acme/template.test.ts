@@ -18,7 +18,7 @@ t.test('ACME off: no challenge rule', async (t) => {
 });
 
 t.test('ACME on: the rule comes first in the HTTP frontend, before the https redirect and routing', async (t) => {
-  const cfg = renderFiles(templates, shop, { ...settings, tls, acme: { thumbprint: THUMBPRINT } })['haproxy.cfg'];
+  const cfg = renderFiles(templates, shop, { ...settings, tls, acme: { thumbprint: THUMBPRINT } })['haproxy.cfg'] ?? '';
   const frontend = cfg.slice(cfg.indexOf('frontend http_in'), cfg.indexOf('\nfrontend', cfg.indexOf('frontend http_in') + 1));
   const challenge = frontend.indexOf('acme-challenge');
   t.ok(challenge > 0, 'in frontend http_in');
