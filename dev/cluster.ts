@@ -207,8 +207,8 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   const deadline = Date.now() + timeoutMs;
   const { runner } = cluster.daemon;
   while (Date.now() < deadline) {
-    const model = runner.state.servingModel;
-    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'written';
+    const model = runner.state.liveModel;
+    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'haproxy-unreachable';
     if (served) {
       const first = model.hosts[0];
       if (!first || (await requestThrough(cluster.config.haproxy.httpPort, first.host).catch(() => ({ status: 0 }))).status === 200) return;
@@ -229,7 +229,7 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
   try {
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
-    const model = cluster.daemon.runner.state.servingModel!;
+    const model = cluster.daemon.runner.state.liveModel!;
     const consulKind =
       cluster.consul.kind === 'agent'
         ? `real Consul agent (${CONSUL_AGENT_BIN}, consul agent -dev)`

@@ -44,8 +44,8 @@ fi
 
 host="$(debian_host)"
 if [[ -z "$host" ]]; then
-  host="http://deb.debian.org/debian"
-  echo "consul: no Debian mirror found in /etc/apt/sources.list*, using $host" >&2
+  echo "consul: no Debian mirror (a URI ending in /debian) in /etc/apt/sources.list*; install consul 1.8.x at $BIN by hand" >&2
+  exit 1
 fi
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [[ -f "$keyring" ]] || { echo "consul: $keyring is missing (package debian-archive-keyring)" >&2; exit 1; }

@@ -1,6 +1,7 @@
 // `router.<key>=<value>` tags: parsing, validation, majority vote across instances, per-app settings.
 import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
+import { parseDuration } from '../config/duration.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
 
@@ -10,7 +11,6 @@ export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'firs
 export const MAX_HEALTHCHECK = 200;
 export const MAX_MAXCONN = 100000;
 const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 // Health check path allow-list: `/` then unreserved and a few sub-delims, plus %XX escapes:
 //   A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & -
@@ -89,7 +89,7 @@ const SPECS = {
     parse: (v) => {
       const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
       if (!m) return no;
-      return Number(m[1]) * UNIT_MS[m[2]!]! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
+      return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
     },
   },
   expose: boolSpec('any'),

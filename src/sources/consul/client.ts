@@ -111,6 +111,63 @@ export class ConsulClient {
     return this.parseBool(what, answer);
   }
 
+  // Sessions and locks (the ACME issuer's lock, docs/acme.md), as Consul documents them.
+
+  /** PUT /v1/session/create with a TTL and `Behavior: release`; resolves to the session id. */
+  async sessionCreate(opts: { name: string; ttlMs: number; lockDelayMs: number }): Promise<string> {
+    const what = 'creating a Consul session';
+    const body = JSON.stringify({ Name: opts.name, TTL: formatSeconds(opts.ttlMs), LockDelay: formatSeconds(opts.lockDelayMs), Behavior: 'release' });
+    const answer = await this.call(what, 'session/create', { method: 'PUT', body, timeoutMs: NON_BLOCKING_TIMEOUT_MS });
+    const id = (this.parseJson(what, answer) as { ID?: unknown } | undefined)?.ID;
+    if (typeof id !== 'string' || id === '') throw new ConsulResponseError(`${what}: Consul answered without an "ID"`);
+    return id;
+  }
+
+  /** PUT /v1/session/renew/<id>; false when the session no longer exists (expired or destroyed). */
+  async sessionRenew(id: string): Promise<boolean> {
+    const answer = await this.call(`renewing Consul session ${id}`, `session/renew/${encodeURIComponent(id)}`, { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS }, true);
+    return answer.status !== 404;
+  }
+
+  /** PUT /v1/session/destroy/<id> (releases every lock it holds). */
+  async sessionDestroy(id: string): Promise<void> {
+    await this.call(`destroying Consul session ${id}`, `session/destroy/${encodeURIComponent(id)}`, { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS });
+  }
+
+  /** PUT /v1/kv/<key>?acquire=<session>: true when this session now holds the lock. */
+  async kvAcquire(key: string, session: string, value: string): Promise<boolean> {
+    const what = `acquiring the lock "${key}"`;
+    return this.parseBool(what, await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { acquire: session }, body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS }));
+  }
+
+  /** PUT /v1/kv/<key>?release=<session>. */
+  async kvRelease(key: string, session: string): Promise<boolean> {
+    const what = `releasing the lock "${key}"`;
+    return this.parseBool(what, await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { release: session }, body: '', timeoutMs: NON_BLOCKING_TIMEOUT_MS }));
+  }
+
+  /** PUT /v1/kv/<key> (last write wins). */
+  async kvPut(key: string, value: string): Promise<void> {
+    const what = `writing K/V key "${key}"`;
+    this.parseBool(what, await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS }));
+  }
+
+  /** GET /v1/kv/<key> (consistent unless blocking): the entry (Value decoded), or undefined when there is none. */
+  async kvGet(key: string, index = 0, waitMs = 0, signal?: AbortSignal): Promise<{ entry: { Value?: unknown; Session?: string; ModifyIndex?: number } | undefined; index: number }> {
+    const r = await this.readJson(`K/V key "${key}"`, `kv/${encodePath(key)}`, index > 0 ? {} : { consistent: '' }, index, waitMs, signal);
+    const first = Array.isArray(r.data) ? (r.data[0] as { Value?: unknown; Session?: string; ModifyIndex?: number } | undefined) : undefined;
+    if (first && typeof first.Value === 'string') first.Value = Buffer.from(first.Value, 'base64').toString('utf8');
+    return { entry: first && typeof first === 'object' ? first : undefined, index: r.index };
+  }
+
+  private parseJson(what: string, answer: ConsulAnswer): unknown {
+    try {
+      return JSON.parse(answer.body.toString('utf8'));
+    } catch (err) {
+      throw new ConsulResponseError(`${what}: Consul answered with a body that is not valid JSON (${errorMessage(err)})`, { cause: err });
+    }
+  }
+
   private async readJson(
     what: string,
     path: string,
@@ -130,16 +187,11 @@ export class ConsulClient {
     const answer = blocking ? await this.call(what, path, options) : await this.reads(() => this.call(what, path, options));
     const resultIndex = parseIndex(what, answer);
     if (answer.status === 404) return { data: [], index: resultIndex };
-    let data: unknown;
-    try {
-      data = JSON.parse(answer.body.toString('utf8'));
-    } catch (err) {
-      throw new ConsulResponseError(`${what}: Consul answered with a body that is not valid JSON (${errorMessage(err)})`, { cause: err });
-    }
-    return { data, index: resultIndex };
+    return { data: this.parseJson(what, answer), index: resultIndex };
   }
 
-  private async call(what: string, path: string, options: RequestOptions): Promise<ConsulAnswer> {
+  /** `notFoundOk`: a 404 on a write is an answer (a session that is gone), not an error. */
+  private async call(what: string, path: string, options: RequestOptions, notFoundOk = false): Promise<ConsulAnswer> {
     let answer: ConsulAnswer;
     try {
       answer = await this.http.request(path, options);
@@ -152,7 +204,7 @@ export class ConsulClient {
     if (answer.status === 403) {
       throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${bodyText(answer)})`);
     }
-    if (answer.status !== 200 && !(answer.status === 404 && (options.method ?? 'GET') === 'GET')) {
+    if (answer.status !== 200 && !(answer.status === 404 && ((options.method ?? 'GET') === 'GET' || notFoundOk))) {
       throw new ConsulUnavailableError(`${what}: Consul answered HTTP ${answer.status} (${bodyText(answer)})`);
     }
     return answer;
@@ -163,6 +215,11 @@ export class ConsulClient {
     if (text !== 'true' && text !== 'false') throw new ConsulResponseError(`${what}: expected true or false, Consul answered ${JSON.stringify(text.slice(0, 80))}`);
     return text === 'true';
   }
+}
+
+/** Consul session durations are Go durations in seconds (`15s`); lock-delay may be 0. */
+function formatSeconds(ms: number): string {
+  return `${Math.max(0, Math.round(ms / 1000))}s`;
 }
 
 /** K/V keys keep their slashes; every other reserved character is escaped. */

@@ -109,7 +109,8 @@ export class ConsulHttp {
     const query = { ...opts.query };
     const method = opts.method ?? 'GET';
     const consistency = this.opts.consistency ?? 'default';
-    if (method === 'GET' && consistency !== 'default') query[consistency] = '';
+    // A read that asks for its own mode (the ACME lock reads consistently) keeps it.
+    if (method === 'GET' && consistency !== 'default' && !('stale' in query) && !('consistent' in query)) query[consistency] = '';
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const headers: Record<string, string> = {};
     const token = this.opts.token();
