@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(haproxy socat)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(ansible ansible-lint chromium python3)
+  packages+=(pebble) # ACME tests: pebble and pebble-challtestsrv (test/acme/)
 fi
 
 missing=()

@@ -144,6 +144,18 @@ export class Runner extends EventEmitter {
     return this.tlsStatus;
   }
 
+  /**
+   * The ACME account's thumbprint (src/acme/): from now on every render answers HTTP-01
+   * challenges with it. A change rebuilds once (the challenge rule is part of haproxy.cfg).
+   */
+  setAcmeThumbprint(thumbprint: string): void {
+    if (this.acme?.thumbprint === thumbprint) return;
+    this.acme = { thumbprint };
+    this.quiescence.trigger();
+  }
+
+  private acme: { thumbprint: string } | undefined;
+
   /** Applies the change held by the never-shrink guard at the next build (operator override). */
   releaseHold(): void {
     if (this.guard?.release()) this.quiescence.trigger();
@@ -200,7 +212,7 @@ export class Runner extends EventEmitter {
       );
       model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
-      const base = { ...this.opts.renderSettings, stats: secrets?.stats ?? this.opts.renderSettings.stats };
+      const base = { ...this.opts.renderSettings, stats: secrets?.stats ?? this.opts.renderSettings.stats, ...(this.acme ? { acme: this.acme } : {}) };
       tls = secrets && this.opts.certificates ? tlsBuild(model, secrets.certificates, configDir) : undefined;
       const renderAt = (dir: string): RenderedFiles => ({
         ...renderFiles(templates, model, { ...base, configDir: dir, tls: tls?.settingsFor(dir) }),

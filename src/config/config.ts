@@ -1,4 +1,6 @@
 // The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
+import type { AcmeConfig } from '../acme/config.js';
+
 export interface VaultTokenAuth {
   method: 'token';
 }
@@ -64,4 +66,6 @@ export interface Config {
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
   logLevel: string;
+  /** ACME issuing (src/acme/config.ts); `directoryUrl` '' = off. */
+  acme: AcmeConfig;
 }

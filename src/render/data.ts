@@ -120,6 +120,8 @@ export interface TemplateData {
    * REDIRECT_HOSTS_PER_RULE hosts per entry: an app with more has several consecutive entries.
    */
   httpsRedirects: { app: string; hosts: string[] }[];
+  /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
+  acme: { thumbprint: string } | null;
 }
 
 function fail(message: string): never {
@@ -399,5 +401,15 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     defaultBackend: DEFAULT_BACKEND,
     tls,
     httpsRedirects,
+    acme: acmeData(settings.acme),
   };
+}
+
+// A JWK SHA-256 thumbprint: 43 base64url characters, safe inside a quoted log-format string.
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+function acmeData(acme: RenderSettings['acme']): TemplateData['acme'] {
+  if (acme === undefined) return null;
+  if (!THUMBPRINT.test(acme.thumbprint)) fail(`acme.thumbprint ${JSON.stringify(acme.thumbprint)} is not a base64url SHA-256 JWK thumbprint`);
+  return { thumbprint: acme.thumbprint };
 }

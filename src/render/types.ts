@@ -37,6 +37,11 @@ export interface RenderSettings {
    * refuses to start when it cannot raise its limit that far.
    */
   maxconn?: number;
+  /**
+   * ACME on: the account key's JWK thumbprint. The HTTP frontend then answers
+   * `/.well-known/acme-challenge/<token>` with `<token>.<thumbprint>` itself (HTTP-01).
+   */
+  acme?: { thumbprint: string };
 }
 
 /** Template texts as read from the templates directory. */

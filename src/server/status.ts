@@ -1,5 +1,6 @@
 // What /status, the status page and /healthz show: a plain JSON document derived from the
 // runner's state. Pure (state + clock in, document out) so every rule is table-testable.
+import type { AcmeView } from '../acme/view.js';
 import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
@@ -160,6 +161,8 @@ export interface StatusDocument {
   conflicts: RejectionView[];
   /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
   tls: TlsStatus | null;
+  /** ACME (null when off): lock holder, per custom domain certificate source, expiry, last order, next try. */
+  acme: AcmeView | null;
 }
 
 function appView(app: AppRoute, model: RoutingModel): AppView {
@@ -229,6 +232,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
     conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
     tls: state.tls ?? null,
+    acme: state.acme ?? null,
   };
 }
 
