@@ -86,8 +86,20 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   if (httpOnly.length > 0) {
     warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${httpOnly.map((h) => h.host).join(', ')}`);
   }
+  warnings.push(...acmeWarnings(state));
   if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
+}
+
+/** ACME: no account key, or custom domains whose last order failed and that have no certificate. */
+function acmeWarnings(state: RouterState): string[] {
+  const acme = state.acme;
+  if (!acme) return [];
+  const out: string[] = [];
+  if (acme.accountError) out.push(`ACME: no account key yet: ${acme.accountError}`);
+  const failing = acme.hosts.filter((h) => h.certificateSource === null && h.lastResult !== null && h.lastResult !== 'issued');
+  if (failing.length > 0) out.push(`ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${failing.map((h) => `${h.host} (${h.lastResult})`).join(', ')}`);
+  return out;
 }
 
 export function ageText(ms: number): string {
