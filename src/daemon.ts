@@ -49,7 +49,13 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
 
 /** `token`: where each request gets its ACL token (default: consul.token / CONSUL_HTTP_TOKEN). */
 export function consulClientFrom(config: Config, token: () => string = () => config.consul.token): ConsulClient {
-  return new ConsulClient({ address: config.consul.address, cacert: config.consul.cacert || undefined, token });
+  return new ConsulClient({
+    address: config.consul.address,
+    cacert: config.consul.cacert || undefined,
+    token,
+    maxConnections: config.consul.maxConnections,
+    consistency: config.consul.consistency,
+  });
 }
 
 /** The Vault secrets source, or undefined when `vault.address` is empty (Vault not used). */
@@ -119,6 +125,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   });
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
+  metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
     listen: config.listen,
     runner,

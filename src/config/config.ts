@@ -26,6 +26,10 @@ export interface Config {
     minIntervalMs: number;
     /** Upper bound of the exponential backoff after failed reads, ms. */
     retryMaxMs: number;
+    /** Most connections ever open to Consul, blocking or not. */
+    maxConnections: number;
+    /** Read consistency: `default`, `stale` (any server answers) or `consistent`. */
+    consistency: 'default' | 'stale' | 'consistent';
   };
   vault: {
     address: string;

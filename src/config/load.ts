@@ -137,6 +137,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       waitMs: ms(f.consul.wait),
       minIntervalMs: ms(f.consul.min_interval),
       retryMaxMs: ms(f.consul.retry_max),
+      maxConnections: f.consul.max_connections,
+      consistency: f.consul.consistency,
     },
     vault: {
       address: f.vault.address.replace(/\/+$/, ''),

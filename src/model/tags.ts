@@ -144,12 +144,18 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
 
 /** True when a valid `router.<flag>` / `router.<flag>=true` appears on any instance. */
 export function hasFlag(instances: ServiceInstance[], flag: 'expose' | 'skip', settings: ModelSettings): boolean {
-  return instances.some((inst) =>
-    inst.tags.some((tag) => {
-      const p = parseRouterTag(tag, settings);
-      return p?.ok === true && p.key === flag && p.value === 'true';
-    }),
-  );
+  return instances.some((inst) => tagsHaveFlag(inst.tags, flag, settings));
+}
+
+/** Flags are plain booleans: their parsing reads no setting (sources call this without a model). */
+const FLAG_SETTINGS = { reservedPorts: [] } as Partial<ModelSettings> as ModelSettings;
+
+/** True when `tags` hold a valid `router.<flag>` or `router.<flag>=true` (`=false` and bad values do not count). */
+export function tagsHaveFlag(tags: readonly string[], flag: 'expose' | 'skip', settings: ModelSettings = FLAG_SETTINGS): boolean {
+  return tags.some((tag) => {
+    const p = parseRouterTag(tag, settings);
+    return p?.ok === true && p.key === flag && p.value === 'true';
+  });
 }
 
 /** Malformed `router.<flag>` tags; used to report a `router.expose=yes` that failed to expose. */

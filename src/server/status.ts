@@ -57,6 +57,12 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
     if (required.has(s.name) || s.state === 'ok') continue;
     warnings.push(`source ${s.name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''}`);
   }
+  for (const s of Object.values(state.sources)) {
+    const failing = s.failing ?? [];
+    if (failing.length === 0) continue;
+    const shown = failing.slice(0, 5).map((f) => `${f.subject} (${f.message})`).join('; ');
+    warnings.push(`source ${s.name}: ${failing.length} read(s) failing, their last known data stays in use: ${shown}${failing.length > 5 ? '; …' : ''}`);
+  }
 
   const last = state.lastApply;
   if (!last) {
@@ -113,6 +119,8 @@ export interface SourceView {
   lastSyncAt: string | null;
   syncAgeSeconds: number | null;
   lastError: { code: string; message: string; at: string | null } | null;
+  /** Parts failing to read while the source works (Consul services whose health read fails). */
+  failing: { subject: string; code: string; message: string; at: string | null }[];
 }
 
 export interface ServerView {
@@ -215,6 +223,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastSyncAt: iso(s?.lastSyncAt),
       syncAgeSeconds: s?.lastSyncAt === undefined ? null : seconds(now - s.lastSyncAt),
       lastError: s?.lastError ? { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) } : null,
+      failing: (s?.failing ?? []).map((f) => ({ subject: f.subject, code: f.code, message: f.message, at: iso(f.at) })),
     };
   });
   const model = state.liveModel ?? state.builtModel;
