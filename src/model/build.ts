@@ -4,7 +4,7 @@ import { resolveDomains } from './domains.js';
 import { resolveTcpPorts, type TcpClaim } from './ports.js';
 import { finishRejections } from './rejections.js';
 import { buildServers, firstCreateIndex, selectServices } from './services.js';
-import { resolveTags } from './tags.js';
+import { edgeFields, resolveTags } from './tags.js';
 import { cmp } from './text.js';
 
 /** Domain every default host lives under: `<cluster>.<baseDomain>` (an empty cluster is left out). */
@@ -55,6 +55,7 @@ export function buildModel(input: ModelInput): RoutingModel {
       sticky: t.sticky,
       ...(t.maxconn !== undefined ? { maxconn: t.maxconn } : {}),
       ...(t.timeoutServer !== undefined ? { timeoutServer: t.timeoutServer } : {}),
+      ...edgeFields(t),
       ...(t.mode === 'http' ? { defaultHost: defaultHost(cand.name, settings) } : {}),
       hosts: [],
       servers,
