@@ -300,7 +300,7 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
       routable = false;
       const modeTags = [...(votes.get('mode')?.get('tcp')?.tags ?? ['router.mode=tcp'])].sort(cmp);
       rejections.push(
-        reject('tag', app, modeTags[0]!, 'router.mode=tcp needs a valid router.port=<1..65535>; app not routed'),
+        reject('tag', app, modeTags[0]!, `router.mode=tcp needs a valid router.port=<${settings.tcpPorts ? `a port in ${formatPortRanges(settings.tcpPorts)}` : '1..65535'}>; app not routed`),
       );
     } else {
       out.port = Number(port);
