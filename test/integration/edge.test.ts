@@ -170,6 +170,14 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
     t.equal((await rawRequest({ port: httpPort, headers: [['host', 'sloppy.production.mozilla.community']] })).status, 200, 'the app is still served');
   });
 
+  await t.test('/status shows the edge settings of each app', async (t) => {
+    const doc = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as { apps: { name: string; settings: Record<string, unknown> }[] };
+    const settingsOf = (name: string) => doc.apps.find((a) => a.name === name)?.settings;
+    t.match(settingsOf('shop'), { httpsOnly: true, sticky: true, hsts: 31536000, hstsSubdomains: true, timeoutConnect: '2s' });
+    t.match(settingsOf('plain'), { hsts: 600, maxBody: 1024 });
+    t.match(settingsOf('chat'), { timeoutClient: '1m' });
+  });
+
   await t.test('stats listener: on haproxy.stats_bind_address only; admin actions only with credentials', async (t) => {
     const { user, password } = cluster.vault!.stats;
     const auth: [string, string] = ['authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`];
