@@ -9,6 +9,7 @@ import { appTasks, backends, hit, registerMany, startBench, until } from './harn
 import { registerMesosTask } from '../dev/consul/mesos.js';
 import { measureLatency } from './latency.js';
 import { burstReloads, loadWithChurn } from './churn.js';
+import { incrementalRows, measureSize, type SizeResult } from './incremental.js';
 import { measureScale } from './scale.js';
 import { ms, printTable, summarize, type Row } from './stats.js';
 
@@ -19,6 +20,12 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     churn: { type: 'string', default: '1000' },
     reloads: { type: 'string', default: '50' },
+    // A change costs what changed (bench/incremental.ts): --incremental runs only that part.
+    incremental: { type: 'boolean', default: false },
+    'inc-sizes': { type: 'string', default: '20,1000,10000' },
+    'inc-trials': { type: 'string', default: '30' },
+    'new-trials': { type: 'string', default: '5' },
+    burst: { type: 'string', default: '1000' },
   },
 });
 const trials = Number(values.trials);
@@ -35,6 +42,23 @@ log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).
 const main = await backends(3, 'main');
 const pool = await backends(10, 'extra');
 const rows: Row[] = [];
+
+{
+  const results: SizeResult[] = [];
+  for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
+    log(`incremental: ${size} apps × 3 (dev Consul)`);
+    results.push(await measureSize(size, { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst) }, main, pool, log));
+  }
+  const incRows = incrementalRows(results);
+  for (const row of incRows) log(`  ${row.measure}: ${row.value}${row.target ? ` (target ${row.target}: ${row.verdict})` : ''}`);
+  rows.push(...incRows);
+  if (values.incremental) {
+    await Promise.all([...main, ...pool].map((b) => b.close()));
+    process.stdout.write(`\npaas-router benchmark (incremental) — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);
+    printTable(rows);
+    process.exit(0);
+  }
+}
 // Each figure is also logged as soon as it is known, so a late failure loses nothing.
 const push = (row: Row) => {
   rows.push(row);

@@ -175,8 +175,8 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   const deadline = Date.now() + timeoutMs;
   const { runner } = cluster.daemon;
   while (Date.now() < deadline) {
-    const model = runner.state.servingModel;
-    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'written';
+    const model = runner.state.liveModel;
+    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'haproxy-unreachable';
     if (served) {
       const first = model.hosts[0];
       if (!first || (await requestThrough(cluster.config.haproxy.httpPort, first.host).catch(() => ({ status: 0 }))).status === 200) return;
@@ -197,7 +197,7 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
   try {
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
-    const model = cluster.daemon.runner.state.servingModel!;
+    const model = cluster.daemon.runner.state.liveModel!;
     out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`);
     if (cluster.vault) {
       out.write(

@@ -1,6 +1,8 @@
 import type { PortRange } from '../model/types.js';
 
 // The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
+import type { AcmeConfig } from '../acme/config.js';
+
 export interface VaultTokenAuth {
   method: 'token';
 }
@@ -79,4 +81,6 @@ export interface Config {
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
   logLevel: string;
+  /** ACME issuing (src/acme/config.ts); `directoryUrl` '' = off. */
+  acme: AcmeConfig;
 }

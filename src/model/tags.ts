@@ -2,6 +2,7 @@
 import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
 import { formatPortRanges, inPortRanges } from './port-ranges.js';
+import { parseDuration } from '../config/duration.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
 
@@ -11,7 +12,6 @@ export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'firs
 export const MAX_HEALTHCHECK = 200;
 export const MAX_MAXCONN = 100000;
 const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 /** `router.hsts` upper bound: two years, in seconds. */
 export const MAX_HSTS = 63_072_000;
 /** `router.max-body` upper bound: 64 GiB. */
@@ -66,7 +66,7 @@ const TIMEOUT_ALLOWED = 'a duration <integer><ms|s|m|h> greater than 0 and at mo
 function parseTimeout(v: string): ParseResult {
   const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
   if (!m) return no;
-  return Number(m[1]) * UNIT_MS[m[2]!]! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
+  return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
 }
 
 const SPECS = {

@@ -20,8 +20,8 @@ export interface RenderSettings {
   stats?: { user: string; password: string };
   /**
    * TLS from Vault. Absent (or no certificate): no HTTPS frontend, and https-only apps are served
-   * over plain HTTP. `crtList` is an absolute path outside the staging directory: the certificate
-   * files are written before the configuration is validated.
+   * over plain HTTP. `crtList` is `<configDir>/crt-list`: the certificate files are part of the
+   * candidate (render/certificates.ts), validated in staging with the rest.
    */
   tls?: {
     crtList: string;
@@ -39,6 +39,11 @@ export interface RenderSettings {
   maxconn?: number;
   /** The production edge (docs/edge.md); absent: the defaults of the config keys. */
   edge?: EdgeRenderSettings;
+  /**
+   * ACME on: the account key's JWK thumbprint. The HTTP frontend then answers
+   * `/.well-known/acme-challenge/<token>` with `<token>.<thumbprint>` itself (HTTP-01).
+   */
+  acme?: { thumbprint: string };
 }
 
 /** `haproxy.*` edge keys as the renderer takes them. Every field has the config key's default. */

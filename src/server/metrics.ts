@@ -2,6 +2,7 @@
 // process (tests) and a SIGHUP restart of the daemon keeps its counters: attach() moves the
 // metrics to the new runner. Counters follow the runner's events; gauges read its state on scrape.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ORDER_RESULTS } from '../acme/schedule.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
@@ -27,6 +28,7 @@ export class RouterMetrics {
     applied: (report: ApplyReport) => this.onApplied(report),
     rendered: (ms: number) => this.renderDuration.observe(ms / 1000),
     buildError: () => this.buildErrors.inc(),
+    acmeOrder: (result: string) => this.acmeOrders.inc({ result }),
   };
 
   private readonly changesApplied: Counter<'method'>;
@@ -37,6 +39,7 @@ export class RouterMetrics {
   private readonly renderDuration: Histogram;
   private readonly validateDuration: Histogram;
   private readonly reloadDuration: Histogram;
+  private readonly acmeOrders: Counter<'result'>;
 
   constructor(opts: { version?: string; now?: () => number; defaultMetrics?: boolean } = {}) {
     const now = opts.now ?? Date.now;
@@ -88,7 +91,7 @@ export class RouterMetrics {
       collect() {
         this.reset();
         const counts: Record<string, number> = { service: 0, tag: 0, domain: 0, conflict: 0 };
-        for (const r of state()?.model?.rejections ?? []) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
+        for (const r of state()?.builtModel?.rejections ?? []) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
         for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
       },
     });
@@ -102,7 +105,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const hosts = state()?.servingModel?.hosts ?? [];
+        const hosts = state()?.liveModel?.hosts ?? [];
         this.set({ source: 'default' }, hosts.filter((h) => h.source === 'default').length);
         this.set({ source: 'kv' }, hosts.filter((h) => h.source === 'kv').length);
       },
@@ -114,7 +117,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const apps = state()?.servingModel?.apps ?? [];
+        const apps = state()?.liveModel?.apps ?? [];
         this.set({ mode: 'http' }, apps.filter((a) => a.mode === 'http').length);
         this.set({ mode: 'tcp' }, apps.filter((a) => a.mode === 'tcp').length);
       },
@@ -126,7 +129,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const servers = (state()?.servingModel?.apps ?? []).flatMap((a) => a.servers);
+        const servers = (state()?.liveModel?.apps ?? []).flatMap((a) => a.servers);
         this.set({ state: 'up' }, servers.filter((s) => s.passing).length);
         this.set({ state: 'down' }, servers.filter((s) => !s.passing).length);
       },
@@ -174,10 +177,11 @@ export class RouterMetrics {
         this.set(s && evaluateHealth(s, now(), self.decisive).ok ? 1 : 0);
       },
     });
+    this.acmeOrders = acmeMetrics(registers, state, now);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
-  /** The last apply report that was not 'unchanged' (for the health rules). */
+  /** The last apply report that was not 'already-refused' (for the health rules). */
   get lastDecisiveReport(): ApplyReport | undefined {
     return this.decisive;
   }
@@ -190,6 +194,7 @@ export class RouterMetrics {
     runner.on('applied', this.listeners.applied);
     runner.on('rendered', this.listeners.rendered);
     runner.on('build-error', this.listeners.buildError);
+    runner.on('acme-order', this.listeners.acmeOrder);
   }
 
   detach(): void {
@@ -197,6 +202,7 @@ export class RouterMetrics {
     this.runner.off('applied', this.listeners.applied);
     this.runner.off('rendered', this.listeners.rendered);
     this.runner.off('build-error', this.listeners.buildError);
+    this.runner.off('acme-order', this.listeners.acmeOrder);
   }
 
   metrics(): Promise<string> {
@@ -208,7 +214,7 @@ export class RouterMetrics {
   }
 
   private onApplied(report: ApplyReport): void {
-    if (report.status !== 'unchanged') this.decisive = report;
+    if (report.status !== 'already-refused') this.decisive = report;
     const method = applyMethod(report);
     if (method) this.changesApplied.inc({ method });
     if (report.status === 'reload-failed') this.reloadFailures.inc();
@@ -226,4 +232,37 @@ function isRequired(name: string): boolean {
 function sourceEntries(state: RouterState | undefined): [string, RouterState['sources'][string] | undefined][] {
   const names = [...new Set([...REQUIRED_SOURCES, ...Object.keys(state?.sources ?? {})])];
   return names.map((n) => [n, state?.sources[n]]);
+}
+
+/** ACME (src/acme/): certificate expiry per custom domain, orders by result. Returns the order counter. */
+function acmeMetrics(registers: Registry[], state: () => RouterState | undefined, now: () => number): Counter<'result'> {
+  new Gauge({
+    name: `${METRIC_PREFIX}certificate_expiry_seconds`,
+    help: 'Seconds until the certificate serving a custom domain expires (negative once expired); ACME on only.',
+    labelNames: ['host'],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of state()?.acme?.hosts ?? []) {
+        if (h.notAfter) this.set({ host: h.host }, Math.round((Date.parse(h.notAfter) - now()) / 1000));
+      }
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}acme_lock_held`,
+    help: '1 while this router holds the ACME lock (orders and renews for the cluster).',
+    registers,
+    collect() {
+      const acme = state()?.acme;
+      if (acme) this.set(acme.lock.held ? 1 : 0);
+    },
+  });
+  const orders = new Counter({
+    name: `${METRIC_PREFIX}acme_orders_total`,
+    help: 'ACME attempts by result: issued, preflight-failed (no order sent), order-failed, store-failed, lock-lost.',
+    labelNames: ['result'],
+    registers,
+  });
+  for (const result of ORDER_RESULTS) orders.inc({ result }, 0);
+  return orders;
 }

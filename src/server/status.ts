@@ -1,7 +1,8 @@
 // What /status, the status page and /healthz show: a plain JSON document derived from the
 // runner's state. Pure (state + clock in, document out) so every rule is table-testable.
 import { edgeFields } from '../model/tags.js';
-import type { TlsStatus } from '../apply/certs.js';
+import type { AcmeView } from '../acme/view.js';
+import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
@@ -35,14 +36,14 @@ export interface Health {
 
 /** Apply outcomes after which HAProxy does not run the latest valid candidate. */
 const NOT_LOADED: Record<string, string> = {
-  written: 'the latest validated configuration is on disk but HAProxy has not loaded it (HAProxy not reachable)',
+  'haproxy-unreachable': 'the latest validated configuration is on disk but HAProxy has not loaded it (HAProxy not reachable)',
   'reload-failed': 'HAProxy failed to reload the latest validated configuration; it still runs the previous one',
   'write-failed': 'the latest configuration could not be written to disk',
 };
 
 /**
- * `decisive` is the last apply report that was not 'unchanged' (an unchanged report after a
- * refusal repeats the refused checksum and says nothing new).
+ * `decisive` is the last apply report that was not 'already-refused' (that report repeats the
+ * refused checksum and says nothing new).
  */
 export function evaluateHealth(state: RouterState, now: number, decisive?: ApplyReport): Health {
   const reasons: string[] = [];
@@ -161,6 +162,8 @@ export interface StatusDocument {
   conflicts: RejectionView[];
   /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
   tls: TlsStatus | null;
+  /** ACME (null when off): lock holder, per custom domain certificate source, expiry, last order, next try. */
+  acme: AcmeView | null;
 }
 
 function appView(app: AppRoute, model: RoutingModel): AppView {
@@ -204,9 +207,9 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastError: s?.lastError ? { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) } : null,
     };
   });
-  const model = state.servingModel ?? state.model;
-  const routesFrom = state.servingModel ? 'serving' : state.model ? 'latest-build' : 'none';
-  const latest = state.model;
+  const model = state.liveModel ?? state.builtModel;
+  const routesFrom = state.liveModel ? 'serving' : state.builtModel ? 'latest-build' : 'none';
+  const latest = state.builtModel;
   const last = state.lastApply;
   return {
     generatedAt: new Date(now).toISOString(),
@@ -220,7 +223,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastRuntimeChangeAt: iso(state.lastRuntimeChangeAt),
       lastBuildError: state.lastBuildError ? { ...state.lastBuildError, at: iso(state.lastBuildError.at) } : null,
       lastRenderMs: state.lastRenderMs === undefined ? null : Math.round(state.lastRenderMs * 1000) / 1000,
-      pendingChanges: latest !== undefined && latest !== state.servingModel,
+      pendingChanges: latest !== undefined && latest !== state.liveModel,
       held: state.held ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter } : null,
       counters: { ...state.counters },
     },
@@ -231,14 +234,15 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
     conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
     tls: state.tls ?? null,
+    acme: state.acme ?? null,
   };
 }
 
 /** One line for systemd's STATUS= and logs. */
 export function statusLine(state: RouterState, now: number, decisive?: ApplyReport): string {
-  const model = state.servingModel;
+  const model = state.liveModel;
   const health = evaluateHealth(state, now, decisive);
   const serving = model ? `serving ${model.apps.length} apps, ${model.hosts.length} hosts` : 'no configuration applied yet';
-  const rejected = state.model?.rejections.length ? `; ${state.model.rejections.length} rejected inputs` : '';
+  const rejected = state.builtModel?.rejections.length ? `; ${state.builtModel.rejections.length} rejected inputs` : '';
   return `${serving}${rejected}; ${health.ok ? 'healthy' : `unhealthy: ${health.reasons[0]}`}`;
 }

@@ -17,7 +17,7 @@ const PLAIN = 'plain.production.mozilla.community';
 const SHOP = 'shop.production.mozilla.community';
 
 function rejectionsOf(cluster: TestCluster, app: string) {
-  return (cluster.daemon.runner.state.servingModel?.rejections ?? []).filter((r) => r.service === app);
+  return (cluster.daemon.runner.state.liveModel?.rejections ?? []).filter((r) => r.service === app);
 }
 
 t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hosts, tcp ports, stats bind', async (t) => {
@@ -49,7 +49,7 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
   await eventually('plain routed', async () => (await rawRequest({ port: httpPort, headers: [['host', PLAIN]] })).status === 200, 20_000);
   await eventually('shop over HTTPS', async () => (await h2Request(httpsPort, SHOP, SHOP)).status === 200, 20_000);
   // HAProxy starts from the first written file; the daemon's reload of it is the last start-up step.
-  await eventually('the first configuration applied', () => cluster.daemon.runner.state.lastApply?.status !== 'written', 20_000);
+  await eventually('the first configuration applied', () => cluster.daemon.runner.state.lastApply?.status !== 'haproxy-unreachable', 20_000);
 
   await t.test('plain HTTP: forged X-Forwarded-* and Forwarded never reach the app', async (t) => {
     const r = await rawRequest({
@@ -158,7 +158,7 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
       { subject: 'router.mode=tcp', reason: `router.mode=tcp needs a valid router.port=<a port in ${tcpPort}>; app not routed` },
       { subject: 'router.port=2181', reason: `router.port: port 2181 is outside haproxy.tcp_ports (${tcpPort}), the ports the load balancer forwards` },
     ]);
-    t.notOk(cluster.daemon.runner.state.servingModel?.apps.some((a) => a.name === 'rogue'), 'rogue not routed');
+    t.notOk(cluster.daemon.runner.state.liveModel?.apps.some((a) => a.name === 'rogue'), 'rogue not routed');
   });
 
   await t.test('bad edge tags are rejected with a reason naming the app and the tag', async (t) => {
@@ -186,7 +186,7 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
     t.equal((await stats([])).status, 401);
     t.equal((await stats([auth])).status, 200);
     await t.rejects(rawRequest({ port: statsPort, address: '127.0.0.1', headers: [['host', 'stats']] }), { code: 'ECONNREFUSED' }, 'not on the public address');
-    const server = cluster.daemon.runner.state.servingModel!.apps.find((a) => a.name === 'plain')!.servers[0]!.name;
+    const server = cluster.daemon.runner.state.liveModel!.apps.find((a) => a.name === 'plain')!.servers[0]!.name;
     const action = (a: string) => `s=${server}&action=${a}&b=app_plain`;
     const form = (body: string): [string, string][] => [['content-type', 'application/x-www-form-urlencoded'], ['content-length', String(body.length)]];
     t.equal((await stats(form(action('maint')), 'POST', action('maint'))).status, 401, 'no admin action without credentials');

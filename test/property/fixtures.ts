@@ -422,8 +422,8 @@ export interface RenderOptions {
   tls: 'none' | 'all' | 'some';
   stats: { user: string; password: string } | null;
   maxOldWorkers: number | null;
-  /** haproxy.* edge keys (docs/edge.md). */
-  edge: {
+  /** haproxy.* edge keys (docs/edge.md); absent: their defaults. */
+  edge?: {
     acceptProxy: boolean;
     trustedProxies: string[];
     statsBindAddress: string;

@@ -745,9 +745,11 @@ export function renderSettings(model: RoutingModel, opts: RenderOptions, paths: 
     hardStopAfter: '30s',
   };
   if (opts.maxOldWorkers !== null) settings.maxOldWorkers = opts.maxOldWorkers;
-  const { maxconn, ...edge } = opts.edge;
-  settings.edge = edge;
-  if (maxconn !== null) settings.maxconn = maxconn;
+  if (opts.edge) {
+    const { maxconn, ...edge } = opts.edge;
+    settings.edge = edge;
+    if (maxconn !== null) settings.maxconn = maxconn;
+  }
   if (opts.stats) settings.stats = opts.stats;
   if (opts.tls !== 'none') {
     const hosts = model.hosts.map((h) => h.host).filter((_, i) => opts.tls === 'all' || i % 2 === 0);

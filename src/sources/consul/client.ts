@@ -77,6 +77,62 @@ export class ConsulClient {
     }
   }
 
+  // Sessions and locks (the ACME issuer's lock, docs/acme.md), as Consul documents them.
+
+  /** PUT /v1/session/create with a TTL and `Behavior: release`; resolves to the session id. */
+  async sessionCreate(opts: { name: string; ttlMs: number; lockDelayMs: number }): Promise<string> {
+    const body = await this.write('creating a Consul session', (o) =>
+      this.consul.session.create({ ...o, name: opts.name, ttl: formatSeconds(opts.ttlMs), lockdelay: formatSeconds(opts.lockDelayMs), behavior: 'release' } as never),
+    );
+    const id = (body as { ID?: unknown } | undefined)?.ID;
+    if (typeof id !== 'string' || id === '') throw new ConsulResponseError('creating a Consul session: Consul answered without an "ID"');
+    return id;
+  }
+
+  /** PUT /v1/session/renew/<id>; false when the session no longer exists (expired or destroyed). */
+  async sessionRenew(id: string): Promise<boolean> {
+    const answer = await this.write(`renewing Consul session ${id}`, (o) => this.consul.session.renew({ ...o, id } as never), true);
+    return answer !== NOT_FOUND;
+  }
+
+  /** PUT /v1/session/destroy/<id> (releases every lock it holds). */
+  async sessionDestroy(id: string): Promise<void> {
+    await this.write(`destroying Consul session ${id}`, (o) => this.consul.session.destroy({ ...o, id } as never));
+  }
+
+  /** PUT /v1/kv/<key>?acquire=<session>: true when this session now holds the lock. */
+  async kvAcquire(key: string, session: string, value: string): Promise<boolean> {
+    return Boolean(await this.write(`acquiring the lock "${key}"`, (o) => this.consul.kv.set({ ...o, key, value, acquire: session } as never)));
+  }
+
+  /** PUT /v1/kv/<key>?release=<session>. */
+  async kvRelease(key: string, session: string): Promise<boolean> {
+    return Boolean(await this.write(`releasing the lock "${key}"`, (o) => this.consul.kv.set({ ...o, key, value: '', release: session } as never)));
+  }
+
+  /** PUT /v1/kv/<key> (last write wins). */
+  async kvPut(key: string, value: string): Promise<void> {
+    await this.write(`writing K/V key "${key}"`, (o) => this.consul.kv.set({ ...o, key, value } as never));
+  }
+
+  /** GET /v1/kv/<key> (consistent unless blocking): the entry, or undefined when there is none. */
+  async kvGet(key: string, index = 0, waitMs = 0, signal?: AbortSignal): Promise<{ entry: { Value?: unknown; Session?: string; ModifyIndex?: number } | undefined; index: number }> {
+    const result = await this.read(`K/V key "${key}"`, (o) => this.consul.kv.get(o as never), index > 0 ? { key } : { key, consistent: true }, index, waitMs, signal);
+    const entry = result.data && typeof result.data === 'object' && !Array.isArray(result.data) ? (result.data as { Session?: string }) : undefined;
+    return { entry, index: result.index };
+  }
+
+  private async write(what: string, call: (opts: Record<string, unknown>) => Promise<unknown>, notFoundOk = false): Promise<unknown> {
+    const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
+    try {
+      const answer = await call({ ctx, token: this.opts.token() || undefined, timeout: 10_000 });
+      return Array.isArray(answer) ? answer[1] : answer; // [response, body] with includeResponse
+    } catch (err) {
+      if (notFoundOk && (err as { response?: RawResponse }).response?.statusCode === 404) return NOT_FOUND;
+      throw this.wrap(what, err);
+    }
+  }
+
   private async read(
     what: string,
     call: (opts: Record<string, unknown>) => Promise<unknown>,
@@ -122,6 +178,13 @@ export class ConsulClient {
     if (status) return new ConsulUnavailableError(`${what}: Consul answered HTTP ${status} (${errorMessage(err)})`, { cause: err });
     return new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });
   }
+}
+
+const NOT_FOUND = Symbol('404');
+
+/** Consul session durations are Go durations in seconds (`15s`); lock-delay may be 0. */
+function formatSeconds(ms: number): string {
+  return `${Math.max(0, Math.round(ms / 1000))}s`;
 }
 
 function parseIndex(what: string, res: RawResponse): number {
