@@ -71,7 +71,15 @@ export async function measureSize(apps: number, opts: { trials: number; newTrial
     const timed = async (what: string, write: () => Promise<unknown>, check: () => Promise<boolean>) => {
       const before = await reloadCount(masterSocket);
       const t0 = performance.now();
-      await write();
+      // The bench's own dev Consul may be slow to accept on a loaded machine: retry the write.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await write();
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
       await until(what, check, 60_000, 0);
       samples[what]!.push(performance.now() - t0);
       reloads[what] = (reloads[what] ?? 0) + (await reloadCount(masterSocket)) - before;
