@@ -31,6 +31,7 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     serviceIdPrefixes: config.consul.serviceIdPrefixes,
     domainsPrefix: config.consul.domainsPrefix,
     reservedPorts: [config.haproxy.httpPort, config.haproxy.httpsPort, config.haproxy.statsPort],
+    tcpPorts: config.haproxy.tcpPorts,
   };
 }
 
@@ -44,12 +45,27 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
     statsPort: config.haproxy.statsPort,
     hardStopAfter: config.haproxy.hardStopAfter,
     maxOldWorkers: config.haproxy.maxOldWorkers,
+    maxconn: config.haproxy.maxconn,
+    edge: {
+      statsBindAddress: config.haproxy.statsBindAddress,
+      trustedProxies: config.haproxy.trustedProxies,
+      acceptProxy: config.haproxy.acceptProxy,
+      sslMinVer: config.haproxy.sslMinVer,
+      sslCiphers: config.haproxy.sslCiphers,
+      sslCiphersuites: config.haproxy.sslCiphersuites,
+    },
   };
 }
 
 /** `token`: where each request gets its ACL token (default: consul.token / CONSUL_HTTP_TOKEN). */
 export function consulClientFrom(config: Config, token: () => string = () => config.consul.token): ConsulClient {
-  return new ConsulClient({ address: config.consul.address, cacert: config.consul.cacert || undefined, token });
+  return new ConsulClient({
+    address: config.consul.address,
+    cacert: config.consul.cacert || undefined,
+    token,
+    maxConnections: config.consul.maxConnections,
+    consistency: config.consul.consistency,
+  });
 }
 
 /** The Vault secrets source, or undefined when `vault.address` is empty (Vault not used). */
@@ -119,6 +135,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   });
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
+  metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
     listen: config.listen,
     runner,

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
@@ -113,13 +114,30 @@ async function startOnce(opts: ConsulAgentOptions): Promise<ConsulAgent> {
 
 async function ready(url: string, node: string, headers: Record<string, string>): Promise<boolean> {
   try {
-    const leader = await fetch(`${url}/v1/status/leader`, { headers });
-    if (!leader.ok || (await leader.json()) === '') return false;
-    const services = await fetch(`${url}/v1/catalog/node/${node}`, { headers });
-    if (!services.ok) return false;
-    const body = (await services.json()) as { Services?: Record<string, unknown> } | null;
-    return Boolean(body?.Services && 'consul' in body.Services);
+    const leader = await getJson(`${url}/v1/status/leader`, headers);
+    if (leader.status !== 200 || leader.body === '') return false;
+    const self = await getJson(`${url}/v1/catalog/node/${node}`, headers);
+    const body = self.body as { Services?: Record<string, unknown> } | null;
+    return self.status === 200 && Boolean(body?.Services && 'consul' in body.Services);
   } catch {
     return false;
   }
+}
+
+/** One GET on a connection of its own, closed afterwards: no idle socket left to count against the agent's per-client limit. */
+function getJson(url: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, headers }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('error', reject);
+  });
 }

@@ -21,7 +21,7 @@ import { acmeView, type AcmeView } from './view.js';
 
 /** What the manager needs of the runner (the daemon's Runner). */
 export interface AcmeRunner {
-  readonly state: { model?: RoutingModel; servingModel?: RoutingModel; acme?: AcmeView };
+  readonly state: { builtModel?: RoutingModel; liveModel?: RoutingModel; acme?: AcmeView };
   on(event: 'applied', listener: () => void): unknown;
   off(event: 'applied', listener: () => void): unknown;
   emit(event: 'acme-order', result: OrderResult): boolean;
@@ -48,6 +48,8 @@ export interface AcmeManagerOptions {
 const MAX_IDLE_MS = HOUR_MS;
 /** How long a written certificate stands in for Vault's copy at most (Vault is read every 30 s by default). */
 const WRITTEN_KEPT_MS = 10 * 60_000;
+/** How long shutdown waits for a pass in progress. */
+const STOP_WAIT_MS = 5_000;
 
 export class AcmeManager {
   private readonly lock: ConsulLock;
@@ -86,7 +88,9 @@ export class AcmeManager {
     this.stopped = true;
     this.opts.runner.off('applied', this.onApplied);
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    // An order in flight may wait on the CA for minutes: shutdown does not. Releasing the lock
+    // below makes that order's result be dropped (its session is gone).
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     await this.lock.stop();
   }
 
@@ -145,7 +149,7 @@ export class AcmeManager {
 
   private plans(now: number): NamePlan[] {
     const { runner, secrets, config, clusterDomain } = this.opts;
-    const model = runner.state.servingModel ?? runner.state.model;
+    const model = runner.state.liveModel ?? runner.state.builtModel;
     if (!model || !secrets.latest) return [];
     const certificates = { ...secrets.latest.certificates };
     for (const [host, { secret, at }] of this.written) {

@@ -4,7 +4,7 @@ import type { ServiceInstance } from '../sources/types.js';
 import type { ModelSettings, Rejection, ServerRoute } from './types.js';
 import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
 import { reject } from './rejections.js';
-import { badFlagTags, hasFlag } from './tags.js';
+import { badFlagTags, hasFlag, tagsHaveFlag } from './tags.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
 
 /** Consul's own service: never an app, whatever tags it carries. */
@@ -35,12 +35,20 @@ export type Routing = 'routed' | 'skipped' | 'unrouted';
 
 /** The contract of DESIGN §3: bridge-registered (ServiceID prefix) or `router.expose`, unless `router.skip`. */
 export function routingOf(name: string, instances: ServiceInstance[], settings: ModelSettings): Routing {
-  if (name.toLowerCase() === CONSUL_SERVICE) return 'skipped';
-  if (hasFlag(instances, 'skip', settings)) return 'skipped';
+  if (neverRouted(name, instances.flatMap((i) => i.tags))) return 'skipped';
   // An empty prefix would route every service in Consul: treat it as a config slip, not a wildcard.
   const prefixes = settings.serviceIdPrefixes.filter((p) => p !== '');
   const bridged = instances.some((i) => prefixes.some((p) => i.id.startsWith(p)));
   return bridged || hasFlag(instances, 'expose', settings) ? 'routed' : 'unrouted';
+}
+
+/**
+ * Consul's own service and services tagged `router.skip` are never routed, whatever else they carry:
+ * the one rule for the model (routingOf, on every instance's tags) and for the sources, which use it on the tags
+ * of /v1/catalog/services (the union of the instances' tags) to skip reading them at all.
+ */
+export function neverRouted(name: string, tags: readonly string[]): boolean {
+  return name.toLowerCase() === CONSUL_SERVICE || tagsHaveFlag(tags, 'skip');
 }
 
 /** Why a lowercase service name cannot be the left part of `<name>.<cluster>.<base>`, or undefined. */

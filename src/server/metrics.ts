@@ -6,6 +6,7 @@ import { ORDER_RESULTS } from '../acme/schedule.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
+import type { ConsulTraffic } from '../sources/consul/http.js';
 import { REQUIRED_SOURCES, evaluateHealth } from './status.js';
 
 export const METRIC_PREFIX = 'paas_router_';
@@ -177,8 +178,58 @@ export class RouterMetrics {
         this.set(s && evaluateHealth(s, now(), self.decisive).ok ? 1 : 0);
       },
     });
+    this.registerConsulMetrics(registers);
     this.acmeOrders = acmeMetrics(registers, state, now);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  /** The Consul client's traffic; totals of the clients followed before it (a SIGHUP restart) carry over. */
+  private consul: { traffic: () => ConsulTraffic; base: { requests: number; responseBytes: number; refused: number } } | undefined;
+
+  /** Follows this Consul client's traffic from now on. */
+  followConsul(traffic: () => ConsulTraffic): void {
+    const base = { requests: 0, responseBytes: 0, refused: 0 };
+    if (this.consul) {
+      const old = this.consul.traffic();
+      base.requests = this.consul.base.requests + old.requests;
+      base.responseBytes = this.consul.base.responseBytes + old.responseBytes;
+      base.refused = this.consul.base.refused + old.refused;
+    }
+    this.consul = { traffic, base };
+  }
+
+  private registerConsulMetrics(registers: Registry[]): void {
+    const self = this;
+    const total = (name: string, help: string, field: 'requests' | 'responseBytes' | 'refused') =>
+      new Counter({
+        name: `${METRIC_PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          const c = self.consul;
+          this.reset();
+          if (c) this.inc(c.base[field] + c.traffic()[field]);
+        },
+      });
+    total('consul_requests_total', 'HTTP requests sent to Consul (blocking or not, retries included).', 'requests');
+    total('consul_response_bytes_total', 'Bytes of Consul answers read (bodies).', 'responseBytes');
+    total('consul_refused_total', 'Connections Consul refused (reset before answering, or 429); each was retried with backoff.', 'refused');
+    new Gauge({
+      name: `${METRIC_PREFIX}consul_connections`,
+      help: 'Connections open to Consul now (at most consul.max_connections).',
+      registers,
+      collect() {
+        this.set(self.consul?.traffic().connections ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}consul_connections_max`,
+      help: 'The most connections open to Consul at once since the client started.',
+      registers,
+      collect() {
+        this.set(self.consul?.traffic().maxConnectionsHeld ?? 0);
+      },
+    });
   }
 
   /** The last apply report that was not 'already-refused' (for the health rules). */

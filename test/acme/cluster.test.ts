@@ -40,6 +40,7 @@ t.test('two routers: one issuer, both serve; the holder dies, the other takes ov
   });
 
   await t.test('the holder is killed: router-2 takes the lock and renews', async (t) => {
+    const reloads = await r2.reloads();
     await r1.kill();
     await eventually('router-2 holds the lock', async () => (await r2.status()).acme?.lock.held, 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${acmeLog(r2)}`);
@@ -52,6 +53,7 @@ t.test('two routers: one issuer, both serve; the holder dies, the other takes ov
     });
     t.ok(Date.parse(renewed.validTo) > Date.parse(first.validTo), 'the renewed certificate expires later');
     t.ok((await ordersIssued(r2)) >= 1, 'router-2 issued the renewal');
+    t.equal(await r2.reloads(), reloads, 'router-2 took over and loaded the renewal with no HAProxy reload');
     t.equal(renewed.status, 200);
     t.equal(renewed.body.trim(), 'blog #1');
   });

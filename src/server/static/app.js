@@ -95,6 +95,16 @@
           el('td', { 'data-label': 'Last error', className: s.lastError ? '' : 'empty' }, [s.lastError ? s.lastError.message + ' (' + ago(s.lastError.at) + ')' : '—']),
         ]),
       );
+      (s.failing || []).forEach(function (f) {
+        body.appendChild(
+          el('tr', { 'data-source': s.name, 'data-failing': f.subject, className: 'failing-read' }, [
+            el('td', { 'data-label': 'Failing read' }, [el('code', { text: f.subject })]),
+            el('td', { 'data-label': 'State' }, [el('span', { className: 'state degraded', text: 'read failing' })]),
+            el('td', { 'data-label': 'Since' }, [when(f.at)]),
+            el('td', { 'data-label': 'Error' }, [f.message + ' (last known instances kept)']),
+          ]),
+        );
+      });
     });
   }
 
