@@ -50,6 +50,8 @@ if (values['inc-sizes']!.split(',').filter(Boolean).length > 0) {
   for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
     log(`incremental: ${size} apps × 3 (dev Consul)`);
     results.push(await measureSize(size, { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst) }, main, pool, log));
+    // Each size's rows as soon as measured: a later failure loses nothing.
+    for (const row of incrementalRows(results).filter((r) => r.measure.startsWith(`${size} apps`))) log(`  = ${row.measure}: ${row.value}`);
   }
   const incRows = incrementalRows(results);
   for (const row of incRows) log(`  ${row.measure}: ${row.value}${row.target ? ` (target ${row.target}: ${row.verdict})` : ''}`);
