@@ -44,7 +44,8 @@ const main = await backends(3, 'main');
 const pool = await backends(10, 'extra');
 const rows: Row[] = [];
 
-{
+// --inc-sizes '' skips this part (e.g. with --parts scale for the Consul figures alone).
+if (values['inc-sizes']!.split(',').filter(Boolean).length > 0) {
   const results: SizeResult[] = [];
   for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
     log(`incremental: ${size} apps × 3 (dev Consul)`);

@@ -31,6 +31,7 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     serviceIdPrefixes: config.consul.serviceIdPrefixes,
     domainsPrefix: config.consul.domainsPrefix,
     reservedPorts: [config.haproxy.httpPort, config.haproxy.httpsPort, config.haproxy.statsPort],
+    tcpPorts: config.haproxy.tcpPorts,
   };
 }
 
@@ -44,6 +45,15 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
     statsPort: config.haproxy.statsPort,
     hardStopAfter: config.haproxy.hardStopAfter,
     maxOldWorkers: config.haproxy.maxOldWorkers,
+    maxconn: config.haproxy.maxconn,
+    edge: {
+      statsBindAddress: config.haproxy.statsBindAddress,
+      trustedProxies: config.haproxy.trustedProxies,
+      acceptProxy: config.haproxy.acceptProxy,
+      sslMinVer: config.haproxy.sslMinVer,
+      sslCiphers: config.haproxy.sslCiphers,
+      sslCiphersuites: config.haproxy.sslCiphersuites,
+    },
   };
 }
 

@@ -1,3 +1,5 @@
+import type { PortRange } from '../model/types.js';
+
 // The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
 import type { AcmeConfig } from '../acme/config.js';
 
@@ -9,6 +11,19 @@ export interface VaultAppRoleAuth {
   roleId: string;
   secretIdFile: string;
   mount: string;
+}
+
+/** `haproxy.*` keys of the production edge (docs/edge.md). */
+export interface EdgeConfig {
+  statsBindAddress: string;
+  /** CIDR blocks or addresses. */
+  trustedProxies: string[];
+  acceptProxy: boolean;
+  tcpPorts: PortRange[];
+  maxconn: number;
+  sslMinVer: 'TLSv1.2' | 'TLSv1.3';
+  sslCiphers: string;
+  sslCiphersuites: string;
 }
 
 export interface Config {
@@ -61,7 +76,7 @@ export interface Config {
     hardStopAfter: string;
     maxOldWorkers: number;
     reloadTimeoutMs: number;
-  };
+  } & EdgeConfig;
   /** Never-shrink guard: hold a change that drops more than `maxShrink` of the routes at once. */
   guard: { maxShrink: number; confirmAfterMs: number };
   templatesDir: string;

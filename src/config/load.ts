@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { acmeConfigFrom, checkAcmeConfig } from '../acme/config.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import type { Config } from './config.js';
+import type { Config, EdgeConfig } from './config.js';
+import { parsePortRange } from '../model/port-ranges.js';
 import { parseDuration } from './duration.js';
 import { fileSchema, type FileConfig } from './schema.js';
 import { SHIPPED_TEMPLATES_DIR } from '../paths.js';
@@ -123,6 +124,19 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host, port };
 }
 
+function edgeConfig(h: FileConfig['haproxy']): EdgeConfig {
+  return {
+    statsBindAddress: h.stats_bind_address,
+    trustedProxies: h.trusted_proxies,
+    acceptProxy: h.accept_proxy,
+    tcpPorts: h.tcp_ports.map((r) => parsePortRange(r)!), // the schema proved each one parses
+    maxconn: h.maxconn,
+    sslMinVer: h.ssl_min_ver,
+    sslCiphers: h.ssl_ciphers,
+    sslCiphersuites: h.ssl_ciphersuites,
+  };
+}
+
 function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
   const auth = f.vault.auth;
   return {
@@ -169,6 +183,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       hardStopAfter: f.haproxy.hard_stop_after,
       maxOldWorkers: f.haproxy.max_old_workers,
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
+      ...edgeConfig(f.haproxy),
     },
     guard: { maxShrink: f.guard.max_shrink, confirmAfterMs: ms(f.guard.confirm_after) },
     templatesDir: f.templates_dir ?? SHIPPED_TEMPLATES_DIR,

@@ -1,6 +1,10 @@
 // The config file's shape (DESIGN.md §5): snake_case as operators write it, every key defaulted.
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
+import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from './edge-defaults.js';
+import { parsePortRange } from '../model/port-ranges.js';
+import { cidrProblem } from '../util/cidr.js';
 
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   message: 'must be a duration like 50ms, 1s, 5m',
@@ -15,6 +19,34 @@ const kvPrefix = z
   .refine((v) => v.endsWith('/') && !v.startsWith('/'), {
     message: 'must end with "/" and must not start with "/"',
   });
+
+// `haproxy.*` keys of the production edge (docs/edge.md).
+const cipherList = z.string().regex(CIPHER_LIST_RE, 'must be an OpenSSL cipher list (names separated by ":")');
+const cidr = z.string().superRefine((v, ctx) => {
+  const problem = cidrProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const portRange = z
+  .union([port.transform(String), z.string()])
+  .refine((v) => parsePortRange(v) !== undefined, { message: 'must be a port or a range of ports "<from>-<to>" within 1-65535, e.g. 10000-10999' });
+const edgeKeys = {
+  /** Address of the stats listener; loopback by default (reach it through the bastion). */
+  stats_bind_address: z
+    .string()
+    .refine((v) => v === '*' || isIP(v.replace(/^\[|\]$/g, '')) !== 0, { message: 'must be "*" or an IP address' })
+    .default('127.0.0.1'),
+  /** Peers whose X-Forwarded-For / Forwarded headers are kept (the router appends the client address). */
+  trusted_proxies: z.array(cidr).max(400).default([]),
+  /** Every public bind takes PROXY protocol v1/v2 (the terraform NLB's proxy_protocol_v2). */
+  accept_proxy: z.boolean().default(false),
+  /** The ports `router.port` may take. */
+  tcp_ports: z.array(portRange).min(1, 'must list at least one port range').default(['10000-10999']),
+  /** Global `maxconn`. */
+  maxconn: z.number().int().min(1).max(1_000_000).default(4096),
+  ssl_min_ver: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  ssl_ciphers: cipherList.default(DEFAULT_SSL_CIPHERS),
+  ssl_ciphersuites: cipherList.default(DEFAULT_SSL_CIPHERSUITES),
+};
 
 const vaultAuth = z.discriminatedUnion('method', [
   z.object({ method: z.literal('token') }).strict(),
@@ -85,6 +117,7 @@ export const fileSchema = z
         hard_stop_after: duration.default('30s'),
         max_old_workers: z.number().int().min(1).max(100).default(3),
         reload_timeout: duration.default('10s'),
+        ...edgeKeys,
       })
       .strict()
       .prefault({}),

@@ -14,7 +14,7 @@ import { ModelMemo } from './incremental.js';
 import { resolveTcpPorts, type TcpClaim } from './ports.js';
 import { finishRejections } from './rejections.js';
 import { buildServers, collisionRejections, compareInstances, firstCreateIndex, serviceVerdict, type ServiceVerdict } from './services.js';
-import { resolveTags } from './tags.js';
+import { edgeFields, resolveTags } from './tags.js';
 import { cmp } from './text.js';
 
 /** Domain every default host lives under: `<cluster>.<baseDomain>` (an empty cluster is left out). */
@@ -69,6 +69,7 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
     sticky: t.sticky,
     ...(t.maxconn !== undefined ? { maxconn: t.maxconn } : {}),
     ...(t.timeoutServer !== undefined ? { timeoutServer: t.timeoutServer } : {}),
+    ...edgeFields(t),
     ...(t.mode === 'http' ? { defaultHost: defaultHost(name, settings) } : {}),
     hosts: [],
     servers,

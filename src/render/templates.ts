@@ -222,11 +222,6 @@ export function compileTemplates(source: TemplateSource): CompiledTemplates {
 
 // ---- what lets a render cost what changed (render/incremental.ts) ------------------------------
 
-/** Top-level TemplateData fields (kept in step with data.ts by a test). */
-export const TEMPLATE_DATA_FIELDS = [
-  'settings', 'binds', 'stats', 'apps', 'httpApps', 'tcpApps', 'hosts', 'hostsMapPath', 'serverStatePath', 'defaultBackend', 'tls', 'httpsRedirects',
-] as const;
-
 type Node = Record<string, unknown>;
 
 function walk(node: unknown, visit: (node: Node, blockDepth: number) => void, blockDepth = 0): void {
@@ -256,14 +251,16 @@ function partialsUsed(env: typeof Handlebars, text: string, partials: Map<string
   return seen;
 }
 
-/** TemplateData fields named anywhere in the template or its partials (a superset of what it reads). */
+/**
+ * Every name in a path anywhere in the template or its partials: a superset of the TemplateData
+ * fields it reads, whatever fields TemplateData gains (the cache looks up each name in the data).
+ */
 function fieldsRead(env: typeof Handlebars, text: string, partials: Map<string, Parsed>): Set<string> {
-  const known = new Set<string>(TEMPLATE_DATA_FIELDS);
   const reads = new Set<string>();
   for (const source of [text, ...[...partialsUsed(env, text, partials)].map((n) => partials.get(n)!.text)]) {
     walk(env.parse(source), (node) => {
       if (node.type !== 'PathExpression') return;
-      for (const part of node.parts as string[]) if (known.has(part)) reads.add(part);
+      for (const part of node.parts as string[]) reads.add(part);
     });
   }
   return reads;
@@ -338,7 +335,6 @@ function memoizedPartial(compiled: PartialFn): PartialFn {
  */
 function frameReads(env: typeof Handlebars, text: string, partials: Map<string, Parsed>, perItem: Map<string, string>): Set<string> {
   const reads = new Set<string>();
-  const known = new Set<string>(TEMPLATE_DATA_FIELDS);
   const itemOnly = (node: Node): boolean =>
     node.type === 'BlockStatement' &&
     (node.path as Node).original === 'each' &&
@@ -357,9 +353,9 @@ function frameReads(env: typeof Handlebars, text: string, partials: Map<string, 
           else if (parts[0] !== 'index' && parts[0] !== 'first' && parts[0] !== 'last' && parts[0] !== 'key') reads.add('*');
         } else if ((node.depth as number) > depth) {
           reads.add('*');
-        } else if (rootContext && (node.depth as number) === depth && known.has(parts[0] ?? '')) {
-          // Only data fields: helper and partial names are paths too.
-          reads.add(parts[0]!);
+        } else if (rootContext && (node.depth as number) === depth && parts[0] !== undefined) {
+          // Helper and partial names are paths too: harmless extra names.
+          reads.add(parts[0]);
         }
       } else if (node.type === 'PartialStatement' || node.type === 'PartialBlockStatement') {
         const name = (node.name as Node).original as string;

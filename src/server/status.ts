@@ -1,5 +1,6 @@
 // What /status, the status page and /healthz show: a plain JSON document derived from the
 // runner's state. Pure (state + clock in, document out) so every rule is table-testable.
+import { edgeFields } from '../model/tags.js';
 import type { AcmeView } from '../acme/view.js';
 import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
@@ -191,6 +192,7 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
   if (app.healthcheck !== undefined) settings.healthcheck = app.healthcheck;
   if (app.maxconn !== undefined) settings.maxconn = app.maxconn;
   if (app.timeoutServer !== undefined) settings.timeoutServer = app.timeoutServer;
+  Object.assign(settings, edgeFields(app));
   const hosts = model.hosts.filter((h) => h.app === app.name);
   return {
     name: app.name,

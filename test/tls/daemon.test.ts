@@ -74,7 +74,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
 
   await t.test('https-only redirects where a certificate covers the host; a custom FQDN without one stays on HTTP and is reported', async (t) => {
     const redirect = await httpGet(httpPort, 'shop.production.mozilla.community', '/cart');
-    t.equal(redirect.status, 301);
+    t.equal(redirect.status, 308);
     t.equal(redirect.location, 'https://shop.production.mozilla.community/cart');
     t.equal((await httpGet(httpPort, 'blog.production.mozilla.community')).status, 200, 'not https-only: plain HTTP stays');
 
@@ -91,7 +91,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     certs['shop.example.net'] = await selfSignedCertificate({ commonName: 'shop.example.net' });
     putCertificate(vault.vault, 'shop.example.net', certs['shop.example.net']);
     await served('shop.example.net', fp(certs['shop.example.net'].certificate));
-    await eventually('redirect once covered', async () => (await httpGet(httpPort, 'shop.example.net')).status === 301);
+    await eventually('redirect once covered', async () => (await httpGet(httpPort, 'shop.example.net')).status === 308);
     t.notOk(runner.tls?.httpOnlyHosts.some((h) => h.host === 'shop.example.net'), 'no longer reported');
     await runner.settled();
     t.ok((await haproxyReloads()) <= reloads + 1, 'at most the one reload the new redirect rule needs');
