@@ -33,6 +33,8 @@ export class ConsulLock extends EventEmitter<{ change: [LockView] }> {
   private holder: string | undefined;
   private since: number | undefined;
   private lastRenewAt = 0;
+  /** The last read showed the key with no session holding it. */
+  private free = false;
   private stopped = false;
   private renewTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
@@ -108,15 +110,17 @@ export class ConsulLock extends EventEmitter<{ change: [LockView] }> {
             this.opts.log.info({ key: this.opts.key }, 'ACME lock acquired: this router orders and renews the certificates');
             this.setHeld(true, this.opts.holder, Date.now());
             index = 0;
+          } else if (this.free) {
+            // Free but refused: Consul's lock-delay after the last holder's session was invalidated.
+            await this.sleep(Math.max(250, Math.min(this.opts.lockDelayMs, 5_000)));
+            this.free = false;
+            continue;
           }
         }
         // Wait for the key to change (the holder lets go, or we lose it), at most one TTL.
         const read = await this.opts.client.kvGet(this.opts.key, Math.max(index, 1), this.opts.ttlMs, this.abort.signal);
-        const moved = read.index !== index;
         index = read.index < index ? 0 : read.index;
         this.observe(read.entry);
-        // Free but not acquired just now: Consul's lock-delay is running. Do not spin on it.
-        if (!this.held && !read.entry?.Session && !moved) await this.sleep(Math.min(1_000, this.opts.lockDelayMs || 1_000));
         this.backoff.reset();
       } catch (err) {
         if (this.stopped) return;
@@ -141,6 +145,7 @@ export class ConsulLock extends EventEmitter<{ change: [LockView] }> {
         holder = `session ${session}`;
       }
     }
+    this.free = !session;
     const held = Boolean(session) && session === this.session;
     if (this.held && !held) this.opts.log.warn({ key: this.opts.key, holder: holder || undefined }, 'ACME lock lost: another router orders now');
     this.setHeld(held, holder, since);

@@ -6,14 +6,30 @@ import t from 'tap';
 import { ConsulLock } from '../../src/acme/lock.js';
 import { createLogger } from '../../src/log.js';
 import { ConsulClient } from '../../src/sources/consul/client.js';
+import { startDevConsul } from '../../dev/consul/server.js';
 import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
 
 const KEY = 'paas-router/acme/lock';
 
-t.test('ACME lock on a real Consul agent', { skip: consulAgentSkip() }, async (t) => {
-  const agent = await startTestConsulAgent(t);
-  const log = createLogger('silent');
+// The same assertions against the real agent and the dev stand-in (dev/consul), which must agree.
+const targets: [string, (t: Tap) => Promise<{ url: string }>, string | false][] = [
+  ['a real Consul agent', (t) => startTestConsulAgent(t), consulAgentSkip()],
+  [
+    'the dev Consul stand-in',
+    async (t) => {
+      const consul = await startDevConsul({ port: 0 });
+      t.teardown(() => consul.close());
+      return consul;
+    },
+    false,
+  ],
+];
+type Tap = { teardown(fn: () => unknown): void };
+
+for (const [name, start, skip] of targets) t.test(`ACME lock on ${name}`, { skip }, async (t) => {
+  const agent = await start(t);
+  const log = createLogger(process.env.LOCK_LOG ?? 'silent');
   const client = new ConsulClient({ address: agent.url, token: () => '' });
   t.teardown(() => client.close());
   const lock = (holder: string) => new ConsulLock({ client, key: KEY, holder, ttlMs: 10_000, lockDelayMs: 1_000, log });
@@ -37,26 +53,29 @@ t.test('ACME lock on a real Consul agent', { skip: consulAgentSkip() }, async (t
   const [session] = (await (await fetch(`${agent.url}/v1/session/info/${tokenA}`)).json()) as { TTL: string; Behavior: string; LockDelay: number }[];
   t.match(session, { TTL: '10s', Behavior: 'release', LockDelay: 1_000_000_000 }, 'TTL, Behavior release and lock-delay as configured');
 
-  await t.test('the holder\'s session is invalidated: b takes over after the lock-delay; a\'s old token is never held again', async (t) => {
+  await t.test('the holder\'s session is invalidated: the lock is taken again after the lock-delay, never under the lost session', async (t) => {
     const lostAt = Date.now();
     await fetch(`${agent.url}/v1/session/destroy/${tokenA}`, { method: 'PUT' });
-    await eventually('b holds the lock', () => b.view.held, 20_000);
+    const holder = await eventually('a router holds the lock again', () => (a.view.held && a.token !== tokenA ? a : b.view.held ? b : undefined), 20_000);
     t.ok(Date.now() - lostAt >= 1_000, 'not before the lock-delay');
-    await eventually('a sees b as the holder', () => !a.view.held && a.view.holder === 'router-b', 20_000);
-    t.notOk(await a.stillHeld(tokenA), 'an order started under a\'s lost session is not still held');
+    t.not(holder.token, tokenA, 'under a new session');
+    const other = holder === a ? b : a;
+    await eventually('the other router sees the new holder', () => !other.view.held && other.view.holder === holder.view.holder, 20_000);
+    t.notOk(await a.stillHeld(tokenA), 'an order started under the lost session is not still held');
   });
 
-  await t.test('stop releases the lock at once: a takes it back', async (t) => {
-    const tokenB = b.token;
-    t.ok(tokenB);
-    await b.stop();
-    const [after] = (await (await fetch(`${agent.url}/v1/kv/${KEY}`)).json()) as { Session?: string }[];
-    t.not(after?.Session, tokenB, 'released: b\'s session no longer holds the key');
+  await t.test('stop releases the lock at once: the other router takes it', async (t) => {
+    const holder = a.view.held ? a : b;
+    const other = holder === a ? b : a;
+    const token = holder.token;
+    t.ok(token);
+    await holder.stop();
     const sessions = (await (await fetch(`${agent.url}/v1/session/list`)).json()) as { ID: string }[];
-    t.notOk(sessions.some((s) => s.ID === tokenB), 'and b\'s session is destroyed');
-    await eventually('a holds the lock again', () => a.view.held, 20_000);
-    t.not(a.token, tokenA, 'under a new session');
-    t.ok(await a.stillHeld(a.token));
-    t.notOk(await a.stillHeld(tokenA), 'the old session still does not count');
+    t.notOk(sessions.some((s) => s.ID === token), 'the stopped router\'s session is destroyed');
+    await eventually('the other router holds the lock', () => other.view.held, 5_000);
+    const [entry] = (await (await fetch(`${agent.url}/v1/kv/${KEY}`)).json()) as { Session?: string }[];
+    t.equal(entry?.Session, other.token, 'under its own session, with no lock-delay after a release');
+    t.ok(await other.stillHeld(other.token));
+    t.notOk(await other.stillHeld(tokenA), 'the lost session still does not count');
   });
 });
