@@ -23,6 +23,8 @@ export const BACKEND_PREFIX = 'app_';
 export const DEFAULT_MAXCONN = 4096;
 /** File names, inside `configDir`, that the rendered configuration refers to. */
 export const HOSTS_MAP_FILE = 'hosts.map';
+/** `app_<name>` → base64 of the maintenance text; looked up at request time (runtime `set map`, no reload). */
+export const MAINTENANCE_MAP_FILE = 'maintenance.map';
 export const SERVER_STATE_FILE = 'server-state';
 /**
  * Hosts per `http-request redirect ... -m str <hosts> }` line. HAProxy 2.6 stops at 64 words per
@@ -43,6 +45,8 @@ export interface ServerView {
   endpoint: string;
   /** Value of the persistence cookie for sticky apps: a hash, never the address. See serverCookie(). */
   cookie: string;
+  /** Group routes: the server's weight (0..256; changed at runtime with `set server weight`), else `null`. */
+  weight: number | null;
 }
 
 export interface AppView {
@@ -70,6 +74,21 @@ export interface AppView {
   hosts: string[];
   /** Sorted by name. */
   servers: ServerView[];
+  /** `router.redirect` target host (other hosts answer 308), or `null`. */
+  redirect: string | null;
+  /** `router.allow` networks, space-separated (an ACL `src` list), or `null`. */
+  allow: string | null;
+  /** `router.path` prefix, or `null`. */
+  path: string | null;
+  /** `router.strip-path`: the `regsub` pattern removing the prefix (`^/forum/?`), or `null`. */
+  stripPathRegex: string | null;
+}
+
+/** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
+export interface PathRouteView {
+  host: string;
+  path: string;
+  backend: string;
 }
 
 export interface HostView {
@@ -120,6 +139,12 @@ export interface TemplateData {
    * REDIRECT_HOSTS_PER_RULE hosts per entry: an app with more has several consecutive entries.
    */
   httpsRedirects: { app: string; hosts: string[] }[];
+  /** Absolute path of maintenance.map (`<configDir>/maintenance.map`). */
+  maintenanceMapPath: string;
+  /** Routes in maintenance (the content of maintenance.map): backend and base64 of the text. */
+  maintenance: { backend: string; message64: string }[];
+  /** Routes of apps with `router.path`, sorted by host, then longest prefix first. Not in hosts.map. */
+  pathRoutes: PathRouteView[];
 }
 
 function fail(message: string): never {
@@ -241,6 +266,8 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
   const what = `app ${app.name}: server ${JSON.stringify(server.name)}`;
   checkMatch(server.name, SERVER_NAME, `${what} name`);
   if (typeof server.passing !== 'boolean') fail(`${what}: "passing" must be a boolean`);
+  const weight = server.weight ?? null;
+  if (weight !== null && (!Number.isInteger(weight) || weight < 0 || weight > 256)) fail(`${what}: weight must be an integer 0..256, got ${JSON.stringify(weight)}`);
   return {
     name: server.name,
     id: server.id,
@@ -249,7 +276,22 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
     passing: server.passing,
     endpoint: formatEndpoint(server.address, server.port, `${what} address`),
     cookie: serverCookie(app.backend, server.name),
+    weight,
   };
+}
+
+const CIDR = /^[0-9a-f.:]+(\/[0-9]{1,3})?$/;
+const PATH_PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+/** The feature fields of an AppView (router.redirect, allow, path, strip-path), checked for printing. */
+function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'allow' | 'path' | 'stripPathRegex'> {
+  const redirect = app.redirect === undefined ? null : checkMatch(app.redirect, HOSTNAME, `${what}: redirect`);
+  const allow = app.allow === undefined ? null : app.allow.map((c) => checkMatch(c, CIDR, `${what}: allow`)).join(' ');
+  if (allow === '') fail(`${what}: allow is an empty list`);
+  const path = app.path === undefined ? null : checkMatch(app.path, PATH_PREFIX, `${what}: path`);
+  // `.` is the only regex special a prefix may hold; `[.]` needs no backslash in the config line.
+  const stripPathRegex = path !== null && app.stripPath === true ? `^${path.replace(/\./g, '[.]')}/?` : null;
+  return { redirect, allow, path, stripPathRegex };
 }
 
 function appView(app: AppRoute, settings: RenderSettings): AppView {
@@ -287,6 +329,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     defaultHost,
     hosts: tcp ? [] : app.hosts.map((host) => checkMatch(host, HOSTNAME, `${what}: host`)),
     servers,
+    ...featureView(app, what),
   };
 }
 
@@ -326,11 +369,14 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
   const httpApps = apps.filter((app) => app.mode === 'http');
   const httpBackends = new Set(httpApps.map((app) => app.backend));
 
-  const hosts = model.hosts.map((route: HostRoute): HostView => {
-    const host = checkMatch(route.host, HOSTNAME, 'host');
+  for (const route of model.hosts) {
     if (!httpBackends.has(route.backend)) {
-      fail(`host ${host} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+      fail(`host ${route.host} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
     }
+  }
+  const pathRoutes = pathRoutesView(model.hosts);
+  const hosts = model.hosts.filter((route) => route.path === undefined).map((route: HostRoute): HostView => {
+    const host = checkMatch(route.host, HOSTNAME, 'host');
     return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
   });
   hosts.sort((a, b) => byString(a.host, b.host));
@@ -376,5 +422,22 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     defaultBackend: DEFAULT_BACKEND,
     tls,
     httpsRedirects,
+    maintenanceMapPath: posix.join(configDir, MAINTENANCE_MAP_FILE),
+    maintenance: model.apps
+      .filter((app) => app.maintenance !== undefined && app.mode === 'http')
+      .map((app) => ({ backend: app.backend, message64: Buffer.from(app.maintenance!.message, 'utf8').toString('base64') })),
+    pathRoutes,
   };
+}
+
+/** (host, prefix) routes, longest prefix first per host; a pair routed twice cannot be printed. */
+function pathRoutesView(routes: HostRoute[]): PathRouteView[] {
+  const out = routes
+    .filter((route) => route.path !== undefined)
+    .map((route) => ({ host: checkMatch(route.host, HOSTNAME, 'host'), path: checkMatch(route.path, PATH_PREFIX, `host ${route.host}: path`), backend: route.backend }));
+  out.sort((a, b) => byString(a.host, b.host) || b.path.length - a.path.length || byString(a.path, b.path));
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.host === out[i - 1]!.host && out[i]!.path === out[i - 1]!.path) fail(`host ${out[i]!.host} path ${out[i]!.path} is routed twice`);
+  }
+  return out;
 }

@@ -1,0 +1,66 @@
+// Checks of the per-app features that need the whole model: a redirect target among the app's own
+// hosts, and maintenance entries from Consul K/V (`<maintenance_prefix><app or group>` = message).
+import type { AppRoute, KvEntry, Rejection } from './types.js';
+import { reject } from './rejections.js';
+import { cmp, safeText } from './text.js';
+
+export const MAX_MAINTENANCE_BYTES = 1024;
+export const DEFAULT_MAINTENANCE_MESSAGE = 'This site is down for maintenance. Please try again later.';
+
+/** `router.redirect` must name one of the app's own hosts; otherwise it is dropped (the app stays routed). */
+export function checkRedirects(apps: AppRoute[]): Rejection[] {
+  const rejections: Rejection[] = [];
+  for (const app of apps) {
+    if (app.redirect === undefined || app.hosts.includes(app.redirect)) continue;
+    rejections.push(
+      reject('tag', app.name, `router.redirect=${app.redirect}`, `router.redirect: ${app.redirect} is not a host of app ${app.name} (its hosts: ${app.hosts.join(', ') || 'none'}); no redirect`),
+    );
+    delete app.redirect;
+  }
+  return rejections;
+}
+
+/** Why a maintenance message cannot be served, or undefined. Tabs and newlines are fine. */
+export function maintenanceMessageProblem(message: string): string | undefined {
+  const bytes = Buffer.byteLength(message, 'utf8');
+  if (bytes > MAX_MAINTENANCE_BYTES) return `message is ${bytes} bytes long (max ${MAX_MAINTENANCE_BYTES})`;
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(message)) return 'message contains control characters (only tabs and newlines are allowed)';
+  return undefined;
+}
+
+/** The text served: the message, or the default one for an empty value, ending with a newline. */
+export function maintenanceText(value: string): string {
+  const text = value.trim() === '' ? DEFAULT_MAINTENANCE_MESSAGE : value;
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/**
+ * Marks routes in maintenance. `memberOf` maps the apps of a group to it: a key naming a member
+ * is refused (the route is the group's; the key must name the group).
+ */
+export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
+  const rejections: Rejection[] = [];
+  const byName = new Map(apps.map((a) => [a.name, a]));
+  for (const entry of [...entries].sort((a, b) => cmp(a.key, b.key))) {
+    const value = typeof entry.value === 'string' ? entry.value : '';
+    if (entry.key.endsWith('/') && value === '') continue; // a Consul UI folder
+    const rest = entry.key.startsWith(prefix) ? entry.key.slice(prefix.length) : undefined;
+    if (rest === undefined || rest === '' || rest.includes('/') || /[^\x00-\x7f]/.test(rest)) {
+      rejections.push(reject('maintenance', rest ?? '', entry.key, `expected ${prefix}<app or group> with an ASCII name and no further "/"; ignored`, entry.key));
+      continue;
+    }
+    const name = rest.toLowerCase();
+    const app = byName.get(name);
+    const group = memberOf.get(name);
+    const refuse = (why: string) => rejections.push(reject('maintenance', name, entry.key, `${why}; ignored`, entry.key));
+    if (!app && group !== undefined) refuse(`app ${name} is served as part of group ${group}: put ${prefix}${group} instead`);
+    else if (!app) refuse(`no app or group named ${safeText(name)} is routed`);
+    else if (app.mode !== 'http') refuse(`app ${name} is a tcp app: maintenance pages are for http apps`);
+    else {
+      const problem = maintenanceMessageProblem(value);
+      if (problem) refuse(`${problem}; the app is not put in maintenance`);
+      else app.maintenance = { key: entry.key, message: maintenanceText(value), ...(entry.firstSeenAt !== undefined ? { since: entry.firstSeenAt } : {}) };
+    }
+  }
+  return rejections;
+}
