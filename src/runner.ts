@@ -16,6 +16,7 @@ import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
 import type { Source, SourceStatus } from './sources/source.js';
+import type { KvFeatureSnapshot } from './sources/consul/kv-feature-source.js';
 import type { CatalogSnapshot, DomainsSnapshot } from './sources/types.js';
 import type { SecretsSnapshot } from './sources/vault/types.js';
 import { initialState, type RouterState } from './state.js';
@@ -29,6 +30,9 @@ export interface RunnerSources {
    * snapshot, and the Consul sources start only after it (their ACL token may come from it).
    */
   secrets?: Source<SecretsSnapshot>;
+  /** Group weights and maintenance pages from Consul K/V: when given, required like domains. */
+  weights?: Source<KvFeatureSnapshot>;
+  maintenance?: Source<KvFeatureSnapshot>;
 }
 
 export interface RunnerOptions {
@@ -53,6 +57,8 @@ interface Latest {
   domains?: DomainsSnapshot;
   templates?: CompiledTemplates;
   secrets?: SecretsSnapshot;
+  weights?: KvFeatureSnapshot;
+  maintenance?: KvFeatureSnapshot;
 }
 
 export class Runner extends EventEmitter {
@@ -84,6 +90,8 @@ export class Runner extends EventEmitter {
     const startConsul = () => {
       this.watch('catalog', sources.catalog);
       this.watch('domains', sources.domains);
+      if (sources.weights) this.watch('weights', sources.weights);
+      if (sources.maintenance) this.watch('maintenance', sources.maintenance);
     };
     if (sources.secrets) this.watch('secrets', sources.secrets, startConsul);
     else startConsul();
@@ -100,7 +108,7 @@ export class Runner extends EventEmitter {
     if (this.guardTimer) clearTimeout(this.guardTimer);
     this.quiescence.stop();
     const { sources } = this.opts;
-    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop()]);
+    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop(), sources.weights?.stop(), sources.maintenance?.stop()]);
     await this.quiescence.settled();
   }
 
@@ -138,18 +146,19 @@ export class Runner extends EventEmitter {
   }
 
   private async build(): Promise<void> {
-    const { catalog, domains, templates, secrets } = this.latest;
+    const { catalog, domains, templates, secrets, weights, maintenance } = this.latest;
     // Wait until every required source has reported once: a partial view is not a view. With
     // Vault configured, no configuration is written without the credentials it needs.
     if (this.stopped || !catalog || !domains || !templates) return;
     if (this.opts.sources.secrets && !secrets) return;
+    if ((this.opts.sources.weights && !weights) || (this.opts.sources.maintenance && !maintenance)) return;
     this.state.counters.builds += 1;
     let model: RoutingModel;
     let renderSettings: Omit<RenderSettings, 'configDir'>;
     let certificates: CertificatePlan | undefined;
     let rendered: RenderedFiles;
     try {
-      model = await this.withoutBusyPorts(buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings }));
+      model = await this.withoutBusyPorts(buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings, weights: weights?.entries, maintenance: maintenance?.entries }));
       ({ renderSettings, certificates } = this.withSecrets(model, secrets));
       // Render up front so a template error is reported as such, not as an apply failure; the
       // applier reuses these bytes for the live directory (one render on the latency path).
@@ -381,6 +390,8 @@ export class Runner extends EventEmitter {
     this.rereadAskedAt = Date.now();
     this.opts.sources.catalog.reread?.();
     this.opts.sources.domains.reread?.();
+    this.opts.sources.weights?.reread?.();
+    this.opts.sources.maintenance?.reread?.();
   }
 
   private clearHold(): void {

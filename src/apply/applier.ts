@@ -13,7 +13,7 @@ import { writeFilesAtomically } from './files.js';
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
-import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
+import { HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
 
@@ -167,7 +167,7 @@ export class Applier {
     const started = Date.now();
     const { config, hosts } = parseFiles(live);
     try {
-      await this.runtime!.apply(ops, { servers: config.proxies, hosts });
+      await this.runtime!.apply(ops, { servers: config.proxies, hosts, maps: extraMapsOf(live) });
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');

@@ -24,6 +24,9 @@ export interface Config {
     minIntervalMs: number;
     /** Upper bound of the exponential backoff after failed reads, ms. */
     retryMaxMs: number;
+    /** K/V prefixes of group weights and maintenance pages (`paas-router/weights/`, `paas-router/maintenance/`). */
+    weightsPrefix: string;
+    maintenancePrefix: string;
   };
   vault: {
     address: string;

@@ -45,6 +45,9 @@ export const fileSchema = z
         wait: duration.default('5m'),
         min_interval: duration.default('100ms'),
         retry_max: duration.default('10s'),
+        // Second wave: group weights and maintenance pages (docs/features.md).
+        weights_prefix: kvPrefix.default('paas-router/weights/'),
+        maintenance_prefix: kvPrefix.default('paas-router/maintenance/'),
       })
       .strict()
       .prefault({}),

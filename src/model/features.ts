@@ -28,10 +28,14 @@ export function maintenanceMessageProblem(message: string): string | undefined {
   return undefined;
 }
 
-/** The text served: the message, or the default one for an empty value, ending with a newline. */
+/**
+ * The text served (the template adds the final newline): the message, or the default one for an
+ * empty value. HAProxy escapes a line break coming from a sample as `%0A`, so each run of line
+ * breaks becomes one space: the page is one paragraph, exactly the operator's words otherwise.
+ */
 export function maintenanceText(value: string): string {
-  const text = value.trim() === '' ? DEFAULT_MAINTENANCE_MESSAGE : value;
-  return text.endsWith('\n') ? text : `${text}\n`;
+  const text = value.replace(/[\r\n]+/g, ' ').trim();
+  return text === '' ? DEFAULT_MAINTENANCE_MESSAGE : text;
 }
 
 /**

@@ -108,7 +108,7 @@ function featuresModel(): RoutingModel {
   const m = model(
     [
       httpApp('wordpress', [server('10.0.0.5', 31000)], { redirect: 'example.org', allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] }),
-      httpApp('forum', [server('10.0.0.6', 31001)], { path: '/forum', stripPath: true, maintenance: { key: 'paas-router/maintenance/forum', message: 'Back at 10:00 "UTC" \\ <b>soon</b>\n' } }),
+      httpApp('forum', [server('10.0.0.6', 31001)], { path: '/forum', stripPath: true, maintenance: { key: 'paas-router/maintenance/forum', message: 'Back at 10:00 "UTC" \\ <b>soon</b>' } }),
       httpApp('docs', [server('10.0.0.7', 31002)], { path: '/forum/v1.0', stripPath: false }),
       httpApp('web', [weighted('web-blue', 90, '10.0.0.8', 31003), weighted('web-green', 10, '10.0.0.9', 31004), weighted('web-green', 0, '10.0.0.10', 31005)], {
         members: [

@@ -2,16 +2,24 @@
 // can make the change (servers joining, leaving, failing or recovering; hosts added, moved or
 // removed) or a reload is needed (proxies, settings or templates changed).
 import type { RenderedFiles } from '../../render/types.js';
-import { HOSTS_MAP, MAIN_CONFIG, parseFiles, type ServerLine } from './parse.js';
+import { HOSTS_MAP, MAIN_CONFIG, parseFiles, parseMap, type ServerLine } from './parse.js';
 
 export { HOSTS_MAP, MAIN_CONFIG };
+/** Maps beside hosts.map that the runtime API edits in place (`map` names the file in ops). */
+export const EXTRA_RUNTIME_MAPS = ['maintenance.map'];
+
+/** The extra runtime maps of a set of files, parsed: file name → entries. */
+export function extraMapsOf(files: RenderedFiles): Map<string, Map<string, string>> {
+  return new Map(EXTRA_RUNTIME_MAPS.filter((name) => name in files).map((name) => [name, parseMap(files[name]!)]));
+}
 
 export type RuntimeOp =
   | { op: 'add-server'; backend: string; server: ServerLine }
   | { op: 'del-server'; backend: string; name: string }
   | { op: 'enable-server' | 'disable-server'; backend: string; name: string }
-  | { op: 'map-add' | 'map-set'; key: string; value: string }
-  | { op: 'map-del'; key: string };
+  | { op: 'map-add' | 'map-set'; key: string; value: string; map?: string }
+  | { op: 'map-del'; key: string; map?: string }
+  | { op: 'set-weight'; backend: string; name: string; weight: number };
 
 export type Plan = { kind: 'runtime'; ops: RuntimeOp[] } | { kind: 'reload'; reason: string };
 
@@ -22,7 +30,7 @@ const STATIC_BALANCE = new Set(['static-rr', 'source', 'uri', 'url_param', 'hdr'
 
 export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): Plan {
   for (const name of new Set([...Object.keys(running), ...Object.keys(candidate)])) {
-    if (name !== MAIN_CONFIG && name !== HOSTS_MAP && running[name] !== candidate[name]) {
+    if (name !== MAIN_CONFIG && name !== HOSTS_MAP && !EXTRA_RUNTIME_MAPS.includes(name) && running[name] !== candidate[name]) {
       return { kind: 'reload', reason: `${name} changed` };
     }
   }
@@ -44,19 +52,42 @@ export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): P
         const algorithm = (after.balance.get(backend) ?? 'roundrobin').replace(/\(.*$/, '');
         if (STATIC_BALANCE.has(algorithm)) return { kind: 'reload', reason: `backend ${backend} balances with "${algorithm}", which HAProxy 2.6 cannot give dynamic servers` };
         ops.push({ op: 'add-server', backend, server: line });
-      } else if (was.endpoint !== line.endpoint || was.args.join(' ') !== line.args.join(' ')) {
+      } else if (was.endpoint !== line.endpoint || withoutWeight(was.args) !== withoutWeight(line.args) || (weightOf(was.args) === undefined) !== (weightOf(line.args) === undefined)) {
         return { kind: 'reload', reason: `server ${backend}/${name} changed parameters` };
-      } else if (was.disabled !== line.disabled) {
-        ops.push({ op: line.disabled ? 'disable-server' : 'enable-server', backend, name });
+      } else {
+        // A group's weights (paas-router/weights/<group>) change with `set server weight`.
+        const weight = weightOf(line.args);
+        if (weight !== undefined && weight !== weightOf(was.args)) ops.push({ op: 'set-weight', backend, name, weight });
+        if (was.disabled !== line.disabled) ops.push({ op: line.disabled ? 'disable-server' : 'enable-server', backend, name });
       }
     }
   }
 
-  for (const key of mapBefore.keys()) if (!mapAfter.has(key)) ops.push({ op: 'map-del', key });
-  for (const [key, value] of mapAfter) {
-    const was = mapBefore.get(key);
-    if (was === undefined) ops.push({ op: 'map-add', key, value });
-    else if (was !== value) ops.push({ op: 'map-set', key, value });
-  }
+  ops.push(...mapOps(mapBefore, mapAfter));
+  const extraBefore = extraMapsOf(running);
+  for (const [map, entries] of extraMapsOf(candidate)) ops.push(...mapOps(extraBefore.get(map) ?? new Map(), entries, map));
   return { kind: 'runtime', ops };
+}
+
+function mapOps(before: Map<string, string>, after: Map<string, string>, map?: string): RuntimeOp[] {
+  const ops: RuntimeOp[] = [];
+  const which = map === undefined ? {} : { map };
+  for (const key of before.keys()) if (!after.has(key)) ops.push({ op: 'map-del', key, ...which });
+  for (const [key, value] of after) {
+    const was = before.get(key);
+    if (was === undefined) ops.push({ op: 'map-add', key, value, ...which });
+    else if (was !== value) ops.push({ op: 'map-set', key, value, ...which });
+  }
+  return ops;
+}
+
+/** The `weight <n>` of a server line's keywords, if any. */
+export function weightOf(args: string[]): number | undefined {
+  const i = args.indexOf('weight');
+  return i === -1 ? undefined : Number(args[i + 1]);
+}
+
+function withoutWeight(args: string[]): string {
+  const i = args.indexOf('weight');
+  return (i === -1 ? args : [...args.slice(0, i), ...args.slice(i + 2)]).join(' ');
 }
