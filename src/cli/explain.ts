@@ -13,16 +13,24 @@ import { EXIT_OK, EXIT_USAGE } from './common.js';
 export interface LiveView {
   catalog: CatalogSnapshot;
   claims: DomainClaim[];
+  /** K/V entries under the weights and maintenance prefixes. */
+  weights: DomainClaim[];
+  maintenance: DomainClaim[];
   model: RoutingModel;
 }
 
-/** One consistent read of Consul (catalog, health, domains) and the model the daemon would build. */
+/** One consistent read of Consul (catalog, health, domains, weights, maintenance) and the model the daemon would build. */
 export async function readLiveView(config: Config): Promise<LiveView> {
   const client = consulClientFrom(config);
   try {
-    const [catalog, domains] = await Promise.all([readCatalogOnce(client), readDomainsOnce(client, config.consul.domainsPrefix)]);
-    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config) });
-    return { catalog, claims: domains.claims, model };
+    const [catalog, domains, weights, maintenance] = await Promise.all([
+      readCatalogOnce(client),
+      readDomainsOnce(client, config.consul.domainsPrefix),
+      readDomainsOnce(client, config.consul.weightsPrefix),
+      readDomainsOnce(client, config.consul.maintenancePrefix),
+    ]);
+    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config), weights: weights.claims, maintenance: maintenance.claims });
+    return { catalog, claims: domains.claims, weights: weights.claims, maintenance: maintenance.claims, model };
   } finally {
     client.close();
   }
