@@ -10,6 +10,7 @@ import { requestThrough } from '../../dev/probe.js';
 import type { ApplyReport } from '../../src/apply/applier.js';
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
+import { explainHost, formatExplanation, readLiveView } from '../../src/cli/explain.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/net.js';
 
@@ -140,5 +141,30 @@ t.test('per-app features through a real HAProxy', async (t) => {
     await wait('group back', async () => (await get(`web.${zone}`)).status === 200);
     await settle();
     t.equal(await reloads(), before, 'maintenance on and off with no reload');
+  });
+
+  await t.test('the status page document and explain say what each feature does', async (t) => {
+    await kv('paas-router/weights/web', 'web-blue=90 web-green=10');
+    await kv('paas-router/maintenance/lan', 'Moving racks');
+    await wait('applied', () => state.model!.apps.find((a) => a.name === 'lan')?.maintenance !== undefined && state.model!.apps.find((a) => a.name === 'web')!.members![0]!.weight === 90);
+    await settle();
+    const doc = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as { apps: { name: string; features: string[]; members: unknown; maintenance: { since: string | null } | null }[] };
+    const of = (name: string) => doc.apps.find((a) => a.name === name)!;
+    t.ok(of('site').features.includes('www.site.example.org → 308 to site.example.org'), 'redirect');
+    t.ok(of('site').features.includes(`site.${zone} → 308 to site.example.org`));
+    t.match(of('web').features, [/^group of web-blue, web-green: weights web-blue 90 \/ web-green 10 \(from paas-router\/weights\/web\)$/]);
+    t.match(of('lan').features.join('\n'), /in maintenance since \d{4}-\d\d-\d\dT.* \(paas-router\/maintenance\/lan\): 503 "Moving racks"/);
+    t.ok(of('lan').maintenance?.since, 'since is in the document');
+    t.match(of('private').features, [/^only 10\.99\.0\.0\/16, 2001:db8::\/32 reach it \(others get 403\)$/]);
+    t.match(of('forum').features, [/served under \/forum on each host \(the app gets the path without \/forum\)/]);
+
+    const view = await readLiveView(config);
+    const www = formatExplanation(explainHost(view, config, 'www.site.example.org'));
+    t.match(www, /servers: HAProxy answers 308 to site\.example\.org/);
+    t.match(www, /www\.site\.example\.org → 308 to site\.example\.org/);
+    t.match(formatExplanation(explainHost(view, config, 'site.example.org')), /also on this host: \/forum → app forum/);
+    t.match(formatExplanation(explainHost(view, config, `web.${zone}`)), /weights web-blue 90 \/ web-green 10/);
+    t.match(formatExplanation(explainHost(view, config, `lan.${zone}`)), /in maintenance: HAProxy answers 503 "Moving racks" with Retry-After: 120/);
+    await kv('paas-router/maintenance/lan');
   });
 });
