@@ -2,7 +2,14 @@
 // hosts, and maintenance entries from Consul K/V (`<maintenance_prefix><app or group>` = message).
 import type { AppRoute, KvEntry, Rejection } from './types.js';
 import { reject } from './rejections.js';
-import { cmp, safeText } from './text.js';
+import { cmp, numCmp, safeText } from './text.js';
+
+/** Deterministic order of K/V entries whatever the input order: key, CreateIndex, value. */
+export function sortEntries<T extends KvEntry>(entries: T[]): T[] {
+  const index = (n: number) => (typeof n === 'number' && Number.isFinite(n) ? n : Infinity);
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return [...entries].sort((a, b) => cmp(a.key, b.key) || numCmp(index(a.createIndex), index(b.createIndex)) || cmp(text(a.value), text(b.value)));
+}
 
 export const MAX_MAINTENANCE_BYTES = 1024;
 export const DEFAULT_MAINTENANCE_MESSAGE = 'This site is down for maintenance. Please try again later.';
@@ -45,7 +52,8 @@ export function maintenanceText(value: string): string {
 export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
   const rejections: Rejection[] = [];
   const byName = new Map(apps.map((a) => [a.name, a]));
-  for (const entry of [...entries].sort((a, b) => cmp(a.key, b.key))) {
+  const decided = new Set<string>();
+  for (const entry of sortEntries(entries)) {
     const value = typeof entry.value === 'string' ? entry.value : '';
     if (entry.key.endsWith('/') && value === '') continue; // a Consul UI folder
     const rest = entry.key.startsWith(prefix) ? entry.key.slice(prefix.length) : undefined;
@@ -54,6 +62,9 @@ export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: s
       continue;
     }
     const name = rest.toLowerCase();
+    // Two keys for one name (`Web` and `web`): the first (key order, then CreateIndex) decides.
+    if (decided.has(name)) continue;
+    decided.add(name);
     const app = byName.get(name);
     const group = memberOf.get(name);
     const refuse = (why: string) => rejections.push(reject('maintenance', name, entry.key, `${why}; ignored`, entry.key));

@@ -5,6 +5,7 @@
 // tags decide; otherwise the whole group is rejected with the first disagreement as the reason.
 import type { AppRoute, GroupMember, KvEntry, Rejection, ServerRoute } from './types.js';
 import type { AppSettings } from './tags.js';
+import { sortEntries } from './features.js';
 import { reject } from './rejections.js';
 import { cmp, safeText } from './text.js';
 
@@ -76,7 +77,7 @@ export function resolveGroups(drafts: Draft[], weights: KvEntry[], weightsPrefix
   const standalone = new Set(routes.map((d) => d.app.name));
 
   const weightEntries = new Map<string, KvEntry>();
-  for (const entry of [...weights].sort((a, b) => cmp(a.key, b.key))) {
+  for (const entry of sortEntries(weights)) {
     if (entry.key.endsWith('/') && entry.value === '') continue; // a Consul UI folder
     const g = groupOfKey(entry.key, weightsPrefix);
     if (!g.ok) {
@@ -87,7 +88,7 @@ export function resolveGroups(drafts: Draft[], weights: KvEntry[], weightsPrefix
       rejections.push(reject('weight', g.name, entry.key, `no app has router.group=${safeText(g.name)}: these weights apply to nothing`, entry.key));
       continue;
     }
-    weightEntries.set(g.name, entry);
+    if (!weightEntries.has(g.name)) weightEntries.set(g.name, entry); // `Web` and `web`: the first decides
   }
 
   for (const [group, members] of [...byGroup].sort((a, b) => cmp(a[0], b[0]))) {
@@ -116,7 +117,7 @@ export function resolveGroups(drafts: Draft[], weights: KvEntry[], weightsPrefix
     const entry = weightEntries.get(group);
     let given: Map<string, number> | undefined;
     if (entry) {
-      const parsed = parseWeights(entry.value);
+      const parsed = parseWeights(typeof entry.value === 'string' ? entry.value : '');
       if (!parsed.ok) rejections.push(reject('weight', group, entry.key, `${parsed.reason}; every app of the group gets the default weight ${DEFAULT_WEIGHT}`, entry.key));
       else given = parsed.weights;
     }
