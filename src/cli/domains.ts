@@ -11,8 +11,8 @@ import type { ConsulClient } from '../sources/consul/client.js';
 import { parseCatalogServices } from '../sources/consul/parse.js';
 import { readDomainsOnce } from '../sources/consul/read-once.js';
 import type { DomainClaim } from '../sources/types.js';
-import { casLoop, type KvIo } from './cas.js';
-import { EXIT_OK, EXIT_USAGE } from './common.js';
+import { casLoop, usage, type KvIo } from './cas.js';
+import { EXIT_OK } from './common.js';
 import { readLiveView } from './explain.js';
 
 export { CasConflictError } from './cas.js';
@@ -203,9 +203,4 @@ export async function domainsList(config: Config, appArg: string | undefined, op
     io.out.write(`${e.app.padEnd(appW)}  ${e.host.padEnd(hostW)}  ${e.status}${e.reason ? `: ${e.reason}` : ''}\n`);
   }
   return EXIT_OK;
-}
-
-function usage(io: DomainsIo, message: string): number {
-  io.err.write(`paas-router: ${message}\n`);
-  return EXIT_USAGE;
 }

@@ -2,11 +2,9 @@
 // Consul K/V (`<maintenance_prefix><name>` = message), validated with the daemon's own rules and
 // written (or deleted) with check-and-set. The daemon applies it at runtime, with no reload.
 import type { Config } from '../config/config.js';
-import { consulClientFrom } from '../daemon.js';
 import { maintenanceMessageProblem, maintenanceText } from '../model/features.js';
-import { readDomainsOnce } from '../sources/consul/read-once.js';
-import { casLoop, type KvIo } from './cas.js';
-import { EXIT_OK, EXIT_USAGE } from './common.js';
+import { editWithCas, readEntry, usage, type KvIo } from './cas.js';
+import { EXIT_OK } from './common.js';
 import { checkApp } from './domains.js';
 import { readLiveView } from './explain.js';
 
@@ -24,21 +22,16 @@ export async function maintenanceOn(config: Config, nameArg: string, message: st
 
   const prefix = config.consul.maintenancePrefix;
   const key = `${prefix}${name.value}`;
-  const client = consulClientFrom(config);
-  try {
-    return await casLoop(io, `putting ${name.value} in maintenance (${key})`, async () => {
-      const own = (await readDomainsOnce(client, prefix)).claims.find((c) => c.key === key);
-      if (own && own.value === message) {
-        io.out.write(`${name.value} is already in maintenance with this message; nothing to do\n`);
-        return EXIT_OK;
-      }
-      if (!(await client.kvSetCas(key, message, own ? own.modifyIndex : 0))) return 'retry';
-      io.out.write(`${name.value} is in maintenance (${key}): its hosts answer 503 "${maintenanceText(message)}"\n`);
+  return editWithCas(config, io, `putting ${name.value} in maintenance (${key})`, async (client) => {
+    const own = await readEntry(client, prefix, key);
+    if (own && own.value === message) {
+      io.out.write(`${name.value} is already in maintenance with this message; nothing to do\n`);
       return EXIT_OK;
-    });
-  } finally {
-    client.close();
-  }
+    }
+    if (!(await client.kvSetCas(key, message, own ? own.modifyIndex : 0))) return 'retry';
+    io.out.write(`${name.value} is in maintenance (${key}): its hosts answer 503 "${maintenanceText(message)}"\n`);
+    return EXIT_OK;
+  });
 }
 
 export async function maintenanceOff(config: Config, nameArg: string, io: KvIo): Promise<number> {
@@ -46,24 +39,14 @@ export async function maintenanceOff(config: Config, nameArg: string, io: KvIo):
   if (!name.ok) return usage(io, name.message);
   const prefix = config.consul.maintenancePrefix;
   const key = `${prefix}${name.value}`;
-  const client = consulClientFrom(config);
-  try {
-    return await casLoop(io, `ending the maintenance of ${name.value} (${key})`, async () => {
-      const own = (await readDomainsOnce(client, prefix)).claims.find((c) => c.key === key);
-      if (!own) {
-        io.err.write(`${name.value} is not in maintenance (${key} is not set); nothing to do\n`);
-        return EXIT_OK;
-      }
-      if (!(await client.kvDeleteCas(key, own.modifyIndex))) return 'retry';
-      io.out.write(`${name.value} is out of maintenance (${key} deleted)\n`);
+  return editWithCas(config, io, `ending the maintenance of ${name.value} (${key})`, async (client) => {
+    const own = await readEntry(client, prefix, key);
+    if (!own) {
+      io.err.write(`${name.value} is not in maintenance (${key} is not set); nothing to do\n`);
       return EXIT_OK;
-    });
-  } finally {
-    client.close();
-  }
-}
-
-function usage(io: KvIo, message: string): number {
-  io.err.write(`paas-router: ${message}\n`);
-  return EXIT_USAGE;
+    }
+    if (!(await client.kvDeleteCas(key, own.modifyIndex))) return 'retry';
+    io.out.write(`${name.value} is out of maintenance (${key} deleted)\n`);
+    return EXIT_OK;
+  });
 }

@@ -2,12 +2,10 @@
 // Consul K/V (`<weights_prefix><group>` = `<app>=<0..256> ...`), validated with the daemon's own
 // parser and written with check-and-set. `set` changes the apps it names and keeps the others.
 import type { Config } from '../config/config.js';
-import { consulClientFrom } from '../daemon.js';
 import { MAX_WEIGHT, parseWeights } from '../model/groups.js';
 import type { AppRoute, RoutingModel } from '../model/types.js';
-import { readDomainsOnce } from '../sources/consul/read-once.js';
-import { casLoop, type KvIo } from './cas.js';
-import { EXIT_OK, EXIT_USAGE } from './common.js';
+import { editWithCas, readEntry, usage, type KvIo } from './cas.js';
+import { EXIT_OK } from './common.js';
 import { checkApp } from './domains.js';
 import { readLiveView } from './explain.js';
 
@@ -65,31 +63,21 @@ export async function weightsSet(config: Config, groupArg: string, assignments: 
 
   const prefix = config.consul.weightsPrefix;
   const key = `${prefix}${group.value}`;
-  const client = consulClientFrom(config);
-  try {
-    return await casLoop(io, `setting the weights of ${group.value} (${key})`, async () => {
-      const own = (await readDomainsOnce(client, prefix)).claims.find((c) => c.key === key);
-      const current = own ? parseWeights(own.value) : undefined;
-      if (current && !current.ok) io.err.write(`note: the current value of ${key} is invalid (${current.reason}); it is replaced\n`);
-      const merged = new Map<string, number>();
-      for (const [app, w] of current?.ok ? current.weights : []) if (members.includes(app)) merged.set(app, w);
-      for (const [app, w] of given.weights) merged.set(app, w);
-      const value = formatWeights(merged);
-      if (own && own.value === value) {
-        io.out.write(`weights of ${group.value} are already ${value}; nothing to do\n`);
-        return EXIT_OK;
-      }
-      if (!(await client.kvSetCas(key, value, own ? own.modifyIndex : 0))) return 'retry';
-      io.out.write(`weights of ${group.value}: ${value} (${key})\n`);
-      for (const app of members.filter((m) => !merged.has(m))) io.err.write(`note: ${app} has no weight in ${key}: it gets weight 0 (no new traffic)\n`);
+  return editWithCas(config, io, `setting the weights of ${group.value} (${key})`, async (client) => {
+    const own = await readEntry(client, prefix, key);
+    const current = own ? parseWeights(own.value) : undefined;
+    if (current && !current.ok) io.err.write(`note: the current value of ${key} is invalid (${current.reason}); it is replaced\n`);
+    const merged = new Map<string, number>();
+    for (const [app, w] of current?.ok ? current.weights : []) if (members.includes(app)) merged.set(app, w);
+    for (const [app, w] of given.weights) merged.set(app, w);
+    const value = formatWeights(merged);
+    if (own && own.value === value) {
+      io.out.write(`weights of ${group.value} are already ${value}; nothing to do\n`);
       return EXIT_OK;
-    });
-  } finally {
-    client.close();
-  }
-}
-
-function usage(io: KvIo, message: string): number {
-  io.err.write(`paas-router: ${message}\n`);
-  return EXIT_USAGE;
+    }
+    if (!(await client.kvSetCas(key, value, own ? own.modifyIndex : 0))) return 'retry';
+    io.out.write(`weights of ${group.value}: ${value} (${key})\n`);
+    for (const app of members.filter((m) => !merged.has(m))) io.err.write(`note: ${app} has no weight in ${key}: it gets weight 0 (no new traffic)\n`);
+    return EXIT_OK;
+  });
 }

@@ -99,6 +99,12 @@ t.test('per-app features through a real HAProxy', async (t) => {
     await wait('only green', async () => (await bodies(host)).join() === '/web-green #1');
     await settle();
     t.equal(await reloads(), before, 'weights changed twice with no reload');
+    // A new instance of a member joins the group's backend at runtime, with its app's weight.
+    await cluster.addTask(apps.find((a) => a.id === '/web-green')!);
+    await wait('two green instances', async () => (await bodies(host)).join() === '/web-green #1,/web-green #2');
+    await settle();
+    t.equal(reports.at(-1)?.status, 'runtime', 'add server with its weight');
+    t.equal(await reloads(), before, 'a new member instance: no reload');
     t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), /server web-green_\S+ \S+ weight 10\n/, 'written to the file too');
     const route = state.model!.apps.find((a) => a.name === 'web')!;
     t.match(route.members, [
@@ -107,7 +113,7 @@ t.test('per-app features through a real HAProxy', async (t) => {
     ]);
     await kv('paas-router/weights/web', 'web-blue=lots');
     await wait('bad weights rejected', () => state.model!.rejections.some((r) => r.kind === 'weight' && /bad token "web-blue=lots"/.test(r.reason)));
-    await wait('back to equal weights', async () => (await bodies(host)).length === 2);
+    await wait('back to equal weights', async () => (await bodies(host)).length === 3);
     await settle();
     t.equal(await reloads(), before, 'still no reload');
   });
