@@ -1,4 +1,6 @@
 // The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
+import type { AcmeConfig } from '../acme/config.js';
+
 export interface VaultTokenAuth {
   method: 'token';
 }
@@ -27,6 +29,10 @@ export interface Config {
     /** K/V prefixes of group weights and maintenance pages (`paas-router/weights/`, `paas-router/maintenance/`). */
     weightsPrefix: string;
     maintenancePrefix: string;
+    /** Most connections ever open to Consul, blocking or not. */
+    maxConnections: number;
+    /** Read consistency: `default`, `stale` (any server answers) or `consistent`. */
+    consistency: 'default' | 'stale' | 'consistent';
   };
   vault: {
     address: string;
@@ -67,4 +73,6 @@ export interface Config {
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
   logLevel: string;
+  /** ACME issuing (src/acme/config.ts); `directoryUrl` '' = off. */
+  acme: AcmeConfig;
 }

@@ -2,6 +2,7 @@
 // an error naming the bad key, so a typo never becomes a silently ignored setting.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { acmeConfigFrom, checkAcmeConfig } from '../acme/config.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Config } from './config.js';
 import { parseDuration } from './duration.js';
@@ -103,6 +104,7 @@ export function validateConfig(raw: Raw, origin: string, env: NodeJS.ProcessEnv 
   if (config.vault.address && config.vault.auth.method === 'token' && !config.vault.token) {
     throw new ConfigError(`invalid configuration (${origin}):\n  vault.auth: method "token" needs VAULT_TOKEN in the environment (or use method "approle")`);
   }
+  checkAcmeConfig(config, origin);
   if (config.wait.minMs > config.wait.maxMs) {
     throw new ConfigError(`invalid configuration (${origin}):\n  wait.min must not be greater than wait.max`);
   }
@@ -137,6 +139,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       retryMaxMs: ms(f.consul.retry_max),
       weightsPrefix: f.consul.weights_prefix,
       maintenancePrefix: f.consul.maintenance_prefix,
+      maxConnections: f.consul.max_connections,
+      consistency: f.consul.consistency,
     },
     vault: {
       address: f.vault.address.replace(/\/+$/, ''),
@@ -174,5 +178,6 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     listen: splitListen(f.listen),
     listenAuthFile: f.listen_auth_file,
     logLevel: f.log_level,
+    acme: acmeConfigFrom(f.acme),
   };
 }

@@ -46,6 +46,37 @@ function orderIndex(n: number): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : Infinity;
 }
 
+/** One K/V claim on its own: the service its key names and the FQDNs of its value, or why not. */
+export interface ParsedClaim {
+  key: string;
+  createIndex: number;
+  /** Absent for folders and keys that name no usable service. */
+  service?: string;
+  fqdns: string[];
+  rejections: Rejection[];
+}
+
+/** The per-key part of resolveDomains: depends on the claim and the settings only. */
+export function parseClaim(claim: DomainClaim, settings: ModelSettings): ParsedClaim {
+  const value = typeof claim.value === 'string' ? claim.value : '';
+  const parsed: ParsedClaim = { key: claim.key, createIndex: orderIndex(claim.createIndex), fqdns: [], rejections: [] };
+  const check = serviceOfKey(claim.key, settings.domainsPrefix, value);
+  if ('folder' in check) return parsed;
+  if (!check.ok) {
+    parsed.rejections.push(reject('domain', check.service, claim.key, check.reason, claim.key));
+    return parsed;
+  }
+  parsed.service = check.service;
+  const { fqdns, rejected } = parseDomainValue(value);
+  for (const bad of rejected) parsed.rejections.push(reject('domain', check.service, bad.fqdn, bad.reason, claim.key));
+  parsed.fqdns = fqdns;
+  return parsed;
+}
+
+export function compareClaims(a: DomainClaim, b: DomainClaim): number {
+  return cmp(a.key, b.key) || numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) || cmp(a.value, b.value);
+}
+
 /**
  * Turns K/V claims into custom hosts per app. `apps` maps every routed app to its mode.
  * `reservedDomain` is `<cluster>.<baseDomain>`: names there belong to default hosts, present
@@ -56,37 +87,31 @@ export function resolveDomains(
   apps: Map<string, AppMode>,
   settings: ModelSettings,
   reservedDomain: string,
+): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
+  return resolveParsedClaims([...claims].sort(compareClaims).map((c) => parseClaim(c, settings)), apps, reservedDomain);
+}
+
+/** The global part of resolveDomains: `parsed` in compareClaims order; first claim wins per host. */
+export function resolveParsedClaims(
+  parsed: ParsedClaim[],
+  apps: Map<string, AppMode>,
+  reservedDomain: string,
   /** Apps served as part of a `router.group` (their claims belong under the group's key). */
   memberOf: Map<string, string> = new Map(),
   /** `router.path` of the apps that have one: their claim is a (host, prefix) pair. */
   paths: Map<string, string> = new Map(),
+  domainsPrefix = 'paas-router/domains/',
 ): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const byHost = new Map<string, Candidate[]>();
-  const sorted = [...claims].sort(
-    (a, b) =>
-      cmp(a.key, b.key) ||
-      numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) ||
-      cmp(a.value, b.value),
-  );
-  for (const claim of sorted) {
-    const value = typeof claim.value === 'string' ? claim.value : '';
-    const check = serviceOfKey(claim.key, settings.domainsPrefix, value);
-    if ('folder' in check) continue;
-    if (!check.ok) {
-      rejections.push(reject('domain', check.service, claim.key, check.reason, claim.key));
-      continue;
-    }
-    const service = check.service;
-    const { fqdns, rejected } = parseDomainValue(value);
-    for (const bad of rejected) {
-      rejections.push(reject('domain', service, bad.fqdn, bad.reason, claim.key));
-    }
-    if (fqdns.length === 0) continue;
+  for (const claim of parsed) {
+    rejections.push(...claim.rejections);
+    const service = claim.service;
+    if (service === undefined || claim.fqdns.length === 0) continue;
     const mode = apps.get(service);
     const group = memberOf.get(service);
     if (mode === undefined && group !== undefined) {
-      const why = `app ${safeText(service)} is served as part of group ${group}: claim its domains under ${settings.domainsPrefix}${group}`;
+      const why = `app ${safeText(service)} is served as part of group ${group}: claim its domains under ${domainsPrefix}${group}`;
       rejections.push(reject('domain', service, claim.key, `${why}; its domains are not claimed`, claim.key));
       continue;
     }
@@ -98,7 +123,7 @@ export function resolveDomains(
       rejections.push(reject('domain', service, claim.key, `${why}; its domains are not claimed`, claim.key));
       continue;
     }
-    for (const host of fqdns) {
+    for (const host of claim.fqdns) {
       if (isUnderDomain(host, reservedDomain)) {
         rejections.push(
           reject(
@@ -112,7 +137,7 @@ export function resolveDomains(
         );
         continue;
       }
-      const candidate = { app: service, key: claim.key, createIndex: orderIndex(claim.createIndex) };
+      const candidate = { app: service, key: claim.key, createIndex: claim.createIndex };
       // With router.path a claim is (host, prefix): apps under different prefixes share a host.
       const route = `${host}\0${paths.get(service) ?? ''}`;
       byHost.set(route, [...(byHost.get(route) ?? []), candidate]);

@@ -82,6 +82,8 @@ export interface AppView {
   path: string | null;
   /** `router.strip-path`: the `regsub` pattern removing the prefix (`^/forum/?`), or `null`. */
   stripPathRegex: string | null;
+  /** Absolute path of maintenance.map, which the backend looks itself up in. */
+  maintenanceMap: string;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -116,7 +118,7 @@ export interface TemplateData {
   /** `bind` arguments, in HAProxy syntax (`*:80`, `10.0.0.1:80`, `ipv6@::1:80`). */
   binds: { http: string; https: string; stats: string };
   /** Stats listener: `auth` is `user:password` escaped for a config line, or `null` (read-only page). */
-  stats: { auth: string | null; admin: boolean };
+  stats: { auth: string | null };
   /** Every app, sorted by name. */
   apps: AppView[];
   /** The http apps of `apps`, in the same order. */
@@ -145,6 +147,8 @@ export interface TemplateData {
   maintenance: { backend: string; message64: string }[];
   /** Routes of apps with `router.path`, sorted by host, then longest prefix first. Not in hosts.map. */
   pathRoutes: PathRouteView[];
+  /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
+  acme: { thumbprint: string } | null;
 }
 
 function fail(message: string): never {
@@ -294,6 +298,23 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
   return { redirect, allow, path, stripPathRegex };
 }
 
+function hostViews(routes: HostRoute[]): HostView[] {
+  const hosts = routes.map((route): HostView => {
+    const host = checkMatch(route.host, HOSTNAME, 'host');
+    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
+  });
+  hosts.sort((a, b) => byString(a.host, b.host));
+  for (let i = 1; i < hosts.length; i++) {
+    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
+  }
+  return hosts;
+}
+
+/** A host for an error message: checked first, so a hostile one is reported as such. */
+function safeHost(host: string): string {
+  return checkMatch(host, HOSTNAME, 'host');
+}
+
 function appView(app: AppRoute, settings: RenderSettings): AppView {
   const name = checkMatch(app.name, NAME, 'app name');
   const what = `app ${name}`;
@@ -330,11 +351,23 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     hosts: tcp ? [] : app.hosts.map((host) => checkMatch(host, HOSTNAME, `${what}: host`)),
     servers,
     ...featureView(app, what),
+    maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
   };
 }
 
+/**
+ * Keeps views between renders (render/incremental.ts): an app's view while its AppRoute object is
+ * the same, the host views while the model's host list is the same array.
+ */
+export interface TemplateDataMemo {
+  app(app: AppRoute, make: () => AppView): AppView;
+  hosts(routes: HostRoute[], make: () => HostView[]): HostView[];
+}
+
+const NO_MEMO: TemplateDataMemo = { app: (_app, make) => make(), hosts: (_routes, make) => make() };
+
 /** Build what the templates see. Throws TemplateError when a value cannot be printed safely. */
-export function buildTemplateData(model: RoutingModel, settings: RenderSettings): TemplateData {
+export function buildTemplateData(model: RoutingModel, settings: RenderSettings, memo: TemplateDataMemo = NO_MEMO): TemplateData {
   const configDir = checkPath(settings.configDir, 'configDir');
   const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
   const runtimeSocketGroup = settings.runtimeSocketGroup ? checkMatch(settings.runtimeSocketGroup, /^[a-z_][a-z0-9_-]{0,31}$/, 'runtimeSocketGroup') : null;
@@ -349,7 +382,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     stats: formatBind(settings.bindAddress, settings.statsPort),
   };
 
-  const apps = model.apps.map((app) => appView(app, settings)).sort((a, b) => byString(a.name, b.name));
+  const apps = model.apps.map((app) => memo.app(app, () => appView(app, settings))).sort((a, b) => byString(a.name, b.name));
   // Two listeners on one port pass `haproxy -c` (it does not bind) but fail the reload.
   const ports = new Map<number, string>();
   const listen = (port: number, owner: string): void => {
@@ -371,18 +404,12 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
 
   for (const route of model.hosts) {
     if (!httpBackends.has(route.backend)) {
-      fail(`host ${route.host} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+      fail(`host ${safeHost(route.host)} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
     }
   }
+  const hosts = memo.hosts(model.hosts, () => hostViews(model.hosts.filter((route) => route.path === undefined)));
+  // router.path routes are frontend rules, not hosts.map entries.
   const pathRoutes = pathRoutesView(model.hosts);
-  const hosts = model.hosts.filter((route) => route.path === undefined).map((route: HostRoute): HostView => {
-    const host = checkMatch(route.host, HOSTNAME, 'host');
-    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
-  });
-  hosts.sort((a, b) => byString(a.host, b.host));
-  for (let i = 1; i < hosts.length; i++) {
-    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
-  }
 
   let tls: TemplateData['tls'] = null;
   const httpsRedirects: TemplateData['httpsRedirects'] = [];
@@ -412,7 +439,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
       maxconn,
     },
     binds,
-    stats: { auth: statsAuth(settings.stats), admin: settings.stats !== undefined },
+    stats: { auth: statsAuth(settings.stats) },
     apps,
     httpApps,
     tcpApps: apps.filter((app) => app.mode === 'tcp'),
@@ -427,6 +454,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
       .filter((app) => app.maintenance !== undefined && app.mode === 'http')
       .map((app) => ({ backend: app.backend, message64: Buffer.from(app.maintenance!.message, 'utf8').toString('base64') })),
     pathRoutes,
+    acme: acmeData(settings.acme),
   };
 }
 
@@ -440,4 +468,13 @@ function pathRoutesView(routes: HostRoute[]): PathRouteView[] {
     if (out[i]!.host === out[i - 1]!.host && out[i]!.path === out[i - 1]!.path) fail(`host ${out[i]!.host} path ${out[i]!.path} is routed twice`);
   }
   return out;
+}
+
+// A JWK SHA-256 thumbprint: 43 base64url characters, safe inside a quoted log-format string.
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+function acmeData(acme: RenderSettings['acme']): TemplateData['acme'] {
+  if (acme === undefined) return null;
+  if (!THUMBPRINT.test(acme.thumbprint)) fail(`acme.thumbprint ${JSON.stringify(acme.thumbprint)} is not a base64url SHA-256 JWK thumbprint`);
+  return { thumbprint: acme.thumbprint };
 }

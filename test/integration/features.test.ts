@@ -45,7 +45,7 @@ t.test('per-app features through a real HAProxy', async (t) => {
   };
 
   await wait('site served', async () => (await get('site.example.org')).status === 200);
-  await wait('first apply done', () => state.lastApply !== undefined && state.lastApply.status !== 'written');
+  await wait('first apply done', () => state.lastApply !== undefined && state.lastApply.status !== 'haproxy-unreachable');
   await settle();
 
   await t.test('router.redirect: other hosts answer 308 to the canonical host, path and query kept', async (t) => {
@@ -106,13 +106,13 @@ t.test('per-app features through a real HAProxy', async (t) => {
     t.equal(reports.at(-1)?.status, 'runtime', 'add server with its weight');
     t.equal(await reloads(), before, 'a new member instance: no reload');
     t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), /server web-green_\S+ \S+ weight 10\n/, 'written to the file too');
-    const route = state.model!.apps.find((a) => a.name === 'web')!;
+    const route = state.builtModel!.apps.find((a) => a.name === 'web')!;
     t.match(route.members, [
       { app: 'web-blue', weight: 0, weightFrom: 'kv' },
       { app: 'web-green', weight: 10, weightFrom: 'kv' },
     ]);
     await kv('paas-router/weights/web', 'web-blue=lots');
-    await wait('bad weights rejected', () => state.model!.rejections.some((r) => r.kind === 'weight' && /bad token "web-blue=lots"/.test(r.reason)));
+    await wait('bad weights rejected', () => state.builtModel!.rejections.some((r) => r.kind === 'weight' && /bad token "web-blue=lots"/.test(r.reason)));
     await wait('back to equal weights', async () => (await bodies(host)).length === 3);
     await settle();
     t.equal(await reloads(), before, 'still no reload');
@@ -120,7 +120,7 @@ t.test('per-app features through a real HAProxy', async (t) => {
 
   await t.test('a group whose apps disagree is rejected with the reason; nothing else is affected', async (t) => {
     t.equal((await get(`bad.${zone}`)).status, 404);
-    t.ok(state.model!.rejections.some((r) => r.kind === 'group' && r.service === 'bad-a' && /disagree on balance \(leastconn vs roundrobin\)/.test(r.reason)));
+    t.ok(state.builtModel!.rejections.some((r) => r.kind === 'group' && r.service === 'bad-a' && /disagree on balance \(leastconn vs roundrobin\)/.test(r.reason)));
     t.equal((await get(`lan.${zone}`)).status, 200);
   });
 
@@ -135,11 +135,11 @@ t.test('per-app features through a real HAProxy', async (t) => {
     t.equal(r.headers['retry-after'], '120');
     t.match(r.headers['content-type'], /^text\/plain/);
     t.equal((await get('site.example.org', '/forum/x')).status, 200, 'the app under /forum on the same host is not in maintenance');
-    t.ok(state.model!.apps.find((a) => a.name === 'site')!.maintenance?.since, 'the status shows since when');
+    t.ok(state.builtModel!.apps.find((a) => a.name === 'site')!.maintenance?.since, 'the status shows since when');
     await kv('paas-router/maintenance/web', 'Group down');
     await wait('group in maintenance', async () => (await get(`web.${zone}`)).body === 'Group down\n');
     await kv('paas-router/maintenance/lan', 'x'.repeat(1025));
-    await wait('too long refused', () => state.model!.rejections.some((r) => r.kind === 'maintenance' && r.service === 'lan' && /1025 bytes long \(max 1024\)/.test(r.reason)));
+    await wait('too long refused', () => state.builtModel!.rejections.some((r) => r.kind === 'maintenance' && r.service === 'lan' && /1025 bytes long \(max 1024\)/.test(r.reason)));
     t.equal((await get(`lan.${zone}`)).status, 200, 'a refused message leaves the app serving');
     await kv('paas-router/maintenance/site');
     await kv('paas-router/maintenance/web');
@@ -152,7 +152,7 @@ t.test('per-app features through a real HAProxy', async (t) => {
   await t.test('the status page document and explain say what each feature does', async (t) => {
     await kv('paas-router/weights/web', 'web-blue=90 web-green=10');
     await kv('paas-router/maintenance/lan', 'Moving racks');
-    await wait('applied', () => state.model!.apps.find((a) => a.name === 'lan')?.maintenance !== undefined && state.model!.apps.find((a) => a.name === 'web')!.members![0]!.weight === 90);
+    await wait('applied', () => state.builtModel!.apps.find((a) => a.name === 'lan')?.maintenance !== undefined && state.builtModel!.apps.find((a) => a.name === 'web')!.members![0]!.weight === 90);
     await settle();
     const doc = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as { apps: { name: string; features: string[]; members: unknown; maintenance: { since: string | null } | null }[] };
     const of = (name: string) => doc.apps.find((a) => a.name === name)!;
