@@ -57,7 +57,8 @@ export async function startHttpBackend(label: string, opts: { status?: () => num
     // `/slow?ms=N` answers after N ms: lets tests hold a request open across a change.
     const slow = /^\/slow\?ms=(\d+)/.exec(req.url ?? '');
     const answer = () => {
-      res.writeHead(opts.status?.() ?? 200, { 'content-type': 'text/plain', 'x-backend': label });
+      // x-path: the path the app received (router.strip-path tests).
+      res.writeHead(opts.status?.() ?? 200, { 'content-type': 'text/plain', 'x-backend': label, 'x-path': req.url ?? '' });
       res.end(`${label}\n`);
     };
     if (slow) setTimeout(answer, Number(slow[1]));

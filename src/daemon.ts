@@ -19,6 +19,7 @@ import { VERSION } from './server/version.js';
 import { ConsulCatalogSource, type WatchTiming } from './sources/consul/catalog-source.js';
 import { ConsulClient } from './sources/consul/client.js';
 import { ConsulDomainsSource } from './sources/consul/domains-source.js';
+import { ConsulKvFeatureSource } from './sources/consul/kv-feature-source.js';
 import { TemplatesSource } from './sources/files/templates-source.js';
 import { VaultAuth } from './sources/vault/auth.js';
 import { VaultClient } from './sources/vault/client.js';
@@ -32,6 +33,8 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     domainsPrefix: config.consul.domainsPrefix,
     reservedPorts: [config.haproxy.httpPort, config.haproxy.httpsPort, config.haproxy.statsPort],
     tcpPorts: config.haproxy.tcpPorts,
+    weightsPrefix: config.consul.weightsPrefix,
+    maintenancePrefix: config.consul.maintenancePrefix,
   };
 }
 
@@ -114,11 +117,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
     log,
   });
-  await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP]);
+  await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP, 'maintenance.map']);
   const runner = new Runner({
     sources: {
       catalog: new ConsulCatalogSource(client, timing, log),
       domains: new ConsulDomainsSource(client, config.consul.domainsPrefix, timing, log),
+      weights: new ConsulKvFeatureSource('consul-weights', client, config.consul.weightsPrefix, timing, log),
+      maintenance: new ConsulKvFeatureSource('consul-maintenance', client, config.consul.maintenancePrefix, timing, log),
       templates: new TemplatesSource(config.templatesDir, log),
       secrets,
     },

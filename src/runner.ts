@@ -21,6 +21,7 @@ import { recordApply } from './runner/record.js';
 import { retryOnce } from './runner/retry.js';
 import { logTlsChanges } from './runner/tls-log.js';
 import type { Source, SourceStatus } from './sources/source.js';
+import type { KvFeatureSnapshot } from './sources/consul/kv-feature-source.js';
 import type { CatalogSnapshot, DomainsSnapshot } from './sources/types.js';
 import type { SecretsSnapshot } from './sources/vault/types.js';
 import { initialState, type RouterState } from './state.js';
@@ -34,6 +35,9 @@ export interface RunnerSources {
    * snapshot, and the Consul sources start only after it (their ACL token may come from it).
    */
   secrets?: Source<SecretsSnapshot>;
+  /** Group weights and maintenance pages from Consul K/V: when given, required like domains. */
+  weights?: Source<KvFeatureSnapshot>;
+  maintenance?: Source<KvFeatureSnapshot>;
 }
 
 export interface RunnerOptions {
@@ -58,6 +62,8 @@ interface Latest {
   domains?: DomainsSnapshot;
   templates?: CompiledTemplates;
   secrets?: SecretsSnapshot;
+  weights?: KvFeatureSnapshot;
+  maintenance?: KvFeatureSnapshot;
 }
 
 /** Statuses after which HAProxy's memory of the certificates is brought in step with the files. */
@@ -100,6 +106,8 @@ export class Runner extends EventEmitter {
         reread: () => {
           opts.sources.catalog.reread?.();
           opts.sources.domains.reread?.();
+          opts.sources.weights?.reread?.();
+          opts.sources.maintenance?.reread?.();
         },
         onHeld: (held) => this.emit('held', held),
       });
@@ -112,6 +120,8 @@ export class Runner extends EventEmitter {
     const startConsul = () => {
       this.watch('catalog', sources.catalog);
       this.watch('domains', sources.domains);
+      if (sources.weights) this.watch('weights', sources.weights);
+      if (sources.maintenance) this.watch('maintenance', sources.maintenance);
     };
     if (sources.secrets) this.watch('secrets', sources.secrets, startConsul);
     else startConsul();
@@ -130,7 +140,7 @@ export class Runner extends EventEmitter {
     this.guard?.stop();
     this.quiescence.stop();
     const { sources } = this.opts;
-    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop()]);
+    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop(), sources.weights?.stop(), sources.maintenance?.stop()]);
     await this.quiescence.settled();
   }
 
@@ -192,11 +202,12 @@ export class Runner extends EventEmitter {
   }
 
   private async build(leading = false): Promise<void | 'wait'> {
-    const { catalog, domains, templates, secrets } = this.latest;
+    const { catalog, domains, templates, secrets, weights, maintenance } = this.latest;
     // Wait until every required source has reported once: a partial view is not a view. With
     // Vault configured, no configuration is written without the credentials it needs.
     if (this.stopped || !catalog || !domains || !templates) return;
     if (this.opts.sources.secrets && !secrets) return;
+    if ((this.opts.sources.weights && !weights) || (this.opts.sources.maintenance && !maintenance)) return;
     this.state.counters.builds += 1;
     const { applier, configDir } = this.opts;
     let model: RoutingModel;
@@ -206,7 +217,7 @@ export class Runner extends EventEmitter {
     let live: LiveBuild;
     try {
       const probed = await withoutBusyPorts(
-        this.incremental.model({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings }),
+        this.incremental.model({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings, weights: weights?.entries, maintenance: maintenance?.entries }),
         this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
       );

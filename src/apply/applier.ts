@@ -16,7 +16,7 @@ import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './fil
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
-import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
+import { HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
 
@@ -80,7 +80,7 @@ export interface PlannedChange {
 /** What HAProxy must hold after the runtime change, read from the candidate's files. */
 function desiredOf(live: RenderedFiles): DesiredState {
   const { config, hosts } = parseFiles(live);
-  return { servers: config.proxies, hosts };
+  return { servers: config.proxies, hosts, maps: extraMapsOf(live) };
 }
 
 /** Renders the candidate for a given directory: paths inside the config must point at its files. */

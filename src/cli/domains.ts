@@ -4,7 +4,6 @@
 // miss the key is read again and the whole check is redone, a few times, then exit 1.
 import type { Config } from '../config/config.js';
 import { consulClientFrom } from '../daemon.js';
-import { RouterError } from '../errors.js';
 import { clusterDomain, isUnderDomain, parseDomainValue, validateFqdn } from '../model/index.js';
 import { serviceOfKey } from '../model/domains.js';
 import { labelsProblem } from '../model/fqdn.js';
@@ -12,22 +11,13 @@ import type { ConsulClient } from '../sources/consul/client.js';
 import { parseCatalogServices } from '../sources/consul/parse.js';
 import { readDomainsOnce } from '../sources/consul/read-once.js';
 import type { DomainClaim } from '../sources/types.js';
-import { EXIT_OK, EXIT_USAGE } from './common.js';
+import { casLoop, usage, type KvIo } from './cas.js';
+import { EXIT_OK } from './common.js';
 import { readLiveView } from './explain.js';
 
-/** Check-and-set kept failing: someone else keeps changing the key. Exit 1. */
-export class CasConflictError extends RouterError {
-  constructor(message: string) {
-    super('CAS_CONFLICT', message);
-  }
-}
-
-export interface DomainsIo {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-  /** Attempts before giving up on CAS misses (default 5). */
-  maxAttempts?: number;
-}
+export { CasConflictError } from './cas.js';
+/** The streams and CAS attempts of the K/V commands (domains, weights, maintenance). */
+export type DomainsIo = KvIo;
 
 type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -76,19 +66,6 @@ function otherClaims(claims: DomainClaim[], prefix: string, app: string, host: s
     if ('folder' in check || !check.ok || check.service === app) return false;
     return parseDomainValue(c.value).fqdns.includes(host);
   });
-}
-
-async function casLoop(io: DomainsIo, what: string, attempt: (n: number) => Promise<number | 'retry'>): Promise<number> {
-  const max = io.maxAttempts ?? 5;
-  for (let n = 1; n <= max; n++) {
-    const result = await attempt(n);
-    if (result !== 'retry') return result;
-    if (n < max) {
-      io.err.write(`paas-router: ${what}: the key changed meanwhile (check-and-set); reading it again (${n}/${max})\n`);
-      await new Promise((r) => setTimeout(r, 25 * n + Math.random() * 50));
-    }
-  }
-  throw new CasConflictError(`${what}: the key kept changing during ${max} check-and-set attempts; nothing was written, try again`);
 }
 
 async function warnIfUnregistered(client: ConsulClient, app: string, io: DomainsIo): Promise<void> {
@@ -226,9 +203,4 @@ export async function domainsList(config: Config, appArg: string | undefined, op
     io.out.write(`${e.app.padEnd(appW)}  ${e.host.padEnd(hostW)}  ${e.status}${e.reason ? `: ${e.reason}` : ''}\n`);
   }
   return EXIT_OK;
-}
-
-function usage(io: DomainsIo, message: string): number {
-  io.err.write(`paas-router: ${message}\n`);
-  return EXIT_USAGE;
 }

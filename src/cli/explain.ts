@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import { consulClientFrom, modelSettingsFrom } from '../daemon.js';
 import { buildModel, clusterDomain, isUnderDomain, parseDomainValue, validateFqdn } from '../model/index.js';
 import { serviceOfKey } from '../model/domains.js';
+import { describeFeatures } from '../model/describe.js';
 import { routingOf } from '../model/services.js';
 import type { Rejection, RoutingModel } from '../model/types.js';
 import { readCatalogOnce, readDomainsOnce } from '../sources/consul/read-once.js';
@@ -13,16 +14,24 @@ import { EXIT_OK, EXIT_USAGE } from './common.js';
 export interface LiveView {
   catalog: CatalogSnapshot;
   claims: DomainClaim[];
+  /** K/V entries under the weights and maintenance prefixes. */
+  weights: DomainClaim[];
+  maintenance: DomainClaim[];
   model: RoutingModel;
 }
 
-/** One consistent read of Consul (catalog, health, domains) and the model the daemon would build. */
+/** One consistent read of Consul (catalog, health, domains, weights, maintenance) and the model the daemon would build. */
 export async function readLiveView(config: Config): Promise<LiveView> {
   const client = consulClientFrom(config);
   try {
-    const [catalog, domains] = await Promise.all([readCatalogOnce(client), readDomainsOnce(client, config.consul.domainsPrefix)]);
-    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config) });
-    return { catalog, claims: domains.claims, model };
+    const [catalog, domains, weights, maintenance] = await Promise.all([
+      readCatalogOnce(client),
+      readDomainsOnce(client, config.consul.domainsPrefix),
+      readDomainsOnce(client, config.consul.weightsPrefix),
+      readDomainsOnce(client, config.consul.maintenancePrefix),
+    ]);
+    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config), weights: weights.claims, maintenance: maintenance.claims });
+    return { catalog, claims: domains.claims, weights: weights.claims, maintenance: maintenance.claims, model };
   } finally {
     client.close();
   }
@@ -56,6 +65,8 @@ export interface Explanation {
   servers: { address: string; port: number; id: string; state: 'up' | 'down'; checks: string }[];
   /** What HAProxy answers for the host. */
   answer: string;
+  /** The app's features in words (redirect, allow-list, path, group weights, maintenance), and other path routes on the host. */
+  features: string[];
 }
 
 function rejectionText(r: Rejection): string {
@@ -66,7 +77,8 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
   const { model, claims, catalog } = view;
   const zone = clusterDomain(config);
   const prefix = config.consul.domainsPrefix;
-  const route = model.hosts.find((h) => h.host === host);
+  // The app at the root of the host first; apps under a router.path prefix are listed as features.
+  const route = model.hosts.find((h) => h.host === host && h.path === undefined) ?? model.hosts.find((h) => h.host === host);
   const claimsOfHost = claims.filter((c) => parseDomainValue(typeof c.value === 'string' ? c.value : '').fqdns.includes(host));
   const others = model.rejections.filter((r) => r.subject === host);
 
@@ -95,9 +107,13 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
       return { address: s.address, port: s.port, id: s.id, state: s.passing ? ('up' as const) : ('down' as const), checks: failing.length ? failing.join(', ') : 'all checks passing' };
     });
     const up = servers.filter((s) => s.state === 'up').length;
-    const answer =
+    const balanced =
       servers.length === 0 ? 'no instance is registered: HAProxy answers 503' : up === 0 ? 'no instance passes its checks: HAProxy answers 503' : `HAProxy balances ${app.balance} over ${up} of ${servers.length} servers`;
-    return { host, served: true, app: app.name, backend: app.backend, source: route.source, ...(route.key ? { key: route.key } : {}), reasons, servers, answer };
+    const answer = app.maintenance ? `in maintenance: HAProxy answers 503 "${app.maintenance.message}" with Retry-After: 120` : app.redirect && app.redirect !== host ? `HAProxy answers 308 to ${app.redirect} (same scheme, path and query)` : balanced;
+    const features = describeFeatures(app);
+    if (route.path !== undefined) features.unshift(`${host}${route.path} is the route (router.path); outside the prefix this app does not answer`);
+    for (const other of model.hosts.filter((h) => h.host === host && h !== route && h.path !== undefined)) features.push(`also on this host: ${other.path} → app ${other.app}`);
+    return { host, served: true, app: app.name, backend: app.backend, source: route.source, ...(route.key ? { key: route.key } : {}), reasons, servers, answer, features };
   }
 
   const reasons: string[] = [];
@@ -130,7 +146,7 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
     }
   }
   if (reasons.length === 0) reasons.push('no app claims it');
-  return { host, served: false, reasons, servers: [], answer: 'HAProxy answers 404 from its default backend' };
+  return { host, served: false, reasons, servers: [], answer: 'HAProxy answers 404 from its default backend', features: [] };
 }
 
 export function formatExplanation(e: Explanation): string {
@@ -141,6 +157,8 @@ export function formatExplanation(e: Explanation): string {
     for (const r of e.reasons) lines.push(`  ${r}`);
     lines.push(`servers: ${e.answer}`);
     for (const s of e.servers) lines.push(`  ${s.state.padEnd(4)}  ${`${s.address}:${s.port}`.padEnd(21)}  ${s.id}  (${s.checks})`);
+    if (e.features.length > 0) lines.push('features:');
+    for (const f of e.features) lines.push(`  ${f}`);
   } else {
     lines.push(`${e.host} is not routed: ${e.answer}`);
     lines.push('why:');

@@ -7,6 +7,8 @@ import { runService } from '../systemd/service.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, configFromOptions, exitCodeFor, printError, withConfigFlags } from './common.js';
 import { domainsAdd, domainsList, domainsRemove } from './domains.js';
 import { explainCommand } from './explain.js';
+import { maintenanceOff, maintenanceOn } from './maintenance.js';
+import { weightsGet, weightsSet } from './weights.js';
 import { passwdCommand } from './passwd.js';
 import { checkCommand, renderCommand } from './render.js';
 
@@ -68,6 +70,41 @@ withConfigFlags(domains.command('remove'))
   .description('remove one custom domain from an app (the key is deleted when it was the last one)')
   .action(async (app: string, fqdn: string, opts) => {
     process.exitCode = await domainsRemove(await configFromOptions(opts), app, fqdn, domainsIo);
+  });
+
+const weights = program.command('weights').description('weights of a router.group route in Consul K/V (<weights_prefix><group>), validated and written with check-and-set');
+
+withConfigFlags(weights.command('get'))
+  .argument('<group>', 'group name (router.group=<group>)')
+  .option('--json', 'machine-readable output')
+  .description("show the group's apps, the weight each gets and where it comes from")
+  .action(async (group: string, opts) => {
+    process.exitCode = await weightsGet(await configFromOptions(opts), group, { json: Boolean(opts.json) }, domainsIo);
+  });
+
+withConfigFlags(weights.command('set'))
+  .argument('<group>', 'group name (router.group=<group>)')
+  .argument('<weights...>', '<app>=<0..256> for one or more apps of the group (0 drains); the others keep theirs')
+  .description('set the weights of apps of a group; applied by the daemon at runtime, no reload')
+  .action(async (group: string, list: string[], opts) => {
+    process.exitCode = await weightsSet(await configFromOptions(opts), group, list, domainsIo);
+  });
+
+const maintenance = program.command('maintenance').description('maintenance pages in Consul K/V (<maintenance_prefix><app or group>): 503 with the message and Retry-After');
+
+withConfigFlags(maintenance.command('on'))
+  .argument('<app>', 'app or group name')
+  .argument('[message...]', 'text of the page (plain text, at most 1 KB; default: a generic message)')
+  .description('put an app or group in maintenance; applied by the daemon at runtime, no reload')
+  .action(async (app: string, message: string[], opts) => {
+    process.exitCode = await maintenanceOn(await configFromOptions(opts), app, message.join(' '), domainsIo);
+  });
+
+withConfigFlags(maintenance.command('off'))
+  .argument('<app>', 'app or group name')
+  .description('end the maintenance of an app or group')
+  .action(async (app: string, opts) => {
+    process.exitCode = await maintenanceOff(await configFromOptions(opts), app, domainsIo);
   });
 
 withConfigFlags(program.command('explain'))

@@ -6,13 +6,12 @@ import { MAIN_CONFIG } from '../apply/applier.js';
 import { writeFilesAtomically } from '../apply/files.js';
 import { checkConfig } from '../apply/validate.js';
 import type { Config } from '../config/config.js';
-import { consulClientFrom, modelSettingsFrom, renderSettingsFrom } from '../daemon.js';
-import { buildModel } from '../model/build.js';
+import { renderSettingsFrom } from '../daemon.js';
 import type { Rejection, RoutingModel } from '../model/types.js';
 import { renderFiles } from '../render/render.js';
 import type { RenderedFiles } from '../render/types.js';
 import { loadTemplates } from '../sources/files/templates-source.js';
-import { readCatalogOnce, readDomainsOnce } from '../sources/consul/read-once.js';
+import { readLiveView } from './explain.js';
 
 export interface OneShot {
   model: RoutingModel;
@@ -22,15 +21,10 @@ export interface OneShot {
 
 export async function buildOnce(config: Config): Promise<OneShot> {
   const templates = await loadTemplates(config.templatesDir);
-  const client = consulClientFrom(config);
-  try {
-    const [catalog, domains] = await Promise.all([readCatalogOnce(client), readDomainsOnce(client, config.consul.domainsPrefix)]);
-    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config) });
-    const settings = renderSettingsFrom(config);
-    return { model, renderAt: (configDir) => renderFiles(templates, model, { ...settings, configDir }) };
-  } finally {
-    client.close();
-  }
+  // The same read as `explain` and `domains list`: catalog, domains, weights and maintenance.
+  const { model } = await readLiveView(config);
+  const settings = renderSettingsFrom(config);
+  return { model, renderAt: (configDir) => renderFiles(templates, model, { ...settings, configDir }) };
 }
 
 export function formatRejection(r: Rejection): string {

@@ -41,6 +41,9 @@ export interface Config {
     minIntervalMs: number;
     /** Upper bound of the exponential backoff after failed reads, ms. */
     retryMaxMs: number;
+    /** K/V prefixes of group weights and maintenance pages (`paas-router/weights/`, `paas-router/maintenance/`). */
+    weightsPrefix: string;
+    maintenancePrefix: string;
     /** Most connections ever open to Consul, blocking or not. */
     maxConnections: number;
     /** Read consistency: `default`, `stale` (any server answers) or `consistent`. */

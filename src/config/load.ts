@@ -151,6 +151,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       waitMs: ms(f.consul.wait),
       minIntervalMs: ms(f.consul.min_interval),
       retryMaxMs: ms(f.consul.retry_max),
+      weightsPrefix: f.consul.weights_prefix,
+      maintenancePrefix: f.consul.maintenance_prefix,
       maxConnections: f.consul.max_connections,
       consistency: f.consul.consistency,
     },

@@ -77,6 +77,9 @@ export const fileSchema = z
         wait: duration.default('5m'),
         min_interval: duration.default('100ms'),
         retry_max: duration.default('10s'),
+        // Second wave: group weights and maintenance pages (docs/features.md).
+        weights_prefix: kvPrefix.default('paas-router/weights/'),
+        maintenance_prefix: kvPrefix.default('paas-router/maintenance/'),
         // Connection budget and read consistency (docs/consul.md).
         max_connections: z.number().int().min(8, 'must be at least 8 (4 blocking watches + reads)').max(1000).default(16),
         consistency: z.enum(['default', 'stale', 'consistent']).default('default'),

@@ -10,11 +10,13 @@
 import type { AppMode, AppRoute, HostRoute, ModelInput, ModelSettings, Rejection, RoutingModel } from './types.js';
 import type { ServiceInstance } from '../sources/types.js';
 import { parseClaim, resolveParsedClaims, type ParsedClaim } from './domains.js';
+import { applyMaintenance, checkRedirects } from './features.js';
+import { resolveGroups, type Draft } from './groups.js';
 import { ModelMemo } from './incremental.js';
 import { resolveTcpPorts, type TcpClaim } from './ports.js';
 import { finishRejections } from './rejections.js';
 import { buildServers, collisionRejections, compareInstances, firstCreateIndex, serviceVerdict, type ServiceVerdict } from './services.js';
-import { edgeFields, resolveTags } from './tags.js';
+import { edgeFields, resolveTags, type AppSettings } from './tags.js';
 import { cmp } from './text.js';
 
 /** Domain every default host lives under: `<cluster>.<baseDomain>` (an empty cluster is left out). */
@@ -30,6 +32,9 @@ export function defaultHost(name: string, settings: Pick<ModelSettings, 'cluster
   return `${name.toLowerCase()}.${clusterDomain(settings)}`;
 }
 
+export const DEFAULT_WEIGHTS_PREFIX = 'paas-router/weights/';
+export const DEFAULT_MAINTENANCE_PREFIX = 'paas-router/maintenance/';
+
 export function backendName(name: string): string {
   return `app_${name}`;
 }
@@ -43,6 +48,10 @@ export interface ServiceStage {
   appRejections: Rejection[];
   /** A tcp app's claim on its port. */
   tcp?: TcpClaim;
+  /** What the tags decided (router.group included): groups compare their members' settings. */
+  tags?: AppSettings;
+  /** min(instance.createIndex) of the usable instances. */
+  createIndex?: number;
 }
 
 export function serviceStage(original: string, instances: ServiceInstance[], settings: ModelSettings): ServiceStage {
@@ -73,9 +82,14 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
     ...(t.mode === 'http' ? { defaultHost: defaultHost(name, settings) } : {}),
     hosts: [],
     servers,
+    ...(t.redirect !== undefined ? { redirect: t.redirect } : {}),
+    ...(t.allow !== undefined ? { allow: t.allow } : {}),
+    ...(t.path !== undefined ? { path: t.path, stripPath: t.stripPath === true } : {}),
   };
-  const tcp = draft.mode === 'tcp' && draft.port !== undefined ? { app: name, port: draft.port, createIndex: firstCreateIndex(usable) } : undefined;
-  return { verdict, draft, appRejections, ...(tcp ? { tcp } : {}) };
+  const createIndex = firstCreateIndex(usable);
+  // A member of a router.group claims no port of its own: its group does.
+  const tcp = draft.mode === 'tcp' && draft.port !== undefined && t.group === undefined ? { app: name, port: draft.port, createIndex } : undefined;
+  return { verdict, draft, appRejections, tags: t, createIndex, ...(tcp ? { tcp } : {}) };
 }
 
 /** The global stage's result: which services are apps, and every host. */
@@ -84,7 +98,9 @@ export interface ModelStructure {
    * Every routable app, sorted by name: the Consul service (original name) that won it, and that
    * service's position in the stages the structure was resolved from (the same while it is kept).
    */
-  apps: { name: string; original: string; index: number }[];
+  apps: { name: string; original: string; index: number; members?: number[] }[];
+  /** Member app → its group (accepted or not): members are never routed on their own. */
+  memberOf: Map<string, string>;
   /** Positions (in the stages) of the services that won their name, routable or not: their appRejections are reported. */
   winners: number[];
   /** App name → every host routed to it (default first, then custom FQDNs sorted). */
@@ -118,34 +134,59 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
     drafts.push({ name, original: winner!, index, stage });
   }
 
+  // router.group: the members become one route named after the group (weights come later, in
+  // buildModel: they change no structure). Which groups stand, and why not, is decided here.
+  const grouped = resolveGroups(
+    drafts.map((d) => toDraft(d.stage)),
+    [],
+    settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX,
+    (name) => defaultHost(name, settings),
+  );
+  rejections.push(...grouped.rejections);
+  const groupRoutes = new Map(grouped.routes.filter((r) => r.app.members !== undefined).map((r) => [r.app.name, r]));
+  const entries: { name: string; original: string; index: number; members?: number[]; draft: AppRoute }[] = [];
+  for (const d of drafts) if (!grouped.memberOf.has(d.name)) entries.push({ name: d.name, original: d.original, index: d.index, draft: d.stage.draft! });
+  for (const [name, route] of groupRoutes) {
+    const members = drafts.filter((d) => grouped.memberOf.get(d.name) === name).map((d) => d.index);
+    entries.push({ name, original: name, index: -1, members, draft: route.app });
+    if (route.app.mode === 'tcp' && route.app.port !== undefined) tcpClaims.push({ app: name, port: route.app.port, createIndex: route.createIndex });
+  }
+  entries.sort((a, b) => cmp(a.name, b.name));
+
   const ports = resolveTcpPorts(tcpClaims);
   rejections.push(...ports.rejections);
-  const apps = drafts.filter((a) => a.stage.draft!.mode === 'http' || ports.winners.has(a.name));
+  const apps = entries.filter((a) => a.draft.mode === 'http' || ports.winners.has(a.name));
 
-  const modes = new Map<string, AppMode>(apps.map((a) => [a.name, a.stage.draft!.mode]));
-  const domains = resolveParsedClaims(claims, modes, clusterDomain(settings));
+  const modes = new Map<string, AppMode>(apps.map((a) => [a.name, a.draft.mode]));
+  const paths = new Map(apps.flatMap((a) => (a.draft.path !== undefined ? [[a.name, a.draft.path] as const] : [])));
+  const domains = resolveParsedClaims(claims, modes, clusterDomain(settings), grouped.memberOf, paths, settings.domainsPrefix);
   rejections.push(...domains.rejections);
 
   const hosts: HostRoute[] = [];
   const hostsOf = new Map<string, string[]>();
-  for (const { name, stage } of apps) {
-    const draft = stage.draft!;
+  for (const { name, draft } of apps) {
     if (draft.defaultHost === undefined) continue;
     const own = [draft.defaultHost];
-    hosts.push({ host: draft.defaultHost, backend: draft.backend, app: name, source: 'default' });
+    const path = draft.path !== undefined ? { path: draft.path } : {};
+    hosts.push({ host: draft.defaultHost, backend: draft.backend, app: name, source: 'default', ...path });
     for (const custom of domains.hosts.get(name) ?? []) {
-      hosts.push({ host: custom.host, backend: draft.backend, app: name, source: 'kv', key: custom.key });
+      hosts.push({ host: custom.host, backend: draft.backend, app: name, source: 'kv', key: custom.key, ...path });
       own.push(custom.host);
     }
     hostsOf.set(name, own);
   }
   return {
-    apps: apps.map(({ name, original, index }) => ({ name, original, index })),
+    apps: apps.map(({ name, original, index, members }) => ({ name, original, index, ...(members ? { members } : {}) })),
+    memberOf: grouped.memberOf,
     winners,
     hostsOf,
-    hosts: hosts.sort((a, b) => cmp(a.host, b.host)),
+    hosts: hosts.sort((a, b) => cmp(a.host, b.host) || cmp(a.path ?? '', b.path ?? '')),
     rejections,
   };
+}
+
+function toDraft(stage: ServiceStage): Draft {
+  return { app: stage.draft!, tags: stage.tags!, createIndex: stage.createIndex ?? Infinity };
 }
 
 /**
@@ -161,9 +202,30 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
   });
   const claims = memo.claims(input.claims, (claim) => parseClaim(claim, settings));
   const structure = memo.structure(stages, claims, () => resolveStructure(stages, claims, settings));
-  const apps = structure.apps.map(({ name, index }) => memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []));
+  // Group routes are assembled on every build from their members' current servers and the weights
+  // (cheap, and only for groups); their structure (members, hosts) comes from the memoized stage.
+  const featureRejections: Rejection[] = [];
+  const groupOf = (members: number[]): AppRoute => {
+    const built = resolveGroups(members.map((i) => toDraft(stages[i]![1])), input.weights ?? [], settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX, (name) => defaultHost(name, settings));
+    featureRejections.push(...built.rejections.filter((r) => r.kind === 'weight'));
+    return built.routes[0]!.app;
+  };
+  const assembled = structure.apps.map(({ name, index, members }) =>
+    members ? memo.app(name, groupOf(members), structure.hostsOf.get(name) ?? []) : memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []),
+  );
+  // Redirect targets and maintenance pages: copies where they change an app, the memo's objects stay as they are.
+  const apps = assembled.map((app) => (app.redirect !== undefined || app.members !== undefined || (input.maintenance?.length ?? 0) > 0 ? { ...app } : app));
+  featureRejections.push(...checkRedirects(apps));
+  featureRejections.push(...applyMaintenance(apps, input.maintenance ?? [], settings.maintenancePrefix ?? DEFAULT_MAINTENANCE_PREFIX, structure.memberOf));
+  // Weights of no group at all are reported too.
+  if ((input.weights?.length ?? 0) > 0) {
+    const orphan = resolveGroups([], input.weights ?? [], settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX, (name) => defaultHost(name, settings));
+    const groups = new Set(structure.memberOf.values());
+    featureRejections.push(...orphan.rejections.filter((r) => !groups.has(r.service)));
+  }
   // Only lists with something in them: most services have nothing to report.
   const lists: Rejection[][] = [structure.rejections];
+  if (featureRejections.length > 0) lists.push(featureRejections);
   for (const [, stage] of stages) if (stage.verdict.rejections.length > 0) lists.push(stage.verdict.rejections);
   for (const index of structure.winners) {
     const found = stages[index]![1].appRejections;

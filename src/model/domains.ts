@@ -96,6 +96,11 @@ export function resolveParsedClaims(
   parsed: ParsedClaim[],
   apps: Map<string, AppMode>,
   reservedDomain: string,
+  /** Apps served as part of a `router.group` (their claims belong under the group's key). */
+  memberOf: Map<string, string> = new Map(),
+  /** `router.path` of the apps that have one: their claim is a (host, prefix) pair. */
+  paths: Map<string, string> = new Map(),
+  domainsPrefix = 'paas-router/domains/',
 ): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const byHost = new Map<string, Candidate[]>();
@@ -104,6 +109,12 @@ export function resolveParsedClaims(
     const service = claim.service;
     if (service === undefined || claim.fqdns.length === 0) continue;
     const mode = apps.get(service);
+    const group = memberOf.get(service);
+    if (mode === undefined && group !== undefined) {
+      const why = `app ${safeText(service)} is served as part of group ${group}: claim its domains under ${domainsPrefix}${group}`;
+      rejections.push(reject('domain', service, claim.key, `${why}; its domains are not claimed`, claim.key));
+      continue;
+    }
     if (mode !== 'http') {
       const why =
         mode === 'tcp'
@@ -127,12 +138,15 @@ export function resolveParsedClaims(
         continue;
       }
       const candidate = { app: service, key: claim.key, createIndex: claim.createIndex };
-      byHost.set(host, [...(byHost.get(host) ?? []), candidate]);
+      // With router.path a claim is (host, prefix): apps under different prefixes share a host.
+      const route = `${host}\0${paths.get(service) ?? ''}`;
+      byHost.set(route, [...(byHost.get(route) ?? []), candidate]);
     }
   }
 
   const hosts = new Map<string, CustomHost[]>();
-  for (const [host, list] of byHost) {
+  for (const [route, list] of byHost) {
+    const [host, path] = route.split('\0') as [string, string];
     // First claim (lowest CreateIndex) wins; a later `consul kv put` can never steal a live host.
     list.sort((a, b) => numCmp(a.createIndex, b.createIndex) || cmp(a.key, b.key));
     const winner = list[0]!;
@@ -146,7 +160,7 @@ export function resolveParsedClaims(
           'conflict',
           loser.app,
           host,
-          `host already claimed by service ${winner.app} (key ${safeText(winner.key)}, ${index})`,
+          `host${path ? ` and path ${path}` : ''} already claimed by service ${winner.app} (key ${safeText(winner.key)}, ${index})`,
           loser.key,
         ),
       );

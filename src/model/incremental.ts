@@ -28,7 +28,9 @@ export interface MemoStats {
 export function stageFacets(stage: ServiceStage): string {
   const d = stage.draft;
   const tcp = stage.tcp ? `${stage.tcp.port}\0${stage.tcp.createIndex}` : '';
-  return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}`;
+  // router.group and router.path change the structure (who is routed, which (host, prefix) claims).
+  const features = d && (stage.tags?.group !== undefined || d.path !== undefined) ? `\0${JSON.stringify(stage.tags)}` : '';
+  return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}${features}`;
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {

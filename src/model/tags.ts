@@ -2,6 +2,7 @@
 import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
 import { formatPortRanges, inPortRanges } from './port-ranges.js';
+import { FEATURE_SPECS, featureSettings } from './feature-tags.js';
 import { parseDuration } from '../config/duration.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
@@ -24,15 +25,18 @@ const SIZE_UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 102
 // quoted strings), `(` `)` `;` `'` (shell/log-format risk), and `%` not followed by two hex digits.
 const HEALTHCHECK_RE = /^\/(?:[A-Za-z0-9._~!*+,=:@/?&-]|%[0-9A-Fa-f]{2})*$/;
 
-type ParseResult = { ok: true; value: string } | { ok: false };
+/** `why`: a reason more precise than "bad value; allowed: ..." (e.g. which CIDR of a list). */
+export type ParseResult = { ok: true; value: string } | { ok: false; why?: string };
 
-interface KeySpec {
+export interface KeySpec {
   /** Human list of allowed values, for reasons. */
   allowed: string;
   /** Value a bare `router.<key>` stands for; undefined when the key needs a value. */
   bare?: string;
   /** Which apps the key applies to. */
   scope: 'any' | 'http' | 'tcp';
+  /** The value is a space-separated list (Marathon's `tags` label is split on commas): single spaces allowed. */
+  list?: boolean;
   /** Normalises a raw value (whitespace/control already excluded), or fails. */
   parse(value: string, settings: ModelSettings): ParseResult;
 }
@@ -123,6 +127,8 @@ const SPECS = {
       return bytes <= MAX_BODY ? ok(String(bytes)) : no;
     },
   },
+  // Second wave, per-app features (redirect, allow, group, path): see feature-tags.ts.
+  ...FEATURE_SPECS,
 } satisfies Record<string, KeySpec>;
 
 export type TagKey = keyof typeof SPECS;
@@ -144,8 +150,11 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
   const rawKey = eq === -1 ? body : body.slice(0, eq);
   const key = isKey(rawKey) ? rawKey : undefined;
   const fail = (reason: string): ParsedTag => (key ? { ok: false, key, reason } : { ok: false, reason });
-  if (WHITESPACE_RE.test(tag) || CONTROL_RE.test(tag)) {
-    return fail('tag contains whitespace or control characters');
+  // List values may hold single spaces between items; nothing else may hold whitespace.
+  const listValue = key !== undefined && (SPECS[key] as KeySpec).list === true && eq !== -1;
+  const spaced = listValue ? `${body.slice(0, eq)}${body.slice(eq + 1).replace(/(?<=\S) (?=\S)/g, '')}` : tag;
+  if (WHITESPACE_RE.test(spaced) || CONTROL_RE.test(tag)) {
+    return fail(listValue ? 'tag contains control characters or whitespace other than single spaces between items' : 'tag contains whitespace or control characters');
   }
   if (rawKey === '') return fail(`empty key: expected router.<key>=<value> with key one of ${KEYS.join(', ')}`);
   if (!key) {
@@ -160,7 +169,7 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
   const parsed = raw === '' ? no : spec.parse(raw, settings);
   if (!parsed.ok) {
     const what = raw === '' ? 'empty value' : `bad value "${safeText(raw, 64)}"`;
-    let reason = `router.${key}: ${what}; allowed: ${spec.allowed}`;
+    let reason = `router.${key}: ${what}; ${!parsed.ok && parsed.why ? `${parsed.why}; ` : ''}allowed: ${spec.allowed}`;
     const port = key === 'port' ? intIn(raw, 1, 65535) : undefined;
     if (port !== undefined && settings.reservedPorts.includes(port)) {
       const reserved = [...settings.reservedPorts].sort((a, b) => a - b).join(', ');
@@ -202,7 +211,11 @@ export function badFlagTags(instances: ServiceInstance[], flag: 'expose' | 'skip
 }
 
 /** What the tags decide about an app: exactly these fields of its AppRoute. */
-export type AppSettings = Pick<AppRoute, 'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer'> & EdgeSettings;
+export type AppSettings = Pick<AppRoute, 'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath'> &
+  EdgeSettings & {
+    /** `router.group`: the app is served as part of this group's route. */
+    group?: string;
+  };
 
 /** The edge fields of AppRoute (docs/edge.md). */
 export type EdgeSettings = Pick<AppRoute, 'hsts' | 'hstsSubdomains' | 'timeoutClient' | 'timeoutConnect' | 'maxBody'>;
@@ -298,6 +311,12 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
   const timeout = pick('timeout-server');
   if (timeout !== undefined) out.timeoutServer = timeout;
   resolveEdgeTags(app, pick, votes, out, rejections);
+  Object.assign(out, featureSettings(pick));
+  if (out.path === undefined) {
+    for (const tag of [...(votes.get('strip-path')?.values() ?? [])].flatMap((v) => [...v.tags])) {
+      rejections.push(reject('tag', app, tag, 'router.strip-path needs router.path=/prefix; ignored'));
+    }
+  }
 
   let routable = true;
   if (mode === 'tcp') {

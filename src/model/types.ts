@@ -14,6 +14,9 @@ export interface ModelSettings {
   reservedPorts: number[];
   /** `haproxy.tcp_ports`: the only ports `router.port` may take. Absent: any port not reserved. */
   tcpPorts?: PortRange[];
+  /** K/V prefixes of weights and maintenance entries, ending in `/` (default `paas-router/weights/`, `paas-router/maintenance/`). */
+  weightsPrefix?: string;
+  maintenancePrefix?: string;
 }
 
 /** Inclusive port range (`haproxy.tcp_ports` entry). */
@@ -26,6 +29,15 @@ export interface ModelInput {
   services: Record<string, ServiceInstance[]>;
   claims: DomainClaim[];
   settings: ModelSettings;
+  /** K/V entries under `paas-router/weights/` (`<group>` → `<app>=<0..256> ...`). */
+  weights?: KvEntry[];
+  /** K/V entries under `paas-router/maintenance/` (`<app or group>` → message). */
+  maintenance?: KvEntry[];
+}
+
+/** A K/V entry of a feature prefix (same shape as a domain claim), with when the router first saw it. */
+export interface KvEntry extends DomainClaim {
+  firstSeenAt?: number;
 }
 
 export type AppMode = 'http' | 'tcp';
@@ -39,6 +51,26 @@ export interface ServerRoute {
   port: number;
   /** All checks passing: receives traffic. Others are rendered disabled (app answers 503 when none pass). */
   passing: boolean;
+  /** Group routes only: the member app this server belongs to, and its weight (0..256, 0 drains). */
+  app?: string;
+  weight?: number;
+}
+
+/** One app of a `router.group` route, with the weight each of its servers gets. */
+export interface GroupMember {
+  app: string;
+  weight: number;
+  /** Where the weight came from: the K/V key, or the default (every member equal). */
+  weightFrom: 'kv' | 'default' | 'missing';
+  servers: number;
+}
+
+/** `paas-router/maintenance/<app or group>` is set: every host of the route answers 503 with `message`. */
+export interface Maintenance {
+  key: string;
+  message: string;
+  /** ms since epoch the router first saw the key (from the source), when known. */
+  since?: number;
 }
 
 export interface AppRoute {
@@ -74,6 +106,18 @@ export interface AppRoute {
   hosts: string[];
   /** Sorted by name. */
   servers: ServerRoute[];
+  // Second wave, per-app features (absent = off).
+  /** `router.redirect`: every other host of the app answers 308 to this one. */
+  redirect?: string;
+  /** `router.allow`: only these networks reach the app (403 / connection refused for others). */
+  allow?: string[];
+  /** `router.path`: served under this prefix on each of its hosts; `stripPath` removes it before the app. */
+  path?: string;
+  stripPath?: boolean;
+  /** `router.group` routes: the member apps (sorted by name) and where the weights came from. */
+  members?: GroupMember[];
+  weightsKey?: string;
+  maintenance?: Maintenance;
 }
 
 export interface HostRoute {
@@ -84,9 +128,11 @@ export interface HostRoute {
   source: 'default' | 'kv';
   /** K/V key the custom FQDN came from. */
   key?: string;
+  /** `router.path` of the app: the route is (host, path prefix). */
+  path?: string;
 }
 
-export type RejectionKind = 'service' | 'tag' | 'domain' | 'conflict';
+export type RejectionKind = 'service' | 'tag' | 'domain' | 'conflict' | 'group' | 'weight' | 'maintenance';
 
 export interface Rejection {
   kind: RejectionKind;

@@ -25,6 +25,8 @@ export const BACKEND_PREFIX = 'app_';
 export const DEFAULT_MAXCONN = 4096;
 /** File names, inside `configDir`, that the rendered configuration refers to. */
 export const HOSTS_MAP_FILE = 'hosts.map';
+/** `app_<name>` → base64 of the maintenance text; looked up at request time (runtime `set map`, no reload). */
+export const MAINTENANCE_MAP_FILE = 'maintenance.map';
 export const SERVER_STATE_FILE = 'server-state';
 /**
  * Hosts per `http-request redirect ... -m str <hosts> }` line. HAProxy 2.6 stops at 64 words per
@@ -50,6 +52,8 @@ export interface ServerView {
   endpoint: string;
   /** Value of the persistence cookie for sticky apps: a hash, never the address. See serverCookie(). */
   cookie: string;
+  /** Group routes: the server's weight (0..256; changed at runtime with `set server weight`), else `null`. */
+  weight: number | null;
 }
 
 export interface AppView {
@@ -88,6 +92,23 @@ export interface AppView {
   maxBody: number | null;
   /** tcp apps: the bind takes PROXY protocol (`haproxy.accept_proxy`). */
   acceptProxy: boolean;
+  /** `router.redirect` target host (other hosts answer 308), or `null`. */
+  redirect: string | null;
+  /** `router.allow` networks, space-separated (an ACL `src` list), or `null`. */
+  allow: string | null;
+  /** `router.path` prefix, or `null`. */
+  path: string | null;
+  /** `router.strip-path`: the `regsub` pattern removing the prefix (`^/forum/?`), or `null`. */
+  stripPathRegex: string | null;
+  /** Absolute path of maintenance.map, which the backend looks itself up in. */
+  maintenanceMap: string;
+}
+
+/** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
+export interface PathRouteView {
+  host: string;
+  path: string;
+  backend: string;
 }
 
 export interface HostView {
@@ -140,6 +161,12 @@ export interface TemplateData {
   httpsRedirects: { app: string; hosts: string[] }[];
   /** The production edge (docs/edge.md). */
   edge: EdgeView;
+  /** Absolute path of maintenance.map (`<configDir>/maintenance.map`). */
+  maintenanceMapPath: string;
+  /** Routes in maintenance (the content of maintenance.map): backend and base64 of the text. */
+  maintenance: { backend: string; message64: string }[];
+  /** Routes of apps with `router.path`, sorted by host, then longest prefix first. Not in hosts.map. */
+  pathRoutes: PathRouteView[];
   /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
   acme: { thumbprint: string } | null;
 }
@@ -275,6 +302,8 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
   const what = `app ${app.name}: server ${JSON.stringify(server.name)}`;
   checkMatch(server.name, SERVER_NAME, `${what} name`);
   if (typeof server.passing !== 'boolean') fail(`${what}: "passing" must be a boolean`);
+  const weight = server.weight ?? null;
+  if (weight !== null && (!Number.isInteger(weight) || weight < 0 || weight > 256)) fail(`${what}: weight must be an integer 0..256, got ${JSON.stringify(weight)}`);
   return {
     name: server.name,
     id: server.id,
@@ -283,7 +312,22 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
     passing: server.passing,
     endpoint: formatEndpoint(server.address, server.port, `${what} address`),
     cookie: serverCookie(app.backend, server.name),
+    weight,
   };
+}
+
+const CIDR = /^[0-9a-f.:]+(\/[0-9]{1,3})?$/;
+const PATH_PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+/** The feature fields of an AppView (router.redirect, allow, path, strip-path), checked for printing. */
+function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'allow' | 'path' | 'stripPathRegex'> {
+  const redirect = app.redirect === undefined ? null : checkMatch(app.redirect, HOSTNAME, `${what}: redirect`);
+  const allow = app.allow === undefined ? null : app.allow.map((c) => checkMatch(c, CIDR, `${what}: allow`)).join(' ');
+  if (allow === '') fail(`${what}: allow is an empty list`);
+  const path = app.path === undefined ? null : checkMatch(app.path, PATH_PREFIX, `${what}: path`);
+  // `.` is the only regex special a prefix may hold; `[.]` needs no backslash in the config line.
+  const stripPathRegex = path !== null && app.stripPath === true ? `^${path.replace(/\./g, '[.]')}/?` : null;
+  return { redirect, allow, path, stripPathRegex };
 }
 
 function hostViews(routes: HostRoute[]): HostView[] {
@@ -339,6 +383,8 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     hosts: tcp ? [] : app.hosts.map((host) => checkMatch(host, HOSTNAME, `${what}: host`)),
     servers,
     ...edgeAppView(app, what, settings),
+    ...featureView(app, what),
+    maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
   };
 }
 
@@ -440,7 +486,9 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
       fail(`host ${safeHost(route.host)} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
     }
   }
-  const hosts = memo.hosts(model.hosts, () => hostViews(model.hosts));
+  const hosts = memo.hosts(model.hosts, () => hostViews(model.hosts.filter((route) => route.path === undefined)));
+  // router.path routes are frontend rules, not hosts.map entries.
+  const pathRoutes = pathRoutesView(model.hosts);
 
   let tls: TemplateData['tls'] = null;
   const httpsRedirects: TemplateData['httpsRedirects'] = [];
@@ -481,8 +529,25 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     tls,
     httpsRedirects,
     edge: edgeView(settings.edge),
+    maintenanceMapPath: posix.join(configDir, MAINTENANCE_MAP_FILE),
+    maintenance: model.apps
+      .filter((app) => app.maintenance !== undefined && app.mode === 'http')
+      .map((app) => ({ backend: app.backend, message64: Buffer.from(app.maintenance!.message, 'utf8').toString('base64') })),
+    pathRoutes,
     acme: acmeData(settings.acme),
   };
+}
+
+/** (host, prefix) routes, longest prefix first per host; a pair routed twice cannot be printed. */
+function pathRoutesView(routes: HostRoute[]): PathRouteView[] {
+  const out = routes
+    .filter((route) => route.path !== undefined)
+    .map((route) => ({ host: checkMatch(route.host, HOSTNAME, 'host'), path: checkMatch(route.path, PATH_PREFIX, `host ${route.host}: path`), backend: route.backend }));
+  out.sort((a, b) => byString(a.host, b.host) || b.path.length - a.path.length || byString(a.path, b.path));
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.host === out[i - 1]!.host && out[i]!.path === out[i - 1]!.path) fail(`host ${out[i]!.host} path ${out[i]!.path} is routed twice`);
+  }
+  return out;
 }
 
 // A JWK SHA-256 thumbprint: 43 base64url characters, safe inside a quoted log-format string.

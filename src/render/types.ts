@@ -69,5 +69,5 @@ export interface TemplateSource {
   partials: Record<string, string>;
 }
 
-/** Output file name → content. Always contains `haproxy.cfg` and `hosts.map`. */
+/** Output file name → content. Always contains `haproxy.cfg`, `hosts.map` and `maintenance.map`. */
 export type RenderedFiles = Record<string, string>;

@@ -4,7 +4,8 @@ import { edgeFields } from '../model/tags.js';
 import type { AcmeView } from '../acme/view.js';
 import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
-import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
+import { describeFeatures } from '../model/describe.js';
+import type { AppRoute, GroupMember, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { RouterState } from '../state.js';
 
@@ -143,6 +144,11 @@ export interface AppView {
   serversUp: number;
   serversDown: number;
   settings: Record<string, string | number | boolean>;
+  /** Per-app features in words (redirects, allow-list, path, group weights, maintenance). */
+  features: string[];
+  /** Group routes: the member apps with their weights; `null` for a plain app. */
+  members: GroupMember[] | null;
+  maintenance: { key: string; message: string; since: string | null } | null;
 }
 
 export interface RejectionView {
@@ -208,6 +214,9 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
     serversUp: servers.filter((s) => s.state === 'up').length,
     serversDown: servers.filter((s) => s.state === 'down').length,
     settings,
+    features: describeFeatures(app),
+    members: app.members ?? null,
+    maintenance: app.maintenance ? { key: app.maintenance.key, message: app.maintenance.message, since: app.maintenance.since !== undefined ? new Date(app.maintenance.since).toISOString() : null } : null,
   };
 }
 

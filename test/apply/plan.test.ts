@@ -76,6 +76,29 @@ const cases: { name: string; next: Record<string, string>; expect: unknown }[] =
     expect: { kind: 'reload', reason: /proxies or settings changed/ },
   },
   {
+    name: 'group weights changed: set server weight, a weight 0 drains',
+    next: files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 0', '10.0.0.2:80 10.0.0.2:80 weight 256 disabled'] }, 'a.example.org app_a\n'),
+    expect: {
+      kind: 'runtime',
+      ops: [
+        { op: 'set-weight', backend: 'app_a', name: '10.0.0.1:80', weight: 0 },
+        { op: 'set-weight', backend: 'app_a', name: '10.0.0.2:80', weight: 256 },
+      ],
+    },
+  },
+  {
+    name: 'maintenance on, changed and off: the maintenance map at runtime',
+    next: { ...base, 'maintenance.map': '# generated\napp_a QmFjayBzb29u\napp_b eA==\n' },
+    expect: {
+      kind: 'runtime',
+      ops: [
+        { op: 'map-del', key: 'app_c', map: 'maintenance.map' },
+        { op: 'map-add', key: 'app_a', value: 'QmFjayBzb29u', map: 'maintenance.map' },
+        { op: 'map-set', key: 'app_b', value: 'eA==', map: 'maintenance.map' },
+      ],
+    },
+  },
+  {
     name: 'another file changing needs a reload',
     next: { ...base, 'errors.http': 'x' },
     expect: { kind: 'reload', reason: 'errors.http changed' },
@@ -87,12 +110,22 @@ const cases: { name: string; next: Record<string, string>; expect: unknown }[] =
   },
 ];
 
+// Weighted base for the weight case, a base with two apps in maintenance for the maintenance case.
+const weighted = files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 10', '10.0.0.2:80 10.0.0.2:80 weight 10 disabled'] }, 'a.example.org app_a\n');
+const inMaintenance = { ...base, 'maintenance.map': 'app_b QQ==\napp_c QQ==\n' };
+const baseOf = (c: { name: string }) => (c.name.startsWith('group weights') ? weighted : c.name.startsWith('maintenance') ? inMaintenance : base);
+
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    t.match(planRuntime(base, c.next), c.expect);
-    if ((c.expect as { kind: string }).kind === 'runtime') t.same(planRuntime(base, c.next), c.expect);
+    t.match(planRuntime(baseOf(c), c.next), c.expect);
+    if ((c.expect as { kind: string }).kind === 'runtime') t.same(planRuntime(baseOf(c), c.next), c.expect);
   });
 }
+
+t.test('a server gaining or losing its weight keyword needs a reload', async (t) => {
+  t.match(planRuntime(base, files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 5', '10.0.0.2:80 10.0.0.2:80 disabled'] }, 'a.example.org app_a\n')), { kind: 'reload', reason: /changed parameters/ });
+  t.match(planRuntime(weighted, files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 10 maxconn 3', '10.0.0.2:80 10.0.0.2:80 weight 10 disabled'] }, 'a.example.org app_a\n')), { kind: 'reload', reason: /changed parameters/ });
+});
 
 t.test('a new server in an existing hash-balanced backend is planned as a reload', async (t) => {
   const source = (n: number) => ({
@@ -120,8 +153,8 @@ t.test('runtime answers are parsed', async (t) => {
     '2 b_rr 3 c 127.0.0.1 2 0 1 1 0 1 0 0 0 0 0 0 - 3003 - 0 0 - - 0',
   ].join('\n');
   t.same([...parseServersState(state)], [
-    ['a', { address: '127.0.0.1', port: 1, maint: true }],
-    ['c', { address: '127.0.0.1', port: 3003, maint: false }],
+    ['a', { address: '127.0.0.1', port: 1, maint: true, weight: 1 }],
+    ['c', { address: '127.0.0.1', port: 3003, maint: false, weight: 1 }],
   ]);
   t.same([...parseShowMap('0x55b4bd5e9d70 a.example.org b_rr\n0x55b4bd5e9d71 b.example.org app_x\n')], [
     ['a.example.org', 'b_rr'],

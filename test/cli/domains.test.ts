@@ -1,46 +1,16 @@
 // `paas-router domains list|add|remove` against a dev Consul: the daemon's validation, conflicts
 // refused with exit 2 naming the other key, check-and-set writes that survive a concurrent editor.
 import t from 'tap';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
+import { startDevConsul } from '../../dev/consul/server.js';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
 import { validateConfig } from '../../src/config/load.js';
 import { domainsAdd, domainsRemove } from '../../src/cli/domains.js';
-import { cli, kvGet, kvPut } from './helpers.js';
+import { cli, kvGet, kvPut, startInterposer } from './helpers.js';
 
 const PREFIX = 'paas-router/domains/';
-
-/**
- * A real HTTP hop in front of Consul that, before forwarding a check-and-set write, lets another
- * editor change the same key (as a colleague running `consul kv put` at that moment would).
- */
-async function startInterposer(consul: DevConsul, interfere: (key: string) => Promise<boolean>): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if ((req.method === 'PUT' || req.method === 'DELETE') && url.searchParams.has('cas')) {
-        await interfere(decodeURIComponent(url.pathname.replace(/^\/v1\/kv\//, '')));
-      }
-      const upstream = request(`${consul.url}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      upstream.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
 
 t.test('domains CLI against a dev Consul', async (t) => {
   const consul = await startDevConsul({ port: 0 });

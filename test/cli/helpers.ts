@@ -1,5 +1,8 @@
 // Shared by the CLI tests: run bin/paas-router.js (over dist/, built by `npm test`) as a user would.
 import { execFile } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DevConsul } from '../../dev/consul/server.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
@@ -29,4 +32,32 @@ export async function kvGet(consulUrl: string, key: string): Promise<{ value: st
 export async function kvPut(consulUrl: string, key: string, value: string): Promise<void> {
   const res = await fetch(`${consulUrl}/v1/kv/${key}`, { method: 'PUT', body: value });
   if (!res.ok) throw new Error(`PUT ${key}: HTTP ${res.status}`);
+}
+
+/**
+ * A real HTTP hop in front of Consul that, before forwarding a check-and-set write, lets another
+ * editor change the same key (as a colleague running `consul kv put` at that moment would).
+ */
+export async function startInterposer(consul: DevConsul, interfere: (key: string) => Promise<boolean>): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if ((req.method === 'PUT' || req.method === 'DELETE') && url.searchParams.has('cas')) {
+        await interfere(decodeURIComponent(url.pathname.replace(/^\/v1\/kv\//, '')));
+      }
+      const upstream = request(`${consul.url}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

@@ -138,6 +138,24 @@ const INVALID_EDGE_TAGS = [
 export const TAG_KEYS = [
   'mode', 'port', 'balance', 'healthcheck', 'https-only', 'sticky', 'maxconn', 'timeout-server', 'expose', 'skip',
   ...EDGE_TAG_KEYS,
+  // Second wave, per-app features.
+  'redirect', 'allow', 'group', 'path', 'strip-path',
+];
+/**
+ * Feature tags (second wave): valid syntax; whether they apply is the model's business (redirect
+ * target, group agreement). Kept out of VALID_TAGS: the model oracle of support.ts does not know
+ * groups and paths; test/property/features.test.ts checks them with its own invariants.
+ */
+export const FEATURE_TAGS = [
+  'router.redirect=www.example.org', 'router.redirect=web.production.mozilla.community', 'router.allow=10.0.0.0/8',
+  'router.allow=10.0.0.0/8 192.0.2.7 ::1 2001:db8::/32', 'router.allow=0.0.0.0/0', 'router.group=grp', 'router.group=GRP',
+  'router.path=/forum', 'router.path=/forum/v1.0', 'router.path=/a', 'router.strip-path', 'router.strip-path=false',
+];
+const INVALID_FEATURE_TAGS = [
+  'router.redirect=https://x.org', 'router.redirect=x', 'router.redirect=', 'router.allow=10.0.0.0/33', 'router.allow=10.0.0.0/8  ::1',
+  'router.allow=host.example.org', 'router.allow= 10.0.0.1', 'router.allow=10.0.0.1 ', 'router.group=a_b', 'router.group=',
+  'router.path=/', 'router.path=forum', 'router.path=/forum/', 'router.path=/a/../b', 'router.path=/a%20b', "router.path=/a'b",
+  'router.strip-path=yes', 'router.allow=10.0.0.0/8\n', 'router.path=/a\u0000',
 ];
 const VALID_TAGS = [
   'router.mode=http', 'router.mode=tcp', 'router.mode=TCP', 'router.port=10001', 'router.port=10002',
@@ -164,6 +182,7 @@ export const INVALID_TAGS = [
   'router.foo', 'router.foo=bar', 'router.Mode=tcp', 'router.mode=tcp\n', 'router.mode=tcp\u2028', 'router.\u0000',
   'router.balance=source ', 'router. mode=tcp', 'router.mode=t\u0000cp', 'router.port=1000\u0661',
   ...INVALID_EDGE_TAGS,
+  ...INVALID_FEATURE_TAGS,
 ];
 const hostileValueArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
@@ -341,9 +360,33 @@ export const servicesArb: fc.Arbitrary<Record<string, ServiceInstance[]>> = fc
   .array(fc.tuple(serviceNameArb, fc.array(instanceArb, { maxLength: 4 })), { maxLength: 8 })
   .map((entries) => Object.fromEntries(entries));
 
+// Second wave: group weights and maintenance pages, good and bad.
+const featureKeyArb = (prefix: string) =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.oneof(serviceNameArb, fc.constantFrom('grp')).map((n) => `${prefix}${n}`) },
+    { weight: 1, arbitrary: fc.constantFrom(prefix, `${prefix}a/b`, `${prefix}\u212aafka`, 'paas-router/other/x') },
+  );
+const weightsValueArb = fc.oneof(
+  { weight: 4, arbitrary: fc.array(fc.tuple(serviceNameArb, fc.integer({ min: 0, max: 256 })), { maxLength: 4 }).map((l) => l.map(([a, w]) => `${a}=${w}`).join(' ')) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'a=257', 'a=-1', 'a=1 a=2', '=3', 'a=01', 'x') },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
+);
+const maintenanceValueArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('', 'Back soon', 'Back at 10:00\nUTC', '<b>"x"</b> \\ %[src] #;', 'caf\u00e9 \t tab') },
+  { weight: 1, arbitrary: fc.constantFrom('x'.repeat(1025), 'bell\u0007', '\u0000') },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+);
+const entryArb = (prefix: string, value: fc.Arbitrary<string>) =>
+  fc.record({ key: featureKeyArb(prefix), value, createIndex: indexArb }).map(({ key, value, createIndex }) => ({ key, value, createIndex, modifyIndex: createIndex }));
+
 export const inputArb: fc.Arbitrary<ModelInput> = fc
-  .record({ services: servicesArb, claims: fc.array(claimArb, { maxLength: 6 }) })
-  .map(({ services, claims }) => ({ services, claims, settings: MODEL_SETTINGS }));
+  .record({
+    services: servicesArb,
+    claims: fc.array(claimArb, { maxLength: 6 }),
+    weights: fc.array(entryArb('paas-router/weights/', weightsValueArb), { maxLength: 2 }),
+    maintenance: fc.array(entryArb('paas-router/maintenance/', maintenanceValueArb), { maxLength: 2 }),
+  })
+  .map(({ services, claims, weights, maintenance }) => ({ services, claims, settings: MODEL_SETTINGS, weights, maintenance }));
 
 // ---- hostile additions (metamorphic properties) -----------------------------------------------
 

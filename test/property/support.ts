@@ -184,7 +184,11 @@ export function shuffled(input: ModelInput, seed: number): ModelInput {
       shuffle(list, next).map((i) => ({ ...i, tags: shuffle(i.tags, next) })),
     ]),
   );
-  return { services, claims: shuffle(input.claims, next), settings: input.settings };
+  const features = {
+    ...(input.weights ? { weights: shuffle(input.weights, next) } : {}),
+    ...(input.maintenance ? { maintenance: shuffle(input.maintenance, next) } : {}),
+  };
+  return { services, claims: shuffle(input.claims, next), settings: input.settings, ...features };
 }
 
 function firstDifference(a: unknown, b: unknown, path = '$'): string {
@@ -821,7 +825,11 @@ export function checkRendered(
   skeleton: Set<string>,
 ): void {
   const P = 'no input reaches the config unescaped';
-  check(isDeepStrictEqual(Object.keys(files).sort(), ['haproxy.cfg', 'hosts.map']), P, () => show(Object.keys(files)));
+  check(isDeepStrictEqual(Object.keys(files).sort(), ['haproxy.cfg', 'hosts.map', 'maintenance.map']), P, () => show(Object.keys(files)));
+  // maintenance.map: `app_<name> <base64>` per http app in maintenance, nothing else.
+  const maintLines = files['maintenance.map']!.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  const inMaintenance = model.apps.filter((a) => a.maintenance !== undefined && a.mode === 'http').map((a) => `${a.backend} ${Buffer.from(a.maintenance!.message).toString('base64')}`);
+  check(isDeepStrictEqual(maintLines, inMaintenance), 'maintenance.map is the model, line for line (base64 only)', () => firstDifference(inMaintenance, maintLines));
   const cfg = files['haproxy.cfg']!;
   const map = files['hosts.map']!;
   for (const [file, text] of Object.entries(files)) {
@@ -832,7 +840,7 @@ export function checkRendered(
   }
 
   const mapLines = map.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  const expectedMap = model.hosts.map((h) => `${h.host} ${h.backend}`);
+  const expectedMap = model.hosts.filter((h) => h.path === undefined).map((h) => `${h.host} ${h.backend}`);
   check(isDeepStrictEqual(mapLines, expectedMap), 'hosts.map is the model, line for line', () => firstDifference(expectedMap, mapLines));
   for (const line of mapLines) {
     const [host, backend, ...extra] = line.split(' ');
@@ -887,7 +895,7 @@ export function checkRendered(
         () => `${show(line)} matches no usable instance of ${proxy!.name}`,
       );
       check(
-        /^(?: check| cookie [0-9a-f]{16}| maxconn [0-9]+| disabled)*$/.test(options),
+        /^(?: check| cookie [0-9a-f]{16}| maxconn [0-9]+| weight [0-9]{1,3}| disabled)*$/.test(options),
         S,
         () => `unexpected server options ${show(options)}`,
       );
@@ -904,6 +912,10 @@ export function checkRendered(
       continue;
     }
     if (skeleton.has(line) || EDGE_TEMPLATE_LINES.some((re) => re.test(line))) continue;
+    // The maintenance rule of an http backend: fixed text around the (checked) backend name.
+    const map = `${settings.configDir}/maintenance.map`;
+    const maintenanceRule = proxy && proxy.mode === 'http' ? `    http-request return status 503 content-type "text/plain; charset=utf-8" hdr Retry-After 120 hdr Cache-Control no-store lf-string "%[str(${proxy.backend}),map(${map}),b64dec]\\n" if { str(${proxy.backend}),map(${map}) -m found }` : undefined;
+    if (line === maintenanceRule) continue;
     data.push(line);
     const text = trimmed.startsWith('#') ? trimmed.slice(1) : line;
     check(!SPECIALS.test(text), 'no quote, #, backslash, $ or ; from input', () => show(line));

@@ -110,6 +110,33 @@ const cases: Record<string, Case> = {
   ...edgeCases,
 };
 
+/** Second-wave features: redirect, allow (http and tcp), maintenance, a weighted group, paths. */
+function featuresModel(): RoutingModel {
+  const weighted = (app: string, weight: number, address: string, port: number) => ({ ...server(address, port), name: `${app}_${address}:${port}`, app, weight });
+  const m = model(
+    [
+      httpApp('wordpress', [server('10.0.0.5', 31000)], { redirect: 'example.org', allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] }),
+      httpApp('forum', [server('10.0.0.6', 31001)], { path: '/forum', stripPath: true, maintenance: { key: 'paas-router/maintenance/forum', message: 'Back at 10:00 "UTC" \\ <b>soon</b>' } }),
+      httpApp('docs', [server('10.0.0.7', 31002)], { path: '/forum/v1.0', stripPath: false }),
+      httpApp('web', [weighted('web-blue', 90, '10.0.0.8', 31003), weighted('web-green', 10, '10.0.0.9', 31004), weighted('web-green', 0, '10.0.0.10', 31005)], {
+        members: [
+          { app: 'web-blue', weight: 90, weightFrom: 'kv', servers: 1 },
+          { app: 'web-green', weight: 10, weightFrom: 'kv', servers: 2 },
+        ],
+        weightsKey: 'paas-router/weights/web',
+      }),
+      tcpApp('irc', 6667, [server('10.0.0.9', 31010)], { allow: ['10.0.0.0/8'] }),
+    ],
+    { wordpress: ['example.org', 'www.example.org'], forum: ['example.org'], docs: ['example.org'] },
+  );
+  for (const h of m.hosts) {
+    const app = m.apps.find((a) => a.name === h.app)!;
+    if (app.path !== undefined) h.path = app.path;
+  }
+  return m;
+}
+cases.features = { model: featuresModel(), settings };
+
 const templates = compileTemplates(await readTemplateSource(templatesDir));
 
 // ---- golden -----------------------------------------------------------------------------------
@@ -118,7 +145,7 @@ t.test('golden files', async (t) => {
   for (const [name, { model, settings }] of Object.entries(cases)) {
     await t.test(name, async (t) => {
       const files = renderFiles(templates, model, settings);
-      t.same(Object.keys(files).sort(), ['haproxy.cfg', 'hosts.map']);
+      t.same(Object.keys(files).sort(), ['haproxy.cfg', 'hosts.map', 'maintenance.map']);
       for (const [file, content] of Object.entries(files)) {
         t.ok(content.endsWith('\n'), `${file} ends with a newline`);
         const path = join(goldenDir, name, file);
@@ -170,7 +197,7 @@ t.test('what the shipped templates promise', async (t) => {
   t.notMatch(tags, /frontend https_in|crt-list|:443/, 'no HTTPS frontend without a certificate');
 
   const none = cfg('no-passing');
-  t.match(none, /backend app_scaled-to-zero\n {4}balance roundrobin\n {4}load-server-state-from-file none\n\n/);
+  t.match(none, /backend app_scaled-to-zero\n {4}balance roundrobin\n {4}load-server-state-from-file none\n {4}http-request return status 503 [^\n]*maintenance.map[^\n]*\n\n/);
   t.notMatch(none, / check\b/, 'no check without router.healthcheck');
 
   t.match(cfg('stats-auth'), `    stats auth admin:p4ss\\ w\\#rd\\'\\"\\\\$x:y\n    stats admin if TRUE\n`);

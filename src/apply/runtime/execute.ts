@@ -1,9 +1,10 @@
 // Carries out a runtime plan over one interactive session, then reads HAProxy's state back
 // (`show servers state`, `show map`) and throws when it differs from the candidate files: the
 // caller then falls back to a validated reload, never to a wrong state.
+import { dirname, join } from 'node:path';
 import { RuntimeRefusedError, errorMessage } from '../../errors.js';
 import type { ServerLine } from './parse.js';
-import type { RuntimeOp } from './plan.js';
+import { weightOf, type RuntimeOp } from './plan.js';
 import { RuntimeSession } from '../socket.js';
 
 /** Admin-state bits meaning "in maintenance" (FMAINT, IMAINT, CMAINT, RMAINT, HMAINT). */
@@ -13,12 +14,16 @@ export interface DesiredState {
   /** backend → server name → line, for the backends the plan touches. */
   servers: Map<string, Map<string, ServerLine>>;
   hosts: Map<string, string>;
+  /** The other runtime maps (maintenance.map): file name → entries. */
+  maps?: Map<string, Map<string, string>>;
 }
 
 interface RuntimeServer {
   address: string;
   port: number;
   maint: boolean;
+  /** User-set weight (srv_uweight). */
+  weight: number;
 }
 
 export class RuntimeExecutor {
@@ -97,15 +102,23 @@ export class RuntimeExecutor {
         await expect(session, `${op.op === 'enable-server' ? 'enable' : 'disable'} server ${op.backend}/${op.name}`, '');
         return;
       case 'map-add':
-        await expect(session, `add map ${this.mapPath} ${op.key} ${op.value}`, '');
+        await expect(session, `add map ${this.pathOf(op.map)} ${op.key} ${op.value}`, '');
         return;
       case 'map-set':
-        await expect(session, `set map ${this.mapPath} ${op.key} ${op.value}`, '');
+        await expect(session, `set map ${this.pathOf(op.map)} ${op.key} ${op.value}`, '');
         return;
       case 'map-del':
-        await expect(session, `del map ${this.mapPath} ${op.key}`, '');
+        await expect(session, `del map ${this.pathOf(op.map)} ${op.key}`, '');
+        return;
+      case 'set-weight':
+        await expect(session, `set server ${op.backend}/${op.name} weight ${op.weight}`, '');
         return;
     }
+  }
+
+  /** hosts.map, or another map of the same directory. */
+  private pathOf(map: string | undefined): string {
+    return map === undefined ? this.mapPath : join(dirname(this.mapPath), map);
   }
 
   private async tryDelete(session: RuntimeSession, id: string): Promise<void> {
@@ -128,13 +141,21 @@ export class RuntimeExecutor {
         if (!got) throw mismatch(`server ${backend}/${name} is missing`);
         if (got.address !== address || got.port !== port) throw mismatch(`server ${backend}/${name} is ${got.address}:${got.port}, not ${address}:${port}`);
         if (got.maint !== line.disabled) throw mismatch(`server ${backend}/${name} is ${got.maint ? 'in maintenance' : 'enabled'}, the config says ${line.disabled ? 'disabled' : 'enabled'}`);
+        const weight = weightOf(line.args);
+        if (weight !== undefined && got.weight !== weight) throw mismatch(`server ${backend}/${name} has weight ${got.weight}, the config says ${weight}`);
       }
       for (const [name, got] of actual) {
         if (wanted.has(name)) continue;
         if (!this.draining.has(`${backend}/${name}`) || !got.maint) throw mismatch(`server ${backend}/${name} is not in the config`);
       }
     }
-    if (ops.some((op) => op.op.startsWith('map-'))) {
+    for (const map of new Set(ops.flatMap((op) => (op.op.startsWith('map-') && 'map' in op && op.map !== undefined ? [op.map] : [])))) {
+      const actual = parseShowMap(await session.send(`show map ${this.pathOf(map)}`));
+      const wanted = desired.maps?.get(map) ?? new Map<string, string>();
+      const wrong = [...wanted].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !wanted.has(k));
+      if (wrong || actual.size !== wanted.size) throw mismatch(`the runtime map ${map} differs from the file${wrong ? ` at ${wrong[0]}` : ''}`);
+    }
+    if (ops.some((op) => op.op.startsWith('map-') && (!('map' in op) || op.map === undefined))) {
       const actual = parseShowMap(await session.send(`show map ${this.mapPath}`));
       const wrong = [...desired.hosts].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !desired.hosts.has(k));
       if (wrong || actual.size !== desired.hosts.size) throw mismatch(`the runtime hosts map differs from hosts.map${wrong ? ` at ${wrong[0]}` : ''}`);
@@ -166,7 +187,7 @@ export function parseServersState(text: string): Map<string, RuntimeServer> {
     if (line === '' || line.startsWith('#') || /^\d+$/.test(line.trim())) continue;
     const f = line.trim().split(/\s+/);
     if (f.length < 19) continue;
-    servers.set(f[3]!, { address: f[4]!, port: Number(f[18]), maint: (Number(f[6]) & MAINT_MASK) !== 0 });
+    servers.set(f[3]!, { address: f[4]!, port: Number(f[18]), maint: (Number(f[6]) & MAINT_MASK) !== 0, weight: Number(f[7]) });
   }
   return servers;
 }

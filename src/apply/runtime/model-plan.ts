@@ -6,14 +6,14 @@
 // changed: settings, an app's own settings, the set of apps, the section of an app beyond its
 // server lines.
 import { isDeepStrictEqual } from 'node:util';
-import type { AppView, HostView, TemplateData } from '../../render/data.js';
+import { MAINTENANCE_MAP_FILE, type AppView, type HostView, type TemplateData } from '../../render/data.js';
 import type { CompiledTemplates } from '../../render/templates.js';
 import type { DesiredState } from './execute.js';
 import { parseConfig, type ServerLine } from './parse.js';
 import { HOSTS_MAP, MAIN_CONFIG, mapOps, serverOps, type RuntimeOp } from './plan.js';
 
 /** Fields whose change the runtime API can apply: the apps (their servers) and the hosts. */
-const RUNTIME_FIELDS = new Set(['apps', 'httpApps', 'tcpApps', 'hosts']);
+const RUNTIME_FIELDS = new Set(['apps', 'httpApps', 'tcpApps', 'hosts', 'maintenance']);
 
 export type ModelPlan = { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState } | { kind: 'reload'; reason: string } | { kind: 'unknown'; reason: string };
 
@@ -73,5 +73,12 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
     hosts = hostMap(after.hosts);
     ops.push(...mapOps(mapBefore, hosts));
   }
-  return { kind: 'runtime', ops, desired: { servers, hosts } };
+  // Maintenance pages: maintenance.map entries (`add/set/del map`), never a reload.
+  const maps = new Map<string, Map<string, string>>();
+  if (before.maintenance !== after.maintenance && !isDeepStrictEqual(before.maintenance, after.maintenance)) {
+    const entries = (list: TemplateData['maintenance']) => new Map(list.map((m) => [m.backend, m.message64]));
+    maps.set(MAINTENANCE_MAP_FILE, entries(after.maintenance));
+    ops.push(...mapOps(entries(before.maintenance), entries(after.maintenance), MAINTENANCE_MAP_FILE));
+  }
+  return { kind: 'runtime', ops, desired: { servers, hosts, maps } };
 }

@@ -164,7 +164,17 @@
       el('div', { className: 'label', text: 'Servers' }),
       el('ul', { className: 'servers' }, serverItems),
       settings ? el('div', { className: 'muted mono', text: settings }) : null,
+      featureList(app),
     ]);
+  }
+
+  // Redirects, allow-list, path, group weights, maintenance: one line each (text, never HTML).
+  function featureList(app) {
+    var lines = app.features || [];
+    if (lines.length === 0) return null;
+    return el('ul', { className: 'features', 'data-features': app.name }, lines.map(function (line) {
+      return el('li', { className: app.maintenance && line.indexOf('in maintenance') === 0 ? 'state down' : '', text: line });
+    }));
   }
 
   function renderRoutes(d, q) {

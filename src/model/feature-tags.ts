@@ -1,0 +1,100 @@
+// Second-wave per-app feature tags: router.redirect, router.allow, router.group, router.path,
+// router.strip-path. Only the syntax of each value is checked here; what needs the whole model
+// (a redirect target among the app's own hosts, group agreement, path claims) is checked in
+// features.ts and groups.ts.
+import { isIPv4, isIPv6 } from 'node:net';
+import { MAX_LABEL, labelsProblem, validateFqdn } from './fqdn.js';
+import type { KeySpec, ParseResult } from './tags.js';
+import type { AppRoute } from './types.js';
+import { safeText } from './text.js';
+
+/** At most this many networks per `router.allow` (HAProxy stops at 64 words per config line). */
+export const MAX_ALLOW = 32;
+export const MAX_PATH = 128;
+/** A path prefix: `/seg[/seg...]`, segments of unreserved characters, no `.`/`..` segment, no trailing `/`. */
+const PATH_RE = /^(?:\/[A-Za-z0-9._~-]+)+$/;
+
+const ok = (value: string): ParseResult => ({ ok: true, value });
+const no = (why?: string): ParseResult => (why === undefined ? { ok: false } : { ok: false, why });
+
+/** `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`, `::1`: the canonical form, or why not. */
+export function parseCidr(raw: string): { ok: true; cidr: string } | { ok: false; reason: string } {
+  const slash = raw.indexOf('/');
+  const address = (slash === -1 ? raw : raw.slice(0, slash)).toLowerCase();
+  const bits = slash === -1 ? undefined : raw.slice(slash + 1);
+  const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : 0;
+  if (family === 0) return { ok: false, reason: `"${safeText(raw, 64)}" is not an IPv4 or IPv6 address or network` };
+  if (address.includes('%')) return { ok: false, reason: `"${safeText(raw, 64)}": zone indexes (%) are not allowed` };
+  const max = family === 4 ? 32 : 128;
+  if (bits === undefined) return { ok: true, cidr: address };
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(bits) || Number(bits) > max) {
+    return { ok: false, reason: `"${safeText(raw, 64)}": prefix length must be 0..${max}` };
+  }
+  return { ok: true, cidr: `${address}/${bits}` };
+}
+
+export const FEATURE_SPECS = {
+  redirect: {
+    allowed: "one of the app's own host names (its default host or a custom domain)",
+    scope: 'http',
+    parse: (v) => {
+      const fqdn = validateFqdn(v);
+      return fqdn.ok ? ok(fqdn.fqdn) : no(fqdn.reason);
+    },
+  },
+  allow: {
+    allowed: `1..${MAX_ALLOW} IPv4/IPv6 addresses or CIDR networks separated by single spaces, e.g. 10.0.0.0/8 2001:db8::/32`,
+    scope: 'any',
+    list: true,
+    parse: (v) => {
+      const items = v.split(' ');
+      if (items.length > MAX_ALLOW) return no(`${items.length} networks (max ${MAX_ALLOW})`);
+      const out: string[] = [];
+      for (const item of items) {
+        const c = parseCidr(item);
+        if (!c.ok) return no(c.reason);
+        if (!out.includes(c.cidr)) out.push(c.cidr);
+      }
+      return ok(out.join(' '));
+    },
+  },
+  group: {
+    allowed: `a group name usable as a host label (a-z, 0-9, -; at most ${MAX_LABEL} characters per label)`,
+    scope: 'any',
+    parse: (v) => {
+      const name = v.toLowerCase();
+      if (/[^\x00-\x7f]/.test(v)) return no('non-ASCII characters');
+      const problem = labelsProblem(name);
+      return problem ? no(problem) : ok(name);
+    },
+  },
+  path: {
+    allowed: `a path prefix /segment[/segment...] of A-Z a-z 0-9 . _ ~ -, no "." or ".." segment, no trailing "/", at most ${MAX_PATH} characters`,
+    scope: 'http',
+    parse: (v) => {
+      if (v.length > MAX_PATH || !PATH_RE.test(v)) return no();
+      if (v.split('/').some((seg) => seg === '.' || seg === '..')) return no('"." and ".." segments are not allowed');
+      return ok(v);
+    },
+  },
+  'strip-path': { allowed: 'true, false', bare: 'true', scope: 'http', parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no()) },
+} satisfies Record<string, KeySpec>;
+
+type FeatureKey = keyof typeof FEATURE_SPECS;
+
+/** The AppSettings fields the feature tags decide, from the winning vote of each key. */
+export function featureSettings(pick: (key: FeatureKey) => string | undefined): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } {
+  const out: Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } = {};
+  const redirect = pick('redirect');
+  if (redirect !== undefined) out.redirect = redirect;
+  const allow = pick('allow');
+  if (allow !== undefined) out.allow = allow.split(' ');
+  const group = pick('group');
+  if (group !== undefined) out.group = group;
+  const path = pick('path');
+  if (path !== undefined) {
+    out.path = path;
+    out.stripPath = pick('strip-path') === 'true';
+  }
+  return out;
+}
