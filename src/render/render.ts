@@ -13,7 +13,7 @@ import type { RenderedFiles, RenderSettings } from './types.js';
  * template fails at render time (e.g. a misspelt field under strict mode).
  */
 export function renderFiles(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): RenderedFiles {
-  let data;
+  let data: ReturnType<typeof buildTemplateData>;
   try {
     data = buildTemplateData(model, settings);
   } catch (err) {
