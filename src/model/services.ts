@@ -61,11 +61,10 @@ export function serviceNameProblem(name: string, defaultHost: string): string | 
  * Picks the routed services and gives each a valid, unique lowercase name.
  *
  * Consul matches service names case-insensitively, so `Web` and `web` are one name: one app, held
- * by the service registered first (the lowest CreateIndex of its usable instances; then code-unit
- * order). Every catalog name takes part, routed or not, and unusable instances do not count: what
- * holds the name cannot change when an instance the router skips anyway appears somewhere. The
- * other routed names are rejected with a reason naming both; when the holder is not routed, no
- * app has the name.
+ * by the routed service registered first (the lowest CreateIndex of its usable instances), then
+ * the one with more usable instances, then code-unit order. Unusable instances (bad address or
+ * port) do not count: an instance the router skips anyway never moves the name to another service.
+ * The other routed names are rejected with a reason naming both.
  */
 export function selectServices(
   services: Record<string, ServiceInstance[]>,
@@ -73,48 +72,46 @@ export function selectServices(
   defaultHostOf: (name: string) => string,
 ): { candidates: Candidate[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
-  const byName = new Map<string, { original: string; routed: boolean; registered: number }[]>();
+  const byName = new Map<string, { original: string; registered: number; usable: number }[]>();
   for (const original of Object.keys(services).sort(cmp)) {
     const instances = services[original] ?? [];
     const routing = routingOf(original, instances, settings);
-    const routed = routing === 'routed';
-    // Someone clearly meant to expose this service: say why it did not happen.
-    if (routing === 'unrouted') {
-      for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
-        rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
+    if (routing !== 'routed') {
+      // Someone clearly meant to expose this service: say why it did not happen.
+      if (routing === 'unrouted') {
+        for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
+          rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
+        }
       }
+      continue;
     }
-    if (routing === 'skipped' && original.toLowerCase() === CONSUL_SERVICE) continue;
     const name = original.toLowerCase();
     const problem =
       serviceNameProblem(name, defaultHostOf(name)) ??
       // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".
       (/[^\x00-\x7f]/.test(original) ? 'service name has non-ASCII characters (not usable in a host name)' : undefined);
     if (problem) {
-      if (routed) rejections.push(reject('service', original, original, `${problem}; service not routed`));
+      rejections.push(reject('service', original, original, `${problem}; service not routed`));
       continue;
     }
-    const registered = firstCreateIndex(instances.filter((i) => addressProblem(i.address) === undefined && portProblem(i.port) === undefined));
-    byName.set(name, [...(byName.get(name) ?? []), { original, routed, registered }]);
+    const usable = instances.filter((i) => addressProblem(i.address) === undefined && portProblem(i.port) === undefined);
+    byName.set(name, [...(byName.get(name) ?? []), { original, registered: firstCreateIndex(usable), usable: usable.length }]);
   }
 
   const candidates: Candidate[] = [];
   for (const [name, entries] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
-    // Already in code-unit order: a stable sort by registration keeps it for ties.
-    const [holder, ...others] = [...entries].sort((a, b) => numCmp(a.registered, b.registered));
-    const why = holder!.routed ? `"${safeText(holder!.original)}" is routed as ${name}` : `"${safeText(holder!.original)}" holds the name and is not routed`;
+    // Already in code-unit order: a stable sort keeps it for ties.
+    const [holder, ...others] = [...entries].sort((a, b) => numCmp(a.registered, b.registered) || b.usable - a.usable);
     for (const other of others) {
-      if (!other.routed) continue;
       rejections.push(
         reject(
           'service',
           other.original,
           other.original,
-          `service name "${safeText(other.original)}" is the same as "${safeText(holder!.original)}" to Consul (service names are case-insensitive), which was registered first; ${why}`,
+          `service name "${safeText(other.original)}" is the same as "${safeText(holder!.original)}" to Consul (service names are case-insensitive), which was registered first; "${safeText(holder!.original)}" is routed as ${name}`,
         ),
       );
     }
-    if (!holder!.routed) continue;
     const instances = [...(services[holder!.original] ?? [])].sort(compareInstances);
     candidates.push({ name, original: holder!.original, instances });
   }

@@ -173,13 +173,22 @@ const names: Case[] = [
     rejections: [['service', 'Web', 'Web', /"Web" is the same as "web" to Consul .*registered first/]],
   },
   {
-    name: 'case collision with a service that is not routed: it holds the name, no app has it',
+    name: 'case collision with a service that is not routed: it takes no part',
     services: {
       Web: [mc('Web', 2, { id: 'web-by-hand', createIndex: 5 })],
       web: [mc('web', 1, { createIndex: 10 })],
     },
-    apps: [],
-    rejections: [['service', 'web', 'web', /"web" is the same as "Web" to Consul .*registered first; "Web" holds the name and is not routed/]],
+    apps: [httpApp('web', [server('web', 1, true, { createIndex: 10 })])],
+    rejections: [],
+  },
+  {
+    name: 'case collision, no CreateIndex: the service with usable instances holds the name',
+    services: {
+      web: [mc('web', 1)],
+      Web: [mc('Web', 2, { port: 0 })],
+    },
+    apps: [httpApp('web', [server('web', 1)])],
+    rejections: [['service', 'Web', 'Web', /"Web" is the same as "web" to Consul .*registered first/]],
   },
   {
     name: 'invalid service names are rejected, the others still route',
