@@ -26,6 +26,32 @@ function closer(server: { close(cb: () => void): void; closeAllConnections?: () 
     });
 }
 
+/** What `/echo` answers: the request exactly as the backend received it (JSON). */
+export interface EchoedRequest {
+  label: string;
+  method: string;
+  url: string;
+  /** Header lines in the order received, names lowercased (repeated headers stay separate). */
+  headers: [string, string][];
+  /** Bytes of the request body. */
+  bodyLength: number;
+  /** The peer of the backend's connection (HAProxy). */
+  remoteAddress: string;
+}
+
+/** `/echo...`: lets tests see the headers HAProxy forwarded (the router's forwarded headers). */
+function echoRequest(label: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
+  let bodyLength = 0;
+  req.on('data', (chunk: Buffer) => (bodyLength += chunk.length));
+  req.on('end', () => {
+    const headers: [string, string][] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+    const echoed: EchoedRequest = { label, method: req.method ?? '', url: req.url ?? '', headers, bodyLength, remoteAddress: req.socket.remoteAddress ?? '' };
+    res.writeHead(200, { 'content-type': 'application/json', 'x-backend': label });
+    res.end(JSON.stringify(echoed));
+  });
+}
+
 export async function startHttpBackend(label: string, opts: { status?: () => number } = {}): Promise<Backend> {
   const server = createHttpServer((req, res) => {
     // `/slow?ms=N` answers after N ms: lets tests hold a request open across a change.
@@ -35,6 +61,7 @@ export async function startHttpBackend(label: string, opts: { status?: () => num
       res.end(`${label}\n`);
     };
     if (slow) setTimeout(answer, Number(slow[1]));
+    else if (/^\/echo(\/|\?|$)/.test(req.url ?? '')) echoRequest(label, req, res);
     else answer();
   });
   server.keepAliveTimeout = 1_000;

@@ -1,5 +1,8 @@
 // Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner,
 // and the operator's listener (status page, /status, /metrics, /healthz).
+import { hostname } from 'node:os';
+import { acmeEnabled } from './acme/config.js';
+import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
 import { HOSTS_MAP } from './apply/runtime/parse.js';
 import { CertificateRuntime } from './apply/runtime/certificates.js';
@@ -28,6 +31,7 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     serviceIdPrefixes: config.consul.serviceIdPrefixes,
     domainsPrefix: config.consul.domainsPrefix,
     reservedPorts: [config.haproxy.httpPort, config.haproxy.httpsPort, config.haproxy.statsPort],
+    tcpPorts: config.haproxy.tcpPorts,
   };
 }
 
@@ -41,12 +45,27 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
     statsPort: config.haproxy.statsPort,
     hardStopAfter: config.haproxy.hardStopAfter,
     maxOldWorkers: config.haproxy.maxOldWorkers,
+    maxconn: config.haproxy.maxconn,
+    edge: {
+      statsBindAddress: config.haproxy.statsBindAddress,
+      trustedProxies: config.haproxy.trustedProxies,
+      acceptProxy: config.haproxy.acceptProxy,
+      sslMinVer: config.haproxy.sslMinVer,
+      sslCiphers: config.haproxy.sslCiphers,
+      sslCiphersuites: config.haproxy.sslCiphersuites,
+    },
   };
 }
 
 /** `token`: where each request gets its ACL token (default: consul.token / CONSUL_HTTP_TOKEN). */
 export function consulClientFrom(config: Config, token: () => string = () => config.consul.token): ConsulClient {
-  return new ConsulClient({ address: config.consul.address, cacert: config.consul.cacert || undefined, token });
+  return new ConsulClient({
+    address: config.consul.address,
+    cacert: config.consul.cacert || undefined,
+    token,
+    maxConnections: config.consul.maxConnections,
+    consistency: config.consul.consistency,
+  });
 }
 
 /** The Vault secrets source, or undefined when `vault.address` is empty (Vault not used). */
@@ -69,6 +88,8 @@ export interface Daemon {
   /** The status listener (its `url` is where the page, /status, /metrics and /healthz are). */
   server: StatusServer;
   metrics: RouterMetrics;
+  /** The ACME issuer (when acme.directory_url is set). */
+  acme?: AcmeManager;
   /** Stops watching and serving; HAProxy keeps running its current configuration. */
   stop(): Promise<void>;
 }
@@ -114,6 +135,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   });
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
+  metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
     listen: config.listen,
     runner,
@@ -136,17 +158,37 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     client.close();
     throw err;
   }
+  const acme = acmeFrom(config, secrets, client, runner, server.url, log);
   runner.start();
+  acme?.start();
   log.info({ consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir }, 'paas-router started');
   return {
     runner,
     server,
     metrics,
+    acme,
     async stop() {
+      await acme?.stop(); // releases the lock: another router takes over without waiting
       await server.stop();
       await runner.stop();
       metrics.detach();
       client.close();
     },
   };
+}
+
+/** The ACME issuer, when ACME is on (the config check already made sure Vault is configured). */
+function acmeFrom(config: Config, secrets: VaultSecretsSource | undefined, client: ConsulClient, runner: Runner, url: string, log: Logger): AcmeManager | undefined {
+  if (!acmeEnabled(config) || !secrets) return undefined;
+  return new AcmeManager({
+    config: config.acme,
+    kvPrefix: config.vault.kvPrefix,
+    clusterDomain: clusterDomain(config),
+    consul: client,
+    vault: () => secrets.authorizedClient(),
+    secrets,
+    runner,
+    holder: `${hostname()} ${url}`,
+    log,
+  });
 }

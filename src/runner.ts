@@ -7,7 +7,6 @@ import { MAIN_CONFIG, checksumOf, type Applier, type ApplyReport, type Candidate
 import type { CertificateRuntime } from './apply/runtime/certificates.js';
 import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
-import { buildModel } from './model/build.js';
 import type { ModelSettings, RoutingModel } from './model/types.js';
 import type { TlsStatus } from './render/certificates.js';
 import { renderFiles } from './render/render.js';
@@ -15,6 +14,7 @@ import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
 import { syncCertificates, tlsBuild, type TlsBuild } from './runner/certificate-sync.js';
 import { ShrinkGuard } from './runner/guard.js';
+import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
 import { recordApply } from './runner/record.js';
@@ -80,6 +80,8 @@ export class Runner extends EventEmitter {
    */
   private haproxyTurn: Promise<void> = Promise.resolve();
   private retryQueued = false;
+  /** Model memo, render cache and the running build: a change costs what changed. */
+  readonly incremental = new IncrementalBuilds();
   /** The last build left out tcp apps whose port another process holds: probe again later. */
   private busyPortsLeftOut = false;
 
@@ -88,7 +90,9 @@ export class Runner extends EventEmitter {
     this.quiescence = new Quiescence({
       minMs: opts.wait.minMs,
       maxMs: opts.wait.maxMs,
-      run: () => this.exclusive(() => this.build()),
+      // A lone change HAProxy's runtime API can make goes at once; what needs a reload coalesces.
+      leading: true,
+      run: (leading) => this.exclusive(() => this.build(leading)),
       onError: (err) => this.buildFailed(err, 'build failed unexpectedly; the running configuration stays'),
     });
     if (opts.guard) {
@@ -143,6 +147,18 @@ export class Runner extends EventEmitter {
     return this.tlsStatus;
   }
 
+  /**
+   * The ACME account's thumbprint (src/acme/): from now on every render answers HTTP-01
+   * challenges with it. A change rebuilds once (the challenge rule is part of haproxy.cfg).
+   */
+  setAcmeThumbprint(thumbprint: string): void {
+    if (this.acme?.thumbprint === thumbprint) return;
+    this.acme = { thumbprint };
+    this.quiescence.trigger();
+  }
+
+  private acme: { thumbprint: string } | undefined;
+
   /** Applies the change held by the never-shrink guard at the next build (operator override). */
   releaseHold(): void {
     if (this.guard?.release()) this.quiescence.trigger();
@@ -178,7 +194,7 @@ export class Runner extends EventEmitter {
     this.emit('build-error', err);
   }
 
-  private async build(): Promise<void> {
+  private async build(leading = false): Promise<void | 'wait'> {
     const { catalog, domains, templates, secrets } = this.latest;
     // Wait until every required source has reported once: a partial view is not a view. With
     // Vault configured, no configuration is written without the credentials it needs.
@@ -190,15 +206,16 @@ export class Runner extends EventEmitter {
     let tls: TlsBuild | undefined;
     let candidate: Candidate;
     let rendered: RenderedFiles;
+    let live: LiveBuild;
     try {
       const probed = await withoutBusyPorts(
-        buildModel({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings }),
-        applier.runningFiles?.[MAIN_CONFIG] ?? '',
+        this.incremental.model({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings }),
+        this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
       );
       model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
-      const base = { ...this.opts.renderSettings, stats: secrets?.stats ?? this.opts.renderSettings.stats };
+      const base = { ...this.opts.renderSettings, stats: secrets?.stats ?? this.opts.renderSettings.stats, ...(this.acme ? { acme: this.acme } : {}) };
       tls = secrets && this.opts.certificates ? tlsBuild(model, secrets.certificates, configDir) : undefined;
       const renderAt = (dir: string): RenderedFiles => ({
         ...renderFiles(templates, model, { ...base, configDir: dir, tls: tls?.settingsFor(dir) }),
@@ -206,8 +223,10 @@ export class Runner extends EventEmitter {
       });
       // Render up front so a template error is reported as such, not as an apply failure; the
       // applier reuses these bytes for the live directory (one render on the latency path).
+      // The live directory renders through the cache: what did not change is not rendered again.
       const renderStarted = performance.now();
-      rendered = renderAt(configDir);
+      live = this.incremental.render(templates, model, { ...base, configDir, tls: tls?.settingsFor(configDir) });
+      rendered = { ...live.rendered, ...tls?.filesFor(configDir) };
       this.state.lastRenderMs = performance.now() - renderStarted;
       this.emit('rendered', this.state.lastRenderMs);
       candidate = (dir) => (dir === configDir ? rendered : renderAt(dir));
@@ -223,8 +242,15 @@ export class Runner extends EventEmitter {
     this.state.builtModel = model;
     this.state.lastBuildError = undefined;
     // A held change touches nothing: not even the certificate files.
-    if (this.guard && !this.guard.passes(applier.runningFiles, rendered, checksumOf(rendered))) return;
-    const report = await applier.apply(candidate);
+    const planned = this.incremental.plan(live, applier.runningFiles);
+    // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
+    if (leading && planned?.plan.kind !== 'runtime') return 'wait';
+    const counts = { before: this.incremental.runningCounts(applier.runningFiles), after: live.counts };
+    if (this.guard && !this.guard.passes(applier.runningFiles, rendered, checksumOf(rendered), counts)) return;
+    const applied = await applier.apply(candidate, planned);
+    const { modelMs, renderMs, planMs } = this.incremental.profile;
+    const report = { ...applied, profile: { modelMs, renderMs, planMs } };
+    this.incremental.afterApply(live, rendered, applier.runningFiles);
     this.record(report, model);
     if (tls && this.opts.certificates && SYNC_CERTIFICATES_AFTER.has(report.status)) {
       const result = await syncCertificates(this.opts.certificates, tls.plan, applier, this.opts.log);
@@ -249,9 +275,12 @@ export class Runner extends EventEmitter {
     });
   }
 
-  private exclusive(fn: () => Promise<void>): Promise<void> {
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const turn = this.haproxyTurn.then(fn);
-    this.haproxyTurn = turn.catch(() => undefined);
+    this.haproxyTurn = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 

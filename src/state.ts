@@ -1,5 +1,6 @@
 // What the daemon knows about itself: read by logs, the status page, /status, /healthz and metrics.
 import type { ApplyReport } from './apply/applier.js';
+import type { AcmeView } from './acme/view.js';
 import type { TlsStatus } from './render/certificates.js';
 import type { RoutingModel } from './model/types.js';
 import type { SourceStatus } from './sources/source.js';
@@ -42,6 +43,8 @@ export interface RouterState {
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
   runningChecksum?: string;
+  /** ACME issuing (src/acme/view.ts): lock, per-host certificate source, expiry, last order, next try. */
+  acme?: AcmeView;
   counters: {
     builds: number;
     reloads: number;

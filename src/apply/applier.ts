@@ -14,7 +14,7 @@ import { SERVER_STATE_FILE } from '../render/data.js';
 import type { RenderedFiles } from '../render/types.js';
 import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './files.js';
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
-import { RuntimeExecutor } from './runtime/execute.js';
+import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
 import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
@@ -60,6 +60,10 @@ export interface ApplyReport {
   /** Runtime API commands applied (status `runtime`). */
   runtimeOps?: number;
   runtimeMs?: number;
+  /** Writing the live files after a runtime change (HAProxy already serves it). */
+  writeMs?: number;
+  /** Where the build's time went, ms (set by the runner: model, render, plan). */
+  profile?: Record<string, number>;
   /** Why the change could not go through the runtime API (status `reloaded`). */
   reloadReason?: string;
   error?: { code: string; message: string; output?: string };
@@ -67,13 +71,32 @@ export interface ApplyReport {
   undo?: ApplyReport;
 }
 
+/** A runtime plan made by the caller, and the running files it was made against. */
+export interface PlannedChange {
+  against: RenderedFiles;
+  plan: { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState } | { kind: 'reload'; reason: string };
+}
+
+/** What HAProxy must hold after the runtime change, read from the candidate's files. */
+function desiredOf(live: RenderedFiles): DesiredState {
+  const { config, hosts } = parseFiles(live);
+  return { servers: config.proxies, hosts };
+}
+
 /** Renders the candidate for a given directory: paths inside the config must point at its files. */
 export type Candidate = (configDir: string) => RenderedFiles;
 
+// Rendered files are never changed once made: each set is hashed once (guard, apply, status).
+const checksums = new WeakMap<RenderedFiles, string>();
+
 export function checksumOf(files: RenderedFiles): string {
+  const kept = checksums.get(files);
+  if (kept !== undefined) return kept;
   const hash = createHash('sha256');
   for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
-  return hash.digest('hex');
+  const sum = hash.digest('hex');
+  checksums.set(files, sum);
+  return sum;
 }
 
 export class Applier {
@@ -152,7 +175,11 @@ export class Applier {
     return { adopted: false, reason };
   }
 
-  async apply(candidate: Candidate): Promise<ApplyReport> {
+  /**
+   * `planned`: the runtime plan the caller made from the two builds (apply/runtime/model-plan.ts),
+   * used instead of comparing the whole files when it was made against the files HAProxy runs.
+   */
+  async apply(candidate: Candidate, planned?: PlannedChange): Promise<ApplyReport> {
     const live = candidate(this.opts.configDir);
     const checksum = checksumOf(live);
     if (this.good && isDeepStrictEqual(this.good, live)) {
@@ -165,14 +192,15 @@ export class Applier {
     let reloadReason = this.writeFailing ? 'the last write had failed: written first, then reloaded' : 'no running configuration to change at runtime';
     let runtimeTouched = false;
     if (previous && !this.reloadPending && this.runtime && !this.writeFailing) {
-      const plan = planRuntime(previous, live);
+      const usable = planned !== undefined && planned.against === previous;
+      const plan = usable ? planned.plan : planRuntime(previous, live);
       if (plan.kind === 'runtime') {
         // New certificate files go live only once `haproxy -c` has loaded them from staging.
         if (certificatesDiffer(previous, live)) {
           const refused = await this.validateOrReport(candidate, checksum, false);
           if (refused) return refused;
         }
-        const outcome = await this.applyAtRuntime(plan.ops, live, checksum);
+        const outcome = await this.applyAtRuntime(plan.ops, live, checksum, usable && planned.plan.kind === 'runtime' ? planned.plan.desired : undefined);
         if ('status' in outcome) return outcome;
         reloadReason = outcome.fallback;
         runtimeTouched = true;
@@ -231,17 +259,17 @@ export class Applier {
    * Returns `fallback` when the runtime API refused or its state did not match: the caller then
    * reloads, which also repairs whatever the runtime API had half done.
    */
-  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string): Promise<ApplyReport | { fallback: string }> {
+  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string, desired?: DesiredState): Promise<ApplyReport | { fallback: string }> {
     const started = Date.now();
-    const { config, hosts } = parseFiles(live);
     try {
-      await this.runtime!.apply(ops, { servers: config.proxies, hosts });
+      await this.runtime!.apply(ops, desired ?? desiredOf(live));
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
       return { fallback };
     }
     const runtimeMs = Date.now() - started;
+    const writeStarted = performance.now();
     try {
       await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
@@ -253,7 +281,7 @@ export class Applier {
     this.good = live;
     this.refused = undefined;
     await this.removeStaleCertificates(live, previous);
-    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length };
+    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length, writeMs: performance.now() - writeStarted };
   }
 
   /**

@@ -1,4 +1,8 @@
+import type { PortRange } from '../model/types.js';
+
 // The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
+import type { AcmeConfig } from '../acme/config.js';
+
 export interface VaultTokenAuth {
   method: 'token';
 }
@@ -7,6 +11,19 @@ export interface VaultAppRoleAuth {
   roleId: string;
   secretIdFile: string;
   mount: string;
+}
+
+/** `haproxy.*` keys of the production edge (docs/edge.md). */
+export interface EdgeConfig {
+  statsBindAddress: string;
+  /** CIDR blocks or addresses. */
+  trustedProxies: string[];
+  acceptProxy: boolean;
+  tcpPorts: PortRange[];
+  maxconn: number;
+  sslMinVer: 'TLSv1.2' | 'TLSv1.3';
+  sslCiphers: string;
+  sslCiphersuites: string;
 }
 
 export interface Config {
@@ -24,6 +41,10 @@ export interface Config {
     minIntervalMs: number;
     /** Upper bound of the exponential backoff after failed reads, ms. */
     retryMaxMs: number;
+    /** Most connections ever open to Consul, blocking or not. */
+    maxConnections: number;
+    /** Read consistency: `default`, `stale` (any server answers) or `consistent`. */
+    consistency: 'default' | 'stale' | 'consistent';
   };
   vault: {
     address: string;
@@ -55,7 +76,7 @@ export interface Config {
     hardStopAfter: string;
     maxOldWorkers: number;
     reloadTimeoutMs: number;
-  };
+  } & EdgeConfig;
   /** Never-shrink guard: hold a change that drops more than `maxShrink` of the routes at once. */
   guard: { maxShrink: number; confirmAfterMs: number };
   templatesDir: string;
@@ -64,4 +85,6 @@ export interface Config {
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
   logLevel: string;
+  /** ACME issuing (src/acme/config.ts); `directoryUrl` '' = off. */
+  acme: AcmeConfig;
 }

@@ -2,8 +2,10 @@
 // an error naming the bad key, so a typo never becomes a silently ignored setting.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { acmeConfigFrom, checkAcmeConfig } from '../acme/config.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import type { Config } from './config.js';
+import type { Config, EdgeConfig } from './config.js';
+import { parsePortRange } from '../model/port-ranges.js';
 import { parseDuration } from './duration.js';
 import { fileSchema, type FileConfig } from './schema.js';
 import { SHIPPED_TEMPLATES_DIR } from '../paths.js';
@@ -103,6 +105,7 @@ export function validateConfig(raw: Raw, origin: string, env: NodeJS.ProcessEnv 
   if (config.vault.address && config.vault.auth.method === 'token' && !config.vault.token) {
     throw new ConfigError(`invalid configuration (${origin}):\n  vault.auth: method "token" needs VAULT_TOKEN in the environment (or use method "approle")`);
   }
+  checkAcmeConfig(config, origin);
   if (config.wait.minMs > config.wait.maxMs) {
     throw new ConfigError(`invalid configuration (${origin}):\n  wait.min must not be greater than wait.max`);
   }
@@ -121,6 +124,19 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host, port };
 }
 
+function edgeConfig(h: FileConfig['haproxy']): EdgeConfig {
+  return {
+    statsBindAddress: h.stats_bind_address,
+    trustedProxies: h.trusted_proxies,
+    acceptProxy: h.accept_proxy,
+    tcpPorts: h.tcp_ports.map((r) => parsePortRange(r)!), // the schema proved each one parses
+    maxconn: h.maxconn,
+    sslMinVer: h.ssl_min_ver,
+    sslCiphers: h.ssl_ciphers,
+    sslCiphersuites: h.ssl_ciphersuites,
+  };
+}
+
 function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
   const auth = f.vault.auth;
   return {
@@ -135,6 +151,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       waitMs: ms(f.consul.wait),
       minIntervalMs: ms(f.consul.min_interval),
       retryMaxMs: ms(f.consul.retry_max),
+      maxConnections: f.consul.max_connections,
+      consistency: f.consul.consistency,
     },
     vault: {
       address: f.vault.address.replace(/\/+$/, ''),
@@ -165,6 +183,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       hardStopAfter: f.haproxy.hard_stop_after,
       maxOldWorkers: f.haproxy.max_old_workers,
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
+      ...edgeConfig(f.haproxy),
     },
     guard: { maxShrink: f.guard.max_shrink, confirmAfterMs: ms(f.guard.confirm_after) },
     templatesDir: f.templates_dir ?? SHIPPED_TEMPLATES_DIR,
@@ -172,5 +191,6 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     listen: splitListen(f.listen),
     listenAuthFile: f.listen_auth_file,
     logLevel: f.log_level,
+    acme: acmeConfigFrom(f.acme),
   };
 }

@@ -1,6 +1,10 @@
 // The config file's shape (DESIGN.md §5): snake_case as operators write it, every key defaulted.
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
+import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from './edge-defaults.js';
+import { parsePortRange } from '../model/port-ranges.js';
+import { cidrProblem } from '../util/cidr.js';
 
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   message: 'must be a duration like 50ms, 1s, 5m',
@@ -15,6 +19,34 @@ const kvPrefix = z
   .refine((v) => v.endsWith('/') && !v.startsWith('/'), {
     message: 'must end with "/" and must not start with "/"',
   });
+
+// `haproxy.*` keys of the production edge (docs/edge.md).
+const cipherList = z.string().regex(CIPHER_LIST_RE, 'must be an OpenSSL cipher list (names separated by ":")');
+const cidr = z.string().superRefine((v, ctx) => {
+  const problem = cidrProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const portRange = z
+  .union([port.transform(String), z.string()])
+  .refine((v) => parsePortRange(v) !== undefined, { message: 'must be a port or a range of ports "<from>-<to>" within 1-65535, e.g. 10000-10999' });
+const edgeKeys = {
+  /** Address of the stats listener; loopback by default (reach it through the bastion). */
+  stats_bind_address: z
+    .string()
+    .refine((v) => v === '*' || isIP(v.replace(/^\[|\]$/g, '')) !== 0, { message: 'must be "*" or an IP address' })
+    .default('127.0.0.1'),
+  /** Peers whose X-Forwarded-For / Forwarded headers are kept (the router appends the client address). */
+  trusted_proxies: z.array(cidr).max(400).default([]),
+  /** Every public bind takes PROXY protocol v1/v2 (the terraform NLB's proxy_protocol_v2). */
+  accept_proxy: z.boolean().default(false),
+  /** The ports `router.port` may take. */
+  tcp_ports: z.array(portRange).min(1, 'must list at least one port range').default(['10000-10999']),
+  /** Global `maxconn`. */
+  maxconn: z.number().int().min(1).max(1_000_000).default(4096),
+  ssl_min_ver: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  ssl_ciphers: cipherList.default(DEFAULT_SSL_CIPHERS),
+  ssl_ciphersuites: cipherList.default(DEFAULT_SSL_CIPHERSUITES),
+};
 
 const vaultAuth = z.discriminatedUnion('method', [
   z.object({ method: z.literal('token') }).strict(),
@@ -45,6 +77,9 @@ export const fileSchema = z
         wait: duration.default('5m'),
         min_interval: duration.default('100ms'),
         retry_max: duration.default('10s'),
+        // Connection budget and read consistency (docs/consul.md).
+        max_connections: z.number().int().min(8, 'must be at least 8 (4 blocking watches + reads)').max(1000).default(16),
+        consistency: z.enum(['default', 'stale', 'consistent']).default('default'),
       })
       .strict()
       .prefault({}),
@@ -82,6 +117,7 @@ export const fileSchema = z
         hard_stop_after: duration.default('30s'),
         max_old_workers: z.number().int().min(1).max(100).default(3),
         reload_timeout: duration.default('10s'),
+        ...edgeKeys,
       })
       .strict()
       .prefault({}),
@@ -104,6 +140,23 @@ export const fileSchema = z
     // user:scrypt-hash lines (`paas-router passwd`); required when `listen` is not a loopback address.
     listen_auth_file: z.string().default(''),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // ACME (docs/acme.md): certificates for every custom domain; an empty directory_url = off.
+    acme: z
+      .object({
+        directory_url: z.union([z.literal(''), z.string().regex(/^https:\/\/[^\s/]+/, 'must be an https:// URL')]).default(''),
+        email: z.union([z.literal(''), z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address')]).default(''),
+        cacert: z.string().default(''),
+        renew_before: duration.default('30d'),
+        max_orders_per_hour: z.number().int().min(1).max(300).default(20),
+        consul_prefix: kvPrefix.default('paas-router/acme/'),
+        challenge_port: port.default(80),
+        dns_resolver: z.union([z.literal(''), z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')]).default(''),
+        retry_base: duration.default('5m'),
+        session_ttl: duration.refine((v) => parseDuration(v)! >= 10_000 && parseDuration(v)! <= 86_400_000, { message: 'must be between 10s and 24h (Consul session TTL)' }).default('30s'),
+        lock_delay: duration.default('15s'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

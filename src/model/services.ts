@@ -4,7 +4,7 @@ import type { ServiceInstance } from '../sources/types.js';
 import type { ModelSettings, Rejection, ServerRoute } from './types.js';
 import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
 import { reject } from './rejections.js';
-import { badFlagTags, hasFlag } from './tags.js';
+import { badFlagTags, hasFlag, tagsHaveFlag } from './tags.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
 
 /** Consul's own service: never an app, whatever tags it carries. */
@@ -35,12 +35,20 @@ export type Routing = 'routed' | 'skipped' | 'unrouted';
 
 /** The contract of DESIGN §3: bridge-registered (ServiceID prefix) or `router.expose`, unless `router.skip`. */
 export function routingOf(name: string, instances: ServiceInstance[], settings: ModelSettings): Routing {
-  if (name.toLowerCase() === CONSUL_SERVICE) return 'skipped';
-  if (hasFlag(instances, 'skip', settings)) return 'skipped';
+  if (neverRouted(name, instances.flatMap((i) => i.tags))) return 'skipped';
   // An empty prefix would route every service in Consul: treat it as a config slip, not a wildcard.
   const prefixes = settings.serviceIdPrefixes.filter((p) => p !== '');
   const bridged = instances.some((i) => prefixes.some((p) => i.id.startsWith(p)));
   return bridged || hasFlag(instances, 'expose', settings) ? 'routed' : 'unrouted';
+}
+
+/**
+ * Consul's own service and services tagged `router.skip` are never routed, whatever else they carry:
+ * the one rule for the model (routingOf, on every instance's tags) and for the sources, which use it on the tags
+ * of /v1/catalog/services (the union of the instances' tags) to skip reading them at all.
+ */
+export function neverRouted(name: string, tags: readonly string[]): boolean {
+  return name.toLowerCase() === CONSUL_SERVICE || tagsHaveFlag(tags, 'skip');
 }
 
 /** Why a lowercase service name cannot be the left part of `<name>.<cluster>.<base>`, or undefined. */
@@ -55,6 +63,70 @@ export function serviceNameProblem(name: string, defaultHost: string): string | 
     return `default host ${defaultHost} is ${defaultHost.length} characters long (max ${MAX_HOSTNAME})`;
   }
   return undefined;
+}
+
+/** What one Consul service is on its own: its lowercase name when routed and usable, and why not. */
+export interface ServiceVerdict {
+  /** Lowercase app name; absent when the service is not routed or its name is unusable. */
+  name?: string;
+  /** With `name`: the lowest CreateIndex of its usable instances (Infinity: none known), and how many are usable. */
+  registered?: number;
+  usable?: number;
+  rejections: Rejection[];
+}
+
+/** The per-service part of selectServices: depends on this service's own data and the settings only. */
+export function serviceVerdict(
+  original: string,
+  instances: ServiceInstance[],
+  settings: ModelSettings,
+  defaultHostOf: (name: string) => string,
+): ServiceVerdict {
+  const rejections: Rejection[] = [];
+  const routing = routingOf(original, instances, settings);
+  if (routing !== 'routed') {
+    // Someone clearly meant to expose this service: say why it did not happen.
+    if (routing === 'unrouted') {
+      for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
+        rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
+      }
+    }
+    return { rejections };
+  }
+  const name = original.toLowerCase();
+  const problem =
+    serviceNameProblem(name, defaultHostOf(name)) ??
+    // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".
+    (/[^\x00-\x7f]/.test(original) ? 'service name has non-ASCII characters (not usable in a host name)' : undefined);
+  if (problem) {
+    rejections.push(reject('service', original, original, `${problem}; service not routed`));
+    return { rejections };
+  }
+  const usable = instances.filter((i) => addressProblem(i.address) === undefined && portProblem(i.port) === undefined);
+  return { name, registered: firstCreateIndex(usable), usable: usable.length, rejections };
+}
+
+/**
+ * Consul matches service names case-insensitively, so `Web` and `web` are one name: one app, held
+ * by the routed service registered first (the lowest CreateIndex of its usable instances), then
+ * the one with more usable instances, then code-unit order (callers sort a list already in that
+ * order, and the sort is stable). Unusable instances (bad address or port) do not count: an
+ * instance the router skips anyway never moves the name to another service.
+ */
+export function holderOrder(a: ServiceVerdict, b: ServiceVerdict): number {
+  return numCmp(a.registered ?? Infinity, b.registered ?? Infinity) || (b.usable ?? 0) - (a.usable ?? 0);
+}
+
+/** The services that share the holder's name are rejected with a reason naming both. */
+export function collisionRejections(name: string, holder: string, others: string[]): Rejection[] {
+  return others.map((other) =>
+    reject(
+      'service',
+      other,
+      other,
+      `service name "${safeText(other)}" is the same as "${safeText(holder)}" to Consul (service names are case-insensitive), which was registered first; "${safeText(holder)}" is routed as ${name}`,
+    ),
+  );
 }
 
 /**
@@ -72,48 +144,19 @@ export function selectServices(
   defaultHostOf: (name: string) => string,
 ): { candidates: Candidate[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
-  const byName = new Map<string, { original: string; registered: number; usable: number }[]>();
+  const byName = new Map<string, { original: string; verdict: ServiceVerdict }[]>();
   for (const original of Object.keys(services).sort(cmp)) {
-    const instances = services[original] ?? [];
-    const routing = routingOf(original, instances, settings);
-    if (routing !== 'routed') {
-      // Someone clearly meant to expose this service: say why it did not happen.
-      if (routing === 'unrouted') {
-        for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
-          rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
-        }
-      }
-      continue;
-    }
-    const name = original.toLowerCase();
-    const problem =
-      serviceNameProblem(name, defaultHostOf(name)) ??
-      // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".
-      (/[^\x00-\x7f]/.test(original) ? 'service name has non-ASCII characters (not usable in a host name)' : undefined);
-    if (problem) {
-      rejections.push(reject('service', original, original, `${problem}; service not routed`));
-      continue;
-    }
-    const usable = instances.filter((i) => addressProblem(i.address) === undefined && portProblem(i.port) === undefined);
-    byName.set(name, [...(byName.get(name) ?? []), { original, registered: firstCreateIndex(usable), usable: usable.length }]);
+    const verdict = serviceVerdict(original, services[original] ?? [], settings, defaultHostOf);
+    rejections.push(...verdict.rejections);
+    if (verdict.name !== undefined) byName.set(verdict.name, [...(byName.get(verdict.name) ?? []), { original, verdict }]);
   }
 
   const candidates: Candidate[] = [];
   for (const [name, entries] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
-    // Already in code-unit order: a stable sort keeps it for ties.
-    const [holder, ...others] = [...entries].sort((a, b) => numCmp(a.registered, b.registered) || b.usable - a.usable);
-    for (const other of others) {
-      rejections.push(
-        reject(
-          'service',
-          other.original,
-          other.original,
-          `service name "${safeText(other.original)}" is the same as "${safeText(holder!.original)}" to Consul (service names are case-insensitive), which was registered first; "${safeText(holder!.original)}" is routed as ${name}`,
-        ),
-      );
-    }
-    const instances = [...(services[holder!.original] ?? [])].sort(compareInstances);
-    candidates.push({ name, original: holder!.original, instances });
+    const [winner, ...losers] = [...entries].sort((a, b) => holderOrder(a.verdict, b.verdict)).map((e) => e.original);
+    rejections.push(...collisionRejections(name, winner!, losers));
+    const instances = [...(services[winner!] ?? [])].sort(compareInstances);
+    candidates.push({ name, original: winner!, instances });
   }
   return { candidates, rejections };
 }

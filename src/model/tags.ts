@@ -1,6 +1,7 @@
 // `router.<key>=<value>` tags: parsing, validation, majority vote across instances, per-app settings.
 import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
+import { formatPortRanges, inPortRanges } from './port-ranges.js';
 import { parseDuration } from '../config/duration.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
@@ -11,6 +12,11 @@ export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'firs
 export const MAX_HEALTHCHECK = 200;
 export const MAX_MAXCONN = 100000;
 const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
+/** `router.hsts` upper bound: two years, in seconds. */
+export const MAX_HSTS = 63_072_000;
+/** `router.max-body` upper bound: 64 GiB. */
+export const MAX_BODY = 64 * 1024 ** 3;
+const SIZE_UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 // Health check path allow-list: `/` then unreserved and a few sub-delims, plus %XX escapes:
 //   A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & -
@@ -55,6 +61,14 @@ function intIn(v: string, min: number, max: number): number | undefined {
   return n >= min && n <= max ? n : undefined;
 }
 
+const TIMEOUT_ALLOWED = 'a duration <integer><ms|s|m|h> greater than 0 and at most 24h, e.g. 120s';
+
+function parseTimeout(v: string): ParseResult {
+  const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
+  if (!m) return no;
+  return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
+}
+
 const SPECS = {
   mode: { allowed: 'http, tcp', scope: 'any', parse: oneOf(['http', 'tcp']) },
   port: {
@@ -62,7 +76,7 @@ const SPECS = {
     scope: 'tcp',
     parse: (v, settings) => {
       const n = intIn(v, 1, 65535);
-      return n === undefined || settings.reservedPorts.includes(n) ? no : ok(String(n));
+      return n === undefined || settings.reservedPorts.includes(n) || !inPortRanges(n, settings.tcpPorts) ? no : ok(String(n));
     },
   },
   balance: { allowed: BALANCE_ALGORITHMS.join(', '), scope: 'any', parse: oneOf(BALANCE_ALGORITHMS) },
@@ -83,17 +97,32 @@ const SPECS = {
       return n === undefined ? no : ok(String(n));
     },
   },
-  'timeout-server': {
-    allowed: 'a duration <integer><ms|s|m|h> greater than 0 and at most 24h, e.g. 120s',
-    scope: 'any',
-    parse: (v) => {
-      const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
-      if (!m) return no;
-      return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
-    },
-  },
+  'timeout-server': { allowed: TIMEOUT_ALLOWED, scope: 'any', parse: parseTimeout },
   expose: boolSpec('any'),
   skip: boolSpec('any'),
+  // Edge (docs/edge.md).
+  hsts: {
+    allowed: `a max-age in seconds, an integer 0..${MAX_HSTS} (0 tells browsers to forget it)`,
+    scope: 'http',
+    parse: (v) => {
+      const n = v === '0' ? 0 : intIn(v, 1, MAX_HSTS);
+      return n === undefined ? no : ok(String(n));
+    },
+  },
+  'hsts-subdomains': boolSpec('http'),
+  // HAProxy 2.6 has one client timeout per frontend, shared by every http app: tcp apps only.
+  'timeout-client': { allowed: TIMEOUT_ALLOWED, scope: 'tcp', parse: parseTimeout },
+  'timeout-connect': { allowed: TIMEOUT_ALLOWED, scope: 'any', parse: parseTimeout },
+  'max-body': {
+    allowed: 'a size <integer>[k|m|g] (bytes, KiB, MiB, GiB) greater than 0 and at most 64g, e.g. 20m',
+    scope: 'http',
+    parse: (v) => {
+      const m = /^([1-9][0-9]{0,10})([kmg]?)$/.exec(v.toLowerCase());
+      if (!m) return no;
+      const bytes = Number(m[1]) * SIZE_UNIT[m[2]!]!;
+      return bytes <= MAX_BODY ? ok(String(bytes)) : no;
+    },
+  },
 } satisfies Record<string, KeySpec>;
 
 export type TagKey = keyof typeof SPECS;
@@ -136,6 +165,8 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
     if (port !== undefined && settings.reservedPorts.includes(port)) {
       const reserved = [...settings.reservedPorts].sort((a, b) => a - b).join(', ');
       reason = `router.${key}: port ${port} is reserved by the router (reserved: ${reserved})`;
+    } else if (port !== undefined && !inPortRanges(port, settings.tcpPorts)) {
+      reason = `router.${key}: port ${port} is outside haproxy.tcp_ports (${formatPortRanges(settings.tcpPorts ?? [])}), the ports the load balancer forwards`;
     }
     return fail(reason);
   }
@@ -144,12 +175,18 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
 
 /** True when a valid `router.<flag>` / `router.<flag>=true` appears on any instance. */
 export function hasFlag(instances: ServiceInstance[], flag: 'expose' | 'skip', settings: ModelSettings): boolean {
-  return instances.some((inst) =>
-    inst.tags.some((tag) => {
-      const p = parseRouterTag(tag, settings);
-      return p?.ok === true && p.key === flag && p.value === 'true';
-    }),
-  );
+  return instances.some((inst) => tagsHaveFlag(inst.tags, flag, settings));
+}
+
+/** Flags are plain booleans: their parsing reads no setting (sources call this without a model). */
+const FLAG_SETTINGS = { reservedPorts: [] } as Partial<ModelSettings> as ModelSettings;
+
+/** True when `tags` hold a valid `router.<flag>` or `router.<flag>=true` (`=false` and bad values do not count). */
+export function tagsHaveFlag(tags: readonly string[], flag: 'expose' | 'skip', settings: ModelSettings = FLAG_SETTINGS): boolean {
+  return tags.some((tag) => {
+    const p = parseRouterTag(tag, settings);
+    return p?.ok === true && p.key === flag && p.value === 'true';
+  });
 }
 
 /** Malformed `router.<flag>` tags; used to report a `router.expose=yes` that failed to expose. */
@@ -165,7 +202,21 @@ export function badFlagTags(instances: ServiceInstance[], flag: 'expose' | 'skip
 }
 
 /** What the tags decide about an app: exactly these fields of its AppRoute. */
-export type AppSettings = Pick<AppRoute, 'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer'>;
+export type AppSettings = Pick<AppRoute, 'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer'> & EdgeSettings;
+
+/** The edge fields of AppRoute (docs/edge.md). */
+export type EdgeSettings = Pick<AppRoute, 'hsts' | 'hstsSubdomains' | 'timeoutClient' | 'timeoutConnect' | 'maxBody'>;
+
+/** The edge fields of an app's settings that are set (AppRoute keeps unset fields absent). */
+export function edgeFields(t: AppSettings): EdgeSettings {
+  const out: EdgeSettings = {};
+  if (t.hsts !== undefined) out.hsts = t.hsts;
+  if (t.hstsSubdomains !== undefined) out.hstsSubdomains = t.hstsSubdomains;
+  if (t.timeoutClient !== undefined) out.timeoutClient = t.timeoutClient;
+  if (t.timeoutConnect !== undefined) out.timeoutConnect = t.timeoutConnect;
+  if (t.maxBody !== undefined) out.maxBody = t.maxBody;
+  return out;
+}
 
 export interface TagResult {
   /** False when the app cannot be routed at all (tcp without a usable port). */
@@ -246,6 +297,7 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
   if (maxconn !== undefined) out.maxconn = Number(maxconn);
   const timeout = pick('timeout-server');
   if (timeout !== undefined) out.timeoutServer = timeout;
+  resolveEdgeTags(app, pick, votes, out, rejections);
 
   let routable = true;
   if (mode === 'tcp') {
@@ -254,11 +306,37 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
       routable = false;
       const modeTags = [...(votes.get('mode')?.get('tcp')?.tags ?? ['router.mode=tcp'])].sort(cmp);
       rejections.push(
-        reject('tag', app, modeTags[0]!, 'router.mode=tcp needs a valid router.port=<1..65535>; app not routed'),
+        reject('tag', app, modeTags[0]!, `router.mode=tcp needs a valid router.port=<${settings.tcpPorts ? `a port in ${formatPortRanges(settings.tcpPorts)}` : '1..65535'}>; app not routed`),
       );
     } else {
       out.port = Number(port);
     }
   }
   return { routable, settings: out, rejections };
+}
+
+/** The edge keys' share of resolveTags: winners of the vote into `out`, inconsistencies rejected. */
+function resolveEdgeTags(
+  app: string,
+  pick: (key: TagKey) => string | undefined,
+  votes: Map<TagKey, Map<string, Vote>>,
+  out: AppSettings,
+  rejections: Rejection[],
+): void {
+  const hsts = pick('hsts');
+  if (hsts !== undefined) out.hsts = Number(hsts);
+  if (pick('hsts-subdomains') === 'true') {
+    if (hsts !== undefined) out.hstsSubdomains = true;
+    else {
+      for (const tag of [...(votes.get('hsts-subdomains')?.get('true')?.tags ?? [])].sort(cmp)) {
+        rejections.push(reject('tag', app, tag, 'router.hsts-subdomains needs router.hsts=<max-age>; ignored'));
+      }
+    }
+  }
+  const timeoutClient = pick('timeout-client');
+  if (timeoutClient !== undefined) out.timeoutClient = timeoutClient;
+  const timeoutConnect = pick('timeout-connect');
+  if (timeoutConnect !== undefined) out.timeoutConnect = timeoutConnect;
+  const maxBody = pick('max-body');
+  if (maxBody !== undefined) out.maxBody = Number(maxBody);
 }

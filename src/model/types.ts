@@ -12,6 +12,14 @@ export interface ModelSettings {
   domainsPrefix: string;
   /** Ports the router itself binds (http, https, stats): a tcp app may not take them. */
   reservedPorts: number[];
+  /** `haproxy.tcp_ports`: the only ports `router.port` may take. Absent: any port not reserved. */
+  tcpPorts?: PortRange[];
+}
+
+/** Inclusive port range (`haproxy.tcp_ports` entry). */
+export interface PortRange {
+  from: number;
+  to: number;
 }
 
 export interface ModelInput {
@@ -49,6 +57,17 @@ export interface AppRoute {
   maxconn?: number;
   /** HAProxy duration, e.g. `120s` (`router.timeout-server`). */
   timeoutServer?: string;
+  // Edge settings (docs/edge.md).
+  /** `router.hsts`: `Strict-Transport-Security` max-age in seconds, on HTTPS responses; http apps only. */
+  hsts?: number;
+  /** `router.hsts-subdomains`: adds `; includeSubDomains` (needs `hsts`). */
+  hstsSubdomains?: boolean;
+  /** HAProxy duration (`router.timeout-client`); tcp apps only (HAProxy 2.6 has one client timeout per frontend). */
+  timeoutClient?: string;
+  /** HAProxy duration (`router.timeout-connect`). */
+  timeoutConnect?: string;
+  /** `router.max-body`: request body limit in bytes (413 past it); http apps only. */
+  maxBody?: number;
   /** `<name>.<cluster>.<baseDomain>`; http apps only. */
   defaultHost?: string;
   /** Every host routed to this app (default first, then custom FQDNs sorted); http apps only. */

@@ -11,9 +11,11 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
 
+import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from '../config/edge-defaults.js';
 import { TemplateError } from '../errors.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
-import type { RenderSettings } from './types.js';
+import { cidrProblem } from '../util/cidr.js';
+import type { EdgeRenderSettings, RenderSettings } from './types.js';
 
 /** Name of the backend that answers 404 when no app is routed at the request's host. */
 export const DEFAULT_BACKEND = 'be_default';
@@ -29,6 +31,11 @@ export const SERVER_STATE_FILE = 'server-state';
  * line (MAX_LINE_ARGS, a fatal "too many words"); the rule itself takes 12, so 52 would fit.
  */
 export const REDIRECT_HOSTS_PER_RULE = 40;
+/** Default `haproxy.stats_bind_address`: the stats page is reached through the bastion. */
+export const DEFAULT_STATS_BIND_ADDRESS = '127.0.0.1';
+/** CIDR blocks per `acl trusted_proxy src ...` line (same 64-word limit as above). */
+export const TRUSTED_PROXIES_PER_ACL = 40;
+export const DEFAULT_SSL_MIN_VER = 'TLSv1.2';
 
 export interface ServerView {
   /** HAProxy server name (from the model). */
@@ -70,6 +77,17 @@ export interface AppView {
   hosts: string[];
   /** Sorted by name. */
   servers: ServerView[];
+  // Edge (docs/edge.md).
+  /** `Strict-Transport-Security` value (`max-age=<n>[; includeSubDomains]`), or `null`. */
+  hsts: string | null;
+  /** tcp apps: `timeout client` (router.timeout-client, else router.timeout-server), or `null`. */
+  timeoutClient: string | null;
+  /** `timeout connect` (router.timeout-connect), or `null`. */
+  timeoutConnect: string | null;
+  /** Request body limit in bytes (router.max-body), or `null`. */
+  maxBody: number | null;
+  /** tcp apps: the bind takes PROXY protocol (`haproxy.accept_proxy`). */
+  acceptProxy: boolean;
 }
 
 export interface HostView {
@@ -120,6 +138,21 @@ export interface TemplateData {
    * REDIRECT_HOSTS_PER_RULE hosts per entry: an app with more has several consecutive entries.
    */
   httpsRedirects: { app: string; hosts: string[] }[];
+  /** The production edge (docs/edge.md). */
+  edge: EdgeView;
+  /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
+  acme: { thumbprint: string } | null;
+}
+
+export interface EdgeView {
+  /** Public binds (http, https, tcp apps) take PROXY protocol v1/v2. */
+  acceptProxy: boolean;
+  /** `haproxy.trusted_proxies` in chunks of TRUSTED_PROXIES_PER_ACL (one `acl` line each). */
+  trustedProxies: string[][];
+  /** True when there is at least one trusted proxy (the `trusted_proxy` ACL exists). */
+  trusted: boolean;
+  /** `ssl-default-bind-*` values. */
+  ssl: { minVer: string; ciphers: string; ciphersuites: string };
 }
 
 function fail(message: string): never {
@@ -179,7 +212,8 @@ export function formatBind(bindAddress: string, port: number): string {
     case 4:
       return `${address}:${port}`;
     case 6:
-      return `ipv6@${address}:${port}`;
+      // `::` means every address: `v4v6` takes IPv4 too, whatever net.ipv6.bindv6only says.
+      return address === '::' ? `ipv6@:::${port} v4v6` : `ipv6@${address}:${port}`;
     default:
       return fail(`bind address must be "*" or an IP address, got ${JSON.stringify(bindAddress)}`);
   }
@@ -252,6 +286,23 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
   };
 }
 
+function hostViews(routes: HostRoute[]): HostView[] {
+  const hosts = routes.map((route): HostView => {
+    const host = checkMatch(route.host, HOSTNAME, 'host');
+    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
+  });
+  hosts.sort((a, b) => byString(a.host, b.host));
+  for (let i = 1; i < hosts.length; i++) {
+    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
+  }
+  return hosts;
+}
+
+/** A host for an error message: checked first, so a hostile one is reported as such. */
+function safeHost(host: string): string {
+  return checkMatch(host, HOSTNAME, 'host');
+}
+
 function appView(app: AppRoute, settings: RenderSettings): AppView {
   const name = checkMatch(app.name, NAME, 'app name');
   const what = `app ${name}`;
@@ -287,11 +338,69 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     defaultHost,
     hosts: tcp ? [] : app.hosts.map((host) => checkMatch(host, HOSTNAME, `${what}: host`)),
     servers,
+    ...edgeAppView(app, what, settings),
   };
 }
 
+function nonNegativeInteger(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${what} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The edge fields of an AppView (docs/edge.md). */
+function edgeAppView(app: AppRoute, what: string, settings: RenderSettings): Pick<AppView, 'hsts' | 'timeoutClient' | 'timeoutConnect' | 'maxBody' | 'acceptProxy'> {
+  const tcp = app.mode === 'tcp';
+  const duration = (value: string | undefined, key: string) => (value === undefined ? null : checkMatch(value, DURATION, `${what}: ${key}`));
+  let hsts: string | null = null;
+  if (app.hsts !== undefined && !tcp) {
+    hsts = `max-age=${nonNegativeInteger(app.hsts, `${what}: hsts`)}${app.hstsSubdomains === true ? '; includeSubDomains' : ''}`;
+  }
+  const maxBody = app.maxBody === undefined || tcp ? null : nonNegativeInteger(app.maxBody, `${what}: max-body`);
+  return {
+    hsts,
+    timeoutClient: tcp ? duration(app.timeoutClient ?? app.timeoutServer, 'timeout-client') : null,
+    timeoutConnect: duration(app.timeoutConnect, 'timeout-connect'),
+    maxBody,
+    acceptProxy: tcp && settings.edge?.acceptProxy === true,
+  };
+}
+
+/** What the templates see of the edge settings, every field defaulted and checked. */
+function edgeView(edge: EdgeRenderSettings = {}): EdgeView {
+  const proxies = edge.trustedProxies ?? [];
+  for (const cidr of proxies) {
+    const problem = typeof cidr === 'string' ? cidrProblem(cidr) : 'not a string';
+    if (problem) fail(`haproxy.trusted_proxies: ${problem}`);
+  }
+  const chunks: string[][] = [];
+  for (let i = 0; i < proxies.length; i += TRUSTED_PROXIES_PER_ACL) chunks.push(proxies.slice(i, i + TRUSTED_PROXIES_PER_ACL));
+  const minVer = edge.sslMinVer ?? DEFAULT_SSL_MIN_VER;
+  if (!/^TLSv1\.[0-3]$/.test(minVer)) fail(`haproxy.ssl_min_ver must be TLSv1.0-TLSv1.3, got ${JSON.stringify(minVer)}`);
+  return {
+    acceptProxy: edge.acceptProxy === true,
+    trustedProxies: chunks,
+    trusted: proxies.length > 0,
+    ssl: {
+      minVer,
+      ciphers: checkMatch(edge.sslCiphers ?? DEFAULT_SSL_CIPHERS, CIPHER_LIST_RE, 'haproxy.ssl_ciphers'),
+      ciphersuites: checkMatch(edge.sslCiphersuites ?? DEFAULT_SSL_CIPHERSUITES, CIPHER_LIST_RE, 'haproxy.ssl_ciphersuites'),
+    },
+  };
+}
+
+/**
+ * Keeps views between renders (render/incremental.ts): an app's view while its AppRoute object is
+ * the same, the host views while the model's host list is the same array.
+ */
+export interface TemplateDataMemo {
+  app(app: AppRoute, make: () => AppView): AppView;
+  hosts(routes: HostRoute[], make: () => HostView[]): HostView[];
+}
+
+const NO_MEMO: TemplateDataMemo = { app: (_app, make) => make(), hosts: (_routes, make) => make() };
+
 /** Build what the templates see. Throws TemplateError when a value cannot be printed safely. */
-export function buildTemplateData(model: RoutingModel, settings: RenderSettings): TemplateData {
+export function buildTemplateData(model: RoutingModel, settings: RenderSettings, memo: TemplateDataMemo = NO_MEMO): TemplateData {
   const configDir = checkPath(settings.configDir, 'configDir');
   const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
   const runtimeSocketGroup = settings.runtimeSocketGroup ? checkMatch(settings.runtimeSocketGroup, /^[a-z_][a-z0-9_-]{0,31}$/, 'runtimeSocketGroup') : null;
@@ -303,10 +412,10 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
   const binds = {
     http: formatBind(settings.bindAddress, settings.httpPort),
     https: formatBind(settings.bindAddress, settings.httpsPort),
-    stats: formatBind(settings.bindAddress, settings.statsPort),
+    stats: formatBind(settings.edge?.statsBindAddress ?? DEFAULT_STATS_BIND_ADDRESS, settings.statsPort),
   };
 
-  const apps = model.apps.map((app) => appView(app, settings)).sort((a, b) => byString(a.name, b.name));
+  const apps = model.apps.map((app) => memo.app(app, () => appView(app, settings))).sort((a, b) => byString(a.name, b.name));
   // Two listeners on one port pass `haproxy -c` (it does not bind) but fail the reload.
   const ports = new Map<number, string>();
   const listen = (port: number, owner: string): void => {
@@ -326,17 +435,12 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
   const httpApps = apps.filter((app) => app.mode === 'http');
   const httpBackends = new Set(httpApps.map((app) => app.backend));
 
-  const hosts = model.hosts.map((route: HostRoute): HostView => {
-    const host = checkMatch(route.host, HOSTNAME, 'host');
+  for (const route of model.hosts) {
     if (!httpBackends.has(route.backend)) {
-      fail(`host ${host} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+      fail(`host ${safeHost(route.host)} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
     }
-    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
-  });
-  hosts.sort((a, b) => byString(a.host, b.host));
-  for (let i = 1; i < hosts.length; i++) {
-    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
   }
+  const hosts = memo.hosts(model.hosts, () => hostViews(model.hosts));
 
   let tls: TemplateData['tls'] = null;
   const httpsRedirects: TemplateData['httpsRedirects'] = [];
@@ -376,5 +480,16 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     defaultBackend: DEFAULT_BACKEND,
     tls,
     httpsRedirects,
+    edge: edgeView(settings.edge),
+    acme: acmeData(settings.acme),
   };
+}
+
+// A JWK SHA-256 thumbprint: 43 base64url characters, safe inside a quoted log-format string.
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+function acmeData(acme: RenderSettings['acme']): TemplateData['acme'] {
+  if (acme === undefined) return null;
+  if (!THUMBPRINT.test(acme.thumbprint)) fail(`acme.thumbprint ${JSON.stringify(acme.thumbprint)} is not a base64url SHA-256 JWK thumbprint`);
+  return { thumbprint: acme.thumbprint };
 }

@@ -37,6 +37,28 @@ export interface RenderSettings {
    * refuses to start when it cannot raise its limit that far.
    */
   maxconn?: number;
+  /** The production edge (docs/edge.md); absent: the defaults of the config keys. */
+  edge?: EdgeRenderSettings;
+  /**
+   * ACME on: the account key's JWK thumbprint. The HTTP frontend then answers
+   * `/.well-known/acme-challenge/<token>` with `<token>.<thumbprint>` itself (HTTP-01).
+   */
+  acme?: { thumbprint: string };
+}
+
+/** `haproxy.*` edge keys as the renderer takes them. Every field has the config key's default. */
+export interface EdgeRenderSettings {
+  /** `haproxy.stats_bind_address` (default `127.0.0.1`). */
+  statsBindAddress?: string;
+  /** `haproxy.trusted_proxies`: CIDR blocks whose forwarded headers are kept (default none). */
+  trustedProxies?: string[];
+  /** `haproxy.accept_proxy`: PROXY protocol v1/v2 on every public bind (default false). */
+  acceptProxy?: boolean;
+  /** `haproxy.ssl_min_ver` (default TLSv1.2). */
+  sslMinVer?: string;
+  /** `haproxy.ssl_ciphers` (TLS 1.2) and `haproxy.ssl_ciphersuites` (TLS 1.3). */
+  sslCiphers?: string;
+  sslCiphersuites?: string;
 }
 
 /** Template texts as read from the templates directory. */

@@ -22,15 +22,38 @@ export interface TlsBuild {
 
 /** Pure: Vault's certificates for the live `configDir`, checked, with the hosts they cover. */
 export function tlsBuild(model: RoutingModel, certificates: SecretsSnapshot['certificates'], configDir: string): TlsBuild {
-  const plan = prepareCertificates(certificates, join(configDir, CERTS_DIR));
-  const covered = hostsCoveredBy(plan, model.hosts.map((h) => h.host));
-  const coveredHosts = [...covered].sort();
+  const plan = preparedOnce(certificates, join(configDir, CERTS_DIR));
+  const { covered, coveredHosts } = coverageOnce(plan, model.hosts);
+
   return {
     plan,
     status: tlsStatusOf(model, plan, covered),
     settingsFor: (dir) => (plan.entries.length > 0 ? { crtList: join(dir, CRT_LIST_FILE), coveredHosts } : undefined),
     filesFor: (dir) => certificateFiles(plan, dir),
   };
+}
+
+// Certificates are prepared (PEM parsed and checked) once per Vault snapshot, and the hosts they
+// cover found once per host list: a change of servers costs neither (the model memo keeps the
+// host list while no host changes).
+const prepared = new WeakMap<object, { dir: string; plan: CertificatePlan }>();
+const coverage = new WeakMap<CertificatePlan, { hosts: RoutingModel['hosts']; covered: Set<string>; coveredHosts: string[] }>();
+
+function preparedOnce(certificates: SecretsSnapshot['certificates'], dir: string): CertificatePlan {
+  const kept = prepared.get(certificates);
+  if (kept?.dir === dir) return kept.plan;
+  const plan = prepareCertificates(certificates, dir);
+  prepared.set(certificates, { dir, plan });
+  return plan;
+}
+
+function coverageOnce(plan: CertificatePlan, hosts: RoutingModel['hosts']): { covered: Set<string>; coveredHosts: string[] } {
+  const kept = coverage.get(plan);
+  if (kept?.hosts === hosts) return kept;
+  const covered = hostsCoveredBy(plan, hosts.map((h) => h.host));
+  const entry = { hosts, covered, coveredHosts: [...covered].sort() };
+  coverage.set(plan, entry);
+  return entry;
 }
 
 export interface CertificateSyncResult {

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { RenderedFiles } from '../render/types.js';
 import type { HeldChange, RouterState } from '../state.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { assessShrink } from './shrink.js';
+import { assessShrink, type RouteCounts } from './shrink.js';
 
 export interface ShrinkGuardOptions {
   maxShrink: number;
@@ -40,9 +40,9 @@ export class ShrinkGuard {
   }
 
   /** True when `candidate` may be applied over `running` (identified by `checksum`). */
-  passes(running: RenderedFiles | undefined, candidate: RenderedFiles, checksum: string): boolean {
+  passes(running: RenderedFiles | undefined, candidate: RenderedFiles, checksum: string, known?: { before?: RouteCounts; after?: RouteCounts }): boolean {
     const { state, log } = this.opts;
-    const verdict = assessShrink(running, candidate, this.opts.maxShrink);
+    const verdict = assessShrink(running, candidate, this.opts.maxShrink, known);
     const held = state.held;
     if (!verdict.shrink) {
       if (held) log.info({ reason: held.reason }, 'the held change is no longer pending: the routes came back');

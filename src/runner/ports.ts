@@ -10,8 +10,9 @@ import { boundPorts, portInUse } from './port-probe.js';
  * app's port must neither block the other changes nor cost an outage per attempt. Ports of the
  * running configuration belong to HAProxy and are not probed. `leftOut`: probe again later.
  */
-export async function withoutBusyPorts(model: RoutingModel, runningConfig: string, bindAddress: string): Promise<{ model: RoutingModel; leftOut: boolean }> {
-  const running = boundPorts(runningConfig);
+export async function withoutBusyPorts(model: RoutingModel, runningConfig: string | Set<number>, bindAddress: string): Promise<{ model: RoutingModel; leftOut: boolean }> {
+  // The ports themselves when the caller knows them from the running build: no read of the text.
+  const running = typeof runningConfig === 'string' ? boundPorts(runningConfig) : runningConfig;
   const busy: RoutingModel['apps'] = [];
   for (const app of model.apps) {
     if (app.mode !== 'tcp' || app.port === undefined || running.has(app.port)) continue;

@@ -1,11 +1,17 @@
 // consul-template's quiescence: every trigger pushes the run back by `minMs`, but never past `maxMs`
 // after the first pending trigger. A trigger during a run schedules exactly one more run.
+// Leading edge (`leading`): a trigger after at least `minMs` of quiet runs at once, marked as such;
+// a run that answers 'wait' (its change needs a reload) is scheduled again the usual way, so
+// `minMs`/`maxMs` keep coalescing whatever needs a reload. A burst still coalesces: triggers during
+// a run, or soon after one, wait as before.
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 export interface QuiescenceOptions {
   minMs: number;
   maxMs: number;
-  run: () => Promise<void>;
+  /** `leading`: run at once on the first trigger after a quiet period. 'wait': not now, coalesce it. */
+  run: (leading: boolean) => Promise<void | 'wait'>;
+  leading?: boolean;
   /** A run that threw: nothing else reports it (the next trigger runs again). */
   onError: (err: unknown) => void;
   clock?: Clock;
@@ -17,6 +23,8 @@ export class Quiescence {
   private running = false;
   private dirty = false;
   private idle: Promise<void> = Promise.resolve();
+  /** When the last run ended (leading edge: quiet since then?). */
+  private lastEndedAt = -Infinity;
   private readonly clock: Clock;
 
   constructor(private readonly opts: QuiescenceOptions) {
@@ -29,10 +37,12 @@ export class Quiescence {
       return;
     }
     const now = this.clock.now();
-    this.firstPendingAt ??= now;
-    const due = Math.min(now + this.opts.minMs, this.firstPendingAt + this.opts.maxMs);
-    this.clock.clearTimeout(this.timer);
-    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, due - now));
+    if (this.opts.leading && this.timer === undefined && now - this.lastEndedAt >= this.opts.minMs) {
+      this.firstPendingAt = now;
+      this.fire(true);
+      return;
+    }
+    this.schedule();
   }
 
   /** Resolves when no run is in progress or scheduled. */
@@ -46,19 +56,34 @@ export class Quiescence {
     this.dirty = false;
   }
 
-  private fire(): void {
+  private fire(leading = false): void {
     this.timer = undefined;
+    const pendingSince = this.firstPendingAt;
     this.firstPendingAt = undefined;
     this.running = true;
     this.idle = this.opts
-      .run()
+      .run(leading)
       .catch((err) => this.opts.onError(err))
-      .finally(() => {
+      .then((answer) => {
         this.running = false;
-        if (this.dirty) {
+        this.lastEndedAt = this.clock.now();
+        if (answer === 'wait') {
+          // The usual schedule, counted from the trigger that led: as if it had not run.
+          this.firstPendingAt = pendingSince;
+          this.dirty = false;
+          this.schedule();
+        } else if (this.dirty) {
           this.dirty = false;
           this.trigger();
         }
       });
+  }
+
+  private schedule(): void {
+    const now = this.clock.now();
+    this.firstPendingAt ??= now;
+    const due = Math.min(now + this.opts.minMs, this.firstPendingAt + this.opts.maxMs);
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, due - now));
   }
 }

@@ -27,11 +27,11 @@ export function recordApply(state: RouterState, log: Logger, report: ApplyReport
     case 'runtime':
       state.counters.runtimeChanges += 1;
       state.lastRuntimeChangeAt = at;
-      log.info({ checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs }, 'configuration applied through the runtime API, no reload');
+      log.info({ checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs, writeMs: report.writeMs, profile: report.profile }, 'configuration applied through the runtime API, no reload');
       break;
     case 'reloaded':
       countReload(state, at);
-      log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, reason: report.reloadReason, apps: model?.apps.length }, 'configuration applied, HAProxy reloaded');
+      log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, reason: report.reloadReason, apps: model?.apps.length, profile: report.profile }, 'configuration applied, HAProxy reloaded');
       break;
     case 'haproxy-unreachable':
       // Before HAProxy ever ran a configuration of ours (a new node, the dev cluster) this is the

@@ -1,5 +1,7 @@
 // What /status, the status page and /healthz show: a plain JSON document derived from the
 // runner's state. Pure (state + clock in, document out) so every rule is table-testable.
+import { edgeFields } from '../model/tags.js';
+import type { AcmeView } from '../acme/view.js';
 import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
@@ -56,6 +58,12 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
     if (required.has(s.name) || s.state === 'ok') continue;
     warnings.push(`source ${s.name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''}`);
   }
+  for (const s of Object.values(state.sources)) {
+    const failing = s.failing ?? [];
+    if (failing.length === 0) continue;
+    const shown = failing.slice(0, 5).map((f) => `${f.subject} (${f.message})`).join('; ');
+    warnings.push(`source ${s.name}: ${failing.length} read(s) failing, their last known data stays in use: ${shown}${failing.length > 5 ? '; …' : ''}`);
+  }
 
   const last = state.lastApply;
   if (!last) {
@@ -79,8 +87,20 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   if (httpOnly.length > 0) {
     warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${httpOnly.map((h) => h.host).join(', ')}`);
   }
+  warnings.push(...acmeWarnings(state));
   if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
+}
+
+/** ACME: no account key, or custom domains whose last order failed and that have no certificate. */
+function acmeWarnings(state: RouterState): string[] {
+  const acme = state.acme;
+  if (!acme) return [];
+  const out: string[] = [];
+  if (acme.accountError) out.push(`ACME: no account key yet: ${acme.accountError}`);
+  const failing = acme.hosts.filter((h) => h.certificateSource === null && h.lastResult !== null && h.lastResult !== 'issued');
+  if (failing.length > 0) out.push(`ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${failing.map((h) => `${h.host} (${h.lastResult})`).join(', ')}`);
+  return out;
 }
 
 export function ageText(ms: number): string {
@@ -100,6 +120,8 @@ export interface SourceView {
   lastSyncAt: string | null;
   syncAgeSeconds: number | null;
   lastError: { code: string; message: string; at: string | null } | null;
+  /** Parts failing to read while the source works (Consul services whose health read fails). */
+  failing: { subject: string; code: string; message: string; at: string | null }[];
 }
 
 export interface ServerView {
@@ -160,6 +182,8 @@ export interface StatusDocument {
   conflicts: RejectionView[];
   /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
   tls: TlsStatus | null;
+  /** ACME (null when off): lock holder, per custom domain certificate source, expiry, last order, next try. */
+  acme: AcmeView | null;
 }
 
 function appView(app: AppRoute, model: RoutingModel): AppView {
@@ -168,6 +192,7 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
   if (app.healthcheck !== undefined) settings.healthcheck = app.healthcheck;
   if (app.maxconn !== undefined) settings.maxconn = app.maxconn;
   if (app.timeoutServer !== undefined) settings.timeoutServer = app.timeoutServer;
+  Object.assign(settings, edgeFields(app));
   const hosts = model.hosts.filter((h) => h.app === app.name);
   return {
     name: app.name,
@@ -200,6 +225,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastSyncAt: iso(s?.lastSyncAt),
       syncAgeSeconds: s?.lastSyncAt === undefined ? null : seconds(now - s.lastSyncAt),
       lastError: s?.lastError ? { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) } : null,
+      failing: (s?.failing ?? []).map((f) => ({ subject: f.subject, code: f.code, message: f.message, at: iso(f.at) })),
     };
   });
   const model = state.liveModel ?? state.builtModel;
@@ -229,6 +255,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
     conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
     tls: state.tls ?? null,
+    acme: state.acme ?? null,
   };
 }
 

@@ -1,4 +1,4 @@
-// The daemon end to end: dev Consul → routing model → templates → haproxy -c → real HAProxy.
+// The daemon end to end: a real Consul agent (the stand-in where noted) → routing model → templates → haproxy -c → real HAProxy.
 import t from 'tap';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -91,6 +91,19 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
     );
     await deregisterMesosTask(consul.url, extra.task);
   });
+});
+
+// The stand-in keeps its data across stop/start and can restore an older index (a snapshot
+// restore): the real agent in -dev mode can do neither.
+t.test('Consul stopped and restored (stand-in)', async (t) => {
+  const cluster = await startTestCluster(t, { consul: 'stand-in', apps: [foo, bar] });
+  const { httpPort, daemon } = cluster;
+  const consul = cluster.standIn!;
+  const state = daemon.runner.state;
+  const get = (host: string) => requestThrough(httpPort, host);
+  const served = (host: string, status: number) =>
+    eventually(`${host} → ${status}`, async () => ((await get(host)).status === status ? true : undefined), 15_000);
+  await served('foo.production.mozilla.community', 200);
 
   await t.test('Consul stopped: routes keep serving, the source reports down, and recovers', async (t) => {
     await consul.stop();

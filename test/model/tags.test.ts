@@ -61,7 +61,7 @@ t.test('parseRouterTag: rejected tags', async (t) => {
   const cases: [string, RegExp][] = [
     ['router.', /empty key/],
     ['router.=tcp', /empty key/],
-    ['router.foo=bar', /unknown key "foo": known keys are balance, expose, healthcheck, https-only, maxconn, mode, port, skip, sticky, timeout-server/],
+    ['router.foo=bar', /unknown key "foo": known keys are balance, expose, healthcheck, hsts, hsts-subdomains, https-only, max-body, maxconn, mode, port, skip, sticky, timeout-client, timeout-connect, timeout-server/],
     ['router.Mode=tcp', /unknown key "Mode"/],
     ['router.mode', /router\.mode needs a value.*allowed: http, tcp/],
     ['router.port', /router\.port needs a value/],

@@ -13,6 +13,8 @@ export const MODEL_SETTINGS: ModelSettings = {
   serviceIdPrefixes: ['mesos-consul:'],
   domainsPrefix: 'paas-router/domains/',
   reservedPorts: [80, 443, 8404],
+  // haproxy.tcp_ports: every router.port of VALID_TAGS is inside, random ones mostly are not.
+  tcpPorts: [{ from: 10000, to: 10999 }, { from: 65535, to: 65535 }],
 };
 export const CLUSTER = 'production.mozilla.community';
 export const PREFIX = MODEL_SETTINGS.domainsPrefix;
@@ -117,8 +119,25 @@ const portArb: fc.Arbitrary<number> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...BAD_PORTS) },
 );
 
+// Edge tags (docs/edge.md), kept apart from the original lists.
+const EDGE_TAG_KEYS = ['hsts', 'hsts-subdomains', 'timeout-client', 'timeout-connect', 'max-body'];
+const VALID_EDGE_TAGS = [
+  'router.hsts=0', 'router.hsts=600', 'router.hsts=31536000', 'router.hsts=63072000', 'router.hsts-subdomains',
+  'router.hsts-subdomains=true', 'router.hsts-subdomains=false', 'router.timeout-client=30s', 'router.timeout-client=1H',
+  'router.timeout-connect=500ms', 'router.timeout-connect=5s', 'router.max-body=1', 'router.max-body=1k',
+  'router.max-body=20M', 'router.max-body=64g', 'router.port=10999',
+];
+const INVALID_EDGE_TAGS = [
+  'router.hsts', 'router.hsts=', 'router.hsts=-1', 'router.hsts=00', 'router.hsts=63072001', 'router.hsts=1y',
+  'router.hsts=5;preload', 'router.hsts="5"', 'router.hsts-subdomains=yes', 'router.timeout-client=0s',
+  'router.timeout-client=25h', 'router.timeout-connect=5', 'router.timeout-connect=1.5s', 'router.max-body=0',
+  'router.max-body=65g', 'router.max-body=1t', 'router.max-body=1kb', 'router.max-body=1.5m', 'router.max-body=1k;x',
+  'router.port=2181', 'router.port=5050', 'router.port=8500', 'router.port=9999', 'router.port=11000',
+];
+
 export const TAG_KEYS = [
   'mode', 'port', 'balance', 'healthcheck', 'https-only', 'sticky', 'maxconn', 'timeout-server', 'expose', 'skip',
+  ...EDGE_TAG_KEYS,
 ];
 const VALID_TAGS = [
   'router.mode=http', 'router.mode=tcp', 'router.mode=TCP', 'router.port=10001', 'router.port=10002',
@@ -129,6 +148,7 @@ const VALID_TAGS = [
   'router.sticky', 'router.sticky=true', 'router.sticky=FALSE', 'router.maxconn=1', 'router.maxconn=100000',
   'router.timeout-server=120s', 'router.timeout-server=24h', 'router.timeout-server=86400000ms',
   'router.timeout-server=1M', 'router.expose', 'router.expose=true', 'router.skip', 'router.skip=false',
+  ...VALID_EDGE_TAGS,
 ];
 /** Tags the model must refuse (they never vote and never reach the configuration). */
 export const INVALID_TAGS = [
@@ -143,6 +163,7 @@ export const INVALID_TAGS = [
   'router.sticky=yes', 'router.https-only=1', 'router.expose=yes', 'router.skip=yes', 'router.', 'router.=x',
   'router.foo', 'router.foo=bar', 'router.Mode=tcp', 'router.mode=tcp\n', 'router.mode=tcp\u2028', 'router.\u0000',
   'router.balance=source ', 'router. mode=tcp', 'router.mode=t\u0000cp', 'router.port=1000\u0661',
+  ...INVALID_EDGE_TAGS,
 ];
 const hostileValueArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
@@ -401,6 +422,14 @@ export interface RenderOptions {
   tls: 'none' | 'all' | 'some';
   stats: { user: string; password: string } | null;
   maxOldWorkers: number | null;
+  /** haproxy.* edge keys (docs/edge.md); absent: their defaults. */
+  edge?: {
+    acceptProxy: boolean;
+    trustedProxies: string[];
+    statsBindAddress: string;
+    sslMinVer: string;
+    maxconn: number | null;
+  };
 }
 
 const credentialArb = (noColon: boolean) =>
@@ -419,6 +448,17 @@ export const renderOptionsArb: fc.Arbitrary<RenderOptions> = fc.record({
   tls: fc.constantFrom('none' as const, 'all' as const, 'some' as const),
   stats: fc.option(fc.record({ user: credentialArb(true), password: credentialArb(false) }), { nil: null }),
   maxOldWorkers: fc.option(fc.integer({ min: 1, max: 5 }), { nil: null }),
+  edge: fc.record({
+    acceptProxy: fc.boolean(),
+    trustedProxies: fc.oneof(
+      fc.constant<string[]>([]),
+      fc.subarray(['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '0.0.0.0/0', '::/0', '2001:db8::1/128']),
+      fc.integer({ min: 1, max: 90 }).map((n) => Array.from({ length: n }, (_, i) => `10.${i}.0.0/16`)),
+    ),
+    statsBindAddress: fc.constantFrom('127.0.0.1', '::1', '*', '10.0.0.2', '[::1]'),
+    sslMinVer: fc.constantFrom('TLSv1.2', 'TLSv1.3'),
+    maxconn: fc.option(fc.integer({ min: 1, max: 100000 }), { nil: null }),
+  }),
 });
 
 // ---- one fuzz case ----------------------------------------------------------------------------

@@ -26,7 +26,13 @@ const seed = Number(process.env.PROPERTY_SEED ?? 7031);
 const runs = (n: number) => ({ seed, numRuns: Number(process.env.PROPERTY_RUNS ?? n) });
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
 
-const plain: RenderOptions = { bindAddress: '*', tls: 'all', stats: null, maxOldWorkers: null };
+const plain: RenderOptions = {
+  bindAddress: '*',
+  tls: 'all',
+  stats: null,
+  maxOldWorkers: null,
+  edge: { acceptProxy: false, trustedProxies: [], statsBindAddress: '127.0.0.1', sslMinVer: 'TLSv1.2', maxconn: null },
+};
 
 /** States that once failed: always checked first, whatever the seed. */
 const regressions: [ModelInput, RenderOptions][] = [

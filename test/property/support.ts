@@ -13,6 +13,7 @@ import { checkConfig } from '../../src/apply/validate.js';
 import { HaproxyInvalidError } from '../../src/errors.js';
 import { buildModel } from '../../src/model/build.js';
 import { safeText } from '../../src/model/text.js';
+import { inPortRanges } from '../../src/model/port-ranges.js';
 import type { AppRoute, ModelInput, Rejection, RoutingModel } from '../../src/model/types.js';
 import { renderFiles } from '../../src/render/render.js';
 import type { CompiledTemplates } from '../../src/render/templates.js';
@@ -269,6 +270,25 @@ function claimCandidates(claims: DomainClaim[], httpApps: Set<string>): Map<stri
   return byHost;
 }
 
+/** The edge fields: only for the mode they apply to, in range, and carried by a tag. */
+function checkEdgeApp(app: AppRoute, inst: ServiceInstance[], P: string): void {
+  const http = app.mode === 'http';
+  const carried = (key: string) => inst.some((i) => usable(i) && i.tags.some((t) => t.startsWith(`router.${key}`)));
+  if (app.hsts !== undefined) {
+    check(http && Number.isInteger(app.hsts) && app.hsts >= 0 && app.hsts <= 63072000 && tagged(inst, 'hsts', String(app.hsts)), P, () => `hsts ${show(app.hsts)} of ${app.name}`);
+  }
+  check(app.hstsSubdomains === undefined || (app.hstsSubdomains === true && app.hsts !== undefined && carried('hsts-subdomains')), P, () => `hsts-subdomains of ${app.name}`);
+  if (app.timeoutClient !== undefined) {
+    check(!http && /^[1-9][0-9]*(ms|s|m|h)$/.test(app.timeoutClient) && tagged(inst, 'timeout-client', app.timeoutClient, true), P, () => `timeout-client ${show(app.timeoutClient)} of ${app.name}`);
+  }
+  if (app.timeoutConnect !== undefined) {
+    check(/^[1-9][0-9]*(ms|s|m|h)$/.test(app.timeoutConnect) && tagged(inst, 'timeout-connect', app.timeoutConnect, true), P, () => `timeout-connect ${show(app.timeoutConnect)} of ${app.name}`);
+  }
+  if (app.maxBody !== undefined) {
+    check(http && Number.isSafeInteger(app.maxBody) && app.maxBody >= 1 && app.maxBody <= 64 * 1024 ** 3 && carried('max-body='), P, () => `max-body ${show(app.maxBody)} of ${app.name}`);
+  }
+}
+
 function checkApp(app: AppRoute, owner: { original: string; instances: ServiceInstance[] } | undefined): void {
   const P = 'apps come from routed services, with values from their tags';
   check(owner !== undefined, P, () => `app ${show(app.name)} has no routed Consul service with a valid name`);
@@ -280,6 +300,7 @@ function checkApp(app: AppRoute, owner: { original: string; instances: ServiceIn
   } else {
     check(app.hosts.length === 0 && app.defaultHost === undefined, P, () => `tcp app ${app.name} has hosts`);
     check(portOk(app.port) && !MODEL_SETTINGS.reservedPorts.includes(app.port), P, () => `tcp port ${app.port}`);
+    check(inPortRanges(app.port, MODEL_SETTINGS.tcpPorts), P, () => `tcp port ${app.port} outside haproxy.tcp_ports`);
     check(tagged(inst, 'port', String(app.port)), P, () => `port ${app.port} of ${app.name} from no tag`);
     check(tagged(inst, 'mode', 'tcp', true), P, () => `tcp mode of ${app.name} from no tag`);
   }
@@ -306,6 +327,7 @@ function checkApp(app: AppRoute, owner: { original: string; instances: ServiceIn
       () => `maxconn ${app.maxconn} of ${app.name}`,
     );
   }
+  checkEdgeApp(app, inst, P);
   const flag = (f: string) => inst.some((i) => usable(i) && i.tags.some((t) => isFlag(t, f)));
   check(!app.sticky || flag('sticky'), P, () => `sticky ${app.name} from no tag`);
   check(!app.httpsOnly || (app.mode === 'http' && flag('https-only')), P, () => `https-only ${app.name} from no tag`);
@@ -737,6 +759,11 @@ export function renderSettings(model: RoutingModel, opts: RenderOptions, paths: 
     hardStopAfter: '30s',
   };
   if (opts.maxOldWorkers !== null) settings.maxOldWorkers = opts.maxOldWorkers;
+  if (opts.edge) {
+    const { maxconn, ...edge } = opts.edge;
+    settings.edge = edge;
+    if (maxconn !== null) settings.maxconn = maxconn;
+  }
   if (opts.stats) settings.stats = opts.stats;
   if (opts.tls !== 'none') {
     const hosts = model.hosts.map((h) => h.host).filter((_, i) => opts.tls === 'all' || i % 2 === 0);
@@ -786,6 +813,12 @@ function unescapeWord(word: string): Buffer {
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 const SPECIALS = /[#"'`\\$;]/;
+/** Per-app edge lines whose quotes are the template's own and whose data is numbers only. */
+const EDGE_TEMPLATE_LINES = [
+  /^ {4}http-response set-header Strict-Transport-Security "max-age=[0-9]+(; includeSubDomains)?" if \{ ssl_fc \}$/,
+  /^ {4}http-request deny status 413 content-type text\/plain string "Request body too large\.\\n" if \{ req\.hdr_val\(content-length\) gt [0-9]+ \}$/,
+  /^ {4}http-request deny status 411 content-type text\/plain string "Length required: send a Content-Length\.\\n" if \{ req\.hdr\(transfer-encoding\) -m found \}$/,
+];
 const BACKEND_RE = /^app_[a-z0-9.-]+$/;
 const MAX_WORDS = 64; // HAProxy 2.6 MAX_LINE_ARGS: more words on one line is a fatal error
 
@@ -884,7 +917,7 @@ export function checkRendered(
       );
       continue;
     }
-    if (skeleton.has(line)) continue;
+    if (skeleton.has(line) || EDGE_TEMPLATE_LINES.some((re) => re.test(line))) continue;
     data.push(line);
     const text = trimmed.startsWith('#') ? trimmed.slice(1) : line;
     check(!SPECIALS.test(text), 'no quote, #, backslash, $ or ; from input', () => show(line));

@@ -22,7 +22,7 @@ t.test('formatBind', async (t) => {
   t.equal(formatBind('*', 80), '*:80');
   t.equal(formatBind('0.0.0.0', 80), '0.0.0.0:80');
   t.equal(formatBind('10.1.2.3', 8080), '10.1.2.3:8080');
-  t.equal(formatBind('::', 80), 'ipv6@:::80');
+  t.equal(formatBind('::', 80), 'ipv6@:::80 v4v6', ':: takes IPv4 too');
   t.equal(formatBind('::1', 80), 'ipv6@::1:80');
   t.equal(formatBind('[fd00::1]', 80), 'ipv6@fd00::1:80');
   for (const bad of ['localhost', '10.0.0.1:80', '', '1.2.3.4 #', '[::1']) {

@@ -20,7 +20,9 @@ import { renderFiles } from '../../src/render/render.js';
 import { compileTemplates } from '../../src/render/templates.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { readTemplateSource } from '../../src/sources/files/templates-source.js';
+import { edgeCases } from './edge-cases.js';
 import { httpApp, model, server, settings, tcpApp } from './fixtures.js';
+import { selfSignedCertificate } from '../../dev/vault/pki.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const templatesDir = join(here, '..', '..', 'templates');
@@ -100,6 +102,12 @@ const cases: Record<string, Case> = {
     model: model([httpApp('web', [server('10.0.0.13', 31030)])]),
     settings: { ...settings, bindAddress: '10.1.2.3', httpPort: 8080, statsPort: 9000 },
   },
+  // ACME on: HTTP-01 answered from the account thumbprint in the HTTP frontend (issue 13).
+  acme: {
+    model: model([httpApp('blog', [server('10.0.0.30', 31050)])], { blog: ['blog.example.org'] }),
+    settings: { ...settings, acme: { thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } },
+  },
+  ...edgeCases,
 };
 
 const templates = compileTemplates(await readTemplateSource(templatesDir));
@@ -159,14 +167,14 @@ t.test('what the shipped templates promise', async (t) => {
   t.match(tags, `server 10_0_0_7_31005 10.0.0.7:31005 check cookie ${cookie} maxconn 100\n`);
   t.match(tags, /server 10_0_0_8_31007 10\.0\.0\.8:31007 check cookie [0-9a-f]{16} maxconn 100 disabled\n/);
   t.notMatch(tags, /cookie [^\n]*10\.0\.0/, 'cookies do not reveal addresses');
-  t.notMatch(tags, /ssl|crt|:443/, 'no TLS is rendered yet for https-only apps');
+  t.notMatch(tags, /frontend https_in|crt-list|:443/, 'no HTTPS frontend without a certificate');
 
   const none = cfg('no-passing');
   t.match(none, /backend app_scaled-to-zero\n {4}balance roundrobin\n {4}load-server-state-from-file none\n\n/);
   t.notMatch(none, / check\b/, 'no check without router.healthcheck');
 
   t.match(cfg('stats-auth'), `    stats auth admin:p4ss\\ w\\#rd\\'\\"\\\\$x:y\n    stats admin if TRUE\n`);
-  t.match(cfg('bind-ipv6'), 'bind ipv6@:::80\n');
+  t.match(cfg('bind-ipv6'), 'bind ipv6@:::80 v4v6\n');
   t.match(cfg('bind-ipv6'), 'server fd00__13_31030 ipv6@fd00::13:31030\n');
 });
 
@@ -187,7 +195,9 @@ t.test('every golden case passes haproxy -c', async (t) => {
   for (const [name, { model, settings }] of Object.entries(cases)) {
     await t.test(name, async (t) => {
       const dir = await tempDir(t);
-      const files = renderFiles(templates, model, { ...settings, configDir: dir, runtimeSocket: join(dir, 'rt.sock') });
+      // An HTTPS frontend needs a certificate that exists: a throwaway one in the same place.
+      const tls = settings.tls === undefined ? undefined : { ...settings.tls, crtList: await throwawayCrtList(dir) };
+      const files = renderFiles(templates, model, { ...settings, configDir: dir, runtimeSocket: join(dir, 'rt.sock'), tls });
       const cfg = await writeRendered(dir, files);
       const result = await run('haproxy', ['-c', '-f', cfg]).then(
         ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
@@ -204,6 +214,13 @@ t.test('every golden case passes haproxy -c', async (t) => {
     });
   }
 });
+
+async function throwawayCrtList(dir: string): Promise<string> {
+  const pair = await selfSignedCertificate({ commonName: 'default.example.org' });
+  await writeFile(join(dir, 'default.pem'), `${pair.certificate}${pair.privateKey}`, { mode: 0o600 });
+  await writeFile(join(dir, 'crt-list'), `${join(dir, 'default.pem')}\n`);
+  return join(dir, 'crt-list');
+}
 
 async function freePort(): Promise<number> {
   const srv = createServer();

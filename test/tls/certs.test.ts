@@ -199,7 +199,7 @@ t.test('real HAProxy: HTTPS with SNI; add, rotate, remove at runtime with no rel
   t.equal((await requestTls(httpsPort, 'new.example.org')).fingerprint256, sha256(def), 'no certificate for new.example.org yet: the default');
 
   const redirect = await httpGet(httpPort, 'www.example.org', '/path?q=1');
-  t.equal(redirect.status, 301, 'https-only + covered: HTTP redirects');
+  t.equal(redirect.status, 308, 'https-only + covered: HTTP redirects');
   t.equal(redirect.location, 'https://www.example.org/path?q=1');
   t.equal((await requestThrough(httpPort, 'plain.example.org')).status, 200, 'https-only but no certificate covers it: served over HTTP');
 

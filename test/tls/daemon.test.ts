@@ -30,6 +30,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
   const [httpPort, httpsPort, statsPort] = [await freePort(), await freePort(), await freePort()];
   const captured = captureLog('debug');
   const cluster: DevCluster = await startDevCluster({
+    consul: 'stand-in', // its ACL token is switched at run time below
     httpPort,
     httpsPort,
     statsPort,
@@ -73,7 +74,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
 
   await t.test('https-only redirects where a certificate covers the host; a custom FQDN without one stays on HTTP and is reported', async (t) => {
     const redirect = await httpGet(httpPort, 'shop.production.mozilla.community', '/cart');
-    t.equal(redirect.status, 301);
+    t.equal(redirect.status, 308);
     t.equal(redirect.location, 'https://shop.production.mozilla.community/cart');
     t.equal((await httpGet(httpPort, 'blog.production.mozilla.community')).status, 200, 'not https-only: plain HTTP stays');
 
@@ -90,7 +91,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     certs['shop.example.net'] = await selfSignedCertificate({ commonName: 'shop.example.net' });
     putCertificate(vault.vault, 'shop.example.net', certs['shop.example.net']);
     await served('shop.example.net', fp(certs['shop.example.net'].certificate));
-    await eventually('redirect once covered', async () => (await httpGet(httpPort, 'shop.example.net')).status === 301);
+    await eventually('redirect once covered', async () => (await httpGet(httpPort, 'shop.example.net')).status === 308);
     t.notOk(runner.tls?.httpOnlyHosts.some((h) => h.host === 'shop.example.net'), 'no longer reported');
     await runner.settled();
     t.ok((await haproxyReloads()) <= reloads + 1, 'at most the one reload the new redirect rule needs');
@@ -141,7 +142,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     await eventually('the new token read from Vault', () =>
       vault.vault.requests.slice(seen).some((r) => r.path === 'secret/data/paas-router/consul' && r.status === 200),
     );
-    consul.setAclToken(next); // the old token stops working in Consul
+    cluster.standIn!.setAclToken(next); // the old token stops working in Consul
     const task = await registerMesosTask(consul.url, { app: '/after-rotation', agent: 'dev-agent-8', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(blog.id)![0]!.port, token: next });
     await eventually('routed with the new token', async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200, 20_000);
     t.pass('Consul reads went on with the token from Vault');

@@ -77,7 +77,8 @@ export async function readSecrets(client: VaultClient, kvPrefix: string): Promis
 function certificateOf(secret: Record<string, unknown>): CertificateSecret | undefined {
   const { certificate, private_key: privateKey } = secret;
   if (typeof certificate !== 'string' || typeof privateKey !== 'string' || !certificate || !privateKey) return undefined;
-  return { certificate, privateKey };
+  const { source } = secret;
+  return typeof source === 'string' && source !== '' ? { certificate, privateKey, source } : { certificate, privateKey };
 }
 
 export class VaultSecretsSource implements Source<SecretsSnapshot> {
@@ -110,6 +111,12 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
     if (this.timer) clearTimeout(this.timer);
     this.opts.auth.stop();
     await this.running;
+  }
+
+  /** The client with a valid token, for the writers of the secrets (the ACME issuer). */
+  async authorizedClient(): Promise<VaultClient> {
+    await this.opts.auth.ensure();
+    return this.opts.client;
   }
 
   /** Reads now instead of at the next refresh (tests, and a future SIGHUP). */

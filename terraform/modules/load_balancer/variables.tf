@@ -35,9 +35,9 @@ variable "tcp_app_ports" {
 }
 
 variable "proxy_protocol_v2" {
-  description = "Send the PROXY protocol v2 header to HAProxy (the HAProxy templates must then accept-proxy)."
+  description = "Send the PROXY protocol v2 header to HAProxy, so it sees the real client address. Must agree with paas-router's haproxy.accept_proxy (ansible: paas_router_haproxy_accept_proxy, also true by default)."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "enable_deletion_protection" {
