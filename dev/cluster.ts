@@ -20,6 +20,7 @@ import { readMarathonApps, type MarathonApp } from './marathon.js';
 import { requestThrough, tcpBanner } from './probe.js';
 import { setUpDevVault, type DevVaultSetup } from './vault/dev-setup.js';
 import { requestTls } from './vault/tls-probe.js';
+import type { DevClusterEntry } from '../src/cli/dev-entry.js';
 
 export interface DevClusterOptions {
   httpPort?: number;
@@ -279,3 +280,6 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
     await cluster.stop();
   }
 }
+
+// The shape `paas-router dev` loads (src/cli/dev-entry.ts), checked here by the type checker.
+runDevCluster satisfies DevClusterEntry['runDevCluster'];

@@ -66,8 +66,11 @@ interface Latest {
   maintenance?: KvFeatureSnapshot;
 }
 
-/** Statuses after which HAProxy's memory of the certificates is brought in step with the files. */
-const SYNC_CERTIFICATES_AFTER = new Set<ApplyReport['status']>(['unchanged', 'runtime', 'reloaded', 'haproxy-unreachable']);
+/**
+ * Statuses after which HAProxy's memory of the certificates is brought in step with the files. Not
+ * after `haproxy-unreachable`: HAProxy runs nothing then, and loads the files when it starts.
+ */
+const SYNC_CERTIFICATES_AFTER = new Set<ApplyReport['status']>(['unchanged', 'runtime', 'reloaded']);
 
 export class Runner extends EventEmitter {
   readonly state: RouterState = initialState(Date.now());

@@ -11,6 +11,7 @@ import { maintenanceOff, maintenanceOn } from './maintenance.js';
 import { weightsGet, weightsSet } from './weights.js';
 import { passwdCommand } from './passwd.js';
 import { checkCommand, renderCommand } from './render.js';
+import { loadDevCluster } from './dev-entry.js';
 
 const program = new Command('paas-router')
   .description('Routes Marathon apps registered in Consul through HAProxy, with custom domains from Consul K/V.')
@@ -130,7 +131,7 @@ program
   .option('--once', 'exit after printing the routes and one request per host')
   .action(async (opts) => {
     // Dev-only code is loaded only by this command, never by the daemon's production path.
-    const { runDevCluster } = await import('../../dev/cluster.js');
+    const { runDevCluster } = await loadDevCluster();
     await runDevCluster({ httpPort: Number(opts.httpPort), once: Boolean(opts.once), out: process.stdout });
   });
 

@@ -15,7 +15,7 @@ import { resolveGroups, type Draft } from './groups.js';
 import { ModelMemo } from './incremental.js';
 import { resolveTcpPorts, type TcpClaim } from './ports.js';
 import { finishRejections } from './rejections.js';
-import { buildServers, collisionRejections, compareInstances, firstCreateIndex, serviceVerdict, type ServiceVerdict } from './services.js';
+import { buildServers, collisionRejections, compareInstances, firstCreateIndex, holderOrder, serviceVerdict, type ServiceVerdict } from './services.js';
 import { edgeFields, resolveTags, type AppSettings } from './tags.js';
 import { cmp } from './text.js';
 
@@ -124,7 +124,8 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
   const drafts: { name: string; original: string; index: number; stage: ServiceStage }[] = [];
   const tcpClaims: TcpClaim[] = [];
   for (const [name, originals] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
-    const [winner, ...losers] = originals; // already in code-unit order
+    // `originals` are in code-unit order; the stable sort keeps it for ties.
+    const [winner, ...losers] = [...originals].sort((a, b) => holderOrder(stages[indexOf.get(a)!]![1].verdict, stages[indexOf.get(b)!]![1].verdict));
     rejections.push(...collisionRejections(name, winner!, losers));
     const index = indexOf.get(winner!)!;
     winners.push(index);

@@ -69,6 +69,9 @@ export function serviceNameProblem(name: string, defaultHost: string): string | 
 export interface ServiceVerdict {
   /** Lowercase app name; absent when the service is not routed or its name is unusable. */
   name?: string;
+  /** With `name`: the lowest CreateIndex of its usable instances (Infinity: none known), and how many are usable. */
+  registered?: number;
+  usable?: number;
   rejections: Rejection[];
 }
 
@@ -99,24 +102,41 @@ export function serviceVerdict(
     rejections.push(reject('service', original, original, `${problem}; service not routed`));
     return { rejections };
   }
-  return { name, rejections };
+  const usable = instances.filter((i) => addressProblem(i.address) === undefined && portProblem(i.port) === undefined);
+  return { name, registered: firstCreateIndex(usable), usable: usable.length, rejections };
 }
 
-/** Collisions after lowercasing go to the code-unit-smallest original; the others are rejected. */
-export function collisionRejections(name: string, winner: string, losers: string[]): Rejection[] {
-  return losers.map((loser) =>
+/**
+ * Consul matches service names case-insensitively, so `Web` and `web` are one name: one app, held
+ * by the routed service registered first (the lowest CreateIndex of its usable instances), then
+ * the one with more usable instances, then code-unit order (callers sort a list already in that
+ * order, and the sort is stable). Unusable instances (bad address or port) do not count: an
+ * instance the router skips anyway never moves the name to another service.
+ */
+export function holderOrder(a: ServiceVerdict, b: ServiceVerdict): number {
+  return numCmp(a.registered ?? Infinity, b.registered ?? Infinity) || (b.usable ?? 0) - (a.usable ?? 0);
+}
+
+/** The services that share the holder's name are rejected with a reason naming both. */
+export function collisionRejections(name: string, holder: string, others: string[]): Rejection[] {
+  return others.map((other) =>
     reject(
       'service',
-      loser,
-      loser,
-      `service name collides with "${safeText(winner)}" after lowercasing; "${safeText(winner)}" is routed as ${name}`,
+      other,
+      other,
+      `service name "${safeText(other)}" is the same as "${safeText(holder)}" to Consul (service names are case-insensitive), which was registered first; "${safeText(holder)}" is routed as ${name}`,
     ),
   );
 }
 
 /**
  * Picks the routed services and gives each a valid, unique lowercase name.
- * Name collisions after lowercasing go to the code-unit-smallest original name.
+ *
+ * Consul matches service names case-insensitively, so `Web` and `web` are one name: one app, held
+ * by the routed service registered first (the lowest CreateIndex of its usable instances), then
+ * the one with more usable instances, then code-unit order. Unusable instances (bad address or
+ * port) do not count: an instance the router skips anyway never moves the name to another service.
+ * The other routed names are rejected with a reason naming both.
  */
 export function selectServices(
   services: Record<string, ServiceInstance[]>,
@@ -124,16 +144,16 @@ export function selectServices(
   defaultHostOf: (name: string) => string,
 ): { candidates: Candidate[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
-  const byName = new Map<string, string[]>();
+  const byName = new Map<string, { original: string; verdict: ServiceVerdict }[]>();
   for (const original of Object.keys(services).sort(cmp)) {
     const verdict = serviceVerdict(original, services[original] ?? [], settings, defaultHostOf);
     rejections.push(...verdict.rejections);
-    if (verdict.name !== undefined) byName.set(verdict.name, [...(byName.get(verdict.name) ?? []), original]);
+    if (verdict.name !== undefined) byName.set(verdict.name, [...(byName.get(verdict.name) ?? []), { original, verdict }]);
   }
 
   const candidates: Candidate[] = [];
-  for (const [name, originals] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
-    const [winner, ...losers] = originals; // already in code-unit order
+  for (const [name, entries] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
+    const [winner, ...losers] = [...entries].sort((a, b) => holderOrder(a.verdict, b.verdict)).map((e) => e.original);
     rejections.push(...collisionRejections(name, winner!, losers));
     const instances = [...(services[winner!] ?? [])].sort(compareInstances);
     candidates.push({ name, original: winner!, instances });

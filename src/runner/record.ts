@@ -34,7 +34,11 @@ export function recordApply(state: RouterState, log: Logger, report: ApplyReport
       log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, reason: report.reloadReason, apps: model?.apps.length, profile: report.profile }, 'configuration applied, HAProxy reloaded');
       break;
     case 'haproxy-unreachable':
-      log.warn({ error: report.error?.message }, 'configuration written; HAProxy not reachable, will reload when it answers');
+      // Before HAProxy ever ran a configuration of ours (a new node, the dev cluster) this is the
+      // normal start: HAProxy loads the files when it starts. Afterwards it means HAProxy went away.
+      if (state.runningChecksum === undefined && state.lastReloadAt === undefined) {
+        log.info({ reason: report.error?.message }, 'configuration validated and written; HAProxy is not running yet and loads it when it starts');
+      } else log.warn({ error: report.error?.message }, 'configuration written; HAProxy not reachable, will reload when it answers');
       break;
     case 'refused':
       state.counters.refusedConfigs += 1;

@@ -128,7 +128,7 @@ export class FileCredentials implements CredentialsProvider {
   /** Reads the file now (at startup: a missing or malformed file is a config error). */
   async load(): Promise<void> {
     let text: string;
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(this.path);
       text = await readFile(this.path, 'utf8');

@@ -1,5 +1,5 @@
 // The applier against a real HAProxy 2.6 in master-worker mode.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,16 +36,20 @@ function candidate(version: string, port: number, extra = ''): Candidate {
   });
 }
 
-t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
-  const work = await mkdtemp(join(tmpdir(), 'paas-router-applier-'));
-  const configDir = join(work, 'haproxy');
-  const masterSocket = join(work, 'master.sock');
-  const port = await freePort();
-  let haproxy: HaproxyProcess | undefined;
+/** A scratch directory with the paths of one HAProxy; its HAProxy (once started) stops with the test. */
+async function workspace(t: Test, name: string) {
+  const work = await mkdtemp(join(tmpdir(), `paas-router-${name}-`));
+  const ws = { work, configDir: join(work, 'haproxy'), masterSocket: join(work, 'master.sock'), port: await freePort(), haproxy: undefined as HaproxyProcess | undefined };
   t.teardown(async () => {
-    await haproxy?.stop();
+    await ws.haproxy?.stop();
     await rm(work, { recursive: true, force: true });
   });
+  return ws;
+}
+
+t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
+  const ws = await workspace(t, 'applier');
+  const { work, configDir, masterSocket, port } = ws;
   const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
   const body = async () => (await requestThrough(port, 'a.example.org')).body;
 
@@ -55,7 +59,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     t.equal(r.error?.code, 'HAPROXY_UNREACHABLE');
     t.ok(applier.pendingReload);
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v1/);
-    haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+    ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
     t.equal(await body(), 'v1');
     const retry = await applier.retryPendingReload();
     t.equal(retry?.status, 'reloaded');
@@ -154,16 +158,9 @@ t.test('adopting the files on disk: a missing file is a new node, any other read
 });
 
 t.test('a runtime change whose files cannot be written is undone by a reload, and the undo is reported', async (t) => {
-  const work = await mkdtemp(join(tmpdir(), 'paas-router-undo-'));
-  const configDir = join(work, 'haproxy');
-  const masterSocket = join(work, 'master.sock');
+  const ws = await workspace(t, 'undo');
+  const { work, configDir, masterSocket, port } = ws;
   const runtimeSocket = join(work, 'runtime.sock');
-  const port = await freePort();
-  let haproxy: HaproxyProcess | undefined;
-  t.teardown(async () => {
-    await haproxy?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
   const config = (disabled: boolean): Candidate => (dir) => ({
     'hosts.map': '',
     'haproxy.cfg': [
@@ -190,7 +187,7 @@ t.test('a runtime change whose files cannot be written is undone by a reload, an
   };
   const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log, writeFiles: writer });
   t.equal((await applier.apply(config(false))).status, 'haproxy-unreachable');
-  haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+  ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
   t.equal((await applier.retryPendingReload())?.status, 'reloaded');
   const reloads = (await showProc(masterSocket)).master.reloads;
   failLive = true;

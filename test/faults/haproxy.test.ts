@@ -151,7 +151,7 @@ t.test('HAProxy faults under load', async (t) => {
     load.exclude(outageFrom, outageTo);
     const paused = await sendSocketCommand(config.haproxy.runtimeSocket, 'show stat -1 1 -1');
     t.same(pausedFrontends(paused), [], 'no frontend of the new worker is left paused');
-    t.match(cluster.haproxy.output(), /Paused frontend http_in[^]*New worker \(\d+\) forked[^]*Paused frontend http_in/, 'HAProxy did pause the new worker');
+    t.match(cluster.haproxy.output(), /Paused frontend http_in[\s\S]*New worker \(\d+\) forked[\s\S]*Paused frontend http_in/, 'HAProxy did pause the new worker');
     for (const host of existing) await servedAt(httpPort, host, undefined, 5_000);
     const afterFrom = Date.now();
     await sleep(1_000);

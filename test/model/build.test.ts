@@ -141,7 +141,7 @@ const names: Case[] = [
     apps: [httpApp('community.wordpress', [server('community.wordpress', 1)])],
   },
   {
-    name: 'case collision: the code-unit-first original name wins',
+    name: 'case collision, no CreateIndex: the code-unit-first original name holds it',
     services: {
       wordpress: [wp(1)],
       WordPress: [mc('WordPress', 2)],
@@ -149,9 +149,46 @@ const names: Case[] = [
     },
     apps: [httpApp('wordpress', [server('WORDPRESS', 3)])],
     rejections: [
-      ['service', 'WordPress', 'WordPress', /collides with "WORDPRESS" after lowercasing/],
-      ['service', 'wordpress', 'wordpress', /collides with "WORDPRESS" after lowercasing/],
+      ['service', 'WordPress', 'WordPress', /"WordPress" is the same as "WORDPRESS" to Consul \(service names are case-insensitive\), which was registered first; "WORDPRESS" is routed as wordpress/],
+      ['service', 'wordpress', 'wordpress', /"wordpress" is the same as "WORDPRESS" to Consul/],
     ],
+  },
+  {
+    name: 'case collision: the service registered first (lowest CreateIndex) holds the name',
+    services: {
+      Web: [mc('Web', 2, { createIndex: 20 })],
+      web: [mc('web', 1, { createIndex: 10 })],
+    },
+    apps: [httpApp('web', [server('web', 1, true, { createIndex: 10 })])],
+    rejections: [['service', 'Web', 'Web', /"Web" is the same as "web" to Consul .*registered first; "web" is routed as web/]],
+  },
+  {
+    // fuzz seed 709235299: an unusable instance of `Web` (routed by its ServiceID) took the name from `web`.
+    name: 'case collision: an unusable instance does not count as a registration',
+    services: {
+      web: [mc('web', 1, { createIndex: 10 })],
+      Web: [mc('Web', 2, { port: 0, createIndex: 1 })],
+    },
+    apps: [httpApp('web', [server('web', 1, true, { createIndex: 10 })])],
+    rejections: [['service', 'Web', 'Web', /"Web" is the same as "web" to Consul .*registered first/]],
+  },
+  {
+    name: 'case collision with a service that is not routed: it takes no part',
+    services: {
+      Web: [mc('Web', 2, { id: 'web-by-hand', createIndex: 5 })],
+      web: [mc('web', 1, { createIndex: 10 })],
+    },
+    apps: [httpApp('web', [server('web', 1, true, { createIndex: 10 })])],
+    rejections: [],
+  },
+  {
+    name: 'case collision, no CreateIndex: the service with usable instances holds the name',
+    services: {
+      web: [mc('web', 1)],
+      Web: [mc('Web', 2, { port: 0 })],
+    },
+    apps: [httpApp('web', [server('web', 1)])],
+    rejections: [['service', 'Web', 'Web', /"Web" is the same as "web" to Consul .*registered first/]],
   },
   {
     name: 'invalid service names are rejected, the others still route',

@@ -127,14 +127,28 @@ export function routedOracle(original: string, instances: ServiceInstance[]): bo
   return instances.some((i) => i.id.startsWith(ID_PREFIX) || i.tags.some((t) => isFlag(t, 'expose')));
 }
 
-/** Lowercase app name → the Consul service that owns it (code-unit-smallest eligible original). */
+/**
+ * Lowercase app name → the Consul service that owns it: of the eligible originals, the one
+ * registered first (lowest CreateIndex of a usable instance), then the one with more usable
+ * instances, then the code-unit-smallest.
+ */
 export function winners(input: ModelInput): Map<string, { original: string; instances: ServiceInstance[] }> {
   const out = new Map<string, { original: string; instances: ServiceInstance[] }>();
+  const rank = (instances: ServiceInstance[]) => {
+    const ok = instances.filter(usable);
+    const indexes = ok.map((i) => i.createIndex).filter((n): n is number => typeof n === 'number' && Number.isFinite(n));
+    return { registered: indexes.length ? Math.min(...indexes) : Infinity, count: ok.length };
+  };
   for (const original of Object.keys(input.services).sort(cmp)) {
     const instances = input.services[original] ?? [];
     if (!serviceNameOk(original) || !routedOracle(original, instances)) continue;
     const name = original.toLowerCase();
-    if (!out.has(name)) out.set(name, { original, instances });
+    const held = out.get(name);
+    if (held) {
+      const [a, b] = [rank(instances), rank(held.instances)];
+      if (!(a.registered < b.registered || (a.registered === b.registered && a.count > b.count))) continue;
+    }
+    out.set(name, { original, instances });
   }
   return out;
 }

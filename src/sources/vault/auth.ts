@@ -107,7 +107,7 @@ export class VaultAuth extends EventEmitter<VaultAuthEvents> {
     if (auth.method === 'token') {
       if (!auth.token) throw new VaultAuthError('vault.auth.method is "token" but VAULT_TOKEN is not set');
       client.setToken(auth.token);
-      let info;
+      let info: Awaited<ReturnType<VaultClient['lookupSelf']>>;
       try {
         info = await client.lookupSelf();
       } catch (err) {

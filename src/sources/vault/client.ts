@@ -38,7 +38,20 @@ export interface TokenInfo {
   policies: string[];
 }
 
-type NodeVaultClient = ReturnType<typeof nodeVault>;
+/**
+ * node-vault as this adapter uses it. Its typings miss what its code reads: `token` is unset
+ * between requests (typed `string`), `pathPrefix`/`namespace` are plain fields, `strictSSL` in
+ * `requestOptions` and `rpDefaults` are honoured (src/index.js).
+ */
+type NodeVaultClient = Omit<ReturnType<typeof nodeVault>, 'token'> & { token: string | undefined; pathPrefix: string; namespace: string | undefined };
+type NodeVaultOptions = Omit<nodeVault.VaultOptions, 'requestOptions'> & {
+  requestOptions: { timeout: number; strictSSL: boolean; ca?: Buffer };
+  rpDefaults: { strictSSL: boolean; timeout: number };
+};
+
+function createNodeVault(options: NodeVaultOptions): NodeVaultClient {
+  return nodeVault(options as nodeVault.VaultOptions) as NodeVaultClient;
+}
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -57,24 +70,24 @@ export class VaultClient {
 
   private static create(opts: VaultClientOptions): NodeVaultClient {
     const timeout = opts.timeoutMs ?? 10_000;
-    const requestOptions: Record<string, unknown> = { timeout, strictSSL: true };
+    const requestOptions: NodeVaultOptions['requestOptions'] = { timeout, strictSSL: true };
     if (opts.cacert) requestOptions.ca = readFileSync(opts.cacert);
-    const vault = nodeVault({
+    const vault = createNodeVault({
       endpoint: opts.address,
       apiVersion: 'v1',
       namespace: opts.namespace || undefined,
       // GET ?list=true instead of the LIST verb (works through every proxy, and is what Vault documents).
       noCustomHTTPVerbs: true,
-      requestOptions: requestOptions as never,
+      requestOptions,
       // node-vault's debug output includes request bodies (the AppRole secret id): never enabled.
       debug: () => undefined,
       rpDefaults: { strictSSL: true, timeout },
-    } as never);
+    });
     // node-vault falls back to VAULT_TOKEN, VAULT_PREFIX and VAULT_NAMESPACE from the environment:
     // the token comes only from VaultAuth, the namespace only from the config.
-    vault.token = undefined as never;
-    (vault as unknown as { pathPrefix: string }).pathPrefix = '';
-    (vault as unknown as { namespace: string | undefined }).namespace = opts.namespace || undefined;
+    vault.token = undefined;
+    vault.pathPrefix = '';
+    vault.namespace = opts.namespace || undefined;
     return vault;
   }
 
@@ -89,7 +102,7 @@ export class VaultClient {
   setToken(token: string | undefined): void {
     this.currentToken = token;
     if (token) this.secrets.add(token);
-    this.vault.token = token as never;
+    this.vault.token = token;
   }
 
   /** POST auth/<mount>/login. Sets the client's token to the new one. */
@@ -99,7 +112,7 @@ export class VaultClient {
     const body = await this.call('AppRole login', () =>
       // mount_point goes through a Mustache template in node-vault: only a plain name is safe.
       this.loginVault.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: safeMount(mount) }),
-    ).finally(() => (this.loginVault.token = undefined as never)); // node-vault keeps the token it got
+    ).finally(() => (this.loginVault.token = undefined)); // node-vault keeps the token it got
     const info = parseAuth('AppRole login', body);
     this.setToken(info.token);
     return info;
