@@ -5,6 +5,7 @@ import type { ApplyReport } from '../apply/applier.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { RouterState } from '../state.js';
+import type { AppTrafficView, ServerTrafficView, TimelineView, TrafficStatusView } from './traffic-view.js';
 
 /** Sources that must have synced for the router to be healthy; others (e.g. Vault, whose
  *  secrets are cached) are shown and warned about but do not fail /healthz. */
@@ -108,6 +109,8 @@ export interface ServerView {
   address: string;
   port: number;
   state: 'up' | 'down';
+  /** What HAProxy counts for this server (traffic sampling, docs/traffic.md); null before a sample. */
+  traffic?: ServerTrafficView | null;
 }
 
 export interface AppView {
@@ -121,6 +124,8 @@ export interface AppView {
   serversUp: number;
   serversDown: number;
   settings: Record<string, string | number | boolean>;
+  /** Sampled from HAProxy's `show stat` (docs/traffic.md); null until the first sample has the app. */
+  traffic?: AppTrafficView | null;
 }
 
 export interface RejectionView {
@@ -160,6 +165,10 @@ export interface StatusDocument {
   conflicts: RejectionView[];
   /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
   tls: TlsStatus | null;
+  /** The traffic sampler's state (docs/traffic.md). */
+  traffic?: TrafficStatusView;
+  /** Recent changes, newest first (docs/traffic.md). */
+  timeline?: TimelineView[];
 }
 
 function appView(app: AppRoute, model: RoutingModel): AppView {
