@@ -33,12 +33,14 @@ export interface StatSample {
 /** `show stat` restricted to backends (2) and servers (4): frontends are not per-app traffic. */
 export const SHOW_STAT_COMMAND = 'show stat -1 6 -1';
 
-export class StatParseError extends Error {}
+export class StatParseError extends Error {
+  override name = 'StatParseError';
+}
 
 export function parseShowStat(csv: string): StatSample {
   const lines = csv.split('\n');
   const header = lines[0] ?? '';
-  if (!header.startsWith('# pxname,svname,')) {
+  if (!/^# .*\bpxname,/.test(header)) {
     throw new StatParseError(`not the CSV of "show stat": ${JSON.stringify(header.slice(0, 80))}`);
   }
   const columns = header.slice(2).split(',');
