@@ -2,13 +2,14 @@
 # Installs what paas-router needs on a fresh Debian machine (run as root):
 #   scripts/setup.sh          HAProxy, socat and the npm packages (enough for `npm run dev`)
 #   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium,
+#                             prometheus + promtool for the alert rules and the scrape test,
 #                             python3 for the sd_notify socket receiver)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(haproxy socat)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(ansible ansible-lint chromium python3)
+  packages+=(ansible ansible-lint chromium python3 prometheus)
 fi
 
 missing=()
