@@ -29,6 +29,8 @@ export class Timeline {
   private model: RoutingModel | undefined;
   private rejections = new Set<string>();
   private tls: TlsStatus | undefined;
+  /** The last apply wrote files HAProxy has not loaded yet (the next reload loads them). */
+  private written: string[] | false = false;
   private readonly listeners = {
     applied: (r: ApplyReport) => this.onApplied(r),
     held: (h: HeldChange) => this.onHeld(h),
@@ -81,10 +83,17 @@ export class Timeline {
       case 'runtime':
       case 'reloaded':
       case 'written': {
-        const changed = changedApps(this.model, state.servingModel);
+        let changed = changedApps(this.model, state.servingModel);
         this.model = state.servingModel;
+        const wasWritten = this.written;
+        // A reload that loads files written earlier brings their apps live only now.
+        if (wasWritten && report.status !== 'written') changed = [...new Set([...wasWritten, ...changed])].sort();
+        this.written = report.status === 'written' ? [...new Set([...(this.written || []), ...changed])] : false;
         if (report.status === 'runtime') this.add('runtime', changed, `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}`);
-        else if (report.status === 'reloaded') this.add('reload', changed, `HAProxy reloaded (${report.reloadReason ?? 'reason not given'}) — ${describe(changed)}`);
+        else if (report.status === 'reloaded') {
+          const reason = report.reloadReason ?? (wasWritten ? 'loads the files written while HAProxy was not reachable' : undefined);
+          this.add('reload', changed, `HAProxy reloaded${reason ? ` (${reason})` : ''} — ${describe(changed)}`);
+        }
         else this.add('written', changed, `written to disk, HAProxy not reachable: it loads the files when it answers — ${describe(changed)}`);
         break;
       }
@@ -165,7 +174,7 @@ function hostsByApp(model: RoutingModel | undefined): Map<string, string> {
 }
 
 function describe(apps: string[]): string {
-  if (apps.length === 0) return 'no app changed (settings or templates)';
+  if (apps.length === 0) return 'no app changed since the last change (settings, templates, or files written before)';
   const shown = apps.slice(0, 5).join(', ');
   return `${apps.length} app(s): ${shown}${apps.length > 5 ? ', …' : ''}`;
 }
