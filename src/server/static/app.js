@@ -167,10 +167,12 @@
       return matches(q, [a.name].concat(a.hosts.map(function (h) { return h.host; })));
     });
     var cards = document.createDocumentFragment();
+    T.beginCards();
     T.sortApps(shown, sortInput.value).forEach(function (a) {
       cards.appendChild(appCard(a));
     });
     box.appendChild(cards);
+    for (var card = box.firstElementChild; card; card = card.nextElementSibling) T.watchCard(card);
     count('routes-count', shown.length, d.apps.length);
     $('routes-empty').hidden = shown.length > 0;
     $('routes-empty').textContent = d.apps.length === 0 ? 'No app is routed yet.' : 'No route matches the filter.';

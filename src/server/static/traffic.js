@@ -72,25 +72,46 @@
     return m;
   }
 
-  /** A polyline over `capacity` slots (the newest on the right); gaps where nothing was sampled. */
+  /**
+   * At most `points` values: each the largest of its bucket of slots (a spike stays visible),
+   * null where nothing in the bucket was sampled. `offset` empty slots lead (not sampled yet).
+   */
+  function buckets(values, offset, n, points) {
+    var k = Math.max(1, Math.ceil(n / points));
+    var out = [];
+    for (var start = 0; start < n; start += k) {
+      var best = null;
+      for (var slot = start; slot < start + k && slot < n; slot++) {
+        var v = slot < offset ? null : values[slot - offset];
+        if (v !== null && v !== undefined && (best === null || v > best)) best = v;
+      }
+      out.push(best);
+    }
+    return out;
+  }
+
+  /** A line over the window (the newest on the right); gaps where nothing was sampled. */
   function chart(values, opts) {
-    var w = opts.width, h = opts.height, n = store.capacity;
-    var max = Math.max(opts.floor || 0, maxOf(values));
+    var w = opts.width, h = opts.height;
+    var data = buckets(values, Math.max(0, store.capacity - values.length), store.capacity, opts.points || 60);
+    var n = data.length;
+    var max = Math.max(opts.floor || 0, maxOf(data));
     var svg = svgEl('svg', { viewBox: '0 0 ' + w + ' ' + h, preserveAspectRatio: 'none', class: 'chart ' + opts.className, role: 'img', 'aria-label': opts.label });
     svg.appendChild(svgEl('line', { x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5, class: 'axis' }));
-    var offset = n - values.length;
-    var run = [];
+    var run = '';
+    var count = 0;
     var flush = function () {
-      if (run.length > 1) svg.appendChild(svgEl('polyline', { points: run.join(' '), class: 'line' }));
-      else if (run.length === 1) svg.appendChild(svgEl('circle', { cx: run[0].split(',')[0], cy: run[0].split(',')[1], r: 1.2, class: 'point' }));
-      run = [];
+      if (count > 1) svg.appendChild(svgEl('polyline', { points: run, class: 'line' }));
+      run = '';
+      count = 0;
     };
-    for (var i = 0; i < values.length; i++) {
-      var v = values[i];
+    for (var i = 0; i < n; i++) {
+      var v = data[i];
       if (v === null) { flush(); continue; }
-      var x = n > 1 ? ((offset + i) / (n - 1)) * w : w;
-      var y = max > 0 ? h - 1 - (v / max) * (h - 2) : h - 1;
-      run.push(x.toFixed(1) + ',' + y.toFixed(1));
+      var x = n > 1 ? Math.round((i / (n - 1)) * w * 10) / 10 : w;
+      var y = max > 0 ? Math.round((h - 1 - (v / max) * (h - 2)) * 10) / 10 : h - 1;
+      run += (count ? ' ' : '') + x + ',' + y;
+      count += 1;
     }
     flush();
     return svg;
@@ -118,7 +139,41 @@
     });
   }
 
-  /** The traffic block of an app card: figures and two sparklines. */
+  /**
+   * Sparklines are drawn only for cards near the screen (the others when scrolled to): at 1 000
+   * apps, drawing every one at each refresh would cost more than the whole rest of the page.
+   */
+  var pending = typeof IntersectionObserver === 'function'
+    ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) return;
+        pending.unobserve(entry.target);
+        drawSparks(entry.target);
+      });
+    }, { rootMargin: '100% 0px' })
+    : null;
+
+  function drawSparks(card) {
+    var box = card.querySelector('.sparks[data-pending]');
+    if (!box) return;
+    box.removeAttribute('data-pending');
+    var s = seriesOf(box.getAttribute('data-series'));
+    box.appendChild(chart(s ? s.rate : [], { width: 120, height: 24, className: 'rate', label: 'request rate over the window' }));
+    box.appendChild(chart(s ? s.errors : [], { width: 120, height: 24, className: 'errors', floor: 1, label: '5xx rate over the window' }));
+  }
+
+  /** Called before the cards are built again: the old ones are no longer watched. */
+  function beginCards() {
+    if (pending) pending.disconnect();
+  }
+
+  /** Called with each card once it is built. */
+  function watchCard(card) {
+    if (pending) pending.observe(card);
+    else drawSparks(card);
+  }
+
+  /** The traffic block of an app card: figures and a place for two sparklines. */
   function cardTraffic(app, el) {
     var t = app.traffic;
     var s = seriesOf(app.name);
@@ -131,10 +186,7 @@
         el('span', { 'data-figure': 'response', title: 'average response time (HAProxy, last 1024 requests)', text: t.responseMs + ' ms' }),
         el('span', { 'data-figure': 'sessions', className: 'muted', text: t.sessions + ' sess · ' + t.requests + ' req' }),
       ]),
-      el('div', { className: 'sparks' }, [
-        chart(s ? s.rate : [], { width: 120, height: 24, className: 'rate', label: 'request rate over the window' }),
-        chart(s ? s.errors : [], { width: 120, height: 24, className: 'errors', floor: 1, label: '5xx rate over the window' }),
-      ]),
+      el('div', { className: 'sparks', 'data-pending': 'true', 'data-series': app.name }),
     ]);
   }
 
@@ -142,7 +194,7 @@
     var max = Math.max(floor || 0, maxOf(values));
     return el('figure', { className: 'big', 'data-chart': className }, [
       el('figcaption', null, [title + ' ', el('span', { className: 'muted', text: '(now ' + num(latest(values)) + ' ' + unit + ', max ' + num(max) + ')' })]),
-      chart(values, { width: 600, height: 120, className: className, floor: floor, label: title }),
+      chart(values, { width: 600, height: 120, className: className, floor: floor, label: title, points: 300 }),
       el('div', { className: 'axis-labels muted' }, [el('span', { text: '−' + Math.round((store.capacity * store.intervalSeconds) / 60) + ' min' }), el('span', { text: 'now' })]),
     ]);
   }
@@ -201,5 +253,5 @@
     ];
   }
 
-  window.paasTraffic = { merge: merge, lastAt: lastAt, sortApps: sortApps, cardTraffic: cardTraffic, detail: detail, timelineItems: timelineItems };
+  window.paasTraffic = { merge: merge, lastAt: lastAt, sortApps: sortApps, cardTraffic: cardTraffic, beginCards: beginCards, watchCard: watchCard, detail: detail, timelineItems: timelineItems };
 })();
