@@ -77,7 +77,9 @@ export class TrafficSampler {
     } catch (err) {
       this.state.failures += 1;
       const message = `show stat on ${this.opts.runtimeSocket}: ${errorMessage(err)}`;
-      if (this.state.lastError?.message !== message) this.opts.log.warn({ error: message }, 'traffic sample failed; the traffic history keeps what it has');
+      // Before the first sample HAProxy may simply not run yet (its first start follows the daemon's first write).
+      const level = this.state.samples === 0 ? 'info' : 'warn';
+      if (this.state.lastError?.message !== message) this.opts.log[level]({ error: message }, 'traffic sample failed; the traffic history keeps what it has');
       this.state.lastError = { message, at: now() };
     }
   }
