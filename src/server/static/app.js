@@ -10,6 +10,8 @@
   var filterInput = document.getElementById('filter');
   var sortInput = document.getElementById('sort');
   var T = window.paasTraffic;
+  var CARDS_PAGE = 200;
+  var cardLimit = CARDS_PAGE;
 
   function $(id) {
     return document.getElementById(id);
@@ -168,12 +170,17 @@
     });
     var cards = document.createDocumentFragment();
     T.beginCards();
-    T.sortApps(shown, sortInput.value).forEach(function (a) {
+    // Cards in pages of CARDS_PAGE (sort and filter pick which come first): thousands of cards
+    // rebuilt at every refresh would make the page slow to the point of uselessness.
+    T.sortApps(shown, sortInput.value).slice(0, cardLimit).forEach(function (a) {
       cards.appendChild(appCard(a));
     });
     box.appendChild(cards);
     for (var card = box.firstElementChild; card; card = card.nextElementSibling) T.watchCard(card);
     count('routes-count', shown.length, d.apps.length);
+    var more = $('routes-more');
+    more.hidden = shown.length <= cardLimit;
+    more.textContent = 'Show ' + Math.min(CARDS_PAGE, shown.length - cardLimit) + ' more (' + Math.min(cardLimit, shown.length) + ' of ' + shown.length + ' shown)';
     $('routes-empty').hidden = shown.length > 0;
     $('routes-empty').textContent = d.apps.length === 0 ? 'No app is routed yet.' : 'No route matches the filter.';
     var note = $('routes-note');
@@ -313,6 +320,10 @@
   sortInput.value = new URL(window.location.href).searchParams.get('sort') || 'name';
   sortInput.addEventListener('change', function () {
     syncUrl();
+    render();
+  });
+  $('routes-more').addEventListener('click', function () {
+    cardLimit += CARDS_PAGE;
     render();
   });
   window.addEventListener('hashchange', function () {
