@@ -4,6 +4,7 @@
 //   npm run fuzz -- --seed 123           replay a run
 //   npm run fuzz -- --cases 50000 --all  haproxy -c on every case
 //   npm run fuzz -- --haproxy-every 5    haproxy -c on every 5th case
+//   npm run fuzz -- --sequences 20000    incremental == scratch on 20 000 event sequences (default 10 000)
 //
 // Each case is a random Consul catalog + K/V claims, one piece of hostile input, a sequence of
 // Consul events and render settings; every property of test/property/support.ts is checked on it.
@@ -13,7 +14,9 @@ import fc from 'fast-check';
 
 import { loadTemplates } from '../src/sources/files/templates-source.js';
 import { SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
+import { renderFiles } from '../src/render/render.js';
 import { caseArb, type FuzzCase } from '../test/property/fixtures.js';
+import { incrementalCaseArb, runIncremental } from '../test/property/incremental/support.js';
 import {
   HAPROXY,
   InvalidConfigFailure,
@@ -22,6 +25,7 @@ import {
   makeWorkDir,
   newStats,
   nextConfigDir,
+  renderSettings,
   runCase,
   type CaseStats,
   type RenderPaths,
@@ -29,6 +33,7 @@ import {
 
 interface Options {
   cases: number;
+  sequences: number;
   seed: number;
   haproxyEvery: number;
 }
@@ -39,7 +44,7 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { cases: 10_000, seed: (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0, haproxyEvery: 10 };
+  const opts: Options = { cases: 10_000, sequences: 10_000, seed: (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0, haproxyEvery: 10 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): number => {
@@ -49,6 +54,7 @@ function parseArgs(argv: string[]): Options {
     };
     if (arg === '--cases') opts.cases = value();
     else if (arg === '--seed') opts.seed = value();
+    else if (arg === '--sequences') opts.sequences = value();
     else if (arg === '--haproxy-every') opts.haproxyEvery = value();
     else if (arg === '--all') opts.haproxyEvery = 1;
     else if (arg === '--help' || arg === '-h') usage('help');
@@ -153,5 +159,41 @@ for (const [property, { first }] of failures) {
   if (err instanceof InvalidConfigFailure) console.log(`rendered haproxy.cfg:\n${err.config}`);
 }
 
+const incrementalFailed = await fuzzIncremental();
 await work.cleanup();
-process.exit(failures.size > 0 ? 1 : 0);
+process.exit(failures.size > 0 || incrementalFailed ? 1 : 0);
+
+/**
+ * Incremental == from scratch (test/property/incremental/support.ts) on `--sequences` event
+ * sequences, the final state of every `--haproxy-every`th one through `haproxy -c` too.
+ */
+async function fuzzIncremental(): Promise<boolean> {
+  let n = 0;
+  let steps = 0;
+  let checked = 0;
+  const begun = performance.now();
+  const details = await fc.check(
+    fc.asyncProperty(incrementalCaseArb, async (c) => {
+      const visited = runIncremental(templates, c);
+      steps += c.steps.length;
+      const last = visited.at(-1);
+      if (last && opts.haproxyEvery > 0 && n % (opts.haproxyEvery * 10) === 0) {
+        const configDir = nextConfigDir(work.dir);
+        const settings = renderSettings(last.model, c.render, { configDir, crtList: work.crtList });
+        await haproxyCheck(renderFiles(templates, last.model, settings), configDir);
+        checked++;
+      }
+      n++;
+    }),
+    { seed: opts.seed, numRuns: opts.sequences },
+  );
+  console.log('');
+  console.log(`incremental sequences:  ${n} (${steps} steps; model, files and runtime plan equal a from-scratch build after each)`);
+  console.log(`  haproxy -c runs:      ${checked}`);
+  console.log(`  elapsed:              ${((performance.now() - begun) / 1000).toFixed(1)} s`);
+  if (details.failed) {
+    console.log(`  FAILED after ${details.numShrinks} shrinks: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`);
+    console.log(`  counterexample: ${fc.stringify(details.counterexample?.[0]).slice(0, 4000)}`);
+  }
+  return details.failed;
+}

@@ -6,7 +6,9 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
-import { startDevConsul, type DevConsul } from '../dev/consul/server.js';
+import { startDevConsul } from '../dev/consul/server.js';
+import { consulAgentInstalled, CONSUL_AGENT_MISSING, startConsulAgent } from '../dev/consul/agent.js';
+import type { ClusterConsul } from '../dev/cluster.js';
 import { registerMesosTask, type MesosTask } from '../dev/consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from '../dev/haproxy-process.js';
 import { startHttpBackend, type Backend } from '../dev/backends.js';
@@ -22,7 +24,9 @@ import { modelSettingsFrom, renderSettingsFrom } from '../src/daemon.js';
 
 export interface Bench {
   work: string;
-  consul: DevConsul;
+  consul: ClusterConsul & { port: number; pid?: number };
+  /** The daemon's status listener (for /metrics). */
+  statusUrl: string;
   haproxy: HaproxyProcess;
   daemon: ChildProcess;
   httpPort: number;
@@ -92,11 +96,27 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts Consul (already filled by `fill`), HAProxy on an empty config, then the daemon process. */
-export async function startBench(opts: { fill?: (consul: DevConsul) => Promise<void>; logFile?: string; wait?: { min: string; max: string } } = {}): Promise<Bench> {
+/**
+ * The real agent (scripts/install-consul.sh) at its default connection limit, as on a master node;
+ * the stand-in only when the agent is not installed (said on stderr, and refused under CI=true).
+ */
+export async function startBenchConsul(): Promise<Bench['consul']> {
+  if (consulAgentInstalled()) {
+    const agent = await startConsulAgent();
+    return { kind: 'agent', url: agent.url, port: agent.port, pid: agent.proc.pid, close: () => agent.stop() };
+  }
+  if (process.env.CI === 'true') throw new Error(CONSUL_AGENT_MISSING);
+  process.stderr.write(`bench: ${CONSUL_AGENT_MISSING}; running against the dev stand-in\n`);
+  const standIn = await startDevConsul({ port: 0 });
+  return { kind: 'stand-in', url: standIn.url, port: standIn.port, close: () => standIn.close() };
+}
+
+export async function startBench(opts: { fill?: (consul: Bench['consul']) => Promise<void>; logFile?: string; wait?: { min: string; max: string } } = {}): Promise<Bench> {
   const work = await mkdtemp(join(tmpdir(), 'paas-router-bench-'));
-  const consul = await startDevConsul({ port: 0 });
+  const consul = await startBenchConsul();
   await opts.fill?.(consul);
   const httpPort = await freePort();
+  const listenPort = await freePort();
   const configDir = join(work, 'haproxy');
   await mkdir(configDir, { recursive: true });
   const raw = {
@@ -113,6 +133,7 @@ export async function startBench(opts: { fill?: (consul: DevConsul) => Promise<v
       reload_timeout: '60s',
     },
     wait: opts.wait ?? { min: '10ms', max: '100ms' },
+    listen: `127.0.0.1:${listenPort}`,
     log_level: 'info',
   };
   const config = validateConfig(raw, 'bench', {});
@@ -132,6 +153,7 @@ export async function startBench(opts: { fill?: (consul: DevConsul) => Promise<v
   return {
     work,
     consul,
+    statusUrl: `http://127.0.0.1:${listenPort}`,
     haproxy,
     daemon,
     httpPort,

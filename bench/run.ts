@@ -1,7 +1,7 @@
 // `npm run bench`: the figures behind "hitless" — change latency, reloads during bursts, failed
 // requests under churn and forced reloads, cold start and memory at scale — with the targets beside
 // them. Options: --trials N (default 100), --apps N (background apps, default 1000),
-// --sizes 100,1000,10000, --churn N (default 1000), --reloads N (default 50).
+// --sizes 100,1000,10000, --churn N (default 1000), --reloads N (default 50), --parts latency,scale.
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { appTasks, backends, hit, registerMany, startBench, until } from './harn
 import { registerMesosTask } from '../dev/consul/mesos.js';
 import { measureLatency } from './latency.js';
 import { burstReloads, loadWithChurn } from './churn.js';
+import { incrementalRows, measureSize, type SizeResult } from './incremental.js';
 import { measureScale } from './scale.js';
 import { ms, printTable, summarize, type Row } from './stats.js';
 
@@ -19,6 +20,13 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     churn: { type: 'string', default: '1000' },
     reloads: { type: 'string', default: '50' },
+    parts: { type: 'string', default: 'latency,scale' },
+    // A change costs what changed (bench/incremental.ts): --incremental runs only that part.
+    incremental: { type: 'boolean', default: false },
+    'inc-sizes': { type: 'string', default: '20,1000,10000' },
+    'inc-trials': { type: 'string', default: '30' },
+    'new-trials': { type: 'string', default: '5' },
+    burst: { type: 'string', default: '1000' },
   },
 });
 const trials = Number(values.trials);
@@ -35,12 +43,31 @@ log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).
 const main = await backends(3, 'main');
 const pool = await backends(10, 'extra');
 const rows: Row[] = [];
+
+{
+  const results: SizeResult[] = [];
+  for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
+    log(`incremental: ${size} apps × 3 (dev Consul)`);
+    results.push(await measureSize(size, { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst) }, main, pool, log));
+  }
+  const incRows = incrementalRows(results);
+  for (const row of incRows) log(`  ${row.measure}: ${row.value}${row.target ? ` (target ${row.target}: ${row.verdict})` : ''}`);
+  rows.push(...incRows);
+  if (values.incremental) {
+    await Promise.all([...main, ...pool].map((b) => b.close()));
+    process.stdout.write(`\npaas-router benchmark (incremental) — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);
+    printTable(rows);
+    process.exit(0);
+  }
+}
 // Each figure is also logged as soon as it is known, so a late failure loses nothing.
 const push = (row: Row) => {
   rows.push(row);
   log(`  ${row.measure}: ${row.value}${row.target ? ` (target ${row.target}: ${row.verdict})` : ''}`);
 };
 
+const parts = values.parts!.split(',');
+if (parts.includes('latency')) {
 log(`latency, burst and load: ${apps} background apps + the measured app`);
 const bench = await startBench({
   fill: async (consul) => {
@@ -78,20 +105,42 @@ try {
 } finally {
   await bench.stop();
 }
+}
 
-for (const size of sizes) {
+for (const size of parts.includes('scale') ? sizes : []) {
   log(`scale: ${size} apps × 3 instances`);
-  const s = await measureScale(size, main, log);
+  const s = await measureScale(size, main, pool[1]!, size >= 10000 ? 10 : 20, log);
   const floor = s.validateMs + s.reloadMs;
   push({
     measure: `cold start to fully routed, ${s.apps} apps × 3`,
     value: `${ms(s.coldStartMs)} (${(s.coldStartMs / floor).toFixed(2)}× the floor)`,
-    target: s.apps === 10000 ? '≤ 1.5× floor' : '',
+    target: s.apps === 10000 ? '≤ 1.5× floor (+ catalog read)' : '',
     verdict: s.apps === 10000 ? verdict(s.coldStartMs <= 1.5 * floor) : '',
   });
   push({ measure: `  floor: haproxy -c + reload, ${s.apps} apps`, value: `${ms(s.validateMs)} + ${ms(s.reloadMs)}`, target: '', verdict: '' });
   push({ measure: `  render (model + templates), ${s.apps} apps`, value: ms(s.renderMs), target: '', verdict: '' });
-  push({ measure: `  daemon RSS, ${s.apps} apps`, value: `${s.rssMb.toFixed(0)} MB`, target: s.apps === 10000 ? '≤ 150 MB' : '', verdict: s.apps === 10000 ? verdict(s.rssMb <= 150) : '' });
+  push({ measure: `  Consul: ${s.consulKind}, registering ${s.apps} × 3`, value: `${(s.registerMs / 1000).toFixed(1)} s`, target: '', verdict: '' });
+  push({
+    measure: `  most connections held to Consul, ${s.apps} apps (ss / gauge)`,
+    value: `${s.socketsMax} / ${s.connectionsMaxGauge}`,
+    target: '≤ 16 (consul.max_connections)',
+    verdict: verdict(s.socketsMax <= 16 && s.connectionsMaxGauge <= 16),
+  });
+  push({ measure: `  connections refused by the agent, ${s.apps} apps`, value: String(s.refused), target: s.apps === 10000 ? '0' : '', verdict: s.apps === 10000 ? verdict(s.refused === 0) : '' });
+  push({ measure: `  cold start reads, ${s.apps} apps`, value: `${s.coldRequests} requests, ${(s.coldBytes / 1e6).toFixed(1)} MB`, target: '', verdict: '' });
+  for (const [kind, c] of Object.entries(s.changes)) {
+    const l = summarize(c.latencyMs);
+    const r = summarize(c.requests);
+    const b = summarize(c.bytes);
+    push({
+      measure: `  ${kind} → served, ${s.apps} apps: p50 / p99 (n=${l.n})`,
+      value: `${ms(l.p50)} / ${ms(l.p99)}`,
+      target: s.apps === 10000 ? 'p99 ≤ 100 ms' : '',
+      verdict: s.apps === 10000 ? verdict(l.p99 <= 100) : '',
+    });
+    push({ measure: `    Consul cost per ${kind}, ${s.apps} apps (p50, max)`, value: `${r.p50} / ${r.max} requests, ${(b.p50 / 1024).toFixed(1)} / ${(b.max / 1024).toFixed(1)} KB`, target: '', verdict: '' });
+  }
+  push({ measure: `  daemon RSS, ${s.apps} apps`, value: `${s.rssMb.toFixed(0)} MB`, target: s.apps === 10000 ? '≤ 200 MB' : '', verdict: s.apps === 10000 ? verdict(s.rssMb <= 200) : '' });
 }
 await Promise.all([...main, ...pool].map((b) => b.close()));
 process.stdout.write(`\npaas-router benchmark — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);

@@ -15,6 +15,7 @@ import { modelSettingsFrom, renderSettingsFrom } from '../src/daemon.js';
 import { appTasks, hit, registerMany, rssMb, startBench, until } from './harness.js';
 import type { Backend } from '../dev/backends.js';
 import { summarize } from './stats.js';
+import { measureChanges, consulMetrics, watchSockets, type ChangeCost, type ChangeKind } from './consul-cost.js';
 
 export interface ScaleResult {
   apps: number;
@@ -23,6 +24,17 @@ export interface ScaleResult {
   renderMs: number;
   validateMs: number;
   reloadMs: number;
+  /** Which Consul ran: the real agent (at its default limit of 200 per client) or the stand-in. */
+  consulKind: string;
+  registerMs: number;
+  /** Most connections the daemon held to Consul: from `ss` on the agent's port, and its own gauge. */
+  socketsMax: number;
+  connectionsMaxGauge: number;
+  refused: number;
+  /** Requests and bytes of the cold start's reads. */
+  coldRequests: number;
+  coldBytes: number;
+  changes: Record<ChangeKind, ChangeCost>;
 }
 
 async function median(times: number, fn: () => Promise<unknown> | unknown): Promise<number> {
@@ -35,15 +47,19 @@ async function median(times: number, fn: () => Promise<unknown> | unknown): Prom
   return summarize(samples).p50;
 }
 
-export async function measureScale(apps: number, backends: Backend[], log: (s: string) => void): Promise<ScaleResult> {
+export async function measureScale(apps: number, backends: Backend[], extra: Backend, trials: number, log: (s: string) => void): Promise<ScaleResult> {
   const ports = backends.map((b) => b.port);
+  let registerMs = 0;
   const bench = await startBench({
+    logFile: process.env.BENCH_DAEMON_LOG,
     fill: async (consul) => {
       const started = performance.now();
       await registerMany(consul.url, appTasks(apps, 3, ports));
-      log(`  ${apps} apps × 3 registered in the dev Consul in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      registerMs = performance.now() - started;
+      log(`  ${apps} apps × 3 registered in the ${consul.kind === 'agent' ? 'real Consul agent' : 'dev stand-in'} in ${(registerMs / 1000).toFixed(1)} s`);
     },
   });
+  const sockets = watchSockets(bench.daemon.pid!, bench.consul.port);
   try {
     const started = performance.now();
     const last = `app${apps - 1}-bench.production.mozilla.community`;
@@ -52,6 +68,11 @@ export async function measureScale(apps: number, backends: Backend[], log: (s: s
       return map.split('\n').filter((l) => l && !l.startsWith('#')).length >= apps && (await hit(bench.httpPort, last)).status === 200;
     }, 600_000, 50);
     const coldStartMs = performance.now() - started;
+    const cold = await consulMetrics(bench);
+    log(`  cold start ${(coldStartMs / 1000).toFixed(1)} s: ${cold.requests} Consul requests, ${(cold.bytes / 1e6).toFixed(1)} MB`);
+    const changes = await measureChanges(bench, '/bench/app0', 'app0-bench.production.mozilla.community', extra, trials);
+    const final = await consulMetrics(bench);
+    const socketsMax = await sockets.stop();
     await new Promise((r) => setTimeout(r, 1000));
     let rss = 0;
     for (let i = 0; i < 5; i++) {
@@ -71,8 +92,24 @@ export async function measureScale(apps: number, backends: Backend[], log: (s: s
     const cfg = join(bench.configDir, 'haproxy.cfg');
     const validateMs = await median(3, () => checkConfig('haproxy', cfg));
     const reloadMs = await median(3, () => reloadThroughMaster(bench.masterSocket, 120_000));
-    return { apps, coldStartMs, rssMb: rss, renderMs, validateMs, reloadMs };
+    return {
+      apps,
+      coldStartMs,
+      rssMb: rss,
+      renderMs,
+      validateMs,
+      reloadMs,
+      consulKind: bench.consul.kind,
+      registerMs,
+      socketsMax,
+      connectionsMaxGauge: final.connectionsMax,
+      refused: final.refused,
+      coldRequests: cold.requests,
+      coldBytes: cold.bytes,
+      changes,
+    };
   } finally {
+    await sockets.stop();
     await bench.stop();
   }
 }

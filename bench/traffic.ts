@@ -92,7 +92,7 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'], headless: true });
   try {
     await registerMany(cluster.consul.url, appTasks(apps, 2, servers.map((s) => s.port)));
-    await until('routed', () => cluster.daemon.runner.state.servingModel?.apps.length === apps && cluster.daemon.runner.state.lastApply?.status !== 'written', 300_000, 100);
+    await until('routed', () => cluster.daemon.runner.state.liveModel?.apps.length === apps && cluster.daemon.runner.state.lastApply?.status !== 'haproxy-unreachable', 300_000, 100);
     const hosts = Array.from({ length: 100 }, (_, i) => `app${i * Math.floor(apps / 100)}-bench.production.mozilla.community`);
     const generator = startTrafficGenerator(httpPort, hosts.map((host, i) => ({ host, rate: 1 + (i % 5), errorRatio: i % 10 === 0 ? 0.3 : 0 })));
     await new Promise((r) => setTimeout(r, 30_000));

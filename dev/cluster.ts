@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { EXAMPLES_DIR } from '../src/paths.js';
 import { startHttpBackend, startTcpBackend, type Backend } from './backends.js';
 import { startDevConsul, type DevConsul } from './consul/server.js';
+import { CONSUL_AGENT_BIN, CONSUL_AGENT_MISSING, consulAgentInstalled, startConsulAgent } from './consul/agent.js';
 import { registerMesosTask, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
@@ -40,10 +41,27 @@ export interface DevClusterOptions {
    * dev Consul then refuses requests without the token from Vault.
    */
   vault?: boolean | { consulAcl?: boolean; tokenTtl?: number; tokenMaxTtl?: number; refresh?: string };
+  /**
+   * `agent`: the real Consul agent from .tools/consul (scripts/install-consul.sh); `stand-in`: the
+   * in-process dev server (dev/consul), for the faults only it can produce (stop/start on the same
+   * port with its data, 500s, garbage, index reset, a token switched at run time). Default: the
+   * agent when it is installed, else the stand-in.
+   */
+  consul?: 'agent' | 'stand-in';
+}
+
+/** The Consul a dev cluster runs against. */
+export interface ClusterConsul {
+  kind: 'agent' | 'stand-in';
+  /** http://127.0.0.1:PORT */
+  url: string;
+  close(): Promise<void>;
 }
 
 export interface DevCluster {
-  consul: DevConsul;
+  consul: ClusterConsul;
+  /** The stand-in's test controls, when the cluster runs on it. */
+  standIn?: DevConsul;
   haproxy: HaproxyProcess;
   daemon: Daemon;
   config: Config;
@@ -60,9 +78,33 @@ export const DEFAULT_DOMAINS = { 'wordpress-community': 'www.example.org' };
 
 export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
   const workDir = await mkdtemp(join(tmpdir(), 'paas-router-dev-'));
-  const consul = await startDevConsul({ port: 0 });
   const vaultOpts = opts.vault === true ? {} : opts.vault || undefined;
   let consulAclToken: string | undefined;
+  let vault: DevVaultSetup | undefined;
+  if (vaultOpts) {
+    const overrides = opts.configOverrides ?? {};
+    const clusterDomain = `${(overrides.cluster as string | undefined) ?? 'production'}.${(overrides.base_domain as string | undefined) ?? 'mozilla.community'}`;
+    vault = await setUpDevVault({ workDir, clusterDomain, tokenTtl: vaultOpts.tokenTtl, tokenMaxTtl: vaultOpts.tokenMaxTtl, refresh: vaultOpts.refresh });
+    // For the person at the keyboard: curl -H "X-Consul-Token: $(cat <workDir>/consul-token)" ...
+    await writeFile(join(workDir, 'consul-token'), `${vault.consulToken}\n`, { mode: 0o600 });
+    await writeFile(join(workDir, 'stats-password'), `${vault.stats.password}\n`, { mode: 0o600 });
+    if (vaultOpts.consulAcl !== false) consulAclToken = vault.consulToken;
+  }
+  // Under CI the agent must be there (scripts/setup.sh --test installs it): never a silent fallback.
+  if (opts.consul === undefined && !consulAgentInstalled() && process.env.CI === 'true') throw new Error(`CI=true and ${CONSUL_AGENT_MISSING}`);
+  const useAgent = (opts.consul ?? (consulAgentInstalled() ? 'agent' : 'stand-in')) === 'agent';
+  let standIn: DevConsul | undefined;
+  let consul: ClusterConsul;
+  if (useAgent) {
+    // ACLs on a real agent are set at start: the token from Vault is its master token.
+    const agent = await startConsulAgent({ aclMasterToken: consulAclToken });
+    consul = { kind: 'agent', url: agent.url, close: () => agent.stop() };
+  } else {
+    standIn = await startDevConsul({ port: 0 });
+    const s = standIn;
+    consul = { kind: 'stand-in', url: s.url, close: () => s.close() };
+  }
+  const aclHeaders: Record<string, string> = consulAclToken ? { 'X-Consul-Token': consulAclToken } : {};
   const apps = opts.apps ?? (await readMarathonApps(join(EXAMPLES_DIR, 'marathon')));
   const backends = new Map<string, Backend[]>();
   let agentCounter = 0;
@@ -89,21 +131,10 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
 
   for (const app of apps) for (let i = 0; i < app.instances; i++) await addTask(app);
   for (const [service, value] of Object.entries(opts.domains ?? DEFAULT_DOMAINS)) {
-    await fetch(`${consul.url}/v1/kv/paas-router/domains/${service}`, { method: 'PUT', body: value });
+    await fetch(`${consul.url}/v1/kv/paas-router/domains/${service}`, { method: 'PUT', body: value, headers: aclHeaders });
   }
-  let vault: DevVaultSetup | undefined;
-  if (vaultOpts) {
-    const overrides = opts.configOverrides ?? {};
-    const clusterDomain = `${(overrides.cluster as string | undefined) ?? 'production'}.${(overrides.base_domain as string | undefined) ?? 'mozilla.community'}`;
-    vault = await setUpDevVault({ workDir, clusterDomain, tokenTtl: vaultOpts.tokenTtl, tokenMaxTtl: vaultOpts.tokenMaxTtl, refresh: vaultOpts.refresh });
-    // For the person at the keyboard: curl -H "X-Consul-Token: $(cat <workDir>/consul-token)" ...
-    await writeFile(join(workDir, 'consul-token'), `${vault.consulToken}\n`, { mode: 0o600 });
-    await writeFile(join(workDir, 'stats-password'), `${vault.stats.password}\n`, { mode: 0o600 });
-    if (vaultOpts.consulAcl !== false) {
-      consulAclToken = vault.consulToken;
-      consul.setAclToken(consulAclToken);
-    }
-  }
+  // The stand-in takes its token now that the apps are in (the agent had it from the start).
+  if (standIn && consulAclToken) standIn.setAclToken(consulAclToken);
 
   const httpPort = opts.httpPort ?? 18080;
   // `consul` and `haproxy` overrides are merged into the cluster's own sections (they hold the
@@ -148,6 +179,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
 
   return {
     consul,
+    standIn,
     haproxy,
     daemon,
     config,
@@ -176,8 +208,8 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   const deadline = Date.now() + timeoutMs;
   const { runner } = cluster.daemon;
   while (Date.now() < deadline) {
-    const model = runner.state.servingModel;
-    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'written';
+    const model = runner.state.liveModel;
+    const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'haproxy-unreachable';
     if (served) {
       const first = model.hosts[0];
       if (!first || (await requestThrough(cluster.config.haproxy.httpPort, first.host).catch(() => ({ status: 0 }))).status === 200) return;
@@ -198,8 +230,12 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
   try {
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
-    const model = cluster.daemon.runner.state.servingModel!;
-    out.write(`\npaas-router dev cluster\n  Consul (dev): ${cluster.consul.url}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`);
+    const model = cluster.daemon.runner.state.liveModel!;
+    const consulKind =
+      cluster.consul.kind === 'agent'
+        ? `real Consul agent (${CONSUL_AGENT_BIN}, consul agent -dev)`
+        : 'the in-process stand-in (dev/consul); scripts/install-consul.sh installs a real agent';
+    out.write(`\npaas-router dev cluster\n  Consul:       ${cluster.consul.url}  ${consulKind}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`);
     if (cluster.vault) {
       out.write(
         `  HTTPS:        https://127.0.0.1:${config.haproxy.httpsPort}  (SNI; certificates from the dev Vault, self-signed)\n` +

@@ -4,12 +4,16 @@
 #   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium,
 #                             prometheus + promtool for the alert rules and the scrape test,
 #                             python3 for the sd_notify socket receiver)
+# Both install a real Consul agent (1.8.7) into .tools/consul/ (scripts/install-consul.sh), used by the
+# tests, the bench and `npm run dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(haproxy socat)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(ansible ansible-lint chromium python3 prometheus)
+  packages+=(ansible ansible-lint chromium python3)
+  packages+=(pebble) # ACME tests: pebble and pebble-challtestsrv (test/acme/)
+  packages+=(prometheus) # alert rules (promtool) and the scrape test (test/deploy/)
 fi
 
 missing=()
@@ -28,3 +32,5 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev
 fi
 
 npm ci --no-audit --no-fund
+
+scripts/install-consul.sh

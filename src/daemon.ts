@@ -1,7 +1,11 @@
 // Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner,
 // and the operator's listener (status page, /status, /metrics, /healthz).
+import { hostname } from 'node:os';
+import { acmeEnabled } from './acme/config.js';
+import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
-import { CertificateStore } from './apply/certs.js';
+import { HOSTS_MAP } from './apply/runtime/parse.js';
+import { CertificateRuntime } from './apply/runtime/certificates.js';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import type { ModelSettings } from './model/types.js';
@@ -48,7 +52,13 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
 
 /** `token`: where each request gets its ACL token (default: consul.token / CONSUL_HTTP_TOKEN). */
 export function consulClientFrom(config: Config, token: () => string = () => config.consul.token): ConsulClient {
-  return new ConsulClient({ address: config.consul.address, cacert: config.consul.cacert || undefined, token });
+  return new ConsulClient({
+    address: config.consul.address,
+    cacert: config.consul.cacert || undefined,
+    token,
+    maxConnections: config.consul.maxConnections,
+    consistency: config.consul.consistency,
+  });
 }
 
 /** The Vault secrets source, or undefined when `vault.address` is empty (Vault not used). */
@@ -74,6 +84,8 @@ export interface Daemon {
   /** Samples HAProxy's `show stat` into the traffic ring (docs/traffic.md). */
   traffic: TrafficSampler;
   timeline: Timeline;
+  /** The ACME issuer (when acme.directory_url is set). */
+  acme?: AcmeManager;
   /** Stops watching and serving; HAProxy keeps running its current configuration. */
   stop(): Promise<void>;
 }
@@ -98,7 +110,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
     log,
   });
-  await applier.adoptFilesOnDisk([MAIN_CONFIG, 'hosts.map']);
+  await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP]);
   const runner = new Runner({
     sources: {
       catalog: new ConsulCatalogSource(client, timing, log),
@@ -107,13 +119,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       secrets,
     },
     certificates: secrets
-      ? new CertificateStore({
-          configDir: config.haproxy.configDir,
-          runtimeSocket: config.haproxy.runtimeSocket,
-          masterSocket: config.haproxy.masterSocket,
-          reloadTimeoutMs: config.haproxy.reloadTimeoutMs,
-          log,
-        })
+      ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log })
       : undefined,
     applier,
     configDir: config.haproxy.configDir,
@@ -126,6 +132,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
   const { traffic, timeline } = startTraffic(config, log, runner, metrics);
+  metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
     traffic,
     timeline,
@@ -152,7 +159,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     client.close();
     throw err;
   }
+  const acme = acmeFrom(config, secrets, client, runner, server.url, log);
   runner.start();
+  acme?.start();
   log.info({ consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir }, 'paas-router started');
   return {
     runner,
@@ -160,7 +169,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     metrics,
     traffic,
     timeline,
+    acme,
     async stop() {
+      await acme?.stop(); // releases the lock: another router takes over without waiting
       await server.stop();
       await traffic.stop();
       timeline.detach();
@@ -179,4 +190,20 @@ function startTraffic(config: Config, log: Logger, runner: Runner, metrics: Rout
   timeline.attach(runner);
   traffic.start();
   return { traffic, timeline };
+}
+
+/** The ACME issuer, when ACME is on (the config check already made sure Vault is configured). */
+function acmeFrom(config: Config, secrets: VaultSecretsSource | undefined, client: ConsulClient, runner: Runner, url: string, log: Logger): AcmeManager | undefined {
+  if (!acmeEnabled(config) || !secrets) return undefined;
+  return new AcmeManager({
+    config: config.acme,
+    kvPrefix: config.vault.kvPrefix,
+    clusterDomain: clusterDomain(config),
+    consul: client,
+    vault: () => secrets.authorizedClient(),
+    secrets,
+    runner,
+    holder: `${hostname()} ${url}`,
+    log,
+  });
 }

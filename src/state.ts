@@ -1,6 +1,7 @@
 // What the daemon knows about itself: read by logs, the status page, /status, /healthz and metrics.
 import type { ApplyReport } from './apply/applier.js';
-import type { TlsStatus } from './apply/certs.js';
+import type { AcmeView } from './acme/view.js';
+import type { TlsStatus } from './render/certificates.js';
 import type { RoutingModel } from './model/types.js';
 import type { SourceStatus } from './sources/source.js';
 
@@ -21,10 +22,13 @@ export interface HeldChange {
 export interface RouterState {
   startedAt: number;
   sources: Record<string, SourceStatus>;
-  /** The model of the last build that rendered (whether or not HAProxy accepted it). */
-  model?: RoutingModel;
-  /** The model HAProxy is serving (last applied successfully). */
-  servingModel?: RoutingModel;
+  /** The model of the last build that rendered, whether or not it was applied (it may be held or refused). */
+  builtModel?: RoutingModel;
+  /**
+   * The model of the live files: validated and on disk, what HAProxy runs (or loads when it
+   * answers again, after `haproxy-unreachable`).
+   */
+  liveModel?: RoutingModel;
   lastApply?: ApplyReport & { at: number };
   lastReloadAt?: number;
   /** When a change was last applied through HAProxy's runtime API (no reload). */
@@ -32,11 +36,15 @@ export interface RouterState {
   lastBuildError?: BuildError;
   /** A change held by the never-shrink guard until a fresh read confirms it (or an operator releases it). */
   held?: HeldChange;
+  /** How the last held change ended: confirmed by a fresh read, released by an operator, or the routes came back. */
+  lastHold?: HeldChange & { resolution: 'confirmed' | 'released' | 'routes-back'; resolvedAt: number };
   /** Certificates from Vault in use, rejected ones, and routed hosts served on plain HTTP only. */
   tls?: TlsStatus;
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
   runningChecksum?: string;
+  /** ACME issuing (src/acme/view.ts): lock, per-host certificate source, expiry, last order, next try. */
+  acme?: AcmeView;
   counters: {
     builds: number;
     reloads: number;

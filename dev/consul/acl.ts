@@ -12,7 +12,7 @@ export type AnonymousMode = 'deny' | 'filter';
 
 /** The permission an endpoint needs, as Consul names it in 403 texts. */
 export interface AclNeed {
-  resource: 'service' | 'key' | 'node';
+  resource: 'service' | 'key' | 'node' | 'session';
   level: 'read' | 'write' | 'list';
   name?: string;
   /** Consul filters list results instead of refusing them. */

@@ -46,6 +46,16 @@ export interface HealthEntry {
   Checks: HealthCheck[];
 }
 
+export interface ServiceSummary {
+  Name: string;
+  Tags: string[];
+  Nodes: string[];
+  InstanceCount: number;
+  ChecksPassing: number;
+  ChecksWarning: number;
+  ChecksCritical: number;
+}
+
 const NAMESPACE = 'default';
 
 /** Stable node UUID derived from the name, so restarts and golden files agree. */
@@ -61,6 +71,7 @@ const sameRecord = (a: Indexed, b: Indexed): boolean =>
 class Change {
   data = false;
   services = false;
+  checks = false;
   readonly names = new Set<string>();
 
   touch(names: Iterable<string>): void {
@@ -79,6 +90,8 @@ export class Catalog {
   private readonly services = new Map<string, Map<string, CatalogService>>(); // node -> service ID ->
   private readonly checks = new Map<string, Map<string, StoredCheck>>(); // node -> check ID ->
   private servicesIndex = 0;
+  /** The checks table index: the last write that added, changed or removed a check. */
+  private checksIndex = 0;
   private readonly serviceIndex = new Map<string, number>();
 
   constructor(private readonly datacenter: string) {}
@@ -137,6 +150,7 @@ export class Catalog {
       };
       if (!existing || !sameRecord(existing, record)) {
         byId.set(check.CheckID, record);
+        change.checks = true;
         change.touch(this.namesAffectedBy(node, record));
         if (existing) change.touch(this.namesAffectedBy(node, existing));
       }
@@ -154,19 +168,25 @@ export class Catalog {
       if (service) {
         this.services.get(node)?.delete(serviceId);
         const checks = this.checks.get(node);
-        for (const [id, check] of checks ?? []) if (check.ServiceID === serviceId) checks?.delete(id);
+        for (const [id, check] of checks ?? []) {
+          if (check.ServiceID !== serviceId) continue;
+          checks?.delete(id);
+          change.checks = true;
+        }
         change.touchServices([service.Service]);
       }
     } else if (checkId) {
       const check = this.checks.get(node)?.get(checkId);
       if (check) {
         change.touch(this.namesAffectedBy(node, check));
+        change.checks = true;
         this.checks.get(node)?.delete(checkId);
       }
     } else if (this.nodes.has(node)) {
       const names = this.serviceNamesOn(node);
       if (names.length > 0) change.touchServices(names);
       else change.touch([]);
+      if ((this.checks.get(node)?.size ?? 0) > 0) change.checks = true;
       this.nodes.delete(node);
       this.services.delete(node);
       this.checks.delete(node);
@@ -228,6 +248,47 @@ export class Catalog {
     return { index: this.serviceIndex.get(name) ?? this.servicesIndex, body };
   }
 
+  /** GET /v1/health/state/<state>: every check in that state (`any`: all), reporting the checks table index. */
+  checksInState(state: string): { index: number; body: HealthCheck[] } {
+    const body: HealthCheck[] = [];
+    for (const nodeName of [...this.checks.keys()].sort()) {
+      for (const c of this.checks.get(nodeName)!.values()) if (state === 'any' || c.Status === state) body.push(this.healthCheck(c, nodeName));
+    }
+    return { index: this.checksIndex, body };
+  }
+
+  /** The index `checksInState` reports, without building its body. */
+  checksTableIndex(): number {
+    return this.checksIndex;
+  }
+
+  /**
+   * GET /v1/internal/ui/services: one summary per service (Consul 1.8's ServiceSummary fields the
+   * router reads), counting every check of each instance, node checks included. Reports the services
+   * table index, as the real agent does (check flaps do not move it).
+   */
+  serviceSummaries(): { index: number; body: ServiceSummary[] } {
+    const byName = new Map<string, ServiceSummary>();
+    for (const [nodeName, byId] of this.services) {
+      const checks = [...(this.checks.get(nodeName)?.values() ?? [])];
+      for (const [id, s] of byId) {
+        let sum = byName.get(s.Service);
+        if (!sum) byName.set(s.Service, (sum = { Name: s.Service, Tags: [], Nodes: [], InstanceCount: 0, ChecksPassing: 0, ChecksWarning: 0, ChecksCritical: 0 }));
+        sum.InstanceCount += 1;
+        if (!sum.Nodes.includes(nodeName)) sum.Nodes.push(nodeName);
+        for (const t of s.Tags) if (!sum.Tags.includes(t)) sum.Tags.push(t);
+        for (const c of checks) {
+          if (c.ServiceID !== '' && c.ServiceID !== id) continue;
+          if (c.Status === 'passing') sum.ChecksPassing += 1;
+          else if (c.Status === 'warning') sum.ChecksWarning += 1;
+          else sum.ChecksCritical += 1;
+        }
+      }
+    }
+    const body = [...byName.values()].sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+    return { index: this.servicesIndex, body };
+  }
+
   /** Snapshot restore: no stored index may stay above the restored raft index. */
   lowerIndexes(to: number): void {
     const lower = (r: Indexed): void => {
@@ -238,6 +299,7 @@ export class Catalog {
     this.services.forEach((m) => m.forEach(lower));
     this.checks.forEach((m) => m.forEach(lower));
     this.servicesIndex = Math.min(this.servicesIndex, to);
+    this.checksIndex = Math.min(this.checksIndex, to);
     for (const [name, idx] of this.serviceIndex) this.serviceIndex.set(name, Math.min(idx, to));
   }
 
@@ -263,6 +325,7 @@ export class Catalog {
   private apply(change: Change, index: number): boolean {
     for (const name of change.names) this.serviceIndex.set(name, index);
     if (change.services) this.servicesIndex = index;
+    if (change.checks) this.checksIndex = index;
     return change.data;
   }
 

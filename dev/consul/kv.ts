@@ -19,6 +19,8 @@ export interface KVEntry {
   Flags: number;
   /** Base64; null when the value is empty. */
   Value: string | null;
+  /** The session holding the key's lock (absent when unlocked). */
+  Session?: string;
 }
 
 interface Stored {
@@ -27,7 +29,11 @@ interface Stored {
   LockIndex: number;
   Flags: number;
   value: Buffer | null;
+  session?: string;
 }
+
+/** `?acquire=<session>` or `?release=<session>` on a PUT. */
+export type LockOp = { acquire: string } | { release: string };
 
 /** Outcome of a write: the JSON answer (true/false) and whether data changed. */
 export interface WriteOutcome {
@@ -65,19 +71,31 @@ export class KVStore {
   }
 
   /** PUT. `cas` 0 = only if absent; N = only if ModifyIndex is N. */
-  put(key: string, value: Buffer, flags: number, cas: number | undefined, index: number): WriteOutcome {
+  put(key: string, value: Buffer, flags: number, cas: number | undefined, index: number, lock?: LockOp): WriteOutcome {
     const existing = this.entries.get(key);
     if (cas !== undefined) {
       if (cas === 0 ? existing !== undefined : existing?.ModifyIndex !== cas) return { result: false, changed: false };
     }
+    // A plain write keeps the lock; acquire takes a free key (or one its session holds), release frees it.
+    let session = existing?.session;
+    let lockIndex = existing?.LockIndex ?? 0;
+    if (lock && 'acquire' in lock) {
+      if (session !== undefined && session !== lock.acquire) return { result: false, changed: false };
+      if (session !== lock.acquire) lockIndex += 1;
+      session = lock.acquire;
+    } else if (lock) {
+      if (session !== lock.release) return { result: false, changed: false };
+      session = undefined;
+    }
     const stored: Stored = {
       CreateIndex: existing?.CreateIndex ?? index,
       ModifyIndex: index,
-      LockIndex: existing?.LockIndex ?? 0,
+      LockIndex: lockIndex,
       Flags: flags,
       value: value.length > 0 ? Buffer.from(value) : null,
+      ...(session !== undefined ? { session } : {}),
     };
-    if (existing && existing.Flags === stored.Flags && sameBytes(existing.value, stored.value)) {
+    if (existing && existing.Flags === stored.Flags && sameBytes(existing.value, stored.value) && existing.session === stored.session) {
       return { result: true, changed: false };
     }
     this.entries.set(key, stored);
@@ -97,6 +115,20 @@ export class KVStore {
     if (opts.cas !== undefined && existing && existing.ModifyIndex !== opts.cas) return { result: false, changed: false };
     if (existing) this.remove(key, index);
     return { result: true, changed: existing !== undefined };
+  }
+
+  /** Keys whose lock `session` holds. */
+  keysHeldBy(session: string): string[] {
+    return [...this.entries].filter(([, s]) => s.session === session).map(([k]) => k);
+  }
+
+  /** An invalidated session's key with Behavior release: unlocked, value kept. */
+  unlock(key: string, index: number): void {
+    const stored = this.entries.get(key);
+    if (!stored?.session) return;
+    delete stored.session;
+    stored.ModifyIndex = index;
+    this.tableIndex = index;
   }
 
   /** Snapshot restore: no stored index may stay above the restored raft index. */
@@ -137,6 +169,7 @@ function toEntry(key: string, s: Stored): KVEntry {
     Key: key,
     Flags: s.Flags,
     Value: s.value ? s.value.toString('base64') : null,
+    ...(s.session !== undefined ? { Session: s.session } : {}),
   };
 }
 

@@ -101,6 +101,36 @@ const healthService: Route = {
   },
 };
 
+const HEALTH_STATES = ['any', 'passing', 'warning', 'critical'];
+
+const healthState: Route = {
+  methods: ['GET'],
+  acl: () => ({ resource: 'service', level: 'read', filterable: true }),
+  handle: (req, state) => {
+    if (!HEALTH_STATES.includes(req.param)) throw new HttpError(400, `Invalid state: ${req.param}`);
+    return read(
+      () => {
+        const { index, body } = state.catalog.checksInState(req.param);
+        return found(index, req.filtered ? [] : body);
+      },
+      () => state.catalog.checksTableIndex(),
+    );
+  },
+};
+
+const uiServices: Route = {
+  methods: ['GET'],
+  acl: () => ({ resource: 'service', level: 'read', filterable: true }),
+  handle: (req, state) =>
+    read(
+      () => {
+        const { index, body } = state.catalog.serviceSummaries();
+        return found(index, req.filtered ? [] : body);
+      },
+      () => state.catalog.servicesTableIndex(),
+    ),
+};
+
 const catalogWrite = (op: 'register' | 'deregister'): Route => ({
   methods: ['PUT'],
   acl: (req) => ({ resource: 'node', level: 'write', name: bodyNode(req.body), filterable: false }),
@@ -154,7 +184,8 @@ const kvRoute: Route = {
     if (req.method === 'PUT') {
       if (key === '') throw new HttpError(400, 'Missing key name');
       conflicting(q, 'cas', 'acquire', 'release');
-      if (q.has('acquire') || q.has('release')) throw new HttpError(500, 'Invalid session'); // no sessions here
+      const lockSession = q.get('acquire') ?? q.get('release');
+      const lock = q.has('acquire') ? { acquire: q.get('acquire')! } : q.has('release') ? { release: q.get('release')! } : undefined;
       const flags = uintParam(q, 'flags') ?? 0;
       const cas = uintParam(q, 'cas');
       if (req.body.length > KV_MAX_VALUE_SIZE) {
@@ -164,7 +195,12 @@ const kvRoute: Route = {
             'See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.',
         );
       }
-      return write(() => json(state.write((index) => state.kv.put(key, req.body, flags, cas, index))));
+      return write(() => {
+        if (lock && (!lockSession || !state.sessions.get(lockSession))) throw new HttpError(500, `invalid session "${lockSession ?? ''}"`);
+        // Within the lock-delay of a key's invalidated holder, nobody acquires it (checked before raft: no index).
+        if (lock && 'acquire' in lock && state.sessions.lockDelayed(key)) return json(false);
+        return json(state.write((index) => state.kv.put(key, req.body, flags, cas, index, lock)));
+      });
     }
     conflicting(q, 'recurse', 'cas');
     const recurse = q.has('recurse');
@@ -174,14 +210,70 @@ const kvRoute: Route = {
   },
 };
 
+const sessionCreate: Route = {
+  methods: ['PUT'],
+  acl: () => ({ resource: 'session', level: 'write', filterable: false }),
+  handle: (req, state) =>
+    write(() => {
+      const body = req.body.length > 0 ? parseJsonBody(req.body) : {};
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'Request decode failed: expected an object');
+      return json({ ID: state.write((index) => ({ result: state.sessions.create(body as Record<string, unknown>, index).ID, changed: true })) });
+    }),
+};
+
+const sessionDestroy: Route = {
+  methods: ['PUT'],
+  acl: () => ({ resource: 'session', level: 'write', filterable: false }),
+  handle: (req, state) =>
+    write(() => {
+      if (req.param === '') throw new HttpError(400, 'Missing session');
+      state.invalidateSession(req.param);
+      return json(true);
+    }),
+};
+
+const sessionRenew: Route = {
+  methods: ['PUT'],
+  acl: () => ({ resource: 'session', level: 'write', filterable: false }),
+  handle: (req, state) =>
+    write(() => {
+      const session = state.sessions.renew(req.param);
+      if (!session) throw new HttpError(404, `Session id '${req.param}' not found`);
+      return json([session]);
+    }),
+};
+
+const sessionInfo: Route = {
+  methods: ['GET'],
+  acl: () => ({ resource: 'session', level: 'read', filterable: false }),
+  handle: (req, state) =>
+    read(() => {
+      const session = state.sessions.get(req.param);
+      return found(state.index, session ? [session] : []);
+    }),
+};
+
+const sessionList: Route = {
+  methods: ['GET'],
+  acl: () => ({ resource: 'session', level: 'read', filterable: true }),
+  handle: (req, state) => read(() => found(state.index, req.filtered ? [] : state.sessions.list())),
+};
+
 const EXACT: Record<string, Route> = {
   '/v1/catalog/services': catalogServices,
   '/v1/catalog/register': catalogWrite('register'),
   '/v1/catalog/deregister': catalogWrite('deregister'),
+  '/v1/internal/ui/services': uiServices,
+  '/v1/session/create': sessionCreate,
+  '/v1/session/list': sessionList,
 };
 const PREFIXED: [string, Route][] = [
   ['/v1/health/service/', healthService],
+  ['/v1/health/state/', healthState],
   ['/v1/kv/', kvRoute],
+  ['/v1/session/destroy/', sessionDestroy],
+  ['/v1/session/renew/', sessionRenew],
+  ['/v1/session/info/', sessionInfo],
 ];
 
 /** The route for a raw (still percent-encoded) path, with its decoded parameter. */

@@ -29,6 +29,11 @@ export interface DevConsulOptions {
   datacenter?: string;
   /** Register the server's own node and `consul` service, as a real agent does; default true. */
   registerSelf?: boolean;
+  /**
+   * limits.http_max_conns_per_client: connections one client address may hold at once; past it a
+   * new connection is reset before it is read, as the real agent does. Default 200 (Consul's); 0 = none.
+   */
+  maxConnsPerClient?: number;
 }
 
 export interface DevConsul {
@@ -44,6 +49,8 @@ export interface DevConsul {
   /** Snapshot restore: the raft index goes back to `to` and blocked queries wake. */
   resetIndex(to?: number): void;
   setFault(mode: FaultMode): void;
+  /** A fault for /v1/health/service/<name> only ('none' clears it): one service whose reads fail. */
+  setServiceFault(name: string, mode: FaultMode): void;
   /** Require another token from now on; undefined turns ACLs off. */
   setAclToken(token: string | undefined): void;
   /** Close the listener and every open connection; all data is kept. */
@@ -72,6 +79,10 @@ class DevConsulServer implements DevConsul {
   private readonly anonymous: AnonymousMode;
   private httpServer: http.Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly perClient = new Map<string, number>();
+  private readonly maxConnsPerClient: number;
+  /** Connections reset because their client was past maxConnsPerClient. */
+  refusedConnections = 0;
   private readonly inFlight = new Set<AbortController>();
   private closed = false;
   fault: FaultMode = 'none';
@@ -83,6 +94,7 @@ class DevConsulServer implements DevConsul {
     this.listenPort = opts.port ?? 0;
     this.aclToken = opts.aclToken;
     this.anonymous = opts.anonymous ?? 'deny';
+    this.maxConnsPerClient = opts.maxConnsPerClient ?? 200;
   }
 
   get port(): number {
@@ -121,6 +133,14 @@ class DevConsulServer implements DevConsul {
     this.fault = mode;
   }
 
+  private readonly serviceFaults = new Map<string, FaultMode>();
+
+  setServiceFault(name: string, mode: FaultMode): void {
+    if (!isFaultMode(mode)) throw new RangeError(`unknown fault mode: ${String(mode)}`);
+    if (mode === 'none') this.serviceFaults.delete(name);
+    else this.serviceFaults.set(name, mode);
+  }
+
   setAclToken(token: string | undefined): void {
     this.aclToken = token === '' ? undefined : token;
   }
@@ -130,8 +150,21 @@ class DevConsulServer implements DevConsul {
     if (this.httpServer) return;
     const server = http.createServer((req, res) => void this.handle(req, res));
     server.on('connection', (socket: Socket) => {
+      const client = socket.remoteAddress ?? '';
+      const held = (this.perClient.get(client) ?? 0) + 1;
+      if (this.maxConnsPerClient > 0 && held > this.maxConnsPerClient) {
+        this.refusedConnections += 1;
+        socket.resetAndDestroy();
+        return;
+      }
+      this.perClient.set(client, held);
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        const left = (this.perClient.get(client) ?? 1) - 1;
+        if (left > 0) this.perClient.set(client, left);
+        else this.perClient.delete(client);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -157,6 +190,7 @@ class DevConsulServer implements DevConsul {
 
   async close(): Promise<void> {
     await this.stop();
+    this.state.sessions.close();
     this.closed = true;
   }
 
@@ -184,7 +218,8 @@ class DevConsulServer implements DevConsul {
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
     this.requestCount += 1;
-    const fault = this.fault;
+    const serviceFault = url.pathname.startsWith('/v1/health/service/') ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length))) : undefined;
+    const fault = serviceFault ?? this.fault;
     // Responses since Consul 1.9 carry the default policy even with ACLs off.
     res.setHeader('X-Consul-Default-Acl-Policy', this.aclToken === undefined ? 'allow' : 'deny');
     const immediate = immediateFault(fault);

@@ -5,6 +5,7 @@
 // moved. Watchers are told about every data change and re-evaluate their own query.
 import { Catalog } from './catalog.js';
 import { KVStore } from './kv.js';
+import { SessionStore } from './sessions.js';
 import type { Subscribe } from './blocking.js';
 
 type Listener = (abandoned: boolean) => void;
@@ -12,11 +13,31 @@ type Listener = (abandoned: boolean) => void;
 export class DevConsulState {
   readonly catalog: Catalog;
   readonly kv = new KVStore();
+  readonly sessions: SessionStore;
   private raftIndex = 0;
   private readonly listeners = new Set<Listener>();
 
-  constructor(readonly datacenter: string) {
+  constructor(
+    readonly datacenter: string,
+    node = 'dev-consul',
+  ) {
     this.catalog = new Catalog(datacenter);
+    this.sessions = new SessionStore(node, (id) => this.invalidateSession(id));
+  }
+
+  /** Destroy or TTL expiry: the session's keys are released (or deleted) and lock-delayed. */
+  invalidateSession(id: string): boolean {
+    return this.write((index) => {
+      const session = this.sessions.remove(id);
+      if (!session) return { result: false, changed: false };
+      const keys = this.kv.keysHeldBy(id);
+      for (const key of keys) {
+        if (session.Behavior === 'delete') this.kv.delete(key, { recurse: false }, index);
+        else this.kv.unlock(key, index);
+      }
+      this.sessions.delayLocks(keys, session);
+      return { result: true, changed: true };
+    });
   }
 
   get index(): number {

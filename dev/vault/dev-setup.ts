@@ -20,6 +20,8 @@ export interface DevVaultSetupOptions {
   tokenMaxTtl?: number;
   /** How often the daemon reads Vault again (default 1s in dev). */
   refresh?: string;
+  /** The AppRole also gets the ACME issuer's policy (write tls/*, acme/*). */
+  acme?: boolean;
 }
 
 export interface DevVaultSetup {
@@ -43,7 +45,7 @@ export async function setUpDevVault(opts: DevVaultSetupOptions): Promise<DevVaul
   };
   for (const fqdn of opts.customDomains ?? ['www.example.org']) certificates[fqdn] = await selfSignedCertificate({ commonName: fqdn });
   writeRouterSecrets(vault, { consulToken, stats, certificates });
-  const { roleId, secretId } = routerAppRole(vault, { tokenTtl: opts.tokenTtl ?? 3600, tokenMaxTtl: opts.tokenMaxTtl });
+  const { roleId, secretId } = routerAppRole(vault, { tokenTtl: opts.tokenTtl ?? 3600, tokenMaxTtl: opts.tokenMaxTtl, acme: opts.acme });
   const secretIdFile = join(opts.workDir, 'vault-secret-id');
   await writeFile(secretIdFile, `${secretId}\n`, { mode: 0o600 });
   return {

@@ -29,6 +29,17 @@ export function routerPolicy(kvPrefix = 'secret/data/paas-router/'): { path: str
   ];
 }
 
+export const ACME_POLICY = 'paas-router-acme';
+
+/** What the ACME issuer adds (docs/acme.md): write certificates under tls/, the account key under acme/. */
+export function acmeIssuerPolicy(kvPrefix = 'secret/data/paas-router/'): { path: string; capabilities: ('create' | 'read' | 'update')[] }[] {
+  const { mount, path } = splitKvPrefix(kvPrefix);
+  return [
+    { path: `${mount}/data/${path}tls/*`, capabilities: ['create', 'read', 'update'] },
+    { path: `${mount}/data/${path}acme/*`, capabilities: ['create', 'read', 'update'] },
+  ];
+}
+
 export function writeRouterSecrets(vault: DevVault, secrets: RouterSecrets, kvPrefix = 'secret/data/paas-router/'): void {
   const { mount, path } = splitKvPrefix(kvPrefix);
   if (secrets.consulToken !== undefined) vault.kvPut(mount, `${path}consul`, { token: secrets.consulToken });
@@ -51,8 +62,10 @@ export function removeCertificate(vault: DevVault, name: string, kvPrefix = 'sec
 /** Installs the router policy and an AppRole for it; returns the role id and a secret id. */
 export function routerAppRole(
   vault: DevVault,
-  opts: { tokenTtl?: number; tokenMaxTtl?: number; kvPrefix?: string } = {},
+  opts: { tokenTtl?: number; tokenMaxTtl?: number; kvPrefix?: string; acme?: boolean } = {},
 ): { roleId: string; secretId: string } {
   vault.addPolicy(ROUTER_POLICY, routerPolicy(opts.kvPrefix));
-  return vault.addAppRole('paas-router', { tokenTtl: opts.tokenTtl, tokenMaxTtl: opts.tokenMaxTtl, tokenPolicies: [ROUTER_POLICY] });
+  if (opts.acme) vault.addPolicy(ACME_POLICY, acmeIssuerPolicy(opts.kvPrefix));
+  const tokenPolicies = opts.acme ? [ROUTER_POLICY, ACME_POLICY] : [ROUTER_POLICY];
+  return vault.addAppRole('paas-router', { tokenTtl: opts.tokenTtl, tokenMaxTtl: opts.tokenMaxTtl, tokenPolicies });
 }

@@ -1,5 +1,5 @@
 // A Vault HTTP API dev server for tests and `paas-router dev` (dev-only; never imported by src/).
-// It answers the endpoints paas-router uses with Vault's shapes (shared/fixtures/vault/): token
+// It answers the endpoints paas-router uses with Vault's shapes (test/fixtures/vault/): token
 // lookup/renew/revoke-self with TTLs and max TTLs, AppRole login, KV v2 read/write/delete and
 // metadata list (`GET ?list=true`: Node's HTTP parser rejects the `LIST` verb before any handler
 // runs), ACL policies, namespaces, and errors as `{"errors":[...]}` (403 permission denied, 404,

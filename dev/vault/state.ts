@@ -1,5 +1,5 @@
 // The dev Vault's in-memory state: tokens with TTLs, AppRoles, ACL policies and KV v2 mounts.
-// Behaviour follows the Vault API docs summarised in shared/fixtures/vault/README.md; the HTTP
+// Behaviour follows the Vault API docs summarised in test/fixtures/vault/README.md; the HTTP
 // layer (server.ts) only maps requests onto these methods and their errors onto Vault's shape.
 import { randomBytes, randomUUID } from 'node:crypto';
 

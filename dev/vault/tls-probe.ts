@@ -57,7 +57,7 @@ export function requestTls(port: number, servername: string, path = '/', timeout
 }
 
 /** Decodes an HTTP/1.1 chunked body (sizes in hex, each chunk followed by CRLF, a 0 chunk last). */
-function dechunk(text: string): string {
+export function dechunk(text: string): string {
   let out = '';
   let rest = text;
   for (;;) {

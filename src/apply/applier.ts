@@ -1,27 +1,28 @@
-// The last step of a build: act only when bytes change, validate the candidate with `haproxy -c`
-// in a staging directory, apply it through the runtime API when only servers and hosts changed
-// (else reload through the master CLI), write the live files atomically, and keep the last good
-// configuration on disk whenever any step fails.
+// The last step of a build: act only when bytes change, validate the candidate (config, map,
+// certificates and crt-list) with `haproxy -c` in a staging directory, apply it through the runtime
+// API when only servers and hosts changed (else reload through the master CLI), write the live
+// files atomically, and keep the last good configuration on disk whenever any step fails. Every
+// reload of HAProxy goes through reload() here: server state saved, paused frontends resumed.
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { HaproxyUnreachableError, RouterError, WriteFailedError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CERTS_DIR, CRT_LIST_FILE, isCertificateFile } from '../render/certificates.js';
+import { SERVER_STATE_FILE } from '../render/data.js';
 import type { RenderedFiles } from '../render/types.js';
-import { writeFilesAtomically } from './files.js';
+import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './files.js';
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
-import { RuntimeExecutor } from './runtime/execute.js';
+import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
 import { HOSTS_MAP, MAIN_CONFIG, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
 
 export { MAIN_CONFIG };
-/** Files HAProxy reads at load time go first, the main config last. */
-const WRITE_ORDER = [HOSTS_MAP];
-/** Where `show servers state` is saved before a reload (the templates' `server-state-file`). */
-export const SERVER_STATE_FILE = 'server-state';
+/** Files HAProxy reads at load time go first, the main config last; certificates are secrets. */
+const WRITE_ORDER: WriteOptions = { first: [HOSTS_MAP], last: [MAIN_CONFIG], secret: isCertificateFile };
 
 export interface ApplierOptions {
   configDir: string;
@@ -31,9 +32,24 @@ export interface ApplierOptions {
   runtimeSocket?: string;
   reloadTimeoutMs: number;
   log: Logger;
+  /** The atomic writer (tests inject a failing one to reach the rollback paths). */
+  writeFiles?: typeof writeFilesAtomically;
 }
 
-export type ApplyStatus = 'unchanged' | 'runtime' | 'reloaded' | 'written' | 'refused' | 'reload-failed' | 'write-failed';
+/**
+ * - `unchanged`: HAProxy already runs these bytes.
+ * - `already-refused`: the same candidate `haproxy -c` or HAProxy refused before: not tried again.
+ * - `runtime`: applied through the runtime API, verified, written.
+ * - `reloaded`: validated, written, HAProxy reloaded and the new worker confirmed.
+ * - `haproxy-unreachable`: validated and written, but the master CLI did not answer (HAProxy loads
+ *   the files when it starts; the reload is retried).
+ * - `refused`: `haproxy -c` rejected the candidate. `reload-failed`: HAProxy refused the reload.
+ *   `write-failed`: the files could not be written. The last good configuration stays in all three.
+ */
+export type ApplyStatus = 'unchanged' | 'already-refused' | 'runtime' | 'reloaded' | 'haproxy-unreachable' | 'refused' | 'reload-failed' | 'write-failed';
+
+/** Result of adoptFilesOnDisk(). */
+export type Adoption = { adopted: true } | { adopted: false; reason: string };
 
 export interface ApplyReport {
   status: ApplyStatus;
@@ -44,18 +60,43 @@ export interface ApplyReport {
   /** Runtime API commands applied (status `runtime`). */
   runtimeOps?: number;
   runtimeMs?: number;
+  /** Writing the live files after a runtime change (HAProxy already serves it). */
+  writeMs?: number;
+  /** Where the build's time went, ms (set by the runner: model, render, plan). */
+  profile?: Record<string, number>;
   /** Why the change could not go through the runtime API (status `reloaded`). */
   reloadReason?: string;
   error?: { code: string; message: string; output?: string };
+  /** The reload onto the last good files that undid a half-done runtime change (after a failure). */
+  undo?: ApplyReport;
+}
+
+/** A runtime plan made by the caller, and the running files it was made against. */
+export interface PlannedChange {
+  against: RenderedFiles;
+  plan: { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState } | { kind: 'reload'; reason: string };
+}
+
+/** What HAProxy must hold after the runtime change, read from the candidate's files. */
+function desiredOf(live: RenderedFiles): DesiredState {
+  const { config, hosts } = parseFiles(live);
+  return { servers: config.proxies, hosts };
 }
 
 /** Renders the candidate for a given directory: paths inside the config must point at its files. */
 export type Candidate = (configDir: string) => RenderedFiles;
 
+// Rendered files are never changed once made: each set is hashed once (guard, apply, status).
+const checksums = new WeakMap<RenderedFiles, string>();
+
 export function checksumOf(files: RenderedFiles): string {
+  const kept = checksums.get(files);
+  if (kept !== undefined) return kept;
   const hash = createHash('sha256');
   for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
-  return hash.digest('hex');
+  const sum = hash.digest('hex');
+  checksums.set(files, sum);
+  return sum;
 }
 
 export class Applier {
@@ -71,9 +112,11 @@ export class Applier {
   /** The checksum of the last candidate HAProxy refused: not retried until the input changes. */
   private refused: string | undefined;
   private readonly runtime: RuntimeExecutor | undefined;
+  private readonly writeFiles: typeof writeFilesAtomically;
 
   constructor(private readonly opts: ApplierOptions) {
     if (opts.runtimeSocket) this.runtime = new RuntimeExecutor(opts.runtimeSocket, join(opts.configDir, HOSTS_MAP));
+    this.writeFiles = opts.writeFiles ?? writeFilesAtomically;
   }
 
   /** Servers removed from the config that still finish their connections before deletion. */
@@ -94,35 +137,70 @@ export class Applier {
     return this.reloadPending;
   }
 
-  /** Adopts the files already on disk (a daemon restart with unchanged input must not reload). */
-  async adoptFilesOnDisk(names: string[]): Promise<void> {
+  /**
+   * Adopts the files already on disk, with the certificates and crt-list beside them (a daemon
+   * restart with unchanged input must not reload, and the never-shrink guard compares the first
+   * build with them). A missing file means a new node; any other read error is reported with its
+   * cause: without adopted files the guard has nothing to compare the first build with.
+   */
+  async adoptFilesOnDisk(names: string[]): Promise<Adoption> {
+    const { configDir, log } = this.opts;
     const files: RenderedFiles = {};
-    for (const name of names) {
+    let certificates: string[] = [];
+    try {
+      certificates = (await readdir(join(configDir, CERTS_DIR))).filter((n) => n.endsWith('.pem')).map((n) => `${CERTS_DIR}/${n}`);
+      certificates.push(CRT_LIST_FILE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return this.notAdopted(`cannot list ${join(configDir, CERTS_DIR)}: ${errorMessage(err)}`, err);
+    }
+    for (const name of [...names, ...certificates]) {
       try {
-        files[name] = await readFile(join(this.opts.configDir, name), 'utf8');
-      } catch {
-        return;
+        files[name] = await readFile(join(configDir, name), 'utf8');
+      } catch (err) {
+        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        if (missing && !names.includes(name)) continue;
+        if (missing) {
+          log.info({ file: join(configDir, name) }, 'no configuration on disk to adopt yet');
+          return { adopted: false, reason: `${join(configDir, name)} does not exist` };
+        }
+        return this.notAdopted(`cannot read ${join(configDir, name)}: ${errorMessage(err)}`, err);
       }
     }
     this.good = files;
+    return { adopted: true };
   }
 
-  async apply(candidate: Candidate): Promise<ApplyReport> {
+  private notAdopted(reason: string, err: unknown): Adoption {
+    this.opts.log.error({ error: reason, code: (err as NodeJS.ErrnoException).code }, `${reason}; the running files are not adopted, so the never-shrink guard cannot protect the first build`);
+    return { adopted: false, reason };
+  }
+
+  /**
+   * `planned`: the runtime plan the caller made from the two builds (apply/runtime/model-plan.ts),
+   * used instead of comparing the whole files when it was made against the files HAProxy runs.
+   */
+  async apply(candidate: Candidate, planned?: PlannedChange): Promise<ApplyReport> {
     const live = candidate(this.opts.configDir);
     const checksum = checksumOf(live);
     if (this.good && isDeepStrictEqual(this.good, live)) {
       if (this.reloadPending) return this.reload(live, checksum, undefined);
       return { status: 'unchanged', checksum };
     }
-    if (checksum === this.refused) return { status: 'unchanged', checksum };
+    if (checksum === this.refused) return { status: 'already-refused', checksum };
 
     const previous = this.good;
     let reloadReason = this.writeFailing ? 'the last write had failed: written first, then reloaded' : 'no running configuration to change at runtime';
     let runtimeTouched = false;
     if (previous && !this.reloadPending && this.runtime && !this.writeFailing) {
-      const plan = planRuntime(previous, live);
+      const usable = planned !== undefined && planned.against === previous;
+      const plan = usable ? planned.plan : planRuntime(previous, live);
       if (plan.kind === 'runtime') {
-        const outcome = await this.applyAtRuntime(plan.ops, live, checksum);
+        // New certificate files go live only once `haproxy -c` has loaded them from staging.
+        if (certificatesDiffer(previous, live)) {
+          const refused = await this.validateOrReport(candidate, checksum, false);
+          if (refused) return refused;
+        }
+        const outcome = await this.applyAtRuntime(plan.ops, live, checksum, usable && planned.plan.kind === 'runtime' ? planned.plan.desired : undefined);
         if ('status' in outcome) return outcome;
         reloadReason = outcome.fallback;
         runtimeTouched = true;
@@ -132,26 +210,44 @@ export class Applier {
     }
 
     const startedValidate = Date.now();
-    try {
-      await this.validate(candidate);
-    } catch (err) {
-      // A half-done runtime change must not outlive a candidate that turned out invalid.
-      if (runtimeTouched) await this.resync();
-      // A disk problem says nothing about the candidate: it is tried again, unlike a refused one.
-      if (err instanceof WriteFailedError) return this.failure('write-failed', checksum, err, {});
-      this.refused = checksum;
-      return this.failure('refused', checksum, err, { validateMs: Date.now() - startedValidate });
-    }
+    const refused = await this.validateOrReport(candidate, checksum, runtimeTouched);
+    if (refused) return refused;
     const validateMs = Date.now() - startedValidate;
     try {
-      await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
+      await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
-      if (runtimeTouched) await this.resync();
-      return this.failure('write-failed', checksum, err, { validateMs });
+      const undo = runtimeTouched ? await this.resync() : undefined;
+      return { ...this.failure('write-failed', checksum, err, { validateMs }), undo };
     }
     this.writeFailing = false;
     const report = await this.reload(live, checksum, previous, validateMs);
     return report.status === 'reloaded' ? { ...report, reloadReason } : report;
+  }
+
+  /**
+   * Reloads HAProxy on the files it runs, for a change only a reload can make (a certificate the
+   * runtime API cannot replace). The same reload path as every other: server state, paused frontends.
+   */
+  async reloadRunning(reason: string): Promise<ApplyReport | undefined> {
+    if (!this.good) return undefined;
+    const report = await this.reload(this.good, checksumOf(this.good), undefined);
+    return report.status === 'reloaded' ? { ...report, reloadReason: reason } : report;
+  }
+
+  /** `haproxy -c` on the candidate in staging; a failure comes back as the report to return. */
+  private async validateOrReport(candidate: Candidate, checksum: string, runtimeTouched: boolean): Promise<ApplyReport | undefined> {
+    const started = Date.now();
+    try {
+      await this.validate(candidate);
+      return undefined;
+    } catch (err) {
+      // A half-done runtime change must not outlive a candidate that turned out invalid.
+      const undo = runtimeTouched ? await this.resync() : undefined;
+      // A disk problem says nothing about the candidate: it is tried again, unlike a refused one.
+      if (err instanceof WriteFailedError) return { ...this.failure('write-failed', checksum, err, {}), undo };
+      this.refused = checksum;
+      return { ...this.failure('refused', checksum, err, { validateMs: Date.now() - started }), undo };
+    }
   }
 
   /**
@@ -163,34 +259,49 @@ export class Applier {
    * Returns `fallback` when the runtime API refused or its state did not match: the caller then
    * reloads, which also repairs whatever the runtime API had half done.
    */
-  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string): Promise<ApplyReport | { fallback: string }> {
+  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string, desired?: DesiredState): Promise<ApplyReport | { fallback: string }> {
     const started = Date.now();
-    const { config, hosts } = parseFiles(live);
     try {
-      await this.runtime!.apply(ops, { servers: config.proxies, hosts });
+      await this.runtime!.apply(ops, desired ?? desiredOf(live));
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
       return { fallback };
     }
     const runtimeMs = Date.now() - started;
+    const writeStarted = performance.now();
     try {
-      await writeFilesAtomically(this.opts.configDir, live, WRITE_ORDER);
+      await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
     } catch (err) {
       // What runs must match the files: HAProxy goes back to the last good files on disk.
-      await this.resync();
-      return this.failure('write-failed', checksum, err, { runtimeMs });
+      const undo = await this.resync();
+      return { ...this.failure('write-failed', checksum, err, { runtimeMs }), undo };
     }
+    const previous = this.good;
     this.good = live;
     this.refused = undefined;
-    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length };
+    await this.removeStaleCertificates(live, previous);
+    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length, writeMs: performance.now() - writeStarted };
   }
 
-  /** Reloads HAProxy on the last good files (on disk) to undo runtime changes that cannot stay. */
-  private async resync(): Promise<void> {
-    if (!this.good) return;
+  /**
+   * Reloads HAProxy on the last good files (on disk) to undo runtime changes that cannot stay.
+   * Returns what that reload did: a failed undo leaves HAProxy running what the files do not say.
+   */
+  private async resync(): Promise<ApplyReport | undefined> {
+    if (!this.good) return undefined;
     this.opts.log.warn('reloading the last good configuration to undo a runtime change');
-    await this.reload(this.good, checksumOf(this.good), undefined).catch(() => undefined);
+    const undo = await this.reload(this.good, checksumOf(this.good), undefined);
+    if (undo.status !== 'reloaded') this.opts.log.error({ status: undo.status, error: undo.error?.message }, 'the reload undoing a runtime change failed; HAProxy may run servers or hosts the files do not list');
+    return undo;
+  }
+
+  /** Certificate files an earlier candidate wrote and this one does not have (gone from Vault). */
+  private async removeStaleCertificates(live: RenderedFiles, previous: RenderedFiles | undefined): Promise<void> {
+    if (!previous || !Object.keys(previous).some(isCertificateFile)) return;
+    await removeFilesNotIn(this.opts.configDir, live, CERTS_DIR, [CRT_LIST_FILE]).catch((err) =>
+      this.opts.log.warn({ error: errorMessage(err) }, 'cannot remove certificate files no longer in Vault'),
+    );
   }
 
   /** Deletes drained servers whose connections have ended (called periodically). */
@@ -200,7 +311,7 @@ export class Applier {
 
   /**
    * Between changes, a master CLI that stops answering means HAProxy is gone (killed, stopped):
-   * report it (status `written`: the good files are on disk, HAProxy has not loaded them) and make
+   * report it (`haproxy-unreachable`: the good files are on disk, HAProxy has not loaded them) and make
    * the reload pending, so the retry loop reloads it once it answers. A master re-executing itself
    * for a reload does not answer for a moment: only a silence of about a second counts.
    */
@@ -218,7 +329,7 @@ export class Applier {
     }
     this.reloadPending = true;
     const err = new HaproxyUnreachableError(`HAProxy master CLI ${this.opts.masterSocket} is not reachable: ${errorMessage(last)}`, { cause: last });
-    return this.failure('written', checksumOf(this.good), err, {});
+    return this.failure('haproxy-unreachable', checksumOf(this.good), err, {});
   }
 
   /** Retries a reload that could not happen because HAProxy was not reachable. */
@@ -235,11 +346,14 @@ export class Applier {
       throw new WriteFailedError(`cannot prepare ${staging}: ${errorMessage(err)}`, { cause: err });
     }
     try {
-      await writeFilesAtomically(staging, candidate(staging), WRITE_ORDER);
+      await this.writeFiles(staging, candidate(staging), WRITE_ORDER);
       await checkConfig(this.opts.bin, join(staging, MAIN_CONFIG));
     } finally {
-      // Also after a failed write (a full disk): no empty staging directory is left behind.
-      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      // Also after a failed write (a full disk): no staging directory is left behind. A failure
+      // here only leaves a directory the next validation removes first.
+      await rm(staging, { recursive: true, force: true }).catch((err) =>
+        this.opts.log.warn({ error: errorMessage(err) }, `cannot remove ${staging}`),
+      );
     }
   }
 
@@ -257,29 +371,48 @@ export class Applier {
     } catch (err) {
       if (err instanceof HaproxyUnreachableError) {
         // The files are valid: HAProxy picks them up when it starts; we reload once it answers.
+        const before = this.good;
         this.good = live;
         this.reloadPending = true;
         this.refused = undefined;
-        return this.failure('written', checksum, err, { validateMs });
+        await this.removeStaleCertificates(live, before);
+        return this.failure('haproxy-unreachable', checksum, err, { validateMs });
       }
       // HAProxy refused what `haproxy -c` accepted (a port in use, say): put the running config back
       // on disk so a restart of HAProxy does not load what the running one refused.
       this.refused = checksum;
-      if (previous) await writeFilesAtomically(this.opts.configDir, previous, WRITE_ORDER).catch(() => undefined);
-      return this.failure('reload-failed', checksum, err, { validateMs, reloadMs: Date.now() - started });
+      const failed = this.failure('reload-failed', checksum, err, { validateMs, reloadMs: Date.now() - started });
+      if (!previous) return failed;
+      const restored = await this.restore(previous, live);
+      return { ...failed, error: { ...failed.error!, message: `${failed.error!.message}; ${restored}` } };
     }
     if (this.opts.runtimeSocket) {
-      const resumed = await resumePausedFrontends(this.opts.runtimeSocket, workerPid).catch((err) => {
-        this.opts.log.warn({ error: errorMessage(err) }, 'cannot check the new worker for paused frontends');
-        return [];
-      });
-      if (resumed.length) this.opts.log.warn({ frontends: resumed, workerPid }, 'HAProxy started the new worker with paused frontends (a bind needed its retry loop); resumed them');
+      try {
+        const resumed = await resumePausedFrontends(this.opts.runtimeSocket, workerPid);
+        if (resumed.length) this.opts.log.warn({ frontends: resumed, workerPid }, 'HAProxy started the new worker with paused frontends (a bind needed its retry loop); resumed them');
+      } catch (err) {
+        this.opts.log.warn({ error: errorMessage(err), workerPid }, 'cannot check the new worker for paused frontends');
+      }
     }
+    const before = this.good;
     this.good = live;
     this.reloadPending = false;
     this.refused = undefined;
     this.runtime?.forgetDrained();
+    await this.removeStaleCertificates(live, before);
     return { status: 'reloaded', checksum, validateMs, reloadMs: Date.now() - started };
+  }
+
+  /** Puts the running files back after a refused reload; says what happened, for the report. */
+  private async restore(previous: RenderedFiles, refused: RenderedFiles): Promise<string> {
+    try {
+      await this.writeFiles(this.opts.configDir, previous, WRITE_ORDER);
+      await removeFilesNotIn(this.opts.configDir, previous, CERTS_DIR, Object.keys(refused).filter((n) => !n.includes('/')));
+      return 'the previous files were put back on disk';
+    } catch (err) {
+      this.opts.log.error({ error: errorMessage(err) }, 'cannot put the previous files back after a refused reload; a restart of HAProxy would load the refused configuration');
+      return `the previous files could NOT be put back on disk (${errorMessage(err)}): a restart of HAProxy would load the refused configuration`;
+    }
   }
 
   /**
@@ -290,7 +423,7 @@ export class Applier {
     if (!this.opts.runtimeSocket) return;
     try {
       const state = await sendSocketCommand(this.opts.runtimeSocket, 'show servers state', this.opts.reloadTimeoutMs);
-      await writeFilesAtomically(this.opts.configDir, { [SERVER_STATE_FILE]: state });
+      await this.writeFiles(this.opts.configDir, { [SERVER_STATE_FILE]: state });
     } catch (err) {
       this.opts.log.debug({ error: errorMessage(err) }, 'server state not saved before reload');
     }
@@ -306,4 +439,9 @@ export class Applier {
     if (status === 'write-failed') this.writeFailing = true;
     return { status, checksum, ...timings, error: { code: errorCode(err), message: errorMessage(err), output } };
   }
+}
+
+function certificatesDiffer(a: RenderedFiles, b: RenderedFiles): boolean {
+  for (const name of new Set([...Object.keys(a), ...Object.keys(b)])) if (isCertificateFile(name) && a[name] !== b[name]) return true;
+  return false;
 }

@@ -1,19 +1,35 @@
-// Atomic replacement of a set of files: every temp file is written and fsynced first, then each is
-// renamed over its target, so HAProxy never reads a half-written file and a full disk fails before
-// anything live is touched.
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// THE atomic writer: every temp file is written and fsynced first, then each is renamed over its
+// target, so HAProxy never reads a half-written file and a full disk fails before anything live is
+// touched. Names may hold one sub-directory (`certs/www.example.org.pem`).
+import { chmod, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { WriteFailedError, errorMessage } from '../errors.js';
 
-export async function writeFilesAtomically(dir: string, files: Record<string, string>, order: string[] = []): Promise<void> {
-  const names = [...order.filter((n) => n in files), ...Object.keys(files).filter((n) => !order.includes(n)).sort()];
+export interface WriteOptions {
+  /** Names written first, in this order (files HAProxy reads at load time before the main config). */
+  first?: string[];
+  /** Names written last, in this order (the main config). */
+  last?: string[];
+  /** Files holding secrets: mode 0600 in a 0700 directory (others: 0640 in 0750). */
+  secret?: (name: string) => boolean;
+}
+
+export async function writeFilesAtomically(dir: string, files: Record<string, string>, opts: WriteOptions = {}): Promise<void> {
+  const { first = [], last = [], secret = () => false } = opts;
+  const ordered = new Set([...first, ...last]);
+  const names = [...first.filter((n) => n in files), ...Object.keys(files).filter((n) => !ordered.has(n)).sort(), ...last.filter((n) => n in files)];
   const temps: string[] = [];
   try {
     await mkdir(dir, { recursive: true, mode: 0o750 });
+    for (const sub of new Set(names.map((n) => dirname(n)).filter((d) => d !== '.'))) {
+      const isSecret = names.some((n) => dirname(n) === sub && secret(n));
+      await mkdir(join(dir, sub), { recursive: true, mode: isSecret ? 0o700 : 0o750 });
+      if (isSecret) await chmod(join(dir, sub), 0o700);
+    }
     for (const name of names) {
-      const temp = join(dir, `.${name}.${process.pid}.tmp`);
+      const temp = tempPath(dir, name);
       temps.push(temp);
-      const handle = await open(temp, 'w', 0o640);
+      const handle = await open(temp, 'w', secret(name) ? 0o600 : 0o640);
       try {
         await handle.writeFile(files[name]!);
         await handle.sync();
@@ -25,5 +41,30 @@ export async function writeFilesAtomically(dir: string, files: Record<string, st
   } catch (err) {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw new WriteFailedError(`cannot write the configuration into ${dir}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function tempPath(dir: string, name: string): string {
+  return join(dir, dirname(name), `.${basename(name)}.${process.pid}.tmp`);
+}
+
+/**
+ * Removes the files of `sub` (and the top-level names in `names`) that `keep` does not hold: what an
+ * earlier candidate wrote and the current one no longer has (a certificate gone from Vault).
+ */
+export async function removeFilesNotIn(dir: string, keep: Record<string, string>, sub: string, names: string[] = []): Promise<void> {
+  const stale = names.filter((n) => !(n in keep));
+  let inSub: string[];
+  try {
+    inSub = await readdir(join(dir, sub));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new WriteFailedError(`cannot list ${join(dir, sub)}: ${errorMessage(err)}`, { cause: err });
+    inSub = [];
+  }
+  for (const name of inSub) if (!(`${sub}/${name}` in keep)) stale.push(`${sub}/${name}`);
+  try {
+    await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+  } catch (err) {
+    throw new WriteFailedError(`cannot remove stale files from ${dir}: ${errorMessage(err)}`, { cause: err });
   }
 }

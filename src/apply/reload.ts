@@ -68,15 +68,23 @@ export function pausedFrontends(showStat: string): string[] {
 export async function resumePausedFrontends(runtimeSocket: string, workerPid: number, timeoutMs = 2_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    // No runtime socket (a template without it): nothing to check, and nothing to wait for.
-    const answer = await sendSocketCommand(runtimeSocket, 'show info;show stat -1 1 -1', timeoutMs).catch(() => undefined);
-    if (answer === undefined) return [];
+    let answer: string;
+    try {
+      answer = await sendSocketCommand(runtimeSocket, 'show info;show stat -1 1 -1', timeoutMs);
+    } catch (err) {
+      // No socket file: the templates render no runtime socket, so there is nothing to check.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      // Anything else (refused, reset, timeout) is not "no paused frontends": retry, then say so.
+      if (Date.now() > deadline) throw new Error(`cannot ask the new worker ${workerPid} for paused frontends on ${runtimeSocket}: ${errorMessage(err)}`, { cause: err });
+      await sleep(20);
+      continue;
+    }
     if (Number(/^Pid: (\d+)$/m.exec(answer)?.[1]) === workerPid) {
       const paused = pausedFrontends(answer);
       for (const name of paused) await sendSocketCommand(runtimeSocket, `enable frontend ${name}`, timeoutMs);
       return paused;
     }
-    if (Date.now() > deadline) return [];
+    if (Date.now() > deadline) throw new Error(`the runtime socket ${runtimeSocket} still answers for another process than the new worker ${workerPid} after ${timeoutMs} ms`);
     await sleep(20);
   }
 }

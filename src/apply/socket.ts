@@ -1,16 +1,42 @@
-// One command over an HAProxy UNIX socket (master CLI or runtime API) in non-interactive mode:
-// HAProxy answers and closes the connection.
-import { createConnection } from 'node:net';
+// THE client of HAProxy's UNIX sockets (master CLI and runtime API), in its two modes:
+// - sendSocketCommand(): one command in non-interactive mode; HAProxy answers and closes.
+// - RuntimeSession: one interactive connection (`prompt` mode), many commands, each answer
+//   delimited by the "\n> " prompt. Much cheaper than a connection per command when a burst of
+//   changes means thousands of commands.
+import { createConnection, type Socket } from 'node:net';
 
-export function sendSocketCommand(path: string, command: string, timeoutMs = 5_000): Promise<string> {
+function noAnswer(path: string, command: string, timeoutMs: number): Error {
+  return new Error(`no answer from ${path} to "${command}" within ${timeoutMs} ms`);
+}
+
+/** A connected socket, or the connection error (its `code`, e.g. ENOENT, kept for callers). */
+function connectSocket(path: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
     const socket = createConnection(path);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no answer from ${path} to "${command}" within ${timeoutMs} ms`));
+      reject(new Error(`cannot connect to ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.on('connect', () => socket.end(`${command}\n`));
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export async function sendSocketCommand(path: string, command: string, timeoutMs = 5_000): Promise<string> {
+  const socket = await connectSocket(path, timeoutMs);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(noAnswer(path, command, timeoutMs));
+    }, timeoutMs);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', (err) => {
       clearTimeout(timer);
@@ -20,6 +46,7 @@ export function sendSocketCommand(path: string, command: string, timeoutMs = 5_0
       clearTimeout(timer);
       resolve(Buffer.concat(chunks).toString('utf8'));
     });
+    socket.end(`${command}\n`);
   });
 }
 
@@ -34,5 +61,77 @@ export async function sendSocketPayload(path: string, command: string, payload: 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`${command}: ${code ? `${code} on ${path}` : `no answer from ${path} within ${timeoutMs} ms`}`);
+  }
+}
+
+const PROMPT = '\n> ';
+
+export class RuntimeSession {
+  private buffer = '';
+  private waiting: { resolve: (answer: string) => void; reject: (err: Error) => void } | undefined;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly timeoutMs: number,
+    private readonly path: string,
+  ) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      this.deliver();
+    });
+    const fail = (err: Error) => {
+      this.failure = err;
+      this.waiting?.reject(err);
+      this.waiting = undefined;
+    };
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('the runtime API closed the connection')));
+  }
+
+  static async open(path: string, timeoutMs = 5_000): Promise<RuntimeSession> {
+    const socket = await connectSocket(path, timeoutMs);
+    const session = new RuntimeSession(socket, timeoutMs, path);
+    await session.send('prompt');
+    return session;
+  }
+
+  /** Sends one command and resolves with its answer (trailing newline removed). */
+  send(command: string): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (/[\n;]/.test(command)) return Promise.reject(new Error(`refusing a runtime command with a newline or ';': ${JSON.stringify(command)}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(noAnswer(this.path, command, this.timeoutMs));
+        this.socket.destroy();
+      }, this.timeoutMs);
+      this.waiting = {
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.socket.write(`${command}\n`);
+    });
+  }
+
+  close(): void {
+    if (!this.socket.destroyed) this.socket.end('quit\n');
+  }
+
+  private deliver(): void {
+    const at = this.buffer.indexOf(PROMPT);
+    if (at < 0 || !this.waiting) return;
+    const answer = this.buffer.slice(0, at).replace(/\n$/, '');
+    this.buffer = this.buffer.slice(at + PROMPT.length);
+    const { resolve } = this.waiting;
+    this.waiting = undefined;
+    resolve(answer);
   }
 }

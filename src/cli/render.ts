@@ -42,7 +42,7 @@ export async function renderCommand(config: Config, outDir: string | undefined, 
   const once = await buildOnce(config);
   const files = once.renderAt(config.haproxy.configDir);
   if (outDir) {
-    await writeFilesAtomically(outDir, files, ['hosts.map']);
+    await writeFilesAtomically(outDir, files, { first: ['hosts.map'] });
     out.write(`wrote ${Object.keys(files).sort().join(', ')} to ${outDir}\n`);
   } else {
     out.write(files[MAIN_CONFIG]!);
@@ -58,7 +58,7 @@ export async function checkCommand(config: Config, out: NodeJS.WritableStream): 
   for (const r of model.rejections) out.write(`${formatRejection(r)}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'paas-router-check-'));
   try {
-    await writeFilesAtomically(dir, once.renderAt(dir), ['hosts.map']);
+    await writeFilesAtomically(dir, once.renderAt(dir), { first: ['hosts.map'] });
     await checkConfig(config.haproxy.bin, join(dir, MAIN_CONFIG));
     out.write('haproxy -c: configuration is valid\n');
     return true;

@@ -1,4 +1,6 @@
 // The validated, typed configuration the rest of the daemon reads (camelCase, durations in ms).
+import type { AcmeConfig } from '../acme/config.js';
+
 export interface VaultTokenAuth {
   method: 'token';
 }
@@ -24,6 +26,10 @@ export interface Config {
     minIntervalMs: number;
     /** Upper bound of the exponential backoff after failed reads, ms. */
     retryMaxMs: number;
+    /** Most connections ever open to Consul, blocking or not. */
+    maxConnections: number;
+    /** Read consistency: `default`, `stale` (any server answers) or `consistent`. */
+    consistency: 'default' | 'stale' | 'consistent';
   };
   vault: {
     address: string;
@@ -68,4 +74,6 @@ export interface Config {
   traffic: { intervalMs: number; windowMs: number };
   /** Per-app Prometheus series (one set per app: off by default for cardinality). */
   metrics: { perApp: boolean };
+  /** ACME issuing (src/acme/config.ts); `directoryUrl` '' = off. */
+  acme: AcmeConfig;
 }

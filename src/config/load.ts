@@ -2,6 +2,7 @@
 // an error naming the bad key, so a typo never becomes a silently ignored setting.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { acmeConfigFrom, checkAcmeConfig } from '../acme/config.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Config } from './config.js';
 import { parseDuration } from './duration.js';
@@ -103,6 +104,7 @@ export function validateConfig(raw: Raw, origin: string, env: NodeJS.ProcessEnv 
   if (config.vault.address && config.vault.auth.method === 'token' && !config.vault.token) {
     throw new ConfigError(`invalid configuration (${origin}):\n  vault.auth: method "token" needs VAULT_TOKEN in the environment (or use method "approle")`);
   }
+  checkAcmeConfig(config, origin);
   if (config.wait.minMs > config.wait.maxMs) {
     throw new ConfigError(`invalid configuration (${origin}):\n  wait.min must not be greater than wait.max`);
   }
@@ -145,6 +147,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       waitMs: ms(f.consul.wait),
       minIntervalMs: ms(f.consul.min_interval),
       retryMaxMs: ms(f.consul.retry_max),
+      maxConnections: f.consul.max_connections,
+      consistency: f.consul.consistency,
     },
     vault: {
       address: f.vault.address.replace(/\/+$/, ''),
@@ -184,5 +188,6 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     logLevel: f.log_level,
     traffic: { intervalMs: ms(f.traffic.interval), windowMs: ms(f.traffic.window) },
     metrics: { perApp: f.metrics.per_app },
+    acme: acmeConfigFrom(f.acme),
   };
 }

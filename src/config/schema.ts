@@ -45,6 +45,9 @@ export const fileSchema = z
         wait: duration.default('5m'),
         min_interval: duration.default('100ms'),
         retry_max: duration.default('10s'),
+        // Connection budget and read consistency (docs/consul.md).
+        max_connections: z.number().int().min(8, 'must be at least 8 (4 blocking watches + reads)').max(1000).default(16),
+        consistency: z.enum(['default', 'stale', 'consistent']).default('default'),
       })
       .strict()
       .prefault({}),
@@ -111,6 +114,23 @@ export const fileSchema = z
       .prefault({}),
     metrics: z
       .object({ per_app: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
+    // ACME (docs/acme.md): certificates for every custom domain; an empty directory_url = off.
+    acme: z
+      .object({
+        directory_url: z.union([z.literal(''), z.string().regex(/^https:\/\/[^\s/]+/, 'must be an https:// URL')]).default(''),
+        email: z.union([z.literal(''), z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address')]).default(''),
+        cacert: z.string().default(''),
+        renew_before: duration.default('30d'),
+        max_orders_per_hour: z.number().int().min(1).max(300).default(20),
+        consul_prefix: kvPrefix.default('paas-router/acme/'),
+        challenge_port: port.default(80),
+        dns_resolver: z.union([z.literal(''), z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')]).default(''),
+        retry_base: duration.default('5m'),
+        session_ttl: duration.refine((v) => parseDuration(v)! >= 10_000 && parseDuration(v)! <= 86_400_000, { message: 'must be between 10s and 24h (Consul session TTL)' }).default('30s'),
+        lock_delay: duration.default('15s'),
+      })
       .strict()
       .prefault({}),
   })

@@ -46,6 +46,37 @@ function orderIndex(n: number): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : Infinity;
 }
 
+/** One K/V claim on its own: the service its key names and the FQDNs of its value, or why not. */
+export interface ParsedClaim {
+  key: string;
+  createIndex: number;
+  /** Absent for folders and keys that name no usable service. */
+  service?: string;
+  fqdns: string[];
+  rejections: Rejection[];
+}
+
+/** The per-key part of resolveDomains: depends on the claim and the settings only. */
+export function parseClaim(claim: DomainClaim, settings: ModelSettings): ParsedClaim {
+  const value = typeof claim.value === 'string' ? claim.value : '';
+  const parsed: ParsedClaim = { key: claim.key, createIndex: orderIndex(claim.createIndex), fqdns: [], rejections: [] };
+  const check = serviceOfKey(claim.key, settings.domainsPrefix, value);
+  if ('folder' in check) return parsed;
+  if (!check.ok) {
+    parsed.rejections.push(reject('domain', check.service, claim.key, check.reason, claim.key));
+    return parsed;
+  }
+  parsed.service = check.service;
+  const { fqdns, rejected } = parseDomainValue(value);
+  for (const bad of rejected) parsed.rejections.push(reject('domain', check.service, bad.fqdn, bad.reason, claim.key));
+  parsed.fqdns = fqdns;
+  return parsed;
+}
+
+export function compareClaims(a: DomainClaim, b: DomainClaim): number {
+  return cmp(a.key, b.key) || numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) || cmp(a.value, b.value);
+}
+
 /**
  * Turns K/V claims into custom hosts per app. `apps` maps every routed app to its mode.
  * `reservedDomain` is `<cluster>.<baseDomain>`: names there belong to default hosts, present
@@ -57,28 +88,21 @@ export function resolveDomains(
   settings: ModelSettings,
   reservedDomain: string,
 ): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
+  return resolveParsedClaims([...claims].sort(compareClaims).map((c) => parseClaim(c, settings)), apps, reservedDomain);
+}
+
+/** The global part of resolveDomains: `parsed` in compareClaims order; first claim wins per host. */
+export function resolveParsedClaims(
+  parsed: ParsedClaim[],
+  apps: Map<string, AppMode>,
+  reservedDomain: string,
+): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const byHost = new Map<string, Candidate[]>();
-  const sorted = [...claims].sort(
-    (a, b) =>
-      cmp(a.key, b.key) ||
-      numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) ||
-      cmp(a.value, b.value),
-  );
-  for (const claim of sorted) {
-    const value = typeof claim.value === 'string' ? claim.value : '';
-    const check = serviceOfKey(claim.key, settings.domainsPrefix, value);
-    if ('folder' in check) continue;
-    if (!check.ok) {
-      rejections.push(reject('domain', check.service, claim.key, check.reason, claim.key));
-      continue;
-    }
-    const service = check.service;
-    const { fqdns, rejected } = parseDomainValue(value);
-    for (const bad of rejected) {
-      rejections.push(reject('domain', service, bad.fqdn, bad.reason, claim.key));
-    }
-    if (fqdns.length === 0) continue;
+  for (const claim of parsed) {
+    rejections.push(...claim.rejections);
+    const service = claim.service;
+    if (service === undefined || claim.fqdns.length === 0) continue;
     const mode = apps.get(service);
     if (mode !== 'http') {
       const why =
@@ -88,7 +112,7 @@ export function resolveDomains(
       rejections.push(reject('domain', service, claim.key, `${why}; its domains are not claimed`, claim.key));
       continue;
     }
-    for (const host of fqdns) {
+    for (const host of claim.fqdns) {
       if (isUnderDomain(host, reservedDomain)) {
         rejections.push(
           reject(
@@ -102,7 +126,7 @@ export function resolveDomains(
         );
         continue;
       }
-      const candidate = { app: service, key: claim.key, createIndex: orderIndex(claim.createIndex) };
+      const candidate = { app: service, key: claim.key, createIndex: claim.createIndex };
       byHost.set(host, [...(byHost.get(host) ?? []), candidate]);
     }
   }

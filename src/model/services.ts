@@ -4,7 +4,7 @@ import type { ServiceInstance } from '../sources/types.js';
 import type { ModelSettings, Rejection, ServerRoute } from './types.js';
 import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
 import { reject } from './rejections.js';
-import { badFlagTags, hasFlag } from './tags.js';
+import { badFlagTags, hasFlag, tagsHaveFlag } from './tags.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
 
 /** Consul's own service: never an app, whatever tags it carries. */
@@ -35,12 +35,20 @@ export type Routing = 'routed' | 'skipped' | 'unrouted';
 
 /** The contract of DESIGN §3: bridge-registered (ServiceID prefix) or `router.expose`, unless `router.skip`. */
 export function routingOf(name: string, instances: ServiceInstance[], settings: ModelSettings): Routing {
-  if (name.toLowerCase() === CONSUL_SERVICE) return 'skipped';
-  if (hasFlag(instances, 'skip', settings)) return 'skipped';
+  if (neverRouted(name, instances.flatMap((i) => i.tags))) return 'skipped';
   // An empty prefix would route every service in Consul: treat it as a config slip, not a wildcard.
   const prefixes = settings.serviceIdPrefixes.filter((p) => p !== '');
   const bridged = instances.some((i) => prefixes.some((p) => i.id.startsWith(p)));
   return bridged || hasFlag(instances, 'expose', settings) ? 'routed' : 'unrouted';
+}
+
+/**
+ * Consul's own service and services tagged `router.skip` are never routed, whatever else they carry:
+ * the one rule for the model (routingOf, on every instance's tags) and for the sources, which use it on the tags
+ * of /v1/catalog/services (the union of the instances' tags) to skip reading them at all.
+ */
+export function neverRouted(name: string, tags: readonly string[]): boolean {
+  return name.toLowerCase() === CONSUL_SERVICE || tagsHaveFlag(tags, 'skip');
 }
 
 /** Why a lowercase service name cannot be the left part of `<name>.<cluster>.<base>`, or undefined. */
@@ -57,6 +65,55 @@ export function serviceNameProblem(name: string, defaultHost: string): string | 
   return undefined;
 }
 
+/** What one Consul service is on its own: its lowercase name when routed and usable, and why not. */
+export interface ServiceVerdict {
+  /** Lowercase app name; absent when the service is not routed or its name is unusable. */
+  name?: string;
+  rejections: Rejection[];
+}
+
+/** The per-service part of selectServices: depends on this service's own data and the settings only. */
+export function serviceVerdict(
+  original: string,
+  instances: ServiceInstance[],
+  settings: ModelSettings,
+  defaultHostOf: (name: string) => string,
+): ServiceVerdict {
+  const rejections: Rejection[] = [];
+  const routing = routingOf(original, instances, settings);
+  if (routing !== 'routed') {
+    // Someone clearly meant to expose this service: say why it did not happen.
+    if (routing === 'unrouted') {
+      for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
+        rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
+      }
+    }
+    return { rejections };
+  }
+  const name = original.toLowerCase();
+  const problem =
+    serviceNameProblem(name, defaultHostOf(name)) ??
+    // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".
+    (/[^\x00-\x7f]/.test(original) ? 'service name has non-ASCII characters (not usable in a host name)' : undefined);
+  if (problem) {
+    rejections.push(reject('service', original, original, `${problem}; service not routed`));
+    return { rejections };
+  }
+  return { name, rejections };
+}
+
+/** Collisions after lowercasing go to the code-unit-smallest original; the others are rejected. */
+export function collisionRejections(name: string, winner: string, losers: string[]): Rejection[] {
+  return losers.map((loser) =>
+    reject(
+      'service',
+      loser,
+      loser,
+      `service name collides with "${safeText(winner)}" after lowercasing; "${safeText(winner)}" is routed as ${name}`,
+    ),
+  );
+}
+
 /**
  * Picks the routed services and gives each a valid, unique lowercase name.
  * Name collisions after lowercasing go to the code-unit-smallest original name.
@@ -69,42 +126,15 @@ export function selectServices(
   const rejections: Rejection[] = [];
   const byName = new Map<string, string[]>();
   for (const original of Object.keys(services).sort(cmp)) {
-    const instances = services[original] ?? [];
-    const routing = routingOf(original, instances, settings);
-    if (routing !== 'routed') {
-      // Someone clearly meant to expose this service: say why it did not happen.
-      if (routing === 'unrouted') {
-        for (const [tag, reason] of badFlagTags(instances, 'expose', settings)) {
-          rejections.push(reject('tag', original, tag, `${reason}; service not routed`));
-        }
-      }
-      continue;
-    }
-    const name = original.toLowerCase();
-    const problem =
-      serviceNameProblem(name, defaultHostOf(name)) ??
-      // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".
-      (/[^\x00-\x7f]/.test(original) ? 'service name has non-ASCII characters (not usable in a host name)' : undefined);
-    if (problem) {
-      rejections.push(reject('service', original, original, `${problem}; service not routed`));
-      continue;
-    }
-    byName.set(name, [...(byName.get(name) ?? []), original]);
+    const verdict = serviceVerdict(original, services[original] ?? [], settings, defaultHostOf);
+    rejections.push(...verdict.rejections);
+    if (verdict.name !== undefined) byName.set(verdict.name, [...(byName.get(verdict.name) ?? []), original]);
   }
 
   const candidates: Candidate[] = [];
   for (const [name, originals] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
     const [winner, ...losers] = originals; // already in code-unit order
-    for (const loser of losers) {
-      rejections.push(
-        reject(
-          'service',
-          loser,
-          loser,
-          `service name collides with "${safeText(winner!)}" after lowercasing; "${safeText(winner!)}" is routed as ${name}`,
-        ),
-      );
-    }
+    rejections.push(...collisionRejections(name, winner!, losers));
     const instances = [...(services[winner!] ?? [])].sort(compareInstances);
     candidates.push({ name, original: winner!, instances });
   }

@@ -1,6 +1,7 @@
 // `router.<key>=<value>` tags: parsing, validation, majority vote across instances, per-app settings.
 import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
+import { parseDuration } from '../config/duration.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
 
@@ -10,7 +11,6 @@ export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'firs
 export const MAX_HEALTHCHECK = 200;
 export const MAX_MAXCONN = 100000;
 const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 // Health check path allow-list: `/` then unreserved and a few sub-delims, plus %XX escapes:
 //   A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & -
@@ -89,7 +89,7 @@ const SPECS = {
     parse: (v) => {
       const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
       if (!m) return no;
-      return Number(m[1]) * UNIT_MS[m[2]!]! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
+      return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
     },
   },
   expose: boolSpec('any'),
@@ -144,12 +144,18 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
 
 /** True when a valid `router.<flag>` / `router.<flag>=true` appears on any instance. */
 export function hasFlag(instances: ServiceInstance[], flag: 'expose' | 'skip', settings: ModelSettings): boolean {
-  return instances.some((inst) =>
-    inst.tags.some((tag) => {
-      const p = parseRouterTag(tag, settings);
-      return p?.ok === true && p.key === flag && p.value === 'true';
-    }),
-  );
+  return instances.some((inst) => tagsHaveFlag(inst.tags, flag, settings));
+}
+
+/** Flags are plain booleans: their parsing reads no setting (sources call this without a model). */
+const FLAG_SETTINGS = { reservedPorts: [] } as Partial<ModelSettings> as ModelSettings;
+
+/** True when `tags` hold a valid `router.<flag>` or `router.<flag>=true` (`=false` and bad values do not count). */
+export function tagsHaveFlag(tags: readonly string[], flag: 'expose' | 'skip', settings: ModelSettings = FLAG_SETTINGS): boolean {
+  return tags.some((tag) => {
+    const p = parseRouterTag(tag, settings);
+    return p?.ok === true && p.key === flag && p.value === 'true';
+  });
 }
 
 /** Malformed `router.<flag>` tags; used to report a `router.expose=yes` that failed to expose. */

@@ -97,7 +97,7 @@ export interface TemplateData {
   /** `bind` arguments, in HAProxy syntax (`*:80`, `10.0.0.1:80`, `ipv6@::1:80`). */
   binds: { http: string; https: string; stats: string };
   /** Stats listener: `auth` is `user:password` escaped for a config line, or `null` (read-only page). */
-  stats: { auth: string | null; admin: boolean; user: string | null; password: string | null };
+  stats: { auth: string | null; user: string | null; password: string | null };
   /** Every app, sorted by name. */
   apps: AppView[];
   /** The http apps of `apps`, in the same order. */
@@ -120,6 +120,8 @@ export interface TemplateData {
    * REDIRECT_HOSTS_PER_RULE hosts per entry: an app with more has several consecutive entries.
    */
   httpsRedirects: { app: string; hosts: string[] }[];
+  /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
+  acme: { thumbprint: string } | null;
 }
 
 function fail(message: string): never {
@@ -258,6 +260,23 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
   };
 }
 
+function hostViews(routes: HostRoute[]): HostView[] {
+  const hosts = routes.map((route): HostView => {
+    const host = checkMatch(route.host, HOSTNAME, 'host');
+    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
+  });
+  hosts.sort((a, b) => byString(a.host, b.host));
+  for (let i = 1; i < hosts.length; i++) {
+    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
+  }
+  return hosts;
+}
+
+/** A host for an error message: checked first, so a hostile one is reported as such. */
+function safeHost(host: string): string {
+  return checkMatch(host, HOSTNAME, 'host');
+}
+
 function appView(app: AppRoute, settings: RenderSettings): AppView {
   const name = checkMatch(app.name, NAME, 'app name');
   const what = `app ${name}`;
@@ -296,8 +315,19 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
   };
 }
 
+/**
+ * Keeps views between renders (render/incremental.ts): an app's view while its AppRoute object is
+ * the same, the host views while the model's host list is the same array.
+ */
+export interface TemplateDataMemo {
+  app(app: AppRoute, make: () => AppView): AppView;
+  hosts(routes: HostRoute[], make: () => HostView[]): HostView[];
+}
+
+const NO_MEMO: TemplateDataMemo = { app: (_app, make) => make(), hosts: (_routes, make) => make() };
+
 /** Build what the templates see. Throws TemplateError when a value cannot be printed safely. */
-export function buildTemplateData(model: RoutingModel, settings: RenderSettings): TemplateData {
+export function buildTemplateData(model: RoutingModel, settings: RenderSettings, memo: TemplateDataMemo = NO_MEMO): TemplateData {
   const configDir = checkPath(settings.configDir, 'configDir');
   const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
   const runtimeSocketGroup = settings.runtimeSocketGroup ? checkMatch(settings.runtimeSocketGroup, /^[a-z_][a-z0-9_-]{0,31}$/, 'runtimeSocketGroup') : null;
@@ -312,7 +342,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     stats: formatBind(settings.bindAddress, settings.statsPort),
   };
 
-  const apps = model.apps.map((app) => appView(app, settings)).sort((a, b) => byString(a.name, b.name));
+  const apps = model.apps.map((app) => memo.app(app, () => appView(app, settings))).sort((a, b) => byString(a.name, b.name));
   // Two listeners on one port pass `haproxy -c` (it does not bind) but fail the reload.
   const ports = new Map<number, string>();
   const listen = (port: number, owner: string): void => {
@@ -332,17 +362,12 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
   const httpApps = apps.filter((app) => app.mode === 'http');
   const httpBackends = new Set(httpApps.map((app) => app.backend));
 
-  const hosts = model.hosts.map((route: HostRoute): HostView => {
-    const host = checkMatch(route.host, HOSTNAME, 'host');
+  for (const route of model.hosts) {
     if (!httpBackends.has(route.backend)) {
-      fail(`host ${host} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+      fail(`host ${safeHost(route.host)} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
     }
-    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
-  });
-  hosts.sort((a, b) => byString(a.host, b.host));
-  for (let i = 1; i < hosts.length; i++) {
-    if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
   }
+  const hosts = memo.hosts(model.hosts, () => hostViews(model.hosts));
 
   let tls: TemplateData['tls'] = null;
   const httpsRedirects: TemplateData['httpsRedirects'] = [];
@@ -372,7 +397,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
       maxconn,
     },
     binds,
-    stats: { auth: statsAuth(settings.stats), admin: settings.stats !== undefined, ...statsUserlist(settings.stats) },
+    stats: { auth: statsAuth(settings.stats), ...statsUserlist(settings.stats) },
     apps,
     httpApps,
     tcpApps: apps.filter((app) => app.mode === 'tcp'),
@@ -382,5 +407,15 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings)
     defaultBackend: DEFAULT_BACKEND,
     tls,
     httpsRedirects,
+    acme: acmeData(settings.acme),
   };
+}
+
+// A JWK SHA-256 thumbprint: 43 base64url characters, safe inside a quoted log-format string.
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+function acmeData(acme: RenderSettings['acme']): TemplateData['acme'] {
+  if (acme === undefined) return null;
+  if (!THUMBPRINT.test(acme.thumbprint)) fail(`acme.thumbprint ${JSON.stringify(acme.thumbprint)} is not a base64url SHA-256 JWK thumbprint`);
+  return { thumbprint: acme.thumbprint };
 }

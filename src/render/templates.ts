@@ -28,11 +28,28 @@ export interface CompiledTemplate {
   /** Template file it came from, e.g. `haproxy.cfg.hbs` (for error messages). */
   file: string;
   render: (data: TemplateData) => string;
+  /**
+   * Every TemplateData field the template (with the partials it uses) may read: its output is the
+   * same while these fields are the same objects (render/incremental.ts caches it so).
+   */
+  reads: string[];
+  /**
+   * The TemplateData fields the template reads outside its per-app partials (`*`: cannot tell).
+   * The runtime plan relies on haproxy.cfg reading no app and no host there, and on hosts.map
+   * reading only the hosts (apply/runtime/model-plan.ts).
+   */
+  frameReads: string[];
 }
 
 export interface CompiledTemplates {
   /** One per top-level template, sorted by output name. */
   templates: CompiledTemplate[];
+  /**
+   * The text the per-app partials render for one view of `list` (`httpApps`, `tcpApps`, `apps`):
+   * one app's section of haproxy.cfg, e.g. its backend. Undefined when no partial of the set
+   * renders that list's items on their own (render/templates.ts, perItemPartials).
+   */
+  itemText(list: string, view: object): string | undefined;
   /** Partial names (without `.hbs`), sorted. */
   partials: string[];
 }
@@ -183,12 +200,175 @@ export function compileTemplates(source: TemplateSource): CompiledTemplates {
     }
   }
 
-  for (const [name, { text }] of partials) env.registerPartial(name, env.compile(text, COMPILE_OPTIONS));
+  const perItem = perItemPartials(env, files, partials);
+  for (const [name, { text }] of partials) {
+    const compiled = env.compile(text, COMPILE_OPTIONS);
+    env.registerPartial(name, perItem.has(name) ? (memoizedPartial(compiled as PartialFn) as typeof compiled) : compiled);
+  }
+  // One small template per list: renders (or finds in the cache) the per-app partials of an item.
+  const byList = new Map<string, string[]>();
+  for (const [name, list] of perItem) byList.set(list, [...(byList.get(list) ?? []), name]);
+  const itemTemplates = new Map([...byList].map(([list, names]) => [list, env.compile(names.map((n) => `{{> ${n}}}`).join(''), COMPILE_OPTIONS)]));
+  const itemText = (list: string, view: object): string | undefined => itemTemplates.get(list)?.(view);
   const templates = [...files]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([output, { file, text }]): CompiledTemplate => {
       const template = env.compile<TemplateData>(text, COMPILE_OPTIONS);
-      return { output, file, render: (data) => template(data) };
+      const frame = [...frameReads(env, text, partials, perItem)].sort();
+      return { output, file, render: (data) => template(data), reads: [...fieldsRead(env, text, partials)].sort(), frameReads: frame };
     });
-  return { templates, partials: [...partials.keys()].sort() };
+  return { templates, partials: [...partials.keys()].sort(), itemText };
+}
+
+// ---- what lets a render cost what changed (render/incremental.ts) ------------------------------
+
+/** Top-level TemplateData fields (kept in step with data.ts by a test). */
+export const TEMPLATE_DATA_FIELDS = [
+  'settings', 'binds', 'stats', 'apps', 'httpApps', 'tcpApps', 'hosts', 'hostsMapPath', 'serverStatePath', 'defaultBackend', 'tls', 'httpsRedirects',
+] as const;
+
+type Node = Record<string, unknown>;
+
+function walk(node: unknown, visit: (node: Node, blockDepth: number) => void, blockDepth = 0): void {
+  if (Array.isArray(node)) {
+    for (const child of node) walk(child, visit, blockDepth);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const record = node as Node;
+  visit(record, blockDepth);
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'loc') continue;
+    // `each` and `with` bodies run in a new context (a `../` there is the block's own parent);
+    // `if`/`unless` bodies do not (Handlebars 4: a `../` there leaves the current context).
+    const changesContext = record.type === 'BlockStatement' && ['each', 'with'].includes(((record.path as Node).original as string) ?? '');
+    const inner = changesContext && key === 'program' ? blockDepth + 1 : blockDepth;
+    walk(value, visit, inner);
+  }
+}
+
+function partialsUsed(env: typeof Handlebars, text: string, partials: Map<string, Parsed>, seen = new Set<string>()): Set<string> {
+  for (const name of partialReferences(env.parse(text))) {
+    if (seen.has(name) || !partials.has(name)) continue;
+    seen.add(name);
+    partialsUsed(env, partials.get(name)!.text, partials, seen);
+  }
+  return seen;
+}
+
+/** TemplateData fields named anywhere in the template or its partials (a superset of what it reads). */
+function fieldsRead(env: typeof Handlebars, text: string, partials: Map<string, Parsed>): Set<string> {
+  const known = new Set<string>(TEMPLATE_DATA_FIELDS);
+  const reads = new Set<string>();
+  for (const source of [text, ...[...partialsUsed(env, text, partials)].map((n) => partials.get(n)!.text)]) {
+    walk(env.parse(source), (node) => {
+      if (node.type !== 'PathExpression') return;
+      for (const part of node.parts as string[]) if (known.has(part)) reads.add(part);
+    });
+  }
+  return reads;
+}
+
+/**
+ * Partials whose output is a function of their context object alone: called with no arguments
+ * right inside an `{{#each}}` of a top-level template (one app per call, e.g. `backend-http`),
+ * and reading neither `@data` (`@index`, `@root`, ...) nor anything above their own context
+ * (`../` out of the partial), nor do the partials they use. Their output is cached per context.
+ */
+function perItemPartials(env: typeof Handlebars, files: Map<string, Parsed>, partials: Map<string, Parsed>): Map<string, string> {
+  const candidates = new Map<string, string>();
+  const clashing = new Set<string>();
+  for (const { text } of files.values()) {
+    // Partials called with no arguments right in the body of `{{#each <list>}}` at the top level.
+    const visitEach = (node: Node): void => {
+      if (node.type !== 'BlockStatement' || (node.path as Node).original !== 'each') return;
+      const param = (node.params as Node[])[0];
+      if (param?.type !== 'PathExpression' || param.data || param.depth !== 0) return;
+      for (const statement of ((node.program as Node).body as Node[]) ?? []) {
+        const name = statement.name as Node | undefined;
+        if (statement.type !== 'PartialStatement' || name?.type !== 'PathExpression' || name.data) continue;
+        if ((statement.params as unknown[]).length > 0 || statement.hash) continue;
+        const partial = name.original as string;
+        const list = param.original as string;
+        if (candidates.has(partial) && candidates.get(partial) !== list) clashing.add(partial);
+        candidates.set(partial, list);
+      }
+    };
+    for (const node of (env.parse(text).body as unknown as Node[])) visitEach(node);
+  }
+  for (const name of clashing) candidates.delete(name);
+  const selfContained = (source: string): boolean => {
+    let ok = true;
+    walk(env.parse(source), (node, depth) => {
+      if (node.type === 'PathExpression' && (node.data || (node.depth as number) > depth)) ok = false;
+      if (node.type === 'PartialBlockStatement' || node.type === 'DecoratorBlock' || node.type === 'Decorator') ok = false;
+    });
+    return ok;
+  };
+  const out = new Map<string, string>();
+  for (const [name, list] of candidates) {
+    const parsed = partials.get(name);
+    if (!parsed) continue;
+    const used = [name, ...partialsUsed(env, parsed.text, partials)];
+    if (used.every((n) => selfContained(partials.get(n)!.text))) out.set(name, list);
+  }
+  return out;
+}
+
+type PartialFn = (context: unknown, options?: unknown) => string;
+
+/** The partial's output, kept per context object (views are never mutated once built). */
+function memoizedPartial(compiled: PartialFn): PartialFn {
+  const cache = new WeakMap<object, string>();
+  return (context, options) => {
+    if (typeof context !== 'object' || context === null) return compiled(context, options);
+    let out = cache.get(context);
+    if (out === undefined) {
+      out = compiled(context, options);
+      cache.set(context, out);
+    }
+    return out;
+  };
+}
+
+/**
+ * Root fields a template reads, leaving out `{{#each <list>}}` blocks at its top level whose body
+ * is only text and per-app partials. Paths are followed into partials; a path that climbs out of
+ * a partial's context, or `@root`, counts as reading that root field (or `*`).
+ */
+function frameReads(env: typeof Handlebars, text: string, partials: Map<string, Parsed>, perItem: Map<string, string>): Set<string> {
+  const reads = new Set<string>();
+  const known = new Set<string>(TEMPLATE_DATA_FIELDS);
+  const itemOnly = (node: Node): boolean =>
+    node.type === 'BlockStatement' &&
+    (node.path as Node).original === 'each' &&
+    !node.inverse &&
+    ((node.program as Node).body as Node[]).every(
+      (s) => s.type === 'ContentStatement' || s.type === 'CommentStatement' || (s.type === 'PartialStatement' && perItem.has((s.name as Node).original as string)),
+    );
+  const visit = (source: string, rootContext: boolean, seen: Set<string>, top: boolean): void => {
+    const ast = env.parse(source) as unknown as Node;
+    const body = (ast.body as Node[]).filter((n) => !(top && itemOnly(n)));
+    walk(body, (node, depth) => {
+      if (node.type === 'PathExpression') {
+        const parts = node.parts as string[];
+        if (node.data) {
+          if (parts[0] === 'root') reads.add(parts[1] ?? '*');
+          else if (parts[0] !== 'index' && parts[0] !== 'first' && parts[0] !== 'last' && parts[0] !== 'key') reads.add('*');
+        } else if ((node.depth as number) > depth) {
+          reads.add('*');
+        } else if (rootContext && (node.depth as number) === depth && known.has(parts[0] ?? '')) {
+          // Only data fields: helper and partial names are paths too.
+          reads.add(parts[0]!);
+        }
+      } else if (node.type === 'PartialStatement' || node.type === 'PartialBlockStatement') {
+        const name = (node.name as Node).original as string;
+        if (seen.has(name) || !partials.has(name)) return;
+        const plain = (node.params as unknown[]).length === 0 && !node.hash;
+        visit(partials.get(name)!.text, rootContext && depth === 0 && plain, new Set([...seen, name]), false);
+      }
+    });
+  };
+  visit(text, true, new Set(), true);
+  return reads;
 }

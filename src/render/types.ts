@@ -20,8 +20,8 @@ export interface RenderSettings {
   stats?: { user: string; password: string };
   /**
    * TLS from Vault. Absent (or no certificate): no HTTPS frontend, and https-only apps are served
-   * over plain HTTP. `crtList` is an absolute path outside the staging directory: the certificate
-   * files are written before the configuration is validated.
+   * over plain HTTP. `crtList` is `<configDir>/crt-list`: the certificate files are part of the
+   * candidate (render/certificates.ts), validated in staging with the rest.
    */
   tls?: {
     crtList: string;
@@ -37,6 +37,11 @@ export interface RenderSettings {
    * refuses to start when it cannot raise its limit that far.
    */
   maxconn?: number;
+  /**
+   * ACME on: the account key's JWK thumbprint. The HTTP frontend then answers
+   * `/.well-known/acme-challenge/<token>` with `<token>.<thumbprint>` itself (HTTP-01).
+   */
+  acme?: { thumbprint: string };
 }
 
 /** Template texts as read from the templates directory. */

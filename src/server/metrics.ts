@@ -2,9 +2,11 @@
 // process (tests) and a SIGHUP restart of the daemon keeps its counters: attach() moves the
 // metrics to the new runner. Counters follow the runner's events; gauges read its state on scrape.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ORDER_RESULTS } from '../acme/schedule.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
+import type { ConsulTraffic } from '../sources/consul/http.js';
 import { REQUIRED_SOURCES, evaluateHealth } from './status.js';
 
 export const METRIC_PREFIX = 'paas_router_';
@@ -27,6 +29,7 @@ export class RouterMetrics {
     applied: (report: ApplyReport) => this.onApplied(report),
     rendered: (ms: number) => this.renderDuration.observe(ms / 1000),
     buildError: () => this.buildErrors.inc(),
+    acmeOrder: (result: string) => this.acmeOrders.inc({ result }),
   };
 
   private readonly changesApplied: Counter<'method'>;
@@ -37,6 +40,7 @@ export class RouterMetrics {
   private readonly renderDuration: Histogram;
   private readonly validateDuration: Histogram;
   private readonly reloadDuration: Histogram;
+  private readonly acmeOrders: Counter<'result'>;
 
   constructor(opts: { version?: string; now?: () => number; defaultMetrics?: boolean } = {}) {
     const now = opts.now ?? Date.now;
@@ -88,7 +92,7 @@ export class RouterMetrics {
       collect() {
         this.reset();
         const counts: Record<string, number> = { service: 0, tag: 0, domain: 0, conflict: 0 };
-        for (const r of state()?.model?.rejections ?? []) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
+        for (const r of state()?.builtModel?.rejections ?? []) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
         for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
       },
     });
@@ -102,7 +106,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const hosts = state()?.servingModel?.hosts ?? [];
+        const hosts = state()?.liveModel?.hosts ?? [];
         this.set({ source: 'default' }, hosts.filter((h) => h.source === 'default').length);
         this.set({ source: 'kv' }, hosts.filter((h) => h.source === 'kv').length);
       },
@@ -114,7 +118,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const apps = state()?.servingModel?.apps ?? [];
+        const apps = state()?.liveModel?.apps ?? [];
         this.set({ mode: 'http' }, apps.filter((a) => a.mode === 'http').length);
         this.set({ mode: 'tcp' }, apps.filter((a) => a.mode === 'tcp').length);
       },
@@ -126,7 +130,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const servers = (state()?.servingModel?.apps ?? []).flatMap((a) => a.servers);
+        const servers = (state()?.liveModel?.apps ?? []).flatMap((a) => a.servers);
         this.set({ state: 'up' }, servers.filter((s) => s.passing).length);
         this.set({ state: 'down' }, servers.filter((s) => !s.passing).length);
       },
@@ -174,10 +178,61 @@ export class RouterMetrics {
         this.set(s && evaluateHealth(s, now(), self.decisive).ok ? 1 : 0);
       },
     });
+    this.registerConsulMetrics(registers);
+    this.acmeOrders = acmeMetrics(registers, state, now);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
-  /** The last apply report that was not 'unchanged' (for the health rules). */
+  /** The Consul client's traffic; totals of the clients followed before it (a SIGHUP restart) carry over. */
+  private consul: { traffic: () => ConsulTraffic; base: { requests: number; responseBytes: number; refused: number } } | undefined;
+
+  /** Follows this Consul client's traffic from now on. */
+  followConsul(traffic: () => ConsulTraffic): void {
+    const base = { requests: 0, responseBytes: 0, refused: 0 };
+    if (this.consul) {
+      const old = this.consul.traffic();
+      base.requests = this.consul.base.requests + old.requests;
+      base.responseBytes = this.consul.base.responseBytes + old.responseBytes;
+      base.refused = this.consul.base.refused + old.refused;
+    }
+    this.consul = { traffic, base };
+  }
+
+  private registerConsulMetrics(registers: Registry[]): void {
+    const self = this;
+    const total = (name: string, help: string, field: 'requests' | 'responseBytes' | 'refused') =>
+      new Counter({
+        name: `${METRIC_PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          const c = self.consul;
+          this.reset();
+          if (c) this.inc(c.base[field] + c.traffic()[field]);
+        },
+      });
+    total('consul_requests_total', 'HTTP requests sent to Consul (blocking or not, retries included).', 'requests');
+    total('consul_response_bytes_total', 'Bytes of Consul answers read (bodies).', 'responseBytes');
+    total('consul_refused_total', 'Connections Consul refused (reset before answering, or 429); each was retried with backoff.', 'refused');
+    new Gauge({
+      name: `${METRIC_PREFIX}consul_connections`,
+      help: 'Connections open to Consul now (at most consul.max_connections).',
+      registers,
+      collect() {
+        this.set(self.consul?.traffic().connections ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}consul_connections_max`,
+      help: 'The most connections open to Consul at once since the client started.',
+      registers,
+      collect() {
+        this.set(self.consul?.traffic().maxConnectionsHeld ?? 0);
+      },
+    });
+  }
+
+  /** The last apply report that was not 'already-refused' (for the health rules). */
   get lastDecisiveReport(): ApplyReport | undefined {
     return this.decisive;
   }
@@ -190,6 +245,7 @@ export class RouterMetrics {
     runner.on('applied', this.listeners.applied);
     runner.on('rendered', this.listeners.rendered);
     runner.on('build-error', this.listeners.buildError);
+    runner.on('acme-order', this.listeners.acmeOrder);
   }
 
   detach(): void {
@@ -197,6 +253,7 @@ export class RouterMetrics {
     this.runner.off('applied', this.listeners.applied);
     this.runner.off('rendered', this.listeners.rendered);
     this.runner.off('build-error', this.listeners.buildError);
+    this.runner.off('acme-order', this.listeners.acmeOrder);
   }
 
   metrics(): Promise<string> {
@@ -208,7 +265,7 @@ export class RouterMetrics {
   }
 
   private onApplied(report: ApplyReport): void {
-    if (report.status !== 'unchanged') this.decisive = report;
+    if (report.status !== 'already-refused') this.decisive = report;
     const method = applyMethod(report);
     if (method) this.changesApplied.inc({ method });
     if (report.status === 'reload-failed') this.reloadFailures.inc();
@@ -226,4 +283,37 @@ function isRequired(name: string): boolean {
 function sourceEntries(state: RouterState | undefined): [string, RouterState['sources'][string] | undefined][] {
   const names = [...new Set([...REQUIRED_SOURCES, ...Object.keys(state?.sources ?? {})])];
   return names.map((n) => [n, state?.sources[n]]);
+}
+
+/** ACME (src/acme/): certificate expiry per custom domain, orders by result. Returns the order counter. */
+function acmeMetrics(registers: Registry[], state: () => RouterState | undefined, now: () => number): Counter<'result'> {
+  new Gauge({
+    name: `${METRIC_PREFIX}certificate_expiry_seconds`,
+    help: 'Seconds until the certificate serving a custom domain expires (negative once expired); ACME on only.',
+    labelNames: ['host'],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of state()?.acme?.hosts ?? []) {
+        if (h.notAfter) this.set({ host: h.host }, Math.round((Date.parse(h.notAfter) - now()) / 1000));
+      }
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}acme_lock_held`,
+    help: '1 while this router holds the ACME lock (orders and renews for the cluster).',
+    registers,
+    collect() {
+      const acme = state()?.acme;
+      if (acme) this.set(acme.lock.held ? 1 : 0);
+    },
+  });
+  const orders = new Counter({
+    name: `${METRIC_PREFIX}acme_orders_total`,
+    help: 'ACME attempts by result: issued, preflight-failed (no order sent), order-failed, store-failed, lock-lost.',
+    labelNames: ['result'],
+    registers,
+  });
+  for (const result of ORDER_RESULTS) orders.inc({ result }, 0);
+  return orders;
 }

@@ -1,6 +1,7 @@
 // What /status, the status page and /healthz show: a plain JSON document derived from the
 // runner's state. Pure (state + clock in, document out) so every rule is table-testable.
-import type { TlsStatus } from '../apply/certs.js';
+import type { AcmeView } from '../acme/view.js';
+import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
@@ -35,14 +36,14 @@ export interface Health {
 
 /** Apply outcomes after which HAProxy does not run the latest valid candidate. */
 const NOT_LOADED: Record<string, string> = {
-  written: 'the latest validated configuration is on disk but HAProxy has not loaded it (HAProxy not reachable)',
+  'haproxy-unreachable': 'the latest validated configuration is on disk but HAProxy has not loaded it (HAProxy not reachable)',
   'reload-failed': 'HAProxy failed to reload the latest validated configuration; it still runs the previous one',
   'write-failed': 'the latest configuration could not be written to disk',
 };
 
 /**
- * `decisive` is the last apply report that was not 'unchanged' (an unchanged report after a
- * refusal repeats the refused checksum and says nothing new).
+ * `decisive` is the last apply report that was not 'already-refused' (that report repeats the
+ * refused checksum and says nothing new).
  */
 export function evaluateHealth(state: RouterState, now: number, decisive?: ApplyReport): Health {
   const reasons: string[] = [];
@@ -56,6 +57,12 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   for (const s of Object.values(state.sources)) {
     if (required.has(s.name) || s.state === 'ok') continue;
     warnings.push(`source ${s.name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''}`);
+  }
+  for (const s of Object.values(state.sources)) {
+    const failing = s.failing ?? [];
+    if (failing.length === 0) continue;
+    const shown = failing.slice(0, 5).map((f) => `${f.subject} (${f.message})`).join('; ');
+    warnings.push(`source ${s.name}: ${failing.length} read(s) failing, their last known data stays in use: ${shown}${failing.length > 5 ? '; …' : ''}`);
   }
 
   const last = state.lastApply;
@@ -80,8 +87,20 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   if (httpOnly.length > 0) {
     warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${httpOnly.map((h) => h.host).join(', ')}`);
   }
+  warnings.push(...acmeWarnings(state));
   if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
+}
+
+/** ACME: no account key, or custom domains whose last order failed and that have no certificate. */
+function acmeWarnings(state: RouterState): string[] {
+  const acme = state.acme;
+  if (!acme) return [];
+  const out: string[] = [];
+  if (acme.accountError) out.push(`ACME: no account key yet: ${acme.accountError}`);
+  const failing = acme.hosts.filter((h) => h.certificateSource === null && h.lastResult !== null && h.lastResult !== 'issued');
+  if (failing.length > 0) out.push(`ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${failing.map((h) => `${h.host} (${h.lastResult})`).join(', ')}`);
+  return out;
 }
 
 export function ageText(ms: number): string {
@@ -101,6 +120,8 @@ export interface SourceView {
   lastSyncAt: string | null;
   syncAgeSeconds: number | null;
   lastError: { code: string; message: string; at: string | null } | null;
+  /** Parts failing to read while the source works (Consul services whose health read fails). */
+  failing: { subject: string; code: string; message: string; at: string | null }[];
 }
 
 export interface ServerView {
@@ -169,6 +190,8 @@ export interface StatusDocument {
   traffic?: TrafficStatusView;
   /** Recent changes, newest first (docs/traffic.md). */
   timeline?: TimelineView[];
+  /** ACME (null when off): lock holder, per custom domain certificate source, expiry, last order, next try. */
+  acme: AcmeView | null;
 }
 
 function appView(app: AppRoute, model: RoutingModel): AppView {
@@ -209,11 +232,12 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastSyncAt: iso(s?.lastSyncAt),
       syncAgeSeconds: s?.lastSyncAt === undefined ? null : seconds(now - s.lastSyncAt),
       lastError: s?.lastError ? { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) } : null,
+      failing: (s?.failing ?? []).map((f) => ({ subject: f.subject, code: f.code, message: f.message, at: iso(f.at) })),
     };
   });
-  const model = state.servingModel ?? state.model;
-  const routesFrom = state.servingModel ? 'serving' : state.model ? 'latest-build' : 'none';
-  const latest = state.model;
+  const model = state.liveModel ?? state.builtModel;
+  const routesFrom = state.liveModel ? 'serving' : state.builtModel ? 'latest-build' : 'none';
+  const latest = state.builtModel;
   const last = state.lastApply;
   return {
     generatedAt: new Date(now).toISOString(),
@@ -227,7 +251,7 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastRuntimeChangeAt: iso(state.lastRuntimeChangeAt),
       lastBuildError: state.lastBuildError ? { ...state.lastBuildError, at: iso(state.lastBuildError.at) } : null,
       lastRenderMs: state.lastRenderMs === undefined ? null : Math.round(state.lastRenderMs * 1000) / 1000,
-      pendingChanges: latest !== undefined && latest !== state.servingModel,
+      pendingChanges: latest !== undefined && latest !== state.liveModel,
       held: state.held ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter } : null,
       counters: { ...state.counters },
     },
@@ -238,14 +262,15 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
     conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
     tls: state.tls ?? null,
+    acme: state.acme ?? null,
   };
 }
 
 /** One line for systemd's STATUS= and logs. */
 export function statusLine(state: RouterState, now: number, decisive?: ApplyReport): string {
-  const model = state.servingModel;
+  const model = state.liveModel;
   const health = evaluateHealth(state, now, decisive);
   const serving = model ? `serving ${model.apps.length} apps, ${model.hosts.length} hosts` : 'no configuration applied yet';
-  const rejected = state.model?.rejections.length ? `; ${state.model.rejections.length} rejected inputs` : '';
+  const rejected = state.builtModel?.rejections.length ? `; ${state.builtModel.rejections.length} rejected inputs` : '';
   return `${serving}${rejected}; ${health.ok ? 'healthy' : `unhealthy: ${health.reasons[0]}`}`;
 }

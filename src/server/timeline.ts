@@ -3,12 +3,13 @@
 // events), each naming the apps it touched so the page can filter by app. Follows the runner's
 // events like the metrics do; the diffs it needs are pure functions below.
 import type { ApplyReport } from '../apply/applier.js';
-import type { RuntimeCertReport, TlsStatus } from '../apply/certs.js';
+import type { CertificateSyncReport } from '../apply/runtime/certificates.js';
+import type { TlsStatus } from '../render/certificates.js';
 import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
 import type { Runner } from '../runner.js';
 import type { HeldChange } from '../state.js';
 
-export type TimelineKind = 'runtime' | 'reload' | 'written' | 'refused' | 'reload-failed' | 'write-failed' | 'held' | 'rejection' | 'certificate' | 'build-error';
+export type TimelineKind = 'runtime' | 'reload' | 'haproxy-unreachable' | 'refused' | 'reload-failed' | 'write-failed' | 'held' | 'rejection' | 'certificate' | 'build-error';
 
 export interface TimelineEvent {
   at: number;
@@ -34,7 +35,7 @@ export class Timeline {
   private readonly listeners = {
     applied: (r: ApplyReport) => this.onApplied(r),
     held: (h: HeldChange) => this.onHeld(h),
-    certificates: (c: RuntimeCertReport) => this.onCertificates(c),
+    certificates: (c: CertificateSyncReport) => this.onCertificates(c),
     buildError: (err: unknown) => this.add('build-error', [], `the build failed; the running configuration stays: ${err instanceof Error ? err.message : String(err)}`),
   };
 
@@ -49,7 +50,7 @@ export class Timeline {
   attach(runner: Runner): void {
     this.detach();
     this.runner = runner;
-    this.model = runner.state.servingModel;
+    this.model = runner.state.liveModel;
     runner.on('applied', this.listeners.applied);
     runner.on('held', this.listeners.held);
     runner.on('certificates', this.listeners.certificates);
@@ -76,25 +77,25 @@ export class Timeline {
   private onApplied(report: ApplyReport): void {
     const state = this.runner?.state;
     if (!state) return;
-    this.noteRejections(state.model?.rejections ?? []);
+    this.noteRejections(state.builtModel?.rejections ?? []);
     this.noteTls(state.tls);
     const error = report.error?.message ?? '';
     switch (report.status) {
       case 'runtime':
       case 'reloaded':
-      case 'written': {
-        let changed = changedApps(this.model, state.servingModel);
-        this.model = state.servingModel;
+      case 'haproxy-unreachable': {
+        let changed = changedApps(this.model, state.liveModel);
+        this.model = state.liveModel;
         const wasWritten = this.written;
         // A reload that loads files written earlier brings their apps live only now.
-        if (wasWritten && report.status !== 'written') changed = [...new Set([...wasWritten, ...changed])].sort();
-        this.written = report.status === 'written' ? [...new Set([...(this.written || []), ...changed])] : false;
+        if (wasWritten && report.status !== 'haproxy-unreachable') changed = [...new Set([...wasWritten, ...changed])].sort();
+        this.written = report.status === 'haproxy-unreachable' ? [...new Set([...(this.written || []), ...changed])] : false;
         if (report.status === 'runtime') this.add('runtime', changed, `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}`);
         else if (report.status === 'reloaded') {
           const reason = report.reloadReason ?? (wasWritten ? 'loads the files written while HAProxy was not reachable' : undefined);
           this.add('reload', changed, `HAProxy reloaded${reason ? ` (${reason})` : ''} — ${describe(changed)}`);
         }
-        else this.add('written', changed, `written to disk, HAProxy not reachable: it loads the files when it answers — ${describe(changed)}`);
+        else this.add('haproxy-unreachable', changed, `written to disk, HAProxy not reachable: it loads the files when it answers — ${describe(changed)}`);
         break;
       }
       case 'refused':
@@ -113,16 +114,17 @@ export class Timeline {
 
   private onHeld(held: HeldChange): void {
     const state = this.runner?.state;
-    const lost = state?.model ? changedApps(state.servingModel, state.model).filter((a) => !state.model!.apps.some((x) => x.name === a)) : [];
-    this.noteRejections(state?.model?.rejections ?? []);
+    const built = state?.builtModel;
+    const lost = built ? changedApps(state.liveModel, built).filter((a) => !built.apps.some((x) => x.name === a)) : [];
+    this.noteRejections(built?.rejections ?? []);
     this.add('held', lost, `change held by the never-shrink guard (${held.reason}): routes ${held.routesBefore} → ${held.routesAfter}; the current routes keep serving until a fresh read confirms it`);
   }
 
-  private onCertificates(sync: RuntimeCertReport): void {
+  private onCertificates(sync: CertificateSyncReport): void {
     this.noteTls(this.runner?.state.tls);
     if (sync.status === 'updated') this.add('certificate', [], `certificates updated through the runtime API: ${sync.ops.join(', ')}`);
-    else if (sync.status === 'reloaded') this.add('certificate', [], `certificates applied with a reload: ${sync.ops.join(', ')}`);
-    else if (sync.status === 'failed') this.add('certificate', [], `certificates could not be applied to the running HAProxy: ${sync.error ?? ''}`);
+    else if (sync.status === 'needs-reload') this.add('certificate', [], `certificates need a reload (${sync.reason ?? 'the runtime API cannot make this change'}): ${sync.ops.join(', ')}`);
+    else if (sync.status === 'unreachable') this.add('certificate', [], `certificates could not be applied to the running HAProxy: ${sync.error ?? 'the runtime API did not answer'}`);
   }
 
   private noteRejections(list: readonly Rejection[]): void {

@@ -14,6 +14,17 @@ export interface SourceStatus {
   /** ms since epoch of the last successful read. */
   lastSyncAt?: number;
   lastError?: { code: string; message: string; at: number };
+  /** Parts that fail to read while the source as a whole works (one Consul service's health read). */
+  failing?: FailingRead[];
+}
+
+/** One part of a source that cannot be read: its last known data stays in use, nothing else waits. */
+export interface FailingRead {
+  /** What failed, e.g. the Consul service name. */
+  subject: string;
+  code: string;
+  message: string;
+  at: number;
 }
 
 export interface SourceSink<T> {
@@ -48,6 +59,16 @@ export class StatusTracker {
   ok(): void {
     // Reported every time: the sync age on the status page and in metrics depends on it.
     this.current = { ...this.current, state: 'ok', lastSyncAt: this.now() };
+    this.report(this.current);
+  }
+
+  /** The parts failing now (reported when the list changes; an empty list clears it). */
+  setFailing(failing: FailingRead[]): void {
+    const before = this.current.failing ?? [];
+    const same = before.length === failing.length && before.every((f, i) => f.subject === failing[i]!.subject && f.message === failing[i]!.message);
+    if (same) return;
+    const { failing: _dropped, ...rest } = this.current;
+    this.current = failing.length > 0 ? { ...rest, failing } : rest;
     this.report(this.current);
   }
 

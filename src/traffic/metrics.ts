@@ -74,7 +74,7 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
   if (!perApp) return;
 
   /** (app name, backend) of every app HAProxy serves. */
-  const apps = (): [string, string][] => (state()?.servingModel?.apps ?? []).map((a) => [a.name, a.backend]);
+  const apps = (): [string, string][] => (state()?.liveModel?.apps ?? []).map((a) => [a.name, a.backend]);
   new Counter({
     name: `${METRIC_PREFIX}app_requests_total`,
     help: 'Requests (tcp: sessions) HAProxy counted per app since its worker started (metrics.per_app).',

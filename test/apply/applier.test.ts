@@ -1,10 +1,12 @@
 // The applier against a real HAProxy 2.6 in master-worker mode.
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier, type Candidate } from '../../src/apply/applier.js';
+import { writeFilesAtomically } from '../../src/apply/files.js';
+import { WriteFailedError } from '../../src/errors.js';
 import { showProc } from '../../src/apply/reload.js';
 import { createLogger } from '../../src/log.js';
 import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js';
@@ -49,7 +51,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
 
   await t.test('HAProxy not running yet: the files are written and the reload is pending', async (t) => {
     const r = await applier.apply(candidate('v1', port));
-    t.equal(r.status, 'written');
+    t.equal(r.status, 'haproxy-unreachable');
     t.equal(r.error?.code, 'HAPROXY_UNREACHABLE');
     t.ok(applier.pendingReload);
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v1/);
@@ -80,7 +82,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     t.match(r.error?.message, /this-is-not-a-keyword/);
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v2/);
     t.equal(await body(), 'v2');
-    t.equal((await applier.apply(candidate('v3', port, '  this-is-not-a-keyword 1'))).status, 'unchanged', 'not retried until the input changes');
+    t.equal((await applier.apply(candidate('v3', port, '  this-is-not-a-keyword 1'))).status, 'already-refused', 'not retried until the input changes');
   });
 
   await t.test('a reload HAProxy refuses (port taken) rolls the files back', async (t) => {
@@ -101,7 +103,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
 
   await t.test('a daemon restart adopts the files on disk and does not reload', async (t) => {
     const fresh = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
-    await fresh.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']);
+    t.match(await fresh.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
     t.equal((await fresh.apply(candidate('v5', port))).status, 'unchanged');
   });
 
@@ -114,4 +116,87 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     t.equal(r.error?.code, 'WRITE_FAILED');
     t.equal(await body(), 'v5');
   });
+
+  await t.test('a refused reload whose files cannot be put back says so, with the cause', async (t) => {
+    const taken = createServer();
+    const takenPort = await freePort();
+    await new Promise<void>((r) => taken.listen(takenPort, '127.0.0.1', r));
+    t.teardown(() => new Promise((r) => taken.close(r)));
+    let liveWrites = 0;
+    const failingRestore: typeof writeFilesAtomically = async (dir, files, opts) => {
+      if (dir === configDir && 'haproxy.cfg' in files && ++liveWrites === 2) throw new WriteFailedError('cannot write the configuration: EIO (injected)');
+      return writeFilesAtomically(dir, files, opts);
+    };
+    const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log, writeFiles: failingRestore });
+    t.match(await applier.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+    const r = await applier.apply(candidate('v7', port, `listen clash\n  bind 127.0.0.1:${takenPort}\n  server s 127.0.0.1:1`));
+    t.equal(r.status, 'reload-failed');
+    t.match(r.error?.message, /could NOT be put back on disk \(cannot write the configuration: EIO \(injected\)\)/);
+    t.notMatch(r.error?.message, /were put back/);
+    t.equal(await body(), 'v5', 'the running workers kept serving');
+    const fixed = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
+    t.equal((await fixed.apply(candidate('v8', port))).status, 'reloaded', 'the next good candidate repairs the disk');
+  });
+});
+
+t.test('adopting the files on disk: a missing file is a new node, any other read error is reported', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'paas-router-adopt-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  const applier = new Applier({ configDir: work, bin: 'haproxy', masterSocket: join(work, 'm.sock'), reloadTimeoutMs: 1000, log });
+  t.match(await applier.adoptFilesOnDisk(['haproxy.cfg']), { adopted: false, reason: /haproxy\.cfg does not exist/ });
+  await mkdir(join(work, 'haproxy.cfg'));
+  t.match(await applier.adoptFilesOnDisk(['haproxy.cfg']), { adopted: false, reason: /cannot read .*haproxy\.cfg: .*EISDIR/ }, 'EISDIR (or EACCES) is not "nothing to adopt"');
+  t.equal(applier.runningFiles, undefined);
+  await rm(join(work, 'haproxy.cfg'), { recursive: true });
+  await writeFile(join(work, 'haproxy.cfg'), 'x');
+  t.match(await applier.adoptFilesOnDisk(['haproxy.cfg']), { adopted: true });
+  t.same(applier.runningFiles, { 'haproxy.cfg': 'x' });
+});
+
+t.test('a runtime change whose files cannot be written is undone by a reload, and the undo is reported', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'paas-router-undo-'));
+  const configDir = join(work, 'haproxy');
+  const masterSocket = join(work, 'master.sock');
+  const runtimeSocket = join(work, 'runtime.sock');
+  const port = await freePort();
+  let haproxy: HaproxyProcess | undefined;
+  t.teardown(async () => {
+    await haproxy?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+  const config = (disabled: boolean): Candidate => (dir) => ({
+    'hosts.map': '',
+    'haproxy.cfg': [
+      'global',
+      `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
+      'defaults',
+      '  mode http',
+      '  timeout connect 1s',
+      '  timeout client 5s',
+      '  timeout server 5s',
+      'frontend web',
+      `  bind 127.0.0.1:${port}`,
+      `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
+      '  default_backend app_web',
+      'backend app_web',
+      `    server s1 127.0.0.1:1${disabled ? ' disabled' : ''}`,
+      '',
+    ].join('\n'),
+  });
+  let failLive = false;
+  const writer: typeof writeFilesAtomically = async (dir, files, opts) => {
+    if (failLive && dir === configDir && 'haproxy.cfg' in files) throw new WriteFailedError('cannot write the configuration: ENOSPC (injected)');
+    return writeFilesAtomically(dir, files, opts);
+  };
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log, writeFiles: writer });
+  t.equal((await applier.apply(config(false))).status, 'haproxy-unreachable');
+  haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+  t.equal((await applier.retryPendingReload())?.status, 'reloaded');
+  const reloads = (await showProc(masterSocket)).master.reloads;
+  failLive = true;
+  const r = await applier.apply(config(true));
+  t.equal(r.status, 'write-failed');
+  t.match(r.error?.message, /ENOSPC \(injected\)/);
+  t.match(r.undo, { status: 'reloaded' }, 'the reload onto the last good files is in the report');
+  t.equal((await showProc(masterSocket)).master.reloads, reloads + 1, 'and it did happen');
 });

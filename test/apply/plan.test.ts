@@ -77,8 +77,13 @@ const cases: { name: string; next: Record<string, string>; expect: unknown }[] =
   },
   {
     name: 'another file changing needs a reload',
-    next: { ...base, 'crt-list': 'x' },
-    expect: { kind: 'reload', reason: 'crt-list changed' },
+    next: { ...base, 'errors.http': 'x' },
+    expect: { kind: 'reload', reason: 'errors.http changed' },
+  },
+  {
+    name: 'certificate files are left to the certificate runtime sync (validated by the applier first)',
+    next: { ...base, 'crt-list': 'x', 'certs/www.example.org.pem': 'pem' },
+    expect: { kind: 'runtime', ops: [] },
   },
 ];
 

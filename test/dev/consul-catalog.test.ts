@@ -1,5 +1,5 @@
 // The dev Consul's catalog and health endpoints against the documented shapes
-// (../shared/fixtures/consul) and Consul's registration semantics.
+// (test/fixtures/consul) and Consul's registration semantics.
 import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
 import type { DevConsul } from '../../dev/consul/server.js';

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { startDevConsul, type DevConsul, type DevConsulOptions } from '../../dev/consul/server.js';
 
-/** The documented Consul samples, ../shared beside the checkout. */
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/consul/', import.meta.url));
+/** The documented Consul samples (test/fixtures/consul, from Consul's API docs). */
+const FIXTURES = fileURLToPath(new URL('../fixtures/consul/', import.meta.url));
 
 export const fixture = <T = unknown>(name: string): T => JSON.parse(readFileSync(FIXTURES + name, 'utf8')) as T;
 

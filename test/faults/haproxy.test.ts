@@ -207,9 +207,9 @@ t.test('HAProxy faults under load', async (t) => {
     // A change while HAProxy is down: validated and written, the reload is pending.
     const checksumBefore = (await statusOf(statusUrl)).haproxy.lastApply?.checksum;
     await putDomain('beta', 'www.beta.example during-outage.example.org');
-    const doc = await eventually('the change "written" in /status', async () => {
+    const doc = await eventually('the change "haproxy-unreachable" in /status', async () => {
       const d = await statusOf(statusUrl);
-      return d.haproxy.lastApply?.status === 'written' && d.haproxy.lastApply.checksum !== checksumBefore ? d : undefined;
+      return d.haproxy.lastApply?.status === 'haproxy-unreachable' && d.haproxy.lastApply.checksum !== checksumBefore ? d : undefined;
     }, 15_000);
     t.equal(doc.haproxy.lastApply?.error?.code, 'HAPROXY_UNREACHABLE', `the reason: ${doc.haproxy.lastApply?.error?.message}`);
     t.match(doc.health.reasons.join('\n'), /HAProxy has not loaded it/, 'the health check says HAProxy has not loaded the configuration');
@@ -241,7 +241,7 @@ t.test('HAProxy faults under load', async (t) => {
       outageMs: outageTo - outageFrom,
       recoveryMs: served - end,
       reported: `lastApply written (${doc.haproxy.lastApply?.error?.message}); /healthz 503 until HAProxy is back and reloaded`,
-      notes: `workers alive 500 ms after the master died: ${stragglers.length} (not accepting); /healthz 503 ${noticedMs} ms after the kill with nothing changed (master CLI checked every 2 s); a change then gave "written", and the daemon reloaded the restarted master (its pending reload)`,
+      notes: `workers alive 500 ms after the master died: ${stragglers.length} (not accepting); /healthz 503 ${noticedMs} ms after the kill with nothing changed (master CLI checked every 2 s); a change then gave "haproxy-unreachable", and the daemon reloaded the restarted master (its pending reload)`,
     });
   });
 

@@ -1,13 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
-
-/** A loopback TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../dev/net.js';
 
 /** Polls `check` until it returns a truthy value or the timeout expires (then throws with `what`). */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {

@@ -1,4 +1,4 @@
-// The daemon end to end: dev Consul → routing model → templates → haproxy -c → real HAProxy.
+// The daemon end to end: a real Consul agent (the stand-in where noted) → routing model → templates → haproxy -c → real HAProxy.
 import t from 'tap';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
   await t.test('a custom domain put in K/V is served, and 404 once deleted', async (t) => {
     await fetch(`${consul.url}/v1/kv/paas-router/domains/foo`, { method: 'PUT', body: 'www.example.org' });
     await served('www.example.org', 200, /\/foo/);
-    await eventually('the model lists the custom host', () => state.servingModel?.hosts.some((h) => h.host === 'www.example.org' && h.source === 'kv' && h.key === 'paas-router/domains/foo'));
+    await eventually('the model lists the custom host', () => state.liveModel?.hosts.some((h) => h.host === 'www.example.org' && h.source === 'kv' && h.key === 'paas-router/domains/foo'));
     await fetch(`${consul.url}/v1/kv/paas-router/domains/foo`, { method: 'DELETE' });
     await served('www.example.org', 404);
     t.pass('deleted domain answers 404');
@@ -59,7 +59,7 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
   await t.test('a bad custom domain is rejected with a reason and breaks nothing', async (t) => {
     await fetch(`${consul.url}/v1/kv/paas-router/domains/bar-team`, { method: 'PUT', body: 'good.example.org,bad domain;x.org' });
     await served('good.example.org', 200, /\/team\/bar/);
-    const rejection = await eventually('rejection recorded', () => state.model?.rejections.find((r) => r.kind === 'domain' && r.service === 'bar-team'));
+    const rejection = await eventually('rejection recorded', () => state.builtModel?.rejections.find((r) => r.kind === 'domain' && r.service === 'bar-team'));
     t.match(rejection.reason, /./);
     t.equal((await get('foo.production.mozilla.community')).status, 200);
   });
@@ -67,11 +67,11 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
   await t.test('an app with no passing instance answers 503 and keeps its route', async (t) => {
     const task = { app: bar.id, agent: 'solo', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(bar.id)![0]!.port };
     // The dev cluster registered bar's task on dev-agent-N: find its id from the model instead.
-    const server = state.servingModel!.apps.find((a) => a.name === 'bar-team')!.servers[0]!;
+    const server = state.liveModel!.apps.find((a) => a.name === 'bar-team')!.servers[0]!;
     const agent = server.id.split(':')[1]!;
     await setMesosTaskStatus(consul.url, { ...task, agent, status: 'critical' });
     await served('bar-team.production.mozilla.community', 503);
-    t.ok(state.servingModel?.apps.some((a) => a.name === 'bar-team'), 'the app is still in the model');
+    t.ok(state.liveModel?.apps.some((a) => a.name === 'bar-team'), 'the app is still in the model');
     await setMesosTaskStatus(consul.url, { ...task, agent, status: 'passing' });
     await served('bar-team.production.mozilla.community', 200);
   });
@@ -87,16 +87,29 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
     await cp(join(SHIPPED_TEMPLATES_DIR, 'haproxy.cfg.hbs'), join(templatesDir, 'haproxy.cfg.hbs'));
     await eventually('templates source ok', () => state.sources.templates?.state === 'ok');
     await eventually('the change made meanwhile is applied', () =>
-      state.servingModel?.apps.find((a) => a.name === 'bar-team')?.servers.some((s) => s.port === extra.backend.port),
+      state.liveModel?.apps.find((a) => a.name === 'bar-team')?.servers.some((s) => s.port === extra.backend.port),
     );
     await deregisterMesosTask(consul.url, extra.task);
   });
+});
+
+// The stand-in keeps its data across stop/start and can restore an older index (a snapshot
+// restore): the real agent in -dev mode can do neither.
+t.test('Consul stopped and restored (stand-in)', async (t) => {
+  const cluster = await startTestCluster(t, { consul: 'stand-in', apps: [foo, bar] });
+  const { httpPort, daemon } = cluster;
+  const consul = cluster.standIn!;
+  const state = daemon.runner.state;
+  const get = (host: string) => requestThrough(httpPort, host);
+  const served = (host: string, status: number) =>
+    eventually(`${host} → ${status}`, async () => ((await get(host)).status === status ? true : undefined), 15_000);
+  await served('foo.production.mozilla.community', 200);
 
   await t.test('Consul stopped: routes keep serving, the source reports down, and recovers', async (t) => {
     await consul.stop();
     await eventually('consul source down', () => state.sources['consul-catalog']?.state === 'down', 15_000);
     t.equal((await get('foo.production.mozilla.community')).status, 200, 'still served while Consul is down');
-    t.ok(state.servingModel?.apps.length === 2, 'an error is never "no services"');
+    t.ok(state.liveModel?.apps.length === 2, 'an error is never "no services"');
     await consul.start();
     await eventually('consul source ok', () => state.sources['consul-catalog']?.state === 'ok', 30_000);
     const fresh = await registerMesosTask(consul.url, { app: '/fresh', agent: 'dev-agent-9', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(foo.id)![0]!.port });

@@ -51,10 +51,9 @@ t.test('escapeConfigWord follows HAProxy quoting rules (manual section 2.2)', as
 
 t.test('stats credentials', async (t) => {
   const model = modelOf([]);
-  t.same(buildTemplateData(model, settings).stats, { auth: null, admin: false, user: null, password: null });
+  t.same(buildTemplateData(model, settings).stats, { auth: null, user: null, password: null });
   t.same(buildTemplateData(model, { ...settings, stats: { user: 'admin', password: 'a b:c' } }).stats, {
     auth: 'admin:a\\ b:c',
-    admin: true,
     // The same words for the userlist that guards HAProxy's Prometheus exporter.
     user: 'admin',
     password: 'a\\ b:c',

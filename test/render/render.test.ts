@@ -100,6 +100,11 @@ const cases: Record<string, Case> = {
     model: model([httpApp('web', [server('10.0.0.13', 31030)])]),
     settings: { ...settings, bindAddress: '10.1.2.3', httpPort: 8080, statsPort: 9000 },
   },
+  // ACME on: HTTP-01 answered from the account thumbprint in the HTTP frontend (issue 13).
+  acme: {
+    model: model([httpApp('blog', [server('10.0.0.30', 31050)])], { blog: ['blog.example.org'] }),
+    settings: { ...settings, acme: { thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } },
+  },
 };
 
 const templates = compileTemplates(await readTemplateSource(templatesDir));

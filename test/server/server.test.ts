@@ -15,6 +15,7 @@ const bar: MarathonApp = { id: '/team/bar', instances: 1, tags: ['router.colour=
 t.test('status listener of a running dev cluster', async (t) => {
   const httpPort = await freePort();
   const cluster: DevCluster = await startDevCluster({
+    consul: 'stand-in', // stopped and started again with its data below
     httpPort,
     statsPort: await freePort(),
     apps: [foo, bar],
@@ -133,7 +134,7 @@ t.test('status listener of a running dev cluster', async (t) => {
   });
 
   await t.test('/healthz flips to 503 when Consul goes away, and back to 200', async (t) => {
-    await cluster.consul.stop();
+    await cluster.standIn!.stop();
     const down = await eventually('503', async () => {
       const r = await getText(`${base}/healthz`);
       return r.status === 503 ? r : undefined;
@@ -145,7 +146,7 @@ t.test('status listener of a running dev cluster', async (t) => {
     t.equal(sample(m, 'paas_router_healthy'), 0);
     t.ok([sample(m, 'paas_router_source_up', { source: 'consul-catalog' }), sample(m, 'paas_router_source_up', { source: 'consul-domains' })].includes(0), 'a Consul source is down');
     t.equal((await requestThrough(httpPort, 'foo.production.mozilla.community')).status, 200, 'HAProxy still serves');
-    await cluster.consul.start();
+    await cluster.standIn!.start();
     await eventually('200 again', async () => (await getText(`${base}/healthz`)).status === 200, 30_000);
     t.pass('healthy again after Consul came back');
   });

@@ -33,8 +33,8 @@ const model = buildModel({
 function healthyState(): RouterState {
   const s = initialState(NOW - 10_000);
   s.sources = { 'consul-catalog': ok('consul-catalog'), 'consul-domains': ok('consul-domains'), templates: ok('templates') };
-  s.model = model;
-  s.servingModel = model;
+  s.builtModel = model;
+  s.liveModel = model;
   s.lastApply = { status: 'reloaded', checksum: 'aaa', at: NOW - 2000 };
   s.lastReloadAt = NOW - 2000;
   s.runningChecksum = 'aaa';
@@ -53,7 +53,7 @@ t.test('health: every rule', async (t) => {
     [
       'written, HAProxy not reachable',
       (s) => {
-        s.lastApply = { ...report('written', 'bbb', 'master socket refused'), at: NOW };
+        s.lastApply = { ...report('haproxy-unreachable', 'bbb', 'master socket refused'), at: NOW };
         delete s.runningChecksum;
         return s.lastApply;
       },
@@ -61,9 +61,9 @@ t.test('health: every rule', async (t) => {
       /on disk but HAProxy has not loaded it.*master socket refused/,
     ],
     [
-      'reload failed, then the same candidate comes back unchanged',
+      'reload failed, then the same candidate comes back (already refused)',
       (s) => {
-        s.lastApply = { ...report('unchanged', 'bbb'), at: NOW };
+        s.lastApply = { ...report('already-refused', 'bbb'), at: NOW };
         return report('reload-failed', 'bbb', 'port in use');
       },
       false,

@@ -34,15 +34,15 @@ t.test('events from the runner: applies with their reason and apps, refusals, he
   const timeline = new Timeline({ now: () => clock, capacity: 6 });
   timeline.attach(runner);
 
-  runner.state.model = runner.state.servingModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
   runner.emit('applied', { status: 'reloaded', checksum: 'x', reloadReason: 'no running configuration to change at runtime' });
   clock = 2_000;
-  runner.state.model = runner.state.servingModel = model({ a: [mc('a', 1), mc('a', 3)], b: [mc('b', 2)], bad: [mc('bad', 4, { tags: ['router.mode=udp'] })] });
+  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1), mc('a', 3)], b: [mc('b', 2)], bad: [mc('bad', 4, { tags: ['router.mode=udp'] })] });
   runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 2 });
   clock = 3_000;
   runner.emit('applied', { status: 'refused', checksum: 'z', error: { code: 'HAPROXY_INVALID', message: 'parsing [haproxy.cfg:12]' } });
   runner.emit('applied', { status: 'unchanged', checksum: 'y' });
-  runner.state.model = model({ b: [mc('b', 2)] });
+  runner.state.builtModel = model({ b: [mc('b', 2)] });
   runner.emit('held', { since: 3_000, reason: 'routes would shrink from 2 to 1', checksum: 'w', routesBefore: 2, routesAfter: 1 });
   runner.emit('certificates', { status: 'updated', ops: ['add www.example.org'] });
 

@@ -1,7 +1,7 @@
-// TLS certificates from Vault to HAProxy: checks and crt-list (pure), files on disk (modes), and
-// the runtime API against a real HAProxy 2.6 serving HTTPS: a certificate added, rotated and
-// removed with no reload, checked with a real TLS client and SNI; the default certificate's
-// removal falls back to a reload.
+// TLS certificates from Vault to HAProxy: checks and crt-list (pure), files on disk (modes, through
+// the applier, validated first), and the runtime API against a real HAProxy 2.6 serving HTTPS: a
+// certificate added, rotated and removed with no reload, checked with a real TLS client and SNI;
+// the default certificate's removal needs a reload, which goes through the applier.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
@@ -12,10 +12,10 @@ import { startHaproxy } from '../../dev/haproxy-process.js';
 import { requestThrough } from '../../dev/probe.js';
 import { selfSignedCertificate, type CertificatePair } from '../../dev/vault/pki.js';
 import { requestTls } from '../../dev/vault/tls-probe.js';
-import { CertificateStore, certificateFileName, hostsCoveredBy, parseCrtList, prepareCertificates, tlsStatusOf } from '../../src/apply/certs.js';
-import { writeFilesAtomically } from '../../src/apply/files.js';
+import { Applier } from '../../src/apply/applier.js';
 import { showProc } from '../../src/apply/reload.js';
-import { checkConfig } from '../../src/apply/validate.js';
+import { CertificateRuntime, parseCrtList } from '../../src/apply/runtime/certificates.js';
+import { certificateFileName, certificateFiles, hostsCoveredBy, prepareCertificates, tlsStatusOf } from '../../src/render/certificates.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
 import { buildTemplateData } from '../../src/render/data.js';
 import { renderFiles } from '../../src/render/render.js';
@@ -107,25 +107,44 @@ t.test('coverage: SNI filters, wildcards (one label), and the default certificat
   t.equal(buildTemplateData(m, renderDefaults).tls, null, 'no TLS settings: no HTTPS frontend');
 });
 
-t.test('files: 0600 certificates in a 0700 directory, stale ones removed, cleanUp with none left', async (t) => {
+t.test('files: 0600 certificates in a 0700 directory, validated before they go live, stale ones removed', async (t) => {
   const configDir = join(dir, 'files');
-  const store = new CertificateStore({ configDir, runtimeSocket: join(dir, 'none.sock'), masterSocket: join(dir, 'none-master.sock'), reloadTimeoutMs: 1000, log: captureLog().log });
-  await store.write(store.prepare({ default: secret(def), 'www.example.org': secret(wwwA), 'new.example.org': secret(added) }));
-  t.equal((await stat(store.certsDir)).mode & 0o777, 0o700);
-  for (const name of await readdir(store.certsDir)) t.equal((await stat(join(store.certsDir, name))).mode & 0o777, 0o600, `${name} is 0600`);
-  t.equal((await stat(store.crtListPath)).mode & 0o777, 0o600);
-  const plan = store.prepare({ default: secret(def), 'www.example.org': secret(wwwB) });
-  await store.write(plan);
-  t.same((await readdir(store.certsDir)).sort(), ['default.pem', 'www.example.org.pem'], 'a certificate gone from Vault is gone from disk');
-  t.equal(await readFile(join(store.certsDir, 'www.example.org.pem'), 'utf8'), plan.entries[1]!.pem, 'rotated on disk');
-  t.equal(await readFile(store.crtListPath, 'utf8'), plan.crtList);
-  t.match(await store.syncRuntime(plan), { status: 'unreachable', ops: [], error: /runtime API .*none\.sock: connect ENOENT/ }, 'no HAProxy: unreachable');
-  const empty = store.prepare({});
-  await store.write(empty);
-  t.ok((await readdir(store.certsDir)).length === 2, 'with no certificate, write() leaves the files for the running config');
-  await store.cleanUp(empty);
-  t.same(await readdir(store.certsDir), [], 'cleanUp removes them');
-  await t.rejects(stat(store.crtListPath), 'and the crt-list');
+  const masterSocket = join(dir, 'none-master.sock');
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 1000, log: captureLog().log });
+  const certsDir = join(configDir, 'certs');
+  const crtList = join(configDir, 'crt-list');
+  const candidateFor = (certs: Record<string, CertificatePair>, extra = '') => {
+    const plan = prepareCertificates(Object.fromEntries(Object.entries(certs).map(([k, v]) => [k, secret(v)])), certsDir);
+    return (d: string) => ({
+      ...certificateFiles(plan, d),
+      'haproxy.cfg': `defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend https_in\n  bind 127.0.0.1:1 ssl crt-list ${d}/crt-list\n${extra}`,
+    });
+  };
+  t.equal((await applier.apply(candidateFor({ default: def, 'www.example.org': wwwA, 'new.example.org': added }))).status, 'haproxy-unreachable', 'validated and written (no HAProxy here)');
+  t.equal((await stat(certsDir)).mode & 0o777, 0o700);
+  for (const name of await readdir(certsDir)) t.equal((await stat(join(certsDir, name))).mode & 0o777, 0o600, `${name} is 0600`);
+  t.equal((await stat(crtList)).mode & 0o777, 0o600);
+  t.match(await readFile(crtList, 'utf8'), `${certsDir}/default.pem\n`, 'the live crt-list points at the live files');
+
+  const broken = { default: def, 'www.example.org': wwwB };
+  const refused = await applier.apply((d) => {
+    const files = candidateFor(broken)(d);
+    // A certificate file HAProxy cannot load: `haproxy -c` refuses it in staging.
+    return { ...files, 'certs/www.example.org.pem': 'not a PEM\n' };
+  });
+  t.equal(refused.status, 'refused', 'a certificate haproxy -c cannot load is refused');
+  t.equal(await readFile(join(certsDir, 'www.example.org.pem'), 'utf8'), prepareCertificates({ 'www.example.org': secret(wwwA) }, certsDir).entries[0]!.pem, 'and never reaches the live directory');
+
+  const rotated = candidateFor(broken);
+  t.equal((await applier.apply(rotated)).status, 'haproxy-unreachable');
+  t.same((await readdir(certsDir)).sort(), ['default.pem', 'www.example.org.pem'], 'a certificate gone from Vault is gone from disk');
+  t.equal(await readFile(join(certsDir, 'www.example.org.pem'), 'utf8'), (rotated(configDir) as Record<string, string>)['certs/www.example.org.pem'], 'rotated on disk');
+  const runtime = new CertificateRuntime({ configDir, runtimeSocket: join(dir, 'none.sock'), log: captureLog().log });
+  t.match(await runtime.sync(prepareCertificates(broken, certsDir)), { status: 'unreachable', ops: [], error: /runtime API .*none\.sock: connect ENOENT/ }, 'no HAProxy: unreachable');
+
+  t.equal((await applier.apply(() => ({ 'haproxy.cfg': 'defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend http_in\n  bind 127.0.0.1:1\n' }))).status, 'haproxy-unreachable');
+  t.same(await readdir(certsDir), [], 'with no certificate left, the files go');
+  await t.rejects(stat(crtList), 'and the crt-list');
 });
 
 t.test('parseCrtList reads `show ssl crt-list -n`', async (t) => {
@@ -143,30 +162,34 @@ t.test('real HAProxy: HTTPS with SNI; add, rotate, remove at runtime with no rel
   const backend = await startHttpBackend('web #1');
   t.teardown(() => backend.close());
   const captured = captureLog();
-  const store = new CertificateStore({ configDir, runtimeSocket, masterSocket, reloadTimeoutMs: 10_000, log: captured.log });
+  const runtime = new CertificateRuntime({ configDir, runtimeSocket, log: captured.log });
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log: captured.log });
+  const certsDir = join(configDir, 'certs');
   const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
   const m = model([httpApp('web', [server('127.0.0.1', backend.port)], { httpsOnly: true })], { web: ['www.example.org', 'new.example.org', 'plain.example.org'] });
 
+  let coveredHosts: string[] | undefined;
   const apply = async (certs: Record<string, CertificatePair>) => {
-    const plan = store.prepare(Object.fromEntries(Object.entries(certs).map(([k, v]) => [k, secret(v)])));
-    await store.write(plan);
-    const covered = hostsCoveredBy(plan, m.hosts.map((h) => h.host));
-    const settings: RenderSettings = { ...renderDefaults, configDir, runtimeSocket, bindAddress: '127.0.0.1', httpPort, httpsPort, statsPort, hardStopAfter: '2s', tls: { crtList: store.crtListPath, coveredHosts: [...covered].sort() } };
-    const files = renderFiles(templates, m, settings);
-    return { plan, files };
+    const plan = prepareCertificates(Object.fromEntries(Object.entries(certs).map(([k, v]) => [k, secret(v)])), certsDir);
+    // The redirects follow the first coverage only: the configuration stays the same, so every
+    // certificate change below is the runtime API's alone (coverage changes reload; see tls/daemon).
+    coveredHosts ??= [...hostsCoveredBy(plan, m.hosts.map((h) => h.host))].sort();
+    const settingsFor = (d: string): RenderSettings => ({ ...renderDefaults, configDir: d, runtimeSocket, bindAddress: '127.0.0.1', httpPort, httpsPort, statsPort, hardStopAfter: '2s', tls: { crtList: join(d, 'crt-list'), coveredHosts: coveredHosts! } });
+    const report = await applier.apply((d) => ({ ...renderFiles(templates, m, settingsFor(d)), ...certificateFiles(plan, d) }));
+    return { plan, report, files: renderFiles(templates, m, settingsFor(configDir)) };
   };
 
   // The defaults of the dev cluster: a wildcard default for the cluster domain, one custom FQDN.
   const first = await apply({ default: def, 'www.example.org': wwwA });
-  await writeFilesAtomically(configDir, first.files, ['hosts.map']);
-  await checkConfig('haproxy', join(configDir, 'haproxy.cfg'));
-  t.match(first.files['haproxy.cfg'], `bind 127.0.0.1:${httpsPort} ssl crt-list ${store.crtListPath}`);
+  t.equal(first.report.status, 'haproxy-unreachable', 'validated and written before HAProxy starts');
+  t.match(first.files['haproxy.cfg'], `bind 127.0.0.1:${httpsPort} ssl crt-list ${join(configDir, 'crt-list')}`);
   const haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
   t.teardown(() => haproxy.stop());
   const reloads = async () => (await showProc(masterSocket)).master.reloads;
+  t.equal((await applier.retryPendingReload())?.status, 'reloaded');
   const reloadsAtStart = await reloads();
 
-  t.same(await store.syncRuntime(first.plan), { status: 'in-step', ops: [] }, 'what HAProxy loaded is what Vault holds');
+  t.same(await runtime.sync(first.plan), { status: 'in-step', ops: [] }, 'what HAProxy loaded is what Vault holds');
   let r = await requestTls(httpsPort, 'www.example.org');
   t.equal(r.fingerprint256, sha256(wwwA), 'www.example.org gets its own certificate');
   t.equal(r.status, 200);
@@ -182,36 +205,40 @@ t.test('real HAProxy: HTTPS with SNI; add, rotate, remove at runtime with no rel
 
   // Added in Vault.
   const second = await apply({ default: def, 'www.example.org': wwwA, 'new.example.org': added });
-  t.same(await store.syncRuntime(second.plan), { status: 'updated', ops: ['add new.example.org'] });
+  t.equal(second.report.status, 'runtime', 'a certificate-only change: validated in staging, written, no reload');
+  t.same(await runtime.sync(second.plan), { status: 'updated', ops: ['add new.example.org'] });
   t.equal((await requestTls(httpsPort, 'new.example.org')).fingerprint256, sha256(added), 'new.example.org is served its new certificate');
   t.equal((await requestTls(httpsPort, 'www.example.org')).fingerprint256, sha256(wwwA), 'www unchanged');
 
   // Rotated in Vault.
   const third = await apply({ default: def, 'www.example.org': wwwB, 'new.example.org': added });
-  t.same(await store.syncRuntime(third.plan), { status: 'updated', ops: ['rotate www.example.org'] });
+  t.same(await runtime.sync(third.plan), { status: 'updated', ops: ['rotate www.example.org'] });
   t.equal((await requestTls(httpsPort, 'www.example.org')).fingerprint256, sha256(wwwB), 'www.example.org serves the rotated certificate');
 
   // Removed from Vault.
   const fourth = await apply({ default: def, 'www.example.org': wwwB });
-  t.same(await store.syncRuntime(fourth.plan), { status: 'updated', ops: [`remove ${join(store.certsDir, 'new.example.org.pem')}`] });
+  t.same(await runtime.sync(fourth.plan), { status: 'updated', ops: [`remove ${join(certsDir, 'new.example.org.pem')}`] });
   t.equal((await requestTls(httpsPort, 'new.example.org')).fingerprint256, sha256(def), 'new.example.org falls back to the default');
-  t.same((await readdir(store.certsDir)).sort(), ['default.pem', 'www.example.org.pem'], 'disk in step');
-  t.same(await store.syncRuntime(fourth.plan), { status: 'in-step', ops: [] }, 'and HAProxy in step: nothing left to do');
+  t.same((await readdir(certsDir)).sort(), ['default.pem', 'www.example.org.pem'], 'disk in step');
+  t.same(await runtime.sync(fourth.plan), { status: 'in-step', ops: [] }, 'and HAProxy in step: nothing left to do');
   t.equal(await reloads(), reloadsAtStart, 'no reload for any of it');
 
   // The default certificate rotated: runtime too.
   const def2 = await selfSignedCertificate({ commonName: '*.apps.test', altNames: ['*.apps.test'] });
   const fifth = await apply({ default: def2, 'www.example.org': wwwB });
-  t.same(await store.syncRuntime(fifth.plan), { status: 'updated', ops: ['rotate default'] });
+  t.same(await runtime.sync(fifth.plan), { status: 'updated', ops: ['rotate default'] });
   t.equal((await requestTls(httpsPort, 'x.apps.test')).fingerprint256, sha256(def2));
   t.equal(await reloads(), reloadsAtStart, 'still no reload');
 
   // The default certificate removed: HAProxy refuses to delete it at runtime; a reload applies it.
   const sixth = await apply({ 'www.example.org': wwwB });
-  const sync = await store.syncRuntime(sixth.plan);
-  t.equal(sync.status, 'reloaded');
+  const sync = await runtime.sync(sixth.plan);
+  t.match(sync, { status: 'needs-reload', reason: /default/ }, 'the runtime API cannot do it, and certificates never reload by themselves');
+  t.equal(await reloads(), reloadsAtStart, 'no reload yet');
+  const reload = await applier.reloadRunning(sync.reason!);
+  t.match(reload, { status: 'reloaded', reloadReason: /default/ }, 'the applier reloads, on its one path');
   t.equal(await reloads(), reloadsAtStart + 1, 'one reload');
   t.equal((await requestTls(httpsPort, 'x.apps.test')).fingerprint256, sha256(wwwB), 'the first entry is now the default');
-  t.same(await store.syncRuntime(sixth.plan), { status: 'in-step', ops: [] });
+  t.same(await runtime.sync(sixth.plan), { status: 'in-step', ops: [] });
   assertNoSecrets(t, captured.lines, { 'default key': def.privateKey, 'rotated default key': def2.privateKey, 'www key': wwwA.privateKey, 'rotated www key': wwwB.privateKey, 'new key': added.privateKey });
 });

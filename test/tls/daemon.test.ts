@@ -30,6 +30,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
   const [httpPort, httpsPort, statsPort] = [await freePort(), await freePort(), await freePort()];
   const captured = captureLog('debug');
   const cluster: DevCluster = await startDevCluster({
+    consul: 'stand-in', // its ACL token is switched at run time below
     httpPort,
     httpsPort,
     statsPort,
@@ -141,7 +142,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     await eventually('the new token read from Vault', () =>
       vault.vault.requests.slice(seen).some((r) => r.path === 'secret/data/paas-router/consul' && r.status === 200),
     );
-    consul.setAclToken(next); // the old token stops working in Consul
+    cluster.standIn!.setAclToken(next); // the old token stops working in Consul
     const task = await registerMesosTask(consul.url, { app: '/after-rotation', agent: 'dev-agent-8', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(blog.id)![0]!.port, token: next });
     await eventually('routed with the new token', async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200, 20_000);
     t.pass('Consul reads went on with the token from Vault');

@@ -1,4 +1,4 @@
-// The dev Vault against the documented shapes in shared/fixtures/vault/: every field a fixture
+// The dev Vault against the documented shapes in test/fixtures/vault/ (from Vault's API docs): every field a fixture
 // shows is there with the same JSON type; errors are {"errors":[...]} with Vault's statuses.
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { routerAppRole, routerPolicy, writeRouterSecrets } from '../../dev/vault
 import { startDevVault, type DevVault } from '../../dev/vault/server.js';
 import { sleep } from './helpers.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/vault');
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/vault');
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, unknown>;
 
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);

@@ -1,6 +1,7 @@
 // The Vault secrets source: whole snapshots, changes picked up, Vault down or sealed at start
 // (down, retried with backoff, nothing emitted), Vault lost later (degraded, the cache stays),
 // recovery, malformed secrets reported — and no secret in any log line.
+import { backoffDelay } from '../../src/util/backoff.js';
 import t, { type Test } from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,14 +28,14 @@ interface Harness {
   secretId: string;
 }
 
-async function harness(t: Test, vault: DevVault, opts: { refreshMs?: number; retryMaxMs?: number } = {}): Promise<Harness> {
+async function harness(t: Test, vault: DevVault, opts: { refreshMs?: number; retryMaxMs?: number; random?: () => number } = {}): Promise<Harness> {
   const { roleId, secretId } = routerAppRole(vault, { tokenTtl: 60 });
   const file = join(dir, `secret-id-${Math.random().toString(36).slice(2)}`);
   await writeFile(file, secretId, { mode: 0o600 });
   const captured = captureLog();
   const client = new VaultClient({ address: vault.url, timeoutMs: 2_000 });
   const auth = new VaultAuth({ client, auth: { method: 'approle', roleId, secretIdFile: file, mount: 'approle' }, renewBeforeMs: 10_000, retryMaxMs: 500, log: captured.log });
-  const source = new VaultSecretsSource({ client, auth, kvPrefix: 'secret/data/paas-router/', refreshMs: opts.refreshMs ?? 100, retryMaxMs: opts.retryMaxMs ?? 400, log: captured.log });
+  const source = new VaultSecretsSource({ client, auth, kvPrefix: 'secret/data/paas-router/', refreshMs: opts.refreshMs ?? 100, retryMaxMs: opts.retryMaxMs ?? 400, log: captured.log, random: opts.random });
   const snapshots: SecretsSnapshot[] = [];
   const statuses: SourceStatus[] = [];
   source.start({ snapshot: (s) => snapshots.push(s), status: (s) => statuses.push(s) });
@@ -98,8 +99,12 @@ t.test('Vault down at start: reported down, retried with backoff, nothing emitte
   t.teardown(() => vault.close());
   writeRouterSecrets(vault, { consulToken: 'late-token' });
   await vault.stop();
-  const h = await harness(t, vault, { retryMaxMs: 400 });
+  const h = await harness(t, vault, { retryMaxMs: 400, random: () => 0.5 });
   await eventually('down', () => h.statuses.at(-1)?.state === 'down');
+  const delays = () => h.captured.lines.filter((l) => l.includes('Vault read failed')).map((l) => JSON.parse(l).retryInMs as number);
+  await eventually('two retries', () => delays().length >= 2);
+  // util/backoff's equal jitter: half of min(max, base * 2^n) fixed, half random (0.5 here).
+  t.same(delays().slice(0, 2), [backoffDelay(1, { baseMs: 1000, maxMs: 400, random: () => 0.5 }), 300], 'the shared backoff, capped at retry_max');
   t.match(h.statuses.at(-1)!.lastError!.message, /cannot reach Vault at http:\/\/127\.0\.0\.1:\d+ .*no configuration is written until Vault answers/);
   t.equal(h.statuses.at(-1)!.lastError!.code, 'VAULT_UNAVAILABLE');
   await sleep(1_200);

@@ -4,7 +4,7 @@
 import { RuntimeRefusedError, errorMessage } from '../../errors.js';
 import type { ServerLine } from './parse.js';
 import type { RuntimeOp } from './plan.js';
-import { RuntimeSession } from './session.js';
+import { RuntimeSession } from '../socket.js';
 
 /** Admin-state bits meaning "in maintenance" (FMAINT, IMAINT, CMAINT, RMAINT, HMAINT). */
 const MAINT_MASK = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;

@@ -1,6 +1,7 @@
 // Pure: compares the running files with the candidate and decides whether HAProxy's runtime API
 // can make the change (servers joining, leaving, failing or recovering; hosts added, moved or
 // removed) or a reload is needed (proxies, settings or templates changed).
+import { isCertificateFile } from '../../render/certificates.js';
 import type { RenderedFiles } from '../../render/types.js';
 import { HOSTS_MAP, MAIN_CONFIG, parseFiles, type ServerLine } from './parse.js';
 
@@ -22,7 +23,8 @@ const STATIC_BALANCE = new Set(['static-rr', 'source', 'uri', 'url_param', 'hdr'
 
 export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): Plan {
   for (const name of new Set([...Object.keys(running), ...Object.keys(candidate)])) {
-    if (name !== MAIN_CONFIG && name !== HOSTS_MAP && running[name] !== candidate[name]) {
+    // Certificates change through their own runtime commands (CertificateRuntime), after the apply.
+    if (name !== MAIN_CONFIG && name !== HOSTS_MAP && !isCertificateFile(name) && running[name] !== candidate[name]) {
       return { kind: 'reload', reason: `${name} changed` };
     }
   }
@@ -32,31 +34,50 @@ export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): P
 
   const ops: RuntimeOp[] = [];
   for (const [backend, servers] of after.proxies) {
-    const old = before.proxies.get(backend) ?? new Map<string, ServerLine>();
-    for (const [name, line] of old) {
-      if (!servers.has(name)) ops.push({ op: 'del-server', backend, name });
-    }
-    for (const [name, line] of servers) {
-      const was = old.get(name);
-      if (!was) {
-        const blocker = line.args.find((a) => NOT_DYNAMIC.has(a));
-        if (blocker) return { kind: 'reload', reason: `server ${backend}/${name} uses "${blocker}", which HAProxy 2.6 refuses on dynamic servers` };
-        const algorithm = (after.balance.get(backend) ?? 'roundrobin').replace(/\(.*$/, '');
-        if (STATIC_BALANCE.has(algorithm)) return { kind: 'reload', reason: `backend ${backend} balances with "${algorithm}", which HAProxy 2.6 cannot give dynamic servers` };
-        ops.push({ op: 'add-server', backend, server: line });
-      } else if (was.endpoint !== line.endpoint || was.args.join(' ') !== line.args.join(' ')) {
-        return { kind: 'reload', reason: `server ${backend}/${name} changed parameters` };
-      } else if (was.disabled !== line.disabled) {
-        ops.push({ op: line.disabled ? 'disable-server' : 'enable-server', backend, name });
-      }
+    const found = serverOps(backend, before.proxies.get(backend) ?? new Map<string, ServerLine>(), servers, after.balance.get(backend));
+    if ('reason' in found) return { kind: 'reload', reason: found.reason };
+    ops.push(...found.ops);
+  }
+  ops.push(...mapOps(mapBefore, mapAfter));
+  return { kind: 'runtime', ops };
+}
+
+/** The runtime commands that turn one proxy's servers into another's, or why a reload is needed. */
+export function serverOps(
+  backend: string,
+  old: Map<string, ServerLine>,
+  servers: Map<string, ServerLine>,
+  balance: string | undefined,
+): { ops: RuntimeOp[] } | { reason: string } {
+  const ops: RuntimeOp[] = [];
+  for (const name of old.keys()) {
+    if (!servers.has(name)) ops.push({ op: 'del-server', backend, name });
+  }
+  for (const [name, line] of servers) {
+    const was = old.get(name);
+    if (!was) {
+      const blocker = line.args.find((a) => NOT_DYNAMIC.has(a));
+      if (blocker) return { reason: `server ${backend}/${name} uses "${blocker}", which HAProxy 2.6 refuses on dynamic servers` };
+      const algorithm = (balance ?? 'roundrobin').replace(/\(.*$/, '');
+      if (STATIC_BALANCE.has(algorithm)) return { reason: `backend ${backend} balances with "${algorithm}", which HAProxy 2.6 cannot give dynamic servers` };
+      ops.push({ op: 'add-server', backend, server: line });
+    } else if (was.endpoint !== line.endpoint || was.args.join(' ') !== line.args.join(' ')) {
+      return { reason: `server ${backend}/${name} changed parameters` };
+    } else if (was.disabled !== line.disabled) {
+      ops.push({ op: line.disabled ? 'disable-server' : 'enable-server', backend, name });
     }
   }
+  return { ops };
+}
 
-  for (const key of mapBefore.keys()) if (!mapAfter.has(key)) ops.push({ op: 'map-del', key });
-  for (const [key, value] of mapAfter) {
-    const was = mapBefore.get(key);
+/** `del`, `add` and `set map` commands that turn one hosts map into another. */
+export function mapOps(before: Map<string, string>, after: Map<string, string>): RuntimeOp[] {
+  const ops: RuntimeOp[] = [];
+  for (const key of before.keys()) if (!after.has(key)) ops.push({ op: 'map-del', key });
+  for (const [key, value] of after) {
+    const was = before.get(key);
     if (was === undefined) ops.push({ op: 'map-add', key, value });
     else if (was !== value) ops.push({ op: 'map-set', key, value });
   }
-  return { kind: 'runtime', ops };
+  return ops;
 }

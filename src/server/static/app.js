@@ -99,6 +99,16 @@
           el('td', { 'data-label': 'Last error', className: s.lastError ? '' : 'empty' }, [s.lastError ? s.lastError.message + ' (' + ago(s.lastError.at) + ')' : '—']),
         ]),
       );
+      (s.failing || []).forEach(function (f) {
+        body.appendChild(
+          el('tr', { 'data-source': s.name, 'data-failing': f.subject, className: 'failing-read' }, [
+            el('td', { 'data-label': 'Failing read' }, [el('code', { text: f.subject })]),
+            el('td', { 'data-label': 'State' }, [el('span', { className: 'state degraded', text: 'read failing' })]),
+            el('td', { 'data-label': 'Since' }, [when(f.at)]),
+            el('td', { 'data-label': 'Error' }, [f.message + ' (last known instances kept)']),
+          ]),
+        );
+      });
     });
   }
 
@@ -251,6 +261,30 @@
     T.detail(app, events, { el: el, td: td, when: when }).forEach(function (n) { box.appendChild(n); });
   }
 
+  // ACME (null when off): who holds the lock, and per custom domain where its certificate comes
+  // from, when it expires, what the issuer does next, how the last order ended and the backoff.
+  function renderAcme(d, q) {
+    var acme = d.acme;
+    $('acme-section').hidden = !acme;
+    if (!acme) return;
+    var holder = acme.lock.held ? 'this router' : acme.lock.holder || 'nobody';
+    $('acme-lock').textContent = 'Issuer (lock ' + acme.lock.key + '): ' + holder +
+      ' · orders in the last hour: ' + acme.ordersLastHour + ' of ' + acme.maxOrdersPerHour +
+      (acme.accountError ? ' · account key: ' + acme.accountError : '');
+    var hosts = acme.hosts.filter(function (h) { return matches(q, [h.host, h.app]); });
+    renderRows('acme', 'acme-count', hosts, acme.hosts.length, function (h) {
+      var last = h.lastResult ? h.lastResult + (h.lastError ? ': ' + h.lastError : '') + (h.lastAttemptAt ? ' (' + ago(h.lastAttemptAt) + ')' : '') : null;
+      return [
+        td('Host', h.host, true),
+        td('Certificate', h.certificateSource ? h.certificateSource + ' (tls/' + h.certificateName + ')' : 'none'),
+        td('Expires', h.notAfter),
+        td('Next', h.action === 'none' ? h.reason : h.action + ': ' + h.reason),
+        td('Last order', last),
+        td('Next try', h.nextTryAt),
+      ];
+    });
+  }
+
   function render() {
     if (!data) return;
     if (window.performance && performance.mark) performance.mark('render-start');
@@ -262,6 +296,7 @@
     renderTables(data, q);
     renderTimeline(data, q);
     renderDetail(data);
+    renderAcme(data, q);
     $('updated').textContent = 'updated ' + new Date(lastFetchAt).toLocaleTimeString();
     document.body.setAttribute('data-loaded', 'true');
     if (window.performance && performance.measure) {

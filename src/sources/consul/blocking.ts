@@ -3,6 +3,7 @@
 // the index goes backwards, never send index 0 after the first answer, rate-limit the loop (the npm
 // `consul` watch re-requests at once), and back off on errors. A failed read never becomes "empty".
 import { isDeepStrictEqual } from 'node:util';
+import { Backoff } from '../../util/backoff.js';
 
 export interface BlockingResult<T> {
   data: T;
@@ -18,6 +19,8 @@ export interface BlockingWatchOptions<T> {
   onData: (data: T) => void;
   /** Called after every successful request, changed or not (a sign of life for the source's status). */
   onSuccess?: () => void;
+  /** Called when the index moved but the data is the same (something changed that the body does not show). */
+  onSameData?: (index: number) => void;
   /** Called on every failed request; the watch keeps retrying with backoff. */
   onError: (err: unknown) => void;
   waitMs: number;
@@ -30,7 +33,7 @@ export interface BlockingWatchOptions<T> {
 export class BlockingWatch<T> {
   private index = 0;
   private last: { data: T } | undefined;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private stopped = false;
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -39,6 +42,7 @@ export class BlockingWatch<T> {
 
   constructor(private readonly opts: BlockingWatchOptions<T>) {
     this.random = opts.random ?? Math.random;
+    this.backoff = new Backoff({ baseMs: 250, maxMs: opts.maxBackoffMs ?? 30_000, random: this.random });
   }
 
   start(): void {
@@ -58,17 +62,17 @@ export class BlockingWatch<T> {
       try {
         // After a failure, read once without blocking: the source reports "up" as soon as Consul
         // answers, instead of when the next change (or the wait) ends a blocking query.
-        const index = this.failures > 0 ? 0 : this.index;
+        const index = this.backoff.count > 0 ? 0 : this.index;
         const result = await this.opts.fetch(index, this.opts.waitMs, this.abort.signal);
         if (this.stopped) return;
-        this.failures = 0;
+        this.backoff.reset();
         this.opts.onSuccess?.();
         this.accept(result);
       } catch (err) {
         if (this.stopped) return;
-        this.failures += 1;
+        const delay = this.backoff.next();
         this.opts.onError(err);
-        await this.sleep(this.backoffMs());
+        await this.sleep(delay);
         continue;
       }
       await this.sleep(this.opts.minIntervalMs * (1 + this.random() / 2) - (Date.now() - startedAt));
@@ -77,6 +81,7 @@ export class BlockingWatch<T> {
 
   private accept(result: BlockingResult<T>): void {
     const index = Number.isFinite(result.index) ? result.index : 0;
+    const moved = index > this.index;
     if (index < this.index) {
       // Snapshot restore, upgrade or deleted KV keys: the docs say start again from scratch.
       this.index = 0;
@@ -85,15 +90,12 @@ export class BlockingWatch<T> {
       this.index = Math.max(1, index);
     }
     // A returned blocking call does not mean a change (timeout or idempotent write): compare.
-    if (this.last && isDeepStrictEqual(this.last.data, result.data)) return;
+    if (this.last && isDeepStrictEqual(this.last.data, result.data)) {
+      if (moved) this.opts.onSameData?.(index);
+      return;
+    }
     this.last = { data: result.data };
     this.opts.onData(result.data);
-  }
-
-  private backoffMs(): number {
-    const max = this.opts.maxBackoffMs ?? 30_000;
-    const base = Math.min(max, 250 * 2 ** Math.min(this.failures - 1, 16));
-    return base / 2 + (this.random() * base) / 2;
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,12 +1,24 @@
-// Watches /v1/catalog/services and, for every service in it, /v1/health/service/<name>, each as its
-// own blocking query. Emits the whole catalog once every watched service has answered at least once,
-// then again on every change. A service whose health read fails keeps its last known instances.
+// The Consul catalog within a fixed number of connections, whatever the number of services
+// (docs/consul.md has the measurements behind this design). Three blocking change detectors:
+//   /v1/catalog/services        services added or removed, tags changed; its index also moves when an
+//                               instance is registered or deregistered (with the same body);
+//   /v1/health/state/critical   checks going critical or back (small while most checks pass);
+//   /v1/health/state/warning    the same for warning.
+// Each change they show is followed by a non-blocking read of just the services it names
+// (/v1/health/service/<name>). When the catalog index moves and neither body shows what changed (an
+// instance registered passing, or deregistered), one read of the service summaries tells which
+// services' instance or check counts differ from what the router holds, and only those are read.
+// A service whose read fails keeps its last instances (or stays out of the snapshot if it was never
+// read), is retried with backoff, is listed with its error in the status, and holds back no other.
 import type { Logger } from '../../log.js';
+import { errorCode, errorMessage } from '../../errors.js';
+import { neverRouted } from '../../model/services.js';
+import { backoffDelay } from '../../util/backoff.js';
 import type { CatalogSnapshot, ServiceInstance } from '../types.js';
-import { StatusTracker, type Source, type SourceSink } from '../source.js';
+import { StatusTracker, type FailingRead, type Source, type SourceSink } from '../source.js';
 import { BlockingWatch } from './blocking.js';
 import type { ConsulClient } from './client.js';
-import { parseCatalogServices, parseHealthService } from './parse.js';
+import { parseCatalogServices, parseHealthService, parseServiceSummaries, parseStateChecks, summarize, type StateCheck } from './parse.js';
 
 export interface WatchTiming {
   waitMs: number;
@@ -14,22 +26,36 @@ export interface WatchTiming {
   maxBackoffMs?: number;
 }
 
-/** Consul's own service, and services tagged router.skip, are never routed: do not watch them. */
-function worthWatching(name: string, tags: string[]): boolean {
-  return name !== 'consul' && !tags.some((t) => t === 'router.skip' || t === 'router.skip=true');
+interface Known {
+  tags: string[];
+  /** Last successful read; undefined until one worked. */
+  instances?: ServiceInstance[];
+  failures: number;
+  retry?: NodeJS.Timeout;
 }
+
+type Detector = 'catalog' | 'critical' | 'warning';
+const STATES = ['critical', 'warning'] as const;
 
 export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   readonly name = 'consul-catalog';
-  private catalogWatch: BlockingWatch<Record<string, string[]>> | undefined;
-  private readonly healthWatches = new Map<string, BlockingWatch<ServiceInstance[]>>();
-  private readonly instances = new Map<string, ServiceInstance[]>();
-  private readonly failing = new Set<string>();
-  /** Watched services that have not answered yet (kept so a check is O(1), not a scan). */
-  private readonly unanswered = new Set<string>();
+  private watches: BlockingWatch<unknown>[] = [];
+  private readonly known = new Map<string, Known>();
+  /** Services neither read nor failed yet: the first snapshot waits for these only. */
+  private readonly unattempted = new Set<string>();
+  /** Reads in flight (queued in the client or running); 'again' = read once more when it ends. */
+  private readonly reads = new Map<string, 'running' | 'again'>();
+  private readonly nonPassing: Record<(typeof STATES)[number], Map<string, StateCheck> | undefined> = { critical: undefined, warning: undefined };
+  private readonly failingDetectors = new Set<Detector>();
+  /** Services whose last read failed, with the error (kept apart so a change costs no scan). */
+  private readonly failingReads = new Map<string, FailingRead>();
+  private catalogLoaded = false;
+  private reconcile: 'idle' | 'running' | 'again' = 'idle';
+  private emitScheduled = false;
+  /** Bumped by reread() and stop(): answers of an older generation are dropped. */
+  private generation = 0;
   private tracker!: StatusTracker;
   private sink!: SourceSink<CatalogSnapshot>;
-  private catalogLoaded = false;
 
   constructor(
     private readonly client: ConsulClient,
@@ -40,94 +66,237 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   start(sink: SourceSink<CatalogSnapshot>): void {
     this.sink = sink;
     this.tracker = new StatusTracker(this.name, (s) => sink.status(s));
-    this.watchCatalog();
+    this.watchAll();
   }
 
-  private watchCatalog(): void {
-    this.catalogWatch = new BlockingWatch({
+  stop(): void {
+    this.generation++;
+    for (const watch of this.watches) watch.stop();
+    this.watches = [];
+    for (const k of this.known.values()) if (k.retry) clearTimeout(k.retry);
+  }
+
+  /** Starts again from scratch: every watch from index 0, every service read again. */
+  reread(): void {
+    this.stop();
+    this.known.clear();
+    this.unattempted.clear();
+    this.reads.clear();
+    this.nonPassing.critical = undefined;
+    this.nonPassing.warning = undefined;
+    this.failingDetectors.clear();
+    this.failingReads.clear();
+    this.catalogLoaded = false;
+    this.reconcile = 'idle';
+    this.watchAll();
+  }
+
+  private watchAll(): void {
+    const catalog = new BlockingWatch<Record<string, string[]>>({
       ...this.timing,
       fetch: async (index, wait, signal) => {
         const r = await this.client.catalogServices(index, wait, signal);
         return { index: r.index, data: parseCatalogServices(r.data) };
       },
-      onSuccess: () => this.onSuccess('catalog'),
+      onSuccess: () => this.detectorOk('catalog'),
       onData: (services) => this.onCatalog(services),
-      onError: (err) => this.onError('catalog', err),
+      onSameData: () => this.startReconcile(),
+      onError: (err) => this.detectorFailed('catalog', err),
     });
-    this.catalogWatch.start();
-  }
-
-  stop(): void {
-    this.catalogWatch?.stop();
-    for (const watch of this.healthWatches.values()) watch.stop();
-    this.healthWatches.clear();
-  }
-
-  /** Starts every watch again from index 0: the next snapshot is a complete, fresh read. */
-  reread(): void {
-    this.stop();
-    this.instances.clear();
-    this.unanswered.clear();
-    this.failing.clear();
-    this.catalogLoaded = false;
-    this.watchCatalog();
+    const states = STATES.map(
+      (state) =>
+        new BlockingWatch<StateCheck[]>({
+          ...this.timing,
+          fetch: async (index, wait, signal) => {
+            const r = await this.client.healthState(state, index, wait, signal);
+            return { index: r.index, data: parseStateChecks(`${state} checks`, r.data) };
+          },
+          onSuccess: () => this.detectorOk(state),
+          onData: (checks) => this.onStateChecks(state, checks),
+          onError: (err) => this.detectorFailed(state, err),
+        }),
+    );
+    this.watches = [catalog as BlockingWatch<unknown>, ...(states as BlockingWatch<unknown>[])];
+    for (const watch of this.watches) watch.start();
   }
 
   private onCatalog(services: Record<string, string[]>): void {
-    const wanted = new Set(Object.keys(services).filter((name) => worthWatching(name, services[name]!)));
-    for (const [name, watch] of this.healthWatches) {
+    const wanted = new Set<string>();
+    for (const [name, tags] of Object.entries(services)) if (!neverRouted(name, tags)) wanted.add(name);
+    for (const [name, k] of this.known) {
       if (wanted.has(name)) continue;
-      watch.stop();
-      this.healthWatches.delete(name);
-      this.instances.delete(name);
-      this.failing.delete(name);
-      this.unanswered.delete(name);
+      if (k.retry) clearTimeout(k.retry);
+      this.known.delete(name);
+      this.unattempted.delete(name);
+      this.reads.delete(name);
+      this.failingReads.delete(name);
     }
     for (const name of wanted) {
-      if (!this.healthWatches.has(name)) this.watchHealth(name);
+      const tags = services[name]!;
+      const k = this.known.get(name);
+      if (!k) {
+        this.known.set(name, { tags, failures: 0 });
+        this.unattempted.add(name);
+        this.queueRead(name);
+      } else if (!sameList(k.tags, tags)) {
+        k.tags = tags;
+        this.queueRead(name);
+      }
     }
     this.catalogLoaded = true;
-    this.maybeEmit();
+    this.reportFailing();
+    this.scheduleEmit();
   }
 
-  private watchHealth(name: string): void {
-    const watch = new BlockingWatch<ServiceInstance[]>({
-      ...this.timing,
-      fetch: async (index, wait, signal) => {
-        const r = await this.client.healthService(name, index, wait, signal);
-        return { index: r.index, data: parseHealthService(name, r.data) };
-      },
-      onSuccess: () => this.onSuccess(name),
-      onData: (list) => {
-        this.instances.set(name, list);
-        this.unanswered.delete(name);
-        this.maybeEmit();
-      },
-      onError: (err) => this.onError(name, err),
-    });
-    this.healthWatches.set(name, watch);
-    this.unanswered.add(name);
-    watch.start();
+  /** Checks that entered, left or changed a state name the services to read again. */
+  private onStateChecks(state: (typeof STATES)[number], checks: StateCheck[]): void {
+    const now = new Map(checks.map((c) => [`${c.node}\u0000${c.checkId}`, c]));
+    const before = this.nonPassing[state];
+    this.nonPassing[state] = now;
+    // The first answer: every check in it may be newer than a service read already made.
+    const changed: StateCheck[] = before ? [] : checks;
+    if (before) {
+      for (const [key, c] of now) if (before.get(key)?.service !== c.service) changed.push(c);
+      for (const [key, c] of before) if (!now.has(key)) changed.push(c);
+    }
+    const nodes = new Set<string>();
+    for (const c of changed) {
+      if (c.service) {
+        if (this.known.has(c.service)) this.queueRead(c.service);
+      } else nodes.add(c.node);
+    }
+    // A node check (serfHealth) counts for every instance on its node.
+    if (nodes.size > 0) {
+      for (const [name, k] of this.known) if (k.instances?.some((i) => nodes.has(i.node))) this.queueRead(name);
+    }
   }
 
-  private onSuccess(what: string): void {
-    this.failing.delete(what);
-    if (this.failing.size === 0 && this.catalogLoaded) this.tracker.ok();
+  /** The catalog index moved with the same body: find which services' counts differ, read those. */
+  private startReconcile(): void {
+    if (this.reconcile !== 'idle') {
+      this.reconcile = 'again';
+      return;
+    }
+    this.reconcile = 'running';
+    const generation = this.generation;
+    void (async () => {
+      do {
+        this.reconcile = 'running';
+        try {
+          const summaries = parseServiceSummaries((await this.client.serviceSummaries()).data);
+          if (generation !== this.generation) return;
+          for (const [name, k] of this.known) {
+            if (k.instances && summaries.get(name) !== summarize(k.instances)) this.queueRead(name);
+          }
+        } catch (err) {
+          if (generation !== this.generation) return;
+          // Without summaries the only safe answer is to read every service (rare: Consul without the endpoint).
+          this.log.warn({ error: errorMessage(err) }, 'consul service summaries unreadable; reading every service again');
+          for (const name of this.known.keys()) this.queueRead(name);
+        }
+      } while ((this.reconcile as string) === 'again' && generation === this.generation);
+      if (generation === this.generation) this.reconcile = 'idle';
+    })();
   }
 
-  private onError(what: string, err: unknown): void {
-    this.failing.add(what);
+  private queueRead(name: string): void {
+    const state = this.reads.get(name);
+    if (state === 'again') return;
+    if (state === 'running') {
+      this.reads.set(name, 'again');
+      return;
+    }
+    const k = this.known.get(name);
+    if (k?.retry) {
+      clearTimeout(k.retry);
+      k.retry = undefined;
+    }
+    // The client queues non-blocking reads (a bounded number in flight): from here it is running.
+    this.reads.set(name, 'running');
+    const generation = this.generation;
+    void (async () => {
+      try {
+        const r = await this.client.healthService(name, 0, 0);
+        const instances = parseHealthService(name, r.data);
+        if (generation === this.generation) this.readDone(name, instances);
+      } catch (err) {
+        if (generation === this.generation) this.readFailed(name, err);
+      } finally {
+        if (generation === this.generation) {
+          const again = this.reads.get(name) === 'again';
+          this.reads.delete(name);
+          if (again) this.queueRead(name);
+        }
+      }
+    })();
+  }
+
+  private readDone(name: string, instances: ServiceInstance[]): void {
+    const k = this.known.get(name);
+    if (!k) return;
+    k.instances = instances;
+    k.failures = 0;
+    this.unattempted.delete(name);
+    if (this.failingReads.delete(name)) this.reportFailing();
+    this.scheduleEmit();
+  }
+
+  private readFailed(name: string, err: unknown): void {
+    const k = this.known.get(name);
+    if (!k) return;
+    k.failures += 1;
+    const failure: FailingRead = { subject: name, code: errorCode(err), message: errorMessage(err), at: Date.now() };
+    this.failingReads.set(name, failure);
+    this.log.debug({ error: failure.message, service: name }, 'consul read of one service failed; keeping its last known instances');
+    const delay = backoffDelay(k.failures, { baseMs: 250, maxMs: this.timing.maxBackoffMs ?? 30_000 });
+    k.retry = setTimeout(() => {
+      k.retry = undefined;
+      if (this.known.get(name) === k) this.queueRead(name);
+    }, delay);
+    k.retry.unref?.();
+    const first = this.unattempted.delete(name);
+    this.reportFailing();
+    if (first) this.scheduleEmit();
+  }
+
+  private detectorOk(what: Detector): void {
+    this.failingDetectors.delete(what);
+    if (this.failingDetectors.size === 0 && this.catalogLoaded) this.tracker.ok();
+  }
+
+  private detectorFailed(what: Detector, err: unknown): void {
+    this.failingDetectors.add(what);
     // Every failure at debug; the runner logs the source going down (and back up) once.
-    this.log.debug({ error: (err as Error).message, watch: what }, 'consul read failed; keeping the last known state');
+    this.log.debug({ error: errorMessage(err), watch: what }, 'consul read failed; keeping the last known state');
     this.tracker.failed(err);
   }
 
-  private maybeEmit(): void {
-    if (!this.catalogLoaded) return;
-    // Wait until every watched service has answered once: a half-read catalog is not the catalog.
-    if (this.unanswered.size > 0) return;
-    if (this.failing.size === 0) this.tracker.ok();
-    // The model does not depend on key order: no sort on this path, which runs on every change.
-    this.sink.snapshot({ services: Object.fromEntries(this.instances) });
+  private reportFailing(): void {
+    this.tracker.setFailing([...this.failingReads.values()]);
   }
+
+  /** One snapshot per burst of answers (a cold start answers thousands of reads). */
+  private scheduleEmit(): void {
+    if (this.emitScheduled) return;
+    this.emitScheduled = true;
+    const generation = this.generation;
+    setImmediate(() => {
+      this.emitScheduled = false;
+      if (generation === this.generation) this.emit();
+    });
+  }
+
+  private emit(): void {
+    // Wait until every service has been tried once: a half-read catalog is not the catalog. A read
+    // that failed does not hold the others back: that service is left out until it reads.
+    if (!this.catalogLoaded || this.unattempted.size > 0) return;
+    if (this.failingDetectors.size === 0) this.tracker.ok();
+    const services: Record<string, ServiceInstance[]> = {};
+    for (const [name, k] of this.known) if (k.instances) services[name] = k.instances;
+    this.sink.snapshot({ services });
+  }
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

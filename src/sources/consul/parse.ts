@@ -69,3 +69,55 @@ export function parseKvEntries(prefix: string, body: unknown): DomainClaim[] {
     };
   });
 }
+
+/** One entry of /v1/health/state/<state>. */
+export interface StateCheck {
+  node: string;
+  checkId: string;
+  status: string;
+  /** Empty for a node check (serfHealth): it counts for every service on the node. */
+  service: string;
+}
+
+/** GET /v1/health/state/<state>: the checks currently in that state. */
+export function parseStateChecks(what: string, body: unknown): StateCheck[] {
+  if (!Array.isArray(body)) throw new ConsulResponseError(`${what}: expected a JSON array`);
+  return body.map((entry, i) => {
+    if (!isObj(entry) || typeof entry.Node !== 'string' || typeof entry.CheckID !== 'string') {
+      throw new ConsulResponseError(`${what}: entry ${i} lacks Node or CheckID`);
+    }
+    return { node: entry.Node, checkId: entry.CheckID, status: str(entry.Status), service: str(entry.ServiceName) };
+  });
+}
+
+/** What a service summary says: enough to tell that a service's instances or checks changed. */
+export type ServiceSummary = string;
+
+/** The summary of instances read from /v1/health/service/<name>, comparable with parseServiceSummaries'. */
+export function summarize(instances: ServiceInstance[]): ServiceSummary {
+  let passing = 0;
+  let warning = 0;
+  let critical = 0;
+  for (const i of instances) {
+    for (const c of i.checks) {
+      if (c.status === 'passing') passing++;
+      else if (c.status === 'warning') warning++;
+      else critical++;
+    }
+  }
+  return `${instances.length}/${passing}/${warning}/${critical}`;
+}
+
+/** GET /v1/internal/ui/services: name → summary (instance count and checks by status). */
+export function parseServiceSummaries(body: unknown): Map<string, ServiceSummary> {
+  if (!Array.isArray(body)) throw new ConsulResponseError('service summaries: expected a JSON array');
+  const out = new Map<string, ServiceSummary>();
+  for (const [i, entry] of body.entries()) {
+    if (!isObj(entry) || typeof entry.Name !== 'string' || typeof entry.InstanceCount !== 'number') {
+      throw new ConsulResponseError(`service summaries: entry ${i} lacks Name or InstanceCount`);
+    }
+    const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+    out.set(entry.Name, `${entry.InstanceCount}/${n(entry.ChecksPassing)}/${n(entry.ChecksWarning)}/${n(entry.ChecksCritical)}`);
+  }
+  return out;
+}

@@ -1,21 +1,18 @@
-// One consistent, non-blocking read of everything the model needs (for `render`, `check`, `explain`).
+// One non-blocking read of everything the model needs (for `render`, `check`, `explain`): the same
+// reads the daemon makes, through the client's one queue of non-blocking reads.
+import { neverRouted } from '../../model/services.js';
 import type { CatalogSnapshot, DomainsSnapshot, ServiceInstance } from '../types.js';
 import type { ConsulClient } from './client.js';
 import { parseCatalogServices, parseHealthService, parseKvEntries } from './parse.js';
 
-const CONCURRENCY = 16;
-
 export async function readCatalogOnce(client: ConsulClient): Promise<CatalogSnapshot> {
   const catalog = parseCatalogServices((await client.catalogServices(0, 0)).data);
   const names = Object.keys(catalog)
-    .filter((n) => n !== 'consul' && !catalog[n]!.includes('router.skip'))
+    .filter((n) => !neverRouted(n, catalog[n]!))
     .sort();
+  const lists = await Promise.all(names.map(async (name) => parseHealthService(name, (await client.healthService(name, 0, 0)).data)));
   const services: Record<string, ServiceInstance[]> = {};
-  for (let i = 0; i < names.length; i += CONCURRENCY) {
-    const batch = names.slice(i, i + CONCURRENCY);
-    const results = await Promise.all(batch.map(async (name) => parseHealthService(name, (await client.healthService(name, 0, 0)).data)));
-    batch.forEach((name, j) => (services[name] = results[j]!));
-  }
+  names.forEach((name, i) => (services[name] = lists[i]!));
   return { services };
 }
 

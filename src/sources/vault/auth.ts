@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { Backoff } from '../../util/backoff.js';
 import type { AuthInfo, VaultClient } from './client.js';
 import { VaultAuthError } from './errors.js';
 
@@ -25,6 +26,8 @@ export interface VaultAuthOptions {
   retryMaxMs: number;
   log: Logger;
   now?: () => number;
+  /** Jitter source of the backoff (tests); Math.random by default. */
+  random?: () => number;
 }
 
 export interface VaultAuthEvents {
@@ -40,7 +43,8 @@ export class VaultAuth extends EventEmitter<VaultAuthEvents> {
   private wantedTtl = 0;
   private timer: NodeJS.Timeout | undefined;
   private pending: Promise<void> | undefined;
-  private failures = 0;
+  /** Failed logins/renewals in a row (the shared backoff: exponential, equal jitter). */
+  private readonly failures: Backoff;
   private stopped = false;
   /** A VAULT_TOKEN that Vault refused or that expired: nothing more can be done without a restart. */
   private tokenDead = false;
@@ -48,6 +52,7 @@ export class VaultAuth extends EventEmitter<VaultAuthEvents> {
 
   constructor(private readonly opts: VaultAuthOptions) {
     super();
+    this.failures = new Backoff({ baseMs: 500, maxMs: opts.retryMaxMs, random: opts.random });
   }
 
   private get now(): number {
@@ -132,7 +137,7 @@ export class VaultAuth extends EventEmitter<VaultAuthEvents> {
     if (!secretId) throw new VaultAuthError(`the AppRole secret id file ${auth.secretIdFile} is empty`);
     const info = await client.approleLogin(auth.roleId, secretId, auth.mount);
     this.counters.logins += 1;
-    this.failures = 0;
+    this.failures.reset();
     this.wantedTtl = info.leaseDuration;
     this.setExpiry(info.leaseDuration);
     log.info({ ttl: info.leaseDuration, renewable: info.renewable }, 'logged in to Vault with AppRole');
@@ -162,8 +167,7 @@ export class VaultAuth extends EventEmitter<VaultAuthEvents> {
   }
 
   private backoff(): number {
-    this.failures += 1;
-    return Math.min(this.opts.retryMaxMs, 500 * 2 ** Math.min(this.failures - 1, 10));
+    return this.failures.next();
   }
 
   private async renew(): Promise<void> {
@@ -193,7 +197,7 @@ export class VaultAuth extends EventEmitter<VaultAuthEvents> {
       return;
     }
     this.counters.renewals += 1;
-    this.failures = 0;
+    this.failures.reset();
     this.setExpiry(info.leaseDuration);
     this.emit('renew', info);
     const extended = info.leaseDuration > 0 && (this.expiresAt ?? 0) > before + 1000;

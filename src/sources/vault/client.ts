@@ -148,6 +148,31 @@ export class VaultClient {
     return keys.filter((k): k is string => typeof k === 'string');
   }
 
+  /** GET <mount>/data/<path> with the version read (for a check-and-set write); undefined when none. */
+  async kvReadVersioned(path: string): Promise<{ data: Record<string, unknown>; version: number } | undefined> {
+    const body = await this.call(`reading ${path}`, () => this.vault.read(path), true);
+    if (body === undefined || !isRecord(body) || !isRecord(body.data)) return undefined;
+    const { data, metadata } = body.data;
+    const version = isRecord(metadata) && typeof metadata.version === 'number' ? metadata.version : 0;
+    return isRecord(data) ? { data, version } : undefined;
+  }
+
+  /**
+   * POST <mount>/data/<path> (KV v2 write). `cas`: 0 = only if the secret does not exist, N = only
+   * if version N is the latest; Vault answers 400 otherwise, which this returns as `false`.
+   */
+  async kvWrite(path: string, data: Record<string, unknown>, cas?: number): Promise<boolean> {
+    const body: Record<string, unknown> = { data };
+    if (cas !== undefined) body.options = { cas };
+    try {
+      await this.call(`writing ${path}`, () => this.vault.write(path, body));
+      return true;
+    } catch (err) {
+      if (cas !== undefined && err instanceof VaultResponseError && err.status === 400 && /check-and-set/i.test(err.message)) return false;
+      throw err;
+    }
+  }
+
   /** Runs one node-vault call; maps every failure to a Vault*Error with a scrubbed message. */
   private async call(what: string, fn: () => Promise<unknown>, notFoundIsEmpty = false): Promise<unknown> {
     try {

@@ -4,7 +4,9 @@
 // and the source reports itself `degraded` (`down` while it has never read anything). A failure
 // is retried with a growing, jittered, bounded backoff.
 import { RouterError, errorCode, errorMessage } from '../../errors.js';
+import pLimit from 'p-limit';
 import type { Logger } from '../../log.js';
+import { Backoff } from '../../util/backoff.js';
 import { StatusTracker, type Source, type SourceSink } from '../source.js';
 import type { VaultAuth } from './auth.js';
 import type { VaultClient } from './client.js';
@@ -21,6 +23,8 @@ export interface VaultSourceOptions {
   /** Upper bound of the backoff after failed reads, ms. */
   retryMaxMs: number;
   log: Logger;
+  /** Jitter source of the backoff (tests); Math.random by default. */
+  random?: () => number;
 }
 
 const CONCURRENCY = 8;
@@ -56,25 +60,25 @@ export async function readSecrets(client: VaultClient, kvPrefix: string): Promis
   }
 
   const names = (await client.kvList(`${paths.metadata}tls/`)).filter((k) => !k.endsWith('/')).sort();
-  for (let i = 0; i < names.length; i += CONCURRENCY) {
-    const batch = names.slice(i, i + CONCURRENCY);
-    const secrets = await Promise.all(batch.map((name) => client.kvRead(`${paths.data}tls/${name}`)));
-    batch.forEach((name, j) => {
-      const secret = secrets[j];
-      const path = `${paths.data}tls/${name}`;
-      if (secret === undefined) return; // deleted between the list and the read
-      const cert = certificateOf(secret);
-      if (cert) snapshot.certificates[name] = cert;
-      else problems.push({ path, reason: 'needs "certificate" and "private_key" fields (PEM text)' });
-    });
-  }
+  // At most CONCURRENCY reads in flight, and a slow one does not hold back the next batch.
+  const limit = pLimit(CONCURRENCY);
+  const secrets = await Promise.all(names.map((name) => limit(() => client.kvRead(`${paths.data}tls/${name}`))));
+  names.forEach((name, j) => {
+    const secret = secrets[j];
+    const path = `${paths.data}tls/${name}`;
+    if (secret === undefined) return; // deleted between the list and the read
+    const cert = certificateOf(secret);
+    if (cert) snapshot.certificates[name] = cert;
+    else problems.push({ path, reason: 'needs "certificate" and "private_key" fields (PEM text)' });
+  });
   return snapshot;
 }
 
 function certificateOf(secret: Record<string, unknown>): CertificateSecret | undefined {
   const { certificate, private_key: privateKey } = secret;
   if (typeof certificate !== 'string' || typeof privateKey !== 'string' || !certificate || !privateKey) return undefined;
-  return { certificate, privateKey };
+  const { source } = secret;
+  return typeof source === 'string' && source !== '' ? { certificate, privateKey, source } : { certificate, privateKey };
 }
 
 export class VaultSecretsSource implements Source<SecretsSnapshot> {
@@ -83,7 +87,8 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
   private sink!: SourceSink<SecretsSnapshot>;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private failures = 0;
+  /** Failed reads in a row (the shared backoff: exponential, equal jitter). */
+  private readonly failures: Backoff;
   private running: Promise<void> | undefined;
   private latestJson: string | undefined;
   private latestAt: number | undefined;
@@ -92,6 +97,7 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
 
   constructor(private readonly opts: VaultSourceOptions) {
     kvPaths(opts.kvPrefix); // fail fast on a prefix that is not KV v2
+    this.failures = new Backoff({ baseMs: 1000, maxMs: opts.retryMaxMs, random: opts.random });
   }
 
   start(sink: SourceSink<SecretsSnapshot>): void {
@@ -105,6 +111,12 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
     if (this.timer) clearTimeout(this.timer);
     this.opts.auth.stop();
     await this.running;
+  }
+
+  /** The client with a valid token, for the writers of the secrets (the ACME issuer). */
+  async authorizedClient(): Promise<VaultClient> {
+    await this.opts.auth.ensure();
+    return this.opts.client;
   }
 
   /** Reads now instead of at the next refresh (tests, and a future SIGHUP). */
@@ -143,7 +155,7 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
       return;
     }
     if (this.stopped) return;
-    this.failures = 0;
+    this.failures.reset();
     this.latestAt = Date.now();
     const json = JSON.stringify(snapshot);
     if (json !== this.latestJson) {
@@ -158,9 +170,7 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
   }
 
   private onFailure(err: unknown): void {
-    this.failures += 1;
-    const base = Math.min(this.opts.retryMaxMs, 1000 * 2 ** Math.min(this.failures - 1, 10));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delay = Math.round(this.failures.next());
     const message = errorMessage(err);
     if (this.latest) {
       const since = new Date(this.latestAt ?? Date.now()).toISOString();

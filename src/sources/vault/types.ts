@@ -6,6 +6,8 @@ export interface CertificateSecret {
   certificate: string;
   /** PEM private key (unencrypted). */
   privateKey: string;
+  /** `source` field: "acme" when the ACME issuer wrote it; absent or other = placed by hand (wins). */
+  source?: string;
 }
 
 export interface SecretsSnapshot {

@@ -2,6 +2,7 @@
 // another process on this host already holds passes validation and fails only at the reload; and
 // HAProxy 2.6 retries such a bind for about 2 s with the running worker's listeners paused, so every
 // app stops accepting connections on each attempt. The runner probes new ports first instead.
+// A leaf module (node:net only): the unprivileged-user test runs it on its own.
 import { connect, createServer } from 'node:net';
 
 /** Ports of the `bind` lines of a rendered haproxy.cfg: HAProxy's own listeners, never probed. */
@@ -42,3 +43,4 @@ export async function portInUse(bindAddress: string, port: number, timeoutMs = 1
     socket.once('error', () => done(false));
   });
 }
+

@@ -3,8 +3,9 @@
 // (consul-template #1131, fabio #162), not like operators removing apps. Such a change is held
 // until a later fresh read confirms it. Counted from the files, so it also protects the first
 // build after a daemon restart (the running files are adopted from disk).
+import type { RoutingModel } from '../model/types.js';
 import type { RenderedFiles } from '../render/types.js';
-import { parseFiles } from './runtime/parse.js';
+import { parseFiles } from '../apply/runtime/parse.js';
 
 export interface RouteCounts {
   /** Hosts in hosts.map plus tcp listeners. */
@@ -32,10 +33,14 @@ export interface ShrinkVerdict {
 /** Below this many routes a single removal is a large share: the guard stays out of the way. */
 export const GUARD_MIN_ROUTES = 5;
 
-export function assessShrink(running: RenderedFiles | undefined, candidate: RenderedFiles, maxShrink: number): ShrinkVerdict {
-  const after = countRoutes(candidate);
+/**
+ * `known`: counts the caller already has (from the models, runner/incremental.ts), so the files
+ * are not read back; each side missing there is counted from its files.
+ */
+export function assessShrink(running: RenderedFiles | undefined, candidate: RenderedFiles, maxShrink: number, known: { before?: RouteCounts; after?: RouteCounts } = {}): ShrinkVerdict {
+  const after = known.after ?? countRoutes(candidate);
   if (!running || maxShrink >= 1) return { shrink: false, before: after, after };
-  const before = countRoutes(running);
+  const before = known.before ?? countRoutes(running);
   const lost = (was: number, now: number) => (was > 0 ? Math.max(0, was - now) / was : 0);
   const routes = lost(before.routes, after.routes);
   const servers = lost(before.servers, after.servers);
@@ -47,4 +52,15 @@ export function assessShrink(running: RenderedFiles | undefined, candidate: Rend
     return { shrink: true, before, after, reason: `${before.servers - after.servers} of ${before.servers} serving instances would disappear at once` };
   }
   return { shrink: false, before, after };
+}
+
+/** The same counts from a model: hosts plus tcp apps, and passing servers (rendered without `disabled`). */
+export function countModelRoutes(model: RoutingModel): RouteCounts {
+  let tcp = 0;
+  let servers = 0;
+  for (const app of model.apps) {
+    if (app.mode === 'tcp') tcp++;
+    for (const s of app.servers) if (s.passing) servers++;
+  }
+  return { routes: model.hosts.length + tcp, servers };
 }

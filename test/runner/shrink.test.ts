@@ -1,5 +1,5 @@
 import t from 'tap';
-import { assessShrink, countRoutes } from '../../src/apply/guard.js';
+import { assessShrink, countRoutes } from '../../src/runner/shrink.js';
 
 function files(hosts: number, servers: number, disabled = 0, tcp = 0) {
   const cfg = ['global', 'defaults', 'frontend http_in', 'backend app_a'];

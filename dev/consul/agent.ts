@@ -1,0 +1,143 @@
+// A real Consul agent (`consul agent -dev`, Debian's 1.8.7 installed by scripts/install-consul.sh into
+// .tools/consul/) for the tests, the bench and `paas-router dev`: loopback only, every port (http,
+// dns, serf lan/wan, server, grpc) on a free one, in-memory state, gone when stopped.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+import { freePort } from '../net.js';
+
+/** Where scripts/install-consul.sh puts the agent; PAAS_ROUTER_CONSUL_BIN overrides it. */
+export const CONSUL_AGENT_BIN = process.env.PAAS_ROUTER_CONSUL_BIN || join(PACKAGE_ROOT, '.tools', 'consul', 'consul');
+
+export function consulAgentInstalled(): boolean {
+  return existsSync(CONSUL_AGENT_BIN);
+}
+
+export const CONSUL_AGENT_MISSING = `no Consul agent at ${CONSUL_AGENT_BIN}: run scripts/install-consul.sh (or scripts/setup.sh --test)`;
+
+export interface ConsulAgentOptions {
+  /** `limits.http_max_conns_per_client` (Consul's default: 200). */
+  maxConnsPerClient?: number;
+  /** ACLs on with `default_policy = deny` and this master token. */
+  aclMasterToken?: string;
+  /** More agent configuration (JSON config-file keys), merged over the ports and limits. */
+  config?: Record<string, unknown>;
+  /** Milliseconds to wait for a leader and the agent's own catalog entry; default 20 000. */
+  timeoutMs?: number;
+}
+
+export interface ConsulAgent {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly proc: ChildProcess;
+  /** Node name of the agent (its own services and checks are registered on it). */
+  readonly node: string;
+  /** Agent log so far, for diagnostics. */
+  output(): string;
+  /** SIGINT (1.8.7 exits 1 on it: normal here), SIGKILL after 5 s. */
+  stop(): Promise<void>;
+}
+
+const PORT_NAMES = ['http', 'dns', 'serf_lan', 'serf_wan', 'server', 'grpc'] as const;
+
+export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<ConsulAgent> {
+  if (!consulAgentInstalled()) throw new Error(CONSUL_AGENT_MISSING);
+  // A port taken between the probe and the agent's bind makes it exit at once: try fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortClash)) throw err;
+    }
+  }
+}
+
+class PortClash extends Error {}
+
+async function startOnce(opts: ConsulAgentOptions): Promise<ConsulAgent> {
+  const dir = await mkdtemp(join(tmpdir(), 'paas-router-consul-'));
+  const ports = Object.fromEntries(await Promise.all(PORT_NAMES.map(async (name) => [name, await freePort()] as const))) as Record<(typeof PORT_NAMES)[number], number>;
+  const node = 'paas-router-dev';
+  const config: Record<string, unknown> = {
+    node_name: node,
+    ports,
+    limits: { http_max_conns_per_client: opts.maxConnsPerClient ?? 200 },
+    log_level: 'warn',
+    ...(opts.aclMasterToken ? { acl: { enabled: true, default_policy: 'deny', enable_token_persistence: false, tokens: { master: opts.aclMasterToken } } } : {}),
+    ...opts.config,
+  };
+  const configFile = join(dir, 'agent.json');
+  await writeFile(configFile, JSON.stringify(config));
+  const proc = spawn(CONSUL_AGENT_BIN, ['agent', '-dev', '-client', '127.0.0.1', '-bind', '127.0.0.1', '-config-file', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${ports.http}`;
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGINT');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const headers: Record<string, string> = opts.aclMasterToken ? { 'X-Consul-Token': opts.aclMasterToken } : {};
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) {
+      await stop();
+      const message = `consul agent exited (${proc.exitCode}) at start:\n${output}`;
+      throw /address already in use/.test(output) ? new PortClash(message) : new Error(message);
+    }
+    // Ready = a leader is elected and the agent has synced its own node and `consul` service, so
+    // the first index a test reads no longer moves by itself.
+    if (await ready(url, node, headers)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`consul agent at ${url} was not ready within ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, port: ports.http, proc, node, output: () => output, stop };
+}
+
+async function ready(url: string, node: string, headers: Record<string, string>): Promise<boolean> {
+  try {
+    const leader = await getJson(`${url}/v1/status/leader`, headers);
+    if (leader.status !== 200 || leader.body === '') return false;
+    const self = await getJson(`${url}/v1/catalog/node/${node}`, headers);
+    const body = self.body as { Services?: Record<string, unknown> } | null;
+    return self.status === 200 && Boolean(body?.Services && 'consul' in body.Services);
+  } catch {
+    return false;
+  }
+}
+
+/** One GET on a connection of its own, closed afterwards: no idle socket left to count against the agent's per-client limit. */
+function getJson(url: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, headers }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('error', reject);
+  });
+}

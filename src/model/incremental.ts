@@ -1,0 +1,151 @@
+// What buildModel keeps between builds so a change costs what changed. Each stage's result is
+// kept with the input it came from and reused while that input is the same:
+// - a service stage by the service's instances (the same array, or an equal one) and the settings;
+// - a claim by its key, CreateIndex and value;
+// - the global structure while no service stage changed a facet it reads and no claim changed;
+// - an app object while its draft and hosts are the same (the render cache keys on it);
+// - the rejection list while every contributing list is the same.
+// Any other input of a stage must become part of its key here. Settings that change reset it all.
+import { isDeepStrictEqual } from 'node:util';
+import type { ServiceInstance, DomainClaim } from '../sources/types.js';
+import type { ModelStructure, ServiceStage } from './build.js';
+import { compareClaims, type ParsedClaim } from './domains.js';
+import type { AppRoute, ModelSettings, Rejection } from './types.js';
+import { cmp } from './text.js';
+
+/** Stage runs of the last build: what the change cost (bench profile, tests). */
+export interface MemoStats {
+  services: number;
+  claims: number;
+  structure: number;
+  apps: number;
+}
+
+/**
+ * What the global stage reads of a service stage. Two stages with equal facets give the same
+ * structure: an instance or tag change that keeps them skips the global stage.
+ */
+export function stageFacets(stage: ServiceStage): string {
+  const d = stage.draft;
+  const tcp = stage.tcp ? `${stage.tcp.port}\0${stage.tcp.createIndex}` : '';
+  return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}`;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class ModelMemo {
+  private settings: ModelSettings | undefined;
+  private names: { keys: Set<string>; sorted: string[] } | undefined;
+  private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
+  private claimInput: { list: DomainClaim[]; parsed: ParsedClaim[] } | undefined;
+  private readonly parsedClaims = new Map<string, ParsedClaim>();
+  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; structure: ModelStructure } | undefined;
+  private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
+  private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
+  stats: MemoStats = { services: 0, claims: 0, structure: 0, apps: 0 };
+
+  /** Starts a build; different settings make every kept stage stale. */
+  begin(settings: ModelSettings): void {
+    this.stats = { services: 0, claims: 0, structure: 0, apps: 0 };
+    if (this.settings && isDeepStrictEqual(this.settings, settings)) return;
+    this.settings = structuredClone(settings);
+    this.names = undefined;
+    this.stages.clear();
+    this.claimInput = undefined;
+    this.parsedClaims.clear();
+    this.last = undefined;
+    this.appsByName.clear();
+    this.lastRejections = undefined;
+  }
+
+  /** The service names in code-unit order; sorted again only when the set of names changed. */
+  sortedNames(services: Record<string, ServiceInstance[]>): string[] {
+    const keys = Object.keys(services);
+    const known = this.names;
+    if (known && keys.length === known.keys.size && keys.every((k) => known.keys.has(k))) return known.sorted;
+    const set = new Set(keys);
+    for (const name of this.stages.keys()) if (!set.has(name)) this.stages.delete(name);
+    this.names = { keys: set, sorted: keys.sort(cmp) };
+    return this.names.sorted;
+  }
+
+  service(original: string, instances: ServiceInstance[], compute: () => ServiceStage): ServiceStage {
+    const kept = this.stages.get(original);
+    if (kept && (kept.instances === instances || isDeepStrictEqual(kept.instances, instances))) {
+      kept.instances = instances;
+      return kept.stage;
+    }
+    this.stats.services++;
+    const stage = compute();
+    // Inputs are never mutated (the sources build a new array per change): kept by reference.
+    this.stages.set(original, { instances, stage });
+    return stage;
+  }
+
+  /** The claims in compareClaims order, each parsed once per (key, CreateIndex, value). */
+  claims(list: DomainClaim[], parse: (claim: DomainClaim) => ParsedClaim): ParsedClaim[] {
+    if (this.claimInput?.list === list) return this.claimInput.parsed;
+    const keep = new Map<string, ParsedClaim>();
+    const parsed = [...list].sort(compareClaims).map((claim) => {
+      const id = `${claim.key}\0${claim.createIndex}\0${claim.value}`;
+      let p = this.parsedClaims.get(id) ?? keep.get(id);
+      if (!p) {
+        this.stats.claims++;
+        p = parse(claim);
+      }
+      keep.set(id, p);
+      return p;
+    });
+    this.parsedClaims.clear();
+    for (const [id, p] of keep) this.parsedClaims.set(id, p);
+    this.claimInput = { list, parsed };
+    return parsed;
+  }
+
+  structure(stages: [string, ServiceStage][], claims: ParsedClaim[], compute: () => ModelStructure): ModelStructure {
+    const last = this.last;
+    if (last && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages)) {
+      this.last = { stages, claims, structure: last.structure };
+      return last.structure;
+    }
+    this.stats.structure++;
+    const structure = compute();
+    const apps = new Set(structure.apps.map((a) => a.name));
+    for (const name of this.appsByName.keys()) if (!apps.has(name)) this.appsByName.delete(name);
+    this.last = { stages, claims, structure };
+    return structure;
+  }
+
+  private sameFacets(before: [string, ServiceStage][], after: [string, ServiceStage][]): boolean {
+    if (before.length !== after.length) return false;
+    for (let i = 0; i < after.length; i++) {
+      const [name, stage] = after[i]!;
+      const [was, old] = before[i]!;
+      if (name !== was) return false;
+      if (stage !== old && stageFacets(stage) !== stageFacets(old)) return false;
+    }
+    return true;
+  }
+
+  /** The app object, the same one as last time while its draft and hosts are the same. */
+  app(name: string, draft: AppRoute, hosts: string[]): AppRoute {
+    const kept = this.appsByName.get(name);
+    if (kept && kept.draft === draft && sameItems(kept.app.hosts, hosts)) return kept.app;
+    this.stats.apps++;
+    const app = { ...draft, hosts: [...hosts] };
+    this.appsByName.set(name, { draft, app });
+    return app;
+  }
+
+  rejections(lists: Rejection[][], finish: (all: Rejection[]) => Rejection[]): Rejection[] {
+    const last = this.lastRejections;
+    if (last && sameItems(last.lists, lists)) return last.result;
+    const result = finish(lists.flat());
+    this.lastRejections = { lists, result };
+    return result;
+  }
+}

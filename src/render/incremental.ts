@@ -1,0 +1,85 @@
+// What the renderer keeps between renders so a change costs what changed:
+// - an app's view while its AppRoute object is the same (the model memo keeps unchanged apps);
+// - the host views while the model's host list is the same array;
+// - every TemplateData field that is deep-equal to the last one, as the same object;
+// - a file's text while every field its template reads is the same object (templates.ts `reads`);
+// - a per-app partial's text per view object (templates.ts, memoizedPartial).
+// New templates or settings start over.
+import { isDeepStrictEqual } from 'node:util';
+import type { AppRoute, HostRoute } from '../model/types.js';
+import type { AppView, HostView, TemplateData, TemplateDataMemo } from './data.js';
+import type { CompiledTemplate, CompiledTemplates } from './templates.js';
+import type { RenderSettings } from './types.js';
+
+export interface RenderStats {
+  /** App views built (the others were reused). */
+  views: number;
+  /** Files rendered (the others were reused). */
+  files: number;
+}
+
+export class RenderCache {
+  private templates: CompiledTemplates | undefined;
+  private settings: RenderSettings | undefined;
+  private views = new WeakMap<AppRoute, AppView>();
+  private hostViews: { routes: HostRoute[]; views: HostView[] } | undefined;
+  private data: TemplateData | undefined;
+  private readonly outputs = new Map<string, { reads: unknown[]; text: string }>();
+  stats: RenderStats = { views: 0, files: 0 };
+
+  readonly memo: TemplateDataMemo = {
+    app: (app, make) => {
+      let view = this.views.get(app);
+      if (!view) {
+        this.stats.views++;
+        view = make();
+        this.views.set(app, view);
+      }
+      return view;
+    },
+    hosts: (routes, make) => {
+      if (this.hostViews?.routes !== routes) this.hostViews = { routes, views: make() };
+      return this.hostViews.views;
+    },
+  };
+
+  begin(templates: CompiledTemplates, settings: RenderSettings): void {
+    this.stats = { views: 0, files: 0 };
+    if (this.templates === templates && isDeepStrictEqual(this.settings, settings)) return;
+    this.templates = templates;
+    this.settings = structuredClone(settings);
+    this.views = new WeakMap();
+    this.hostViews = undefined;
+    this.data = undefined;
+    this.outputs.clear();
+  }
+
+  /** The template data of the last render (what planFromData compares). */
+  get lastData(): TemplateData | undefined {
+    return this.data;
+  }
+
+  /** `data` with every field deep-equal to the last render's replaced by that same object. */
+  intern(data: TemplateData): TemplateData {
+    const last = this.data;
+    if (last) {
+      const fields = data as unknown as Record<string, unknown>;
+      const before = last as unknown as Record<string, unknown>;
+      for (const key of Object.keys(fields)) {
+        if (fields[key] !== before[key] && isDeepStrictEqual(fields[key], before[key])) fields[key] = before[key];
+      }
+    }
+    this.data = data;
+    return data;
+  }
+
+  output(template: CompiledTemplate, data: TemplateData, render: () => string): string {
+    const reads = template.reads.map((field) => (data as unknown as Record<string, unknown>)[field]);
+    const kept = this.outputs.get(template.output);
+    if (kept && kept.reads.length === reads.length && kept.reads.every((v, i) => v === reads[i])) return kept.text;
+    this.stats.files++;
+    const text = render();
+    this.outputs.set(template.output, { reads, text });
+    return text;
+  }
+}

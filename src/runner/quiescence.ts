@@ -1,0 +1,89 @@
+// consul-template's quiescence: every trigger pushes the run back by `minMs`, but never past `maxMs`
+// after the first pending trigger. A trigger during a run schedules exactly one more run.
+// Leading edge (`leading`): a trigger after at least `minMs` of quiet runs at once, marked as such;
+// a run that answers 'wait' (its change needs a reload) is scheduled again the usual way, so
+// `minMs`/`maxMs` keep coalescing whatever needs a reload. A burst still coalesces: triggers during
+// a run, or soon after one, wait as before.
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+
+export interface QuiescenceOptions {
+  minMs: number;
+  maxMs: number;
+  /** `leading`: run at once on the first trigger after a quiet period. 'wait': not now, coalesce it. */
+  run: (leading: boolean) => Promise<void | 'wait'>;
+  leading?: boolean;
+  /** A run that threw: nothing else reports it (the next trigger runs again). */
+  onError: (err: unknown) => void;
+  clock?: Clock;
+}
+
+export class Quiescence {
+  private timer: TimerHandle | undefined;
+  private firstPendingAt: number | undefined;
+  private running = false;
+  private dirty = false;
+  private idle: Promise<void> = Promise.resolve();
+  /** When the last run ended (leading edge: quiet since then?). */
+  private lastEndedAt = -Infinity;
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: QuiescenceOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  trigger(): void {
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    const now = this.clock.now();
+    if (this.opts.leading && this.timer === undefined && now - this.lastEndedAt >= this.opts.minMs) {
+      this.firstPendingAt = now;
+      this.fire(true);
+      return;
+    }
+    this.schedule();
+  }
+
+  /** Resolves when no run is in progress or scheduled. */
+  async settled(): Promise<void> {
+    while (this.running || this.timer) await this.idle.then(() => new Promise((r) => setTimeout(r, 10)));
+  }
+
+  stop(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+  }
+
+  private fire(leading = false): void {
+    this.timer = undefined;
+    const pendingSince = this.firstPendingAt;
+    this.firstPendingAt = undefined;
+    this.running = true;
+    this.idle = this.opts
+      .run(leading)
+      .catch((err) => this.opts.onError(err))
+      .then((answer) => {
+        this.running = false;
+        this.lastEndedAt = this.clock.now();
+        if (answer === 'wait') {
+          // The usual schedule, counted from the trigger that led: as if it had not run.
+          this.firstPendingAt = pendingSince;
+          this.dirty = false;
+          this.schedule();
+        } else if (this.dirty) {
+          this.dirty = false;
+          this.trigger();
+        }
+      });
+  }
+
+  private schedule(): void {
+    const now = this.clock.now();
+    this.firstPendingAt ??= now;
+    const due = Math.min(now + this.opts.minMs, this.firstPendingAt + this.opts.maxMs);
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, due - now));
+  }
+}

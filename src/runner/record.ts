@@ -1,0 +1,58 @@
+// What an apply report means for the daemon's state (counters, timestamps, the live model) and
+// its log. One place, whichever path produced the report (a build, the retry loop, a certificate
+// reload, the undo of a runtime change).
+import type { ApplyReport } from '../apply/applier.js';
+import type { Logger } from '../log.js';
+import type { RoutingModel } from '../model/types.js';
+import type { RouterState } from '../state.js';
+
+/** Statuses after which the live files are the candidate's (HAProxy runs them, or loads them when it answers). */
+const LIVE = new Set<ApplyReport['status']>(['runtime', 'reloaded', 'haproxy-unreachable']);
+
+/**
+ * Records `report` for `model` (the model the report's files were built from). `runningChecksum`:
+ * the checksum of what HAProxy runs now, per the applier.
+ */
+export function recordApply(state: RouterState, log: Logger, report: ApplyReport, model: RoutingModel | undefined, runningChecksum: string | undefined, at = Date.now()): void {
+  state.lastApply = { ...report, at };
+  switch (report.status) {
+    case 'unchanged':
+      // HAProxy already runs exactly this model (e.g. files adopted after a daemon restart).
+      if (report.checksum === runningChecksum) state.liveModel = model;
+      log.debug({ checksum: report.checksum }, 'configuration unchanged');
+      break;
+    case 'already-refused':
+      log.debug({ checksum: report.checksum }, 'candidate refused before; not tried again until the input changes');
+      break;
+    case 'runtime':
+      state.counters.runtimeChanges += 1;
+      state.lastRuntimeChangeAt = at;
+      log.info({ checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs, writeMs: report.writeMs, profile: report.profile }, 'configuration applied through the runtime API, no reload');
+      break;
+    case 'reloaded':
+      countReload(state, at);
+      log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, reason: report.reloadReason, apps: model?.apps.length, profile: report.profile }, 'configuration applied, HAProxy reloaded');
+      break;
+    case 'haproxy-unreachable':
+      log.warn({ error: report.error?.message }, 'configuration written; HAProxy not reachable, will reload when it answers');
+      break;
+    case 'refused':
+      state.counters.refusedConfigs += 1;
+      log.error({ error: report.error?.message, output: report.error?.output }, 'candidate configuration refused by haproxy -c; the last good configuration stays');
+      break;
+    default:
+      if (report.status === 'reload-failed') state.counters.reloadFailures += 1;
+      log.error({ status: report.status, error: report.error?.message }, 'configuration not applied; the last good configuration stays');
+  }
+  if (LIVE.has(report.status)) state.liveModel = model;
+  if (report.undo) {
+    if (report.undo.status === 'reloaded') countReload(state, at);
+    else if (report.undo.status === 'reload-failed') state.counters.reloadFailures += 1;
+  }
+  state.runningChecksum = runningChecksum ?? state.runningChecksum;
+}
+
+function countReload(state: RouterState, at: number): void {
+  state.counters.reloads += 1;
+  state.lastReloadAt = at;
+}

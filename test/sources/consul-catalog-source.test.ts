@@ -1,0 +1,148 @@
+// The catalog source against a real Consul agent: a bounded number of connections whatever the
+// number of services, refused connections retried and counted without the source going down,
+// changes that cost reads of just the changed service, and (on the stand-in, the only one that can
+// fail one service's reads) a failing read that holds no other service back.
+import { request } from 'node:http';
+import t, { type Test } from 'tap';
+import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
+import { createLogger } from '../../src/log.js';
+import { ConsulCatalogSource } from '../../src/sources/consul/catalog-source.js';
+import { ConsulClient } from '../../src/sources/consul/client.js';
+import type { SourceStatus } from '../../src/sources/source.js';
+import type { CatalogSnapshot } from '../../src/sources/types.js';
+import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
+import { eventually } from '../helpers/net.js';
+
+/** One request on a connection of its own, closed afterwards (no idle socket counts against the agent's limit). */
+function send(url: string, method: string, path: string, body?: unknown): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + path, { method, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+const instance = (service: string, n: number, status = 'passing', tags: string[] = []) => ({
+  Node: `node-${n % 3}`,
+  Address: '127.0.0.1',
+  Service: { ID: `mesos-consul:${service}:${n}`, Service: service, Port: 31000 + n, Tags: tags },
+  Check: { CheckID: `service:${service}:${n}`, ServiceID: `mesos-consul:${service}:${n}`, Name: 'task', Status: status },
+});
+const register = (url: string, service: string, n: number, status?: string, tags?: string[]) => send(url, 'PUT', '/v1/catalog/register', instance(service, n, status, tags));
+const deregister = (url: string, service: string, n: number) => send(url, 'PUT', '/v1/catalog/deregister', { Node: `node-${n % 3}`, ServiceID: `mesos-consul:${service}:${n}` });
+
+async function fill(url: string, services: number, instances = 2): Promise<void> {
+  for (let s = 0; s < services; s++) for (let i = 0; i < instances; i++) await register(url, `svc${s}`, i);
+}
+
+function watch(t: Test, url: string, opts: { maxConnections?: number } = {}) {
+  const client = new ConsulClient({ address: url, token: () => '', maxConnections: opts.maxConnections ?? 16, refusalBackoff: { baseMs: 20, maxMs: 200 } });
+  const source = new ConsulCatalogSource(client, { waitMs: 30_000, minIntervalMs: 10, maxBackoffMs: 200 }, createLogger('silent'));
+  const snapshots: CatalogSnapshot[] = [];
+  const statuses: SourceStatus[] = [];
+  source.start({ snapshot: (s) => snapshots.push(s), status: (s) => statuses.push(s) });
+  t.teardown(() => {
+    source.stop();
+    client.close();
+  });
+  const latest = () => snapshots.at(-1)?.services;
+  const instancesOf = (name: string) => latest()?.[name]?.map((i) => `${i.id}${i.passing ? '' : ' (failing)'}`).sort();
+  return { client, source, snapshots, statuses, latest, instancesOf };
+}
+
+t.test('real agent', { skip: consulAgentSkip() }, async (t) => {
+  t.test('every change shows, and costs reads of the changed service only', async (t) => {
+    const agent = await startTestConsulAgent(t);
+    await fill(agent.url, 60);
+    const w = watch(t, agent.url);
+    await eventually('the first snapshot', () => Object.keys(w.latest() ?? {}).length === 60, 30_000);
+    t.equal(w.statuses.at(-1)?.state, 'ok');
+    const requests = () => w.client.traffic.requests;
+    const settle = async () => {
+      // Quiet: nothing in flight but the three blocked detectors.
+      let last = -1;
+      await eventually('quiet', async () => {
+        await new Promise((r) => setTimeout(r, 150));
+        const now = requests();
+        const quiet = now === last;
+        last = now;
+        return quiet;
+      });
+    };
+    await settle();
+    const cost = async (what: string, change: () => Promise<unknown>, done: () => boolean) => {
+      const before = requests();
+      await change();
+      await eventually(what, done, 10_000);
+      await settle();
+      const spent = requests() - before;
+      // A detector wake and its next blocking call, the summaries, the targeted read(s): a handful,
+      // never one per service (60 here).
+      t.ok(spent <= 12, `${what}: ${spent} requests to Consul`);
+    };
+    await cost('a new passing instance', () => register(agent.url, 'svc7', 5), () => w.instancesOf('svc7')?.length === 3);
+    await cost('a check going critical', () => register(agent.url, 'svc8', 0, 'critical'), () => w.instancesOf('svc8')?.some((i) => i.endsWith('(failing)')) === true);
+    await cost('the check passing again', () => register(agent.url, 'svc8', 0), () => w.instancesOf('svc8')?.every((i) => !i.endsWith('(failing)')) === true);
+    await cost('an instance deregistered', () => deregister(agent.url, 'svc9', 1), () => w.instancesOf('svc9')?.length === 1);
+    await cost('a brand-new service', () => register(agent.url, 'fresh', 0), () => w.instancesOf('fresh')?.length === 1);
+    await cost('a tag change', () => register(agent.url, 'svc3', 0, 'passing', ['router.sticky']), () => w.latest()?.svc3?.some((i) => i.tags.includes('router.sticky')) === true);
+    await cost('router.skip set: the service leaves the snapshot', () => register(agent.url, 'svc4', 0, 'passing', ['router.skip']), () => w.latest()?.svc4 === undefined);
+    await cost('a service gone', async () => {
+      await deregister(agent.url, 'svc5', 0);
+      await deregister(agent.url, 'svc5', 1);
+    }, () => w.latest()?.svc5 === undefined);
+    t.notOk(w.statuses.some((s) => s.state === 'down'), 'never down');
+  });
+
+  t.test('at most consul.max_connections sockets; an agent refusing the rest is retried, counted, and never takes the source down', async (t) => {
+    // The agent admits 8 connections from this address; the router may open 16: it will be refused.
+    const agent = await startTestConsulAgent(t, { maxConnsPerClient: 8 });
+    await fill(agent.url, 120, 1);
+    const w = watch(t, agent.url, { maxConnections: 16 });
+    await eventually('every service read', () => Object.keys(w.latest() ?? {}).length === 120, 60_000);
+    t.ok(w.client.traffic.refused > 0, `${w.client.traffic.refused} connections refused by the agent and retried`);
+    t.ok(w.client.traffic.maxConnectionsHeld <= 16, `at most 16 sockets (${w.client.traffic.maxConnectionsHeld})`);
+    t.notOk(w.statuses.some((s) => s.state === 'down'), 'the source never went down: every retry worked');
+    t.same(w.statuses.at(-1)?.failing, undefined, 'no read left failing');
+  });
+
+  t.test('within an agent at its default limit: 300 services, 8 connections', async (t) => {
+    const agent = await startTestConsulAgent(t);
+    await fill(agent.url, 300, 1);
+    const w = watch(t, agent.url, { maxConnections: 8 });
+    await eventually('every service read', () => Object.keys(w.latest() ?? {}).length === 300, 60_000);
+    t.ok(w.client.traffic.maxConnectionsHeld <= 8, `at most 8 sockets (${w.client.traffic.maxConnectionsHeld})`);
+    t.equal(w.client.traffic.refused, 0);
+  });
+});
+
+t.test('dev stand-in: a service whose reads fail keeps its last instances, is listed with its error, and holds back nobody', async (t) => {
+  const consul: DevConsul = await startDevConsul();
+  t.teardown(() => consul.close());
+  await fill(consul.url, 5);
+  // Never read: svc0 fails from the start; the others are routed all the same.
+  consul.setServiceFault('svc0', 'http500');
+  const w = watch(t, consul.url);
+  await eventually('the first snapshot without svc0', () => Object.keys(w.latest() ?? {}).length === 4);
+  t.equal(w.latest()?.svc0, undefined, 'a service never read stays out (unrouted)');
+  t.match(w.statuses.at(-1), { state: 'ok', failing: [{ subject: 'svc0', code: 'CONSUL_UNAVAILABLE', message: /HTTP 500/ }] });
+  // Read once, then failing: its last instances stay while another service changes.
+  consul.setServiceFault('svc0', 'none');
+  await eventually('svc0 read once its reads work', () => w.instancesOf('svc0')?.length === 2, 10_000);
+  t.same(w.statuses.at(-1)?.failing, undefined, 'no longer listed');
+  consul.setServiceFault('svc1', 'garbage');
+  await register(consul.url, 'svc1', 2);
+  await eventually('svc1 listed as failing', () => w.statuses.at(-1)?.failing?.[0]?.subject === 'svc1');
+  t.match(w.statuses.at(-1)?.failing?.[0]?.message, /not valid JSON/);
+  t.equal(w.instancesOf('svc1')?.length, 2, 'its last known instances are kept');
+  await register(consul.url, 'svc2', 2);
+  await eventually('svc2 changes while svc1 keeps failing', () => w.instancesOf('svc2')?.length === 3);
+  t.equal(w.instancesOf('svc1')?.length, 2);
+  consul.setServiceFault('svc1', 'none');
+  await eventually('svc1 recovers with its new instance', () => w.instancesOf('svc1')?.length === 3, 10_000);
+  t.notOk(w.statuses.some((s) => s.state === 'down'), 'one service failing never takes the source down');
+});
