@@ -56,9 +56,11 @@ export async function startHttpBackend(label: string, opts: { status?: () => num
   const server = createHttpServer((req, res) => {
     // `/slow?ms=N` answers after N ms: lets tests hold a request open across a change.
     const slow = /^\/slow\?ms=(\d+)/.exec(req.url ?? '');
+    // `/status/NNN` answers with that status: the dev traffic generator's errors (dev/traffic.ts).
+    const asked = /^\/status\/([1-5]\d\d)$/.exec(req.url ?? '');
     const answer = () => {
       // x-path: the path the app received (router.strip-path tests).
-      res.writeHead(opts.status?.() ?? 200, { 'content-type': 'text/plain', 'x-backend': label, 'x-path': req.url ?? '' });
+      res.writeHead(asked ? Number(asked[1]) : (opts.status?.() ?? 200), { 'content-type': 'text/plain', 'x-backend': label, 'x-path': req.url ?? '' });
       res.end(`${label}\n`);
     };
     if (slow) setTimeout(answer, Number(slow[1]));

@@ -18,6 +18,7 @@ import { registerMesosTask, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
 import { requestThrough, tcpBanner } from './probe.js';
+import { startTrafficGenerator, trafficPlan } from './traffic.js';
 import { setUpDevVault, type DevVaultSetup } from './vault/dev-setup.js';
 import { requestTls } from './vault/tls-probe.js';
 import type { DevClusterEntry } from '../src/cli/dev-entry.js';
@@ -219,7 +220,7 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   throw new Error(`the sample apps were not routed within ${timeoutMs} ms`);
 }
 
-export async function runDevCluster(opts: { httpPort: number; once: boolean; out: Writable }): Promise<void> {
+export async function runDevCluster(opts: { httpPort: number; once: boolean; out: Writable; /** Requests per second per host (--traffic); 0 = none. */ traffic?: number }): Promise<void> {
   const { out } = opts;
   // Listen for Ctrl-C from the start: the default handler would exit and leave HAProxy running.
   let interrupted!: () => void;
@@ -271,6 +272,12 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
     const unknown = await requestThrough(config.haproxy.httpPort, 'nothing-here.example.org');
     out.write(`  curl -H 'Host: nothing-here.example.org' http://127.0.0.1:${config.haproxy.httpPort}/  →  ${unknown.status} ${unknown.body.trim()}\n`);
     if (opts.once) return;
+    if (opts.traffic) {
+      const hosts = model.hosts.map((h) => h.host);
+      const generator = startTrafficGenerator(config.haproxy.httpPort, trafficPlan(hosts, opts.traffic));
+      out.write(`\nGenerating traffic (--traffic ${opts.traffic}): ${hosts.length} hosts, ${opts.traffic}-${opts.traffic * 4} req/s each, some 503s; watch ${cluster.daemon.server.url}/?sort=rate\n`);
+      void interruption.then(() => generator.stop());
+    }
     out.write(
       `\nTry: curl -X PUT ${cluster.vault ? `-H "X-Consul-Token: $(cat ${join(cluster.workDir, 'consul-token')})" ` : ''}-d www.discourse.example ${cluster.consul.url}/v1/kv/paas-router/domains/discourse-community\n` +
         `     curl -H 'Host: www.discourse.example' http://127.0.0.1:${config.haproxy.httpPort}/\nCtrl-C stops everything.\n`,

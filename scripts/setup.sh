@@ -2,6 +2,7 @@
 # Installs what paas-router needs on a fresh Debian machine (run as root):
 #   scripts/setup.sh          HAProxy, socat and the npm packages (enough for `npm run dev`)
 #   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium,
+#                             prometheus + promtool for the alert rules and the scrape test,
 #                             python3 for the sd_notify socket receiver)
 # Both install a real Consul agent (1.8.7) into .tools/consul/ (scripts/install-consul.sh), used by the
 # tests, the bench and `npm run dev`.
@@ -12,6 +13,7 @@ packages=(haproxy socat)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(ansible ansible-lint chromium python3)
   packages+=(pebble) # ACME tests: pebble and pebble-challtestsrv (test/acme/)
+  packages+=(prometheus) # alert rules (promtool) and the scrape test (test/deploy/)
 fi
 
 missing=()

@@ -16,6 +16,9 @@ import { credentialsFor } from './server/auth.js';
 import { RouterMetrics } from './server/metrics.js';
 import { StatusServer } from './server/server.js';
 import { VERSION } from './server/version.js';
+import { Timeline } from './server/timeline.js';
+import { registerTrafficMetrics } from './traffic/metrics.js';
+import { TrafficSampler } from './traffic/sampler.js';
 import { ConsulCatalogSource, type WatchTiming } from './sources/consul/catalog-source.js';
 import { ConsulClient } from './sources/consul/client.js';
 import { ConsulDomainsSource } from './sources/consul/domains-source.js';
@@ -91,6 +94,9 @@ export interface Daemon {
   /** The status listener (its `url` is where the page, /status, /metrics and /healthz are). */
   server: StatusServer;
   metrics: RouterMetrics;
+  /** Samples HAProxy's `show stat` into the traffic ring (docs/traffic.md). */
+  traffic: TrafficSampler;
+  timeline: Timeline;
   /** The ACME issuer (when acme.directory_url is set). */
   acme?: AcmeManager;
   /** Stops watching and serving; HAProxy keeps running its current configuration. */
@@ -140,8 +146,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   });
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
+  const { traffic, timeline } = startTraffic(config, log, runner, metrics);
   metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
+    traffic,
+    timeline,
     listen: config.listen,
     runner,
     metrics,
@@ -159,6 +168,8 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   try {
     await server.start();
   } catch (err) {
+    await traffic.stop();
+    timeline.detach();
     metrics.detach();
     client.close();
     throw err;
@@ -171,15 +182,29 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     runner,
     server,
     metrics,
+    traffic,
+    timeline,
     acme,
     async stop() {
       await acme?.stop(); // releases the lock: another router takes over without waiting
       await server.stop();
+      await traffic.stop();
+      timeline.detach();
       await runner.stop();
       metrics.detach();
       client.close();
     },
   };
+}
+
+/** Traffic sampling, its series in the metrics, and the change timeline (docs/traffic.md). */
+function startTraffic(config: Config, log: Logger, runner: Runner, metrics: RouterMetrics): { traffic: TrafficSampler; timeline: Timeline } {
+  const traffic = new TrafficSampler({ runtimeSocket: config.haproxy.runtimeSocket, intervalMs: config.traffic.intervalMs, windowMs: config.traffic.windowMs, log });
+  registerTrafficMetrics(metrics.registry, { state: () => runner.state, traffic: () => traffic }, config.metrics.perApp);
+  const timeline = new Timeline();
+  timeline.attach(runner);
+  traffic.start();
+  return { traffic, timeline };
 }
 
 /** The ACME issuer, when ACME is on (the config check already made sure Vault is configured). */

@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { RouterError } from '../errors.js';
 
 export interface DevClusterEntry {
-  runDevCluster(opts: { httpPort: number; once: boolean; out: Writable }): Promise<void>;
+  runDevCluster(opts: { httpPort: number; once: boolean; out: Writable; traffic?: number }): Promise<void>;
 }
 
 /** Relative to this module in dist/src/cli/: dist/dev/cluster.js, built by `npm run build:all`. */

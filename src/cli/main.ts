@@ -1,5 +1,6 @@
 // `paas-router <command>`: a thin commander front over the daemon's modules.
 import { Command, CommanderError } from 'commander';
+import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
 import { createNotifier } from '../systemd/notify.js';
@@ -129,10 +130,13 @@ program
   .description('start the embedded dev cluster: dev Consul, sample apps from examples/marathon, HAProxy on loopback, and the daemon')
   .option('--http-port <port>', 'HAProxy HTTP port on 127.0.0.1', '18080')
   .option('--once', 'exit after printing the routes and one request per host')
+  .option('--traffic [rate]', 'send requests through HAProxy to every host (rate per second per host, default 2; some answer 503)')
   .action(async (opts) => {
+    const traffic = opts.traffic === undefined ? 0 : opts.traffic === true ? 2 : Number(opts.traffic);
+    if (!(traffic >= 0 && traffic <= 1000)) throw new UsageError(`--traffic: a rate of requests per second per host (0 to 1000), got ${JSON.stringify(opts.traffic)}`);
     // Dev-only code is loaded only by this command, never by the daemon's production path.
     const { runDevCluster } = await loadDevCluster();
-    await runDevCluster({ httpPort: Number(opts.httpPort), once: Boolean(opts.once), out: process.stdout });
+    await runDevCluster({ httpPort: Number(opts.httpPort), once: Boolean(opts.once), out: process.stdout, traffic });
   });
 
 async function main(argv: string[]): Promise<number> {

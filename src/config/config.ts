@@ -88,6 +88,10 @@ export interface Config {
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
   logLevel: string;
+  /** Traffic sampling: one `show stat` every `intervalMs`, kept for `windowMs` (docs/traffic.md). */
+  traffic: { intervalMs: number; windowMs: number };
+  /** Per-app Prometheus series (one set per app: off by default for cardinality). */
+  metrics: { perApp: boolean };
   /** ACME issuing (src/acme/config.ts); `directoryUrl` '' = off. */
   acme: AcmeConfig;
 }

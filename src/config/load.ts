@@ -109,7 +109,17 @@ export function validateConfig(raw: Raw, origin: string, env: NodeJS.ProcessEnv 
   if (config.wait.minMs > config.wait.maxMs) {
     throw new ConfigError(`invalid configuration (${origin}):\n  wait.min must not be greater than wait.max`);
   }
+  const traffic = trafficProblem(config.traffic);
+  if (traffic) throw new ConfigError(`invalid configuration (${origin}):\n  ${traffic}`);
   return config;
+}
+
+/** The ring holds window / interval samples per app: both bounded so its memory is. */
+function trafficProblem(t: Config['traffic']): string | undefined {
+  if (t.intervalMs < 1000) return 'traffic.interval must be at least 1s (each sample is one `show stat` of every backend)';
+  if (t.windowMs < t.intervalMs) return 'traffic.window must not be shorter than traffic.interval';
+  if (t.windowMs / t.intervalMs > 1440) return `traffic.window / traffic.interval must be at most 1440 samples (got ${Math.floor(t.windowMs / t.intervalMs)})`;
+  return undefined;
 }
 
 function ms(text: string): number {
@@ -193,6 +203,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     listen: splitListen(f.listen),
     listenAuthFile: f.listen_auth_file,
     logLevel: f.log_level,
+    traffic: { intervalMs: ms(f.traffic.interval), windowMs: ms(f.traffic.window) },
+    metrics: { perApp: f.metrics.per_app },
     acme: acmeConfigFrom(f.acme),
   };
 }

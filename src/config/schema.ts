@@ -143,6 +143,15 @@ export const fileSchema = z
     // user:scrypt-hash lines (`paas-router passwd`); required when `listen` is not a loopback address.
     listen_auth_file: z.string().default(''),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Traffic sampled from HAProxy's `show stat` (docs/traffic.md).
+    traffic: z
+      .object({ interval: duration.default('5s'), window: duration.default('15m') })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({ per_app: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
     // ACME (docs/acme.md): certificates for every custom domain; an empty directory_url = off.
     acme: z
       .object({

@@ -136,7 +136,7 @@ export interface TemplateData {
   /** `bind` arguments, in HAProxy syntax (`*:80`, `10.0.0.1:80`, `ipv6@::1:80`). */
   binds: { http: string; https: string; stats: string };
   /** Stats listener: `auth` is `user:password` escaped for a config line, or `null` (read-only page). */
-  stats: { auth: string | null };
+  stats: { auth: string | null; user: string | null; password: string | null };
   /** Every app, sorted by name. */
   apps: AppView[];
   /** The http apps of `apps`, in the same order. */
@@ -296,6 +296,12 @@ function statsAuth(stats: RenderSettings['stats']): string | null {
   if (typeof stats.user !== 'string' || typeof stats.password !== 'string') fail('stats credentials must be strings');
   if (stats.user.includes(':')) fail('the stats user name contains ":", which "stats auth" cannot represent');
   return `${escapeConfigWord(stats.user, 'the stats user name')}:${escapeConfigWord(stats.password, 'the stats password')}`;
+}
+
+/** The same credentials as words of a `userlist` (the Prometheus exporter on the stats listener asks for them). */
+function statsUserlist(stats: RenderSettings['stats']): { user: string | null; password: string | null } {
+  if (stats === undefined) return { user: null, password: null };
+  return { user: escapeConfigWord(stats.user, 'the stats user name'), password: escapeConfigWord(stats.password, 'the stats password') };
 }
 
 function serverView(app: AppRoute, server: ServerRoute): ServerView {
@@ -518,7 +524,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
       maxconn,
     },
     binds,
-    stats: { auth: statsAuth(settings.stats) },
+    stats: { auth: statsAuth(settings.stats), ...statsUserlist(settings.stats) },
     apps,
     httpApps,
     tcpApps: apps.filter((app) => app.mode === 'tcp'),

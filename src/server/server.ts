@@ -13,6 +13,8 @@ import type { Runner } from '../runner.js';
 import { parseBasicAuth, type CredentialsProvider } from './auth.js';
 import type { RouterMetrics } from './metrics.js';
 import { evaluateHealth, statusDocument, type StatusInfo } from './status.js';
+import type { Timeline } from './timeline.js';
+import { trafficSeriesDocument, withTraffic, type TrafficSource } from './traffic-view.js';
 
 export const STATIC_DIR = join(PACKAGE_ROOT, 'src', 'server', 'static');
 
@@ -20,6 +22,7 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/static/traffic.js': { file: 'traffic.js', type: 'text/javascript; charset=utf-8' },
   '/static/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 
@@ -46,6 +49,9 @@ export interface StatusServerOptions {
   credentials?: CredentialsProvider;
   log: Logger;
   now?: () => number;
+  /** Traffic sampled from HAProxy and the change timeline (docs/traffic.md). */
+  traffic?: TrafficSource;
+  timeline?: Timeline;
 }
 
 export class StatusServer {
@@ -128,19 +134,32 @@ export class StatusServer {
       const body = { status: health.ok ? 'ok' : 'unavailable', reasons: health.reasons, warnings: health.warnings };
       return this.send(res, health.ok ? 200 : 503, 'application/json; charset=utf-8', `${JSON.stringify(body, null, 2)}\n`);
     }
-    const known = path === '/status' || path === '/metrics' || path in STATIC_FILES;
-    if (!known) return this.send(res, 404, 'text/plain; charset=utf-8', 'not found: try /, /status, /metrics or /healthz\n');
+    const known = path === '/status' || path === '/metrics' || path === '/traffic' || path in STATIC_FILES;
+    if (!known) return this.send(res, 404, 'text/plain; charset=utf-8', 'not found: try /, /status, /traffic, /metrics or /healthz\n');
     if (this.opts.credentials && !(await this.authorized(req))) {
       res.setHeader('www-authenticate', 'Basic realm="paas-router", charset="UTF-8"');
       return this.send(res, 401, 'text/plain; charset=utf-8', 'authentication required\n');
     }
     if (path === '/status') {
-      const doc = statusDocument(runner.state, this.info(), now, metrics.lastDecisiveReport);
+      const doc = withTraffic(statusDocument(runner.state, this.info(), now, metrics.lastDecisiveReport), this.opts.traffic, this.opts.timeline?.list());
       return this.send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(doc, null, 2)}\n`);
     }
+    if (path === '/traffic') return this.sendTraffic(req, res);
     if (path === '/metrics') return this.send(res, 200, metrics.contentType, await metrics.metrics());
     const file = STATIC_FILES[path]!;
     return this.send(res, 200, file.type, this.files.get(file.file)!);
+  }
+
+  /** `/traffic?since=<unix ms>`: the chart series after `since` (the whole window without it). */
+  private sendTraffic(req: IncomingMessage, res: ServerResponse): void {
+    const since = new URL(req.url ?? '/', 'http://status.invalid').searchParams.get('since');
+    const sinceMs = since === null || since === '' ? -Infinity : Number(since);
+    if (since !== null && since !== '' && !Number.isFinite(sinceMs)) return this.send(res, 400, 'text/plain; charset=utf-8', `since must be a time in unix milliseconds, got ${JSON.stringify(since)}\n`);
+    const traffic = this.opts.traffic;
+    if (!traffic) return this.send(res, 404, 'text/plain; charset=utf-8', 'traffic sampling is off (no runtime socket)\n');
+    const { state } = this.opts.runner;
+    const doc = trafficSeriesDocument(traffic, state.liveModel ?? state.builtModel, sinceMs);
+    return this.send(res, 200, 'application/json; charset=utf-8', JSON.stringify(doc));
   }
 
   private async authorized(req: IncomingMessage): Promise<boolean> {

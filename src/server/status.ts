@@ -8,6 +8,7 @@ import { describeFeatures } from '../model/describe.js';
 import type { AppRoute, GroupMember, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { RouterState } from '../state.js';
+import type { AppTrafficView, ServerTrafficView, TimelineView, TrafficStatusView } from './traffic-view.js';
 
 /** Sources that must have synced for the router to be healthy; others (e.g. Vault, whose
  *  secrets are cached) are shown and warned about but do not fail /healthz. */
@@ -131,6 +132,8 @@ export interface ServerView {
   address: string;
   port: number;
   state: 'up' | 'down';
+  /** What HAProxy counts for this server (traffic sampling, docs/traffic.md); null before a sample. */
+  traffic?: ServerTrafficView | null;
 }
 
 export interface AppView {
@@ -149,6 +152,8 @@ export interface AppView {
   /** Group routes: the member apps with their weights; `null` for a plain app. */
   members: GroupMember[] | null;
   maintenance: { key: string; message: string; since: string | null } | null;
+  /** Sampled from HAProxy's `show stat` (docs/traffic.md); null until the first sample has the app. */
+  traffic?: AppTrafficView | null;
 }
 
 export interface RejectionView {
@@ -188,6 +193,10 @@ export interface StatusDocument {
   conflicts: RejectionView[];
   /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
   tls: TlsStatus | null;
+  /** The traffic sampler's state (docs/traffic.md). */
+  traffic?: TrafficStatusView;
+  /** Recent changes, newest first (docs/traffic.md). */
+  timeline?: TimelineView[];
   /** ACME (null when off): lock holder, per custom domain certificate source, expiry, last order, next try. */
   acme: AcmeView | null;
 }

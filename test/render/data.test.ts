@@ -51,9 +51,12 @@ t.test('escapeConfigWord follows HAProxy quoting rules (manual section 2.2)', as
 
 t.test('stats credentials', async (t) => {
   const model = modelOf([]);
-  t.same(buildTemplateData(model, settings).stats, { auth: null });
+  t.same(buildTemplateData(model, settings).stats, { auth: null, user: null, password: null });
   t.same(buildTemplateData(model, { ...settings, stats: { user: 'admin', password: 'a b:c' } }).stats, {
     auth: 'admin:a\\ b:c',
+    // The same words for the userlist that guards HAProxy's Prometheus exporter.
+    user: 'admin',
+    password: 'a\\ b:c',
   });
   t.throws(() => buildTemplateData(model, { ...settings, stats: { user: 'ad:min', password: 'x' } }), {
     name: 'TemplateError',

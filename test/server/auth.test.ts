@@ -137,7 +137,7 @@ t.test('a listener bound to all interfaces asks for credentials (but not for /he
   const health = await getText(`${base}/healthz`);
   t.not(health.status, 401, '/healthz needs no credentials');
   t.ok([200, 503].includes(health.status));
-  for (const path of ['/', '/status', '/metrics', '/static/app.js']) {
+  for (const path of ['/', '/status', '/metrics', '/static/app.js', '/traffic', '/static/traffic.js']) {
     const r = await getText(`${base}${path}`);
     t.equal(r.status, 401, `${path} without credentials`);
     t.equal(r.headers.get('www-authenticate'), 'Basic realm="paas-router", charset="UTF-8"');
@@ -149,6 +149,7 @@ t.test('a listener bound to all interfaces asks for credentials (but not for /he
   t.equal(ok.status, 200);
   t.match(JSON.parse(ok.body).router.auth, /^basic \(file .*users\)$/);
   t.equal((await getText(`${base}/metrics`, basic('ops', 'first password!'))).status, 200);
+  t.equal((await getText(`${base}/traffic`, basic('ops', 'first password!'))).status, 200, 'the chart series behind the same credentials');
 
   // Rotating the file takes effect without a restart.
   await writeFile(usersFile, `ops:${await hashPassword('second password!')}\n`);

@@ -8,6 +8,10 @@
   var data = null;
   var lastFetchAt = 0;
   var filterInput = document.getElementById('filter');
+  var sortInput = document.getElementById('sort');
+  var T = window.paasTraffic;
+  var CARDS_PAGE = 200;
+  var cardLimit = CARDS_PAGE;
 
   function $(id) {
     return document.getElementById(id);
@@ -154,11 +158,12 @@
     var settings = Object.keys(app.settings).map(function (k) { return k + '=' + app.settings[k]; }).join(' ');
     return el('article', { className: 'app', 'data-app': app.name }, [
       el('header', null, [
-        el('h3', { text: app.name }),
+        el('h3', null, [el('a', { href: '#app=' + encodeURIComponent(app.name), title: 'servers, charts and changes of ' + app.name, text: app.name })]),
         el('span', { className: 'tag', text: app.mode }),
         el('span', { className: 'tag ' + (app.serversUp > 0 ? '' : 'none'), text: app.serversUp + '/' + app.servers.length + ' up' }),
         el('span', { className: 'muted mono', text: app.backend + ' · ' + app.balance }),
       ]),
+      T.cardTraffic(app, el),
       el('div', { className: 'label', text: app.mode === 'tcp' ? 'Port' : 'Hosts' }),
       el('ul', { className: 'hosts' }, hostItems),
       el('div', { className: 'label', text: 'Servers' }),
@@ -183,10 +188,19 @@
     var shown = d.apps.filter(function (a) {
       return matches(q, [a.name].concat(a.hosts.map(function (h) { return h.host; })));
     });
-    shown.forEach(function (a) {
-      box.appendChild(appCard(a));
+    var cards = document.createDocumentFragment();
+    T.beginCards();
+    // Cards in pages of CARDS_PAGE (sort and filter pick which come first): thousands of cards
+    // rebuilt at every refresh would make the page slow to the point of uselessness.
+    T.sortApps(shown, sortInput.value).slice(0, cardLimit).forEach(function (a) {
+      cards.appendChild(appCard(a));
     });
+    box.appendChild(cards);
+    for (var card = box.firstElementChild; card; card = card.nextElementSibling) T.watchCard(card);
     count('routes-count', shown.length, d.apps.length);
+    var more = $('routes-more');
+    more.hidden = shown.length <= cardLimit;
+    more.textContent = 'Show ' + Math.min(CARDS_PAGE, shown.length - cardLimit) + ' more (' + Math.min(cardLimit, shown.length) + ' of ' + shown.length + ' shown)';
     $('routes-empty').hidden = shown.length > 0;
     $('routes-empty').textContent = d.apps.length === 0 ? 'No app is routed yet.' : 'No route matches the filter.';
     var note = $('routes-note');
@@ -226,6 +240,37 @@
     });
   }
 
+  /** The change timeline, filtered like the rest: by app name or by what the message says. */
+  function renderTimeline(d, q) {
+    var list = $('timeline');
+    clear(list);
+    var events = (d.timeline || []).filter(function (e) { return matches(q, e.apps.concat([e.message, e.kind])); });
+    var items = T.timelineItems(events.slice(0, 200), el, when);
+    items.forEach(function (li) { list.appendChild(li); });
+    if (items.length === 0) list.appendChild(el('li', { className: 'muted', text: (d.timeline || []).length === 0 ? 'No change since the router started.' : 'No change matches the filter.' }));
+    count('timeline-count', events.length, (d.timeline || []).length);
+  }
+
+  /** `#app=<name>` shows one app's detail view instead of the overview. */
+  function renderDetail(d) {
+    var m = /^#app=(.+)$/.exec(window.location.hash);
+    var name = m ? decodeURIComponent(m[1]) : null;
+    var app = name ? d.apps.filter(function (a) { return a.name === name; })[0] : null;
+    var box = $('detail-section');
+    clear(box);
+    document.body.setAttribute('data-view', name ? 'detail' : 'overview');
+    box.hidden = !name;
+    if (!name) return;
+    box.setAttribute('data-app', name);
+    if (!app) {
+      box.appendChild(el('p', null, [el('a', { href: '#', text: '← all apps' })]));
+      box.appendChild(el('p', { className: 'problem', text: 'No app named ' + name + ' is routed now.' }));
+      return;
+    }
+    var events = (d.timeline || []).filter(function (e) { return e.apps.indexOf(name) !== -1; });
+    T.detail(app, events, { el: el, td: td, when: when }).forEach(function (n) { box.appendChild(n); });
+  }
+
   // ACME (null when off): who holds the lock, and per custom domain where its certificate comes
   // from, when it expires, what the issuer does next, how the last order ended and the backoff.
   function renderAcme(d, q) {
@@ -252,23 +297,43 @@
 
   function render() {
     if (!data) return;
+    if (window.performance && performance.mark) performance.mark('render-start');
     var q = query();
     renderHeader(data);
     renderSources(data);
     renderHaproxy(data);
     renderRoutes(data, q);
     renderTables(data, q);
+    renderTimeline(data, q);
+    renderDetail(data);
     renderAcme(data, q);
     $('updated').textContent = 'updated ' + new Date(lastFetchAt).toLocaleTimeString();
     document.body.setAttribute('data-loaded', 'true');
+    if (window.performance && performance.measure) {
+      var m = performance.measure('render', 'render-start');
+      if (m) document.body.setAttribute('data-render-ms', String(Math.round(m.duration)));
+    }
+  }
+
+  /** The chart series: the whole window first, then only the samples not seen yet. */
+  function loadTraffic() {
+    var since = T.lastAt();
+    return fetch('traffic' + (since === null ? '' : '?since=' + since), { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (doc) { if (doc) T.merge(doc); })
+      .catch(function () { return null; });
+  }
+
+  function fetchStatus() {
+    return fetch('status', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(function (res) {
+      if (!res.ok) throw new Error('/status answered HTTP ' + res.status);
+      return res.json();
+    });
   }
 
   function load() {
-    return fetch('status', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
-      .then(function (res) {
-        if (!res.ok) throw new Error('/status answered HTTP ' + res.status);
-        return res.json();
-      })
+    return loadTraffic()
+      .then(fetchStatus)
       .then(function (d) {
         data = d;
         lastFetchAt = Date.now();
@@ -287,6 +352,8 @@
     var q = filterInput.value.trim();
     if (q) url.searchParams.set('q', q);
     else url.searchParams.delete('q');
+    if (sortInput.value && sortInput.value !== 'name') url.searchParams.set('sort', sortInput.value);
+    else url.searchParams.delete('sort');
     window.history.replaceState(null, '', url.pathname + url.search + url.hash);
   }
 
@@ -294,6 +361,19 @@
   filterInput.addEventListener('input', function () {
     syncUrl();
     render();
+  });
+  sortInput.value = new URL(window.location.href).searchParams.get('sort') || 'name';
+  sortInput.addEventListener('change', function () {
+    syncUrl();
+    render();
+  });
+  $('routes-more').addEventListener('click', function () {
+    cardLimit += CARDS_PAGE;
+    render();
+  });
+  window.addEventListener('hashchange', function () {
+    render();
+    window.scrollTo(0, 0);
   });
   load();
   setInterval(load, REFRESH_MS);

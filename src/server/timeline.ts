@@ -1,0 +1,182 @@
+// The change timeline of the status page: a bounded list of what changed and when (applies at
+// runtime or by reload with their reason, refusals, held changes, new rejections, certificate
+// events), each naming the apps it touched so the page can filter by app. Follows the runner's
+// events like the metrics do; the diffs it needs are pure functions below.
+import type { ApplyReport } from '../apply/applier.js';
+import type { CertificateSyncReport } from '../apply/runtime/certificates.js';
+import type { TlsStatus } from '../render/certificates.js';
+import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
+import type { Runner } from '../runner.js';
+import type { HeldChange } from '../state.js';
+
+export type TimelineKind = 'runtime' | 'reload' | 'haproxy-unreachable' | 'refused' | 'reload-failed' | 'write-failed' | 'held' | 'rejection' | 'certificate' | 'build-error';
+
+export interface TimelineEvent {
+  at: number;
+  kind: TimelineKind;
+  /** Apps the event touched; empty when it is about the whole router. */
+  apps: string[];
+  message: string;
+}
+
+/** Rejections listed one by one per build; more become one summary event. */
+const REJECTIONS_PER_BUILD = 20;
+/** Apps named per event; the message says how many more. */
+const APPS_PER_EVENT = 50;
+
+export class Timeline {
+  private readonly events: TimelineEvent[] = [];
+  private runner: Runner | undefined;
+  private model: RoutingModel | undefined;
+  private rejections = new Set<string>();
+  private tls: TlsStatus | undefined;
+  /** The last apply wrote files HAProxy has not loaded yet (the next reload loads them). */
+  private written: string[] | false = false;
+  private readonly listeners = {
+    applied: (r: ApplyReport) => this.onApplied(r),
+    held: (h: HeldChange) => this.onHeld(h),
+    certificates: (c: CertificateSyncReport) => this.onCertificates(c),
+    buildError: (err: unknown) => this.add('build-error', [], `the build failed; the running configuration stays: ${err instanceof Error ? err.message : String(err)}`),
+  };
+
+  constructor(private readonly opts: { capacity?: number; now?: () => number } = {}) {}
+
+  /** Newest first. */
+  list(app?: string): TimelineEvent[] {
+    const out = app ? this.events.filter((e) => e.apps.includes(app)) : this.events.slice();
+    return out.reverse();
+  }
+
+  attach(runner: Runner): void {
+    this.detach();
+    this.runner = runner;
+    this.model = runner.state.liveModel;
+    runner.on('applied', this.listeners.applied);
+    runner.on('held', this.listeners.held);
+    runner.on('certificates', this.listeners.certificates);
+    runner.on('build-error', this.listeners.buildError);
+  }
+
+  detach(): void {
+    const r = this.runner;
+    if (!r) return;
+    r.off('applied', this.listeners.applied);
+    r.off('held', this.listeners.held);
+    r.off('certificates', this.listeners.certificates);
+    r.off('build-error', this.listeners.buildError);
+    this.runner = undefined;
+  }
+
+  add(kind: TimelineKind, apps: string[], message: string): void {
+    const more = apps.length > APPS_PER_EVENT ? ` (${apps.length} apps)` : '';
+    this.events.push({ at: (this.opts.now ?? Date.now)(), kind, apps: apps.slice(0, APPS_PER_EVENT), message: message + more });
+    const capacity = this.opts.capacity ?? 500;
+    if (this.events.length > capacity) this.events.splice(0, this.events.length - capacity);
+  }
+
+  private onApplied(report: ApplyReport): void {
+    const state = this.runner?.state;
+    if (!state) return;
+    this.noteRejections(state.builtModel?.rejections ?? []);
+    this.noteTls(state.tls);
+    const error = report.error?.message ?? '';
+    switch (report.status) {
+      case 'runtime':
+      case 'reloaded':
+      case 'haproxy-unreachable': {
+        let changed = changedApps(this.model, state.liveModel);
+        this.model = state.liveModel;
+        const wasWritten = this.written;
+        // A reload that loads files written earlier brings their apps live only now.
+        if (wasWritten && report.status !== 'haproxy-unreachable') changed = [...new Set([...wasWritten, ...changed])].sort();
+        this.written = report.status === 'haproxy-unreachable' ? [...new Set([...(this.written || []), ...changed])] : false;
+        if (report.status === 'runtime') this.add('runtime', changed, `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}`);
+        else if (report.status === 'reloaded') {
+          const reason = report.reloadReason ?? (wasWritten ? 'loads the files written while HAProxy was not reachable' : undefined);
+          this.add('reload', changed, `HAProxy reloaded${reason ? ` (${reason})` : ''} — ${describe(changed)}`);
+        }
+        else this.add('haproxy-unreachable', changed, `written to disk, HAProxy not reachable: it loads the files when it answers — ${describe(changed)}`);
+        break;
+      }
+      case 'refused':
+        this.add('refused', [], `candidate configuration refused by haproxy -c; the last good one keeps running: ${error}`);
+        break;
+      case 'reload-failed':
+        this.add('reload-failed', [], `HAProxy did not complete the reload; the previous configuration keeps running: ${error}`);
+        break;
+      case 'write-failed':
+        this.add('write-failed', [], `the configuration could not be written: ${error}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onHeld(held: HeldChange): void {
+    const state = this.runner?.state;
+    const built = state?.builtModel;
+    const lost = built ? changedApps(state.liveModel, built).filter((a) => !built.apps.some((x) => x.name === a)) : [];
+    this.noteRejections(built?.rejections ?? []);
+    this.add('held', lost, `change held by the never-shrink guard (${held.reason}): routes ${held.routesBefore} → ${held.routesAfter}; the current routes keep serving until a fresh read confirms it`);
+  }
+
+  private onCertificates(sync: CertificateSyncReport): void {
+    this.noteTls(this.runner?.state.tls);
+    if (sync.status === 'updated') this.add('certificate', [], `certificates updated through the runtime API: ${sync.ops.join(', ')}`);
+    else if (sync.status === 'needs-reload') this.add('certificate', [], `certificates need a reload (${sync.reason ?? 'the runtime API cannot make this change'}): ${sync.ops.join(', ')}`);
+    else if (sync.status === 'unreachable') this.add('certificate', [], `certificates could not be applied to the running HAProxy: ${sync.error ?? 'the runtime API did not answer'}`);
+  }
+
+  private noteRejections(list: readonly Rejection[]): void {
+    const now = new Set<string>();
+    const fresh: Rejection[] = [];
+    for (const r of list) {
+      const key = `${r.kind}\0${r.service}\0${r.subject}\0${r.reason}`;
+      now.add(key);
+      if (!this.rejections.has(key)) fresh.push(r);
+    }
+    this.rejections = now;
+    for (const r of fresh.slice(0, REJECTIONS_PER_BUILD)) this.add('rejection', [r.service], `rejected ${r.kind} input ${JSON.stringify(r.subject)} of ${r.service}: ${r.reason}`);
+    if (fresh.length > REJECTIONS_PER_BUILD) this.add('rejection', [], `${fresh.length - REJECTIONS_PER_BUILD} more inputs rejected (see Rejected inputs)`);
+  }
+
+  private noteTls(tls: TlsStatus | undefined): void {
+    if (!tls) return;
+    const before = this.tls;
+    this.tls = tls;
+    const seen = new Set((before?.rejected ?? []).map((r) => r.name));
+    for (const r of tls.rejected) if (!seen.has(r.name)) this.add('certificate', [], `certificate tls/${r.name} in Vault is not used: ${r.reason}`);
+    const expired = new Set((before?.certificates ?? []).filter((c) => c.expired).map((c) => c.sha256));
+    for (const c of tls.certificates) if (c.expired && !expired.has(c.sha256)) this.add('certificate', [], `certificate tls/${c.name} has expired (${c.notAfter})`);
+    const known = new Set((before?.certificates ?? []).map((c) => c.sha256));
+    if (before) for (const c of tls.certificates) if (!known.has(c.sha256)) this.add('certificate', [], `certificate tls/${c.name} now in use (${c.names.join(' ')}, until ${c.notAfter})`);
+  }
+}
+
+/** Apps added, removed or changed between two models (same object = unchanged, cheap). */
+export function changedApps(before: RoutingModel | undefined, after: RoutingModel | undefined): string[] {
+  const old = new Map<string, AppRoute>((before?.apps ?? []).map((a) => [a.name, a]));
+  const hostsBefore = hostsByApp(before);
+  const hostsAfter = hostsByApp(after);
+  const out: string[] = [];
+  for (const app of after?.apps ?? []) {
+    const was = old.get(app.name);
+    old.delete(app.name);
+    const sameApp = was === app || (was !== undefined && JSON.stringify(was) === JSON.stringify(app));
+    if (!sameApp || hostsBefore.get(app.name) !== hostsAfter.get(app.name)) out.push(app.name);
+  }
+  out.push(...old.keys());
+  return out.sort();
+}
+
+function hostsByApp(model: RoutingModel | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const h of model?.hosts ?? []) out.set(h.app, `${out.get(h.app) ?? ''}${h.host}\0${h.source}\n`);
+  return out;
+}
+
+function describe(apps: string[]): string {
+  if (apps.length === 0) return 'no app changed since the last change (settings, templates, or files written before)';
+  const shown = apps.slice(0, 5).join(', ');
+  return `${apps.length} app(s): ${shown}${apps.length > 5 ? ', …' : ''}`;
+}

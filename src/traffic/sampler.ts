@@ -1,0 +1,86 @@
+// The I/O edge of traffic: every `intervalMs`, one `show stat` over HAProxy's runtime socket
+// into the ring. A failed sample (HAProxy reloading, socket gone) is counted and logged once per
+// change of state; the ring keeps what it has and the next interval tries again.
+import { sendSocketCommand } from '../apply/socket.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { TrafficRing } from './ring.js';
+import { SHOW_STAT_COMMAND, parseShowStat } from './stat.js';
+
+export interface TrafficSamplerOptions {
+  runtimeSocket: string;
+  intervalMs: number;
+  windowMs: number;
+  log: Logger;
+  now?: () => number;
+  /** Sends one runtime API command (default: the shared non-interactive socket client). */
+  send?: (socket: string, command: string) => Promise<string>;
+}
+
+export interface SamplerStatus {
+  intervalMs: number;
+  windowMs: number;
+  lastSampleAt: number | undefined;
+  samples: number;
+  failures: number;
+  lastError: { message: string; at: number } | undefined;
+  /** Duration of the last `show stat` and its parsing, ms. */
+  lastSampleMs: number | undefined;
+}
+
+export class TrafficSampler {
+  readonly ring: TrafficRing;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly state: SamplerStatus;
+
+  constructor(private readonly opts: TrafficSamplerOptions) {
+    this.ring = new TrafficRing(Math.max(1, Math.ceil(opts.windowMs / opts.intervalMs)));
+    this.state = { intervalMs: opts.intervalMs, windowMs: opts.windowMs, lastSampleAt: undefined, samples: 0, failures: 0, lastError: undefined, lastSampleMs: undefined };
+  }
+
+  get status(): Readonly<SamplerStatus> {
+    return this.state;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sample(), this.opts.intervalMs);
+    this.timer.unref();
+    void this.sample();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Takes one sample now (a sample already running is awaited instead of overlapping). */
+  sample(): Promise<void> {
+    if (!this.running) this.running = this.takeSample().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async takeSample(): Promise<void> {
+    const now = this.opts.now ?? Date.now;
+    const send = this.opts.send ?? ((socket, command) => sendSocketCommand(socket, command));
+    const started = performance.now();
+    try {
+      const csv = await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND);
+      this.ring.record(now(), parseShowStat(csv));
+      this.state.samples += 1;
+      this.state.lastSampleAt = now();
+      this.state.lastSampleMs = performance.now() - started;
+      if (this.state.lastError) this.opts.log.info({ apps: this.ring.size }, 'traffic sampling works again');
+      this.state.lastError = undefined;
+    } catch (err) {
+      this.state.failures += 1;
+      const message = `show stat on ${this.opts.runtimeSocket}: ${errorMessage(err)}`;
+      // Before the first sample HAProxy may simply not run yet (its first start follows the daemon's first write).
+      const level = this.state.samples === 0 ? 'info' : 'warn';
+      if (this.state.lastError?.message !== message) this.opts.log[level]({ error: message }, 'traffic sample failed; the traffic history keeps what it has');
+      this.state.lastError = { message, at: now() };
+    }
+  }
+}

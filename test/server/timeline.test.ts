@@ -1,0 +1,65 @@
+// The change timeline: which apps a change touched (a table over real models from buildModel),
+// and the events recorded from the runner's events (the runner's event emitter is driven by the
+// test here; test/e2e/traffic-page.test.ts sees the events of a real dev cluster).
+import t from 'tap';
+import { EventEmitter } from 'node:events';
+import { buildModel } from '../../src/model/build.js';
+import type { RoutingModel } from '../../src/model/types.js';
+import type { Runner } from '../../src/runner.js';
+import { Timeline, changedApps } from '../../src/server/timeline.js';
+import { initialState } from '../../src/state.js';
+import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
+import { mc, settings } from '../model/helpers.js';
+
+const model = (services: Record<string, ServiceInstance[]>, claims: DomainClaim[] = []): RoutingModel => buildModel({ services, claims, settings });
+const claim = (service: string, host: string): DomainClaim => ({ key: `paas-router/domains/${service}`, value: host, createIndex: 1, modifyIndex: 1 });
+
+t.test('changedApps: added, removed, servers changed, hosts changed; unchanged apps are not named', async (t) => {
+  const base = model({ a: [mc('a', 1)], b: [mc('b', 2)], c: [mc('c', 3)] });
+  const cases: [string, RoutingModel | undefined, RoutingModel | undefined, string[]][] = [
+    ['first build: every app', undefined, base, ['a', 'b', 'c']],
+    ['same model', base, base, []],
+    ['equal model, other objects', base, model({ a: [mc('a', 1)], b: [mc('b', 2)], c: [mc('c', 3)] }), []],
+    ['one server more', base, model({ a: [mc('a', 1), mc('a', 4)], b: [mc('b', 2)], c: [mc('c', 3)] }), ['a']],
+    ['an app gone, one new', base, model({ a: [mc('a', 1)], b: [mc('b', 2)], d: [mc('d', 3)] }), ['c', 'd']],
+    ['a custom domain', base, model({ a: [mc('a', 1)], b: [mc('b', 2)], c: [mc('c', 3)] }, [claim('b', 'www.example.org')]), ['b']],
+    ['everything gone', base, undefined, ['a', 'b', 'c']],
+  ];
+  for (const [name, before, after, want] of cases) t.same(changedApps(before, after), want, name);
+});
+
+t.test('events from the runner: applies with their reason and apps, refusals, held changes, rejections, certificates', async (t) => {
+  let clock = 1_000;
+  const runner = Object.assign(new EventEmitter(), { state: initialState(0) }) as unknown as Runner;
+  const timeline = new Timeline({ now: () => clock, capacity: 6 });
+  timeline.attach(runner);
+
+  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  runner.emit('applied', { status: 'reloaded', checksum: 'x', reloadReason: 'no running configuration to change at runtime' });
+  clock = 2_000;
+  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1), mc('a', 3)], b: [mc('b', 2)], bad: [mc('bad', 4, { tags: ['router.mode=udp'] })] });
+  runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 2 });
+  clock = 3_000;
+  runner.emit('applied', { status: 'refused', checksum: 'z', error: { code: 'HAPROXY_INVALID', message: 'parsing [haproxy.cfg:12]' } });
+  runner.emit('applied', { status: 'unchanged', checksum: 'y' });
+  runner.state.builtModel = model({ b: [mc('b', 2)] });
+  runner.emit('held', { since: 3_000, reason: 'routes would shrink from 2 to 1', checksum: 'w', routesBefore: 2, routesAfter: 1 });
+  runner.emit('certificates', { status: 'updated', ops: ['add www.example.org'] });
+
+  const all = timeline.list();
+  t.same(all.map((e) => e.kind), ['certificate', 'held', 'refused', 'runtime', 'rejection', 'reload'], 'newest first; unchanged is not a change');
+  t.match(all.find((e) => e.kind === 'reload'), { at: 1_000, apps: ['a', 'b'], message: /HAProxy reloaded \(no running configuration to change at runtime\) — 2 app\(s\): a, b/ });
+  t.match(all.find((e) => e.kind === 'runtime'), { at: 2_000, apps: ['a', 'bad'], message: /runtime API, no reload: 2 command\(s\) — 2 app\(s\): a, bad/ });
+  t.match(all.find((e) => e.kind === 'rejection'), { apps: ['bad'], message: /router\.mode/ });
+  t.match(all.find((e) => e.kind === 'refused'), { apps: [], message: /refused by haproxy -c.*parsing \[haproxy\.cfg:12\]/ });
+  t.match(all.find((e) => e.kind === 'held'), { apps: ['a'], message: /routes 2 → 1/ });
+  t.match(all.find((e) => e.kind === 'certificate'), { message: /add www\.example\.org/ });
+  t.same(timeline.list('a').map((e) => e.kind), ['held', 'runtime', 'reload'], 'filtered by app');
+
+  runner.emit('build-error', new Error('template x: unknown helper'));
+  t.equal(timeline.list().length, 6, 'bounded: the oldest event went');
+  t.equal(timeline.list().at(-1)!.kind, 'rejection');
+  timeline.detach();
+  runner.emit('applied', { status: 'refused', checksum: 'q' });
+  t.equal(timeline.list()[0]!.kind, 'build-error', 'detached: no more events');
+});

@@ -1,0 +1,100 @@
+// The traffic ring: rates from counter deltas (a reload's reset counts from zero), bounded
+// history, backends dropped when HAProxy no longer has them, `since` windows; and properties
+// over random sample sequences.
+import t from 'tap';
+import fc from 'fast-check';
+import { TrafficRing } from '../../src/traffic/ring.js';
+import type { BackendStat, StatSample } from '../../src/traffic/stat.js';
+
+const backend = (name: string, requests: number, e5xx = 0, extra: Partial<BackendStat> = {}): BackendStat => ({
+  backend: name,
+  requests,
+  responses: { '2xx': requests - e5xx, '3xx': 0, '4xx': 0, '5xx': e5xx },
+  responseMs: 10,
+  sessions: 1,
+  status: 'UP',
+  ...extra,
+});
+const sample = (...backends: BackendStat[]): StatSample => ({ backends, servers: [] });
+
+t.test('rates are counter deltas per second; the first sample has none', async (t) => {
+  const ring = new TrafficRing(10);
+  ring.record(1_000, sample(backend('app_a', 100, 0)));
+  t.same(ring.traffic('app_a'), { requests: 100, rate: null, responses: { '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0 }, responseMs: 10, sessions: 1 });
+  ring.record(6_000, sample(backend('app_a', 150, 5)));
+  t.equal(ring.traffic('app_a')!.rate, 10, '50 requests in 5 s');
+  ring.record(11_000, sample(backend('app_a', 150, 5)));
+  t.equal(ring.traffic('app_a')!.rate, 0);
+  t.same(ring.series('app_a'), { at: [1_000, 6_000, 11_000], rate: [null, 10, 0], errors: [null, 1, 0], responseMs: [10, 10, 10] });
+});
+
+t.test('a counter that goes down was reset by a reload: counted from zero', async (t) => {
+  const ring = new TrafficRing(10);
+  ring.record(0, sample(backend('app_a', 1000, 10)));
+  ring.record(5_000, sample(backend('app_a', 20, 5)));
+  t.equal(ring.traffic('app_a')!.rate, 4);
+  t.same(ring.series('app_a')!.errors, [null, 1]);
+});
+
+t.test('bounded: the oldest sample goes; backends gone from HAProxy are dropped', async (t) => {
+  const ring = new TrafficRing(3);
+  for (let i = 0; i < 5; i++) ring.record(i * 1000, sample(backend('app_a', i * 10), ...(i < 3 ? [backend('app_b', i)] : [])));
+  t.same(ring.times(), [2000, 3000, 4000]);
+  t.same(ring.series('app_a')!.rate, [10, 10, 10]);
+  t.equal(ring.series('app_b'), undefined, 'app_b left HAProxy');
+  t.equal(ring.size, 1);
+  ring.record(5000, sample(backend('app_a', 50), backend('app_b', 7)));
+  t.same(ring.series('app_b'), { at: [3000, 4000, 5000], rate: [null, null, null], errors: [null, null, null], responseMs: [null, null, 10] }, 'a new backend has no history');
+});
+
+t.test('since: only the samples after it', async (t) => {
+  const ring = new TrafficRing(5);
+  for (let i = 1; i <= 4; i++) ring.record(i * 1000, sample(backend('app_a', i * 5)));
+  t.same(ring.times(2000), [3000, 4000]);
+  t.same(ring.series('app_a', 2000)!.rate, [5, 5]);
+  t.same(ring.times(4000), []);
+  t.equal(ring.lastAt, 4000);
+});
+
+t.test('servers: the latest sample per backend', async (t) => {
+  const ring = new TrafficRing(2);
+  const check = { status: 'L7OK', code: 200, description: 'Layer7 check passed' };
+  ring.record(0, { backends: [backend('app_a', 3)], servers: [{ backend: 'app_a', server: '10.0.0.1:80', requests: 3, status: 'UP', check }] });
+  t.same(ring.servers('app_a'), [{ name: '10.0.0.1:80', requests: 3, state: 'UP', check }]);
+  t.same(ring.servers('app_x'), []);
+});
+
+t.test('a capacity that is not a positive integer is refused', async (t) => {
+  t.throws(() => new TrafficRing(0), RangeError);
+  t.throws(() => new TrafficRing(2.5), RangeError);
+});
+
+t.test('properties: bounded history, aligned series, rates never negative', async (t) => {
+  const names = ['app_a', 'app_b', 'app_c', 'app_d'];
+  const step = fc.record({
+    dt: fc.integer({ min: 1, max: 10_000 }),
+    present: fc.subarray(names),
+    counts: fc.array(fc.nat({ max: 1_000_000 }), { minLength: 4, maxLength: 4 }),
+  });
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 30 }), (capacity, steps) => {
+      const ring = new TrafficRing(capacity);
+      let at = 0;
+      for (const s of steps) {
+        at += s.dt;
+        ring.record(at, sample(...s.present.map((n) => backend(n, s.counts[names.indexOf(n)]!, Math.floor(s.counts[names.indexOf(n)]! / 3)))));
+        const times = ring.times();
+        if (times.length > capacity || times.length !== Math.min(capacity, steps.indexOf(s) + 1)) return false;
+        if (ring.size !== s.present.length) return false;
+        for (const n of s.present) {
+          const series = ring.series(n)!;
+          if (series.at.length !== times.length || series.rate.length !== times.length) return false;
+          if (series.rate.some((r) => r !== null && r < 0) || series.errors.some((r) => r !== null && r < 0)) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('held for 300 random sequences');
+});

@@ -1,0 +1,75 @@
+// The sampler's own rules, with the runtime socket answer given by the test (the real socket is
+// driven in test/traffic/haproxy.test.ts): samples go into the ring, a failure is counted and
+// keeps the history, a sample already running is not doubled.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger } from '../../src/log.js';
+import { TrafficSampler } from '../../src/traffic/sampler.js';
+import { SHOW_STAT_COMMAND } from '../../src/traffic/stat.js';
+
+const real = readFileSync(join(import.meta.dirname, 'fixtures', 'show-stat-2.6.csv'), 'utf8');
+const log = createLogger('silent');
+
+t.test('samples into the ring; failures keep the history and are reported', async (t) => {
+  let clock = 10_000;
+  let answer: () => Promise<string> = async () => real;
+  const commands: string[] = [];
+  const sampler = new TrafficSampler({
+    runtimeSocket: '/run/test.sock',
+    intervalMs: 5_000,
+    windowMs: 60_000,
+    log,
+    now: () => clock,
+    send: (socket, command) => {
+      commands.push(`${socket} ${command}`);
+      return answer();
+    },
+  });
+  t.equal(sampler.ring.capacity, 12, 'window / interval');
+  await sampler.sample();
+  t.same(commands, [`/run/test.sock ${SHOW_STAT_COMMAND}`]);
+  t.equal(sampler.status.samples, 1);
+  t.equal(sampler.status.lastSampleAt, 10_000);
+  t.equal(sampler.ring.traffic('app_wordpress-community')!.requests, 9);
+
+  clock += 5_000;
+  answer = async () => {
+    throw Object.assign(new Error('connect ENOENT /run/test.sock'), { code: 'ENOENT' });
+  };
+  await sampler.sample();
+  t.equal(sampler.status.failures, 1);
+  t.match(sampler.status.lastError, { message: /show stat on \/run\/test\.sock: connect ENOENT/, at: 15_000 });
+  t.equal(sampler.ring.traffic('app_wordpress-community')!.requests, 9, 'history kept');
+
+  clock += 5_000;
+  answer = async () => 'Unknown command.\n';
+  await sampler.sample();
+  t.match(sampler.status.lastError?.message, /not the CSV of "show stat"/, 'a wrong answer is a failure too');
+
+  clock += 5_000;
+  answer = async () => real;
+  await sampler.sample();
+  t.equal(sampler.status.lastError, undefined, 'recovered');
+  t.equal(sampler.ring.times().length, 2);
+});
+
+t.test('a sample already running is awaited, not doubled', async (t) => {
+  let release!: (v: string) => void;
+  let calls = 0;
+  const sampler = new TrafficSampler({
+    runtimeSocket: 's',
+    intervalMs: 1000,
+    windowMs: 1000,
+    log,
+    send: () => {
+      calls += 1;
+      return new Promise((r) => (release = r));
+    },
+  });
+  const a = sampler.sample();
+  const b = sampler.sample();
+  release(real);
+  await Promise.all([a, b]);
+  t.equal(calls, 1);
+});
