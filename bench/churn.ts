@@ -11,11 +11,22 @@ import type { Backend } from '../dev/backends.js';
 /** `changes` new instances at once, one per existing app (apps ≥ changes), all on `backend`. */
 export async function burstReloads(bench: Bench, changes: number, backend: Backend): Promise<{ reloads: number; appliedMs: number }> {
   const before = await reloadCount(bench.masterSocket);
-  const tasks: MesosTask[] = Array.from({ length: changes }, (_, i) => ({ app: `/bench/app${i}`, agent: 'burst', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: backend.port }));
+  const tasks: MesosTask[] = Array.from({ length: changes }, (_, i) => ({
+    app: `/bench/app${i}`,
+    agent: 'burst',
+    agentAddress: '127.0.0.1',
+    ip: '127.0.0.1',
+    port: backend.port,
+  }));
   const started = performance.now();
   await registerMany(bench.consul.url, tasks);
   const marker = new RegExp(`:${backend.port} `, 'g');
-  await until('burst applied', async () => ((await sendSocketCommand(bench.runtimeSocket, 'show servers state')).match(marker)?.length ?? 0) >= changes, 120_000, 50);
+  await until(
+    'burst applied',
+    async () => ((await sendSocketCommand(bench.runtimeSocket, 'show servers state')).match(marker)?.length ?? 0) >= changes,
+    120_000,
+    50,
+  );
   const appliedMs = performance.now() - started;
   await new Promise((r) => setTimeout(r, 500));
   const reloads = (await reloadCount(bench.masterSocket)) - before;
@@ -33,7 +44,9 @@ export interface LoadResult {
 }
 
 export async function loadWithChurn(bench: Bench, host: string, app: string, pool: Backend[], churnEvents: number, forcedReloads: number): Promise<LoadResult> {
-  const worker = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'load-worker.js'), `http://127.0.0.1:${bench.httpPort}/`, host, '8'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const worker = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'load-worker.js'), `http://127.0.0.1:${bench.httpPort}/`, host, '8'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   worker.stdout!.on('data', (d) => (output += d));
   await new Promise((r) => setTimeout(r, 1000));
@@ -61,5 +74,12 @@ export async function loadWithChurn(bench: Bench, host: string, app: string, poo
   await exited;
   const result = JSON.parse(output) as { requests: number; non2xx: number; errors: number; timeouts: number; resets: number };
   for (const t of live) await deregisterMesosTask(bench.consul.url, t);
-  return { requests: result.requests, non2xx: result.non2xx, errors: result.errors + result.timeouts, failed: result.non2xx + result.errors + result.timeouts, churnEvents, forcedReloads: reloads };
+  return {
+    requests: result.requests,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    failed: result.non2xx + result.errors + result.timeouts,
+    churnEvents,
+    forcedReloads: reloads,
+  };
 }

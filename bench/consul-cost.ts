@@ -44,7 +44,12 @@ export interface ConsulMetrics {
 export async function consulMetrics(bench: Bench): Promise<ConsulMetrics> {
   const text = await scrape(`${bench.statusUrl}/metrics`);
   const value = (name: string) => Number(new RegExp(`^paas_router_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { requests: value('consul_requests_total'), bytes: value('consul_response_bytes_total'), refused: value('consul_refused_total'), connectionsMax: value('consul_connections_max') };
+  return {
+    requests: value('consul_requests_total'),
+    bytes: value('consul_response_bytes_total'),
+    refused: value('consul_refused_total'),
+    connectionsMax: value('consul_connections_max'),
+  };
 }
 
 /** /metrics, retried: a keep-alive socket the server closed as it was reused is not a result. */

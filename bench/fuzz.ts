@@ -153,9 +153,7 @@ for (const [property, { first }] of failures) {
   console.log(err instanceof Error ? err.message : String(err));
   console.log('counterexample:');
   // Long strings (the 100 KB K/V values) are cut so the counterexample stays readable.
-  console.log(
-    fc.stringify(details.counterexample?.[0]).replace(/"((?:[^"\\]|\\.){400,}?)"/g, (m) => `${m.slice(0, 300)}..." /* ${m.length} chars */`),
-  );
+  console.log(fc.stringify(details.counterexample?.[0]).replace(/"((?:[^"\\]|\\.){400,}?)"/g, (m) => `${m.slice(0, 300)}..." /* ${m.length} chars */`));
   if (err instanceof InvalidConfigFailure) console.log(`rendered haproxy.cfg:\n${err.config}`);
 }
 
@@ -192,7 +190,9 @@ async function fuzzIncremental(): Promise<boolean> {
   console.log(`  haproxy -c runs:      ${checked}`);
   console.log(`  elapsed:              ${((performance.now() - begun) / 1000).toFixed(1)} s`);
   if (details.failed) {
-    console.log(`  FAILED after ${details.numShrinks} shrinks: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`);
+    console.log(
+      `  FAILED after ${details.numShrinks} shrinks: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
+    );
     console.log(`  counterexample: ${fc.stringify(details.counterexample?.[0]).slice(0, 4000)}`);
   }
   return details.failed;

@@ -111,7 +111,9 @@ export async function startBenchConsul(): Promise<Bench['consul']> {
   return { kind: 'stand-in', url: standIn.url, port: standIn.port, close: () => standIn.close() };
 }
 
-export async function startBench(opts: { fill?: (consul: Bench['consul']) => Promise<void>; logFile?: string; wait?: { min: string; max: string } } = {}): Promise<Bench> {
+export async function startBench(
+  opts: { fill?: (consul: Bench['consul']) => Promise<void>; logFile?: string; wait?: { min: string; max: string } } = {},
+): Promise<Bench> {
   const work = await mkdtemp(join(tmpdir(), 'paas-router-bench-'));
   const consul = await startBenchConsul();
   await opts.fill?.(consul);

@@ -50,17 +50,35 @@ async function logLines(bench: Bench): Promise<number> {
   return (await readFile(join(bench.work, 'daemon.log'), 'utf8').catch(() => '')).split('\n').length - 1;
 }
 
-export async function measureSize(apps: number, opts: { trials: number; newTrials: number; burst: number }, main: Backend[], extra: Backend[], log: (s: string) => void): Promise<SizeResult> {
+export async function measureSize(
+  apps: number,
+  opts: { trials: number; newTrials: number; burst: number },
+  main: Backend[],
+  extra: Backend[],
+  log: (s: string) => void,
+): Promise<SizeResult> {
   const started = performance.now();
   const bench = await startBench({
     fill: async (consul) => {
-      await registerMany(consul.url, appTasks(apps, 3, main.map((b) => b.port)));
+      await registerMany(
+        consul.url,
+        appTasks(
+          apps,
+          3,
+          main.map((b) => b.port),
+        ),
+      );
       await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: main[0]!.port });
     },
   });
   try {
     const { consul, httpPort, masterSocket } = bench;
-    await until('routed', async () => (await hit(httpPort, HOST)).status === 200 && (await hit(httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200, 900_000, 100);
+    await until(
+      'routed',
+      async () => (await hit(httpPort, HOST)).status === 200 && (await hit(httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200,
+      900_000,
+      100,
+    );
     const readyMs = performance.now() - started;
     log(`  ${apps} apps × 3 routed ${(readyMs / 1000).toFixed(1)} s after start`);
     // Let the cold start's reload and the first runtime changes settle.
@@ -89,20 +107,44 @@ export async function measureSize(apps: number, opts: { trials: number; newTrial
     for (let i = 0; i < opts.trials; i++) {
       const b = extra[i % extra.length]!;
       const task: MesosTask = { app: '/bench/lat', agent: 'agent-b', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
-      await timed('new instance', () => registerMesosTask(consul.url, task), async () => (await hit(httpPort, HOST)).body.startsWith(b.label));
-      await timed('instance failing its check', () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }), () => notServedBy(httpPort, HOST, b.label));
+      await timed(
+        'new instance',
+        () => registerMesosTask(consul.url, task),
+        async () => (await hit(httpPort, HOST)).body.startsWith(b.label),
+      );
+      await timed(
+        'instance failing its check',
+        () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }),
+        () => notServedBy(httpPort, HOST, b.label),
+      );
       await setMesosTaskStatus(consul.url, { ...task, status: 'passing' });
       await until('recovered', async () => (await hit(httpPort, HOST)).body.startsWith(b.label), 60_000, 0);
       await new Promise((r) => setTimeout(r, 30));
-      await timed('instance removed', () => deregisterMesosTask(consul.url, task), () => notServedBy(httpPort, HOST, b.label));
+      await timed(
+        'instance removed',
+        () => deregisterMesosTask(consul.url, task),
+        () => notServedBy(httpPort, HOST, b.label),
+      );
       const domain = `d${i}.bench.example`;
-      await timed('custom domain added', () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }), async () => (await hit(httpPort, domain)).status === 200);
-      await timed('custom domain removed', () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }), async () => (await hit(httpPort, domain)).status === 404);
+      await timed(
+        'custom domain added',
+        () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }),
+        async () => (await hit(httpPort, domain)).status === 200,
+      );
+      await timed(
+        'custom domain removed',
+        () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }),
+        async () => (await hit(httpPort, domain)).status === 404,
+      );
     }
     const profile = await profileOf(bench, fromLine);
     for (let i = 0; i < opts.newTrials; i++) {
       const fresh: MesosTask = { app: `/bench/new${i}`, agent: 'agent-n', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: extra[0]!.port };
-      await timed('brand-new app', () => registerMesosTask(consul.url, fresh), async () => (await hit(httpPort, `new${i}-bench.production.mozilla.community`)).status === 200);
+      await timed(
+        'brand-new app',
+        () => registerMesosTask(consul.url, fresh),
+        async () => (await hit(httpPort, `new${i}-bench.production.mozilla.community`)).status === 200,
+      );
     }
     const changes = Math.min(opts.burst, apps);
     const burst = await burstReloads(bench, changes, extra[1]!);
@@ -148,7 +190,12 @@ export function incrementalRows(results: SizeResult[]): Row[] {
   }
   const largest = results.at(-1)!;
   for (const [stage, s] of Object.entries(largest.profile)) {
-    rows.push({ measure: `  profile at ${largest.apps} apps, ${stage} (per runtime change, n=${s.n})`, value: `p50 ${ms(s.p50)} / p99 ${ms(s.p99)}`, target: '', verdict: '' });
+    rows.push({
+      measure: `  profile at ${largest.apps} apps, ${stage} (per runtime change, n=${s.n})`,
+      value: `p50 ${ms(s.p50)} / p99 ${ms(s.p99)}`,
+      target: '',
+      verdict: '',
+    });
   }
   return rows;
 }

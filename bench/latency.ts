@@ -18,7 +18,14 @@ async function notServedBy(port: number, host: string, label: string, n = 3): Pr
 
 export async function measureLatency(bench: Bench, trials: number, extra: Backend[], log: (s: string) => void): Promise<LatencyResult> {
   const { consul, httpPort, masterSocket } = bench;
-  const samples: Record<string, number[]> = { 'new instance': [], 'instance removed': [], 'instance failing its check': [], 'custom domain added': [], 'custom domain removed': [], 'brand-new app': [] };
+  const samples: Record<string, number[]> = {
+    'new instance': [],
+    'instance removed': [],
+    'instance failing its check': [],
+    'custom domain added': [],
+    'custom domain removed': [],
+    'brand-new app': [],
+  };
   const reloads: Record<string, number> = {};
   const timed = async (what: string, write: () => Promise<unknown>, check: () => Promise<boolean>) => {
     const before = await reloadCount(masterSocket);
@@ -32,16 +39,40 @@ export async function measureLatency(bench: Bench, trials: number, extra: Backen
   for (let i = 0; i < trials; i++) {
     const b = extra[i % extra.length]!;
     const task: MesosTask = { app: '/bench/lat', agent: 'agent-b', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
-    await timed('new instance', () => registerMesosTask(consul.url, task), async () => (await hit(httpPort, HOST)).body.startsWith(b.label));
-    await timed('instance failing its check', () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }), () => notServedBy(httpPort, HOST, b.label));
+    await timed(
+      'new instance',
+      () => registerMesosTask(consul.url, task),
+      async () => (await hit(httpPort, HOST)).body.startsWith(b.label),
+    );
+    await timed(
+      'instance failing its check',
+      () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }),
+      () => notServedBy(httpPort, HOST, b.label),
+    );
     await setMesosTaskStatus(consul.url, { ...task, status: 'passing' });
     await until('recovered', async () => (await hit(httpPort, HOST)).body.startsWith(b.label), 30_000, 0);
-    await timed('instance removed', () => deregisterMesosTask(consul.url, task), () => notServedBy(httpPort, HOST, b.label));
+    await timed(
+      'instance removed',
+      () => deregisterMesosTask(consul.url, task),
+      () => notServedBy(httpPort, HOST, b.label),
+    );
     const domain = `d${i}.bench.example`;
-    await timed('custom domain added', () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }), async () => (await hit(httpPort, domain)).status === 200);
-    await timed('custom domain removed', () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }), async () => (await hit(httpPort, domain)).status === 404);
+    await timed(
+      'custom domain added',
+      () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }),
+      async () => (await hit(httpPort, domain)).status === 200,
+    );
+    await timed(
+      'custom domain removed',
+      () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }),
+      async () => (await hit(httpPort, domain)).status === 404,
+    );
     const fresh: MesosTask = { app: `/bench/new${i}`, agent: 'agent-n', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
-    await timed('brand-new app', () => registerMesosTask(consul.url, fresh), async () => (await hit(httpPort, `new${i}-bench.production.mozilla.community`)).status === 200);
+    await timed(
+      'brand-new app',
+      () => registerMesosTask(consul.url, fresh),
+      async () => (await hit(httpPort, `new${i}-bench.production.mozilla.community`)).status === 200,
+    );
     if ((i + 1) % 25 === 0) log(`  latency trials: ${i + 1}/${trials}`);
   }
   return { samples, reloads };

@@ -10,7 +10,9 @@ const instance = autocannon({ url: url!, connections: Number(connections ?? 8), 
     process.stderr.write(`load worker: ${err.message}\n`);
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ requests: result.requests.total, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, resets: result.resets }));
+  process.stdout.write(
+    JSON.stringify({ requests: result.requests.total, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, resets: result.resets }),
+  );
 });
 process.on('SIGTERM', () => {
   if (!done) instance.stop();

@@ -49,7 +49,9 @@ if (values['inc-sizes']!.split(',').filter(Boolean).length > 0) {
   const results: SizeResult[] = [];
   for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
     log(`incremental: ${size} apps × 3 (dev Consul)`);
-    results.push(await measureSize(size, { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst) }, main, pool, log));
+    results.push(
+      await measureSize(size, { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst) }, main, pool, log),
+    );
     // Each size's rows as soon as measured: a later failure loses nothing.
     for (const row of incrementalRows(results).filter((r) => r.measure.startsWith(`${size} apps`))) log(`  = ${row.measure}: ${row.value}`);
   }
@@ -58,7 +60,9 @@ if (values['inc-sizes']!.split(',').filter(Boolean).length > 0) {
   rows.push(...incRows);
   if (values.incremental) {
     await Promise.all([...main, ...pool].map((b) => b.close()));
-    process.stdout.write(`\npaas-router benchmark (incremental) — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);
+    process.stdout.write(
+      `\npaas-router benchmark (incremental) — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`,
+    );
     printTable(rows);
     process.exit(0);
   }
@@ -71,43 +75,62 @@ const push = (row: Row) => {
 
 const parts = values.parts!.split(',');
 if (parts.includes('latency')) {
-log(`latency, burst and load: ${apps} background apps + the measured app`);
-const bench = await startBench({
-  fill: async (consul) => {
-    await registerMany(consul.url, appTasks(apps, 1, main.map((b) => b.port)));
-    await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: main[0]!.port });
-  },
-});
-try {
-  await until('routed', async () => (await hit(bench.httpPort, 'lat-bench.production.mozilla.community')).status === 200 && (await hit(bench.httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200, 300_000, 50);
-  const latency = await measureLatency(bench, trials, pool, log);
-  for (const [what, samples] of Object.entries(latency.samples)) {
-    const s = summarize(samples);
-    const isNewApp = what === 'brand-new app';
-    const target = isNewApp ? 500 : 100;
-    const reloads = latency.reloads[what] ?? 0;
-    const reloadsOk = isNewApp || reloads === 0;
-    push({
-      measure: `${what}: p50 / p99 (n=${s.n})`,
-      value: `${ms(s.p50)} / ${ms(s.p99)}, ${reloads} reloads`,
-      target: isNewApp ? `p99 ≤ 500 ms at ${apps} apps` : 'p99 ≤ 100 ms, 0 reloads',
-      verdict: verdict(s.p99 <= target && reloadsOk),
-    });
-  }
-  log(`burst: ${Math.min(churn, apps)} instance changes at once`);
-  const burst = await burstReloads(bench, Math.min(churn, apps), pool[0]!);
-  push({ measure: `reloads during a burst of ${Math.min(churn, apps)} instance changes`, value: `${burst.reloads} (applied in ${ms(burst.appliedMs)})`, target: '0', verdict: verdict(burst.reloads === 0) });
-  log(`load: ${churn} churn events and ${forced} forced reloads under sustained load`);
-  const load = await loadWithChurn(bench, 'lat-bench.production.mozilla.community', '/bench/lat', pool, churn, forced);
-  push({
-    measure: `failed requests during ${load.churnEvents} churn events + ${load.forcedReloads} reloads`,
-    value: `${load.failed} of ${load.requests} (non-2xx ${load.non2xx}, errors ${load.errors})`,
-    target: '0',
-    verdict: verdict(load.failed === 0),
+  log(`latency, burst and load: ${apps} background apps + the measured app`);
+  const bench = await startBench({
+    fill: async (consul) => {
+      await registerMany(
+        consul.url,
+        appTasks(
+          apps,
+          1,
+          main.map((b) => b.port),
+        ),
+      );
+      await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: main[0]!.port });
+    },
   });
-} finally {
-  await bench.stop();
-}
+  try {
+    await until(
+      'routed',
+      async () =>
+        (await hit(bench.httpPort, 'lat-bench.production.mozilla.community')).status === 200 &&
+        (await hit(bench.httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200,
+      300_000,
+      50,
+    );
+    const latency = await measureLatency(bench, trials, pool, log);
+    for (const [what, samples] of Object.entries(latency.samples)) {
+      const s = summarize(samples);
+      const isNewApp = what === 'brand-new app';
+      const target = isNewApp ? 500 : 100;
+      const reloads = latency.reloads[what] ?? 0;
+      const reloadsOk = isNewApp || reloads === 0;
+      push({
+        measure: `${what}: p50 / p99 (n=${s.n})`,
+        value: `${ms(s.p50)} / ${ms(s.p99)}, ${reloads} reloads`,
+        target: isNewApp ? `p99 ≤ 500 ms at ${apps} apps` : 'p99 ≤ 100 ms, 0 reloads',
+        verdict: verdict(s.p99 <= target && reloadsOk),
+      });
+    }
+    log(`burst: ${Math.min(churn, apps)} instance changes at once`);
+    const burst = await burstReloads(bench, Math.min(churn, apps), pool[0]!);
+    push({
+      measure: `reloads during a burst of ${Math.min(churn, apps)} instance changes`,
+      value: `${burst.reloads} (applied in ${ms(burst.appliedMs)})`,
+      target: '0',
+      verdict: verdict(burst.reloads === 0),
+    });
+    log(`load: ${churn} churn events and ${forced} forced reloads under sustained load`);
+    const load = await loadWithChurn(bench, 'lat-bench.production.mozilla.community', '/bench/lat', pool, churn, forced);
+    push({
+      measure: `failed requests during ${load.churnEvents} churn events + ${load.forcedReloads} reloads`,
+      value: `${load.failed} of ${load.requests} (non-2xx ${load.non2xx}, errors ${load.errors})`,
+      target: '0',
+      verdict: verdict(load.failed === 0),
+    });
+  } finally {
+    await bench.stop();
+  }
 }
 
 for (const size of parts.includes('scale') ? sizes : []) {
@@ -129,7 +152,12 @@ for (const size of parts.includes('scale') ? sizes : []) {
     target: '≤ 16 (consul.max_connections)',
     verdict: verdict(s.socketsMax <= 16 && s.connectionsMaxGauge <= 16),
   });
-  push({ measure: `  connections refused by the agent, ${s.apps} apps`, value: String(s.refused), target: s.apps === 10000 ? '0' : '', verdict: s.apps === 10000 ? verdict(s.refused === 0) : '' });
+  push({
+    measure: `  connections refused by the agent, ${s.apps} apps`,
+    value: String(s.refused),
+    target: s.apps === 10000 ? '0' : '',
+    verdict: s.apps === 10000 ? verdict(s.refused === 0) : '',
+  });
   push({ measure: `  cold start reads, ${s.apps} apps`, value: `${s.coldRequests} requests, ${(s.coldBytes / 1e6).toFixed(1)} MB`, target: '', verdict: '' });
   for (const [kind, c] of Object.entries(s.changes)) {
     const l = summarize(c.latencyMs);
@@ -141,9 +169,19 @@ for (const size of parts.includes('scale') ? sizes : []) {
       target: s.apps === 10000 ? 'p99 ≤ 100 ms' : '',
       verdict: s.apps === 10000 ? verdict(l.p99 <= 100) : '',
     });
-    push({ measure: `    Consul cost per ${kind}, ${s.apps} apps (p50, max)`, value: `${r.p50} / ${r.max} requests, ${(b.p50 / 1024).toFixed(1)} / ${(b.max / 1024).toFixed(1)} KB`, target: '', verdict: '' });
+    push({
+      measure: `    Consul cost per ${kind}, ${s.apps} apps (p50, max)`,
+      value: `${r.p50} / ${r.max} requests, ${(b.p50 / 1024).toFixed(1)} / ${(b.max / 1024).toFixed(1)} KB`,
+      target: '',
+      verdict: '',
+    });
   }
-  push({ measure: `  daemon RSS, ${s.apps} apps`, value: `${s.rssMb.toFixed(0)} MB`, target: s.apps === 10000 ? '≤ 200 MB' : '', verdict: s.apps === 10000 ? verdict(s.rssMb <= 200) : '' });
+  push({
+    measure: `  daemon RSS, ${s.apps} apps`,
+    value: `${s.rssMb.toFixed(0)} MB`,
+    target: s.apps === 10000 ? '≤ 200 MB' : '',
+    verdict: s.apps === 10000 ? verdict(s.rssMb <= 200) : '',
+  });
 }
 await Promise.all([...main, ...pool].map((b) => b.close()));
 process.stdout.write(`\npaas-router benchmark — ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${haproxyVersion}\n\n`);

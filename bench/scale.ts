@@ -63,10 +63,15 @@ export async function measureScale(apps: number, backends: Backend[], extra: Bac
   try {
     const started = performance.now();
     const last = `app${apps - 1}-bench.production.mozilla.community`;
-    await until(`${apps} apps routed`, async () => {
-      const map = await readFile(join(bench.configDir, 'hosts.map'), 'utf8').catch(() => '');
-      return map.split('\n').filter((l) => l && !l.startsWith('#')).length >= apps && (await hit(bench.httpPort, last)).status === 200;
-    }, 600_000, 50);
+    await until(
+      `${apps} apps routed`,
+      async () => {
+        const map = await readFile(join(bench.configDir, 'hosts.map'), 'utf8').catch(() => '');
+        return map.split('\n').filter((l) => l && !l.startsWith('#')).length >= apps && (await hit(bench.httpPort, last)).status === 200;
+      },
+      600_000,
+      50,
+    );
     const coldStartMs = performance.now() - started;
     const cold = await consulMetrics(bench);
     log(`  cold start ${(coldStartMs / 1000).toFixed(1)} s: ${cold.requests} Consul requests, ${(cold.bytes / 1e6).toFixed(1)} MB`);

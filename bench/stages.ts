@@ -15,9 +15,31 @@ import { ms, summarize } from './stats.js';
 
 const apps = Number(process.argv[2] ?? 10000);
 const rounds = Number(process.argv[3] ?? 10);
-const settings: ModelSettings = { cluster: 'production', baseDomain: 'mozilla.community', serviceIdPrefixes: ['mesos-consul:'], domainsPrefix: 'paas-router/domains/', reservedPorts: [80, 443, 8404] };
-const render = { configDir: '/etc/haproxy/paas-router', runtimeSocket: '/run/haproxy/paas-router.sock', bindAddress: '*', httpPort: 80, httpsPort: 443, statsPort: 8404, hardStopAfter: '5s' };
-const instance = (a: number, i: number): ServiceInstance => ({ id: `mesos-consul:agent-${i}:app${a}:${31000 + i}`, node: `agent-${i}`, address: '127.0.0.1', port: 31000 + i + (a % 1000) * 3, tags: [], passing: true, checks: [] });
+const settings: ModelSettings = {
+  cluster: 'production',
+  baseDomain: 'mozilla.community',
+  serviceIdPrefixes: ['mesos-consul:'],
+  domainsPrefix: 'paas-router/domains/',
+  reservedPorts: [80, 443, 8404],
+};
+const render = {
+  configDir: '/etc/haproxy/paas-router',
+  runtimeSocket: '/run/haproxy/paas-router.sock',
+  bindAddress: '*',
+  httpPort: 80,
+  httpsPort: 443,
+  statsPort: 8404,
+  hardStopAfter: '5s',
+};
+const instance = (a: number, i: number): ServiceInstance => ({
+  id: `mesos-consul:agent-${i}:app${a}:${31000 + i}`,
+  node: `agent-${i}`,
+  address: '127.0.0.1',
+  port: 31000 + i + (a % 1000) * 3,
+  tags: [],
+  passing: true,
+  checks: [],
+});
 let services: Record<string, ServiceInstance[]> = {};
 for (let a = 0; a < apps; a++) services[`app${a}-bench`] = [0, 1, 2].map((i) => instance(a, i));
 let claims: { key: string; value: string; createIndex: number; modifyIndex: number }[] = [];

@@ -21,10 +21,18 @@ import { TrafficRing } from '../src/traffic/ring.js';
 import { parseShowStat } from '../src/traffic/stat.js';
 import { appTasks, freePort, registerMany, until } from './harness.js';
 
-const { values } = parseArgs({ options: { 'ring-apps': { type: 'string', default: '10000' }, 'page-apps': { type: 'string', default: '1000' }, runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { 'ring-apps': { type: 'string', default: '10000' }, 'page-apps': { type: 'string', default: '1000' }, runs: { type: 'string', default: '5' } },
+});
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const gc = (globalThis as { gc?: () => void }).gc;
-log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}${gc ? '' : ' (no --expose-gc: heap figures are rough)'}`);
+log(
+  `load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(
+      ' ',
+    )}; machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}${gc ? '' : ' (no --expose-gc: heap figures are rough)'}`,
+);
 
 /** A `show stat -1 6 -1` answer in HAProxy 2.6's own columns, for `apps` backends of 3 servers. */
 function syntheticShowStat(apps: number, tick: number): string {
@@ -79,7 +87,9 @@ async function ringFigures(apps: number): Promise<void> {
   const after = heap();
   times.sort((a, b) => a - b);
   const held = after.heap - before.heap + (after.buffers - before.buffers);
-  log(`  ring memory at ${apps} apps: ${mb(held)} (heap ${mb(after.heap - before.heap)} + array buffers ${mb(after.buffers - before.buffers)}), ${(held / apps / 1024).toFixed(2)} KB per app`);
+  log(
+    `  ring memory at ${apps} apps: ${mb(held)} (heap ${mb(after.heap - before.heap)} + array buffers ${mb(after.buffers - before.buffers)}), ${(held / apps / 1024).toFixed(2)} KB per app`,
+  );
   log(`  one sample (parse + record): median ${times[times.length >> 1]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);
   if (ring.size !== apps) throw new Error(`ring holds ${ring.size} backends, expected ${apps}`);
 }
@@ -88,13 +98,39 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
   log(`page: ${apps} apps (2 servers each) on a dev cluster, traffic to 100 of them`);
   const servers = [await startHttpBackend('bench a'), await startHttpBackend('bench b')];
   const httpPort = await freePort();
-  const cluster = await startDevCluster({ httpPort, statsPort: await freePort(), apps: [], domains: {}, log: createLogger('warn'), configOverrides: { traffic: { interval: '1s', window: '15m' } } });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'], headless: true });
+  const cluster = await startDevCluster({
+    httpPort,
+    statsPort: await freePort(),
+    apps: [],
+    domains: {},
+    log: createLogger('warn'),
+    configOverrides: { traffic: { interval: '1s', window: '15m' } },
+  });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    headless: true,
+  });
   try {
-    await registerMany(cluster.consul.url, appTasks(apps, 2, servers.map((s) => s.port)));
-    await until('routed', () => cluster.daemon.runner.state.liveModel?.apps.length === apps && cluster.daemon.runner.state.lastApply?.status !== 'haproxy-unreachable', 300_000, 100);
+    await registerMany(
+      cluster.consul.url,
+      appTasks(
+        apps,
+        2,
+        servers.map((s) => s.port),
+      ),
+    );
+    await until(
+      'routed',
+      () => cluster.daemon.runner.state.liveModel?.apps.length === apps && cluster.daemon.runner.state.lastApply?.status !== 'haproxy-unreachable',
+      300_000,
+      100,
+    );
     const hosts = Array.from({ length: 100 }, (_, i) => `app${i * Math.floor(apps / 100)}-bench.production.mozilla.community`);
-    const generator = startTrafficGenerator(httpPort, hosts.map((host, i) => ({ host, rate: 1 + (i % 5), errorRatio: i % 10 === 0 ? 0.3 : 0 })));
+    const generator = startTrafficGenerator(
+      httpPort,
+      hosts.map((host, i) => ({ host, rate: 1 + (i % 5), errorRatio: i % 10 === 0 ? 0.3 : 0 })),
+    );
     await new Promise((r) => setTimeout(r, 30_000));
     const statusBytes = (await (await fetch(`${cluster.daemon.server.url}/status`)).text()).length;
     const trafficBytes = (await (await fetch(`${cluster.daemon.server.url}/traffic`)).text()).length;
@@ -122,9 +158,13 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
       await page.context().close();
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    log(`  render() at ${apps} apps, first load: median ${med(first)} ms, max ${Math.max(...first)} ms (target < 1000 ms: ${Math.max(...first) < 1000 ? 'met' : 'MISSED'})`);
+    log(
+      `  render() at ${apps} apps, first load: median ${med(first)} ms, max ${Math.max(...first)} ms (target < 1000 ms: ${Math.max(...first) < 1000 ? 'met' : 'MISSED'})`,
+    );
     log(`  render() on refresh: median ${med(refresh)} ms, max ${Math.max(...refresh)} ms`);
-    log(`  navigation → rendered (fetches included): median ${med(loaded)} ms, max ${Math.max(...loaded)} ms (target < 1000 ms: ${Math.max(...loaded) < 1000 ? 'met' : 'MISSED'})`);
+    log(
+      `  navigation → rendered (fetches included): median ${med(loaded)} ms, max ${Math.max(...loaded)} ms (target < 1000 ms: ${Math.max(...loaded) < 1000 ? 'met' : 'MISSED'})`,
+    );
     await generator.stop();
   } finally {
     await browser.close();

@@ -199,7 +199,10 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
         () => rm(workDir, { recursive: true, force: true }),
       ];
       const errors: unknown[] = [];
-      for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => errors.push(err));
+      for (const step of steps)
+        await Promise.resolve()
+          .then(step)
+          .catch((err: unknown) => errors.push(err));
       if (errors.length) throw new AggregateError(errors, 'dev cluster: some parts did not stop cleanly');
     },
   };
@@ -220,7 +223,12 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   throw new Error(`the sample apps were not routed within ${timeoutMs} ms`);
 }
 
-export async function runDevCluster(opts: { httpPort: number; once: boolean; out: Writable; /** Requests per second per host (--traffic); 0 = none. */ traffic?: number }): Promise<void> {
+export async function runDevCluster(opts: {
+  httpPort: number;
+  once: boolean;
+  out: Writable /** Requests per second per host (--traffic); 0 = none. */;
+  traffic?: number;
+}): Promise<void> {
   const { out } = opts;
   // Listen for Ctrl-C from the start: the default handler would exit and leave HAProxy running.
   let interrupted!: () => void;
@@ -236,7 +244,9 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
       cluster.consul.kind === 'agent'
         ? `real Consul agent (${CONSUL_AGENT_BIN}, consul agent -dev)`
         : 'the in-process stand-in (dev/consul); scripts/install-consul.sh installs a real agent';
-    out.write(`\npaas-router dev cluster\n  Consul:       ${cluster.consul.url}  ${consulKind}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`);
+    out.write(
+      `\npaas-router dev cluster\n  Consul:       ${cluster.consul.url}  ${consulKind}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`,
+    );
     if (cluster.vault) {
       out.write(
         `  HTTPS:        https://127.0.0.1:${config.haproxy.httpsPort}  (SNI; certificates from the dev Vault, self-signed)\n` +
@@ -265,7 +275,9 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
       const port = config.haproxy.httpsPort;
       for (const h of model.hosts) {
         const res = await requestTls(port, h.host).catch((e: Error) => ({ status: 0, body: e.message, subject: '-' }));
-        out.write(`  curl -k --resolve ${h.host}:${port}:127.0.0.1 https://${h.host}:${port}/  →  ${res.status} ${res.body.trim()}  [certificate ${res.subject}]\n`);
+        out.write(
+          `  curl -k --resolve ${h.host}:${port}:127.0.0.1 https://${h.host}:${port}/  →  ${res.status} ${res.body.trim()}  [certificate ${res.subject}]\n`,
+        );
       }
       for (const h of cluster.daemon.runner.tls?.httpOnlyHosts ?? []) out.write(`  ${h.host}: no certificate covers it, served over plain HTTP only\n`);
     }
@@ -275,7 +287,9 @@ export async function runDevCluster(opts: { httpPort: number; once: boolean; out
     if (opts.traffic) {
       const hosts = model.hosts.map((h) => h.host);
       const generator = startTrafficGenerator(config.haproxy.httpPort, trafficPlan(hosts, opts.traffic));
-      out.write(`\nGenerating traffic (--traffic ${opts.traffic}): ${hosts.length} hosts, ${opts.traffic}-${opts.traffic * 4} req/s each, some 503s; watch ${cluster.daemon.server.url}/?sort=rate\n`);
+      out.write(
+        `\nGenerating traffic (--traffic ${opts.traffic}): ${hosts.length} hosts, ${opts.traffic}-${opts.traffic * 4} req/s each, some 503s; watch ${cluster.daemon.server.url}/?sort=rate\n`,
+      );
       void interruption.then(() => generator.stop());
     }
     out.write(

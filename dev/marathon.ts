@@ -16,7 +16,13 @@ export function parseMarathonApp(json: unknown, origin: string): MarathonApp {
   const app = json as { id?: unknown; instances?: unknown; labels?: Record<string, unknown> };
   if (typeof app?.id !== 'string' || !app.id.startsWith('/')) throw new Error(`${origin}: "id" must be an absolute Marathon app id`);
   const tagsLabel = app.labels?.tags;
-  const tags = typeof tagsLabel === 'string' ? tagsLabel.split(',').map((t) => t.trim()).filter(Boolean) : [];
+  const tags =
+    typeof tagsLabel === 'string'
+      ? tagsLabel
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : [];
   const portTag = tags.find((t) => t.startsWith('router.port='));
   return {
     id: app.id,

@@ -109,13 +109,37 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
   await writeFile(join(dir, 'pebble.json'), JSON.stringify(config));
   let output = '';
   const onOutput = (d: string) => (output += d);
-  const chall = run('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-management', `127.0.0.1:${challMgmt}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], process.env, onOutput);
+  const chall = run(
+    'pebble-challtestsrv',
+    [
+      '-dns01',
+      `127.0.0.1:${dnsPort}`,
+      '-management',
+      `127.0.0.1:${challMgmt}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-defaultIPv4',
+      '127.0.0.1',
+      '-defaultIPv6',
+      '',
+    ],
+    process.env,
+    onOutput,
+  );
   const env = { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: String(opts.nonceRejectPercent ?? 0), PEBBLE_AUTHZREUSE: '0' };
   let pebble: Proc | undefined;
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
   const startServer = async () => {
     pebble = run('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], env, onOutput);
-    await waitFor('pebble', async () => (await httpsGet(directoryUrl, listener.certificate)).status === 200, () => output);
+    await waitFor(
+      'pebble',
+      async () => (await httpsGet(directoryUrl, listener.certificate)).status === 200,
+      () => output,
+    );
   };
   const stop = async () => {
     await kill(pebble);
@@ -123,10 +147,16 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('pebble-challtestsrv', async () => {
-      const res = await fetch(`http://127.0.0.1:${challMgmt}/clear-request-history`, { method: 'POST', body: '{"host":"x","type":"http"}' }).catch(() => undefined);
-      return res !== undefined;
-    }, () => output);
+    await waitFor(
+      'pebble-challtestsrv',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${challMgmt}/clear-request-history`, { method: 'POST', body: '{"host":"x","type":"http"}' }).catch(
+          () => undefined,
+        );
+        return res !== undefined;
+      },
+      () => output,
+    );
     await startServer();
   } catch (err) {
     await stop();

@@ -78,7 +78,12 @@ export function consulClientFrom(config: Config, token: () => string = () => con
 export function vaultSourceFrom(config: Config, log: Logger): VaultSecretsSource | undefined {
   const { vault } = config;
   if (!vault.address) return undefined;
-  const client = new VaultClient({ address: vault.address, cacert: vault.cacert || undefined, namespace: vault.namespace || undefined, timeoutMs: vault.timeoutMs });
+  const client = new VaultClient({
+    address: vault.address,
+    cacert: vault.cacert || undefined,
+    namespace: vault.namespace || undefined,
+    timeoutMs: vault.timeoutMs,
+  });
   const auth = new VaultAuth({
     client,
     auth: vault.auth.method === 'token' ? { method: 'token', token: vault.token } : vault.auth,
@@ -133,9 +138,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       templates: new TemplatesSource(config.templatesDir, log),
       secrets,
     },
-    certificates: secrets
-      ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log })
-      : undefined,
+    certificates: secrets ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log }) : undefined,
     applier,
     configDir: config.haproxy.configDir,
     guard: config.guard,
@@ -177,7 +180,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const acme = acmeFrom(config, secrets, client, runner, server.url, log);
   runner.start();
   acme?.start();
-  log.info({ consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir }, 'paas-router started');
+  log.info(
+    { consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir },
+    'paas-router started',
+  );
   return {
     runner,
     server,
@@ -199,7 +205,12 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
 
 /** Traffic sampling, its series in the metrics, and the change timeline (docs/traffic.md). */
 function startTraffic(config: Config, log: Logger, runner: Runner, metrics: RouterMetrics): { traffic: TrafficSampler; timeline: Timeline } {
-  const traffic = new TrafficSampler({ runtimeSocket: config.haproxy.runtimeSocket, intervalMs: config.traffic.intervalMs, windowMs: config.traffic.windowMs, log });
+  const traffic = new TrafficSampler({
+    runtimeSocket: config.haproxy.runtimeSocket,
+    intervalMs: config.traffic.intervalMs,
+    windowMs: config.traffic.windowMs,
+    log,
+  });
   registerTrafficMetrics(metrics.registry, { state: () => runner.state, traffic: () => traffic }, config.metrics.perApp);
   const timeline = new Timeline();
   timeline.attach(runner);
@@ -208,7 +219,14 @@ function startTraffic(config: Config, log: Logger, runner: Runner, metrics: Rout
 }
 
 /** The ACME issuer, when ACME is on (the config check already made sure Vault is configured). */
-function acmeFrom(config: Config, secrets: VaultSecretsSource | undefined, client: ConsulClient, runner: Runner, url: string, log: Logger): AcmeManager | undefined {
+function acmeFrom(
+  config: Config,
+  secrets: VaultSecretsSource | undefined,
+  client: ConsulClient,
+  runner: Runner,
+  url: string,
+  log: Logger,
+): AcmeManager | undefined {
   if (!acmeEnabled(config) || !secrets) return undefined;
   return new AcmeManager({
     config: config.acme,

@@ -143,7 +143,14 @@ export class Runner extends EventEmitter {
     this.guard?.stop();
     this.quiescence.stop();
     const { sources } = this.opts;
-    await Promise.all([sources.catalog.stop(), sources.domains.stop(), sources.templates.stop(), sources.secrets?.stop(), sources.weights?.stop(), sources.maintenance?.stop()]);
+    await Promise.all([
+      sources.catalog.stop(),
+      sources.domains.stop(),
+      sources.templates.stop(),
+      sources.secrets?.stop(),
+      sources.weights?.stop(),
+      sources.maintenance?.stop(),
+    ]);
     await this.quiescence.settled();
   }
 
@@ -220,7 +227,13 @@ export class Runner extends EventEmitter {
     let live: LiveBuild;
     try {
       const probed = await withoutBusyPorts(
-        this.incremental.model({ services: catalog.services, claims: domains.claims, settings: this.opts.modelSettings, weights: weights?.entries, maintenance: maintenance?.entries }),
+        this.incremental.model({
+          services: catalog.services,
+          claims: domains.claims,
+          settings: this.opts.modelSettings,
+          weights: weights?.entries,
+          maintenance: maintenance?.entries,
+        }),
         this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
       );

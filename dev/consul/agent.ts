@@ -61,14 +61,19 @@ class PortClash extends Error {}
 
 async function startOnce(opts: ConsulAgentOptions): Promise<ConsulAgent> {
   const dir = await mkdtemp(join(tmpdir(), 'paas-router-consul-'));
-  const ports = Object.fromEntries(await Promise.all(PORT_NAMES.map(async (name) => [name, await freePort()] as const))) as Record<(typeof PORT_NAMES)[number], number>;
+  const ports = Object.fromEntries(await Promise.all(PORT_NAMES.map(async (name) => [name, await freePort()] as const))) as Record<
+    (typeof PORT_NAMES)[number],
+    number
+  >;
   const node = 'paas-router-dev';
   const config: Record<string, unknown> = {
     node_name: node,
     ports,
     limits: { http_max_conns_per_client: opts.maxConnsPerClient ?? 200 },
     log_level: 'warn',
-    ...(opts.aclMasterToken ? { acl: { enabled: true, default_policy: 'deny', enable_token_persistence: false, tokens: { master: opts.aclMasterToken } } } : {}),
+    ...(opts.aclMasterToken
+      ? { acl: { enabled: true, default_policy: 'deny', enable_token_persistence: false, tokens: { master: opts.aclMasterToken } } }
+      : {}),
     ...opts.config,
   };
   const configFile = join(dir, 'agent.json');

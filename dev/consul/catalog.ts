@@ -273,7 +273,8 @@ export class Catalog {
       const checks = [...(this.checks.get(nodeName)?.values() ?? [])];
       for (const [id, s] of byId) {
         let sum = byName.get(s.Service);
-        if (!sum) byName.set(s.Service, (sum = { Name: s.Service, Tags: [], Nodes: [], InstanceCount: 0, ChecksPassing: 0, ChecksWarning: 0, ChecksCritical: 0 }));
+        if (!sum)
+          byName.set(s.Service, (sum = { Name: s.Service, Tags: [], Nodes: [], InstanceCount: 0, ChecksPassing: 0, ChecksWarning: 0, ChecksCritical: 0 }));
         sum.InstanceCount += 1;
         if (!sum.Nodes.includes(nodeName)) sum.Nodes.push(nodeName);
         for (const t of s.Tags) if (!sum.Tags.includes(t)) sum.Tags.push(t);

@@ -36,17 +36,14 @@ function optOf<T>(obj: JsonObject, name: string, expected: string, ok: (v: unkno
   return ok(v) ? v : fail(`${name}: expected ${expected}`);
 }
 
-export const optString = (obj: JsonObject, name: string): string | undefined =>
-  optOf(obj, name, 'a string', (v): v is string => typeof v === 'string');
+export const optString = (obj: JsonObject, name: string): string | undefined => optOf(obj, name, 'a string', (v): v is string => typeof v === 'string');
 
 export const optNumber = (obj: JsonObject, name: string): number | undefined =>
   optOf(obj, name, 'a number', (v): v is number => typeof v === 'number' && Number.isFinite(v));
 
-export const optBoolean = (obj: JsonObject, name: string): boolean | undefined =>
-  optOf(obj, name, 'a boolean', (v): v is boolean => typeof v === 'boolean');
+export const optBoolean = (obj: JsonObject, name: string): boolean | undefined => optOf(obj, name, 'a boolean', (v): v is boolean => typeof v === 'boolean');
 
-export const optArray = (obj: JsonObject, name: string): unknown[] | undefined =>
-  optOf(obj, name, 'an array', (v): v is unknown[] => Array.isArray(v));
+export const optArray = (obj: JsonObject, name: string): unknown[] | undefined => optOf(obj, name, 'an array', (v): v is unknown[] => Array.isArray(v));
 
 export function optObject(obj: JsonObject, name: string): JsonObject | undefined {
   const v = field(obj, name);

@@ -48,8 +48,15 @@ export const MESOS_ID_PREFIX = 'mesos-consul';
 
 /** /community/wordpress -> wordpress-community; /foo -> foo. */
 export function mesosServiceName(app: string): string {
-  const taskName = app.split('/').filter((s) => s !== '').reverse().join('.');
-  return taskName.replace(/[^\w-]/g, '-').replace(/_/g, '').toLowerCase();
+  const taskName = app
+    .split('/')
+    .filter((s) => s !== '')
+    .reverse()
+    .join('.');
+  return taskName
+    .replace(/[^\w-]/g, '-')
+    .replace(/_/g, '')
+    .toLowerCase();
 }
 
 export function mesosServiceId(task: Pick<MesosTask, 'app' | 'agent' | 'ip' | 'port'>): string {
@@ -68,10 +75,7 @@ export async function registerMesosTask(consulUrl: string, task: MesosTask): Pro
 }
 
 /** Re-registers the task's check with a new status; the service itself is not touched. */
-export async function setMesosTaskStatus(
-  consulUrl: string,
-  task: MesosTask & { status: CheckStatus },
-): Promise<MesosRegistration> {
+export async function setMesosTaskStatus(consulUrl: string, task: MesosTask & { status: CheckStatus }): Promise<MesosRegistration> {
   const ids = identify(task);
   await put(consulUrl, '/v1/catalog/register', task.token, {
     Node: task.agent ?? task.ip,
@@ -93,10 +97,7 @@ export async function deregisterMesosTask(consulUrl: string, task: MesosTask): P
  * has and which counts for ?passing on every service of the node. Without `address` the
  * node must exist already (its record is left as it is).
  */
-export async function setAgentHealth(
-  consulUrl: string,
-  agent: { agent: string; address?: string; status: CheckStatus; token?: string },
-): Promise<void> {
+export async function setAgentHealth(consulUrl: string, agent: { agent: string; address?: string; status: CheckStatus; token?: string }): Promise<void> {
   await put(consulUrl, '/v1/catalog/register', agent.token, {
     Node: agent.agent,
     ...(agent.address ? { Address: agent.address } : { SkipNodeUpdate: true }),

@@ -1,17 +1,7 @@
 // The JSON bodies of PUT /v1/catalog/register and /v1/catalog/deregister (Consul docs:
 // api-docs/catalog), checked and defaulted the way Consul's catalog endpoint does before
 // anything reaches the state store.
-import {
-  asObject,
-  optArray,
-  optBoolean,
-  optNumber,
-  optObject,
-  optString,
-  optStringArray,
-  optStringMap,
-  type JsonObject,
-} from './decode.js';
+import { asObject, optArray, optBoolean, optNumber, optObject, optString, optStringArray, optStringMap, type JsonObject } from './decode.js';
 import { HttpError } from './reply.js';
 
 const STATUSES: readonly string[] = ['passing', 'warning', 'critical', 'maintenance'];

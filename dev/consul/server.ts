@@ -218,7 +218,9 @@ class DevConsulServer implements DevConsul {
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
     this.requestCount += 1;
-    const serviceFault = url.pathname.startsWith('/v1/health/service/') ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length))) : undefined;
+    const serviceFault = url.pathname.startsWith('/v1/health/service/')
+      ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length)))
+      : undefined;
     const fault = serviceFault ?? this.fault;
     // Responses since Consul 1.9 carry the default policy even with ACLs off.
     res.setHeader('X-Consul-Default-Acl-Policy', this.aclToken === undefined ? 'allow' : 'deny');
@@ -262,9 +264,7 @@ class DevConsulServer implements DevConsul {
     let reply: Reply;
     if (handled.kind === 'read') {
       const result =
-        fault === 'none' && blocking.minIndex > 0
-          ? await blockingQuery(handled.query, blocking, this.state.subscribe, signal, handled.peek)
-          : handled.query();
+        fault === 'none' && blocking.minIndex > 0 ? await blockingQuery(handled.query, blocking, this.state.subscribe, signal, handled.peek) : handled.query();
       if (signal.aborted) return; // stopped or client gone while blocked
       setReadMeta(res, result.index, consistency);
       if (routeReq.filtered) res.setHeader('X-Consul-Results-Filtered-By-Acls', 'true');

@@ -31,13 +31,23 @@ export async function selfSignedCertificate(opts: SelfSignedOptions): Promise<Ce
     const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
     const key = opts.keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
     await run('openssl', [
-      'req', '-x509', ...key, '-nodes', '-sha256',
-      '-days', String(opts.days ?? 30),
-      '-subj', `/CN=${opts.commonName}`,
-      '-addext', `subjectAltName=${san}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-keyout', join(dir, 'key.pem'),
-      '-out', join(dir, 'cert.pem'),
+      'req',
+      '-x509',
+      ...key,
+      '-nodes',
+      '-sha256',
+      '-days',
+      String(opts.days ?? 30),
+      '-subj',
+      `/CN=${opts.commonName}`,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
     ]);
     return { certificate: await readFile(join(dir, 'cert.pem'), 'utf8'), privateKey: await readFile(join(dir, 'key.pem'), 'utf8') };
   } finally {

@@ -57,7 +57,10 @@ export interface DevVault {
   createToken(opts?: TokenOptions): Token;
   revokeToken(id: string): boolean;
   /** Returns the role id and a secret id. */
-  addAppRole(name: string, opts?: { roleId?: string; secretId?: string; tokenTtl?: number; tokenMaxTtl?: number; tokenPolicies?: string[] }): { roleId: string; secretId: string };
+  addAppRole(
+    name: string,
+    opts?: { roleId?: string; secretId?: string; tokenTtl?: number; tokenMaxTtl?: number; tokenPolicies?: string[] },
+  ): { roleId: string; secretId: string };
   addPolicy(name: string, rules: PolicyRule[]): void;
   /** Writes a new version of `<mount>/data/<path>` (as `vault kv put`). */
   kvPut(mount: string, path: string, data: Record<string, unknown>): number;
@@ -240,7 +243,8 @@ class DevVaultServer implements DevVault {
       const body = await readBody(req);
       reply = this.route(req.method ?? 'GET', path, url.searchParams, body, inNamespace ? token : undefined, inNamespace);
     } catch (err) {
-      reply = err instanceof VaultHttpError ? { status: err.status, body: { errors: err.errors } } : { status: 500, body: { errors: [multiError(String(err))] } };
+      reply =
+        err instanceof VaultHttpError ? { status: err.status, body: { errors: err.errors } } : { status: 500, body: { errors: [multiError(String(err))] } };
     }
     this.requests.push({ method: req.method ?? '', path, query: url.search, namespace: headerNs, withToken: Boolean(token), status: reply.status });
     if (reply.body === undefined) {
@@ -257,11 +261,37 @@ class DevVaultServer implements DevVault {
     const state = this.state;
     const write = method === 'POST' || method === 'PUT';
     if (path === 'sys/health' && method === 'GET') {
-      const health = { initialized: true, sealed: state.sealed, standby: false, performance_standby: false, replication_performance_mode: 'disabled', replication_dr_mode: 'disabled', server_time_utc: Math.floor(state.now() / 1000), version: '1.15.0-dev', cluster_name: 'vault-cluster-dev', cluster_id: 'dev' };
+      const health = {
+        initialized: true,
+        sealed: state.sealed,
+        standby: false,
+        performance_standby: false,
+        replication_performance_mode: 'disabled',
+        replication_dr_mode: 'disabled',
+        server_time_utc: Math.floor(state.now() / 1000),
+        version: '1.15.0-dev',
+        cluster_name: 'vault-cluster-dev',
+        cluster_id: 'dev',
+      };
       return { status: state.sealed ? 503 : 200, body: health };
     }
     if (path === 'sys/seal-status' && method === 'GET') {
-      return { status: 200, body: { type: 'shamir', initialized: true, sealed: state.sealed, t: 1, n: 1, progress: 0, nonce: '', version: '1.15.0-dev', migration: false, recovery_seal: false, storage_type: 'inmem' } };
+      return {
+        status: 200,
+        body: {
+          type: 'shamir',
+          initialized: true,
+          sealed: state.sealed,
+          t: 1,
+          n: 1,
+          progress: 0,
+          nonce: '',
+          version: '1.15.0-dev',
+          migration: false,
+          recovery_seal: false,
+          storage_type: 'inmem',
+        },
+      };
     }
     if (state.sealed) throw new VaultHttpError(503, ['Vault is sealed']);
 
@@ -393,5 +423,3 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
     });
   });
 }
-
-

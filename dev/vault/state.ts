@@ -188,9 +188,7 @@ export class DevVaultState {
       const left = Math.max(0, Math.floor((token.maxExpiresAt - now) / 1000));
       if (left < wanted) {
         seconds = left;
-        warnings.push(
-          `TTL of "${wanted}s" exceeded the effective max_ttl of "${left}s"; TTL value is capped accordingly`,
-        );
+        warnings.push(`TTL of "${wanted}s" exceeded the effective max_ttl of "${left}s"; TTL value is capped accordingly`);
       }
     }
     token.expiresAt = Math.min(now + seconds * 1000, token.maxExpiresAt ?? Infinity);

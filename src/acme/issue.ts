@@ -47,7 +47,13 @@ export class AcmeIssuer {
   constructor(private readonly opts: IssuerOptions) {
     trustCa(opts.cacert);
     acme.setLogger((message) => opts.log.trace({ acme: message }, 'acme-client'));
-    this.client = new acme.Client({ directoryUrl: opts.directoryUrl, accountKey: opts.account.privateKeyPem, backoffAttempts: 8, backoffMin: 1_000, backoffMax: 10_000 });
+    this.client = new acme.Client({
+      directoryUrl: opts.directoryUrl,
+      accountKey: opts.account.privateKeyPem,
+      backoffAttempts: 8,
+      backoffMin: 1_000,
+      backoffMax: 10_000,
+    });
   }
 
   /** Orders a certificate for `host`; `stillHolder` is asked before the order is finalized. */

@@ -100,7 +100,11 @@ export class ConsulLock extends EventEmitter<{ change: [LockView] }> {
     while (!this.stopped) {
       try {
         if (!this.session) {
-          this.session = await this.opts.client.sessionCreate({ name: `paas-router acme ${this.opts.holder}`, ttlMs: this.opts.ttlMs, lockDelayMs: this.opts.lockDelayMs });
+          this.session = await this.opts.client.sessionCreate({
+            name: `paas-router acme ${this.opts.holder}`,
+            ttlMs: this.opts.ttlMs,
+            lockDelayMs: this.opts.lockDelayMs,
+          });
           this.lastRenewAt = Date.now();
           this.startRenewing();
         }
@@ -155,7 +159,7 @@ export class ConsulLock extends EventEmitter<{ change: [LockView] }> {
     const changed = held !== this.held || holder !== this.holder;
     this.held = held;
     this.holder = holder;
-    this.since = held || holder ? since ?? this.since : undefined;
+    this.since = held || holder ? (since ?? this.since) : undefined;
     if (changed) this.emit('change', this.view);
   }
 

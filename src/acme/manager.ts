@@ -70,14 +70,24 @@ export class AcmeManager {
   private readonly written = new Map<string, { secret: CertificateSecret; at: number }>();
 
   constructor(private readonly opts: AcmeManagerOptions) {
-    this.lock = new ConsulLock({ client: opts.consul, key: `${opts.config.consulPrefix}lock`, holder: opts.holder, ttlMs: opts.config.sessionTtlMs, lockDelayMs: opts.config.lockDelayMs, log: opts.log });
+    this.lock = new ConsulLock({
+      client: opts.consul,
+      key: `${opts.config.consulPrefix}lock`,
+      holder: opts.holder,
+      ttlMs: opts.config.sessionTtlMs,
+      lockDelayMs: opts.config.lockDelayMs,
+      log: opts.log,
+    });
     this.statusStore = new AcmeStatusStore(opts.consul, opts.config.consulPrefix, opts.log);
   }
 
   start(): void {
     this.opts.runner.on('applied', this.onApplied);
     this.lock.on('change', (view) => {
-      this.opts.log.info({ held: view.held, holder: view.holder || undefined }, view.held ? 'this router holds the ACME lock' : `ACME lock held by ${view.holder || 'nobody'}`);
+      this.opts.log.info(
+        { held: view.held, holder: view.holder || undefined },
+        view.held ? 'this router holds the ACME lock' : `ACME lock held by ${view.holder || 'nobody'}`,
+      );
       this.schedule(0);
     });
     void this.loadAccount();
@@ -102,7 +112,13 @@ export class AcmeManager {
         const { account, created } = await loadOrCreateAccount(vault, this.opts.kvPrefix, this.opts.config.directoryUrl);
         this.account = account;
         this.accountError = undefined;
-        this.issuer = new AcmeIssuer({ directoryUrl: this.opts.config.directoryUrl, email: this.opts.config.email, cacert: this.opts.config.cacert, account, log: this.opts.log });
+        this.issuer = new AcmeIssuer({
+          directoryUrl: this.opts.config.directoryUrl,
+          email: this.opts.config.email,
+          cacert: this.opts.config.cacert,
+          account,
+          log: this.opts.log,
+        });
         this.opts.log.info({ thumbprint: account.thumbprint }, created ? 'ACME account key created in Vault' : 'ACME account key read from Vault');
         this.opts.runner.setAcmeThumbprint(account.thumbprint);
         this.schedule(0);
@@ -217,7 +233,11 @@ export class AcmeManager {
       }
     }
     this.opts.runner.emit('acme-order', result);
-    const status = recordAttempt(prev, { host, result, error, ordered, holder: this.opts.holder, now: Date.now() }, { baseMs: config.retryBaseMs, random: this.opts.random });
+    const status = recordAttempt(
+      prev,
+      { host, result, error, ordered, holder: this.opts.holder, now: Date.now() },
+      { baseMs: config.retryBaseMs, random: this.opts.random },
+    );
     if (result === 'issued') log.info({ host }, `ACME: certificate for ${host} issued and stored in Vault`);
     else log.warn({ host, result, error, nextTryAt: new Date(status.nextTryAt!).toISOString() }, `ACME: no certificate for ${host} (${result}): ${error}`);
     // Only the holder writes the status: after a lost lock the next holder decides.
@@ -243,7 +263,14 @@ export class AcmeManager {
       return true;
     }
     if (!(await this.lock.stillHeld(token))) return false;
-    const data = { certificate: issued.certificate, private_key: issued.privateKey, source: ACME_SOURCE, not_after: issued.notAfter, issued_at: new Date().toISOString(), issued_by: this.opts.holder };
+    const data = {
+      certificate: issued.certificate,
+      private_key: issued.privateKey,
+      source: ACME_SOURCE,
+      not_after: issued.notAfter,
+      issued_at: new Date().toISOString(),
+      issued_by: this.opts.holder,
+    };
     if (!(await vault.kvWrite(path, data, current?.version ?? 0))) {
       throw Object.assign(new Error(`tls/${host} changed in Vault during the write`), { code: 'VAULT_CAS' });
     }

@@ -84,19 +84,33 @@ function planOne(
   const own = certificates[host];
   if (own && !isAcme(own)) {
     const p = parsedOf(host);
-    return { host, app, certificate: p ? { source: 'vault', name: host, notAfter: iso(p.notAfterMs) } : null, action: 'none', reason: `hand-placed certificate tls/${host} wins over ACME` };
+    return {
+      host,
+      app,
+      certificate: p ? { source: 'vault', name: host, notAfter: iso(p.notAfterMs) } : null,
+      action: 'none',
+      reason: `hand-placed certificate tls/${host} wins over ACME`,
+    };
   }
   for (const name of handCovering) {
     const p = parsedOf(name);
     if (p && p.notAfterMs > now && p.leaf.checkHost(host) !== undefined) {
-      return { host, app, certificate: { source: 'vault', name, notAfter: iso(p.notAfterMs) }, action: 'none', reason: `hand-placed certificate tls/${name} covers it` };
+      return {
+        host,
+        app,
+        certificate: { source: 'vault', name, notAfter: iso(p.notAfterMs) },
+        action: 'none',
+        reason: `hand-placed certificate tls/${name} covers it`,
+      };
     }
   }
   if (!own) return { host, app, certificate: null, action: 'order', reason: 'no certificate in Vault' };
   const p = parsedOf(host);
-  if (!p || p.leaf.checkHost(host) === undefined) return { host, app, certificate: null, action: 'order', reason: `the ACME certificate tls/${host} in Vault is unusable` };
+  if (!p || p.leaf.checkHost(host) === undefined)
+    return { host, app, certificate: null, action: 'order', reason: `the ACME certificate tls/${host} in Vault is unusable` };
   const certificate = { source: 'acme' as const, name: host, notAfter: iso(p.notAfterMs) };
-  if (p.notAfterMs - now <= renewBeforeMs) return { host, app, certificate, action: 'renew', reason: p.notAfterMs <= now ? 'expired' : 'expires within renew_before' };
+  if (p.notAfterMs - now <= renewBeforeMs)
+    return { host, app, certificate, action: 'renew', reason: p.notAfterMs <= now ? 'expired' : 'expires within renew_before' };
   return { host, app, certificate, action: 'none', reason: 'valid' };
 }
 

@@ -23,7 +23,7 @@ async function resolve(host: string, dnsResolver: string): Promise<string[]> {
   const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
   const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
   if (addresses.length === 0) {
-    const why = v4.status === 'rejected' ? (v4.reason as { code?: string }).code ?? String(v4.reason) : 'no A or AAAA record';
+    const why = v4.status === 'rejected' ? ((v4.reason as { code?: string }).code ?? String(v4.reason)) : 'no A or AAAA record';
     throw new Error(`${host} does not resolve${dnsResolver ? ` through ${dnsResolver}` : ''} (${why})`);
   }
   return addresses;
@@ -31,15 +31,18 @@ async function resolve(host: string, dnsResolver: string): Promise<string[]> {
 
 function get(address: string, port: number, host: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: address, port, path, method: 'GET', headers: { host, 'user-agent': 'paas-router-acme-preflight' }, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-        if (body.length > 4096) req.destroy(new Error('answer longer than 4 KB'));
-      });
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: address, port, path, method: 'GET', headers: { host, 'user-agent': 'paas-router-acme-preflight' }, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+          if (body.length > 4096) req.destroy(new Error('answer longer than 4 KB'));
+        });
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -61,7 +64,10 @@ export async function preflight(host: string, opts: PreflightOptions): Promise<P
     try {
       const answer = await get(address, opts.challengePort, host, `/.well-known/acme-challenge/${probe}`, opts.timeoutMs ?? 5_000);
       if (answer.status !== 200 || answer.body.trim() !== expected) {
-        return { ok: false, reason: `http://${host}/.well-known/acme-challenge/ at ${where} answered ${answer.status} without this cluster's key authorization: ${host} does not point at a router of this platform` };
+        return {
+          ok: false,
+          reason: `http://${host}/.well-known/acme-challenge/ at ${where} answered ${answer.status} without this cluster's key authorization: ${host} does not point at a router of this platform`,
+        };
       }
     } catch (err) {
       return { ok: false, reason: `http://${host}/ at ${where} is not reachable (${(err as Error).message})` };

@@ -93,7 +93,15 @@ export function parseStatus(host: string, text: string): NameStatus | { error: s
   }
   const v = value as Partial<NameStatus> | null;
   const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
-  if (!v || typeof v !== 'object' || !ORDER_RESULTS.includes(v.lastResult as OrderResult) || !num(v.lastAttemptAt) || !num(v.failures) || !Array.isArray(v.orders) || !v.orders.every(num)) {
+  if (
+    !v ||
+    typeof v !== 'object' ||
+    !ORDER_RESULTS.includes(v.lastResult as OrderResult) ||
+    !num(v.lastAttemptAt) ||
+    !num(v.failures) ||
+    !Array.isArray(v.orders) ||
+    !v.orders.every(num)
+  ) {
     return { error: 'is not an ACME status written by paas-router (lastResult, lastAttemptAt, failures, orders)' };
   }
   return {

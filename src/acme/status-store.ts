@@ -10,7 +10,11 @@ export class AcmeStatusStore {
   /** Values already reported as unusable (logged once). */
   private readonly reported = new Set<string>();
 
-  constructor(private readonly client: ConsulClient, consulPrefix: string, private readonly log: Logger) {
+  constructor(
+    private readonly client: ConsulClient,
+    consulPrefix: string,
+    private readonly log: Logger,
+  ) {
     this.prefix = `${consulPrefix}status/`;
   }
 
@@ -23,7 +27,8 @@ export class AcmeStatusStore {
       const status = parseStatus(host, entry.value);
       if ('error' in status) {
         const id = `${entry.key}@${entry.modifyIndex}`;
-        if (!this.reported.has(id)) this.log.warn({ key: entry.key }, `ACME status ${entry.key} ${status.error}; it is ignored and rewritten at the next attempt`);
+        if (!this.reported.has(id))
+          this.log.warn({ key: entry.key }, `ACME status ${entry.key} ${status.error}; it is ignored and rewritten at the next attempt`);
         this.reported.add(id);
         continue;
       }

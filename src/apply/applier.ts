@@ -171,7 +171,10 @@ export class Applier {
   }
 
   private notAdopted(reason: string, err: unknown): Adoption {
-    this.opts.log.error({ error: reason, code: (err as NodeJS.ErrnoException).code }, `${reason}; the running files are not adopted, so the never-shrink guard cannot protect the first build`);
+    this.opts.log.error(
+      { error: reason, code: (err as NodeJS.ErrnoException).code },
+      `${reason}; the running files are not adopted, so the never-shrink guard cannot protect the first build`,
+    );
     return { adopted: false, reason };
   }
 
@@ -292,7 +295,11 @@ export class Applier {
     if (!this.good) return undefined;
     this.opts.log.warn('reloading the last good configuration to undo a runtime change');
     const undo = await this.reload(this.good, checksumOf(this.good), undefined);
-    if (undo.status !== 'reloaded') this.opts.log.error({ status: undo.status, error: undo.error?.message }, 'the reload undoing a runtime change failed; HAProxy may run servers or hosts the files do not list');
+    if (undo.status !== 'reloaded')
+      this.opts.log.error(
+        { status: undo.status, error: undo.error?.message },
+        'the reload undoing a runtime change failed; HAProxy may run servers or hosts the files do not list',
+      );
     return undo;
   }
 
@@ -351,18 +358,11 @@ export class Applier {
     } finally {
       // Also after a failed write (a full disk): no staging directory is left behind. A failure
       // here only leaves a directory the next validation removes first.
-      await rm(staging, { recursive: true, force: true }).catch((err) =>
-        this.opts.log.warn({ error: errorMessage(err) }, `cannot remove ${staging}`),
-      );
+      await rm(staging, { recursive: true, force: true }).catch((err) => this.opts.log.warn({ error: errorMessage(err) }, `cannot remove ${staging}`));
     }
   }
 
-  private async reload(
-    live: RenderedFiles,
-    checksum: string,
-    previous: RenderedFiles | undefined,
-    validateMs?: number,
-  ): Promise<ApplyReport> {
+  private async reload(live: RenderedFiles, checksum: string, previous: RenderedFiles | undefined, validateMs?: number): Promise<ApplyReport> {
     const started = Date.now();
     await this.saveServerState();
     let workerPid: number;
@@ -389,7 +389,11 @@ export class Applier {
     if (this.opts.runtimeSocket) {
       try {
         const resumed = await resumePausedFrontends(this.opts.runtimeSocket, workerPid);
-        if (resumed.length) this.opts.log.warn({ frontends: resumed, workerPid }, 'HAProxy started the new worker with paused frontends (a bind needed its retry loop); resumed them');
+        if (resumed.length)
+          this.opts.log.warn(
+            { frontends: resumed, workerPid },
+            'HAProxy started the new worker with paused frontends (a bind needed its retry loop); resumed them',
+          );
       } catch (err) {
         this.opts.log.warn({ error: errorMessage(err), workerPid }, 'cannot check the new worker for paused frontends');
       }
@@ -407,10 +411,18 @@ export class Applier {
   private async restore(previous: RenderedFiles, refused: RenderedFiles): Promise<string> {
     try {
       await this.writeFiles(this.opts.configDir, previous, WRITE_ORDER);
-      await removeFilesNotIn(this.opts.configDir, previous, CERTS_DIR, Object.keys(refused).filter((n) => !n.includes('/')));
+      await removeFilesNotIn(
+        this.opts.configDir,
+        previous,
+        CERTS_DIR,
+        Object.keys(refused).filter((n) => !n.includes('/')),
+      );
       return 'the previous files were put back on disk';
     } catch (err) {
-      this.opts.log.error({ error: errorMessage(err) }, 'cannot put the previous files back after a refused reload; a restart of HAProxy would load the refused configuration');
+      this.opts.log.error(
+        { error: errorMessage(err) },
+        'cannot put the previous files back after a refused reload; a restart of HAProxy would load the refused configuration',
+      );
       return `the previous files could NOT be put back on disk (${errorMessage(err)}): a restart of HAProxy would load the refused configuration`;
     }
   }
@@ -429,12 +441,7 @@ export class Applier {
     }
   }
 
-  private failure(
-    status: ApplyStatus,
-    checksum: string,
-    err: unknown,
-    timings: { validateMs?: number; reloadMs?: number; runtimeMs?: number },
-  ): ApplyReport {
+  private failure(status: ApplyStatus, checksum: string, err: unknown, timings: { validateMs?: number; reloadMs?: number; runtimeMs?: number }): ApplyReport {
     const output = err instanceof RouterError && 'output' in err ? String((err as { output: unknown }).output) : undefined;
     if (status === 'write-failed') this.writeFailing = true;
     return { status, checksum, ...timings, error: { code: errorCode(err), message: errorMessage(err), output } };

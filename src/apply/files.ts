@@ -17,7 +17,13 @@ export interface WriteOptions {
 export async function writeFilesAtomically(dir: string, files: Record<string, string>, opts: WriteOptions = {}): Promise<void> {
   const { first = [], last = [], secret = () => false } = opts;
   const ordered = new Set([...first, ...last]);
-  const names = [...first.filter((n) => n in files), ...Object.keys(files).filter((n) => !ordered.has(n)).sort(), ...last.filter((n) => n in files)];
+  const names = [
+    ...first.filter((n) => n in files),
+    ...Object.keys(files)
+      .filter((n) => !ordered.has(n))
+      .sort(),
+    ...last.filter((n) => n in files),
+  ];
   const temps: string[] = [];
   try {
     await mkdir(dir, { recursive: true, mode: 0o750 });

@@ -46,7 +46,11 @@ export async function reloadThroughMaster(masterSocket: string, timeoutMs: numbe
 /** Frontends `show stat` reports PAUSED (CSV with its `# pxname,svname,...` header). */
 export function pausedFrontends(showStat: string): string[] {
   const lines = showStat.split('\n');
-  const header = lines.find((l) => l.startsWith('# '))?.slice(2).split(',') ?? [];
+  const header =
+    lines
+      .find((l) => l.startsWith('# '))
+      ?.slice(2)
+      .split(',') ?? [];
   const px = header.indexOf('pxname');
   const sv = header.indexOf('svname');
   const status = header.indexOf('status');
@@ -75,7 +79,8 @@ export async function resumePausedFrontends(runtimeSocket: string, workerPid: nu
       // No socket file: the templates render no runtime socket, so there is nothing to check.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       // Anything else (refused, reset, timeout) is not "no paused frontends": retry, then say so.
-      if (Date.now() > deadline) throw new Error(`cannot ask the new worker ${workerPid} for paused frontends on ${runtimeSocket}: ${errorMessage(err)}`, { cause: err });
+      if (Date.now() > deadline)
+        throw new Error(`cannot ask the new worker ${workerPid} for paused frontends on ${runtimeSocket}: ${errorMessage(err)}`, { cause: err });
       await sleep(20);
       continue;
     }
@@ -84,7 +89,8 @@ export async function resumePausedFrontends(runtimeSocket: string, workerPid: nu
       for (const name of paused) await sendSocketCommand(runtimeSocket, `enable frontend ${name}`, timeoutMs);
       return paused;
     }
-    if (Date.now() > deadline) throw new Error(`the runtime socket ${runtimeSocket} still answers for another process than the new worker ${workerPid} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`the runtime socket ${runtimeSocket} still answers for another process than the new worker ${workerPid} after ${timeoutMs} ms`);
     await sleep(20);
   }
 }

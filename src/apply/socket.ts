@@ -55,7 +55,11 @@ export async function sendSocketCommand(path: string, command: string, timeoutMs
  * and ends with an empty line. Errors name the command only, never the payload (a private key).
  */
 export async function sendSocketPayload(path: string, command: string, payload: string, timeoutMs = 5_000): Promise<string> {
-  const body = payload.replace(/\r/g, '').split('\n').filter((line) => line.trim() !== '').join('\n');
+  const body = payload
+    .replace(/\r/g, '')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .join('\n');
   try {
     return await sendSocketCommand(path, `${command} <<\n${body}\n`, timeoutMs);
   } catch (err) {

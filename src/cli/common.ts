@@ -1,5 +1,5 @@
 // Shared plumbing for CLI commands: config loading from the global flags, exit codes.
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { ConfigError, RouterError, TemplateError, UsageError, errorMessage } from '../errors.js';
 import { loadConfig, type ConfigFlags } from '../config/load.js';
 import type { Config } from '../config/config.js';

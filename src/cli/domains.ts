@@ -25,7 +25,8 @@ type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
 export function checkApp(app: string): Checked<string> {
   const name = app.trim().toLowerCase();
   if (name === '') return { ok: false, message: 'the app (Consul service name) is empty' };
-  if (name.includes('/')) return { ok: false, message: `app ${JSON.stringify(app)}: a Consul service name has no "/" (mesos-consul turns /group/app into app-group)` };
+  if (name.includes('/'))
+    return { ok: false, message: `app ${JSON.stringify(app)}: a Consul service name has no "/" (mesos-consul turns /group/app into app-group)` };
   const problem = labelsProblem(name);
   if (problem) return { ok: false, message: `app ${JSON.stringify(app)} is not a valid service name: ${problem}` };
   return { ok: true, value: name };
@@ -135,9 +136,7 @@ export async function domainsRemove(config: Config, appArg: string, fqdnArg: str
         return EXIT_OK;
       }
       const done =
-        remaining.length === 0
-          ? await client.kvDeleteCas(key, own.modifyIndex)
-          : await client.kvSetCas(key, joinLike(own.value, remaining), own.modifyIndex);
+        remaining.length === 0 ? await client.kvDeleteCas(key, own.modifyIndex) : await client.kvSetCas(key, joinLike(own.value, remaining), own.modifyIndex);
       if (!done) return 'retry';
       io.out.write(remaining.length === 0 ? `removed ${host}; ${key} had no other domain and was deleted\n` : `removed ${host} from ${app.value} (${key})\n`);
       return EXIT_OK;

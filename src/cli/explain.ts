@@ -30,7 +30,13 @@ export async function readLiveView(config: Config): Promise<LiveView> {
       readDomainsOnce(client, config.consul.weightsPrefix),
       readDomainsOnce(client, config.consul.maintenancePrefix),
     ]);
-    const model = buildModel({ services: catalog.services, claims: domains.claims, settings: modelSettingsFrom(config), weights: weights.claims, maintenance: maintenance.claims });
+    const model = buildModel({
+      services: catalog.services,
+      claims: domains.claims,
+      settings: modelSettingsFrom(config),
+      weights: weights.claims,
+      maintenance: maintenance.claims,
+    });
     return { catalog, claims: domains.claims, weights: weights.claims, maintenance: maintenance.claims, model };
   } finally {
     client.close();
@@ -104,16 +110,42 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
     const servers = app.servers.map((s) => {
       const inst = instances.find((i) => i.id === s.id);
       const failing = (inst?.checks ?? []).filter((c) => c.status !== 'passing').map((c) => `${c.id} ${c.status}`);
-      return { address: s.address, port: s.port, id: s.id, state: s.passing ? ('up' as const) : ('down' as const), checks: failing.length ? failing.join(', ') : 'all checks passing' };
+      return {
+        address: s.address,
+        port: s.port,
+        id: s.id,
+        state: s.passing ? ('up' as const) : ('down' as const),
+        checks: failing.length ? failing.join(', ') : 'all checks passing',
+      };
     });
     const up = servers.filter((s) => s.state === 'up').length;
     const balanced =
-      servers.length === 0 ? 'no instance is registered: HAProxy answers 503' : up === 0 ? 'no instance passes its checks: HAProxy answers 503' : `HAProxy balances ${app.balance} over ${up} of ${servers.length} servers`;
-    const answer = app.maintenance ? `in maintenance: HAProxy answers 503 "${app.maintenance.message}" with Retry-After: 120` : app.redirect && app.redirect !== host ? `HAProxy answers 308 to ${app.redirect} (same scheme, path and query)` : balanced;
+      servers.length === 0
+        ? 'no instance is registered: HAProxy answers 503'
+        : up === 0
+          ? 'no instance passes its checks: HAProxy answers 503'
+          : `HAProxy balances ${app.balance} over ${up} of ${servers.length} servers`;
+    const answer = app.maintenance
+      ? `in maintenance: HAProxy answers 503 "${app.maintenance.message}" with Retry-After: 120`
+      : app.redirect && app.redirect !== host
+        ? `HAProxy answers 308 to ${app.redirect} (same scheme, path and query)`
+        : balanced;
     const features = describeFeatures(app);
     if (route.path !== undefined) features.unshift(`${host}${route.path} is the route (router.path); outside the prefix this app does not answer`);
-    for (const other of model.hosts.filter((h) => h.host === host && h !== route && h.path !== undefined)) features.push(`also on this host: ${other.path} → app ${other.app}`);
-    return { host, served: true, app: app.name, backend: app.backend, source: route.source, ...(route.key ? { key: route.key } : {}), reasons, servers, answer, features };
+    for (const other of model.hosts.filter((h) => h.host === host && h !== route && h.path !== undefined))
+      features.push(`also on this host: ${other.path} → app ${other.app}`);
+    return {
+      host,
+      served: true,
+      app: app.name,
+      backend: app.backend,
+      source: route.source,
+      ...(route.key ? { key: route.key } : {}),
+      reasons,
+      servers,
+      answer,
+      features,
+    };
   }
 
   const reasons: string[] = [];
@@ -132,7 +164,9 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
       const own = model.rejections.filter((r) => (r.service === original || r.service === name) && (r.kind === 'service' || r.kind === 'tag'));
       if (own.length > 0) for (const r of own) reasons.push(rejectionText(r));
       else if (routingOf(original, catalog.services[original] ?? [], modelSettingsFrom(config)) !== 'routed') {
-        reasons.push(`service ${original} is registered but not routed: no ServiceID starts with ${config.consul.serviceIdPrefixes.join(' or ')} and it has no router.expose tag`);
+        reasons.push(
+          `service ${original} is registered but not routed: no ServiceID starts with ${config.consul.serviceIdPrefixes.join(' or ')} and it has no router.expose tag`,
+        );
       } else reasons.push(`service ${original} is not routed`);
     }
   } else if (claimsOfHost.length === 0) {
@@ -168,7 +202,13 @@ export function formatExplanation(e: Explanation): string {
 }
 
 /** Returns the exit code: 0 with an explanation (routed or not), 2 when the host is not a host name. */
-export async function explainCommand(config: Config, arg: string, opts: { json?: boolean }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function explainCommand(
+  config: Config,
+  arg: string,
+  opts: { json?: boolean },
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
   const parsed = hostFromArgument(arg);
   if (!parsed.ok) {
     err.write(`paas-router: ${JSON.stringify(arg)} is not a valid host name: ${parsed.reason}\n`);

@@ -47,13 +47,15 @@ withConfigFlags(program.command('check'))
     if (!ok) process.exitCode = EXIT_FAILURE;
   });
 
-const domains = program.command('domains').description('manage custom FQDNs in Consul K/V (<domains_prefix><app>) with the daemon\'s validation and check-and-set');
+const domains = program
+  .command('domains')
+  .description("manage custom FQDNs in Consul K/V (<domains_prefix><app>) with the daemon's validation and check-and-set");
 const domainsIo = { out: process.stdout, err: process.stderr };
 
 withConfigFlags(domains.command('list'))
   .argument('[app]', 'only this app (Consul service name)')
   .option('--json', 'machine-readable output')
-  .description('list every custom domain (or one app\'s) and whether the daemon serves it, with the reason when it does not')
+  .description("list every custom domain (or one app's) and whether the daemon serves it, with the reason when it does not")
   .action(async (app: string | undefined, opts) => {
     process.exitCode = await domainsList(await configFromOptions(opts), app, { json: Boolean(opts.json) }, domainsIo);
   });
@@ -74,7 +76,9 @@ withConfigFlags(domains.command('remove'))
     process.exitCode = await domainsRemove(await configFromOptions(opts), app, fqdn, domainsIo);
   });
 
-const weights = program.command('weights').description('weights of a router.group route in Consul K/V (<weights_prefix><group>), validated and written with check-and-set');
+const weights = program
+  .command('weights')
+  .description('weights of a router.group route in Consul K/V (<weights_prefix><group>), validated and written with check-and-set');
 
 withConfigFlags(weights.command('get'))
   .argument('<group>', 'group name (router.group=<group>)')
@@ -92,7 +96,9 @@ withConfigFlags(weights.command('set'))
     process.exitCode = await weightsSet(await configFromOptions(opts), group, list, domainsIo);
   });
 
-const maintenance = program.command('maintenance').description('maintenance pages in Consul K/V (<maintenance_prefix><app or group>): 503 with the message and Retry-After');
+const maintenance = program
+  .command('maintenance')
+  .description('maintenance pages in Consul K/V (<maintenance_prefix><app or group>): 503 with the message and Retry-After');
 
 withConfigFlags(maintenance.command('on'))
   .argument('<app>', 'app or group name')
@@ -133,7 +139,8 @@ program
   .option('--traffic [rate]', 'send requests through HAProxy to every host (rate per second per host, default 2; some answer 503)')
   .action(async (opts) => {
     const traffic = opts.traffic === undefined ? 0 : opts.traffic === true ? 2 : Number(opts.traffic);
-    if (!(traffic >= 0 && traffic <= 1000)) throw new UsageError(`--traffic: a rate of requests per second per host (0 to 1000), got ${JSON.stringify(opts.traffic)}`);
+    if (!(traffic >= 0 && traffic <= 1000))
+      throw new UsageError(`--traffic: a rate of requests per second per host (0 to 1000), got ${JSON.stringify(opts.traffic)}`);
     // Dev-only code is loaded only by this command, never by the daemon's production path.
     const { runDevCluster } = await loadDevCluster();
     await runDevCluster({ httpPort: Number(opts.httpPort), once: Boolean(opts.once), out: process.stdout, traffic });

@@ -15,8 +15,11 @@ export async function maintenanceOn(config: Config, nameArg: string, message: st
   if (problem) return usage(io, `maintenance message for ${name.value}: ${problem}`);
   const { model } = await readLiveView(config);
   const route = model.apps.find((a) => a.name === name.value);
-  const group = model.rejections.find((r) => r.kind === 'group' && r.service === name.value)?.subject ?? model.apps.find((a) => a.members?.some((m) => m.app === name.value))?.name;
-  if (!route && group !== undefined) return usage(io, `${name.value} is served as part of group ${group}: put the group in maintenance (paas-router maintenance on ${group})`);
+  const group =
+    model.rejections.find((r) => r.kind === 'group' && r.service === name.value)?.subject ??
+    model.apps.find((a) => a.members?.some((m) => m.app === name.value))?.name;
+  if (!route && group !== undefined)
+    return usage(io, `${name.value} is served as part of group ${group}: put the group in maintenance (paas-router maintenance on ${group})`);
   if (!route) return usage(io, `no app or group named ${name.value} is routed`);
   if (route.mode !== 'http') return usage(io, `${name.value} is a tcp app: maintenance pages are for http apps`);
 

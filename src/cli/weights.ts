@@ -18,7 +18,10 @@ export function groupMembers(model: RoutingModel, group: string): { route?: AppR
 }
 
 function formatWeights(weights: Map<string, number>): string {
-  return [...weights].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([app, w]) => `${app}=${w}`).join(' ');
+  return [...weights]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([app, w]) => `${app}=${w}`)
+    .join(' ');
 }
 
 export async function weightsGet(config: Config, groupArg: string, opts: { json?: boolean }, io: KvIo): Promise<number> {
@@ -31,7 +34,9 @@ export async function weightsGet(config: Config, groupArg: string, opts: { json?
   const problems = view.model.rejections.filter((r) => r.kind === 'weight' && r.key === key).map((r) => r.reason);
   const groupProblems = view.model.rejections.filter((r) => r.kind === 'group' && r.subject === group.value).map((r) => r.reason);
   if (opts.json) {
-    io.out.write(`${JSON.stringify({ group: group.value, key, value: entry?.value ?? null, routed: route !== undefined, members: route?.members ?? members.map((app) => ({ app })), problems: [...groupProblems, ...problems] }, null, 2)}\n`);
+    io.out.write(
+      `${JSON.stringify({ group: group.value, key, value: entry?.value ?? null, routed: route !== undefined, members: route?.members ?? members.map((app) => ({ app })), problems: [...groupProblems, ...problems] }, null, 2)}\n`,
+    );
     return EXIT_OK;
   }
   if (members.length === 0 && !entry) {
@@ -57,9 +62,11 @@ export async function weightsSet(config: Config, groupArg: string, assignments: 
   const given = parseWeights(assignments.join(' '));
   if (!given.ok) return usage(io, `weights for group ${group.value}: ${given.reason}`);
   const { members } = groupMembers((await readLiveView(config)).model, group.value);
-  if (members.length === 0) return usage(io, `no app has router.group=${group.value}: deploy the group's apps first (weights of apps outside the group are ignored)`);
+  if (members.length === 0)
+    return usage(io, `no app has router.group=${group.value}: deploy the group's apps first (weights of apps outside the group are ignored)`);
   const strangers = [...given.weights.keys()].filter((app) => !members.includes(app));
-  if (strangers.length > 0) return usage(io, `${strangers.join(', ')} ${strangers.length === 1 ? 'is' : 'are'} not in group ${group.value} (its apps: ${members.join(', ')})`);
+  if (strangers.length > 0)
+    return usage(io, `${strangers.join(', ')} ${strangers.length === 1 ? 'is' : 'are'} not in group ${group.value} (its apps: ${members.join(', ')})`);
 
   const prefix = config.consul.weightsPrefix;
   const key = `${prefix}${group.value}`;

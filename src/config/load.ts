@@ -173,10 +173,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       token: env.VAULT_TOKEN ?? '',
       cacert: f.vault.cacert,
       namespace: f.vault.namespace,
-      auth:
-        auth.method === 'token'
-          ? { method: 'token' }
-          : { method: 'approle', roleId: auth.role_id, secretIdFile: auth.secret_id_file, mount: auth.mount },
+      auth: auth.method === 'token' ? { method: 'token' } : { method: 'approle', roleId: auth.role_id, secretIdFile: auth.secret_id_file, mount: auth.mount },
       refreshMs: ms(f.vault.refresh),
       renewBeforeMs: ms(f.vault.renew_before),
       retryMaxMs: ms(f.vault.retry_max),

@@ -62,7 +62,10 @@ const vaultAuth = z.discriminatedUnion('method', [
 
 export const fileSchema = z
   .object({
-    cluster: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be one lowercase DNS label').default('production'),
+    cluster: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be one lowercase DNS label')
+      .default('production'),
     base_domain: z
       .string()
       .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS name')
@@ -112,7 +115,10 @@ export const fileSchema = z
         bin: z.string().min(1).default('haproxy'),
         master_socket: z.string().min(1).default('/run/haproxy-master.sock'),
         runtime_socket: z.string().min(1).default('/run/haproxy/paas-router.sock'),
-        runtime_socket_group: z.string().regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name').default(''),
+        runtime_socket_group: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name')
+          .default(''),
         bind_address: z.string().min(1).default('*'),
         http_port: port.default(80),
         https_port: port.default(443),
@@ -164,7 +170,9 @@ export const fileSchema = z
         challenge_port: port.default(80),
         dns_resolver: z.union([z.literal(''), z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')]).default(''),
         retry_base: duration.default('5m'),
-        session_ttl: duration.refine((v) => parseDuration(v)! >= 10_000 && parseDuration(v)! <= 86_400_000, { message: 'must be between 10s and 24h (Consul session TTL)' }).default('30s'),
+        session_ttl: duration
+          .refine((v) => parseDuration(v)! >= 10_000 && parseDuration(v)! <= 86_400_000, { message: 'must be between 10s and 24h (Consul session TTL)' })
+          .default('30s'),
         lock_delay: duration.default('15s'),
       })
       .strict()

@@ -207,7 +207,12 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
   // (cheap, and only for groups); their structure (members, hosts) comes from the memoized stage.
   const featureRejections: Rejection[] = [];
   const groupOf = (members: number[]): AppRoute => {
-    const built = resolveGroups(members.map((i) => toDraft(stages[i]![1])), input.weights ?? [], settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX, (name) => defaultHost(name, settings));
+    const built = resolveGroups(
+      members.map((i) => toDraft(stages[i]![1])),
+      input.weights ?? [],
+      settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX,
+      (name) => defaultHost(name, settings),
+    );
     featureRejections.push(...built.rejections.filter((r) => r.kind === 'weight'));
     return built.routes[0]!.app;
   };

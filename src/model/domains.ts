@@ -88,7 +88,11 @@ export function resolveDomains(
   settings: ModelSettings,
   reservedDomain: string,
 ): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
-  return resolveParsedClaims([...claims].sort(compareClaims).map((c) => parseClaim(c, settings)), apps, reservedDomain);
+  return resolveParsedClaims(
+    [...claims].sort(compareClaims).map((c) => parseClaim(c, settings)),
+    apps,
+    reservedDomain,
+  );
 }
 
 /** The global part of resolveDomains: `parsed` in compareClaims order; first claim wins per host. */
@@ -130,8 +134,7 @@ export function resolveParsedClaims(
             'conflict',
             service,
             host,
-            `reserved for default host names (${reservedDomain} and *.${reservedDomain}): ` +
-              "it could take an app's default host",
+            `reserved for default host names (${reservedDomain} and *.${reservedDomain}): ` + "it could take an app's default host",
             claim.key,
           ),
         );

@@ -77,13 +77,20 @@ export const FEATURE_SPECS = {
       return ok(v);
     },
   },
-  'strip-path': { allowed: 'true, false', bare: 'true', scope: 'http', parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no()) },
+  'strip-path': {
+    allowed: 'true, false',
+    bare: 'true',
+    scope: 'http',
+    parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no()),
+  },
 } satisfies Record<string, KeySpec>;
 
 type FeatureKey = keyof typeof FEATURE_SPECS;
 
 /** The AppSettings fields the feature tags decide, from the winning vote of each key. */
-export function featureSettings(pick: (key: FeatureKey) => string | undefined): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } {
+export function featureSettings(
+  pick: (key: FeatureKey) => string | undefined,
+): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } {
   const out: Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } = {};
   const redirect = pick('redirect');
   if (redirect !== undefined) out.redirect = redirect;

@@ -20,7 +20,12 @@ export function checkRedirects(apps: AppRoute[]): Rejection[] {
   for (const app of apps) {
     if (app.redirect === undefined || app.hosts.includes(app.redirect)) continue;
     rejections.push(
-      reject('tag', app.name, `router.redirect=${app.redirect}`, `router.redirect: ${app.redirect} is not a host of app ${app.name} (its hosts: ${app.hosts.join(', ') || 'none'}); no redirect`),
+      reject(
+        'tag',
+        app.name,
+        `router.redirect=${app.redirect}`,
+        `router.redirect: ${app.redirect} is not a host of app ${app.name} (its hosts: ${app.hosts.join(', ') || 'none'}); no redirect`,
+      ),
     );
     delete app.redirect;
   }
@@ -58,7 +63,9 @@ export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: s
     if (entry.key.endsWith('/') && value === '') continue; // a Consul UI folder
     const rest = entry.key.startsWith(prefix) ? entry.key.slice(prefix.length) : undefined;
     if (rest === undefined || rest === '' || rest.includes('/') || /[^\x00-\x7f]/.test(rest)) {
-      rejections.push(reject('maintenance', rest ?? '', entry.key, `expected ${prefix}<app or group> with an ASCII name and no further "/"; ignored`, entry.key));
+      rejections.push(
+        reject('maintenance', rest ?? '', entry.key, `expected ${prefix}<app or group> with an ASCII name and no further "/"; ignored`, entry.key),
+      );
       continue;
     }
     const name = rest.toLowerCase();

@@ -30,9 +30,7 @@ function punycodeHint(name: string): string {
   // domainToASCII is pure (IDNA mapping, no DNS): it lets the reason show the exact form to use.
   const ascii = domainToASCII(name);
   const usable = ascii !== '' && ascii !== name && validateFqdn(ascii).ok;
-  return usable
-    ? `non-ASCII characters: use the punycode (xn--) form "${ascii}"`
-    : 'non-ASCII characters: use the punycode (xn--) form of the name';
+  return usable ? `non-ASCII characters: use the punycode (xn--) form "${ascii}"` : 'non-ASCII characters: use the punycode (xn--) form of the name';
 }
 
 /**

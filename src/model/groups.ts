@@ -21,7 +21,20 @@ export interface Draft {
 }
 
 /** Settings that must be equal across a group's members, in the order they are reported. */
-const AGREED: (keyof AppSettings)[] = ['mode', 'port', 'balance', 'healthcheck', 'httpsOnly', 'sticky', 'maxconn', 'timeoutServer', 'redirect', 'allow', 'path', 'stripPath'];
+const AGREED: (keyof AppSettings)[] = [
+  'mode',
+  'port',
+  'balance',
+  'healthcheck',
+  'httpsOnly',
+  'sticky',
+  'maxconn',
+  'timeoutServer',
+  'redirect',
+  'allow',
+  'path',
+  'stripPath',
+];
 
 function show(value: unknown): string {
   return value === undefined ? '(unset)' : Array.isArray(value) ? value.join(' ') : String(value);
@@ -49,7 +62,8 @@ export function parseWeights(value: string): WeightsParse {
 function groupOfKey(key: string, prefix: string): { ok: true; name: string } | { ok: false; reason: string } {
   if (!key.startsWith(prefix)) return { ok: false, reason: `key is not under ${prefix}` };
   const rest = key.slice(prefix.length);
-  if (rest === '' || rest.includes('/') || /[^\x00-\x7f]/.test(rest)) return { ok: false, reason: `expected ${prefix}<group> with an ASCII name and no further "/"` };
+  if (rest === '' || rest.includes('/') || /[^\x00-\x7f]/.test(rest))
+    return { ok: false, reason: `expected ${prefix}<group> with an ASCII name and no further "/"` };
   return { ok: true, name: rest.toLowerCase() };
 }
 
@@ -106,9 +120,13 @@ export function resolveGroups(drafts: Draft[], weights: KvEntry[], weightsPrefix
       continue;
     }
     const first = members[0]!;
-    const disagreement = members.slice(1).flatMap((m) =>
-      AGREED.filter((k) => JSON.stringify(m.tags[k]) !== JSON.stringify(first.tags[k])).map((k) => `apps ${first.app.name} and ${m.app.name} disagree on ${k} (${show(first.tags[k])} vs ${show(m.tags[k])})`),
-    )[0];
+    const disagreement = members
+      .slice(1)
+      .flatMap((m) =>
+        AGREED.filter((k) => JSON.stringify(m.tags[k]) !== JSON.stringify(first.tags[k])).map(
+          (k) => `apps ${first.app.name} and ${m.app.name} disagree on ${k} (${show(first.tags[k])} vs ${show(m.tags[k])})`,
+        ),
+      )[0];
     if (disagreement) {
       fail(`${disagreement}: every app of a group must have the same router.* settings`);
       continue;
@@ -118,20 +136,29 @@ export function resolveGroups(drafts: Draft[], weights: KvEntry[], weightsPrefix
     let given: Map<string, number> | undefined;
     if (entry) {
       const parsed = parseWeights(typeof entry.value === 'string' ? entry.value : '');
-      if (!parsed.ok) rejections.push(reject('weight', group, entry.key, `${parsed.reason}; every app of the group gets the default weight ${DEFAULT_WEIGHT}`, entry.key));
+      if (!parsed.ok)
+        rejections.push(reject('weight', group, entry.key, `${parsed.reason}; every app of the group gets the default weight ${DEFAULT_WEIGHT}`, entry.key));
       else given = parsed.weights;
     }
     const names = new Set(members.map((m) => m.app.name));
     for (const app of given?.keys() ?? []) {
-      if (!names.has(app)) rejections.push(reject('weight', group, `${app}=${given!.get(app)}`, `app ${app} is not in group ${group} (members: ${[...names].join(', ')}); ignored`, entry!.key));
+      if (!names.has(app))
+        rejections.push(
+          reject('weight', group, `${app}=${given!.get(app)}`, `app ${app} is not in group ${group} (members: ${[...names].join(', ')}); ignored`, entry!.key),
+        );
     }
     const list: GroupMember[] = [];
     const servers: ServerRoute[] = [];
     for (const m of members) {
       const w = given?.get(m.app.name);
-      const member: GroupMember = given === undefined ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length } : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
+      const member: GroupMember =
+        given === undefined
+          ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length }
+          : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
       if (member.weightFrom === 'missing') {
-        rejections.push(reject('weight', m.app.name, entry!.key, `app ${m.app.name} of group ${group} has no weight in ${entry!.key}: weight 0 (no new traffic)`, entry!.key));
+        rejections.push(
+          reject('weight', m.app.name, entry!.key, `app ${m.app.name} of group ${group} has no weight in ${entry!.key}: weight 0 (no new traffic)`, entry!.key),
+        );
       }
       list.push(member);
       for (const s of m.app.servers) servers.push({ ...s, name: `${m.app.name}_${s.name}`, app: m.app.name, weight: member.weight });

@@ -23,12 +23,7 @@ export function resolveTcpPorts(claims: TcpClaim[]): { winners: Set<string>; rej
     winners.add(winner!.app);
     for (const loser of losers) {
       rejections.push(
-        reject(
-          'conflict',
-          loser.app,
-          `router.port=${port}`,
-          `port ${port} is already used by tcp app ${winner!.app}, registered first; app not routed`,
-        ),
+        reject('conflict', loser.app, `router.port=${port}`, `port ${port} is already used by tcp app ${winner!.app}, registered first; app not routed`),
       );
     }
   }

@@ -2,26 +2,14 @@
 import type { Rejection, RejectionKind } from './types.js';
 import { cmp, safeText } from './text.js';
 
-export function reject(
-  kind: RejectionKind,
-  service: string,
-  subject: string,
-  reason: string,
-  key?: string,
-): Rejection {
+export function reject(kind: RejectionKind, service: string, subject: string, reason: string, key?: string): Rejection {
   const r: Rejection = { kind, service: safeText(service), subject: safeText(subject), reason };
   if (key !== undefined) r.key = safeText(key);
   return r;
 }
 
 function compareRejections(a: Rejection, b: Rejection): number {
-  return (
-    cmp(a.service, b.service) ||
-    cmp(a.subject, b.subject) ||
-    cmp(a.reason, b.reason) ||
-    cmp(a.kind, b.kind) ||
-    cmp(a.key ?? '', b.key ?? '')
-  );
+  return cmp(a.service, b.service) || cmp(a.subject, b.subject) || cmp(a.reason, b.reason) || cmp(a.kind, b.kind) || cmp(a.key ?? '', b.key ?? '');
 }
 
 /** Sorted by service, subject, reason (then kind, key so the order is total); exact duplicates dropped. */

@@ -22,20 +22,20 @@ export interface Candidate {
 }
 
 export function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
-  return (
-    cmp(a.id, b.id) ||
-    cmp(a.node, b.node) ||
-    cmp(String(a.address), String(b.address)) ||
-    numCmp(a.port, b.port) ||
-    Number(b.passing) - Number(a.passing)
-  );
+  return cmp(a.id, b.id) || cmp(a.node, b.node) || cmp(String(a.address), String(b.address)) || numCmp(a.port, b.port) || Number(b.passing) - Number(a.passing);
 }
 
 export type Routing = 'routed' | 'skipped' | 'unrouted';
 
 /** The contract of DESIGN §3: bridge-registered (ServiceID prefix) or `router.expose`, unless `router.skip`. */
 export function routingOf(name: string, instances: ServiceInstance[], settings: ModelSettings): Routing {
-  if (neverRouted(name, instances.flatMap((i) => i.tags))) return 'skipped';
+  if (
+    neverRouted(
+      name,
+      instances.flatMap((i) => i.tags),
+    )
+  )
+    return 'skipped';
   // An empty prefix would route every service in Consul: treat it as a config slip, not a wildcard.
   const prefixes = settings.serviceIdPrefixes.filter((p) => p !== '');
   const bridged = instances.some((i) => prefixes.some((p) => i.id.startsWith(p)));
@@ -176,9 +176,7 @@ function addressProblem(address: unknown): string | undefined {
 }
 
 function portProblem(port: unknown): string | undefined {
-  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535
-    ? undefined
-    : `port ${safeText(String(port), 32)} outside 1..65535`;
+  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535 ? undefined : `port ${safeText(String(port), 32)} outside 1..65535`;
 }
 
 /** HAProxy server names allow [A-Za-z0-9_.:-]; validated addresses already fit, the map is defensive. */
@@ -191,10 +189,7 @@ export function serverName(address: string, port: number): string {
  * keeps its ServiceID, and the server is passing when any duplicate passes. `usable` are the
  * instances that were not skipped (in the same order).
  */
-export function buildServers(
-  app: string,
-  instances: ServiceInstance[],
-): { servers: ServerRoute[]; usable: ServiceInstance[]; rejections: Rejection[] } {
+export function buildServers(app: string, instances: ServiceInstance[]): { servers: ServerRoute[]; usable: ServiceInstance[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const usable: ServiceInstance[] = [];
   const byEndpoint = new Map<string, ServerRoute>();

@@ -85,9 +85,7 @@ const SPECS = {
   },
   balance: { allowed: BALANCE_ALGORITHMS.join(', '), scope: 'any', parse: oneOf(BALANCE_ALGORITHMS) },
   healthcheck: {
-    allowed:
-      `an HTTP path starting with "/", at most ${MAX_HEALTHCHECK} characters of ` +
-      'A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & - and %XX escapes',
+    allowed: `an HTTP path starting with "/", at most ${MAX_HEALTHCHECK} characters of ` + 'A-Z a-z 0-9 . _ ~ ! * + , = : @ / ? & - and %XX escapes',
     scope: 'any',
     parse: (v) => (v.length <= MAX_HEALTHCHECK && HEALTHCHECK_RE.test(v) ? ok(v) : no),
   },
@@ -135,12 +133,10 @@ export type TagKey = keyof typeof SPECS;
 const KEYS = Object.keys(SPECS).sort(cmp) as TagKey[];
 
 function isKey(k: string): k is TagKey {
-  return Object.prototype.hasOwnProperty.call(SPECS, k);
+  return Object.hasOwn(SPECS, k);
 }
 
-export type ParsedTag =
-  | { ok: true; key: TagKey; value: string }
-  | { ok: false; key?: TagKey; reason: string };
+export type ParsedTag = { ok: true; key: TagKey; value: string } | { ok: false; key?: TagKey; reason: string };
 
 /** Parses one Consul tag; undefined when it is not a `router.` tag (those are not ours). */
 export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag | undefined {
@@ -154,7 +150,9 @@ export function parseRouterTag(tag: string, settings: ModelSettings): ParsedTag 
   const listValue = key !== undefined && (SPECS[key] as KeySpec).list === true && eq !== -1;
   const spaced = listValue ? `${body.slice(0, eq)}${body.slice(eq + 1).replace(/(?<=\S) (?=\S)/g, '')}` : tag;
   if (WHITESPACE_RE.test(spaced) || CONTROL_RE.test(tag)) {
-    return fail(listValue ? 'tag contains control characters or whitespace other than single spaces between items' : 'tag contains whitespace or control characters');
+    return fail(
+      listValue ? 'tag contains control characters or whitespace other than single spaces between items' : 'tag contains whitespace or control characters',
+    );
   }
   if (rawKey === '') return fail(`empty key: expected router.<key>=<value> with key one of ${KEYS.join(', ')}`);
   if (!key) {
@@ -211,7 +209,10 @@ export function badFlagTags(instances: ServiceInstance[], flag: 'expose' | 'skip
 }
 
 /** What the tags decide about an app: exactly these fields of its AppRoute. */
-export type AppSettings = Pick<AppRoute, 'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath'> &
+export type AppSettings = Pick<
+  AppRoute,
+  'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath'
+> &
   EdgeSettings & {
     /** `router.group`: the app is served as part of this group's route. */
     group?: string;
@@ -325,7 +326,12 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
       routable = false;
       const modeTags = [...(votes.get('mode')?.get('tcp')?.tags ?? ['router.mode=tcp'])].sort(cmp);
       rejections.push(
-        reject('tag', app, modeTags[0]!, `router.mode=tcp needs a valid router.port=<${settings.tcpPorts ? `a port in ${formatPortRanges(settings.tcpPorts)}` : '1..65535'}>; app not routed`),
+        reject(
+          'tag',
+          app,
+          modeTags[0]!,
+          `router.mode=tcp needs a valid router.port=<${settings.tcpPorts ? `a port in ${formatPortRanges(settings.tcpPorts)}` : '1..65535'}>; app not routed`,
+        ),
       );
     } else {
       out.port = Number(port);

@@ -55,7 +55,7 @@ export interface CertificatePlan {
 
 const HOST_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-const SAFE_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
+const SAFE_PATH = /^\/[A-Za-z0-9_./-]*$/;
 
 /** File name inside the certs directory: `*.example.org` → `_wildcard.example.org.pem` (`_` is no host character). */
 export function certificateFileName(name: string): string {
@@ -108,7 +108,8 @@ function rejectReason(name: string, secret: CertificateSecret, now: number): str
 
 /** Pure: Vault certificates → checked PEM files and the crt-list for `certsDir`. */
 export function prepareCertificates(certificates: Record<string, CertificateSecret>, certsDir: string, now = Date.now()): CertificatePlan {
-  if (!SAFE_PATH.test(certsDir)) throw new WriteFailedError(`the certificates directory ${JSON.stringify(certsDir)} must be an absolute path of plain characters`);
+  if (!SAFE_PATH.test(certsDir))
+    throw new WriteFailedError(`the certificates directory ${JSON.stringify(certsDir)} must be an absolute path of plain characters`);
   const entries: PreparedCertificate[] = [];
   const rejected: CertificatePlan['rejected'] = [];
   const names = Object.keys(certificates).sort((a, b) => (a === DEFAULT_CERTIFICATE ? -1 : b === DEFAULT_CERTIFICATE ? 1 : a < b ? -1 : a > b ? 1 : 0));
@@ -183,4 +184,3 @@ export function tlsStatusOf(model: RoutingModel, plan: CertificatePlan, covered:
       .map((h) => ({ host: h.host, app: h.app, source: h.source, httpsOnly: httpsOnly.has(h.app) })),
   };
 }
-

@@ -200,7 +200,7 @@ const BALANCE = /^[a-z][a-z0-9_(),.-]*( [a-z0-9_(),.-]+)*$/;
 // An HTTP path: visible ASCII, none of the config parser's specials (# ' " \) and no `%[`
 // (not interpreted by http-check, but kept out so the value means the same everywhere).
 const HTTP_PATH = /^\/[!$%&()*+,\-./0-9:;<=>?@A-Z[\]^_`a-z{|}~]*$/;
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9_./-]*$/;
 
 function checkPort(port: unknown, what: string): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -309,7 +309,8 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
   checkMatch(server.name, SERVER_NAME, `${what} name`);
   if (typeof server.passing !== 'boolean') fail(`${what}: "passing" must be a boolean`);
   const weight = server.weight ?? null;
-  if (weight !== null && (!Number.isInteger(weight) || weight < 0 || weight > 256)) fail(`${what}: weight must be an integer 0..256, got ${JSON.stringify(weight)}`);
+  if (weight !== null && (!Number.isInteger(weight) || weight < 0 || weight > 256))
+    fail(`${what}: weight must be an integer 0..256, got ${JSON.stringify(weight)}`);
   return {
     name: server.name,
     id: server.id,
@@ -383,8 +384,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     httpsOnly: app.httpsOnly === true,
     sticky: app.sticky === true,
     maxconn,
-    timeoutServer:
-      app.timeoutServer === undefined ? null : checkMatch(app.timeoutServer, DURATION, `${what}: timeout-server`),
+    timeoutServer: app.timeoutServer === undefined ? null : checkMatch(app.timeoutServer, DURATION, `${what}: timeout-server`),
     defaultHost,
     hosts: tcp ? [] : app.hosts.map((host) => checkMatch(host, HOSTNAME, `${what}: host`)),
     servers,
@@ -400,7 +400,11 @@ function nonNegativeInteger(value: unknown, what: string): number {
 }
 
 /** The edge fields of an AppView (docs/edge.md). */
-function edgeAppView(app: AppRoute, what: string, settings: RenderSettings): Pick<AppView, 'hsts' | 'timeoutClient' | 'timeoutConnect' | 'maxBody' | 'acceptProxy'> {
+function edgeAppView(
+  app: AppRoute,
+  what: string,
+  settings: RenderSettings,
+): Pick<AppView, 'hsts' | 'timeoutClient' | 'timeoutConnect' | 'maxBody' | 'acceptProxy'> {
   const tcp = app.mode === 'tcp';
   const duration = (value: string | undefined, key: string) => (value === undefined ? null : checkMatch(value, DURATION, `${what}: ${key}`));
   let hsts: string | null = null;
@@ -548,7 +552,11 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
 function pathRoutesView(routes: HostRoute[]): PathRouteView[] {
   const out = routes
     .filter((route) => route.path !== undefined)
-    .map((route) => ({ host: checkMatch(route.host, HOSTNAME, 'host'), path: checkMatch(route.path, PATH_PREFIX, `host ${route.host}: path`), backend: route.backend }));
+    .map((route) => ({
+      host: checkMatch(route.host, HOSTNAME, 'host'),
+      path: checkMatch(route.path, PATH_PREFIX, `host ${route.host}: path`),
+      backend: route.backend,
+    }));
   out.sort((a, b) => byString(a.host, b.host) || b.path.length - a.path.length || byString(a.path, b.path));
   for (let i = 1; i < out.length; i++) {
     if (out[i]!.host === out[i - 1]!.host && out[i]!.path === out[i - 1]!.path) fail(`host ${out[i]!.host} path ${out[i]!.path} is routed twice`);

@@ -14,7 +14,12 @@ import type { RenderedFiles, RenderSettings } from './types.js';
  * template fails at render time (e.g. a misspelt field under strict mode). With a `cache` kept
  * from the previous render, only what changed is rendered again; the bytes are the same.
  */
-export function renderFiles(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings, cache: RenderCache = new RenderCache()): RenderedFiles {
+export function renderFiles(
+  templates: CompiledTemplates,
+  model: RoutingModel,
+  settings: RenderSettings,
+  cache: RenderCache = new RenderCache(),
+): RenderedFiles {
   cache.begin(templates, settings);
   let data: TemplateData;
   try {

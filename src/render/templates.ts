@@ -291,7 +291,7 @@ function perItemPartials(env: typeof Handlebars, files: Map<string, Parsed>, par
         candidates.set(partial, list);
       }
     };
-    for (const node of (env.parse(text).body as unknown as Node[])) visitEach(node);
+    for (const node of env.parse(text).body as unknown as Node[]) visitEach(node);
   }
   for (const name of clashing) candidates.delete(name);
   const selfContained = (source: string): boolean => {
@@ -340,7 +340,8 @@ function frameReads(env: typeof Handlebars, text: string, partials: Map<string, 
     (node.path as Node).original === 'each' &&
     !node.inverse &&
     ((node.program as Node).body as Node[]).every(
-      (s) => s.type === 'ContentStatement' || s.type === 'CommentStatement' || (s.type === 'PartialStatement' && perItem.has((s.name as Node).original as string)),
+      (s) =>
+        s.type === 'ContentStatement' || s.type === 'CommentStatement' || (s.type === 'PartialStatement' && perItem.has((s.name as Node).original as string)),
     );
   const visit = (source: string, rootContext: boolean, seen: Set<string>, top: boolean): void => {
     const ast = env.parse(source) as unknown as Node;

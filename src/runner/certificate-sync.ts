@@ -7,7 +7,16 @@ import type { Applier, ApplyReport } from '../apply/applier.js';
 import type { CertificateRuntime, CertificateSyncReport } from '../apply/runtime/certificates.js';
 import type { Logger } from '../log.js';
 import type { RoutingModel } from '../model/types.js';
-import { CERTS_DIR, CRT_LIST_FILE, certificateFiles, hostsCoveredBy, prepareCertificates, tlsStatusOf, type CertificatePlan, type TlsStatus } from '../render/certificates.js';
+import {
+  CERTS_DIR,
+  CRT_LIST_FILE,
+  certificateFiles,
+  hostsCoveredBy,
+  prepareCertificates,
+  tlsStatusOf,
+  type CertificatePlan,
+  type TlsStatus,
+} from '../render/certificates.js';
 import type { RenderedFiles, RenderSettings } from '../render/types.js';
 import type { SecretsSnapshot } from '../sources/vault/types.js';
 
@@ -50,7 +59,10 @@ function preparedOnce(certificates: SecretsSnapshot['certificates'], dir: string
 function coverageOnce(plan: CertificatePlan, hosts: RoutingModel['hosts']): { covered: Set<string>; coveredHosts: string[] } {
   const kept = coverage.get(plan);
   if (kept?.hosts === hosts) return kept;
-  const covered = hostsCoveredBy(plan, hosts.map((h) => h.host));
+  const covered = hostsCoveredBy(
+    plan,
+    hosts.map((h) => h.host),
+  );
   const entry = { hosts, covered, coveredHosts: [...covered].sort() };
   coverage.set(plan, entry);
   return entry;
@@ -65,11 +77,19 @@ export interface CertificateSyncResult {
 export async function syncCertificates(runtime: CertificateRuntime, plan: CertificatePlan, applier: Applier, log: Logger): Promise<CertificateSyncResult> {
   const sync = await runtime.sync(plan);
   if (sync.status === 'updated') log.info({ ops: sync.ops }, 'certificates updated through the runtime API, no reload');
-  else if (sync.status === 'unreachable') log.warn({ error: sync.error }, 'certificates not checked against the running HAProxy: its runtime API did not answer; the files are written for its next reload');
+  else if (sync.status === 'unreachable')
+    log.warn(
+      { error: sync.error },
+      'certificates not checked against the running HAProxy: its runtime API did not answer; the files are written for its next reload',
+    );
   else if (sync.status === 'needs-reload') {
     log.info({ reason: sync.reason, done: sync.ops }, 'certificates: the runtime API cannot apply this change; reloading HAProxy');
     const reload = await applier.reloadRunning(`certificates: ${sync.reason}`);
-    if (reload && reload.status !== 'reloaded') log.error({ status: reload.status, error: reload.error?.message }, 'certificates could not be applied to the running HAProxy; the files are written for its next reload');
+    if (reload && reload.status !== 'reloaded')
+      log.error(
+        { status: reload.status, error: reload.error?.message },
+        'certificates could not be applied to the running HAProxy; the files are written for its next reload',
+      );
     return { sync, reload };
   } else log.debug({ status: sync.status }, 'certificates checked against the running HAProxy');
   return { sync };

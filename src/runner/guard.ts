@@ -53,7 +53,8 @@ export class ShrinkGuard {
       this.clear('released');
       return true;
     }
-    const confirmed = held?.checksum === checksum && this.rereadAskedAt !== undefined && this.freshSnapshotAt !== undefined && this.freshSnapshotAt >= this.rereadAskedAt;
+    const confirmed =
+      held?.checksum === checksum && this.rereadAskedAt !== undefined && this.freshSnapshotAt !== undefined && this.freshSnapshotAt >= this.rereadAskedAt;
     if (confirmed) {
       log.warn({ reason: held.reason }, 'a fresh read confirmed the held change; applying it');
       this.clear('confirmed');

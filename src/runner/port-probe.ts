@@ -43,4 +43,3 @@ export async function portInUse(bindAddress: string, port: number, timeoutMs = 1
     socket.once('error', () => done(false));
   });
 }
-

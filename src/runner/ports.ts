@@ -10,7 +10,11 @@ import { boundPorts, portInUse } from './port-probe.js';
  * app's port must neither block the other changes nor cost an outage per attempt. Ports of the
  * running configuration belong to HAProxy and are not probed. `leftOut`: probe again later.
  */
-export async function withoutBusyPorts(model: RoutingModel, runningConfig: string | Set<number>, bindAddress: string): Promise<{ model: RoutingModel; leftOut: boolean }> {
+export async function withoutBusyPorts(
+  model: RoutingModel,
+  runningConfig: string | Set<number>,
+  bindAddress: string,
+): Promise<{ model: RoutingModel; leftOut: boolean }> {
   // The ports themselves when the caller knows them from the running build: no read of the text.
   const running = typeof runningConfig === 'string' ? boundPorts(runningConfig) : runningConfig;
   const busy: RoutingModel['apps'] = [];
@@ -21,7 +25,15 @@ export async function withoutBusyPorts(model: RoutingModel, runningConfig: strin
   if (busy.length === 0) return { model, leftOut: false };
   const left = new Set(busy.map((a) => a.name));
   const rejections = busy.map((a) =>
-    reject('conflict', a.name, `router.port=${a.port}`, `router.port: port ${a.port} is in use by another process on this host; the app is routed once the port is free`),
+    reject(
+      'conflict',
+      a.name,
+      `router.port=${a.port}`,
+      `router.port: port ${a.port} is in use by another process on this host; the app is routed once the port is free`,
+    ),
   );
-  return { model: { ...model, apps: model.apps.filter((a) => !left.has(a.name)), rejections: finishRejections([...model.rejections, ...rejections]) }, leftOut: true };
+  return {
+    model: { ...model, apps: model.apps.filter((a) => !left.has(a.name)), rejections: finishRejections([...model.rejections, ...rejections]) },
+    leftOut: true,
+  };
 }

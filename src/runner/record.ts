@@ -13,7 +13,14 @@ const LIVE = new Set<ApplyReport['status']>(['runtime', 'reloaded', 'haproxy-unr
  * Records `report` for `model` (the model the report's files were built from). `runningChecksum`:
  * the checksum of what HAProxy runs now, per the applier.
  */
-export function recordApply(state: RouterState, log: Logger, report: ApplyReport, model: RoutingModel | undefined, runningChecksum: string | undefined, at = Date.now()): void {
+export function recordApply(
+  state: RouterState,
+  log: Logger,
+  report: ApplyReport,
+  model: RoutingModel | undefined,
+  runningChecksum: string | undefined,
+  at = Date.now(),
+): void {
   state.lastApply = { ...report, at };
   switch (report.status) {
     case 'unchanged':
@@ -27,11 +34,24 @@ export function recordApply(state: RouterState, log: Logger, report: ApplyReport
     case 'runtime':
       state.counters.runtimeChanges += 1;
       state.lastRuntimeChangeAt = at;
-      log.info({ checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs, writeMs: report.writeMs, profile: report.profile }, 'configuration applied through the runtime API, no reload');
+      log.info(
+        { checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs, writeMs: report.writeMs, profile: report.profile },
+        'configuration applied through the runtime API, no reload',
+      );
       break;
     case 'reloaded':
       countReload(state, at);
-      log.info({ checksum: report.checksum, validateMs: report.validateMs, reloadMs: report.reloadMs, reason: report.reloadReason, apps: model?.apps.length, profile: report.profile }, 'configuration applied, HAProxy reloaded');
+      log.info(
+        {
+          checksum: report.checksum,
+          validateMs: report.validateMs,
+          reloadMs: report.reloadMs,
+          reason: report.reloadReason,
+          apps: model?.apps.length,
+          profile: report.profile,
+        },
+        'configuration applied, HAProxy reloaded',
+      );
       break;
     case 'haproxy-unreachable':
       // Before HAProxy ever ran a configuration of ours (a new node, the dev cluster) this is the
@@ -42,7 +62,10 @@ export function recordApply(state: RouterState, log: Logger, report: ApplyReport
       break;
     case 'refused':
       state.counters.refusedConfigs += 1;
-      log.error({ error: report.error?.message, output: report.error?.output }, 'candidate configuration refused by haproxy -c; the last good configuration stays');
+      log.error(
+        { error: report.error?.message, output: report.error?.output },
+        'candidate configuration refused by haproxy -c; the last good configuration stays',
+      );
       break;
     default:
       if (report.status === 'reload-failed') state.counters.reloadFailures += 1;

@@ -37,7 +37,12 @@ export const GUARD_MIN_ROUTES = 5;
  * `known`: counts the caller already has (from the models, runner/incremental.ts), so the files
  * are not read back; each side missing there is counted from its files.
  */
-export function assessShrink(running: RenderedFiles | undefined, candidate: RenderedFiles, maxShrink: number, known: { before?: RouteCounts; after?: RouteCounts } = {}): ShrinkVerdict {
+export function assessShrink(
+  running: RenderedFiles | undefined,
+  candidate: RenderedFiles,
+  maxShrink: number,
+  known: { before?: RouteCounts; after?: RouteCounts } = {},
+): ShrinkVerdict {
   const after = known.after ?? countRoutes(candidate);
   if (!running || maxShrink >= 1) return { shrink: false, before: after, after };
   const before = known.before ?? countRoutes(running);

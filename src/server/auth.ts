@@ -81,7 +81,9 @@ export function parseCredentialsFile(text: string, origin: string): Map<string, 
     if (/[\s:]/.test(user)) throw new ConfigError(`${where}: a user name may not contain spaces or ":"`);
     const hash = parseScryptHash(line.slice(colon + 1).trim());
     if (!hash) {
-      throw new ConfigError(`${where}: the password of "${user}" is not an scrypt hash ($scrypt$N=..,r=..,p=..$salt$key); plain-text passwords are not accepted, use \`paas-router passwd ${user}\``);
+      throw new ConfigError(
+        `${where}: the password of "${user}" is not an scrypt hash ($scrypt$N=..,r=..,p=..$salt$key); plain-text passwords are not accepted, use \`paas-router passwd ${user}\``,
+      );
     }
     if (users.has(user)) throw new ConfigError(`${where}: user "${user}" appears twice`);
     users.set(user, hash);

@@ -53,7 +53,7 @@ export class RouterMetrics {
     );
     new Gauge({
       name: `${METRIC_PREFIX}source_up`,
-      help: '1 when the source\'s last read succeeded, 0 when it is down or has not synced yet.',
+      help: "1 when the source's last read succeeded, 0 when it is down or has not synced yet.",
       labelNames: ['source', 'required'],
       registers,
       collect() {
@@ -63,13 +63,14 @@ export class RouterMetrics {
     });
     new Gauge({
       name: `${METRIC_PREFIX}source_sync_age_seconds`,
-      help: 'Seconds since the source\'s last successful sync (+Inf when it never synced).',
+      help: "Seconds since the source's last successful sync (+Inf when it never synced).",
       labelNames: ['source'],
       registers,
       collect() {
         this.reset();
         const t = now();
-        for (const [name, s] of sourceEntries(state())) this.set({ source: name }, s?.lastSyncAt === undefined ? Infinity : Math.max(0, (t - s.lastSyncAt) / 1000));
+        for (const [name, s] of sourceEntries(state()))
+          this.set({ source: name }, s?.lastSyncAt === undefined ? Infinity : Math.max(0, (t - s.lastSyncAt) / 1000));
       },
     });
     this.changesApplied = new Counter({
@@ -80,10 +81,18 @@ export class RouterMetrics {
     });
     this.changesApplied.inc({ method: 'reload' }, 0);
     this.changesApplied.inc({ method: 'runtime' }, 0);
-    this.reloadFailures = new Counter({ name: `${METRIC_PREFIX}reload_failures_total`, help: 'Reloads HAProxy did not complete (the previous configuration kept running).', registers });
+    this.reloadFailures = new Counter({
+      name: `${METRIC_PREFIX}reload_failures_total`,
+      help: 'Reloads HAProxy did not complete (the previous configuration kept running).',
+      registers,
+    });
     this.refused = new Counter({ name: `${METRIC_PREFIX}config_refused_total`, help: 'Candidate configurations refused by haproxy -c.', registers });
     this.writeFailures = new Counter({ name: `${METRIC_PREFIX}write_failures_total`, help: 'Configurations that could not be written to disk.', registers });
-    this.buildErrors = new Counter({ name: `${METRIC_PREFIX}build_errors_total`, help: 'Builds that failed to render (template errors); the running configuration stayed.', registers });
+    this.buildErrors = new Counter({
+      name: `${METRIC_PREFIX}build_errors_total`,
+      help: 'Builds that failed to render (template errors); the running configuration stayed.',
+      registers,
+    });
     new Gauge({
       name: `${METRIC_PREFIX}rejected_inputs`,
       help: 'Inputs rejected by the latest build, by kind of reason: service, tag, domain (invalid), conflict.',
@@ -96,9 +105,24 @@ export class RouterMetrics {
         for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
       },
     });
-    this.renderDuration = new Histogram({ name: `${METRIC_PREFIX}render_duration_seconds`, help: 'Time to render the candidate configuration from the templates.', buckets: DURATION_BUCKETS, registers });
-    this.validateDuration = new Histogram({ name: `${METRIC_PREFIX}validate_duration_seconds`, help: 'Time haproxy -c took to validate a candidate.', buckets: DURATION_BUCKETS, registers });
-    this.reloadDuration = new Histogram({ name: `${METRIC_PREFIX}reload_duration_seconds`, help: 'Time a reload through the master CLI took until the new worker ran.', buckets: DURATION_BUCKETS, registers });
+    this.renderDuration = new Histogram({
+      name: `${METRIC_PREFIX}render_duration_seconds`,
+      help: 'Time to render the candidate configuration from the templates.',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.validateDuration = new Histogram({
+      name: `${METRIC_PREFIX}validate_duration_seconds`,
+      help: 'Time haproxy -c took to validate a candidate.',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.reloadDuration = new Histogram({
+      name: `${METRIC_PREFIX}reload_duration_seconds`,
+      help: 'Time a reload through the master CLI took until the new worker ran.',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
     new Gauge({
       name: `${METRIC_PREFIX}routes`,
       help: 'Host routes HAProxy serves (default hosts and custom domains).',

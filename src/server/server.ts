@@ -154,7 +154,8 @@ export class StatusServer {
   private sendTraffic(req: IncomingMessage, res: ServerResponse): void {
     const since = new URL(req.url ?? '/', 'http://status.invalid').searchParams.get('since');
     const sinceMs = since === null || since === '' ? -Infinity : Number(since);
-    if (since !== null && since !== '' && !Number.isFinite(sinceMs)) return this.send(res, 400, 'text/plain; charset=utf-8', `since must be a time in unix milliseconds, got ${JSON.stringify(since)}\n`);
+    if (since !== null && since !== '' && !Number.isFinite(sinceMs))
+      return this.send(res, 400, 'text/plain; charset=utf-8', `since must be a time in unix milliseconds, got ${JSON.stringify(since)}\n`);
     const traffic = this.opts.traffic;
     if (!traffic) return this.send(res, 404, 'text/plain; charset=utf-8', 'traffic sampling is off (no runtime socket)\n');
     const { state } = this.opts.runner;

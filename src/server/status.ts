@@ -54,7 +54,8 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   for (const name of REQUIRED_SOURCES) {
     const s = state.sources[name];
     if (!s || s.lastSyncAt === undefined) reasons.push(`source ${name} has not synced yet${s?.lastError ? `: ${s.lastError.message}` : ''}`);
-    else if (s.state !== 'ok') reasons.push(`source ${name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''} (last sync ${ageText(now - s.lastSyncAt)} ago)`);
+    else if (s.state !== 'ok')
+      reasons.push(`source ${name} is ${s.state}${s.lastError ? `: ${s.lastError.message}` : ''} (last sync ${ageText(now - s.lastSyncAt)} ago)`);
   }
   for (const s of Object.values(state.sources)) {
     if (required.has(s.name) || s.state === 'ok') continue;
@@ -63,7 +64,10 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   for (const s of Object.values(state.sources)) {
     const failing = s.failing ?? [];
     if (failing.length === 0) continue;
-    const shown = failing.slice(0, 5).map((f) => `${f.subject} (${f.message})`).join('; ');
+    const shown = failing
+      .slice(0, 5)
+      .map((f) => `${f.subject} (${f.message})`)
+      .join('; ');
     warnings.push(`source ${s.name}: ${failing.length} read(s) failing, their last known data stays in use: ${shown}${failing.length > 5 ? '; …' : ''}`);
   }
 
@@ -83,14 +87,17 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
     }
   }
   if (state.held) {
-    warnings.push(`a change is held by the never-shrink guard since ${ageText(now - state.held.since)} ago (${state.held.reason}); the current routes keep serving until a fresh read confirms it`);
+    warnings.push(
+      `a change is held by the never-shrink guard since ${ageText(now - state.held.since)} ago (${state.held.reason}); the current routes keep serving until a fresh read confirms it`,
+    );
   }
   const httpOnly = (state.tls?.httpOnlyHosts ?? []).filter((h) => h.httpsOnly);
   if (httpOnly.length > 0) {
     warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${httpOnly.map((h) => h.host).join(', ')}`);
   }
   warnings.push(...acmeWarnings(state));
-  if (state.lastBuildError) warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
+  if (state.lastBuildError)
+    warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
 }
 
@@ -101,7 +108,10 @@ function acmeWarnings(state: RouterState): string[] {
   const out: string[] = [];
   if (acme.accountError) out.push(`ACME: no account key yet: ${acme.accountError}`);
   const failing = acme.hosts.filter((h) => h.certificateSource === null && h.lastResult !== null && h.lastResult !== 'issued');
-  if (failing.length > 0) out.push(`ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${failing.map((h) => `${h.host} (${h.lastResult})`).join(', ')}`);
+  if (failing.length > 0)
+    out.push(
+      `ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${failing.map((h) => `${h.host} (${h.lastResult})`).join(', ')}`,
+    );
   return out;
 }
 
@@ -225,7 +235,13 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
     settings,
     features: describeFeatures(app),
     members: app.members ?? null,
-    maintenance: app.maintenance ? { key: app.maintenance.key, message: app.maintenance.message, since: app.maintenance.since !== undefined ? new Date(app.maintenance.since).toISOString() : null } : null,
+    maintenance: app.maintenance
+      ? {
+          key: app.maintenance.key,
+          message: app.maintenance.message,
+          since: app.maintenance.since !== undefined ? new Date(app.maintenance.since).toISOString() : null,
+        }
+      : null,
   };
 }
 
@@ -257,13 +273,17 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
     sources,
     haproxy: {
       runningChecksum: state.runningChecksum ?? null,
-      lastApply: last ? { status: last.status, at: iso(last.at), checksum: last.checksum, error: last.error ? { code: last.error.code, message: last.error.message } : null } : null,
+      lastApply: last
+        ? { status: last.status, at: iso(last.at), checksum: last.checksum, error: last.error ? { code: last.error.code, message: last.error.message } : null }
+        : null,
       lastReloadAt: iso(state.lastReloadAt),
       lastRuntimeChangeAt: iso(state.lastRuntimeChangeAt),
       lastBuildError: state.lastBuildError ? { ...state.lastBuildError, at: iso(state.lastBuildError.at) } : null,
       lastRenderMs: state.lastRenderMs === undefined ? null : Math.round(state.lastRenderMs * 1000) / 1000,
       pendingChanges: latest !== undefined && latest !== state.liveModel,
-      held: state.held ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter } : null,
+      held: state.held
+        ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter }
+        : null,
       counters: { ...state.counters },
     },
     routesFrom,

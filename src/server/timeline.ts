@@ -9,7 +9,17 @@ import type { AppRoute, Rejection, RoutingModel } from '../model/types.js';
 import type { Runner } from '../runner.js';
 import type { HeldChange } from '../state.js';
 
-export type TimelineKind = 'runtime' | 'reload' | 'haproxy-unreachable' | 'refused' | 'reload-failed' | 'write-failed' | 'held' | 'rejection' | 'certificate' | 'build-error';
+export type TimelineKind =
+  | 'runtime'
+  | 'reload'
+  | 'haproxy-unreachable'
+  | 'refused'
+  | 'reload-failed'
+  | 'write-failed'
+  | 'held'
+  | 'rejection'
+  | 'certificate'
+  | 'build-error';
 
 export interface TimelineEvent {
   at: number;
@@ -36,7 +46,8 @@ export class Timeline {
     applied: (r: ApplyReport) => this.onApplied(r),
     held: (h: HeldChange) => this.onHeld(h),
     certificates: (c: CertificateSyncReport) => this.onCertificates(c),
-    buildError: (err: unknown) => this.add('build-error', [], `the build failed; the running configuration stays: ${err instanceof Error ? err.message : String(err)}`),
+    buildError: (err: unknown) =>
+      this.add('build-error', [], `the build failed; the running configuration stays: ${err instanceof Error ? err.message : String(err)}`),
   };
 
   constructor(private readonly opts: { capacity?: number; now?: () => number } = {}) {}
@@ -90,12 +101,12 @@ export class Timeline {
         // A reload that loads files written earlier brings their apps live only now.
         if (wasWritten && report.status !== 'haproxy-unreachable') changed = [...new Set([...wasWritten, ...changed])].sort();
         this.written = report.status === 'haproxy-unreachable' ? [...new Set([...(this.written || []), ...changed])] : false;
-        if (report.status === 'runtime') this.add('runtime', changed, `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}`);
+        if (report.status === 'runtime')
+          this.add('runtime', changed, `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}`);
         else if (report.status === 'reloaded') {
           const reason = report.reloadReason ?? (wasWritten ? 'loads the files written while HAProxy was not reachable' : undefined);
           this.add('reload', changed, `HAProxy reloaded${reason ? ` (${reason})` : ''} — ${describe(changed)}`);
-        }
-        else this.add('haproxy-unreachable', changed, `written to disk, HAProxy not reachable: it loads the files when it answers — ${describe(changed)}`);
+        } else this.add('haproxy-unreachable', changed, `written to disk, HAProxy not reachable: it loads the files when it answers — ${describe(changed)}`);
         break;
       }
       case 'refused':
@@ -117,14 +128,20 @@ export class Timeline {
     const built = state?.builtModel;
     const lost = built ? changedApps(state.liveModel, built).filter((a) => !built.apps.some((x) => x.name === a)) : [];
     this.noteRejections(built?.rejections ?? []);
-    this.add('held', lost, `change held by the never-shrink guard (${held.reason}): routes ${held.routesBefore} → ${held.routesAfter}; the current routes keep serving until a fresh read confirms it`);
+    this.add(
+      'held',
+      lost,
+      `change held by the never-shrink guard (${held.reason}): routes ${held.routesBefore} → ${held.routesAfter}; the current routes keep serving until a fresh read confirms it`,
+    );
   }
 
   private onCertificates(sync: CertificateSyncReport): void {
     this.noteTls(this.runner?.state.tls);
     if (sync.status === 'updated') this.add('certificate', [], `certificates updated through the runtime API: ${sync.ops.join(', ')}`);
-    else if (sync.status === 'needs-reload') this.add('certificate', [], `certificates need a reload (${sync.reason ?? 'the runtime API cannot make this change'}): ${sync.ops.join(', ')}`);
-    else if (sync.status === 'unreachable') this.add('certificate', [], `certificates could not be applied to the running HAProxy: ${sync.error ?? 'the runtime API did not answer'}`);
+    else if (sync.status === 'needs-reload')
+      this.add('certificate', [], `certificates need a reload (${sync.reason ?? 'the runtime API cannot make this change'}): ${sync.ops.join(', ')}`);
+    else if (sync.status === 'unreachable')
+      this.add('certificate', [], `certificates could not be applied to the running HAProxy: ${sync.error ?? 'the runtime API did not answer'}`);
   }
 
   private noteRejections(list: readonly Rejection[]): void {
@@ -136,7 +153,8 @@ export class Timeline {
       if (!this.rejections.has(key)) fresh.push(r);
     }
     this.rejections = now;
-    for (const r of fresh.slice(0, REJECTIONS_PER_BUILD)) this.add('rejection', [r.service], `rejected ${r.kind} input ${JSON.stringify(r.subject)} of ${r.service}: ${r.reason}`);
+    for (const r of fresh.slice(0, REJECTIONS_PER_BUILD))
+      this.add('rejection', [r.service], `rejected ${r.kind} input ${JSON.stringify(r.subject)} of ${r.service}: ${r.reason}`);
     if (fresh.length > REJECTIONS_PER_BUILD) this.add('rejection', [], `${fresh.length - REJECTIONS_PER_BUILD} more inputs rejected (see Rejected inputs)`);
   }
 
@@ -147,9 +165,12 @@ export class Timeline {
     const seen = new Set((before?.rejected ?? []).map((r) => r.name));
     for (const r of tls.rejected) if (!seen.has(r.name)) this.add('certificate', [], `certificate tls/${r.name} in Vault is not used: ${r.reason}`);
     const expired = new Set((before?.certificates ?? []).filter((c) => c.expired).map((c) => c.sha256));
-    for (const c of tls.certificates) if (c.expired && !expired.has(c.sha256)) this.add('certificate', [], `certificate tls/${c.name} has expired (${c.notAfter})`);
+    for (const c of tls.certificates)
+      if (c.expired && !expired.has(c.sha256)) this.add('certificate', [], `certificate tls/${c.name} has expired (${c.notAfter})`);
     const known = new Set((before?.certificates ?? []).map((c) => c.sha256));
-    if (before) for (const c of tls.certificates) if (!known.has(c.sha256)) this.add('certificate', [], `certificate tls/${c.name} now in use (${c.names.join(' ')}, until ${c.notAfter})`);
+    if (before)
+      for (const c of tls.certificates)
+        if (!known.has(c.sha256)) this.add('certificate', [], `certificate tls/${c.name} now in use (${c.names.join(' ')}, until ${c.notAfter})`);
   }
 }
 

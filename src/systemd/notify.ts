@@ -147,7 +147,9 @@ export function createNotifier(opts: NotifierOptions = {}): Notifier {
       }
       mode = 'systemd-notify';
       send = spawnSender(opts.systemdNotifyBin ?? 'systemd-notify', env);
-      const why = abstract ? `NOTIFY_SOCKET ${target} is an abstract socket` : `the unix-dgram addon did not load (${native && !native.ok ? native.reason : 'not requested'})`;
+      const why = abstract
+        ? `NOTIFY_SOCKET ${target} is an abstract socket`
+        : `the unix-dgram addon did not load (${native && !native.ok ? native.reason : 'not requested'})`;
       log?.warn({ notifySocket: target }, `sd_notify through systemd-notify because ${why}: the unit needs NotifyAccess=all`);
     }
   }
@@ -160,8 +162,7 @@ export function createNotifier(opts: NotifierOptions = {}): Notifier {
       log?.warn({ error: errorMessage(err), fields: Object.keys(fields) }, 'sd_notify failed');
     }
   };
-  const withStatus = (fields: NotifyFields, status?: string): NotifyFields =>
-    status === undefined ? fields : { ...fields, STATUS: status };
+  const withStatus = (fields: NotifyFields, status?: string): NotifyFields => (status === undefined ? fields : { ...fields, STATUS: status });
   return {
     mode,
     watchdogIntervalMs,

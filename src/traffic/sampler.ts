@@ -36,7 +36,15 @@ export class TrafficSampler {
 
   constructor(private readonly opts: TrafficSamplerOptions) {
     this.ring = new TrafficRing(Math.max(1, Math.ceil(opts.windowMs / opts.intervalMs)));
-    this.state = { intervalMs: opts.intervalMs, windowMs: opts.windowMs, lastSampleAt: undefined, samples: 0, failures: 0, lastError: undefined, lastSampleMs: undefined };
+    this.state = {
+      intervalMs: opts.intervalMs,
+      windowMs: opts.windowMs,
+      lastSampleAt: undefined,
+      samples: 0,
+      failures: 0,
+      lastError: undefined,
+      lastSampleMs: undefined,
+    };
   }
 
   get status(): Readonly<SamplerStatus> {

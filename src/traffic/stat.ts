@@ -50,9 +50,21 @@ export function parseShowStat(csv: string): StatSample {
     return i;
   };
   const col = {
-    px: at('pxname'), sv: at('svname'), scur: at('scur'), stot: at('stot'), status: at('status'), type: at('type'),
-    h2: at('hrsp_2xx'), h3: at('hrsp_3xx'), h4: at('hrsp_4xx'), h5: at('hrsp_5xx'), reqTot: at('req_tot'), rtime: at('rtime'),
-    checkStatus: at('check_status'), checkCode: at('check_code'), checkDesc: at('check_desc'),
+    px: at('pxname'),
+    sv: at('svname'),
+    scur: at('scur'),
+    stot: at('stot'),
+    status: at('status'),
+    type: at('type'),
+    h2: at('hrsp_2xx'),
+    h3: at('hrsp_3xx'),
+    h4: at('hrsp_4xx'),
+    h5: at('hrsp_5xx'),
+    reqTot: at('req_tot'),
+    rtime: at('rtime'),
+    checkStatus: at('check_status'),
+    checkCode: at('check_code'),
+    checkDesc: at('check_desc'),
   };
   const backends: BackendStat[] = [];
   const servers: ServerStat[] = [];

@@ -13,7 +13,9 @@ const KV = 'secret/data/paas-router/';
 t.test('RFC 7638 §3.1: the example RSA key has the example thumbprint', async (t) => {
   const n =
     '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
-  const pem = createPublicKey({ key: { kty: 'RSA', n, e: 'AQAB' }, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+  const pem = createPublicKey({ key: { kty: 'RSA', n, e: 'AQAB' }, format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
   t.equal(jwkThumbprint(pem), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
 });
 
@@ -47,7 +49,10 @@ t.test('one account key for the cluster, created once in Vault, read back by eve
 
   await t.test('a broken account secret is an error naming the path, never silently replaced', async (t) => {
     vault.kvPut('secret', `paas-router/${ACCOUNT_PATH}`, { private_key: 'not a key' });
-    await t.rejects(loadOrCreateAccount(clients[1]!, KV, 'https://acme.example/dir'), { code: 'ACME_ACCOUNT_INVALID', message: /secret\/data\/paas-router\/acme\/account: "private_key" is not an unencrypted PEM private key/ });
+    await t.rejects(loadOrCreateAccount(clients[1]!, KV, 'https://acme.example/dir'), {
+      code: 'ACME_ACCOUNT_INVALID',
+      message: /secret\/data\/paas-router\/acme\/account: "private_key" is not an unencrypted PEM private key/,
+    });
   });
 
   await t.test('without write access to acme/*, creating the key fails with a Vault 403', async (t) => {

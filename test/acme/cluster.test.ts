@@ -16,17 +16,25 @@ t.test('two routers: one issuer, both serve; the holder dies, the other takes ov
   await eventually('router-1 holds the lock', async () => (await r1.status()).acme?.lock.held, 60_000);
   const r2 = await cluster.startRouter();
   const holderName = (await r1.status()).acme!.lock.holder!;
-  await eventually('router-2 sees router-1 as the holder', async () => {
-    const lock = (await r2.status()).acme?.lock;
-    return lock && !lock.held && lock.holder === holderName;
-  }, 60_000);
+  await eventually(
+    'router-2 sees router-1 as the holder',
+    async () => {
+      const lock = (await r2.status()).acme?.lock;
+      return lock && !lock.held && lock.holder === holderName;
+    },
+    60_000,
+  );
 
   await cluster.putDomain('blog', 'shared.example.org');
   const root = await cluster.pebble.rootPem();
-  const first = await eventually('both routers serve the Pebble certificate', async () => {
-    const [a, b] = await Promise.all([r1, r2].map((r) => verifiedTls(r.httpsPort, 'shared.example.org', root).catch(() => undefined)));
-    return a?.authorized && b?.authorized && a.fingerprint256 === b.fingerprint256 ? a : undefined;
-  }, 90_000);
+  const first = await eventually(
+    'both routers serve the Pebble certificate',
+    async () => {
+      const [a, b] = await Promise.all([r1, r2].map((r) => verifiedTls(r.httpsPort, 'shared.example.org', root).catch(() => undefined)));
+      return a?.authorized && b?.authorized && a.fingerprint256 === b.fingerprint256 ? a : undefined;
+    },
+    90_000,
+  );
 
   await t.test('exactly one router ordered', async (t) => {
     t.equal(cluster.pebble.orderCount(), 1, 'one order reached Pebble');
@@ -36,7 +44,7 @@ t.test('two routers: one issuer, both serve; the holder dies, the other takes ov
     const lock = (await (await fetch(`${cluster.consul.url}/v1/kv/paas-router/acme/lock`)).json()) as { Session?: string }[];
     t.ok(lock[0]?.Session, 'the lock key is held by a session in Consul');
     const viewOf2 = (await r2.status()).acme!.hosts.find((h) => h.host === 'shared.example.org');
-    t.match(viewOf2, { certificateSource: 'acme', lastResult: 'issued' }, 'router-2 shows the holder\'s result (read from Consul)');
+    t.match(viewOf2, { certificateSource: 'acme', lastResult: 'issued' }, "router-2 shows the holder's result (read from Consul)");
   });
 
   await t.test('the holder is killed: router-2 takes the lock and renews', async (t) => {
@@ -45,10 +53,14 @@ t.test('two routers: one issuer, both serve; the holder dies, the other takes ov
     await eventually('router-2 holds the lock', async () => (await r2.status()).acme?.lock.held, 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${acmeLog(r2)}`);
     });
-    const renewed = await eventually('router-2 serves a renewed certificate', async () => {
-      const r = await verifiedTls(r2.httpsPort, 'shared.example.org', root).catch(() => undefined);
-      return r?.authorized && r.fingerprint256 !== first.fingerprint256 ? r : undefined;
-    }, 90_000).catch((e: Error) => {
+    const renewed = await eventually(
+      'router-2 serves a renewed certificate',
+      async () => {
+        const r = await verifiedTls(r2.httpsPort, 'shared.example.org', root).catch(() => undefined);
+        return r?.authorized && r.fingerprint256 !== first.fingerprint256 ? r : undefined;
+      },
+      90_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${acmeLog(r2)}`);
     });
     t.ok(Date.parse(renewed.validTo) > Date.parse(first.validTo), 'the renewed certificate expires later');

@@ -44,7 +44,9 @@ t.test('bad values are refused with the key named', async (t) => {
 });
 
 t.test('ACME on without Vault: a config error', async (t) => {
-  t.throws(() => validateConfig({ acme: { directory_url: 'https://acme.example/dir' } }, 'test', {}), { message: /acme\.directory_url is set but vault\.address is empty: ACME needs Vault/ });
+  t.throws(() => validateConfig({ acme: { directory_url: 'https://acme.example/dir' } }, 'test', {}), {
+    message: /acme\.directory_url is set but vault\.address is empty: ACME needs Vault/,
+  });
 });
 
 t.test('the daemon refuses to start: exit 2 and the reason on stderr', async (t) => {

@@ -8,7 +8,8 @@ import { consulAgentSkip } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
 import { acmeHost, acmeLog, startAcmeCluster, verifiedTls, type TestRouter } from './helpers.js';
 
-const counter = async (r: TestRouter, result: string) => Number(new RegExp(`paas_router_acme_orders_total\\{result="${result}"\\} (\\d+)`).exec(await r.metrics())?.[1] ?? NaN);
+const counter = async (r: TestRouter, result: string) =>
+  Number(new RegExp(`paas_router_acme_orders_total\\{result="${result}"\\} (\\d+)`).exec(await r.metrics())?.[1] ?? NaN);
 
 t.test('ACME faults: nothing served breaks, the issuer resumes', { skip: consulAgentSkip() }, async (t) => {
   const cluster = await startAcmeCluster(t, { gate: true, domainBlocklist: ['blocked.example.org'] });
@@ -18,26 +19,36 @@ t.test('ACME faults: nothing served breaks, the issuer resumes', { skip: consulA
   const put = (name: string) => cluster.putDomain('blog', [...domains, name].join(' ')).then(() => domains.push(name));
   await cluster.putDomain('blog', domains.join(' '));
   const root = await cluster.pebble.rootPem();
-  const baseline = await eventually('ok.example.org served with a Pebble certificate', async () => {
-    const r = await verifiedTls(router.httpsPort, 'ok.example.org', root).catch(() => undefined);
-    return r?.authorized ? r : undefined;
-  }, 90_000);
+  const baseline = await eventually(
+    'ok.example.org served with a Pebble certificate',
+    async () => {
+      const r = await verifiedTls(router.httpsPort, 'ok.example.org', root).catch(() => undefined);
+      return r?.authorized ? r : undefined;
+    },
+    90_000,
+  );
   const stillServing = async (t: { ok: (v: unknown, m: string) => void; equal: (a: unknown, b: unknown, m: string) => void }) => {
     const r = await verifiedTls(router.httpsPort, 'ok.example.org', root);
     t.ok(r.authorized && r.fingerprint256 === baseline.fingerprint256 && r.status === 200, 'ok.example.org still served over HTTPS with its certificate');
     t.equal((await requestThrough(router.httpPort, 'ok.example.org')).status, 200, 'and over HTTP');
   };
   const waitResult = (host: string, result: string) =>
-    eventually(`${host}: ${result}`, async () => {
-      const h = await acmeHost(router, host);
-      return h?.lastResult === result ? h : undefined;
-    }, 60_000).catch((e: Error) => {
+    eventually(
+      `${host}: ${result}`,
+      async () => {
+        const h = await acmeHost(router, host);
+        return h?.lastResult === result ? h : undefined;
+      },
+      60_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${acmeLog(router)}`);
     });
   const waitIssued = (host: string) =>
-    eventually(`${host} issued and served`, async () => (await verifiedTls(router.httpsPort, host, root).catch(() => undefined))?.authorized, 90_000).catch((e: Error) => {
-      throw new Error(`${e.message}\n${acmeLog(router)}`);
-    });
+    eventually(`${host} issued and served`, async () => (await verifiedTls(router.httpsPort, host, root).catch(() => undefined))?.authorized, 90_000).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}\n${acmeLog(router)}`);
+      },
+    );
 
   await t.test('Pebble fails validation: order-failed with its reason, backoff, served on HTTP meanwhile; then issued', async (t) => {
     gate.setMode('refuse');
@@ -77,7 +88,7 @@ t.test('ACME faults: nothing served breaks, the issuer resumes', { skip: consulA
     await eventually('Pebble validating lost.example.org (held at the gate)', () => gate.held > 0 && gate.seen > seen, 60_000);
     const [entry] = (await (await fetch(`${cluster.consul.url}/v1/kv/paas-router/acme/lock`)).json()) as { Session: string }[];
     const destroyed = await fetch(`${cluster.consul.url}/v1/session/destroy/${entry!.Session}`, { method: 'PUT' });
-    t.ok(destroyed.ok, 'the holder\'s session destroyed in Consul (as when it expires)');
+    t.ok(destroyed.ok, "the holder's session destroyed in Consul (as when it expires)");
     gate.setMode('open');
     await eventually('lock-lost counted', async () => (await counter(router, 'lock-lost')) >= 1, 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${acmeLog(router)}`);

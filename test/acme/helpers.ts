@@ -79,7 +79,10 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
   t.teardown(async () => {
     for (const r of routers) await r.kill().catch(() => undefined);
     for (const r of routers) await r.haproxy.stop().catch(() => undefined);
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   });
   const consul = await startTestConsulAgent(t);
@@ -91,7 +94,11 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
   const challengePort = await freePort();
   const gate = opts.gate ? await startGate(challengePort) : undefined;
   if (gate) cleanups.push(() => gate.close());
-  const pebble = await startPebble({ httpPort: gate?.port ?? challengePort, certificateValiditySeconds: opts.validitySeconds, domainBlocklist: opts.domainBlocklist });
+  const pebble = await startPebble({
+    httpPort: gate?.port ?? challengePort,
+    certificateValiditySeconds: opts.validitySeconds,
+    domainBlocklist: opts.domainBlocklist,
+  });
   cleanups.push(() => pebble.stop());
 
   const startRouter = async (acmeOverrides: Record<string, unknown> = {}): Promise<TestRouter> => {
@@ -105,7 +112,16 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
     const raw = {
       consul: { address: consul.url, wait: '30s', min_interval: '20ms', retry_max: '1s' },
       vault: vault.config,
-      haproxy: { config_dir: configDir, master_socket: masterSocket, runtime_socket: join(dir, 'runtime.sock'), bind_address: '127.0.0.1', http_port: httpPort, https_port: httpsPort, stats_port: statsPort, hard_stop_after: '5s' },
+      haproxy: {
+        config_dir: configDir,
+        master_socket: masterSocket,
+        runtime_socket: join(dir, 'runtime.sock'),
+        bind_address: '127.0.0.1',
+        http_port: httpPort,
+        https_port: httpsPort,
+        stats_port: statsPort,
+        hard_stop_after: '5s',
+      },
       wait: { min: '20ms', max: '200ms' },
       listen: `127.0.0.1:${listen}`,
       log_level: 'debug',
@@ -130,12 +146,17 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
     const start = async () => {
       // As in test/faults/helpers.ts: tap's loader must not ride along into the daemon.
       const env = { ...process.env, PAAS_ROUTER_CONFIG: '', CONSUL_HTTP_ADDR: '', VAULT_ADDR: '', VAULT_TOKEN: '', NOTIFY_SOCKET: '' };
-      daemon = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      daemon = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       daemon.stdout!.on('data', (d) => (output += d));
       daemon.stderr!.on('data', (d) => (output += d));
-      await eventually(`${name} status listener`, async () => (await fetch(`${statusUrl}/healthz`).catch(() => undefined)) !== undefined, 30_000).catch((e: Error) => {
-        throw new Error(`${e.message}\n${output}`);
-      });
+      await eventually(`${name} status listener`, async () => (await fetch(`${statusUrl}/healthz`).catch(() => undefined)) !== undefined, 30_000).catch(
+        (e: Error) => {
+          throw new Error(`${e.message}\n${output}`);
+        },
+      );
     };
     const signal = async (sig: NodeJS.Signals) => {
       if (daemon.exitCode !== null || daemon.signalCode !== null) return;
@@ -231,7 +252,12 @@ export function verifiedTls(port: number, servername: string, ca: string, timeou
 
 /** The daemon's ACME log lines (for a failure message). */
 export function acmeLog(router: TestRouter, lines = 40): string {
-  return router.output().split('\n').filter((l) => /acme|ACME/.test(l)).slice(-lines).join('\n');
+  return router
+    .output()
+    .split('\n')
+    .filter((l) => /acme|ACME/.test(l))
+    .slice(-lines)
+    .join('\n');
 }
 
 /** The ACME entry of one host in a router's /status. */

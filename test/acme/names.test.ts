@@ -16,7 +16,13 @@ t.test('names to order, renew or leave alone', async (t) => {
     return source ? { ...pair, source } : pair;
   };
   const model = buildModel({
-    services: { blog: [mc('blog', 1)], shop: [mc('shop', 2)], wiki: [mc('wiki', 3)], db: [mc('db', 4, { tags: ['router.mode=tcp', 'router.port=10001'] })], late: [mc('late', 5)] },
+    services: {
+      blog: [mc('blog', 1)],
+      shop: [mc('shop', 2)],
+      wiki: [mc('wiki', 3)],
+      db: [mc('db', 4, { tags: ['router.mode=tcp', 'router.port=10001'] })],
+      late: [mc('late', 5)],
+    },
     claims: [
       claim('blog', 'www.example.org new.example.org fresh.example.org', 10),
       claim('shop', 'shop.example.net old.example.net wild.example.com other.example.net', 11),
@@ -47,16 +53,28 @@ t.test('names to order, renew or leave alone', async (t) => {
     'wild.example.com': ['none', 'vault', 'hand-placed certificate tls/*.example.com covers it'],
     'www.example.org': ['none', 'vault', 'hand-placed certificate tls/www.example.org wins over ACME'],
   });
-  t.notOk(plans.some((p) => p.host.endsWith(CLUSTER)), 'never a name of the cluster zone');
-  t.notOk(plans.some((p) => p.host === 'db.example.org'), 'never a name of a tcp app');
+  t.notOk(
+    plans.some((p) => p.host.endsWith(CLUSTER)),
+    'never a name of the cluster zone',
+  );
+  t.notOk(
+    plans.some((p) => p.host === 'db.example.org'),
+    'never a name of a tcp app',
+  );
   t.equal(plans.find((p) => p.host === 'www.example.org')?.app, 'blog', 'a conflicting later claim does not make a second entry');
 
   await t.test('an expired ACME certificate is renewed; an expired hand-placed wildcard no longer covers', async (t) => {
     const later = now + 400 * DAY;
-    const again = Object.fromEntries(planNames({ model, certificates, clusterDomain: CLUSTER, renewBeforeMs: RENEW, now: later }).map((p) => [p.host, [p.action, p.reason]]));
+    const again = Object.fromEntries(
+      planNames({ model, certificates, clusterDomain: CLUSTER, renewBeforeMs: RENEW, now: later }).map((p) => [p.host, [p.action, p.reason]]),
+    );
     t.same(again['fresh.example.org'], ['renew', 'expired']);
     t.same(again['wild.example.com'], ['order', 'no certificate in Vault']);
-    t.same(again['www.example.org'], ['none', 'hand-placed certificate tls/www.example.org wins over ACME'], 'even expired, an exact hand-placed certificate is never replaced');
+    t.same(
+      again['www.example.org'],
+      ['none', 'hand-placed certificate tls/www.example.org wins over ACME'],
+      'even expired, an exact hand-placed certificate is never replaced',
+    );
   });
 
   await t.test('a large renew_before renews at once; renewAt is notAfter - renew_before', async (t) => {

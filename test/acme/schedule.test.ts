@@ -38,14 +38,30 @@ t.test('the budget counts orders of the last hour across names', async (t) => {
 });
 
 t.test('due: new names first, then renewals by expiry; names in backoff wait', async (t) => {
-  const plan = (host: string, action: NamePlan['action'], notAfter?: string): NamePlan => ({ host, app: 'x', action, reason: '', certificate: notAfter ? { source: 'acme', name: host, notAfter } : null });
-  const plans = [plan('r2', 'renew', '2026-03-01T00:00:00.000Z'), plan('ok', 'none'), plan('n2', 'order'), plan('r1', 'renew', '2026-02-01T00:00:00.000Z'), plan('n1', 'order'), plan('wait', 'order')];
+  const plan = (host: string, action: NamePlan['action'], notAfter?: string): NamePlan => ({
+    host,
+    app: 'x',
+    action,
+    reason: '',
+    certificate: notAfter ? { source: 'acme', name: host, notAfter } : null,
+  });
+  const plans = [
+    plan('r2', 'renew', '2026-03-01T00:00:00.000Z'),
+    plan('ok', 'none'),
+    plan('n2', 'order'),
+    plan('r1', 'renew', '2026-02-01T00:00:00.000Z'),
+    plan('n1', 'order'),
+    plan('wait', 'order'),
+  ];
   const statuses = new Map<string, NameStatus>([
     ['wait', { host: 'wait', lastResult: 'preflight-failed', lastAttemptAt: T0, failures: 1, nextTryAt: T0 + 1_000, orders: [], holder: '' }],
     ['n2', { host: 'n2', lastResult: 'order-failed', lastAttemptAt: T0 - 5_000, failures: 1, nextTryAt: T0 - 1, orders: [], holder: '' }],
   ]);
   const { due, waiting } = selectDue(plans, statuses, T0);
-  t.same(due.map((p) => p.host), ['n1', 'n2', 'r1', 'r2']);
+  t.same(
+    due.map((p) => p.host),
+    ['n1', 'n2', 'r1', 'r2'],
+  );
   t.same(waiting, [{ host: 'wait', until: T0 + 1_000 }]);
 });
 

@@ -16,17 +16,25 @@ t.test('single router: K/V domain → Pebble certificate served over HTTPS', { s
   const router = await cluster.startRouter();
   const { pebble, vault } = cluster;
 
-  const ready = await eventually('the router holds the lock and knows the thumbprint', async () => {
-    const s = await router.status();
-    return s.acme?.lock.held && s.acme.thumbprint && s.haproxy.runningChecksum ? s : undefined;
-  }, 60_000);
+  const ready = await eventually(
+    'the router holds the lock and knows the thumbprint',
+    async () => {
+      const s = await router.status();
+      return s.acme?.lock.held && s.acme.thumbprint && s.haproxy.runningChecksum ? s : undefined;
+    },
+    60_000,
+  );
   const thumbprint = ready.acme!.thumbprint!;
 
   await t.test('HAProxy answers any challenge token with <token>.<thumbprint>, for any host', async (t) => {
-    const answer = await eventually('challenge answered', async () => {
-      const r = await requestThrough(router.httpPort, 'anything.example.net', '/.well-known/acme-challenge/Tok_en-123');
-      return r.status === 200 ? r : undefined;
-    }, 30_000);
+    const answer = await eventually(
+      'challenge answered',
+      async () => {
+        const r = await requestThrough(router.httpPort, 'anything.example.net', '/.well-known/acme-challenge/Tok_en-123');
+        return r.status === 200 ? r : undefined;
+      },
+      30_000,
+    );
     t.equal(answer.body, `Tok_en-123.${thumbprint}`);
     const bad = await requestThrough(router.httpPort, 'anything.example.net', '/.well-known/acme-challenge/<script>');
     t.equal(bad.status, 404, 'a token that is not base64url falls through to routing');
@@ -37,10 +45,14 @@ t.test('single router: K/V domain → Pebble certificate served over HTTPS', { s
   await cluster.putDomain('blog', 'acme.example.org www.example.org');
 
   await t.test('the new domain is served over HTTPS with a Pebble certificate, no reload', async (t) => {
-    const served = await eventually('acme.example.org with a verified Pebble certificate', async () => {
-      const r = await verifiedTls(router.httpsPort, 'acme.example.org', root).catch(() => undefined);
-      return r?.authorized ? r : undefined;
-    }, 90_000);
+    const served = await eventually(
+      'acme.example.org with a verified Pebble certificate',
+      async () => {
+        const r = await verifiedTls(router.httpsPort, 'acme.example.org', root).catch(() => undefined);
+        return r?.authorized ? r : undefined;
+      },
+      90_000,
+    );
     t.match(served.issuer, /Pebble/);
     t.equal(served.status, 200);
     t.equal(served.body.trim(), 'blog #1');
@@ -84,10 +96,14 @@ t.test('single router: K/V domain → Pebble certificate served over HTTPS', { s
     const ordersBefore = pebble.orderCount();
     t.ok(ordersBefore >= 1, `Pebble logged ${ordersBefore} order(s) so far`);
     await cluster.putDomain('blog', 'acme.example.org www.example.org elsewhere.example.org');
-    const failed = await eventually('pre-flight failure with a backoff', async () => {
-      const h = await acmeHost(router, 'elsewhere.example.org');
-      return h?.lastResult === 'preflight-failed' ? h : undefined;
-    }, 60_000);
+    const failed = await eventually(
+      'pre-flight failure with a backoff',
+      async () => {
+        const h = await acmeHost(router, 'elsewhere.example.org');
+        return h?.lastResult === 'preflight-failed' ? h : undefined;
+      },
+      60_000,
+    );
     t.match(failed.lastError, /127\.0\.0\.2:\d+ is not reachable/);
     t.ok(failed.nextTryAt && Date.parse(failed.nextTryAt) > Date.parse(failed.lastAttemptAt!), 'a next try after the attempt');
     t.equal(failed.certificateSource, null);
@@ -95,12 +111,25 @@ t.test('single router: K/V domain → Pebble certificate served over HTTPS', { s
     t.equal(pebble.issuedCount(), issued);
     t.match(await router.metrics(), /paas_router_acme_orders_total\{result="preflight-failed"\} [1-9]/);
     const row = await statusPageRow(router.statusUrl, 'elsewhere.example.org');
-    t.match(row, { Certificate: 'none', Next: /^order: no certificate in Vault/, 'Last order': /^preflight-failed: http:\/\/elsewhere.example.org\/ at 127\.0\.0\.2/, 'Next try': /^\d{4}-\d\d-\d\dT/ }, 'the status page shows the failure and the next try');
+    t.match(
+      row,
+      {
+        Certificate: 'none',
+        Next: /^order: no certificate in Vault/,
+        'Last order': /^preflight-failed: http:\/\/elsewhere.example.org\/ at 127\.0\.0\.2/,
+        'Next try': /^\d{4}-\d\d-\d\dT/,
+      },
+      'the status page shows the failure and the next try',
+    );
     t.equal((await requestThrough(router.httpPort, 'acme.example.org')).status, 200, 'everything else keeps serving');
 
     await pebble.setAddress('elsewhere.example.org', '127.0.0.1');
     const root = await pebble.rootPem();
-    await eventually('issued after the backoff', async () => (await verifiedTls(router.httpsPort, 'elsewhere.example.org', root).catch(() => undefined))?.authorized, 90_000).catch((e: Error) => {
+    await eventually(
+      'issued after the backoff',
+      async () => (await verifiedTls(router.httpsPort, 'elsewhere.example.org', root).catch(() => undefined))?.authorized,
+      90_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${acmeLog(router)}`);
     });
     t.match(await acmeHost(router, 'elsewhere.example.org'), { certificateSource: 'acme', lastResult: 'issued', failures: 0 });
@@ -112,7 +141,11 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** The ACME table row of `host` on the status page, as headless Chromium renders it (label → text). */
 async function statusPageRow(statusUrl: string, host: string): Promise<Record<string, string>> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: scripts/setup.sh --test installs it (or set CHROMIUM_PATH)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'], headless: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    headless: true,
+  });
   try {
     const page = await browser.newPage();
     await page.goto(`${statusUrl}/`);

@@ -31,6 +31,10 @@ t.test('ACME on: the rule comes first in the HTTP frontend, before the https red
 
 t.test('a thumbprint that is not base64url SHA-256 is refused', async (t) => {
   for (const thumbprint of ['', 'short', `${THUMBPRINT}x`, `${THUMBPRINT.slice(0, 42)}"`, `${THUMBPRINT.slice(0, 40)}%[x]`]) {
-    t.throws(() => renderFiles(templates, shop, { ...settings, acme: { thumbprint } }), { code: 'TEMPLATE_ERROR', message: /acme\.thumbprint .* is not a base64url SHA-256 JWK thumbprint/ }, JSON.stringify(thumbprint));
+    t.throws(
+      () => renderFiles(templates, shop, { ...settings, acme: { thumbprint } }),
+      { code: 'TEMPLATE_ERROR', message: /acme\.thumbprint .* is not a base64url SHA-256 JWK thumbprint/ },
+      JSON.stringify(thumbprint),
+    );
   }
 });

@@ -39,7 +39,13 @@ function candidate(version: string, port: number, extra = ''): Candidate {
 /** A scratch directory with the paths of one HAProxy; its HAProxy (once started) stops with the test. */
 async function workspace(t: Test, name: string) {
   const work = await mkdtemp(join(tmpdir(), `paas-router-${name}-`));
-  const ws = { work, configDir: join(work, 'haproxy'), masterSocket: join(work, 'master.sock'), port: await freePort(), haproxy: undefined as HaproxyProcess | undefined };
+  const ws = {
+    work,
+    configDir: join(work, 'haproxy'),
+    masterSocket: join(work, 'master.sock'),
+    port: await freePort(),
+    haproxy: undefined as HaproxyProcess | undefined,
+  };
   t.teardown(async () => {
     await ws.haproxy?.stop();
     await rm(work, { recursive: true, force: true });
@@ -149,7 +155,11 @@ t.test('adopting the files on disk: a missing file is a new node, any other read
   const applier = new Applier({ configDir: work, bin: 'haproxy', masterSocket: join(work, 'm.sock'), reloadTimeoutMs: 1000, log });
   t.match(await applier.adoptFilesOnDisk(['haproxy.cfg']), { adopted: false, reason: /haproxy\.cfg does not exist/ });
   await mkdir(join(work, 'haproxy.cfg'));
-  t.match(await applier.adoptFilesOnDisk(['haproxy.cfg']), { adopted: false, reason: /cannot read .*haproxy\.cfg: .*EISDIR/ }, 'EISDIR (or EACCES) is not "nothing to adopt"');
+  t.match(
+    await applier.adoptFilesOnDisk(['haproxy.cfg']),
+    { adopted: false, reason: /cannot read .*haproxy\.cfg: .*EISDIR/ },
+    'EISDIR (or EACCES) is not "nothing to adopt"',
+  );
   t.equal(applier.runningFiles, undefined);
   await rm(join(work, 'haproxy.cfg'), { recursive: true });
   await writeFile(join(work, 'haproxy.cfg'), 'x');
@@ -161,25 +171,27 @@ t.test('a runtime change whose files cannot be written is undone by a reload, an
   const ws = await workspace(t, 'undo');
   const { work, configDir, masterSocket, port } = ws;
   const runtimeSocket = join(work, 'runtime.sock');
-  const config = (disabled: boolean): Candidate => (dir) => ({
-    'hosts.map': '',
-    'haproxy.cfg': [
-      'global',
-      `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
-      'defaults',
-      '  mode http',
-      '  timeout connect 1s',
-      '  timeout client 5s',
-      '  timeout server 5s',
-      'frontend web',
-      `  bind 127.0.0.1:${port}`,
-      `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
-      '  default_backend app_web',
-      'backend app_web',
-      `    server s1 127.0.0.1:1${disabled ? ' disabled' : ''}`,
-      '',
-    ].join('\n'),
-  });
+  const config =
+    (disabled: boolean): Candidate =>
+    (dir) => ({
+      'hosts.map': '',
+      'haproxy.cfg': [
+        'global',
+        `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
+        'defaults',
+        '  mode http',
+        '  timeout connect 1s',
+        '  timeout client 5s',
+        '  timeout server 5s',
+        'frontend web',
+        `  bind 127.0.0.1:${port}`,
+        `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
+        '  default_backend app_web',
+        'backend app_web',
+        `    server s1 127.0.0.1:1${disabled ? ' disabled' : ''}`,
+        '',
+      ].join('\n'),
+    });
   let failLive = false;
   const writer: typeof writeFilesAtomically = async (dir, files, opts) => {
     if (failLive && dir === configDir && 'haproxy.cfg' in files) throw new WriteFailedError('cannot write the configuration: ENOSPC (injected)');

@@ -19,7 +19,10 @@ const cases: { name: string; next: Record<string, string>; expect: unknown }[] =
   {
     name: 'a new instance',
     next: files({ app_a: ['10.0.0.1:80 10.0.0.1:80', '10.0.0.2:80 10.0.0.2:80 disabled', '10.0.0.3:80 10.0.0.3:80 check maxconn 5'] }, 'a.example.org app_a\n'),
-    expect: { kind: 'runtime', ops: [{ op: 'add-server', backend: 'app_a', server: { name: '10.0.0.3:80', endpoint: '10.0.0.3:80', args: ['check', 'maxconn', '5'], disabled: false } }] },
+    expect: {
+      kind: 'runtime',
+      ops: [{ op: 'add-server', backend: 'app_a', server: { name: '10.0.0.3:80', endpoint: '10.0.0.3:80', args: ['check', 'maxconn', '5'], disabled: false } }],
+    },
   },
   {
     name: 'an instance removed',
@@ -40,7 +43,13 @@ const cases: { name: string; next: Record<string, string>; expect: unknown }[] =
   {
     name: 'hosts added, moved and removed (comment lines naming hosts do not matter)',
     next: { 'haproxy.cfg': base['haproxy.cfg'].replace('# app_a: some hosts', '# app_a: other hosts'), 'hosts.map': '# generated\nb.example.org app_a\n' },
-    expect: { kind: 'runtime', ops: [{ op: 'map-del', key: 'a.example.org' }, { op: 'map-add', key: 'b.example.org', value: 'app_a' }] },
+    expect: {
+      kind: 'runtime',
+      ops: [
+        { op: 'map-del', key: 'a.example.org' },
+        { op: 'map-add', key: 'b.example.org', value: 'app_a' },
+      ],
+    },
   },
   {
     name: 'a host moved to another backend',
@@ -70,7 +79,10 @@ const cases: { name: string; next: Record<string, string>; expect: unknown }[] =
   {
     name: 'a hash-balanced backend cannot take dynamic servers',
     next: {
-      'haproxy.cfg': cfg({ app_a: ['10.0.0.1:80 10.0.0.1:80', '10.0.0.2:80 10.0.0.2:80 disabled', '10.0.0.3:80 10.0.0.3:80'] }).replace('balance roundrobin', 'balance source'),
+      'haproxy.cfg': cfg({ app_a: ['10.0.0.1:80 10.0.0.1:80', '10.0.0.2:80 10.0.0.2:80 disabled', '10.0.0.3:80 10.0.0.3:80'] }).replace(
+        'balance roundrobin',
+        'balance source',
+      ),
       'hosts.map': base['hosts.map'],
     },
     expect: { kind: 'reload', reason: /proxies or settings changed/ },
@@ -123,8 +135,17 @@ for (const c of cases) {
 }
 
 t.test('a server gaining or losing its weight keyword needs a reload', async (t) => {
-  t.match(planRuntime(base, files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 5', '10.0.0.2:80 10.0.0.2:80 disabled'] }, 'a.example.org app_a\n')), { kind: 'reload', reason: /changed parameters/ });
-  t.match(planRuntime(weighted, files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 10 maxconn 3', '10.0.0.2:80 10.0.0.2:80 weight 10 disabled'] }, 'a.example.org app_a\n')), { kind: 'reload', reason: /changed parameters/ });
+  t.match(planRuntime(base, files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 5', '10.0.0.2:80 10.0.0.2:80 disabled'] }, 'a.example.org app_a\n')), {
+    kind: 'reload',
+    reason: /changed parameters/,
+  });
+  t.match(
+    planRuntime(
+      weighted,
+      files({ app_a: ['10.0.0.1:80 10.0.0.1:80 weight 10 maxconn 3', '10.0.0.2:80 10.0.0.2:80 weight 10 disabled'] }, 'a.example.org app_a\n'),
+    ),
+    { kind: 'reload', reason: /changed parameters/ },
+  );
 });
 
 t.test('a new server in an existing hash-balanced backend is planned as a reload', async (t) => {
@@ -152,14 +173,20 @@ t.test('runtime answers are parsed', async (t) => {
     '2 b_rr 1 a 127.0.0.1 0 5 1 1 0 1 0 0 8 0 0 0 - 1 - 0 0 - - 0',
     '2 b_rr 3 c 127.0.0.1 2 0 1 1 0 1 0 0 0 0 0 0 - 3003 - 0 0 - - 0',
   ].join('\n');
-  t.same([...parseServersState(state)], [
-    ['a', { address: '127.0.0.1', port: 1, maint: true, weight: 1 }],
-    ['c', { address: '127.0.0.1', port: 3003, maint: false, weight: 1 }],
-  ]);
-  t.same([...parseShowMap('0x55b4bd5e9d70 a.example.org b_rr\n0x55b4bd5e9d71 b.example.org app_x\n')], [
-    ['a.example.org', 'b_rr'],
-    ['b.example.org', 'app_x'],
-  ]);
+  t.same(
+    [...parseServersState(state)],
+    [
+      ['a', { address: '127.0.0.1', port: 1, maint: true, weight: 1 }],
+      ['c', { address: '127.0.0.1', port: 3003, maint: false, weight: 1 }],
+    ],
+  );
+  t.same(
+    [...parseShowMap('0x55b4bd5e9d70 a.example.org b_rr\n0x55b4bd5e9d71 b.example.org app_x\n')],
+    [
+      ['a.example.org', 'b_rr'],
+      ['b.example.org', 'app_x'],
+    ],
+  );
   t.same(splitEndpoint('ipv6@fd00::13:31030'), { address: 'fd00::13', port: 31030 });
   t.same(splitEndpoint('10.0.0.1:80'), { address: '10.0.0.1', port: 80 });
 });

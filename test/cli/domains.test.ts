@@ -52,7 +52,7 @@ t.test('domains CLI against a dev Consul', async (t) => {
     t.notMatch(await value('discourse-community'), /www\.example\.org/, 'nothing written');
   });
 
-  await t.test('invalid FQDNs are refused with exit 2 and the daemon\'s reason', async (t) => {
+  await t.test("invalid FQDNs are refused with exit 2 and the daemon's reason", async (t) => {
     const cases: [string, RegExp][] = [
       ['bad_host.org', /character "_" is not allowed/],
       ['http://www.example.net/', /looks like a URL/],
@@ -117,7 +117,7 @@ t.test('domains CLI against a dev Consul', async (t) => {
     );
   });
 
-  await t.test('a conflict put behind the CLI\'s back shows in list, first claim wins', async (t) => {
+  await t.test("a conflict put behind the CLI's back shows in list, first claim wins", async (t) => {
     await kvPut(consul.url, `${PREFIX}discourse-community`, 'forum.example.org, talk.example.org, discuss.example.org, www.example.org');
     const r = await cli(['domains', 'list', 'discourse-community', ...base]);
     t.match(r.stdout, /^discourse-community\s+www\.example\.org\s+rejected: host already claimed by service wordpress-community/m);
@@ -178,7 +178,10 @@ t.test('domains CLI against a dev Consul', async (t) => {
     t.teardown(() => proxy.close());
     const r = await cli(['domains', 'add', 'discourse-community', 'never.example.org', '--config', configFile, '--consul-addr', proxy.url]);
     t.equal(r.code, 1);
-    t.match(r.stderr, /CAS_CONFLICT: adding never\.example\.org to paas-router\/domains\/discourse-community: the key kept changing during 5 check-and-set attempts/);
+    t.match(
+      r.stderr,
+      /CAS_CONFLICT: adding never\.example\.org to paas-router\/domains\/discourse-community: the key kept changing during 5 check-and-set attempts/,
+    );
     const v = await value('discourse-community');
     t.notMatch(v, /never\.example\.org/);
     t.match(v, /race5\.example\.org/, 'every concurrent write kept');

@@ -56,7 +56,10 @@ t.test('explain against a dev Consul', async (t) => {
     t.equal(e.source, 'kv');
     t.equal(e.key, 'paas-router/domains/wordpress-community');
     t.match(e.reasons.join('\n'), /custom domain from Consul K\/V key paas-router\/domains\/wordpress-community \(CreateIndex \d+\)/);
-    t.match(e.reasons.join('\n'), /conflict "www\.example\.org" of discourse-community \(key paas-router\/domains\/discourse-community\): host already claimed by service wordpress-community/);
+    t.match(
+      e.reasons.join('\n'),
+      /conflict "www\.example\.org" of discourse-community \(key paas-router\/domains\/discourse-community\): host already claimed by service wordpress-community/,
+    );
   });
 
   await t.test('a served app with a bad tag: the ignored input is named', async (t) => {

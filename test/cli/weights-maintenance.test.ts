@@ -86,7 +86,14 @@ t.test('weights and maintenance CLI against a dev Consul', async (t) => {
     t.match(text, /web-green\s+3\s+kv\s+1/);
     const j = capture();
     await weightsGet(config, 'web', { json: true }, j.io);
-    t.match(JSON.parse(j.out.join('')), { group: 'web', routed: true, members: [{ app: 'web-blue', weight: 7 }, { app: 'web-green', weight: 3 }] });
+    t.match(JSON.parse(j.out.join('')), {
+      group: 'web',
+      routed: true,
+      members: [
+        { app: 'web-blue', weight: 7 },
+        { app: 'web-green', weight: 3 },
+      ],
+    });
   });
 
   await t.test('maintenance on/off: validated, written with check-and-set, deleted', async (t) => {

@@ -26,10 +26,19 @@ t.test('render and check against a dev Consul', async (t) => {
     await consul.close();
     await rm(work, { recursive: true, force: true });
   });
-  await registerMesosTask(consul.url, { app: '/community/wordpress', agent: 'a1', ip: '10.0.0.5', port: 31000, tags: ['router.sticky=true', 'router.colour=blue'] });
+  await registerMesosTask(consul.url, {
+    app: '/community/wordpress',
+    agent: 'a1',
+    ip: '10.0.0.5',
+    port: 31000,
+    tags: ['router.sticky=true', 'router.colour=blue'],
+  });
   await fetch(`${consul.url}/v1/kv/paas-router/domains/wordpress-community`, { method: 'PUT', body: 'www.example.org, bad_domain.org' });
   const configFile = join(work, 'config.yaml');
-  await writeFile(configFile, `haproxy:\n  config_dir: ${join(work, 'haproxy')}\n  http_port: ${await freePort()}\n  runtime_socket: ${join(work, 'rt.sock')}\n`);
+  await writeFile(
+    configFile,
+    `haproxy:\n  config_dir: ${join(work, 'haproxy')}\n  http_port: ${await freePort()}\n  runtime_socket: ${join(work, 'rt.sock')}\n`,
+  );
   const base = ['--config', configFile, '--consul-addr', consul.url];
 
   await t.test('render prints haproxy.cfg and reports rejections on stderr', async (t) => {

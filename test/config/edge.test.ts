@@ -30,7 +30,11 @@ t.test('values reach the model and render settings', async (t) => {
     ssl_ciphers: 'ECDHE-RSA-AES256-GCM-SHA384',
     ssl_ciphersuites: 'TLS_AES_256_GCM_SHA384',
   });
-  t.same(modelSettingsFrom(config).tcpPorts, [{ from: 10000, to: 10999 }, { from: 12000, to: 12000 }, { from: 13000, to: 13000 }]);
+  t.same(modelSettingsFrom(config).tcpPorts, [
+    { from: 10000, to: 10999 },
+    { from: 12000, to: 12000 },
+    { from: 13000, to: 13000 },
+  ]);
   const render = renderSettingsFrom(config);
   t.equal(render.maxconn, 20000);
   t.same(render.edge, {

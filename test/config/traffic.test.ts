@@ -25,5 +25,6 @@ t.test('bad values name the key', async (t) => {
     [{ metrics: { per_app: 'yes' } }, /metrics\.per_app: /],
     [{ metrics: { perApp: true } }, /metrics\.perApp: unknown key/],
   ];
-  for (const [raw, message] of bad) t.throws(() => validateConfig(raw as Record<string, unknown>, 'test', {}), { name: 'ConfigError', message }, JSON.stringify(raw));
+  for (const [raw, message] of bad)
+    t.throws(() => validateConfig(raw as Record<string, unknown>, 'test', {}), { name: 'ConfigError', message }, JSON.stringify(raw));
 });

@@ -24,7 +24,13 @@ async function promtool(...args: string[]): Promise<{ code: number; out: string 
   }
 }
 
-interface Rule { alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+interface Rule {
+  alert?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
 
 t.test('promtool check rules', async (t) => {
   const r = await promtool('check', 'rules', 'alerts.yml');
@@ -63,9 +69,15 @@ t.test('promtool fails a broken rule file and a wrong expectation', async (t) =>
   await cp(DIR, dir, { recursive: true });
   const rules = await readFile(join(dir, 'alerts.yml'), 'utf8');
   await writeFile(join(dir, 'alerts.yml'), rules.replace('expr: paas_router_change_held == 1', 'expr: paas_router_change_held == = 1'));
-  const broken = await run(PROMTOOL, ['check', 'rules', join(dir, 'alerts.yml')]).then(() => 0, (e: { code: number }) => e.code);
+  const broken = await run(PROMTOOL, ['check', 'rules', join(dir, 'alerts.yml')]).then(
+    () => 0,
+    (e: { code: number }) => e.code,
+  );
   t.not(broken, 0, 'a syntax error is refused');
   await writeFile(join(dir, 'alerts.yml'), rules.replace('< 14 * 86400', '< 7 * 86400'));
-  const wrong = await run(PROMTOOL, ['test', 'rules', join(dir, 'alerts.test.yml')]).then(() => 0, (e: { code: number }) => e.code);
+  const wrong = await run(PROMTOOL, ['test', 'rules', join(dir, 'alerts.test.yml')]).then(
+    () => 0,
+    (e: { code: number }) => e.code,
+  );
   t.not(wrong, 0, 'a 7-day threshold fails the 10-day certificate test');
 });

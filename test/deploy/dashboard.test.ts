@@ -11,14 +11,23 @@ import { PACKAGE_ROOT } from '../../src/paths.js';
 import { eventually, freePort } from '../helpers/net.js';
 import { exposedNames, metricNames, routerMetricNames } from './support.js';
 
-interface Panel { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; targets?: { expr: string; refId: string; datasource?: { uid: string } }[] }
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets?: { expr: string; refId: string; datasource?: { uid: string } }[];
+}
 
 async function haproxyExporterNames(t: { teardown(fn: () => unknown): void }): Promise<Set<string>> {
   const dir = await mkdtemp(join(tmpdir(), 'paas-router-promex-'));
   const port = await freePort();
   const backend = await freePort();
   const cfg = join(dir, 'haproxy.cfg');
-  await writeFile(cfg, `global\n    master-worker\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nbackend app_x\n    server s1 127.0.0.1:${backend} check\nlisten stats\n    bind 127.0.0.1:${port}\n    http-request use-service prometheus-exporter if { path /metrics }\n`);
+  await writeFile(
+    cfg,
+    `global\n    master-worker\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nbackend app_x\n    server s1 127.0.0.1:${backend} check\nlisten stats\n    bind 127.0.0.1:${port}\n    http-request use-service prometheus-exporter if { path /metrics }\n`,
+  );
   const haproxy = await startHaproxy({ configFile: cfg, masterSocket: join(dir, 'master.sock') });
   t.teardown(async () => {
     await haproxy.stop();
@@ -32,7 +41,11 @@ async function haproxyExporterNames(t: { teardown(fn: () => unknown): void }): P
 }
 
 t.test('metricNames reads names, not functions, labels or keywords', async (t) => {
-  t.same(metricNames('sum by (proxy) (rate(a_total{code="5xx", x=~"{b}"}[5m])) / on(instance) group_left b_seconds > 0.1 and c'), ['a_total', 'b_seconds', 'c']);
+  t.same(metricNames('sum by (proxy) (rate(a_total{code="5xx", x=~"{b}"}[5m])) / on(instance) group_left b_seconds > 0.1 and c'), [
+    'a_total',
+    'b_seconds',
+    'c',
+  ]);
   t.same(metricNames('histogram_quantile(0.95, sum by (le) (rate(x_bucket{i=~"$instance"}[$__rate_interval])))'), ['x_bucket']);
   t.same(metricNames('(m - time()) / 86400'), ['m']);
 });
@@ -42,7 +55,10 @@ t.test('the dashboard', async (t) => {
   const dash = JSON.parse(text) as { uid: string; title: string; schemaVersion: number; panels: Panel[]; templating: { list: { name: string }[] } };
   t.equal(dash.uid, 'paas-router');
   t.ok(dash.schemaVersion >= 30, 'a current Grafana schema');
-  t.same(dash.templating.list.map((v) => v.name), ['datasource', 'instance', 'haproxy']);
+  t.same(
+    dash.templating.list.map((v) => v.name),
+    ['datasource', 'instance', 'haproxy'],
+  );
   const ids = dash.panels.map((p) => p.id);
   t.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   for (const p of dash.panels) {
@@ -55,12 +71,25 @@ t.test('the dashboard', async (t) => {
   const known = new Set([...(await routerMetricNames()), ...(await haproxyExporterNames(t)), 'up']);
   const queries = dash.panels.flatMap((p) => (p.targets ?? []).map((q) => ({ where: `${p.title} ${q.refId}`, expr: q.expr })));
   t.ok(queries.length >= 20);
-  const unknown = queries.flatMap((q) => metricNames(q.expr).filter((n) => !known.has(n)).map((n) => `${q.where}: ${n}`));
+  const unknown = queries.flatMap((q) =>
+    metricNames(q.expr)
+      .filter((n) => !known.has(n))
+      .map((n) => `${q.where}: ${n}`),
+  );
   t.same(unknown, [], 'every panel query names a metric the router or HAProxy exports');
-  t.ok(queries.some((q) => /haproxy_backend_http_responses_total/.test(q.expr)) && queries.some((q) => /paas_router_app_requests_total/.test(q.expr)), 'both HAProxy and per-app router series are used');
+  t.ok(
+    queries.some((q) => /haproxy_backend_http_responses_total/.test(q.expr)) && queries.some((q) => /paas_router_app_requests_total/.test(q.expr)),
+    'both HAProxy and per-app router series are used',
+  );
 
-  const rules = (parse(await readFile(join(PACKAGE_ROOT, 'deploy', 'prometheus', 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
-  const unknownInAlerts = rules.flatMap((r) => metricNames(r.expr).filter((n) => !known.has(n)).map((n) => `${r.alert}: ${n}`));
+  const rules = (
+    parse(await readFile(join(PACKAGE_ROOT, 'deploy', 'prometheus', 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }
+  ).groups.flatMap((g) => g.rules);
+  const unknownInAlerts = rules.flatMap((r) =>
+    metricNames(r.expr)
+      .filter((n) => !known.has(n))
+      .map((n) => `${r.alert}: ${n}`),
+  );
   t.same(unknownInAlerts, [], 'every alert reads exported metrics too');
   t.notOk(known.has('paas_router_no_such_metric'), 'the check can fail');
 });

@@ -72,7 +72,16 @@ t.test('a real Prometheus scrapes the router and HAProxy of a dev cluster', asyn
       '',
     ].join('\n'),
   );
-  const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const prom = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let promLog = '';
   prom.stderr!.on('data', (d) => (promLog += d));
   t.teardown(async () => {
@@ -84,11 +93,16 @@ t.test('a real Prometheus scrapes the router and HAProxy of a dev cluster', asyn
     await rm(dir, { recursive: true, force: true });
   });
   const api = `http://127.0.0.1:${promPort}/api/v1`;
-  await eventually('prometheus ready', async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`).catch(() => undefined))?.status === 200, 30_000).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${promLog}`);
-  });
+  await eventually('prometheus ready', async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`).catch(() => undefined))?.status === 200, 30_000).catch(
+    (err) => {
+      throw new Error(`${(err as Error).message}\n${promLog}`);
+    },
+  );
   const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
-    const r = (await (await fetch(`${api}/query?query=${encodeURIComponent(q)}`)).json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const r = (await (await fetch(`${api}/query?query=${encodeURIComponent(q)}`)).json()) as {
+      status: string;
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     return r.status === 'success' ? r.data.result : [];
   };
   const value = async (q: string): Promise<number | undefined> => {
@@ -112,10 +126,14 @@ t.test('a real Prometheus scrapes the router and HAProxy of a dev cluster', asyn
     await cluster.daemon.runner.settled();
     for (let i = 0; i < 20; i++) await requestThrough(httpPort, shop);
     for (let i = 0; i < 5; i++) t.equal((await requestThrough(httpPort, shop, '/status/503')).status, 503);
-    const fiveXx = await eventually('5xx counted', async () => {
-      const n = await value('paas_router_app_responses_total{app="shop",code="5xx"}');
-      return n !== undefined && n >= 5 ? n : undefined;
-    }, 30_000);
+    const fiveXx = await eventually(
+      '5xx counted',
+      async () => {
+        const n = await value('paas_router_app_responses_total{app="shop",code="5xx"}');
+        return n !== undefined && n >= 5 ? n : undefined;
+      },
+      30_000,
+    );
     t.ok(fiveXx >= 5);
     t.ok((await value('paas_router_app_requests_total{app="shop"}'))! >= 25, 'at least the 25 requests sent');
     const haproxy5xx = await value('haproxy_backend_http_responses_total{proxy="app_shop",code="5xx"}');
@@ -124,22 +142,34 @@ t.test('a real Prometheus scrapes the router and HAProxy of a dev cluster', asyn
   });
 
   await t.test('the shipped alert rules load and evaluate in Prometheus; nothing fires on a healthy cluster', async (t) => {
-    const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; state: string; lastError?: string }[] }[] } };
+    const rules = (await (await fetch(`${api}/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string; state: string; lastError?: string }[] }[] };
+    };
     const all = rules.data.groups.flatMap((g) => g.rules);
     t.equal(all.length, 9);
-    await eventually('rules evaluated', async () => {
-      const r = (await (await fetch(`${api}/rules`)).json()) as typeof rules;
-      return r.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok');
-    }, 20_000);
+    await eventually(
+      'rules evaluated',
+      async () => {
+        const r = (await (await fetch(`${api}/rules`)).json()) as typeof rules;
+        return r.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok');
+      },
+      20_000,
+    );
     const firing = (await query('ALERTS{alertstate="firing"}')).map((r) => r.metric.alertname);
     // The 5xx ratio needs 5 minutes of it: pending at most, never firing within this test.
     t.same(firing, [], 'no alert fires');
   });
 
   await t.test("every metric the Grafana dashboard reads is among Prometheus' series", async (t) => {
-    const dash = JSON.parse(await readFile(join(PACKAGE_ROOT, 'deploy', 'grafana', 'paas-router.json'), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+    const dash = JSON.parse(await readFile(join(PACKAGE_ROOT, 'deploy', 'grafana', 'paas-router.json'), 'utf8')) as {
+      panels: { targets?: { expr: string }[] }[];
+    };
     const wanted = new Set(dash.panels.flatMap((p) => (p.targets ?? []).flatMap((q) => metricNames(q.expr))));
     const names = new Set(((await (await fetch(`${api}/label/__name__/values`)).json()) as { data: string[] }).data);
-    t.same([...wanted].filter((n) => !names.has(n)), [], `all ${wanted.size} names arrived`);
+    t.same(
+      [...wanted].filter((n) => !names.has(n)),
+      [],
+      `all ${wanted.size} names arrived`,
+    );
   });
 });

@@ -41,7 +41,12 @@ async function call(url: string, path: string, init: { method?: string; body?: u
 const register = (url: string, service: string, id: string, status = 'passing') =>
   call(url, '/v1/catalog/register', {
     method: 'PUT',
-    body: { Node: 'n1', Address: '127.0.0.1', Service: { ID: id, Service: service, Port: 1 }, Check: { CheckID: `service:${id}`, ServiceID: id, Name: 'c', Status: status } },
+    body: {
+      Node: 'n1',
+      Address: '127.0.0.1',
+      Service: { ID: id, Service: service, Port: 1 },
+      Check: { CheckID: `service:${id}`, ServiceID: id, Name: 'c', Status: status },
+    },
   });
 
 for (const backend of backends) {
@@ -115,19 +120,36 @@ for (const backend of backends) {
       const catalog = await call(url, '/v1/catalog/services');
       const summaries = await call(url, '/v1/internal/ui/services');
       t.ok(summaries.index >= catalog.index, 'ui/services moves at least with the catalog');
-      t.match(summaries.json<unknown[]>().find((s) => (s as { Name: string }).Name === 'pin-d'), { Name: 'pin-d', InstanceCount: 2, ChecksPassing: 1, ChecksWarning: 0, ChecksCritical: 1 });
+      t.match(
+        summaries.json<unknown[]>().find((s) => (s as { Name: string }).Name === 'pin-d'),
+        { Name: 'pin-d', InstanceCount: 2, ChecksPassing: 1, ChecksWarning: 0, ChecksCritical: 1 },
+      );
       const passingAgain = call(url, `/v1/health/state/critical?index=${woken.index}&wait=30s`);
       await register(url, 'pin-d', 'pin-d-2');
-      t.notOk((await passingAgain).json<{ ServiceName: string }[]>().some((c) => c.ServiceName === 'pin-d'), 'and back');
+      t.notOk(
+        (await passingAgain).json<{ ServiceName: string }[]>().some((c) => c.ServiceName === 'pin-d'),
+        'and back',
+      );
       // Node checks count in the summary as /v1/health/service lists them: per instance.
-      await call(url, '/v1/catalog/register', { method: 'PUT', body: { Node: 'n2', Address: '127.0.0.1', Check: { CheckID: 'serfHealth', Name: 'serf', Status: 'passing' } } });
       await call(url, '/v1/catalog/register', {
         method: 'PUT',
-        body: { Node: 'n2', Address: '127.0.0.1', Service: { ID: 'pin-e-1', Service: 'pin-e', Port: 1 }, Check: { CheckID: 'service:pin-e-1', ServiceID: 'pin-e-1', Name: 'c', Status: 'passing' } },
+        body: { Node: 'n2', Address: '127.0.0.1', Check: { CheckID: 'serfHealth', Name: 'serf', Status: 'passing' } },
+      });
+      await call(url, '/v1/catalog/register', {
+        method: 'PUT',
+        body: {
+          Node: 'n2',
+          Address: '127.0.0.1',
+          Service: { ID: 'pin-e-1', Service: 'pin-e', Port: 1 },
+          Check: { CheckID: 'service:pin-e-1', ServiceID: 'pin-e-1', Name: 'c', Status: 'passing' },
+        },
       });
       const e = (await call(url, '/v1/internal/ui/services')).json<{ Name: string }[]>().find((s) => s.Name === 'pin-e');
       t.match(e, { InstanceCount: 1, ChecksPassing: 2 }, 'the node check counts');
-      t.same((await call(url, '/v1/health/service/pin-e')).json<{ Checks: { CheckID: string }[] }[]>()[0]!.Checks.map((c) => c.CheckID), ['serfHealth', 'service:pin-e-1']);
+      t.same(
+        (await call(url, '/v1/health/service/pin-e')).json<{ Checks: { CheckID: string }[] }[]>()[0]!.Checks.map((c) => c.CheckID),
+        ['serfHealth', 'service:pin-e-1'],
+      );
       const before = await call(url, '/v1/catalog/services');
       await register(url, 'pin-d', 'pin-d-2', 'warning');
       t.equal((await call(url, '/v1/catalog/services')).index, before.index, 'a check change does not move the catalog index');
@@ -159,11 +181,11 @@ for (const backend of backends) {
       t.equal(Buffer.from(entry.Value, 'base64').toString(), 'router-1');
       t.equal(await put(`/v1/kv/pin/lock?release=${s2}`), 'false', 'only the holder releases');
       t.equal(await put(`/v1/kv/pin/lock?release=${s1}`, 'released'), 'true');
-      entry = (await call(url, '/v1/kv/pin/lock')).json<typeof entry[]>()[0]!;
+      entry = (await call(url, '/v1/kv/pin/lock')).json<(typeof entry)[]>()[0]!;
       t.equal(entry.Session, undefined, 'no holder after release');
       t.equal(Buffer.from(entry.Value, 'base64').toString(), 'released', 'release writes the value too');
       t.equal(await put(`/v1/kv/pin/lock?acquire=${s2}`, 'router-2'), 'true', 's2 acquires once it is free');
-      entry = (await call(url, '/v1/kv/pin/lock')).json<typeof entry[]>()[0]!;
+      entry = (await call(url, '/v1/kv/pin/lock')).json<(typeof entry)[]>()[0]!;
       t.equal(entry.LockIndex, 2, 'each acquisition by a new holder counts');
 
       // Behavior release: destroying the session frees the key and keeps it.
@@ -201,33 +223,37 @@ for (const backend of backends) {
 }
 
 for (const backend of backends) {
-  t.test(`${backend.name}: past limits.http_max_conns_per_client a new connection is reset; freeing one lets the next in`, { skip: backend.skip }, async (t) => {
-    const { url } = await backend.start(t, { maxConnsPerClient: 4 });
-    // Nothing but this agent's sockets talk to the server here (fetch keeps a pool of its own).
-    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-    t.teardown(() => agent.destroy());
-    const first = await rawGet(url, '/v1/kv/pin-limit', agent);
-    t.equal(first.status, 404);
-    const index = first.index;
-    // Four blocking reads hold the four allowed connections (until their short wait ends).
-    const held = Array.from({ length: 4 }, () =>
-      rawGet(url, `/v1/kv/pin-limit?index=${index}&wait=2s`, agent).then(
-        (r) => r.status,
-        (err: Error) => err.message,
-      ),
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    const refused = await rawGet(url, '/v1/kv/pin-limit', agent).then(
-      (r) => `answered ${r.status}`,
-      (err: NodeJS.ErrnoException) => err.code ?? err.message,
-    );
-    t.match(refused, /^(ECONNRESET|EPIPE)$/, `the fifth connection is cut before any answer (${refused})`);
-    t.same(await Promise.all(held), [404, 404, 404, 404], 'the connections within the limit were answered');
-    agent.destroy();
-    const fresh = new Agent({ keepAlive: false });
-    await new Promise((r) => setTimeout(r, 200));
-    t.equal((await rawGet(url, '/v1/kv/pin-limit', fresh)).status, 404, 'once connections close, new ones are served');
-  });
+  t.test(
+    `${backend.name}: past limits.http_max_conns_per_client a new connection is reset; freeing one lets the next in`,
+    { skip: backend.skip },
+    async (t) => {
+      const { url } = await backend.start(t, { maxConnsPerClient: 4 });
+      // Nothing but this agent's sockets talk to the server here (fetch keeps a pool of its own).
+      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      t.teardown(() => agent.destroy());
+      const first = await rawGet(url, '/v1/kv/pin-limit', agent);
+      t.equal(first.status, 404);
+      const index = first.index;
+      // Four blocking reads hold the four allowed connections (until their short wait ends).
+      const held = Array.from({ length: 4 }, () =>
+        rawGet(url, `/v1/kv/pin-limit?index=${index}&wait=2s`, agent).then(
+          (r) => r.status,
+          (err: Error) => err.message,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const refused = await rawGet(url, '/v1/kv/pin-limit', agent).then(
+        (r) => `answered ${r.status}`,
+        (err: NodeJS.ErrnoException) => err.code ?? err.message,
+      );
+      t.match(refused, /^(ECONNRESET|EPIPE)$/, `the fifth connection is cut before any answer (${refused})`);
+      t.same(await Promise.all(held), [404, 404, 404, 404], 'the connections within the limit were answered');
+      agent.destroy();
+      const fresh = new Agent({ keepAlive: false });
+      await new Promise((r) => setTimeout(r, 200));
+      t.equal((await rawGet(url, '/v1/kv/pin-limit', fresh)).status, 404, 'once connections close, new ones are served');
+    },
+  );
 }
 
 /** One GET on `agent` (its own sockets), rejecting on a socket error. */

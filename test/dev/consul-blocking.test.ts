@@ -131,7 +131,10 @@ t.test('deleting under a prefix moves its index forward and wakes its watchers',
   const { value, ms } = await watch;
   t.ok(ms < 2000, `woke after ${ms}ms`);
   t.ok((value.index ?? 0) > (before.index ?? 0), `index moved forward: ${before.index} -> ${value.index}`);
-  t.strictSame(value.json<{ Key: string }[]>().map((e) => e.Key), ['p/a']);
+  t.strictSame(
+    value.json<{ Key: string }[]>().map((e) => e.Key),
+    ['p/a'],
+  );
 });
 
 t.test('resetIndex wakes blocked queries, which then see a lower index', async (t) => {

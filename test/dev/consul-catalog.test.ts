@@ -113,7 +113,11 @@ t.test('?passing keeps only instances whose checks all pass, node checks include
   await instance('n-warn', 'warn', 'warning', 'passing');
   await instance('n-crit', 'crit', 'critical', 'passing');
   await instance('n-serf', 'serf', 'passing', 'critical');
-  const ids = async (query: string) => (await health(c, query)).json<HealthEntry[]>().map((e) => e.Service.ID).sort();
+  const ids = async (query: string) =>
+    (await health(c, query))
+      .json<HealthEntry[]>()
+      .map((e) => e.Service.ID)
+      .sort();
   t.strictSame(await ids('web'), ['crit', 'ok', 'serf', 'warn']);
   t.strictSame(await ids('web?passing'), ['ok']);
   t.strictSame(await ids('web?passing=true'), ['ok']);
@@ -134,7 +138,10 @@ t.test('a check registered without a status is critical; ?tag filters instances'
   const entries = (await health(c, 'web')).json<HealthEntry[]>();
   t.equal(entries.find((e) => e.Service.ID === 'a')?.Checks[0]?.Status, 'critical');
   t.equal(entries.find((e) => e.Service.ID === 'a')?.Checks[0]?.CheckID, 'c', 'CheckID defaults to the name');
-  t.strictSame((await health(c, 'web?tag=x&tag=y')).json<HealthEntry[]>().map((e) => e.Service.ID), ['a']);
+  t.strictSame(
+    (await health(c, 'web?tag=x&tag=y')).json<HealthEntry[]>().map((e) => e.Service.ID),
+    ['a'],
+  );
 });
 
 t.test('an unknown service answers 200 [] with an index', async (t) => {
@@ -147,7 +154,12 @@ t.test('an unknown service answers 200 [] with an index', async (t) => {
 
 t.test('indexes: re-registering the same data moves nothing; a check flap moves health only', async (t) => {
   const c = await withConsul(t);
-  const body = { Node: 'n', Address: '10.0.0.1', Service: { ID: 's1', Service: 'web', Port: 80 }, Check: { CheckID: 'c1', Name: 'c', Status: 'passing', ServiceID: 's1' } };
+  const body = {
+    Node: 'n',
+    Address: '10.0.0.1',
+    Service: { ID: 's1', Service: 'web', Port: 80 },
+    Check: { CheckID: 'c1', Name: 'c', Status: 'passing', ServiceID: 's1' },
+  };
   await register(c, body);
   const catalogBefore = (await consulCall(c.url, '/v1/catalog/services')).index;
   const healthBefore = (await health(c, 'web')).index;
@@ -168,7 +180,12 @@ t.test('indexes: re-registering the same data moves nothing; a check flap moves 
 
 t.test('deregister: a service (with its checks), a check, or a whole node', async (t) => {
   const c = await withConsul(t);
-  await register(c, { Node: 'n1', Address: '10.0.0.1', Service: { ID: 'a', Service: 'web' }, Check: { CheckID: 'ca', Name: 'c', ServiceID: 'a', Status: 'passing' } });
+  await register(c, {
+    Node: 'n1',
+    Address: '10.0.0.1',
+    Service: { ID: 'a', Service: 'web' },
+    Check: { CheckID: 'ca', Name: 'c', ServiceID: 'a', Status: 'passing' },
+  });
   await register(c, { Node: 'n1', Address: '10.0.0.1', Service: { ID: 'b', Service: 'web' }, Check: { CheckID: 'serfHealth', Name: 's', Status: 'passing' } });
   await register(c, { Node: 'n2', Address: '10.0.0.2', Service: { ID: 'c', Service: 'api' } });
   const ids = async (name: string) => (await health(c, name)).json<HealthEntry[]>().map((e) => e.Service.ID);

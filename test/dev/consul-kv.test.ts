@@ -75,7 +75,10 @@ t.test('?recurse lists the prefix in key order with the highest ModifyIndex unde
   await put(c, 'apple', 'not under app/');
   const answer = await get(c, 'app/?recurse');
   const entries = answer.json<Entry[]>();
-  t.strictSame(entries.map((e) => e.Key), ['app/a', 'app/b', 'app/c/d']);
+  t.strictSame(
+    entries.map((e) => e.Key),
+    ['app/a', 'app/b', 'app/c/d'],
+  );
   t.equal(answer.index, Math.max(...entries.map((e) => e.ModifyIndex)));
   t.ok((answer.index ?? 0) < c.index, 'a later write elsewhere does not count');
 });

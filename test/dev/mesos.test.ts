@@ -1,14 +1,7 @@
 // mesos-consul style registration helpers, run against the dev Consul over HTTP.
 import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
-import {
-  deregisterMesosTask,
-  mesosServiceId,
-  mesosServiceName,
-  registerMesosTask,
-  setAgentHealth,
-  setMesosTaskStatus,
-} from '../../dev/consul/mesos.js';
+import { deregisterMesosTask, mesosServiceId, mesosServiceName, registerMesosTask, setAgentHealth, setMesosTaskStatus } from '../../dev/consul/mesos.js';
 import type { DevConsul } from '../../dev/consul/server.js';
 import { withConsul } from './support.js';
 
@@ -46,9 +39,10 @@ t.test('registerMesosTask: service, node and service:<id> check as mesos-consul 
   t.equal(entry?.Node.Node, 'mesos-agent-1');
   t.equal(entry?.Node.Address, '10.0.0.5');
   t.match(entry?.Service, { ID: ids.serviceId, Service: 'wordpress-community', Address: '10.0.0.5', Port: 31000, Tags: tags });
-  t.strictSame(entry?.Checks.map((ch) => [ch.CheckID, ch.Name, ch.Status, ch.ServiceID, ch.ServiceName]), [
-    [`service:${ids.serviceId}`, "Service 'wordpress-community' check", 'passing', ids.serviceId, 'wordpress-community'],
-  ]);
+  t.strictSame(
+    entry?.Checks.map((ch) => [ch.CheckID, ch.Name, ch.Status, ch.ServiceID, ch.ServiceName]),
+    [[`service:${ids.serviceId}`, "Service 'wordpress-community' check", 'passing', ids.serviceId, 'wordpress-community']],
+  );
 });
 
 t.test('setMesosTaskStatus flips the check only; setAgentHealth fails every task on the agent', async (t) => {
@@ -81,7 +75,10 @@ t.test('deregisterMesosTask removes only that instance', async (t) => {
   await registerMesosTask(c.url, a);
   await registerMesosTask(c.url, { ...a, port: 31001 });
   await deregisterMesosTask(c.url, a);
-  t.strictSame((await healthOf(c, 'foo')).map((e) => e.Service.Port), [31001]);
+  t.strictSame(
+    (await healthOf(c, 'foo')).map((e) => e.Service.Port),
+    [31001],
+  );
 });
 
 t.test('helpers send the ACL token and report refusals', async (t) => {

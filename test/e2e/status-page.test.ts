@@ -14,7 +14,16 @@ import { eventually, freePort } from '../helpers/net.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const apps: MarathonApp[] = [
   { id: '/community/wordpress', instances: 2, tags: [], mode: 'http' },
@@ -63,12 +72,20 @@ t.test('status page in headless Chromium', async (t) => {
   await t.test('laptop: every route, the rejected domain with its reason, the conflict, the filter', async (t) => {
     const page = await open({ width: 1366, height: 900 });
     const model = state.liveModel!;
-    t.same(await visibleApps(page), model.apps.map((a) => a.name), 'one card per routed app');
+    t.same(
+      await visibleApps(page),
+      model.apps.map((a) => a.name),
+      'one card per routed app',
+    );
     t.ok(model.apps.length >= 2);
 
     const wp = page.locator('article[data-app="wordpress-community"]');
     t.equal(await wp.locator('li[data-host="wordpress-community.production.mozilla.community"]').count(), 1, 'default host');
-    t.match(await wp.locator('li[data-host="www.example.org"]').innerText(), /custom[\s\S]*paas-router\/domains\/wordpress-community/, 'custom domain with its key');
+    t.match(
+      await wp.locator('li[data-host="www.example.org"]').innerText(),
+      /custom[\s\S]*paas-router\/domains\/wordpress-community/,
+      'custom domain with its key',
+    );
     t.equal(await wp.locator('li[data-server][data-state="up"]').count(), 2, 'both servers up');
 
     const rejected = page.locator('#rejections tr[data-subject="bad_host.example.org"]');
@@ -98,7 +115,10 @@ t.test('status page in headless Chromium', async (t) => {
     t.same(await visibleApps(page), []);
     t.equal(await page.locator('#routes-empty').isVisible(), true, 'says nothing matches');
     await page.fill('#filter', '');
-    t.same(await visibleApps(page), model.apps.map((a) => a.name));
+    t.same(
+      await visibleApps(page),
+      model.apps.map((a) => a.name),
+    );
     await page.close();
   });
 

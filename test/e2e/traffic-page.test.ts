@@ -19,7 +19,16 @@ import { eventually, freePort } from '../helpers/net.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const apps: MarathonApp[] = [
   { id: '/blog', instances: 1, tags: [], mode: 'http' },
@@ -53,7 +62,11 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
     await cluster.stop();
   });
   await eventually('healthy', async () => (await fetch(`${cluster.daemon.server.url}/healthz`)).status === 200, 20_000);
-  await eventually('routed', async () => (await requestThrough(httpPort, 'shop.production.mozilla.community').catch(() => ({ status: 0 }))).status === 200, 20_000);
+  await eventually(
+    'routed',
+    async () => (await requestThrough(httpPort, 'shop.production.mozilla.community').catch(() => ({ status: 0 }))).status === 200,
+    20_000,
+  );
   await cluster.daemon.runner.settled();
   // blog 3, shop 6 (20% answered 503), wiki 9 req/s; half of that every other minute (calm phase).
   const hosts = ['blog.production.mozilla.community', 'shop.production.mozilla.community', 'wiki.production.mozilla.community'];
@@ -72,44 +85,76 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
   };
 
   await t.test('/status has the traffic fields, per app and per server', async (t) => {
-    const doc = await eventually('traffic sampled', async () => {
-      const d = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as StatusDocument;
-      const shop = d.apps.find((a) => a.name === 'shop');
-      // Until HAProxy's first health check of each server has run, its check status is INI.
-      const checked = shop?.servers.every((s) => s.traffic?.check.status === 'L7OK');
-      return shop?.traffic?.rate && shop.traffic.responses['5xx'] > 0 && checked ? d : undefined;
-    }, 20_000);
+    const doc = await eventually(
+      'traffic sampled',
+      async () => {
+        const d = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as StatusDocument;
+        const shop = d.apps.find((a) => a.name === 'shop');
+        // Until HAProxy's first health check of each server has run, its check status is INI.
+        const checked = shop?.servers.every((s) => s.traffic?.check.status === 'L7OK');
+        return shop?.traffic?.rate && shop.traffic.responses['5xx'] > 0 && checked ? d : undefined;
+      },
+      20_000,
+    );
     const shop = doc.apps.find((a) => a.name === 'shop')!;
-    t.match(shop.traffic, { requests: Number, rate: Number, responses: { '2xx': Number, '3xx': 0, '4xx': 0, '5xx': Number }, responseMs: Number, sessions: Number });
+    t.match(shop.traffic, {
+      requests: Number,
+      rate: Number,
+      responses: { '2xx': Number, '3xx': 0, '4xx': 0, '5xx': Number },
+      responseMs: Number,
+      sessions: Number,
+    });
     t.ok(shop.traffic!.requests >= shop.traffic!.responses['2xx'] + shop.traffic!.responses['5xx'] - 1);
     t.equal(shop.servers.length, 2);
-    for (const s of shop.servers) t.match(s.traffic, { requests: Number, state: 'UP', check: { status: 'L7OK', code: 200 } }, `server ${s.name}: HAProxy's state and check`);
+    for (const s of shop.servers)
+      t.match(s.traffic, { requests: Number, state: 'UP', check: { status: 'L7OK', code: 200 } }, `server ${s.name}: HAProxy's state and check`);
     t.match(doc.traffic, { intervalSeconds: 1, windowSeconds: 120, samples: Number, lastError: null });
     // The daemon wrote the first configuration before HAProxy ran, then reloaded it once HAProxy answered.
     t.match(doc.timeline?.at(-1), { kind: 'haproxy-unreachable', apps: ['blog', 'shop', 'wiki'] }, 'the first configuration, naming every app');
-    t.ok(doc.timeline?.some((e) => e.kind === 'reload'), 'then a reload');
+    t.ok(
+      doc.timeline?.some((e) => e.kind === 'reload'),
+      'then a reload',
+    );
     const series = (await (await fetch(`${cluster.daemon.server.url}/traffic`)).json()) as { at: number[]; apps: Record<string, { rate: unknown[] }> };
     t.ok(series.at.length >= 2);
     t.equal(series.apps.shop!.rate.length, series.at.length, 'series aligned with the sample times');
     const since = series.at.at(-1)!;
     const newer = (await (await fetch(`${cluster.daemon.server.url}/traffic?since=${since}`)).json()) as { at: number[] };
-    t.ok(newer.at.every((x) => x > since), '?since= gives only newer samples');
+    t.ok(
+      newer.at.every((x) => x > since),
+      '?since= gives only newer samples',
+    );
     t.equal((await fetch(`${cluster.daemon.server.url}/traffic?since=yesterday`)).status, 400);
   });
 
   await t.test('laptop: figures and sparklines move, sorting, timeline filtered by app', async (t) => {
     const page = await open({ width: 1366, height: 900 });
-    await page.waitForFunction(() => {
-      const rate = document.querySelector('article[data-app="shop"] [data-figure="rate"]')?.textContent ?? '';
-      return /^[1-9]/.test(rate) && document.querySelectorAll('article[data-app="shop"] .sparks svg.rate polyline').length > 0;
-    }, null, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => {
+        const rate = document.querySelector('article[data-app="shop"] [data-figure="rate"]')?.textContent ?? '';
+        return /^[1-9]/.test(rate) && document.querySelectorAll('article[data-app="shop"] .sparks svg.rate polyline').length > 0;
+      },
+      null,
+      { timeout: 30_000 },
+    );
     t.match(await figure(page, 'shop', 'rate'), /^\d+(\.\d)? req\/s$/);
-    await page.waitForFunction(() => /^[1-9]|^0\.[1-9]/.test(document.querySelector('article[data-app="shop"] [data-figure="errors"]')?.textContent ?? ''), null, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => /^[1-9]|^0\.[1-9]/.test(document.querySelector('article[data-app="shop"] [data-figure="errors"]')?.textContent ?? ''),
+      null,
+      { timeout: 20_000 },
+    );
     t.equal(await page.locator('article[data-app="shop"] [data-figure="errors"].down').count(), 1, 'the 5xx figure is marked');
-    const flat = await page.$$eval('article[data-app="blog"] .sparks svg.errors polyline', (els) => els.flatMap((e) => (e.getAttribute('points') ?? '').split(' ').map((p) => p.split(',')[1])));
+    const flat = await page.$$eval('article[data-app="blog"] .sparks svg.errors polyline', (els) =>
+      els.flatMap((e) => (e.getAttribute('points') ?? '').split(' ').map((p) => p.split(',')[1])),
+    );
     t.ok(flat.length > 0 && flat.every((y) => Number(y) === 23), 'blog has no 5xx: its 5xx sparkline lies on the axis (y = 23 of 24)');
-    const shopLine = await page.$$eval('article[data-app="shop"] .sparks svg.errors polyline', (els) => els.flatMap((e) => (e.getAttribute('points') ?? '').split(' ').map((p) => Number(p.split(',')[1]))));
-    t.ok(shopLine.some((y) => y < 23), "shop's 5xx sparkline rises");
+    const shopLine = await page.$$eval('article[data-app="shop"] .sparks svg.errors polyline', (els) =>
+      els.flatMap((e) => (e.getAttribute('points') ?? '').split(' ').map((p) => Number(p.split(',')[1]))),
+    );
+    t.ok(
+      shopLine.some((y) => y < 23),
+      "shop's 5xx sparkline rises",
+    );
 
     t.same(await cardsInOrder(page), ['blog', 'shop', 'wiki'], 'by name first');
     await page.selectOption('#sort', 'rate');
@@ -127,8 +172,11 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
     await cluster.addTask(apps[0]!);
     await page.waitForSelector('#timeline li[data-kind="runtime"][data-apps~="blog"]', { timeout: 20_000 });
     t.match(await page.locator('#timeline li[data-kind="runtime"]').first().innerText(), /runtime API, no reload[\s\S]*blog/);
-    t.equal(await page.locator('#timeline li[data-kind="reload"]').count() >= 1, true, 'the start-up reload with its reason');
-    t.match(await page.locator('#timeline li[data-kind="reload"]').last().innerText(), /HAProxy reloaded \(loads the files written while HAProxy was not reachable\)/);
+    t.equal((await page.locator('#timeline li[data-kind="reload"]').count()) >= 1, true, 'the start-up reload with its reason');
+    t.match(
+      await page.locator('#timeline li[data-kind="reload"]').last().innerText(),
+      /HAProxy reloaded \(loads the files written while HAProxy was not reachable\)/,
+    );
     await page.fill('#filter', 'wiki');
     const kinds = await page.$$eval('#timeline li[data-kind]', (els) => els.map((e) => e.getAttribute('data-apps') ?? ''));
     t.ok(kinds.length >= 1 && kinds.every((a) => a.split(' ').includes('wiki')), 'timeline filtered by app: only events naming wiki');
@@ -136,7 +184,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
     await page.close();
   });
 
-  await t.test('detail view: servers with HAProxy state and checks, charts, the app\'s changes', async (t) => {
+  await t.test("detail view: servers with HAProxy state and checks, charts, the app's changes", async (t) => {
     const page = await open({ width: 1366, height: 900 });
     await page.click('article[data-app="shop"] h3 a');
     await page.waitForSelector('#detail-section[data-app="shop"]:not([hidden])');
@@ -159,9 +207,13 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
   });
 
   await t.test('phone: readable, no horizontal scrolling, detail view too', async (t) => {
-    for (const [path, shot] of [['?sort=rate', 'traffic-phone.png'], ['#app=shop', 'traffic-detail-phone.png']] as const) {
+    for (const [path, shot] of [
+      ['?sort=rate', 'traffic-phone.png'],
+      ['#app=shop', 'traffic-detail-phone.png'],
+    ] as const) {
       const page = await open({ width: 390, height: 844 }, path, true);
-      if (path.startsWith('#')) await page.waitForFunction(() => document.querySelectorAll('#detail-section figure.big svg polyline').length >= 1, null, { timeout: 15_000 });
+      if (path.startsWith('#'))
+        await page.waitForFunction(() => document.querySelectorAll('#detail-section figure.big svg polyline').length >= 1, null, { timeout: 15_000 });
       else await page.waitForSelector('article[data-app="shop"] .sparks svg polyline', { timeout: 15_000 });
       const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
       t.ok(width.scroll <= width.client, `${path}: no horizontal overflow (${width.scroll} <= ${width.client})`);

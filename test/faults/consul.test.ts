@@ -60,12 +60,16 @@ t.test('Consul faults under load', async (t) => {
       const from = Date.now();
       const count = await settledApps();
       consul.setFault(mode);
-      const doc = await eventually('consul-catalog down in /status', async () => {
-        const d = await statusOf(statusUrl);
-        // A read already in flight when the fault starts may fail for another reason first.
-        const reason = sourceOf(d, 'consul-catalog')?.lastError?.message ?? '';
-        return sourceOf(d, 'consul-catalog')?.state === 'down' && sourceOf(d, 'consul-domains')?.state === 'down' && expected.test(reason) ? d : undefined;
-      }, 15_000);
+      const doc = await eventually(
+        'consul-catalog down in /status',
+        async () => {
+          const d = await statusOf(statusUrl);
+          // A read already in flight when the fault starts may fail for another reason first.
+          const reason = sourceOf(d, 'consul-catalog')?.lastError?.message ?? '';
+          return sourceOf(d, 'consul-catalog')?.state === 'down' && sourceOf(d, 'consul-domains')?.state === 'down' && expected.test(reason) ? d : undefined;
+        },
+        15_000,
+      );
       const error = sourceOf(doc, 'consul-catalog')!.lastError!;
       t.match(error.message, expected, `the reason is given: ${error.message}`);
       const health = await healthz(statusUrl);
@@ -80,17 +84,27 @@ t.test('Consul faults under load', async (t) => {
       await eventually('consul-catalog ok again', async () => sourceOf(await statusOf(statusUrl), 'consul-catalog')?.state === 'ok');
       const w = load.window(from);
       t.equal(w.failed, 0, `no failed request to existing routes (${w.requests} requests) ${JSON.stringify(w.sample)}`);
-      await recordFigure(t, { fault: `consul-${mode}`, requests: w.requests, failedExisting: w.failed, recoveryMs: served - end, reported: `consul-catalog/consul-domains down: ${error.message}; /healthz 503` });
+      await recordFigure(t, {
+        fault: `consul-${mode}`,
+        requests: w.requests,
+        failedExisting: w.failed,
+        recoveryMs: served - end,
+        reported: `consul-catalog/consul-domains down: ${error.message}; /healthz 503`,
+      });
     });
 
   await t.test('Consul stopped, then started again', async (t) => {
     const from = Date.now();
     const count = await settledApps();
     await consul.stop();
-    const doc = await eventually('consul-catalog down in /status', async () => {
-      const d = await statusOf(statusUrl);
-      return sourceOf(d, 'consul-catalog')?.state === 'down' ? d : undefined;
-    }, 15_000);
+    const doc = await eventually(
+      'consul-catalog down in /status',
+      async () => {
+        const d = await statusOf(statusUrl);
+        return sourceOf(d, 'consul-catalog')?.state === 'down' ? d : undefined;
+      },
+      15_000,
+    );
     const error = sourceOf(doc, 'consul-catalog')!.lastError!;
     t.match(error.message, /cannot reach Consul/);
     t.match(doc.health.reasons.join('\n'), /consul-catalog is down/);
@@ -102,7 +116,13 @@ t.test('Consul faults under load', async (t) => {
     const served = await servedAt(httpPort, host, /alpha/);
     const w = load.window(from);
     t.equal(w.failed, 0, `no failed request to existing routes (${w.requests} requests) ${JSON.stringify(w.sample)}`);
-    await recordFigure(t, { fault: 'consul-down', requests: w.requests, failedExisting: w.failed, recoveryMs: served - end, reported: `consul-catalog down: ${error.message}; /healthz 503` });
+    await recordFigure(t, {
+      fault: 'consul-down',
+      requests: w.requests,
+      failedExisting: w.failed,
+      recoveryMs: served - end,
+      reported: `consul-catalog down: ${error.message}; /healthz 503`,
+    });
   });
 
   await errorFault('http500', /HTTP 500/);
@@ -147,10 +167,14 @@ t.test('Consul faults under load', async (t) => {
     const extra = await cluster.addTask(apps[1]!);
     const servedApp = await servedAt(httpPort, app, /alpha/);
     const servedDomain = await servedAt(httpPort, domain, /alpha/);
-    const servedInstance = await eventually('the new beta instance serves', async () => {
-      for (let i = 0; i < 6; i++) if ((await get(httpPort, hostOf('beta'))).body.includes(extra.backend.label)) return Date.now();
-      return undefined;
-    }, 30_000);
+    const servedInstance = await eventually(
+      'the new beta instance serves',
+      async () => {
+        for (let i = 0; i < 6; i++) if ((await get(httpPort, hostOf('beta'))).body.includes(extra.backend.label)) return Date.now();
+        return undefined;
+      },
+      30_000,
+    );
     t.ok(consul.index < indexBefore, `the index went backwards (${indexBefore} → ${consul.index})`);
     const doc = await statusOf(statusUrl);
     t.equal(sourceOf(doc, 'consul-catalog')?.state, 'ok');

@@ -52,7 +52,10 @@ t.test('daemon SIGKILLed and restarted under load', async (t) => {
     const added = await cluster.addInstance('alpha');
     const gone = cluster.backends.get('beta')![1]!;
     const goneTask = { app: '/beta', agent: 'agent-4', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: gone.port };
-    const registered = (await (await fetch(`${consul.url}/v1/health/service/beta`)).json()) as { Service: { ID: string; Port: number }; Node: { Node: string } }[];
+    const registered = (await (await fetch(`${consul.url}/v1/health/service/beta`)).json()) as {
+      Service: { ID: string; Port: number };
+      Node: { Node: string };
+    }[];
     const entry = registered.find((e) => e.Service.Port === gone.port)!;
     await deregisterMesosTask(consul.url, { ...goneTask, agent: entry.Node.Node });
     await fetch(`${consul.url}/v1/kv/paas-router/domains/beta`, { method: 'PUT', body: 'while-dead.example.org' });
@@ -62,14 +65,21 @@ t.test('daemon SIGKILLed and restarted under load', async (t) => {
     const restartAt = Date.now();
     await cluster.startDaemon();
     const servedDomain = await servedAt(httpPort, 'while-dead.example.org', /beta/);
-    const servedInstance = await eventually('the new alpha instance serves', async () => {
-      for (let i = 0; i < 6; i++) if ((await get(httpPort, hostOf('alpha'))).body.includes(added.backend.label)) return Date.now();
-      return undefined;
-    }, 30_000);
+    const servedInstance = await eventually(
+      'the new alpha instance serves',
+      async () => {
+        for (let i = 0; i < 6; i++) if ((await get(httpPort, hostOf('alpha'))).body.includes(added.backend.label)) return Date.now();
+        return undefined;
+      },
+      30_000,
+    );
     await healthy(statusUrl);
     const doc = await statusOf(statusUrl);
     const beta = doc.apps.find((a) => a.name === 'beta')!;
-    t.notOk(beta.servers.some((s) => s.port === gone.port), 'the instance removed while the daemon was dead is gone');
+    t.notOk(
+      beta.servers.some((s) => s.port === gone.port),
+      'the instance removed while the daemon was dead is gone',
+    );
     t.equal(doc.haproxy.lastApply?.status, 'runtime', 'applied through the runtime API');
     const after = await reloads(masterSocket);
     t.equal(after.reloads, before.reloads, `HAProxy was not reloaded (show proc: ${before.reloads} → ${after.reloads})`);

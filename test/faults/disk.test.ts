@@ -14,10 +14,25 @@ import { join } from 'node:path';
 import { deregisterMesosTask, registerMesosTask, type MesosTask } from '../../dev/consul/mesos.js';
 import { checksumOf } from '../../src/apply/applier.js';
 import { eventually } from '../helpers/net.js';
-import { LoadLoop, get, haproxyCheck, healthy, hostOf, recordFigure, reloads, servedAt, sleep, statusOf, startChildCluster, type ChildCluster } from './helpers.js';
+import {
+  LoadLoop,
+  get,
+  haproxyCheck,
+  healthy,
+  hostOf,
+  recordFigure,
+  reloads,
+  servedAt,
+  sleep,
+  statusOf,
+  startChildCluster,
+  type ChildCluster,
+} from './helpers.js';
 
 const run = (cmd: string, args: string[]) =>
-  new Promise<{ ok: boolean; output: string }>((resolve) => execFile(cmd, args, (err, stdout, stderr) => resolve({ ok: !err, output: `${stdout}${stderr}`.trim() })));
+  new Promise<{ ok: boolean; output: string }>((resolve) =>
+    execFile(cmd, args, (err, stdout, stderr) => resolve({ ok: !err, output: `${stdout}${stderr}`.trim() })),
+  );
 
 /** checksumOf the files the daemon renders (haproxy.cfg and hosts.map) as they are on disk. */
 async function diskChecksum(dir: string): Promise<string> {
@@ -50,19 +65,31 @@ t.test('a file-size limit: a big change cannot be written, removing it recovers'
   const load = await loaded(t, cluster);
   // The limit is set on the running daemon (the same RLIMIT_FSIZE as `prlimit --fsize=N node ...`):
   // 4 KiB above the largest file it writes, so small changes still fit.
-  const sizes = await Promise.all(['haproxy.cfg', 'hosts.map', 'server-state'].map(async (f) => (await stat(join(configDir, f)).catch(() => ({ size: 0 }))).size));
+  const sizes = await Promise.all(
+    ['haproxy.cfg', 'hosts.map', 'server-state'].map(async (f) => (await stat(join(configDir, f)).catch(() => ({ size: 0 }))).size),
+  );
   const limit = Math.max(...sizes) + 4096;
   const limited = await run('prlimit', ['--pid', String(cluster.daemon.pid), `--fsize=${limit}`]);
   t.ok(limited.ok, `prlimit --pid ${cluster.daemon.pid} --fsize=${limit} ${limited.output}`);
   const from = Date.now();
   const reloadsBefore = (await reloads(cluster.masterSocket)).reloads;
   // The big change: a new app with 200 instances (about 8 KB of server lines).
-  const big: MesosTask[] = Array.from({ length: 200 }, (_, i) => ({ app: '/big', agent: 'agent-big', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: 30_000 + i }));
+  const big: MesosTask[] = Array.from({ length: 200 }, (_, i) => ({
+    app: '/big',
+    agent: 'agent-big',
+    agentAddress: '127.0.0.1',
+    ip: '127.0.0.1',
+    port: 30_000 + i,
+  }));
   for (const task of big) await registerMesosTask(consul.url, task);
-  const doc = await eventually('write-failed in /status', async () => {
-    const d = await statusOf(statusUrl);
-    return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
-  }, 20_000).catch((err: Error) => {
+  const doc = await eventually(
+    'write-failed in /status',
+    async () => {
+      const d = await statusOf(statusUrl);
+      return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
+    },
+    20_000,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}\nexit ${cluster.daemon.exitCode} ${cluster.daemon.signalCode}\n${cluster.output().slice(-3000)}`);
   });
   const error = doc.haproxy.lastApply!.error!;
@@ -102,7 +129,11 @@ t.test('a file-size limit: a big change cannot be written, removing it recovers'
       }
     })
     .filter((l) => l.msg === 'configuration applied, HAProxy reloaded' || l.msg === 'configuration applied through the runtime API, no reload');
-  t.match(applied[0], { msg: 'configuration applied, HAProxy reloaded', reason: /the last write had failed/ }, 'the first change after the fault is written, then HAProxy reloaded');
+  t.match(
+    applied[0],
+    { msg: 'configuration applied, HAProxy reloaded', reason: /the last write had failed/ },
+    'the first change after the fault is written, then HAProxy reloaded',
+  );
   const w = load.window(from);
   t.equal(w.failed, 0, `no failed request to existing routes (${w.requests} requests) ${JSON.stringify(w.sample)}`);
   await recordFigure(t, {
@@ -144,15 +175,22 @@ t.test('a tiny tmpfs as the config directory: full, then read-only', async (t) =
     const before = await readFile(join(configDir, 'haproxy.cfg'), 'utf8');
     const reloadsBefore = (await reloads(masterSocket)).reloads;
     const added = await cluster.addInstance('alpha');
-    const doc = await eventually('write-failed in /status', async () => {
-      const d = await statusOf(statusUrl);
-      return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
-    }, 20_000);
+    const doc = await eventually(
+      'write-failed in /status',
+      async () => {
+        const d = await statusOf(statusUrl);
+        return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
+      },
+      20_000,
+    );
     const error = doc.haproxy.lastApply!.error!;
     t.match(error.message, /ENOSPC|no space/i, `the reason: ${error.message}`);
     await sleep(4_500); // two more retries
     const reloadsDuring = (await reloads(masterSocket)).reloads - reloadsBefore;
-    t.ok(reloadsDuring <= 1, `HAProxy reloaded at most once, to undo the runtime change the write could not follow (${reloadsDuring}); the retries touch nothing`);
+    t.ok(
+      reloadsDuring <= 1,
+      `HAProxy reloaded at most once, to undo the runtime change the write could not follow (${reloadsDuring}); the retries touch nothing`,
+    );
     t.equal(await readFile(join(configDir, 'haproxy.cfg'), 'utf8'), before, 'the running files are untouched');
     t.same(await leftovers(configDir), [], 'no temporary file or staging directory is left behind');
     const check = await haproxyCheck(configDir);
@@ -160,10 +198,14 @@ t.test('a tiny tmpfs as the config directory: full, then read-only', async (t) =
 
     await rm(filler);
     const end = Date.now();
-    const served = await eventually('the new alpha instance serves', async () => {
-      for (let i = 0; i < 6; i++) if ((await get(httpPort, hostOf('alpha'))).body.includes(added.backend.label)) return Date.now();
-      return undefined;
-    }, 30_000);
+    const served = await eventually(
+      'the new alpha instance serves',
+      async () => {
+        for (let i = 0; i < 6; i++) if ((await get(httpPort, hostOf('alpha'))).body.includes(added.backend.label)) return Date.now();
+        return undefined;
+      },
+      30_000,
+    );
     await healthy(statusUrl);
     const w = load.window(from);
     t.equal(w.failed, 0, `no failed request to existing routes (${w.requests} requests) ${JSON.stringify(w.sample)}`);
@@ -183,15 +225,22 @@ t.test('a tiny tmpfs as the config directory: full, then read-only', async (t) =
     t.ok(remounted.ok, `remounted read-only ${remounted.output}`);
     const reloadsBefore = (await reloads(masterSocket)).reloads;
     await fetch(`${consul.url}/v1/kv/paas-router/domains/beta`, { method: 'PUT', body: 'during-readonly.example.org' });
-    const doc = await eventually('write-failed in /status', async () => {
-      const d = await statusOf(statusUrl);
-      return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
-    }, 20_000);
+    const doc = await eventually(
+      'write-failed in /status',
+      async () => {
+        const d = await statusOf(statusUrl);
+        return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
+      },
+      20_000,
+    );
     const error = doc.haproxy.lastApply!.error!;
     t.match(error.message, /EROFS|read-only/i, `the reason: ${error.message}`);
     await sleep(4_500);
     const reloadsDuring = (await reloads(masterSocket)).reloads - reloadsBefore;
-    t.ok(reloadsDuring <= 1, `HAProxy reloaded at most once, to undo the runtime change the write could not follow (${reloadsDuring}); the retries touch nothing`);
+    t.ok(
+      reloadsDuring <= 1,
+      `HAProxy reloaded at most once, to undo the runtime change the write could not follow (${reloadsDuring}); the retries touch nothing`,
+    );
     const check = await haproxyCheck(configDir);
     t.ok(check.ok, `haproxy -c passes on the files on disk: ${check.output}`);
 

@@ -45,13 +45,20 @@ t.test('HAProxy faults under load', async (t) => {
 
     // `haproxy -c` does not bind: without a probe the reload would fail, and HAProxy 2.6 retries
     // the bind for ~2 s with every listener paused (all apps refuse connections), on every change.
-    const doc = await eventually('the conflict in /status', async () => {
-      const d = await statusOf(statusUrl);
-      return d.conflicts.find((r) => r.service === 'db') ? d : undefined;
-    }, 20_000);
+    const doc = await eventually(
+      'the conflict in /status',
+      async () => {
+        const d = await statusOf(statusUrl);
+        return d.conflicts.find((r) => r.service === 'db') ? d : undefined;
+      },
+      20_000,
+    );
     const conflict = doc.conflicts.find((r) => r.service === 'db')!;
     t.match(conflict.reason, new RegExp(`port ${port} is in use by another process`), `the reason: ${conflict.reason}`);
-    t.notOk(doc.apps.some((a) => a.name === 'db'), 'the app is not routed');
+    t.notOk(
+      doc.apps.some((a) => a.name === 'db'),
+      'the app is not routed',
+    );
     t.equal(await tcpBanner(port), 'not haproxy', 'the port still belongs to the other process');
     // Other changes go on meanwhile.
     await putDomain('alpha', 'during-port-taken.example.org');
@@ -63,12 +70,19 @@ t.test('HAProxy faults under load', async (t) => {
 
     await new Promise((resolve) => blocker.close(resolve));
     const end = Date.now();
-    const served = await eventually('the tcp app served once its port is free', async () => ((await tcpBanner(port).catch(() => '')) === '/db #1' ? Date.now() : undefined), 30_000);
+    const served = await eventually(
+      'the tcp app served once its port is free',
+      async () => ((await tcpBanner(port).catch(() => '')) === '/db #1' ? Date.now() : undefined),
+      30_000,
+    );
     const after = await eventually('db in /status', async () => {
       const d = await statusOf(statusUrl);
       return d.apps.some((a) => a.name === 'db' && a.port === port) ? d : undefined;
     });
-    t.notOk(after.conflicts.some((r) => r.service === 'db'), 'the conflict is gone');
+    t.notOk(
+      after.conflicts.some((r) => r.service === 'db'),
+      'the conflict is gone',
+    );
     const w = load.window(from);
     t.equal(w.failed, 0, `no failed request to existing routes (${w.requests} requests) ${JSON.stringify(w.sample)}`);
     await recordFigure(t, {
@@ -87,10 +101,14 @@ t.test('HAProxy faults under load', async (t) => {
     const globalPartial = join(cluster.templatesDir, 'partials', 'global.hbs');
     const original = await readFile(globalPartial, 'utf8');
     await writeFile(globalPartial, original.replace(/^(\s*stats timeout .*)$/m, `$1\n    stats socket ${missing}/admin.sock mode 600 level admin`));
-    const doc = await eventually('reload-failed in /status', async () => {
-      const d = await statusOf(statusUrl);
-      return d.haproxy.lastApply?.status === 'reload-failed' ? d : undefined;
-    }, 20_000);
+    const doc = await eventually(
+      'reload-failed in /status',
+      async () => {
+        const d = await statusOf(statusUrl);
+        return d.haproxy.lastApply?.status === 'reload-failed' ? d : undefined;
+      },
+      20_000,
+    );
     t.equal(doc.haproxy.lastApply?.error?.code, 'RELOAD_FAILED', `the reason: ${doc.haproxy.lastApply?.error?.message}`);
     t.notOk(doc.health.ok, `/healthz is not ok: ${doc.health.reasons.join('; ')}`);
     t.ok((doc.haproxy.counters.reloadFailures ?? 0) >= 1);
@@ -115,10 +133,14 @@ t.test('HAProxy faults under load', async (t) => {
     const w = load.window(from);
     t.equal(w.failed, 0, `no failed request to existing routes (${w.requests} requests) ${JSON.stringify(w.sample)}`);
     await writeFile(globalPartial, original);
-    await eventually('the shipped template back', async () => {
-      await cluster.daemon.runner.settled();
-      return state.lastApply?.status === 'reloaded' && !(await readFile(join(configDir, 'haproxy.cfg'), 'utf8')).includes('admin-sockets');
-    }, 20_000);
+    await eventually(
+      'the shipped template back',
+      async () => {
+        await cluster.daemon.runner.settled();
+        return state.lastApply?.status === 'reloaded' && !(await readFile(join(configDir, 'haproxy.cfg'), 'utf8')).includes('admin-sockets');
+      },
+      20_000,
+    );
     await recordFigure(t, {
       fault: 'haproxy-reload-failed',
       requests: w.requests,
@@ -151,7 +173,11 @@ t.test('HAProxy faults under load', async (t) => {
     load.exclude(outageFrom, outageTo);
     const paused = await sendSocketCommand(config.haproxy.runtimeSocket, 'show stat -1 1 -1');
     t.same(pausedFrontends(paused), [], 'no frontend of the new worker is left paused');
-    t.match(cluster.haproxy.output(), /Paused frontend http_in[\s\S]*New worker \(\d+\) forked[\s\S]*Paused frontend http_in/, 'HAProxy did pause the new worker');
+    t.match(
+      cluster.haproxy.output(),
+      /Paused frontend http_in[\s\S]*New worker \(\d+\) forked[\s\S]*Paused frontend http_in/,
+      'HAProxy did pause the new worker',
+    );
     for (const host of existing) await servedAt(httpPort, host, undefined, 5_000);
     const afterFrom = Date.now();
     await sleep(1_000);
@@ -159,10 +185,14 @@ t.test('HAProxy faults under load', async (t) => {
     t.equal(load.window(afterFrom).failed, 0, 'existing routes served after the reload');
     t.comment(`refused while HAProxy retried its binds: ${w.failedExcluded} requests over ${outageTo - outageFrom} ms`);
     await writeFile(main, original);
-    await eventually('the shipped template back', async () => {
-      await cluster.daemon.runner.settled();
-      return state.lastApply?.status === 'reloaded' && !(await readFile(join(configDir, 'haproxy.cfg'), 'utf8')).includes('operator_extra');
-    }, 20_000);
+    await eventually(
+      'the shipped template back',
+      async () => {
+        await cluster.daemon.runner.settled();
+        return state.lastApply?.status === 'reloaded' && !(await readFile(join(configDir, 'haproxy.cfg'), 'utf8')).includes('operator_extra');
+      },
+      20_000,
+    );
     await recordFigure(t, {
       fault: 'haproxy-bind-retry-paused-worker',
       requests: w.requests,
@@ -171,7 +201,8 @@ t.test('HAProxy faults under load', async (t) => {
       outageMs: outageTo - outageFrom,
       recoveryMs: null,
       reported: 'warning "HAProxy started the new worker with paused frontends ...; resumed them"',
-      notes: 'HAProxy 2.6 refuses new connections while it retries a bind a foreign process holds (its bind retry loop); a template binding a taken port is not probed (only tcp apps are)',
+      notes:
+        'HAProxy 2.6 refuses new connections while it retries a bind a foreign process holds (its bind retry loop); a template binding a taken port is not probed (only tcp apps are)',
     });
   });
 
@@ -197,20 +228,28 @@ t.test('HAProxy faults under load', async (t) => {
     t.comment(`workers still alive 500 ms after the master was killed: ${stragglers.length}`);
     await eventually('HAProxy down', async () => (await get(httpPort, existing[0]!)).status === 0);
     // Nothing changed: the daemon's periodic check of the master CLI notices (every 2 s).
-    const idle = await eventually('/healthz 503 while HAProxy is down', async () => {
-      const h = await healthz(statusUrl);
-      return h.status === 503 ? h : undefined;
-    }, 10_000);
+    const idle = await eventually(
+      '/healthz 503 while HAProxy is down',
+      async () => {
+        const h = await healthz(statusUrl);
+        return h.status === 503 ? h : undefined;
+      },
+      10_000,
+    );
     const noticedMs = Date.now() - outageFrom;
     t.match(idle.body, /HAProxy has not loaded it \(HAProxy not reachable\)/, 'the reason says HAProxy is not reachable');
 
     // A change while HAProxy is down: validated and written, the reload is pending.
     const checksumBefore = (await statusOf(statusUrl)).haproxy.lastApply?.checksum;
     await putDomain('beta', 'www.beta.example during-outage.example.org');
-    const doc = await eventually('the change "haproxy-unreachable" in /status', async () => {
-      const d = await statusOf(statusUrl);
-      return d.haproxy.lastApply?.status === 'haproxy-unreachable' && d.haproxy.lastApply.checksum !== checksumBefore ? d : undefined;
-    }, 15_000);
+    const doc = await eventually(
+      'the change "haproxy-unreachable" in /status',
+      async () => {
+        const d = await statusOf(statusUrl);
+        return d.haproxy.lastApply?.status === 'haproxy-unreachable' && d.haproxy.lastApply.checksum !== checksumBefore ? d : undefined;
+      },
+      15_000,
+    );
     t.equal(doc.haproxy.lastApply?.error?.code, 'HAPROXY_UNREACHABLE', `the reason: ${doc.haproxy.lastApply?.error?.message}`);
     t.match(doc.health.reasons.join('\n'), /HAProxy has not loaded it/, 'the health check says HAProxy has not loaded the configuration');
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /during-outage\.example\.org/, 'the pending change is on disk');

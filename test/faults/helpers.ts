@@ -135,12 +135,16 @@ export function get(port: number, host: string): Promise<{ status: number; body:
 
 /** Polls until `host` answers 200 with a body matching `body`; resolves with the time it did (ms since epoch). */
 export async function servedAt(port: number, host: string, body?: RegExp | string, timeoutMs = 30_000): Promise<number> {
-  await eventually(`${host} served${body ? ` with ${String(body)}` : ''}`, async () => {
-    const r = await get(port, host);
-    if (r.status !== 200) return false;
-    if (body === undefined) return true;
-    return typeof body === 'string' ? r.body.includes(body) : body.test(r.body);
-  }, timeoutMs);
+  await eventually(
+    `${host} served${body ? ` with ${String(body)}` : ''}`,
+    async () => {
+      const r = await get(port, host);
+      if (r.status !== 200) return false;
+      if (body === undefined) return true;
+      return typeof body === 'string' ? r.body.includes(body) : body.test(r.body);
+    },
+    timeoutMs,
+  );
   return Date.now();
 }
 
@@ -324,7 +328,11 @@ export async function startChildCluster(t: { teardown(fn: () => unknown): void }
     daemon = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     daemon.stdout!.on('data', (d) => (output += d));
     daemon.stderr!.on('data', (d) => (output += d));
-    await eventually('the daemon status listener', async () => (await fetch(`http://127.0.0.1:${listen}/healthz`).catch(() => undefined)) !== undefined, 20_000).catch((e: Error) => {
+    await eventually(
+      'the daemon status listener',
+      async () => (await fetch(`http://127.0.0.1:${listen}/healthz`).catch(() => undefined)) !== undefined,
+      20_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${output}`);
     });
     return daemon;

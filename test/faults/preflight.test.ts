@@ -30,7 +30,10 @@ t.test('boundPorts: the ports of every bind line, whatever the address form', as
     '# bind 127.0.0.1:9999 (a comment)',
     '    server db 10.0.0.1:5432',
   ].join('\n');
-  t.same([...boundPorts(cfg)].sort((a, b) => a - b), [443, 8080, 10001]);
+  t.same(
+    [...boundPorts(cfg)].sort((a, b) => a - b),
+    [443, 8080, 10001],
+  );
   t.same([...boundPorts('')], []);
 });
 
@@ -72,8 +75,11 @@ t.test('portInUse below 1024 as an unprivileged user (EACCES before the in-use c
   t.teardown(() => close(server));
   const script = `import { portInUse } from ${JSON.stringify(module)}; console.log(JSON.stringify([await portInUse('127.0.0.1', ${taken}), await portInUse('*', ${taken}), await portInUse('127.0.0.1', ${free})]));`;
   const out = await new Promise<string>((resolve, reject) =>
-    execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '' }, cwd: readable }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    execFile(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script],
+      { env: { PATH: process.env.PATH ?? '' }, cwd: readable },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
     ),
   );
   t.same(JSON.parse(out), [true, true, false], 'a listener on a privileged port is seen (by connecting), a free one is not');

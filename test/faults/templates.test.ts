@@ -45,10 +45,14 @@ t.test('templates broken mid-run, under load', async (t) => {
       const from = Date.now();
       const applied = { ...state.counters };
       await writeFile(partial, broken);
-      const doc = await eventually('the fault in /status', async () => {
-        const d = await statusOf(statusUrl);
-        return reported(d) ? d : undefined;
-      }, 15_000);
+      const doc = await eventually(
+        'the fault in /status',
+        async () => {
+          const d = await statusOf(statusUrl);
+          return reported(d) ? d : undefined;
+        },
+        15_000,
+      );
       const reason = reported(doc)!;
       t.ok(reason, `reported: ${reason}`);
       await addDomain(`during-${name}.example.org`);

@@ -57,10 +57,14 @@ t.test('Vault faults under load', async (t) => {
       const from = Date.now();
       const logins = vault.vault.requests.filter((r) => r.path === 'auth/approle/login' && r.status === 200).length;
       await inject();
-      const doc = await eventually('vault degraded in /status', async () => {
-        const d = await statusOf(statusUrl);
-        return sourceOf(d, 'vault')?.state === 'degraded' ? d : undefined;
-      }, 15_000);
+      const doc = await eventually(
+        'vault degraded in /status',
+        async () => {
+          const d = await statusOf(statusUrl);
+          return sourceOf(d, 'vault')?.state === 'degraded' ? d : undefined;
+        },
+        15_000,
+      );
       const error = sourceOf(doc, 'vault')!.lastError!;
       t.match(error.message, expected, `the reason: ${error.message}`);
       t.match(doc.health.warnings.join('\n'), /vault is degraded/, 'a warning on the status page');
@@ -99,8 +103,22 @@ t.test('Vault faults under load', async (t) => {
     });
 
   // Longer than the token's max TTL: the token expires while Vault is away, a new login is needed.
-  await fault('down', 'Vault stopped for longer than the token max TTL, then started', () => vault.vault.stop(), () => vault.vault.start(), /cannot reach Vault/, 4_500);
-  await fault('sealed', 'Vault sealed, then unsealed', () => vault.vault.seal(), () => vault.vault.unseal(), /sealed/, 1_000);
+  await fault(
+    'down',
+    'Vault stopped for longer than the token max TTL, then started',
+    () => vault.vault.stop(),
+    () => vault.vault.start(),
+    /cannot reach Vault/,
+    4_500,
+  );
+  await fault(
+    'sealed',
+    'Vault sealed, then unsealed',
+    () => vault.vault.seal(),
+    () => vault.vault.unseal(),
+    /sealed/,
+    1_000,
+  );
 
   await t.test("the daemon's token revoked (AppRole login again)", async (t) => {
     const from = Date.now();

@@ -52,9 +52,7 @@ function mode(path: string): string {
 // Every key path of a parsed YAML document ("consul.address", "wait.min", ...).
 function keyPaths(value: unknown, prefix = ''): string[] {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return [prefix];
-  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
-    keyPaths(v, prefix ? `${prefix}.${k}` : k),
-  );
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => keyPaths(v, prefix ? `${prefix}.${k}` : k));
 }
 
 const hasAnsible = which('ansible-playbook') !== null;
@@ -214,11 +212,15 @@ t.test('paas_router role with Vault AppRole delivers the secret id 0600 through 
   const config = parseYaml(readFileSync(join(root, 'etc/paas-router/config.yaml'), 'utf8')) as {
     vault: { address: string; auth: Record<string, string> };
   };
-  t.same(config.vault.auth, {
-    method: 'approle',
-    role_id: 'role-1234',
-    secret_id_file: '/run/credentials/paas-router.service/vault-approle-secret-id',
-  }, 'config reads the secret id from the systemd credential');
+  t.same(
+    config.vault.auth,
+    {
+      method: 'approle',
+      role_id: 'role-1234',
+      secret_id_file: '/run/credentials/paas-router.service/vault-approle-secret-id',
+    },
+    'config reads the secret id from the systemd credential',
+  );
   t.equal(config.vault.address, 'https://vault.service.consul:8200');
 
   const env = readFileSync(join(root, 'etc/paas-router/environment'), 'utf8');
@@ -238,19 +240,27 @@ t.test('paas_router role refuses AppRole without a secret id', async (t) => {
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const r = converge(root, { paas_router_vault_address: 'https://vault:8200', paas_router_vault_auth_method: 'approle', paas_router_vault_role_id: 'x' });
   t.not(r.status, 0, 'the run fails');
-  t.match(r.stdout, /Invalid paas_router variables/, 'with the role\'s message');
+  t.match(r.stdout, /Invalid paas_router variables/, "with the role's message");
   t.notOk(existsSync(join(root, 'etc/paas-router/config.yaml')), 'before writing anything');
 });
 
 t.test('deploy/systemd/paas-router.service', async (t) => {
   const unit = readFileSync(deployUnit, 'utf8');
   const directives = [
-    'Type=notify', 'NotifyAccess=main', 'WatchdogSec=30s', 'Restart=on-failure', 'User=paas-router',
+    'Type=notify',
+    'NotifyAccess=main',
+    'WatchdogSec=30s',
+    'Restart=on-failure',
+    'User=paas-router',
     'After=network-online.target haproxy.service consul.service',
     'ExecStart=/usr/bin/paas-router run --config /etc/paas-router/config.yaml',
-    'ExecReload=/bin/kill -HUP $MAINPID', 'ProtectSystem=strict',
-    'ReadWritePaths=/etc/haproxy/paas-router /run/haproxy', 'NoNewPrivileges=yes', 'PrivateTmp=yes',
-    'ProtectHome=yes', 'CapabilityBoundingSet=',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'ProtectSystem=strict',
+    'ReadWritePaths=/etc/haproxy/paas-router /run/haproxy',
+    'NoNewPrivileges=yes',
+    'PrivateTmp=yes',
+    'ProtectHome=yes',
+    'CapabilityBoundingSet=',
   ];
   for (const d of directives) t.ok(unit.split('\n').includes(d), `has ${d}`);
   t.match(unit, /^Wants=.*\bhaproxy\.service\b/m, 'wants haproxy.service');

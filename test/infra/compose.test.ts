@@ -90,7 +90,11 @@ t.test('the dev stack has the platform services with real, pinned images', async
   const consulCmd = [compose.services.consul?.command ?? []].flat().join(' ');
   t.match(consulCmd, /\bagent\b.*-dev\b/, 'Consul runs in dev mode');
   t.match([compose.services.vault?.command ?? []].flat().join(' '), /server -dev/, 'Vault runs in dev mode');
-  t.match([compose.services.haproxy?.command ?? []].flat().join(' '), /-W\b.*-S \/run\/haproxy\/master\.sock/, 'HAProxy in master-worker mode with a master socket');
+  t.match(
+    [compose.services.haproxy?.command ?? []].flat().join(' '),
+    /-W\b.*-S \/run\/haproxy\/master\.sock/,
+    'HAProxy in master-worker mode with a master socket',
+  );
 });
 
 t.test('nothing listens beyond loopback', async (t) => {
@@ -115,7 +119,7 @@ t.test('depends_on, volumes and mounted files are consistent', async (t) => {
     const deps = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
     for (const d of deps) t.ok(names.has(d), `${name} depends on existing service ${d}`);
     for (const v of svc.volumes ?? []) {
-      const source = typeof v === 'string' ? v.split(':')[0]! : v.source ?? '';
+      const source = typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '');
       if (source.startsWith('./')) t.ok(existsSync(join(repo, source)), `${name}: ${source} exists in the repository`);
       else if (!source.startsWith('/') && !source.startsWith('$')) t.ok(declared.has(source), `${name}: volume ${source} is declared`);
     }
@@ -133,7 +137,11 @@ t.test('the dev stack paas-router config has every documented key and matches th
   const haproxyCmd = [compose.services.haproxy?.command ?? []].flat().join(' ');
   t.ok(haproxyCmd.includes(`-S ${config.haproxy.master_socket}`), 'master socket shared with the haproxy service');
   t.ok(haproxyCmd.includes(`-f ${config.haproxy.config_dir}/haproxy.cfg`), 'config dir shared with the haproxy service');
-  t.match(readFileSync(join(repo, 'deploy/docker/haproxy-bootstrap.cfg'), 'utf8'), new RegExp(`stats socket ${config.haproxy.runtime_socket.replace(/\./g, '\\.')}`), 'bootstrap config opens the runtime socket');
+  t.match(
+    readFileSync(join(repo, 'deploy/docker/haproxy-bootstrap.cfg'), 'utf8'),
+    new RegExp(`stats socket ${config.haproxy.runtime_socket.replace(/\./g, '\\.')}`),
+    'bootstrap config opens the runtime socket',
+  );
   t.equal(config.consul.address, 'http://127.0.0.1:8500');
   t.equal(config.vault.address, 'http://127.0.0.1:8200');
 });

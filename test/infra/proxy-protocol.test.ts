@@ -27,7 +27,9 @@ t.test('terraform proxy_protocol_v2 and ansible accept_proxy defaults agree', as
 
 t.test('no environment overrides proxy_protocol_v2 to disagree', async (t) => {
   for (const env of ['production', 'staging']) {
-    const json = (await parse('main.tf', readFileSync(join(repo, `terraform/environments/${env}/main.tf`), 'utf8'))) as { module?: Record<string, Record<string, unknown>[]> };
+    const json = (await parse('main.tf', readFileSync(join(repo, `terraform/environments/${env}/main.tf`), 'utf8'))) as {
+      module?: Record<string, Record<string, unknown>[]>;
+    };
     const lb = json.module?.load_balancer?.[0];
     t.ok(lb, `${env} uses the load_balancer module`);
     t.notOk(lb && 'proxy_protocol_v2' in lb, `${env} keeps the module default`);

@@ -24,7 +24,13 @@ const tfRoot = join(repo, 'terraform');
 type Json = Record<string, unknown>;
 type Body = Record<string, unknown>;
 
-interface Resource { kind: 'resource' | 'data'; type: string; name: string; body: Body; file: string }
+interface Resource {
+  kind: 'resource' | 'data';
+  type: string;
+  name: string;
+  body: Body;
+  file: string;
+}
 interface TfDir {
   dir: string; // relative to terraform/
   files: Map<string, Json>;
@@ -44,8 +50,14 @@ function first(v: unknown): Body {
 
 async function parseDir(absDir: string, rel: string, extraFiles: Record<string, string> = {}): Promise<TfDir> {
   const d: TfDir = {
-    dir: rel, files: new Map(), variables: new Map(), outputs: new Map(), locals: new Set(),
-    modules: new Map(), resources: [], terraformBlocks: [],
+    dir: rel,
+    files: new Map(),
+    variables: new Map(),
+    outputs: new Map(),
+    locals: new Set(),
+    modules: new Map(),
+    resources: [],
+    terraformBlocks: [],
   };
   const sources: Record<string, string> = { ...extraFiles };
   if (absDir && existsSync(absDir)) {
@@ -130,7 +142,8 @@ const ALLOWED_PUBLIC: Record<string, { protocol: string; ports: (r: Body, d: TfD
       const refs = varRefs(String(r.for_each ?? ''));
       if (refs.length !== 1 || refs[0] !== 'tcp_app_ports') return 'ports must come from var.tcp_app_ports';
       return /10000/.test(validationText(d.variables.get('tcp_app_ports'))) && /10999/.test(validationText(d.variables.get('tcp_app_ports')))
-        ? null : 'var.tcp_app_ports must be validated to 10000-10999';
+        ? null
+        : 'var.tcp_app_ports must be validated to 10000-10999';
     },
   },
   bastion_openvpn: {
@@ -142,7 +155,11 @@ const ALLOWED_PUBLIC: Record<string, { protocol: string; ports: (r: Body, d: TfD
   },
 };
 
-interface CidrSource { text: string; vars: string[]; literal: string | null }
+interface CidrSource {
+  text: string;
+  vars: string[];
+  literal: string | null;
+}
 
 function cidrSources(r: Body): CidrSource[] {
   const out: CidrSource[] = [];
@@ -151,7 +168,10 @@ function cidrSources(r: Body): CidrSource[] {
     if (raw === undefined) continue;
     for (const item of Array.isArray(raw) ? raw : [raw]) {
       const text = String(item);
-      if (!text.includes('${')) { out.push({ text, vars: [], literal: text }); continue; }
+      if (!text.includes('${')) {
+        out.push({ text, vars: [], literal: text });
+        continue;
+      }
       // each.value / each.key / each.value.x: the set comes from for_each.
       const vars = /\beach\./.test(text) ? varRefs(String(r.for_each ?? '')) : varRefs(text);
       out.push({ text, vars, literal: null });
@@ -197,10 +217,16 @@ function checkPolicy(d: TfDir): string[] {
           if (WORLD.has(s.literal)) isPublic = true;
           continue;
         }
-        if (s.vars.length === 0) { v.push(`${where}: CIDR source ${s.text} cannot be checked (use a validated variable)`); continue; }
+        if (s.vars.length === 0) {
+          v.push(`${where}: CIDR source ${s.text} cannot be checked (use a validated variable)`);
+          continue;
+        }
         for (const name of s.vars) {
           const variable = d.variables.get(name);
-          if (!variable) { v.push(`${where}: CIDR variable ${name} is not declared`); continue; }
+          if (!variable) {
+            v.push(`${where}: CIDR variable ${name} is not declared`);
+            continue;
+          }
           if (defaultIncludesWorld(variable)) isPublic = true;
           else if (!validationText(variable).includes('0.0.0.0/0')) v.push(`${where}: CIDR variable ${name} must have a validation that rejects 0.0.0.0/0`);
         }
@@ -286,7 +312,10 @@ function checkReferences(d: TfDir, modulesByDir: Map<string, TfDir>): string[] {
       for (const m of expr.matchAll(/\blocal\.([A-Za-z_]\w*)/g)) if (!d.locals.has(m[1]!)) v.push(`${d.dir}/${file}: local.${m[1]} is not declared`);
       for (const m of expr.matchAll(/\bmodule\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)/g)) {
         const call = d.modules.get(m[1]!);
-        if (!call) { v.push(`${d.dir}/${file}: module.${m[1]} is not declared`); continue; }
+        if (!call) {
+          v.push(`${d.dir}/${file}: module.${m[1]} is not declared`);
+          continue;
+        }
         const target = modulesByDir.get(resolve(tfRoot, d.dir, String(call.source)));
         if (target && !target.outputs.has(m[2]!)) v.push(`${d.dir}/${file}: module.${m[1]} has no output ${m[2]}`);
       }
@@ -300,7 +329,10 @@ function checkReferences(d: TfDir, modulesByDir: Map<string, TfDir>): string[] {
     const src = String(call.source ?? '');
     const abs = resolve(tfRoot, d.dir, src);
     const target = modulesByDir.get(abs);
-    if (!src.startsWith('../') || !target) { v.push(`${d.dir}: module "${name}" source ${src} is not a module of this repository`); continue; }
+    if (!src.startsWith('../') || !target) {
+      v.push(`${d.dir}: module "${name}" source ${src} is not a module of this repository`);
+      continue;
+    }
     for (const arg of Object.keys(call)) {
       if (!META_ARGS.has(arg) && !target.variables.has(arg)) v.push(`${d.dir}: module "${name}" passes unknown argument ${arg}`);
     }
@@ -384,16 +416,22 @@ t.test('environments compose the modules and configure remote state by example',
     const d = await parseDir(dir, `environments/${env}`);
     const used = new Set([...d.modules.values()].map((c) => String(c.source).split('/').pop()));
     for (const m of mods) t.ok(used.has(m), `${env} uses module ${m}`);
-    t.notOk(d.terraformBlocks.some((b) => b.backend !== undefined), `${env}: no live backend block committed (backend.tf.example instead)`);
+    t.notOk(
+      d.terraformBlocks.some((b) => b.backend !== undefined),
+      `${env}: no live backend block committed (backend.tf.example instead)`,
+    );
     t.notOk(existsSync(join(dir, 'backend.tf')), `${env}: backend.tf is not committed`);
-    const example = await parse('backend.tf.example', readFileSync(join(dir, 'backend.tf.example'), 'utf8')) as Json;
-    const s3 = first(first(first((example.terraform as Body[])).backend).s3);
+    const example = (await parse('backend.tf.example', readFileSync(join(dir, 'backend.tf.example'), 'utf8'))) as Json;
+    const s3 = first(first(first(example.terraform as Body[]).backend).s3);
     t.equal(s3.encrypt, true, `${env}: S3 state encrypted`);
     t.ok(s3.use_lockfile === true || typeof s3.dynamodb_table === 'string', `${env}: state locking`);
     t.match(String(s3.key), new RegExp(`^${env}/`), `${env}: own state key`);
   }
   const prod = await parseDir(join(tfRoot, 'environments/production'), 'environments/production');
-  const engines = [...prod.modules.values()].filter((c) => String(c.source).endsWith('/rds')).map((c) => c.engine).sort();
+  const engines = [...prod.modules.values()]
+    .filter((c) => String(c.source).endsWith('/rds'))
+    .map((c) => c.engine)
+    .sort();
   t.same(engines, ['mysql', 'postgres'], 'production has the shared PostgreSQL and MySQL');
 });
 

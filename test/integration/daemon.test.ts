@@ -50,7 +50,9 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
   await t.test('a custom domain put in K/V is served, and 404 once deleted', async (t) => {
     await fetch(`${consul.url}/v1/kv/paas-router/domains/foo`, { method: 'PUT', body: 'www.example.org' });
     await served('www.example.org', 200, /\/foo/);
-    await eventually('the model lists the custom host', () => state.liveModel?.hosts.some((h) => h.host === 'www.example.org' && h.source === 'kv' && h.key === 'paas-router/domains/foo'));
+    await eventually('the model lists the custom host', () =>
+      state.liveModel?.hosts.some((h) => h.host === 'www.example.org' && h.source === 'kv' && h.key === 'paas-router/domains/foo'),
+    );
     await fetch(`${consul.url}/v1/kv/paas-router/domains/foo`, { method: 'DELETE' });
     await served('www.example.org', 404);
     t.pass('deleted domain answers 404');
@@ -71,7 +73,10 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
     const agent = server.id.split(':')[1]!;
     await setMesosTaskStatus(consul.url, { ...task, agent, status: 'critical' });
     await served('bar-team.production.mozilla.community', 503);
-    t.ok(state.liveModel?.apps.some((a) => a.name === 'bar-team'), 'the app is still in the model');
+    t.ok(
+      state.liveModel?.apps.some((a) => a.name === 'bar-team'),
+      'the app is still in the model',
+    );
     await setMesosTaskStatus(consul.url, { ...task, agent, status: 'passing' });
     await served('bar-team.production.mozilla.community', 200);
   });
@@ -112,14 +117,26 @@ t.test('Consul stopped and restored (stand-in)', async (t) => {
     t.ok(state.liveModel?.apps.length === 2, 'an error is never "no services"');
     await consul.start();
     await eventually('consul source ok', () => state.sources['consul-catalog']?.state === 'ok', 30_000);
-    const fresh = await registerMesosTask(consul.url, { app: '/fresh', agent: 'dev-agent-9', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(foo.id)![0]!.port });
+    const fresh = await registerMesosTask(consul.url, {
+      app: '/fresh',
+      agent: 'dev-agent-9',
+      agentAddress: '127.0.0.1',
+      ip: '127.0.0.1',
+      port: cluster.backends.get(foo.id)![0]!.port,
+    });
     t.equal(fresh.serviceName, 'fresh');
     await served('fresh.production.mozilla.community', 200);
   });
 
   await t.test('after an index reset (snapshot restore) no update is lost', async (t) => {
     consul.resetIndex(1);
-    const after = await registerMesosTask(consul.url, { app: '/after-reset', agent: 'dev-agent-9', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(foo.id)![0]!.port });
+    const after = await registerMesosTask(consul.url, {
+      app: '/after-reset',
+      agent: 'dev-agent-9',
+      agentAddress: '127.0.0.1',
+      ip: '127.0.0.1',
+      port: cluster.backends.get(foo.id)![0]!.port,
+    });
     await served(`${after.serviceName}.production.mozilla.community`, 200);
     await fetch(`${consul.url}/v1/kv/paas-router/domains/after-reset`, { method: 'PUT', body: 'after.example.org' });
     await served('after.example.org', 200);

@@ -100,19 +100,35 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
     await cluster.daemon.runner.settled();
     const reloads = (await showProc(cluster.config.haproxy.masterSocket)).master.reloads;
     putCertificate(cluster.vault!.vault, 'plain.example.net', await selfSignedCertificate({ commonName: 'plain.example.net' }));
-    const r = await eventually('plain.example.net served with its certificate', async () => {
-      const answer = await h2Request(httpsPort, 'plain.example.net', 'plain.example.net');
-      return answer.subject === 'plain.example.net' ? answer : undefined;
-    }, 15_000);
+    const r = await eventually(
+      'plain.example.net served with its certificate',
+      async () => {
+        const answer = await h2Request(httpsPort, 'plain.example.net', 'plain.example.net');
+        return answer.subject === 'plain.example.net' ? answer : undefined;
+      },
+      15_000,
+    );
     t.equal(r.alpn, 'h2');
     t.equal(echoed(r).label, '/plain #1');
     await cluster.daemon.runner.settled();
     t.equal((await showProc(cluster.config.haproxy.masterSocket)).master.reloads, reloads, 'HAProxy was not reloaded');
-    t.ok(captured.lines.some((l) => l.includes('add plain.example.net') && l.includes('through the runtime API')), 'added through the runtime API');
+    t.ok(
+      captured.lines.some((l) => l.includes('add plain.example.net') && l.includes('through the runtime API')),
+      'added through the runtime API',
+    );
   });
 
   await t.test('https-only answers 308 and keeps the method', async (t) => {
-    const r = await rawRequest({ port: httpPort, method: 'POST', path: '/cart?x=1', headers: [['host', SHOP], ['content-length', '3']], body: 'a=1' });
+    const r = await rawRequest({
+      port: httpPort,
+      method: 'POST',
+      path: '/cart?x=1',
+      headers: [
+        ['host', SHOP],
+        ['content-length', '3'],
+      ],
+      body: 'a=1',
+    });
     t.equal(r.status, 308);
     t.same(header(r, 'location'), [`https://${SHOP}/cart?x=1`]);
   });
@@ -158,7 +174,10 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
       { subject: 'router.mode=tcp', reason: `router.mode=tcp needs a valid router.port=<a port in ${tcpPort}>; app not routed` },
       { subject: 'router.port=2181', reason: `router.port: port 2181 is outside haproxy.tcp_ports (${tcpPort}), the ports the load balancer forwards` },
     ]);
-    t.notOk(cluster.daemon.runner.state.liveModel?.apps.some((a) => a.name === 'rogue'), 'rogue not routed');
+    t.notOk(
+      cluster.daemon.runner.state.liveModel?.apps.some((a) => a.name === 'rogue'),
+      'rogue not routed',
+    );
   });
 
   await t.test('bad edge tags are rejected with a reason naming the app and the tag', async (t) => {
@@ -188,7 +207,10 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
     await t.rejects(rawRequest({ port: statsPort, address: '127.0.0.1', headers: [['host', 'stats']] }), { code: 'ECONNREFUSED' }, 'not on the public address');
     const server = cluster.daemon.runner.state.liveModel!.apps.find((a) => a.name === 'plain')!.servers[0]!.name;
     const action = (a: string) => `s=${server}&action=${a}&b=app_plain`;
-    const form = (body: string): [string, string][] => [['content-type', 'application/x-www-form-urlencoded'], ['content-length', String(body.length)]];
+    const form = (body: string): [string, string][] => [
+      ['content-type', 'application/x-www-form-urlencoded'],
+      ['content-length', String(body.length)],
+    ];
     t.equal((await stats(form(action('maint')), 'POST', action('maint'))).status, 401, 'no admin action without credentials');
     t.equal((await rawRequest({ port: httpPort, headers: [['host', PLAIN]] })).status, 200, 'still served');
     const done = await stats([auth, ...form(action('maint'))], 'POST', action('maint'));

@@ -78,7 +78,7 @@ t.test('per-app features through a real HAProxy', async (t) => {
     t.equal(bare.body.trim(), '/forum #1');
     t.equal(bare.headers['x-path'], '/');
     const other = await get('site.example.org', '/forumx');
-    t.equal(other.body.trim(), '/site #1', '/forumx is not under /forum: the host\'s own app');
+    t.equal(other.body.trim(), '/site #1', "/forumx is not under /forum: the host's own app");
     const own = await get(`forum.${zone}`, '/forum/x');
     t.equal(own.body.trim(), '/forum #1', 'the prefix applies on the default host too');
     t.equal((await get(`forum.${zone}`, '/')).status, 404, 'outside its prefix the default host has no app');
@@ -94,7 +94,11 @@ t.test('per-app features through a real HAProxy', async (t) => {
     await wait('only blue', async () => (await bodies(host)).join() === '/web-blue #1');
     await settle();
     t.equal(reports.at(-1)?.status, 'runtime');
-    t.match(await sendSocketCommand(config.haproxy.runtimeSocket, 'show servers state app_web'), /web-green_\S+ 127\.0\.0\.1 \d+ \d+ 0 /, 'green has weight 0 in HAProxy');
+    t.match(
+      await sendSocketCommand(config.haproxy.runtimeSocket, 'show servers state app_web'),
+      /web-green_\S+ 127\.0\.0\.1 \d+ \d+ 0 /,
+      'green has weight 0 in HAProxy',
+    );
     await kv('paas-router/weights/web', 'web-blue=0 web-green=10');
     await wait('only green', async () => (await bodies(host)).join() === '/web-green #1');
     await settle();
@@ -120,7 +124,9 @@ t.test('per-app features through a real HAProxy', async (t) => {
 
   await t.test('a group whose apps disagree is rejected with the reason; nothing else is affected', async (t) => {
     t.equal((await get(`bad.${zone}`)).status, 404);
-    t.ok(state.builtModel!.rejections.some((r) => r.kind === 'group' && r.service === 'bad-a' && /disagree on balance \(leastconn vs roundrobin\)/.test(r.reason)));
+    t.ok(
+      state.builtModel!.rejections.some((r) => r.kind === 'group' && r.service === 'bad-a' && /disagree on balance \(leastconn vs roundrobin\)/.test(r.reason)),
+    );
     t.equal((await get(`lan.${zone}`)).status, 200);
   });
 
@@ -139,7 +145,9 @@ t.test('per-app features through a real HAProxy', async (t) => {
     await kv('paas-router/maintenance/web', 'Group down');
     await wait('group in maintenance', async () => (await get(`web.${zone}`)).body === 'Group down\n');
     await kv('paas-router/maintenance/lan', 'x'.repeat(1025));
-    await wait('too long refused', () => state.builtModel!.rejections.some((r) => r.kind === 'maintenance' && r.service === 'lan' && /1025 bytes long \(max 1024\)/.test(r.reason)));
+    await wait('too long refused', () =>
+      state.builtModel!.rejections.some((r) => r.kind === 'maintenance' && r.service === 'lan' && /1025 bytes long \(max 1024\)/.test(r.reason)),
+    );
     t.equal((await get(`lan.${zone}`)).status, 200, 'a refused message leaves the app serving');
     await kv('paas-router/maintenance/site');
     await kv('paas-router/maintenance/web');
@@ -152,9 +160,16 @@ t.test('per-app features through a real HAProxy', async (t) => {
   await t.test('the status page document and explain say what each feature does', async (t) => {
     await kv('paas-router/weights/web', 'web-blue=90 web-green=10');
     await kv('paas-router/maintenance/lan', 'Moving racks');
-    await wait('applied', () => state.builtModel!.apps.find((a) => a.name === 'lan')?.maintenance !== undefined && state.builtModel!.apps.find((a) => a.name === 'web')!.members![0]!.weight === 90);
+    await wait(
+      'applied',
+      () =>
+        state.builtModel!.apps.find((a) => a.name === 'lan')?.maintenance !== undefined &&
+        state.builtModel!.apps.find((a) => a.name === 'web')!.members![0]!.weight === 90,
+    );
     await settle();
-    const doc = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as { apps: { name: string; features: string[]; members: unknown; maintenance: { since: string | null } | null }[] };
+    const doc = (await (await fetch(`${cluster.daemon.server.url}/status`)).json()) as {
+      apps: { name: string; features: string[]; members: unknown; maintenance: { since: string | null } | null }[];
+    };
     const of = (name: string) => doc.apps.find((a) => a.name === name)!;
     t.ok(of('site').features.includes('www.site.example.org → 308 to site.example.org'), 'redirect');
     t.ok(of('site').features.includes(`site.${zone} → 308 to site.example.org`));

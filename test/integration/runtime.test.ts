@@ -49,7 +49,11 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     await settle();
     t.equal(reports.at(-1)?.status, 'runtime');
     t.equal(await reloads(), before, 'no reload');
-    t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server 127\\.0\\.0\\.1:${added.backend.port} `), 'written to the file too');
+    t.match(
+      await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'),
+      new RegExp(`server 127\\.0\\.0\\.1:${added.backend.port} `),
+      'written to the file too',
+    );
   });
 
   await t.test('an instance failing its check, then recovering: runtime, no reload', async (t) => {
@@ -89,7 +93,10 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     const done = await inflight!;
     t.equal(done.status, 200, 'the in-flight request completed');
     t.equal(done.body.trim(), '/web #2');
-    await wait('the drained server is deleted', async () => !(await sendSocketCommand(runtimeSocket, 'show servers state app_web')).includes(`:${second.port} `));
+    await wait(
+      'the drained server is deleted',
+      async () => !(await sendSocketCommand(runtimeSocket, 'show servers state app_web')).includes(`:${second.port} `),
+    );
     t.equal(await reloads(), before, 'no reload');
   });
 
@@ -112,7 +119,11 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     await wait('fresh served', async () => (await get('fresh.production.mozilla.community')).status === 200);
     await settle();
     t.ok((await reloads()) > before);
-    t.match(reportsSince(since)[0], { status: 'reloaded', reloadReason: 'apps were added or removed' }, 'the plan from the builds: a new backend needs a reload');
+    t.match(
+      reportsSince(since)[0],
+      { status: 'reloaded', reloadReason: 'apps were added or removed' },
+      'the plan from the builds: a new backend needs a reload',
+    );
   });
 
   await t.test('a sticky app (cookie) cannot take dynamic servers: validated reload', async (t) => {
@@ -129,8 +140,13 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     // An operator's template adds `redir` to server lines: haproxy -c accepts it, `add server` does not.
     const serverPartial = join(templatesDir, 'partials', 'server.hbs');
     const original = await readFile(serverPartial, 'utf8');
-    await writeFile(serverPartial, original.replace('{{#unless passing}}', '{{#if (eq app.name "web")}} redir http://www.web.example{{/if}}{{#unless passing}}'));
-    await wait('template applied by a reload', async () => (await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8')).includes('redir http://www.web.example'));
+    await writeFile(
+      serverPartial,
+      original.replace('{{#unless passing}}', '{{#if (eq app.name "web")}} redir http://www.web.example{{/if}}{{#unless passing}}'),
+    );
+    await wait('template applied by a reload', async () =>
+      (await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8')).includes('redir http://www.web.example'),
+    );
     await settle();
     const before = await reloads();
     const since = Date.now();
@@ -153,7 +169,11 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     await cluster.addTask(web);
     await wait('applied', () => reportsSince(since).length > 0);
     t.match(reportsSince(since)[0], { status: 'reloaded', reloadReason: /differs from the configuration/ });
-    t.notMatch(await sendSocketCommand(runtimeSocket, `show servers state app_web`), new RegExp(`${first.name.replace(/\./g, '\\.')} 127\\.0\\.0\\.1 \\d+ 1 `), 'back to the config');
+    t.notMatch(
+      await sendSocketCommand(runtimeSocket, `show servers state app_web`),
+      new RegExp(`${first.name.replace(/\./g, '\\.')} 127\\.0\\.0\\.1 \\d+ 1 `),
+      'back to the config',
+    );
   });
 
   await t.test('a reload after runtime changes serves exactly the same', async (t) => {

@@ -54,12 +54,7 @@ const routing: Case[] = [
   {
     name: 'one bridge instance is enough',
     services: { web: [plain('web-manual', { address: '10.0.0.9', port: 8080 }), mc('web', 1)] },
-    apps: [
-      httpApp('web', [
-        server('web', 1),
-        { name: '10.0.0.9:8080', id: 'web-manual', address: '10.0.0.9', port: 8080, passing: true },
-      ]),
-    ],
+    apps: [httpApp('web', [server('web', 1), { name: '10.0.0.9:8080', id: 'web-manual', address: '10.0.0.9', port: 8080, passing: true }])],
   },
   {
     name: 'router.expose routes a plain Consul service',
@@ -149,7 +144,12 @@ const names: Case[] = [
     },
     apps: [httpApp('wordpress', [server('WORDPRESS', 3)])],
     rejections: [
-      ['service', 'WordPress', 'WordPress', /"WordPress" is the same as "WORDPRESS" to Consul \(service names are case-insensitive\), which was registered first; "WORDPRESS" is routed as wordpress/],
+      [
+        'service',
+        'WordPress',
+        'WordPress',
+        /"WordPress" is the same as "WORDPRESS" to Consul \(service names are case-insensitive\), which was registered first; "WORDPRESS" is routed as wordpress/,
+      ],
       ['service', 'wordpress', 'wordpress', /"wordpress" is the same as "WORDPRESS" to Consul/],
     ],
   },
@@ -535,10 +535,7 @@ const tags: Case[] = [
     name: 'a skipped instance takes no part in the tag vote or in the tcp port order',
     services: {
       db: [mc('db', 1, { tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 5 })],
-      late: [
-        mc('late', 2, { tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 9 }),
-        mc('late', 3, { port: 0, createIndex: 1 }),
-      ],
+      late: [mc('late', 2, { tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 9 }), mc('late', 3, { port: 0, createIndex: 1 })],
       web: [
         mc('web', 4),
         mc('web', 5, { address: '', tags: ['router.mode=tcp', 'router.port=10002', 'router.maxconn=1'] }),
@@ -669,7 +666,13 @@ const domains: Case[] = [
     claims: [claim('wordpress', `future.${CLUSTER} a.b.${CLUSTER} ${CLUSTER} wordpress.${CLUSTER}`, 1)],
     apps: [WP1],
     rejections: [
-      ['conflict', 'wordpress', `a.b.${CLUSTER}`, /reserved for default host names \(production\.mozilla\.community and \*\.production\.mozilla\.community\)/, W],
+      [
+        'conflict',
+        'wordpress',
+        `a.b.${CLUSTER}`,
+        /reserved for default host names \(production\.mozilla\.community and \*\.production\.mozilla\.community\)/,
+        W,
+      ],
       ['conflict', 'wordpress', `future.${CLUSTER}`, /reserved/, W],
       ['conflict', 'wordpress', CLUSTER, /reserved/, W],
       ['conflict', 'wordpress', `wordpress.${CLUSTER}`, /reserved/, W],
@@ -680,11 +683,7 @@ const domains: Case[] = [
     services: { wordpress: [wp(1)] },
     claims: [claim('wordpress', `${CLUSTER}.example.org xproduction.mozilla.community mozilla.community`, 1)],
     apps: [httpApp('wordpress', [wpServer(1)], {}, ['mozilla.community', `${CLUSTER}.example.org`, 'xproduction.mozilla.community'])],
-    customHosts: [
-      kv('mozilla.community', 'wordpress'),
-      kv(`${CLUSTER}.example.org`, 'wordpress'),
-      kv('xproduction.mozilla.community', 'wordpress'),
-    ],
+    customHosts: [kv('mozilla.community', 'wordpress'), kv(`${CLUSTER}.example.org`, 'wordpress'), kv('xproduction.mozilla.community', 'wordpress')],
   },
   {
     name: 'claims for unknown, unrouted, skipped, invalid and tcp services claim nothing',
@@ -731,7 +730,13 @@ const domains: Case[] = [
       ['domain', '', 'paas-router/domains/', /key names no service/, 'paas-router/domains/'],
       ['domain', '', 'paas-router/other/wordpress', /not under the domains prefix/, 'paas-router/other/wordpress'],
       ['domain', 'wordpress', 'paas-router/domains/wordpress/', /nested key/, 'paas-router/domains/wordpress/'],
-      ['domain', 'wordpress', 'paas-router/domains/wordpress/extra', /nested key: expected paas-router\/domains\/<service> with no further "\/"/, 'paas-router/domains/wordpress/extra'],
+      [
+        'domain',
+        'wordpress',
+        'paas-router/domains/wordpress/extra',
+        /nested key: expected paas-router\/domains\/<service> with no further "\/"/,
+        'paas-router/domains/wordpress/extra',
+      ],
     ],
   },
   {
@@ -783,9 +788,7 @@ const domains: Case[] = [
     services: { kafka: [mc('kafka', 1)] },
     claims: [claim('', 'www.example.org', 10, 'paas-router/domains/\u212aafka')],
     apps: [httpApp('kafka', [server('kafka', 1)])],
-    rejections: [
-      ['domain', '\u212aafka', 'paas-router/domains/\u212aafka', /non-ASCII characters/, 'paas-router/domains/\u212aafka'],
-    ],
+    rejections: [['domain', '\u212aafka', 'paas-router/domains/\u212aafka', /non-ASCII characters/, 'paas-router/domains/\u212aafka']],
   },
 ];
 

@@ -25,7 +25,7 @@ function richInput(): ModelInput {
     redis: [plain('redis')],
     consul: [mc('consul', 10)],
     hidden: [mc('hidden', 11, { tags: ['router.skip'] }), mc('hidden', 12)],
-    'bad_name': [mc('bad_name', 13)],
+    bad_name: [mc('bad_name', 13)],
     broken: [mc('broken', 14, { address: '' }), mc('broken', 15, { port: 0 }), mc('broken', 16, { passing: false })],
   };
   const claims: DomainClaim[] = [
@@ -55,12 +55,11 @@ t.test('shuffled input order gives byte-identical output', async (t) => {
   // Guard against a vacuous pass: the fixture must actually produce every kind of output.
   const model = JSON.parse(baseline) as RoutingModel;
   t.ok(model.apps.length >= 5, 'several apps');
-  t.ok(model.hosts.some((h) => h.source === 'kv'), 'custom hosts');
-  t.strictSame(
-    [...new Set(model.rejections.map((r) => r.kind))].sort(),
-    ['conflict', 'domain', 'service', 'tag'],
-    'every rejection kind',
+  t.ok(
+    model.hosts.some((h) => h.source === 'kv'),
+    'custom hosts',
   );
+  t.strictSame([...new Set(model.rejections.map((r) => r.kind))].sort(), ['conflict', 'domain', 'service', 'tag'], 'every rejection kind');
   for (let seed = 1; seed <= 30; seed++) {
     const again = JSON.stringify(buildModel(shuffled(input, seed)));
     t.equal(again, baseline, `seed ${seed}`);
@@ -79,13 +78,17 @@ t.test('the winners of ties do not depend on order', async (t) => {
   t.equal(model.apps.find((a) => a.name === 'wordpress')?.balance, 'leastconn', 'vote 2:2 → smallest value');
   t.equal(model.apps.find((a) => a.name === 'wordpress')?.maxconn, 200, 'vote 1:1 → smallest text');
   const shared = model.hosts.find((h) => h.host === 'shared.example.org');
-  t.strictSame(shared, {
-    host: 'shared.example.org',
-    backend: 'app_discourse',
-    app: 'discourse',
-    source: 'kv',
-    key: 'paas-router/domains/discourse',
-  }, 'CreateIndex tie on shared host → lower key');
+  t.strictSame(
+    shared,
+    {
+      host: 'shared.example.org',
+      backend: 'app_discourse',
+      app: 'discourse',
+      source: 'kv',
+      key: 'paas-router/domains/discourse',
+    },
+    'CreateIndex tie on shared host → lower key',
+  );
 });
 
 t.test('buildModel does not mutate its input', async (t) => {
@@ -112,7 +115,10 @@ function checkInvariants(t: Test, model: RoutingModel, label: string): void {
     strings.push(...(a.timeoutServer ? [a.timeoutServer] : []), ...(a.defaultHost ? [a.defaultHost] : []));
     for (const s of a.servers) strings.push(s.name, s.address);
     t.equal(new Set(a.servers.map((s) => s.name)).size, a.servers.length, `${label}: server names unique in ${a.name}`);
-    t.ok(a.servers.every((s) => /^[A-Za-z0-9_.:-]+$/.test(s.name)), `${label}: server names safe in ${a.name}`);
+    t.ok(
+      a.servers.every((s) => /^[A-Za-z0-9_.:-]+$/.test(s.name)),
+      `${label}: server names safe in ${a.name}`,
+    );
     if (a.mode === 'tcp') t.strictSame(a.hosts, [], `${label}: tcp app ${a.name} has no hosts`);
     else t.equal(a.hosts[0], a.defaultHost, `${label}: default host first for ${a.name}`);
   }
@@ -120,25 +126,61 @@ function checkInvariants(t: Test, model: RoutingModel, label: string): void {
     const app = model.apps.find((a) => a.name === h.app);
     t.ok(app?.hosts.includes(h.host) && app.backend === h.backend, `${label}: host ${h.host} belongs to its app`);
   }
-  t.notOk(strings.some((s) => UNSAFE_IN_CONFIG.test(s)), `${label}: nothing unsafe reaches the routes`);
+  t.notOk(
+    strings.some((s) => UNSAFE_IN_CONFIG.test(s)),
+    `${label}: nothing unsafe reaches the routes`,
+  );
   const rejectionText = model.rejections.flatMap((r) => [r.service, r.subject, r.reason, r.key ?? '']);
-  t.notOk(rejectionText.some((s) => BREAKS_A_LOG_LINE.test(s)), `${label}: rejections stay on one line`);
+  t.notOk(
+    rejectionText.some((s) => BREAKS_A_LOG_LINE.test(s)),
+    `${label}: rejections stay on one line`,
+  );
 }
 
 t.test('invariants hold on random hostile input', async (t) => {
   const next = rng(42);
   const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)]!;
   const tagPool = [
-    'router.mode=tcp', 'router.mode=http', 'router.mode=udp', 'router.port=10001', 'router.port=10002', 'router.port=80',
-    'router.port=0', 'router.balance=source', 'router.balance=hdr(host)', 'router.healthcheck=/ok',
-    'router.healthcheck=/a b', 'router.healthcheck=/x"\ny', 'router.sticky', 'router.https-only=yes', 'router.maxconn=5',
-    'router.timeout-server=30s', 'router.timeout-server=99h', 'router.expose', 'router.skip', 'router.\u0000',
-    'router.mode=tcp\u2028', 'router.', 'router.x=y', 'other',
+    'router.mode=tcp',
+    'router.mode=http',
+    'router.mode=udp',
+    'router.port=10001',
+    'router.port=10002',
+    'router.port=80',
+    'router.port=0',
+    'router.balance=source',
+    'router.balance=hdr(host)',
+    'router.healthcheck=/ok',
+    'router.healthcheck=/a b',
+    'router.healthcheck=/x"\ny',
+    'router.sticky',
+    'router.https-only=yes',
+    'router.maxconn=5',
+    'router.timeout-server=30s',
+    'router.timeout-server=99h',
+    'router.expose',
+    'router.skip',
+    'router.\u0000',
+    'router.mode=tcp\u2028',
+    'router.',
+    'router.x=y',
+    'other',
   ];
   const namePool = ['web', 'Web', 'api', 'a_b', 'bad name', 'x\u0000y', 'ok.grp', 'consul', 'tcp1', 'tcp2', 'ünï'];
   const hostPool = [
-    'www.example.org', 'a.example.org', 'web.production.mozilla.community', 'bad host', 'x\u2028y.org', 'a..b',
-    'bücher.de', 'xn--bcher-kva.de', 'p.org:80', '*.x.org', 'Z.EXAMPLE.ORG', 'q.org.', '"x.org"',
+    'www.example.org',
+    'a.example.org',
+    'web.production.mozilla.community',
+    'bad host',
+    'x\u2028y.org',
+    'a..b',
+    'bücher.de',
+    'xn--bcher-kva.de',
+    'p.org:80',
+    '*.x.org',
+    'Z.EXAMPLE.ORG',
+    'q.org.',
+    '"x.org"',
   ];
   const addrPool = ['10.0.0.1', '10.0.0.2', 'fe80::1', '', 'a b', 'x;y', 'Node1', 'node1'];
   for (let round = 0; round < 40; round++) {

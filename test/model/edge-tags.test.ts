@@ -8,7 +8,13 @@ import type { ModelSettings } from '../../src/model/types.js';
 import { mc, settings } from './helpers.js';
 
 const DEFAULTS: AppSettings = { mode: 'http', balance: 'roundrobin', httpsOnly: false, sticky: false };
-const bounded: ModelSettings = { ...settings, tcpPorts: [{ from: 10000, to: 10999 }, { from: 12000, to: 12000 }] };
+const bounded: ModelSettings = {
+  ...settings,
+  tcpPorts: [
+    { from: 10000, to: 10999 },
+    { from: 12000, to: 12000 },
+  ],
+};
 
 t.test('edge tags: valid values, normalised', async (t) => {
   const cases: [string, string, string][] = [
@@ -113,7 +119,11 @@ t.test('edge tags: resolved per app', async (t) => {
     },
   ];
   for (const c of cases) {
-    const r = resolveTags('app', c.tags.map((tags, i) => mc('app', i + 1, { tags })), bounded);
+    const r = resolveTags(
+      'app',
+      c.tags.map((tags, i) => mc('app', i + 1, { tags })),
+      bounded,
+    );
     t.strictSame(r.settings, c.settings, `${c.name}: settings`);
     t.equal(r.routable, c.routable ?? true, `${c.name}: routable`);
     const got = [...new Map(r.rejections.map((x) => [x.subject, x])).values()];
@@ -140,7 +150,10 @@ t.test('edge tags reach the AppRoute; unset ones stay absent', async (t) => {
   t.equal(shop.maxBody, 1024);
   t.notOk('hstsSubdomains' in shop || 'timeoutClient' in shop || 'timeoutConnect' in shop, 'unset edge fields absent');
   const plain = model.apps.find((a) => a.name === 'plain')!;
-  t.notOk(['hsts', 'hstsSubdomains', 'timeoutClient', 'timeoutConnect', 'maxBody'].some((k) => k in plain), 'no edge field without tags');
+  t.notOk(
+    ['hsts', 'hstsSubdomains', 'timeoutClient', 'timeoutConnect', 'maxBody'].some((k) => k in plain),
+    'no edge field without tags',
+  );
 });
 
 t.test('parsePortRange', async (t) => {

@@ -10,7 +10,13 @@ import type { AppRoute, KvEntry, ModelInput } from '../../src/model/types.js';
 import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
 import { CLUSTER, type Rej, checkRejections, claim, httpApp, mc, server, settings } from './helpers.js';
 
-const kvEntry = (key: string, value: string, createIndex = 20, firstSeenAt?: number): KvEntry => ({ key, value, createIndex, modifyIndex: createIndex, ...(firstSeenAt !== undefined ? { firstSeenAt } : {}) });
+const kvEntry = (key: string, value: string, createIndex = 20, firstSeenAt?: number): KvEntry => ({
+  key,
+  value,
+  createIndex,
+  modifyIndex: createIndex,
+  ...(firstSeenAt !== undefined ? { firstSeenAt } : {}),
+});
 const weights = (group: string, value: string) => kvEntry(`paas-router/weights/${group}`, value);
 const maint = (name: string, value: string, since?: number) => kvEntry(`paas-router/maintenance/${name}`, value, 30, since);
 
@@ -96,10 +102,17 @@ const cases: Case[] = [
     name: "redirect to a host that is not the app's: dropped with the reason, the app is still served",
     services: { web: [web(1, ['router.redirect=evil.example.net'])], other: [mc('other', 2)] },
     apps: { web: { hosts: [`web.${CLUSTER}`] }, other: {} },
-    rejections: [['tag', 'web', 'router.redirect=evil.example.net', /evil\.example\.net is not a host of app web \(its hosts: web\.production\.mozilla\.community\); no redirect/]],
+    rejections: [
+      [
+        'tag',
+        'web',
+        'router.redirect=evil.example.net',
+        /evil\.example\.net is not a host of app web \(its hosts: web\.production\.mozilla\.community\); no redirect/,
+      ],
+    ],
   },
   {
-    name: 'redirect to a host another app won: not the app\'s own',
+    name: "redirect to a host another app won: not the app's own",
     services: { web: [web(1, ['router.redirect=www.example.org'])], blog: [mc('blog', 2)] },
     claims: [claim('blog', 'www.example.org', 5), claim('web', 'www.example.org', 9)],
     apps: { web: { hosts: [`web.${CLUSTER}`] } },
@@ -110,7 +123,10 @@ const cases: Case[] = [
   },
   {
     name: 'allow on http and tcp apps',
-    services: { web: [web(1, ['router.allow=10.0.0.0/8 2001:db8::/32'])], irc: [mc('irc', 2, { tags: ['router.mode=tcp', 'router.port=6667', 'router.allow=192.0.2.0/24'] })] },
+    services: {
+      web: [web(1, ['router.allow=10.0.0.0/8 2001:db8::/32'])],
+      irc: [mc('irc', 2, { tags: ['router.mode=tcp', 'router.port=6667', 'router.allow=192.0.2.0/24'] })],
+    },
     apps: { web: { allow: ['10.0.0.0/8', '2001:db8::/32'] }, irc: { allow: ['192.0.2.0/24'], port: 6667 } },
   },
   {
@@ -130,7 +146,15 @@ const cases: Case[] = [
     services: { a: [mc('a', 1, { tags: ['router.path=/x'] })], b: [mc('b', 2, { tags: ['router.path=/x'] })] },
     claims: [claim('b', 'example.org', 5), claim('a', 'example.org', 9)],
     apps: { a: { hosts: [`a.${CLUSTER}`] }, b: { hosts: [`b.${CLUSTER}`, 'example.org'] } },
-    rejections: [['conflict', 'a', 'example.org', /host and path \/x already claimed by service b \(key paas-router\/domains\/b, CreateIndex 5\)/, 'paas-router/domains/a']],
+    rejections: [
+      [
+        'conflict',
+        'a',
+        'example.org',
+        /host and path \/x already claimed by service b \(key paas-router\/domains\/b, CreateIndex 5\)/,
+        'paas-router/domains/a',
+      ],
+    ],
   },
   {
     name: 'strip-path without a path is reported and ignored',
@@ -180,8 +204,23 @@ const cases: Case[] = [
     name: 'bad weights: the whole value is refused with the reason; equal weights',
     services: { 'shop-blue': [blue(1)], 'shop-green': [green(2)] },
     weights: [weights('shop', 'shop-blue=90 shop-green=300')],
-    apps: { shop: { members: [{ app: 'shop-blue', weight: 1, weightFrom: 'default', servers: 1 }, { app: 'shop-green', weight: 1, weightFrom: 'default', servers: 1 }] } },
-    rejections: [['weight', 'shop', 'paas-router/weights/shop', /bad token "shop-green=300": expected <app>=<weight> with weight 0\.\.256; every app of the group gets the default weight 1/, 'paas-router/weights/shop']],
+    apps: {
+      shop: {
+        members: [
+          { app: 'shop-blue', weight: 1, weightFrom: 'default', servers: 1 },
+          { app: 'shop-green', weight: 1, weightFrom: 'default', servers: 1 },
+        ],
+      },
+    },
+    rejections: [
+      [
+        'weight',
+        'shop',
+        'paas-router/weights/shop',
+        /bad token "shop-green=300": expected <app>=<weight> with weight 0\.\.256; every app of the group gets the default weight 1/,
+        'paas-router/weights/shop',
+      ],
+    ],
   },
   {
     name: 'weights naming an app outside the group, and weights of no group',
@@ -215,11 +254,22 @@ const cases: Case[] = [
     services: { 'shop-blue': [blue(1)] },
     claims: [claim('shop-blue', 'blue.example.org')],
     apps: { shop: { hosts: [`shop.${CLUSTER}`] } },
-    rejections: [['domain', 'shop-blue', 'paas-router/domains/shop-blue', /served as part of group shop: claim its domains under paas-router\/domains\/shop/, 'paas-router/domains/shop-blue']],
+    rejections: [
+      [
+        'domain',
+        'shop-blue',
+        'paas-router/domains/shop-blue',
+        /served as part of group shop: claim its domains under paas-router\/domains\/shop/,
+        'paas-router/domains/shop-blue',
+      ],
+    ],
   },
   {
     name: 'tcp group: one listen on the shared port',
-    services: { 'db-a': [mc('db-a', 1, { tags: ['router.mode=tcp', 'router.port=10001', 'router.group=db'] })], 'db-b': [mc('db-b', 2, { tags: ['router.mode=tcp', 'router.port=10001', 'router.group=db'] })] },
+    services: {
+      'db-a': [mc('db-a', 1, { tags: ['router.mode=tcp', 'router.port=10001', 'router.group=db'] })],
+      'db-b': [mc('db-b', 2, { tags: ['router.mode=tcp', 'router.port=10001', 'router.group=db'] })],
+    },
     apps: { db: { mode: 'tcp', port: 10001, hosts: [] } },
     absent: ['db-a', 'db-b'],
   },
@@ -235,15 +285,34 @@ const cases: Case[] = [
   {
     name: 'bad maintenance entries are refused, each with its reason; the apps keep serving',
     services: { web: [web(1)], 'shop-blue': [blue(2)], irc: [mc('irc', 3, { tags: ['router.mode=tcp', 'router.port=6667'] })] },
-    maintenance: [maint('web', 'x'.repeat(1025)), maint('shop-blue', 'down'), maint('irc', 'down'), maint('ghost', 'down'), maint('a/b', 'x'), maint('shop', 'ding\u0007')],
+    maintenance: [
+      maint('web', 'x'.repeat(1025)),
+      maint('shop-blue', 'down'),
+      maint('irc', 'down'),
+      maint('ghost', 'down'),
+      maint('a/b', 'x'),
+      maint('shop', 'ding\u0007'),
+    ],
     apps: { web: { name: 'web' }, shop: { name: 'shop' } },
     rejections: [
       ['maintenance', 'a/b', 'paas-router/maintenance/a/b', /no further "\/"; ignored/, 'paas-router/maintenance/a/b'],
       ['maintenance', 'ghost', 'paas-router/maintenance/ghost', /no app or group named ghost is routed/, 'paas-router/maintenance/ghost'],
       ['maintenance', 'irc', 'paas-router/maintenance/irc', /tcp app/, 'paas-router/maintenance/irc'],
       ['maintenance', 'shop', 'paas-router/maintenance/shop', /control characters \(only tabs and newlines are allowed\)/, 'paas-router/maintenance/shop'],
-      ['maintenance', 'shop-blue', 'paas-router/maintenance/shop-blue', /part of group shop: put paas-router\/maintenance\/shop instead/, 'paas-router/maintenance/shop-blue'],
-      ['maintenance', 'web', 'paas-router/maintenance/web', /message is 1025 bytes long \(max 1024\); the app is not put in maintenance/, 'paas-router/maintenance/web'],
+      [
+        'maintenance',
+        'shop-blue',
+        'paas-router/maintenance/shop-blue',
+        /part of group shop: put paas-router\/maintenance\/shop instead/,
+        'paas-router/maintenance/shop-blue',
+      ],
+      [
+        'maintenance',
+        'web',
+        'paas-router/maintenance/web',
+        /message is 1025 bytes long \(max 1024\); the app is not put in maintenance/,
+        'paas-router/maintenance/web',
+      ],
     ],
   },
 ];
@@ -263,7 +332,15 @@ for (const c of cases) {
 }
 
 t.test('parseWeights', async (t) => {
-  t.same(parseWeights('a=0 b=256\nc=7,d=1'), { ok: true, weights: new Map([['a', 0], ['b', 256], ['c', 7], ['d', 1]]) });
+  t.same(parseWeights('a=0 b=256\nc=7,d=1'), {
+    ok: true,
+    weights: new Map([
+      ['a', 0],
+      ['b', 256],
+      ['c', 7],
+      ['d', 1],
+    ]),
+  });
   for (const [value, reason] of [
     ['', /empty value/],
     ['a=', /bad token "a="/],
@@ -280,7 +357,10 @@ t.test('parseWeights', async (t) => {
 });
 
 t.test('path routes: one HostRoute per (host, prefix), sorted by host then path', async (t) => {
-  const m = build({ site: [mc('site', 1)], forum: [mc('forum', 2, { tags: ['router.path=/forum'] })] }, { claims: [claim('site', 'example.org', 1), claim('forum', 'example.org', 2)] });
+  const m = build(
+    { site: [mc('site', 1)], forum: [mc('forum', 2, { tags: ['router.path=/forum'] })] },
+    { claims: [claim('site', 'example.org', 1), claim('forum', 'example.org', 2)] },
+  );
   t.same(
     m.hosts.filter((h) => h.host === 'example.org').map((h) => [h.app, h.path]),
     [

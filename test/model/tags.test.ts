@@ -61,7 +61,10 @@ t.test('parseRouterTag: rejected tags', async (t) => {
   const cases: [string, RegExp][] = [
     ['router.', /empty key/],
     ['router.=tcp', /empty key/],
-    ['router.foo=bar', /unknown key "foo": known keys are allow, balance, expose, group, healthcheck, hsts, hsts-subdomains, https-only, max-body, maxconn, mode, path, port, redirect, skip, sticky, strip-path, timeout-client, timeout-connect, timeout-server/],
+    [
+      'router.foo=bar',
+      /unknown key "foo": known keys are allow, balance, expose, group, healthcheck, hsts, hsts-subdomains, https-only, max-body, maxconn, mode, path, port, redirect, skip, sticky, strip-path, timeout-client, timeout-connect, timeout-server/,
+    ],
     ['router.Mode=tcp', /unknown key "Mode"/],
     ['router.mode', /router\.mode needs a value.*allowed: http, tcp/],
     ['router.port', /router\.port needs a value/],

@@ -45,9 +45,11 @@ function checkFeatures(model: RoutingModel): void {
   for (const app of model.apps) {
     if (app.redirect !== undefined && !app.hosts.includes(app.redirect)) fail(`${app.name}: redirect ${app.redirect} is not one of its hosts`);
     for (const c of app.allow ?? []) if (!parseCidr(c).ok) fail(`${app.name}: allow ${c} is not a network`);
-    if (app.path !== undefined && !model.hosts.filter((h) => h.app === app.name).every((h) => h.path === app.path)) fail(`${app.name}: a host route without its path`);
+    if (app.path !== undefined && !model.hosts.filter((h) => h.app === app.name).every((h) => h.path === app.path))
+      fail(`${app.name}: a host route without its path`);
     if (app.maintenance) {
-      if (Buffer.byteLength(app.maintenance.message) > MAX_MAINTENANCE_BYTES || /[\r\n\u0000-\u0008]/.test(app.maintenance.message)) fail(`${app.name}: bad maintenance text`);
+      if (Buffer.byteLength(app.maintenance.message) > MAX_MAINTENANCE_BYTES || /[\r\n\u0000-\u0008]/.test(app.maintenance.message))
+        fail(`${app.name}: bad maintenance text`);
       if (app.mode !== 'http') fail(`${app.name}: tcp app in maintenance`);
     }
     if (app.members) {
@@ -62,7 +64,15 @@ function checkFeatures(model: RoutingModel): void {
 }
 
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
-const settings = { configDir: STATIC_PATHS.configDir, runtimeSocket: `${STATIC_PATHS.configDir}/rt.sock`, bindAddress: '127.0.0.1', httpPort: 80, httpsPort: 443, statsPort: 8404, hardStopAfter: '5s' };
+const settings = {
+  configDir: STATIC_PATHS.configDir,
+  runtimeSocket: `${STATIC_PATHS.configDir}/rt.sock`,
+  bindAddress: '127.0.0.1',
+  httpPort: 80,
+  httpsPort: 443,
+  statsPort: 8404,
+  hardStopAfter: '5s',
+};
 
 t.test('feature tags: deterministic, order-independent, feature invariants, renders', async (t) => {
   holds(t, '300 random states with feature tags', () =>

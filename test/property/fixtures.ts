@@ -14,7 +14,10 @@ export const MODEL_SETTINGS: ModelSettings = {
   domainsPrefix: 'paas-router/domains/',
   reservedPorts: [80, 443, 8404],
   // haproxy.tcp_ports: every router.port of VALID_TAGS is inside, random ones mostly are not.
-  tcpPorts: [{ from: 10000, to: 10999 }, { from: 65535, to: 65535 }],
+  tcpPorts: [
+    { from: 10000, to: 10999 },
+    { from: 65535, to: 65535 },
+  ],
 };
 export const CLUSTER = 'production.mozilla.community';
 export const PREFIX = MODEL_SETTINGS.domainsPrefix;
@@ -24,24 +27,68 @@ export const ID_PREFIX = 'mesos-consul:';
 
 /** Characters that break config lines, log lines, shells or parsers, or look like something else. */
 export const HOSTILE_CHARS = [
-  ' ', '\t', '\n', '\r', '\0', '\v', '\f', '\x1b', '\x7f', '\x85', '"', "'", '`', '#', ';', '\\', '%', '$', '{', '}',
-  '[', ']', '(', ')', '/', ':', '=', ',', '*', '@', '&', '|', '<', '>', '_', '\u00a0', '\u2028', '\u2029', '\u202e',
-  '\u200b', '\ufeff', 'ü', 'é', 'ß', '\u0130', '\u212a', '\u{1f600}', '\uff0e', '\u3002',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\0',
+  '\v',
+  '\f',
+  '\x1b',
+  '\x7f',
+  '\x85',
+  '"',
+  "'",
+  '`',
+  '#',
+  ';',
+  '\\',
+  '%',
+  '$',
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  '/',
+  ':',
+  '=',
+  ',',
+  '*',
+  '@',
+  '&',
+  '|',
+  '<',
+  '>',
+  '_',
+  '\u00a0',
+  '\u2028',
+  '\u2029',
+  '\u202e',
+  '\u200b',
+  '\ufeff',
+  'ü',
+  'é',
+  'ß',
+  '\u0130',
+  '\u212a',
+  '\u{1f600}',
+  '\uff0e',
+  '\u3002',
 ];
 const hostileChar = fc.constantFrom(...HOSTILE_CHARS);
 
 /** A valid base with 1..3 hostile characters inserted at random places. */
 function spliced(base: fc.Arbitrary<string>): fc.Arbitrary<string> {
-  return fc
-    .tuple(base, fc.array(fc.tuple(hostileChar, fc.nat()), { minLength: 1, maxLength: 3 }))
-    .map(([b, inserts]) => {
-      let s = b;
-      for (const [c, at] of inserts) {
-        const i = at % (s.length + 1);
-        s = s.slice(0, i) + c + s.slice(i);
-      }
-      return s;
-    });
+  return fc.tuple(base, fc.array(fc.tuple(hostileChar, fc.nat()), { minLength: 1, maxLength: 3 })).map(([b, inserts]) => {
+    let s = b;
+    for (const [c, at] of inserts) {
+      const i = at % (s.length + 1);
+      s = s.slice(0, i) + c + s.slice(i);
+    }
+    return s;
+  });
 }
 
 const label63 = 'a'.repeat(63);
@@ -49,18 +96,60 @@ const label63 = 'a'.repeat(63);
 const NAME_AT_LIMIT = `${label63}.${label63}.${label63}.${'c'.repeat(32)}`;
 const NAME_OVER_LIMIT = `${NAME_AT_LIMIT}c`;
 
-export const VALID_NAMES = [
-  'web', 'api', 'blog', 'irc', 'db', 'shop', 'wordpress-community', 'group.app', 'a', 'xn--bcher-kva', '0day', 'kafka',
-];
+export const VALID_NAMES = ['web', 'api', 'blog', 'irc', 'db', 'shop', 'wordpress-community', 'group.app', 'a', 'xn--bcher-kva', '0day', 'kafka'];
 const ALMOST_VALID_NAMES = [
-  'Web', 'WEB', 'Blog', 'API', 'Kafka', '-web', 'web-', 'a_b', 'a..b', '.web', 'web.', 'xn--', label63, `${label63}a`,
-  NAME_AT_LIMIT, NAME_OVER_LIMIT, 'consul', 'Consul', 'web.production', '__proto__', 'constructor', 'toString',
+  'Web',
+  'WEB',
+  'Blog',
+  'API',
+  'Kafka',
+  '-web',
+  'web-',
+  'a_b',
+  'a..b',
+  '.web',
+  'web.',
+  'xn--',
+  label63,
+  `${label63}a`,
+  NAME_AT_LIMIT,
+  NAME_OVER_LIMIT,
+  'consul',
+  'Consul',
+  'web.production',
+  '__proto__',
+  'constructor',
+  'toString',
 ];
 /** Names that can never be a valid service name, whatever the normalisation. */
 export const HOSTILE_NAMES = [
-  '', ' ', 'web ', ' web', 'a b', 'web\n', 'web\nserver evil 1.2.3.4:80', 'we#b', 'web;', 'we"b', "we'b", 'web\\',
-  'we%b', 'we$b', 'w\u0000eb', 'wéb', 'ünï', 'xn--bücher', '\u212aafka' /* KELVIN SIGN: lowercases to "kafka" */,
-  'web\u202e', 'w\u200beb', 'web\u2028', 'x'.repeat(300), 'a/b', 'a:b', '*', 'web\uff0eapi',
+  '',
+  ' ',
+  'web ',
+  ' web',
+  'a b',
+  'web\n',
+  'web\nserver evil 1.2.3.4:80',
+  'we#b',
+  'web;',
+  'we"b',
+  "we'b",
+  'web\\',
+  'we%b',
+  'we$b',
+  'w\u0000eb',
+  'wéb',
+  'ünï',
+  'xn--bücher',
+  '\u212aafka' /* KELVIN SIGN: lowercases to "kafka" */,
+  'web\u202e',
+  'w\u200beb',
+  'web\u2028',
+  'x'.repeat(300),
+  'a/b',
+  'a:b',
+  '*',
+  'web\uff0eapi',
 ];
 
 const validNameArb = fc.oneof(
@@ -90,14 +179,60 @@ export const indexArb: fc.Arbitrary<number> = fc.oneof(
 // ---- instances --------------------------------------------------------------------------------
 
 const GOOD_ADDRESSES = [
-  '10.0.0.1', '10.0.0.2', '10.0.0.3', '127.0.0.1', 'fd00::1', 'fe80::1', '::1', '::ffff:10.0.0.1', 'node1', 'Node1',
-  'agent-2.dc1.consul', 'FD00::1', '1.2.3', '999.1.1.1', '0', 'a.', `${label63}a`, 'a'.repeat(255),
+  '10.0.0.1',
+  '10.0.0.2',
+  '10.0.0.3',
+  '127.0.0.1',
+  'fd00::1',
+  'fe80::1',
+  '::1',
+  '::ffff:10.0.0.1',
+  'node1',
+  'Node1',
+  'agent-2.dc1.consul',
+  'FD00::1',
+  '1.2.3',
+  '999.1.1.1',
+  '0',
+  'a.',
+  `${label63}a`,
+  'a'.repeat(255),
 ];
 /** Addresses the model must refuse (they either fail `haproxy -c` or cannot be printed). */
 export const BAD_ADDRESSES = [
-  '', ' ', 'a..b', '.a', '-a', '...', 'a:b', '1:2', ':::', '10.0.0.1:80', '[::1]', '[fe80::1]', 'fe80::1%eth0',
-  '10.0.0.1 ', ' 10.0.0.1', 'a#b', 'a;b', "a'b", 'a"b', 'a\\b', 'a\nb', '10.0.0.1\nserver evil 1.2.3.4:80', 'ünï',
-  'bücher.de', 'a'.repeat(256), 'a_b', 'ipv6@::1', 'unix@/tmp/x', '10.0.0.0/8', '$HOST', '%00', '-', '.',
+  '',
+  ' ',
+  'a..b',
+  '.a',
+  '-a',
+  '...',
+  'a:b',
+  '1:2',
+  ':::',
+  '10.0.0.1:80',
+  '[::1]',
+  '[fe80::1]',
+  'fe80::1%eth0',
+  '10.0.0.1 ',
+  ' 10.0.0.1',
+  'a#b',
+  'a;b',
+  "a'b",
+  'a"b',
+  'a\\b',
+  'a\nb',
+  '10.0.0.1\nserver evil 1.2.3.4:80',
+  'ünï',
+  'bücher.de',
+  'a'.repeat(256),
+  'a_b',
+  'ipv6@::1',
+  'unix@/tmp/x',
+  '10.0.0.0/8',
+  '$HOST',
+  '%00',
+  '-',
+  '.',
 ];
 const addressArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...GOOD_ADDRESSES.slice(0, 8)) },
@@ -122,24 +257,68 @@ const portArb: fc.Arbitrary<number> = fc.oneof(
 // Edge tags (docs/edge.md), kept apart from the original lists.
 const EDGE_TAG_KEYS = ['hsts', 'hsts-subdomains', 'timeout-client', 'timeout-connect', 'max-body'];
 const VALID_EDGE_TAGS = [
-  'router.hsts=0', 'router.hsts=600', 'router.hsts=31536000', 'router.hsts=63072000', 'router.hsts-subdomains',
-  'router.hsts-subdomains=true', 'router.hsts-subdomains=false', 'router.timeout-client=30s', 'router.timeout-client=1H',
-  'router.timeout-connect=500ms', 'router.timeout-connect=5s', 'router.max-body=1', 'router.max-body=1k',
-  'router.max-body=20M', 'router.max-body=64g', 'router.port=10999',
+  'router.hsts=0',
+  'router.hsts=600',
+  'router.hsts=31536000',
+  'router.hsts=63072000',
+  'router.hsts-subdomains',
+  'router.hsts-subdomains=true',
+  'router.hsts-subdomains=false',
+  'router.timeout-client=30s',
+  'router.timeout-client=1H',
+  'router.timeout-connect=500ms',
+  'router.timeout-connect=5s',
+  'router.max-body=1',
+  'router.max-body=1k',
+  'router.max-body=20M',
+  'router.max-body=64g',
+  'router.port=10999',
 ];
 const INVALID_EDGE_TAGS = [
-  'router.hsts', 'router.hsts=', 'router.hsts=-1', 'router.hsts=00', 'router.hsts=63072001', 'router.hsts=1y',
-  'router.hsts=5;preload', 'router.hsts="5"', 'router.hsts-subdomains=yes', 'router.timeout-client=0s',
-  'router.timeout-client=25h', 'router.timeout-connect=5', 'router.timeout-connect=1.5s', 'router.max-body=0',
-  'router.max-body=65g', 'router.max-body=1t', 'router.max-body=1kb', 'router.max-body=1.5m', 'router.max-body=1k;x',
-  'router.port=2181', 'router.port=5050', 'router.port=8500', 'router.port=9999', 'router.port=11000',
+  'router.hsts',
+  'router.hsts=',
+  'router.hsts=-1',
+  'router.hsts=00',
+  'router.hsts=63072001',
+  'router.hsts=1y',
+  'router.hsts=5;preload',
+  'router.hsts="5"',
+  'router.hsts-subdomains=yes',
+  'router.timeout-client=0s',
+  'router.timeout-client=25h',
+  'router.timeout-connect=5',
+  'router.timeout-connect=1.5s',
+  'router.max-body=0',
+  'router.max-body=65g',
+  'router.max-body=1t',
+  'router.max-body=1kb',
+  'router.max-body=1.5m',
+  'router.max-body=1k;x',
+  'router.port=2181',
+  'router.port=5050',
+  'router.port=8500',
+  'router.port=9999',
+  'router.port=11000',
 ];
 
 export const TAG_KEYS = [
-  'mode', 'port', 'balance', 'healthcheck', 'https-only', 'sticky', 'maxconn', 'timeout-server', 'expose', 'skip',
+  'mode',
+  'port',
+  'balance',
+  'healthcheck',
+  'https-only',
+  'sticky',
+  'maxconn',
+  'timeout-server',
+  'expose',
+  'skip',
   ...EDGE_TAG_KEYS,
   // Second wave, per-app features.
-  'redirect', 'allow', 'group', 'path', 'strip-path',
+  'redirect',
+  'allow',
+  'group',
+  'path',
+  'strip-path',
 ];
 /**
  * Feature tags (second wave): valid syntax; whether they apply is the model's business (redirect
@@ -147,40 +326,129 @@ export const TAG_KEYS = [
  * groups and paths; test/property/features.test.ts checks them with its own invariants.
  */
 export const FEATURE_TAGS = [
-  'router.redirect=www.example.org', 'router.redirect=web.production.mozilla.community', 'router.allow=10.0.0.0/8',
-  'router.allow=10.0.0.0/8 192.0.2.7 ::1 2001:db8::/32', 'router.allow=0.0.0.0/0', 'router.group=grp', 'router.group=GRP',
-  'router.path=/forum', 'router.path=/forum/v1.0', 'router.path=/a', 'router.strip-path', 'router.strip-path=false',
+  'router.redirect=www.example.org',
+  'router.redirect=web.production.mozilla.community',
+  'router.allow=10.0.0.0/8',
+  'router.allow=10.0.0.0/8 192.0.2.7 ::1 2001:db8::/32',
+  'router.allow=0.0.0.0/0',
+  'router.group=grp',
+  'router.group=GRP',
+  'router.path=/forum',
+  'router.path=/forum/v1.0',
+  'router.path=/a',
+  'router.strip-path',
+  'router.strip-path=false',
 ];
 const INVALID_FEATURE_TAGS = [
-  'router.redirect=https://x.org', 'router.redirect=x', 'router.redirect=', 'router.allow=10.0.0.0/33', 'router.allow=10.0.0.0/8  ::1',
-  'router.allow=host.example.org', 'router.allow= 10.0.0.1', 'router.allow=10.0.0.1 ', 'router.group=a_b', 'router.group=',
-  'router.path=/', 'router.path=forum', 'router.path=/forum/', 'router.path=/a/../b', 'router.path=/a%20b', "router.path=/a'b",
-  'router.strip-path=yes', 'router.allow=10.0.0.0/8\n', 'router.path=/a\u0000',
+  'router.redirect=https://x.org',
+  'router.redirect=x',
+  'router.redirect=',
+  'router.allow=10.0.0.0/33',
+  'router.allow=10.0.0.0/8  ::1',
+  'router.allow=host.example.org',
+  'router.allow= 10.0.0.1',
+  'router.allow=10.0.0.1 ',
+  'router.group=a_b',
+  'router.group=',
+  'router.path=/',
+  'router.path=forum',
+  'router.path=/forum/',
+  'router.path=/a/../b',
+  'router.path=/a%20b',
+  "router.path=/a'b",
+  'router.strip-path=yes',
+  'router.allow=10.0.0.0/8\n',
+  'router.path=/a\u0000',
 ];
 const VALID_TAGS = [
-  'router.mode=http', 'router.mode=tcp', 'router.mode=TCP', 'router.port=10001', 'router.port=10002',
-  'router.port=10003', 'router.port=65535', 'router.balance=leastconn', 'router.balance=source', 'router.balance=uri',
-  'router.balance=first', 'router.balance=RoundRobin', 'router.healthcheck=/', 'router.healthcheck=/health',
-  'router.healthcheck=/srv/status?probe=1&x=%41', `router.healthcheck=/${'a'.repeat(199)}`,
-  "router.healthcheck=/~!*+,=:@/?&-._", 'router.https-only', 'router.https-only=true', 'router.https-only=false',
-  'router.sticky', 'router.sticky=true', 'router.sticky=FALSE', 'router.maxconn=1', 'router.maxconn=100000',
-  'router.timeout-server=120s', 'router.timeout-server=24h', 'router.timeout-server=86400000ms',
-  'router.timeout-server=1M', 'router.expose', 'router.expose=true', 'router.skip', 'router.skip=false',
+  'router.mode=http',
+  'router.mode=tcp',
+  'router.mode=TCP',
+  'router.port=10001',
+  'router.port=10002',
+  'router.port=10003',
+  'router.port=65535',
+  'router.balance=leastconn',
+  'router.balance=source',
+  'router.balance=uri',
+  'router.balance=first',
+  'router.balance=RoundRobin',
+  'router.healthcheck=/',
+  'router.healthcheck=/health',
+  'router.healthcheck=/srv/status?probe=1&x=%41',
+  `router.healthcheck=/${'a'.repeat(199)}`,
+  'router.healthcheck=/~!*+,=:@/?&-._',
+  'router.https-only',
+  'router.https-only=true',
+  'router.https-only=false',
+  'router.sticky',
+  'router.sticky=true',
+  'router.sticky=FALSE',
+  'router.maxconn=1',
+  'router.maxconn=100000',
+  'router.timeout-server=120s',
+  'router.timeout-server=24h',
+  'router.timeout-server=86400000ms',
+  'router.timeout-server=1M',
+  'router.expose',
+  'router.expose=true',
+  'router.skip',
+  'router.skip=false',
   ...VALID_EDGE_TAGS,
 ];
 /** Tags the model must refuse (they never vote and never reach the configuration). */
 export const INVALID_TAGS = [
-  'router.mode=udp', 'router.mode=', 'router.mode', 'router.port=80', 'router.port=443', 'router.port=8404',
-  'router.port=0', 'router.port=65536', 'router.port=010001', 'router.port=-1', 'router.port=1e4', 'router.port',
-  'router.balance=hdr(host)', 'router.balance=roundrobin;x', 'router.balance=', 'router.healthcheck=x',
-  'router.healthcheck=/a b', 'router.healthcheck=/x"y', "router.healthcheck=/x'y", 'router.healthcheck=/a#b',
-  'router.healthcheck=/%zz', 'router.healthcheck=/$HOME', 'router.healthcheck=/a\\b', 'router.healthcheck=/a;b',
-  'router.healthcheck=/%[src]', 'router.healthcheck=/ü', `router.healthcheck=/${'a'.repeat(200)}`,
-  'router.healthcheck=/\nserver evil 1.2.3.4:80', 'router.maxconn=0', 'router.maxconn=100001', 'router.maxconn=-5',
-  'router.timeout-server=0s', 'router.timeout-server=25h', 'router.timeout-server=1d', 'router.timeout-server=10',
-  'router.sticky=yes', 'router.https-only=1', 'router.expose=yes', 'router.skip=yes', 'router.', 'router.=x',
-  'router.foo', 'router.foo=bar', 'router.Mode=tcp', 'router.mode=tcp\n', 'router.mode=tcp\u2028', 'router.\u0000',
-  'router.balance=source ', 'router. mode=tcp', 'router.mode=t\u0000cp', 'router.port=1000\u0661',
+  'router.mode=udp',
+  'router.mode=',
+  'router.mode',
+  'router.port=80',
+  'router.port=443',
+  'router.port=8404',
+  'router.port=0',
+  'router.port=65536',
+  'router.port=010001',
+  'router.port=-1',
+  'router.port=1e4',
+  'router.port',
+  'router.balance=hdr(host)',
+  'router.balance=roundrobin;x',
+  'router.balance=',
+  'router.healthcheck=x',
+  'router.healthcheck=/a b',
+  'router.healthcheck=/x"y',
+  "router.healthcheck=/x'y",
+  'router.healthcheck=/a#b',
+  'router.healthcheck=/%zz',
+  'router.healthcheck=/$HOME',
+  'router.healthcheck=/a\\b',
+  'router.healthcheck=/a;b',
+  'router.healthcheck=/%[src]',
+  'router.healthcheck=/ü',
+  `router.healthcheck=/${'a'.repeat(200)}`,
+  'router.healthcheck=/\nserver evil 1.2.3.4:80',
+  'router.maxconn=0',
+  'router.maxconn=100001',
+  'router.maxconn=-5',
+  'router.timeout-server=0s',
+  'router.timeout-server=25h',
+  'router.timeout-server=1d',
+  'router.timeout-server=10',
+  'router.sticky=yes',
+  'router.https-only=1',
+  'router.expose=yes',
+  'router.skip=yes',
+  'router.',
+  'router.=x',
+  'router.foo',
+  'router.foo=bar',
+  'router.Mode=tcp',
+  'router.mode=tcp\n',
+  'router.mode=tcp\u2028',
+  'router.\u0000',
+  'router.balance=source ',
+  'router. mode=tcp',
+  'router.mode=t\u0000cp',
+  'router.port=1000\u0661',
   ...INVALID_EDGE_TAGS,
   ...INVALID_FEATURE_TAGS,
 ];
@@ -193,12 +461,10 @@ export const invalidTagArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...INVALID_TAGS) },
   {
     weight: 1,
-    arbitrary: fc
-      .tuple(fc.constantFrom(...VALID_TAGS), fc.constantFrom(' ', '\t', '\n', '\0', '\u2028', '\x85', '\x7f'), fc.nat())
-      .map(([tag, c, at]) => {
-        const i = 'router.'.length + (at % (tag.length - 'router.'.length + 1));
-        return tag.slice(0, i) + c + tag.slice(i);
-      }),
+    arbitrary: fc.tuple(fc.constantFrom(...VALID_TAGS), fc.constantFrom(' ', '\t', '\n', '\0', '\u2028', '\x85', '\x7f'), fc.nat()).map(([tag, c, at]) => {
+      const i = 'router.'.length + (at % (tag.length - 'router.'.length + 1));
+      return tag.slice(0, i) + c + tag.slice(i);
+    }),
   },
 );
 const tagArb: fc.Arbitrary<string> = fc.oneof(
@@ -269,18 +535,66 @@ export const badInstanceArb: fc.Arbitrary<ServiceInstance> = fc.oneof(
 const FQDN_253 = `${label63}.${label63}.${label63}.${'b'.repeat(57)}.org`;
 const FQDN_254 = `${label63}.${label63}.${label63}.${'b'.repeat(58)}.org`;
 const GOOD_FQDNS = [
-  'www.example.org', 'shop.example.org', 'a.example.org', 'example.org', 'b.example.com', 'WWW.Example.Org',
-  'xn--bcher-kva.de', 'a-b.c-d.io', 'x.y.z.example.net', 'www.example.org', 'web.production.mozilla.community',
-  'production.mozilla.community', 'x.web.production.mozilla.community', 'PRODUCTION.Mozilla.Community', 'mozilla.community',
-  `${label63}.org`, FQDN_253, '0.example.org', 'a.b1',
+  'www.example.org',
+  'shop.example.org',
+  'a.example.org',
+  'example.org',
+  'b.example.com',
+  'WWW.Example.Org',
+  'xn--bcher-kva.de',
+  'a-b.c-d.io',
+  'x.y.z.example.net',
+  'www.example.org',
+  'web.production.mozilla.community',
+  'production.mozilla.community',
+  'x.web.production.mozilla.community',
+  'PRODUCTION.Mozilla.Community',
+  'mozilla.community',
+  `${label63}.org`,
+  FQDN_253,
+  '0.example.org',
+  'a.b1',
 ];
 /** Tokens the model must reject as host names. */
 export const BAD_FQDNS = [
-  'bücher.de', 'a.org:80', 'a.org:8080', 'http://a.org', 'a.org/path', '*.a.org', 'a.org.', '.a.org', 'a..org',
-  '-a.org', 'a-.org', 'localhost', '1.2.3.4', 'a.123', '"a.org"', "'a.org'", 'a.org#x', '#a.org', 'a.org;b', 'a\\.org',
-  'a\u0000.org', 'a.org\u202e', '\u212a.example.org', 'a_b.org', `${'a'.repeat(64)}.org`, FQDN_254, '%41.org',
-  '$HOME.org', '`x`.org', 'a.org\x7f', 'a.org\x85', 'a\u200b.org', 'exa\u0301mple.org', 'a\uff0eorg', '[::1]',
-  'a.org}', 'a.org$', 'xn--bcher-kva.de:443',
+  'bücher.de',
+  'a.org:80',
+  'a.org:8080',
+  'http://a.org',
+  'a.org/path',
+  '*.a.org',
+  'a.org.',
+  '.a.org',
+  'a..org',
+  '-a.org',
+  'a-.org',
+  'localhost',
+  '1.2.3.4',
+  'a.123',
+  '"a.org"',
+  "'a.org'",
+  'a.org#x',
+  '#a.org',
+  'a.org;b',
+  'a\\.org',
+  'a\u0000.org',
+  'a.org\u202e',
+  '\u212a.example.org',
+  'a_b.org',
+  `${'a'.repeat(64)}.org`,
+  FQDN_254,
+  '%41.org',
+  '$HOME.org',
+  '`x`.org',
+  'a.org\x7f',
+  'a.org\x85',
+  'a\u200b.org',
+  'exa\u0301mple.org',
+  'a\uff0eorg',
+  '[::1]',
+  'a.org}',
+  'a.org$',
+  'xn--bcher-kva.de:443',
 ];
 const fqdnTokenArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...GOOD_FQDNS) },
@@ -298,37 +612,31 @@ function joinTokens(tokens: string[], seps: string[], edge: string): string {
 
 const HUGE = 100_000;
 /** ~100 KB values: thousands of valid hosts, one endless token, or valid and invalid mixed. */
-const hugeValueArb: fc.Arbitrary<string> = fc
-  .tuple(fc.constantFrom('many', 'junk', 'mixed', 'long-labels'), fc.nat({ max: 99 }))
-  .map(([kind, n]) => {
-    const parts: string[] = [];
-    let size = 0;
-    for (let i = 0; size < HUGE; i++) {
-      const part =
-        kind === 'many'
-          ? `h${i}.big${n}.example.org`
-          : kind === 'junk'
-            ? 'x'.repeat(HUGE)
-            : kind === 'mixed'
-              ? i % 2 === 0
-                ? `m${i}.mix${n}.example.org`
-                : `bad#${i}\u0000.org`
-              : `${'l'.repeat(60)}${i}.${'k'.repeat(60)}.example.org`;
-      parts.push(part);
-      size += part.length + 1;
-    }
-    return parts.join(kind === 'mixed' ? ', ' : '\n');
-  });
+const hugeValueArb: fc.Arbitrary<string> = fc.tuple(fc.constantFrom('many', 'junk', 'mixed', 'long-labels'), fc.nat({ max: 99 })).map(([kind, n]) => {
+  const parts: string[] = [];
+  let size = 0;
+  for (let i = 0; size < HUGE; i++) {
+    const part =
+      kind === 'many'
+        ? `h${i}.big${n}.example.org`
+        : kind === 'junk'
+          ? 'x'.repeat(HUGE)
+          : kind === 'mixed'
+            ? i % 2 === 0
+              ? `m${i}.mix${n}.example.org`
+              : `bad#${i}\u0000.org`
+            : `${'l'.repeat(60)}${i}.${'k'.repeat(60)}.example.org`;
+    parts.push(part);
+    size += part.length + 1;
+  }
+  return parts.join(kind === 'mixed' ? ', ' : '\n');
+});
 
 export const claimValueArb: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 30,
     arbitrary: fc
-      .tuple(
-        fc.array(fqdnTokenArb, { maxLength: 6 }),
-        fc.array(separatorArb, { minLength: 1, maxLength: 4 }),
-        fc.constantFrom('', ' ', '\n', ','),
-      )
+      .tuple(fc.array(fqdnTokenArb, { maxLength: 6 }), fc.array(separatorArb, { minLength: 1, maxLength: 4 }), fc.constantFrom('', ' ', '\n', ','))
       .map(([tokens, seps, edge]) => joinTokens(tokens, seps, edge)),
   },
   { weight: 1, arbitrary: hugeValueArb },
@@ -341,8 +649,18 @@ export const badClaimValueArb: fc.Arbitrary<string> = fc
 
 /** Keys that never name a service: outside the prefix, nested, or empty. */
 export const BAD_KEYS = [
-  PREFIX, 'paas-router/domains', 'paas-router/other/web', 'web', '', `${PREFIX}web/extra`, `${PREFIX}a/`,
-  `${PREFIX}/web`, `PAAS-ROUTER/domains/web`, `${PREFIX}web/`, ` ${PREFIX}web`, `${PREFIX.slice(0, -1)}\\web`,
+  PREFIX,
+  'paas-router/domains',
+  'paas-router/other/web',
+  'web',
+  '',
+  `${PREFIX}web/extra`,
+  `${PREFIX}a/`,
+  `${PREFIX}/web`,
+  `PAAS-ROUTER/domains/web`,
+  `${PREFIX}web/`,
+  ` ${PREFIX}web`,
+  `${PREFIX.slice(0, -1)}\\web`,
 ];
 export const claimKeyArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: serviceNameArb.map((n) => `${PREFIX}${n}`) },
@@ -367,7 +685,10 @@ const featureKeyArb = (prefix: string) =>
     { weight: 1, arbitrary: fc.constantFrom(prefix, `${prefix}a/b`, `${prefix}\u212aafka`, 'paas-router/other/x') },
   );
 const weightsValueArb = fc.oneof(
-  { weight: 4, arbitrary: fc.array(fc.tuple(serviceNameArb, fc.integer({ min: 0, max: 256 })), { maxLength: 4 }).map((l) => l.map(([a, w]) => `${a}=${w}`).join(' ')) },
+  {
+    weight: 4,
+    arbitrary: fc.array(fc.tuple(serviceNameArb, fc.integer({ min: 0, max: 256 })), { maxLength: 4 }).map((l) => l.map(([a, w]) => `${a}=${w}`).join(' ')),
+  },
   { weight: 1, arbitrary: fc.constantFrom('', 'a=257', 'a=-1', 'a=1 a=2', '=3', 'a=01', 'x') },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
 );
@@ -377,7 +698,9 @@ const maintenanceValueArb = fc.oneof(
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
 );
 const entryArb = (prefix: string, value: fc.Arbitrary<string>) =>
-  fc.record({ key: featureKeyArb(prefix), value, createIndex: indexArb }).map(({ key, value, createIndex }) => ({ key, value, createIndex, modifyIndex: createIndex }));
+  fc
+    .record({ key: featureKeyArb(prefix), value, createIndex: indexArb })
+    .map(({ key, value, createIndex }) => ({ key, value, createIndex, modifyIndex: createIndex }));
 
 export const inputArb: fc.Arbitrary<ModelInput> = fc
   .record({
@@ -398,9 +721,7 @@ export type Hostile =
   | { kind: 'service'; name: string; instances: ServiceInstance[] };
 
 /** Hosts under the cluster domain: reserved for default hosts, no claim may take one. */
-export const RESERVED_VALUES = [
-  `web.${CLUSTER}`, CLUSTER, `x.api.${CLUSTER}`, `WEB.${CLUSTER.toUpperCase()}`, `a.b.c.${CLUSTER}`,
-];
+export const RESERVED_VALUES = [`web.${CLUSTER}`, CLUSTER, `x.api.${CLUSTER}`, `WEB.${CLUSTER.toUpperCase()}`, `a.b.c.${CLUSTER}`];
 
 export const hostileArb: fc.Arbitrary<Hostile> = fc.oneof(
   fc.record({

@@ -47,9 +47,7 @@ t.test('(4) invariants: valid hosts, one backend per host, first claim wins, bad
 t.test('(4)(5) one bad instance, tag, claim or service name never changes another app', async (t) => {
   const db = inst({ id: 'mesos-consul:db', tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 5 });
   const late = inst({ id: 'mesos-consul:late', tags: ['router.mode=tcp', 'router.port=10001'], createIndex: 9 });
-  const base = input({ db: [db], late: [late], web: [inst()] }, [
-    { key: 'paas-router/domains/web', value: 'www.example.org', createIndex: 7, modifyIndex: 7 },
-  ]);
+  const base = input({ db: [db], late: [late], web: [inst()] }, [{ key: 'paas-router/domains/web', value: 'www.example.org', createIndex: 7, modifyIndex: 7 }]);
   const examples: [ModelInput, Hostile][] = [
     // An unusable instance with an early CreateIndex must not win port 10001 for "late".
     [base, { kind: 'instance', target: 'late', instance: inst({ id: 'mesos-consul:bad', port: 0, createIndex: 1 }) }],

@@ -10,17 +10,7 @@ import type { ModelInput } from '../../src/model/types.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
 import { loadTemplates } from '../../src/sources/files/templates-source.js';
 import { caseArb, inputArb, renderOptionsArb, type FuzzCase, type RenderOptions } from './fixtures.js';
-import {
-  STATIC_PATHS,
-  checkRendered,
-  haproxyCheck,
-  makeWorkDir,
-  nextConfigDir,
-  renderModel,
-  renderSettings,
-  runCase,
-  skeletonLines,
-} from './support.js';
+import { STATIC_PATHS, checkRendered, haproxyCheck, makeWorkDir, nextConfigDir, renderModel, renderSettings, runCase, skeletonLines } from './support.js';
 
 const seed = Number(process.env.PROPERTY_SEED ?? 7031);
 const runs = (n: number) => ({ seed, numRuns: Number(process.env.PROPERTY_RUNS ?? n) });

@@ -19,17 +19,7 @@ import { renderFiles } from '../../src/render/render.js';
 import type { CompiledTemplates } from '../../src/render/templates.js';
 import type { RenderedFiles, RenderSettings } from '../../src/render/types.js';
 import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
-import {
-  CLUSTER,
-  ID_PREFIX,
-  MODEL_SETTINGS,
-  PREFIX,
-  RESERVED_VALUES,
-  type ConsulEvent,
-  type FuzzCase,
-  type Hostile,
-  type RenderOptions,
-} from './fixtures.js';
+import { CLUSTER, ID_PREFIX, MODEL_SETTINGS, PREFIX, RESERVED_VALUES, type ConsulEvent, type FuzzCase, type Hostile, type RenderOptions } from './fixtures.js';
 
 export class PropertyFailure extends Error {
   constructor(
@@ -193,10 +183,7 @@ function shuffle<T>(items: T[], next: () => number): T[] {
 export function shuffled(input: ModelInput, seed: number): ModelInput {
   const next = rng(seed);
   const services = Object.fromEntries(
-    shuffle(Object.entries(input.services), next).map(([name, list]) => [
-      name,
-      shuffle(list, next).map((i) => ({ ...i, tags: shuffle(i.tags, next) })),
-    ]),
+    shuffle(Object.entries(input.services), next).map(([name, list]) => [name, shuffle(list, next).map((i) => ({ ...i, tags: shuffle(i.tags, next) }))]),
   );
   const features = {
     ...(input.weights ? { weights: shuffle(input.weights, next) } : {}),
@@ -230,9 +217,7 @@ export function checkDeterminism(input: ModelInput, seed: number): RoutingModel 
   const again = buildModel(structuredClone(before));
   check(isDeepStrictEqual(again, model), 'deterministic', () => firstDifference(model, again));
   const other = buildModel(shuffled(before, seed));
-  check(isDeepStrictEqual(other, model), 'order-independent (shuffled services, instances, tags, claims)', () =>
-    firstDifference(model, other),
-  );
+  check(isDeepStrictEqual(other, model), 'order-independent (shuffled services, instances, tags, claims)', () => firstDifference(model, other));
   return model;
 }
 
@@ -279,17 +264,37 @@ function checkEdgeApp(app: AppRoute, inst: ServiceInstance[], P: string): void {
   const http = app.mode === 'http';
   const carried = (key: string) => inst.some((i) => usable(i) && i.tags.some((t) => t.startsWith(`router.${key}`)));
   if (app.hsts !== undefined) {
-    check(http && Number.isInteger(app.hsts) && app.hsts >= 0 && app.hsts <= 63072000 && tagged(inst, 'hsts', String(app.hsts)), P, () => `hsts ${show(app.hsts)} of ${app.name}`);
+    check(
+      http && Number.isInteger(app.hsts) && app.hsts >= 0 && app.hsts <= 63072000 && tagged(inst, 'hsts', String(app.hsts)),
+      P,
+      () => `hsts ${show(app.hsts)} of ${app.name}`,
+    );
   }
-  check(app.hstsSubdomains === undefined || (app.hstsSubdomains === true && app.hsts !== undefined && carried('hsts-subdomains')), P, () => `hsts-subdomains of ${app.name}`);
+  check(
+    app.hstsSubdomains === undefined || (app.hstsSubdomains === true && app.hsts !== undefined && carried('hsts-subdomains')),
+    P,
+    () => `hsts-subdomains of ${app.name}`,
+  );
   if (app.timeoutClient !== undefined) {
-    check(!http && /^[1-9][0-9]*(ms|s|m|h)$/.test(app.timeoutClient) && tagged(inst, 'timeout-client', app.timeoutClient, true), P, () => `timeout-client ${show(app.timeoutClient)} of ${app.name}`);
+    check(
+      !http && /^[1-9][0-9]*(ms|s|m|h)$/.test(app.timeoutClient) && tagged(inst, 'timeout-client', app.timeoutClient, true),
+      P,
+      () => `timeout-client ${show(app.timeoutClient)} of ${app.name}`,
+    );
   }
   if (app.timeoutConnect !== undefined) {
-    check(/^[1-9][0-9]*(ms|s|m|h)$/.test(app.timeoutConnect) && tagged(inst, 'timeout-connect', app.timeoutConnect, true), P, () => `timeout-connect ${show(app.timeoutConnect)} of ${app.name}`);
+    check(
+      /^[1-9][0-9]*(ms|s|m|h)$/.test(app.timeoutConnect) && tagged(inst, 'timeout-connect', app.timeoutConnect, true),
+      P,
+      () => `timeout-connect ${show(app.timeoutConnect)} of ${app.name}`,
+    );
   }
   if (app.maxBody !== undefined) {
-    check(http && Number.isSafeInteger(app.maxBody) && app.maxBody >= 1 && app.maxBody <= 64 * 1024 ** 3 && carried('max-body='), P, () => `max-body ${show(app.maxBody)} of ${app.name}`);
+    check(
+      http && Number.isSafeInteger(app.maxBody) && app.maxBody >= 1 && app.maxBody <= 64 * 1024 ** 3 && carried('max-body='),
+      P,
+      () => `max-body ${show(app.maxBody)} of ${app.name}`,
+    );
   }
 }
 
@@ -401,11 +406,7 @@ export function checkModel(input: ModelInput, model: RoutingModel): void {
     check(app?.mode === 'http' && app.backend === h.backend && app.hosts.includes(h.host), H, () => show(h));
     if (h.source === 'default') check(h.host === app.defaultHost, H, () => show(h));
     else {
-      check(
-        !defaults.has(h.host) && h.host !== CLUSTER && !h.host.endsWith(`.${CLUSTER}`),
-        "a custom FQDN never takes an app's default host",
-        () => show(h),
-      );
+      check(!defaults.has(h.host) && h.host !== CLUSTER && !h.host.endsWith(`.${CLUSTER}`), "a custom FQDN never takes an app's default host", () => show(h));
     }
   }
   for (const app of model.apps) {
@@ -443,11 +444,7 @@ export function checkModel(input: ModelInput, model: RoutingModel): void {
     check(r.reason.trim() !== '', 'every rejection has a reason', () => show(r));
     // An empty subject only when the offending input is itself empty (a service named "", an
     // empty ServiceID or K/V key): Consul sends none of these, but they must not throw either.
-    check(
-      r.subject !== '' || r.kind === 'service' || r.key === '',
-      'every rejection names its subject',
-      () => show(r),
-    );
+    check(r.subject !== '' || r.kind === 'service' || r.key === '', 'every rejection names its subject', () => show(r));
   }
 
   // Every bad FQDN of a well-formed key, every unusable instance and every bad name is reported.
@@ -457,11 +454,7 @@ export function checkModel(input: ModelInput, model: RoutingModel): void {
     if (service === undefined || typeof c.value !== 'string') continue;
     for (const token of new Set(tokensOf(c.value))) {
       if (hostOfToken(token) !== undefined) continue;
-      check(
-        rejections.has(rejectionId('domain', safeText(service), safeText(token))),
-        R,
-        () => `bad FQDN ${show(token)} of key ${show(c.key)} not reported`,
-      );
+      check(rejections.has(rejectionId('domain', safeText(service), safeText(token))), R, () => `bad FQDN ${show(token)} of key ${show(c.key)} not reported`);
     }
   }
   for (const [name, { instances }] of owners) {
@@ -532,7 +525,10 @@ export function applyHostile(input: ModelInput, before: RoutingModel, hostile: H
       // An 'unrouted' claim must name a service that is not an http app: otherwise send bad values.
       if (variant === 'unrouted' && http.has(claimService(key) ?? '')) variant = 'bad-value';
       if (variant === 'bad-key') key = hostile.key;
-      if (variant === 'bad-value') value = tokensOf(value).filter((t) => hostOfToken(t) === undefined).join(' ');
+      if (variant === 'bad-value')
+        value = tokensOf(value)
+          .filter((t) => hostOfToken(t) === undefined)
+          .join(' ');
       if (variant === 'reserved') value = RESERVED_VALUES.join('\n');
       const claim: DomainClaim = { key, value, createIndex: hostile.createIndex, modifyIndex: hostile.createIndex };
       return {
@@ -570,27 +566,25 @@ export function checkHostile(before: RoutingModel, applied: HostileApplied): Rou
   if (applied.expect === 'strict') {
     check(isDeepStrictEqual(after.apps, before.apps), P, () => `${ctx()}: ${firstDifference(before.apps, after.apps)}`);
     check(isDeepStrictEqual(after.hosts, before.hosts), P, () => `${ctx()}: ${firstDifference(before.hosts, after.hosts)}`);
-    check(previous.every((r) => now.has(r)), 'bad input only adds rejections', () => `${ctx()}: lost a rejection`);
+    check(
+      previous.every((r) => now.has(r)),
+      'bad input only adds rejections',
+      () => `${ctx()}: lost a rejection`,
+    );
     return after;
   }
   const target = applied.target;
   const wasApp = before.apps.find((a) => a.name === target);
   const isApp = after.apps.find((a) => a.name === target);
   if (wasApp && isApp) {
-    check(isDeepStrictEqual(isApp, wasApp), 'an unusable instance changes nothing about its app', () =>
-      `${ctx()}: ${firstDifference(wasApp, isApp)}`,
-    );
+    check(isDeepStrictEqual(isApp, wasApp), 'an unusable instance changes nothing about its app', () => `${ctx()}: ${firstDifference(wasApp, isApp)}`);
   }
   const takenHosts = new Set(isApp?.hosts ?? []);
   for (const other of before.apps) {
     if (other.name === target) continue;
     const still = after.apps.find((a) => a.name === other.name);
     if (!still) {
-      check(
-        !wasApp && isApp?.mode === 'tcp' && isApp.port === other.port,
-        P,
-        () => `${ctx()}: app ${other.name} disappeared`,
-      );
+      check(!wasApp && isApp?.mode === 'tcp' && isApp.port === other.port, P, () => `${ctx()}: app ${other.name} disappeared`);
       continue;
     }
     const { hosts: h1, ...rest1 } = other;
@@ -624,7 +618,9 @@ function maxIndex(input: ModelInput): number {
 /** Applies one Consul event the way Consul would: new registrations and keys get a fresh index. */
 export function applyEvent(input: ModelInput, event: ConsulEvent): { input: ModelInput; what: string; fresh?: string } {
   const index = maxIndex(input) + 1;
-  const names = Object.keys(input.services).sort(cmp).filter((n) => (input.services[n]?.length ?? 0) > 0);
+  const names = Object.keys(input.services)
+    .sort(cmp)
+    .filter((n) => (input.services[n]?.length ?? 0) > 0);
   const entries = Object.entries(input.services);
   const withService = (name: string, list: ServiceInstance[] | undefined) => {
     const rest = entries.filter(([n]) => n !== name);
@@ -650,7 +646,16 @@ export function applyEvent(input: ModelInput, event: ConsulEvent): { input: Mode
     case 'deregister': {
       if (names.length === 0) return { input, what: 'nothing' };
       const { name, list, i } = at(event.service, event.instance);
-      return { input: { ...input, services: withService(name, list.filter((_, n) => n !== i)) }, what: `deregister ${name}#${i}` };
+      return {
+        input: {
+          ...input,
+          services: withService(
+            name,
+            list.filter((_, n) => n !== i),
+          ),
+        },
+        what: `deregister ${name}#${i}`,
+      };
     }
     case 'check':
     case 'retag': {
@@ -661,13 +666,18 @@ export function applyEvent(input: ModelInput, event: ConsulEvent): { input: Mode
           ? { ...list[i]!, passing: event.passing, checks: [{ id: 'serfHealth', status: event.passing ? 'passing' : 'critical' }] }
           : { ...list[i]!, tags: event.tags };
       return {
-        input: { ...input, services: withService(name, list.map((x, n) => (n === i ? changed : x))) },
+        input: {
+          ...input,
+          services: withService(
+            name,
+            list.map((x, n) => (n === i ? changed : x)),
+          ),
+        },
         what: `${event.type} ${name}#${i}`,
       };
     }
     case 'kv-put': {
-      const key =
-        typeof event.key === 'number' ? (input.claims.length > 0 ? input.claims[event.key % input.claims.length]!.key : PREFIX + 'web') : event.key;
+      const key = typeof event.key === 'number' ? (input.claims.length > 0 ? input.claims[event.key % input.claims.length]!.key : PREFIX + 'web') : event.key;
       const existing = input.claims.find((c) => c.key === key);
       const claim: DomainClaim = { key, value: event.value, createIndex: existing?.createIndex ?? index, modifyIndex: index };
       return {
@@ -696,8 +706,10 @@ export function checkTransition(
   if (event.type === 'check') {
     // A health flap only flips `passing` on servers: routes, hosts and settings stay put.
     const strip = (m: RoutingModel) => ({ ...m, apps: m.apps.map((a) => ({ ...a, servers: a.servers.map((s) => ({ ...s, passing: false })) })) });
-    check(isDeepStrictEqual(strip(after), strip(before.model)), 'a check status change only toggles servers', () =>
-      `${ctx()}: ${firstDifference(strip(before.model), strip(after))}`,
+    check(
+      isDeepStrictEqual(strip(after), strip(before.model)),
+      'a check status change only toggles servers',
+      () => `${ctx()}: ${firstDifference(strip(before.model), strip(after))}`,
     );
   }
   if (event.type === 'kv-put' && applied.fresh !== undefined) {
@@ -708,9 +720,7 @@ export function checkTransition(
       if (h.source !== 'kv') continue;
       const claim = before.input.claims.find((c) => c.key === h.key);
       if (!claim || !Number.isFinite(claim.createIndex)) continue;
-      check(now.get(host)?.app === h.app, 'a later kv put never steals a live host', () =>
-        `${ctx()}: ${host} moved from ${h.app} to ${show(now.get(host))}`,
-      );
+      check(now.get(host)?.app === h.app, 'a later kv put never steals a live host', () => `${ctx()}: ${host} moved from ${h.app} to ${show(now.get(host))}`);
     }
   }
   if (event.type === 'kv-delete') {
@@ -719,8 +729,10 @@ export function checkTransition(
     const kept = new Set(applied.input.claims.map((c) => c.key));
     for (const h of before.model.hosts) {
       if (h.source !== 'kv' || !kept.has(h.key!)) continue;
-      check(now.get(h.host)?.app === h.app, 'deleting a key only frees its own hosts', () =>
-        `${ctx()}: ${h.host} moved from ${h.app} to ${show(now.get(h.host))}`,
+      check(
+        now.get(h.host)?.app === h.app,
+        'deleting a key only frees its own hosts',
+        () => `${ctx()}: ${h.host} moved from ${h.app} to ${show(now.get(h.host))}`,
       );
     }
   }
@@ -736,9 +748,7 @@ export function checkTransition(
       const finite = (owners.get(app.name)?.instances ?? []).some((i) => usable(i) && Number.isFinite(i.createIndex));
       if (!finite && app.mode === 'tcp') continue; // no CreateIndex at all: sorts after any registration
       const still = after.apps.find((a) => a.name === app.name);
-      check(isDeepStrictEqual(still, app), 'registering a new service never changes running apps', () =>
-        `${ctx()}: ${firstDifference(app, still)}`,
-      );
+      check(isDeepStrictEqual(still, app), 'registering a new service never changes running apps', () => `${ctx()}: ${firstDifference(app, still)}`);
     }
   }
 }
@@ -831,19 +841,17 @@ const MAX_WORDS = 64; // HAProxy 2.6 MAX_LINE_ARGS: more words on one line is a 
  * fixed-prefix backend names; servers from usable instances; no quote or `#` from input; no rejected
  * text; no line HAProxy would refuse for its word count.
  */
-export function checkRendered(
-  input: ModelInput,
-  model: RoutingModel,
-  files: RenderedFiles,
-  settings: RenderSettings,
-  skeleton: Set<string>,
-): void {
+export function checkRendered(input: ModelInput, model: RoutingModel, files: RenderedFiles, settings: RenderSettings, skeleton: Set<string>): void {
   const P = 'no input reaches the config unescaped';
   check(isDeepStrictEqual(Object.keys(files).sort(), ['haproxy.cfg', 'hosts.map', 'maintenance.map']), P, () => show(Object.keys(files)));
   // maintenance.map: `app_<name> <base64>` per http app in maintenance, nothing else.
   const maintLines = files['maintenance.map']!.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  const inMaintenance = model.apps.filter((a) => a.maintenance !== undefined && a.mode === 'http').map((a) => `${a.backend} ${Buffer.from(a.maintenance!.message).toString('base64')}`);
-  check(isDeepStrictEqual(maintLines, inMaintenance), 'maintenance.map is the model, line for line (base64 only)', () => firstDifference(inMaintenance, maintLines));
+  const inMaintenance = model.apps
+    .filter((a) => a.maintenance !== undefined && a.mode === 'http')
+    .map((a) => `${a.backend} ${Buffer.from(a.maintenance!.message).toString('base64')}`);
+  check(isDeepStrictEqual(maintLines, inMaintenance), 'maintenance.map is the model, line for line (base64 only)', () =>
+    firstDifference(inMaintenance, maintLines),
+  );
   const cfg = files['haproxy.cfg']!;
   const map = files['hosts.map']!;
   for (const [file, text] of Object.entries(files)) {
@@ -865,9 +873,7 @@ export function checkRendered(
   const apps = new Map(model.apps.map((a) => [a.backend, a]));
   const proxies = new Set<string>();
   let proxy: AppRoute | undefined;
-  const hostile = model.rejections
-    .map((r) => r.subject)
-    .filter((s) => s.length >= 4 && !s.includes('\\') && /[#"'`$;%=<>|&*[\]]/.test(s));
+  const hostile = model.rejections.map((r) => r.subject).filter((s) => s.length >= 4 && !s.includes('\\') && /[#"'`$;%=<>|&*[\]]/.test(s));
   const data: string[] = [];
   for (const line of cfg.split('\n')) {
     const section = /^(backend|listen|frontend) (\S+)$/.exec(line);
@@ -875,8 +881,7 @@ export function checkRendered(
       const [, type, name] = section as unknown as [string, string, string];
       check(!proxies.has(name), P, () => `proxy ${name} twice`);
       proxies.add(name);
-      const ok =
-        type === 'frontend' ? name === 'http_in' || name === 'https_in' : name === 'be_default' || name === 'stats' || BACKEND_RE.test(name);
+      const ok = type === 'frontend' ? name === 'http_in' || name === 'https_in' : name === 'be_default' || name === 'stats' || BACKEND_RE.test(name);
       check(ok, 'backend names are app_<name> or be_default', () => show(line));
       proxy = apps.get(name);
       check(name === 'be_default' || name === 'stats' || type === 'frontend' || proxy !== undefined, P, () => `${name} is no app`);
@@ -886,8 +891,10 @@ export function checkRendered(
     }
     const trimmed = line.trim();
     if (trimmed !== '' && !trimmed.startsWith('#')) {
-      check(trimmed.split(/\s+/).length <= MAX_WORDS, `HAProxy takes at most ${MAX_WORDS} words per line`, () =>
-        `${trimmed.split(/\s+/).length} words: ${show(line)}`,
+      check(
+        trimmed.split(/\s+/).length <= MAX_WORDS,
+        `HAProxy takes at most ${MAX_WORDS} words per line`,
+        () => `${trimmed.split(/\s+/).length} words: ${show(line)}`,
       );
     }
     const server = /^ {4}server (\S+) (\S+)((?: \S+)*)$/.exec(line);
@@ -903,8 +910,7 @@ export function checkRendered(
       const port = Number(bare.slice(colon + 1));
       const instances = owners.get(proxy.name)?.instances ?? [];
       check(
-        instances.some((i) => usable(i) && i.address.replace(/^\[|\]$/g, '').toLowerCase() === address.toLowerCase() && i.port === port) &&
-          route.port === port,
+        instances.some((i) => usable(i) && i.address.replace(/^\[|\]$/g, '').toLowerCase() === address.toLowerCase() && i.port === port) && route.port === port,
         S,
         () => `${show(line)} matches no usable instance of ${proxy!.name}`,
       );
@@ -928,7 +934,10 @@ export function checkRendered(
     if (skeleton.has(line) || EDGE_TEMPLATE_LINES.some((re) => re.test(line))) continue;
     // The maintenance rule of an http backend: fixed text around the (checked) backend name.
     const map = `${settings.configDir}/maintenance.map`;
-    const maintenanceRule = proxy && proxy.mode === 'http' ? `    http-request return status 503 content-type "text/plain; charset=utf-8" hdr Retry-After 120 hdr Cache-Control no-store lf-string "%[str(${proxy.backend}),map(${map}),b64dec]\\n" if { str(${proxy.backend}),map(${map}) -m found }` : undefined;
+    const maintenanceRule =
+      proxy && proxy.mode === 'http'
+        ? `    http-request return status 503 content-type "text/plain; charset=utf-8" hdr Retry-After 120 hdr Cache-Control no-store lf-string "%[str(${proxy.backend}),map(${map}),b64dec]\\n" if { str(${proxy.backend}),map(${map}) -m found }`
+        : undefined;
     if (line === maintenanceRule) continue;
     data.push(line);
     const text = trimmed.startsWith('#') ? trimmed.slice(1) : line;
@@ -954,8 +963,21 @@ export async function makeWorkDir(): Promise<{ dir: string; crtList: string; cle
   await mkdir(tls);
   const pem = join(tls, 'default.pem');
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=default.example.org', '-keyout', join(tls, 'key.pem'), '-out', join(tls, 'cert.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=default.example.org',
+    '-keyout',
+    join(tls, 'key.pem'),
+    '-out',
+    join(tls, 'cert.pem'),
   ]);
   await writeFile(pem, `${await readFile(join(tls, 'cert.pem'), 'utf8')}${await readFile(join(tls, 'key.pem'), 'utf8')}`, {
     mode: 0o600,
@@ -975,7 +997,11 @@ export async function haproxyCheck(files: RenderedFiles, configDir: string): Pro
     await checkConfig(HAPROXY, join(configDir, 'haproxy.cfg'));
   } catch (err) {
     const output = err instanceof HaproxyInvalidError ? err.output : String(err);
-    const alerts = output.split('\n').filter((l) => l.includes('[ALERT]')).slice(0, 5).join('\n');
+    const alerts = output
+      .split('\n')
+      .filter((l) => l.includes('[ALERT]'))
+      .slice(0, 5)
+      .join('\n');
     throw new InvalidConfigFailure(`haproxy -c refused the rendered configuration:\n${alerts || output}`, files['haproxy.cfg']!);
   } finally {
     await rm(configDir, { recursive: true, force: true });

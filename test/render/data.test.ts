@@ -3,14 +3,7 @@
 import t from 'tap';
 
 import type { AppRoute, RoutingModel } from '../../src/model/types.js';
-import {
-  REDIRECT_HOSTS_PER_RULE,
-  buildTemplateData,
-  escapeConfigWord,
-  formatBind,
-  formatEndpoint,
-  serverCookie,
-} from '../../src/render/data.js';
+import { REDIRECT_HOSTS_PER_RULE, buildTemplateData, escapeConfigWord, formatBind, formatEndpoint, serverCookie } from '../../src/render/data.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { httpApp, model as modelOf, settings } from './fixtures.js';
 
@@ -71,10 +64,23 @@ t.test('stats credentials', async (t) => {
 });
 
 t.test('views: every field present, optional ones null', async (t) => {
-  const data = buildTemplateData(modelOf([app(), app({ name: 'db', backend: 'app_db', mode: 'tcp', port: 5432, defaultHost: undefined, hosts: [] })]), settings);
-  t.same(data.apps.map((a) => a.name), ['db', 'web'], 'sorted by name');
-  t.same(data.tcpApps.map((a) => a.name), ['db']);
-  t.same(data.httpApps.map((a) => a.name), ['web']);
+  const data = buildTemplateData(
+    modelOf([app(), app({ name: 'db', backend: 'app_db', mode: 'tcp', port: 5432, defaultHost: undefined, hosts: [] })]),
+    settings,
+  );
+  t.same(
+    data.apps.map((a) => a.name),
+    ['db', 'web'],
+    'sorted by name',
+  );
+  t.same(
+    data.tcpApps.map((a) => a.name),
+    ['db'],
+  );
+  t.same(
+    data.httpApps.map((a) => a.name),
+    ['web'],
+  );
   const web = data.httpApps[0]!;
   t.same(
     { port: web.port, bind: web.bind, healthcheck: web.healthcheck, maxconn: web.maxconn, timeoutServer: web.timeoutServer },
@@ -146,10 +152,10 @@ t.test('values that cannot be printed safely are refused with the app and field 
   }
 
   const twoApps = modelOf([app(), app({ name: 'db', backend: 'app_db', mode: 'tcp', port: 5432, hosts: [] })]);
-  t.throws(
-    () => buildTemplateData({ ...twoApps, hosts: [{ host: 'x.example.org', backend: 'app_db', app: 'db', source: 'kv' }] }, settings),
-    { name: 'TemplateError', message: /host x\.example\.org points at "app_db", which is not the backend of an http app/ },
-  );
+  t.throws(() => buildTemplateData({ ...twoApps, hosts: [{ host: 'x.example.org', backend: 'app_db', app: 'db', source: 'kv' }] }, settings), {
+    name: 'TemplateError',
+    message: /host x\.example\.org points at "app_db", which is not the backend of an http app/,
+  });
   const web = modelOf([app()]);
   t.throws(() => buildTemplateData({ ...web, hosts: [...web.hosts, ...web.hosts] }, settings), {
     name: 'TemplateError',

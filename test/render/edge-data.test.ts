@@ -23,7 +23,11 @@ t.test('edge view: defaults and values', async (t) => {
     ]),
     { ...settings, edge: { acceptProxy: true, trustedProxies: proxies, statsBindAddress: '::1' } },
   );
-  t.same(full.edge.trustedProxies.map((chunk) => chunk.length), [TRUSTED_PROXIES_PER_ACL, 1], 'one acl line per chunk');
+  t.same(
+    full.edge.trustedProxies.map((chunk) => chunk.length),
+    [TRUSTED_PROXIES_PER_ACL, 1],
+    'one acl line per chunk',
+  );
   t.equal(full.binds.stats, 'ipv6@::1:8404');
   const [irc, shop] = full.apps;
   t.equal(shop!.hsts, 'max-age=600; includeSubDomains');

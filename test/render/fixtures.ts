@@ -50,6 +50,9 @@ export function model(apps: AppRoute[], kv: Record<string, string[]> = {}): Rout
     }
     return { ...app, hosts: [app.defaultHost, ...custom] };
   });
-  const byKey = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  const byKey =
+    <T>(key: (x: T) => string) =>
+    (a: T, b: T) =>
+      key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
   return { apps: routed.sort(byKey((a) => a.name)), hosts: hosts.sort(byKey((h) => h.host)), rejections: [] };
 }

@@ -40,10 +40,7 @@ interface Case {
 const cases: Record<string, Case> = {
   empty: { model: model([]), settings },
   'http-defaults': {
-    model: model([
-      httpApp('wordpress-community', [server('10.0.0.5', 31000), server('10.0.0.6', 31002)]),
-      httpApp('discourse', [server('10.0.0.7', 31005)]),
-    ]),
+    model: model([httpApp('wordpress-community', [server('10.0.0.5', 31000), server('10.0.0.6', 31002)]), httpApp('discourse', [server('10.0.0.7', 31005)])]),
     settings,
   },
   'all-tags': {
@@ -74,10 +71,7 @@ const cases: Record<string, Case> = {
     settings,
   },
   'no-passing': {
-    model: model([
-      httpApp('broken', [server('10.0.0.20', 31040, false), server('10.0.0.21', 31041, false)]),
-      httpApp('scaled-to-zero', []),
-    ]),
+    model: model([httpApp('broken', [server('10.0.0.20', 31040, false), server('10.0.0.21', 31041, false)]), httpApp('scaled-to-zero', [])]),
     settings,
   },
   'custom-domains': {
@@ -92,10 +86,7 @@ const cases: Record<string, Case> = {
     settings: { ...settings, stats: { user: 'admin', password: `p4ss w#rd'"\\$x:y` } },
   },
   'bind-ipv6': {
-    model: model([
-      httpApp('web', [server('fd00::13', 31030), server('10.0.0.14', 31031)]),
-      tcpApp('irc', 6667, [server('fd00::9', 31010)]),
-    ]),
+    model: model([httpApp('web', [server('fd00::13', 31030), server('10.0.0.14', 31031)]), tcpApp('irc', 6667, [server('fd00::9', 31010)])]),
     settings: { ...settings, bindAddress: '::', maxconn: 2000, hardStopAfter: '5m', stats: { user: 'ops', password: 'secret' } },
   },
   'bind-ipv4': {
@@ -112,19 +103,32 @@ const cases: Record<string, Case> = {
 
 /** Second-wave features: redirect, allow (http and tcp), maintenance, a weighted group, paths. */
 function featuresModel(): RoutingModel {
-  const weighted = (app: string, weight: number, address: string, port: number) => ({ ...server(address, port), name: `${app}_${address}:${port}`, app, weight });
+  const weighted = (app: string, weight: number, address: string, port: number) => ({
+    ...server(address, port),
+    name: `${app}_${address}:${port}`,
+    app,
+    weight,
+  });
   const m = model(
     [
       httpApp('wordpress', [server('10.0.0.5', 31000)], { redirect: 'example.org', allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] }),
-      httpApp('forum', [server('10.0.0.6', 31001)], { path: '/forum', stripPath: true, maintenance: { key: 'paas-router/maintenance/forum', message: 'Back at 10:00 "UTC" \\ <b>soon</b>' } }),
-      httpApp('docs', [server('10.0.0.7', 31002)], { path: '/forum/v1.0', stripPath: false }),
-      httpApp('web', [weighted('web-blue', 90, '10.0.0.8', 31003), weighted('web-green', 10, '10.0.0.9', 31004), weighted('web-green', 0, '10.0.0.10', 31005)], {
-        members: [
-          { app: 'web-blue', weight: 90, weightFrom: 'kv', servers: 1 },
-          { app: 'web-green', weight: 10, weightFrom: 'kv', servers: 2 },
-        ],
-        weightsKey: 'paas-router/weights/web',
+      httpApp('forum', [server('10.0.0.6', 31001)], {
+        path: '/forum',
+        stripPath: true,
+        maintenance: { key: 'paas-router/maintenance/forum', message: 'Back at 10:00 "UTC" \\ <b>soon</b>' },
       }),
+      httpApp('docs', [server('10.0.0.7', 31002)], { path: '/forum/v1.0', stripPath: false }),
+      httpApp(
+        'web',
+        [weighted('web-blue', 90, '10.0.0.8', 31003), weighted('web-green', 10, '10.0.0.9', 31004), weighted('web-green', 0, '10.0.0.10', 31005)],
+        {
+          members: [
+            { app: 'web-blue', weight: 90, weightFrom: 'kv', servers: 1 },
+            { app: 'web-green', weight: 10, weightFrom: 'kv', servers: 2 },
+          ],
+          weightsKey: 'paas-router/weights/web',
+        },
+      ),
       tcpApp('irc', 6667, [server('10.0.0.9', 31010)], { allow: ['10.0.0.0/8'] }),
     ],
     { wordpress: ['example.org', 'www.example.org'], forum: ['example.org'], docs: ['example.org'] },
@@ -197,7 +201,10 @@ t.test('what the shipped templates promise', async (t) => {
   t.notMatch(tags, /frontend https_in|crt-list|:443/, 'no HTTPS frontend without a certificate');
 
   const none = cfg('no-passing');
-  t.match(none, /backend app_scaled-to-zero\n {4}balance roundrobin\n {4}load-server-state-from-file none\n {4}http-request return status 503 [^\n]*maintenance.map[^\n]*\n\n/);
+  t.match(
+    none,
+    /backend app_scaled-to-zero\n {4}balance roundrobin\n {4}load-server-state-from-file none\n {4}http-request return status 503 [^\n]*maintenance.map[^\n]*\n\n/,
+  );
   t.notMatch(none, / check\b/, 'no check without router.healthcheck');
 
   t.match(cfg('stats-auth'), `    stats auth admin:p4ss\\ w\\#rd\\'\\"\\\\$x:y\n    stats admin if TRUE\n`);
@@ -313,11 +320,9 @@ t.test('a rendered configuration routes, answers 404/503 and protects the stats 
     haproxy.kill('SIGTERM');
     await exited;
   });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${statsPort}/`)).status === 401, 'haproxy to listen').catch(
-    (err: Error) => {
-      throw new Error(`${err.message}; haproxy output:\n${output}`);
-    },
-  );
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${statsPort}/`)).status === 401, 'haproxy to listen').catch((err: Error) => {
+    throw new Error(`${err.message}; haproxy output:\n${output}`);
+  });
 
   // fetch() drops the Host header (a forbidden header name): use node:http.
   const get = (host: string) =>

@@ -9,10 +9,7 @@ import { compileTemplates } from '../../src/render/templates.js';
 import type { TemplateSource } from '../../src/render/types.js';
 import { httpApp, model as fixture, settings } from './fixtures.js';
 
-const model: RoutingModel = fixture(
-  [httpApp('web', [{ name: 's1', id: 'x', address: '10.0.0.1', port: 31000, passing: true }])],
-  { web: ['www.example.org'] },
-);
+const model: RoutingModel = fixture([httpApp('web', [{ name: 's1', id: 'x', address: '10.0.0.1', port: 31000, passing: true }])], { web: ['www.example.org'] });
 
 function source(files: Record<string, string>, partials: Record<string, string> = {}): TemplateSource {
   return { files: { 'hosts.map': '{{#each hosts}}{{host}} {{backend}}\n{{/each}}', ...files }, partials };
@@ -53,7 +50,10 @@ t.test('every output ends with a newline, extra top-level templates are rendered
 t.test('syntax errors are TemplateErrors at load, naming the file', async (t) => {
   const cases: [TemplateSource, RegExp][] = [
     [source({ 'haproxy.cfg': 'global\n{{#if settings.maxconn}}\n' }), /^template haproxy\.cfg\.hbs: Parse error on line 3/],
-    [source({ 'haproxy.cfg': '{{> global}}' }, { global: 'global\n    maxconn {{settings.maxconn\n' }), /^template partials\/global\.hbs: Parse error on line 2/],
+    [
+      source({ 'haproxy.cfg': '{{> global}}' }, { global: 'global\n    maxconn {{settings.maxconn\n' }),
+      /^template partials\/global\.hbs: Parse error on line 2/,
+    ],
     [source({ 'haproxy.cfg': '{{#each apps}}{{/if}}' }), /^template haproxy\.cfg\.hbs: each doesn't match if/],
   ];
   for (const [src, message] of cases) {
@@ -116,7 +116,10 @@ t.test('strict mode: a misspelt field throws a TemplateError at render, naming t
 });
 
 t.test('helpers: eq and join, loud on bad arguments', async (t) => {
-  t.equal(render('{{#each apps}}{{#if (eq mode "http")}}http{{/if}} {{join hosts ","}}{{/each}}')['haproxy.cfg'], 'http web.production.mozilla.community,www.example.org\n');
+  t.equal(
+    render('{{#each apps}}{{#if (eq mode "http")}}http{{/if}} {{join hosts ","}}{{/each}}')['haproxy.cfg'],
+    'http web.production.mozilla.community,www.example.org\n',
+  );
   t.throws(() => render('{{#if (eq mode "http")}}{{/if}}'), { name: 'TemplateError', message: /eq takes two defined arguments/ });
   t.throws(() => render('{{join settings.configDir ","}}'), { name: 'TemplateError', message: /join takes an array/ });
 });

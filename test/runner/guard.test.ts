@@ -16,7 +16,15 @@ function guard() {
   const state = initialState(clock.now());
   let rereads = 0;
   const held: unknown[] = [];
-  const g = new ShrinkGuard({ maxShrink: 0.5, confirmAfterMs: 15_000, log: createLogger('silent'), state, reread: () => void rereads++, onHeld: (h) => held.push(h), clock });
+  const g = new ShrinkGuard({
+    maxShrink: 0.5,
+    confirmAfterMs: 15_000,
+    log: createLogger('silent'),
+    state,
+    reread: () => void rereads++,
+    onHeld: (h) => held.push(h),
+    clock,
+  });
   return { g, clock, state, rereads: () => rereads, held };
 }
 

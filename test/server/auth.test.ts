@@ -93,7 +93,10 @@ t.test('static credentials (the shape a Vault provider plugs in with)', async (t
 });
 
 t.test('off loopback, credentials are mandatory', async (t) => {
-  const open = await credentialsFor({ host: '0.0.0.0', port: 9107 }, '').then(() => undefined, (e: Error) => e);
+  const open = await credentialsFor({ host: '0.0.0.0', port: 9107 }, '').then(
+    () => undefined,
+    (e: Error) => e,
+  );
   t.ok(open instanceof ConfigError);
   t.match(open?.message, /listen: 0\.0\.0\.0:9107 is not a loopback address.*set listen_auth_file/);
   t.equal(await credentialsFor({ host: '127.0.0.1', port: 9107 }, ''), undefined, 'loopback: open');
@@ -105,8 +108,11 @@ t.test('off loopback, credentials are mandatory', async (t) => {
   const file = join(work, 'config.yaml');
   await writeFile(file, 'listen: 0.0.0.0:9107\n');
   const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
-    execFile(process.execPath, [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', file], { env: { ...process.env, NOTIFY_SOCKET: '' }, timeout: 30_000 }, (err, _o, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+    execFile(
+      process.execPath,
+      [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', file],
+      { env: { ...process.env, NOTIFY_SOCKET: '' }, timeout: 30_000 },
+      (err, _o, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
     ),
   );
   t.equal(r.code, 2, '`run` exits 2 (invalid configuration)');

@@ -35,12 +35,18 @@ t.test('status listener of a running dev cluster', async (t) => {
     t.match(r.headers.get('content-type'), /^application\/json/);
     const doc = JSON.parse(r.body) as StatusDocument;
     t.equal(doc.routesFrom, 'serving');
-    t.same(doc.apps.map((a) => a.name), ['bar-team', 'foo']);
+    t.same(
+      doc.apps.map((a) => a.name),
+      ['bar-team', 'foo'],
+    );
     const appFoo = doc.apps.find((a) => a.name === 'foo')!;
-    t.same(appFoo.hosts.map((h) => [h.host, h.source, h.key]), [
-      ['foo.production.mozilla.community', 'default', null],
-      ['www.example.org', 'kv', 'paas-router/domains/foo'],
-    ]);
+    t.same(
+      appFoo.hosts.map((h) => [h.host, h.source, h.key]),
+      [
+        ['foo.production.mozilla.community', 'default', null],
+        ['www.example.org', 'kv', 'paas-router/domains/foo'],
+      ],
+    );
     t.equal(appFoo.servers.length, 2);
     t.ok(appFoo.servers.every((s) => s.state === 'up' && s.address === '127.0.0.1'));
     t.same(doc.customDomains, [
@@ -51,8 +57,17 @@ t.test('status listener of a running dev cluster', async (t) => {
       { kind: 'tag', service: 'bar-team', subject: 'router.colour=blue' },
       { kind: 'domain', service: 'foo', subject: 'bad_host.example.org', key: 'paas-router/domains/foo', reason: /"_" is not allowed/ },
     ]);
-    t.match(doc.conflicts, [{ service: 'bar-team', subject: 'www.example.org', key: 'paas-router/domains/bar-team', reason: /already claimed by service foo/ }]);
-    t.same(doc.sources.map((s) => [s.name, s.state]), [['consul-catalog', 'ok'], ['consul-domains', 'ok'], ['templates', 'ok']]);
+    t.match(doc.conflicts, [
+      { service: 'bar-team', subject: 'www.example.org', key: 'paas-router/domains/bar-team', reason: /already claimed by service foo/ },
+    ]);
+    t.same(
+      doc.sources.map((s) => [s.name, s.state]),
+      [
+        ['consul-catalog', 'ok'],
+        ['consul-domains', 'ok'],
+        ['templates', 'ok'],
+      ],
+    );
     t.ok(doc.sources.every((s) => typeof s.syncAgeSeconds === 'number'));
     t.match(doc.haproxy.runningChecksum, /^[0-9a-f]{64}$/);
     t.equal(doc.haproxy.lastApply?.status, 'reloaded');
@@ -135,16 +150,23 @@ t.test('status listener of a running dev cluster', async (t) => {
 
   await t.test('/healthz flips to 503 when Consul goes away, and back to 200', async (t) => {
     await cluster.standIn!.stop();
-    const down = await eventually('503', async () => {
-      const r = await getText(`${base}/healthz`);
-      return r.status === 503 ? r : undefined;
-    }, 15_000);
+    const down = await eventually(
+      '503',
+      async () => {
+        const r = await getText(`${base}/healthz`);
+        return r.status === 503 ? r : undefined;
+      },
+      15_000,
+    );
     const body = JSON.parse(down.body) as { status: string; reasons: string[] };
     t.equal(body.status, 'unavailable');
     t.match(body.reasons.join('\n'), /source consul-(catalog|domains) is down: .*cannot reach Consul/);
     const m = families((await getText(`${base}/metrics`)).body);
     t.equal(sample(m, 'paas_router_healthy'), 0);
-    t.ok([sample(m, 'paas_router_source_up', { source: 'consul-catalog' }), sample(m, 'paas_router_source_up', { source: 'consul-domains' })].includes(0), 'a Consul source is down');
+    t.ok(
+      [sample(m, 'paas_router_source_up', { source: 'consul-catalog' }), sample(m, 'paas_router_source_up', { source: 'consul-domains' })].includes(0),
+      'a Consul source is down',
+    );
     t.equal((await requestThrough(httpPort, 'foo.production.mozilla.community')).status, 200, 'HAProxy still serves');
     await cluster.standIn!.start();
     await eventually('200 again', async () => (await getText(`${base}/healthz`)).status === 200, 30_000);

@@ -8,11 +8,31 @@ import type { SourceStatus } from '../../src/sources/source.js';
 import { initialState, type RouterState } from '../../src/state.js';
 
 const NOW = 1_700_000_000_000;
-const settings: ModelSettings = { cluster: 'production', baseDomain: 'mozilla.community', serviceIdPrefixes: ['mesos-consul:'], domainsPrefix: 'paas-router/domains/', reservedPorts: [80, 443, 8404] };
-const info: StatusInfo = { version: '1.2.3', pid: 42, cluster: 'production', clusterDomain: 'production.mozilla.community', configDir: '/etc/haproxy/paas-router', consulAddress: 'http://127.0.0.1:8500', listen: '127.0.0.1:9107', auth: 'none' };
+const settings: ModelSettings = {
+  cluster: 'production',
+  baseDomain: 'mozilla.community',
+  serviceIdPrefixes: ['mesos-consul:'],
+  domainsPrefix: 'paas-router/domains/',
+  reservedPorts: [80, 443, 8404],
+};
+const info: StatusInfo = {
+  version: '1.2.3',
+  pid: 42,
+  cluster: 'production',
+  clusterDomain: 'production.mozilla.community',
+  configDir: '/etc/haproxy/paas-router',
+  consulAddress: 'http://127.0.0.1:8500',
+  listen: '127.0.0.1:9107',
+  auth: 'none',
+};
 
 const ok = (name: string, at = NOW - 1000): SourceStatus => ({ name, state: 'ok', lastSyncAt: at });
-const down = (name: string, message: string): SourceStatus => ({ name, state: 'down', lastSyncAt: NOW - 60_000, lastError: { code: 'CONSUL_UNAVAILABLE', message, at: NOW - 500 } });
+const down = (name: string, message: string): SourceStatus => ({
+  name,
+  state: 'down',
+  lastSyncAt: NOW - 60_000,
+  lastError: { code: 'CONSUL_UNAVAILABLE', message, at: NOW - 500 },
+});
 
 function inst(id: string, address: string, port: number, passing = true) {
   return { id, node: 'n1', address, port, tags: [] as string[], passing, checks: [{ id: 'c', status: passing ? 'passing' : 'critical' }], createIndex: 10 };
@@ -41,14 +61,23 @@ function healthyState(): RouterState {
   return s;
 }
 
-const report = (status: ApplyReport['status'], checksum: string, message?: string): ApplyReport => ({ status, checksum, ...(message ? { error: { code: 'X', message } } : {}) });
+const report = (status: ApplyReport['status'], checksum: string, message?: string): ApplyReport => ({
+  status,
+  checksum,
+  ...(message ? { error: { code: 'X', message } } : {}),
+});
 
 t.test('health: every rule', async (t) => {
   t.same(evaluateHealth(healthyState(), NOW), { ok: true, reasons: [], warnings: [] }, 'all synced, latest config running');
 
   const cases: [string, (s: RouterState) => ApplyReport | undefined, boolean, RegExp][] = [
     ['a required source never synced', (s) => void delete s.sources.templates, false, /source templates has not synced yet/],
-    ['Consul down', (s) => void (s.sources['consul-catalog'] = down('consul-catalog', 'cannot reach Consul')), false, /source consul-catalog is down: cannot reach Consul \(last sync 60s ago\)/],
+    [
+      'Consul down',
+      (s) => void (s.sources['consul-catalog'] = down('consul-catalog', 'cannot reach Consul')),
+      false,
+      /source consul-catalog is down: cannot reach Consul \(last sync 60s ago\)/,
+    ],
     ['nothing applied yet', (s) => void (delete s.lastApply, delete s.runningChecksum), false, /no configuration applied yet/],
     [
       'written, HAProxy not reachable',
@@ -78,10 +107,44 @@ t.test('health: every rule', async (t) => {
       true,
       /refused by haproxy -c; the last good configuration keeps running: bad config/,
     ],
-    ['a template error: a warning', (s) => void (s.lastBuildError = { code: 'TEMPLATE_ERROR', message: 'oops', at: NOW }), true, /latest build failed \(TEMPLATE_ERROR\).*oops/],
-    ['an https-only host without a certificate: a warning naming it', (s) => void (s.tls = { certificates: [], rejected: [], httpOnlyHosts: [{ host: 'www.example.org', app: 'foo', source: 'kv', httpsOnly: true }, { host: 'bar.example.org', app: 'bar', source: 'kv', httpsOnly: false }] }), true, /1 host\(s\) of https-only apps have no certificate and are served on plain HTTP: www\.example\.org$/],
-    ['a change held by the never-shrink guard: a warning', (s) => void (s.held = { since: NOW - 3000, reason: '8 of 10 routes would disappear at once', checksum: 'x', routesBefore: 10, routesAfter: 2 }), true, /held by the never-shrink guard since 3s ago \(8 of 10 routes would disappear at once\)/],
-    ['an optional source degraded: a warning', (s) => void (s.sources.vault = { name: 'vault', state: 'degraded' as SourceStatus['state'], lastSyncAt: NOW - 5000, lastError: { code: 'VAULT', message: 'sealed', at: NOW } }), true, /source vault is degraded: sealed/],
+    [
+      'a template error: a warning',
+      (s) => void (s.lastBuildError = { code: 'TEMPLATE_ERROR', message: 'oops', at: NOW }),
+      true,
+      /latest build failed \(TEMPLATE_ERROR\).*oops/,
+    ],
+    [
+      'an https-only host without a certificate: a warning naming it',
+      (s) =>
+        void (s.tls = {
+          certificates: [],
+          rejected: [],
+          httpOnlyHosts: [
+            { host: 'www.example.org', app: 'foo', source: 'kv', httpsOnly: true },
+            { host: 'bar.example.org', app: 'bar', source: 'kv', httpsOnly: false },
+          ],
+        }),
+      true,
+      /1 host\(s\) of https-only apps have no certificate and are served on plain HTTP: www\.example\.org$/,
+    ],
+    [
+      'a change held by the never-shrink guard: a warning',
+      (s) => void (s.held = { since: NOW - 3000, reason: '8 of 10 routes would disappear at once', checksum: 'x', routesBefore: 10, routesAfter: 2 }),
+      true,
+      /held by the never-shrink guard since 3s ago \(8 of 10 routes would disappear at once\)/,
+    ],
+    [
+      'an optional source degraded: a warning',
+      (s) =>
+        void (s.sources.vault = {
+          name: 'vault',
+          state: 'degraded' as SourceStatus['state'],
+          lastSyncAt: NOW - 5000,
+          lastError: { code: 'VAULT', message: 'sealed', at: NOW },
+        }),
+      true,
+      /source vault is degraded: sealed/,
+    ],
   ];
   for (const [name, mutate, healthy, text] of cases) {
     const s = healthyState();
@@ -114,7 +177,13 @@ t.test('status document', async (t) => {
     { host: 'foo.production.mozilla.community', source: 'default', key: null },
     { host: 'www.example.org', source: 'kv', key: 'paas-router/domains/foo' },
   ]);
-  t.same(foo.servers.map((x) => [x.address, x.state]), [['10.0.0.1', 'up'], ['10.0.0.2', 'down']]);
+  t.same(
+    foo.servers.map((x) => [x.address, x.state]),
+    [
+      ['10.0.0.1', 'up'],
+      ['10.0.0.2', 'down'],
+    ],
+  );
   t.equal(foo.serversUp, 1);
   t.equal(foo.serversDown, 1);
   t.same(doc.customDomains, [{ host: 'www.example.org', app: 'foo', key: 'paas-router/domains/foo' }]);
@@ -131,7 +200,10 @@ t.test('status document', async (t) => {
   t.equal(empty.routesFrom, 'none');
   t.same(empty.apps, []);
   t.equal(empty.health.ok, false);
-  t.same(empty.sources.map((x) => x.state), ['starting', 'starting', 'starting']);
+  t.same(
+    empty.sources.map((x) => x.state),
+    ['starting', 'starting', 'starting'],
+  );
 });
 
 t.test('status line for systemd', async (t) => {

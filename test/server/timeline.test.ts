@@ -37,7 +37,11 @@ t.test('events from the runner: applies with their reason and apps, refusals, he
   runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
   runner.emit('applied', { status: 'reloaded', checksum: 'x', reloadReason: 'no running configuration to change at runtime' });
   clock = 2_000;
-  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1), mc('a', 3)], b: [mc('b', 2)], bad: [mc('bad', 4, { tags: ['router.mode=udp'] })] });
+  runner.state.builtModel = runner.state.liveModel = model({
+    a: [mc('a', 1), mc('a', 3)],
+    b: [mc('b', 2)],
+    bad: [mc('bad', 4, { tags: ['router.mode=udp'] })],
+  });
   runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 2 });
   clock = 3_000;
   runner.emit('applied', { status: 'refused', checksum: 'z', error: { code: 'HAPROXY_INVALID', message: 'parsing [haproxy.cfg:12]' } });
@@ -47,14 +51,40 @@ t.test('events from the runner: applies with their reason and apps, refusals, he
   runner.emit('certificates', { status: 'updated', ops: ['add www.example.org'] });
 
   const all = timeline.list();
-  t.same(all.map((e) => e.kind), ['certificate', 'held', 'refused', 'runtime', 'rejection', 'reload'], 'newest first; unchanged is not a change');
-  t.match(all.find((e) => e.kind === 'reload'), { at: 1_000, apps: ['a', 'b'], message: /HAProxy reloaded \(no running configuration to change at runtime\) — 2 app\(s\): a, b/ });
-  t.match(all.find((e) => e.kind === 'runtime'), { at: 2_000, apps: ['a', 'bad'], message: /runtime API, no reload: 2 command\(s\) — 2 app\(s\): a, bad/ });
-  t.match(all.find((e) => e.kind === 'rejection'), { apps: ['bad'], message: /router\.mode/ });
-  t.match(all.find((e) => e.kind === 'refused'), { apps: [], message: /refused by haproxy -c.*parsing \[haproxy\.cfg:12\]/ });
-  t.match(all.find((e) => e.kind === 'held'), { apps: ['a'], message: /routes 2 → 1/ });
-  t.match(all.find((e) => e.kind === 'certificate'), { message: /add www\.example\.org/ });
-  t.same(timeline.list('a').map((e) => e.kind), ['held', 'runtime', 'reload'], 'filtered by app');
+  t.same(
+    all.map((e) => e.kind),
+    ['certificate', 'held', 'refused', 'runtime', 'rejection', 'reload'],
+    'newest first; unchanged is not a change',
+  );
+  t.match(
+    all.find((e) => e.kind === 'reload'),
+    { at: 1_000, apps: ['a', 'b'], message: /HAProxy reloaded \(no running configuration to change at runtime\) — 2 app\(s\): a, b/ },
+  );
+  t.match(
+    all.find((e) => e.kind === 'runtime'),
+    { at: 2_000, apps: ['a', 'bad'], message: /runtime API, no reload: 2 command\(s\) — 2 app\(s\): a, bad/ },
+  );
+  t.match(
+    all.find((e) => e.kind === 'rejection'),
+    { apps: ['bad'], message: /router\.mode/ },
+  );
+  t.match(
+    all.find((e) => e.kind === 'refused'),
+    { apps: [], message: /refused by haproxy -c.*parsing \[haproxy\.cfg:12\]/ },
+  );
+  t.match(
+    all.find((e) => e.kind === 'held'),
+    { apps: ['a'], message: /routes 2 → 1/ },
+  );
+  t.match(
+    all.find((e) => e.kind === 'certificate'),
+    { message: /add www\.example\.org/ },
+  );
+  t.same(
+    timeline.list('a').map((e) => e.kind),
+    ['held', 'runtime', 'reload'],
+    'filtered by app',
+  );
 
   runner.emit('build-error', new Error('template x: unknown helper'));
   t.equal(timeline.list().length, 6, 'bounded: the oldest event went');

@@ -20,13 +20,25 @@ function scripted<T>(answers: (BlockingResult<T> | Error)[]) {
 function watchWith<T>(answers: (BlockingResult<T> | Error)[], onError: (e: unknown) => void = () => undefined) {
   const s = scripted(answers);
   const delivered: T[] = [];
-  const watch = new BlockingWatch<T>({ fetch: s.fetch, onData: (d) => delivered.push(d), onError, waitMs: 1000, minIntervalMs: 1, maxBackoffMs: 5, random: () => 0 });
+  const watch = new BlockingWatch<T>({
+    fetch: s.fetch,
+    onData: (d) => delivered.push(d),
+    onError,
+    waitMs: 1000,
+    minIntervalMs: 1,
+    maxBackoffMs: 5,
+    random: () => 0,
+  });
   watch.start();
   return { ...s, delivered, watch };
 }
 
 t.test('first call sends no index, later calls send the last index', async (t) => {
-  const w = watchWith([{ data: 'a', index: 10 }, { data: 'b', index: 12 }, { data: 'c', index: 15 }]);
+  const w = watchWith([
+    { data: 'a', index: 10 },
+    { data: 'b', index: 12 },
+    { data: 'c', index: 15 },
+  ]);
   await w.finished;
   await new Promise((r) => setTimeout(r, 20));
   w.watch.stop();
@@ -35,7 +47,12 @@ t.test('first call sends no index, later calls send the last index', async (t) =
 });
 
 t.test('same index or same data is not delivered again', async (t) => {
-  const w = watchWith([{ data: ['x'], index: 5 }, { data: ['x'], index: 5 }, { data: ['x'], index: 9 }, { data: ['y'], index: 11 }]);
+  const w = watchWith([
+    { data: ['x'], index: 5 },
+    { data: ['x'], index: 5 },
+    { data: ['x'], index: 9 },
+    { data: ['y'], index: 11 },
+  ]);
   await w.finished;
   await new Promise((r) => setTimeout(r, 20));
   w.watch.stop();
@@ -43,7 +60,11 @@ t.test('same index or same data is not delivered again', async (t) => {
 });
 
 t.test('an index that goes backwards restarts from scratch and loses no update', async (t) => {
-  const w = watchWith([{ data: 'a', index: 100 }, { data: 'b', index: 3 }, { data: 'c', index: 4 }]);
+  const w = watchWith([
+    { data: 'a', index: 100 },
+    { data: 'b', index: 3 },
+    { data: 'c', index: 4 },
+  ]);
   await w.finished;
   await new Promise((r) => setTimeout(r, 20));
   w.watch.stop();
@@ -53,7 +74,10 @@ t.test('an index that goes backwards restarts from scratch and loses no update',
 });
 
 t.test('an index of 0 in an answer is clamped to 1', async (t) => {
-  const w = watchWith([{ data: 'a', index: 0 }, { data: 'b', index: 7 }]);
+  const w = watchWith([
+    { data: 'a', index: 0 },
+    { data: 'b', index: 7 },
+  ]);
   await w.finished;
   await new Promise((r) => setTimeout(r, 20));
   w.watch.stop();
@@ -62,7 +86,9 @@ t.test('an index of 0 in an answer is clamped to 1', async (t) => {
 
 t.test('errors are reported, retried with backoff, and never delivered as data', async (t) => {
   const errors: unknown[] = [];
-  const w = watchWith([{ data: 'a', index: 2 }, new Error('down'), new Error('still down'), { data: 'a', index: 2 }, { data: 'b', index: 3 }], (e) => errors.push(e));
+  const w = watchWith([{ data: 'a', index: 2 }, new Error('down'), new Error('still down'), { data: 'a', index: 2 }, { data: 'b', index: 3 }], (e) =>
+    errors.push(e),
+  );
   await w.finished;
   await new Promise((r) => setTimeout(r, 30));
   w.watch.stop();
@@ -92,8 +118,7 @@ t.test('the loop is rate limited even when answers come back at once', async (t)
 t.test('stop() aborts the request in flight', async (t) => {
   let aborted = false;
   const watch = new BlockingWatch<number>({
-    fetch: (_i, _w, signal) =>
-      new Promise((_resolve, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted'))))),
+    fetch: (_i, _w, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted'))))),
     onData: () => t.fail('no data expected'),
     onError: () => t.fail('an abort after stop is not an error'),
     waitMs: 1000,

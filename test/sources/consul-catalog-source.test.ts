@@ -32,8 +32,10 @@ const instance = (service: string, n: number, status = 'passing', tags: string[]
   Service: { ID: `mesos-consul:${service}:${n}`, Service: service, Port: 31000 + n, Tags: tags },
   Check: { CheckID: `service:${service}:${n}`, ServiceID: `mesos-consul:${service}:${n}`, Name: 'task', Status: status },
 });
-const register = (url: string, service: string, n: number, status?: string, tags?: string[]) => send(url, 'PUT', '/v1/catalog/register', instance(service, n, status, tags));
-const deregister = (url: string, service: string, n: number) => send(url, 'PUT', '/v1/catalog/deregister', { Node: `node-${n % 3}`, ServiceID: `mesos-consul:${service}:${n}` });
+const register = (url: string, service: string, n: number, status?: string, tags?: string[]) =>
+  send(url, 'PUT', '/v1/catalog/register', instance(service, n, status, tags));
+const deregister = (url: string, service: string, n: number) =>
+  send(url, 'PUT', '/v1/catalog/deregister', { Node: `node-${n % 3}`, ServiceID: `mesos-consul:${service}:${n}` });
 
 async function fill(url: string, services: number, instances = 2): Promise<void> {
   for (let s = 0; s < services; s++) for (let i = 0; i < instances; i++) await register(url, `svc${s}`, i);
@@ -50,7 +52,10 @@ function watch(t: Test, url: string, opts: { maxConnections?: number } = {}) {
     client.close();
   });
   const latest = () => snapshots.at(-1)?.services;
-  const instancesOf = (name: string) => latest()?.[name]?.map((i) => `${i.id}${i.passing ? '' : ' (failing)'}`).sort();
+  const instancesOf = (name: string) =>
+    latest()
+      ?.[name]?.map((i) => `${i.id}${i.passing ? '' : ' (failing)'}`)
+      .sort();
   return { client, source, snapshots, statuses, latest, instancesOf };
 }
 
@@ -84,18 +89,53 @@ t.test('real agent', { skip: consulAgentSkip() }, async (t) => {
       // never one per service (60 here).
       t.ok(spent <= 12, `${what}: ${spent} requests to Consul`);
     };
-    await cost('a new passing instance', () => register(agent.url, 'svc7', 5), () => w.instancesOf('svc7')?.length === 3);
-    await cost('a check going critical', () => register(agent.url, 'svc8', 0, 'critical'), () => w.instancesOf('svc8')?.some((i) => i.endsWith('(failing)')) === true);
-    await cost('the check passing again', () => register(agent.url, 'svc8', 0), () => w.instancesOf('svc8')?.every((i) => !i.endsWith('(failing)')) === true);
-    await cost('an instance deregistered', () => deregister(agent.url, 'svc9', 1), () => w.instancesOf('svc9')?.length === 1);
-    await cost('a brand-new service', () => register(agent.url, 'fresh', 0), () => w.instancesOf('fresh')?.length === 1);
-    await cost('a tag change', () => register(agent.url, 'svc3', 0, 'passing', ['router.sticky']), () => w.latest()?.svc3?.some((i) => i.tags.includes('router.sticky')) === true);
-    await cost('router.skip set: the service leaves the snapshot', () => register(agent.url, 'svc4', 0, 'passing', ['router.skip']), () => w.latest()?.svc4 === undefined);
-    await cost('a service gone', async () => {
-      await deregister(agent.url, 'svc5', 0);
-      await deregister(agent.url, 'svc5', 1);
-    }, () => w.latest()?.svc5 === undefined);
-    t.notOk(w.statuses.some((s) => s.state === 'down'), 'never down');
+    await cost(
+      'a new passing instance',
+      () => register(agent.url, 'svc7', 5),
+      () => w.instancesOf('svc7')?.length === 3,
+    );
+    await cost(
+      'a check going critical',
+      () => register(agent.url, 'svc8', 0, 'critical'),
+      () => w.instancesOf('svc8')?.some((i) => i.endsWith('(failing)')) === true,
+    );
+    await cost(
+      'the check passing again',
+      () => register(agent.url, 'svc8', 0),
+      () => w.instancesOf('svc8')?.every((i) => !i.endsWith('(failing)')) === true,
+    );
+    await cost(
+      'an instance deregistered',
+      () => deregister(agent.url, 'svc9', 1),
+      () => w.instancesOf('svc9')?.length === 1,
+    );
+    await cost(
+      'a brand-new service',
+      () => register(agent.url, 'fresh', 0),
+      () => w.instancesOf('fresh')?.length === 1,
+    );
+    await cost(
+      'a tag change',
+      () => register(agent.url, 'svc3', 0, 'passing', ['router.sticky']),
+      () => w.latest()?.svc3?.some((i) => i.tags.includes('router.sticky')) === true,
+    );
+    await cost(
+      'router.skip set: the service leaves the snapshot',
+      () => register(agent.url, 'svc4', 0, 'passing', ['router.skip']),
+      () => w.latest()?.svc4 === undefined,
+    );
+    await cost(
+      'a service gone',
+      async () => {
+        await deregister(agent.url, 'svc5', 0);
+        await deregister(agent.url, 'svc5', 1);
+      },
+      () => w.latest()?.svc5 === undefined,
+    );
+    t.notOk(
+      w.statuses.some((s) => s.state === 'down'),
+      'never down',
+    );
   });
 
   t.test('at most consul.max_connections sockets; an agent refusing the rest is retried, counted, and never takes the source down', async (t) => {
@@ -106,7 +146,10 @@ t.test('real agent', { skip: consulAgentSkip() }, async (t) => {
     await eventually('every service read', () => Object.keys(w.latest() ?? {}).length === 120, 60_000);
     t.ok(w.client.traffic.refused > 0, `${w.client.traffic.refused} connections refused by the agent and retried`);
     t.ok(w.client.traffic.maxConnectionsHeld <= 16, `at most 16 sockets (${w.client.traffic.maxConnectionsHeld})`);
-    t.notOk(w.statuses.some((s) => s.state === 'down'), 'the source never went down: every retry worked');
+    t.notOk(
+      w.statuses.some((s) => s.state === 'down'),
+      'the source never went down: every retry worked',
+    );
     t.same(w.statuses.at(-1)?.failing, undefined, 'no read left failing');
   });
 
@@ -144,5 +187,8 @@ t.test('dev stand-in: a service whose reads fail keeps its last instances, is li
   t.equal(w.instancesOf('svc1')?.length, 2);
   consul.setServiceFault('svc1', 'none');
   await eventually('svc1 recovers with its new instance', () => w.instancesOf('svc1')?.length === 3, 10_000);
-  t.notOk(w.statuses.some((s) => s.state === 'down'), 'one service failing never takes the source down');
+  t.notOk(
+    w.statuses.some((s) => s.state === 'down'),
+    'one service failing never takes the source down',
+  );
 });

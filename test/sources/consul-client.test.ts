@@ -75,7 +75,10 @@ t.test('a Consul that keeps refusing: a clear error after the retries, never an 
     res.end('too many');
   });
   const c = client(t, s.url, { refusalAttempts: 3 });
-  await t.rejects(c.healthService('web', 0, 0), { code: 'CONSUL_UNAVAILABLE', message: /health of service "web": Consul .* kept refusing the connection \(Consul answered 429/ });
+  await t.rejects(c.healthService('web', 0, 0), {
+    code: 'CONSUL_UNAVAILABLE',
+    message: /health of service "web": Consul .* kept refusing the connection \(Consul answered 429/,
+  });
   t.equal(c.traffic.refused, 3);
 });
 

@@ -57,7 +57,11 @@ t.test('native datagram socket: messages arrive from this PID', async (t) => {
   const reloading = await receiver.waitFor('RELOADING', (m) => m.fields.RELOADING === '1');
   t.match(reloading.fields.MONOTONIC_USEC, /^\d+$/, 'RELOADING carries MONOTONIC_USEC');
   await receiver.waitFor('STOPPING', (m) => m.fields.STOPPING === '1');
-  t.same(receiver.messages.map((m) => Object.keys(m.fields)[0]), ['READY', 'WATCHDOG', 'RELOADING', 'STOPPING'], 'in order');
+  t.same(
+    receiver.messages.map((m) => Object.keys(m.fields)[0]),
+    ['READY', 'WATCHDOG', 'RELOADING', 'STOPPING'],
+    'in order',
+  );
 });
 
 t.test('a missing socket is logged, never thrown', async (t) => {

@@ -88,7 +88,11 @@ t.test('paas-router run under a systemd-like supervisor', async (t) => {
     t.match(ready.fields.STATUS, /^(serving 1 apps, 1 hosts|no configuration applied yet)/);
     const starting = receiver.messages.findIndex((m) => /^starting/.test(m.fields.STATUS ?? ''));
     t.ok(starting >= 0 && starting < receiver.messages.indexOf(ready), 'a "starting" STATUS came first');
-    const healthy = await receiver.waitFor('a healthy STATUS', (m) => fromDaemon(m) && /^serving 1 apps, 1 hosts; healthy$/.test(m.fields.STATUS ?? ''), 20_000);
+    const healthy = await receiver.waitFor(
+      'a healthy STATUS',
+      (m) => fromDaemon(m) && /^serving 1 apps, 1 hosts; healthy$/.test(m.fields.STATUS ?? ''),
+      20_000,
+    );
     t.ok(healthy, 'STATUS follows the state');
     t.equal((await requestThrough(httpPort, 'foo.production.mozilla.community')).status, 200);
   });
@@ -134,7 +138,11 @@ t.test('paas-router run under a systemd-like supervisor', async (t) => {
     await receiver.waitFor('STOPPING=1', (m) => fromDaemon(m) && m.fields.STOPPING === '1', 10_000, since);
     t.equal(await exited, 0, 'exit code 0');
     const after = parseShowProc(await sendSocketCommand(join(work, 'master.sock'), 'show proc'));
-    t.same(after.workers.map((w) => w.pid), before.workers.map((w) => w.pid), 'same HAProxy worker: no reload');
+    t.same(
+      after.workers.map((w) => w.pid),
+      before.workers.map((w) => w.pid),
+      'same HAProxy worker: no reload',
+    );
     t.equal(after.master.reloads, before.master.reloads, 'no reload counted by the master');
     t.equal((await stat(cfg)).mtimeMs, cfgBefore, 'haproxy.cfg not rewritten');
     t.equal((await requestThrough(httpPort, 'foo.staging.mozilla.community')).status, 200, 'HAProxy keeps serving');

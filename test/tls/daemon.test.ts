@@ -51,10 +51,14 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
   const certs = { ...vault.certificates };
   const haproxyReloads = async () => (await showProc(cluster.config.haproxy.masterSocket)).master.reloads;
   const served = (host: string, fingerprint: string) =>
-    eventually(`${host} served with the expected certificate`, async () => {
-      const r = await requestTls(httpsPort, host);
-      return r.fingerprint256 === fingerprint && r.status > 0 ? r : undefined;
-    }, 15_000);
+    eventually(
+      `${host} served with the expected certificate`,
+      async () => {
+        const r = await requestTls(httpsPort, host);
+        return r.fingerprint256 === fingerprint && r.status > 0 ? r : undefined;
+      },
+      15_000,
+    );
 
   await t.test('HTTPS with SNI: the wildcard default and a per-FQDN certificate', async (t) => {
     const r = await served('shop.production.mozilla.community', fp(certs.default!.certificate));
@@ -81,8 +85,14 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     await fetch(`${consul.url}/v1/kv/paas-router/domains/shop`, { method: 'PUT', body: 'shop.example.net', headers: { 'X-Consul-Token': vault.consulToken } });
     await eventually('shop.example.net routed', async () => (await requestThrough(httpPort, 'shop.example.net')).status === 200);
     t.equal((await httpGet(httpPort, 'shop.example.net')).status, 200, 'no certificate: served on HTTP, not redirected to a broken HTTPS');
-    t.same(runner.tls?.httpOnlyHosts.find((h) => h.host === 'shop.example.net'), { host: 'shop.example.net', app: 'shop', source: 'kv', httpsOnly: true });
-    t.ok(captured.lines.some((l) => l.includes('no certificate in Vault covers shop.example.net') && l.includes('"level":40')), 'a warning says so');
+    t.same(
+      runner.tls?.httpOnlyHosts.find((h) => h.host === 'shop.example.net'),
+      { host: 'shop.example.net', app: 'shop', source: 'kv', httpsOnly: true },
+    );
+    t.ok(
+      captured.lines.some((l) => l.includes('no certificate in Vault covers shop.example.net') && l.includes('"level":40')),
+      'a warning says so',
+    );
   });
 
   await t.test('a certificate added in Vault: served at once (runtime API), then the redirect follows', async (t) => {
@@ -92,7 +102,10 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     putCertificate(vault.vault, 'shop.example.net', certs['shop.example.net']);
     await served('shop.example.net', fp(certs['shop.example.net'].certificate));
     await eventually('redirect once covered', async () => (await httpGet(httpPort, 'shop.example.net')).status === 308);
-    t.notOk(runner.tls?.httpOnlyHosts.some((h) => h.host === 'shop.example.net'), 'no longer reported');
+    t.notOk(
+      runner.tls?.httpOnlyHosts.some((h) => h.host === 'shop.example.net'),
+      'no longer reported',
+    );
     await runner.settled();
     t.ok((await haproxyReloads()) <= reloads + 1, 'at most the one reload the new redirect rule needs');
   });
@@ -123,8 +136,18 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     await eventually('vault degraded', () => state.sources.vault?.state === 'degraded', 15_000);
     t.match(state.sources.vault?.lastError?.message, /cannot reach Vault .*using the secrets read at/);
     t.equal((await requestTls(httpsPort, 'shop.example.net')).status, 200, 'HTTPS still served');
-    const task = await registerMesosTask(consul.url, { app: '/during-outage', agent: 'dev-agent-7', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(blog.id)![0]!.port, token: vault.consulToken });
-    await eventually('a new app routed while Vault is down', async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200);
+    const task = await registerMesosTask(consul.url, {
+      app: '/during-outage',
+      agent: 'dev-agent-7',
+      agentAddress: '127.0.0.1',
+      ip: '127.0.0.1',
+      port: cluster.backends.get(blog.id)![0]!.port,
+      token: vault.consulToken,
+    });
+    await eventually(
+      'a new app routed while Vault is down',
+      async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200,
+    );
     // Longer than the token TTL (3 s, max 6 s): the login happens again once Vault is back.
     await new Promise((r) => setTimeout(r, 3_500));
     const back = await selfSignedCertificate({ commonName: 'www.example.org' });
@@ -143,8 +166,19 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
       vault.vault.requests.slice(seen).some((r) => r.path === 'secret/data/paas-router/consul' && r.status === 200),
     );
     cluster.standIn!.setAclToken(next); // the old token stops working in Consul
-    const task = await registerMesosTask(consul.url, { app: '/after-rotation', agent: 'dev-agent-8', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(blog.id)![0]!.port, token: next });
-    await eventually('routed with the new token', async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200, 20_000);
+    const task = await registerMesosTask(consul.url, {
+      app: '/after-rotation',
+      agent: 'dev-agent-8',
+      agentAddress: '127.0.0.1',
+      ip: '127.0.0.1',
+      port: cluster.backends.get(blog.id)![0]!.port,
+      token: next,
+    });
+    await eventually(
+      'routed with the new token',
+      async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200,
+      20_000,
+    );
     t.pass('Consul reads went on with the token from Vault');
     assertNoSecrets(t, captured.lines, { 'rotated Consul token': next });
   });

@@ -44,7 +44,11 @@ t.test('bounded: the oldest sample goes; backends gone from HAProxy are dropped'
   t.equal(ring.series('app_b'), undefined, 'app_b left HAProxy');
   t.equal(ring.size, 1);
   ring.record(5000, sample(backend('app_a', 50), backend('app_b', 7)));
-  t.same(ring.series('app_b'), { at: [3000, 4000, 5000], rate: [null, null, null], errors: [null, null, null], responseMs: [null, null, 10] }, 'a new backend has no history');
+  t.same(
+    ring.series('app_b'),
+    { at: [3000, 4000, 5000], rate: [null, null, null], errors: [null, null, null], responseMs: [null, null, 10] },
+    'a new backend has no history',
+  );
 });
 
 t.test('since: only the samples after it', async (t) => {

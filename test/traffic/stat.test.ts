@@ -10,7 +10,10 @@ const real = readFileSync(join(here, 'fixtures', 'show-stat-2.6.csv'), 'utf8');
 
 t.test('a real HAProxy 2.6 answer: backends and servers with their counters', async (t) => {
   const { backends, servers } = parseShowStat(real);
-  t.same(backends.map((b) => b.backend), ['be_default', 'app_discourse-community', 'app_wordpress-community', 'app_irc-bouncer-community', 'stats']);
+  t.same(
+    backends.map((b) => b.backend),
+    ['be_default', 'app_discourse-community', 'app_wordpress-community', 'app_irc-bouncer-community', 'stats'],
+  );
   const wp = backends.find((b) => b.backend === 'app_wordpress-community')!;
   // 7 requests answered 200, 2 answered 503 (see the fixture's capture in the report).
   t.same(wp.responses, { '2xx': 7, '3xx': 0, '4xx': 0, '5xx': 2 });
@@ -22,19 +25,35 @@ t.test('a real HAProxy 2.6 answer: backends and servers with their counters', as
   t.equal(irc.requests, 0, 'tcp: sessions, none yet');
   const wpServers = servers.filter((s) => s.backend === 'app_wordpress-community');
   t.equal(wpServers.length, 2);
-  t.equal(wpServers.reduce((n, s) => n + s.requests, 0), 9, 'server requests add up to the backend');
+  t.equal(
+    wpServers.reduce((n, s) => n + s.requests, 0),
+    9,
+    'server requests add up to the backend',
+  );
   t.match(wpServers[0], { status: 'UP', check: { status: 'L7OK', code: 200, description: 'Layer7 check passed' } });
-  t.match(servers.find((s) => s.backend === 'app_discourse-community'), { status: 'no check', check: { status: '', code: null } });
+  t.match(
+    servers.find((s) => s.backend === 'app_discourse-community'),
+    { status: 'no check', check: { status: '', code: null } },
+  );
 });
 
 t.test('columns are found by name, quoted fields with commas are one field', async (t) => {
-  const csv = '# svname,pxname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\n' +
+  const csv =
+    '# svname,pxname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\n' +
     'BACKEND,app_x,1,UP,3,40,41,12,30,1,2,8,,,,\n' +
     's1,app_x,2,DOWN,0,20,21,0,0,0,0,0,* L4CON,,"Connection refused, at step 1 ""tcp""",\n' +
     'FRONTEND,http_in,0,OPEN,0,0,0,0,0,0,0,0,,,,\n';
   const { backends, servers } = parseShowStat(csv);
   t.same(backends, [{ backend: 'app_x', requests: 41, responses: { '2xx': 30, '3xx': 1, '4xx': 2, '5xx': 8 }, responseMs: 12, sessions: 3, status: 'UP' }]);
-  t.same(servers, [{ backend: 'app_x', server: 's1', requests: 21, status: 'DOWN', check: { status: 'L4CON', code: null, description: 'Connection refused, at step 1 "tcp"' } }]);
+  t.same(servers, [
+    {
+      backend: 'app_x',
+      server: 's1',
+      requests: 21,
+      status: 'DOWN',
+      check: { status: 'L4CON', code: null, description: 'Connection refused, at step 1 "tcp"' },
+    },
+  ]);
 });
 
 t.test('an answer that is not show stat is an error naming what came back', async (t) => {
@@ -45,7 +64,8 @@ t.test('an answer that is not show stat is an error naming what came back', asyn
 });
 
 t.test('garbage in a counter reads as 0, never as NaN', async (t) => {
-  const csv = '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\napp_x,BACKEND,1,UP,x,-5,,,,,,,,,,\n';
+  const csv =
+    '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\napp_x,BACKEND,1,UP,x,-5,,,,,,,,,,\n';
   const [b] = parseShowStat(csv).backends;
   t.same(b, { backend: 'app_x', requests: 0, responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, responseMs: 0, sessions: 0, status: 'UP' });
 });

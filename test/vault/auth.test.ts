@@ -44,7 +44,10 @@ t.test('VAULT_TOKEN refused (revoked or wrong): a clear error without the token'
   vault.revokeToken(token);
   const client = new VaultClient({ address: vault.url });
   const auth = authFor(client, { method: 'token', token });
-  const err = await auth.ensure().then(() => undefined, (e: Error) => e);
+  const err = await auth.ensure().then(
+    () => undefined,
+    (e: Error) => e,
+  );
   t.match(err, { code: 'VAULT_AUTH_FAILED' });
   t.match(err!.message, /refused the token \(403 permission denied\)/);
   t.notMatch(inspect(err, { depth: 10 }), token, 'the token is nowhere in the error');
@@ -71,7 +74,10 @@ t.test('AppRole: login, renewal, re-login at max TTL; the secret id file is read
   t.not(client.token, first, 'a new token');
   await sleep(2_500);
   t.same(await client.kvRead('secret/data/paas-router/consul'), { token: 'c' }, 'reads keep working across max TTLs');
-  t.ok(vault.requests.filter((r) => r.path === 'auth/approle/login').every((r) => !r.withToken), 'logins send no token');
+  t.ok(
+    vault.requests.filter((r) => r.path === 'auth/approle/login').every((r) => !r.withToken),
+    'logins send no token',
+  );
 
   // Operators rotate the secret id: the next login reads the new one from the file.
   const rotated = vault.addAppRole('paas-router', { roleId, tokenTtl: 2, tokenMaxTtl: 3, tokenPolicies: ['paas-router'] }).secretId;
@@ -107,17 +113,32 @@ t.test('AppRole failures: wrong secret id, missing file, Vault down — no secre
   const file = join(dir, 'secret-id-wrong');
   await writeFile(file, wrong);
   const client = new VaultClient({ address: vault.url });
-  const err = await authFor(client, { method: 'approle', roleId, secretIdFile: file, mount: 'approle' }).ensure().then(() => undefined, (e: Error) => e);
+  const err = await authFor(client, { method: 'approle', roleId, secretIdFile: file, mount: 'approle' })
+    .ensure()
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   t.match(err, { code: 'VAULT_AUTH_FAILED', message: /invalid role or secret ID/ });
   const shown = `${inspect(err, { depth: 10 })} ${JSON.stringify(err)}`;
   t.notMatch(shown, wrong, 'the secret id is not in the error');
   t.notMatch(shown, roleId, 'nor the role id');
 
-  const missing = await authFor(client, { method: 'approle', roleId, secretIdFile: join(dir, 'nope'), mount: 'approle' }).ensure().then(() => undefined, (e: Error) => e);
+  const missing = await authFor(client, { method: 'approle', roleId, secretIdFile: join(dir, 'nope'), mount: 'approle' })
+    .ensure()
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   t.match(missing?.message, /cannot read the AppRole secret id file .*nope/);
 
   await vault.stop();
-  const down = await authFor(client, { method: 'approle', roleId, secretIdFile: file, mount: 'approle' }).ensure().then(() => undefined, (e: Error) => e);
+  const down = await authFor(client, { method: 'approle', roleId, secretIdFile: file, mount: 'approle' })
+    .ensure()
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   t.match(down, { code: 'VAULT_UNAVAILABLE', message: /cannot reach Vault at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED/ });
   t.notMatch(`${inspect(down, { depth: 10 })}`, wrong);
 });
@@ -140,8 +161,15 @@ t.test('TLS: verification is on (VAULT_CACERT trusted, VAULT_SKIP_VERIFY ignored
   t.teardown(() => (before === undefined ? delete process.env.VAULT_SKIP_VERIFY : (process.env.VAULT_SKIP_VERIFY = before)));
   const untrusted = new VaultClient({ address: vault.url });
   untrusted.setToken(vault.rootToken);
-  const err = await untrusted.kvRead('secret/data/paas-router/consul').then(() => undefined, (e: Error) => e);
-  t.match(err, { code: 'VAULT_UNAVAILABLE', message: /TLS verification of Vault .* failed .*VAULT_CACERT/ }, 'a self-signed Vault without VAULT_CACERT is refused even with VAULT_SKIP_VERIFY=1');
+  const err = await untrusted.kvRead('secret/data/paas-router/consul').then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  t.match(
+    err,
+    { code: 'VAULT_UNAVAILABLE', message: /TLS verification of Vault .* failed .*VAULT_CACERT/ },
+    'a self-signed Vault without VAULT_CACERT is refused even with VAULT_SKIP_VERIFY=1',
+  );
   t.notMatch(inspect(err, { depth: 10 }), vault.rootToken);
 });
 
@@ -157,9 +185,16 @@ t.test('namespace: sent as X-Vault-Namespace on every request', async (t) => {
   t.teardown(() => auth.stop());
   await auth.ensure();
   t.same(await inNs.kvRead('secret/data/paas-router/consul'), { token: 'ns-token' });
-  t.ok(vault.requests.every((r) => r.namespace === 'team/paas'), 'every request named the namespace');
+  t.ok(
+    vault.requests.every((r) => r.namespace === 'team/paas'),
+    'every request named the namespace',
+  );
   const outside = new VaultClient({ address: vault.url });
-  await t.rejects(authFor(outside, { method: 'approle', roleId, secretIdFile: file, mount: 'approle' }).ensure(), { code: 'VAULT_AUTH_FAILED' }, 'without it the role does not exist');
+  await t.rejects(
+    authFor(outside, { method: 'approle', roleId, secretIdFile: file, mount: 'approle' }).ensure(),
+    { code: 'VAULT_AUTH_FAILED' },
+    'without it the role does not exist',
+  );
 });
 
 t.test('environment fallbacks of node-vault are not used: VAULT_TOKEN is never sent on its own', async (t) => {

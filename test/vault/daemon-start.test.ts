@@ -15,10 +15,17 @@ import { assertNoSecrets, captureLog, sleep } from './helpers.js';
 
 t.test('config: Vault keys and their checks', async (t) => {
   const c = validateConfig({ vault: { address: 'https://vault:8200' } }, 'test', { VAULT_TOKEN: 'tok' });
-  t.same({ refresh: c.vault.refreshMs, renewBefore: c.vault.renewBeforeMs, retryMax: c.vault.retryMaxMs, timeout: c.vault.timeoutMs }, { refresh: 30_000, renewBefore: 300_000, retryMax: 30_000, timeout: 10_000 });
+  t.same(
+    { refresh: c.vault.refreshMs, renewBefore: c.vault.renewBeforeMs, retryMax: c.vault.retryMaxMs, timeout: c.vault.timeoutMs },
+    { refresh: 30_000, renewBefore: 300_000, retryMax: 30_000, timeout: 10_000 },
+  );
   t.throws(() => validateConfig({ vault: { address: 'https://vault:8200' } }, 'test', {}), /method "token" needs VAULT_TOKEN/);
   t.throws(() => validateConfig({ vault: { kv_prefix: 'secret/paas-router/' } }, 'test', {}), /vault\.kv_prefix: must be a KV v2 data path/);
-  const approle = validateConfig({ vault: { address: 'https://vault:8200', auth: { method: 'approle', role_id: 'r', secret_id_file: '/run/secret-id' }, refresh: '5s' } }, 'test', {});
+  const approle = validateConfig(
+    { vault: { address: 'https://vault:8200', auth: { method: 'approle', role_id: 'r', secret_id_file: '/run/secret-id' }, refresh: '5s' } },
+    'test',
+    {},
+  );
   t.same(approle.vault.auth, { method: 'approle', roleId: 'r', secretIdFile: '/run/secret-id', mount: 'approle' });
   t.equal(approle.vault.refreshMs, 5_000);
   t.equal(validateConfig({}, 'test', { VAULT_TOKEN: 'tok' }).vault.address, '', 'no address: Vault not used, no token needed');
@@ -35,7 +42,15 @@ t.test('Vault down, then sealed, at start: no configuration is written without t
     {
       consul: { address: consul.url, wait: '2s', min_interval: '20ms', retry_max: '500ms' },
       vault: { address: vault.url, refresh: '200ms', retry_max: '300ms' },
-      haproxy: { config_dir: join(dir, 'haproxy'), master_socket: join(dir, 'master.sock'), runtime_socket: join(dir, 'runtime.sock'), bind_address: '127.0.0.1', http_port: await freePort(), https_port: await freePort(), stats_port: await freePort() },
+      haproxy: {
+        config_dir: join(dir, 'haproxy'),
+        master_socket: join(dir, 'master.sock'),
+        runtime_socket: join(dir, 'runtime.sock'),
+        bind_address: '127.0.0.1',
+        http_port: await freePort(),
+        https_port: await freePort(),
+        stats_port: await freePort(),
+      },
       wait: { min: '20ms', max: '100ms' },
       listen: '127.0.0.1:0',
     },
@@ -58,7 +73,10 @@ t.test('Vault down, then sealed, at start: no configuration is written without t
   await sleep(1_000);
   t.notOk(existsSync(cfg), 'no haproxy.cfg while Vault is unreachable');
   t.equal(state.sources['consul-catalog'], undefined, 'Consul is not read before its token is known');
-  t.ok(captured.lines.some((l) => l.includes('source vault is down') && l.includes('"level":40')), 'a warning names the source');
+  t.ok(
+    captured.lines.some((l) => l.includes('source vault is down') && l.includes('"level":40')),
+    'a warning names the source',
+  );
 
   vault.seal();
   await vault.start();

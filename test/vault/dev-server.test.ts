@@ -22,7 +22,8 @@ function sameShape(t: Test, actual: unknown, expected: unknown, path = 'body'): 
     const want = typeOf(value);
     const ok = typeOf(got) === want || (want === 'object' && got === null) || (want === 'null' && got !== undefined);
     t.ok(ok, `${path}.${key}: ${want} expected, got ${typeOf(got)}`);
-    if (want === 'object' && typeOf(got) === 'object' && key !== 'data' && key !== 'custom_metadata' && key !== 'meta' && key !== 'metadata') sameShape(t, got, value, `${path}.${key}`);
+    if (want === 'object' && typeOf(got) === 'object' && key !== 'data' && key !== 'custom_metadata' && key !== 'meta' && key !== 'metadata')
+      sameShape(t, got, value, `${path}.${key}`);
     if (key === 'data' && path.endsWith('data') === false && typeOf(got) === 'object') sameShape(t, got, value, `${path}.${key}`);
   }
 }
@@ -66,7 +67,7 @@ t.test('shapes follow the fixtures', async (t) => {
   const read = await call(vault, 'GET', 'secret/data/paas-router/consul', token);
   t.equal(read.status, 200);
   sameShape(t, read.body, fixture('kv2-read.json'));
-  sameShape(t, read.body!.data, (fixture('kv2-read.json').data as Record<string, unknown>), 'body.data');
+  sameShape(t, read.body!.data, fixture('kv2-read.json').data as Record<string, unknown>, 'body.data');
   sameShape(t, read.body!.data.metadata, (fixture('kv2-read.api-docs.json').data as any).metadata, 'body.data.metadata');
   t.same(read.body!.data.data, { token: 'c0nsul-token' });
   t.equal(read.body!.lease_id, '');
@@ -112,7 +113,7 @@ t.test('list with GET ?list=true; the LIST verb never reaches the server', async
   vault.kvPut('secret', 'paas-router/tls/deep/x', { a: 1 });
   const list = await call(vault, 'GET', 'secret/metadata/paas-router/tls/?list=true', token);
   t.same(list.body!.data.keys, ['deep/', 'www.example.org'], 'folders end in /');
-  t.same((await call(vault, 'GET', 'secret/metadata/paas-router/nothing/?list=1', token)), { status: 404, body: { errors: [] } }, 'an empty listing is a 404');
+  t.same(await call(vault, 'GET', 'secret/metadata/paas-router/nothing/?list=1', token), { status: 404, body: { errors: [] } }, 'an empty listing is a 404');
   const status = await new Promise<number>((resolve) => {
     const req = request(`${vault.url}/v1/secret/metadata/paas-router/tls/`, { method: 'LIST', headers: { 'X-Vault-Token': token } }, (res) => {
       res.resume();
@@ -122,7 +123,10 @@ t.test('list with GET ?list=true; the LIST verb never reaches the server', async
     req.end();
   });
   t.not(status, 200, `a LIST request fails in Node's HTTP parser (got ${status})`);
-  t.notOk(vault.requests.some((r) => r.method === 'LIST'), 'no handler ever saw a LIST');
+  t.notOk(
+    vault.requests.some((r) => r.method === 'LIST'),
+    'no handler ever saw a LIST',
+  );
 });
 
 t.test('token TTLs: expiry, renewal, max TTL cap with a warning, non-renewable', async (t) => {

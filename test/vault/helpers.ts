@@ -33,7 +33,11 @@ export function assertNoSecrets(t: Test, lines: string[], secrets: Record<string
     // PEM bodies: any one base64 line of them is a leak too.
     const needles = value.includes('-----BEGIN') ? value.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')) : [value];
     const leaking = lines.findIndex((line) => needles.some((n) => line.includes(n)));
-    t.equal(leaking, -1, `no log line contains the ${what}${leaking >= 0 ? ` (line ${leaking}, msg ${JSON.stringify((JSON.parse(lines[leaking]!) as { msg?: string }).msg)})` : ''}`);
+    t.equal(
+      leaking,
+      -1,
+      `no log line contains the ${what}${leaking >= 0 ? ` (line ${leaking}, msg ${JSON.stringify((JSON.parse(lines[leaking]!) as { msg?: string }).msg)})` : ''}`,
+    );
   }
 }
 

@@ -34,15 +34,28 @@ async function harness(t: Test, vault: DevVault, opts: { refreshMs?: number; ret
   await writeFile(file, secretId, { mode: 0o600 });
   const captured = captureLog();
   const client = new VaultClient({ address: vault.url, timeoutMs: 2_000 });
-  const auth = new VaultAuth({ client, auth: { method: 'approle', roleId, secretIdFile: file, mount: 'approle' }, renewBeforeMs: 10_000, retryMaxMs: 500, log: captured.log });
-  const source = new VaultSecretsSource({ client, auth, kvPrefix: 'secret/data/paas-router/', refreshMs: opts.refreshMs ?? 100, retryMaxMs: opts.retryMaxMs ?? 400, log: captured.log, random: opts.random });
+  const auth = new VaultAuth({
+    client,
+    auth: { method: 'approle', roleId, secretIdFile: file, mount: 'approle' },
+    renewBeforeMs: 10_000,
+    retryMaxMs: 500,
+    log: captured.log,
+  });
+  const source = new VaultSecretsSource({
+    client,
+    auth,
+    kvPrefix: 'secret/data/paas-router/',
+    refreshMs: opts.refreshMs ?? 100,
+    retryMaxMs: opts.retryMaxMs ?? 400,
+    log: captured.log,
+    random: opts.random,
+  });
   const snapshots: SecretsSnapshot[] = [];
   const statuses: SourceStatus[] = [];
   source.start({ snapshot: (s) => snapshots.push(s), status: (s) => statuses.push(s) });
   t.teardown(() => source.stop());
   return { source, snapshots, statuses, captured, secretId };
 }
-
 
 t.test('kv_prefix: KV v2 data and metadata paths', async (t) => {
   t.same(kvPaths('secret/data/paas-router/'), { data: 'secret/data/paas-router/', metadata: 'secret/metadata/paas-router/' });
@@ -55,7 +68,11 @@ t.test('one whole snapshot; changes in Vault are picked up; unchanged reads emit
   t.teardown(() => vault.close());
   const def = await selfSignedCertificate({ commonName: 'default.test' });
   const www = await selfSignedCertificate({ commonName: 'www.example.org' });
-  writeRouterSecrets(vault, { consulToken: 'consul-1', stats: { user: 'admin', password: 'stats-pw-1' }, certificates: { default: def, 'www.example.org': www } });
+  writeRouterSecrets(vault, {
+    consulToken: 'consul-1',
+    stats: { user: 'admin', password: 'stats-pw-1' },
+    certificates: { default: def, 'www.example.org': www },
+  });
   const h = await harness(t, vault);
   await eventually('first snapshot', () => h.snapshots.length === 1);
   const first = h.snapshots[0]!;
@@ -72,9 +89,19 @@ t.test('one whole snapshot; changes in Vault are picked up; unchanged reads emit
   await eventually('token change', () => h.snapshots.at(-1)?.consulToken === 'consul-2');
   removeCertificate(vault, 'www.example.org');
   await eventually('certificate removal', () => h.snapshots.at(-1) && !('www.example.org' in h.snapshots.at(-1)!.certificates));
-  t.ok(vault.requests.every((r) => ['GET', 'POST', 'PUT'].includes(r.method)), 'no LIST verb: GET ?list=true');
+  t.ok(
+    vault.requests.every((r) => ['GET', 'POST', 'PUT'].includes(r.method)),
+    'no LIST verb: GET ?list=true',
+  );
   t.ok(vault.requests.some((r) => r.path === 'secret/metadata/paas-router/tls/' && /list=/.test(r.query)));
-  assertNoSecrets(t, h.captured.lines, { 'Consul token': 'consul-1', 'new Consul token': 'consul-2', 'stats password': 'stats-pw-1', 'default key': def.privateKey, 'www key': www.privateKey, 'secret id': h.secretId });
+  assertNoSecrets(t, h.captured.lines, {
+    'Consul token': 'consul-1',
+    'new Consul token': 'consul-2',
+    'stats password': 'stats-pw-1',
+    'default key': def.privateKey,
+    'www key': www.privateKey,
+    'secret id': h.secretId,
+  });
 });
 
 t.test('malformed secrets are reported by path, not used, and do not block the rest', async (t) => {
@@ -90,8 +117,15 @@ t.test('malformed secrets are reported by path, not used, and do not block the r
   t.equal(s.consulToken, undefined);
   t.equal(s.stats, undefined);
   t.same(Object.keys(s.certificates), ['ok.example.org']);
-  t.same(s.problems.map((p) => p.path).sort(), ['secret/data/paas-router/consul', 'secret/data/paas-router/haproxy', 'secret/data/paas-router/tls/www.example.org']);
-  t.ok(h.captured.lines.some((l) => l.includes('secret/data/paas-router/haproxy') && l.includes('stats_password')), 'logged with the path');
+  t.same(s.problems.map((p) => p.path).sort(), [
+    'secret/data/paas-router/consul',
+    'secret/data/paas-router/haproxy',
+    'secret/data/paas-router/tls/www.example.org',
+  ]);
+  t.ok(
+    h.captured.lines.some((l) => l.includes('secret/data/paas-router/haproxy') && l.includes('stats_password')),
+    'logged with the path',
+  );
 });
 
 t.test('Vault down at start: reported down, retried with backoff, nothing emitted until it answers', async (t) => {
@@ -147,7 +181,12 @@ t.test('Vault lost later: degraded, the cached secrets stay, changes made meanwh
   t.match(h.statuses.at(-1)!.lastError!.message, /sealed/);
   vault.unseal();
   await eventually('ok after unseal', () => h.statuses.at(-1)?.state === 'ok', 5_000);
-  assertNoSecrets(t, h.captured.lines, { 'Consul token': 'before-outage', 'new Consul token': 'after-outage', 'stats password': 'pw-before', 'secret id': h.secretId });
+  assertNoSecrets(t, h.captured.lines, {
+    'Consul token': 'before-outage',
+    'new Consul token': 'after-outage',
+    'stats password': 'pw-before',
+    'secret id': h.secretId,
+  });
 });
 
 t.test('a revoked AppRole token mid-run: logged in again, reads go on', async (t) => {
@@ -160,5 +199,8 @@ t.test('a revoked AppRole token mid-run: logged in again, reads go on', async (t
   writeRouterSecrets(vault, { consulToken: 'two' });
   await eventually('read with a fresh login', () => h.snapshots.at(-1)?.consulToken === 'two', 5_000);
   t.equal(vault.requests.filter((r) => r.path === 'auth/approle/login').length, 2);
-  t.notOk(h.statuses.some((s) => s.state !== 'ok'), 'a recovered 403 never shows as an outage');
+  t.notOk(
+    h.statuses.some((s) => s.state !== 'ok'),
+    'a recovered 403 never shows as an outage',
+  );
 });

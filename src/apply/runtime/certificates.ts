@@ -146,6 +146,11 @@ export function parseCrtList(answer: string): LoadedEntry[] {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 200) ?? 'no answer';
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim()
+      .slice(0, 200) ?? 'no answer'
+  );
 }
-

@@ -140,7 +140,8 @@ export class RuntimeExecutor {
         const { address, port } = splitEndpoint(line.endpoint);
         if (!got) throw mismatch(`server ${backend}/${name} is missing`);
         if (got.address !== address || got.port !== port) throw mismatch(`server ${backend}/${name} is ${got.address}:${got.port}, not ${address}:${port}`);
-        if (got.maint !== line.disabled) throw mismatch(`server ${backend}/${name} is ${got.maint ? 'in maintenance' : 'enabled'}, the config says ${line.disabled ? 'disabled' : 'enabled'}`);
+        if (got.maint !== line.disabled)
+          throw mismatch(`server ${backend}/${name} is ${got.maint ? 'in maintenance' : 'enabled'}, the config says ${line.disabled ? 'disabled' : 'enabled'}`);
         const weight = weightOf(line.args);
         if (weight !== undefined && got.weight !== weight) throw mismatch(`server ${backend}/${name} has weight ${got.weight}, the config says ${weight}`);
       }

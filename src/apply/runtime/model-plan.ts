@@ -34,7 +34,8 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
   for (const t of templates.templates) {
     const allowed = t.output === MAIN_CONFIG ? [] : t.output === HOSTS_MAP ? ['hosts'] : [];
     const blocking = t.frameReads.find((f) => f === '*' || (RUNTIME_FIELDS.has(f) && !allowed.includes(f)));
-    if (blocking) return { kind: 'unknown', reason: `template ${t.file} reads ${blocking === '*' ? 'data out of its context' : blocking} outside the per-app partials` };
+    if (blocking)
+      return { kind: 'unknown', reason: `template ${t.file} reads ${blocking === '*' ? 'data out of its context' : blocking} outside the per-app partials` };
   }
   const a = before as unknown as Record<string, unknown>;
   const b = after as unknown as Record<string, unknown>;
@@ -59,7 +60,8 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
       const was = parseConfig(oldText);
       const is = parseConfig(newText);
       if (was.skeleton !== is.skeleton) return { kind: 'reload', reason: `the section of app ${now.name} changed beyond its servers` };
-      if (is.proxies.size !== 1 || !is.proxies.has(now.backend)) return { kind: 'unknown', reason: `the section of app ${now.name} is not one proxy named ${now.backend}` };
+      if (is.proxies.size !== 1 || !is.proxies.has(now.backend))
+        return { kind: 'unknown', reason: `the section of app ${now.name} is not one proxy named ${now.backend}` };
       const wanted = is.proxies.get(now.backend)!;
       const found = serverOps(now.backend, was.proxies.get(now.backend) ?? new Map(), wanted, is.balance.get(now.backend));
       if ('reason' in found) return { kind: 'reload', reason: found.reason };

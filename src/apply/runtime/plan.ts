@@ -71,7 +71,11 @@ export function serverOps(
       const algorithm = (balance ?? 'roundrobin').replace(/\(.*$/, '');
       if (STATIC_BALANCE.has(algorithm)) return { reason: `backend ${backend} balances with "${algorithm}", which HAProxy 2.6 cannot give dynamic servers` };
       ops.push({ op: 'add-server', backend, server: line });
-    } else if (was.endpoint !== line.endpoint || withoutWeight(was.args) !== withoutWeight(line.args) || (weightOf(was.args) === undefined) !== (weightOf(line.args) === undefined)) {
+    } else if (
+      was.endpoint !== line.endpoint ||
+      withoutWeight(was.args) !== withoutWeight(line.args) ||
+      (weightOf(was.args) === undefined) !== (weightOf(line.args) === undefined)
+    ) {
       return { reason: `server ${backend}/${name} changed parameters` };
     } else {
       // A group's weights (paas-router/weights/<group>) change with `set server weight`.

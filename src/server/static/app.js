@@ -2,8 +2,6 @@
 // served as is (no build step). Every value from the router is inserted with textContent, never
 // as HTML: hosts, keys and reasons come from user input (Consul tags and K/V).
 (function () {
-  'use strict';
-
   var REFRESH_MS = 5000;
   var data = null;
   var lastFetchAt = 0;
@@ -96,7 +94,9 @@
           el('td', { 'data-label': 'Source' }, [el('code', { text: s.name }), s.required ? '' : el('span', { className: 'muted', text: ' (optional)' })]),
           el('td', { 'data-label': 'State' }, [el('span', { className: 'state ' + s.state, text: s.state })]),
           el('td', { 'data-label': 'Last sync' }, [when(s.lastSyncAt)]),
-          el('td', { 'data-label': 'Last error', className: s.lastError ? '' : 'empty' }, [s.lastError ? s.lastError.message + ' (' + ago(s.lastError.at) + ')' : '—']),
+          el('td', { 'data-label': 'Last error', className: s.lastError ? '' : 'empty' }, [
+            s.lastError ? s.lastError.message + ' (' + ago(s.lastError.at) + ')' : '—',
+          ]),
         ]),
       );
       (s.failing || []).forEach(function (f) {
@@ -121,26 +121,64 @@
     var h = d.haproxy;
     var dl = $('haproxy');
     clear(dl);
-    fact(dl, 'Running config', h.runningChecksum ? el('code', { title: h.runningChecksum, 'data-checksum': h.runningChecksum, text: 'sha256 ' + h.runningChecksum.slice(0, 16) + '…' }) : el('span', { className: 'muted', text: 'none validated yet' }));
+    fact(
+      dl,
+      'Running config',
+      h.runningChecksum
+        ? el('code', { title: h.runningChecksum, 'data-checksum': h.runningChecksum, text: 'sha256 ' + h.runningChecksum.slice(0, 16) + '…' })
+        : el('span', { className: 'muted', text: 'none validated yet' }),
+    );
     var apply = h.lastApply;
-    fact(dl, 'Last apply', apply ? el('span', null, [el('span', { className: 'state ' + (apply.error ? 'down' : 'ok'), text: apply.status }), ' ', when(apply.at), apply.error ? ' — ' + apply.error.message : '']) : el('span', { className: 'muted', text: 'nothing applied yet' }));
+    fact(
+      dl,
+      'Last apply',
+      apply
+        ? el('span', null, [
+            el('span', { className: 'state ' + (apply.error ? 'down' : 'ok'), text: apply.status }),
+            ' ',
+            when(apply.at),
+            apply.error ? ' — ' + apply.error.message : '',
+          ])
+        : el('span', { className: 'muted', text: 'nothing applied yet' }),
+    );
     fact(dl, 'Last reload', when(h.lastReloadAt));
     fact(dl, 'Last runtime change', when(h.lastRuntimeChangeAt));
     if (h.lastBuildError) fact(dl, 'Last build error', el('span', { className: 'state down', text: h.lastBuildError.message }));
-    if (h.held) fact(dl, 'Held change', el('span', { className: 'state starting', text: h.held.reason + ' (held ' + ago(h.held.since) + ' by the never-shrink guard)' }));
+    if (h.held)
+      fact(dl, 'Held change', el('span', { className: 'state starting', text: h.held.reason + ' (held ' + ago(h.held.since) + ' by the never-shrink guard)' }));
     fact(dl, 'Pending changes', document.createTextNode(h.pendingChanges ? 'yes: the latest build is not what HAProxy serves' : 'no'));
     var c = h.counters;
-    fact(dl, 'Since start', document.createTextNode(Object.keys(c).map(function (k) { return k + ' ' + c[k]; }).join(', ')));
+    fact(
+      dl,
+      'Since start',
+      document.createTextNode(
+        Object.keys(c)
+          .map(function (k) {
+            return k + ' ' + c[k];
+          })
+          .join(', '),
+      ),
+    );
     fact(dl, 'Config directory', el('code', { text: d.router.configDir }));
     fact(dl, 'Consul', el('code', { text: d.router.consulAddress }));
-    fact(dl, 'Router', document.createTextNode('pid ' + d.router.pid + ', up since ' + new Date(d.router.startedAt).toLocaleString() + ', listening on ' + d.router.listen + ', auth ' + d.router.auth));
+    fact(
+      dl,
+      'Router',
+      document.createTextNode(
+        'pid ' + d.router.pid + ', up since ' + new Date(d.router.startedAt).toLocaleString() + ', listening on ' + d.router.listen + ', auth ' + d.router.auth,
+      ),
+    );
   }
 
   function appCard(app) {
     var hostItems = app.hosts.map(function (h) {
       return el('li', { 'data-host': h.host }, [
         el('code', { text: h.host }),
-        el('span', { className: 'tag ' + h.source, title: h.key ? 'from Consul K/V key ' + h.key : 'default host', text: h.source === 'kv' ? 'custom' : 'default' }),
+        el('span', {
+          className: 'tag ' + h.source,
+          title: h.key ? 'from Consul K/V key ' + h.key : 'default host',
+          text: h.source === 'kv' ? 'custom' : 'default',
+        }),
         h.key ? el('span', { className: 'muted mono', text: h.key }) : null,
       ]);
     });
@@ -155,7 +193,11 @@
     });
     if (serverItems.length === 0) serverItems.push(el('li', { className: 'muted', text: 'no instance registered: HAProxy answers 503' }));
     else if (app.serversUp === 0) serverItems.push(el('li', { className: 'state down', text: 'no passing instance: HAProxy answers 503' }));
-    var settings = Object.keys(app.settings).map(function (k) { return k + '=' + app.settings[k]; }).join(' ');
+    var settings = Object.keys(app.settings)
+      .map(function (k) {
+        return k + '=' + app.settings[k];
+      })
+      .join(' ');
     return el('article', { className: 'app', 'data-app': app.name }, [
       el('header', null, [
         el('h3', null, [el('a', { href: '#app=' + encodeURIComponent(app.name), title: 'servers, charts and changes of ' + app.name, text: app.name })]),
@@ -177,35 +219,52 @@
   function featureList(app) {
     var lines = app.features || [];
     if (lines.length === 0) return null;
-    return el('ul', { className: 'features', 'data-features': app.name }, lines.map(function (line) {
-      return el('li', { className: app.maintenance && line.indexOf('in maintenance') === 0 ? 'state down' : '', text: line });
-    }));
+    return el(
+      'ul',
+      { className: 'features', 'data-features': app.name },
+      lines.map(function (line) {
+        return el('li', { className: app.maintenance && line.indexOf('in maintenance') === 0 ? 'state down' : '', text: line });
+      }),
+    );
   }
 
   function renderRoutes(d, q) {
     var box = $('routes');
     clear(box);
     var shown = d.apps.filter(function (a) {
-      return matches(q, [a.name].concat(a.hosts.map(function (h) { return h.host; })));
+      return matches(
+        q,
+        [a.name].concat(
+          a.hosts.map(function (h) {
+            return h.host;
+          }),
+        ),
+      );
     });
     var cards = document.createDocumentFragment();
     T.beginCards();
     // Cards in pages of CARDS_PAGE (sort and filter pick which come first): thousands of cards
     // rebuilt at every refresh would make the page slow to the point of uselessness.
-    T.sortApps(shown, sortInput.value).slice(0, cardLimit).forEach(function (a) {
-      cards.appendChild(appCard(a));
-    });
+    T.sortApps(shown, sortInput.value)
+      .slice(0, cardLimit)
+      .forEach(function (a) {
+        cards.appendChild(appCard(a));
+      });
     box.appendChild(cards);
     for (var card = box.firstElementChild; card; card = card.nextElementSibling) T.watchCard(card);
     count('routes-count', shown.length, d.apps.length);
     var more = $('routes-more');
     more.hidden = shown.length <= cardLimit;
-    more.textContent = 'Show ' + Math.min(CARDS_PAGE, shown.length - cardLimit) + ' more (' + Math.min(cardLimit, shown.length) + ' of ' + shown.length + ' shown)';
+    more.textContent =
+      'Show ' + Math.min(CARDS_PAGE, shown.length - cardLimit) + ' more (' + Math.min(cardLimit, shown.length) + ' of ' + shown.length + ' shown)';
     $('routes-empty').hidden = shown.length > 0;
     $('routes-empty').textContent = d.apps.length === 0 ? 'No app is routed yet.' : 'No route matches the filter.';
     var note = $('routes-note');
     note.hidden = d.routesFrom === 'serving';
-    note.textContent = d.routesFrom === 'latest-build' ? 'HAProxy has not loaded a configuration from paas-router yet; showing the latest build.' : 'Waiting for the first build.';
+    note.textContent =
+      d.routesFrom === 'latest-build'
+        ? 'HAProxy has not loaded a configuration from paas-router yet; showing the latest build.'
+        : 'Waiting for the first build.';
   }
 
   function renderRows(tableId, countId, rows, total, cells) {
@@ -226,15 +285,21 @@
   }
 
   function renderTables(d, q) {
-    var domains = d.customDomains.filter(function (x) { return matches(q, [x.host, x.app, x.key]); });
+    var domains = d.customDomains.filter(function (x) {
+      return matches(q, [x.host, x.app, x.key]);
+    });
     renderRows('domains', 'domains-count', domains, d.customDomains.length, function (x) {
       return [td('Host', x.host, true), td('App', x.app), td('Key', x.key, true)];
     });
-    var rejections = d.rejections.filter(function (r) { return matches(q, [r.service, r.subject, r.key]); });
+    var rejections = d.rejections.filter(function (r) {
+      return matches(q, [r.service, r.subject, r.key]);
+    });
     renderRows('rejections', 'rejections-count', rejections, d.rejections.length, function (r) {
       return [td('Kind', r.kind), td('Service', r.service), td('Input', r.subject, true), td('Reason', r.reason), td('Key', r.key, true)];
     });
-    var conflicts = d.conflicts.filter(function (r) { return matches(q, [r.service, r.subject, r.key]); });
+    var conflicts = d.conflicts.filter(function (r) {
+      return matches(q, [r.service, r.subject, r.key]);
+    });
     renderRows('conflicts', 'conflicts-count', conflicts, d.conflicts.length, function (r) {
       return [td('Service', r.service), td('Host or port', r.subject, true), td('Reason', r.reason), td('Key', r.key, true)];
     });
@@ -244,10 +309,17 @@
   function renderTimeline(d, q) {
     var list = $('timeline');
     clear(list);
-    var events = (d.timeline || []).filter(function (e) { return matches(q, e.apps.concat([e.message, e.kind])); });
+    var events = (d.timeline || []).filter(function (e) {
+      return matches(q, e.apps.concat([e.message, e.kind]));
+    });
     var items = T.timelineItems(events.slice(0, 200), el, when);
-    items.forEach(function (li) { list.appendChild(li); });
-    if (items.length === 0) list.appendChild(el('li', { className: 'muted', text: (d.timeline || []).length === 0 ? 'No change since the router started.' : 'No change matches the filter.' }));
+    items.forEach(function (li) {
+      list.appendChild(li);
+    });
+    if (items.length === 0)
+      list.appendChild(
+        el('li', { className: 'muted', text: (d.timeline || []).length === 0 ? 'No change since the router started.' : 'No change matches the filter.' }),
+      );
     count('timeline-count', events.length, (d.timeline || []).length);
   }
 
@@ -255,7 +327,11 @@
   function renderDetail(d) {
     var m = /^#app=(.+)$/.exec(window.location.hash);
     var name = m ? decodeURIComponent(m[1]) : null;
-    var app = name ? d.apps.filter(function (a) { return a.name === name; })[0] : null;
+    var app = name
+      ? d.apps.filter(function (a) {
+          return a.name === name;
+        })[0]
+      : null;
     var box = $('detail-section');
     clear(box);
     document.body.setAttribute('data-view', name ? 'detail' : 'overview');
@@ -267,8 +343,12 @@
       box.appendChild(el('p', { className: 'problem', text: 'No app named ' + name + ' is routed now.' }));
       return;
     }
-    var events = (d.timeline || []).filter(function (e) { return e.apps.indexOf(name) !== -1; });
-    T.detail(app, events, { el: el, td: td, when: when }).forEach(function (n) { box.appendChild(n); });
+    var events = (d.timeline || []).filter(function (e) {
+      return e.apps.indexOf(name) !== -1;
+    });
+    T.detail(app, events, { el: el, td: td, when: when }).forEach(function (n) {
+      box.appendChild(n);
+    });
   }
 
   // ACME (null when off): who holds the lock, and per custom domain where its certificate comes
@@ -278,10 +358,19 @@
     $('acme-section').hidden = !acme;
     if (!acme) return;
     var holder = acme.lock.held ? 'this router' : acme.lock.holder || 'nobody';
-    $('acme-lock').textContent = 'Issuer (lock ' + acme.lock.key + '): ' + holder +
-      ' · orders in the last hour: ' + acme.ordersLastHour + ' of ' + acme.maxOrdersPerHour +
+    $('acme-lock').textContent =
+      'Issuer (lock ' +
+      acme.lock.key +
+      '): ' +
+      holder +
+      ' · orders in the last hour: ' +
+      acme.ordersLastHour +
+      ' of ' +
+      acme.maxOrdersPerHour +
       (acme.accountError ? ' · account key: ' + acme.accountError : '');
-    var hosts = acme.hosts.filter(function (h) { return matches(q, [h.host, h.app]); });
+    var hosts = acme.hosts.filter(function (h) {
+      return matches(q, [h.host, h.app]);
+    });
     renderRows('acme', 'acme-count', hosts, acme.hosts.length, function (h) {
       var last = h.lastResult ? h.lastResult + (h.lastError ? ': ' + h.lastError : '') + (h.lastAttemptAt ? ' (' + ago(h.lastAttemptAt) + ')' : '') : null;
       return [
@@ -318,10 +407,20 @@
   /** The chart series: the whole window first, then only the samples not seen yet. */
   function loadTraffic() {
     var since = T.lastAt();
-    return fetch('traffic' + (since === null ? '' : '?since=' + since), { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
-      .then(function (res) { return res.ok ? res.json() : null; })
-      .then(function (doc) { if (doc) T.merge(doc); })
-      .catch(function () { return null; });
+    return fetch('traffic' + (since === null ? '' : '?since=' + since), {
+      cache: 'no-store',
+      credentials: 'same-origin',
+      headers: { accept: 'application/json' },
+    })
+      .then(function (res) {
+        return res.ok ? res.json() : null;
+      })
+      .then(function (doc) {
+        if (doc) T.merge(doc);
+      })
+      .catch(function () {
+        return null;
+      });
   }
 
   function fetchStatus() {
@@ -343,7 +442,8 @@
       .catch(function (err) {
         var box = $('load-error');
         box.hidden = false;
-        box.textContent = 'Cannot load the status from the router: ' + err.message + (data ? ' (showing data from ' + new Date(lastFetchAt).toLocaleTimeString() + ')' : '');
+        box.textContent =
+          'Cannot load the status from the router: ' + err.message + (data ? ' (showing data from ' + new Date(lastFetchAt).toLocaleTimeString() + ')' : '');
       });
   }
 

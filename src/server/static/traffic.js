@@ -3,14 +3,14 @@
 // nothing the CSP forbids), sorting by traffic, the per-app detail view, and the change timeline.
 // Values from the router are inserted with textContent only.
 (function () {
-  'use strict';
-
   var SVG = 'http://www.w3.org/2000/svg';
   var store = { at: [], apps: {}, capacity: 180, intervalSeconds: 5 };
 
   function svgEl(tag, attrs) {
     var node = document.createElementNS(SVG, tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    Object.keys(attrs || {}).forEach(function (k) {
+      node.setAttribute(k, String(attrs[k]));
+    });
     return node;
   }
 
@@ -92,11 +92,18 @@
 
   /** A line over the window (the newest on the right); gaps where nothing was sampled. */
   function chart(values, opts) {
-    var w = opts.width, h = opts.height;
+    var w = opts.width,
+      h = opts.height;
     var data = buckets(values, Math.max(0, store.capacity - values.length), store.capacity, opts.points || 60);
     var n = data.length;
     var max = Math.max(opts.floor || 0, maxOf(data));
-    var svg = svgEl('svg', { viewBox: '0 0 ' + w + ' ' + h, preserveAspectRatio: 'none', class: 'chart ' + opts.className, role: 'img', 'aria-label': opts.label });
+    var svg = svgEl('svg', {
+      viewBox: '0 0 ' + w + ' ' + h,
+      preserveAspectRatio: 'none',
+      class: 'chart ' + opts.className,
+      role: 'img',
+      'aria-label': opts.label,
+    });
     svg.appendChild(svgEl('line', { x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5, class: 'axis' }));
     var run = '';
     var count = 0;
@@ -107,7 +114,10 @@
     };
     for (var i = 0; i < n; i++) {
       var v = data[i];
-      if (v === null) { flush(); continue; }
+      if (v === null) {
+        flush();
+        continue;
+      }
       var x = n > 1 ? Math.round((i / (n - 1)) * w * 10) / 10 : w;
       var y = max > 0 ? Math.round((h - 1 - (v / max) * (h - 2)) * 10) / 10 : h - 1;
       run += (count ? ' ' : '') + x + ',' + y;
@@ -143,15 +153,19 @@
    * Sparklines are drawn only for cards near the screen (the others when scrolled to): at 1 000
    * apps, drawing every one at each refresh would cost more than the whole rest of the page.
    */
-  var pending = typeof IntersectionObserver === 'function'
-    ? new IntersectionObserver(function (entries) {
-      entries.forEach(function (entry) {
-        if (!entry.isIntersecting) return;
-        pending.unobserve(entry.target);
-        drawSparks(entry.target);
-      });
-    }, { rootMargin: '100% 0px' })
-    : null;
+  var pending =
+    typeof IntersectionObserver === 'function'
+      ? new IntersectionObserver(
+          function (entries) {
+            entries.forEach(function (entry) {
+              if (!entry.isIntersecting) return;
+              pending.unobserve(entry.target);
+              drawSparks(entry.target);
+            });
+          },
+          { rootMargin: '100% 0px' },
+        )
+      : null;
 
   function drawSparks(card) {
     var box = card.querySelector('.sparks[data-pending]');
@@ -195,7 +209,10 @@
     return el('figure', { className: 'big', 'data-chart': className }, [
       el('figcaption', null, [title + ' ', el('span', { className: 'muted', text: '(now ' + num(latest(values)) + ' ' + unit + ', max ' + num(max) + ')' })]),
       chart(values, { width: 600, height: 120, className: className, floor: floor, label: title, points: 300 }),
-      el('div', { className: 'axis-labels muted' }, [el('span', { text: '−' + Math.round((store.capacity * store.intervalSeconds) / 60) + ' min' }), el('span', { text: 'now' })]),
+      el('div', { className: 'axis-labels muted' }, [
+        el('span', { text: '−' + Math.round((store.capacity * store.intervalSeconds) / 60) + ' min' }),
+        el('span', { text: 'now' }),
+      ]),
     ]);
   }
 
@@ -205,7 +222,15 @@
         when(e.at),
         el('span', { className: 'kind ' + e.kind, text: e.kind }),
         el('span', { className: 'msg', text: e.message }),
-        e.apps.length ? el('span', { className: 'apps' }, e.apps.slice(0, 8).map(function (a) { return el('a', { href: '#app=' + encodeURIComponent(a), className: 'tag', text: a }); })) : null,
+        e.apps.length
+          ? el(
+              'span',
+              { className: 'apps' },
+              e.apps.slice(0, 8).map(function (a) {
+                return el('a', { href: '#app=' + encodeURIComponent(a), className: 'tag', text: a });
+              }),
+            )
+          : null,
       ]);
     });
   }
@@ -219,8 +244,15 @@
       return h.el('tr', { 'data-server': srv.name }, [
         h.td('Server', srv.address + ':' + srv.port, true),
         h.el('td', { 'data-label': 'Consul' }, [h.el('span', { className: 'state ' + srv.state, text: srv.state })]),
-        h.el('td', { 'data-label': 'HAProxy' }, [st ? h.el('span', { className: 'state ' + (/^UP/.test(st.state) ? 'up' : /DOWN|MAINT/.test(st.state) ? 'down' : 'starting'), text: st.state }) : '—']),
-        h.td('Check', st && st.check.status ? st.check.status + (st.check.code !== null ? ' ' + st.check.code : '') + (st.check.description ? ' — ' + st.check.description : '') : '—'),
+        h.el('td', { 'data-label': 'HAProxy' }, [
+          st ? h.el('span', { className: 'state ' + (/^UP/.test(st.state) ? 'up' : /DOWN|MAINT/.test(st.state) ? 'down' : 'starting'), text: st.state }) : '—',
+        ]),
+        h.td(
+          'Check',
+          st && st.check.status
+            ? st.check.status + (st.check.code !== null ? ' ' + st.check.code : '') + (st.check.description ? ' — ' + st.check.description : '')
+            : '—',
+        ),
         h.td('Requests', st ? st.requests : null),
       ]);
     });
@@ -228,14 +260,44 @@
     return [
       h.el('p', null, [h.el('a', { href: '#', id: 'detail-back', text: '← all apps' })]),
       h.el('h2', { id: 'h-detail', text: app.name }),
-      h.el('p', { className: 'muted mono', text: app.backend + ' · ' + app.mode + ' · ' + app.balance + ' · ' + app.hosts.map(function (x) { return x.host; }).join(' ') }),
-      t ? h.el('p', { className: 'figures' }, [
-        h.el('span', { text: num(t.rate) + ' req/s' }),
-        h.el('span', { text: num(latest(s.errors)) + ' 5xx/s' }),
-        h.el('span', { text: t.responseMs + ' ms' }),
-        h.el('span', { text: t.sessions + ' sessions' }),
-        h.el('span', { className: 'muted', text: '2xx ' + t.responses['2xx'] + ' · 3xx ' + t.responses['3xx'] + ' · 4xx ' + t.responses['4xx'] + ' · 5xx ' + t.responses['5xx'] + ' (total ' + t.requests + ')' }),
-      ]) : h.el('p', { className: 'muted', text: 'No traffic sample yet.' }),
+      h.el('p', {
+        className: 'muted mono',
+        text:
+          app.backend +
+          ' · ' +
+          app.mode +
+          ' · ' +
+          app.balance +
+          ' · ' +
+          app.hosts
+            .map(function (x) {
+              return x.host;
+            })
+            .join(' '),
+      }),
+      t
+        ? h.el('p', { className: 'figures' }, [
+            h.el('span', { text: num(t.rate) + ' req/s' }),
+            h.el('span', { text: num(latest(s.errors)) + ' 5xx/s' }),
+            h.el('span', { text: t.responseMs + ' ms' }),
+            h.el('span', { text: t.sessions + ' sessions' }),
+            h.el('span', {
+              className: 'muted',
+              text:
+                '2xx ' +
+                t.responses['2xx'] +
+                ' · 3xx ' +
+                t.responses['3xx'] +
+                ' · 4xx ' +
+                t.responses['4xx'] +
+                ' · 5xx ' +
+                t.responses['5xx'] +
+                ' (total ' +
+                t.requests +
+                ')',
+            }),
+          ])
+        : h.el('p', { className: 'muted', text: 'No traffic sample yet.' }),
       h.el('div', { className: 'charts' }, [
         bigChart('Requests per second', s.rate, 'req/s', 'rate', h.el),
         bigChart('5xx per second', s.errors, '5xx/s', 'errors', h.el, 1),
@@ -244,14 +306,33 @@
       h.el('h3', { text: 'Servers' }),
       h.el('div', { className: 'table-wrap' }, [
         h.el('table', { id: 'detail-servers', className: 'stack' }, [
-          h.el('thead', null, [h.el('tr', null, ['Server', 'Consul', 'HAProxy', 'Check', 'Requests'].map(function (x) { return h.el('th', { text: x }); }))]),
+          h.el('thead', null, [
+            h.el(
+              'tr',
+              null,
+              ['Server', 'Consul', 'HAProxy', 'Check', 'Requests'].map(function (x) {
+                return h.el('th', { text: x });
+              }),
+            ),
+          ]),
           h.el('tbody', null, rows),
         ]),
       ]),
       h.el('h3', { text: 'Changes' }),
-      events.length ? h.el('ul', { className: 'timeline', id: 'detail-timeline' }, timelineItems(events, h.el, h.when)) : h.el('p', { className: 'muted', text: 'No change of this app in the timeline.' }),
+      events.length
+        ? h.el('ul', { className: 'timeline', id: 'detail-timeline' }, timelineItems(events, h.el, h.when))
+        : h.el('p', { className: 'muted', text: 'No change of this app in the timeline.' }),
     ];
   }
 
-  window.paasTraffic = { merge: merge, lastAt: lastAt, sortApps: sortApps, cardTraffic: cardTraffic, beginCards: beginCards, watchCard: watchCard, detail: detail, timelineItems: timelineItems };
+  window.paasTraffic = {
+    merge: merge,
+    lastAt: lastAt,
+    sortApps: sortApps,
+    cardTraffic: cardTraffic,
+    beginCards: beginCards,
+    watchCard: watchCard,
+    detail: detail,
+    timelineItems: timelineItems,
+  };
 })();

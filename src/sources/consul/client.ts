@@ -100,7 +100,12 @@ export class ConsulClient {
   /** Single-shot PUT with check-and-set; resolves to Consul's true/false answer. */
   async kvSetCas(key: string, value: string, cas: number): Promise<boolean> {
     const what = `writing K/V key "${key}"`;
-    const answer = await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { cas: String(cas) }, body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS });
+    const answer = await this.call(what, `kv/${encodePath(key)}`, {
+      method: 'PUT',
+      query: { cas: String(cas) },
+      body: value,
+      timeoutMs: NON_BLOCKING_TIMEOUT_MS,
+    });
     return this.parseBool(what, answer);
   }
 
@@ -125,7 +130,12 @@ export class ConsulClient {
 
   /** PUT /v1/session/renew/<id>; false when the session no longer exists (expired or destroyed). */
   async sessionRenew(id: string): Promise<boolean> {
-    const answer = await this.call(`renewing Consul session ${id}`, `session/renew/${encodeURIComponent(id)}`, { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS }, true);
+    const answer = await this.call(
+      `renewing Consul session ${id}`,
+      `session/renew/${encodeURIComponent(id)}`,
+      { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS },
+      true,
+    );
     return answer.status !== 404;
   }
 
@@ -137,13 +147,19 @@ export class ConsulClient {
   /** PUT /v1/kv/<key>?acquire=<session>: true when this session now holds the lock. */
   async kvAcquire(key: string, session: string, value: string): Promise<boolean> {
     const what = `acquiring the lock "${key}"`;
-    return this.parseBool(what, await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { acquire: session }, body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS }));
+    return this.parseBool(
+      what,
+      await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { acquire: session }, body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS }),
+    );
   }
 
   /** PUT /v1/kv/<key>?release=<session>. */
   async kvRelease(key: string, session: string): Promise<boolean> {
     const what = `releasing the lock "${key}"`;
-    return this.parseBool(what, await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { release: session }, body: '', timeoutMs: NON_BLOCKING_TIMEOUT_MS }));
+    return this.parseBool(
+      what,
+      await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { release: session }, body: '', timeoutMs: NON_BLOCKING_TIMEOUT_MS }),
+    );
   }
 
   /** PUT /v1/kv/<key> (last write wins). */
@@ -153,7 +169,12 @@ export class ConsulClient {
   }
 
   /** GET /v1/kv/<key> (consistent unless blocking): the entry (Value decoded), or undefined when there is none. */
-  async kvGet(key: string, index = 0, waitMs = 0, signal?: AbortSignal): Promise<{ entry: { Value?: unknown; Session?: string; ModifyIndex?: number } | undefined; index: number }> {
+  async kvGet(
+    key: string,
+    index = 0,
+    waitMs = 0,
+    signal?: AbortSignal,
+  ): Promise<{ entry: { Value?: unknown; Session?: string; ModifyIndex?: number } | undefined; index: number }> {
     const r = await this.readJson(`K/V key "${key}"`, `kv/${encodePath(key)}`, index > 0 ? {} : { consistent: '' }, index, waitMs, signal);
     const first = Array.isArray(r.data) ? (r.data[0] as { Value?: unknown; Session?: string; ModifyIndex?: number } | undefined) : undefined;
     if (first && typeof first.Value === 'string') first.Value = Buffer.from(first.Value, 'base64').toString('utf8');
@@ -212,7 +233,8 @@ export class ConsulClient {
 
   private parseBool(what: string, answer: ConsulAnswer): boolean {
     const text = answer.body.toString('utf8').trim();
-    if (text !== 'true' && text !== 'false') throw new ConsulResponseError(`${what}: expected true or false, Consul answered ${JSON.stringify(text.slice(0, 80))}`);
+    if (text !== 'true' && text !== 'false')
+      throw new ConsulResponseError(`${what}: expected true or false, Consul answered ${JSON.stringify(text.slice(0, 80))}`);
     return text === 'true';
   }
 }

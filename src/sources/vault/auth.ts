@@ -13,9 +13,7 @@ import { Backoff } from '../../util/backoff.js';
 import type { AuthInfo, VaultClient } from './client.js';
 import { VaultAuthError } from './errors.js';
 
-export type VaultAuthMethod =
-  | { method: 'token'; token: string }
-  | { method: 'approle'; roleId: string; secretIdFile: string; mount: string };
+export type VaultAuthMethod = { method: 'token'; token: string } | { method: 'approle'; roleId: string; secretIdFile: string; mount: string };
 
 export interface VaultAuthOptions {
   client: VaultClient;

@@ -199,7 +199,13 @@ export class VaultClient {
 
   private translate(what: string, err: unknown, status: number | undefined): Error {
     const raw = err as { message?: unknown; code?: unknown };
-    const detail = scrub(String(raw.message ?? err).replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim(), this.secrets);
+    const detail = scrub(
+      String(raw.message ?? err)
+        .replace(/\s+/g, ' ')
+        .replace(/^1 error occurred: \* /, '')
+        .trim(),
+      this.secrets,
+    );
     if (status !== undefined) {
       if (status === 503) return new VaultUnavailableError(`${what}: Vault at ${this.address} is sealed or in maintenance (503 ${detail})`, status);
       if (status >= 500) return new VaultUnavailableError(`${what}: Vault at ${this.address} answered ${status} (${detail})`, status);
@@ -209,7 +215,9 @@ export class VaultClient {
     }
     const code = typeof raw.code === 'string' ? raw.code : '';
     if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(`${code} ${detail}`)) {
-      return new VaultUnavailableError(`${what}: TLS verification of Vault at ${this.address} failed (${code || detail}); set VAULT_CACERT / vault.cacert to the CA that signed its certificate`);
+      return new VaultUnavailableError(
+        `${what}: TLS verification of Vault at ${this.address} failed (${code || detail}); set VAULT_CACERT / vault.cacert to the CA that signed its certificate`,
+      );
     }
     if (code || /timeout|socket|ECONN|EAI_AGAIN|ENOTFOUND|network/i.test(detail)) {
       return new VaultUnavailableError(`${what}: cannot reach Vault at ${this.address} (${code ? `${code}: ` : ''}${detail})`);

@@ -6,21 +6,30 @@ import { RouterError } from '../../errors.js';
 
 /** Vault is unreachable, sealed, or answered 5xx: retry later, keep the cached secrets. */
 export class VaultUnavailableError extends RouterError {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super('VAULT_UNAVAILABLE', message);
   }
 }
 
 /** Vault refused the credentials (403, invalid AppRole, unreadable secret id file). */
 export class VaultAuthError extends RouterError {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super('VAULT_AUTH_FAILED', message);
   }
 }
 
 /** Vault answered with something we cannot use (wrong shape, unexpected status). */
 export class VaultResponseError extends RouterError {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super('VAULT_BAD_RESPONSE', message);
   }
 }

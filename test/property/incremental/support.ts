@@ -41,7 +41,8 @@ export const incrementalCaseArb: fc.Arbitrary<IncrementalCase> = fc.record({
 
 function firstDiff(a: unknown, b: unknown, path = ''): string {
   if (isDeepStrictEqual(a, b)) return '';
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return `${path}: ${JSON.stringify(a)?.slice(0, 300)} != ${JSON.stringify(b)?.slice(0, 300)}`;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null)
+    return `${path}: ${JSON.stringify(a)?.slice(0, 300)} != ${JSON.stringify(b)?.slice(0, 300)}`;
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
     const d = firstDiff((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
     if (d) return d;
@@ -62,13 +63,21 @@ const opKey = (op: RuntimeOp): string => JSON.stringify(op);
  * The plan from the template data must be the plan from the files: the same runtime commands (in
  * any order), or a reload when the files need one.
  */
-function checkPlan(templates: CompiledTemplates, what: string, before: { data: TemplateData; files: RenderedFiles }, after: { data: TemplateData; files: RenderedFiles }): void {
+function checkPlan(
+  templates: CompiledTemplates,
+  what: string,
+  before: { data: TemplateData; files: RenderedFiles },
+  after: { data: TemplateData; files: RenderedFiles },
+): void {
   const byFiles = planRuntime(before.files, after.files);
   const byData = planFromData(templates, before.data, after.data);
   const P = 'runtime plan from the model == runtime plan from the files';
   if (byData.kind === 'unknown') throw new PropertyFailure(P, `after ${what}: the shipped templates gave no per-app text (${byData.reason})`);
   if (byFiles.kind !== byData.kind) {
-    throw new PropertyFailure(P, `after ${what}: files say ${byFiles.kind} (${byFiles.kind === 'reload' ? byFiles.reason : `${byFiles.ops.length} ops`}), data says ${byData.kind} (${byData.kind === 'reload' ? byData.reason : JSON.stringify(byData.ops).slice(0, 300)})`);
+    throw new PropertyFailure(
+      P,
+      `after ${what}: files say ${byFiles.kind} (${byFiles.kind === 'reload' ? byFiles.reason : `${byFiles.ops.length} ops`}), data says ${byData.kind} (${byData.kind === 'reload' ? byData.reason : JSON.stringify(byData.ops).slice(0, 300)})`,
+    );
   }
   if (byFiles.kind === 'runtime' && byData.kind === 'runtime') {
     const x = byFiles.ops.map(opKey).sort();
@@ -108,7 +117,10 @@ export function runIncremental(templates: CompiledTemplates, c: IncrementalCase)
       scratchError = err;
     }
     if (String(error) !== String(scratchError) || !isDeepStrictEqual(files, scratchFiles)) {
-      throw new PropertyFailure('incremental render == from-scratch render', `after ${what}: ${firstDiff(scratchFiles ?? String(scratchError), files ?? String(error))}`);
+      throw new PropertyFailure(
+        'incremental render == from-scratch render',
+        `after ${what}: ${firstDiff(scratchFiles ?? String(scratchError), files ?? String(error))}`,
+      );
     }
     if (!files) return;
     visited.push({ input, model, files });
