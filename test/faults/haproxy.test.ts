@@ -11,7 +11,7 @@ import { sendSocketCommand } from '../../src/apply/socket.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { tcpBanner } from '../../dev/probe.js';
 import { startTestCluster } from '../helpers/cluster.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freePort, freePortInRange } from '../helpers/net.js';
 import { LoadLoop, faultLog, get, healthy, healthz, haproxyCheck, hostOf, recordFigure, reloads, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
 
 const apps: MarathonApp[] = ['alpha', 'beta'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
@@ -35,7 +35,8 @@ t.test('HAProxy faults under load', async (t) => {
   };
 
   await t.test('a tcp app on a port another process holds', async (t) => {
-    const port = await freePort();
+    // Inside haproxy.tcp_ports (default 10000-10999): a port outside it is a tag rejection instead.
+    const port = await freePortInRange(10000, 10999);
     const blocker: Server = createServer((s) => s.end('not haproxy\r\n'));
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     const from = Date.now();

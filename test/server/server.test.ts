@@ -66,6 +66,8 @@ t.test('status listener of a running dev cluster', async (t) => {
         ['consul-catalog', 'ok'],
         ['consul-domains', 'ok'],
         ['templates', 'ok'],
+        ['consul-weights', 'ok'],
+        ['consul-maintenance', 'ok'],
       ],
     );
     t.ok(doc.sources.every((s) => typeof s.syncAgeSeconds === 'number'));
