@@ -1,36 +1,72 @@
+// BlockingWatch driven by a manual clock: no sleeps, no timed assertions. Time moves only in
+// clock.advance(), which also lets the watch's promises settle, so every call is counted exactly.
 import t from 'tap';
-import { BlockingWatch, type BlockingResult } from '../../src/sources/consul/blocking.js';
+import { BlockingWatch, type BlockingResult, type BlockingWatchOptions } from '../../src/sources/consul/blocking.js';
+import { ManualClock, settle } from '../helpers/clock.js';
 
-/** Scripted Consul: each call takes the next answer (or error) and records the index it was sent. */
-function scripted<T>(answers: (BlockingResult<T> | Error)[]) {
-  const sentIndexes: number[] = [];
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  const fetch = async (index: number) => {
-    sentIndexes.push(index);
+interface Call {
+  index: number;
+  /** Clock time at which the request started. */
+  at: number;
+}
+
+/**
+ * Scripted Consul: each call takes the next answer (or error) and records the index it was sent and
+ * when. Once the script is used up, calls block until the watch aborts them. `respond`, if given,
+ * answers every call instead of the script (n counts calls from 1).
+ */
+function scripted<T>(clock: ManualClock, answers: (BlockingResult<T> | Error)[], respond?: Responder<T>) {
+  const calls: Call[] = [];
+  const fetch = async (index: number, _waitMs: number, signal: AbortSignal) => {
+    calls.push({ index, at: clock.now() });
+    if (respond) return respond(calls.length, clock);
     const next = answers.shift();
-    if (answers.length === 0) done();
-    if (next === undefined) return new Promise<never>(() => undefined); // block forever
+    if (next === undefined) {
+      return new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    }
     if (next instanceof Error) throw next;
     return next;
   };
-  return { fetch, sentIndexes, finished };
+  return { fetch, calls };
 }
 
-function watchWith<T>(answers: (BlockingResult<T> | Error)[], onError: (e: unknown) => void = () => undefined) {
-  const s = scripted(answers);
+type Responder<T> = (n: number, clock: ManualClock) => BlockingResult<T> | Promise<BlockingResult<T>>;
+
+function watchWith<T>(answers: (BlockingResult<T> | Error)[], opts: Partial<BlockingWatchOptions<T>> = {}, respond?: Responder<T>) {
+  const clock = new ManualClock();
+  const s = scripted(clock, answers, respond);
   const delivered: T[] = [];
+  const sameData: number[] = [];
+  const errors: unknown[] = [];
+  const start = clock.now();
   const watch = new BlockingWatch<T>({
     fetch: s.fetch,
     onData: (d) => delivered.push(d),
-    onError,
+    onSameData: (i) => sameData.push(i),
+    onError: (e) => errors.push(e),
     waitMs: 1000,
-    minIntervalMs: 1,
-    maxBackoffMs: 5,
+    minIntervalMs: 10,
+    maxBackoffMs: 40,
     random: () => 0,
+    clock,
+    ...opts,
   });
   watch.start();
-  return { ...s, delivered, watch };
+  return {
+    ...s,
+    clock,
+    delivered,
+    sameData,
+    errors,
+    watch,
+    indexes: () => s.calls.map((c) => c.index),
+    /** Start times of the calls, relative to start(). */
+    times: () => s.calls.map((c) => c.at - start),
+  };
+}
+
+function gaps(times: number[]): number[] {
+  return times.slice(1).map((at, i) => at - (times[i] ?? 0));
 }
 
 t.test('first call sends no index, later calls send the last index', async (t) => {
@@ -39,11 +75,11 @@ t.test('first call sends no index, later calls send the last index', async (t) =
     { data: 'b', index: 12 },
     { data: 'c', index: 15 },
   ]);
-  await w.finished;
-  await new Promise((r) => setTimeout(r, 20));
-  w.watch.stop();
-  t.same(w.sentIndexes.slice(0, 4), [0, 10, 12, 15]);
+  await w.clock.advance(1000);
+  t.same(w.indexes(), [0, 10, 12, 15], 'the fourth call blocks on index 15');
   t.same(w.delivered, ['a', 'b', 'c']);
+  t.same(w.errors, []);
+  w.watch.stop();
 });
 
 t.test('same index or same data is not delivered again', async (t) => {
@@ -53,10 +89,11 @@ t.test('same index or same data is not delivered again', async (t) => {
     { data: ['x'], index: 9 },
     { data: ['y'], index: 11 },
   ]);
-  await w.finished;
-  await new Promise((r) => setTimeout(r, 20));
-  w.watch.stop();
+  await w.clock.advance(1000);
+  t.same(w.indexes(), [0, 5, 5, 9, 11]);
   t.same(w.delivered, [['x'], ['y']]);
+  t.same(w.sameData, [9], 'an index that moved with the same data is reported, an unchanged one is not');
+  w.watch.stop();
 });
 
 t.test('an index that goes backwards restarts from scratch and loses no update', async (t) => {
@@ -65,12 +102,11 @@ t.test('an index that goes backwards restarts from scratch and loses no update',
     { data: 'b', index: 3 },
     { data: 'c', index: 4 },
   ]);
-  await w.finished;
-  await new Promise((r) => setTimeout(r, 20));
-  w.watch.stop();
+  await w.clock.advance(1000);
   // After the reset the next call is a fresh, non-blocking read (index 0 is never sent as a block).
-  t.same(w.sentIndexes.slice(0, 4), [0, 100, 0, 4]);
+  t.same(w.indexes(), [0, 100, 0, 4]);
   t.same(w.delivered, ['a', 'b', 'c']);
+  w.watch.stop();
 });
 
 t.test('an index of 0 in an answer is clamped to 1', async (t) => {
@@ -78,55 +114,119 @@ t.test('an index of 0 in an answer is clamped to 1', async (t) => {
     { data: 'a', index: 0 },
     { data: 'b', index: 7 },
   ]);
-  await w.finished;
-  await new Promise((r) => setTimeout(r, 20));
+  await w.clock.advance(1000);
+  t.same(w.indexes(), [0, 1, 7]);
   w.watch.stop();
-  t.same(w.sentIndexes.slice(0, 3), [0, 1, 7]);
 });
 
 t.test('errors are reported, retried with backoff, and never delivered as data', async (t) => {
-  const errors: unknown[] = [];
-  const w = watchWith([{ data: 'a', index: 2 }, new Error('down'), new Error('still down'), { data: 'a', index: 2 }, { data: 'b', index: 3 }], (e) =>
-    errors.push(e),
+  const w = watchWith([{ data: 'a', index: 2 }, new Error('down'), new Error('still down'), { data: 'a', index: 2 }, { data: 'b', index: 3 }]);
+  await w.clock.advance(1000);
+  t.same(
+    w.errors.map((e) => (e as Error).message),
+    ['down', 'still down'],
   );
-  await w.finished;
-  await new Promise((r) => setTimeout(r, 30));
-  w.watch.stop();
-  t.equal(errors.length, 2);
   t.same(w.delivered, ['a', 'b']);
   // After a failure the next read does not block (fresh data and status at once); then blocking resumes.
-  t.same(w.sentIndexes.slice(0, 5), [0, 2, 0, 0, 2], 'the index survives errors');
+  t.same(w.indexes(), [0, 2, 0, 0, 2, 3], 'the index survives errors');
+  w.watch.stop();
+});
+
+t.test('the backoff grows after each error up to its cap, and a success resets it', async (t) => {
+  const down = () => new Error('down');
+  const w = watchWith([down(), down(), down(), down(), down(), { data: 'a', index: 1 }, down(), down()], {
+    maxBackoffMs: 1000,
+    minIntervalMs: 10,
+  });
+  await w.clock.advance(5000);
+  t.equal(w.errors.length, 7);
+  // random() = 0 takes the fixed half of each delay: 250 ms base, doubling, capped at 1000 ms.
+  t.same(gaps(w.times()), [125, 250, 500, 500, 500, 10, 125, 250]);
+  t.same(w.indexes(), [0, 0, 0, 0, 0, 0, 1, 0, 0], 'every read after an error is non-blocking');
+  w.watch.stop();
+});
+
+t.test('no retry before the backoff delay is over', async (t) => {
+  const w = watchWith([new Error('down')], { maxBackoffMs: 1000 });
+  await w.clock.advance(124);
+  t.equal(w.calls.length, 1, 'still waiting at 124 ms');
+  await w.clock.advance(1);
+  t.equal(w.calls.length, 2, 'retried at 125 ms');
+  w.watch.stop();
 });
 
 t.test('the loop is rate limited even when answers come back at once', async (t) => {
-  let calls = 0;
-  const watch = new BlockingWatch<number>({
-    fetch: async () => ({ data: ++calls, index: calls }),
-    onData: () => undefined,
-    onError: () => undefined,
-    waitMs: 1000,
-    minIntervalMs: 50,
-  });
-  watch.start();
-  await new Promise((r) => setTimeout(r, 500));
-  watch.stop();
-  // 500 ms at ≥ 50 ms per call allows at most 11 calls; an unthrottled loop makes thousands.
-  t.ok(calls <= 11, `${calls} calls in 500 ms`);
-  t.ok(calls >= 3, `${calls} calls in 500 ms`);
+  const w = watchWith<number>([], { minIntervalMs: 100, random: () => 0.5 }, (n) => ({ data: n, index: n }));
+  await w.clock.advance(999);
+  // minIntervalMs 100 plus jitter of random() × half of it: one call every 125 ms.
+  t.same(w.times(), [0, 125, 250, 375, 500, 625, 750, 875]);
+  await w.clock.advance(1);
+  t.equal(w.calls.length, 9, 'the ninth call starts at 1000 ms');
+  w.watch.stop();
+});
+
+t.test('the jitter varies the interval by up to half of minIntervalMs', async (t) => {
+  const randoms = [0, 1, 0.5, 0.2];
+  const w = watchWith<number>([], { minIntervalMs: 100, random: () => randoms.shift() ?? 0 }, (n) => ({ data: n, index: n }));
+  await w.clock.advance(1000);
+  t.same(gaps(w.times()).slice(0, 4), [100, 150, 125, 110]);
+  w.watch.stop();
+});
+
+t.test('the interval counts from the start of a request, so a slow answer is not penalised twice', async (t) => {
+  // Answers take 40 ms (or 300 ms, longer than the interval, for the second call).
+  const w = watchWith<number>(
+    [],
+    { minIntervalMs: 100 },
+    (n, clock) => new Promise((resolve) => clock.setTimeout(() => resolve({ data: n, index: n }), n === 2 ? 300 : 40)),
+  );
+  await w.clock.advance(1000);
+  t.same(w.times().slice(0, 4), [0, 100, 400, 500], 'after the 300 ms answer the next call starts at once');
+  w.watch.stop();
 });
 
 t.test('stop() aborts the request in flight', async (t) => {
   let aborted = false;
+  const clock = new ManualClock();
+  let calls = 0;
   const watch = new BlockingWatch<number>({
-    fetch: (_i, _w, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted'))))),
+    fetch: (_i, _w, signal) =>
+      new Promise((_resolve, reject) => {
+        calls += 1;
+        signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(new Error('aborted'));
+        });
+      }),
     onData: () => t.fail('no data expected'),
     onError: () => t.fail('an abort after stop is not an error'),
     waitMs: 1000,
     minIntervalMs: 1,
+    clock,
   });
   watch.start();
-  await new Promise((r) => setTimeout(r, 10));
+  await settle();
+  t.equal(calls, 1);
+  t.notOk(aborted);
   watch.stop();
-  await new Promise((r) => setTimeout(r, 10));
+  await settle();
   t.ok(aborted);
+  await clock.advance(10_000);
+  t.equal(calls, 1, 'no request after stop');
+  t.equal(clock.pending, 0, 'no timer left');
+});
+
+t.test('stop() during a sleep ends the loop at once', async (t) => {
+  for (const [name, answers] of [
+    ['rate limit', [{ data: 'a', index: 1 }]],
+    ['backoff', [new Error('down')]],
+  ] as const) {
+    const w = watchWith<string>([...answers], { minIntervalMs: 100, maxBackoffMs: 1000 });
+    await settle();
+    t.equal(w.clock.pending, 1, `${name}: the watch sleeps`);
+    w.watch.stop();
+    t.equal(w.clock.pending, 0, `${name}: its timer is cleared`);
+    await w.clock.advance(10_000);
+    t.equal(w.calls.length, 1, `${name}: no request after stop`);
+  }
 });

@@ -4,6 +4,7 @@
 // `consul` watch re-requests at once), and back off on errors. A failed read never becomes "empty".
 import { isDeepStrictEqual } from 'node:util';
 import { Backoff } from '../../util/backoff.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 
 export interface BlockingResult<T> {
   data: T;
@@ -28,6 +29,8 @@ export interface BlockingWatchOptions<T> {
   minIntervalMs: number;
   maxBackoffMs?: number;
   random?: () => number;
+  /** Time for the rate limit and the backoff sleeps; the system clock by default (tests pass a manual one). */
+  clock?: Clock;
 }
 
 export class BlockingWatch<T> {
@@ -36,12 +39,14 @@ export class BlockingWatch<T> {
   private readonly backoff: Backoff;
   private stopped = false;
   private readonly abort = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private wake: (() => void) | undefined;
   private readonly random: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: BlockingWatchOptions<T>) {
     this.random = opts.random ?? Math.random;
+    this.clock = opts.clock ?? systemClock;
     this.backoff = new Backoff({ baseMs: 250, maxMs: opts.maxBackoffMs ?? 30_000, random: this.random });
   }
 
@@ -52,13 +57,13 @@ export class BlockingWatch<T> {
   stop(): void {
     this.stopped = true;
     this.abort.abort();
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.wake?.();
   }
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      const startedAt = Date.now();
+      const startedAt = this.clock.now();
       try {
         // After a failure, read once without blocking: the source reports "up" as soon as Consul
         // answers, instead of when the next change (or the wait) ends a blocking query.
@@ -75,7 +80,7 @@ export class BlockingWatch<T> {
         await this.sleep(delay);
         continue;
       }
-      await this.sleep(this.opts.minIntervalMs * (1 + this.random() / 2) - (Date.now() - startedAt));
+      await this.sleep(this.opts.minIntervalMs * (1 + this.random() / 2) - (this.clock.now() - startedAt));
     }
   }
 
@@ -102,7 +107,7 @@ export class BlockingWatch<T> {
     if (ms <= 0 || this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       this.wake = resolve;
-      this.timer = setTimeout(resolve, ms);
+      this.timer = this.clock.setTimeout(resolve, ms);
     });
   }
 }
