@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deregisterMesosTask, registerMesosTask, type MesosTask } from '../../dev/consul/mesos.js';
 import { checksumOf } from '../../src/apply/applier.js';
+import { MAINTENANCE_MAP_FILE } from '../../src/render/data.js';
 import { eventually } from '../helpers/net.js';
 import {
   LoadLoop,
@@ -36,7 +37,10 @@ const run = (cmd: string, args: string[]) =>
 
 /** checksumOf the files the daemon renders (haproxy.cfg and hosts.map) as they are on disk. */
 async function diskChecksum(dir: string): Promise<string> {
-  return checksumOf({ 'haproxy.cfg': await readFile(join(dir, 'haproxy.cfg'), 'utf8'), 'hosts.map': await readFile(join(dir, 'hosts.map'), 'utf8') });
+  // Every file the daemon renders (the running checksum covers the same set).
+  const files: Record<string, string> = {};
+  for (const name of ['haproxy.cfg', 'hosts.map', MAINTENANCE_MAP_FILE]) files[name] = await readFile(join(dir, name), 'utf8');
+  return checksumOf(files);
 }
 
 /**
