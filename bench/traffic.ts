@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../dev/chromium.js';
 import { startHttpBackend } from '../dev/backends.js';
 import { startDevCluster } from '../dev/cluster.js';
 import { startTrafficGenerator } from '../dev/traffic.js';
@@ -106,11 +106,7 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
     log: createLogger('warn'),
     configOverrides: { traffic: { interval: '1s', window: '15m' } },
   });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    headless: true,
-  });
+  const browser = await launchChromium();
   try {
     await registerMany(
       cluster.consul.url,

@@ -84,7 +84,12 @@ export const fileSchema = z
         weights_prefix: kvPrefix.default('paas-router/weights/'),
         maintenance_prefix: kvPrefix.default('paas-router/maintenance/'),
         // Connection budget and read consistency (docs/consul.md).
-        max_connections: z.number().int().min(12, 'must be at least 12 (6 blocking watches: catalog, critical, warning, domains, weights, maintenance; the rest for reads)').max(1000).default(16),
+        max_connections: z
+          .number()
+          .int()
+          .min(12, 'must be at least 12 (6 blocking watches: catalog, critical, warning, domains, weights, maintenance; the rest for reads)')
+          .max(1000)
+          .default(16),
         consistency: z.enum(['default', 'stale', 'consistent']).default('default'),
       })
       .strict()

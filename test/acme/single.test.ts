@@ -4,8 +4,7 @@
 // fails its pre-flight (no order sent), backs off visibly, and is issued once it points here.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../dev/chromium.js';
 import { requestThrough } from '../../dev/probe.js';
 import { consulAgentSkip } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
@@ -136,16 +135,9 @@ t.test('single router: K/V domain → Pebble certificate served over HTTPS', { s
   });
 });
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 /** The ACME table row of `host` on the status page, as headless Chromium renders it (label → text). */
 async function statusPageRow(statusUrl: string, host: string): Promise<Record<string, string>> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: scripts/setup.sh --test installs it (or set CHROMIUM_PATH)`);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    headless: true,
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${statusUrl}/`);

@@ -4,10 +4,10 @@
 // and charts, the change timeline filtered by app, on a laptop and a phone, under the strict CSP.
 // Screenshots go to test-artifacts/.
 import t from 'tap';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../dev/chromium.js';
 import { startDevCluster } from '../../dev/cluster.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
@@ -17,18 +17,7 @@ import { PACKAGE_ROOT } from '../../src/paths.js';
 import type { StatusDocument } from '../../src/server/status.js';
 import { eventually, freePort } from '../helpers/net.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const apps: MarathonApp[] = [
   { id: '/blog', instances: 1, tags: [], mode: 'http' },
@@ -40,10 +29,9 @@ const cardsInOrder = (page: Page): Promise<string[]> => page.$$eval('#routes art
 const figure = (page: Page, app: string, name: string): Promise<string> => page.locator(`article[data-app="${app}"] [data-figure="${name}"]`).innerText();
 
 t.test('traffic on the status page in headless Chromium', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`Chromium not found at ${CHROMIUM}: install Debian's chromium package (scripts/setup.sh --test does) or set CHROMIUM_PATH`);
-    return;
-  }
+  // First: a missing Chromium fails the test with the fix before any cluster starts.
+  const browser: Browser = await launchChromium();
+  t.teardown(() => browser.close());
   await mkdir(ARTIFACTS, { recursive: true });
   const httpPort = await freePort();
   const cluster = await startDevCluster({
@@ -54,11 +42,9 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
     log: createLogger('silent'),
     configOverrides: { traffic: { interval: '1s', window: '2m' } },
   });
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   let stopTraffic = async () => undefined as unknown;
   t.teardown(async () => {
     await stopTraffic();
-    await browser.close();
     await cluster.stop();
   });
   await eventually('healthy', async () => (await fetch(`${cluster.daemon.server.url}/healthz`)).status === 200, 20_000);
