@@ -8,6 +8,8 @@
 // (/v1/health/service/<name>). When the catalog index moves and neither body shows what changed (an
 // instance registered passing, or deregistered), one read of the service summaries tells which
 // services' instance or check counts differ from what the router holds, and only those are read.
+// That read also follows an answer whose body did change: one answer can hold a new service and,
+// coalesced with it, an instance registered for another.
 // A service whose read fails keeps its last instances (or stays out of the snapshot if it was never
 // read), is retried with backoff, is listed with its error in the status, and holds back no other.
 import type { Logger } from '../../log.js';
@@ -25,6 +27,9 @@ export interface WatchTiming {
   minIntervalMs: number;
   maxBackoffMs?: number;
 }
+
+/** The reads the catalog source makes (a ConsulClient; a scripted Consul in the unit tests). */
+export type CatalogReads = Pick<ConsulClient, 'catalogServices' | 'healthState' | 'healthService' | 'serviceSummaries'>;
 
 interface Known {
   tags: string[];
@@ -58,7 +63,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   private sink!: SourceSink<CatalogSnapshot>;
 
   constructor(
-    private readonly client: ConsulClient,
+    private readonly client: CatalogReads,
     private readonly timing: WatchTiming,
     private readonly log: Logger,
   ) {}
@@ -99,7 +104,13 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
         return { index: r.index, data: parseCatalogServices(r.data) };
       },
       onSuccess: () => this.detectorOk('catalog'),
-      onData: (services) => this.onCatalog(services),
+      onData: (services) => {
+        // An answer can carry several changes at once: a new service or new tags beside an
+        // instance registered elsewhere. After the first answer, every moved index is reconciled.
+        const loaded = this.catalogLoaded;
+        this.onCatalog(services);
+        if (loaded) this.startReconcile();
+      },
       onSameData: () => this.startReconcile(),
       onError: (err) => this.detectorFailed('catalog', err),
     });

@@ -21,7 +21,9 @@ export function parseCatalogServices(body: unknown): Record<string, string[]> {
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
       throw new ConsulResponseError(`catalog services: tags of service "${name}" are not a list of strings`);
     }
-    out[name] = tags as string[];
+    // Consul gathers a service's tags from all its instances through a Go map: their order changes
+    // from one answer to the next. Sorted, an answer differs only when something did.
+    out[name] = [...(tags as string[])].sort();
   }
   return out;
 }

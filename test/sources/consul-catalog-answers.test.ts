@@ -1,0 +1,111 @@
+// The catalog source's reading of Consul's answers, against a scripted Consul whose answers the test
+// controls exactly (what a real agent does only by chance): tags whose order changes from one answer
+// to the next (Consul 1.8 gathers them through a Go map), and one catalog answer that carries a new
+// service together with an instance registered for another service.
+import t, { type Test } from 'tap';
+import { createLogger } from '../../src/log.js';
+import { ConsulCatalogSource, type CatalogReads } from '../../src/sources/consul/catalog-source.js';
+import type { BlockingResult } from '../../src/sources/consul/blocking.js';
+import type { CatalogSnapshot } from '../../src/sources/types.js';
+import { eventually } from '../helpers/net.js';
+
+interface Instance {
+  id: string;
+  port: number;
+}
+
+/** A catalog whose index moves only when the test says, with every read counted by path. */
+class ScriptedConsul implements CatalogReads {
+  index = 10;
+  tags = new Map<string, string[]>();
+  instances = new Map<string, Instance[]>();
+  readonly reads: string[] = [];
+  private waiters: (() => void)[] = [];
+
+  /** Commits a change: a new index, blocked queries answer. */
+  commit(change: () => void): void {
+    change();
+    this.index++;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private async block(index: number, signal?: AbortSignal): Promise<void> {
+    if (index === 0 || index < this.index) return;
+    await new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  async catalogServices(index: number, _wait: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
+    await this.block(index, signal);
+    this.reads.push('catalog/services');
+    return { index: this.index, data: Object.fromEntries(this.tags) };
+  }
+
+  async healthState(_state: 'critical' | 'warning', index: number, _wait: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
+    await this.block(index, signal);
+    return { index: this.index, data: [] };
+  }
+
+  async healthService(name: string): Promise<BlockingResult<unknown>> {
+    this.reads.push(`health/service/${name}`);
+    const data = (this.instances.get(name) ?? []).map((i) => ({
+      Node: { Node: 'node-1', Address: '127.0.0.1' },
+      Service: { ID: i.id, Service: name, Address: '127.0.0.1', Port: i.port, Tags: this.tags.get(name) ?? [] },
+      Checks: [{ CheckID: `service:${i.id}`, Status: 'passing' }],
+    }));
+    return { index: this.index, data };
+  }
+
+  async serviceSummaries(): Promise<BlockingResult<unknown>> {
+    this.reads.push('internal/ui/services');
+    const data = [...this.instances].map(([Name, list]) => ({
+      Name,
+      InstanceCount: list.length,
+      ChecksPassing: list.length,
+      ChecksWarning: 0,
+      ChecksCritical: 0,
+    }));
+    return { index: this.index, data };
+  }
+}
+
+function start(t: Test, consul: ScriptedConsul) {
+  const source = new ConsulCatalogSource(consul, { waitMs: 30_000, minIntervalMs: 1 }, createLogger('silent'));
+  const snapshots: CatalogSnapshot[] = [];
+  source.start({ snapshot: (s) => snapshots.push(s), status: () => undefined });
+  t.teardown(() => source.stop());
+  const ports = (name: string) => snapshots.at(-1)?.services[name]?.map((i) => i.port);
+  return { snapshots, ports };
+}
+
+t.test('one catalog answer with a new service and a new instance of another: both are read', async (t) => {
+  const consul = new ScriptedConsul();
+  consul.tags.set('blog', ['router.sticky']);
+  consul.instances.set('blog', [{ id: 'blog-1', port: 31001 }]);
+  const w = start(t, consul);
+  await eventually('first snapshot', () => w.ports('blog')?.length === 1);
+  consul.commit(() => {
+    consul.tags.set('shop', []);
+    consul.instances.set('shop', [{ id: 'shop-1', port: 31100 }]);
+    consul.instances.get('blog')!.push({ id: 'blog-2', port: 31002 });
+  });
+  await eventually('the new service', () => w.ports('shop')?.length === 1);
+  await eventually('the new instance of the other service', () => w.ports('blog')?.length === 2);
+  t.same(w.ports('blog'), [31001, 31002]);
+});
+
+t.test('tags in another order are no change: nothing is read again', async (t) => {
+  const consul = new ScriptedConsul();
+  consul.tags.set('forum', ['router.path=/forum', 'router.strip-path=true']);
+  consul.instances.set('forum', [{ id: 'forum-1', port: 31200 }]);
+  const w = start(t, consul);
+  await eventually('first snapshot', () => w.ports('forum')?.length === 1);
+  const before = consul.reads.filter((r) => r === 'health/service/forum').length;
+  // The index moves for a K/V write elsewhere; the same tags come back reversed.
+  consul.commit(() => consul.tags.set('forum', ['router.strip-path=true', 'router.path=/forum']));
+  await eventually('the answer read', () => consul.reads.includes('internal/ui/services'));
+  t.equal(consul.reads.filter((r) => r === 'health/service/forum').length, before, 'forum not read again');
+  t.same(w.snapshots.at(-1)?.services.forum?.[0]?.tags, ['router.path=/forum', 'router.strip-path=true'], "an instance's own tags keep their order");
+});
