@@ -6,6 +6,7 @@
 //   to the current index, so writes elsewhere do not wake the watcher.
 // - A snapshot restore abandons the state store: every blocked query returns at once with
 //   the (now lower) index.
+import { systemClock, type Clock } from '../../src/util/clock.js';
 import { parseGoDuration } from './duration.js';
 import { HttpError, type QueryResult } from './reply.js';
 
@@ -42,8 +43,14 @@ export function parseBlockingParams(query: URLSearchParams): BlockingParams {
   return { minIndex, waitMs: Math.max(0, waitMs) };
 }
 
-export function withJitter(waitMs: number): number {
-  return waitMs + Math.random() * (waitMs / JITTER_FRACTION);
+export function withJitter(waitMs: number, random: () => number = Math.random): number {
+  return waitMs + random() * (waitMs / JITTER_FRACTION);
+}
+
+/** Time for the waits (a manual clock in the tests) and the jitter's randomness. */
+export interface WaitTime {
+  clock: Clock;
+  random: () => number;
 }
 
 /** The change feed a blocked query listens to; `abandoned` is true after an index reset. */
@@ -59,6 +66,7 @@ export function blockingQuery(
   subscribe: Subscribe,
   signal: AbortSignal,
   peek?: () => number,
+  time: WaitTime = { clock: systemClock, random: Math.random },
 ): Promise<QueryResult> {
   let minIndex = params.minIndex;
   let result = query();
@@ -67,15 +75,18 @@ export function blockingQuery(
   let notFoundBefore = result.notFound;
   return new Promise((resolve) => {
     const finish = (): void => {
-      clearTimeout(timer);
+      time.clock.clearTimeout(timer);
       unsubscribe();
       signal.removeEventListener('abort', finish);
       resolve(result);
     };
-    const timer = setTimeout(() => {
-      result = query();
-      finish();
-    }, withJitter(params.waitMs));
+    const timer = time.clock.setTimeout(
+      () => {
+        result = query();
+        finish();
+      },
+      withJitter(params.waitMs, time.random),
+    );
     const unsubscribe = subscribe((abandoned) => {
       // Cheap check first: most writes do not touch what this query reads.
       if (!abandoned && peek && peek() <= minIndex) return;

@@ -6,7 +6,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { decideAcl, requestToken, type AnonymousMode } from './acl.js';
-import { blockingQuery, parseBlockingParams, type BlockingParams } from './blocking.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
+import { blockingQuery, parseBlockingParams, type BlockingParams, type WaitTime } from './blocking.js';
 import { SLOW_EXTRA_MS, immediateFault, isFaultMode, truncateReply, type FaultMode } from './faults.js';
 import { HttpError, type Reply } from './reply.js';
 import { parseRegistration } from './registration.js';
@@ -34,6 +35,10 @@ export interface DevConsulOptions {
    * new connection is reset before it is read, as the real agent does. Default 200 (Consul's); 0 = none.
    */
   maxConnsPerClient?: number;
+  /** Time for blocking waits and the 'slow' fault; the system clock by default (tests pass a manual one). */
+  clock?: Clock;
+  /** The jitter's randomness, in [0, 1); Math.random by default. */
+  random?: () => number;
 }
 
 export interface DevConsul {
@@ -44,6 +49,8 @@ export interface DevConsul {
   readonly index: number;
   /** /v1 requests received since start, whatever their outcome. */
   readonly requestCount: number;
+  /** Requests held right now: blocked queries waiting for a change, or held by the 'slow' fault. */
+  readonly waiting: number;
   readonly fault: FaultMode;
   readonly running: boolean;
   /** Snapshot restore: the raft index goes back to `to` and blocked queries wake. */
@@ -87,6 +94,8 @@ class DevConsulServer implements DevConsul {
   private closed = false;
   fault: FaultMode = 'none';
   requestCount = 0;
+  waiting = 0;
+  private readonly time: WaitTime;
 
   constructor(opts: DevConsulOptions) {
     this.state = new DevConsulState(opts.datacenter ?? 'dc1');
@@ -95,6 +104,17 @@ class DevConsulServer implements DevConsul {
     this.aclToken = opts.aclToken;
     this.anonymous = opts.anonymous ?? 'deny';
     this.maxConnsPerClient = opts.maxConnsPerClient ?? 200;
+    this.time = { clock: opts.clock ?? systemClock, random: opts.random ?? Math.random };
+  }
+
+  /** Counts a held request in `waiting` while `hold` runs. */
+  private async held<T>(hold: Promise<T>): Promise<T> {
+    this.waiting += 1;
+    try {
+      return await hold;
+    } finally {
+      this.waiting -= 1;
+    }
   }
 
   get port(): number {
@@ -257,14 +277,16 @@ class DevConsulServer implements DevConsul {
     const handled = route.handle(routeReq, this.state);
 
     if (fault === 'slow') {
-      await delay((blocking.minIndex > 0 ? blocking.waitMs : 0) + SLOW_EXTRA_MS, signal);
+      await this.held(delay((blocking.minIndex > 0 ? blocking.waitMs : 0) + SLOW_EXTRA_MS, signal, this.time.clock));
       if (signal.aborted) return; // stopped or client gone: the request never ran
     }
 
     let reply: Reply;
     if (handled.kind === 'read') {
       const result =
-        fault === 'none' && blocking.minIndex > 0 ? await blockingQuery(handled.query, blocking, this.state.subscribe, signal, handled.peek) : handled.query();
+        fault === 'none' && blocking.minIndex > 0
+          ? await this.held(blockingQuery(handled.query, blocking, this.state.subscribe, signal, handled.peek, this.time))
+          : handled.query();
       if (signal.aborted) return; // stopped or client gone while blocked
       setReadMeta(res, result.index, consistency);
       if (routeReq.filtered) res.setHeader('X-Consul-Results-Filtered-By-Acls', 'true');
@@ -340,14 +362,14 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+function delay(ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimeout(done, ms);
     signal.addEventListener('abort', done);
   });
 }

@@ -1,8 +1,9 @@
 // Test controls of the dev Consul: stop/start on the same port, fault modes, the request
-// counter and the /dev/ HTTP controls.
+// counter and the /dev/ HTTP controls. Waits run on a manual clock: nothing here sleeps.
 import t from 'tap';
 import { consulCall } from '../../dev/consul/client.js';
-import { sleep, timed, withConsul } from './support.js';
+import { ManualClock } from '../helpers/clock.js';
+import { held, tracked, withConsul } from './support.js';
 const parses = (text: string): boolean => {
   try {
     JSON.parse(text);
@@ -13,7 +14,7 @@ const parses = (text: string): boolean => {
 };
 
 t.test('stop() closes the port and open connections, start() serves the same data on the same port', async (t) => {
-  const c = await withConsul(t);
+  const c = await withConsul(t, { clock: new ManualClock() });
   const { url, port } = c;
   await consulCall(url, '/v1/kv/keep', { method: 'PUT', body: 'me' });
   const before = await consulCall(url, '/v1/kv/keep');
@@ -21,10 +22,10 @@ t.test('stop() closes the port and open connections, start() serves the same dat
     () => 'answered',
     () => 'connection dropped',
   );
-  await sleep(50);
-  const stopping = await timed(() => c.stop());
-  t.ok(stopping.ms < 1000, `stop() is prompt even with a blocked query (${stopping.ms}ms)`);
-  t.equal(await blocked, 'connection dropped');
+  await held(c, 1);
+  // Time never moves: stop() returning at all means it did not wait for the blocked query.
+  await c.stop();
+  t.equal(await blocked, 'connection dropped', 'stop() is prompt even with a blocked query');
   t.equal(c.running, false);
   await t.rejects(fetch(`${url}/v1/kv/keep`), 'nothing listens while stopped');
 
@@ -54,15 +55,15 @@ t.test('requestCount counts every /v1 request whatever its outcome, and nothing 
 });
 
 t.test("fault 'http500' answers 500 at once and does not run the request", async (t) => {
-  const c = await withConsul(t);
+  const c = await withConsul(t, { clock: new ManualClock() });
   c.setFault('http500');
   t.equal(c.fault, 'http500');
   const answer = await consulCall(c.url, '/v1/kv/x', { method: 'PUT', body: 'v' });
   t.equal(answer.status, 500);
   t.match(answer.text, /No cluster leader/);
-  const blocking = await timed(() => consulCall(c.url, `/v1/catalog/services?index=${c.index}&wait=5s`));
-  t.equal(blocking.value.status, 500);
-  t.ok(blocking.ms < 1000, 'does not block');
+  // Time never moves: an answer at all means it did not block.
+  const blocking = await consulCall(c.url, `/v1/catalog/services?index=${c.index}&wait=5s`);
+  t.equal(blocking.status, 500, 'does not block');
   c.setFault('none');
   t.equal((await consulCall(c.url, '/v1/kv/x')).status, 404, 'the PUT never happened');
 });
@@ -94,22 +95,29 @@ t.test("fault 'truncated' answers 200 with the real JSON cut short", async (t) =
 });
 
 t.test("fault 'slow' answers only after the wait plus 2 s", async (t) => {
-  const c = await withConsul(t);
+  const clock = new ManualClock();
+  const c = await withConsul(t, { clock });
   const first = await consulCall(c.url, '/v1/catalog/services');
   c.setFault('slow');
-  const blocking = await timed(() => consulCall(c.url, `/v1/catalog/services?index=${first.index}&wait=200ms`));
-  t.equal(blocking.value.status, 200);
-  t.ok(blocking.ms >= 2190, `blocking read: ${blocking.ms}ms`);
-  t.ok(blocking.ms < 4000);
-  const plain = await timed(() => consulCall(c.url, '/v1/catalog/services'));
-  t.ok(plain.ms >= 1990 && plain.ms < 3500, `non-blocking read: ${plain.ms}ms`);
+  const blocking = tracked(consulCall(c.url, `/v1/catalog/services?index=${first.index}&wait=200ms`));
+  await held(c, 1);
+  await clock.advance(2199);
+  t.notOk(blocking.done(), 'a blocking read is held for its wait plus 2 s');
+  await clock.advance(1);
+  t.equal((await blocking.promise).status, 200);
+  const plain = tracked(consulCall(c.url, '/v1/catalog/services'));
+  await held(c, 1);
+  await clock.advance(1999);
+  t.notOk(plain.done(), 'a non-blocking read is held 2 s');
+  await clock.advance(1);
+  t.equal((await plain.promise).status, 200);
 });
 
 t.test('a slow request cut off by stop() never runs', async (t) => {
-  const c = await withConsul(t);
+  const c = await withConsul(t, { clock: new ManualClock() });
   c.setFault('slow');
   const put = consulCall(c.url, '/v1/kv/late', { method: 'PUT', body: 'v' }).catch(() => 'dropped');
-  await sleep(100);
+  await held(c, 1);
   await c.stop();
   t.equal(await put, 'dropped');
   c.setFault('none');

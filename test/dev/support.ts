@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { startDevConsul, type DevConsul, type DevConsulOptions } from '../../dev/consul/server.js';
+import { eventually } from '../helpers/net.js';
 
 /** The documented Consul samples (test/fixtures/consul, from Consul's API docs). */
 const FIXTURES = fileURLToPath(new URL('../fixtures/consul/', import.meta.url));
@@ -16,10 +17,12 @@ export async function withConsul(t: Test, opts: DevConsulOptions = {}): Promise<
   return consul;
 }
 
-export async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const start = performance.now();
-  const value = await run();
-  return { value, ms: performance.now() - start };
-}
+/** Resolves when `n` requests are held by the dev Consul (blocked or slowed), instead of sleeping. */
+export const held = (c: DevConsul, n: number): Promise<boolean> => eventually(`${n} held request(s)`, () => c.waiting === n);
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Tracks whether a promise has settled, for "still blocked" checks. */
+export function tracked<T>(promise: Promise<T>): { promise: Promise<T>; done: () => boolean } {
+  let settled = false;
+  void promise.finally(() => (settled = true)).catch(() => undefined);
+  return { promise, done: () => settled };
+}
