@@ -14,7 +14,7 @@ import { EXAMPLES_DIR } from '../src/paths.js';
 import { startHttpBackend, startTcpBackend, type Backend } from './backends.js';
 import { startDevConsul, type DevConsul } from './consul/server.js';
 import { CONSUL_AGENT_BIN, CONSUL_AGENT_MISSING, consulAgentInstalled, startConsulAgent } from './consul/agent.js';
-import { registerMesosTask, type MesosTask } from './consul/mesos.js';
+import { registerMesosTask, type MesosRegistration, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
 import { requestThrough, tcpBanner } from './probe.js';
@@ -72,6 +72,11 @@ export interface DevCluster {
   vault?: DevVaultSetup;
   /** Deploys one more task of `app` (a new loopback backend registered in Consul). */
   addTask(app: MarathonApp, status?: 'passing' | 'critical'): Promise<{ serviceId: string; backend: Backend; task: MesosTask }>;
+  /**
+   * Registers one task of Marathon app `app` on the port of `servedBy`'s first backend (a running
+   * backend answers for it), as mesos-consul would from agent `agent` (default dev-agent-9).
+   */
+  registerOn(app: string, servedBy: string, opts?: { agent?: string; token?: string }): Promise<MesosRegistration>;
   stop(): Promise<void>;
 }
 
@@ -128,6 +133,19 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     };
     const { serviceId } = await registerMesosTask(consul.url, task);
     return { serviceId, backend, task };
+  };
+
+  const registerOn: DevCluster['registerOn'] = (app, servedBy, extra = {}) => {
+    const backend = backends.get(servedBy)?.[0];
+    if (!backend) throw new Error(`registerOn: app ${servedBy} has no backend`);
+    return registerMesosTask(consul.url, {
+      app,
+      agent: extra.agent ?? 'dev-agent-9',
+      agentAddress: '127.0.0.1',
+      ip: '127.0.0.1',
+      port: backend.port,
+      token: extra.token,
+    });
   };
 
   for (const app of apps) for (let i = 0; i < app.instances; i++) await addTask(app);
@@ -188,6 +206,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     backends,
     vault,
     addTask,
+    registerOn,
     async stop() {
       // Every part is stopped even when another fails: a leftover HAProxy would keep the ports.
       const steps: (() => unknown)[] = [

@@ -3,7 +3,7 @@ import t from 'tap';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestCluster } from '../helpers/cluster.js';
-import { deregisterMesosTask, registerMesosTask, setMesosTaskStatus } from '../../dev/consul/mesos.js';
+import { deregisterMesosTask, setMesosTaskStatus } from '../../dev/consul/mesos.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
@@ -117,26 +117,14 @@ t.test('Consul stopped and restored (stand-in)', async (t) => {
     t.ok(state.liveModel?.apps.length === 2, 'an error is never "no services"');
     await consul.start();
     await eventually('consul source ok', () => state.sources['consul-catalog']?.state === 'ok', 30_000);
-    const fresh = await registerMesosTask(consul.url, {
-      app: '/fresh',
-      agent: 'dev-agent-9',
-      agentAddress: '127.0.0.1',
-      ip: '127.0.0.1',
-      port: cluster.backends.get(foo.id)![0]!.port,
-    });
+    const fresh = await cluster.registerOn('/fresh', foo.id);
     t.equal(fresh.serviceName, 'fresh');
     await served('fresh.production.mozilla.community', 200);
   });
 
   await t.test('after an index reset (snapshot restore) no update is lost', async (t) => {
     consul.resetIndex(1);
-    const after = await registerMesosTask(consul.url, {
-      app: '/after-reset',
-      agent: 'dev-agent-9',
-      agentAddress: '127.0.0.1',
-      ip: '127.0.0.1',
-      port: cluster.backends.get(foo.id)![0]!.port,
-    });
+    const after = await cluster.registerOn('/after-reset', foo.id);
     await served(`${after.serviceName}.production.mozilla.community`, 200);
     await fetch(`${consul.url}/v1/kv/paas-router/domains/after-reset`, { method: 'PUT', body: 'after.example.org' });
     await served('after.example.org', 200);

@@ -8,7 +8,6 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevCluster, type DevCluster } from '../../dev/cluster.js';
-import { registerMesosTask } from '../../dev/consul/mesos.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import { selfSignedCertificate } from '../../dev/vault/pki.js';
@@ -136,14 +135,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
     await eventually('vault degraded', () => state.sources.vault?.state === 'degraded', 15_000);
     t.match(state.sources.vault?.lastError?.message, /cannot reach Vault .*using the secrets read at/);
     t.equal((await requestTls(httpsPort, 'shop.example.net')).status, 200, 'HTTPS still served');
-    const task = await registerMesosTask(consul.url, {
-      app: '/during-outage',
-      agent: 'dev-agent-7',
-      agentAddress: '127.0.0.1',
-      ip: '127.0.0.1',
-      port: cluster.backends.get(blog.id)![0]!.port,
-      token: vault.consulToken,
-    });
+    const task = await cluster.registerOn('/during-outage', blog.id, { agent: 'dev-agent-7', token: vault.consulToken });
     await eventually(
       'a new app routed while Vault is down',
       async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200,
@@ -166,14 +158,7 @@ t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token
       vault.vault.requests.slice(seen).some((r) => r.path === 'secret/data/paas-router/consul' && r.status === 200),
     );
     cluster.standIn!.setAclToken(next); // the old token stops working in Consul
-    const task = await registerMesosTask(consul.url, {
-      app: '/after-rotation',
-      agent: 'dev-agent-8',
-      agentAddress: '127.0.0.1',
-      ip: '127.0.0.1',
-      port: cluster.backends.get(blog.id)![0]!.port,
-      token: next,
-    });
+    const task = await cluster.registerOn('/after-rotation', blog.id, { agent: 'dev-agent-8', token: next });
     await eventually(
       'routed with the new token',
       async () => (await requestThrough(httpPort, `${task.serviceName}.production.mozilla.community`)).status === 200,
