@@ -5,32 +5,17 @@ import { planFromData } from '../src/apply/runtime/model-plan.js';
 import { planRuntime } from '../src/apply/runtime/plan.js';
 import { buildModel } from '../src/model/build.js';
 import { ModelMemo } from '../src/model/incremental.js';
-import type { ModelSettings } from '../src/model/types.js';
 import { SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
 import { RenderCache } from '../src/render/incremental.js';
 import { renderFiles } from '../src/render/render.js';
 import { loadTemplates } from '../src/sources/files/templates-source.js';
 import type { ServiceInstance } from '../src/sources/types.js';
+import { settings } from '../test/model/helpers.js';
+import { settings as render } from '../test/render/fixtures.js';
 import { ms, summarize } from './stats.js';
 
 const apps = Number(process.argv[2] ?? 10000);
 const rounds = Number(process.argv[3] ?? 10);
-const settings: ModelSettings = {
-  cluster: 'production',
-  baseDomain: 'mozilla.community',
-  serviceIdPrefixes: ['mesos-consul:'],
-  domainsPrefix: 'paas-router/domains/',
-  reservedPorts: [80, 443, 8404],
-};
-const render = {
-  configDir: '/etc/haproxy/paas-router',
-  runtimeSocket: '/run/haproxy/paas-router.sock',
-  bindAddress: '*',
-  httpPort: 80,
-  httpsPort: 443,
-  statsPort: 8404,
-  hardStopAfter: '5s',
-};
 const instance = (a: number, i: number): ServiceInstance => ({
   id: `mesos-consul:agent-${i}:app${a}:${31000 + i}`,
   node: `agent-${i}`,

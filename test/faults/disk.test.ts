@@ -16,6 +16,7 @@ import { checksumOf } from '../../src/apply/applier.js';
 import { MAINTENANCE_MAP_FILE } from '../../src/render/data.js';
 import { eventually } from '../helpers/net.js';
 import {
+  applyStatusIn,
   LoadLoop,
   get,
   haproxyCheck,
@@ -25,7 +26,6 @@ import {
   reloads,
   servedAt,
   sleep,
-  statusOf,
   startChildCluster,
   type ChildCluster,
 } from './helpers.js';
@@ -86,14 +86,7 @@ t.test('a file-size limit: a big change cannot be written, removing it recovers'
     port: 30_000 + i,
   }));
   for (const task of big) await registerMesosTask(consul.url, task);
-  const doc = await eventually(
-    'write-failed in /status',
-    async () => {
-      const d = await statusOf(statusUrl);
-      return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
-    },
-    20_000,
-  ).catch((err: Error) => {
+  const doc = await applyStatusIn(statusUrl, 'write-failed').catch((err: Error) => {
     throw new Error(`${err.message}\nexit ${cluster.daemon.exitCode} ${cluster.daemon.signalCode}\n${cluster.output().slice(-3000)}`);
   });
   const error = doc.haproxy.lastApply!.error!;
@@ -179,14 +172,7 @@ t.test('a tiny tmpfs as the config directory: full, then read-only', async (t) =
     const before = await readFile(join(configDir, 'haproxy.cfg'), 'utf8');
     const reloadsBefore = (await reloads(masterSocket)).reloads;
     const added = await cluster.addInstance('alpha');
-    const doc = await eventually(
-      'write-failed in /status',
-      async () => {
-        const d = await statusOf(statusUrl);
-        return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
-      },
-      20_000,
-    );
+    const doc = await applyStatusIn(statusUrl, 'write-failed');
     const error = doc.haproxy.lastApply!.error!;
     t.match(error.message, /ENOSPC|no space/i, `the reason: ${error.message}`);
     await sleep(4_500); // two more retries
@@ -229,14 +215,7 @@ t.test('a tiny tmpfs as the config directory: full, then read-only', async (t) =
     t.ok(remounted.ok, `remounted read-only ${remounted.output}`);
     const reloadsBefore = (await reloads(masterSocket)).reloads;
     await fetch(`${consul.url}/v1/kv/paas-router/domains/beta`, { method: 'PUT', body: 'during-readonly.example.org' });
-    const doc = await eventually(
-      'write-failed in /status',
-      async () => {
-        const d = await statusOf(statusUrl);
-        return d.haproxy.lastApply?.status === 'write-failed' ? d : undefined;
-      },
-      20_000,
-    );
+    const doc = await applyStatusIn(statusUrl, 'write-failed');
     const error = doc.haproxy.lastApply!.error!;
     t.match(error.message, /EROFS|read-only/i, `the reason: ${error.message}`);
     await sleep(4_500);

@@ -12,7 +12,22 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { tcpBanner } from '../../dev/probe.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import { eventually, freePort, freePortInRange } from '../helpers/net.js';
-import { LoadLoop, faultLog, get, healthy, healthz, haproxyCheck, hostOf, recordFigure, reloads, servedAt, sleep, sourceOf, statusOf } from './helpers.js';
+import {
+  LoadLoop,
+  applyStatusIn,
+  faultLog,
+  get,
+  healthy,
+  healthz,
+  haproxyCheck,
+  hostOf,
+  recordFigure,
+  reloads,
+  servedAt,
+  sleep,
+  sourceOf,
+  statusOf,
+} from './helpers.js';
 
 const apps: MarathonApp[] = ['alpha', 'beta'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
 
@@ -102,14 +117,7 @@ t.test('HAProxy faults under load', async (t) => {
     const globalPartial = join(cluster.templatesDir, 'partials', 'global.hbs');
     const original = await readFile(globalPartial, 'utf8');
     await writeFile(globalPartial, original.replace(/^(\s*stats timeout .*)$/m, `$1\n    stats socket ${missing}/admin.sock mode 600 level admin`));
-    const doc = await eventually(
-      'reload-failed in /status',
-      async () => {
-        const d = await statusOf(statusUrl);
-        return d.haproxy.lastApply?.status === 'reload-failed' ? d : undefined;
-      },
-      20_000,
-    );
+    const doc = await applyStatusIn(statusUrl, 'reload-failed');
     t.equal(doc.haproxy.lastApply?.error?.code, 'RELOAD_FAILED', `the reason: ${doc.haproxy.lastApply?.error?.message}`);
     t.notOk(doc.health.ok, `/healthz is not ok: ${doc.health.reasons.join('; ')}`);
     t.ok((doc.haproxy.counters.reloadFailures ?? 0) >= 1);
@@ -243,14 +251,7 @@ t.test('HAProxy faults under load', async (t) => {
     // A change while HAProxy is down: validated and written, the reload is pending.
     const checksumBefore = (await statusOf(statusUrl)).haproxy.lastApply?.checksum;
     await putDomain('beta', 'www.beta.example during-outage.example.org');
-    const doc = await eventually(
-      'the change "haproxy-unreachable" in /status',
-      async () => {
-        const d = await statusOf(statusUrl);
-        return d.haproxy.lastApply?.status === 'haproxy-unreachable' && d.haproxy.lastApply.checksum !== checksumBefore ? d : undefined;
-      },
-      15_000,
-    );
+    const doc = await applyStatusIn(statusUrl, 'haproxy-unreachable', (d) => d.haproxy.lastApply?.checksum !== checksumBefore, 15_000);
     t.equal(doc.haproxy.lastApply?.error?.code, 'HAPROXY_UNREACHABLE', `the reason: ${doc.haproxy.lastApply?.error?.message}`);
     t.match(doc.health.reasons.join('\n'), /HAProxy has not loaded it/, 'the health check says HAProxy has not loaded the configuration');
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /during-outage\.example\.org/, 'the pending change is on disk');

@@ -157,6 +157,18 @@ export async function statusOf(baseUrl: string): Promise<StatusDocument> {
   return (await res.json()) as StatusDocument;
 }
 
+/** Waits until /status reports a last apply with `status` (and passes `also`), and returns that document. */
+export function applyStatusIn(baseUrl: string, status: string, also: (d: StatusDocument) => boolean = () => true, timeoutMs = 20_000): Promise<StatusDocument> {
+  return eventually(
+    `${status} in /status`,
+    async () => {
+      const d = await statusOf(baseUrl);
+      return d.haproxy.lastApply?.status === status && also(d) ? d : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 export async function healthz(baseUrl: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`${baseUrl}/healthz`);
   return { status: res.status, body: await res.text() };

@@ -2,19 +2,12 @@
 import t from 'tap';
 import type { ApplyReport } from '../../src/apply/applier.js';
 import { buildModel } from '../../src/model/build.js';
-import type { ModelSettings } from '../../src/model/types.js';
 import { evaluateHealth, statusDocument, statusLine, type StatusInfo } from '../../src/server/status.js';
 import type { SourceStatus } from '../../src/sources/source.js';
 import { initialState, type RouterState } from '../../src/state.js';
+import { settings } from '../model/helpers.js';
 
 const NOW = 1_700_000_000_000;
-const settings: ModelSettings = {
-  cluster: 'production',
-  baseDomain: 'mozilla.community',
-  serviceIdPrefixes: ['mesos-consul:'],
-  domainsPrefix: 'paas-router/domains/',
-  reservedPorts: [80, 443, 8404],
-};
 const info: StatusInfo = {
   version: '1.2.3',
   pid: 42,
