@@ -2,7 +2,8 @@
 // kept with the input it came from and reused while that input is the same:
 // - a service stage by the service's instances (the same array, or an equal one) and the settings;
 // - a claim by its key, CreateIndex and value;
-// - the global structure while no service stage changed a facet it reads and no claim changed;
+// - the global structure while no service stage changed a facet it reads and no claim changed (for
+//   a name two services share, their registration order and usable counts are such facets);
 // - an app object while its draft and hosts are the same (the render cache keys on it);
 // - the rejection list while every contributing list is the same.
 // Any other input of a stage must become part of its key here. Settings that change reset it all.
@@ -33,6 +34,19 @@ export function stageFacets(stage: ServiceStage): string {
   return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}${features}`;
 }
 
+/** Lowercase names held by more than one Consul service (names that differ only in case). */
+function contestedNames(stages: [string, ServiceStage][]): Set<string> {
+  const seen = new Set<string>();
+  const contested = new Set<string>();
+  for (const [, stage] of stages) {
+    const name = stage.verdict.name;
+    if (name === undefined) continue;
+    if (seen.has(name)) contested.add(name);
+    seen.add(name);
+  }
+  return contested;
+}
+
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -45,7 +59,7 @@ export class ModelMemo {
   private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
   private claimInput: { list: DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
-  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; structure: ModelStructure } | undefined;
+  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; structure: ModelStructure; contested: Set<string> } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
   private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
   stats: MemoStats = { services: 0, claims: 0, structure: 0, apps: 0 };
@@ -110,25 +124,30 @@ export class ModelMemo {
 
   structure(stages: [string, ServiceStage][], claims: ParsedClaim[], compute: () => ModelStructure): ModelStructure {
     const last = this.last;
-    if (last && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages)) {
-      this.last = { stages, claims, structure: last.structure };
+    if (last && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages, last.contested)) {
+      this.last = { ...last, stages, claims };
       return last.structure;
     }
     this.stats.structure++;
     const structure = compute();
     const apps = new Set(structure.apps.map((a) => a.name));
     for (const name of this.appsByName.keys()) if (!apps.has(name)) this.appsByName.delete(name);
-    this.last = { stages, claims, structure };
+    this.last = { stages, claims, structure, contested: contestedNames(stages) };
     return structure;
   }
 
-  private sameFacets(before: [string, ServiceStage][], after: [string, ServiceStage][]): boolean {
+  private sameFacets(before: [string, ServiceStage][], after: [string, ServiceStage][], contested: Set<string>): boolean {
     if (before.length !== after.length) return false;
     for (let i = 0; i < after.length; i++) {
       const [name, stage] = after[i]!;
       const [was, old] = before[i]!;
       if (name !== was) return false;
-      if (stage !== old && stageFacets(stage) !== stageFacets(old)) return false;
+      if (stage === old) continue;
+      if (stageFacets(stage) !== stageFacets(old)) return false;
+      // `Web` and `web` share a name: which one holds it reads their instances (holderOrder).
+      const shared = stage.verdict.name;
+      if (shared !== undefined && contested.has(shared) && (stage.verdict.registered !== old.verdict.registered || stage.verdict.usable !== old.verdict.usable))
+        return false;
     }
     return true;
   }

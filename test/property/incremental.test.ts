@@ -13,7 +13,7 @@ import { renderFiles } from '../../src/render/render.js';
 import { compileTemplates } from '../../src/render/templates.js';
 import { loadTemplates } from '../../src/sources/files/templates-source.js';
 import { holds, inst, input } from './helpers.js';
-import { incrementalCaseArb, runIncremental } from './incremental/support.js';
+import { incrementalCaseArb, runIncremental, type IncrementalCase } from './incremental/support.js';
 import { STATIC_PATHS, renderSettings } from './support.js';
 
 const seed = Number(process.env.PROPERTY_SEED ?? 7031);
@@ -72,3 +72,13 @@ t.test('templates that read outside their app are rendered whole, and still righ
   t.match(files['haproxy.cfg'], /# web of 3\n/, 'web reads the app count: rendered again when an app is added');
   t.same(files, renderFiles(custom, buildModel(input(b)), settings));
 });
+
+t.test('regression (npm run fuzz, seed 709235299): Web and web share a name; an instance gone from the holder moves it', async (t) => {
+  // The shrunk counterexample of that run: the structure was kept after a change of the holder's
+  // registration order and usable count, so the incremental build kept the other service's servers.
+  const c = JSON.parse(COUNTEREXAMPLE) as IncrementalCase;
+  t.doesNotThrow(() => runIncremental(templates, c));
+});
+
+const COUNTEREXAMPLE =
+  '{"start":{"services":{"Web":[{"id":"mesos-consul:agent1:x:1","node":"agent1","address":"10.0.0.1","port":1,"tags":[],"passing":false,"checks":[{"id":"serfHealth","status":"critical"}],"createIndex":0},{"id":"mesos-consul:","node":"agent1","address":"10.0.0.1","port":1,"tags":[],"passing":false,"checks":[{"id":"serfHealth","status":"critical"}]}]},"claims":[],"settings":{"cluster":"production","baseDomain":"mozilla.community","serviceIdPrefixes":["mesos-consul:"],"domainsPrefix":"paas-router/domains/","reservedPorts":[80,443,8404],"tcpPorts":[{"from":10000,"to":10999},{"from":65535,"to":65535}]},"weights":[],"maintenance":[]},"render":{"bindAddress":"*","tls":"none","stats":null,"maxOldWorkers":null,"edge":{"acceptProxy":false,"trustedProxies":[],"statsBindAddress":"127.0.0.1","sslMinVer":"TLSv1.2","maxconn":null}},"steps":[{"event":{"type":"register","service":"web","instance":{"id":"mesos-consul:agent1:x:1","node":"agent1","address":"10.0.0.1","port":31000,"tags":[],"passing":false,"checks":[{"id":"serfHealth","status":"critical"}]}}},{"event":{"type":"deregister","service":0,"instance":0}}]}';
