@@ -42,7 +42,7 @@ export function kvPaths(kvPrefix: string): { data: string; metadata: string } {
 export async function readSecrets(client: VaultClient, kvPrefix: string): Promise<SecretsSnapshot> {
   const paths = kvPaths(kvPrefix);
   const problems: SecretsSnapshot['problems'] = [];
-  const snapshot: SecretsSnapshot = { certificates: {}, problems };
+  const snapshot: SecretsSnapshot = { certificates: {}, auth: {}, problems };
 
   const consulPath = `${paths.data}consul`;
   const consul = await client.kvRead(consulPath);
@@ -70,6 +70,15 @@ export async function readSecrets(client: VaultClient, kvPrefix: string): Promis
     const cert = certificateOf(secret);
     if (cert) snapshot.certificates[name] = cert;
     else problems.push({ path, reason: 'needs "certificate" and "private_key" fields (PEM text)' });
+  });
+
+  // router.auth users: read for every entry (the model decides which apps use them, and how).
+  const authNames = (await client.kvList(`${paths.metadata}auth/`)).filter((k) => !k.endsWith('/')).sort();
+  const authSecrets = await Promise.all(authNames.map((name) => limit(() => client.kvRead(`${paths.data}auth/${name}`))));
+  authNames.forEach((name, j) => {
+    const secret = authSecrets[j];
+    if (secret === undefined) return;
+    snapshot.auth[name] = typeof secret.users === 'string' ? secret.users : null;
   });
   return snapshot;
 }
@@ -203,6 +212,11 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
         rotated,
         consulToken: after.consulToken !== undefined ? (before?.consulToken === after.consulToken ? 'unchanged' : 'set') : 'absent',
         statsCredentials: after.stats ? 'set' : 'absent',
+        // Entry names only: the users are hashes, never logged.
+        authEntries: Object.keys(after.auth).sort(),
+        authChanged: Object.keys(after.auth)
+          .filter((n) => before !== undefined && before.auth[n] !== after.auth[n])
+          .sort(),
       },
       before ? 'secrets changed in Vault' : 'secrets read from Vault',
     );
