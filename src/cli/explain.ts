@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import { consulClientFrom, modelSettingsFrom, vaultSourceFrom } from '../daemon.js';
 import { createLogger } from '../log.js';
 import { readSecrets } from '../sources/vault/secrets-source.js';
+import type { SecretsSnapshot } from '../sources/vault/types.js';
 import { buildModel, clusterDomain, isUnderDomain, parseDomainValue, validateFqdn } from '../model/index.js';
 import { serviceOfKey } from '../model/domains.js';
 import { describeFeatures } from '../model/describe.js';
@@ -23,14 +24,14 @@ export interface LiveView {
 }
 
 /**
- * The router.auth entries in Vault (names → `users`), read once like the daemon does; undefined
- * without Vault. Hashes stay in memory: only names, counts and reasons are ever printed.
+ * The secrets in Vault, read once like the daemon does (router.auth entries, the Consul token);
+ * undefined without Vault. Hashes stay in memory: only names, counts and reasons are ever printed.
  */
-export async function readAuthOnce(config: Config): Promise<Record<string, string | null> | undefined> {
+export async function readSecretsOnce(config: Config): Promise<SecretsSnapshot | undefined> {
   const source = vaultSourceFrom(config, createLogger('silent'));
   if (!source) return undefined;
   try {
-    return (await readSecrets(await source.authorizedClient(), config.vault.kvPrefix)).auth;
+    return await readSecrets(await source.authorizedClient(), config.vault.kvPrefix);
   } finally {
     await source.stop();
   }
@@ -42,8 +43,10 @@ export async function readAuthOnce(config: Config): Promise<Record<string, strin
  * without them every router.auth app would look like it answers 503.
  */
 export async function readLiveView(config: Config, opts: { vault?: boolean } = {}): Promise<LiveView> {
-  const auth = opts.vault ? await readAuthOnce(config) : undefined;
-  const client = consulClientFrom(config);
+  const secrets = opts.vault ? await readSecretsOnce(config) : undefined;
+  const auth = secrets?.auth;
+  // With Vault, the Consul token is the one in Vault, as for the daemon.
+  const client = consulClientFrom(config, secrets?.consulToken !== undefined ? () => secrets.consulToken! : undefined);
   try {
     const [catalog, domains, weights, maintenance] = await Promise.all([
       readCatalogOnce(client),
