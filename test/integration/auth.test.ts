@@ -99,6 +99,21 @@ t.test('router.auth through a real HAProxy with users from Vault', async (t) => 
     t.match((await http(`shop.${zone}`, `alice:${PASSWORD}`)).body, /^\/shop-(blue|green) #1/);
   });
 
+  await t.test('a new instance of a router.auth app joins through the runtime API, no reload', async (t) => {
+    await settle();
+    const before = await reloads();
+    await cluster.addTask(apps[0]!);
+    const seen = new Set<string>();
+    await wait('both instances behind the auth', async () => {
+      seen.add((await http(`staging.${zone}`, `u-sha512:${PASSWORD}`)).body.trim());
+      return seen.has('/staging #2');
+    });
+    await settle();
+    t.equal(reports.at(-1)?.status, 'runtime');
+    t.equal(await reloads(), before, 'no reload');
+    t.equal((await http(`staging.${zone}`)).status, 401, 'still protected');
+  });
+
   await t.test('rotation: the new hash works and the old one stops, through one validated reload', async (t) => {
     await settle();
     const before = await reloads();
