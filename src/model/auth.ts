@@ -4,7 +4,7 @@
 // can never be taken for a hash. Anything wrong (no Vault, no entry, one bad line) makes the app
 // answer 503 rather than serve it unprotected, and touches no other app. Reasons name the app and
 // the line number, never the line itself (it may hold a hash, or a password pasted by mistake).
-import type { AppRoute, BasicAuth, Rejection } from './types.js';
+import type { AppRoute, Rejection } from './types.js';
 import { reject } from './rejections.js';
 import { safeText } from './text.js';
 

@@ -30,14 +30,14 @@ t.test('router.auth on the status page', async (t) => {
   await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
 
   t.match(
-    await page.locator('ul[data-features="staging"]').innerText(),
+    (await page.locator('ul[data-features="staging"]').textContent()) ?? '',
     'basic auth (realm staging): 2 users from Vault secret/data/paas-router/auth/staging (alice, bob); others get 401',
   );
   t.match(
-    await page.locator('ul[data-features="admin"]').innerText(),
+    (await page.locator('ul[data-features="admin"]').textContent()) ?? '',
     /basic auth \(realm admin\): answers 503, authentication is not configured: no users in Vault/,
   );
-  t.match(await page.locator('#rejections').innerText(), /auth[\s\S]*admin[\s\S]*no users at Vault secret\/data\/paas-router\/auth\/admin/);
+  t.match((await page.locator('#rejections').textContent()) ?? '', /auth[\s\S]*admin[\s\S]*no users at Vault secret\/data\/paas-router\/auth\/admin/);
   const html = await page.content();
   for (const hash of [HASHES.bcrypt2b, HASHES.sha512]) t.notOk(html.includes(hash), 'no hash on the page');
   t.same(errors, [], 'no script errors');
