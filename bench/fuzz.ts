@@ -15,10 +15,12 @@ import fc from 'fast-check';
 import { loadTemplates } from '../src/sources/files/templates-source.js';
 import { SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
 import { renderFiles } from '../src/render/render.js';
-import { caseArb, type FuzzCase } from '../test/property/fixtures.js';
+import { caseArb, renderOptionsArb, type FuzzCase } from '../test/property/fixtures.js';
 import { incrementalCaseArb, runIncremental } from '../test/property/incremental/support.js';
+import { checkAuthRendered, checkFeatures, featureInputArb } from '../test/property/features-support.js';
 import {
   HAPROXY,
+  checkDeterminism,
   InvalidConfigFailure,
   PropertyFailure,
   haproxyCheck,
@@ -34,17 +36,19 @@ import {
 interface Options {
   cases: number;
   sequences: number;
+  /** Feature cases (groups, paths, redirects, allow-lists, router.auth with Vault entries). */
+  features: number;
   seed: number;
   haproxyEvery: number;
 }
 
 function usage(message: string): never {
-  console.error(`fuzz: ${message}\nusage: npm run fuzz -- [--cases N] [--seed S] [--all | --haproxy-every K]`);
+  console.error(`fuzz: ${message}\nusage: npm run fuzz -- [--cases N] [--sequences N] [--features N] [--seed S] [--all | --haproxy-every K]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { cases: 10_000, sequences: 10_000, seed: (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0, haproxyEvery: 10 };
+  const opts: Options = { cases: 10_000, sequences: 10_000, features: 5_000, seed: (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0, haproxyEvery: 10 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): number => {
@@ -55,6 +59,7 @@ function parseArgs(argv: string[]): Options {
     if (arg === '--cases') opts.cases = value();
     else if (arg === '--seed') opts.seed = value();
     else if (arg === '--sequences') opts.sequences = value();
+    else if (arg === '--features') opts.features = value();
     else if (arg === '--haproxy-every') opts.haproxyEvery = value();
     else if (arg === '--all') opts.haproxyEvery = 1;
     else if (arg === '--help' || arg === '-h') usage('help');
@@ -158,8 +163,49 @@ for (const [property, { first }] of failures) {
 }
 
 const incrementalFailed = await fuzzIncremental();
+const featuresFailed = await fuzzFeatures();
 await work.cleanup();
-process.exit(failures.size > 0 || incrementalFailed ? 1 : 0);
+process.exit(failures.size > 0 || incrementalFailed || featuresFailed ? 1 : 0);
+
+/**
+ * The feature tags (kept out of caseArb: its oracles do not know groups and paths) and router.auth
+ * entries from Vault, on `--features` cases: deterministic, the feature invariants, a router.auth
+ * app always asks for credentials or answers 503, every `--haproxy-every`th through `haproxy -c`.
+ */
+async function fuzzFeatures(): Promise<boolean> {
+  let n = 0;
+  let checked = 0;
+  let withAuth = 0;
+  const begun = performance.now();
+  const details = await fc.check(
+    fc.asyncProperty(featureInputArb, fc.integer(), renderOptionsArb, async (input, seed, render) => {
+      const model = checkDeterminism(input, seed);
+      checkFeatures(model);
+      const configDir = nextConfigDir(work.dir);
+      const settings = renderSettings(model, render, { configDir, crtList: work.crtList });
+      const files = renderFiles(templates, model, settings);
+      checkAuthRendered(model, files['haproxy.cfg']!);
+      if (model.apps.some((a) => a.auth)) withAuth++;
+      if (opts.haproxyEvery > 0 && n % opts.haproxyEvery === 0) {
+        await haproxyCheck(files, configDir);
+        checked++;
+      }
+      n++;
+    }),
+    { seed: opts.seed, numRuns: opts.features },
+  );
+  console.log('');
+  console.log(`feature cases:          ${n} (${withAuth} with router.auth apps)`);
+  console.log(`  haproxy -c runs:      ${checked}`);
+  console.log(`  elapsed:              ${((performance.now() - begun) / 1000).toFixed(1)} s`);
+  if (details.failed) {
+    console.log(
+      `  FAILED after ${details.numShrinks} shrinks: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
+    );
+    console.log(`  counterexample: ${fc.stringify(details.counterexample?.[0]).slice(0, 4000)}`);
+  }
+  return details.failed;
+}
 
 /**
  * Incremental == from scratch (test/property/incremental/support.ts) on `--sequences` event

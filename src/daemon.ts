@@ -38,6 +38,7 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     tcpPorts: config.haproxy.tcpPorts,
     weightsPrefix: config.consul.weightsPrefix,
     maintenancePrefix: config.consul.maintenancePrefix,
+    ...(config.vault.address ? { authPrefix: `${config.vault.kvPrefix}auth/` } : {}),
   };
 }
 

@@ -34,6 +34,9 @@ export const REDACT_PATHS = [
   'headers["x-consul-token"]',
   'headers["x-vault-token"]',
   'headers.authorization',
+  // router.auth users (crypt hashes) from Vault.
+  'users',
+  '*.users',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

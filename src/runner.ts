@@ -233,6 +233,7 @@ export class Runner extends EventEmitter {
           settings: this.opts.modelSettings,
           weights: weights?.entries,
           maintenance: maintenance?.entries,
+          auth: secrets?.auth,
         }),
         this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,

@@ -19,13 +19,15 @@ export function splitKvPrefix(kvPrefix: string): { mount: string; path: string }
   return { mount: kvPrefix.slice(0, at), path: kvPrefix.slice(at + '/data/'.length) };
 }
 
-/** The policy paas-router needs: read its secrets, list its certificates. Nothing else. */
+/** The policy paas-router needs: read its secrets, list its certificates and router.auth entries. Nothing else. */
 export function routerPolicy(kvPrefix = 'secret/data/paas-router/'): { path: string; capabilities: ('read' | 'list')[] }[] {
   const { mount, path } = splitKvPrefix(kvPrefix);
   return [
     { path: `${mount}/data/${path}*`, capabilities: ['read'] },
     { path: `${mount}/metadata/${path}tls`, capabilities: ['list'] },
     { path: `${mount}/metadata/${path}tls/*`, capabilities: ['list'] },
+    { path: `${mount}/metadata/${path}auth`, capabilities: ['list'] },
+    { path: `${mount}/metadata/${path}auth/*`, capabilities: ['list'] },
   ];
 }
 
@@ -52,6 +54,17 @@ export function writeRouterSecrets(vault: DevVault, secrets: RouterSecrets, kvPr
 export function putCertificate(vault: DevVault, name: string, pair: CertificatePair, kvPrefix = 'secret/data/paas-router/'): void {
   const { mount, path } = splitKvPrefix(kvPrefix);
   vault.kvPut(mount, `${path}tls/${name}`, { certificate: pair.certificate, private_key: pair.privateKey });
+}
+
+/** `auth/<app or group>` → `{ users }` (router.auth): `user:<crypt hash>` lines. */
+export function putAuthUsers(vault: DevVault, name: string, users: string, kvPrefix = 'secret/data/paas-router/'): void {
+  const { mount, path } = splitKvPrefix(kvPrefix);
+  vault.kvPut(mount, `${path}auth/${name}`, { users });
+}
+
+export function removeAuthUsers(vault: DevVault, name: string, kvPrefix = 'secret/data/paas-router/'): void {
+  const { mount, path } = splitKvPrefix(kvPrefix);
+  vault.kvDestroy(mount, `${path}auth/${name}`);
 }
 
 export function removeCertificate(vault: DevVault, name: string, kvPrefix = 'secret/data/paas-router/'): void {

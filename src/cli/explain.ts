@@ -1,7 +1,10 @@
 // `paas-router explain <host>`: which app serves a host, why, and through which servers, or why
 // no app does. Reads Consul once and builds the model with the daemon's own code (no templates).
 import type { Config } from '../config/config.js';
-import { consulClientFrom, modelSettingsFrom } from '../daemon.js';
+import { consulClientFrom, modelSettingsFrom, vaultSourceFrom } from '../daemon.js';
+import { createLogger } from '../log.js';
+import { readSecrets } from '../sources/vault/secrets-source.js';
+import type { SecretsSnapshot } from '../sources/vault/types.js';
 import { buildModel, clusterDomain, isUnderDomain, parseDomainValue, validateFqdn } from '../model/index.js';
 import { serviceOfKey } from '../model/domains.js';
 import { describeFeatures } from '../model/describe.js';
@@ -20,9 +23,30 @@ export interface LiveView {
   model: RoutingModel;
 }
 
-/** One consistent read of Consul (catalog, health, domains, weights, maintenance) and the model the daemon would build. */
-export async function readLiveView(config: Config): Promise<LiveView> {
-  const client = consulClientFrom(config);
+/**
+ * The secrets in Vault, read once like the daemon does (router.auth entries, the Consul token);
+ * undefined without Vault. Hashes stay in memory: only names, counts and reasons are ever printed.
+ */
+export async function readSecretsOnce(config: Config): Promise<SecretsSnapshot | undefined> {
+  const source = vaultSourceFrom(config, createLogger('silent'));
+  if (!source) return undefined;
+  try {
+    return await readSecrets(await source.authorizedClient(), config.vault.kvPrefix);
+  } finally {
+    await source.stop();
+  }
+}
+
+/**
+ * One consistent read of Consul (catalog, health, domains, weights, maintenance) and the model the
+ * daemon would build. With `vault`, also the router.auth users from Vault (explain, render):
+ * without them every router.auth app would look like it answers 503.
+ */
+export async function readLiveView(config: Config, opts: { vault?: boolean } = {}): Promise<LiveView> {
+  const secrets = opts.vault ? await readSecretsOnce(config) : undefined;
+  const auth = secrets?.auth;
+  // With Vault, the Consul token is the one in Vault, as for the daemon.
+  const client = consulClientFrom(config, secrets?.consulToken !== undefined ? () => secrets.consulToken! : undefined);
   try {
     const [catalog, domains, weights, maintenance] = await Promise.all([
       readCatalogOnce(client),
@@ -36,6 +60,7 @@ export async function readLiveView(config: Config): Promise<LiveView> {
       settings: modelSettingsFrom(config),
       weights: weights.claims,
       maintenance: maintenance.claims,
+      ...(auth ? { auth } : {}),
     });
     return { catalog, claims: domains.claims, weights: weights.claims, maintenance: maintenance.claims, model };
   } finally {
@@ -104,7 +129,9 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
       const why = model.rejections.find((r) => r.subject === claim.key);
       reasons.push(`also named by key ${claim.key}, which does not count${why ? `: ${why.reason}` : ''}`);
     }
-    const ignored = model.rejections.filter((r) => r.service === app.name && r.subject !== host && (r.kind === 'tag' || r.kind === 'service'));
+    const ignored = model.rejections.filter(
+      (r) => r.service === app.name && r.subject !== host && (r.kind === 'tag' || r.kind === 'service' || r.kind === 'auth'),
+    );
     if (ignored.length > 0) reasons.push('inputs of this app that were ignored:');
     for (const r of ignored) reasons.push(`  ${rejectionText(r)}`);
     const servers = app.servers.map((s) => {
@@ -125,11 +152,16 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
         : up === 0
           ? 'no instance passes its checks: HAProxy answers 503'
           : `HAProxy balances ${app.balance} over ${up} of ${servers.length} servers`;
+    const authFailed = app.auth !== undefined && (app.auth.failure !== undefined || app.auth.users.length === 0);
     const answer = app.maintenance
       ? `in maintenance: HAProxy answers 503 "${app.maintenance.message}" with Retry-After: 120`
       : app.redirect && app.redirect !== host
         ? `HAProxy answers 308 to ${app.redirect} (same scheme, path and query)`
-        : balanced;
+        : authFailed
+          ? 'HAProxy answers 503: authentication is not configured for this app (router.auth, see features)'
+          : app.auth
+            ? `HAProxy asks for basic auth (realm ${app.auth.realm}, 401 without valid credentials), then ${balanced.replace(/^HAProxy /, '')}`
+            : balanced;
     const features = describeFeatures(app);
     if (route.path !== undefined) features.unshift(`${host}${route.path} is the route (router.path); outside the prefix this app does not answer`);
     for (const other of model.hosts.filter((h) => h.host === host && h !== route && h.path !== undefined))
@@ -214,7 +246,7 @@ export async function explainCommand(
     err.write(`paas-router: ${JSON.stringify(arg)} is not a valid host name: ${parsed.reason}\n`);
     return EXIT_USAGE;
   }
-  const view = await readLiveView(config);
+  const view = await readLiveView(config, { vault: true });
   const e = explainHost(view, config, parsed.host);
   out.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
   return EXIT_OK;

@@ -22,7 +22,7 @@ export interface OneShot {
 export async function buildOnce(config: Config): Promise<OneShot> {
   const templates = await loadTemplates(config.templatesDir);
   // The same read as `explain` and `domains list`: catalog, domains, weights and maintenance.
-  const { model } = await readLiveView(config);
+  const { model } = await readLiveView(config, { vault: true });
   const settings = renderSettingsFrom(config);
   return { model, renderAt: (configDir) => renderFiles(templates, model, { ...settings, configDir }) };
 }

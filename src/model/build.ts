@@ -10,6 +10,7 @@
 import type { AppMode, AppRoute, HostRoute, ModelInput, ModelSettings, Rejection, RoutingModel } from './types.js';
 import type { ServiceInstance } from '../sources/types.js';
 import { parseClaim, resolveParsedClaims, type ParsedClaim } from './domains.js';
+import { applyAuth } from './auth.js';
 import { applyMaintenance, checkRedirects } from './features.js';
 import { resolveGroups, type Draft } from './groups.js';
 import { ModelMemo } from './incremental.js';
@@ -85,6 +86,8 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
     ...(t.redirect !== undefined ? { redirect: t.redirect } : {}),
     ...(t.allow !== undefined ? { allow: t.allow } : {}),
     ...(t.path !== undefined ? { path: t.path, stripPath: t.stripPath === true } : {}),
+    // Until applyAuth gives it its users (every build), a router.auth app is one that answers 503.
+    ...(t.auth !== undefined ? { auth: { realm: t.auth, path: '', users: [], failure: 'no-entry' as const } } : {}),
   };
   const createIndex = firstCreateIndex(usable);
   // A member of a router.group claims no port of its own: its group does.
@@ -220,8 +223,11 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     members ? memo.app(name, groupOf(members), structure.hostsOf.get(name) ?? []) : memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []),
   );
   // Redirect targets and maintenance pages: copies where they change an app, the memo's objects stay as they are.
-  const apps = assembled.map((app) => (app.redirect !== undefined || app.members !== undefined || (input.maintenance?.length ?? 0) > 0 ? { ...app } : app));
+  const apps = assembled.map((app) =>
+    app.redirect !== undefined || app.members !== undefined || app.auth !== undefined || (input.maintenance?.length ?? 0) > 0 ? { ...app } : app,
+  );
   featureRejections.push(...checkRedirects(apps));
+  featureRejections.push(...applyAuth(apps, settings.authPrefix, input.auth));
   featureRejections.push(...applyMaintenance(apps, input.maintenance ?? [], settings.maintenancePrefix ?? DEFAULT_MAINTENANCE_PREFIX, structure.memberOf));
   // Weights of no group at all are reported too.
   if ((input.weights?.length ?? 0) > 0) {

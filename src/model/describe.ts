@@ -9,6 +9,7 @@ export function describeFeatures(app: AppRoute): string[] {
   if (app.redirect) {
     for (const host of app.hosts.filter((h) => h !== app.redirect)) lines.push(`${host} → 308 to ${app.redirect}`);
   }
+  if (app.auth) lines.push(describeAuth(app));
   if (app.path) lines.push(`served under ${app.path} on each host${app.stripPath ? ` (the app gets the path without ${app.path})` : ''}`);
   if (app.members) {
     const weights = app.members.map((m) => `${m.app} ${m.weight}`).join(' / ');
@@ -21,4 +22,20 @@ export function describeFeatures(app: AppRoute): string[] {
     lines.push(`in maintenance${since} (${app.maintenance.key}): 503 "${app.maintenance.message}"`);
   }
   return lines;
+}
+
+const AUTH_FAILURE = {
+  'no-vault': 'Vault is not configured',
+  'no-entry': 'no users in Vault',
+  invalid: 'the users in Vault are invalid (see the rejections)',
+} as const;
+
+/** router.auth in words: who may pass, or why everyone gets 503. User names at most, never a hash. */
+export function describeAuth(app: AppRoute): string {
+  const auth = app.auth!;
+  if (auth.failure !== undefined || auth.users.length === 0) {
+    return `basic auth (realm ${auth.realm}): answers 503, authentication is not configured: ${AUTH_FAILURE[auth.failure ?? 'no-entry']} (${auth.path})`;
+  }
+  const n = auth.users.length;
+  return `basic auth (realm ${auth.realm}): ${n} user${n === 1 ? '' : 's'} from Vault ${auth.path} (${auth.users.map((u) => u.name).join(', ')}); others get 401`;
 }

@@ -1,8 +1,9 @@
-// Second-wave per-app feature tags: router.redirect, router.allow, router.group, router.path,
-// router.strip-path. Only the syntax of each value is checked here; what needs the whole model
+// Second-wave per-app feature tags: router.redirect, router.allow, router.auth, router.group,
+// router.path, router.strip-path. Only the syntax of each value is checked here; what needs the whole model
 // (a redirect target among the app's own hosts, group agreement, path claims) is checked in
 // features.ts and groups.ts.
 import { isIPv4, isIPv6 } from 'node:net';
+import { MAX_REALM, REALM_RE } from './auth.js';
 import { MAX_LABEL, labelsProblem, validateFqdn } from './fqdn.js';
 import type { KeySpec, ParseResult } from './tags.js';
 import type { AppRoute } from './types.js';
@@ -58,6 +59,11 @@ export const FEATURE_SPECS = {
       return ok(out.join(' '));
     },
   },
+  auth: {
+    allowed: `a realm name of 1..${MAX_REALM} characters A-Z a-z 0-9 . _ ~ - (the users come from Vault <kv_prefix>auth/<app>)`,
+    scope: 'http',
+    parse: (v) => (v.length <= MAX_REALM && REALM_RE.test(v) ? ok(v) : no()),
+  },
   group: {
     allowed: `a group name usable as a host label (a-z, 0-9, -; at most ${MAX_LABEL} characters per label)`,
     scope: 'any',
@@ -90,12 +96,14 @@ type FeatureKey = keyof typeof FEATURE_SPECS;
 /** The AppSettings fields the feature tags decide, from the winning vote of each key. */
 export function featureSettings(
   pick: (key: FeatureKey) => string | undefined,
-): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } {
-  const out: Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string } = {};
+): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string; auth?: string } {
+  const out: Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string; auth?: string } = {};
   const redirect = pick('redirect');
   if (redirect !== undefined) out.redirect = redirect;
   const allow = pick('allow');
   if (allow !== undefined) out.allow = allow.split(' ');
+  const auth = pick('auth');
+  if (auth !== undefined) out.auth = auth;
   const group = pick('group');
   if (group !== undefined) out.group = group;
   const path = pick('path');

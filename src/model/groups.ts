@@ -34,6 +34,7 @@ const AGREED: (keyof AppSettings)[] = [
   'allow',
   'path',
   'stripPath',
+  'auth',
 ];
 
 function show(value: unknown): string {

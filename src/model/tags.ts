@@ -216,13 +216,15 @@ export type AppSettings = Pick<
   EdgeSettings & {
     /** `router.group`: the app is served as part of this group's route. */
     group?: string;
+    /** `router.auth`: the realm (the users come from Vault). */
+    auth?: string;
   };
 
 /** The edge fields of AppRoute (docs/edge.md). */
 export type EdgeSettings = Pick<AppRoute, 'hsts' | 'hstsSubdomains' | 'timeoutClient' | 'timeoutConnect' | 'maxBody'>;
 
 /** The edge fields of an app's settings that are set (AppRoute keeps unset fields absent). */
-export function edgeFields(t: AppSettings): EdgeSettings {
+export function edgeFields(t: EdgeSettings): EdgeSettings {
   const out: EdgeSettings = {};
   if (t.hsts !== undefined) out.hsts = t.hsts;
   if (t.hstsSubdomains !== undefined) out.hstsSubdomains = t.hstsSubdomains;

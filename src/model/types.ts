@@ -17,6 +17,11 @@ export interface ModelSettings {
   /** K/V prefixes of weights and maintenance entries, ending in `/` (default `paas-router/weights/`, `paas-router/maintenance/`). */
   weightsPrefix?: string;
   maintenancePrefix?: string;
+  /**
+   * Vault data path of the `router.auth` users (`<kv_prefix>auth/`, e.g. `secret/data/paas-router/auth/`);
+   * absent when Vault is not configured: then every router.auth app answers 503.
+   */
+  authPrefix?: string;
 }
 
 /** Inclusive port range (`haproxy.tcp_ports` entry). */
@@ -33,6 +38,8 @@ export interface ModelInput {
   weights?: KvEntry[];
   /** K/V entries under `paas-router/maintenance/` (`<app or group>` → message). */
   maintenance?: KvEntry[];
+  /** Vault `<kv_prefix>auth/<app or group>` entries: name → the `users` field (null: the entry has no text `users`). */
+  auth?: Record<string, string | null>;
 }
 
 /** A K/V entry of a feature prefix (same shape as a domain claim), with when the router first saw it. */
@@ -71,6 +78,20 @@ export interface Maintenance {
   message: string;
   /** ms since epoch the router first saw the key (from the source), when known. */
   since?: number;
+}
+
+/**
+ * `router.auth=<realm>`: basic auth with users from Vault. `users` holds crypt hashes: render them
+ * into the userlist and nowhere else (status, explain, logs show the names at most).
+ */
+export interface BasicAuth {
+  realm: string;
+  /** Vault data path of the users (`secret/data/paas-router/auth/<app>`). */
+  path: string;
+  /** Sorted as in Vault; empty when `failure` is set. */
+  users: { name: string; hash: string }[];
+  /** Why the app answers 503 instead of asking for credentials: no Vault, no entry, an invalid entry. */
+  failure?: 'no-vault' | 'no-entry' | 'invalid';
 }
 
 export interface AppRoute {
@@ -118,6 +139,8 @@ export interface AppRoute {
   members?: GroupMember[];
   weightsKey?: string;
   maintenance?: Maintenance;
+  /** `router.auth`: users from Vault, or the failure that makes the app answer 503. */
+  auth?: BasicAuth;
 }
 
 export interface HostRoute {
@@ -132,7 +155,7 @@ export interface HostRoute {
   path?: string;
 }
 
-export type RejectionKind = 'service' | 'tag' | 'domain' | 'conflict' | 'group' | 'weight' | 'maintenance';
+export type RejectionKind = 'service' | 'tag' | 'domain' | 'conflict' | 'group' | 'weight' | 'maintenance' | 'auth';
 
 export interface Rejection {
   kind: RejectionKind;

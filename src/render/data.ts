@@ -15,6 +15,7 @@ import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from '.
 import { TemplateError } from '../errors.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 import { cidrProblem } from '../util/cidr.js';
+import { AUTH_USER_RE, REALM_RE, type AuthFailure } from '../model/auth.js';
 import type { EdgeRenderSettings, RenderSettings } from './types.js';
 
 /** Name of the backend that answers 404 when no app is routed at the request's host. */
@@ -102,6 +103,10 @@ export interface AppView {
   stripPathRegex: string | null;
   /** Absolute path of maintenance.map, which the backend looks itself up in. */
   maintenanceMap: string;
+  /** `router.auth` with its users: the realm and the userlist (`auth_<name>`) requests are checked against; else `null`. */
+  auth: { realm: string; userlist: string } | null;
+  /** `router.auth` without usable users: the text of the 503 every request gets (never a path or a hash); else `null`. */
+  authUnavailable: string | null;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -167,6 +172,11 @@ export interface TemplateData {
   maintenance: { backend: string; message64: string }[];
   /** Routes of apps with `router.path`, sorted by host, then longest prefix first. Not in hosts.map. */
   pathRoutes: PathRouteView[];
+  /**
+   * One userlist per router.auth app with users (`userlist auth_<name>`), sorted by app. HAProxy 2.6
+   * has no runtime API for userlists: a change here is a (hitless) reload.
+   */
+  userlists: { name: string; users: { name: string; hash: string }[] }[];
   /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
   acme: { thumbprint: string } | null;
 }
@@ -337,6 +347,43 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
   return { redirect, allow, path, stripPathRegex };
 }
 
+/** Prefix of the userlist of a router.auth app. */
+export const USERLIST_PREFIX = 'auth_';
+// A crypt hash: the scheme's alphabet, `$` separators, `rounds=`; nothing HAProxy's parser treats specially.
+const CRYPT_HASH = /^\$[A-Za-z0-9./$=,]+$/;
+
+const AUTH_UNAVAILABLE: Record<AuthFailure, string> = {
+  'no-vault': 'Authentication is not configured for this app: the router has no Vault to read its users from.',
+  'no-entry': 'Authentication is not configured for this app: it has no users yet.',
+  invalid: 'Authentication is not configured for this app: its list of users is invalid.',
+};
+
+/** The router.auth fields of an AppView: checked realm and userlist, or the 503 text. */
+function authView(app: AppRoute, what: string): Pick<AppView, 'auth' | 'authUnavailable'> {
+  if (app.auth === undefined || app.mode !== 'http') return { auth: null, authUnavailable: null };
+  const realm = checkMatch(app.auth.realm, REALM_RE, `${what}: auth realm`);
+  if (app.auth.failure !== undefined || app.auth.users.length === 0) {
+    return { auth: null, authUnavailable: AUTH_UNAVAILABLE[app.auth.failure ?? 'no-entry'] };
+  }
+  return { auth: { realm, userlist: `${USERLIST_PREFIX}${app.name}` }, authUnavailable: null };
+}
+
+/** The userlists of the router.auth apps; a user or hash that cannot be printed is refused (the model validated them). */
+function userlistsView(apps: AppRoute[]): TemplateData['userlists'] {
+  return apps
+    .filter((app) => app.mode === 'http' && app.auth !== undefined && app.auth.failure === undefined && app.auth.users.length > 0)
+    .map((app) => ({
+      name: `${USERLIST_PREFIX}${checkMatch(app.name, NAME, 'app name')}`,
+      users: app.auth!.users.map((u) => {
+        if (typeof u.name !== 'string' || !AUTH_USER_RE.test(u.name)) fail(`app ${app.name}: an auth user name has characters HAProxy cannot take`);
+        // Never print the hash in the error: it is a secret.
+        if (typeof u.hash !== 'string' || !CRYPT_HASH.test(u.hash)) fail(`app ${app.name}: the hash of auth user ${u.name} cannot be printed`);
+        return { name: u.name, hash: u.hash };
+      }),
+    }))
+    .sort((a, b) => byString(a.name, b.name));
+}
+
 function hostViews(routes: HostRoute[]): HostView[] {
   const hosts = routes.map((route): HostView => {
     const host = checkMatch(route.host, HOSTNAME, 'host');
@@ -390,6 +437,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     servers,
     ...edgeAppView(app, what, settings),
     ...featureView(app, what),
+    ...authView(app, what),
     maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
   };
 }
@@ -544,6 +592,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
       .filter((app) => app.maintenance !== undefined && app.mode === 'http')
       .map((app) => ({ backend: app.backend, message64: Buffer.from(app.maintenance!.message, 'utf8').toString('base64') })),
     pathRoutes,
+    userlists: userlistsView(model.apps),
     acme: acmeData(settings.acme),
   };
 }

@@ -162,6 +162,8 @@ export interface AppView {
   /** Group routes: the member apps with their weights; `null` for a plain app. */
   members: GroupMember[] | null;
   maintenance: { key: string; message: string; since: string | null } | null;
+  /** router.auth: realm, where the users come from, their names (never a hash), why it answers 503; null without router.auth. */
+  auth: { realm: string; path: string; users: string[]; failure: string | null } | null;
   /** Sampled from HAProxy's `show stat` (docs/traffic.md); null until the first sample has the app. */
   traffic?: AppTrafficView | null;
 }
@@ -242,6 +244,7 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
           since: app.maintenance.since !== undefined ? new Date(app.maintenance.since).toISOString() : null,
         }
       : null,
+    auth: app.auth ? { realm: app.auth.realm, path: app.auth.path, users: app.auth.users.map((u) => u.name), failure: app.auth.failure ?? null } : null,
   };
 }
 

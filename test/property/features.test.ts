@@ -1,67 +1,21 @@
-// Properties of the per-app features (groups, paths, redirects, allow-lists, weights, maintenance)
-// over random catalogs carrying the valid feature tags: the model stays deterministic, its feature
-// invariants hold, every model renders and passes a real haproxy -c, and an invalid feature tag on
-// one app changes nothing but the rejections.
+// Properties of the per-app features (groups, paths, redirects, allow-lists, router.auth, weights,
+// maintenance) over random catalogs carrying the valid feature tags and random Vault router.auth
+// entries: the model stays deterministic, its feature invariants hold, every model renders (a
+// router.auth app always asks for credentials or answers 503) and passes a real haproxy -c, and an
+// invalid feature tag or auth entry of one app changes nothing but that app's auth and the rejections.
 import fc from 'fast-check';
 import t from 'tap';
 import { buildModel } from '../../src/model/build.js';
-import { parseCidr } from '../../src/model/feature-tags.js';
-import { MAX_MAINTENANCE_BYTES } from '../../src/model/features.js';
-import type { ModelInput, RoutingModel } from '../../src/model/types.js';
+import type { ModelInput } from '../../src/model/types.js';
 import { renderFiles } from '../../src/render/render.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
 import { loadTemplates } from '../../src/sources/files/templates-source.js';
-import { FEATURE_TAGS, INVALID_TAGS, inputArb } from './fixtures.js';
+import { INVALID_TAGS } from './fixtures.js';
+import { AUTH_PREFIX, checkAuthRendered, checkFeatures, featureInputArb, usersValueArb } from './features-support.js';
 import { holds } from './helpers.js';
 import { STATIC_PATHS, checkDeterminism, haproxyCheck, makeWorkDir, nextConfigDir } from './support.js';
 
 const runs = (n: number) => ({ numRuns: Number(process.env.PROPERTY_RUNS ?? n), seed: Number(process.env.PROPERTY_SEED ?? 7031) });
-
-/** inputArb with valid feature tags sprinkled over the instances (every service may join group "grp"). */
-const featureInputArb: fc.Arbitrary<ModelInput> = fc
-  .tuple(inputArb, fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...FEATURE_TAGS)), { maxLength: 8 }))
-  .map(([input, adds]) => {
-    const services = structuredClone(input.services);
-    const names = Object.keys(services).sort();
-    for (const [s, i, tag] of adds) {
-      if (names.length === 0) break;
-      const list = services[names[s % names.length]!]!;
-      if (list.length > 0) list[i % list.length]!.tags.push(tag);
-    }
-    return { ...input, services };
-  });
-
-function checkFeatures(model: RoutingModel): void {
-  const fail = (what: string) => {
-    throw new Error(what);
-  };
-  const routed = new Set(model.apps.map((a) => a.name));
-  const pairs = new Set<string>();
-  for (const h of model.hosts) {
-    const id = `${h.host} ${h.path ?? ''}`;
-    if (pairs.has(id)) fail(`(host, path) routed twice: ${id}`);
-    pairs.add(id);
-  }
-  for (const app of model.apps) {
-    if (app.redirect !== undefined && !app.hosts.includes(app.redirect)) fail(`${app.name}: redirect ${app.redirect} is not one of its hosts`);
-    for (const c of app.allow ?? []) if (!parseCidr(c).ok) fail(`${app.name}: allow ${c} is not a network`);
-    if (app.path !== undefined && !model.hosts.filter((h) => h.app === app.name).every((h) => h.path === app.path))
-      fail(`${app.name}: a host route without its path`);
-    if (app.maintenance) {
-      if (Buffer.byteLength(app.maintenance.message) > MAX_MAINTENANCE_BYTES || /[\r\n\u0000-\u0008]/.test(app.maintenance.message))
-        fail(`${app.name}: bad maintenance text`);
-      if (app.mode !== 'http') fail(`${app.name}: tcp app in maintenance`);
-    }
-    if (app.members) {
-      const names = new Set(app.members.map((m) => m.app));
-      for (const m of app.members) if (routed.has(m.app)) fail(`member ${m.app} of ${app.name} is also routed on its own`);
-      for (const s of app.servers) {
-        if (!s.app || !names.has(s.app)) fail(`${app.name}: server ${s.name} of no member`);
-        if (!Number.isInteger(s.weight) || s.weight! < 0 || s.weight! > 256) fail(`${app.name}: server ${s.name} weight ${s.weight}`);
-      }
-    } else if (app.servers.some((s) => s.weight !== undefined)) fail(`${app.name}: weights outside a group`);
-  }
-}
 
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
 const settings = {
@@ -80,7 +34,7 @@ t.test('feature tags: deterministic, order-independent, feature invariants, rend
       fc.property(featureInputArb, fc.integer(), (input, seed) => {
         const model = checkDeterminism(input, seed);
         checkFeatures(model);
-        renderFiles(templates, model, settings);
+        checkAuthRendered(model, renderFiles(templates, model, settings)['haproxy.cfg']!);
       }),
       runs(300),
     ),
@@ -88,7 +42,7 @@ t.test('feature tags: deterministic, order-independent, feature invariants, rend
 });
 
 t.test('an invalid feature tag on one app changes nothing but the rejections', async (t) => {
-  const invalid = INVALID_TAGS.filter((tag) => /^router\.(redirect|allow|group|path|strip-path)=/.test(tag));
+  const invalid = INVALID_TAGS.filter((tag) => /^router\.(redirect|allow|auth|group|path|strip-path)=/.test(tag));
   holds(t, '300 random states + one invalid feature tag', () =>
     fc.assert(
       fc.property(featureInputArb, fc.nat(), fc.nat(), fc.constantFrom(...invalid), (input, s, i, tag) => {
@@ -103,6 +57,28 @@ t.test('an invalid feature tag on one app changes nothing but the rejections', a
         if (JSON.stringify(after.apps) !== JSON.stringify(before.apps) || JSON.stringify(after.hosts) !== JSON.stringify(before.hosts)) {
           throw new Error(`${tag} changed the routes`);
         }
+      }),
+      runs(300),
+    ),
+  );
+});
+
+t.test("a router.auth entry of one app changes nothing but that app's auth and the rejections", async (t) => {
+  holds(t, '300 random states + one changed Vault entry', () =>
+    fc.assert(
+      fc.property(featureInputArb, fc.nat(), usersValueArb, (input, s, users) => {
+        const withAuth = input.settings.authPrefix !== undefined ? input : { ...input, settings: { ...input.settings, authPrefix: AUTH_PREFIX }, auth: {} };
+        const before = buildModel(withAuth);
+        const names = before.apps.map((a) => a.name);
+        if (names.length === 0) return;
+        const target = names[s % names.length]!;
+        const changed: ModelInput = { ...withAuth, auth: { ...withAuth.auth, [target]: users } };
+        const after = buildModel(changed);
+        const strip = (m: typeof before) => JSON.stringify(m.apps.map((a) => (a.name === target ? { ...a, auth: undefined } : a)));
+        if (strip(after) !== strip(before) || JSON.stringify(after.hosts) !== JSON.stringify(before.hosts))
+          throw new Error(`auth/${target} changed another app or the routes`);
+        const other = (m: typeof before) => JSON.stringify(m.rejections.filter((r) => !(r.kind === 'auth' && r.service === target)));
+        if (other(after) !== other(before)) throw new Error(`auth/${target} changed another app's rejections`);
       }),
       runs(300),
     ),

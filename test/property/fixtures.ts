@@ -338,8 +338,18 @@ export const FEATURE_TAGS = [
   'router.path=/a',
   'router.strip-path',
   'router.strip-path=false',
+  'router.auth=staging',
+  'router.auth=Admin-2.0',
+  'router.auth=grp',
 ];
 const INVALID_FEATURE_TAGS = [
+  'router.auth',
+  'router.auth=',
+  'router.auth=a b',
+  'router.auth="realm"',
+  'router.auth=a#b',
+  'router.auth=%[src]',
+  `router.auth=${'r'.repeat(65)}`,
   'router.redirect=https://x.org',
   'router.redirect=x',
   'router.redirect=',

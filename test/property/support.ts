@@ -188,6 +188,8 @@ export function shuffled(input: ModelInput, seed: number): ModelInput {
   const features = {
     ...(input.weights ? { weights: shuffle(input.weights, next) } : {}),
     ...(input.maintenance ? { maintenance: shuffle(input.maintenance, next) } : {}),
+    // router.auth entries: a record, shuffled by key order.
+    ...(input.auth ? { auth: Object.fromEntries(shuffle(Object.entries(input.auth), next)) } : {}),
   };
   return { services, claims: shuffle(input.claims, next), settings: input.settings, ...features };
 }

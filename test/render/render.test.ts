@@ -23,6 +23,7 @@ import { readTemplateSource } from '../../src/sources/files/templates-source.js'
 import { edgeCases } from './edge-cases.js';
 import { httpApp, model, server, settings, tcpApp } from './fixtures.js';
 import { selfSignedCertificate } from '../../dev/vault/pki.js';
+import { HASHES } from '../helpers/auth-hashes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const templatesDir = join(here, '..', '..', 'templates');
@@ -140,6 +141,31 @@ function featuresModel(): RoutingModel {
   return m;
 }
 cases.features = { model: featuresModel(), settings };
+
+/** router.auth: users of every accepted crypt scheme; the three ways to answer 503 instead. */
+function authModel(): RoutingModel {
+  const path = (app: string) => `secret/data/paas-router/auth/${app}`;
+  return model([
+    httpApp('staging', [server('10.0.0.40', 31060)], {
+      auth: {
+        realm: 'staging',
+        path: path('staging'),
+        users: [
+          { name: 'alice', hash: HASHES.bcrypt2b },
+          { name: 'bob.smith@example.org', hash: HASHES.sha512 },
+          { name: 'carol', hash: HASHES.bcrypt2y },
+          { name: 'dave', hash: HASHES.sha256 },
+          { name: 'erin', hash: HASHES.yescrypt },
+        ],
+      },
+    }),
+    httpApp('admin', [server('10.0.0.41', 31061)], { auth: { realm: 'admin', path: path('admin'), users: [], failure: 'no-entry' } }),
+    httpApp('wiki', [server('10.0.0.42', 31062)], { auth: { realm: 'wiki', path: path('wiki'), users: [], failure: 'invalid' } }),
+    httpApp('novault', [server('10.0.0.43', 31063)], { auth: { realm: 'x', path: '<vault.kv_prefix>auth/novault', users: [], failure: 'no-vault' } }),
+    httpApp('open', [server('10.0.0.44', 31064)]),
+  ]);
+}
+cases.auth = { model: authModel(), settings };
 
 const templates = compileTemplates(await readTemplateSource(templatesDir));
 

@@ -7,7 +7,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSignedCertificate } from '../../dev/vault/pki.js';
-import { putCertificate, removeCertificate, routerAppRole, writeRouterSecrets } from '../../dev/vault/router.js';
+import {
+  ROUTER_POLICY,
+  putAuthUsers,
+  putCertificate,
+  removeAuthUsers,
+  removeCertificate,
+  routerAppRole,
+  routerPolicy,
+  writeRouterSecrets,
+} from '../../dev/vault/router.js';
 import { startDevVault, type DevVault } from '../../dev/vault/server.js';
 import type { SourceStatus } from '../../src/sources/source.js';
 import { VaultAuth } from '../../src/sources/vault/auth.js';
@@ -15,6 +24,7 @@ import { VaultClient } from '../../src/sources/vault/client.js';
 import { VaultSecretsSource, kvPaths } from '../../src/sources/vault/secrets-source.js';
 import type { SecretsSnapshot } from '../../src/sources/vault/types.js';
 import { eventually } from '../helpers/net.js';
+import { HASHES, ROTATED } from '../helpers/auth-hashes.js';
 import { assertNoSecrets, captureLog, sleep, type CapturedLog } from './helpers.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'paas-router-vault-source-'));
@@ -28,8 +38,18 @@ interface Harness {
   secretId: string;
 }
 
-async function harness(t: Test, vault: DevVault, opts: { refreshMs?: number; retryMaxMs?: number; random?: () => number } = {}): Promise<Harness> {
+async function harness(
+  t: Test,
+  vault: DevVault,
+  opts: { refreshMs?: number; retryMaxMs?: number; random?: () => number; withoutAuthList?: boolean } = {},
+): Promise<Harness> {
   const { roleId, secretId } = routerAppRole(vault, { tokenTtl: 60 });
+  // A policy written before router.auth: no `list` on auth/.
+  if (opts.withoutAuthList)
+    vault.addPolicy(
+      ROUTER_POLICY,
+      routerPolicy().filter((rule) => !rule.path.includes('/auth')),
+    );
   const file = join(dir, `secret-id-${Math.random().toString(36).slice(2)}`);
   await writeFile(file, secretId, { mode: 0o600 });
   const captured = captureLog();
@@ -126,6 +146,43 @@ t.test('malformed secrets are reported by path, not used, and do not block the r
     h.captured.lines.some((l) => l.includes('secret/data/paas-router/haproxy') && l.includes('stats_password')),
     'logged with the path',
   );
+});
+
+t.test('router.auth entries: listed and read under auth/, rotated and removed; only names are logged', async (t) => {
+  const vault = await startDevVault();
+  t.teardown(() => vault.close());
+  putAuthUsers(vault, 'staging', `alice:${HASHES.bcrypt2b}\nbob:${HASHES.sha512}`);
+  vault.kvPut('secret', 'paas-router/auth/wiki', { user: 'typo' });
+  const h = await harness(t, vault, { refreshMs: 50 });
+  await eventually('snapshot', () => h.snapshots.length === 1);
+  t.same(
+    h.snapshots[0]!.auth,
+    { staging: `alice:${HASHES.bcrypt2b}\nbob:${HASHES.sha512}`, wiki: null },
+    'no "users" text field: null, for the model to report',
+  );
+  putAuthUsers(vault, 'staging', `alice:${ROTATED}`);
+  await eventually('rotated', () => h.snapshots.at(-1)?.auth.staging === `alice:${ROTATED}`);
+  removeAuthUsers(vault, 'staging');
+  await eventually('removed', () => h.snapshots.at(-1)?.auth.staging === undefined);
+  t.ok(
+    h.captured.lines.some((l) => l.includes('"authEntries":["staging","wiki"]') && l.includes('"authChanged":["staging"]')),
+    'entry names and which changed are logged',
+  );
+  assertNoSecrets(t, h.captured.lines, { 'bcrypt hash': HASHES.bcrypt2b, 'sha-512 hash': HASHES.sha512, 'rotated hash': ROTATED });
+});
+
+t.test('a policy without list on auth/: everything else is read, the denial is a problem with the fix', async (t) => {
+  const vault = await startDevVault();
+  t.teardown(() => vault.close());
+  writeRouterSecrets(vault, { consulToken: 'consul-x', stats: { user: 'admin', password: 'pw' } });
+  putAuthUsers(vault, 'staging', `alice:${HASHES.bcrypt2b}`);
+  const h = await harness(t, vault, { withoutAuthList: true });
+  await eventually('snapshot', () => h.snapshots.length === 1);
+  const s = h.snapshots[0]!;
+  t.equal(s.consulToken, 'consul-x');
+  t.same(s.auth, {});
+  t.match(s.problems, [{ path: 'secret/metadata/paas-router/auth/', reason: /permission denied.*needs "list" on secret\/metadata\/paas-router\/auth/ }]);
+  t.equal(h.statuses.at(-1)?.state, 'ok', 'the source is not down');
 });
 
 t.test('Vault down at start: reported down, retried with backoff, nothing emitted until it answers', async (t) => {

@@ -38,11 +38,15 @@ export function kvPaths(kvPrefix: string): { data: string; metadata: string } {
   return { data: kvPrefix, metadata: `${kvPrefix.slice(0, at)}/metadata/${kvPrefix.slice(at + '/data/'.length)}` };
 }
 
-/** Reads every secret once (also used by one-shot commands). Throws when any read fails. */
-export async function readSecrets(client: VaultClient, kvPrefix: string): Promise<SecretsSnapshot> {
+/**
+ * Reads every secret once (also used by one-shot commands). Throws when any read fails, except,
+ * with `tolerateAuthDenied`, a refused listing of `auth/`: a policy written before router.auth
+ * (no `list` on it) then leaves only the router.auth apps without users (503), not the whole router.
+ */
+export async function readSecrets(client: VaultClient, kvPrefix: string, opts: { tolerateAuthDenied?: boolean } = {}): Promise<SecretsSnapshot> {
   const paths = kvPaths(kvPrefix);
   const problems: SecretsSnapshot['problems'] = [];
-  const snapshot: SecretsSnapshot = { certificates: {}, problems };
+  const snapshot: SecretsSnapshot = { certificates: {}, auth: {}, problems };
 
   const consulPath = `${paths.data}consul`;
   const consul = await client.kvRead(consulPath);
@@ -70,6 +74,25 @@ export async function readSecrets(client: VaultClient, kvPrefix: string): Promis
     const cert = certificateOf(secret);
     if (cert) snapshot.certificates[name] = cert;
     else problems.push({ path, reason: 'needs "certificate" and "private_key" fields (PEM text)' });
+  });
+
+  // router.auth users: read for every entry (the model decides which apps use them, and how).
+  let listed: string[] = [];
+  try {
+    listed = await client.kvList(`${paths.metadata}auth/`);
+  } catch (err) {
+    if (!(err instanceof VaultAuthError && opts.tolerateAuthDenied)) throw err;
+    problems.push({
+      path: `${paths.metadata}auth/`,
+      reason: `cannot be listed (permission denied): the router policy needs "list" on ${paths.metadata}auth and ${paths.metadata}auth/*; apps with router.auth answer 503`,
+    });
+  }
+  const authNames = listed.filter((k) => !k.endsWith('/')).sort();
+  const authSecrets = await Promise.all(authNames.map((name) => limit(() => client.kvRead(`${paths.data}auth/${name}`))));
+  authNames.forEach((name, j) => {
+    const secret = authSecrets[j];
+    if (secret === undefined) return;
+    snapshot.auth[name] = typeof secret.users === 'string' ? secret.users : null;
   });
   return snapshot;
 }
@@ -136,12 +159,17 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
     try {
       return await readSecrets(client, kvPrefix);
     } catch (err) {
-      // 403: the token was revoked or expired early. AppRole logs in again and tries once more.
-      if (err instanceof VaultAuthError && auth.invalidate()) {
+      if (!(err instanceof VaultAuthError)) throw err;
+      // 403. The policy may lack `list` on auth/ (written before router.auth): read the rest with
+      // the same token. If that is refused too, the token was revoked or expired early: AppRole
+      // logs in again and tries once more.
+      try {
+        return await readSecrets(client, kvPrefix, { tolerateAuthDenied: true });
+      } catch (again) {
+        if (!(again instanceof VaultAuthError && auth.invalidate())) throw again;
         await auth.ensure();
-        return readSecrets(client, kvPrefix);
+        return readSecrets(client, kvPrefix, { tolerateAuthDenied: true });
       }
-      throw err;
     }
   }
 
@@ -203,6 +231,11 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
         rotated,
         consulToken: after.consulToken !== undefined ? (before?.consulToken === after.consulToken ? 'unchanged' : 'set') : 'absent',
         statsCredentials: after.stats ? 'set' : 'absent',
+        // Entry names only: the users are hashes, never logged.
+        authEntries: Object.keys(after.auth).sort(),
+        authChanged: Object.keys(after.auth)
+          .filter((n) => before !== undefined && before.auth[n] !== after.auth[n])
+          .sort(),
       },
       before ? 'secrets changed in Vault' : 'secrets read from Vault',
     );

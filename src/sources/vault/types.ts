@@ -17,6 +17,11 @@ export interface SecretsSnapshot {
   stats?: { user: string; password: string };
   /** `tls/<fqdn>` and `tls/default` → certificate and key, keyed by `<fqdn>` or `default`. */
   certificates: Record<string, CertificateSecret>;
+  /**
+   * `auth/<app or group>` → its `users` field (`user:<crypt hash>` lines, router.auth), or null when
+   * the entry has no text `users`. Validated by the model (a bad entry makes that app answer 503).
+   */
+  auth: Record<string, string | null>;
   /** Secrets that exist but could not be used (wrong fields): path and reason, no values. */
   problems: { path: string; reason: string }[];
 }

@@ -1,0 +1,123 @@
+// Shared by test/property/features.test.ts and bench/fuzz.ts (not a test file): random states
+// with the valid feature tags (groups, paths, redirects, allow-lists, router.auth) and Vault
+// router.auth entries, and the invariants every model and rendered configuration of them keeps.
+import fc from 'fast-check';
+import { hashProblem } from '../../src/model/auth.js';
+import { parseCidr } from '../../src/model/feature-tags.js';
+import { MAX_MAINTENANCE_BYTES } from '../../src/model/features.js';
+import type { ModelInput, RoutingModel } from '../../src/model/types.js';
+import { HASHES, PASSWORD } from '../helpers/auth-hashes.js';
+import { FEATURE_TAGS, inputArb } from './fixtures.js';
+
+export const AUTH_PREFIX = 'secret/data/paas-router/auth/';
+
+/** A `users` value: valid lines of every scheme, bad lines (a plain password among them), junk. */
+export const usersValueArb: fc.Arbitrary<string | null> = fc.oneof(
+  fc
+    .array(fc.tuple(fc.constantFrom('alice', 'bob', 'c.d@e-f', 'x_1'), fc.constantFrom(...Object.values(HASHES))), { minLength: 1, maxLength: 4 })
+    .map((lines) => [...new Map(lines)].map(([u, h]) => `${u}:${h}`).join('\n')),
+  fc.constantFrom(`alice:${PASSWORD}`, `alice:${HASHES.sha512}\nbob:hunter2`, '', '# nothing\n', `al ice:${HASHES.bcrypt2b}`, `$apr1$x$y`, null),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
+
+/** inputArb with valid feature tags sprinkled over the instances, and router.auth entries from Vault (or no Vault). */
+export const featureInputArb: fc.Arbitrary<ModelInput> = fc
+  .tuple(
+    inputArb,
+    fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...FEATURE_TAGS)), { maxLength: 8 }),
+    fc.boolean(),
+    fc.array(fc.tuple(fc.oneof(fc.nat(), fc.constant('grp')), usersValueArb), { maxLength: 4 }),
+  )
+  .map(([input, adds, vault, entries]) => {
+    const services = structuredClone(input.services);
+    const names = Object.keys(services).sort();
+    for (const [s, i, tag] of adds) {
+      if (names.length === 0) break;
+      const list = services[names[s % names.length]!]!;
+      if (list.length > 0) list[i % list.length]!.tags.push(tag);
+    }
+    const auth: Record<string, string | null> = {};
+    for (const [target, users] of entries) {
+      const name = typeof target === 'string' ? target : names.length > 0 ? names[target % names.length]!.toLowerCase() : 'none';
+      auth[name] = users;
+    }
+    return vault ? { ...input, services, settings: { ...input.settings, authPrefix: AUTH_PREFIX }, auth } : { ...input, services };
+  });
+
+/** The feature invariants of a model; throws the first one broken. */
+export function checkFeatures(model: RoutingModel): void {
+  const fail = (what: string) => {
+    throw new Error(what);
+  };
+  const routed = new Set(model.apps.map((a) => a.name));
+  const pairs = new Set<string>();
+  for (const h of model.hosts) {
+    const id = `${h.host} ${h.path ?? ''}`;
+    if (pairs.has(id)) fail(`(host, path) routed twice: ${id}`);
+    pairs.add(id);
+  }
+  for (const app of model.apps) {
+    if (app.redirect !== undefined && !app.hosts.includes(app.redirect)) fail(`${app.name}: redirect ${app.redirect} is not one of its hosts`);
+    for (const c of app.allow ?? []) if (!parseCidr(c).ok) fail(`${app.name}: allow ${c} is not a network`);
+    if (app.path !== undefined && !model.hosts.filter((h) => h.app === app.name).every((h) => h.path === app.path))
+      fail(`${app.name}: a host route without its path`);
+    if (app.maintenance) {
+      if (Buffer.byteLength(app.maintenance.message) > MAX_MAINTENANCE_BYTES || /[\r\n\u0000-\u0008]/.test(app.maintenance.message))
+        fail(`${app.name}: bad maintenance text`);
+      if (app.mode !== 'http') fail(`${app.name}: tcp app in maintenance`);
+    }
+    if (app.auth) {
+      if (app.mode !== 'http') fail(`${app.name}: router.auth on a tcp app`);
+      if (app.auth.failure === undefined && app.auth.users.length === 0) fail(`${app.name}: router.auth with no users and no failure`);
+      if (app.auth.failure !== undefined && app.auth.users.length > 0) fail(`${app.name}: router.auth failed but has users`);
+      for (const u of app.auth.users) if (hashProblem(u.hash) !== undefined) fail(`${app.name}: user ${u.name} has a hash the router refuses`);
+      if (app.auth.failure !== undefined && !model.rejections.some((r) => r.kind === 'auth' && r.service === app.name))
+        fail(`${app.name}: router.auth answers 503 without a rejection saying why`);
+    }
+    if (app.members) {
+      const names = new Set(app.members.map((m) => m.app));
+      for (const m of app.members) if (routed.has(m.app)) fail(`member ${m.app} of ${app.name} is also routed on its own`);
+      for (const s of app.servers) {
+        if (!s.app || !names.has(s.app)) fail(`${app.name}: server ${s.name} of no member`);
+        if (!Number.isInteger(s.weight) || s.weight! < 0 || s.weight! > 256) fail(`${app.name}: server ${s.name} weight ${s.weight}`);
+      }
+    } else if (app.servers.some((s) => s.weight !== undefined)) fail(`${app.name}: weights outside a group`);
+  }
+}
+
+/**
+ * router.auth in the rendered haproxy.cfg: every router.auth backend asks for credentials against
+ * its own userlist or answers 503 (never served unprotected); only those apps have a userlist,
+ * holding exactly their users; no other backend has an auth rule.
+ */
+export function checkAuthRendered(model: RoutingModel, cfg: string): void {
+  const fail = (what: string) => {
+    throw new Error(what);
+  };
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of cfg.split('\n')) {
+    const head = /^(backend|listen|frontend|userlist) (\S+)$/.exec(line);
+    if (head) sections.set(`${head[1]} ${head[2]}`, (current = []));
+    else if (/^\S/.test(line)) current = undefined;
+    else if (line.trim() !== '') current?.push(line.trim());
+  }
+  for (const app of model.apps.filter((a) => a.mode === 'http')) {
+    const lines = sections.get(`backend ${app.backend}`) ?? fail(`no backend ${app.backend}`);
+    const challenge = lines.filter((l) => l.startsWith('http-request auth '));
+    const unavailable = lines.filter((l) => l.startsWith('http-request return status 503') && l.includes('Authentication is not configured'));
+    const userlist = sections.get(`userlist auth_${app.name}`);
+    if (!app.auth) {
+      if (challenge.length + unavailable.length > 0 || userlist) fail(`${app.name}: auth rules without router.auth`);
+    } else if (app.auth.failure !== undefined) {
+      if (unavailable.length !== 1 || challenge.length > 0 || userlist) fail(`${app.name}: router.auth failed but does not answer 503 (and only that)`);
+    } else {
+      if (challenge.length !== 1 || unavailable.length > 0) fail(`${app.name}: router.auth without its challenge`);
+      if (challenge[0] !== `http-request auth realm ${app.auth.realm} unless { http_auth(auth_${app.name}) }`) fail(`${app.name}: ${challenge[0]}`);
+      const expected = app.auth.users.map((u) => `user ${u.name} password ${u.hash}`);
+      if (JSON.stringify(userlist) !== JSON.stringify(expected)) fail(`${app.name}: userlist is not its users`);
+    }
+  }
+  const apps = new Set(model.apps.filter((a) => a.auth && a.auth.failure === undefined).map((a) => `userlist auth_${a.name}`));
+  for (const name of sections.keys()) if (name.startsWith('userlist auth_') && !apps.has(name)) fail(`${name} of no app with users`);
+}
