@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../dev/chromium.js';
 import { createLogger } from '../../src/log.js';
 import { buildModel } from '../../src/model/build.js';
+import { settings } from '../model/helpers.js';
 import type { Runner } from '../../src/runner.js';
 import { RouterMetrics } from '../../src/server/metrics.js';
 import { StatusServer } from '../../src/server/server.js';
@@ -67,13 +68,7 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
   const model = buildModel({
     services: Object.fromEntries(Array.from({ length: APPS }, (_, i) => [name(i), [inst(name(i), 1), inst(name(i), 2)]])),
     claims: [],
-    settings: {
-      cluster: 'production',
-      baseDomain: 'mozilla.community',
-      serviceIdPrefixes: ['mesos-consul:'],
-      domainsPrefix: 'paas-router/domains/',
-      reservedPorts: [80, 443, 8404],
-    },
+    settings,
   });
   t.equal(model.apps.length, APPS);
   const now = Date.now();

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
 import { buildModel } from '../../src/model/build.js';
+import { settings } from '../model/helpers.js';
 import { initialState, type RouterState } from '../../src/state.js';
 import { registerTrafficMetrics } from '../../src/traffic/metrics.js';
 import { TrafficRing } from '../../src/traffic/ring.js';
@@ -21,13 +22,6 @@ const inst = (app: string) => ({
   checks: [],
   createIndex: 1,
 });
-const settings = {
-  cluster: 'production',
-  baseDomain: 'mozilla.community',
-  serviceIdPrefixes: ['mesos-consul:'],
-  domainsPrefix: 'paas-router/domains/',
-  reservedPorts: [80],
-};
 
 function daemon(requests: number): { state: RouterState; traffic: TrafficSource } {
   const state = initialState(0);

@@ -5,11 +5,13 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
-import { TrafficSampler } from '../../src/traffic/sampler.js';
+import { TrafficSampler, type TrafficSamplerOptions } from '../../src/traffic/sampler.js';
 import { SHOW_STAT_COMMAND } from '../../src/traffic/stat.js';
 
 const real = readFileSync(join(import.meta.dirname, 'fixtures', 'show-stat-2.6.csv'), 'utf8');
 const log = createLogger('silent');
+/** A sampler of a 1 s window whose runtime socket is `send`. */
+const sampler1s = (send: TrafficSamplerOptions['send']) => new TrafficSampler({ runtimeSocket: 's', intervalMs: 1000, windowMs: 1000, log, send });
 
 t.test('samples into the ring; failures keep the history and are reported', async (t) => {
   let clock = 10_000;
@@ -62,15 +64,9 @@ t.test('samples into the ring; failures keep the history and are reported', asyn
 });
 
 t.test('the answer is parsed chunk by chunk, cut anywhere (mid-line, mid-field)', async (t) => {
-  const whole = new TrafficSampler({ runtimeSocket: 's', intervalMs: 1000, windowMs: 1000, log, send: async (_s, _c, onChunk) => onChunk(real) });
-  const chunked = new TrafficSampler({
-    runtimeSocket: 's',
-    intervalMs: 1000,
-    windowMs: 1000,
-    log,
-    send: async (_s, _c, onChunk) => {
-      for (let i = 0; i < real.length; i += 7) onChunk(real.slice(i, i + 7));
-    },
+  const whole = sampler1s(async (_s, _c, onChunk) => onChunk(real));
+  const chunked = sampler1s(async (_s, _c, onChunk) => {
+    for (let i = 0; i < real.length; i += 7) onChunk(real.slice(i, i + 7));
   });
   await whole.sample();
   await chunked.sample();
@@ -84,15 +80,9 @@ t.test('the answer is parsed chunk by chunk, cut anywhere (mid-line, mid-field)'
 t.test('a sample already running is awaited, not doubled', async (t) => {
   let release!: (v: string) => void;
   let calls = 0;
-  const sampler = new TrafficSampler({
-    runtimeSocket: 's',
-    intervalMs: 1000,
-    windowMs: 1000,
-    log,
-    send: async (_s, _c, onChunk) => {
-      calls += 1;
-      onChunk(await new Promise<string>((r) => (release = r)));
-    },
+  const sampler = sampler1s(async (_s, _c, onChunk) => {
+    calls += 1;
+    onChunk(await new Promise<string>((r) => (release = r)));
   });
   const a = sampler.sample();
   const b = sampler.sample();
