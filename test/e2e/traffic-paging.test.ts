@@ -112,12 +112,12 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     const page = await open();
     t.equal((await cardsInOrder(page)).length, 200, 'the first page');
     t.equal((await cardsInOrder(page)).at(-1), 'app-199', 'by name');
-    t.match(await page.locator('#routes-count').innerText(), /\(450\)/);
+    t.match(await page.locator('#routes-count').textContent(), /\(450\)/);
     const more = page.locator('#routes-more');
-    t.match(await more.innerText(), /^Show 200 more \(200 of 450 shown\)$/);
+    t.match(await more.textContent(), /^Show 200 more \(200 of 450 shown\)$/);
     await more.click();
     t.equal((await cardsInOrder(page)).length, 400);
-    t.match(await more.innerText(), /^Show 50 more \(400 of 450 shown\)$/);
+    t.match(await more.textContent(), /^Show 50 more \(400 of 450 shown\)$/);
     await more.click();
     const all = await cardsInOrder(page);
     t.same(
@@ -162,7 +162,7 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     t.equal(await page.locator('article[data-app="app-431"]').count(), 0, 'app-431 is not on the first page');
     await page.fill('#filter', 'app-431');
     t.same(await cardsInOrder(page), ['app-431']);
-    t.match(await page.locator('#routes-count').innerText(), /\(1 of 450\)/);
+    t.match(await page.locator('#routes-count').textContent(), /\(1 of 450\)/);
     t.equal(await page.locator('#routes-more').isVisible(), false);
     await page.fill('#filter', 'app-43');
     t.same(
@@ -170,14 +170,14 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
       Array.from({ length: 10 }, (_, i) => name(430 + i)),
     );
     await page.fill('#filter', 'app-431');
-    t.equal(await page.locator('article[data-app="app-431"] [data-figure="rate"]').innerText(), '431 req/s');
+    t.equal(await page.locator('article[data-app="app-431"] [data-figure="rate"]').textContent(), '431 req/s');
 
     await page.click('article[data-app="app-431"] h3 a');
     await page.waitForSelector('#detail-section[data-app="app-431"]:not([hidden])');
     t.match(page.url(), /#app=app-431$/);
     const rows = page.locator('#detail-servers tbody tr[data-server]');
     t.equal(await rows.count(), 2, 'both servers');
-    t.match(await rows.first().innerText(), /10\.0\.1\.181:31431[\s\S]*up[\s\S]*UP[\s\S]*L7OK 200 — Layer7 check passed[\s\S]*\d+/);
+    t.match(await rows.first().textContent(), /10\.0\.1\.181:31431[\s\S]*up[\s\S]*UP[\s\S]*L7OK 200 — Layer7 check passed[\s\S]*\d+/);
     t.same(await page.$$eval('#detail-section figure.big', (els) => els.map((e) => e.getAttribute('data-chart'))), ['rate', 'errors', 'response']);
     t.ok((await page.locator('#detail-section figure.big svg polyline').count()) >= 3, 'the charts are drawn');
     await page.screenshot({ path: join(ARTIFACTS, 'traffic-450-detail-laptop.png'), fullPage: true });
