@@ -1,5 +1,6 @@
-// The sampler's own rules, with the runtime socket answer given by the test (the real socket is
-// driven in test/traffic/haproxy.test.ts): samples go into the ring, a failure is counted and
+// The sampler's own rules, with the runtime socket answer given by the test (the socket client is
+// driven in test/apply/socket-stream.test.ts, a real HAProxy in test/e2e/traffic-page.test.ts):
+// samples go into the ring, a failure is counted and
 // keeps the history, a sample already running is not doubled.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
