@@ -1,28 +1,56 @@
 // `npm run bench:traffic`: what traffic sampling costs and how fast the status page renders.
-//  1. The ring at --ring-apps apps (default 10 000, 3 servers each) over a full default window
-//     (15 min / 5 s = 180 samples): heap and array buffers held, and the time of one sample
-//     (parsing a `show stat` answer of that size and recording it).
-//  2. The status page at --page-apps apps (default 1 000) of a real dev cluster (dev Consul,
-//     real HAProxy, the daemon, traffic sent through HAProxy) in headless Chromium: the page's own
-//     render time (performance.measure around render()) and navigation → rendered, first load and
-//     refreshes. Target: under 1 s.
-// Run with --expose-gc (the npm script does) so the heap figures are after a full collection.
+//  1. ring: the ring at --ring-apps apps (default 10 000, 3 servers each) over a full default
+//     window (15 min / 5 s = 180 samples): heap and array buffers held, the time of one sample.
+//  2. loop: the longest event-loop block (perf_hooks monitorEventLoopDelay) during one sample at
+//     --ring-apps apps over a real UNIX socket: the answer parsed whole (before) beside parsed as
+//     it arrives and recorded in steps (now), alternating, in one run.
+//  3. page: the status page at --page-apps apps (default 1 000) of a real dev cluster (dev
+//     Consul, real HAProxy, the daemon, traffic sent through HAProxy) in headless Chromium.
+//  4. built: the page at --built-apps apps (default 1000,10000) on built state (the real status
+//     server on a built model and a ring of known samples: 10 000 apps without a cluster).
+//  Page figures: navigation start → first render done in the page's own clock (target < 1 s),
+//  render() itself, a refresh, and goto → rendered as the driver sees it. --verbose prints
+//  Chromium's timing per run (resources, long tasks), --profile the page's hottest functions.
+// --only ring|loop|page|built runs one part. Run with --expose-gc (the npm script does) so the
+// heap figures are after a full collection. The first line names the machine and its load.
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { EventEmitter } from 'node:events';
+import type { Browser } from 'playwright-core';
 import { launchChromium } from '../dev/chromium.js';
 import { startHttpBackend } from '../dev/backends.js';
 import { startDevCluster } from '../dev/cluster.js';
 import { startTrafficGenerator } from '../dev/traffic.js';
 import { createLogger } from '../src/log.js';
+import { buildModel } from '../src/model/build.js';
+import type { Runner } from '../src/runner.js';
+import { RouterMetrics } from '../src/server/metrics.js';
+import { StatusServer } from '../src/server/server.js';
+import { initialState } from '../src/state.js';
+import type { SamplerStatus } from '../src/traffic/sampler.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { TrafficRing } from '../src/traffic/ring.js';
+import { sendSocketCommand } from '../src/apply/socket.js';
+import { TrafficSampler } from '../src/traffic/sampler.js';
 import { parseShowStat } from '../src/traffic/stat.js';
 import { appTasks, freePort, registerMany, until } from './harness.js';
 
 const { values } = parseArgs({
-  options: { 'ring-apps': { type: 'string', default: '10000' }, 'page-apps': { type: 'string', default: '1000' }, runs: { type: 'string', default: '5' } },
+  options: {
+    'ring-apps': { type: 'string', default: '10000' },
+    'page-apps': { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    verbose: { type: 'boolean' },
+    settle: { type: 'string', default: '30' },
+    'built-apps': { type: 'string', default: '1000,10000' },
+    profile: { type: 'boolean' },
+  },
 });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -60,7 +88,8 @@ function syntheticShowStat(apps: number, tick: number): string {
       out.push(v.join(','));
     }
   }
-  return `${out.join('\n')}\n`;
+  // HAProxy ends every answer with an empty line.
+  return `${out.join('\n')}\n\n`;
 }
 
 function heap(): { heap: number; buffers: number } {
@@ -70,6 +99,7 @@ function heap(): { heap: number; buffers: number } {
   return { heap: m.heapUsed, buffers: m.arrayBuffers };
 }
 
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 async function ringFigures(apps: number): Promise<void> {
@@ -92,6 +122,231 @@ async function ringFigures(apps: number): Promise<void> {
   );
   log(`  one sample (parse + record): median ${times[times.length >> 1]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);
   if (ring.size !== apps) throw new Error(`ring holds ${ring.size} backends, expected ${apps}`);
+}
+
+/**
+ * The longest event-loop block during one sample at `apps` apps, over a real UNIX socket that
+ * answers like HAProxy's runtime API: the answer consumed whole then parsed (how the sampler
+ * worked before) beside the sampler as it is (parsed chunk by chunk, a turn of the loop between
+ * chunks, then recorded into the ring in steps), alternating, in one run.
+ */
+async function loopFigures(apps: number, runs: number): Promise<void> {
+  const answers = [syntheticShowStat(apps, 1), syntheticShowStat(apps, 2)];
+  const dir = await mkdtemp(join(tmpdir(), 'bench-traffic-'));
+  const path = join(dir, 'runtime.sock');
+  let served = 0;
+  const server = createServer((socket) => {
+    socket.once('data', () => socket.end(answers[served++ % 2]!));
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const silent = createLogger('silent');
+  const samplers = {
+    whole: new TrafficSampler({
+      runtimeSocket: path,
+      intervalMs: 5000,
+      windowMs: 900_000,
+      log: silent,
+      send: async (socket, command, onChunk) => onChunk(await sendSocketCommand(socket, command, 30_000)),
+    }),
+    streamed: new TrafficSampler({ runtimeSocket: path, intervalMs: 5000, windowMs: 900_000, log: silent }),
+  };
+  const blocks: Record<keyof typeof samplers, number[]> = { whole: [], streamed: [] };
+  const took: Record<keyof typeof samplers, number[]> = { whole: [], streamed: [] };
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  for (let i = 0; i < runs + 1; i++) {
+    for (const mode of ['whole', 'streamed'] as const) {
+      const sampler = samplers[mode];
+      gc?.();
+      delay.reset();
+      delay.enable();
+      const started = performance.now();
+      await sampler.sample();
+      const ms = performance.now() - started;
+      // A last turn so a block at the very end is seen by the histogram.
+      await new Promise((r) => setTimeout(r, 5));
+      delay.disable();
+      if (sampler.status.lastError) throw new Error(sampler.status.lastError.message);
+      if (i === 0) continue; // warm-up
+      blocks[mode].push(delay.max / 1e6);
+      took[mode].push(ms);
+    }
+  }
+  // Recording into the ring, in one go (before) and the longest of its steps (now).
+  const record: number[] = [];
+  const step: number[] = [];
+  const ring = samplers.streamed.ring;
+  const parsed = answers.map((a) => parseShowStat(a));
+  for (let i = 0; i < runs; i++) {
+    let started = performance.now();
+    ring.record(Date.now() + i, parsed[i % 2]!);
+    record.push(performance.now() - started);
+    let longest = 0;
+    started = performance.now();
+    for (const _ of ring.recordInSteps(Date.now() + i, parsed[(i + 1) % 2]!)) {
+      longest = Math.max(longest, performance.now() - started);
+      await new Promise((r) => setImmediate(r));
+      started = performance.now();
+    }
+    step.push(Math.max(longest, performance.now() - started));
+  }
+  server.close();
+  await rm(dir, { recursive: true, force: true });
+  const f = (xs: number[]) => `median ${med(xs).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+  log(`event loop during one sample at ${apps} apps (answer ${mb(answers[0]!.length)} over a UNIX socket, ${runs} runs each, alternating):`);
+  log(`  whole answer, then parsed (before): longest block ${f(blocks.whole)}; sample takes ${f(took.whole)}`);
+  log(`  parsed as it arrives (now):         longest block ${f(blocks.streamed)}; sample takes ${f(took.streamed)}`);
+  log(
+    `  ratio of longest blocks (median): ${(med(blocks.whole) / med(blocks.streamed)).toFixed(1)}×; ring.record() in one go ${f(record)}, its longest step now ${f(step)}`,
+  );
+}
+
+/** In the page: where navigation → rendered goes (Chromium's navigation, resource and measure entries). */
+function timing() {
+  const r = (x: number) => Math.round(x);
+  const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+  const res = Object.fromEntries(
+    (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((e) => [
+      new URL(e.name).pathname.split('/').pop() || '/',
+      { start: r(e.startTime), wait: r(e.responseStart - e.requestStart), body: r(e.responseEnd - e.responseStart), end: r(e.responseEnd) },
+    ]),
+  );
+  const render = performance.getEntriesByName('render')[0];
+  const long = ((window as unknown as { __long?: { start: number; ms: number }[] }).__long ?? []).map((x) => `${r(x.start)}+${r(x.ms)}`);
+  return {
+    html: r(nav.responseEnd),
+    dcl: r(nav.domContentLoadedEventEnd),
+    res,
+    render: { start: r(render?.startTime ?? 0), ms: r(render?.duration ?? 0) },
+    long,
+  };
+}
+
+/** The 8 functions with the most self time in a CPU profile of the page (--profile). */
+function topFunctions(profile: {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples?: number[];
+  timeDeltas?: number[];
+}): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  (profile.samples ?? []).forEach((id, i) => {
+    const f = byId.get(id)!.callFrame;
+    const key = `${f.functionName || '(anonymous)'}${f.url ? ` ${f.url.split('/').pop()}:${f.lineNumber + 1}` : ''}`;
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas?.[i] ?? 0) / 1000);
+  });
+  return [...self]
+    .filter(([k]) => k !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, ms]) => `${k} ${Math.round(ms)} ms`)
+    .join('; ');
+}
+
+/** The served documents' sizes and times, then `runs` loads of the page sorted by rate. */
+async function measurePage(browser: Browser, base: string, apps: number, runs: number): Promise<void> {
+  for (const path of ['/status', '/traffic']) {
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      bytes = (await (await fetch(`${base}${path}`)).text()).length;
+      times.push(performance.now() - started);
+    }
+    log(`  ${path}: ${mb(bytes)}, served in ${Math.round(med(times))} ms (median of 5, fetched from the same process)`);
+  }
+  const first: number[] = [];
+  const inPage: number[] = [];
+  const loaded: number[] = [];
+  const refresh: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
+    await page.addInitScript(() => {
+      const w = window as unknown as { __long: { start: number; ms: number }[] };
+      w.__long = [];
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.__long.push({ start: e.startTime, ms: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+    });
+    page.on('pageerror', (e) => log(`  page error: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && log(`  console: ${m.text()}`));
+    const cdp = values.profile && i === runs - 1 ? await page.context().newCDPSession(page) : undefined;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
+    const started = Date.now();
+    await page.goto(`${base}/?sort=rate`);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 60_000 });
+    loaded.push(Date.now() - started);
+    if (cdp) log(`  where the page's main thread went (last run, self time): ${topFunctions((await cdp.send('Profiler.stop')).profile)}`);
+    const seen = await page.evaluate(timing);
+    if (values.verbose) log(`  run ${i + 1}: ${JSON.stringify(seen)}`);
+    inPage.push(seen.render.start + seen.render.ms);
+    first.push(seen.render.ms);
+    // The page shows cards 200 at a time (sorted by rate here): the rest are one click away.
+    const cards = await page.locator('#routes article.app').count();
+    if (cards !== Math.min(apps, 200)) throw new Error(`${cards} cards rendered, expected ${Math.min(apps, 200)}`);
+    if (apps > 200 && !(await page.locator('#routes-more').isVisible())) throw new Error('no "show more" button');
+    // The periodic refresh (every 5 s) renders everything again with the newer samples.
+    await page.evaluate(() => document.body.removeAttribute('data-render-ms'));
+    await page.waitForSelector('body[data-render-ms]', { state: 'attached', timeout: 30_000 });
+    refresh.push(Number(await page.getAttribute('body', 'data-render-ms')));
+    await page.context().close();
+  }
+  const f = (xs: number[]) => `median ${med(xs)} ms, max ${Math.max(...xs)} ms`;
+  const target = (xs: number[]) => `(target < 1000 ms: ${Math.max(...xs) < 1000 ? 'met' : 'MISSED'})`;
+  log(`  navigation start → first render done, page's own clock, at ${apps} apps: ${f(inPage)} ${target(inPage)}`);
+  log(`    of which render() itself: ${f(first)}; render() on a refresh: ${f(refresh)}`);
+  log(`  goto → rendered, as the driver sees it (CDP round trips included): ${f(loaded)}`);
+}
+
+/**
+ * The page at `apps` apps on built state: the real status server on a built model and a ring fed
+ * 3 known samples (no Consul, no HAProxy), so 10 000 apps take seconds to set up.
+ */
+async function builtPageFigures(browser: Browser, apps: number, runs: number): Promise<void> {
+  log(`page: ${apps} apps (2 servers each) on built state (the status server on a built model, 3 samples in the ring)`);
+  const inst = (app: string, n: number, i: number) => {
+    const address = `10.${n}.${i >> 8}.${i & 255}`;
+    return { id: `mesos-consul:a:${app}:${address}:31000`, node: 'n1', address, port: 31000, tags: [] as string[], passing: true, checks: [], createIndex: 1 };
+  };
+  const names = Array.from({ length: apps }, (_, i) => `app${i}-bench`);
+  const model = buildModel({
+    services: Object.fromEntries(names.map((n, i) => [n, [inst(n, 1, i), inst(n, 2, i)]])),
+    claims: [],
+    settings: {
+      cluster: 'production',
+      baseDomain: 'mozilla.community',
+      serviceIdPrefixes: ['mesos-consul:'],
+      domainsPrefix: 'paas-router/domains/',
+      reservedPorts: [80, 443],
+    },
+  });
+  const state = initialState(Date.now());
+  state.builtModel = model;
+  state.liveModel = model;
+  const ring = new TrafficRing(180);
+  const now = Date.now();
+  for (let k = 0; k < 3; k++) {
+    const text = syntheticShowStat(apps, k + 1);
+    ring.record(now - (2 - k) * 5000, parseShowStat(text));
+  }
+  const status: SamplerStatus = { intervalMs: 5000, windowMs: 900_000, lastSampleAt: now, samples: 3, failures: 0, lastError: undefined, lastSampleMs: 0 };
+  const server = new StatusServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    runner: Object.assign(new EventEmitter(), { state }) as unknown as Runner,
+    metrics: new RouterMetrics(),
+    info: { version: 'bench', pid: process.pid, cluster: 'production', clusterDomain: 'production.mozilla.community', configDir: '/tmp', consulAddress: '-' },
+    log: createLogger('silent'),
+    traffic: { ring, status },
+  });
+  await server.start();
+  try {
+    await measurePage(browser, server.url, apps, runs);
+  } finally {
+    await server.stop();
+  }
 }
 
 async function pageFigures(apps: number, runs: number): Promise<void> {
@@ -127,40 +382,9 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
       httpPort,
       hosts.map((host, i) => ({ host, rate: 1 + (i % 5), errorRatio: i % 10 === 0 ? 0.3 : 0 })),
     );
-    await new Promise((r) => setTimeout(r, 30_000));
-    const statusBytes = (await (await fetch(`${cluster.daemon.server.url}/status`)).text()).length;
-    const trafficBytes = (await (await fetch(`${cluster.daemon.server.url}/traffic`)).text()).length;
-    log(`  /status ${mb(statusBytes)}, /traffic (whole window so far, ${cluster.daemon.traffic.ring.times().length} samples) ${mb(trafficBytes)}`);
-    const first: number[] = [];
-    const loaded: number[] = [];
-    const refresh: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
-      page.on('pageerror', (e) => log(`  page error: ${e.message}`));
-      page.on('console', (m) => m.type() === 'error' && log(`  console: ${m.text()}`));
-      const started = Date.now();
-      await page.goto(`${cluster.daemon.server.url}/?sort=rate`);
-      await page.waitForSelector('body[data-loaded="true"]', { timeout: 60_000 });
-      loaded.push(Date.now() - started);
-      first.push(Number(await page.getAttribute('body', 'data-render-ms')));
-      // The page shows cards 200 at a time (sorted by rate here): the rest are one click away.
-      const cards = await page.locator('#routes article.app').count();
-      if (cards !== Math.min(apps, 200)) throw new Error(`${cards} cards rendered, expected ${Math.min(apps, 200)}`);
-      if (apps > 200 && !(await page.locator('#routes-more').isVisible())) throw new Error('no "show more" button');
-      // The periodic refresh (every 5 s) renders everything again with the newer samples.
-      await page.evaluate(() => document.body.removeAttribute('data-render-ms'));
-      await page.waitForSelector('body[data-render-ms]', { state: 'attached', timeout: 30_000 });
-      refresh.push(Number(await page.getAttribute('body', 'data-render-ms')));
-      await page.context().close();
-    }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    log(
-      `  render() at ${apps} apps, first load: median ${med(first)} ms, max ${Math.max(...first)} ms (target < 1000 ms: ${Math.max(...first) < 1000 ? 'met' : 'MISSED'})`,
-    );
-    log(`  render() on refresh: median ${med(refresh)} ms, max ${Math.max(...refresh)} ms`);
-    log(
-      `  navigation → rendered (fetches included): median ${med(loaded)} ms, max ${Math.max(...loaded)} ms (target < 1000 ms: ${Math.max(...loaded) < 1000 ? 'met' : 'MISSED'})`,
-    );
+    await new Promise((r) => setTimeout(r, Number(values.settle) * 1000));
+    log(`  the ring holds ${cluster.daemon.traffic.ring.times().length} samples (1 s interval)`);
+    await measurePage(browser, cluster.daemon.server.url, apps, runs);
     await generator.stop();
   } finally {
     await browser.close();
@@ -169,5 +393,14 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
   }
 }
 
-await ringFigures(Number(values['ring-apps']));
-await pageFigures(Number(values['page-apps']), Number(values.runs));
+if (!values.only || values.only === 'ring') await ringFigures(Number(values['ring-apps']));
+if (!values.only || values.only === 'loop') await loopFigures(Number(values['ring-apps']), Number(values.runs));
+if (!values.only || values.only === 'page') await pageFigures(Number(values['page-apps']), Number(values.runs));
+if (!values.only || values.only === 'built') {
+  const browser = await launchChromium();
+  try {
+    for (const apps of values['built-apps'].split(',').map(Number)) await builtPageFigures(browser, apps, Number(values.runs));
+  } finally {
+    await browser.close();
+  }
+}

@@ -51,6 +51,36 @@ export async function sendSocketCommand(path: string, command: string, timeoutMs
 }
 
 /**
+ * One command whose answer is handed over chunk by chunk as it arrives (a `show stat` of 10 000
+ * apps is 11 MB): the event loop gets a turn after every chunk, so consuming a large answer never
+ * blocks the process. `timeoutMs` is the longest silence, not a bound on the whole answer.
+ */
+export async function streamSocketCommand(path: string, command: string, onChunk: (chunk: string) => void, timeoutMs = 5_000): Promise<void> {
+  const socket = await connectSocket(path, timeoutMs);
+  socket.setEncoding('utf8');
+  socket.setTimeout(timeoutMs, () => socket.destroy(noAnswer(path, command, timeoutMs)));
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: string) => {
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+        return;
+      }
+      // One chunk per turn: what is already buffered waits for the next turn of the event loop.
+      socket.pause();
+      setImmediate(() => socket.resume());
+    });
+    socket.on('error', reject);
+    socket.on('end', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.end(`${command}\n`);
+  });
+}
+
+/**
  * A command with a payload (`set ssl cert <file> <<` + PEM): the payload follows the command line
  * and ends with an empty line. Errors name the command only, never the payload (a private key).
  */

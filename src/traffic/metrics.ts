@@ -1,9 +1,10 @@
 // Prometheus series for traffic, in the router's registry. Always: the sampler's own health and
 // each certificate's expiry. Per app (one series set per app, so only with `metrics.per_app:
-// true`): requests, responses by class, response time, sessions, servers up. Without per-app
+// true`): requests, responses by class, response time, sessions. Without per-app
 // series, HAProxy's own exporter on the stats listener (/metrics) has the same per backend.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RouterState } from '../state.js';
+import type { AppTraffic } from './ring.js';
 import type { TrafficSource } from '../server/traffic-view.js';
 import { METRIC_PREFIX } from '../server/metrics.js';
 
@@ -26,110 +27,113 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
   }
   const holder = { target };
   targets.set(registry, holder);
-  const registers = [registry];
   const traffic = () => holder.target.traffic();
   const state = () => holder.target.state();
+  const series: Series[] = [
+    {
+      name: 'traffic_samples_total',
+      kind: 'counter',
+      help: 'Traffic samples taken from HAProxy (show stat over the runtime socket).',
+      samples: () => [[{}, traffic()?.status.samples ?? 0]],
+    },
+    {
+      name: 'traffic_sample_failures_total',
+      kind: 'counter',
+      help: 'Traffic samples that failed (HAProxy not answering on the runtime socket).',
+      samples: () => [[{}, traffic()?.status.failures ?? 0]],
+    },
+    {
+      name: 'traffic_last_sample_timestamp_seconds',
+      kind: 'gauge',
+      help: 'When traffic was last sampled from HAProxy (unix time).',
+      samples: () => {
+        const at = traffic()?.status.lastSampleAt;
+        return at === undefined ? [] : [[{}, at / 1000]];
+      },
+    },
+    {
+      name: 'certificate_not_after_timestamp_seconds',
+      kind: 'gauge',
+      help: 'When each certificate in use expires (unix time); name is its key under tls/ in Vault.',
+      labelNames: ['name'],
+      samples: () =>
+        (state()?.tls?.certificates ?? []).flatMap((c): Sample[] => {
+          const at = Date.parse(c.notAfter);
+          return Number.isFinite(at) ? [[{ name: c.name }, at / 1000]] : [];
+        }),
+    },
+  ];
+  if (perApp) {
+    /** One app's samples for every app HAProxy serves and the latest sample has. */
+    const eachApp = (pick: (app: string, t: AppTraffic) => Sample[]) => (): Sample[] => {
+      const ring = traffic()?.ring;
+      return (state()?.liveModel?.apps ?? []).flatMap((a) => {
+        const t = ring?.traffic(a.backend);
+        return t ? pick(a.name, t) : [];
+      });
+    };
+    series.push(
+      {
+        name: 'app_requests_total',
+        kind: 'counter',
+        help: 'Requests (tcp: sessions) HAProxy counted per app since its worker started (metrics.per_app).',
+        labelNames: ['app'],
+        samples: eachApp((app, t) => [[{ app }, t.requests]]),
+      },
+      {
+        name: 'app_responses_total',
+        kind: 'counter',
+        help: 'HTTP responses per app by class: 2xx, 3xx, 4xx, 5xx (metrics.per_app).',
+        labelNames: ['app', 'code'],
+        samples: eachApp((app, t) => Object.entries(t.responses).map(([code, n]): Sample => [{ app, code }, n])),
+      },
+      {
+        name: 'app_response_time_seconds',
+        kind: 'gauge',
+        help: 'Average response time per app over its last 1024 requests, as HAProxy computes it (metrics.per_app).',
+        labelNames: ['app'],
+        samples: eachApp((app, t) => [[{ app }, t.responseMs / 1000]]),
+      },
+      {
+        name: 'app_sessions',
+        kind: 'gauge',
+        help: 'Current sessions per app (metrics.per_app).',
+        labelNames: ['app'],
+        samples: eachApp((app, t) => [[{ app }, t.sessions]]),
+      },
+    );
+  }
+  for (const s of series) register(registry, s);
+}
 
-  new Counter({
-    name: `${METRIC_PREFIX}traffic_samples_total`,
-    help: 'Traffic samples taken from HAProxy (show stat over the runtime socket).',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(traffic()?.status.samples ?? 0);
-    },
-  });
-  new Counter({
-    name: `${METRIC_PREFIX}traffic_sample_failures_total`,
-    help: 'Traffic samples that failed (HAProxy not answering on the runtime socket).',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(traffic()?.status.failures ?? 0);
-    },
-  });
-  new Gauge({
-    name: `${METRIC_PREFIX}traffic_last_sample_timestamp_seconds`,
-    help: 'When traffic was last sampled from HAProxy (unix time).',
-    registers,
-    collect() {
-      this.reset();
-      const at = traffic()?.status.lastSampleAt;
-      if (at !== undefined) this.set(at / 1000);
-    },
-  });
-  new Gauge({
-    name: `${METRIC_PREFIX}certificate_not_after_timestamp_seconds`,
-    help: 'When each certificate in use expires (unix time); name is its key under tls/ in Vault.',
-    labelNames: ['name'],
-    registers,
-    collect() {
-      this.reset();
-      for (const c of state()?.tls?.certificates ?? []) {
-        const at = Date.parse(c.notAfter);
-        if (Number.isFinite(at)) this.set({ name: c.name }, at / 1000);
-      }
-    },
-  });
-  if (!perApp) return;
+type Sample = [labels: Record<string, string>, value: number];
 
-  /** (app name, backend) of every app HAProxy serves. */
-  const apps = (): [string, string][] => (state()?.liveModel?.apps ?? []).map((a) => [a.name, a.backend]);
-  new Counter({
-    name: `${METRIC_PREFIX}app_requests_total`,
-    help: 'Requests (tcp: sessions) HAProxy counted per app since its worker started (metrics.per_app).',
-    labelNames: ['app'],
-    registers,
-    collect() {
-      this.reset();
-      const ring = traffic()?.ring;
-      for (const [app, backend] of apps()) {
-        const t = ring?.traffic(backend);
-        if (t) this.inc({ app }, t.requests);
-      }
-    },
-  });
-  new Counter({
-    name: `${METRIC_PREFIX}app_responses_total`,
-    help: 'HTTP responses per app by class: 2xx, 3xx, 4xx, 5xx (metrics.per_app).',
-    labelNames: ['app', 'code'],
-    registers,
-    collect() {
-      this.reset();
-      const ring = traffic()?.ring;
-      for (const [app, backend] of apps()) {
-        const t = ring?.traffic(backend);
-        if (!t) continue;
-        for (const [code, n] of Object.entries(t.responses)) this.inc({ app, code }, n);
-      }
-    },
-  });
-  new Gauge({
-    name: `${METRIC_PREFIX}app_response_time_seconds`,
-    help: 'Average response time per app over its last 1024 requests, as HAProxy computes it (metrics.per_app).',
-    labelNames: ['app'],
-    registers,
-    collect() {
-      this.reset();
-      const ring = traffic()?.ring;
-      for (const [app, backend] of apps()) {
-        const t = ring?.traffic(backend);
-        if (t) this.set({ app }, t.responseMs / 1000);
-      }
-    },
-  });
-  new Gauge({
-    name: `${METRIC_PREFIX}app_sessions`,
-    help: 'Current sessions per app (metrics.per_app).',
-    labelNames: ['app'],
-    registers,
-    collect() {
-      this.reset();
-      const ring = traffic()?.ring;
-      for (const [app, backend] of apps()) {
-        const t = ring?.traffic(backend);
-        if (t) this.set({ app }, t.sessions);
-      }
-    },
-  });
+/** One series: what it is, and its samples read at each scrape. */
+interface Series {
+  name: string;
+  kind: 'counter' | 'gauge';
+  help: string;
+  labelNames?: string[];
+  samples: () => Sample[];
+}
+
+/** Each scrape starts from nothing and sets every sample (counters as HAProxy's totals). */
+function register(registry: Registry, s: Series): void {
+  const config = { name: `${METRIC_PREFIX}${s.name}`, help: s.help, labelNames: s.labelNames ?? [], registers: [registry] };
+  if (s.kind === 'counter')
+    new Counter({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [labels, value] of s.samples()) this.inc(labels, value);
+      },
+    });
+  else
+    new Gauge({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [labels, value] of s.samples()) this.set(labels, value);
+      },
+    });
 }

@@ -39,6 +39,8 @@ interface Entry {
   servers: ServerTraffic[];
   /** SERIES × capacity values, slot-major: [slot * SERIES + k]. NaN where nothing was sampled. */
   series: Float32Array;
+  /** What the sample being recorded brings, applied when it is published. */
+  next: { latest: BackendStat; rate: number | null; errors: number | null; servers: ServerTraffic[] } | undefined;
 }
 
 export class TrafficRing {
@@ -63,42 +65,60 @@ export class TrafficRing {
   }
 
   record(at: number, sample: StatSample): void {
+    for (const _ of this.recordInSteps(at, sample));
+  }
+
+  /**
+   * record() in steps of `step` backends (the caller gives the event loop a turn at each yield:
+   * 10 000 apps in one go blocked the daemon). Nothing is visible before the last step, which
+   * publishes the whole sample at once, so a reader in between sees the previous sample.
+   */
+  *recordInSteps(at: number, sample: StatSample, step = 1000): Generator<void, void> {
     const previousAt = this.lastAt;
     const dt = previousAt === undefined ? 0 : (at - previousAt) / 1000;
-    const slot = this.head;
-    this.at[slot] = at;
-    this.head = (slot + 1) % this.capacity;
-    this.count = Math.min(this.count + 1, this.capacity);
-
     const servers = new Map<string, ServerTraffic[]>();
+    let n = 0;
     for (const s of sample.servers) {
       let list = servers.get(s.backend);
       if (!list) servers.set(s.backend, (list = []));
       list.push({ name: s.server, requests: s.requests, state: s.status, check: s.check });
+      if (++n % (step * 3) === 0) yield;
     }
-    const seen = new Set<string>();
+    const fresh = new Map<string, Entry>();
     for (const b of sample.backends) {
-      seen.add(b.backend);
-      let entry = this.entries.get(b.backend);
+      const entry = this.entries.get(b.backend);
       let rate: number | null = null;
       let errors: number | null = null;
       if (entry && dt > 0) {
         rate = perSecond(b.requests, entry.latest.requests, dt);
         errors = perSecond(b.responses['5xx'], entry.latest.responses['5xx'], dt);
       }
-      if (!entry) {
-        entry = { latest: b, rate: null, servers: [], series: new Float32Array(SERIES * this.capacity).fill(Number.NaN) };
-        this.entries.set(b.backend, entry);
-      }
-      entry.latest = b;
-      entry.rate = rate;
-      entry.servers = servers.get(b.backend) ?? [];
-      const base = slot * SERIES;
-      entry.series[base] = rate ?? Number.NaN;
-      entry.series[base + 1] = errors ?? Number.NaN;
-      entry.series[base + 2] = b.responseMs;
+      const next = { latest: b, rate, errors, servers: servers.get(b.backend) ?? [] };
+      if (entry) entry.next = next;
+      else fresh.set(b.backend, { latest: b, rate: null, servers: [], series: new Float32Array(SERIES * this.capacity).fill(Number.NaN), next });
+      if (++n % step === 0) yield;
     }
-    for (const name of this.entries.keys()) if (!seen.has(name)) this.entries.delete(name);
+    // Published in one go: the new slot, every backend's figures, the backends gone dropped.
+    const slot = this.head;
+    this.at[slot] = at;
+    this.head = (slot + 1) % this.capacity;
+    this.count = Math.min(this.count + 1, this.capacity);
+    for (const [name, e] of fresh) this.entries.set(name, e);
+    const base = slot * SERIES;
+    for (const [name, e] of this.entries) {
+      const next = e.next;
+      if (!next) {
+        this.entries.delete(name);
+        continue;
+      }
+      e.next = undefined;
+      e.latest = next.latest;
+      e.rate = next.rate;
+      e.servers = next.servers;
+      e.series[base] = next.rate ?? Number.NaN;
+      e.series[base + 1] = next.errors ?? Number.NaN;
+      e.series[base + 2] = next.latest.responseMs;
+    }
   }
 
   /** The latest traffic of a backend, undefined when the latest sample did not have it. */

@@ -1,11 +1,12 @@
 // The I/O edge of traffic: every `intervalMs`, one `show stat` over HAProxy's runtime socket
 // into the ring. A failed sample (HAProxy reloading, socket gone) is counted and logged once per
 // change of state; the ring keeps what it has and the next interval tries again.
-import { sendSocketCommand } from '../apply/socket.js';
+import { setImmediate } from 'node:timers/promises';
+import { streamSocketCommand } from '../apply/socket.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TrafficRing } from './ring.js';
-import { SHOW_STAT_COMMAND, parseShowStat } from './stat.js';
+import { SHOW_STAT_COMMAND, ShowStatParser } from './stat.js';
 
 export interface TrafficSamplerOptions {
   runtimeSocket: string;
@@ -13,8 +14,8 @@ export interface TrafficSamplerOptions {
   windowMs: number;
   log: Logger;
   now?: () => number;
-  /** Sends one runtime API command (default: the shared non-interactive socket client). */
-  send?: (socket: string, command: string) => Promise<string>;
+  /** Sends one runtime API command, its answer to `onChunk` as it arrives (default: the shared socket client). */
+  send?: (socket: string, command: string, onChunk: (chunk: string) => void) => Promise<void>;
 }
 
 export interface SamplerStatus {
@@ -72,11 +73,14 @@ export class TrafficSampler {
 
   private async takeSample(): Promise<void> {
     const now = this.opts.now ?? Date.now;
-    const send = this.opts.send ?? ((socket, command) => sendSocketCommand(socket, command));
+    const send = this.opts.send ?? ((socket, command, onChunk) => streamSocketCommand(socket, command, onChunk));
     const started = performance.now();
     try {
-      const csv = await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND);
-      this.ring.record(now(), parseShowStat(csv));
+      // Parsed as it arrives, a chunk per turn of the event loop: at 10 000 apps the answer is
+      // 11 MB, and parsing it whole blocked the daemon for over a second (docs/traffic.md).
+      const parser = new ShowStatParser();
+      await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND, (chunk) => parser.push(chunk));
+      for (const _ of this.ring.recordInSteps(now(), parser.end())) await setImmediate();
       this.state.samples += 1;
       this.state.lastSampleAt = now();
       this.state.lastSampleMs = performance.now() - started;

@@ -37,66 +37,137 @@ export class StatParseError extends Error {
   override name = 'StatParseError';
 }
 
-export function parseShowStat(csv: string): StatSample {
-  const lines = csv.split('\n');
-  const header = lines[0] ?? '';
-  if (!/^# .*\bpxname,/.test(header)) {
-    throw new StatParseError(`not the CSV of "show stat": ${JSON.stringify(header.slice(0, 80))}`);
+/** The columns read, by their name in the header; the rest of each line is never split out. */
+const COLUMNS = [
+  'pxname',
+  'svname',
+  'scur',
+  'stot',
+  'status',
+  'type',
+  'hrsp_2xx',
+  'hrsp_3xx',
+  'hrsp_4xx',
+  'hrsp_5xx',
+  'req_tot',
+  'rtime',
+  'check_status',
+  'check_code',
+  'check_desc',
+] as const;
+type Column = (typeof COLUMNS)[number];
+type Row = Record<Column, string>;
+
+/**
+ * `show stat` parsed line by line as the answer arrives (push each chunk, then end()): an 11 MB
+ * answer at 10 000 apps is never held whole, and the caller can yield to the event loop between
+ * chunks. Only the columns above are sliced out of each line.
+ */
+export class ShowStatParser {
+  private rest = '';
+  /** COLUMNS position of each CSV column (-1 when not read); undefined before the header. */
+  private slotOf: Int8Array | undefined;
+  private last = 0;
+  private ended = false;
+  private readonly row = {} as Row;
+  private readonly backends: BackendStat[] = [];
+  private readonly servers: ServerStat[] = [];
+
+  push(chunk: string): void {
+    const text = this.rest + chunk;
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      this.line(text.slice(from, nl));
+      from = nl + 1;
+    }
+    this.rest = text.slice(from);
   }
-  const columns = header.slice(2).split(',');
-  const at = (name: string): number => {
-    const i = columns.indexOf(name);
-    if (i < 0) throw new StatParseError(`"show stat" has no ${name} column`);
-    return i;
-  };
-  const col = {
-    px: at('pxname'),
-    sv: at('svname'),
-    scur: at('scur'),
-    stot: at('stot'),
-    status: at('status'),
-    type: at('type'),
-    h2: at('hrsp_2xx'),
-    h3: at('hrsp_3xx'),
-    h4: at('hrsp_4xx'),
-    h5: at('hrsp_5xx'),
-    reqTot: at('req_tot'),
-    rtime: at('rtime'),
-    checkStatus: at('check_status'),
-    checkCode: at('check_code'),
-    checkDesc: at('check_desc'),
-  };
-  const backends: BackendStat[] = [];
-  const servers: ServerStat[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '' || line.startsWith('#')) continue;
-    const f = line.includes('"') ? splitQuoted(line) : line.split(',');
-    const type = f[col.type];
+
+  /** The sample; throws when the answer is not `show stat` or was cut short. */
+  end(): StatSample {
+    if (this.rest !== '') this.line(this.rest);
+    this.rest = '';
+    if (!this.slotOf) this.header('');
+    // HAProxy ends every CLI answer with an empty line: without it the dump was cut short
+    // (HAProxy reloading), and a sample missing apps would drop their history.
+    if (!this.ended) throw new StatParseError('"show stat" answer cut short (no empty line at its end)');
+    return { backends: this.backends, servers: this.servers };
+  }
+
+  private header(line: string): void {
+    if (!/^# .*\bpxname,/.test(line)) throw new StatParseError(`not the CSV of "show stat": ${JSON.stringify(line.slice(0, 80))}`);
+    const names = line.slice(2).split(',');
+    const slotOf = new Int8Array(names.length).fill(-1);
+    COLUMNS.forEach((name, k) => {
+      const i = names.indexOf(name);
+      if (i < 0) throw new StatParseError(`"show stat" has no ${name} column`);
+      slotOf[i] = k;
+      this.last = Math.max(this.last, i);
+    });
+    this.slotOf = slotOf;
+  }
+
+  private line(line: string): void {
+    if (!this.slotOf) {
+      this.header(line);
+      return;
+    }
+    if (line === '') {
+      this.ended = true;
+      return;
+    }
+    if (line.startsWith('#')) return;
+    const f = this.fields(line);
     // 1 = backend, 2 = server (0 = frontend, 3 = listener).
-    if (type === '1') {
-      const reqTot = f[col.reqTot];
-      backends.push({
-        backend: f[col.px]!,
-        requests: reqTot ? num(reqTot) : num(f[col.stot]),
-        responses: { '2xx': num(f[col.h2]), '3xx': num(f[col.h3]), '4xx': num(f[col.h4]), '5xx': num(f[col.h5]) },
-        responseMs: num(f[col.rtime]),
-        sessions: num(f[col.scur]),
-        status: f[col.status] ?? '',
+    if (f.type === '1') {
+      this.backends.push({
+        backend: f.pxname,
+        requests: f.req_tot ? num(f.req_tot) : num(f.stot),
+        responses: { '2xx': num(f.hrsp_2xx), '3xx': num(f.hrsp_3xx), '4xx': num(f.hrsp_4xx), '5xx': num(f.hrsp_5xx) },
+        responseMs: num(f.rtime),
+        sessions: num(f.scur),
+        status: f.status,
       });
-    } else if (type === '2') {
-      const reqTot = f[col.reqTot];
-      const code = f[col.checkCode];
-      servers.push({
-        backend: f[col.px]!,
-        server: f[col.sv]!,
-        requests: reqTot ? num(reqTot) : num(f[col.stot]),
-        status: f[col.status] ?? '',
-        check: { status: (f[col.checkStatus] ?? '').replace(/^\* /, ''), code: code ? num(code) : null, description: f[col.checkDesc] ?? '' },
+    } else if (f.type === '2') {
+      this.servers.push({
+        backend: f.pxname,
+        server: f.svname,
+        requests: f.req_tot ? num(f.req_tot) : num(f.stot),
+        status: f.status,
+        check: { status: f.check_status.replace(/^\* /, ''), code: f.check_code ? num(f.check_code) : null, description: f.check_desc },
       });
     }
   }
-  return { backends, servers };
+
+  /** The read columns of one line (reused object): commas walked up to the last column read. */
+  private fields(line: string): Row {
+    const slotOf = this.slotOf!;
+    const row = this.row;
+    for (const name of COLUMNS) row[name] = '';
+    if (line.includes('"')) {
+      splitQuoted(line).forEach((v, i) => {
+        const k = slotOf[i] ?? -1;
+        if (k >= 0) row[COLUMNS[k]!] = v;
+      });
+      return row;
+    }
+    let from = 0;
+    for (let i = 0; i <= this.last; i++) {
+      const comma = line.indexOf(',', from);
+      const k = slotOf[i]!;
+      if (k >= 0) row[COLUMNS[k]!] = comma < 0 ? line.slice(from) : line.slice(from, comma);
+      if (comma < 0) break;
+      from = comma + 1;
+    }
+    return row;
+  }
+}
+
+/** A whole `show stat` answer at once (tests, the bench); the sampler streams it instead. */
+export function parseShowStat(csv: string): StatSample {
+  const parser = new ShowStatParser();
+  parser.push(csv);
+  return parser.end();
 }
 
 function num(v: string | undefined): number {

@@ -4,7 +4,6 @@
 // and charts, the change timeline filtered by app, on a laptop and a phone, under the strict CSP.
 // Screenshots go to test-artifacts/.
 import t from 'tap';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../dev/chromium.js';
@@ -13,11 +12,9 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import { startTrafficGenerator, trafficPlan } from '../../dev/traffic.js';
 import { createLogger } from '../../src/log.js';
-import { PACKAGE_ROOT } from '../../src/paths.js';
 import type { StatusDocument } from '../../src/server/status.js';
 import { eventually, freePort } from '../helpers/net.js';
-
-const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
+import { ARTIFACTS, cardsInOrder, overflow, PHONE, pageOpener } from '../helpers/page.js';
 
 const apps: MarathonApp[] = [
   { id: '/blog', instances: 1, tags: [], mode: 'http' },
@@ -25,14 +22,12 @@ const apps: MarathonApp[] = [
   { id: '/wiki', instances: 1, tags: [], mode: 'http' },
 ];
 
-const cardsInOrder = (page: Page): Promise<string[]> => page.$$eval('#routes article.app', (els) => els.map((e) => e.getAttribute('data-app') ?? ''));
 const figure = (page: Page, app: string, name: string): Promise<string> => page.locator(`article[data-app="${app}"] [data-figure="${name}"]`).innerText();
 
 t.test('traffic on the status page in headless Chromium', async (t) => {
   // First: a missing Chromium fails the test with the fix before any cluster starts.
   const browser: Browser = await launchChromium();
   t.teardown(() => browser.close());
-  await mkdir(ARTIFACTS, { recursive: true });
   const httpPort = await freePort();
   const cluster = await startDevCluster({
     httpPort,
@@ -59,16 +54,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
   const generator = startTrafficGenerator(httpPort, trafficPlan(hosts, 3));
   stopTraffic = () => generator.stop();
   const url = `${cluster.daemon.server.url}/`;
-  const errors: string[] = [];
-  const open = async (viewport: { width: number; height: number }, path = '', isMobile = false) => {
-    const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: isMobile ? 2 : 1 });
-    const page = await context.newPage();
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url + path);
-    await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
-    return page;
-  };
+  const open = await pageOpener(browser, url);
 
   await t.test('/status has the traffic fields, per app and per server', async (t) => {
     const doc = await eventually(
@@ -114,7 +100,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
   });
 
   await t.test('laptop: figures and sparklines move, sorting, timeline filtered by app', async (t) => {
-    const page = await open({ width: 1366, height: 900 });
+    const page = await open();
     await page.waitForFunction(
       () => {
         const rate = document.querySelector('article[data-app="shop"] [data-figure="rate"]')?.textContent ?? '';
@@ -171,7 +157,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
   });
 
   await t.test("detail view: servers with HAProxy state and checks, charts, the app's changes", async (t) => {
-    const page = await open({ width: 1366, height: 900 });
+    const page = await open();
     await page.click('article[data-app="shop"] h3 a');
     await page.waitForSelector('#detail-section[data-app="shop"]:not([hidden])');
     t.equal(await page.locator('#routes-section').isVisible(), false, 'the overview is hidden');
@@ -197,7 +183,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
       ['?sort=rate', 'traffic-phone.png'],
       ['#app=shop', 'traffic-detail-phone.png'],
     ] as const) {
-      const page = await open({ width: 390, height: 844 }, path, true);
+      const page = await open(path, PHONE, true);
       if (path.startsWith('#'))
         await page.waitForFunction(() => document.querySelectorAll('#detail-section figure.big svg polyline').length >= 1, null, { timeout: 15_000 });
       else {
@@ -205,8 +191,7 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
         await page.locator('article[data-app="shop"]').scrollIntoViewIfNeeded();
         await page.waitForSelector('article[data-app="shop"] .sparks svg polyline', { timeout: 15_000 });
       }
-      const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
-      t.ok(width.scroll <= width.client, `${path}: no horizontal overflow (${width.scroll} <= ${width.client})`);
+      t.equal(await overflow(page), 0, `${path}: no horizontal overflow`);
       await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
       // One screen as a phone shows it, at the app cards (or the top of the detail view).
       if (!path.startsWith('#')) await page.locator('#routes-section').scrollIntoViewIfNeeded();
@@ -215,5 +200,5 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
     }
   });
 
-  t.same(errors, [], 'no script errors or CSP violations in the console');
+  t.same(open.errors, [], 'no script errors or CSP violations in the console');
 });

@@ -102,3 +102,22 @@ t.test('properties: bounded history, aligned series, rates never negative', asyn
   );
   t.pass('held for 300 random sequences');
 });
+
+t.test('recorded in steps: nothing of a sample shows before its last step, then all of it', async (t) => {
+  const ring = new TrafficRing(10);
+  const names = Array.from({ length: 25 }, (_, i) => `app_${i}`);
+  ring.record(1_000, sample(...names.map((n) => backend(n, 10))));
+  const steps = ring.recordInSteps(6_000, sample(...names.slice(1).map((n) => backend(n, 60))), 10);
+  let paused = 0;
+  for (let r = steps.next(); !r.done; r = steps.next()) {
+    paused += 1;
+    t.equal(ring.lastAt, 1_000, `step ${paused}: still the previous sample`);
+    t.equal(ring.traffic('app_3')!.requests, 10);
+    t.ok(ring.traffic('app_0'), 'the backend about to go is still there');
+  }
+  t.ok(paused >= 2, `it paused (${paused} times)`);
+  t.equal(ring.lastAt, 6_000);
+  t.equal(ring.traffic('app_3')!.rate, 10, 'published: 50 requests in 5 s');
+  t.equal(ring.traffic('app_0'), undefined, 'the backend gone is dropped');
+  t.same(ring.series('app_24')!.rate, [null, 10]);
+});

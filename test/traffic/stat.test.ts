@@ -42,7 +42,7 @@ t.test('columns are found by name, quoted fields with commas are one field', asy
     '# svname,pxname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\n' +
     'BACKEND,app_x,1,UP,3,40,41,12,30,1,2,8,,,,\n' +
     's1,app_x,2,DOWN,0,20,21,0,0,0,0,0,* L4CON,,"Connection refused, at step 1 ""tcp""",\n' +
-    'FRONTEND,http_in,0,OPEN,0,0,0,0,0,0,0,0,,,,\n';
+    'FRONTEND,http_in,0,OPEN,0,0,0,0,0,0,0,0,,,,\n\n';
   const { backends, servers } = parseShowStat(csv);
   t.same(backends, [{ backend: 'app_x', requests: 41, responses: { '2xx': 30, '3xx': 1, '4xx': 2, '5xx': 8 }, responseMs: 12, sessions: 3, status: 'UP' }]);
   t.same(servers, [
@@ -60,12 +60,16 @@ t.test('an answer that is not show stat is an error naming what came back', asyn
   t.throws(() => parseShowStat('Unknown command. Please enter one of the following commands only :\n'), { name: 'StatParseError' });
   t.throws(() => parseShowStat('Permission denied\n'), { message: /not the CSV of "show stat": "Permission denied"/ });
   t.throws(() => parseShowStat('# pxname,svname,type\n'), { message: /no scur column/ });
-  t.same(parseShowStat(`${real.split('\n')[0]}\n`), { backends: [], servers: [] }, 'a header alone: nothing served');
+  t.same(parseShowStat(`${real.split('\n')[0]}\n\n`), { backends: [], servers: [] }, 'a header alone: nothing served');
+  t.throws(() => parseShowStat(''), { message: /not the CSV of "show stat": ""/ }, 'nothing at all');
+  // HAProxy ends every answer with an empty line; one cut short (a reload mid-dump) lacks it.
+  t.throws(() => parseShowStat(real.slice(0, real.indexOf('\napp_irc-bouncer-community') + 1)), { message: /cut short/ });
+  t.throws(() => parseShowStat(real.slice(0, -1)), { message: /cut short/ }, 'even cut right after a line');
 });
 
 t.test('garbage in a counter reads as 0, never as NaN', async (t) => {
   const csv =
-    '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\napp_x,BACKEND,1,UP,x,-5,,,,,,,,,,\n';
+    '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\napp_x,BACKEND,1,UP,x,-5,,,,,,,,,,\n\n';
   const [b] = parseShowStat(csv).backends;
   t.same(b, { backend: 'app_x', requests: 0, responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, responseMs: 0, sessions: 0, status: 'UP' });
 });
