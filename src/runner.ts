@@ -315,12 +315,19 @@ export class Runner extends EventEmitter {
     if (this.stopped || this.opts.applier.appsOnSpares.length === 0) return;
     this.settleTimer = setTimeout(() => {
       this.settleTimer = undefined;
-      void this.exclusive(async () => {
-        const report = await this.opts.applier.consolidateSpares();
-        if (report) this.record(report, this.state.liveModel);
-      }).catch((err) => this.opts.log.error({ err }, 'consolidating the apps on spare backends failed; tried again after the next change'));
+      this.consolidateSpares().catch((err) =>
+        this.opts.log.error({ err }, 'consolidating the apps on spare backends failed; tried again after the next change'),
+      );
     }, this.opts.spareSettleMs ?? 300_000);
     this.settleTimer.unref?.();
+  }
+
+  /** Gives the apps on spare backends their own now (one validated reload); nothing when none is on a spare. */
+  consolidateSpares(): Promise<void> {
+    return this.exclusive(async () => {
+      const report = await this.opts.applier.consolidateSpares();
+      if (report) this.record(report, this.state.liveModel);
+    });
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -164,6 +164,11 @@ export interface AppView {
   maintenance: { key: string; message: string; since: string | null } | null;
   /** Sampled from HAProxy's `show stat` (docs/traffic.md); null until the first sample has the app. */
   traffic?: AppTrafficView | null;
+  /**
+   * A brand-new app HAProxy serves from a spare backend until the next reload gives it `backend`
+   * (docs/incremental.md): the spare's name, else `null`.
+   */
+  spare: string | null;
 }
 
 export interface RejectionView {
@@ -190,6 +195,8 @@ export interface StatusDocument {
     pendingChanges: boolean;
     /** A change the never-shrink guard holds back until a fresh read confirms it. */
     held: { since: string | null; reason: string; routesBefore: number; routesAfter: number } | null;
+    /** Spare backends (haproxy.spare_backends) of the running configuration, and the apps on them. */
+    spares: { total: number; free: number; apps: { app: string; backend: string; spare: string; since: string | null }[] };
     counters: Record<string, number>;
   };
   /** `serving`: what HAProxy runs; `latest-build`: nothing applied yet, the last build shown. */
@@ -211,7 +218,7 @@ export interface StatusDocument {
   acme: AcmeView | null;
 }
 
-function appView(app: AppRoute, model: RoutingModel): AppView {
+function appView(app: AppRoute, model: RoutingModel, spares: ReadonlyMap<string, string>): AppView {
   const servers: ServerView[] = app.servers.map((s) => ({ name: s.name, id: s.id, address: s.address, port: s.port, state: s.passing ? 'up' : 'down' }));
   const settings: Record<string, string | number | boolean> = { httpsOnly: app.httpsOnly, sticky: app.sticky };
   if (app.healthcheck !== undefined) settings.healthcheck = app.healthcheck;
@@ -219,7 +226,9 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
   if (app.timeoutServer !== undefined) settings.timeoutServer = app.timeoutServer;
   Object.assign(settings, edgeFields(app));
   const hosts = model.hosts.filter((h) => h.app === app.name);
+  const onSpare = spares.get(app.name);
   return {
+    spare: onSpare ?? null,
     name: app.name,
     backend: app.backend,
     mode: app.mode,
@@ -233,7 +242,7 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
     serversUp: servers.filter((s) => s.state === 'up').length,
     serversDown: servers.filter((s) => s.state === 'down').length,
     settings,
-    features: describeFeatures(app),
+    features: onSpare === undefined ? describeFeatures(app) : [spareLine(app, onSpare), ...describeFeatures(app)],
     members: app.members ?? null,
     maintenance: app.maintenance
       ? {
@@ -243,6 +252,11 @@ function appView(app: AppRoute, model: RoutingModel): AppView {
         }
       : null,
   };
+}
+
+/** The page, /status and the logs say it the same way: the app first, the spare as where it runs. */
+export function spareLine(app: { name: string; backend: string }, spare: string): string {
+  return `served from spare backend ${spare} (added without a reload) until the next reload gives it ${app.backend}`;
 }
 
 const rejectionView = (r: Rejection): RejectionView => ({ kind: r.kind, service: r.service, subject: r.subject, reason: r.reason, key: r.key ?? null });
@@ -266,6 +280,8 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
   const routesFrom = state.liveModel ? 'serving' : state.builtModel ? 'latest-build' : 'none';
   const latest = state.builtModel;
   const last = state.lastApply;
+  const spareApps = state.spares?.apps ?? [];
+  const onSpares = new Map(spareApps.map((a) => [a.app, a.spare]));
   return {
     generatedAt: new Date(now).toISOString(),
     router: { ...info, startedAt: new Date(state.startedAt).toISOString(), uptimeSeconds: seconds(now - state.startedAt) },
@@ -285,9 +301,14 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
         ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter }
         : null,
       counters: { ...state.counters },
+      spares: {
+        total: state.spares?.total ?? 0,
+        free: Math.max(0, (state.spares?.total ?? 0) - spareApps.length),
+        apps: spareApps.map((a) => ({ app: a.app, backend: a.backend, spare: a.spare, since: iso(a.since) })),
+      },
     },
     routesFrom,
-    apps: model ? model.apps.map((a) => appView(a, model)) : [],
+    apps: model ? model.apps.map((a) => appView(a, model, onSpares)) : [],
     hosts: model ? model.hosts.map((h) => ({ host: h.host, app: h.app, backend: h.backend, source: h.source, key: h.key ?? null })) : [],
     customDomains: model ? model.hosts.filter((h) => h.source === 'kv').map((h) => ({ host: h.host, app: h.app, key: h.key ?? '' })) : [],
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
