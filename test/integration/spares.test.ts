@@ -9,6 +9,7 @@ import { startTestCluster } from '../helpers/cluster.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import type { ApplyReport } from '../../src/apply/applier.js';
+import { explainHost, formatExplanation, readLiveView, spareOf } from '../../src/cli/explain.js';
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
 import type { StatusDocument } from '../../src/server/status.js';
@@ -56,6 +57,15 @@ t.test('spare backends with a real HAProxy', async (t) => {
     const blog = doc.apps.find((a) => a.name === 'blog')!;
     t.match(blog, { name: 'blog', backend: 'app_blog', spare: 'spare_1' }, '/status names the app');
     t.match(blog.features[0], /served from spare backend spare_1/);
+    // `paas-router explain` asks the running daemon where the app is served from.
+    const view = await readLiveView(config);
+    const e = { ...explainHost(view, config, host('blog')), spare: await spareOf(cluster.daemon.server.url, 'blog') };
+    t.match(
+      formatExplanation(e),
+      new RegExp(`^${host('blog')} is served by app blog \\(backend app_blog; HAProxy serves it from spare backend spare_1 until the next reload\\)`),
+    );
+    t.equal(await spareOf(cluster.daemon.server.url, 'web'), undefined, 'an app on its own backend');
+    t.equal(await spareOf('http://127.0.0.1:1', 'blog'), undefined, 'no daemon: nothing said');
   });
 
   await t.test('the app on the spare gets its next instance and a maintenance page at runtime', async (t) => {
