@@ -136,14 +136,35 @@ t.test('spare backends with a real HAProxy', async (t) => {
     t.match(state.spares?.apps, [{ app: 'late', spare: 'spare_1' }]);
   });
 
+  await t.test('HAProxy refusing the spare (its state differs) falls back to a validated reload', async (t) => {
+    await runner.consolidateSpares();
+    // Someone put a server on the free spare behind the daemon's back: the check after the
+    // commands finds it, and the change reloads instead (which also drops the stray server).
+    t.match(await sendSocketCommand(socket, 'add server spare_1/stray 127.0.0.1:9'), /New server registered/);
+    const before = await reloads();
+    const at = Date.now();
+    await cluster.addTask(app('odd'));
+    await wait('odd served', async () => (await get('odd')).status === 200);
+    await settle();
+    t.equal(await reloads(), before + 1, 'one reload');
+    t.match(since(at)[0], { status: 'reloaded', reloadReason: /server spare_1\/stray is not in the config/ });
+    t.same(state.spares?.apps, [], 'not left on the spare');
+    t.match(await runtimeMap(), new RegExp(`${host('odd')} app_odd`));
+    t.notMatch(await sendSocketCommand(socket, 'show servers state spare_1'), /stray/, 'the reload dropped the stray server');
+    await cluster.addTask(app('later'));
+    await wait('later served', async () => (await get('later')).status === 200);
+    await settle();
+    t.match(state.spares?.apps, [{ app: 'later', spare: 'spare_1' }], 'the pool works again');
+  });
+
   await t.test('the consolidation reload serves the same', async (t) => {
     const before = await reloads();
     const at = Date.now();
     await runner.consolidateSpares();
     t.equal(await reloads(), before + 1);
-    t.match(since(at), [{ status: 'reloaded', reloadReason: /consolidating 1 app\(s\) on spare backends into their own backends \(late\)/ }]);
-    t.match(await runtimeMap(), new RegExp(`${host('late')} app_late`));
-    t.equal((await get('late')).status, 200);
+    t.match(since(at), [{ status: 'reloaded', reloadReason: /consolidating 1 app\(s\) on spare backends into their own backends \(later\)/ }]);
+    t.match(await runtimeMap(), new RegExp(`${host('later')} app_later`));
+    t.equal((await get('later')).status, 200);
     t.same(state.spares?.apps, []);
     await runner.consolidateSpares();
     t.equal(await reloads(), before + 1, 'nothing on a spare: no reload');
