@@ -50,7 +50,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     t.match(await runtimeMap(), new RegExp(`${host('blog')} spare_1`), 'HAProxy maps the host to the spare');
     t.match(await sendSocketCommand(socket, 'show servers state spare_1'), /spare_1 \d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1/, 'the server is on the spare');
     // The files say what the next reload or a restart loads: the app's own backend.
-    t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), /\nbackend app_blog\n[^]*server 127\.0\.0\.1:/);
+    t.match(await readFile(join(config.haproxy.configDir, 'haproxy.cfg'), 'utf8'), /\nbackend app_blog\n[\s\S]*server 127\.0\.0\.1:/);
     t.match(await readFile(hostsMap, 'utf8'), new RegExp(`${host('blog')} app_blog`));
     const doc = await status();
     t.match(doc.haproxy.spares, { total: 2, free: 1, apps: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] });
