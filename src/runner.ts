@@ -271,7 +271,7 @@ export class Runner extends EventEmitter {
     this.state.builtModel = model;
     this.state.lastBuildError = undefined;
     // A held change touches nothing: not even the certificate files.
-    const planned = this.incremental.plan(live, applier.runningFiles, { inUse: applier.sparesInUse });
+    const planned = this.incremental.plan(live, applier.runningFiles, applier.spareUse);
     // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
     if (leading && planned?.plan.kind !== 'runtime') return 'wait';
     const counts = { before: this.incremental.runningCounts(applier.runningFiles), after: live.counts };

@@ -118,6 +118,11 @@ export class Applier {
   private readonly writeFiles: typeof writeFilesAtomically;
   /** Apps HAProxy serves from spare backends: until a reload loads the files (their own backends). */
   private readonly spares = new SpareAssignments();
+  /**
+   * After a daemon restart the running HAProxy may still serve apps from spares (the files never
+   * say so): no spare is taken until a reload has loaded the files.
+   */
+  private sparesUnknown = false;
   /** How each set of files was rendered: the consolidation reload validates the running files again. */
   private readonly candidates = new WeakMap<RenderedFiles, Candidate>();
 
@@ -144,9 +149,11 @@ export class Applier {
     return this.reloadPending;
   }
 
-  /** Spare backends HAProxy serves a brand-new app from (the plan takes the others). */
-  get sparesInUse(): ReadonlySet<string> {
-    return this.spares.inUse;
+  /** Spare backends HAProxy serves a brand-new app from (the plan takes the others), or why none may be taken. */
+  get spareUse(): { inUse: ReadonlySet<string>; unavailable?: string } {
+    if (this.sparesUnknown)
+      return { inUse: this.spares.inUse, unavailable: 'the spare backends are not known to be free until a reload after the daemon started' };
+    return { inUse: this.spares.inUse };
   }
 
   /** The apps on spare backends, sorted by app (status page, /status, logs). */
@@ -184,6 +191,7 @@ export class Applier {
       }
     }
     this.good = files;
+    this.sparesUnknown = true;
     return { adopted: true };
   }
 
@@ -440,6 +448,7 @@ export class Applier {
         this.refused = undefined;
         // HAProxy is gone: when it starts it loads the files, every app in its own backend.
         this.spares.clear();
+        this.sparesUnknown = false;
         await this.removeStaleCertificates(live, before);
         return this.failure('haproxy-unreachable', checksum, err, { validateMs });
       }
@@ -470,6 +479,7 @@ export class Applier {
     this.runtime?.forgetDrained();
     // The new worker runs the files: every app has its own backend, every spare is empty again.
     this.spares.clear();
+    this.sparesUnknown = false;
     await this.removeStaleCertificates(live, before);
     return { status: 'reloaded', checksum, validateMs, reloadMs: Date.now() - started };
   }

@@ -302,4 +302,12 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   t.same(applier.appsOnSpares, []);
   t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog', 'served from its own backend');
   t.equal(await applier.consolidateSpares(), undefined, 'nothing on a spare: nothing to do');
+
+  // A daemon restart adopts the files, which never say what a spare holds: none is taken until a reload.
+  const restarted = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(restarted.spareUse, { inUse: new Set() }, 'before adoption: free');
+  t.same(await restarted.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.match(restarted.spareUse, { unavailable: /not known to be free until a reload after the daemon started/ });
+  t.match(await restarted.reloadRunning('test'), { status: 'reloaded' });
+  t.same(restarted.spareUse, { inUse: new Set() }, 'a reload loaded the files: free again');
 });

@@ -84,6 +84,10 @@ t.test('the pool: spares in use are skipped; none free, or none at all, is a rel
   t.match(planNew([], { inUse: new Set(['spare_1']) }), { kind: 'runtime', spares: [{ spare: 'spare_2' }] });
   t.match(planNew([], { inUse: new Set(['spare_1', 'spare_2']) }), { kind: 'reload', reason: /every spare backend is taken \(haproxy.spare_backends: 2\)/ });
   t.match(planNew([], none, 0), { kind: 'reload', reason: /no spare backends/ });
+  t.match(planNew([], { inUse: new Set(), unavailable: 'not known after a restart' }), {
+    kind: 'reload',
+    reason: 'app blog was added (not known after a restart)',
+  });
   const build = builder(2);
   const before = build(existing);
   const after = build({ ...existing, blog: [mc('blog', 2)] });

@@ -32,6 +32,8 @@ export type ModelPlan =
 /** The spare backends the running HAProxy already serves apps from (the applier keeps them). */
 export interface SpareUse {
   inUse: ReadonlySet<string>;
+  /** Why no spare may be taken now (the running HAProxy's spares are not known), if so. */
+  unavailable?: string;
 }
 
 function listOf(view: AppView): string {
@@ -138,6 +140,7 @@ function spareFor(
 ): { spare: string; ops: RuntimeOp[]; servers: Map<string, ServerLine> } | { reason: string } {
   const added = `app ${app.name} was added`;
   if (use === undefined || spares.length === 0) return { reason: `${added} (no spare backends)` };
+  if (use.unavailable !== undefined) return { reason: `${added} (${use.unavailable})` };
   if (app.mode !== 'http') return { reason: `${added} (a tcp app needs its own listener)` };
   const free = spares.find((s) => !use.inUse.has(s.backend) && !claims.some((c) => c.spare === s.backend));
   if (free === undefined) return { reason: `${added} and every spare backend is taken (haproxy.spare_backends: ${spares.length})` };
