@@ -4,7 +4,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { planFromData, type ModelPlan } from '../../src/apply/runtime/model-plan.js';
+import { planFromData, type ModelPlan, type SpareUse } from '../../src/apply/runtime/model-plan.js';
 import { SpareAssignments, desiredOnSpares, onSpares } from '../../src/apply/runtime/spares.js';
 import { buildModel } from '../../src/model/build.js';
 import type { ServiceInstance } from '../../src/sources/types.js';
@@ -33,9 +33,9 @@ function builder(spareBackends: number) {
 }
 
 const existing = { web: [mc('web', 1)] };
-const none = { inUse: new Set<string>() };
+const none: SpareUse = { inUse: new Set<string>() };
 
-function planNew(tags: string[], use = none, spares = 2): ModelPlan {
+function planNew(tags: string[], use: SpareUse = none, spares = 2): ModelPlan {
   const build = builder(spares);
   const before = build(existing);
   const after = build({ ...existing, blog: [mc('blog', 2, { tags }), mc('blog', 3, { tags, passing: false })] });
