@@ -112,7 +112,7 @@ export async function startBenchConsul(): Promise<Bench['consul']> {
 }
 
 export async function startBench(
-  opts: { fill?: (consul: Bench['consul']) => Promise<void>; logFile?: string; wait?: { min: string; max: string } } = {},
+  opts: { fill?: (consul: Bench['consul']) => Promise<void>; logFile?: string; wait?: { min: string; max: string }; spareBackends?: number } = {},
 ): Promise<Bench> {
   const work = await mkdtemp(join(tmpdir(), 'paas-router-bench-'));
   const consul = await startBenchConsul();
@@ -133,6 +133,7 @@ export async function startBench(
       stats_port: await freePort(),
       hard_stop_after: '5s',
       reload_timeout: '60s',
+      ...(opts.spareBackends === undefined ? {} : { spare_backends: opts.spareBackends }),
     },
     wait: opts.wait ?? { min: '10ms', max: '100ms' },
     listen: `127.0.0.1:${listenPort}`,

@@ -26,6 +26,8 @@ const { values } = parseArgs({
     'inc-sizes': { type: 'string', default: '20,1000,10000' },
     'inc-trials': { type: 'string', default: '30' },
     'new-trials': { type: 'string', default: '5' },
+    // haproxy.spare_backends for the incremental part: a brand-new app takes a spare (0: a reload).
+    spares: { type: 'string', default: '16' },
     burst: { type: 'string', default: '1000' },
   },
 });
@@ -50,7 +52,13 @@ if (values['inc-sizes']!.split(',').filter(Boolean).length > 0) {
   for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
     log(`incremental: ${size} apps × 3 (dev Consul)`);
     results.push(
-      await measureSize(size, { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst) }, main, pool, log),
+      await measureSize(
+        size,
+        { trials: Number(values['inc-trials']), newTrials: Number(values['new-trials']), burst: Number(values.burst), spares: Number(values.spares) },
+        main,
+        pool,
+        log,
+      ),
     );
     // Each size's rows as soon as measured: a later failure loses nothing.
     for (const row of incrementalRows(results).filter((r) => r.measure.startsWith(`${size} apps`))) log(`  = ${row.measure}: ${row.value}`);

@@ -53,6 +53,7 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
     hardStopAfter: config.haproxy.hardStopAfter,
     maxOldWorkers: config.haproxy.maxOldWorkers,
     maxconn: config.haproxy.maxconn,
+    spareBackends: config.haproxy.spareBackends,
     edge: {
       statsBindAddress: config.haproxy.statsBindAddress,
       trustedProxies: config.haproxy.trustedProxies,
@@ -139,6 +140,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       templates: new TemplatesSource(config.templatesDir, log),
       secrets,
     },
+    spareSettleMs: config.haproxy.spareSettleMs,
     certificates: secrets ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log }) : undefined,
     applier,
     configDir: config.haproxy.configDir,

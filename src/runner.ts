@@ -55,6 +55,8 @@ export interface RunnerOptions {
   retryMs?: number;
   /** Keeps HAProxy's memory in step with the certificates from `secrets` (runtime API). */
   certificates?: CertificateRuntime;
+  /** `haproxy.spare_settle`: quiet time after which apps on spare backends get their own (a validated reload). */
+  spareSettleMs?: number;
 }
 
 interface Latest {
@@ -90,6 +92,8 @@ export class Runner extends EventEmitter {
   readonly incremental = new IncrementalBuilds();
   /** The last build left out tcp apps whose port another process holds: probe again later. */
   private busyPortsLeftOut = false;
+  /** Fires after haproxy.spare_settle of quiet while apps are on spare backends. */
+  private settleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
     super();
@@ -140,6 +144,7 @@ export class Runner extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearInterval(this.retryTimer);
+    clearTimeout(this.settleTimer);
     this.guard?.stop();
     this.quiescence.stop();
     const { sources } = this.opts;
@@ -267,7 +272,7 @@ export class Runner extends EventEmitter {
     this.state.builtModel = model;
     this.state.lastBuildError = undefined;
     // A held change touches nothing: not even the certificate files.
-    const planned = this.incremental.plan(live, applier.runningFiles);
+    const planned = this.incremental.plan(live, applier.runningFiles, applier.spareUse);
     // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
     if (leading && planned?.plan.kind !== 'runtime') return 'wait';
     const counts = { before: this.incremental.runningCounts(applier.runningFiles), after: live.counts };
@@ -300,6 +305,32 @@ export class Runner extends EventEmitter {
     });
   }
 
+  /**
+   * Apps on spare backends get their own at the next reload that happens anyway, or after
+   * haproxy.spare_settle with no change applied (quiet): every applied change starts the wait again.
+   */
+  private armSpareSettle(restart: boolean): void {
+    if (this.settleTimer !== undefined && !restart && this.opts.applier.appsOnSpares.length > 0) return;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    if (this.stopped || this.opts.applier.appsOnSpares.length === 0) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.consolidateSpares().catch((err) =>
+        this.opts.log.error({ err }, 'consolidating the apps on spare backends failed; tried again after the next change'),
+      );
+    }, this.opts.spareSettleMs ?? 300_000);
+    this.settleTimer.unref?.();
+  }
+
+  /** Gives the apps on spare backends their own now (one validated reload); nothing when none is on a spare. */
+  consolidateSpares(): Promise<void> {
+    return this.exclusive(async () => {
+      const report = await this.opts.applier.consolidateSpares();
+      if (report) this.record(report, this.state.liveModel);
+    });
+  }
+
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const turn = this.haproxyTurn.then(fn);
     this.haproxyTurn = turn.then(
@@ -311,6 +342,16 @@ export class Runner extends EventEmitter {
 
   private record(report: ApplyReport, model: RoutingModel | undefined): void {
     recordApply(this.state, this.opts.log, report, model, this.opts.applier.runningChecksum);
+    const apps = this.opts.applier.appsOnSpares;
+    const total = this.incremental.runningSpares(this.opts.applier.runningFiles);
+    this.state.spares = { total: total ?? this.state.spares?.total ?? 0, apps };
+    for (const claim of report.spares ?? [])
+      this.opts.log.info(
+        { app: claim.app, spare: claim.spare, backend: claim.backend },
+        `app ${claim.app} is served from spare backend ${claim.spare} (no reload) until the next reload gives it backend ${claim.backend}`,
+      );
+    // Only a change restarts the wait: a build that changed nothing (a Vault refresh) is quiet.
+    this.armSpareSettle(report.status === 'runtime' || report.status === 'reloaded');
     this.emit('applied', report);
   }
 

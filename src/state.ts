@@ -1,5 +1,6 @@
 // What the daemon knows about itself: read by logs, the status page, /status, /healthz and metrics.
 import type { ApplyReport } from './apply/applier.js';
+import type { AppOnSpare } from './apply/runtime/spares.js';
 import type { AcmeView } from './acme/view.js';
 import type { TlsStatus } from './render/certificates.js';
 import type { RoutingModel } from './model/types.js';
@@ -43,6 +44,11 @@ export interface RouterState {
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
   runningChecksum?: string;
+  /**
+   * Brand-new apps HAProxy serves from spare backends until the next reload (docs/incremental.md),
+   * and how many spares the running configuration has.
+   */
+  spares?: { total: number; apps: AppOnSpare[] };
   /** ACME issuing (src/acme/view.ts): lock, per-host certificate source, expiry, last order, next try. */
   acme?: AcmeView;
   counters: {

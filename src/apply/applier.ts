@@ -16,6 +16,7 @@ import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './fil
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
+import { SpareAssignments, desiredOnSpares, onSpares, type AppOnSpare, type SpareClaim } from './runtime/spares.js';
 import { HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
@@ -66,6 +67,8 @@ export interface ApplyReport {
   profile?: Record<string, number>;
   /** Why the change could not go through the runtime API (status `reloaded`). */
   reloadReason?: string;
+  /** Brand-new apps this change put on spare backends (status `runtime`), until the next reload. */
+  spares?: SpareClaim[];
   error?: { code: string; message: string; output?: string };
   /** The reload onto the last good files that undid a half-done runtime change (after a failure). */
   undo?: ApplyReport;
@@ -74,7 +77,7 @@ export interface ApplyReport {
 /** A runtime plan made by the caller, and the running files it was made against. */
 export interface PlannedChange {
   against: RenderedFiles;
-  plan: { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState } | { kind: 'reload'; reason: string };
+  plan: { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState; spares?: SpareClaim[] } | { kind: 'reload'; reason: string };
 }
 
 /** What HAProxy must hold after the runtime change, read from the candidate's files. */
@@ -113,6 +116,15 @@ export class Applier {
   private refused: string | undefined;
   private readonly runtime: RuntimeExecutor | undefined;
   private readonly writeFiles: typeof writeFilesAtomically;
+  /** Apps HAProxy serves from spare backends: until a reload loads the files (their own backends). */
+  private readonly spares = new SpareAssignments();
+  /**
+   * After a daemon restart the running HAProxy may still serve apps from spares (the files never
+   * say so): no spare is taken until a reload has loaded the files.
+   */
+  private sparesUnknown = false;
+  /** How each set of files was rendered: the consolidation reload validates the running files again. */
+  private readonly candidates = new WeakMap<RenderedFiles, Candidate>();
 
   constructor(private readonly opts: ApplierOptions) {
     if (opts.runtimeSocket) this.runtime = new RuntimeExecutor(opts.runtimeSocket, join(opts.configDir, HOSTS_MAP));
@@ -135,6 +147,18 @@ export class Applier {
 
   get pendingReload(): boolean {
     return this.reloadPending;
+  }
+
+  /** Spare backends HAProxy serves a brand-new app from (the plan takes the others), or why none may be taken. */
+  get spareUse(): { inUse: ReadonlySet<string>; unavailable?: string } {
+    if (this.sparesUnknown)
+      return { inUse: this.spares.inUse, unavailable: 'the spare backends are not known to be free until a reload after the daemon started' };
+    return { inUse: this.spares.inUse };
+  }
+
+  /** The apps on spare backends, sorted by app (status page, /status, logs). */
+  get appsOnSpares(): AppOnSpare[] {
+    return this.spares.list();
   }
 
   /**
@@ -167,6 +191,7 @@ export class Applier {
       }
     }
     this.good = files;
+    this.sparesUnknown = true;
     return { adopted: true };
   }
 
@@ -184,6 +209,7 @@ export class Applier {
    */
   async apply(candidate: Candidate, planned?: PlannedChange): Promise<ApplyReport> {
     const live = candidate(this.opts.configDir);
+    this.candidates.set(live, candidate);
     const checksum = checksumOf(live);
     if (this.good && isDeepStrictEqual(this.good, live)) {
       if (this.reloadPending) return this.reload(live, checksum, undefined);
@@ -196,14 +222,22 @@ export class Applier {
     let runtimeTouched = false;
     if (previous && !this.reloadPending && this.runtime && !this.writeFailing) {
       const usable = planned !== undefined && planned.against === previous;
-      const plan = usable ? planned.plan : planRuntime(previous, live);
+      let plan = usable ? planned.plan : planRuntime(previous, live);
+      const claims = usable && planned.plan.kind === 'runtime' ? (planned.plan.spares ?? []) : [];
+      if (plan.kind === 'runtime' && !this.spares.canTake(claims)) plan = { kind: 'reload', reason: 'the spare backend the plan took is in use' };
       if (plan.kind === 'runtime') {
         // New certificate files go live only once `haproxy -c` has loaded them from staging.
         if (certificatesDiffer(previous, live)) {
           const refused = await this.validateOrReport(candidate, checksum, false);
           if (refused) return refused;
         }
-        const outcome = await this.applyAtRuntime(plan.ops, live, checksum, usable && planned.plan.kind === 'runtime' ? planned.plan.desired : undefined);
+        const outcome = await this.applyAtRuntime(
+          plan.ops,
+          live,
+          checksum,
+          usable && planned.plan.kind === 'runtime' ? planned.plan.desired : undefined,
+          claims,
+        );
         if ('status' in outcome) return outcome;
         reloadReason = outcome.fallback;
         runtimeTouched = true;
@@ -237,6 +271,31 @@ export class Applier {
     return report.status === 'reloaded' ? { ...report, reloadReason: reason } : report;
   }
 
+  /**
+   * The validated reload that gives the apps on spare backends their own (haproxy.spare_settle of
+   * quiet): `haproxy -c` on the running files, then a reload onto them. Undefined when no app is
+   * on a spare.
+   */
+  async consolidateSpares(): Promise<ApplyReport | undefined> {
+    if (!this.good || this.spares.size === 0) return undefined;
+    const apps = this.spares.list().map((a) => a.app);
+    const reason = `consolidating ${apps.length} app(s) on spare backends into their own backends (${apps.join(', ')})`;
+    const checksum = checksumOf(this.good);
+    const candidate = this.candidates.get(this.good);
+    const started = Date.now();
+    if (candidate) {
+      try {
+        await this.validate(candidate);
+      } catch (err) {
+        // The files on disk would not load: HAProxy keeps serving from the spares; said loudly.
+        this.opts.log.error({ error: errorMessage(err), apps }, 'the running files do not validate; apps stay on their spare backends');
+        return this.failure(err instanceof WriteFailedError ? 'write-failed' : 'refused', checksum, err, { validateMs: Date.now() - started });
+      }
+    }
+    const report = await this.reload(this.good, checksum, undefined, Date.now() - started);
+    return report.status === 'reloaded' ? { ...report, reloadReason: reason } : report;
+  }
+
   /** `haproxy -c` on the candidate in staging; a failure comes back as the report to return. */
   private async validateOrReport(candidate: Candidate, checksum: string, runtimeTouched: boolean): Promise<ApplyReport | undefined> {
     const started = Date.now();
@@ -262,16 +321,26 @@ export class Applier {
    * Returns `fallback` when the runtime API refused or its state did not match: the caller then
    * reloads, which also repairs whatever the runtime API had half done.
    */
-  private async applyAtRuntime(ops: RuntimeOp[], live: RenderedFiles, checksum: string, desired?: DesiredState): Promise<ApplyReport | { fallback: string }> {
+  private async applyAtRuntime(
+    ops: RuntimeOp[],
+    live: RenderedFiles,
+    checksum: string,
+    desired: DesiredState | undefined,
+    claims: SpareClaim[],
+  ): Promise<ApplyReport | { fallback: string }> {
     const started = Date.now();
+    // Apps on spares (and the ones taking one now) are served by the spare until the next reload.
+    const names = this.spares.names(claims);
     try {
-      await this.runtime!.apply(ops, desired ?? desiredOf(live));
+      await this.runtime!.apply(onSpares(ops, names), desiredOnSpares(desired ?? desiredOf(live), names));
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
       return { fallback };
     }
     const runtimeMs = Date.now() - started;
+    // Taken before the write: HAProxy serves the apps from these spares whatever the write does.
+    this.spares.take(claims, Date.now());
     const writeStarted = performance.now();
     try {
       await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
@@ -284,7 +353,8 @@ export class Applier {
     this.good = live;
     this.refused = undefined;
     await this.removeStaleCertificates(live, previous);
-    return { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length, writeMs: performance.now() - writeStarted };
+    const report: ApplyReport = { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length, writeMs: performance.now() - writeStarted };
+    return claims.length > 0 ? { ...report, spares: claims } : report;
   }
 
   /**
@@ -335,6 +405,7 @@ export class Applier {
       }
     }
     this.reloadPending = true;
+    this.spares.clear();
     const err = new HaproxyUnreachableError(`HAProxy master CLI ${this.opts.masterSocket} is not reachable: ${errorMessage(last)}`, { cause: last });
     return this.failure('haproxy-unreachable', checksumOf(this.good), err, {});
   }
@@ -375,6 +446,9 @@ export class Applier {
         this.good = live;
         this.reloadPending = true;
         this.refused = undefined;
+        // HAProxy is gone: when it starts it loads the files, every app in its own backend.
+        this.spares.clear();
+        this.sparesUnknown = false;
         await this.removeStaleCertificates(live, before);
         return this.failure('haproxy-unreachable', checksum, err, { validateMs });
       }
@@ -403,6 +477,9 @@ export class Applier {
     this.reloadPending = false;
     this.refused = undefined;
     this.runtime?.forgetDrained();
+    // The new worker runs the files: every app has its own backend, every spare is empty again.
+    this.spares.clear();
+    this.sparesUnknown = false;
     await this.removeStaleCertificates(live, before);
     return { status: 'reloaded', checksum, validateMs, reloadMs: Date.now() - started };
   }

@@ -98,6 +98,30 @@ export interface Explanation {
   answer: string;
   /** The app's features in words (redirect, allow-list, path, group weights, maintenance), and other path routes on the host. */
   features: string[];
+  /** The spare backend the running daemon serves the app from until the next reload (its /status), if any. */
+  spare?: string;
+}
+
+/** The local daemon's /status, from `listen` (a wildcard address is reached on loopback). */
+export function statusUrlOf(config: Config): string {
+  const { host, port } = config.listen;
+  const address = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${address}:${port}`;
+}
+
+/**
+ * The spare backend the running daemon serves `app` from (a brand-new app until the next reload),
+ * read from its /status. Best effort: no daemon, credentials required, or a timeout give undefined.
+ */
+export async function spareOf(statusUrl: string, app: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${statusUrl}/status`, { signal: AbortSignal.timeout(1_000) });
+    if (!res.ok) return undefined;
+    const doc = (await res.json()) as { haproxy?: { spares?: { apps?: { app: string; spare: string }[] } } };
+    return doc.haproxy?.spares?.apps?.find((a) => a.app === app)?.spare;
+  } catch {
+    return undefined;
+  }
 }
 
 function rejectionText(r: Rejection): string {
@@ -218,7 +242,8 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
   if (e.served) {
-    lines.push(`${e.host} is served by app ${e.app} (backend ${e.backend})`);
+    const where = e.spare ? `backend ${e.backend}; HAProxy serves it from spare backend ${e.spare} until the next reload` : `backend ${e.backend}`;
+    lines.push(`${e.host} is served by app ${e.app} (${where})`);
     lines.push('why:');
     for (const r of e.reasons) lines.push(`  ${r}`);
     lines.push(`servers: ${e.answer}`);
@@ -248,6 +273,8 @@ export async function explainCommand(
   }
   const view = await readLiveView(config, { vault: true });
   const e = explainHost(view, config, parsed.host);
+  const spare = e.served && e.app ? await spareOf(statusUrlOf(config), e.app) : undefined;
+  if (spare) e.spare = spare;
   out.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
   return EXIT_OK;
 }

@@ -79,6 +79,10 @@ export interface Config {
     hardStopAfter: string;
     maxOldWorkers: number;
     reloadTimeoutMs: number;
+    /** Spare backends rendered for brand-new apps (docs/incremental.md); 0 = off. */
+    spareBackends: number;
+    /** Quiet time before apps on spares are consolidated by a validated reload, ms. */
+    spareSettleMs: number;
   } & EdgeConfig;
   /** Never-shrink guard: hold a change that drops more than `maxShrink` of the routes at once. */
   guard: { maxShrink: number; confirmAfterMs: number };

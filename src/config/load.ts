@@ -192,6 +192,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       hardStopAfter: f.haproxy.hard_stop_after,
       maxOldWorkers: f.haproxy.max_old_workers,
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
+      spareBackends: f.haproxy.spare_backends,
+      spareSettleMs: ms(f.haproxy.spare_settle),
       ...edgeConfig(f.haproxy),
     },
     guard: { maxShrink: f.guard.max_shrink, confirmAfterMs: ms(f.guard.confirm_after) },

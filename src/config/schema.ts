@@ -131,6 +131,10 @@ export const fileSchema = z
         hard_stop_after: duration.default('30s'),
         max_old_workers: z.number().int().min(1).max(100).default(3),
         reload_timeout: duration.default('10s'),
+        /** Pre-rendered default backends a brand-new app takes without a reload (0: off). */
+        spare_backends: z.number().int().min(0).max(1000).default(16),
+        /** Quiet time after which apps on spare backends get their own backend (one validated reload). */
+        spare_settle: duration.refine((v) => parseDuration(v)! >= 1_000, { message: 'must be at least 1s' }).default('5m'),
         ...edgeKeys,
       })
       .strict()

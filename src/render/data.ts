@@ -22,6 +22,10 @@ import type { EdgeRenderSettings, RenderSettings } from './types.js';
 export const DEFAULT_BACKEND = 'be_default';
 /** Prefix of every app backend (the model builds `app_<name>`). */
 export const BACKEND_PREFIX = 'app_';
+/** Prefix of the spare backends (`spare_1` ...): never an app's, whatever its name. */
+export const SPARE_PREFIX = 'spare_';
+/** Highest `haproxy.spare_backends` (the config schema's bound). */
+export const MAX_SPARE_BACKENDS = 1000;
 /** Global `maxconn` when `RenderSettings.maxconn` is not set. */
 export const DEFAULT_MAXCONN = 4096;
 /** File names, inside `configDir`, that the rendered configuration refers to. */
@@ -148,6 +152,11 @@ export interface TemplateData {
   httpApps: AppView[];
   /** The tcp apps of `apps`, in the same order. */
   tcpApps: AppView[];
+  /**
+   * `haproxy.spare_backends` backends with the settings of an http app without tags, no host and
+   * no server (`spare_1` ...): a brand-new app takes one with `add map` + `add server`, no reload.
+   */
+  spares: AppView[];
   /** Host → backend, sorted by host (the content of hosts.map). */
   hosts: HostView[];
   /** Absolute path of hosts.map (`<configDir>/hosts.map`). */
@@ -580,6 +589,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     apps,
     httpApps,
     tcpApps: apps.filter((app) => app.mode === 'tcp'),
+    spares: spareViews(settings),
     hosts,
     hostsMapPath: posix.join(configDir, HOSTS_MAP_FILE),
     serverStatePath: posix.join(configDir, SERVER_STATE_FILE),
@@ -595,6 +605,31 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     userlists: userlistsView(model.apps),
     acme: acmeData(settings.acme),
   };
+}
+
+/**
+ * The spare backends: the view of an http app with no tags (what the model gives a service without
+ * `router.*` tags), renamed, with no host and no server.
+ */
+function spareViews(settings: RenderSettings): AppView[] {
+  const count = settings.spareBackends ?? 0;
+  if (!Number.isInteger(count) || count < 0 || count > MAX_SPARE_BACKENDS) fail(`spareBackends must be an integer 0..${MAX_SPARE_BACKENDS}, got ${count}`);
+  const spares: AppView[] = [];
+  for (let i = 1; i <= count; i++) {
+    const name = `${SPARE_PREFIX}${i}`;
+    const plain: AppRoute = {
+      name,
+      backend: `${BACKEND_PREFIX}${name}`,
+      mode: 'http',
+      balance: 'roundrobin',
+      httpsOnly: false,
+      sticky: false,
+      hosts: [],
+      servers: [],
+    };
+    spares.push({ ...appView({ ...plain, defaultHost: `${name}.invalid` }, settings), backend: name, defaultHost: null });
+  }
+  return spares;
 }
 
 /** (host, prefix) routes, longest prefix first per host; a pair routed twice cannot be printed. */

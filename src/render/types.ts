@@ -39,6 +39,8 @@ export interface RenderSettings {
   maxconn?: number;
   /** The production edge (docs/edge.md); absent: the defaults of the config keys. */
   edge?: EdgeRenderSettings;
+  /** `haproxy.spare_backends`: spare backends rendered for brand-new apps (absent: none). */
+  spareBackends?: number;
   /**
    * ACME on: the account key's JWK thumbprint. The HTTP frontend then answers
    * `/.well-known/acme-challenge/<token>` with `<token>.<thumbprint>` itself (HTTP-01).

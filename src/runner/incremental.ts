@@ -3,7 +3,7 @@
 // is made (apply/runtime/model-plan.ts) instead of reading the whole files back. The never-shrink
 // guard counts routes from the models too.
 import type { PlannedChange } from '../apply/applier.js';
-import { planFromData } from '../apply/runtime/model-plan.js';
+import { planFromData, type SpareUse } from '../apply/runtime/model-plan.js';
 import { buildModel } from '../model/build.js';
 import { ModelMemo } from '../model/incremental.js';
 import type { ModelInput, RoutingModel } from '../model/types.js';
@@ -63,11 +63,11 @@ export class IncrementalBuilds {
    * The runtime plan from the build HAProxy runs to `next`, or undefined when there is none to
    * compare with (first build, adopted files, other templates) or the templates hide what changed.
    */
-  plan(next: LiveBuild, running: RenderedFiles | undefined): PlannedChange | undefined {
+  plan(next: LiveBuild, running: RenderedFiles | undefined, spares?: SpareUse): PlannedChange | undefined {
     const applied = this.applied;
     if (!applied || !running || applied.files !== running || applied.build.templates !== next.templates) return undefined;
     const started = performance.now();
-    const plan = planFromData(next.templates, applied.build.data, next.data);
+    const plan = planFromData(next.templates, applied.build.data, next.data, spares);
     this.profile.planMs = performance.now() - started;
     return plan.kind === 'unknown' ? undefined : { against: running, plan };
   }
@@ -79,6 +79,11 @@ export class IncrementalBuilds {
     const ports = new Set([data.settings.httpPort, data.settings.httpsPort, data.settings.statsPort]);
     for (const app of model.apps) if (app.mode === 'tcp' && app.port !== undefined) ports.add(app.port);
     return ports;
+  }
+
+  /** How many spare backends the running configuration has, when known from its build. */
+  runningSpares(running: RenderedFiles | undefined): number | undefined {
+    return this.applied && this.applied.files === running ? this.applied.build.data.spares.length : undefined;
   }
 
   /** After an apply: when the applier now holds `files` (the build's candidate), they run `build`. */

@@ -166,6 +166,11 @@ export interface AppView {
   auth: { realm: string; path: string; users: string[]; failure: string | null } | null;
   /** Sampled from HAProxy's `show stat` (docs/traffic.md); null until the first sample has the app. */
   traffic?: AppTrafficView | null;
+  /**
+   * A brand-new app HAProxy serves from a spare backend until the next reload gives it `backend`
+   * (docs/incremental.md): the spare's name, else `null`.
+   */
+  spare: string | null;
 }
 
 export interface RejectionView {
@@ -192,6 +197,8 @@ export interface StatusDocument {
     pendingChanges: boolean;
     /** A change the never-shrink guard holds back until a fresh read confirms it. */
     held: { since: string | null; reason: string; routesBefore: number; routesAfter: number } | null;
+    /** Spare backends (haproxy.spare_backends) of the running configuration, and the apps on them. */
+    spares: { total: number; free: number; apps: { app: string; backend: string; spare: string; since: string | null }[] };
     counters: Record<string, number>;
   };
   /** `serving`: what HAProxy runs; `latest-build`: nothing applied yet, the last build shown. */
@@ -224,7 +231,7 @@ function hostsByApp(model: RoutingModel): Map<string, RoutingModel['hosts']> {
   return out;
 }
 
-function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>): AppView {
+function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>, spares: ReadonlyMap<string, string>): AppView {
   const servers: ServerView[] = app.servers.map((s) => ({ name: s.name, id: s.id, address: s.address, port: s.port, state: s.passing ? 'up' : 'down' }));
   const settings: Record<string, string | number | boolean> = { httpsOnly: app.httpsOnly, sticky: app.sticky };
   if (app.healthcheck !== undefined) settings.healthcheck = app.healthcheck;
@@ -232,7 +239,9 @@ function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>): App
   if (app.timeoutServer !== undefined) settings.timeoutServer = app.timeoutServer;
   Object.assign(settings, edgeFields(app));
   const hosts = routes.get(app.name) ?? [];
+  const onSpare = spares.get(app.name);
   return {
+    spare: onSpare ?? null,
     name: app.name,
     backend: app.backend,
     mode: app.mode,
@@ -246,7 +255,7 @@ function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>): App
     serversUp: servers.filter((s) => s.state === 'up').length,
     serversDown: servers.filter((s) => s.state === 'down').length,
     settings,
-    features: describeFeatures(app),
+    features: onSpare === undefined ? describeFeatures(app) : [spareLine(app, onSpare), ...describeFeatures(app)],
     members: app.members ?? null,
     maintenance: app.maintenance
       ? {
@@ -259,9 +268,14 @@ function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>): App
   };
 }
 
-function appViews(model: RoutingModel): AppView[] {
+function appViews(model: RoutingModel, spares: ReadonlyMap<string, string>): AppView[] {
   const routes = hostsByApp(model);
-  return model.apps.map((a) => appView(a, routes));
+  return model.apps.map((a) => appView(a, routes, spares));
+}
+
+/** The page, /status and the logs say it the same way: the app first, the spare as where it runs. */
+export function spareLine(app: { name: string; backend: string }, spare: string): string {
+  return `served from spare backend ${spare} (added without a reload) until the next reload gives it ${app.backend}`;
 }
 
 const rejectionView = (r: Rejection): RejectionView => ({ kind: r.kind, service: r.service, subject: r.subject, reason: r.reason, key: r.key ?? null });
@@ -285,6 +299,8 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
   const routesFrom = state.liveModel ? 'serving' : state.builtModel ? 'latest-build' : 'none';
   const latest = state.builtModel;
   const last = state.lastApply;
+  const spareApps = state.spares?.apps ?? [];
+  const onSpares = new Map(spareApps.map((a) => [a.app, a.spare]));
   return {
     generatedAt: new Date(now).toISOString(),
     router: { ...info, startedAt: new Date(state.startedAt).toISOString(), uptimeSeconds: seconds(now - state.startedAt) },
@@ -304,9 +320,14 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
         ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter }
         : null,
       counters: { ...state.counters },
+      spares: {
+        total: state.spares?.total ?? 0,
+        free: Math.max(0, (state.spares?.total ?? 0) - spareApps.length),
+        apps: spareApps.map((a) => ({ app: a.app, backend: a.backend, spare: a.spare, since: iso(a.since) })),
+      },
     },
     routesFrom,
-    apps: model ? appViews(model) : [],
+    apps: model ? appViews(model, onSpares) : [],
     hosts: model ? model.hosts.map((h) => ({ host: h.host, app: h.app, backend: h.backend, source: h.source, key: h.key ?? null })) : [],
     customDomains: model ? model.hosts.filter((h) => h.source === 'kv').map((h) => ({ host: h.host, app: h.app, key: h.key ?? '' })) : [],
     rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),

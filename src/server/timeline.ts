@@ -31,6 +31,12 @@ export interface TimelineEvent {
 
 /** Rejections listed one by one per build; more become one summary event. */
 const REJECTIONS_PER_BUILD = 20;
+/** Brand-new apps served from spare backends until the next reload (named first, the spare after). */
+function onSpares(report: ApplyReport): string {
+  const claims = report.spares ?? [];
+  return claims.length === 0 ? '' : `; on spare backends until the next reload: ${claims.map((c) => `${c.app} (${c.spare})`).join(', ')}`;
+}
+
 /** Apps named per event; the message says how many more. */
 const APPS_PER_EVENT = 50;
 
@@ -102,7 +108,11 @@ export class Timeline {
         if (wasWritten && report.status !== 'haproxy-unreachable') changed = [...new Set([...wasWritten, ...changed])].sort();
         this.written = report.status === 'haproxy-unreachable' ? [...new Set([...(this.written || []), ...changed])] : false;
         if (report.status === 'runtime')
-          this.add('runtime', changed, `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}`);
+          this.add(
+            'runtime',
+            changed,
+            `applied through the runtime API, no reload: ${report.runtimeOps ?? 0} command(s) — ${describe(changed)}${onSpares(report)}`,
+          );
         else if (report.status === 'reloaded') {
           const reason = report.reloadReason ?? (wasWritten ? 'loads the files written while HAProxy was not reachable' : undefined);
           this.add('reload', changed, `HAProxy reloaded${reason ? ` (${reason})` : ''} — ${describe(changed)}`);

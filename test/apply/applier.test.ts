@@ -209,3 +209,105 @@ t.test('a runtime change whose files cannot be written is undone by a reload, an
   t.match(r.undo, { status: 'reloaded' }, 'the reload onto the last good files is in the report');
   t.equal((await showProc(masterSocket)).master.reloads, reloads + 1, 'and it did happen');
 });
+
+t.test('spare backends: a claim taken at runtime, a taken spare refused, consolidation validated first', async (t) => {
+  const ws = await workspace(t, 'spares');
+  const { work, configDir, masterSocket, port } = ws;
+  const runtimeSocket = join(work, 'runtime.sock');
+  const backend = await new Promise<{ port: number; close: () => void }>((resolve) => {
+    const server = createServer((c) => c.end('HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nblog'));
+    server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as { port: number }).port, close: () => server.close() }));
+  });
+  t.teardown(() => backend.close());
+  const config =
+    (withBlog: boolean): Candidate =>
+    (dir) => ({
+      'hosts.map': withBlog ? 'blog.example.org app_blog\n' : '',
+      'haproxy.cfg': [
+        'global',
+        `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
+        'defaults',
+        '  mode http',
+        '  timeout connect 1s',
+        '  timeout client 5s',
+        '  timeout server 5s',
+        'frontend web',
+        `  bind 127.0.0.1:${port}`,
+        `  use_backend %[req.hdr(host),lower,map(${dir}/hosts.map,be_none)]`,
+        'backend be_none',
+        '  http-request return status 404',
+        ...(withBlog ? ['backend app_blog', '  balance roundrobin', `  server s1 127.0.0.1:${backend.port}`] : []),
+        'backend spare_1',
+        '  balance roundrobin',
+        '',
+      ].join('\n'),
+    });
+  let failStaging = false;
+  const writer: typeof writeFilesAtomically = async (dir, files, opts) => {
+    if (failStaging && dir.endsWith('.staging')) throw new WriteFailedError('cannot write the staging directory: ENOSPC (injected)');
+    return writeFilesAtomically(dir, files, opts);
+  };
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log, writeFiles: writer });
+  t.equal((await applier.apply(config(false))).status, 'haproxy-unreachable');
+  ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+  t.equal((await applier.retryPendingReload())?.status, 'reloaded');
+  const reloads = async () => (await showProc(masterSocket)).master.reloads;
+  const before = await reloads();
+
+  const s1 = { name: 's1', endpoint: `127.0.0.1:${backend.port}`, args: [], disabled: false };
+  const claim = { app: 'blog', backend: 'app_blog', spare: 'spare_1' };
+  const planned = () => ({
+    against: applier.runningFiles!,
+    plan: {
+      kind: 'runtime' as const,
+      ops: [
+        { op: 'add-server' as const, backend: 'app_blog', server: s1 },
+        { op: 'map-add' as const, key: 'blog.example.org', value: 'app_blog' },
+      ],
+      desired: { servers: new Map([['app_blog', new Map([['s1', s1]])]]), hosts: new Map([['blog.example.org', 'app_blog']]) },
+      spares: [claim],
+    },
+  });
+  const r = await applier.apply(config(true), planned());
+  t.match(r, { status: 'runtime', spares: [claim] });
+  t.equal(await reloads(), before, 'no reload');
+  t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog', 'served from the spare');
+  t.same(
+    applier.appsOnSpares.map((a) => a.spare),
+    ['spare_1'],
+  );
+
+  // A plan that takes a spare already in use (made against stale state) is not run.
+  const stale = { ...planned(), against: applier.runningFiles! };
+  stale.plan.spares = [{ app: 'shop', backend: 'app_shop', spare: 'spare_1' }];
+  const refusedClaim = await applier.apply(config(false), stale);
+  t.match(refusedClaim, { status: 'reloaded', reloadReason: 'the spare backend the plan took is in use' });
+  t.same(applier.appsOnSpares, [], 'that reload freed the spare');
+
+  // Consolidation validates the running files first: a failure keeps the app on its spare.
+  t.equal((await applier.apply(config(true), { ...planned(), against: applier.runningFiles! })).status, 'runtime');
+  const reloadsBefore = await reloads();
+  failStaging = true;
+  const failed = await applier.consolidateSpares();
+  t.match(failed, { status: 'write-failed', error: { message: /ENOSPC \(injected\)/ } });
+  t.equal(await reloads(), reloadsBefore, 'no reload without validation');
+  t.equal(applier.appsOnSpares.length, 1, 'still on its spare');
+  t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog');
+  failStaging = false;
+  t.match(await applier.consolidateSpares(), {
+    status: 'reloaded',
+    reloadReason: /consolidating 1 app\(s\) on spare backends into their own backends \(blog\)/,
+  });
+  t.equal(await reloads(), reloadsBefore + 1);
+  t.same(applier.appsOnSpares, []);
+  t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog', 'served from its own backend');
+  t.equal(await applier.consolidateSpares(), undefined, 'nothing on a spare: nothing to do');
+
+  // A daemon restart adopts the files, which never say what a spare holds: none is taken until a reload.
+  const restarted = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(restarted.spareUse, { inUse: new Set() }, 'before adoption: free');
+  t.same(await restarted.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.match(restarted.spareUse, { unavailable: /not known to be free until a reload after the daemon started/ });
+  t.match(await restarted.reloadRunning('test'), { status: 'reloaded' });
+  t.same(restarted.spareUse, { inUse: new Set() }, 'a reload loaded the files: free again');
+});

@@ -111,18 +111,19 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     t.equal(await reloads(), before, 'no reload');
   });
 
-  await t.test('a brand-new app needs a reload', async (t) => {
+  // A default app takes a spare backend instead (test/integration/spares.test.ts).
+  await t.test('a brand-new app with backend settings needs a reload', async (t) => {
     const before = await reloads();
     const since = Date.now();
-    await cluster.addTask({ id: '/fresh', instances: 1, tags: [], mode: 'http' });
+    await cluster.addTask({ id: '/fresh', instances: 1, tags: ['router.balance=leastconn'], mode: 'http' });
     await settle();
     await wait('fresh served', async () => (await get('fresh.production.mozilla.community')).status === 200);
     await settle();
     t.ok((await reloads()) > before);
     t.match(
       reportsSince(since)[0],
-      { status: 'reloaded', reloadReason: 'apps were added or removed' },
-      'the plan from the builds: a new backend needs a reload',
+      { status: 'reloaded', reloadReason: 'app fresh was added with backend settings a spare backend lacks' },
+      'the plan from the builds: a new backend with its own settings needs a reload',
     );
   });
 

@@ -99,6 +99,11 @@ const cases: Record<string, Case> = {
     model: model([httpApp('blog', [server('10.0.0.30', 31050)])], { blog: ['blog.example.org'] }),
     settings: { ...settings, acme: { thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } },
   },
+  // haproxy.spare_backends: default backends, no host, no server, after the apps (issue 12).
+  spares: {
+    model: model([httpApp('web', [server('10.0.0.13', 31030)])]),
+    settings: { ...settings, spareBackends: 3 },
+  },
   ...edgeCases,
 };
 

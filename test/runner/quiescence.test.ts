@@ -80,3 +80,111 @@ t.test('a failing run is reported with its error and does not stop later runs', 
     ['boom 1', 'boom 2'],
   );
 });
+
+// ---- leading edge (issue 12): a lone change in a quiet period runs at once ----------------------
+
+function leadingQuiescence(minMs: number, maxMs: number, run: (leading: boolean) => Promise<void | 'wait'>) {
+  const clock = new ManualClock();
+  const errors: unknown[] = [];
+  const q = new Quiescence({ minMs, maxMs, run, leading: true, onError: (err) => errors.push(err), clock });
+  return { q, clock, errors };
+}
+
+t.test('leading edge: a lone trigger after a quiet period runs at once, marked leading', async (t) => {
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => void runs.push({ at: clock.now(), leading }));
+  const start = clock.now();
+  q.trigger();
+  await settle();
+  t.same(runs, [{ at: start, leading: true }], 'no wait.min before it');
+  await clock.advance(50);
+  q.trigger();
+  await settle();
+  t.same(runs.at(-1), { at: start + 50, leading: true }, 'again after wait.min of quiet');
+  t.equal(clock.pending, 0, 'nothing scheduled');
+});
+
+t.test('leading edge: a burst still coalesces (the first runs at once, the rest once, wait.min after the last)', async (t) => {
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(30, 1000, async (leading) => void runs.push({ at: clock.now(), leading }));
+  const start = clock.now();
+  for (let i = 0; i < 20; i++) {
+    q.trigger();
+    await clock.advance(2);
+  }
+  // The first trigger ran at once; the 19 after it (last at +38 ms) make one run at +68 ms.
+  await clock.advance(100);
+  t.same(
+    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
+    [
+      { at: 0, leading: true },
+      { at: 68, leading: false },
+    ],
+  );
+});
+
+t.test('leading edge: a trigger soon after a run waits wait.min (not leading)', async (t) => {
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => void runs.push({ at: clock.now(), leading }));
+  const start = clock.now();
+  q.trigger();
+  await clock.advance(10);
+  q.trigger();
+  await clock.advance(100);
+  t.same(
+    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
+    [
+      { at: 0, leading: true },
+      { at: 60, leading: false },
+    ],
+  );
+});
+
+t.test("leading edge: a run answering 'wait' (needs a reload) runs again on the usual schedule", async (t) => {
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(50, 120, async (leading) => {
+    runs.push({ at: clock.now(), leading });
+    return leading ? 'wait' : undefined;
+  });
+  const start = clock.now();
+  q.trigger();
+  await settle();
+  t.equal(runs.length, 1, 'tried at once');
+  t.equal(clock.pending, 1, 'and scheduled again');
+  // Triggers keep pushing it back by wait.min, never past wait.max from the first trigger.
+  for (let i = 0; i < 10; i++) {
+    await clock.advance(20);
+    q.trigger();
+  }
+  await clock.advance(200);
+  t.same(
+    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
+    [
+      { at: 0, leading: true },
+      { at: 120, leading: false },
+      // The triggers from +120 on: pushed back by each, capped at wait.max after the first of them.
+      { at: 240, leading: false },
+    ],
+    'the reload at wait.max after the leading trigger, then one run for the triggers after it',
+  );
+});
+
+t.test("leading edge: a trigger during a run that answers 'wait' makes no extra run", async (t) => {
+  const runs: boolean[] = [];
+  let release!: () => void;
+  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
+    runs.push(leading);
+    if (leading) {
+      await new Promise<void>((r) => (release = r));
+      return 'wait';
+    }
+  });
+  q.trigger();
+  await settle();
+  q.trigger();
+  q.trigger();
+  release();
+  await clock.advance(1000);
+  t.same(runs, [true, false], 'the scheduled run covers the triggers made during the leading one');
+  t.equal(clock.pending, 0);
+});

@@ -205,3 +205,16 @@ t.test('status line for systemd', async (t) => {
   s.sources['consul-catalog'] = down('consul-catalog', 'cannot reach Consul');
   t.match(statusLine(s, NOW), /; unhealthy: source consul-catalog is down: cannot reach Consul/);
 });
+
+t.test('an app on a spare backend: /status names the app, with the spare as where it runs', async (t) => {
+  const state: RouterState = { ...initialState(NOW - 10_000), liveModel: model, builtModel: model };
+  state.spares = { total: 16, apps: [{ app: 'bar', backend: 'app_bar', spare: 'spare_3', since: NOW - 2000 }] };
+  const doc = statusDocument(state, info, NOW);
+  t.same(doc.haproxy.spares, { total: 16, free: 15, apps: [{ app: 'bar', backend: 'app_bar', spare: 'spare_3', since: new Date(NOW - 2000).toISOString() }] });
+  const bar = doc.apps.find((a) => a.name === 'bar')!;
+  t.equal(bar.backend, 'app_bar', 'the app keeps its own backend name');
+  t.equal(bar.spare, 'spare_3');
+  t.match(bar.features[0], /^served from spare backend spare_3 \(added without a reload\) until the next reload gives it app_bar$/);
+  t.equal(doc.apps.find((a) => a.name === 'foo')!.spare, null);
+  t.same(statusDocument(initialState(NOW), info, NOW).haproxy.spares, { total: 0, free: 0, apps: [] }, 'nothing before the first build');
+});

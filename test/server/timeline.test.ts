@@ -93,3 +93,18 @@ t.test('events from the runner: applies with their reason and apps, refusals, he
   runner.emit('applied', { status: 'refused', checksum: 'q' });
   t.equal(timeline.list()[0]!.kind, 'build-error', 'detached: no more events');
 });
+
+t.test('a brand-new app on a spare backend: the runtime event names the app, then its spare', async (t) => {
+  const runner = Object.assign(new EventEmitter(), { state: initialState(0) }) as unknown as Runner;
+  const timeline = new Timeline({ now: () => 1_000 });
+  timeline.attach(runner);
+  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)] });
+  runner.emit('applied', { status: 'reloaded', checksum: 'x' });
+  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)], blog: [mc('blog', 2)] });
+  runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 2, spares: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] });
+  t.match(timeline.list()[0], {
+    kind: 'runtime',
+    apps: ['blog'],
+    message: /no reload: 2 command\(s\) — 1 app\(s\): blog; on spare backends until the next reload: blog \(spare_1\)$/,
+  });
+});

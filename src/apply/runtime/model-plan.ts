@@ -15,7 +15,26 @@ import { HOSTS_MAP, MAIN_CONFIG, mapOps, serverOps, type RuntimeOp } from './pla
 /** Fields whose change the runtime API can apply: the apps (their servers) and the hosts. */
 const RUNTIME_FIELDS = new Set(['apps', 'httpApps', 'tcpApps', 'hosts', 'maintenance']);
 
-export type ModelPlan = { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState } | { kind: 'reload'; reason: string } | { kind: 'unknown'; reason: string };
+/** A brand-new app served from a spare backend until the next reload (ops name its own backend). */
+export interface SpareClaim {
+  app: string;
+  /** The app's own backend (`app_<name>`): what the files and the plan's ops say. */
+  backend: string;
+  /** The spare (`spare_<n>`) HAProxy serves it from until the next reload. */
+  spare: string;
+}
+
+export type ModelPlan =
+  | { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState; spares?: SpareClaim[] }
+  | { kind: 'reload'; reason: string }
+  | { kind: 'unknown'; reason: string };
+
+/** The spare backends the running HAProxy already serves apps from (the applier keeps them). */
+export interface SpareUse {
+  inUse: ReadonlySet<string>;
+  /** Why no spare may be taken now (the running HAProxy's spares are not known), if so. */
+  unavailable?: string;
+}
 
 function listOf(view: AppView): string {
   return view.mode === 'tcp' ? 'tcpApps' : 'httpApps';
@@ -30,7 +49,7 @@ export function hostMap(hosts: HostView[]): Map<string, string> {
  * `unknown` when the templates do not render each app on its own (no per-app partial): the
  * caller then compares the rendered files (planRuntime).
  */
-export function planFromData(templates: CompiledTemplates, before: TemplateData, after: TemplateData): ModelPlan {
+export function planFromData(templates: CompiledTemplates, before: TemplateData, after: TemplateData, spareUse?: SpareUse): ModelPlan {
   for (const t of templates.templates) {
     const allowed = t.output === MAIN_CONFIG ? [] : t.output === HOSTS_MAP ? ['hosts'] : [];
     const blocking = t.frameReads.find((f) => f === '*' || (RUNTIME_FIELDS.has(f) && !allowed.includes(f)));
@@ -46,27 +65,48 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
 
   const ops: RuntimeOp[] = [];
   const servers = new Map<string, Map<string, ServerLine>>();
+  const claims: SpareClaim[] = [];
+  const changed = (old: AppView, now: AppView): string | undefined => {
+    if (old === now) return undefined;
+    const oldText = templates.itemText(listOf(old), old);
+    const newText = templates.itemText(listOf(now), now);
+    if (oldText === undefined || newText === undefined) return 'unknown';
+    if (oldText === newText) return undefined;
+    const was = parseConfig(oldText);
+    const is = parseConfig(newText);
+    if (was.skeleton !== is.skeleton) return `the section of app ${now.name} changed beyond its servers`;
+    if (is.proxies.size !== 1 || !is.proxies.has(now.backend)) return 'unknown';
+    const wanted = is.proxies.get(now.backend)!;
+    const found = serverOps(now.backend, was.proxies.get(now.backend) ?? new Map(), wanted, is.balance.get(now.backend));
+    if ('reason' in found) return found.reason;
+    ops.push(...found.ops);
+    servers.set(now.backend, wanted);
+    return undefined;
+  };
   if (before.apps !== after.apps) {
-    if (before.apps.length !== after.apps.length) return { kind: 'reload', reason: 'apps were added or removed' };
-    for (let i = 0; i < after.apps.length; i++) {
-      const old = before.apps[i]!;
-      const now = after.apps[i]!;
-      if (old === now) continue;
-      if (old.name !== now.name) return { kind: 'reload', reason: 'apps were added or removed' };
-      const oldText = templates.itemText(listOf(old), old);
-      const newText = templates.itemText(listOf(now), now);
-      if (oldText === undefined || newText === undefined) return { kind: 'unknown', reason: 'the templates render no app on its own' };
-      if (oldText === newText) continue;
-      const was = parseConfig(oldText);
-      const is = parseConfig(newText);
-      if (was.skeleton !== is.skeleton) return { kind: 'reload', reason: `the section of app ${now.name} changed beyond its servers` };
-      if (is.proxies.size !== 1 || !is.proxies.has(now.backend))
-        return { kind: 'unknown', reason: `the section of app ${now.name} is not one proxy named ${now.backend}` };
-      const wanted = is.proxies.get(now.backend)!;
-      const found = serverOps(now.backend, was.proxies.get(now.backend) ?? new Map(), wanted, is.balance.get(now.backend));
-      if ('reason' in found) return { kind: 'reload', reason: found.reason };
-      ops.push(...found.ops);
-      servers.set(now.backend, wanted);
+    // Apps are sorted by name (code units): a merge walk pairs them and finds the new ones.
+    const added: AppView[] = [];
+    let i = 0;
+    for (const now of after.apps) {
+      const old = before.apps[i];
+      if (old !== undefined && old.name === now.name) {
+        i++;
+        const problem = changed(old, now);
+        if (problem === 'unknown') return { kind: 'unknown', reason: `the templates render app ${now.name} outside its own section` };
+        if (problem !== undefined) return { kind: 'reload', reason: problem };
+      } else if (old === undefined || now.name < old.name) {
+        added.push(now);
+      } else {
+        return { kind: 'reload', reason: 'apps were added or removed' };
+      }
+    }
+    if (i !== before.apps.length) return { kind: 'reload', reason: 'apps were added or removed' };
+    for (const app of added) {
+      const taken = spareFor(templates, before.spares, app, spareUse, claims);
+      if ('reason' in taken) return { kind: 'reload', reason: taken.reason };
+      ops.push(...taken.ops);
+      servers.set(app.backend, taken.servers);
+      claims.push({ app: app.name, backend: app.backend, spare: taken.spare });
     }
   }
   let hosts = new Map<string, string>();
@@ -82,5 +122,37 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
     maps.set(MAINTENANCE_MAP_FILE, entries(after.maintenance));
     ops.push(...mapOps(entries(before.maintenance), entries(after.maintenance), MAINTENANCE_MAP_FILE));
   }
-  return { kind: 'runtime', ops, desired: { servers, hosts, maps } };
+  return { kind: 'runtime', ops, desired: { servers, hosts, maps }, ...(claims.length > 0 ? { spares: claims } : {}) };
+}
+
+/**
+ * A free spare for a brand-new app, and the `add server` ops that fill it (named for the app's own
+ * backend: the applier renames them), or why the app needs a reload. Eligible: an http app whose
+ * section, renamed to the spare with its servers left out, is the spare's section (same settings:
+ * no tag that changes a backend line), whose servers HAProxy 2.6 can add at runtime.
+ */
+function spareFor(
+  templates: CompiledTemplates,
+  spares: AppView[],
+  app: AppView,
+  use: SpareUse | undefined,
+  claims: SpareClaim[],
+): { spare: string; ops: RuntimeOp[]; servers: Map<string, ServerLine> } | { reason: string } {
+  const added = `app ${app.name} was added`;
+  if (use === undefined || spares.length === 0) return { reason: `${added} (no spare backends)` };
+  if (use.unavailable !== undefined) return { reason: `${added} (${use.unavailable})` };
+  if (app.mode !== 'http') return { reason: `${added} (a tcp app needs its own listener)` };
+  const free = spares.find((s) => !use.inUse.has(s.backend) && !claims.some((c) => c.spare === s.backend));
+  if (free === undefined) return { reason: `${added} and every spare backend is taken (haproxy.spare_backends: ${spares.length})` };
+  const spareText = templates.itemText('spares', free);
+  const appText = templates.itemText('httpApps', app);
+  const asSpare = templates.itemText('httpApps', { ...app, name: free.name, backend: free.backend, servers: [] });
+  if (spareText === undefined || appText === undefined || asSpare === undefined) return { reason: `${added} (the templates render no spare on its own)` };
+  if (parseConfig(asSpare).skeleton !== parseConfig(spareText).skeleton) return { reason: `${added} with backend settings a spare backend lacks` };
+  const own = parseConfig(appText);
+  const wanted = own.proxies.get(app.backend);
+  if (own.proxies.size !== 1 || wanted === undefined) return { reason: `${added} (its section is not one proxy named ${app.backend})` };
+  const found = serverOps(app.backend, new Map(), wanted, own.balance.get(app.backend));
+  if ('reason' in found) return { reason: `${added}; ${found.reason}` };
+  return { spare: free.backend, ops: found.ops, servers: wanted };
 }

@@ -203,7 +203,10 @@
         el('h3', null, [el('a', { href: '#app=' + encodeURIComponent(app.name), title: 'servers, charts and changes of ' + app.name, text: app.name })]),
         el('span', { className: 'tag', text: app.mode }),
         el('span', { className: 'tag ' + (app.serversUp > 0 ? '' : 'none'), text: app.serversUp + '/' + app.servers.length + ' up' }),
-        el('span', { className: 'muted mono', text: app.backend + ' · ' + app.balance }),
+        el('span', {
+          className: 'muted mono',
+          text: (app.spare ? app.backend + ' (on spare ' + app.spare + ' until the next reload)' : app.backend) + ' · ' + app.balance,
+        }),
       ]),
       T.cardTraffic(app, el),
       el('div', { className: 'label', text: app.mode === 'tcp' ? 'Port' : 'Hosts' }),

@@ -1,0 +1,94 @@
+// Brand-new apps served from spare backends (docs/incremental.md, "Spare backends"). The files
+// and the plans always name an app's own backend (`app_<name>`); HAProxy serves an app from the
+// spare it took until the next reload loads its own backend. These helpers rename what goes to
+// the runtime API and what its state is checked against: the model stays pure, the assignment
+// lives with the applier (it knows when a reload has consolidated them).
+import { MAINTENANCE_MAP_FILE } from '../../render/data.js';
+import type { DesiredState } from './execute.js';
+import type { SpareClaim } from './model-plan.js';
+import type { RuntimeOp } from './plan.js';
+
+export type { SpareClaim };
+
+/** An app HAProxy serves from a spare backend, and since when (ms since epoch). */
+export interface AppOnSpare extends SpareClaim {
+  since: number;
+}
+
+/** The spare backends in use, by the app backend they stand for. */
+export class SpareAssignments {
+  private readonly byBackend = new Map<string, AppOnSpare>();
+  private readonly spares = new Set<string>();
+
+  get size(): number {
+    return this.byBackend.size;
+  }
+
+  /** Spare backend names HAProxy serves an app from now. */
+  get inUse(): ReadonlySet<string> {
+    return this.spares;
+  }
+
+  /** Sorted by app. */
+  list(): AppOnSpare[] {
+    return [...this.byBackend.values()].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
+  }
+
+  /** App backend → spare, with `claims` (not made yet) added. */
+  names(claims: readonly SpareClaim[] = []): Map<string, string> {
+    const names = new Map<string, string>();
+    for (const [backend, a] of this.byBackend) names.set(backend, a.spare);
+    for (const c of claims) names.set(c.backend, c.spare);
+    return names;
+  }
+
+  /** Whether `claims` can be made: every spare free, every app not on one already. */
+  canTake(claims: readonly SpareClaim[]): boolean {
+    return claims.every((c) => !this.spares.has(c.spare) && !this.byBackend.has(c.backend));
+  }
+
+  take(claims: readonly SpareClaim[], now: number): void {
+    for (const c of claims) {
+      this.byBackend.set(c.backend, { ...c, since: now });
+      this.spares.add(c.spare);
+    }
+  }
+
+  /** A reload loaded every app's own backend (or HAProxy is gone): every spare is free again. */
+  clear(): void {
+    this.byBackend.clear();
+    this.spares.clear();
+  }
+}
+
+/** The ops with every app backend on a spare renamed to the spare (server ops, map values, maintenance keys). */
+export function onSpares(ops: RuntimeOp[], names: ReadonlyMap<string, string>): RuntimeOp[] {
+  if (names.size === 0) return ops;
+  const rename = (backend: string) => names.get(backend) ?? backend;
+  return ops.map((op): RuntimeOp => {
+    switch (op.op) {
+      case 'map-add':
+      case 'map-set':
+        if (op.map === undefined) return { ...op, value: rename(op.value) };
+        return op.map === MAINTENANCE_MAP_FILE ? { ...op, key: rename(op.key) } : op;
+      case 'map-del':
+        return op.map === MAINTENANCE_MAP_FILE ? { ...op, key: rename(op.key) } : op;
+      default:
+        return { ...op, backend: rename(op.backend) };
+    }
+  });
+}
+
+/** What HAProxy must hold, with the same renaming. */
+export function desiredOnSpares(desired: DesiredState, names: ReadonlyMap<string, string>): DesiredState {
+  if (names.size === 0) return desired;
+  const rename = (backend: string) => names.get(backend) ?? backend;
+  const servers = new Map([...desired.servers].map(([backend, lines]) => [rename(backend), lines]));
+  const hosts = new Map([...desired.hosts].map(([host, backend]) => [host, rename(backend)]));
+  const maps =
+    desired.maps &&
+    new Map(
+      [...desired.maps].map(([file, entries]) => [file, file === MAINTENANCE_MAP_FILE ? new Map([...entries].map(([k, v]) => [rename(k), v])) : entries]),
+    );
+  return { servers, hosts, ...(maps ? { maps } : {}) };
+}
