@@ -18,8 +18,16 @@ export async function reloadThroughMaster(masterSocket: string, timeoutMs: numbe
   } catch (err) {
     throw new HaproxyUnreachableError(`HAProxy master CLI ${masterSocket} is not reachable: ${errorMessage(err)}`, { cause: err });
   }
-  // The master re-executes itself on `reload` and drops the connection: an error here is expected.
-  await sendSocketCommand(masterSocket, 'reload', 2_000).catch(() => undefined);
+  // The master re-executes itself on `reload` and drops the connection: an error once connected is
+  // expected. A failed connect is not: the command never reached the master, so waiting for a
+  // reload would only spend the whole timeout.
+  try {
+    await sendSocketCommand(masterSocket, 'reload', 2_000);
+  } catch (err) {
+    if (neverConnected(err)) {
+      throw new HaproxyUnreachableError(`HAProxy master CLI ${masterSocket} refused the reload command: ${errorMessage(err)}`, { cause: err });
+    }
+  }
   const oldPids = new Set(before.workers.map((w) => w.pid));
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer';
@@ -41,6 +49,12 @@ export async function reloadThroughMaster(masterSocket: string, timeoutMs: numbe
     lastError = 'no new worker yet';
   }
   throw new ReloadFailedError(`HAProxy did not confirm the reload within ${timeoutMs} ms (${lastError})`);
+}
+
+/** A connect that failed (no socket, nobody listening, no permission, no connection in time). */
+function neverConnected(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || /^cannot connect to /.test(errorMessage(err));
 }
 
 /** Frontends `show stat` reports PAUSED (CSV with its `# pxname,svname,...` header). */
