@@ -7,13 +7,13 @@
 // --spares 16 (haproxy.spare_backends; 0: every brand-new app takes the validated reload).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deregisterMesosTask, registerMesosTask, setMesosTaskStatus, type MesosTask } from '../dev/consul/mesos.js';
+import { registerMesosTask, type MesosTask } from '../dev/consul/mesos.js';
 import type { Backend } from '../dev/backends.js';
 import { burstReloads } from './churn.js';
-import { appTasks, hit, registerMany, reloadCount, startBench, until, type Bench } from './harness.js';
+import { hit, reloadCount, startBench, until, type Bench } from './harness.js';
+import { MEASURED_HOST, existingAppTrial, fillWithMeasuredApp, type TimedChange } from './latency.js';
 import { ms, summarize, type Row } from './stats.js';
 
-const HOST = 'lat-bench.production.mozilla.community';
 const KINDS = ['new instance', 'instance removed', 'instance failing its check', 'custom domain added', 'custom domain removed'] as const;
 
 export interface SizeResult {
@@ -27,11 +27,6 @@ export interface SizeResult {
   readyMs: number;
   /** haproxy.spare_backends of the run. */
   spares: number;
-}
-
-async function notServedBy(port: number, host: string, label: string, n = 3): Promise<boolean> {
-  for (let i = 0; i < n; i++) if ((await hit(port, host)).body.startsWith(label)) return false;
-  return true;
 }
 
 /** The per-stage timings the daemon logged for runtime changes since `from` (line offset). */
@@ -66,22 +61,20 @@ export async function measureSize(
   const bench = await startBench({
     spareBackends: opts.spares,
     fill: async (consul) => {
-      await registerMany(
+      await fillWithMeasuredApp(
         consul.url,
-        appTasks(
-          apps,
-          3,
-          main.map((b) => b.port),
-        ),
+        apps,
+        3,
+        main.map((b) => b.port),
       );
-      await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: main[0]!.port });
     },
   });
   try {
     const { consul, httpPort, masterSocket } = bench;
     await until(
       'routed',
-      async () => (await hit(httpPort, HOST)).status === 200 && (await hit(httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200,
+      async () =>
+        (await hit(httpPort, MEASURED_HOST)).status === 200 && (await hit(httpPort, `app${apps - 1}-bench.production.mozilla.community`)).status === 200,
       900_000,
       100,
     );
@@ -92,7 +85,7 @@ export async function measureSize(
     const fromLine = await logLines(bench);
     const samples: Record<string, number[]> = Object.fromEntries([...KINDS, 'brand-new app'].map((k) => [k, []]));
     const reloads: Record<string, number> = {};
-    const timed = async (what: string, write: () => Promise<unknown>, check: () => Promise<boolean>) => {
+    const timed: TimedChange = async (what, write, check) => {
       const before = await reloadCount(masterSocket);
       const t0 = performance.now();
       // The bench's own dev Consul may be slow to accept on a loaded machine: retry the write.
@@ -110,39 +103,7 @@ export async function measureSize(
       // A quiet gap between changes: each is a lone change (the leading edge), not a burst.
       await new Promise((r) => setTimeout(r, 30));
     };
-    for (let i = 0; i < opts.trials; i++) {
-      const b = extra[i % extra.length]!;
-      const task: MesosTask = { app: '/bench/lat', agent: 'agent-b', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
-      await timed(
-        'new instance',
-        () => registerMesosTask(consul.url, task),
-        async () => (await hit(httpPort, HOST)).body.startsWith(b.label),
-      );
-      await timed(
-        'instance failing its check',
-        () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }),
-        () => notServedBy(httpPort, HOST, b.label),
-      );
-      await setMesosTaskStatus(consul.url, { ...task, status: 'passing' });
-      await until('recovered', async () => (await hit(httpPort, HOST)).body.startsWith(b.label), 60_000, 0);
-      await new Promise((r) => setTimeout(r, 30));
-      await timed(
-        'instance removed',
-        () => deregisterMesosTask(consul.url, task),
-        () => notServedBy(httpPort, HOST, b.label),
-      );
-      const domain = `d${i}.bench.example`;
-      await timed(
-        'custom domain added',
-        () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }),
-        async () => (await hit(httpPort, domain)).status === 200,
-      );
-      await timed(
-        'custom domain removed',
-        () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }),
-        async () => (await hit(httpPort, domain)).status === 404,
-      );
-    }
+    for (let i = 0; i < opts.trials; i++) await existingAppTrial(bench, timed, extra[i % extra.length]!, i, 60_000, 30);
     const profile = await profileOf(bench, fromLine);
     const newFrom = await logLines(bench);
     for (let i = 0; i < opts.newTrials; i++) {

@@ -1,6 +1,6 @@
 // change → served latency: from the Consul write until a request through HAProxy shows the change.
 import { deregisterMesosTask, registerMesosTask, setMesosTaskStatus, type MesosTask } from '../dev/consul/mesos.js';
-import { hit, reloadCount, until, type Bench } from './harness.js';
+import { appTasks, hit, registerMany, reloadCount, until, type Bench } from './harness.js';
 import type { Backend } from '../dev/backends.js';
 
 export interface LatencyResult {
@@ -8,12 +8,61 @@ export interface LatencyResult {
   reloads: Record<string, number>;
 }
 
-const HOST = 'lat-bench.production.mozilla.community';
+export const MEASURED_HOST = 'lat-bench.production.mozilla.community';
+const HOST = MEASURED_HOST;
 
 /** Resolves once `n` consecutive requests in a row did not come from `label`. */
 async function notServedBy(port: number, host: string, label: string, n = 3): Promise<boolean> {
   for (let i = 0; i < n; i++) if ((await hit(port, host)).body.startsWith(label)) return false;
   return true;
+}
+
+/** Times one change: the Consul write, then until the check through HAProxy passes. */
+export type TimedChange = (what: string, write: () => Promise<unknown>, check: () => Promise<boolean>) => Promise<void>;
+
+/** Registers `apps` background apps (`perApp` tasks each) and the measured app `/bench/lat` on `ports`. */
+export async function fillWithMeasuredApp(consulUrl: string, apps: number, perApp: number, ports: number[]): Promise<void> {
+  await registerMany(consulUrl, appTasks(apps, perApp, ports));
+  await registerMesosTask(consulUrl, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: ports[0]! });
+}
+
+/**
+ * One trial of every change of an existing app, each timed by `timed`: a new instance (backend
+ * `b`), its check failing and passing again, its removal, a custom domain added and removed.
+ * `gapMs` is the quiet time left after the recovery (a lone change, not a burst).
+ */
+export async function existingAppTrial(bench: Bench, timed: TimedChange, b: Backend, i: number, recoverMs: number, gapMs = 0): Promise<void> {
+  const { consul, httpPort } = bench;
+  const task: MesosTask = { app: '/bench/lat', agent: 'agent-b', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
+  await timed(
+    'new instance',
+    () => registerMesosTask(consul.url, task),
+    async () => (await hit(httpPort, HOST)).body.startsWith(b.label),
+  );
+  await timed(
+    'instance failing its check',
+    () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }),
+    () => notServedBy(httpPort, HOST, b.label),
+  );
+  await setMesosTaskStatus(consul.url, { ...task, status: 'passing' });
+  await until('recovered', async () => (await hit(httpPort, HOST)).body.startsWith(b.label), recoverMs, 0);
+  if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+  await timed(
+    'instance removed',
+    () => deregisterMesosTask(consul.url, task),
+    () => notServedBy(httpPort, HOST, b.label),
+  );
+  const domain = `d${i}.bench.example`;
+  await timed(
+    'custom domain added',
+    () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }),
+    async () => (await hit(httpPort, domain)).status === 200,
+  );
+  await timed(
+    'custom domain removed',
+    () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }),
+    async () => (await hit(httpPort, domain)).status === 404,
+  );
 }
 
 export async function measureLatency(bench: Bench, trials: number, extra: Backend[], log: (s: string) => void): Promise<LatencyResult> {
@@ -38,35 +87,7 @@ export async function measureLatency(bench: Bench, trials: number, extra: Backen
 
   for (let i = 0; i < trials; i++) {
     const b = extra[i % extra.length]!;
-    const task: MesosTask = { app: '/bench/lat', agent: 'agent-b', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
-    await timed(
-      'new instance',
-      () => registerMesosTask(consul.url, task),
-      async () => (await hit(httpPort, HOST)).body.startsWith(b.label),
-    );
-    await timed(
-      'instance failing its check',
-      () => setMesosTaskStatus(consul.url, { ...task, status: 'critical' }),
-      () => notServedBy(httpPort, HOST, b.label),
-    );
-    await setMesosTaskStatus(consul.url, { ...task, status: 'passing' });
-    await until('recovered', async () => (await hit(httpPort, HOST)).body.startsWith(b.label), 30_000, 0);
-    await timed(
-      'instance removed',
-      () => deregisterMesosTask(consul.url, task),
-      () => notServedBy(httpPort, HOST, b.label),
-    );
-    const domain = `d${i}.bench.example`;
-    await timed(
-      'custom domain added',
-      () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'PUT', body: domain }),
-      async () => (await hit(httpPort, domain)).status === 200,
-    );
-    await timed(
-      'custom domain removed',
-      () => fetch(`${consul.url}/v1/kv/paas-router/domains/lat-bench`, { method: 'DELETE' }),
-      async () => (await hit(httpPort, domain)).status === 404,
-    );
+    await existingAppTrial(bench, timed, b, i, 30_000);
     const fresh: MesosTask = { app: `/bench/new${i}`, agent: 'agent-n', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: b.port };
     await timed(
       'brand-new app',

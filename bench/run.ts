@@ -5,32 +5,57 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { appTasks, backends, hit, registerMany, startBench, until } from './harness.js';
-import { registerMesosTask } from '../dev/consul/mesos.js';
-import { measureLatency } from './latency.js';
+import { backends, hit, startBench, until } from './harness.js';
+import { fillWithMeasuredApp, measureLatency } from './latency.js';
 import { burstReloads, loadWithChurn } from './churn.js';
 import { incrementalRows, measureSize, type SizeResult } from './incremental.js';
 import { measureScale } from './scale.js';
 import { ms, printTable, summarize, type Row } from './stats.js';
 
-const { values } = parseArgs({
-  options: {
-    trials: { type: 'string', default: '100' },
-    apps: { type: 'string', default: '1000' },
-    sizes: { type: 'string', default: '100,1000,10000' },
-    churn: { type: 'string', default: '1000' },
-    reloads: { type: 'string', default: '50' },
-    parts: { type: 'string', default: 'latency,scale' },
-    // A change costs what changed (bench/incremental.ts): --incremental runs only that part.
-    incremental: { type: 'boolean', default: false },
-    'inc-sizes': { type: 'string', default: '20,1000,10000' },
-    'inc-trials': { type: 'string', default: '30' },
-    'new-trials': { type: 'string', default: '5' },
-    // haproxy.spare_backends for the incremental part: a brand-new app takes a spare (0: a reload).
-    spares: { type: 'string', default: '16' },
-    burst: { type: 'string', default: '1000' },
-  },
-});
+const USAGE =
+  'usage: npm run bench -- [--trials N] [--apps N] [--sizes A,B,...] [--churn N] [--reloads N] [--parts latency,scale]\n' +
+  '                        [--incremental] [--inc-sizes A,B,...] [--inc-trials N] [--new-trials N] [--spares N] [--burst N]';
+
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      trials: { type: 'string', default: '100' },
+      apps: { type: 'string', default: '1000' },
+      sizes: { type: 'string', default: '100,1000,10000' },
+      churn: { type: 'string', default: '1000' },
+      reloads: { type: 'string', default: '50' },
+      parts: { type: 'string', default: 'latency,scale' },
+      // A change costs what changed (bench/incremental.ts): --incremental runs only that part.
+      incremental: { type: 'boolean', default: false },
+      'inc-sizes': { type: 'string', default: '20,1000,10000' },
+      'inc-trials': { type: 'string', default: '30' },
+      'new-trials': { type: 'string', default: '5' },
+      // haproxy.spare_backends for the incremental part: a brand-new app takes a spare (0: a reload).
+      spares: { type: 'string', default: '16' },
+      burst: { type: 'string', default: '1000' },
+    },
+  });
+}
+try {
+  parsed = parseOptions();
+} catch (err) {
+  usage((err as Error).message);
+}
+const { values } = parsed;
+// Every count a whole number (0 allowed where it turns a part off); lists of them too.
+for (const key of ['trials', 'apps', 'churn', 'reloads', 'inc-trials', 'new-trials', 'spares', 'burst'] as const) {
+  if (!/^\d+$/.test(values[key]!)) usage(`--${key} must be a whole number, got "${values[key]}"`);
+}
+for (const key of ['sizes', 'inc-sizes'] as const) {
+  if (!/^(\d+(,\d+)*)?$/.test(values[key]!)) usage(`--${key} must be a comma-separated list of whole numbers, got "${values[key]}"`);
+}
+for (const part of values.parts!.split(',')) if (part !== 'latency' && part !== 'scale') usage(`--parts takes latency and/or scale, got "${part}"`);
 const trials = Number(values.trials);
 const apps = Number(values.apps);
 const sizes = values.sizes!.split(',').filter(Boolean).map(Number);
@@ -86,15 +111,12 @@ if (parts.includes('latency')) {
   log(`latency, burst and load: ${apps} background apps + the measured app`);
   const bench = await startBench({
     fill: async (consul) => {
-      await registerMany(
+      await fillWithMeasuredApp(
         consul.url,
-        appTasks(
-          apps,
-          1,
-          main.map((b) => b.port),
-        ),
+        apps,
+        1,
+        main.map((b) => b.port),
       );
-      await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: main[0]!.port });
     },
   });
   try {
