@@ -194,14 +194,18 @@ async function fuzzFeatures(): Promise<boolean> {
     }),
     { seed: opts.seed, numRuns: opts.features },
   );
+  return reportPass(`feature cases:          ${n} (${withAuth} with router.auth apps)`, checked, begun, details);
+}
+
+/** The end of a pass that stops at its first failure: counts, time, and the shrunk counterexample. */
+function reportPass<T extends unknown[]>(title: string, haproxyRuns: number, begun: number, details: fc.RunDetails<T>): boolean {
   console.log('');
-  console.log(`feature cases:          ${n} (${withAuth} with router.auth apps)`);
-  console.log(`  haproxy -c runs:      ${checked}`);
+  console.log(title);
+  console.log(`  haproxy -c runs:      ${haproxyRuns}`);
   console.log(`  elapsed:              ${((performance.now() - begun) / 1000).toFixed(1)} s`);
   if (details.failed) {
-    console.log(
-      `  FAILED after ${details.numShrinks} shrinks: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
-    );
+    const err = details.errorInstance;
+    console.log(`  FAILED after ${details.numShrinks} shrinks: ${err instanceof Error ? err.message : String(err)}`);
     console.log(`  counterexample: ${fc.stringify(details.counterexample?.[0]).slice(0, 4000)}`);
   }
   return details.failed;
@@ -231,15 +235,10 @@ async function fuzzIncremental(): Promise<boolean> {
     }),
     { seed: opts.seed, numRuns: opts.sequences },
   );
-  console.log('');
-  console.log(`incremental sequences:  ${n} (${steps} steps; model, files and runtime plan equal a from-scratch build after each)`);
-  console.log(`  haproxy -c runs:      ${checked}`);
-  console.log(`  elapsed:              ${((performance.now() - begun) / 1000).toFixed(1)} s`);
-  if (details.failed) {
-    console.log(
-      `  FAILED after ${details.numShrinks} shrinks: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
-    );
-    console.log(`  counterexample: ${fc.stringify(details.counterexample?.[0]).slice(0, 4000)}`);
-  }
-  return details.failed;
+  return reportPass(
+    `incremental sequences:  ${n} (${steps} steps; model, files and runtime plan equal a from-scratch build after each)`,
+    checked,
+    begun,
+    details,
+  );
 }
