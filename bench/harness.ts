@@ -1,4 +1,4 @@
-// Benchmark harness: a dev Consul filled with apps, a real HAProxy in master-worker mode, and the
+// Benchmark harness: a Consul (the real agent when installed) filled with apps, a real HAProxy in master-worker mode, and the
 // daemon as its own process (so its RSS is its own), all on loopback.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';

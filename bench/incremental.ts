@@ -88,7 +88,7 @@ export async function measureSize(
     const timed: TimedChange = async (what, write, check) => {
       const before = await reloadCount(masterSocket);
       const t0 = performance.now();
-      // The bench's own dev Consul may be slow to accept on a loaded machine: retry the write.
+      // Consul may be slow to accept on a loaded machine: retry the write.
       for (let attempt = 1; ; attempt++) {
         try {
           await write();

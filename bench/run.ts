@@ -75,7 +75,7 @@ const rows: Row[] = [];
 if (values['inc-sizes']!.split(',').filter(Boolean).length > 0) {
   const results: SizeResult[] = [];
   for (const size of values['inc-sizes']!.split(',').filter(Boolean).map(Number)) {
-    log(`incremental: ${size} apps × 3 (dev Consul)`);
+    log(`incremental: ${size} apps × 3 (the real Consul agent when installed)`);
     results.push(
       await measureSize(
         size,
