@@ -10,10 +10,26 @@ import { WriteFailedError } from '../../src/errors.js';
 import { showProc } from '../../src/apply/reload.js';
 import { createLogger } from '../../src/log.js';
 import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js';
+import { startHttpBackend } from '../../dev/backends.js';
 import { requestThrough } from '../../dev/probe.js';
 import { eventually, freePort } from '../helpers/net.js';
 
 const log = createLogger('silent');
+
+/** The global, defaults and frontend lines of a config with a runtime socket (admin level). */
+function runtimeHead(runtimeSocket: string, port: number): string[] {
+  return [
+    'global',
+    `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
+    'defaults',
+    '  mode http',
+    '  timeout connect 1s',
+    '  timeout client 5s',
+    '  timeout server 5s',
+    'frontend web',
+    `  bind 127.0.0.1:${port}`,
+  ];
+}
 
 function candidate(version: string, port: number, extra = ''): Candidate {
   return (dir) => ({
@@ -176,15 +192,7 @@ t.test('a runtime change whose files cannot be written is undone by a reload, an
     (dir) => ({
       'hosts.map': '',
       'haproxy.cfg': [
-        'global',
-        `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
-        'defaults',
-        '  mode http',
-        '  timeout connect 1s',
-        '  timeout client 5s',
-        '  timeout server 5s',
-        'frontend web',
-        `  bind 127.0.0.1:${port}`,
+        ...runtimeHead(runtimeSocket, port),
         `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
         '  default_backend app_web',
         'backend app_web',
@@ -214,25 +222,16 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   const ws = await workspace(t, 'spares');
   const { work, configDir, masterSocket, port } = ws;
   const runtimeSocket = join(work, 'runtime.sock');
-  const backend = await new Promise<{ port: number; close: () => void }>((resolve) => {
-    const server = createServer((c) => c.end('HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nblog'));
-    server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as { port: number }).port, close: () => server.close() }));
-  });
+  // node:http handles a connection HAProxy resets (a worker stopping at a reload); a bare socket
+  // server without an 'error' listener would crash the test process on it.
+  const backend = await startHttpBackend('blog');
   t.teardown(() => backend.close());
   const config =
     (withBlog: boolean): Candidate =>
     (dir) => ({
       'hosts.map': withBlog ? 'blog.example.org app_blog\n' : '',
       'haproxy.cfg': [
-        'global',
-        `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
-        'defaults',
-        '  mode http',
-        '  timeout connect 1s',
-        '  timeout client 5s',
-        '  timeout server 5s',
-        'frontend web',
-        `  bind 127.0.0.1:${port}`,
+        ...runtimeHead(runtimeSocket, port),
         `  use_backend %[req.hdr(host),lower,map(${dir}/hosts.map,be_none)]`,
         'backend be_none',
         '  http-request return status 404',
@@ -271,7 +270,7 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   const r = await applier.apply(config(true), planned());
   t.match(r, { status: 'runtime', spares: [claim] });
   t.equal(await reloads(), before, 'no reload');
-  t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog', 'served from the spare');
+  t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served from the spare');
   t.same(
     applier.appsOnSpares.map((a) => a.spare),
     ['spare_1'],
@@ -292,7 +291,7 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   t.match(failed, { status: 'write-failed', error: { message: /ENOSPC \(injected\)/ } });
   t.equal(await reloads(), reloadsBefore, 'no reload without validation');
   t.equal(applier.appsOnSpares.length, 1, 'still on its spare');
-  t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog');
+  t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog');
   failStaging = false;
   t.match(await applier.consolidateSpares(), {
     status: 'reloaded',
@@ -300,7 +299,7 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   });
   t.equal(await reloads(), reloadsBefore + 1);
   t.same(applier.appsOnSpares, []);
-  t.equal((await requestThrough(port, 'blog.example.org')).body, 'blog', 'served from its own backend');
+  t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served from its own backend');
   t.equal(await applier.consolidateSpares(), undefined, 'nothing on a spare: nothing to do');
 
   // A daemon restart adopts the files, which never say what a spare holds: none is taken until a reload.
