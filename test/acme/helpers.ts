@@ -315,6 +315,8 @@ export async function startGate(target: number): Promise<Gate> {
     seen += 1;
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
+    // A reset from the peer ends the connection ('close' follows); unhandled, it would crash the test.
+    client.on('error', () => undefined);
     if (gate.mode === 'refuse') client.destroy();
     else if (gate.mode === 'hold') waiting.push(client);
     else pass(client);

@@ -52,7 +52,7 @@ t.test('HAProxy faults under load', async (t) => {
   await t.test('a tcp app on a port another process holds', async (t) => {
     // Inside haproxy.tcp_ports (default 10000-10999): a port outside it is a tag rejection instead.
     const port = await freePortInRange(10000, 10999);
-    const blocker: Server = createServer((s) => s.end('not haproxy\r\n'));
+    const blocker: Server = createServer((s) => s.on('error', () => undefined).end('not haproxy\r\n'));
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     const from = Date.now();
     const procBefore = await reloads(masterSocket);
@@ -166,7 +166,7 @@ t.test('HAProxy faults under load', async (t) => {
     // middle of that, HAProxy 2.6 starts the new worker with its frontends paused: nothing is
     // served while `show proc` looks healthy. The daemon checks the new worker and resumes them.
     const port = await freePort();
-    const blocker: Server = createServer((s) => s.end('not haproxy\r\n'));
+    const blocker: Server = createServer((s) => s.on('error', () => undefined).end('not haproxy\r\n'));
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     const main = join(cluster.templatesDir, 'haproxy.cfg.hbs');
     const original = await readFile(main, 'utf8');

@@ -313,7 +313,8 @@ t.test('a rendered configuration routes, answers 404/503 and protects the stats 
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => upstream.close(resolve)));
   const upstreamPort = (upstream.address() as AddressInfo).port;
-  const echo = createServer((socket) => socket.pipe(socket));
+  // A reset from HAProxy ends the connection; unhandled, it would crash the test process.
+  const echo = createServer((socket) => socket.on('error', () => undefined).pipe(socket));
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => echo.close(resolve)));
   const echoPort = (echo.address() as AddressInfo).port;
