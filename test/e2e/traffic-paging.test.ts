@@ -115,10 +115,13 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     t.match(await page.locator('#routes-count').textContent(), /\(450\)/);
     const more = page.locator('#routes-more');
     t.match(await more.textContent(), /^Show 200 more \(200 of 450 shown\)$/);
-    await more.click();
+    // The click event itself, not a pointer at coordinates: a pointer click was lost once in CI on
+    // a loaded machine. The layout can move between Playwright's hit check and the press
+    // (sparklines drawn as cards come near the screen, the 5 s refresh); paging is what is tested.
+    await more.dispatchEvent('click');
     t.equal((await cardsInOrder(page)).length, 400);
     t.match(await more.textContent(), /^Show 50 more \(400 of 450 shown\)$/);
-    await more.click();
+    await more.dispatchEvent('click');
     const all = await cardsInOrder(page);
     t.same(
       all,
@@ -134,7 +137,7 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     const page = await open('?sort=rate');
     let cards = await cardsInOrder(page);
     t.same(cards.slice(0, 3), ['app-449', 'app-448', 'app-447'], 'the busiest first, from the last page by name');
-    await page.locator('#routes-more').click();
+    await page.locator('#routes-more').dispatchEvent('click');
     cards = await cardsInOrder(page);
     t.equal(cards[200], 'app-249', 'the second page carries on where the first stopped');
     const rates = await figure(page, 'rate');
