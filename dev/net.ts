@@ -1,12 +1,17 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 
-/** A loopback TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/**
+ * Where listening ports are picked: below Linux's ephemeral range (ip_local_port_range, 32768-60999
+ * by default), which every outgoing connection takes its local port from. A port the kernel handed
+ * out (listen on 0) can be taken by some client's connection before HAProxy binds it (seen in CI:
+ * "cannot bind socket (Address already in use)"); one from this range cannot. 11000 and up leaves
+ * haproxy.tcp_ports' default 10000-10999 to the tcp app tests.
+ */
+export const LISTEN_PORTS = { from: 11000, to: 32767 } as const;
+
+/** A loopback TCP port that was free a moment ago, outside the ephemeral range. */
+export function freePort(): Promise<number> {
+  return freePortInRange(LISTEN_PORTS.from, LISTEN_PORTS.to);
 }
 
 /**
