@@ -16,11 +16,11 @@ import { eventually, freePort } from '../helpers/net.js';
 
 const log = createLogger('silent');
 
-/** The global, defaults and frontend lines of a config with a runtime socket (admin level). */
-function runtimeHead(runtimeSocket: string, port: number): string[] {
+/** The global, defaults and frontend lines of a test config: `global` holds `globalLine`. */
+function configHead(globalLine: string, port: number): string[] {
   return [
     'global',
-    `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
+    `  ${globalLine}`,
     'defaults',
     '  mode http',
     '  timeout connect 1s',
@@ -31,19 +31,15 @@ function runtimeHead(runtimeSocket: string, port: number): string[] {
   ];
 }
 
+/** The same with a runtime socket at admin level. */
+const runtimeHead = (runtimeSocket: string, port: number): string[] =>
+  configHead(`stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`, port);
+
 function candidate(version: string, port: number, extra = ''): Candidate {
   return (dir) => ({
     'hosts.map': `a.example.org ${version}\n`,
     'haproxy.cfg': [
-      'global',
-      '  hard-stop-after 2s',
-      'defaults',
-      '  mode http',
-      '  timeout connect 1s',
-      '  timeout client 5s',
-      '  timeout server 5s',
-      'frontend web',
-      `  bind 127.0.0.1:${port}`,
+      ...configHead('hard-stop-after 2s', port),
       // The map path comes from `dir`: validation must see the candidate's own map, not the live one.
       `  http-request return status 200 content-type text/plain lf-string "%[req.hdr(host),lower,map(${dir}/hosts.map,none)]"`,
       extra,
