@@ -60,14 +60,7 @@ export async function measureSize(
   const started = performance.now();
   const bench = await startBench({
     spareBackends: opts.spares,
-    fill: async (consul) => {
-      await fillWithMeasuredApp(
-        consul.url,
-        apps,
-        3,
-        main.map((b) => b.port),
-      );
-    },
+    fill: fillWithMeasuredApp(apps, 3, main),
   });
   try {
     const { consul, httpPort, masterSocket } = bench;

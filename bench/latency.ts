@@ -20,10 +20,13 @@ async function notServedBy(port: number, host: string, label: string, n = 3): Pr
 /** Times one change: the Consul write, then until the check through HAProxy passes. */
 export type TimedChange = (what: string, write: () => Promise<unknown>, check: () => Promise<boolean>) => Promise<void>;
 
-/** Registers `apps` background apps (`perApp` tasks each) and the measured app `/bench/lat` on `ports`. */
-export async function fillWithMeasuredApp(consulUrl: string, apps: number, perApp: number, ports: number[]): Promise<void> {
-  await registerMany(consulUrl, appTasks(apps, perApp, ports));
-  await registerMesosTask(consulUrl, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: ports[0]! });
+/** startBench's fill: `apps` background apps (`perApp` tasks each) and the measured app `/bench/lat`, on `backends`' ports. */
+export function fillWithMeasuredApp(apps: number, perApp: number, backends: Backend[]): (consul: { url: string }) => Promise<void> {
+  const ports = backends.map((b) => b.port);
+  return async (consul) => {
+    await registerMany(consul.url, appTasks(apps, perApp, ports));
+    await registerMesosTask(consul.url, { app: '/bench/lat', agent: 'agent-a', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: ports[0]! });
+  };
 }
 
 /**

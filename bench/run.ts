@@ -110,14 +110,7 @@ const parts = values.parts!.split(',');
 if (parts.includes('latency')) {
   log(`latency, burst and load: ${apps} background apps + the measured app`);
   const bench = await startBench({
-    fill: async (consul) => {
-      await fillWithMeasuredApp(
-        consul.url,
-        apps,
-        1,
-        main.map((b) => b.port),
-      );
-    },
+    fill: fillWithMeasuredApp(apps, 1, main),
   });
   try {
     await until(
