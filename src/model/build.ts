@@ -7,18 +7,21 @@
 // - assembly: the apps with their hosts, the rejections.
 // A ModelMemo (incremental.ts) reuses every stage whose input did not change; without one,
 // buildModel starts from an empty memo: one implementation, from scratch or incremental.
-import type { AppMode, AppRoute, HostRoute, ModelInput, ModelSettings, Rejection, RoutingModel } from './types.js';
+import type { AppMode, AppRoute, HostRoute, ModelInput, ModelSettings, OwnedName, Rejection, RoutingModel } from './types.js';
 import type { ServiceInstance } from '../sources/types.js';
 import { parseClaim, resolveParsedClaims, type ParsedClaim } from './domains.js';
 import { applyAuth } from './auth.js';
 import { applyMaintenance, checkRedirects } from './features.js';
-import { resolveGroups, type Draft } from './groups.js';
+import { disagreement, groupRoute, readWeights, type Draft, type GroupWeights } from './groups.js';
+import { backendName } from './backend.js';
+import { byRegistration, claimKey, compareOwned, decideOwner, heldBy, readClaimRecords, DEFAULT_CLAIMS_PREFIX, DEFAULT_PATHS_PREFIX, type Asker, type ClaimRecord } from './claims.js';
+import { parseDelegations, type Delegations } from './delegations.js';
+import { reject } from './rejections.js';
 import { ModelMemo } from './incremental.js';
-import { resolveTcpPorts, type TcpClaim } from './ports.js';
 import { finishRejections } from './rejections.js';
-import { buildServers, collisionRejections, compareInstances, firstCreateIndex, holderOrder, serviceVerdict, type ServiceVerdict } from './services.js';
+import { buildServers, compareInstances, firstCreateIndex, holderOrder, serviceVerdict, type ServiceVerdict } from './services.js';
 import { edgeFields, resolveTags, type AppSettings } from './tags.js';
-import { cmp } from './text.js';
+import { cmp, safeText } from './text.js';
 
 /** Domain every default host lives under: `<cluster>.<baseDomain>` (an empty cluster is left out). */
 export function clusterDomain(settings: Pick<ModelSettings, 'cluster' | 'baseDomain'>): string {
@@ -36,9 +39,7 @@ export function defaultHost(name: string, settings: Pick<ModelSettings, 'cluster
 export const DEFAULT_WEIGHTS_PREFIX = 'paas-router/weights/';
 export const DEFAULT_MAINTENANCE_PREFIX = 'paas-router/maintenance/';
 
-export function backendName(name: string): string {
-  return `app_${name}`;
-}
+export { backendName };
 
 /** One Consul service on its own. Depends on (name, instances, settings) only: memoized per service. */
 export interface ServiceStage {
@@ -48,7 +49,7 @@ export interface ServiceStage {
   /** Instance and tag rejections: reported only for the service that wins its name. */
   appRejections: Rejection[];
   /** A tcp app's claim on its port. */
-  tcp?: TcpClaim;
+  tcp?: { app: string; port: number; createIndex: number };
   /** What the tags decided (router.group included): groups compare their members' settings. */
   tags?: AppSettings;
   /** min(instance.createIndex) of the usable instances. */
@@ -95,76 +96,210 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
   return { verdict, draft, appRejections, tags: t, createIndex, ...(tcp ? { tcp } : {}) };
 }
 
+/** The ownership inputs of a build (K/V records, delegations, weights keys), parsed once per change. */
+export interface Ownership {
+  records: Map<string, ClaimRecord>;
+  delegations: Delegations;
+  weights: Map<string, GroupWeights>;
+  /** Bad records, delegations and weights keys. */
+  rejections: Rejection[];
+}
+
+export function readOwnership(input: Pick<ModelInput, 'claimRecords' | 'delegations' | 'weights'>, settings: ModelSettings): Ownership {
+  const records = readClaimRecords(input.claimRecords ?? [], settings.claimsPrefix ?? DEFAULT_CLAIMS_PREFIX);
+  const delegations = parseDelegations(input.delegations ?? [], settings.pathsPrefix ?? DEFAULT_PATHS_PREFIX);
+  const weights = readWeights(input.weights ?? [], settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX);
+  return {
+    records: records.records,
+    delegations: delegations.delegations,
+    weights: weights.byGroup,
+    rejections: [...records.rejections, ...delegations.rejections, ...weights.rejections],
+  };
+}
+
 /** The global stage's result: which services are apps, and every host. */
 export interface ModelStructure {
   /**
    * Every routable app, sorted by name: the Consul service (original name) that won it, and that
    * service's position in the stages the structure was resolved from (the same while it is kept).
+   * A group has its members' positions, and the position of the member whose settings it takes.
    */
-  apps: { name: string; original: string; index: number; members?: number[] }[];
-  /** Member app → its group (accepted or not): members are never routed on their own. */
+  apps: { name: string; original: string; index: number; members?: number[]; reference?: number }[];
+  /** Member app → its group (admitted or not): members are never routed on their own. */
   memberOf: Map<string, string>;
-  /** Positions (in the stages) of the services that won their name, routable or not: their appRejections are reported. */
+  /** Positions (in the stages) of the services that hold their name, routable or not: their appRejections are reported. */
   winners: number[];
   /** App name → every host routed to it (default first, then custom FQDNs sorted). */
   hostsOf: Map<string, string[]>;
   /** Sorted by host. */
   hosts: HostRoute[];
-  /** Collisions, tcp ports, domains. */
+  /** Names, groups, tcp ports, domains. */
   rejections: Rejection[];
+  /** Every shared name asked for or recorded, sorted by key. */
+  owners: OwnedName[];
+}
+
+interface NameAsk extends Asker {
+  index: number;
+  stage: ServiceStage;
+}
+
+/** Standalone services before groups; then who registered first (holderOrder), then code-unit order. */
+function askOrder(a: NameAsk, b: NameAsk): number {
+  if ((a.as === 'group') !== (b.as === 'group')) return a.as === 'group' ? 1 : -1;
+  return holderOrder(a.stage.verdict, b.stage.verdict) || cmp(a.claimant, b.claimant);
 }
 
 /** `stages` in code-unit order of the original names; `claims` in compareClaims order. */
-export function resolveStructure(stages: [string, ServiceStage][], claims: ParsedClaim[], settings: ModelSettings): ModelStructure {
-  const rejections: Rejection[] = [];
-  const byName = new Map<string, string[]>();
-  const indexOf = new Map(stages.map(([original], i) => [original, i]));
-  for (const [original, stage] of stages) {
+export function resolveStructure(stages: [string, ServiceStage][], claims: ParsedClaim[], settings: ModelSettings, own: Ownership): ModelStructure {
+  const prefix = settings.claimsPrefix ?? DEFAULT_CLAIMS_PREFIX;
+  const rejections: Rejection[] = [...own.rejections];
+  const owners: OwnedName[] = [];
+
+  // Names: every service asks for its own; a member of router.group=<g> also asks for <g>.
+  const asks = new Map<string, NameAsk[]>();
+  const ask = (name: string, a: NameAsk) => asks.set(name, [...(asks.get(name) ?? []), a]);
+  for (const [index, [original, stage]] of stages.entries()) {
     const name = stage.verdict.name;
-    if (name !== undefined) byName.set(name, [...(byName.get(name) ?? []), original]);
+    if (name === undefined) continue;
+    const group = stage.draft ? stage.tags?.group : undefined;
+    if (group !== name) ask(name, { claimant: original, index, stage });
+    if (group !== undefined) ask(group, { claimant: original, as: 'group', index, stage });
   }
-  const winners: number[] = [];
-  const drafts: { name: string; original: string; index: number; stage: ServiceStage }[] = [];
-  const tcpClaims: TcpClaim[] = [];
-  for (const [name, originals] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
-    // `originals` are in code-unit order; the stable sort keeps it for ties.
-    const [winner, ...losers] = [...originals].sort((a, b) => holderOrder(stages[indexOf.get(a)!]![1].verdict, stages[indexOf.get(b)!]![1].verdict));
-    rejections.push(...collisionRejections(name, winner!, losers));
-    const index = indexOf.get(winner!)!;
-    winners.push(index);
-    const stage = stages[index]![1];
-    if (!stage.draft) continue;
-    if (stage.tcp) tcpClaims.push(stage.tcp);
-    drafts.push({ name, original: winner!, index, stage });
+  const winners = new Set<number>();
+  const standalone: { name: string; original: string; index: number; stage: ServiceStage }[] = [];
+  const groups: { name: string; members: NameAsk[]; owner: string }[] = [];
+  const memberOf = new Map<string, string>();
+  for (const [name, list] of [...asks].sort((a, b) => cmp(a[0], b[0]))) {
+    list.sort(askOrder);
+    const record = own.records.get(claimKey(prefix, 'name', name));
+    const weights = own.weights.get(name);
+    const groupAsks = list.filter((a) => a.as === 'group' && a.stage.draft);
+    for (const a of groupAsks) memberOf.set(a.stage.verdict.name!, name);
+    const admittedBy = (owner: string) => new Set([owner, ...(record?.value?.members ?? []), ...(weights?.admitted ?? [])]);
+    const held = decideOwner(
+      'name',
+      name,
+      prefix,
+      list,
+      record,
+      (owner, as) => {
+        if (as !== 'group') return list.some((a) => a.claimant === owner && a.as === undefined);
+        const admitted = admittedBy(owner);
+        return groupAsks.some((a) => admitted.has(a.claimant) || admitted.has(a.stage.verdict.name!));
+      },
+      groupAsks.map((a) => a.claimant),
+    )!;
+    owners.push(held);
+    // While nothing is recorded every member that asks is admitted (today's members are recorded).
+    const admitted = held.record?.valid ? admittedBy(held.owner) : new Set(groupAsks.map((a) => a.claimant));
+    const isAdmitted = (a: NameAsk) => admitted.has(a.claimant) || admitted.has(a.stage.verdict.name!);
+    for (const a of list) {
+      const holds = held.ownerAsks && (held.as === 'group' ? a.as === 'group' && isAdmitted(a) : a.as === undefined && a.claimant === held.owner);
+      if (holds) {
+        if (a.as === undefined) {
+          winners.add(a.index);
+          if (a.stage.draft && a.stage.tags?.group === undefined) standalone.push({ name, original: a.claimant, index: a.index, stage: a.stage });
+        }
+        continue;
+      }
+      if (a.as === 'group') {
+        if (!a.stage.draft) continue;
+        const why =
+          held.as === 'group' && held.ownerAsks
+            ? `app ${a.claimant} is not admitted to group ${name}: the group belongs to app ${held.owner}, which admits members by listing them in ${settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX}${name}`
+            : heldBy(held, `name ${name}`);
+        rejections.push(reject('group', a.stage.verdict.name!, name, `${why}; app not routed`));
+      } else if (held.as === undefined && held.ownerAsks && held.owner.toLowerCase() === a.claimant.toLowerCase()) {
+        rejections.push(
+          reject(
+            'service',
+            a.claimant,
+            a.claimant,
+            `service name "${safeText(a.claimant)}" is the same as "${safeText(held.owner)}" to Consul (service names are case-insensitive), which ${held.record?.valid ? `holds the name (recorded in ${held.key})` : 'was registered first'}; "${safeText(held.owner)}" is routed as ${name}`,
+          ),
+        );
+      } else rejections.push(reject('service', a.claimant, a.claimant, `${heldBy(held, `name ${name}`)}; service not routed`));
+    }
+    if (held.as === 'group' && held.ownerAsks) {
+      const members = groupAsks.filter(isAdmitted);
+      if (members.length > 0) groups.push({ name, members, owner: held.owner });
+    }
   }
 
-  // router.group: the members become one route named after the group (weights come later, in
-  // buildModel: they change no structure). Which groups stand, and why not, is decided here.
-  const grouped = resolveGroups(
-    drafts.map((d) => toDraft(d.stage)),
-    [],
-    settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX,
-    (name) => defaultHost(name, settings),
-  );
-  rejections.push(...grouped.rejections);
-  const groupRoutes = new Map(grouped.routes.filter((r) => r.app.members !== undefined).map((r) => [r.app.name, r]));
-  const entries: { name: string; original: string; index: number; members?: number[]; draft: AppRoute }[] = [];
-  for (const d of drafts) if (!grouped.memberOf.has(d.name)) entries.push({ name: d.name, original: d.original, index: d.index, draft: d.stage.draft! });
-  for (const [name, route] of groupRoutes) {
-    const members = drafts.filter((d) => grouped.memberOf.get(d.name) === name).map((d) => d.index);
-    entries.push({ name, original: name, index: -1, members, draft: route.app });
-    if (route.app.mode === 'tcp' && route.app.port !== undefined) tcpClaims.push({ app: name, port: route.app.port, createIndex: route.createIndex });
+  // Groups: the owner's settings (or the first admitted member's while the owner is away) decide.
+  const entries: { name: string; original: string; index: number; members?: number[]; reference?: number; draft: AppRoute; createIndex: number }[] = [];
+  for (const s of standalone) entries.push({ name: s.name, original: s.original, index: s.index, draft: s.stage.draft!, createIndex: s.stage.createIndex ?? Infinity });
+  for (const g of groups) {
+    const sorted = [...g.members].sort((a, b) => cmp(a.stage.verdict.name!, b.stage.verdict.name!));
+    const reference = sorted.find((m) => m.claimant === g.owner) ?? sorted[0]!;
+    const host = defaultHost(g.name, settings);
+    if (host.length > 253) {
+      for (const m of sorted) rejections.push(reject('group', m.stage.verdict.name!, g.name, `group ${g.name}: default host ${host} is longer than 253 characters; the group is not routed`));
+      continue;
+    }
+    const members: NameAsk[] = [];
+    for (const m of sorted) {
+      const why = m === reference ? undefined : disagreement(toDraft(reference.stage), toDraft(m.stage));
+      if (why) rejections.push(reject('group', m.stage.verdict.name!, g.name, `${why}: every app of group ${g.name} must have its router.* settings; app not routed, the group is served without it`));
+      else members.push(m);
+    }
+    for (const m of members) winners.add(m.index);
+    const built = groupRoute(g.name, members.map((m) => toDraft(m.stage)), toDraft(reference.stage), undefined, host);
+    entries.push({
+      name: g.name,
+      original: g.name,
+      index: -1,
+      members: members.map((m) => m.index),
+      reference: reference.index,
+      draft: built.route.app,
+      createIndex: built.route.createIndex,
+    });
+  }
+  // Weights keys of no group at all.
+  const asked = new Set(groups.map((g) => g.name));
+  for (const [group, w] of own.weights) {
+    if (!asked.has(group) && !memberOfValues(memberOf).has(group))
+      rejections.push(reject('weight', group, w.entry.key, `no app has router.group=${safeText(group)}: these weights apply to nothing`, w.entry.key));
   }
   entries.sort((a, b) => cmp(a.name, b.name));
 
-  const ports = resolveTcpPorts(tcpClaims);
-  rejections.push(...ports.rejections);
-  const apps = entries.filter((a) => a.draft.mode === 'http' || ports.winners.has(a.name));
+  // tcp ports: the recorded owner, or the app registered first while nothing is recorded.
+  const byPort = new Map<number, typeof entries>();
+  for (const e of entries) if (e.draft.mode === 'tcp' && e.draft.port !== undefined) byPort.set(e.draft.port, [...(byPort.get(e.draft.port) ?? []), e]);
+  const portWinners = new Set<string>();
+  for (const [port, list] of [...byPort].sort((a, b) => a[0] - b[0])) {
+    list.sort((a, b) => byRegistration({ createIndex: a.createIndex, name: a.name }, { createIndex: b.createIndex, name: b.name }));
+    const held = decideOwner('port', String(port), prefix, list.map((e) => ({ claimant: e.name })), own.records.get(claimKey(prefix, 'port', String(port))))!;
+    owners.push(held);
+    for (const e of list) {
+      if (held.ownerAsks && e.name === held.owner) portWinners.add(e.name);
+      else {
+        const why = held.record?.valid || !held.ownerAsks ? heldBy(held, `port ${port}`) : `port ${port} is already used by tcp app ${held.owner}, registered first`;
+        rejections.push(reject('conflict', e.name, `router.port=${port}`, `${why}; app not routed`));
+      }
+    }
+  }
+  const apps = entries.filter((a) => a.draft.mode === 'http' || portWinners.has(a.name));
 
   const modes = new Map<string, AppMode>(apps.map((a) => [a.name, a.draft.mode]));
   const paths = new Map(apps.flatMap((a) => (a.draft.path !== undefined ? [[a.name, a.draft.path] as const] : [])));
-  const domains = resolveParsedClaims(claims, modes, clusterDomain(settings), grouped.memberOf, paths, settings.domainsPrefix);
+  const domains = resolveParsedClaims(claims, modes, clusterDomain(settings), memberOf, paths, settings.domainsPrefix, {
+    records: own.records,
+    delegations: own.delegations,
+    claimsPrefix: prefix,
+    pathsPrefix: settings.pathsPrefix ?? DEFAULT_PATHS_PREFIX,
+  });
   rejections.push(...domains.rejections);
+  owners.push(...domains.owners);
+
+  // Records nobody asks for any more: the recorder marks them idle, then releases them.
+  const seen = new Set(owners.map((o) => o.key));
+  for (const record of own.records.values()) {
+    if (seen.has(record.key)) continue;
+    const idle = decideOwner(record.kind, record.name, prefix, [], record);
+    if (idle) owners.push(idle);
+  }
 
   const hosts: HostRoute[] = [];
   const hostsOf = new Map<string, string[]>();
@@ -180,13 +315,24 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
     hostsOf.set(name, own);
   }
   return {
-    apps: apps.map(({ name, original, index, members }) => ({ name, original, index, ...(members ? { members } : {}) })),
-    memberOf: grouped.memberOf,
-    winners,
+    apps: apps.map(({ name, original, index, members, reference }) => ({
+      name,
+      original,
+      index,
+      ...(members ? { members } : {}),
+      ...(reference !== undefined ? { reference } : {}),
+    })),
+    memberOf,
+    winners: [...winners].sort((a, b) => a - b),
     hostsOf,
     hosts: hosts.sort((a, b) => cmp(a.host, b.host) || cmp(a.path ?? '', b.path ?? '')),
     rejections,
+    owners: owners.sort(compareOwned),
   };
+}
+
+function memberOfValues(memberOf: Map<string, string>): Set<string> {
+  return new Set(memberOf.values());
 }
 
 function toDraft(stage: ServiceStage): Draft {
@@ -205,22 +351,26 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     return [original, memo.service(original, instances, () => serviceStage(original, instances, settings))];
   });
   const claims = memo.claims(input.claims, (claim) => parseClaim(claim, settings));
-  const structure = memo.structure(stages, claims, () => resolveStructure(stages, claims, settings));
+  const own = memo.ownership(input, () => readOwnership(input, settings));
+  const structure = memo.structure(stages, claims, own, () => resolveStructure(stages, claims, settings, own));
   // Group routes are assembled on every build from their members' current servers and the weights
   // (cheap, and only for groups); their structure (members, hosts) comes from the memoized stage.
   const featureRejections: Rejection[] = [];
-  const groupOf = (members: number[]): AppRoute => {
-    const built = resolveGroups(
+  const groupOf = (name: string, members: number[], reference: number): AppRoute => {
+    const built = groupRoute(
+      name,
       members.map((i) => toDraft(stages[i]![1])),
-      input.weights ?? [],
-      settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX,
-      (name) => defaultHost(name, settings),
+      toDraft(stages[reference]![1]),
+      own.weights.get(name),
+      defaultHost(name, settings),
     );
-    featureRejections.push(...built.rejections.filter((r) => r.kind === 'weight'));
-    return built.routes[0]!.app;
+    featureRejections.push(...built.rejections);
+    return built.route.app;
   };
-  const assembled = structure.apps.map(({ name, index, members }) =>
-    members ? memo.app(name, groupOf(members), structure.hostsOf.get(name) ?? []) : memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []),
+  const assembled = structure.apps.map(({ name, index, members, reference }) =>
+    members
+      ? memo.app(name, groupOf(name, members, reference!), structure.hostsOf.get(name) ?? [])
+      : memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []),
   );
   // Redirect targets and maintenance pages: copies where they change an app, the memo's objects stay as they are.
   const apps = assembled.map((app) =>
@@ -229,12 +379,6 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
   featureRejections.push(...checkRedirects(apps));
   featureRejections.push(...applyAuth(apps, settings.authPrefix, input.auth));
   featureRejections.push(...applyMaintenance(apps, input.maintenance ?? [], settings.maintenancePrefix ?? DEFAULT_MAINTENANCE_PREFIX, structure.memberOf));
-  // Weights of no group at all are reported too.
-  if ((input.weights?.length ?? 0) > 0) {
-    const orphan = resolveGroups([], input.weights ?? [], settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX, (name) => defaultHost(name, settings));
-    const groups = new Set(structure.memberOf.values());
-    featureRejections.push(...orphan.rejections.filter((r) => !groups.has(r.service)));
-  }
   // Only lists with something in them: most services have nothing to report.
   const lists: Rejection[][] = [structure.rejections];
   if (featureRejections.length > 0) lists.push(featureRejections);
@@ -243,5 +387,5 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     const found = stages[index]![1].appRejections;
     if (found.length > 0) lists.push(found);
   }
-  return { apps, hosts: structure.hosts, rejections: memo.rejections(lists, finishRejections) };
+  return { apps, hosts: structure.hosts, rejections: memo.rejections(lists, finishRejections), owners: structure.owners };
 }

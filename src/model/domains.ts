@@ -1,7 +1,10 @@
 // Custom domains from Consul K/V: key → app, value → FQDNs, then first-claim-wins per host.
 import type { DomainClaim } from '../sources/types.js';
-import type { AppMode, ModelSettings, Rejection } from './types.js';
+import type { AppMode, ModelSettings, OwnedName, Rejection } from './types.js';
+import { claimKey, decideOwner, heldBy, type ClaimRecord } from './claims.js';
+import { pairKey, type Delegations } from './delegations.js';
 import { isUnderDomain, parseDomainValue } from './fqdn.js';
+import { nameOfKey } from './kv-keys.js';
 import { reject } from './rejections.js';
 import { cmp, numCmp, safeText } from './text.js';
 
@@ -12,28 +15,11 @@ export interface CustomHost {
 
 type KeyCheck = { ok: true; service: string } | { ok: false; service: string; reason: string } | { folder: true };
 
-/** `<prefix><service>` with a non-empty service and no further `/`; the service is lowercased. */
+/** `<prefix><service>` with a non-empty, exact (lowercase) service and no further `/`. */
 export function serviceOfKey(key: string, prefix: string, value: string): KeyCheck {
-  // Consul UI "folders" are empty keys ending in '/': structure, not claims.
-  if (key.endsWith('/') && value === '') return { folder: true };
-  if (!key.startsWith(prefix)) {
-    return { ok: false, service: '', reason: `key is not under the domains prefix ${prefix}` };
-  }
-  const rest = key.slice(prefix.length);
-  if (rest === '') return { ok: false, service: '', reason: `key names no service: expected ${prefix}<service>` };
-  const slash = rest.indexOf('/');
-  if (slash !== -1) {
-    return {
-      ok: false,
-      service: rest.slice(0, slash).toLowerCase(),
-      reason: `nested key: expected ${prefix}<service> with no further "/"; ignored`,
-    };
-  }
-  // Checked before lowercasing: U+212A KELVIN SIGN lowercases to an ASCII "k" (another app's key).
-  if (/[^\x00-\x7f]/.test(rest)) {
-    return { ok: false, service: rest, reason: 'key names a service with non-ASCII characters; ignored' };
-  }
-  return { ok: true, service: rest.toLowerCase() };
+  const k = nameOfKey(key, prefix, value, 'service');
+  if ('folder' in k) return k;
+  return k.ok ? { ok: true, service: k.name } : { ok: false, service: k.name, reason: k.reason };
 }
 
 interface Candidate {
@@ -77,35 +63,30 @@ export function compareClaims(a: DomainClaim, b: DomainClaim): number {
   return cmp(a.key, b.key) || numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) || cmp(a.value, b.value);
 }
 
-/**
- * Turns K/V claims into custom hosts per app. `apps` maps every routed app to its mode.
- * `reservedDomain` is `<cluster>.<baseDomain>`: names there belong to default hosts, present
- * and future, so no claim may take one.
- */
-export function resolveDomains(
-  claims: DomainClaim[],
-  apps: Map<string, AppMode>,
-  settings: ModelSettings,
-  reservedDomain: string,
-): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
-  return resolveParsedClaims(
-    [...claims].sort(compareClaims).map((c) => parseClaim(c, settings)),
-    apps,
-    reservedDomain,
-  );
+/** What decides who holds a host: the records, and the paths each owner gives away. */
+export interface HostOwnership {
+  records: Map<string, ClaimRecord>;
+  delegations: Delegations;
+  claimsPrefix: string;
+  pathsPrefix: string;
 }
 
-/** The global part of resolveDomains: `parsed` in compareClaims order; first claim wins per host. */
+/**
+ * The global part: `parsed` in compareClaims order. A host belongs to its recorded owner (while
+ * nothing is recorded, to the app whose key was created first); another app serves a path on it
+ * only when the owner delegates that (host, path) pair to it.
+ */
 export function resolveParsedClaims(
   parsed: ParsedClaim[],
   apps: Map<string, AppMode>,
   reservedDomain: string,
   /** Apps served as part of a `router.group` (their claims belong under the group's key). */
-  memberOf: Map<string, string> = new Map(),
+  memberOf: Map<string, string>,
   /** `router.path` of the apps that have one: their claim is a (host, prefix) pair. */
-  paths: Map<string, string> = new Map(),
-  domainsPrefix = 'paas-router/domains/',
-): { hosts: Map<string, CustomHost[]>; rejections: Rejection[] } {
+  paths: Map<string, string>,
+  domainsPrefix: string,
+  own: HostOwnership,
+): { hosts: Map<string, CustomHost[]>; rejections: Rejection[]; owners: OwnedName[] } {
   const rejections: Rejection[] = [];
   const byHost = new Map<string, Candidate[]>();
   for (const claim of parsed) {
@@ -140,35 +121,44 @@ export function resolveParsedClaims(
         );
         continue;
       }
-      const candidate = { app: service, key: claim.key, createIndex: claim.createIndex };
-      // With router.path a claim is (host, prefix): apps under different prefixes share a host.
-      const route = `${host}\0${paths.get(service) ?? ''}`;
-      byHost.set(route, [...(byHost.get(route) ?? []), candidate]);
+      byHost.set(host, [...(byHost.get(host) ?? []), { app: service, key: claim.key, createIndex: claim.createIndex }]);
     }
   }
 
   const hosts = new Map<string, CustomHost[]>();
-  for (const [route, list] of byHost) {
-    const [host, path] = route.split('\0') as [string, string];
-    // First claim (lowest CreateIndex) wins; a later `consul kv put` can never steal a live host.
+  const owners: OwnedName[] = [];
+  for (const [host, list] of [...byHost].sort((a, b) => cmp(a[0], b[0]))) {
+    // Nothing recorded yet: the key created first (a cluster's winners of today, recorded as they are).
     list.sort((a, b) => numCmp(a.createIndex, b.createIndex) || cmp(a.key, b.key));
-    const winner = list[0]!;
-    hosts.set(winner.app, [...(hosts.get(winner.app) ?? []), { host, key: winner.key }]);
-    for (const loser of list.slice(1)) {
-      // Two keys of the same app (e.g. `Foo` and `foo`) naming one host: nothing to arbitrate.
-      if (loser.app === winner.app) continue;
-      const index = Number.isFinite(winner.createIndex) ? `CreateIndex ${winner.createIndex}` : 'first claim';
-      rejections.push(
-        reject(
-          'conflict',
-          loser.app,
-          host,
-          `host${path ? ` and path ${path}` : ''} already claimed by service ${winner.app} (key ${safeText(winner.key)}, ${index})`,
-          loser.key,
-        ),
-      );
+    const held = decideOwner('host', host, own.claimsPrefix, list.map((c) => ({ claimant: c.app })), own.records.get(claimKey(own.claimsPrefix, 'host', host)))!;
+    owners.push(held);
+    const given = own.delegations.get(held.owner);
+    const served = new Map<string, string>();
+    // The owner's own pairs first: a delegation never takes them.
+    for (const c of [...list].sort((a, b) => Number(b.app === held.owner) - Number(a.app === held.owner))) {
+      const path = paths.get(c.app);
+      const pair = pairKey(host, path);
+      const where = `host ${host}${path ? ` path ${path}` : ''}`;
+      if (served.get(pair) === c.app) continue; // two keys of one app naming one host
+      let why: string | undefined;
+      if (!held.ownerAsks) why = heldBy(held, `host ${host}`);
+      else if (c.app !== held.owner && given?.get(pair) !== c.app) {
+        const first = list.find((o) => o.app === held.owner);
+        const index = first && Number.isFinite(first.createIndex) ? `CreateIndex ${first.createIndex}` : 'first claim';
+        why = held.record?.valid
+          ? heldBy(held, `host ${host}`)
+          : `host${path ? ` and path ${path}` : ''} already claimed by service ${held.owner} (key ${safeText(first?.key ?? '')}, ${index})`;
+        // A path app may be given its prefix by the owner: say how.
+        if (path !== undefined) why += `; only the host's owner gives a path on it to another app: ${own.pathsPrefix}${held.owner} = "${host}${path}=${c.app}"`;
+      } else if (served.has(pair)) why = `${where} is already served by app ${served.get(pair)}`;
+      if (why) {
+        rejections.push(reject('conflict', c.app, host, why, c.key));
+        continue;
+      }
+      served.set(pair, c.app);
+      hosts.set(c.app, [...(hosts.get(c.app) ?? []), { host, key: c.key }]);
     }
   }
   for (const list of hosts.values()) list.sort((a, b) => cmp(a.host, b.host));
-  return { hosts, rejections };
+  return { hosts, rejections, owners };
 }

@@ -1,6 +1,7 @@
 // Checks of the per-app features that need the whole model: a redirect target among the app's own
 // hosts, and maintenance entries from Consul K/V (`<maintenance_prefix><app or group>` = message).
 import type { AppRoute, KvEntry, Rejection } from './types.js';
+import { nameOfKey } from './kv-keys.js';
 import { reject } from './rejections.js';
 import { cmp, numCmp, safeText } from './text.js';
 
@@ -60,16 +61,13 @@ export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: s
   const decided = new Set<string>();
   for (const entry of sortEntries(entries)) {
     const value = typeof entry.value === 'string' ? entry.value : '';
-    if (entry.key.endsWith('/') && value === '') continue; // a Consul UI folder
-    const rest = entry.key.startsWith(prefix) ? entry.key.slice(prefix.length) : undefined;
-    if (rest === undefined || rest === '' || rest.includes('/') || /[^\x00-\x7f]/.test(rest)) {
-      rejections.push(
-        reject('maintenance', rest ?? '', entry.key, `expected ${prefix}<app or group> with an ASCII name and no further "/"; ignored`, entry.key),
-      );
+    const k = nameOfKey(entry.key, prefix, value, 'app or group');
+    if ('folder' in k) continue;
+    if (!k.ok) {
+      rejections.push(reject('maintenance', k.name, entry.key, k.reason, entry.key));
       continue;
     }
-    const name = rest.toLowerCase();
-    // Two keys for one name (`Web` and `web`): the first (key order, then CreateIndex) decides.
+    const name = k.name;
     if (decided.has(name)) continue;
     decided.add(name);
     const app = byName.get(name);

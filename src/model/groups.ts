@@ -1,11 +1,15 @@
 // `router.group=<name>`: several apps served as one route (blue-green, canary). The group becomes
 // one AppRoute named after the group (backend `app_<group>`, default host `<group>.<cluster>.<base>`)
-// whose servers are the members' servers, each with its member's weight from Consul K/V
-// `<weights_prefix><group>` = `<app>=<0..256> ...`. Members must agree on every setting their
-// tags decide; otherwise the whole group is rejected with the first disagreement as the reason.
+// whose servers are its members' servers, each with its member's weight from Consul K/V
+// `<weights_prefix><group>` = `<app>=<0..256> ...`. The group's name belongs to the member that
+// claimed it first (claims.ts); that owner's weights key admits the other members. A member that
+// is not admitted, or that disagrees with the group's settings, is rejected on its own: it never
+// changes the group's routing.
 import type { AppRoute, GroupMember, KvEntry, Rejection, ServerRoute } from './types.js';
 import type { AppSettings } from './tags.js';
 import { sortEntries } from './features.js';
+import { backendName } from './backend.js';
+import { nameOfKey } from './kv-keys.js';
 import { reject } from './rejections.js';
 import { cmp, safeText } from './text.js';
 
@@ -20,22 +24,8 @@ export interface Draft {
   createIndex: number;
 }
 
-/** Settings that must be equal across a group's members, in the order they are reported. */
-const AGREED: (keyof AppSettings)[] = [
-  'mode',
-  'port',
-  'balance',
-  'healthcheck',
-  'httpsOnly',
-  'sticky',
-  'maxconn',
-  'timeoutServer',
-  'redirect',
-  'allow',
-  'path',
-  'stripPath',
-  'auth',
-];
+/** Settings a member may have of its own: everything else its tags decide must equal the group's. */
+const PER_MEMBER: ReadonlySet<keyof AppSettings> = new Set<keyof AppSettings>(['group']);
 
 function show(value: unknown): string {
   return value === undefined ? '(unset)' : Array.isArray(value) ? value.join(' ') : String(value);
@@ -59,123 +49,97 @@ export function parseWeights(value: string): WeightsParse {
   return { ok: true, weights };
 }
 
-/** The group named by a `<prefix><group>` key, or why the key is not one. */
-function groupOfKey(key: string, prefix: string): { ok: true; name: string } | { ok: false; reason: string } {
-  if (!key.startsWith(prefix)) return { ok: false, reason: `key is not under ${prefix}` };
-  const rest = key.slice(prefix.length);
-  if (rest === '' || rest.includes('/') || /[^\x00-\x7f]/.test(rest))
-    return { ok: false, reason: `expected ${prefix}<group> with an ASCII name and no further "/"` };
-  return { ok: true, name: rest.toLowerCase() };
+/** The weights key of one group: who it admits and the weights it gives. */
+export interface GroupWeights {
+  entry: KvEntry;
+  /** Every app the value names (valid tokens or not): admitted to the group by its owner. */
+  admitted: Set<string>;
+  parsed: WeightsParse;
 }
 
-export interface GroupResult {
-  /** Apps that are not in a group, unchanged, then one route per accepted group. */
-  routes: Draft[];
-  /** member app → its group (accepted or not): members are never routed on their own. */
-  memberOf: Map<string, string>;
-  rejections: Rejection[];
-}
-
-export function resolveGroups(drafts: Draft[], weights: KvEntry[], weightsPrefix: string, defaultHostOf: (name: string) => string): GroupResult {
+/** The weights keys by group (exact keys; the first of equal keys decides), with the bad keys. */
+export function readWeights(weights: readonly KvEntry[], prefix: string): { byGroup: Map<string, GroupWeights>; rejections: Rejection[] } {
+  const byGroup = new Map<string, GroupWeights>();
   const rejections: Rejection[] = [];
-  const memberOf = new Map<string, string>();
-  const byGroup = new Map<string, Draft[]>();
-  const routes: Draft[] = [];
-  for (const d of drafts) {
-    if (d.tags.group === undefined) {
-      routes.push(d);
+  for (const entry of sortEntries([...weights])) {
+    const value = typeof entry.value === 'string' ? entry.value : '';
+    const k = nameOfKey(entry.key, prefix, value, 'group');
+    if ('folder' in k) continue;
+    if (!k.ok) {
+      rejections.push(reject('weight', k.name, entry.key, k.reason, entry.key));
       continue;
     }
-    memberOf.set(d.app.name, d.tags.group);
-    byGroup.set(d.tags.group, [...(byGroup.get(d.tags.group) ?? []), d]);
+    if (byGroup.has(k.name)) continue;
+    const admitted = new Set(
+      value
+        .split(/[\s,]+/)
+        .map((t) => /^([a-z0-9][a-z0-9.-]*)=/.exec(t.toLowerCase())?.[1])
+        .filter((a): a is string => a !== undefined),
+    );
+    byGroup.set(k.name, { entry, admitted, parsed: parseWeights(value) });
   }
-  const standalone = new Set(routes.map((d) => d.app.name));
+  return { byGroup, rejections };
+}
 
-  const weightEntries = new Map<string, KvEntry>();
-  for (const entry of sortEntries(weights)) {
-    if (entry.key.endsWith('/') && entry.value === '') continue; // a Consul UI folder
-    const g = groupOfKey(entry.key, weightsPrefix);
-    if (!g.ok) {
-      rejections.push(reject('weight', '', entry.key, g.reason, entry.key));
-      continue;
-    }
-    if (!byGroup.has(g.name)) {
-      rejections.push(reject('weight', g.name, entry.key, `no app has router.group=${safeText(g.name)}: these weights apply to nothing`, entry.key));
-      continue;
-    }
-    if (!weightEntries.has(g.name)) weightEntries.set(g.name, entry); // `Web` and `web`: the first decides
+/** The first setting on which `member` differs from the group's `reference`, as a reason; undefined when none. */
+export function disagreement(reference: Draft, member: Draft): string | undefined {
+  const keys = new Set([...Object.keys(reference.tags), ...Object.keys(member.tags)] as (keyof AppSettings)[]);
+  for (const k of [...keys].sort()) {
+    if (PER_MEMBER.has(k)) continue;
+    if (JSON.stringify(member.tags[k]) !== JSON.stringify(reference.tags[k]))
+      return `app ${member.app.name} disagrees with app ${reference.app.name} on ${k} (${show(member.tags[k])} vs ${show(reference.tags[k])})`;
   }
+  return undefined;
+}
 
-  for (const [group, members] of [...byGroup].sort((a, b) => cmp(a[0], b[0]))) {
-    members.sort((a, b) => cmp(a.app.name, b.app.name));
-    const fail = (reason: string) => {
-      for (const m of members) rejections.push(reject('group', m.app.name, group, `group ${group}: ${reason}; the group is not routed`));
-    };
-    if (standalone.has(group)) {
-      fail(`${group} is also the name of an app outside the group (its default host would be taken)`);
-      continue;
-    }
-    const host = defaultHostOf(group);
-    if (host.length > 253) {
-      fail(`default host ${host} is longer than 253 characters`);
-      continue;
-    }
-    const first = members[0]!;
-    const disagreement = members
-      .slice(1)
-      .flatMap((m) =>
-        AGREED.filter((k) => JSON.stringify(m.tags[k]) !== JSON.stringify(first.tags[k])).map(
-          (k) => `apps ${first.app.name} and ${m.app.name} disagree on ${k} (${show(first.tags[k])} vs ${show(m.tags[k])})`,
-        ),
-      )[0];
-    if (disagreement) {
-      fail(`${disagreement}: every app of a group must have the same router.* settings`);
-      continue;
-    }
-
-    const entry = weightEntries.get(group);
-    let given: Map<string, number> | undefined;
-    if (entry) {
-      const parsed = parseWeights(typeof entry.value === 'string' ? entry.value : '');
-      if (!parsed.ok)
-        rejections.push(reject('weight', group, entry.key, `${parsed.reason}; every app of the group gets the default weight ${DEFAULT_WEIGHT}`, entry.key));
-      else given = parsed.weights;
-    }
-    const names = new Set(members.map((m) => m.app.name));
-    for (const app of given?.keys() ?? []) {
-      if (!names.has(app))
-        rejections.push(
-          reject('weight', group, `${app}=${given!.get(app)}`, `app ${app} is not in group ${group} (members: ${[...names].join(', ')}); ignored`, entry!.key),
-        );
-    }
-    const list: GroupMember[] = [];
-    const servers: ServerRoute[] = [];
-    for (const m of members) {
-      const w = given?.get(m.app.name);
-      const member: GroupMember =
-        given === undefined
-          ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length }
-          : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
-      if (member.weightFrom === 'missing') {
-        rejections.push(
-          reject('weight', m.app.name, entry!.key, `app ${m.app.name} of group ${group} has no weight in ${entry!.key}: weight 0 (no new traffic)`, entry!.key),
-        );
-      }
-      list.push(member);
-      for (const s of m.app.servers) servers.push({ ...s, name: `${m.app.name}_${s.name}`, app: m.app.name, weight: member.weight });
-    }
-    servers.sort((a, b) => cmp(a.name, b.name));
-    const route: AppRoute = {
-      ...first.app,
-      name: group,
-      backend: `app_${group}`,
-      ...(first.app.defaultHost !== undefined ? { defaultHost: host } : {}),
-      hosts: [],
-      servers,
-      members: list,
-      ...(entry ? { weightsKey: entry.key } : {}),
-    };
-    routes.push({ app: route, tags: first.tags, createIndex: Math.min(...members.map((m) => m.createIndex)) });
+/**
+ * The route of one group from its admitted `members` (sorted by name; `reference` decides the
+ * settings), with each member's weight from the group's weights key when there is one.
+ */
+export function groupRoute(group: string, members: Draft[], reference: Draft, weights: GroupWeights | undefined, host: string): { route: Draft; rejections: Rejection[] } {
+  const rejections: Rejection[] = [];
+  const entry = weights?.entry;
+  let given: Map<string, number> | undefined;
+  if (weights) {
+    if (!weights.parsed.ok)
+      rejections.push(
+        reject('weight', group, entry!.key, `${weights.parsed.reason}; every app of the group gets the default weight ${DEFAULT_WEIGHT}`, entry!.key),
+      );
+    else given = weights.parsed.weights;
   }
-  return { routes, memberOf, rejections };
+  const names = new Set(members.map((m) => m.app.name));
+  for (const app of given?.keys() ?? []) {
+    if (!names.has(app))
+      rejections.push(
+        reject('weight', group, `${app}=${given!.get(app)}`, `app ${app} is not in group ${group} (members: ${[...names].join(', ')}); ignored`, entry!.key),
+      );
+  }
+  const list: GroupMember[] = [];
+  const servers: ServerRoute[] = [];
+  for (const m of members) {
+    const w = given?.get(m.app.name);
+    const member: GroupMember =
+      given === undefined
+        ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length }
+        : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
+    if (member.weightFrom === 'missing') {
+      rejections.push(
+        reject('weight', m.app.name, entry!.key, `app ${m.app.name} of group ${group} has no weight in ${entry!.key}: weight 0 (no new traffic)`, entry!.key),
+      );
+    }
+    list.push(member);
+    for (const s of m.app.servers) servers.push({ ...s, name: `${m.app.name}_${s.name}`, app: m.app.name, weight: member.weight });
+  }
+  servers.sort((a, b) => cmp(a.name, b.name));
+  const route: AppRoute = {
+    ...reference.app,
+    name: group,
+    backend: backendName(group),
+    ...(reference.app.defaultHost !== undefined ? { defaultHost: host } : {}),
+    hosts: [],
+    servers,
+    members: list,
+    ...(entry ? { weightsKey: entry.key } : {}),
+  };
+  return { route: { app: route, tags: reference.tags, createIndex: Math.min(...members.map((m) => m.createIndex)) }, rejections };
 }

@@ -9,9 +9,9 @@
 // Any other input of a stage must become part of its key here. Settings that change reset it all.
 import { isDeepStrictEqual } from 'node:util';
 import type { ServiceInstance, DomainClaim } from '../sources/types.js';
-import type { ModelStructure, ServiceStage } from './build.js';
+import type { ModelStructure, Ownership, ServiceStage } from './build.js';
 import { compareClaims, type ParsedClaim } from './domains.js';
-import type { AppRoute, ModelSettings, Rejection } from './types.js';
+import type { AppRoute, KvEntry, ModelInput, ModelSettings, Rejection } from './types.js';
 import { cmp } from './text.js';
 
 /** Stage runs of the last build: what the change cost (bench profile, tests). */
@@ -30,7 +30,8 @@ export function stageFacets(stage: ServiceStage): string {
   const d = stage.draft;
   const tcp = stage.tcp ? `${stage.tcp.port}\0${stage.tcp.createIndex}` : '';
   // router.group and router.path change the structure (who is routed, which (host, prefix) claims).
-  const features = d && (stage.tags?.group !== undefined || d.path !== undefined) ? `\0${JSON.stringify(stage.tags)}` : '';
+  // A group's first member holds the group's name while nothing is recorded: its registration counts.
+  const features = d && (stage.tags?.group !== undefined || d.path !== undefined) ? `\0${JSON.stringify(stage.tags)}\0${stage.verdict.registered}` : '';
   return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}${features}`;
 }
 
@@ -59,7 +60,10 @@ export class ModelMemo {
   private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
   private claimInput: { list: DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
-  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; structure: ModelStructure; contested: Set<string> } | undefined;
+  private last:
+    | { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure; contested: Set<string> }
+    | undefined;
+  private ownInput: { lists: (KvEntry[] | undefined)[]; own: Ownership } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
   private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
   stats: MemoStats = { services: 0, claims: 0, structure: 0, apps: 0 };
@@ -74,6 +78,7 @@ export class ModelMemo {
     this.claimInput = undefined;
     this.parsedClaims.clear();
     this.last = undefined;
+    this.ownInput = undefined;
     this.appsByName.clear();
     this.lastRejections = undefined;
   }
@@ -122,9 +127,17 @@ export class ModelMemo {
     return parsed;
   }
 
-  structure(stages: [string, ServiceStage][], claims: ParsedClaim[], compute: () => ModelStructure): ModelStructure {
+  /** Records, delegations and weights keys, parsed again only when one of their lists changed. */
+  ownership(input: Pick<ModelInput, 'claimRecords' | 'delegations' | 'weights'>, compute: () => Ownership): Ownership {
+    const lists = [input.claimRecords, input.delegations, input.weights];
+    if (this.ownInput && sameItems(this.ownInput.lists, lists)) return this.ownInput.own;
+    this.ownInput = { lists, own: compute() };
+    return this.ownInput.own;
+  }
+
+  structure(stages: [string, ServiceStage][], claims: ParsedClaim[], own: Ownership, compute: () => ModelStructure): ModelStructure {
     const last = this.last;
-    if (last && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages, last.contested)) {
+    if (last && last.own === own && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages, last.contested)) {
       this.last = { ...last, stages, claims };
       return last.structure;
     }
@@ -132,7 +145,7 @@ export class ModelMemo {
     const structure = compute();
     const apps = new Set(structure.apps.map((a) => a.name));
     for (const name of this.appsByName.keys()) if (!apps.has(name)) this.appsByName.delete(name);
-    this.last = { stages, claims, structure, contested: contestedNames(stages) };
+    this.last = { stages, claims, own, structure, contested: contestedNames(stages) };
     return structure;
   }
 

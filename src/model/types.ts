@@ -22,6 +22,10 @@ export interface ModelSettings {
    * absent when Vault is not configured: then every router.auth app answers 503.
    */
   authPrefix?: string;
+  /** K/V prefix of the ownership records (`paas-router/claims/`): who holds each shared name (docs/routing.md). */
+  claimsPrefix?: string;
+  /** K/V prefix of path delegations (`paas-router/paths/<owner>` = `<host><path>=<app> ...`). */
+  pathsPrefix?: string;
 }
 
 /** Inclusive port range (`haproxy.tcp_ports` entry). */
@@ -40,6 +44,10 @@ export interface ModelInput {
   maintenance?: KvEntry[];
   /** Vault `<kv_prefix>auth/<app or group>` entries: name → the `users` field (null: the entry has no text `users`). */
   auth?: Record<string, string | null>;
+  /** K/V entries under the claims prefix: the recorded owner of each shared name. */
+  claimRecords?: KvEntry[];
+  /** K/V entries under the paths prefix: the (host, path) pairs each host owner gives to other apps. */
+  delegations?: KvEntry[];
 }
 
 /** A K/V entry of a feature prefix (same shape as a domain claim), with when the router first saw it. */
@@ -155,7 +163,7 @@ export interface HostRoute {
   path?: string;
 }
 
-export type RejectionKind = 'service' | 'tag' | 'domain' | 'conflict' | 'group' | 'weight' | 'maintenance' | 'auth';
+export type RejectionKind = 'service' | 'tag' | 'domain' | 'conflict' | 'group' | 'weight' | 'maintenance' | 'auth' | 'claim';
 
 export interface Rejection {
   kind: RejectionKind;
@@ -176,4 +184,43 @@ export interface RoutingModel {
   hosts: HostRoute[];
   /** Sorted by service, then subject. */
   rejections: Rejection[];
+  /**
+   * Every shared name asked for or recorded, sorted by key: who holds it and whether it still asks.
+   * The claim recorder (src/claims/) writes what is not recorded yet and releases what is idle.
+   */
+  owners?: readonly OwnedName[];
+}
+
+/** The kinds of shared names: a custom host, an app or group name (with its default host), a tcp port. */
+export type ClaimKind = 'host' | 'name' | 'port';
+
+/** The value of an ownership record in Consul K/V (JSON). */
+export interface ClaimRecordValue {
+  owner: string;
+  /** A name held for a `router.group` (its owner is the member that claimed it first). */
+  as?: 'group';
+  /** Group names: the members of the group when it was first recorded (admitted like those the weights key lists). */
+  members?: string[];
+  /** ms since epoch since when the owner no longer asks for the name; released after the grace period. */
+  idle_since?: number;
+}
+
+/** One shared name: its holder and what the recorder must do about its record. */
+export interface OwnedName {
+  readonly kind: ClaimKind;
+  /** The host, the lowercase app or group name, or the port number. */
+  readonly name: string;
+  /** `<claims_prefix><kind>s/<name>`. */
+  readonly key: string;
+  /** Who holds the name: the recorded owner, or the first claimant while nothing is recorded. */
+  readonly owner: string;
+  readonly as?: 'group';
+  /** Group names: the members admitted when the name was first recorded. */
+  readonly members?: readonly string[];
+  /** The owner still asks for the name (while it does not, the record ages towards release). */
+  readonly ownerAsks: boolean;
+  /** Other apps that ask for the name now, sorted. */
+  readonly others: readonly string[];
+  /** The record as read: absent when there is none yet; `valid: false` when it must be rewritten. */
+  readonly record?: { readonly modifyIndex: number; readonly createIndex: number; readonly valid: boolean; readonly idleSince?: number };
 }

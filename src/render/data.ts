@@ -13,15 +13,16 @@ import { posix } from 'node:path';
 
 import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from '../config/edge-defaults.js';
 import { TemplateError } from '../errors.js';
+import { BACKEND_PREFIX } from '../model/backend.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 import { cidrProblem } from '../util/cidr.js';
+
+export { BACKEND_PREFIX };
 import { AUTH_USER_RE, REALM_RE, type AuthFailure } from '../model/auth.js';
 import type { EdgeRenderSettings, RenderSettings } from './types.js';
 
 /** Name of the backend that answers 404 when no app is routed at the request's host. */
 export const DEFAULT_BACKEND = 'be_default';
-/** Prefix of every app backend (the model builds `app_<name>`). */
-export const BACKEND_PREFIX = 'app_';
 /** Prefix of the spare backends (`spare_1` ...): never an app's, whatever its name. */
 export const SPARE_PREFIX = 'spare_';
 /** Highest `haproxy.spare_backends` (the config schema's bound). */

@@ -3,6 +3,7 @@
 // (consul-template #1131, fabio #162), not like operators removing apps. Such a change is held
 // until a later fresh read confirms it. Counted from the files, so it also protects the first
 // build after a daemon restart (the running files are adopted from disk).
+import { BACKEND_PREFIX } from '../model/backend.js';
 import type { RoutingModel } from '../model/types.js';
 import type { RenderedFiles } from '../render/types.js';
 import { parseFiles } from '../apply/runtime/parse.js';
@@ -17,7 +18,7 @@ export interface RouteCounts {
 export function countRoutes(files: RenderedFiles): RouteCounts {
   const { config, hosts: map } = parseFiles(files);
   const hosts = map.size;
-  const tcp = [...config.listens].filter((name) => name.startsWith('app_')).length;
+  const tcp = [...config.listens].filter((name) => name.startsWith(BACKEND_PREFIX)).length;
   let servers = 0;
   for (const proxy of config.proxies.values()) for (const s of proxy.values()) if (!s.disabled) servers++;
   return { routes: hosts + tcp, servers };

@@ -160,16 +160,22 @@ t.test('groups: the members agree on the realm; the users are the group entry au
   );
   t.equal(appOf(memberEntry, 'shop').auth?.failure, 'no-entry', "a member's own entry does not count: the route is the group's");
 
+  // A member that disagrees on the realm is rejected on its own: the group keeps the owner's auth.
   const split = build({ 'shop-blue': member('shop-blue', 1, 'shop'), 'shop-green': member('shop-green', 2, 'other') }, { shop: `alice:${HASHES.sha512}` });
-  t.equal(
-    split.apps.find((a) => a.name === 'shop'),
-    undefined,
-    'a disagreement rejects the group: it is not routed at all, never served without the auth',
+  t.strictSame(appOf(split, 'shop').auth?.realm, 'shop');
+  t.strictSame(
+    appOf(split, 'shop').members?.map((m) => m.app),
+    ['shop-blue'],
   );
-  t.match(split.rejections[0]!.reason, /disagree on auth \(shop vs other\)/);
+  t.match(split.rejections.find((r) => r.service === 'shop-green')?.reason, /disagrees with app shop-blue on auth \(other vs shop\)/);
+  // Never served without the auth: a member without router.auth does not join an auth group.
   const oneWithout = build({ 'shop-blue': member('shop-blue', 1, 'shop'), 'shop-green': [mc('shop-green', 2, { tags: ['router.group=shop'] })] }, {});
-  t.equal(oneWithout.apps.length, 0);
-  t.match(oneWithout.rejections[0]!.reason, /disagree on auth \(shop vs \(unset\)\)/);
+  t.strictSame(
+    appOf(oneWithout, 'shop').members?.map((m) => m.app),
+    ['shop-blue'],
+  );
+  t.equal(appOf(oneWithout, 'shop').auth?.realm, 'shop');
+  t.match(oneWithout.rejections.find((r) => r.service === 'shop-green')?.reason, /disagrees with app shop-blue on auth \(\(unset\) vs shop\)/);
 });
 
 t.test('incremental: a rotation rebuilds with the memo exactly as from scratch', async (t) => {

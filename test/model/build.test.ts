@@ -728,7 +728,7 @@ const domains: Case[] = [
     apps: [WP1],
     rejections: [
       ['domain', '', 'paas-router/domains/', /key names no service/, 'paas-router/domains/'],
-      ['domain', '', 'paas-router/other/wordpress', /not under the domains prefix/, 'paas-router/other/wordpress'],
+      ['domain', '', 'paas-router/other/wordpress', /not under the prefix paas-router\/domains\//, 'paas-router/other/wordpress'],
       ['domain', 'wordpress', 'paas-router/domains/wordpress/', /nested key/, 'paas-router/domains/wordpress/'],
       [
         'domain',
@@ -740,18 +740,28 @@ const domains: Case[] = [
     ],
   },
   {
-    name: 'the service segment of the key is lowercased',
+    // Keys are exact (ACLs grant exact keys): a key that differs from the app's name in case is refused.
+    name: 'a key naming the app in another case is refused, not folded onto it',
     services: { wordpress: [wp(1)] },
     claims: [claim('', 'www.example.org', 1, 'paas-router/domains/WordPress')],
-    apps: [httpApp('wordpress', [wpServer(1)], {}, ['www.example.org'])],
-    customHosts: [kv('www.example.org', 'wordpress', 'paas-router/domains/WordPress')],
+    apps: [WP1],
+    rejections: [
+      [
+        'domain',
+        'wordpress',
+        'paas-router/domains/WordPress',
+        /keys are exact and service names are lowercase: paas-router\/domains\/WordPress is not paas-router\/domains\/wordpress/,
+        'paas-router/domains/WordPress',
+      ],
+    ],
   },
   {
-    name: 'two keys of one app naming the same host: no conflict, the first key is recorded',
+    name: 'two keys of one app naming the same host: the exact key counts',
     services: { wordpress: [wp(1)] },
     claims: [claim('', 'www.example.org', 9, 'paas-router/domains/WordPress'), claim('wordpress', 'www.example.org', 3)],
     apps: [httpApp('wordpress', [wpServer(1)], {}, ['www.example.org'])],
     customHosts: [kv('www.example.org', 'wordpress', W)],
+    rejections: [['domain', 'wordpress', 'paas-router/domains/WordPress', /keys are exact/, 'paas-router/domains/WordPress']],
   },
   {
     name: 'control characters in keys are escaped in rejections',
@@ -778,7 +788,7 @@ const domains: Case[] = [
     ],
     customHosts: [kv('www.example.org', 'wordpress', 'router/hosts/wordpress')],
     rejections: [
-      ['domain', '', 'paas-router/domains/wordpress', /not under the domains prefix router\/hosts\//, 'paas-router/domains/wordpress'],
+      ['domain', '', 'paas-router/domains/wordpress', /not under the prefix router\/hosts\//, 'paas-router/domains/wordpress'],
       ['conflict', 'wordpress', 'x.apps.example.net', /reserved for default host names \(apps\.example\.net/, 'router/hosts/wordpress'],
     ],
   },

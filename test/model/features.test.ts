@@ -20,8 +20,10 @@ const kvEntry = (key: string, value: string, createIndex = 20, firstSeenAt?: num
 const weights = (group: string, value: string) => kvEntry(`paas-router/weights/${group}`, value);
 const maint = (name: string, value: string, since?: number) => kvEntry(`paas-router/maintenance/${name}`, value, 30, since);
 
+const delegate = (owner: string, value: string) => kvEntry(`paas-router/paths/${owner}`, value);
+
 function build(services: Record<string, ServiceInstance[]>, extra: Partial<Omit<ModelInput, 'services' | 'settings'>> = {}) {
-  return buildModel({ services, claims: extra.claims ?? [], settings, weights: extra.weights, maintenance: extra.maintenance });
+  return buildModel({ services, settings, ...extra, claims: extra.claims ?? [] });
 }
 const appOf = (m: ReturnType<typeof build>, name: string) => m.apps.find((a) => a.name === name);
 
@@ -76,6 +78,7 @@ interface Case {
   claims?: DomainClaim[];
   weights?: KvEntry[];
   maintenance?: KvEntry[];
+  delegations?: KvEntry[];
   /** Expected fields of some apps (matched), and apps that must not be routed. */
   apps?: Record<string, Partial<AppRoute>>;
   absent?: string[];
@@ -136,10 +139,39 @@ const cases: Case[] = [
     rejections: [['tag', 'web', 'router.allow=10.0.0.0/99', /prefix length must be 0\.\.32/]],
   },
   {
-    name: 'paths: two apps share a custom host under different prefixes',
+    name: 'paths: two apps share a custom host under different prefixes when its owner delegates the prefix',
     services: { site: [mc('site', 1)], forum: [mc('forum', 2, { tags: ['router.path=/forum', 'router.strip-path=true'] })] },
     claims: [claim('site', 'example.org', 5), claim('forum', 'example.org', 9)],
+    delegations: [delegate('site', 'example.org/forum=forum')],
     apps: { site: { hosts: [`site.${CLUSTER}`, 'example.org'] }, forum: { path: '/forum', stripPath: true, hosts: [`forum.${CLUSTER}`, 'example.org'] } },
+  },
+  {
+    // A hostile tenant: router.path=/wp-admin plus a claim of another team's host.
+    name: "paths: a path app cannot take a path on another app's host without the owner's delegation",
+    services: { site: [mc('site', 1)], appb: [mc('appb', 2, { tags: ['router.path=/wp-admin'] })] },
+    claims: [claim('site', 'www.example.org', 5), claim('appb', 'www.example.org', 9)],
+    delegations: [delegate('appb', 'www.example.org/wp-admin=appb'), delegate('site', 'www.example.org/blog=appb')],
+    apps: { site: { hosts: [`site.${CLUSTER}`, 'www.example.org'] }, appb: { hosts: [`appb.${CLUSTER}`] } },
+    rejections: [
+      [
+        'conflict',
+        'appb',
+        'www.example.org',
+        /already claimed by service site .*only the host's owner gives a path on it to another app: paas-router\/paths\/site = "www\.example\.org\/wp-admin=appb"/,
+        'paas-router/domains/appb',
+      ],
+    ],
+  },
+  {
+    name: 'paths: a bad delegation is reported and gives nothing',
+    services: { site: [mc('site', 1)] },
+    delegations: [delegate('site', 'example.org/x=forum nohost=forum example.org/a/../b=forum'), delegate('Site', 'example.org/y=z')],
+    apps: { site: { name: 'site' } },
+    rejections: [
+      ['claim', 'site', 'example.org/a/../b=forum', /path delegation bad path/, 'paas-router/paths/site'],
+      ['claim', 'site', 'nohost=forum', /expected <host>\/<path>=<app>/, 'paas-router/paths/site'],
+      ['claim', 'site', 'paas-router/paths/Site', /keys are exact/, 'paas-router/paths/Site'],
+    ],
   },
   {
     name: 'paths: the same host and prefix claimed twice: the first claim wins',
@@ -233,21 +265,34 @@ const cases: Case[] = [
     ],
   },
   {
-    name: 'group members disagreeing on a setting: the group is rejected with the reason; other apps unaffected',
-    services: { 'shop-blue': [blue(1, ['router.group=shop', 'router.balance=leastconn'])], 'shop-green': [green(2)], web: [web(3)] },
-    apps: { web: { name: 'web' } },
-    absent: ['shop', 'shop-blue', 'shop-green'],
+    // A hostile tenant joins a group with one disagreeing tag: it is rejected alone, the group stays.
+    name: "a member disagreeing with the group's owner is rejected on its own; the group is served without it",
+    services: { 'shop-blue': [blue(1)], 'shop-green': [green(2, ['router.group=shop', 'router.balance=leastconn'])], web: [web(3)] },
+    weights: [weights('shop', 'shop-blue=1 shop-green=1')],
+    apps: { web: { name: 'web' }, shop: { members: [{ app: 'shop-blue', weight: 1, weightFrom: 'kv', servers: 1 }] } },
+    absent: ['shop-blue', 'shop-green'],
     rejections: [
-      ['group', 'shop-blue', 'shop', /group shop: apps shop-blue and shop-green disagree on balance \(leastconn vs roundrobin\).*; the group is not routed/],
-      ['group', 'shop-green', 'shop', /disagree on balance/],
+      ['weight', 'shop', 'shop-green=1', /not in group shop/, 'paas-router/weights/shop'],
+      [
+        'group',
+        'shop-green',
+        'shop',
+        /app shop-green disagrees with app shop-blue on balance \(leastconn vs roundrobin\).*app not routed, the group is served without it/,
+      ],
     ],
+  },
+  {
+    name: 'members disagree on an edge setting (router.hsts) too',
+    services: { 'shop-blue': [blue(1)], 'shop-green': [green(2, ['router.group=shop', 'router.hsts=600'])] },
+    apps: { shop: { members: [{ app: 'shop-blue', weight: 1, weightFrom: 'default', servers: 1 }] } },
+    rejections: [['group', 'shop-green', 'shop', /disagrees with app shop-blue on hsts \(600 vs \(unset\)\)/]],
   },
   {
     name: 'a group named like an app outside it is rejected',
     services: { 'shop-blue': [blue(1)], shop: [mc('shop', 2)] },
     apps: { shop: { servers: [server('shop', 2)] } },
     absent: ['shop-blue'],
-    rejections: [['group', 'shop-blue', 'shop', /shop is also the name of an app outside the group/]],
+    rejections: [['group', 'shop-blue', 'shop', /name shop belongs to app shop \(first claim\); app not routed/]],
   },
   {
     name: "a member's own domain key is refused: domains of a group go under the group's key",
@@ -319,7 +364,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const m = build(c.services, { claims: c.claims, weights: c.weights, maintenance: c.maintenance });
+    const m = build(c.services, { claims: c.claims, weights: c.weights, maintenance: c.maintenance, delegations: c.delegations });
     for (const [name, expected] of Object.entries(c.apps ?? {})) {
       const app = appOf(m, name);
       t.ok(app, `${name} is routed`);
@@ -359,7 +404,7 @@ t.test('parseWeights', async (t) => {
 t.test('path routes: one HostRoute per (host, prefix), sorted by host then path', async (t) => {
   const m = build(
     { site: [mc('site', 1)], forum: [mc('forum', 2, { tags: ['router.path=/forum'] })] },
-    { claims: [claim('site', 'example.org', 1), claim('forum', 'example.org', 2)] },
+    { claims: [claim('site', 'example.org', 1), claim('forum', 'example.org', 2)], delegations: [delegate('site', 'example.org/forum=forum')] },
   );
   t.same(
     m.hosts.filter((h) => h.host === 'example.org').map((h) => [h.app, h.path]),
