@@ -340,7 +340,7 @@ const cases: Case[] = [
     ],
     apps: { web: { name: 'web' }, shop: { name: 'shop' } },
     rejections: [
-      ['maintenance', 'a/b', 'paas-router/maintenance/a/b', /no further "\/"; ignored/, 'paas-router/maintenance/a/b'],
+      ['maintenance', 'a', 'paas-router/maintenance/a/b', /no further "\/"; ignored/, 'paas-router/maintenance/a/b'],
       ['maintenance', 'ghost', 'paas-router/maintenance/ghost', /no app or group named ghost is routed/, 'paas-router/maintenance/ghost'],
       ['maintenance', 'irc', 'paas-router/maintenance/irc', /tcp app/, 'paas-router/maintenance/irc'],
       ['maintenance', 'shop', 'paas-router/maintenance/shop', /control characters \(only tabs and newlines are allowed\)/, 'paas-router/maintenance/shop'],
