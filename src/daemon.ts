@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { acmeEnabled } from './acme/config.js';
 import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
+import { ClaimRecorder } from './claims/recorder.js';
 import { HOSTS_MAP } from './apply/runtime/parse.js';
 import { CertificateRuntime } from './apply/runtime/certificates.js';
 import type { Config } from './config/config.js';
@@ -38,6 +39,8 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     tcpPorts: config.haproxy.tcpPorts,
     weightsPrefix: config.consul.weightsPrefix,
     maintenancePrefix: config.consul.maintenancePrefix,
+    claimsPrefix: config.consul.claimsPrefix,
+    pathsPrefix: config.consul.pathsPrefix,
     ...(config.vault.address ? { authPrefix: `${config.vault.kvPrefix}auth/` } : {}),
   };
 }
@@ -137,10 +140,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       domains: new ConsulDomainsSource(client, config.consul.domainsPrefix, timing, log),
       weights: new ConsulKvFeatureSource('consul-weights', client, config.consul.weightsPrefix, timing, log),
       maintenance: new ConsulKvFeatureSource('consul-maintenance', client, config.consul.maintenancePrefix, timing, log),
+      claims: new ConsulKvFeatureSource('consul-claims', client, config.consul.claimsPrefix, timing, log),
+      paths: new ConsulKvFeatureSource('consul-paths', client, config.consul.pathsPrefix, timing, log),
       templates: new TemplatesSource(config.templatesDir, log),
       secrets,
     },
     spareSettleMs: config.haproxy.spareSettleMs,
+    claimRecorder: new ClaimRecorder({ client, graceMs: config.consul.claimGraceMs, log }),
     certificates: secrets ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log }) : undefined,
     applier,
     configDir: config.haproxy.configDir,

@@ -13,6 +13,7 @@ import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
 import { syncCertificates, tlsBuild, type TlsBuild } from './runner/certificate-sync.js';
+import type { ClaimRecorder } from './claims/recorder.js';
 import { ShrinkGuard } from './runner/guard.js';
 import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
@@ -38,6 +39,9 @@ export interface RunnerSources {
   /** Group weights and maintenance pages from Consul K/V: when given, required like domains. */
   weights?: Source<KvFeatureSnapshot>;
   maintenance?: Source<KvFeatureSnapshot>;
+  /** Ownership records and path delegations from Consul K/V: when given, required like domains. */
+  claims?: Source<KvFeatureSnapshot>;
+  paths?: Source<KvFeatureSnapshot>;
 }
 
 export interface RunnerOptions {
@@ -57,6 +61,8 @@ export interface RunnerOptions {
   certificates?: CertificateRuntime;
   /** `haproxy.spare_settle`: quiet time after which apps on spare backends get their own (a validated reload). */
   spareSettleMs?: number;
+  /** Records who holds each shared name after every build (absent: nothing is recorded, e.g. `render`). */
+  claimRecorder?: ClaimRecorder;
 }
 
 interface Latest {
@@ -66,6 +72,8 @@ interface Latest {
   secrets?: SecretsSnapshot;
   weights?: KvFeatureSnapshot;
   maintenance?: KvFeatureSnapshot;
+  claims?: KvFeatureSnapshot;
+  paths?: KvFeatureSnapshot;
 }
 
 /**
@@ -115,6 +123,8 @@ export class Runner extends EventEmitter {
           opts.sources.domains.reread?.();
           opts.sources.weights?.reread?.();
           opts.sources.maintenance?.reread?.();
+          opts.sources.claims?.reread?.();
+          opts.sources.paths?.reread?.();
         },
         onHeld: (held) => this.emit('held', held),
       });
@@ -129,10 +139,14 @@ export class Runner extends EventEmitter {
       this.watch('domains', sources.domains);
       if (sources.weights) this.watch('weights', sources.weights);
       if (sources.maintenance) this.watch('maintenance', sources.maintenance);
+      if (sources.claims) this.watch('claims', sources.claims);
+      if (sources.paths) this.watch('paths', sources.paths);
     };
     if (sources.secrets) this.watch('secrets', sources.secrets, startConsul);
     else startConsul();
     this.retryTimer = setInterval(() => {
+      // Releases of idle names fall due with time: the recorder plans again with the last owners.
+      if (this.claimsWritable()) void this.opts.claimRecorder?.tick();
       if (this.retryQueued) return;
       this.retryQueued = true;
       void this.exclusive(() => this.retry())
@@ -155,7 +169,10 @@ export class Runner extends EventEmitter {
       sources.secrets?.stop(),
       sources.weights?.stop(),
       sources.maintenance?.stop(),
+      sources.claims?.stop(),
+      sources.paths?.stop(),
     ]);
+    await this.opts.claimRecorder?.settled();
     await this.quiescence.settled();
   }
 
@@ -217,12 +234,13 @@ export class Runner extends EventEmitter {
   }
 
   private async build(leading = false): Promise<void | 'wait'> {
-    const { catalog, domains, templates, secrets, weights, maintenance } = this.latest;
+    const { catalog, domains, templates, secrets, weights, maintenance, claims, paths } = this.latest;
     // Wait until every required source has reported once: a partial view is not a view. With
     // Vault configured, no configuration is written without the credentials it needs.
     if (this.stopped || !catalog || !domains || !templates) return;
     if (this.opts.sources.secrets && !secrets) return;
     if ((this.opts.sources.weights && !weights) || (this.opts.sources.maintenance && !maintenance)) return;
+    if ((this.opts.sources.claims && !claims) || (this.opts.sources.paths && !paths)) return;
     this.state.counters.builds += 1;
     const { applier, configDir } = this.opts;
     let model: RoutingModel;
@@ -239,6 +257,8 @@ export class Runner extends EventEmitter {
           weights: weights?.entries,
           maintenance: maintenance?.entries,
           auth: secrets?.auth,
+          claimRecords: claims?.entries,
+          delegations: paths?.entries,
         }),
         this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
@@ -270,6 +290,8 @@ export class Runner extends EventEmitter {
     }
     this.logRejectionChanges(this.state.builtModel, model);
     this.state.builtModel = model;
+    // Off the latency path: the records follow the build (the next build reads them back).
+    if (model.owners && this.claimsWritable()) void this.opts.claimRecorder?.reconcile(model.owners);
     this.state.lastBuildError = undefined;
     // A held change touches nothing: not even the certificate files.
     const planned = this.incremental.plan(live, applier.runningFiles, applier.spareUse);
@@ -287,6 +309,15 @@ export class Runner extends EventEmitter {
       if (result.reload) this.record(result.reload, this.state.liveModel);
       this.emit('certificates', result.sync);
     }
+  }
+
+  /**
+   * Records are written only from a whole, current view: while a Consul source is down, an owner
+   * may only look absent, and marking it idle would start its release.
+   */
+  private claimsWritable(): boolean {
+    if (this.stopped || !this.opts.claimRecorder || !this.state.builtModel) return false;
+    return Object.values(this.state.sources).every((s) => !s.name.startsWith('consul') || s.state === 'ok');
   }
 
   private async retry(): Promise<void> {

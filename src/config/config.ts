@@ -44,6 +44,11 @@ export interface Config {
     /** K/V prefixes of group weights and maintenance pages (`paas-router/weights/`, `paas-router/maintenance/`). */
     weightsPrefix: string;
     maintenancePrefix: string;
+    /** K/V prefixes of the ownership records and of path delegations (`paas-router/claims/`, `paas-router/paths/`). */
+    claimsPrefix: string;
+    pathsPrefix: string;
+    /** How long an owner must have stopped asking for a name before it is released, ms (default 1 h). */
+    claimGraceMs: number;
     /** Most connections ever open to Consul, blocking or not. */
     maxConnections: number;
     /** Read consistency: `default`, `stale` (any server answers) or `consistent`. */

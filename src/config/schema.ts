@@ -83,11 +83,15 @@ export const fileSchema = z
         // Second wave: group weights and maintenance pages (docs/features.md).
         weights_prefix: kvPrefix.default('paas-router/weights/'),
         maintenance_prefix: kvPrefix.default('paas-router/maintenance/'),
+        // Third wave: who owns each shared name, and the paths owners give away (docs/routing.md).
+        claims_prefix: kvPrefix.default('paas-router/claims/'),
+        paths_prefix: kvPrefix.default('paas-router/paths/'),
+        claim_grace: duration.default('1h'),
         // Connection budget and read consistency (docs/consul.md).
         max_connections: z
           .number()
           .int()
-          .min(12, 'must be at least 12 (6 blocking watches: catalog, critical, warning, domains, weights, maintenance; the rest for reads)')
+          .min(16, 'must be at least 16 (8 blocking watches: catalog, critical, warning, domains, weights, maintenance, claims, paths; the rest for reads)')
           .max(1000)
           .default(16),
         consistency: z.enum(['default', 'stale', 'consistent']).default('default'),

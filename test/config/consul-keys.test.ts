@@ -12,13 +12,13 @@ t.test('accepted values', async (t) => {
   for (const consistency of ['default', 'stale', 'consistent'] as const) {
     t.equal(validateConfig({ consul: { consistency } }, 'test', {}).consul.consistency, consistency);
   }
-  t.equal(validateConfig({ consul: { max_connections: 12 } }, 'test', {}).consul.maxConnections, 12);
+  t.equal(validateConfig({ consul: { max_connections: 16 } }, 'test', {}).consul.maxConnections, 16);
   t.equal(validateConfig({ consul: { max_connections: 64 } }, 'test', {}).consul.maxConnections, 64);
 });
 
 t.test('bad values name the key and what is allowed', async (t) => {
   const bad = (consul: Record<string, unknown>) => () => validateConfig({ consul }, 'test', {});
-  t.throws(bad({ max_connections: 8 }), { code: 'CONFIG_INVALID', message: /consul\.max_connections.*at least 12/ });
+  t.throws(bad({ max_connections: 12 }), { code: 'CONFIG_INVALID', message: /consul\.max_connections.*at least 16/ });
   t.throws(bad({ max_connections: 2.5 }), { code: 'CONFIG_INVALID', message: /consul\.max_connections/ });
   t.throws(bad({ max_connections: '16' }), { code: 'CONFIG_INVALID', message: /consul\.max_connections/ });
   t.throws(bad({ consistency: 'eventual' }), { code: 'CONFIG_INVALID', message: /consul\.consistency/ });

@@ -31,10 +31,14 @@ export function parseCatalogServices(body: unknown): Record<string, string[]> {
 /** GET /v1/health/service/<name>: one entry per instance with its node and checks. */
 export function parseHealthService(name: string, body: unknown): ServiceInstance[] {
   if (!Array.isArray(body)) throw new ConsulResponseError(`health of service "${name}": expected a JSON array`);
-  return body.map((entry, i) => {
+  const instances: ServiceInstance[] = [];
+  for (const [i, entry] of body.entries()) {
     if (!isObj(entry) || !isObj(entry.Service) || !isObj(entry.Node)) {
       throw new ConsulResponseError(`health of service "${name}": entry ${i} lacks Service or Node`);
     }
+    // Consul matches the name case-insensitively: `appa`'s read also returns `Appa`'s instances.
+    // Names are exact here; the model rejects a case variant of a name another service holds.
+    if (typeof entry.Service.Service === 'string' && entry.Service.Service !== name) continue;
     const service = entry.Service;
     const node = entry.Node;
     const checks = Array.isArray(entry.Checks) ? entry.Checks.filter(isObj) : [];
@@ -51,8 +55,9 @@ export function parseHealthService(name: string, body: unknown): ServiceInstance
       checks: checks.map((c) => ({ id: str(c.CheckID), status: str(c.Status) })),
     };
     if (typeof service.CreateIndex === 'number') instance.createIndex = service.CreateIndex;
-    return instance;
-  });
+    instances.push(instance);
+  }
+  return instances;
 }
 
 /** GET /v1/kv/<prefix>?recurse (values already base64-decoded by the client). */

@@ -1,0 +1,100 @@
+// Writes the ownership records the model asks for (plan.ts) to Consul K/V, one pass at a time.
+// A pass asked for while one runs is run once after it with the newest owners: the records only
+// ever move towards what the latest build says. A failed or lost check-and-set is left for the next
+// pass (the next build or tick reads the records again), so nothing here retries in a loop.
+import pLimit from 'p-limit';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { OwnedName } from '../model/types.js';
+import type { ConsulClient } from '../sources/consul/client.js';
+import { planClaimWrites, type ClaimWrite } from './plan.js';
+
+export interface ClaimRecorderOptions {
+  client: Pick<ConsulClient, 'kvSetCas' | 'kvDeleteCas'>;
+  graceMs: number;
+  log: Logger;
+  now?: () => number;
+  /** Writes in flight at once (each is one small K/V request). */
+  concurrency?: number;
+}
+
+export interface ClaimPass {
+  written: number;
+  /** Check-and-set misses: someone (another router, an operator) wrote the key first. */
+  lost: number;
+  failed: number;
+}
+
+export class ClaimRecorder {
+  private latest: readonly OwnedName[] | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private readonly limit: ReturnType<typeof pLimit>;
+  readonly totals: ClaimPass = { written: 0, lost: 0, failed: 0 };
+
+  constructor(private readonly opts: ClaimRecorderOptions) {
+    this.limit = pLimit(opts.concurrency ?? 4);
+  }
+
+  /** Brings the records in step with `owners` (the latest build's); resolves when that pass is done. */
+  reconcile(owners: readonly OwnedName[]): Promise<void> {
+    this.latest = owners;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Runs the last owners again (releases fall due with time, not with a change). */
+  tick(): Promise<void> {
+    return this.latest ? this.reconcile(this.latest) : Promise.resolve();
+  }
+
+  /** Resolves once no pass runs (tests). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      const writes = planClaimWrites(this.latest ?? [], (this.opts.now ?? Date.now)(), this.opts.graceMs);
+      if (writes.length > 0) await this.pass(writes);
+    } while (this.again);
+  }
+
+  private async pass(writes: ClaimWrite[]): Promise<void> {
+    const pass: ClaimPass = { written: 0, lost: 0, failed: 0 };
+    const errors: string[] = [];
+    await Promise.all(
+      writes.map((w) =>
+        this.limit(async () => {
+          try {
+            const ok = w.op === 'put' ? await this.opts.client.kvSetCas(w.key, JSON.stringify(w.value), w.cas) : await this.opts.client.kvDeleteCas(w.key, w.cas);
+            if (ok) pass.written++;
+            else pass.lost++;
+          } catch (err) {
+            pass.failed++;
+            if (errors.length < 3) errors.push(`${w.key}: ${errorMessage(err)}`);
+          }
+        }),
+      ),
+    );
+    this.totals.written += pass.written;
+    this.totals.lost += pass.lost;
+    this.totals.failed += pass.failed;
+    // One line per pass, whatever its size: a migration of 10 000 names is one line.
+    const why = countBy(writes.map((w) => w.why));
+    const first = writes.slice(0, 3).map((w) => `${w.why} ${w.key}`);
+    if (pass.failed > 0) this.opts.log.warn({ ...pass, why, errors }, `ownership records: ${pass.failed} of ${writes.length} writes failed; tried again at the next build`);
+    else this.opts.log.info({ ...pass, why, first }, `ownership records: ${pass.written} written, ${pass.lost} already written by another router`);
+  }
+}
+
+function countBy(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of list) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
