@@ -72,7 +72,8 @@ export class ClaimRecorder {
       writes.map((w) =>
         this.limit(async () => {
           try {
-            const ok = w.op === 'put' ? await this.opts.client.kvSetCas(w.key, JSON.stringify(w.value), w.cas) : await this.opts.client.kvDeleteCas(w.key, w.cas);
+            const ok =
+              w.op === 'put' ? await this.opts.client.kvSetCas(w.key, JSON.stringify(w.value), w.cas) : await this.opts.client.kvDeleteCas(w.key, w.cas);
             if (ok) pass.written++;
             else pass.lost++;
           } catch (err) {
@@ -88,7 +89,8 @@ export class ClaimRecorder {
     // One line per pass, whatever its size: a migration of 10 000 names is one line.
     const why = countBy(writes.map((w) => w.why));
     const first = writes.slice(0, 3).map((w) => `${w.why} ${w.key}`);
-    if (pass.failed > 0) this.opts.log.warn({ ...pass, why, errors }, `ownership records: ${pass.failed} of ${writes.length} writes failed; tried again at the next build`);
+    if (pass.failed > 0)
+      this.opts.log.warn({ ...pass, why, errors }, `ownership records: ${pass.failed} of ${writes.length} writes failed; tried again at the next build`);
     else this.opts.log.info({ ...pass, why, first }, `ownership records: ${pass.written} written, ${pass.lost} already written by another router`);
   }
 }

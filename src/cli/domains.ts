@@ -11,7 +11,8 @@ import type { ConsulClient } from '../sources/consul/client.js';
 import { parseCatalogServices } from '../sources/consul/parse.js';
 import { readDomainsOnce } from '../sources/consul/read-once.js';
 import type { DomainClaim } from '../sources/types.js';
-import { casLoop, usage, type KvIo } from './cas.js';
+import { casLoop, readEntry, usage, type KvIo } from './cas.js';
+import { claimKey, parseRecordValue } from '../model/claims.js';
 import { EXIT_OK } from './common.js';
 import { readLiveView } from './explain.js';
 
@@ -96,6 +97,14 @@ export async function domainsAdd(config: Config, appArg: string, fqdnArg: string
       if (taken.length > 0) {
         const names = taken.map((c) => `${c.key} (CreateIndex ${c.createIndex})`).join(', ');
         return usage(io, `${host} is already claimed by ${names}: a host belongs to one app; remove it there first`);
+      }
+      const record = await readEntry(client, config.consul.claimsPrefix, claimKey(config.consul.claimsPrefix, 'host', host));
+      const holder = record ? parseRecordValue(record.value) : undefined;
+      if (holder?.ok && holder.value.owner !== app.value) {
+        return usage(
+          io,
+          `${host} belongs to app ${holder.value.owner} (recorded in ${record!.key}); an operator can give it away: paas-router domains transfer host ${host} ${app.value}`,
+        );
       }
       const own = claims.find((c) => c.key === key);
       if (own && parseDomainValue(own.value).fqdns.includes(host)) {

@@ -20,6 +20,9 @@ export interface LiveView {
   /** K/V entries under the weights and maintenance prefixes. */
   weights: DomainClaim[];
   maintenance: DomainClaim[];
+  /** Ownership records and path delegations (who holds each shared name). */
+  records: DomainClaim[];
+  delegations: DomainClaim[];
   model: RoutingModel;
 }
 
@@ -48,11 +51,13 @@ export async function readLiveView(config: Config, opts: { vault?: boolean } = {
   // With Vault, the Consul token is the one in Vault, as for the daemon.
   const client = consulClientFrom(config, secrets?.consulToken !== undefined ? () => secrets.consulToken! : undefined);
   try {
-    const [catalog, domains, weights, maintenance] = await Promise.all([
+    const [catalog, domains, weights, maintenance, records, delegations] = await Promise.all([
       readCatalogOnce(client),
       readDomainsOnce(client, config.consul.domainsPrefix),
       readDomainsOnce(client, config.consul.weightsPrefix),
       readDomainsOnce(client, config.consul.maintenancePrefix),
+      readDomainsOnce(client, config.consul.claimsPrefix),
+      readDomainsOnce(client, config.consul.pathsPrefix),
     ]);
     const model = buildModel({
       services: catalog.services,
@@ -60,9 +65,19 @@ export async function readLiveView(config: Config, opts: { vault?: boolean } = {
       settings: modelSettingsFrom(config),
       weights: weights.claims,
       maintenance: maintenance.claims,
+      claimRecords: records.claims,
+      delegations: delegations.claims,
       ...(auth ? { auth } : {}),
     });
-    return { catalog, claims: domains.claims, weights: weights.claims, maintenance: maintenance.claims, model };
+    return {
+      catalog,
+      claims: domains.claims,
+      weights: weights.claims,
+      maintenance: maintenance.claims,
+      records: records.claims,
+      delegations: delegations.claims,
+      model,
+    };
   } finally {
     client.close();
   }

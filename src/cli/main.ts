@@ -7,6 +7,7 @@ import { createNotifier } from '../systemd/notify.js';
 import { runService } from '../systemd/service.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, configFromOptions, exitCodeFor, printError, withConfigFlags } from './common.js';
 import { domainsAdd, domainsList, domainsRemove } from './domains.js';
+import { domainsOwners, domainsTransfer } from './owners.js';
 import { explainCommand } from './explain.js';
 import { maintenanceOff, maintenanceOn } from './maintenance.js';
 import { weightsGet, weightsSet } from './weights.js';
@@ -74,6 +75,25 @@ withConfigFlags(domains.command('remove'))
   .description('remove one custom domain from an app (the key is deleted when it was the last one)')
   .action(async (app: string, fqdn: string, opts) => {
     process.exitCode = await domainsRemove(await configFromOptions(opts), app, fqdn, domainsIo);
+  });
+
+withConfigFlags(domains.command('owners'))
+  .description('who holds each shared name (custom hosts, app and group names, tcp ports): recorded, pending or idle')
+  .argument('[filter]', 'only names or owners containing this text')
+  .option('--kind <kind>', 'host, name or port')
+  .option('--json', 'print JSON')
+  .action(async (filter: string | undefined, opts) => {
+    process.exitCode = await domainsOwners(await configFromOptions(opts), { kind: opts.kind, filter, json: Boolean(opts.json) }, domainsIo);
+  });
+
+withConfigFlags(domains.command('transfer'))
+  .description('give a shared name to another app (written with check-and-set to <claims_prefix><kind>s/<name>)')
+  .argument('<kind>', 'host, name or port')
+  .argument('<name>', 'the host, the app or group name, or the port')
+  .argument('<app>', 'the new owner (for a group name: the member app that owns the group, with --group)')
+  .option('--group', 'the name is held for a router.group')
+  .action(async (kind: string, name: string, app: string, opts) => {
+    process.exitCode = await domainsTransfer(await configFromOptions(opts), kind, name, app, { group: Boolean(opts.group) }, domainsIo);
   });
 
 const weights = program

@@ -14,7 +14,18 @@ import { applyAuth } from './auth.js';
 import { applyMaintenance, checkRedirects } from './features.js';
 import { disagreement, groupRoute, readWeights, type Draft, type GroupWeights } from './groups.js';
 import { backendName } from './backend.js';
-import { byRegistration, claimKey, compareOwned, decideOwner, heldBy, readClaimRecords, DEFAULT_CLAIMS_PREFIX, DEFAULT_PATHS_PREFIX, type Asker, type ClaimRecord } from './claims.js';
+import {
+  byRegistration,
+  claimKey,
+  compareOwned,
+  decideOwner,
+  heldBy,
+  readClaimRecords,
+  DEFAULT_CLAIMS_PREFIX,
+  DEFAULT_PATHS_PREFIX,
+  type Asker,
+  type ClaimRecord,
+} from './claims.js';
 import { parseDelegations, type Delegations } from './delegations.js';
 import { reject } from './rejections.js';
 import { ModelMemo } from './incremental.js';
@@ -229,23 +240,41 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
 
   // Groups: the owner's settings (or the first admitted member's while the owner is away) decide.
   const entries: { name: string; original: string; index: number; members?: number[]; reference?: number; draft: AppRoute; createIndex: number }[] = [];
-  for (const s of standalone) entries.push({ name: s.name, original: s.original, index: s.index, draft: s.stage.draft!, createIndex: s.stage.createIndex ?? Infinity });
+  for (const s of standalone)
+    entries.push({ name: s.name, original: s.original, index: s.index, draft: s.stage.draft!, createIndex: s.stage.createIndex ?? Infinity });
   for (const g of groups) {
     const sorted = [...g.members].sort((a, b) => cmp(a.stage.verdict.name!, b.stage.verdict.name!));
     const reference = sorted.find((m) => m.claimant === g.owner) ?? sorted[0]!;
     const host = defaultHost(g.name, settings);
     if (host.length > 253) {
-      for (const m of sorted) rejections.push(reject('group', m.stage.verdict.name!, g.name, `group ${g.name}: default host ${host} is longer than 253 characters; the group is not routed`));
+      for (const m of sorted)
+        rejections.push(
+          reject('group', m.stage.verdict.name!, g.name, `group ${g.name}: default host ${host} is longer than 253 characters; the group is not routed`),
+        );
       continue;
     }
     const members: NameAsk[] = [];
     for (const m of sorted) {
       const why = m === reference ? undefined : disagreement(toDraft(reference.stage), toDraft(m.stage));
-      if (why) rejections.push(reject('group', m.stage.verdict.name!, g.name, `${why}: every app of group ${g.name} must have its router.* settings; app not routed, the group is served without it`));
+      if (why)
+        rejections.push(
+          reject(
+            'group',
+            m.stage.verdict.name!,
+            g.name,
+            `${why}: every app of group ${g.name} must have its router.* settings; app not routed, the group is served without it`,
+          ),
+        );
       else members.push(m);
     }
     for (const m of members) winners.add(m.index);
-    const built = groupRoute(g.name, members.map((m) => toDraft(m.stage)), toDraft(reference.stage), undefined, host);
+    const built = groupRoute(
+      g.name,
+      members.map((m) => toDraft(m.stage)),
+      toDraft(reference.stage),
+      undefined,
+      host,
+    );
     entries.push({
       name: g.name,
       original: g.name,
@@ -270,12 +299,19 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
   const portWinners = new Set<string>();
   for (const [port, list] of [...byPort].sort((a, b) => a[0] - b[0])) {
     list.sort((a, b) => byRegistration({ createIndex: a.createIndex, name: a.name }, { createIndex: b.createIndex, name: b.name }));
-    const held = decideOwner('port', String(port), prefix, list.map((e) => ({ claimant: e.name })), own.records.get(claimKey(prefix, 'port', String(port))))!;
+    const held = decideOwner(
+      'port',
+      String(port),
+      prefix,
+      list.map((e) => ({ claimant: e.name })),
+      own.records.get(claimKey(prefix, 'port', String(port))),
+    )!;
     owners.push(held);
     for (const e of list) {
       if (held.ownerAsks && e.name === held.owner) portWinners.add(e.name);
       else {
-        const why = held.record?.valid || !held.ownerAsks ? heldBy(held, `port ${port}`) : `port ${port} is already used by tcp app ${held.owner}, registered first`;
+        const why =
+          held.record?.valid || !held.ownerAsks ? heldBy(held, `port ${port}`) : `port ${port} is already used by tcp app ${held.owner}, registered first`;
         rejections.push(reject('conflict', e.name, `router.port=${port}`, `${why}; app not routed`));
       }
     }

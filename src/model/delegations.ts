@@ -60,7 +60,9 @@ export function parseDelegations(entries: readonly KvEntry[], prefix: string): {
       }
       const pair = pairKey(t.host, t.path);
       if (given.has(pair) && given.get(pair) !== t.app) {
-        rejections.push(reject('claim', k.name, safeText(token, 80), `${t.host}${t.path || '/'} is given twice; the first (${given.get(pair)}) counts`, entry.key));
+        rejections.push(
+          reject('claim', k.name, safeText(token, 80), `${t.host}${t.path || '/'} is given twice; the first (${given.get(pair)}) counts`, entry.key),
+        );
         continue;
       }
       given.set(pair, t.app);

@@ -130,7 +130,13 @@ export function resolveParsedClaims(
   for (const [host, list] of [...byHost].sort((a, b) => cmp(a[0], b[0]))) {
     // Nothing recorded yet: the key created first (a cluster's winners of today, recorded as they are).
     list.sort((a, b) => numCmp(a.createIndex, b.createIndex) || cmp(a.key, b.key));
-    const held = decideOwner('host', host, own.claimsPrefix, list.map((c) => ({ claimant: c.app })), own.records.get(claimKey(own.claimsPrefix, 'host', host)))!;
+    const held = decideOwner(
+      'host',
+      host,
+      own.claimsPrefix,
+      list.map((c) => ({ claimant: c.app })),
+      own.records.get(claimKey(own.claimsPrefix, 'host', host)),
+    )!;
     owners.push(held);
     const given = own.delegations.get(held.owner);
     const served = new Map<string, string>();

@@ -96,7 +96,13 @@ export function disagreement(reference: Draft, member: Draft): string | undefine
  * The route of one group from its admitted `members` (sorted by name; `reference` decides the
  * settings), with each member's weight from the group's weights key when there is one.
  */
-export function groupRoute(group: string, members: Draft[], reference: Draft, weights: GroupWeights | undefined, host: string): { route: Draft; rejections: Rejection[] } {
+export function groupRoute(
+  group: string,
+  members: Draft[],
+  reference: Draft,
+  weights: GroupWeights | undefined,
+  host: string,
+): { route: Draft; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const entry = weights?.entry;
   let given: Map<string, number> | undefined;

@@ -60,9 +60,7 @@ export class ModelMemo {
   private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
   private claimInput: { list: DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
-  private last:
-    | { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure; contested: Set<string> }
-    | undefined;
+  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure; contested: Set<string> } | undefined;
   private ownInput: { lists: (KvEntry[] | undefined)[]; own: Ownership } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
   private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
