@@ -5,6 +5,7 @@
 //   npm run fuzz -- --cases 50000 --all  haproxy -c on every case
 //   npm run fuzz -- --haproxy-every 5    haproxy -c on every 5th case
 //   npm run fuzz -- --sequences 20000    incremental == scratch on 20 000 event sequences (default 10 000)
+//   npm run fuzz -- --claims 20000       ownership: 20 000 sequences of hostile tenants (default 5 000)
 //
 // Each case is a random Consul catalog + K/V claims, one piece of hostile input, a sequence of
 // Consul events and render settings; every property of test/property/support.ts is checked on it.
@@ -18,6 +19,7 @@ import { renderFiles } from '../src/render/render.js';
 import { caseArb, renderOptionsArb, type FuzzCase } from '../test/property/fixtures.js';
 import { incrementalCaseArb, runIncremental } from '../test/property/incremental/support.js';
 import { checkAuthRendered, checkFeatures, featureInputArb } from '../test/property/features-support.js';
+import { claimSequenceArb, runClaimSequence } from '../test/property/claims-support.js';
 import {
   HAPROXY,
   checkDeterminism,
@@ -38,17 +40,26 @@ interface Options {
   sequences: number;
   /** Feature cases (groups, paths, redirects, allow-lists, router.auth with Vault entries). */
   features: number;
+  /** Ownership sequences (claims-support.ts): no app loses a name it holds to a later claimant. */
+  claims: number;
   seed: number;
   haproxyEvery: number;
 }
 
 function usage(message: string): never {
-  console.error(`fuzz: ${message}\nusage: npm run fuzz -- [--cases N] [--sequences N] [--features N] [--seed S] [--all | --haproxy-every K]`);
+  console.error(`fuzz: ${message}\nusage: npm run fuzz -- [--cases N] [--sequences N] [--features N] [--claims N] [--seed S] [--all | --haproxy-every K]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { cases: 10_000, sequences: 10_000, features: 5_000, seed: (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0, haproxyEvery: 10 };
+  const opts: Options = {
+    cases: 10_000,
+    sequences: 10_000,
+    features: 5_000,
+    claims: 5_000,
+    seed: (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0,
+    haproxyEvery: 10,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): number => {
@@ -60,6 +71,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--seed') opts.seed = value();
     else if (arg === '--sequences') opts.sequences = value();
     else if (arg === '--features') opts.features = value();
+    else if (arg === '--claims') opts.claims = value();
     else if (arg === '--haproxy-every') opts.haproxyEvery = value();
     else if (arg === '--all') opts.haproxyEvery = 1;
     else if (arg === '--help' || arg === '-h') usage('help');
@@ -164,8 +176,23 @@ for (const [property, { first }] of failures) {
 
 const incrementalFailed = await fuzzIncremental();
 const featuresFailed = await fuzzFeatures();
+const claimsFailed = await fuzzClaims();
 await work.cleanup();
-process.exit(failures.size > 0 || incrementalFailed || featuresFailed ? 1 : 0);
+process.exit(failures.size > 0 || incrementalFailed || featuresFailed || claimsFailed ? 1 : 0);
+
+/** Ownership: `--claims` sequences of hostile tenants' registrations and K/V writes, two routers recording. */
+async function fuzzClaims(): Promise<boolean> {
+  let n = 0;
+  const begun = performance.now();
+  const details = await fc.check(
+    fc.property(claimSequenceArb, (events) => {
+      n++;
+      runClaimSequence(events);
+    }),
+    { seed: opts.seed, numRuns: opts.claims },
+  );
+  return reportPass(`ownership sequences:    ${n}`, 0, begun, details);
+}
 
 /**
  * The feature tags (kept out of caseArb: its oracles do not know groups and paths) and router.auth

@@ -30,6 +30,8 @@ export interface DevClusterOptions {
   apps?: MarathonApp[];
   /** K/V key suffix (service name) → value put under the domains prefix before the daemon starts. */
   domains?: Record<string, string>;
+  /** Other K/V entries (whole keys, e.g. path delegations) put before the daemon starts. */
+  kv?: Record<string, string>;
   logLevel?: string;
   log?: Logger;
   /** Extra raw config keys (snake_case, as in config.yaml). */
@@ -151,6 +153,9 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   for (const app of apps) for (let i = 0; i < app.instances; i++) await addTask(app);
   for (const [service, value] of Object.entries(opts.domains ?? DEFAULT_DOMAINS)) {
     await fetch(`${consul.url}/v1/kv/paas-router/domains/${service}`, { method: 'PUT', body: value, headers: aclHeaders });
+  }
+  for (const [key, value] of Object.entries(opts.kv ?? {})) {
+    await fetch(`${consul.url}/v1/kv/${key}`, { method: 'PUT', body: value, headers: aclHeaders });
   }
   // The stand-in takes its token now that the apps are in (the agent had it from the start).
   if (standIn && consulAclToken) standIn.setAclToken(consulAclToken);

@@ -241,8 +241,9 @@ interface ClaimCandidate {
 function claimService(key: string): string | undefined {
   if (!key.startsWith(PREFIX)) return undefined;
   const rest = key.slice(PREFIX.length);
-  if (rest === '' || rest.includes('/') || !isAscii(rest)) return undefined;
-  return rest.toLowerCase();
+  // Keys are exact: a key naming an app in another case claims nothing.
+  if (rest === '' || rest.includes('/') || !isAscii(rest) || rest !== rest.toLowerCase()) return undefined;
+  return rest;
 }
 
 function claimCandidates(claims: DomainClaim[], httpApps: Set<string>): Map<string, ClaimCandidate[]> {
