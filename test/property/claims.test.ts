@@ -2,7 +2,7 @@
 // claimant, with two routers recording owners, one of them a step behind.
 import fc from 'fast-check';
 import t from 'tap';
-import { claimSequenceArb, runClaimSequence } from './claims-support.js';
+import { claimSequenceArb, runClaimSequence, type ClaimEvent } from './claims-support.js';
 import { holds } from './helpers.js';
 
 t.test('200 sequences of registrations and K/V writes by hostile tenants', async (t) => {
@@ -15,15 +15,15 @@ t.test('200 sequences of registrations and K/V writes by hostile tenants', async
 });
 
 t.test('the findings of the tenant review, as sequences', async (t) => {
-  const steal = [
+  const steal: ClaimEvent[] = [
     { type: 'register', app: 'web' },
     { type: 'register', app: 'evil' },
     { type: 'domains', app: 'evil', hosts: ['example.org'] },
     { type: 'domains', app: 'web', hosts: ['www.example.org'] },
     // evil's key is older: adding the victim's host to it used to take the host.
     { type: 'domains', app: 'evil', hosts: ['example.org', 'www.example.org'] },
-  ] as const;
-  holds(t, 'a host added to an older key', () => runClaimSequence([...steal]));
+  ];
+  holds(t, 'a host added to an older key', () => runClaimSequence(steal));
   holds(t, 'a port taken with an old CreateIndex', () =>
     runClaimSequence([
       { type: 'register', app: 'web', port: 10001 },
