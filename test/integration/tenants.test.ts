@@ -121,7 +121,17 @@ t.test('a hostile tenant takes nothing that is another app’s', { skip: consulA
   });
 
   await t.test('6. a case-variant service name neither merges backends nor takes the name', async (t) => {
-    await cluster.registerOn('/Appa', '/old');
+    // Registered straight through the agent's catalog API (mesos-consul would lowercase the name).
+    const port = cluster.backends.get('/old')![0]!.port;
+    const registered = await fetch(`${consul.url}/v1/catalog/register`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        Node: 'dev-agent-9',
+        Address: '127.0.0.1',
+        Service: { ID: `mesos-consul:dev-agent-9:Appa:127.0.0.1:${port}`, Service: 'Appa', Address: '127.0.0.1', Port: port },
+      }),
+    });
+    t.equal(registered.status, 200);
     await wait('Appa refused', () => rejected('Appa', /"Appa" is the same as "appa" to Consul/));
     const app = state.builtModel!.apps.find((a) => a.name === 'appa')!;
     t.equal(app.servers.length, 1, 'app_appa serves appa’s instance only');
