@@ -9,12 +9,15 @@ import { EXIT_OK } from './common.js';
 import { checkApp } from './domains.js';
 import { readLiveView } from './explain.js';
 
-/** The apps with `router.group=<group>`: those of the route, or of a group rejected as a whole. */
-export function groupMembers(model: RoutingModel, group: string): { route?: AppRoute; members: string[] } {
+/**
+ * The apps with `router.group=<group>`: the members of the route, and the apps that ask to join but
+ * are not admitted (the weights key is how the group's owner admits them) or were rejected.
+ */
+export function groupMembers(model: RoutingModel, group: string): { route?: AppRoute; members: string[]; candidates: string[] } {
   const route = model.apps.find((a) => a.name === group && a.members !== undefined);
-  if (route) return { route, members: route.members!.map((m) => m.app) };
+  const members = route ? route.members!.map((m) => m.app) : [];
   const rejected = model.rejections.filter((r) => r.kind === 'group' && r.subject === group).map((r) => r.service);
-  return { members: [...new Set(rejected)].sort() };
+  return { ...(route ? { route } : {}), members, candidates: [...new Set(rejected)].filter((a) => !members.includes(a)).sort() };
 }
 
 function formatWeights(weights: Map<string, number>): string {
@@ -29,7 +32,8 @@ export async function weightsGet(config: Config, groupArg: string, opts: { json?
   if (!group.ok) return usage(io, group.message.replace(/^app /, 'group '));
   const key = `${config.consul.weightsPrefix}${group.value}`;
   const view = await readLiveView(config);
-  const { route, members } = groupMembers(view.model, group.value);
+  const { route, members: admitted, candidates } = groupMembers(view.model, group.value);
+  const members = [...admitted, ...candidates];
   const entry = view.weights.find((e) => e.key === key);
   const problems = view.model.rejections.filter((r) => r.kind === 'weight' && r.key === key).map((r) => r.reason);
   const groupProblems = view.model.rejections.filter((r) => r.kind === 'group' && r.subject === group.value).map((r) => r.reason);
@@ -51,7 +55,8 @@ export async function weightsGet(config: Config, groupArg: string, opts: { json?
   } else if (members.length > 0) {
     io.out.write(`  not routed (apps: ${members.join(', ')})\n`);
   }
-  for (const p of [...groupProblems.slice(0, 1), ...problems]) io.out.write(`  problem: ${p}\n`);
+  if (route && candidates.length > 0) io.out.write(`  not members: ${candidates.join(', ')} (they ask to join; ${key} admits an app by naming it)\n`);
+  for (const p of [...groupProblems.slice(0, route ? 3 : 1), ...problems]) io.out.write(`  problem: ${p}\n`);
   return EXIT_OK;
 }
 
@@ -61,7 +66,8 @@ export async function weightsSet(config: Config, groupArg: string, assignments: 
   if (assignments.length === 0) return usage(io, `give at least one <app>=<0..${MAX_WEIGHT}>`);
   const given = parseWeights(assignments.join(' '));
   if (!given.ok) return usage(io, `weights for group ${group.value}: ${given.reason}`);
-  const { members } = groupMembers((await readLiveView(config)).model, group.value);
+  const found = groupMembers((await readLiveView(config)).model, group.value);
+  const members = [...found.members, ...found.candidates].sort();
   if (members.length === 0)
     return usage(io, `no app has router.group=${group.value}: deploy the group's apps first (weights of apps outside the group are ignored)`);
   const strangers = [...given.weights.keys()].filter((app) => !members.includes(app));
@@ -84,7 +90,9 @@ export async function weightsSet(config: Config, groupArg: string, assignments: 
     }
     if (!(await client.kvSetCas(key, value, own ? own.modifyIndex : 0))) return 'retry';
     io.out.write(`weights of ${group.value}: ${value} (${key})\n`);
-    for (const app of members.filter((m) => !merged.has(m))) io.err.write(`note: ${app} has no weight in ${key}: it gets weight 0 (no new traffic)\n`);
+    for (const app of found.members.filter((m) => !merged.has(m))) io.err.write(`note: ${app} has no weight in ${key}: it gets weight 0 (no new traffic)\n`);
+    for (const app of found.candidates.filter((m) => !merged.has(m)))
+      io.err.write(`note: ${app} asks to join group ${group.value}; it is not admitted until ${key} names it\n`);
     return EXIT_OK;
   });
 }
