@@ -46,6 +46,8 @@ export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'config
   return {
     runtimeSocket: config.haproxy.runtimeSocket,
     runtimeSocketGroup: config.haproxy.runtimeSocketGroup || undefined,
+    user: config.haproxy.user || undefined,
+    group: config.haproxy.group || undefined,
     bindAddress: config.haproxy.bindAddress,
     httpPort: config.haproxy.httpPort,
     httpsPort: config.haproxy.httpsPort,

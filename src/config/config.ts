@@ -72,6 +72,9 @@ export interface Config {
     runtimeSocket: string;
     /** Group given rw access to the runtime socket (mode 660); empty: mode 600, owner only. */
     runtimeSocketGroup: string;
+    /** User and group HAProxy's workers run as (`global` user/group); '' = not changed. */
+    user: string;
+    group: string;
     bindAddress: string;
     httpPort: number;
     httpsPort: number;

@@ -185,6 +185,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       masterSocket: f.haproxy.master_socket,
       runtimeSocket: f.haproxy.runtime_socket,
       runtimeSocketGroup: f.haproxy.runtime_socket_group,
+      user: f.haproxy.user,
+      group: f.haproxy.group,
       bindAddress: f.haproxy.bind_address,
       httpPort: f.haproxy.http_port,
       httpsPort: f.haproxy.https_port,

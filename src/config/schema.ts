@@ -124,6 +124,15 @@ export const fileSchema = z
           .string()
           .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name')
           .default(''),
+        /** User and group of HAProxy's workers (the master stays root); '' = do not change. */
+        user: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a user name, or "" to keep the user HAProxy was started as')
+          .default('haproxy'),
+        group: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name, or "" to keep the group HAProxy was started as')
+          .default('haproxy'),
         bind_address: z.string().min(1).default('*'),
         http_port: port.default(80),
         https_port: port.default(443),

@@ -17,6 +17,16 @@ t.test('defaults', async (t) => {
   t.equal(haproxy.sslMinVer, 'TLSv1.2');
   t.equal(haproxy.sslCiphers, DEFAULT_SSL_CIPHERS);
   t.equal(haproxy.sslCiphersuites, DEFAULT_SSL_CIPHERSUITES);
+  t.equal(haproxy.user, 'haproxy', 'the workers drop privileges by default');
+  t.equal(haproxy.group, 'haproxy');
+});
+
+t.test('haproxy.user and haproxy.group reach the render settings; "" keeps the starting user', async (t) => {
+  t.match(renderSettingsFrom(load({})), { user: 'haproxy', group: 'haproxy' });
+  t.match(renderSettingsFrom(load({ user: 'www-data', group: 'www-data' })), { user: 'www-data', group: 'www-data' });
+  const unprivileged = renderSettingsFrom(load({ user: '', group: '' }));
+  t.equal(unprivileged.user, undefined);
+  t.equal(unprivileged.group, undefined);
 });
 
 t.test('values reach the model and render settings', async (t) => {
@@ -68,6 +78,9 @@ t.test('bad values are rejected naming the key', async (t) => {
     [{ ssl_ciphers: 'AES128 GCM' }, /haproxy\.ssl_ciphers: must be an OpenSSL cipher list/],
     [{ ssl_ciphersuites: 'TLS_AES_128_GCM_SHA256#x' }, /haproxy\.ssl_ciphersuites/],
     [{ trusted_proxy: [] }, /haproxy\.trusted_proxy: unknown key/],
+    [{ user: 'root\n    lua-load /tmp/x.lua' }, /haproxy\.user: must be a user name/],
+    [{ user: 0 }, /haproxy\.user/],
+    [{ group: 'ha proxy' }, /haproxy\.group: must be a group name/],
   ];
   for (const [haproxy, message] of cases) {
     t.throws(() => load(haproxy), { name: 'ConfigError', message }, JSON.stringify(haproxy));

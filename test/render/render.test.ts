@@ -231,6 +231,8 @@ t.test('what the shipped templates promise', async (t) => {
     t.match(frontend, /http-request deny deny_status 400 [^\n]* !\{ req\.fhdr\(host\) -m reg /, 'not one valid host: 400');
   }
   t.notMatch(empty, /stats auth|stats admin/, 'no credentials: read-only stats page');
+  t.notMatch(empty, /^\s*(user|group) /m, 'no haproxy.user/group: the workers keep the user HAProxy was started as');
+  t.match(cfg('edge-all'), /^global\n {4}master-worker\n {4}user haproxy\n {4}group haproxy\n/m, 'the workers drop to haproxy.user/group');
 
   const tags = cfg('all-tags');
   const cookie = serverCookie('app_discourse', '10_0_0_7_31005');
