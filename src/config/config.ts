@@ -18,6 +18,8 @@ export interface EdgeConfig {
   statsBindAddress: string;
   /** CIDR blocks or addresses. */
   trustedProxies: string[];
+  /** CIDR blocks or addresses instances must lie in; empty: any network. */
+  backendNetworks: string[];
   acceptProxy: boolean;
   tcpPorts: PortRange[];
   maxconn: number;

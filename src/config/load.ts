@@ -138,6 +138,7 @@ function edgeConfig(h: FileConfig['haproxy']): EdgeConfig {
   return {
     statsBindAddress: h.stats_bind_address,
     trustedProxies: h.trusted_proxies,
+    backendNetworks: h.backend_networks,
     acceptProxy: h.accept_proxy,
     tcpPorts: h.tcp_ports.map((r) => parsePortRange(r)!), // the schema proved each one parses
     maxconn: h.maxconn,

@@ -37,6 +37,8 @@ const edgeKeys = {
     .default('127.0.0.1'),
   /** Peers whose X-Forwarded-For / Forwarded headers are kept (the router appends the client address). */
   trusted_proxies: z.array(cidr).max(400).default([]),
+  /** Networks instances may be in (e.g. the Mesos agents' subnets); empty: any network. */
+  backend_networks: z.array(cidr).max(400).default([]),
   /** Every public bind takes PROXY protocol v1/v2 (the terraform NLB's proxy_protocol_v2). */
   accept_proxy: z.boolean().default(false),
   /** The ports `router.port` may take. */
