@@ -2,7 +2,7 @@
 // the way mesos-consul does, loopback backends for their tasks, one custom domain in K/V, a real
 // HAProxy in master-worker mode on loopback ports, and the daemon attached to all of it.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -83,6 +83,24 @@ export interface DevCluster {
 }
 
 export const DEFAULT_DOMAINS = { 'wordpress-community': 'www.example.org' };
+
+/**
+ * As root with Debian's `haproxy` account present (CI, a master node), the workers drop to it as
+ * in production (the config default); anyone else cannot switch users, so the workers keep theirs.
+ */
+function workerAccount(): { user?: string; group?: string } {
+  const root = process.getuid?.() === 0;
+  const has = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8')
+        .split('\n')
+        .some((line) => line.startsWith('haproxy:'));
+    } catch {
+      return false;
+    }
+  };
+  return root && has('/etc/passwd') && has('/etc/group') ? {} : { user: '', group: '' };
+}
 
 export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
   const workDir = await mkdtemp(join(tmpdir(), 'paas-router-dev-'));
@@ -176,6 +194,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
         https_port: opts.httpsPort ?? httpPort + 363,
         stats_port: opts.statsPort ?? httpPort + 324,
         hard_stop_after: '5s',
+        ...workerAccount(),
         ...(haproxyOverrides as object | undefined),
       },
       wait: { min: '20ms', max: '200ms' },

@@ -1,6 +1,6 @@
 // Wires the daemon from a Config: Consul client and sources, templates watch, applier, runner,
 // and the operator's listener (status page, /status, /metrics, /healthz).
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { acmeEnabled } from './acme/config.js';
 import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
@@ -42,13 +42,51 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     claimsPrefix: config.consul.claimsPrefix,
     pathsPrefix: config.consul.pathsPrefix,
     ...(config.vault.address ? { authPrefix: `${config.vault.kvPrefix}auth/` } : {}),
+    ownEndpoints: ownEndpointsOf(config),
+    localAddresses: localAddresses(),
+    backendNetworks: config.haproxy.backendNetworks,
   };
+}
+
+/**
+ * The node's own services a tenant's instance must never point at (src/model/own-endpoints.ts).
+ * A listener on port 0 (tests) has no port known in advance and is left out.
+ */
+export function ownEndpointsOf(config: Config): { address: string; port: number; what: string }[] {
+  const h = config.haproxy;
+  const endpoints = [
+    { address: config.listen.host, port: config.listen.port, what: "paas-router's status listener (listen)" },
+    { address: h.bindAddress, port: h.httpPort, what: "HAProxy's HTTP frontend (haproxy.bind_address, http_port)" },
+    { address: h.bindAddress, port: h.httpsPort, what: "HAProxy's HTTPS frontend (haproxy.bind_address, https_port)" },
+    { address: h.statsBindAddress, port: h.statsPort, what: "HAProxy's stats listener (haproxy.stats_bind_address, stats_port)" },
+    ...urlEndpoint(config.consul.address, "the Consul agent's HTTP API (consul.address)"),
+    ...urlEndpoint(config.vault.address, 'Vault (vault.address)'),
+  ];
+  return endpoints.filter((e) => e.port > 0);
+}
+
+function urlEndpoint(address: string, what: string): { address: string; port: number; what: string }[] {
+  if (!address) return [];
+  try {
+    const url = new URL(address);
+    return [{ address: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), what }];
+  } catch {
+    return []; // the config schema accepted it as a URL; nothing to compare otherwise
+  }
+}
+
+/** This node's interface addresses and host name: what a wildcard bind listens on besides loopback. */
+function localAddresses(): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return [...new Set([...addresses, hostname()])].sort();
 }
 
 export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'configDir'> {
   return {
     runtimeSocket: config.haproxy.runtimeSocket,
     runtimeSocketGroup: config.haproxy.runtimeSocketGroup || undefined,
+    user: config.haproxy.user || undefined,
+    group: config.haproxy.group || undefined,
     bindAddress: config.haproxy.bindAddress,
     httpPort: config.haproxy.httpPort,
     httpsPort: config.haproxy.httpsPort,

@@ -57,24 +57,80 @@ export function ordersInLastHour(statuses: Iterable<NameStatus>, now: number): n
 }
 
 export interface Selection {
-  /** Names to try now, in order: new names first (nothing serves them), then renewals by expiry. */
+  /**
+   * Names to try now, in order: renewals first (a name that is served now must not lapse behind
+   * new names), then new orders; each of the two shared round-robin across apps (see fairShare).
+   */
   due: NamePlan[];
   /** Names that need a certificate but wait for their backoff. */
   waiting: { host: string; until: number }[];
 }
 
 export function selectDue(plans: NamePlan[], statuses: Map<string, NameStatus>, now: number): Selection {
-  const due: NamePlan[] = [];
+  const renewals: NamePlan[] = [];
+  const orders: NamePlan[] = [];
   const waiting: Selection['waiting'] = [];
   for (const plan of plans) {
     if (plan.action === 'none') continue;
     const next = statuses.get(plan.host)?.nextTryAt;
     if (next !== undefined && next > now) waiting.push({ host: plan.host, until: next });
-    else due.push(plan);
+    else (plan.action === 'renew' ? renewals : orders).push(plan);
   }
-  const rank = (p: NamePlan) => (p.action === 'order' ? 0 : 1);
-  due.sort((a, b) => rank(a) - rank(b) || (a.certificate?.notAfter ?? '').localeCompare(b.certificate?.notAfter ?? '') || (a.host < b.host ? -1 : 1));
-  return { due, waiting };
+  const expiry = (p: NamePlan) => p.certificate?.notAfter ?? '';
+  const byExpiry = (a: NamePlan, b: NamePlan) => expiry(a).localeCompare(expiry(b)) || byHost(a, b);
+  const usage = appUsage(plans, statuses, now);
+  return { due: [...fairShare(renewals, byExpiry, usage), ...fairShare(orders, byHost, usage)], waiting };
+}
+
+const byHost = (a: NamePlan, b: NamePlan): number => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
+
+interface AppUsage {
+  /** Orders sent for the app's names in the last hour. */
+  ordersLastHour: number;
+  /** The app's most recent attempt (ms; 0: never). */
+  lastAttemptAt: number;
+}
+
+/** What each app (the owner of the names, from the routing model) used of the budget lately. */
+function appUsage(plans: NamePlan[], statuses: Map<string, NameStatus>, now: number): Map<string, AppUsage> {
+  const usage = new Map<string, AppUsage>();
+  for (const plan of plans) {
+    const u = usage.get(plan.app) ?? { ordersLastHour: 0, lastAttemptAt: 0 };
+    const status = statuses.get(plan.host);
+    u.ordersLastHour += recentOrders(status, now).length;
+    u.lastAttemptAt = Math.max(u.lastAttemptAt, status?.lastAttemptAt ?? 0);
+    usage.set(plan.app, u);
+  }
+  return usage;
+}
+
+/**
+ * Round-robin across apps, so that one app claiming thousands of names cannot take the whole
+ * hourly budget: round k holds the k-th name (in `within` order) of every app that has one. In
+ * each round the apps that used the budget least go first (fewest orders in the last hour, then
+ * the oldest last attempt: an app that waited longest is next, across passes and hours), then
+ * the round's own order (soonest expiry first for renewals), then the app's name.
+ */
+function fairShare(plans: NamePlan[], within: (a: NamePlan, b: NamePlan) => number, usage: Map<string, AppUsage>): NamePlan[] {
+  const queues = new Map<string, NamePlan[]>();
+  for (const plan of plans) {
+    const queue = queues.get(plan.app);
+    if (queue) queue.push(plan);
+    else queues.set(plan.app, [plan]);
+  }
+  for (const queue of queues.values()) queue.sort(within);
+  const use = (app: string) => usage.get(app) ?? { ordersLastHour: 0, lastAttemptAt: 0 };
+  const rank = (a: NamePlan, b: NamePlan) =>
+    use(a.app).ordersLastHour - use(b.app).ordersLastHour ||
+    use(a.app).lastAttemptAt - use(b.app).lastAttemptAt ||
+    within(a, b) ||
+    (a.app < b.app ? -1 : a.app > b.app ? 1 : 0);
+  const out: NamePlan[] = [];
+  for (let k = 0; out.length < plans.length; k++) {
+    const round = [...queues.values()].flatMap((q) => (k < q.length ? [q[k]!] : []));
+    out.push(...round.sort(rank));
+  }
+  return out;
 }
 
 /** When the budget allows one more order (now, or when the oldest order of the hour ages out). */

@@ -18,6 +18,8 @@ export interface EdgeConfig {
   statsBindAddress: string;
   /** CIDR blocks or addresses. */
   trustedProxies: string[];
+  /** CIDR blocks or addresses instances must lie in; empty: any network. */
+  backendNetworks: string[];
   acceptProxy: boolean;
   tcpPorts: PortRange[];
   maxconn: number;
@@ -77,6 +79,9 @@ export interface Config {
     runtimeSocket: string;
     /** Group given rw access to the runtime socket (mode 660); empty: mode 600, owner only. */
     runtimeSocketGroup: string;
+    /** User and group HAProxy's workers run as (`global` user/group); '' = not changed. */
+    user: string;
+    group: string;
     bindAddress: string;
     httpPort: number;
     httpsPort: number;

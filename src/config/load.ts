@@ -138,6 +138,7 @@ function edgeConfig(h: FileConfig['haproxy']): EdgeConfig {
   return {
     statsBindAddress: h.stats_bind_address,
     trustedProxies: h.trusted_proxies,
+    backendNetworks: h.backend_networks,
     acceptProxy: h.accept_proxy,
     tcpPorts: h.tcp_ports.map((r) => parsePortRange(r)!), // the schema proved each one parses
     maxconn: h.maxconn,
@@ -188,6 +189,8 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       masterSocket: f.haproxy.master_socket,
       runtimeSocket: f.haproxy.runtime_socket,
       runtimeSocketGroup: f.haproxy.runtime_socket_group,
+      user: f.haproxy.user,
+      group: f.haproxy.group,
       bindAddress: f.haproxy.bind_address,
       httpPort: f.haproxy.http_port,
       httpsPort: f.haproxy.https_port,

@@ -37,6 +37,8 @@ const edgeKeys = {
     .default('127.0.0.1'),
   /** Peers whose X-Forwarded-For / Forwarded headers are kept (the router appends the client address). */
   trusted_proxies: z.array(cidr).max(400).default([]),
+  /** Networks instances may be in (e.g. the Mesos agents' subnets); empty: any network. */
+  backend_networks: z.array(cidr).max(400).default([]),
   /** Every public bind takes PROXY protocol v1/v2 (the terraform NLB's proxy_protocol_v2). */
   accept_proxy: z.boolean().default(false),
   /** The ports `router.port` may take. */
@@ -128,6 +130,15 @@ export const fileSchema = z
           .string()
           .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name')
           .default(''),
+        /** User and group of HAProxy's workers (the master stays root); '' = do not change. */
+        user: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a user name, or "" to keep the user HAProxy was started as')
+          .default('haproxy'),
+        group: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_-]{0,31})?$/, 'must be a group name, or "" to keep the group HAProxy was started as')
+          .default('haproxy'),
         bind_address: z.string().min(1).default('*'),
         http_port: port.default(80),
         https_port: port.default(443),

@@ -72,7 +72,7 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
   const name = verdict.name;
   if (name === undefined) return { verdict, appRejections: [] };
   const sorted = [...instances].sort(compareInstances);
-  const { servers, usable, rejections: serverRejections } = buildServers(name, sorted);
+  const { servers, usable, rejections: serverRejections } = buildServers(name, sorted, settings);
   // A skipped instance (unusable address or port) takes no part in the tag vote or in the
   // app's claim on a tcp port: one bad registration cannot flip the app or take another's port.
   const tags = resolveTags(name, usable, settings);

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { ServiceInstance } from '../sources/types.js';
 import type { ModelSettings, Rejection, ServerRoute } from './types.js';
 import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
+import { endpointProblem } from './own-endpoints.js';
 import { reject } from './rejections.js';
 import { badFlagTags, hasFlag, tagsHaveFlag } from './tags.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
@@ -189,12 +190,17 @@ export function serverName(address: string, port: number): string {
  * keeps its ServiceID, and the server is passing when any duplicate passes. `usable` are the
  * instances that were not skipped (in the same order).
  */
-export function buildServers(app: string, instances: ServiceInstance[]): { servers: ServerRoute[]; usable: ServiceInstance[]; rejections: Rejection[] } {
+export function buildServers(
+  app: string,
+  instances: ServiceInstance[],
+  settings: Pick<ModelSettings, 'ownEndpoints' | 'localAddresses' | 'backendNetworks'> = {},
+): { servers: ServerRoute[]; usable: ServiceInstance[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const usable: ServiceInstance[] = [];
   const byEndpoint = new Map<string, ServerRoute>();
   for (const inst of instances) {
-    const problem = addressProblem(inst.address) ?? portProblem(inst.port);
+    // The node's own services and addresses outside haproxy.backend_networks: never published.
+    const problem = addressProblem(inst.address) ?? portProblem(inst.port) ?? endpointProblem(inst.address, inst.port, settings);
     if (problem) {
       rejections.push(reject('service', app, inst.id, `instance skipped: ${problem}`));
       continue;

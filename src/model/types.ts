@@ -26,6 +26,15 @@ export interface ModelSettings {
   claimsPrefix?: string;
   /** K/V prefix of path delegations (`paas-router/paths/<owner>` = `<host><path>=<app> ...`). */
   pathsPrefix?: string;
+  /**
+   * The node's own services (status listener, HAProxy's frontends and stats, Consul, Vault): an
+   * instance at one of them is skipped (src/model/own-endpoints.ts). `what` names it in the reason.
+   */
+  ownEndpoints?: readonly { address: string; port: number; what: string }[];
+  /** The node's interface addresses (and host name): what a wildcard endpoint listens on besides loopback. */
+  localAddresses?: readonly string[];
+  /** `haproxy.backend_networks`: CIDRs an instance must lie in (absent or empty: any network). */
+  backendNetworks?: readonly string[];
 }
 
 /** Inclusive port range (`haproxy.tcp_ports` entry). */

@@ -136,6 +136,9 @@ export type SettingsView = Pick<RenderSettings, 'configDir' | 'runtimeSocket' | 
   maxOldWorkers: number | null;
   /** Runtime socket group (mode 660), or `null` (mode 600). */
   runtimeSocketGroup: string | null;
+  /** User and group of the workers, or `null`: not changed. */
+  user: string | null;
+  group: string | null;
   /** Global `maxconn` (default DEFAULT_MAXCONN). */
   maxconn: number;
 };
@@ -518,6 +521,8 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
   const configDir = checkPath(settings.configDir, 'configDir');
   const runtimeSocket = checkPath(settings.runtimeSocket, 'runtimeSocket');
   const runtimeSocketGroup = settings.runtimeSocketGroup ? checkMatch(settings.runtimeSocketGroup, /^[a-z_][a-z0-9_-]{0,31}$/, 'runtimeSocketGroup') : null;
+  const user = settings.user ? checkMatch(settings.user, /^[a-z_][a-z0-9_-]{0,31}$/, 'user') : null;
+  const group = settings.group ? checkMatch(settings.group, /^[a-z_][a-z0-9_-]{0,31}$/, 'group') : null;
   const hardStopAfter = checkMatch(settings.hardStopAfter, DURATION, 'hardStopAfter');
   const maxconn = settings.maxconn ?? DEFAULT_MAXCONN;
   const maxOldWorkers = settings.maxOldWorkers ?? null;
@@ -577,6 +582,8 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
       configDir,
       runtimeSocket,
       runtimeSocketGroup,
+      user,
+      group,
       bindAddress: settings.bindAddress,
       httpPort: settings.httpPort,
       httpsPort: settings.httpsPort,

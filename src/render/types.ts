@@ -11,6 +11,12 @@ export interface RenderSettings {
    * HAProxy creates the socket. Absent: mode 600, HAProxy's user only.
    */
   runtimeSocketGroup?: string;
+  /**
+   * `haproxy.user` / `haproxy.group`: HAProxy's workers drop to them (the master stays root to
+   * re-read files on reload). Absent: the workers keep the user HAProxy was started as.
+   */
+  user?: string;
+  group?: string;
   /** `*` or an IP address. */
   bindAddress: string;
   httpPort: number;

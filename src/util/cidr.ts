@@ -15,3 +15,37 @@ export function cidrProblem(value: string): string | undefined {
   }
   return undefined;
 }
+
+/** An IPv4 or IPv6 address as a number and its family; undefined when it is not an IP literal. */
+function ipValue(address: string): { family: 4 | 6; value: bigint } | undefined {
+  const family = isIP(address);
+  if (family === 4) return { family, value: address.split('.').reduce((n, part) => (n << 8n) | BigInt(Number(part)), 0n) };
+  if (family !== 6) return undefined;
+  // Expand `::` and a trailing dotted IPv4 part into eight 16-bit groups.
+  let text = address.toLowerCase();
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
+  if (dotted) {
+    const v4 = ipValue(dotted)!.value;
+    text = `${text.slice(0, -dotted.length)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return { family, value: groups.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n) };
+}
+
+/**
+ * Whether IP address `address` lies in `cidr` (a block or a bare address, already accepted by
+ * cidrProblem). Families never mix: `::ffff:10.0.0.1` is not in `10.0.0.0/8`.
+ */
+export function cidrContains(cidr: string, address: string): boolean {
+  const slash = cidr.indexOf('/');
+  const net = ipValue(slash === -1 ? cidr : cidr.slice(0, slash));
+  const ip = ipValue(address);
+  if (!net || !ip || net.family !== ip.family) return false;
+  const bits = net.family === 4 ? 32n : 128n;
+  const prefix = slash === -1 ? bits : BigInt(cidr.slice(slash + 1));
+  const shift = bits - prefix;
+  return net.value >> shift === ip.value >> shift;
+}

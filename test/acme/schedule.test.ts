@@ -37,14 +37,15 @@ t.test('the budget counts orders of the last hour across names', async (t) => {
   t.same(pruned.orders, [T0 - 30 * 60_000, T0], 'the history keeps only the last hour');
 });
 
-t.test('due: new names first, then renewals by expiry; names in backoff wait', async (t) => {
-  const plan = (host: string, action: NamePlan['action'], notAfter?: string): NamePlan => ({
-    host,
-    app: 'x',
-    action,
-    reason: '',
-    certificate: notAfter ? { source: 'acme', name: host, notAfter } : null,
-  });
+const plan = (host: string, action: NamePlan['action'], notAfter?: string, app = 'x'): NamePlan => ({
+  host,
+  app,
+  action,
+  reason: '',
+  certificate: notAfter ? { source: 'acme', name: host, notAfter } : null,
+});
+
+t.test('due: renewals first by expiry, then new names; names in backoff wait', async (t) => {
   const plans = [
     plan('r2', 'renew', '2026-03-01T00:00:00.000Z'),
     plan('ok', 'none'),
@@ -60,9 +61,76 @@ t.test('due: new names first, then renewals by expiry; names in backoff wait', a
   const { due, waiting } = selectDue(plans, statuses, T0);
   t.same(
     due.map((p) => p.host),
-    ['n1', 'n2', 'r1', 'r2'],
+    ['r1', 'r2', 'n1', 'n2'],
   );
   t.same(waiting, [{ host: 'wait', until: T0 + 1_000 }]);
+});
+
+t.test('a tenant claiming thousands of names delays neither renewals nor other apps', async (t) => {
+  // The hostile app's names sort first by host; the others renew or order one name each.
+  const flood = Array.from({ length: 2_000 }, (_, i) => plan(`a${String(i).padStart(4, '0')}.flood.example`, 'order', undefined, 'flood'));
+  const plans = [
+    ...flood,
+    plan('shop.example.org', 'renew', '2026-01-20T00:00:00.000Z', 'shop'),
+    plan('blog.example.org', 'renew', '2026-01-10T00:00:00.000Z', 'blog'),
+    plan('new.example.org', 'order', undefined, 'wiki'),
+  ];
+  const { due } = selectDue(plans, new Map(), T0);
+  const budget = 20;
+  const served = due.slice(0, budget).map((p) => p.host);
+  t.same(served.slice(0, 2), ['blog.example.org', 'shop.example.org'], 'renewals first, the soonest expiry first');
+  t.ok(served.includes('new.example.org'), 'the other app’s new name fits in the first hour');
+  t.equal(due.length, plans.length, 'every name is still due');
+});
+
+t.test('new orders: round-robin across apps, the app that used the budget least first', async (t) => {
+  const plans = [
+    plan('a1', 'order', undefined, 'a'),
+    plan('a2', 'order', undefined, 'a'),
+    plan('a3', 'order', undefined, 'a'),
+    plan('b1', 'order', undefined, 'b'),
+    plan('b2', 'order', undefined, 'b'),
+    plan('c1', 'order', undefined, 'c'),
+  ];
+  t.same(
+    selectDue(plans, new Map(), T0).due.map((p) => p.host),
+    ['a1', 'b1', 'c1', 'a2', 'b2', 'a3'],
+    'one name per app per round',
+  );
+  // App a ordered in the last hour (for a name it has certified since): it goes last in each round.
+  const statuses = new Map<string, NameStatus>([
+    ['a0', { host: 'a0', lastResult: 'issued', lastAttemptAt: T0 - 60_000, failures: 0, orders: [T0 - 60_000], holder: '' }],
+  ]);
+  t.same(
+    selectDue([...plans, plan('a0', 'none', undefined, 'a')], statuses, T0).due.map((p) => p.host),
+    ['b1', 'c1', 'a1', 'b2', 'a2', 'a3'],
+  );
+  // An hour later the counts are 0 again: the app that waited longest comes first (no app is
+  // starved by its name sorting late).
+  const later = new Map<string, NameStatus>([
+    ['a0', { host: 'a0', lastResult: 'issued', lastAttemptAt: T0 - 2 * HOUR_MS, failures: 0, orders: [], holder: '' }],
+    ['b0', { host: 'b0', lastResult: 'issued', lastAttemptAt: T0 - 3 * HOUR_MS, failures: 0, orders: [], holder: '' }],
+    ['c0', { host: 'c0', lastResult: 'issued', lastAttemptAt: T0 - 4 * HOUR_MS, failures: 0, orders: [], holder: '' }],
+  ]);
+  const withHistory = [...plans, plan('a0', 'none', undefined, 'a'), plan('b0', 'none', undefined, 'b'), plan('c0', 'none', undefined, 'c')];
+  t.same(
+    selectDue(withHistory, later, T0).due.map((p) => p.host),
+    ['c1', 'b1', 'a1', 'b2', 'a2', 'a3'],
+  );
+});
+
+t.test('renewals: round-robin across apps too, each round by expiry', async (t) => {
+  const plans = [
+    plan('a1', 'renew', '2026-01-02T00:00:00.000Z', 'a'),
+    plan('a2', 'renew', '2026-01-03T00:00:00.000Z', 'a'),
+    plan('a3', 'renew', '2026-01-04T00:00:00.000Z', 'a'),
+    plan('b1', 'renew', '2026-01-20T00:00:00.000Z', 'b'),
+    plan('c1', 'renew', '2025-12-31T00:00:00.000Z', 'c'),
+  ];
+  t.same(
+    selectDue(plans, new Map(), T0).due.map((p) => p.host),
+    ['c1', 'a1', 'b1', 'a2', 'a3'],
+  );
 });
 
 t.test('status values from K/V: ours parse, anything else is refused with a reason', async (t) => {

@@ -166,7 +166,7 @@ t.test('paas_router role converges into a scratch root (token auth), idempotentl
   const example = parseYaml(readFileSync(exampleConfig, 'utf8')) as Record<string, unknown>;
   t.same(keyPaths(config).sort(), keyPaths(example).sort(), 'config.yaml has every key of the example');
   // The converge runs with this user's group in place of `haproxy` (see localVars).
-  const expectedConfig = { ...example, haproxy: { ...(example.haproxy as object), runtime_socket_group: group } };
+  const expectedConfig = { ...example, haproxy: { ...(example.haproxy as object), runtime_socket_group: group, group } };
   t.same(config, expectedConfig, 'role defaults render the documented defaults');
 
   t.equal(mode(p('etc/paas-router/environment')), '0600', 'environment file mode 0600');

@@ -2,7 +2,7 @@
 // header, an optional PROXY protocol header first, a chosen local address), HTTP/2 over TLS.
 import { connect as connectHttp2 } from 'node:http2';
 import { connect, isIP } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { EchoedRequest } from '../../dev/backends.js';
 
 export interface RawResponse {
@@ -24,6 +24,10 @@ export interface RawRequest {
   body?: string;
   /** Bytes sent before the request: a PROXY protocol header. */
   prefix?: Buffer;
+  /** `HTTP/1.1` unless given (`HTTP/1.0` may go without a Host). */
+  version?: string;
+  /** HTTP/1.1 over TLS with this SNI (ALPN http/1.1). */
+  servername?: string;
 }
 
 export function header(r: { headers: [string, string][] }, name: string): string[] {
@@ -33,11 +37,18 @@ export function header(r: { headers: [string, string][] }, name: string): string
 /** One HTTP/1.1 request on a fresh connection; resolves when the server closes it. */
 export function rawRequest(req: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port: req.port, host: req.address ?? '127.0.0.1', localAddress: req.localAddress });
+    const target = { port: req.port, host: req.address ?? '127.0.0.1', localAddress: req.localAddress };
+    const socket = req.servername
+      ? tlsConnect({ ...target, servername: req.servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
+      : connect(target);
     socket.setTimeout(5_000, () => socket.destroy(new Error('raw request timed out')));
     const chunks: Buffer[] = [];
-    socket.on('connect', () => {
-      const lines = [`${req.method ?? 'GET'} ${req.path ?? '/echo'} HTTP/1.1`, ...req.headers.map(([n, v]) => `${n}: ${v}`), 'connection: close'];
+    socket.on(req.servername ? 'secureConnect' : 'connect', () => {
+      const lines = [
+        `${req.method ?? 'GET'} ${req.path ?? '/echo'} ${req.version ?? 'HTTP/1.1'}`,
+        ...req.headers.map(([n, v]) => `${n}: ${v}`),
+        'connection: close',
+      ];
       if (req.prefix) socket.write(req.prefix);
       socket.end(`${lines.join('\r\n')}\r\n\r\n${req.body ?? ''}`);
     });
@@ -124,4 +135,87 @@ export function h2Request(port: number, servername: string, authority: string, p
     });
     stream.end();
   });
+}
+
+export interface RawH2Response {
+  status: number;
+  /** The stream or connection was reset before a response. */
+  reset: boolean;
+  body: string;
+}
+
+/**
+ * One HTTP/2 request over TLS with the exact header list given (names and values as sent, in
+ * order, repeats allowed): Node's http2 client refuses a second `host`, so the frames are written
+ * by hand (HPACK literals without indexing or Huffman). Resolves with the response's `:status`
+ * and body, or status 0 when the stream or connection was reset instead.
+ */
+export function rawH2Request(port: number, servername: string, fields: [string, string][]): Promise<RawH2Response> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+    socket.setTimeout(5_000, () => socket.destroy(new Error('raw h2 request timed out')));
+    const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+      const head = Buffer.alloc(9);
+      head.writeUIntBE(payload.length, 0, 3);
+      head.writeUInt8(type, 3);
+      head.writeUInt8(flags, 4);
+      head.writeUInt32BE(stream, 5);
+      return Buffer.concat([head, payload]);
+    };
+    const literal = (name: string, value: string) => {
+      const n = Buffer.from(name, 'latin1');
+      const v = Buffer.from(value, 'latin1');
+      if (n.length > 126 || v.length > 126) throw new Error('raw h2: header too long for a one-byte HPACK length');
+      return Buffer.concat([Buffer.from([0x00, n.length]), n, Buffer.from([v.length]), v]);
+    };
+    socket.on('secureConnect', () => {
+      if (socket.alpnProtocol !== 'h2') return socket.destroy(new Error(`ALPN ${socket.alpnProtocol}, not h2`));
+      socket.write(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+      socket.write(frame(0x4, 0, 0, Buffer.alloc(0))); // SETTINGS
+      // HEADERS, END_STREAM | END_HEADERS, stream 1.
+      socket.write(frame(0x1, 0x5, 1, Buffer.concat(fields.map(([n, v]) => literal(n, v)))));
+    });
+    let buffer = Buffer.alloc(0);
+    let status = 0;
+    const body: Buffer[] = [];
+    const finish = (result: RawH2Response) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.on('data', (d: Buffer) => {
+      buffer = Buffer.concat([buffer, d]);
+      while (buffer.length >= 9) {
+        const length = buffer.readUIntBE(0, 3);
+        if (buffer.length < 9 + length) return;
+        const type = buffer.readUInt8(3);
+        const flags = buffer.readUInt8(4);
+        const stream = buffer.readUInt32BE(5);
+        const payload = buffer.subarray(9, 9 + length);
+        buffer = buffer.subarray(9 + length);
+        if (type === 0x4 && !(flags & 0x1)) socket.write(frame(0x4, 0x1, 0, Buffer.alloc(0))); // SETTINGS ACK
+        if (type === 0x3 && stream === 1) return finish({ status: 0, reset: true, body: '' }); // RST_STREAM
+        if (type === 0x7 && status === 0) return finish({ status: 0, reset: true, body: '' }); // GOAWAY before an answer
+        if (type === 0x1 && stream === 1 && status === 0) status = statusOf(payload);
+        if (type === 0x0 && stream === 1) body.push(flags & 0x8 ? payload.subarray(1, payload.length - payload.readUInt8(0)) : payload);
+        if ((type === 0x0 || type === 0x1) && stream === 1 && flags & 0x1) {
+          return finish({ status, reset: false, body: Buffer.concat(body).toString('utf8') });
+        }
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: 0, reset: true, body: '' }));
+  });
+}
+
+/**
+ * `:status` from the first HPACK field of a response: HAProxy sends it as an indexed field of the
+ * static table (8-14) or as a literal with the indexed name `:status` (index 8).
+ */
+function statusOf(block: Buffer): number {
+  const first = block.readUInt8(0);
+  const STATIC: Record<number, number> = { 8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500 };
+  if (first & 0x80) return STATIC[first & 0x7f] ?? -1;
+  const length = block.readUInt8(1) & 0x7f;
+  if (block.readUInt8(1) & 0x80) throw new Error('raw h2: Huffman-coded :status');
+  return Number(block.subarray(2, 2 + length).toString('latin1'));
 }

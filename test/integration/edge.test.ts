@@ -11,7 +11,7 @@ import { showProc } from '../../src/apply/reload.js';
 import { captureLog } from '../vault/helpers.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually, freePort } from '../helpers/net.js';
-import { echoed, h2Request, header, proxyV1, proxyV2, rawRequest } from './edge-client.js';
+import { echoed, h2Request, header, proxyV1, proxyV2, rawH2Request, rawRequest } from './edge-client.js';
 
 const PLAIN = 'plain.production.mozilla.community';
 const SHOP = 'shop.production.mozilla.community';
@@ -158,6 +158,102 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
     }
     const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
     t.equal((await rawRequest({ port: httpPort, headers: [['host', long]] })).status, 404, '253-character host');
+  });
+
+  await t.test('Host poisoning: anything but exactly one valid host gets 400, on h1 and h2, HTTP and HTTPS', async (t) => {
+    const BAD = 'Bad Host header: one host name and an optional port.\n';
+    // Each is the Host header lines exactly as an attacker sends them.
+    const poisoned: [string, [string, string][]][] = [
+      ['comma list, evil first', [['host', `evil.attacker.com, ${PLAIN}`]]],
+      ['comma list, evil last', [['host', `${PLAIN}, evil.attacker.com`]]],
+      ['comma list without space', [['host', `evil.attacker.com,${PLAIN}`]]],
+      ['trailing comma', [['host', `${PLAIN},`]]],
+      [
+        'two Host headers',
+        [
+          ['host', 'evil.attacker.com'],
+          ['host', PLAIN],
+        ],
+      ],
+      [
+        'two Host headers, routed one first',
+        [
+          ['host', PLAIN],
+          ['host', 'evil.attacker.com'],
+        ],
+      ],
+      ['space inside', [['host', `evil.attacker.com ${PLAIN}`]]],
+      ['tab inside', [['host', `evil.attacker.com\t${PLAIN}`]]],
+      ['trailing path', [['host', `${PLAIN}/evil`]]],
+      ['userinfo', [['host', `evil.attacker.com@${PLAIN}`]]],
+      ['garbage after the port', [['host', `${PLAIN}:${httpPort}x`]]],
+      ['quoted', [['host', `"${PLAIN}"`]]],
+      ['empty', [['host', '']]],
+    ];
+    for (const [what, headers] of poisoned) {
+      const r = await rawRequest({ port: httpPort, headers });
+      t.equal(r.status, 400, `HTTP/1.1: ${what}`);
+      if (r.status === 400 && headers.length === 1) t.equal(r.body, BAD, `HTTP/1.1: ${what}: the router's answer`);
+      const tls = await rawRequest({ port: httpsPort, servername: PLAIN, headers });
+      t.equal(tls.status, 400, `HTTP/1.1 over TLS: ${what}`);
+    }
+    // HTTP/2 (HPACK fields as sent): a comma list or a bad character in host or :authority.
+    const h2 = (fields: [string, string][]) => rawH2Request(httpsPort, PLAIN, [[':method', 'GET'], [':scheme', 'https'], [':path', '/echo'], ...fields]);
+    const h2Poisoned: [string, [string, string][]][] = [
+      [':authority comma list', [[':authority', `evil.attacker.com, ${PLAIN}`]]],
+      ['host comma list', [['host', `evil.attacker.com, ${PLAIN}`]]],
+      ['host with a space', [['host', `evil.attacker.com ${PLAIN}`]]],
+      ['host with a tab', [['host', `evil.attacker.com\t${PLAIN}`]]],
+      [':authority with userinfo', [[':authority', `evil.attacker.com@${PLAIN}`]]],
+      ['host with a path', [['host', `${PLAIN}/evil`]]],
+    ];
+    for (const [what, fields] of h2Poisoned) t.equal((await h2(fields)).status, 400, `HTTP/2: ${what}`);
+    // HTTP/2 keeps one host before any rule runs (:authority, else the first host field): the
+    // app sees exactly the host it was routed on.
+    for (const fields of [
+      [
+        [':authority', PLAIN],
+        ['host', 'evil.attacker.com'],
+      ],
+      [
+        ['host', PLAIN],
+        ['host', 'evil.attacker.com'],
+      ],
+    ] as [string, string][][]) {
+      const r = await h2(fields);
+      t.equal(r.status, 200, `HTTP/2 ${JSON.stringify(fields)}: routed`);
+      const seen = echoed(r);
+      t.equal(seen.label, '/plain #1');
+      t.same(header(seen, 'host'), [PLAIN], 'the app sees one host, the routed one');
+      t.same(header(seen, 'x-forwarded-host'), [PLAIN]);
+    }
+
+    // What stays valid: a port, upper case, the same Host line twice (HAProxy merges it).
+    const valid: [string, [string, string][], string][] = [
+      ['with port', [['host', `${PLAIN}:${httpPort}`]], `${PLAIN}:${httpPort}`],
+      ['upper case', [['host', PLAIN.toUpperCase()]], PLAIN.toUpperCase()],
+      [
+        'the same line twice',
+        [
+          ['host', PLAIN],
+          ['host', PLAIN],
+        ],
+        PLAIN,
+      ],
+    ];
+    for (const [what, headers, host] of valid) {
+      const r = await rawRequest({ port: httpPort, headers });
+      t.equal(r.status, 200, `${what}: routed`);
+      const seen = echoed(r);
+      t.equal(seen.label, '/plain #1', what);
+      t.same(header(seen, 'host'), [host], `${what}: the app sees the one host`);
+      t.same(header(seen, 'x-forwarded-host'), [host], `${what}: X-Forwarded-Host likewise`);
+    }
+    const h2Valid = echoed(await h2([[':authority', PLAIN]]));
+    t.same(header(h2Valid, 'host'), [PLAIN], 'HTTP/2 :authority: the app sees it as Host');
+    const noHost = await rawRequest({ port: httpPort, version: 'HTTP/1.0', headers: [] });
+    t.equal(noHost.status, 404, 'HTTP/1.0 without Host: the default backend, as before');
+    t.equal(noHost.body, 'No app is routed at this host.\n');
   });
 
   await t.test('haproxy.tcp_ports bounds router.port', async (t) => {

@@ -145,6 +145,8 @@ t.test('values that cannot be printed safely are refused with the app and field 
     ['hard-stop-after', modelOf([]), { ...settings, hardStopAfter: '30 s' }, /hardStopAfter/],
     ['max old workers', modelOf([]), { ...settings, maxOldWorkers: 0 }, /maxOldWorkers/],
     ['runtime socket group', modelOf([]), { ...settings, runtimeSocketGroup: 'ha proxy' }, /runtimeSocketGroup/],
+    ['worker user', modelOf([]), { ...settings, user: 'root\n    lua-load /tmp/x.lua' }, /user/],
+    ['worker group', modelOf([]), { ...settings, group: 'ha proxy' }, /group/],
     ['bind address', modelOf([]), { ...settings, bindAddress: 'eth0' }, /bind address/],
   ];
   for (const [what, model, s, message] of cases) {

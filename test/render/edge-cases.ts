@@ -32,6 +32,8 @@ export const edgeCases: Record<string, { model: RoutingModel; settings: RenderSe
     settings: {
       ...settings,
       maxconn: 20000,
+      user: 'haproxy',
+      group: 'haproxy',
       tls,
       edge: {
         statsBindAddress: '10.0.0.2',

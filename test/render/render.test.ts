@@ -221,8 +221,18 @@ t.test('what the shipped templates promise', async (t) => {
   t.match(empty, /^ {4}master-worker$/m);
   t.match(empty, 'stats socket /run/haproxy/paas-router.sock mode 600 level admin expose-fd listeners');
   t.match(empty, 'server-state-file /etc/haproxy/paas-router/server-state');
-  t.match(empty, 'use_backend %[req.hdr(host),lower,word(1,:),map(/etc/haproxy/paas-router/hosts.map)]');
+  // The whole Host value (req.fhdr: never split on commas), after the one-host check that answers 400.
+  t.match(empty, 'use_backend %[req.fhdr(host),lower,word(1,:),map(/etc/haproxy/paas-router/hosts.map)]');
+  t.notMatch(empty, /req\.hdr\(host\)/, 'no rule reads one comma-separated element of Host');
+  const frontends = [empty, cfg('edge-all')].flatMap((c) => c.split(/^frontend /m).slice(1));
+  t.equal(frontends.length, 3, 'http_in, and http_in and https_in');
+  for (const frontend of frontends) {
+    t.match(frontend, /http-request deny deny_status 400 [^\n]* if \{ req\.fhdr_cnt\(host\) gt 1 \}\n/, 'several Host lines: 400');
+    t.match(frontend, /http-request deny deny_status 400 [^\n]* !\{ req\.fhdr\(host\) -m reg /, 'not one valid host: 400');
+  }
   t.notMatch(empty, /stats auth|stats admin/, 'no credentials: read-only stats page');
+  t.notMatch(empty, /^\s*(user|group) /m, 'no haproxy.user/group: the workers keep the user HAProxy was started as');
+  t.match(cfg('edge-all'), /^global\n {4}master-worker\n {4}user haproxy\n {4}group haproxy\n/m, 'the workers drop to haproxy.user/group');
 
   const tags = cfg('all-tags');
   const cookie = serverCookie('app_discourse', '10_0_0_7_31005');
