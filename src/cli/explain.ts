@@ -161,7 +161,9 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
     } else {
       const claim = claims.find((c) => c.key === route.key);
       reasons.push(`custom domain from Consul K/V key ${route.key}${claim ? ` (CreateIndex ${claim.createIndex})` : ''}`);
-      if (others.length > 0) reasons.push('it is the first claim of this host (lowest CreateIndex); later claims are refused:');
+      const owned = model.owners?.find((o) => o.kind === 'host' && o.name === host);
+      if (owned) reasons.push(`the host belongs to app ${owned.owner}: ${owned.record?.valid ? `recorded in ${owned.key}` : 'its first claimant (not recorded yet)'}`);
+      if (others.length > 0) reasons.push('later claims are refused:');
     }
     for (const r of others) reasons.push(`  ${rejectionText(r)}`);
     for (const claim of claimsOfHost.filter((c) => c.key !== route.key && !others.some((r) => r.key === c.key))) {
