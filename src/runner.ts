@@ -9,6 +9,7 @@ import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import type { ModelSettings, RoutingModel } from './model/types.js';
 import type { TlsStatus } from './render/certificates.js';
+import { peersFrom } from './model/peers.js';
 import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
@@ -63,6 +64,8 @@ export interface RunnerOptions {
   spareSettleMs?: number;
   /** Records who holds each shared name after every build (absent: nothing is recorded, e.g. `render`). */
   claimRecorder?: ClaimRecorder;
+  /** `haproxy.peers.name` when peers are on: the `peers` section is rendered from the catalog's routers. */
+  peerName?: string;
 }
 
 interface Latest {
@@ -265,7 +268,13 @@ export class Runner extends EventEmitter {
       );
       model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
-      const base = { ...this.opts.renderSettings, stats: secrets?.stats ?? this.opts.renderSettings.stats, ...(this.acme ? { acme: this.acme } : {}) };
+      const peers = peersFrom(catalog.services, this.opts.peerName);
+      const base = {
+        ...this.opts.renderSettings,
+        stats: secrets?.stats ?? this.opts.renderSettings.stats,
+        ...(this.acme ? { acme: this.acme } : {}),
+        ...(peers ? { peers } : {}),
+      };
       tls = secrets && this.opts.certificates ? tlsBuild(model, secrets.certificates, configDir) : undefined;
       const renderAt = (dir: string): RenderedFiles => ({
         ...renderFiles(templates, model, { ...base, configDir: dir, tls: tls?.settingsFor(dir) }),

@@ -150,6 +150,24 @@ export const fileSchema = z
         spare_backends: z.number().int().min(0).max(1000).default(16),
         /** Quiet time after which apps on spare backends get their own backend (one validated reload). */
         spare_settle: duration.refine((v) => parseDuration(v)! >= 1_000, { message: 'must be at least 1s' }).default('5m'),
+        /** The routers of a cluster share rate-limit counters through HAProxy `peers` (docs/features.md). */
+        peers: z
+          .object({
+            /** Port of this router's peers listener, registered in Consul as service `paas-router`; 0: off. */
+            port: z.number().int().min(0).max(65535).default(8405),
+            /** Address it listens on and is registered with; '' = the node's address as its Consul agent knows it. */
+            bind_address: z
+              .string()
+              .refine((v) => v === '' || isIP(v) !== 0, { message: 'must be an IP address, or "" for the node address' })
+              .default(''),
+            /** This router's peer name, unique in the cluster; default: the host name. */
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 characters A-Z a-z 0-9 _ . - (a host name)')
+              .optional(),
+          })
+          .strict()
+          .prefault({}),
         ...edgeKeys,
       })
       .strict()

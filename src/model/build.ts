@@ -100,6 +100,7 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
     ...(t.path !== undefined ? { path: t.path, stripPath: t.stripPath === true } : {}),
     // Until applyAuth gives it its users (every build), a router.auth app is one that answers 503.
     ...(t.auth !== undefined ? { auth: { realm: t.auth, path: '', users: [], failure: 'no-entry' as const } } : {}),
+    ...(t.rateLimit !== undefined ? { rateLimit: t.rateLimit } : {}),
   };
   const createIndex = firstCreateIndex(usable);
   // A member of a router.group claims no port of its own: its group does.

@@ -158,6 +158,18 @@ export interface AppRoute {
   maintenance?: Maintenance;
   /** `router.auth`: users from Vault, or the failure that makes the app answer 503. */
   auth?: BasicAuth;
+  /** `router.rate-limit` (and `router.rate-limit-path`): requests per client address per period; over it, 429. */
+  rateLimit?: RateLimit;
+}
+
+/** Per client address (after the trusted-proxy rules), shared by the routers through HAProxy peers. */
+export interface RateLimit {
+  requests: number;
+  /** HAProxy duration as written, e.g. `10s`. */
+  period: string;
+  periodMs: number;
+  /** `router.rate-limit-path`: only requests under this prefix are counted and limited. */
+  path?: string;
 }
 
 export interface HostRoute {

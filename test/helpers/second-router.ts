@@ -30,6 +30,7 @@ export async function startSecondRouter(t: { teardown(fn: () => unknown): void }
       httpPort,
       httpsPort: await freePort(),
       statsPort: await freePort(),
+      peers: { ...base.haproxy.peers, port: await freePort(), name: 'router-2' },
     },
   };
   const daemon = await startDaemon(config, createLogger('silent'));
