@@ -36,7 +36,12 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     baseDomain: config.baseDomain,
     serviceIdPrefixes: config.consul.serviceIdPrefixes,
     domainsPrefix: config.consul.domainsPrefix,
-    reservedPorts: [config.haproxy.httpPort, config.haproxy.httpsPort, config.haproxy.statsPort, ...(config.haproxy.peers.port ? [config.haproxy.peers.port] : [])],
+    reservedPorts: [
+      config.haproxy.httpPort,
+      config.haproxy.httpsPort,
+      config.haproxy.statsPort,
+      ...(config.haproxy.peers.port ? [config.haproxy.peers.port] : []),
+    ],
     tcpPorts: config.haproxy.tcpPorts,
     weightsPrefix: config.consul.weightsPrefix,
     maintenancePrefix: config.consul.maintenancePrefix,

@@ -89,7 +89,9 @@ export function serviceVerdict(
   }
   const name = original.toLowerCase();
   if (name === ROUTER_SERVICE) {
-    rejections.push(reject('service', original, original, `the name ${ROUTER_SERVICE} is the routers' own service in Consul (their peers registrations); service not routed`));
+    rejections.push(
+      reject('service', original, original, `the name ${ROUTER_SERVICE} is the routers' own service in Consul (their peers registrations); service not routed`),
+    );
     return { rejections };
   }
   const problem =

@@ -41,7 +41,10 @@ export class PeerRegistration {
       this.registered = true;
       log.info({ peer: name, port }, `registered in Consul as ${this.id}: the routers share rate-limit counters through HAProxy peers`);
     } catch (err) {
-      log.warn({ peer: name, error: errorMessage(err) }, 'could not register in Consul for HAProxy peers; tried again later (rate limits are counted per router meanwhile)');
+      log.warn(
+        { peer: name, error: errorMessage(err) },
+        'could not register in Consul for HAProxy peers; tried again later (rate limits are counted per router meanwhile)',
+      );
       this.timer = setTimeout(() => void this.attempt(), this.opts.retryMs ?? 10_000);
       this.timer.unref?.();
     }
@@ -51,6 +54,8 @@ export class PeerRegistration {
     this.stopped = true;
     clearTimeout(this.timer);
     if (!this.registered) return;
-    await this.opts.client.agentServiceDeregister(this.id).catch((err) => this.opts.log.warn({ error: errorMessage(err) }, `could not deregister ${this.id} from Consul`));
+    await this.opts.client
+      .agentServiceDeregister(this.id)
+      .catch((err) => this.opts.log.warn({ error: errorMessage(err) }, `could not deregister ${this.id} from Consul`));
   }
 }

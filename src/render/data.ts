@@ -400,7 +400,10 @@ function peersView(settings: RenderSettings): TemplateData['peers'] {
   const p = settings.peers;
   if (!p) return null;
   const self = checkMatch(p.self, PEER_NAME, 'peers: this router');
-  const list = p.list.map((peer) => ({ name: checkMatch(peer.name, PEER_NAME, 'peers: name'), endpoint: formatEndpoint(peer.address, peer.port, `peer ${peer.name}`) }));
+  const list = p.list.map((peer) => ({
+    name: checkMatch(peer.name, PEER_NAME, 'peers: name'),
+    endpoint: formatEndpoint(peer.address, peer.port, `peer ${peer.name}`),
+  }));
   if (!list.some((peer) => peer.name === self)) fail(`peers: this router (${self}) is not in the list`);
   return { section: PEERS_SECTION, self, list };
 }

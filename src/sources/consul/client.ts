@@ -118,12 +118,21 @@ export class ConsulClient {
 
   /** PUT /v1/agent/service/register on the local agent (this router's own registration). */
   async agentServiceRegister(service: { ID: string; Name: string; Port: number; Address?: string; Tags?: string[] }): Promise<void> {
-    await this.call(`registering service ${service.ID}`, 'agent/service/register', { method: 'PUT', body: JSON.stringify(service), timeoutMs: NON_BLOCKING_TIMEOUT_MS });
+    await this.call(`registering service ${service.ID}`, 'agent/service/register', {
+      method: 'PUT',
+      body: JSON.stringify(service),
+      timeoutMs: NON_BLOCKING_TIMEOUT_MS,
+    });
   }
 
   /** PUT /v1/agent/service/deregister/<id>. */
   async agentServiceDeregister(id: string): Promise<void> {
-    await this.call(`deregistering service ${id}`, `agent/service/deregister/${encodeURIComponent(id)}`, { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS }, true);
+    await this.call(
+      `deregistering service ${id}`,
+      `agent/service/deregister/${encodeURIComponent(id)}`,
+      { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS },
+      true,
+    );
   }
 
   // Sessions and locks (the ACME issuer's lock, docs/acme.md), as Consul documents them.
