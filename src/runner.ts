@@ -18,6 +18,7 @@ import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
 import { recordApply } from './runner/record.js';
+import { rejectionDelta, rejectionLogLine } from './runner/rejection-log.js';
 import { retryOnce } from './runner/retry.js';
 import { logTlsChanges } from './runner/tls-log.js';
 import type { Source, SourceStatus } from './sources/source.js';
@@ -356,9 +357,8 @@ export class Runner extends EventEmitter {
   }
 
   private logRejectionChanges(before: RoutingModel | undefined, after: RoutingModel): void {
-    const seen = new Set((before?.rejections ?? []).map((r) => JSON.stringify(r)));
-    for (const r of after.rejections) {
-      if (!seen.has(JSON.stringify(r))) this.opts.log.warn({ rejection: r }, `rejected ${r.kind} input for ${r.service}: ${r.reason}`);
-    }
+    // One line per build, not one per rejection: tenants decide how many there are.
+    const line = rejectionLogLine(rejectionDelta(before?.rejections, after.rejections));
+    if (line) this.opts.log[line.level](line.fields, line.message);
   }
 }
