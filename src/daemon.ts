@@ -161,6 +161,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     runner,
     metrics,
     credentials,
+    hosts: config.listenHosts,
     log,
     info: {
       version: VERSION,

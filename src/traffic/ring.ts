@@ -133,6 +133,17 @@ export class TrafficRing {
     return this.entries.get(backend)?.servers ?? [];
   }
 
+  /** The backend's latest sampled 5xx rate (per second), or undefined when none was sampled. */
+  latestErrors(backend: string): number | undefined {
+    const e = this.entries.get(backend);
+    if (!e) return undefined;
+    for (let i = this.count - 1; i >= 0; i--) {
+      const v = e.series[((this.head - this.count + i + this.capacity) % this.capacity) * SERIES + 1]!;
+      if (!Number.isNaN(v)) return round(v);
+    }
+    return undefined;
+  }
+
   /** Sample times after `since` (unix ms), oldest first. */
   times(since = -Infinity): number[] {
     const out: number[] = [];
