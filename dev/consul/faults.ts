@@ -7,12 +7,14 @@
 // - 'slow'      holds the request for its wait (only when it is a blocking read) plus 2 s,
 //               then runs it without blocking: longer than a client that allows
 //               wait + wait/16 + a little slack should wait.
+// - 'hold'      holds the request until its fault is cleared, then runs it: a test sees a read
+//               in flight for as long as it needs (a start that is half way), with no clock.
 // The three fast modes answer immediately on purpose: a client that re-requests at once
 // then shows up in requestCount.
 import type { Reply } from './reply.js';
 
-export type FaultMode = 'none' | 'http500' | 'garbage' | 'truncated' | 'slow';
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'http500', 'garbage', 'truncated', 'slow'];
+export type FaultMode = 'none' | 'http500' | 'garbage' | 'truncated' | 'slow' | 'hold';
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'http500', 'garbage', 'truncated', 'slow', 'hold'];
 export const SLOW_EXTRA_MS = 2000;
 
 export const isFaultMode = (value: string): value is FaultMode => (FAULT_MODES as readonly string[]).includes(value);

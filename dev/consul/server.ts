@@ -151,6 +151,28 @@ class DevConsulServer implements DevConsul {
   setFault(mode: FaultMode): void {
     if (!isFaultMode(mode)) throw new RangeError(`unknown fault mode: ${String(mode)}`);
     this.fault = mode;
+    this.faultsChanged();
+  }
+
+  /** Requests held by the 'hold' fault look again at their fault when one changes. */
+  private holds = new Set<() => void>();
+
+  private faultsChanged(): void {
+    for (const wake of [...this.holds]) wake();
+  }
+
+  /** Resolves once `current()` is no longer 'hold' (or the request is gone). */
+  private untilReleased(current: () => FaultMode, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        if (current() === 'hold' && !signal.aborted) return;
+        this.holds.delete(wake);
+        resolve();
+      };
+      this.holds.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+      wake();
+    });
   }
 
   private readonly serviceFaults = new Map<string, FaultMode>();
@@ -159,6 +181,7 @@ class DevConsulServer implements DevConsul {
     if (!isFaultMode(mode)) throw new RangeError(`unknown fault mode: ${String(mode)}`);
     if (mode === 'none') this.serviceFaults.delete(name);
     else this.serviceFaults.set(name, mode);
+    this.faultsChanged();
   }
 
   setAclToken(token: string | undefined): void {
@@ -238,10 +261,16 @@ class DevConsulServer implements DevConsul {
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
     this.requestCount += 1;
-    const serviceFault = url.pathname.startsWith('/v1/health/service/')
-      ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length)))
-      : undefined;
-    const fault = serviceFault ?? this.fault;
+    const faultNow = () =>
+      (url.pathname.startsWith('/v1/health/service/')
+        ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length)))
+        : undefined) ?? this.fault;
+    let fault = faultNow();
+    if (fault === 'hold') {
+      await this.held(this.untilReleased(faultNow, signal));
+      if (signal.aborted) return;
+      fault = faultNow();
+    }
     // Responses since Consul 1.9 carry the default policy even with ACLs off.
     res.setHeader('X-Consul-Default-Acl-Policy', this.aclToken === undefined ? 'allow' : 'deny');
     const immediate = immediateFault(fault);

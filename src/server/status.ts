@@ -61,7 +61,8 @@ const NOT_LOADED: Record<string, string> = {
  * refused checksum and says nothing new).
  */
 export function evaluateHealth(state: RouterState, now: number, decisive?: ApplyReport): Health {
-  const reasons: string[] = [];
+  const starting = startupLine(state);
+  const reasons: string[] = starting ? [starting] : [];
   const warnings: string[] = [];
   const required = new Set<string>(REQUIRED_SOURCES);
   for (const name of REQUIRED_SOURCES) {
@@ -220,6 +221,8 @@ export interface StatusDocument {
   };
   /** `serving`: what HAProxy runs; `latest-build`: nothing applied yet, the last build shown. */
   routesFrom: 'serving' | 'latest-build' | 'none';
+  /** The first read of the Consul catalog; null before the service list is read. */
+  startup: { read: number; total: number; done: boolean; line: string | null } | null;
   /** Everything of the latest served (or built) model, whatever the page holds. */
   counts: { apps: number; hosts: number; customDomains: number; rejections: number; conflicts: number };
   /** The page asked for (DESIGN §5): `apps` holds `limit` apps after `after`, in `sort` order, matching `q`. */
@@ -380,6 +383,7 @@ export function statusDocument(
       },
     },
     routesFrom,
+    startup: state.startup ? { ...state.startup, line: startupLine(state) ?? null } : null,
     counts: {
       apps: model?.apps.length ?? 0,
       hosts: model?.hosts.length ?? 0,
@@ -415,8 +419,27 @@ function acmeView(acme: AcmeView): AcmeView & { hostsMore?: number } {
   return { ...acme, hosts: [...failing, ...rest].slice(0, SUMMARY_LIST_MAX), hostsMore: acme.hosts.length - SUMMARY_LIST_MAX };
 }
 
+/** `10 000`: thousands apart, as `systemctl status` shows them. */
+export function grouped(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+}
+
+/**
+ * Until the first configuration is applied: how far the start is (`starting: 4 200 of 10 000
+ * services read`); undefined once something was applied.
+ */
+export function startupLine(state: RouterState): string | undefined {
+  if (state.lastApply) return undefined;
+  const p = state.startup;
+  if (!p) return state.sources['consul-catalog']?.lastSyncAt === undefined ? 'starting: listing the services of the Consul catalog' : undefined;
+  if (!p.done) return `starting: ${grouped(p.read)} of ${grouped(p.total)} services read`;
+  return `starting: ${grouped(p.total)} services read; building and applying the first configuration`;
+}
+
 /** One line for systemd's STATUS= and logs. */
 export function statusLine(state: RouterState, now: number, decisive?: ApplyReport): string {
+  const starting = startupLine(state);
+  if (starting) return starting;
   const model = state.liveModel;
   const health = evaluateHealth(state, now, decisive);
   const serving = model ? `serving ${model.apps.length} apps, ${model.hosts.length} hosts` : 'no configuration applied yet';
