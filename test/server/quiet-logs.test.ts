@@ -5,6 +5,10 @@
 import t from 'tap';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { createLogger } from '../../src/log.js';
+import { buildModel } from '../../src/model/build.js';
+import { logSpareClaims, recordApply } from '../../src/runner/record.js';
+import { initialState } from '../../src/state.js';
+import { settings } from '../model/helpers.js';
 import { rejectionDelta, rejectionLogLine, REJECTIONS_NAMED } from '../../src/runner/rejection-log.js';
 import type { Rejection } from '../../src/model/types.js';
 import { startTestCluster } from '../helpers/cluster.js';
@@ -56,4 +60,55 @@ t.test('the summary line: one rejection, many, none gone', async (t) => {
     fields: { added: 3, removed: 0, total: 4 },
   });
   t.match(rejectionLogLine(rejectionDelta(many, before)), { level: 'info', message: '3 rejected input(s) no longer rejected; 1 remain' });
+});
+
+t.test('a start at 10 000 apps and a burst of 1 000 changes: one line each, with counts and the first names', async (t) => {
+  const lines: { msg: string; apps?: { changed: number; first: string[]; total?: number }; first?: unknown[] }[] = [];
+  const log = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const name = (i: number) => `app-${String(i).padStart(5, '0')}`;
+  const services = Object.fromEntries(
+    Array.from({ length: 10_000 }, (_, i) => [
+      name(i),
+      [
+        {
+          id: `mesos-consul:a:${name(i)}:10.0.0.1:${i}`,
+          node: 'n1',
+          address: '10.0.0.1',
+          port: 20_000 + (i % 40_000),
+          tags: [],
+          passing: true,
+          checks: [],
+          createIndex: 1,
+        },
+      ],
+    ]),
+  );
+  const start = buildModel({ services, claims: [], settings });
+  const state = initialState(Date.now());
+  recordApply(state, log, { status: 'reloaded', checksum: 'a' }, start, 'a');
+  t.equal(lines.length, 1, 'the start: one line');
+  t.match(lines[0], {
+    msg: 'configuration applied, HAProxy reloaded',
+    apps: { changed: 10_000, total: 10_000, first: [name(0), name(1), name(2), name(3), name(4)] },
+  });
+
+  // 1 000 apps get a second instance.
+  for (let i = 0; i < 1_000; i++) {
+    const list = services[name(i * 7)]!;
+    services[name(i * 7)] = [...list, { ...list[0]!, id: `${list[0]!.id}-b`, address: '10.0.0.2' }];
+  }
+  const burst = buildModel({ services, claims: [], settings });
+  recordApply(state, log, { status: 'runtime', checksum: 'b', runtimeOps: 1_000 }, burst, 'b');
+  t.equal(lines.length, 2, 'the burst: one line');
+  t.match(lines[1], {
+    msg: 'configuration applied through the runtime API, no reload',
+    apps: { changed: 1_000, first: [name(0), name(7), name(14), name(21), name(28)] },
+  });
+
+  const claims = Array.from({ length: 1_000 }, (_, i) => ({ app: name(i), spare: `spare_${i}`, backend: `app_${name(i)}` }));
+  logSpareClaims(log, claims);
+  t.equal(lines.length, 3, '1 000 apps on spare backends: one line');
+  t.match(lines[2]!.msg, /^1000 apps are served from spare backends .*: app-00000 \(spare_0\), .* and 995 more$/);
+  logSpareClaims(log, claims.slice(0, 2));
+  t.equal(lines.length, 5, 'a few: a line each');
 });
