@@ -188,7 +188,8 @@ export class StatusServer {
     const spares = new Map((this.opts.runner.state.spares?.apps ?? []).map((a) => [a.app, a.spare]));
     return (app, sort) => {
       const backend = spares.get(app.name) ?? app.backend;
-      if (sort === 'errors') return traffic.ring.latestErrors(backend) ?? -1;
+      // 5xx: over the last minute of samples, not one interval (often none in a short one).
+      if (sort === 'errors') return traffic.ring.recentErrors(backend, Math.max(1, Math.round(60_000 / traffic.status.intervalMs))) ?? -1;
       const t = traffic.ring.traffic(backend);
       return (sort === 'rate' ? t?.rate : t?.responseMs) ?? -1;
     };

@@ -133,15 +133,22 @@ export class TrafficRing {
     return this.entries.get(backend)?.servers ?? [];
   }
 
-  /** The backend's latest sampled 5xx rate (per second), or undefined when none was sampled. */
-  latestErrors(backend: string): number | undefined {
+  /**
+   * The backend's mean 5xx rate (per second) over its last `samples` samples, or undefined when
+   * none was sampled. A mean, because one short interval of an app answering some 5xx often has none.
+   */
+  recentErrors(backend: string, samples: number): number | undefined {
     const e = this.entries.get(backend);
     if (!e) return undefined;
-    for (let i = this.count - 1; i >= 0; i--) {
+    let sum = 0;
+    let n = 0;
+    for (let i = this.count - 1; i >= Math.max(0, this.count - samples); i--) {
       const v = e.series[((this.head - this.count + i + this.capacity) % this.capacity) * SERIES + 1]!;
-      if (!Number.isNaN(v)) return round(v);
+      if (Number.isNaN(v)) continue;
+      sum += v;
+      n += 1;
     }
-    return undefined;
+    return n === 0 ? undefined : round(sum / n);
   }
 
   /** Sample times after `since` (unix ms), oldest first. */

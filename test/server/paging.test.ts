@@ -14,6 +14,8 @@ import { HOSTS_PER_APP, REJECTIONS_PER_SERVICE } from '../../src/server/status-p
 import { parseStatusQuery } from '../../src/server/status-query.js';
 import { statusDocument, type StatusDocument, type StatusInfo } from '../../src/server/status.js';
 import { initialState, type RouterState } from '../../src/state.js';
+import { TrafficRing } from '../../src/traffic/ring.js';
+import type { SamplerStatus } from '../../src/traffic/sampler.js';
 import { settings } from '../model/helpers.js';
 
 const NOW = 1_700_000_000_000;
@@ -273,4 +275,51 @@ t.test('the listener: pages over HTTP, 400s, and only its own Host names', async
     t.match(r.body, /^bad \/status query: limit: must be a whole number from 1 to 1000, got "5000"/);
     t.match((await get(`${url}/status?sort=rate&after=nope`)).body, /after: no app named "nope"/);
   });
+});
+
+t.test('sort=errors: by the mean 5xx rate over the last minute, not one interval', async (t) => {
+  const state = tenantState(3, 0, 0);
+  const ring = new TrafficRing(30);
+  // app-00000: 2 5xx/s, then an interval with none; app-00001: 0.5 5xx/s steadily; app-00002: none.
+  const totals = [0, 0, 0];
+  for (let k = 0; k < 5; k++) {
+    const perSecond = [k < 4 ? 2 : 0, 0.5, 0];
+    const backends = [0, 1, 2].map((i) => {
+      totals[i]! += perSecond[i]! * 5;
+      return {
+        backend: `app_${appName(i)}`,
+        requests: 100 * k,
+        responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': totals[i]! },
+        responseMs: 1,
+        sessions: 0,
+        status: 'UP',
+      };
+    });
+    ring.record(NOW - (4 - k) * 5000, { backends, servers: [] });
+  }
+  t.equal(ring.recentErrors(`app_${appName(0)}`, 12), 1.5, 'the mean of 2, 2, 2, 0 (the first sample has no rate)');
+  t.equal(ring.recentErrors(`app_${appName(0)}`, 1), 0, 'the latest interval alone');
+  const status: SamplerStatus = { intervalMs: 5000, windowMs: 150_000, lastSampleAt: NOW, samples: 5, failures: 0, lastError: undefined, lastSampleMs: 1 };
+  const server = new StatusServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    runner: Object.assign(new EventEmitter(), { state }) as unknown as Runner,
+    metrics: new RouterMetrics(),
+    info: { version: 't', pid: 1, cluster: 'production', clusterDomain: 'production.mozilla.community', configDir: '/tmp', consulAddress: 'x' },
+    log: createLogger('silent'),
+    traffic: { ring, status },
+  });
+  await server.start();
+  t.teardown(() => server.stop());
+  const doc = JSON.parse((await get(`${server.url}/status?sort=errors`)).body) as StatusDocument;
+  t.same(
+    doc.apps.map((a) => a.name),
+    [appName(0), appName(1), appName(2)],
+  );
+  const second = JSON.parse((await get(`${server.url}/status?sort=errors&limit=1&after=${appName(0)}`)).body) as StatusDocument;
+  t.same(
+    second.apps.map((a) => a.name),
+    [appName(1)],
+    'after, in that order',
+  );
+  t.equal(second.next, appName(1));
 });
