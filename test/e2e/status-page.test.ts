@@ -80,7 +80,7 @@ t.test('status page in headless Chromium', async (t) => {
     t.match(await rejected.innerText(), /wordpress-community[\s\S]*bad_host\.example\.org[\s\S]*character "_" is not allowed/);
     t.match(await page.locator('#rejections').innerText(), /router\.port=0/, 'a rejected tag (tcp app without a usable port)');
     const conflict = page.locator('#conflicts tr[data-service="discourse-community"]');
-    t.match(await conflict.innerText(), /www\.example\.org[\s\S]*already claimed by service wordpress-community/);
+    t.match(await conflict.innerText(), /www\.example\.org[\s\S]*(already claimed by service|belongs to app) wordpress-community/);
 
     t.match(await page.locator('#health').innerText(), /^healthy/);
     t.match(await page.locator('#sources').innerText(), /consul-catalog[\s\S]*ok/);
