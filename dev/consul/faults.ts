@@ -7,8 +7,9 @@
 // - 'slow'      holds the request for its wait (only when it is a blocking read) plus 2 s,
 //               then runs it without blocking: longer than a client that allows
 //               wait + wait/16 + a little slack should wait.
-// - 'hold'      holds the request until its fault is cleared, then runs it: a test sees a read
-//               in flight for as long as it needs (a start that is half way), with no clock.
+// - 'hold'      answers 200 at once but holds the body until the fault is cleared (a space every
+//               second keeps clients' idle timeouts from firing), then runs the request: a test
+//               sees a read in flight for as long as it needs (a start half way), whatever the load.
 // The three fast modes answer immediately on purpose: a client that re-requests at once
 // then shows up in requestCount.
 import type { Reply } from './reply.js';
