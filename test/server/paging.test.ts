@@ -7,11 +7,12 @@ import { EventEmitter } from 'node:events';
 import { request } from 'node:http';
 import { createLogger } from '../../src/log.js';
 import { buildModel } from '../../src/model/build.js';
+import type { AppRoute } from '../../src/model/types.js';
 import type { Runner } from '../../src/runner.js';
 import { RouterMetrics } from '../../src/server/metrics.js';
 import { StatusServer } from '../../src/server/server.js';
-import { HOSTS_PER_APP, REJECTIONS_PER_SERVICE } from '../../src/server/status-page.js';
-import { parseStatusQuery } from '../../src/server/status-query.js';
+import { HOSTS_PER_APP, pageApps, REJECTIONS_PER_SERVICE } from '../../src/server/status-page.js';
+import { DEFAULT_QUERY, parseStatusQuery } from '../../src/server/status-query.js';
 import { statusDocument, type StatusDocument, type StatusInfo } from '../../src/server/status.js';
 import { initialState, type RouterState } from '../../src/state.js';
 import { TrafficRing } from '../../src/traffic/ring.js';
@@ -322,4 +323,35 @@ t.test('sort=errors: by the mean 5xx rate over the last minute, not one interval
     'after, in that order',
   );
   t.equal(second.next, appName(1));
+});
+
+t.test('property: pages by name, with any limit and filter, hold every matching app once, in order', async (t) => {
+  const { default: fc } = await import('fast-check');
+  const nameArb = fc.stringMatching(/^[a-z][a-z0-9-]{0,6}$/);
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(nameArb, { maxLength: 60 }),
+      fc.integer({ min: 1, max: 25 }),
+      fc.option(fc.stringMatching(/^[a-z0-9]{1,2}$/)),
+      (names, limit, q) => {
+        const apps = names
+          .slice()
+          .sort()
+          .map((n) => ({ name: n, hosts: [`${n}.production.mozilla.community`] }) as unknown as AppRoute);
+        const expected = apps.filter((a) => q === null || a.name.includes(q) || a.hosts.some((h) => h.includes(q))).map((a) => a.name);
+        const seen: string[] = [];
+        let after: string | null = null;
+        for (let guard = 0; guard < 100; guard++) {
+          const page = pageApps(apps, { ...DEFAULT_QUERY, limit, q, after });
+          if (page.total !== expected.length) return false;
+          seen.push(...page.apps.map((a) => a.name));
+          after = page.next;
+          if (after === null) break;
+        }
+        return JSON.stringify(seen) === JSON.stringify(expected);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('300 random app sets, limits and filters');
 });
