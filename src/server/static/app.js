@@ -335,7 +335,12 @@
   function renderDetail(d, one) {
     var name = detailName();
     // The app whole from `?app=` (it may be on no loaded page).
-    var app = name && one && one.apps[0] && one.apps[0].name === name ? one.apps[0] : null;
+    var found = one
+      ? one.apps.filter(function (a) {
+          return a.name === name;
+        })
+      : [];
+    var app = name ? found[0] || null : null;
     var box = $('detail-section');
     clear(box);
     document.body.setAttribute('data-view', name ? 'detail' : 'overview');
