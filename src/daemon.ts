@@ -180,7 +180,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP, 'maintenance.map']);
   const runner = new Runner({
     sources: {
-      catalog: new ConsulCatalogSource(client, timing, log),
+      catalog: new ConsulCatalogSource(client, timing, log, (progress) => (runner.state.startup = progress)),
       domains: new ConsulDomainsSource(client, config.consul.domainsPrefix, timing, log),
       weights: new ConsulKvFeatureSource('consul-weights', client, config.consul.weightsPrefix, timing, log),
       maintenance: new ConsulKvFeatureSource('consul-maintenance', client, config.consul.maintenancePrefix, timing, log),
@@ -212,6 +212,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     runner,
     metrics,
     credentials,
+    hosts: config.listenHosts,
     log,
     info: {
       version: VERSION,

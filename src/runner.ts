@@ -19,7 +19,8 @@ import { ShrinkGuard } from './runner/guard.js';
 import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
-import { recordApply } from './runner/record.js';
+import { logSpareClaims, recordApply } from './runner/record.js';
+import { rejectionDelta, rejectionLogLine } from './runner/rejection-log.js';
 import { retryOnce } from './runner/retry.js';
 import { logTlsChanges } from './runner/tls-log.js';
 import type { Source, SourceStatus } from './sources/source.js';
@@ -385,20 +386,15 @@ export class Runner extends EventEmitter {
     const apps = this.opts.applier.appsOnSpares;
     const total = this.incremental.runningSpares(this.opts.applier.runningFiles);
     this.state.spares = { total: total ?? this.state.spares?.total ?? 0, apps };
-    for (const claim of report.spares ?? [])
-      this.opts.log.info(
-        { app: claim.app, spare: claim.spare, backend: claim.backend },
-        `app ${claim.app} is served from spare backend ${claim.spare} (no reload) until the next reload gives it backend ${claim.backend}`,
-      );
+    logSpareClaims(this.opts.log, report.spares ?? []);
     // Only a change restarts the wait: a build that changed nothing (a Vault refresh) is quiet.
     this.armSpareSettle(report.status === 'runtime' || report.status === 'reloaded');
     this.emit('applied', report);
   }
 
   private logRejectionChanges(before: RoutingModel | undefined, after: RoutingModel): void {
-    const seen = new Set((before?.rejections ?? []).map((r) => JSON.stringify(r)));
-    for (const r of after.rejections) {
-      if (!seen.has(JSON.stringify(r))) this.opts.log.warn({ rejection: r }, `rejected ${r.kind} input for ${r.service}: ${r.reason}`);
-    }
+    // One line per build, not one per rejection: tenants decide how many there are.
+    const line = rejectionLogLine(rejectionDelta(before?.rejections, after.rejections));
+    if (line) this.opts.log[line.level](line.fields, line.message);
   }
 }

@@ -111,6 +111,8 @@ export interface Config {
   listen: { host: string; port: number };
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
+  /** Host header values the status listener answers (lowercase, optional :port); [] = `listen` and loopback names. */
+  listenHosts: string[];
   logLevel: string;
   /** Traffic sampling: one `show stat` every `intervalMs`, kept for `windowMs` (docs/traffic.md). */
   traffic: { intervalMs: number; windowMs: number };

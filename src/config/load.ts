@@ -227,6 +227,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     wait: { minMs: ms(f.wait.min), maxMs: ms(f.wait.max) },
     listen: splitListen(f.listen),
     listenAuthFile: f.listen_auth_file,
+    listenHosts: f.listen_hosts.map((h) => h.toLowerCase()),
     logLevel: f.log_level,
     traffic: { intervalMs: ms(f.traffic.interval), windowMs: ms(f.traffic.window) },
     metrics: { perApp: f.metrics.per_app },

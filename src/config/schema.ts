@@ -190,6 +190,10 @@ export const fileSchema = z
       .default('127.0.0.1:9107'),
     // user:scrypt-hash lines (`paas-router passwd`); required when `listen` is not a loopback address.
     listen_auth_file: z.string().default(''),
+    // Host names the status listener answers (DNS rebinding); empty: `listen` itself and loopback names.
+    listen_hosts: z
+      .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be a host name, an IPv4 address or [IPv6], with an optional :port'))
+      .default([]),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Traffic sampled from HAProxy's `show stat` (docs/traffic.md).
     traffic: z
