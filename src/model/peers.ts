@@ -14,7 +14,9 @@ const PEER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export function peersFrom(services: Readonly<Record<string, ServiceInstance[]>>, self: string | undefined): PeersSettings | undefined {
   if (self === undefined) return undefined;
   const byName = new Map<string, { name: string; address: string; port: number }>();
-  for (const i of services[ROUTER_SERVICE] ?? []) {
+  // The same name registered twice (on two agents): the lowest address holds it, on every router alike.
+  const instances = [...(services[ROUTER_SERVICE] ?? [])].sort((a, b) => cmp(a.id, b.id) || cmp(a.address, b.address) || a.port - b.port);
+  for (const i of instances) {
     if (!i.id.startsWith(PEER_ID_PREFIX)) continue;
     const name = i.id.slice(PEER_ID_PREFIX.length);
     // A registration the router did not write (bad name, address or port) is left out.
