@@ -1,4 +1,4 @@
-// The config file's shape (DESIGN.md §5): snake_case as operators write it, every key defaulted.
+// The config file's shape (docs/configuration.md): snake_case as operators write it, every key defaulted.
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
