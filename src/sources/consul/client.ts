@@ -7,7 +7,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { formatMs } from '../../config/duration.js';
 import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../../errors.js';
 import type { BlockingResult } from './blocking.js';
-import { ConsulWrites } from './writes.js';
+import { ConsulWrites, type KvCasOp } from './writes.js';
 import { ConsulHttp, ConsulRefusedError, type ConsulAnswer, type ConsulConsistency, type ConsulTraffic, type RequestOptions } from './http.js';
 
 export interface ConsulClientOptions {
@@ -107,6 +107,10 @@ export class ConsulClient {
 
   kvDeleteCas(key: string, cas: number): Promise<boolean> {
     return this.writes.kvDeleteCas(key, cas);
+  }
+
+  kvTransaction(ops: readonly KvCasOp[]): Promise<boolean> {
+    return this.writes.kvTransaction(ops);
   }
 
   agentServiceRegister(service: Parameters<ConsulWrites['agentServiceRegister']>[0]): Promise<void> {

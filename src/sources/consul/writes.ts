@@ -10,6 +10,15 @@ import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../..
 import { ConsulRefusedError, REFUSAL_CODES, type ConsulHttp } from './http.js';
 
 const WRITE_TIMEOUT_MS = 10_000;
+/** Consul's limit of operations per transaction. */
+export const MAX_TXN_OPS = 64;
+
+/** One check-and-set of a transaction: a put (`value`) or a delete; `cas` 0 creates only. */
+export interface KvCasOp {
+  key: string;
+  value?: string;
+  cas: number;
+}
 
 /** What papi (the package's HTTP layer) throws: a ResponseError carries the answer. */
 interface PapiError extends Error {
@@ -38,6 +47,29 @@ export class ConsulWrites {
 
   kvDeleteCas(key: string, cas: number): Promise<boolean> {
     return this.send(`deleting K/V key "${key}"`, (token) => this.api.kv.del(withToken({ key, cas }, token)), isBool);
+  }
+
+  /**
+   * Up to 64 check-and-set writes in one transaction (PUT /v1/txn): one request and one Raft entry
+   * for all of them. All or nothing: false when one check-and-set failed (Consul answers 409).
+   */
+  async kvTransaction(ops: readonly KvCasOp[]): Promise<boolean> {
+    if (ops.length === 0) return true;
+    if (ops.length > MAX_TXN_OPS) throw new ConsulResponseError(`a Consul transaction takes at most ${MAX_TXN_OPS} operations, got ${ops.length}`);
+    const operations = ops.map((op) => ({
+      KV:
+        op.value === undefined
+          ? { Verb: 'delete-cas', Key: op.key, Index: op.cas }
+          : { Verb: 'cas', Key: op.key, Value: Buffer.from(op.value).toString('base64'), Index: op.cas },
+    }));
+    const done = await this.send(
+      `writing ${ops.length} K/V keys in one transaction`,
+      (token) => this.api.transaction.create(operations as never, withToken({}, token) as never),
+      undefined,
+      'rolled-back',
+      409,
+    );
+    return done !== 'rolled-back';
   }
 
   /** PUT /v1/kv/<key> (last write wins). */
@@ -94,9 +126,15 @@ export class ConsulWrites {
 
   /**
    * One write: counted, retried while the agent refuses the connection, its failure turned into
-   * the router's error codes. `check` proves the answer's shape; `gone` is returned for a 404.
+   * the router's error codes. `check` proves the answer's shape; `gone` is returned for `goneStatus` (404).
    */
-  private async send<T, G = never>(what: string, call: (token: string | undefined) => Promise<T>, check?: (v: unknown) => boolean, gone?: G): Promise<T | G> {
+  private async send<T, G = never>(
+    what: string,
+    call: (token: string | undefined) => Promise<T>,
+    check?: (v: unknown) => boolean,
+    gone?: G,
+    goneStatus = 404,
+  ): Promise<T | G> {
     const raw: T | G = await this.http
       .retryRefused<T | G>(async () => {
         this.http.countRequest();
@@ -105,7 +143,7 @@ export class ConsulWrites {
         } catch (err) {
           const e = err as PapiError;
           const status = e.response?.statusCode;
-          if (status === 404 && gone !== undefined) return gone;
+          if (status === goneStatus && gone !== undefined) return gone;
           if (status === 429) throw new ConsulRefusedError('Consul answered 429 Too Many Requests', 429);
           if (status === undefined && e.code && REFUSAL_CODES.has(e.code)) throw new ConsulRefusedError(`Consul reset the connection (${e.code})`);
           if (status === 403) throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${e.message})`, { cause: err });
