@@ -3,7 +3,8 @@
 #   scripts/setup.sh          HAProxy, socat and the npm packages (enough for `npm run dev`)
 #   scripts/setup.sh --test   plus the tools the test suite drives (ansible, ansible-lint, chromium,
 #                             prometheus + promtool for the alert rules and the scrape test,
-#                             python3 for the sd_notify socket receiver)
+#                             python3 for the sd_notify socket receiver, patchelf) and HAProxy 3.0
+#                             and 3.2 beside the system's 2.6 (scripts/install-haproxy-versions.sh)
 # Both install a real Consul agent (1.8.7) into .tools/consul/ (scripts/install-consul.sh), used by the
 # tests, the bench and `npm run dev`.
 set -euo pipefail
@@ -14,6 +15,7 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(ansible ansible-lint chromium python3)
   packages+=(pebble) # ACME tests: pebble and pebble-challtestsrv (test/acme/)
   packages+=(prometheus) # alert rules (promtool) and the scrape test (test/deploy/)
+  packages+=(patchelf)   # HAProxy 3.0/3.2 from trixie/sid run on their own libraries (.tools/haproxy-*)
 fi
 
 missing=()
@@ -34,3 +36,6 @@ fi
 npm ci --no-audit --no-fund
 
 scripts/install-consul.sh
+if [[ "${1:-}" == "--test" ]]; then
+  scripts/install-haproxy-versions.sh
+fi

@@ -4,6 +4,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { acmeEnabled } from './acme/config.js';
 import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
+import { logHaproxyVersion } from './apply/haproxy-version.js';
 import { ClaimRecorder } from './claims/recorder.js';
 import { PeerRegistration } from './peers/registration.js';
 import { HOSTS_MAP } from './apply/runtime/parse.js';
@@ -165,6 +166,7 @@ export interface DaemonOptions {
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   // First, before anything runs: a listener that would be open to the network is a config error.
   const credentials = await credentialsFor(config.listen, config.listenAuthFile);
+  await logHaproxyVersion(config.haproxy.bin, log);
   const secrets = vaultSourceFrom(config, log);
   // With Vault, the Consul ACL token is the one in Vault now (a rotation needs no restart).
   const client = consulClientFrom(config, secrets ? () => secrets.latest?.consulToken ?? config.consul.token : undefined);

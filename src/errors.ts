@@ -88,3 +88,10 @@ export class RuntimeRefusedError extends RouterError {
     super('RUNTIME_REFUSED', message, options);
   }
 }
+
+/** `haproxy -v` could not be run, or printed no version. */
+export class HaproxyVersionError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HAPROXY_VERSION_UNKNOWN', message, options);
+  }
+}

@@ -1,7 +1,7 @@
 // THE atomic writer: every temp file is written and fsynced first, then each is renamed over its
 // target, so HAProxy never reads a half-written file and a full disk fails before anything live is
 // touched. Names may hold one sub-directory (`certs/www.example.org.pem`).
-import { chmod, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { WriteFailedError, errorMessage } from '../errors.js';
 
@@ -26,10 +26,10 @@ export async function writeFilesAtomically(dir: string, files: Record<string, st
   ];
   const temps: string[] = [];
   try {
-    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await makeDirectory(dir, 0o750);
     for (const sub of new Set(names.map((n) => dirname(n)).filter((d) => d !== '.'))) {
       const isSecret = names.some((n) => dirname(n) === sub && secret(n));
-      await mkdir(join(dir, sub), { recursive: true, mode: isSecret ? 0o700 : 0o750 });
+      await makeDirectory(join(dir, sub), isSecret ? 0o700 : 0o750);
       if (isSecret) await chmod(join(dir, sub), 0o700);
     }
     for (const name of names) {
@@ -47,6 +47,25 @@ export async function writeFilesAtomically(dir: string, files: Record<string, st
   } catch (err) {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw new WriteFailedError(`cannot write the configuration into ${dir}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * mkdir -p that keeps the real reason: Node's recursive mkdir reports a directory it cannot create
+ * on a read-only filesystem as ENOENT (it stats the path after EROFS). Created one level at a time,
+ * each mkdir says why it failed.
+ */
+async function makeDirectory(path: string, mode: number): Promise<void> {
+  const once = () =>
+    mkdir(path, { mode }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST' || !(await stat(path)).isDirectory()) throw err;
+    });
+  try {
+    await once();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw err;
+    await makeDirectory(dirname(path), mode);
+    await once();
   }
 }
 

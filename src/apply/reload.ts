@@ -1,7 +1,10 @@
 // Hitless reload through the master CLI. HAProxy 2.6's `reload` answers nothing, so success is
 // never assumed: `show proc` must show the master's reload counter move and a new worker, and a
-// higher `failed` counter means the new configuration did not start.
+// higher `failed` counter means the new configuration did not start. 2.7+ answers the reload itself
+// (reload-answer.ts), and from 3.1 `show proc` lists a new worker while it is still loading, so
+// there the answer decides and `show proc` only names the new worker.
 import { HaproxyUnreachableError, ReloadFailedError, errorMessage } from '../errors.js';
+import { parseReloadAnswer, reloadFailureReason } from './reload-answer.js';
 import { parseShowProc, type ShowProc } from './show-proc.js';
 import { sendSocketCommand } from './socket.js';
 
@@ -12,24 +15,35 @@ export async function showProc(masterSocket: string): Promise<ShowProc> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function reloadThroughMaster(masterSocket: string, timeoutMs: number): Promise<{ workerPid: number }> {
+  const deadline = Date.now() + timeoutMs;
   let before: ShowProc;
-  try {
-    before = await showProc(masterSocket);
-  } catch (err) {
-    throw new HaproxyUnreachableError(`HAProxy master CLI ${masterSocket} is not reachable: ${errorMessage(err)}`, { cause: err });
-  }
-  // The master re-executes itself on `reload` and drops the connection: an error once connected is
-  // expected. A failed connect is not: the command never reached the master, so waiting for a
-  // reload would only spend the whole timeout.
-  try {
-    await sendSocketCommand(masterSocket, 'reload', 2_000);
-  } catch (err) {
-    if (neverConnected(err)) {
-      throw new HaproxyUnreachableError(`HAProxy master CLI ${masterSocket} refused the reload command: ${errorMessage(err)}`, { cause: err });
+  for (;;) {
+    try {
+      before = await showProc(masterSocket);
+    } catch (err) {
+      throw new HaproxyUnreachableError(`HAProxy master CLI ${masterSocket} is not reachable: ${errorMessage(err)}`, { cause: err });
     }
+    // 2.6's master re-executes itself on `reload` and drops the connection: an error once connected
+    // is expected. A failed connect is not: the command never reached the master, so waiting for a
+    // reload would only spend the whole timeout.
+    let answer = '';
+    try {
+      answer = await sendSocketCommand(masterSocket, 'reload', Math.max(deadline - Date.now(), 1));
+    } catch (err) {
+      if (neverConnected(err)) {
+        throw new HaproxyUnreachableError(`HAProxy master CLI ${masterSocket} refused the reload command: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    const sync = parseReloadAnswer(answer);
+    // 3.1+ refuses a reload while the start or the previous reload is still loading: ask again.
+    if (sync?.busy && Date.now() < deadline) {
+      await sleep(50);
+      continue;
+    }
+    if (sync && !sync.success) throw new ReloadFailedError(`HAProxy refused the reload: ${reloadFailureReason(sync)}; the previous workers keep serving`);
+    break;
   }
   const oldPids = new Set(before.workers.map((w) => w.pid));
-  const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer';
   while (Date.now() < deadline) {
     await sleep(50);

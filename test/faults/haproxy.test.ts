@@ -163,8 +163,8 @@ t.test('HAProxy faults under load', async (t) => {
   await t.test('an operator template binds a port another process holds, freed during the reload', async (t) => {
     // Not a tcp app, so not probed: HAProxy's reload retries the bind for ~2 s with the running
     // worker's listeners paused (new connections refused), and when the port comes free in the
-    // middle of that, HAProxy 2.6 starts the new worker with its frontends paused: nothing is
-    // served while `show proc` looks healthy. The daemon checks the new worker and resumes them.
+    // middle of that, HAProxy (2.6 to 3.2) starts the new worker with its frontends paused: nothing
+    // is served while `show proc` looks healthy. The daemon checks the new worker and resumes them.
     const port = await freePort();
     const blocker: Server = createServer((s) => s.on('error', () => undefined).end('not haproxy\r\n'));
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
@@ -182,11 +182,11 @@ t.test('HAProxy faults under load', async (t) => {
     load.exclude(outageFrom, outageTo);
     const paused = await sendSocketCommand(config.haproxy.runtimeSocket, 'show stat -1 1 -1');
     t.same(pausedFrontends(paused), [], 'no frontend of the new worker is left paused');
-    t.match(
-      cluster.haproxy.output(),
-      /Paused frontend http_in[\s\S]*New worker \(\d+\) forked[\s\S]*Paused frontend http_in/,
-      'HAProxy did pause the new worker',
-    );
+    // The new worker itself logged the pause (its pid in the line). The master names it "New worker
+    // (<pid>) forked" up to 3.0 and "Initializing new worker (<pid>)" from 3.1, which forks it first.
+    const output = cluster.haproxy.output();
+    const newWorker = [...output.matchAll(/(?:New worker \((\d+)\) forked|Initializing new worker \((\d+)\))/g)].map((m) => m[1] ?? m[2]).at(-1);
+    t.match(output, new RegExp(`\\(${newWorker}\\) : Paused frontend http_in`), `HAProxy did pause the new worker (${newWorker})`);
     for (const host of existing) await servedAt(httpPort, host, undefined, 5_000);
     const afterFrom = Date.now();
     await sleep(1_000);

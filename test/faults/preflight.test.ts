@@ -61,7 +61,9 @@ t.test('portInUse below 1024 as an unprivileged user (EACCES before the in-use c
     return;
   }
   // The child runs as nobody, who may not enter the checkout (a clone in root's 0700 home): it
-  // gets its own copy of the module (a leaf, node:net only) in a directory it can read.
+  // gets its own copy of the module (a leaf, node:net only) in a directory it can read, and
+  // nobody's own environment (--reset-env): tap's process tracking adds its loader from the
+  // checkout's node_modules to NODE_OPTIONS of every child, env option or not.
   const readable = await mkdtemp(join(tmpdir(), 'paas-router-probe-'));
   t.teardown(() => rm(readable, { recursive: true, force: true }));
   await chmod(readable, 0o755);
@@ -77,8 +79,8 @@ t.test('portInUse below 1024 as an unprivileged user (EACCES before the in-use c
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
       'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script],
-      { env: { PATH: process.env.PATH ?? '' }, cwd: readable },
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--reset-env', process.execPath, '--input-type=module', '-e', script],
+      { cwd: readable },
       (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
     ),
   );

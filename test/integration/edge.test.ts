@@ -8,6 +8,7 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { putCertificate } from '../../dev/vault/router.js';
 import { selfSignedCertificate } from '../../dev/vault/pki.js';
 import { showProc } from '../../src/apply/reload.js';
+import { atLeast, readHaproxyVersion } from '../../src/apply/haproxy-version.js';
 import { captureLog } from '../vault/helpers.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually, freePort } from '../helpers/net.js';
@@ -190,10 +191,27 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
       ['quoted', [['host', `"${PLAIN}"`]]],
       ['empty', [['host', '']]],
     ];
+    // HAProxy 3.0+ refuses some of these in its own parsers before any rule (measured on 3.0.11 and
+    // 3.2.26): over HTTP/1.1 with its own 400 page, over HTTP/2 by resetting the stream. 2.6 lets
+    // them reach the router's rule. Either way nothing is routed.
+    const parserRefuses = atLeast(await readHaproxyVersion('haproxy'), '3.0');
+    const h1ParserRefused = [
+      'comma list, evil first',
+      'comma list, evil last',
+      'comma list without space',
+      'trailing comma',
+      'space inside',
+      'tab inside',
+      'trailing path',
+      'userinfo',
+    ];
     for (const [what, headers] of poisoned) {
       const r = await rawRequest({ port: httpPort, headers });
       t.equal(r.status, 400, `HTTP/1.1: ${what}`);
-      if (r.status === 400 && headers.length === 1) t.equal(r.body, BAD, `HTTP/1.1: ${what}: the router's answer`);
+      if (r.status === 400 && headers.length === 1) {
+        if (parserRefuses && h1ParserRefused.includes(what)) t.match(r.body, /<h1>400 Bad request<\/h1>/, `HTTP/1.1: ${what}: HAProxy's parser answers`);
+        else t.equal(r.body, BAD, `HTTP/1.1: ${what}: the router's answer`);
+      }
       const tls = await rawRequest({ port: httpsPort, servername: PLAIN, headers });
       t.equal(tls.status, 400, `HTTP/1.1 over TLS: ${what}`);
     }
@@ -207,7 +225,11 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
       [':authority with userinfo', [[':authority', `evil.attacker.com@${PLAIN}`]]],
       ['host with a path', [['host', `${PLAIN}/evil`]]],
     ];
-    for (const [what, fields] of h2Poisoned) t.equal((await h2(fields)).status, 400, `HTTP/2: ${what}`);
+    for (const [what, fields] of h2Poisoned) {
+      const r = await h2(fields);
+      if (parserRefuses) t.match(r, { status: 0, reset: true }, `HTTP/2: ${what}: HAProxy's parser resets the stream`);
+      else t.equal(r.status, 400, `HTTP/2: ${what}`);
+    }
     // HTTP/2 keeps one host before any rule runs (:authority, else the first host field): the
     // app sees exactly the host it was routed on.
     for (const fields of [
