@@ -17,6 +17,8 @@ FILES=(
   test/integration/guard.test.ts       # never-shrink guard held and released through reloads
   test/integration/edge.test.ts        # forwarded headers, h2 over TLS, 308, body limit, tcp ports, stats, PROXY protocol
   test/integration/features.test.ts    # redirect, allow-list, path routing; group weights and maintenance at runtime
+  test/integration/tenants.test.ts     # ownership attacks by a hostile tenant; two routers deciding the same owners
+  test/integration/rate-limit.test.ts  # stick-tables, 429, and two routers sharing a counter through peers (localpeer)
   test/integration/auth.test.ts        # userlists with every crypt scheme (each branch has its own libcrypt)
   test/tls/certs.test.ts               # set/commit ssl cert and crt-list at runtime, checked with SNI
   test/acme/single.test.ts             # HTTP-01 answered by HAProxy itself, against Pebble
