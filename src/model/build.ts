@@ -182,8 +182,20 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
   const standalone: { name: string; original: string; index: number; stage: ServiceStage }[] = [];
   const groups: { name: string; members: NameAsk[]; owner: string }[] = [];
   const memberOf = new Map<string, string>();
-  for (const [name, list] of [...asks].sort((a, b) => cmp(a[0], b[0]))) {
-    list.sort(askOrder);
+  // A service that does not hold its own name (a case variant of another's) joins no group either:
+  // decided first from the standalone asks, then the groups are decided without it.
+  const ownName = new Set<number>();
+  for (const [name, list] of asks) {
+    const held = decideOwner('name', name, prefix, [...list].sort(askOrder), own.records.get(claimKey(prefix, 'name', name)));
+    const holder = held?.as === undefined ? list.find((a) => a.as === undefined && a.claimant === held?.owner) : undefined;
+    if (holder) ownName.add(holder.index);
+    // Every other standalone ask of a name is a loser; a service without any own ask (a member
+    // named like its group) has nothing to lose.
+  }
+  for (const [index, [, stage]] of stages.entries()) if (stage.tags?.group !== undefined && stage.tags.group === stage.verdict.name) ownName.add(index);
+  for (const [name, all] of [...asks].sort((a, b) => cmp(a[0], b[0]))) {
+    const list = all.filter((a) => a.as !== 'group' || ownName.has(a.index)).sort(askOrder);
+    if (list.length === 0) continue;
     const record = own.records.get(claimKey(prefix, 'name', name));
     const weights = own.weights.get(name);
     const groupAsks = list.filter((a) => a.as === 'group' && a.stage.draft);

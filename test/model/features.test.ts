@@ -305,6 +305,15 @@ const cases: Case[] = [
     rejections: [['group', 'shop-green', 'shop', /disagrees with app shop-blue on hsts \(600 vs \(unset\)\)/]],
   },
   {
+    // fuzz (feature pass): a case variant that lost its own name still joined a group, so "kafka"
+    // was both a member and routed on its own.
+    name: 'a service that does not hold its own name joins no group',
+    services: { kafka: [mc('kafka', 1, { createIndex: 5 })], Kafka: [mc('Kafka', 2, { tags: ['router.group=grp'], createIndex: 9 })] },
+    apps: { kafka: { servers: [server('kafka', 1, true, { createIndex: 5 })] } },
+    absent: ['grp'],
+    rejections: [['service', 'Kafka', 'Kafka', /"Kafka" is the same as "kafka" to Consul/]],
+  },
+  {
     name: 'a group named like an app outside it is rejected',
     services: { 'shop-blue': [blue(1)], shop: [mc('shop', 2)] },
     apps: { shop: { servers: [server('shop', 2)] } },
