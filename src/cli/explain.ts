@@ -162,7 +162,8 @@ export function explainHost(view: LiveView, config: Config, host: string): Expla
       const claim = claims.find((c) => c.key === route.key);
       reasons.push(`custom domain from Consul K/V key ${route.key}${claim ? ` (CreateIndex ${claim.createIndex})` : ''}`);
       const owned = model.owners?.find((o) => o.kind === 'host' && o.name === host);
-      if (owned) reasons.push(`the host belongs to app ${owned.owner}: ${owned.record?.valid ? `recorded in ${owned.key}` : 'its first claimant (not recorded yet)'}`);
+      if (owned)
+        reasons.push(`the host belongs to app ${owned.owner}: ${owned.record?.valid ? `recorded in ${owned.key}` : 'its first claimant (not recorded yet)'}`);
       if (others.length > 0) reasons.push('later claims are refused:');
     }
     for (const r of others) reasons.push(`  ${rejectionText(r)}`);

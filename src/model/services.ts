@@ -14,14 +14,6 @@ const MAX_ADDRESS = 255;
 /** A host name address: non-empty labels, the first starting with a letter or digit; a final dot is allowed. */
 const HOST_ADDRESS_RE = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.?$/;
 
-/** A routed service with a valid, unique (lowercase) name. */
-export interface Candidate {
-  name: string;
-  original: string;
-  /** Sorted (ServiceID, node, address, port) so "first" means the same thing on every run. */
-  instances: ServiceInstance[];
-}
-
 export function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
   return cmp(a.id, b.id) || cmp(a.node, b.node) || cmp(String(a.address), String(b.address)) || numCmp(a.port, b.port) || Number(b.passing) - Number(a.passing);
 }
@@ -76,7 +68,7 @@ export interface ServiceVerdict {
   rejections: Rejection[];
 }
 
-/** The per-service part of selectServices: depends on this service's own data and the settings only. */
+/** What one service is on its own: depends on this service's own data and the settings only (memoized per service). */
 export function serviceVerdict(
   original: string,
   instances: ServiceInstance[],
@@ -116,50 +108,6 @@ export function serviceVerdict(
  */
 export function holderOrder(a: ServiceVerdict, b: ServiceVerdict): number {
   return numCmp(a.registered ?? Infinity, b.registered ?? Infinity) || (b.usable ?? 0) - (a.usable ?? 0);
-}
-
-/** The services that share the holder's name are rejected with a reason naming both. */
-export function collisionRejections(name: string, holder: string, others: string[]): Rejection[] {
-  return others.map((other) =>
-    reject(
-      'service',
-      other,
-      other,
-      `service name "${safeText(other)}" is the same as "${safeText(holder)}" to Consul (service names are case-insensitive), which was registered first; "${safeText(holder)}" is routed as ${name}`,
-    ),
-  );
-}
-
-/**
- * Picks the routed services and gives each a valid, unique lowercase name.
- *
- * Consul matches service names case-insensitively, so `Web` and `web` are one name: one app, held
- * by the routed service registered first (the lowest CreateIndex of its usable instances), then
- * the one with more usable instances, then code-unit order. Unusable instances (bad address or
- * port) do not count: an instance the router skips anyway never moves the name to another service.
- * The other routed names are rejected with a reason naming both.
- */
-export function selectServices(
-  services: Record<string, ServiceInstance[]>,
-  settings: ModelSettings,
-  defaultHostOf: (name: string) => string,
-): { candidates: Candidate[]; rejections: Rejection[] } {
-  const rejections: Rejection[] = [];
-  const byName = new Map<string, { original: string; verdict: ServiceVerdict }[]>();
-  for (const original of Object.keys(services).sort(cmp)) {
-    const verdict = serviceVerdict(original, services[original] ?? [], settings, defaultHostOf);
-    rejections.push(...verdict.rejections);
-    if (verdict.name !== undefined) byName.set(verdict.name, [...(byName.get(verdict.name) ?? []), { original, verdict }]);
-  }
-
-  const candidates: Candidate[] = [];
-  for (const [name, entries] of [...byName].sort((a, b) => cmp(a[0], b[0]))) {
-    const [winner, ...losers] = [...entries].sort((a, b) => holderOrder(a.verdict, b.verdict)).map((e) => e.original);
-    rejections.push(...collisionRejections(name, winner!, losers));
-    const instances = [...(services[winner!] ?? [])].sort(compareInstances);
-    candidates.push({ name, original: winner!, instances });
-  }
-  return { candidates, rejections };
 }
 
 function addressProblem(address: unknown): string | undefined {
