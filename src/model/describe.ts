@@ -17,6 +17,7 @@ export function describeFeatures(app: AppRoute): string[] {
     lines.push(`group of ${app.members.map((m) => m.app).join(', ')}: weights ${weights}${from}`);
     for (const m of app.members.filter((x) => x.weight === 0)) lines.push(`${m.app} has weight 0: drained, no new traffic`);
   }
+  if (app.compress) lines.push('gzip for text responses (html, css, plain, javascript, json, svg) when the client accepts it and the app did not compress');
   if (app.maintenance) {
     const since = app.maintenance.since !== undefined ? ` since ${new Date(app.maintenance.since).toISOString()}` : '';
     lines.push(`in maintenance${since} (${app.maintenance.key}): 503 "${app.maintenance.message}"`);

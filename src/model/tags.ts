@@ -3,6 +3,7 @@ import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
 import { formatPortRanges, inPortRanges } from './port-ranges.js';
 import { FEATURE_SPECS, featureSettings } from './feature-tags.js';
+import { TENANT_SPECS, type TenantSettings, tenantSettings } from './tenant-tags.js';
 import { parseDuration } from '../config/duration.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
@@ -127,6 +128,8 @@ const SPECS = {
   },
   // Second wave, per-app features (redirect, allow, group, path): see feature-tags.ts.
   ...FEATURE_SPECS,
+  // Third wave (compress, timeout-tunnel, proto, canary): see tenant-tags.ts.
+  ...TENANT_SPECS,
 } satisfies Record<string, KeySpec>;
 
 export type TagKey = keyof typeof SPECS;
@@ -213,7 +216,8 @@ export type AppSettings = Pick<
   AppRoute,
   'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath'
 > &
-  EdgeSettings & {
+  EdgeSettings &
+  TenantSettings & {
     /** `router.group`: the app is served as part of this group's route. */
     group?: string;
     /** `router.auth`: the realm (the users come from Vault). */
@@ -315,6 +319,7 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
   if (timeout !== undefined) out.timeoutServer = timeout;
   resolveEdgeTags(app, pick, votes, out, rejections);
   Object.assign(out, featureSettings(pick));
+  Object.assign(out, tenantSettings(pick));
   if (out.path === undefined) {
     for (const tag of [...(votes.get('strip-path')?.values() ?? [])].flatMap((v) => [...v.tags])) {
       rejections.push(reject('tag', app, tag, 'router.strip-path needs router.path=/prefix; ignored'));

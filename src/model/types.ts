@@ -158,6 +158,9 @@ export interface AppRoute {
   maintenance?: Maintenance;
   /** `router.auth`: users from Vault, or the failure that makes the app answer 503. */
   auth?: BasicAuth;
+  // Third wave (docs/features.md; src/model/tenant-tags.ts).
+  /** `router.compress`: gzip text responses for clients that accept it, unless the app compressed them. */
+  compress?: boolean;
 }
 
 export interface HostRoute {

@@ -16,6 +16,7 @@ import { TemplateError } from '../errors.js';
 import { BACKEND_PREFIX } from '../model/backend.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 import { cidrProblem } from '../util/cidr.js';
+import { COMPRESS_TYPES } from '../model/tenant-tags.js';
 
 export { BACKEND_PREFIX };
 import { AUTH_USER_RE, REALM_RE, type AuthFailure } from '../model/auth.js';
@@ -112,6 +113,9 @@ export interface AppView {
   auth: { realm: string; userlist: string } | null;
   /** `router.auth` without usable users: the text of the 503 every request gets (never a path or a hash); else `null`. */
   authUnavailable: string | null;
+  // Third wave (partials/backend-tenant.hbs).
+  /** `router.compress`: the response types HAProxy gzips (`compression type`), space-separated; else `null`. */
+  compressTypes: string | null;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -360,6 +364,12 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
   return { redirect, allow, path, stripPathRegex };
 }
 
+/** The third-wave fields of an AppView (router.compress), checked for printing. */
+function tenantView(app: AppRoute): Pick<AppView, 'compressTypes'> {
+  const http = app.mode === 'http';
+  return { compressTypes: http && app.compress === true ? COMPRESS_TYPES.join(' ') : null };
+}
+
 /** Prefix of the userlist of a router.auth app. */
 export const USERLIST_PREFIX = 'auth_';
 // A crypt hash: the scheme's alphabet, `$` separators, `rounds=`; nothing HAProxy's parser treats specially.
@@ -451,6 +461,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     ...edgeAppView(app, what, settings),
     ...featureView(app, what),
     ...authView(app, what),
+    ...tenantView(app),
     maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
   };
 }

@@ -60,6 +60,8 @@ t.test('which brand-new apps a spare serves, by their tags', async (t) => {
     // No users in Vault: the app answers 503, never served unprotected from a spare.
     [['router.auth=staff'], /backend settings a spare backend lacks/],
     [['router.path=/blog'], /pathRoutes changed/],
+    // Third wave: backend lines a spare does not have.
+    [['router.compress'], /backend settings a spare backend lacks/],
     [['router.mode=tcp', 'router.port=10001'], /a tcp app needs its own listener/],
   ];
   for (const [tags, expected] of table) {

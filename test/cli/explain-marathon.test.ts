@@ -54,6 +54,8 @@ t.test('explain --marathon on the examples', async (t) => {
     t.match(r.stdout, /^service: wordpress-community \(the Consul service name mesos-consul registers\)$/m);
     t.match(r.stdout, /^default host: wordpress-community\.production\.mozilla\.community$/m);
     t.match(r.stdout, /^ {2}router\.balance=leastconn {2}→ {2}balance = leastconn$/m);
+    t.match(r.stdout, /^ {2}router\.compress=true {2}→ {2}compress = true$/m);
+    t.match(r.stdout, /^ {2}gzip for text responses/m);
     t.match(r.stdout, /^rejections: none$/m);
   });
 

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { hashProblem } from '../../src/model/auth.js';
 import { parseCidr } from '../../src/model/feature-tags.js';
 import { MAX_MAINTENANCE_BYTES } from '../../src/model/features.js';
+import { COMPRESS_TYPES } from '../../src/model/tenant-tags.js';
 import type { ModelInput, RoutingModel } from '../../src/model/types.js';
 import { HASHES, PASSWORD } from '../helpers/auth-hashes.js';
 import { FEATURE_TAGS, inputArb } from './fixtures.js';
@@ -83,6 +84,42 @@ export function checkFeatures(model: RoutingModel): void {
       }
     } else if (app.servers.some((s) => s.weight !== undefined)) fail(`${app.name}: weights outside a group`);
   }
+}
+
+/** The sections of a rendered haproxy.cfg: `backend <name>` → its lines, trimmed, blank lines left out. */
+function sectionsOf(cfg: string): Map<string, string[]> {
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of cfg.split('\n')) {
+    const head = /^(backend|listen|frontend|userlist) (\S+)$/.exec(line);
+    if (head) sections.set(`${head[1]} ${head[2]}`, (current = []));
+    else if (/^\S/.test(line)) current = undefined;
+    else if (line.trim() !== '') current?.push(line.trim());
+  }
+  return sections;
+}
+
+/**
+ * The third-wave settings in the rendered haproxy.cfg: compression only in the backends of http
+ * apps with router.compress, with exactly the text types.
+ */
+export function checkTenantRendered(model: RoutingModel, cfg: string): void {
+  const fail = (what: string) => {
+    throw new Error(what);
+  };
+  const sections = sectionsOf(cfg);
+  const compressing = new Set<string>();
+  for (const [name, lines] of sections) if (lines.some((l) => l.startsWith('compression ') || l === 'filter compression')) compressing.add(name);
+  for (const app of model.apps) {
+    const section = app.mode === 'http' ? `backend ${app.backend}` : `listen ${app.backend}`;
+    const lines = sections.get(section) ?? fail(`no ${section}`);
+    const want = app.mode === 'http' && app.compress === true;
+    if (app.compress !== undefined && app.mode !== 'http') fail(`${app.name}: router.compress on a tcp app`);
+    if (want && !lines.includes(`compression type ${COMPRESS_TYPES.join(' ')}`)) fail(`${app.name}: router.compress without its compression types`);
+    if (want !== compressing.has(section)) fail(`${app.name}: compression ${want ? 'missing' : 'without router.compress'}`);
+    compressing.delete(section);
+  }
+  if (compressing.size > 0) fail(`compression in ${[...compressing].join(', ')}, no app's`);
 }
 
 /**

@@ -301,6 +301,8 @@ const INVALID_EDGE_TAGS = [
   'router.port=11000',
 ];
 
+/** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
+const TENANT_TAG_KEYS = ['compress'];
 export const TAG_KEYS = [
   'mode',
   'port',
@@ -319,6 +321,8 @@ export const TAG_KEYS = [
   'group',
   'path',
   'strip-path',
+  // Third wave (src/model/tenant-tags.ts).
+  ...TENANT_TAG_KEYS,
 ];
 /**
  * Feature tags (second wave): valid syntax; whether they apply is the model's business (redirect
@@ -341,8 +345,15 @@ export const FEATURE_TAGS = [
   'router.auth=staging',
   'router.auth=Admin-2.0',
   'router.auth=grp',
+  // Third wave.
+  'router.compress',
+  'router.compress=false',
+  'router.compress=TRUE',
 ];
 const INVALID_FEATURE_TAGS = [
+  'router.compress=yes',
+  'router.compress=gzip',
+  'router.compress=',
   'router.auth',
   'router.auth=',
   'router.auth=a b',

@@ -1,0 +1,41 @@
+// Third-wave tags that tenants asked for (issue 22): router.compress, router.timeout-tunnel,
+// router.proto, router.canary. Declared here once: the syntax of each value, and the AppRoute
+// field its winning vote fills (tenantFields). Group agreement follows from AppSettings
+// (groups.ts compares every setting but PER_MEMBER ones); what changes at runtime follows from
+// the rendered backend (src/apply/runtime/): all of these are backend lines, so a change reloads.
+import type { KeySpec, ParseResult } from './tags.js';
+import type { AppRoute } from './types.js';
+
+const ok = (value: string): ParseResult => ({ ok: true, value });
+const no: ParseResult = { ok: false };
+
+/** The response types router.compress gzips (HAProxy matches them before any `;` parameter). */
+export const COMPRESS_TYPES = ['text/html', 'text/css', 'text/plain', 'text/javascript', 'application/javascript', 'application/json', 'image/svg+xml'];
+
+export const TENANT_SPECS = {
+  compress: {
+    allowed: 'true, false',
+    bare: 'true',
+    scope: 'http',
+    parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no),
+  },
+} satisfies Record<string, KeySpec>;
+
+type TenantKey = keyof typeof TENANT_SPECS;
+
+/** The AppRoute fields the third-wave tags decide. */
+export type TenantSettings = Pick<AppRoute, 'compress'>;
+
+/** The settings from the winning vote of each key (unset fields stay absent). */
+export function tenantSettings(pick: (key: TenantKey) => string | undefined): TenantSettings {
+  const out: TenantSettings = {};
+  if (pick('compress') === 'true') out.compress = true;
+  return out;
+}
+
+/** The tenant fields of an app's settings that are set (AppRoute keeps unset fields absent). */
+export function tenantFields(t: TenantSettings): TenantSettings {
+  const out: TenantSettings = {};
+  if (t.compress !== undefined) out.compress = t.compress;
+  return out;
+}
