@@ -18,6 +18,7 @@ export function describeFeatures(app: AppRoute): string[] {
     for (const m of app.members.filter((x) => x.weight === 0)) lines.push(`${m.app} has weight 0: drained, no new traffic`);
   }
   if (app.compress) lines.push('gzip for text responses (html, css, plain, javascript, json, svg) when the client accepts it and the app did not compress');
+  if (app.timeoutTunnel) lines.push(`upgraded connections (WebSockets) may idle ${app.timeoutTunnel}`);
   if (app.maintenance) {
     const since = app.maintenance.since !== undefined ? ` since ${new Date(app.maintenance.since).toISOString()}` : '';
     lines.push(`in maintenance${since} (${app.maintenance.key}): 503 "${app.maintenance.message}"`);

@@ -4,7 +4,7 @@ import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
 import { formatPortRanges, inPortRanges } from './port-ranges.js';
 import { FEATURE_SPECS, featureSettings } from './feature-tags.js';
 import { TENANT_SPECS, type TenantSettings, tenantSettings } from './tenant-tags.js';
-import { parseDuration } from '../config/duration.js';
+import { TIMEOUT_ALLOWED, parseTimeout } from './timeout-tag.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
 
@@ -13,7 +13,6 @@ export const TAG_PREFIX = 'router.';
 export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random', 'uri'];
 export const MAX_HEALTHCHECK = 200;
 export const MAX_MAXCONN = 100000;
-const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
 /** `router.hsts` upper bound: two years, in seconds. */
 export const MAX_HSTS = 63_072_000;
 /** `router.max-body` upper bound: 64 GiB. */
@@ -64,14 +63,6 @@ function intIn(v: string, min: number, max: number): number | undefined {
   if (!/^[1-9][0-9]{0,8}$/.test(v)) return undefined;
   const n = Number(v);
   return n >= min && n <= max ? n : undefined;
-}
-
-const TIMEOUT_ALLOWED = 'a duration <integer><ms|s|m|h> greater than 0 and at most 24h, e.g. 120s';
-
-function parseTimeout(v: string): ParseResult {
-  const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
-  if (!m) return no;
-  return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
 }
 
 const SPECS = {

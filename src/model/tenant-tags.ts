@@ -5,6 +5,7 @@
 // the rendered backend (src/apply/runtime/): all of these are backend lines, so a change reloads.
 import type { KeySpec, ParseResult } from './tags.js';
 import type { AppRoute } from './types.js';
+import { TIMEOUT_ALLOWED, parseTimeout } from './timeout-tag.js';
 
 const ok = (value: string): ParseResult => ({ ok: true, value });
 const no: ParseResult = { ok: false };
@@ -19,17 +20,22 @@ export const TENANT_SPECS = {
     scope: 'http',
     parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no),
   },
+  // HAProxy's `timeout tunnel`: how long an upgraded connection (WebSocket) may idle. http apps only:
+  // a tcp app's connection is a tunnel from the start, bounded by timeout-client/-server.
+  'timeout-tunnel': { allowed: TIMEOUT_ALLOWED, scope: 'http', parse: parseTimeout },
 } satisfies Record<string, KeySpec>;
 
 type TenantKey = keyof typeof TENANT_SPECS;
 
 /** The AppRoute fields the third-wave tags decide. */
-export type TenantSettings = Pick<AppRoute, 'compress'>;
+export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel'>;
 
 /** The settings from the winning vote of each key (unset fields stay absent). */
 export function tenantSettings(pick: (key: TenantKey) => string | undefined): TenantSettings {
   const out: TenantSettings = {};
   if (pick('compress') === 'true') out.compress = true;
+  const tunnel = pick('timeout-tunnel');
+  if (tunnel !== undefined) out.timeoutTunnel = tunnel;
   return out;
 }
 
@@ -37,5 +43,6 @@ export function tenantSettings(pick: (key: TenantKey) => string | undefined): Te
 export function tenantFields(t: TenantSettings): TenantSettings {
   const out: TenantSettings = {};
   if (t.compress !== undefined) out.compress = t.compress;
+  if (t.timeoutTunnel !== undefined) out.timeoutTunnel = t.timeoutTunnel;
   return out;
 }

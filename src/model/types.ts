@@ -161,6 +161,8 @@ export interface AppRoute {
   // Third wave (docs/features.md; src/model/tenant-tags.ts).
   /** `router.compress`: gzip text responses for clients that accept it, unless the app compressed them. */
   compress?: boolean;
+  /** `router.timeout-tunnel`: HAProxy duration an upgraded connection (WebSocket) may idle (default 1h). */
+  timeoutTunnel?: string;
 }
 
 export interface HostRoute {

@@ -116,6 +116,8 @@ export interface AppView {
   // Third wave (partials/backend-tenant.hbs).
   /** `router.compress`: the response types HAProxy gzips (`compression type`), space-separated; else `null`. */
   compressTypes: string | null;
+  /** `router.timeout-tunnel`: `timeout tunnel` of the backend (upgraded connections, WebSockets), or `null` (the defaults' 1h). */
+  timeoutTunnel: string | null;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -365,9 +367,12 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
 }
 
 /** The third-wave fields of an AppView (router.compress), checked for printing. */
-function tenantView(app: AppRoute): Pick<AppView, 'compressTypes'> {
+function tenantView(app: AppRoute, what: string): Pick<AppView, 'compressTypes' | 'timeoutTunnel'> {
   const http = app.mode === 'http';
-  return { compressTypes: http && app.compress === true ? COMPRESS_TYPES.join(' ') : null };
+  return {
+    compressTypes: http && app.compress === true ? COMPRESS_TYPES.join(' ') : null,
+    timeoutTunnel: http && app.timeoutTunnel !== undefined ? checkMatch(app.timeoutTunnel, DURATION, `${what}: timeout-tunnel`) : null,
+  };
 }
 
 /** Prefix of the userlist of a router.auth app. */
@@ -461,7 +466,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     ...edgeAppView(app, what, settings),
     ...featureView(app, what),
     ...authView(app, what),
-    ...tenantView(app),
+    ...tenantView(app, what),
     maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
   };
 }

@@ -62,6 +62,7 @@ t.test('which brand-new apps a spare serves, by their tags', async (t) => {
     [['router.path=/blog'], /pathRoutes changed/],
     // Third wave: backend lines a spare does not have.
     [['router.compress'], /backend settings a spare backend lacks/],
+    [['router.timeout-tunnel=2h'], /backend settings a spare backend lacks/],
     [['router.mode=tcp', 'router.port=10001'], /a tcp app needs its own listener/],
   ];
   for (const [tags, expected] of table) {

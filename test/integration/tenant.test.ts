@@ -9,7 +9,8 @@ import t from 'tap';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
 import { showProc } from '../../src/apply/reload.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { eventually } from '../helpers/net.js';
+import { eventually, freePort } from '../helpers/net.js';
+import { openWebSocket, startWebSocketEcho } from './websocket.js';
 import { header, rawRequest } from './edge-client.js';
 
 const host = (app: string) => `${app}.production.mozilla.community`;
@@ -45,7 +46,10 @@ const reloads = async (cluster: TestCluster) => (await showProc(cluster.config.h
 const PAGE = `<!doctype html><title>compress</title>${'<p>A community site, served from the router. '.repeat(200)}`;
 
 t.test('third-wave tenant features through a real HAProxy', async (t) => {
-  const cluster = await startTestCluster(t, { apps: [] });
+  // Dev Vault for the certificates of *.production.mozilla.community (wss://); Consul without ACLs,
+  // so the test registers its own apps as mesos-consul would.
+  const cluster = await startTestCluster(t, { apps: [], httpsPort: await freePort(), vault: { consulAcl: false } });
+  const httpsPort = cluster.config.haproxy.httpsPort;
 
   await t.test('router.compress: negotiated, never doubled, only for text', async (t) => {
     // The app sends text uncompressed, except /already (it compressed it itself) and /logo.png.
@@ -102,6 +106,57 @@ t.test('third-wave tenant features through a real HAProxy', async (t) => {
     const off = await get('nozip', '/', 'gzip');
     t.same(header(off, 'content-encoding'), [], 'an app without router.compress is never compressed');
     t.equal(off.body, PAGE);
+  });
+
+  await t.test('WebSockets through HTTP and HTTPS; router.timeout-tunnel bounds an idle tunnel', async (t) => {
+    const echo = await startWebSocketEcho('chat');
+    t.teardown(() => echo.close());
+    // Two apps on the same server: one with a short tunnel timeout, one with the default (1h).
+    await deploy(cluster, '/chat', echo.port, ['router.timeout-tunnel=3s']);
+    await deploy(cluster, '/forum', echo.port, []);
+    await routed(cluster, 'chat');
+    await routed(cluster, 'forum');
+    await eventually(
+      'HTTPS up',
+      async () => {
+        try {
+          const ws = await openWebSocket({ port: httpsPort, host: host('forum'), servername: host('forum') });
+          ws.close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
+
+    for (const [scheme, servername] of [
+      ['ws', undefined],
+      ['wss', host('forum')],
+    ] as const) {
+      const ws = await openWebSocket({ port: scheme === 'ws' ? cluster.httpPort : httpsPort, host: host('forum'), ...(servername ? { servername } : {}) });
+      t.equal(ws.status, 101, `${scheme}: 101 Switching Protocols`);
+      t.equal(ws.headers.upgrade?.toLowerCase(), 'websocket');
+      ws.send('hello');
+      t.equal(await ws.next(), 'chat: hello', `${scheme}: a frame echoed through HAProxy`);
+      ws.send('x'.repeat(1000));
+      t.equal(await ws.next(), `chat: ${'x'.repeat(1000)}`, `${scheme}: a larger frame too`);
+      ws.close();
+    }
+    const seen = echo.upgrades.at(-1)!;
+    t.equal(seen.headers['x-forwarded-proto'], 'https', 'the app sees the upgrade came over HTTPS');
+
+    // The idle tunnel of the app with router.timeout-tunnel=3s is closed by HAProxy; the other stays open.
+    const short = await openWebSocket({ port: cluster.httpPort, host: host('chat') });
+    const long = await openWebSocket({ port: cluster.httpPort, host: host('forum') });
+    short.send('ping');
+    t.equal(await short.next(), 'chat: ping');
+    const idle = await short.closed;
+    t.ok(idle >= 2_500, `closed by HAProxy after ${Math.round(idle)} ms idle (timeout tunnel 3s)`);
+    t.ok(long.isOpen(), 'the app without the tag keeps its tunnel (defaults: 1h)');
+    long.send('still there');
+    t.equal(await long.next(), 'chat: still there');
+    long.close();
   });
 
   await t.test('a tag change reloads once, validated', async (t) => {

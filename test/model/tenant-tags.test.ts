@@ -10,6 +10,9 @@ t.test('tenant tags: valid values, normalised', async (t) => {
     ['router.compress', 'compress', 'true'],
     ['router.compress=TRUE', 'compress', 'true'],
     ['router.compress=false', 'compress', 'false'],
+    ['router.timeout-tunnel=1h', 'timeout-tunnel', '1h'],
+    ['router.timeout-tunnel=90S', 'timeout-tunnel', '90s'],
+    ['router.timeout-tunnel=24h', 'timeout-tunnel', '24h'],
   ];
   for (const [tag, key, value] of cases) t.strictSame(parseRouterTag(tag, settings), { ok: true, key, value }, tag);
 });
@@ -19,6 +22,10 @@ t.test('tenant tags: bad values are rejected with the allowed values', async (t)
     ['router.compress=yes', /^router\.compress: bad value "yes"; allowed: true, false$/],
     ['router.compress=gzip', /bad value "gzip"/],
     ['router.compress=', /empty value/],
+    ['router.timeout-tunnel=25h', /^router\.timeout-tunnel: bad value "25h"; allowed: a duration <integer><ms\|s\|m\|h> greater than 0 and at most 24h/],
+    ['router.timeout-tunnel=0s', /bad value "0s"/],
+    ['router.timeout-tunnel=1d', /bad value "1d"/],
+    ['router.timeout-tunnel', /needs a value/],
   ];
   for (const [tag, reason] of cases) t.match(parseRouterTag(tag, settings), { ok: false, reason }, tag);
   const r = resolveTags('blog', [mc('blog', 1, { tags: ['router.compress=yes'] })], settings);
@@ -26,20 +33,25 @@ t.test('tenant tags: bad values are rejected with the allowed values', async (t)
   t.equal(r.settings.compress, undefined, 'the app keeps the default');
 });
 
-t.test('router.compress: http apps only; the AppRoute field', async (t) => {
+t.test('router.compress, router.timeout-tunnel: http apps only; the AppRoute fields', async (t) => {
   const m = buildModel({
     services: {
-      site: [mc('site', 1, { tags: ['router.compress'] })],
+      site: [mc('site', 1, { tags: ['router.compress', 'router.timeout-tunnel=2h'] })],
       off: [mc('off', 2, { tags: ['router.compress=false'] })],
-      irc: [mc('irc', 3, { tags: ['router.mode=tcp', 'router.port=10001', 'router.compress'] })],
+      irc: [mc('irc', 3, { tags: ['router.mode=tcp', 'router.port=10001', 'router.compress', 'router.timeout-tunnel=1h'] })],
     },
     claims: [],
     settings,
   });
   t.equal(m.apps.find((a) => a.name === 'site')?.compress, true);
+  t.equal(m.apps.find((a) => a.name === 'site')?.timeoutTunnel, '2h');
   t.notOk('compress' in m.apps.find((a) => a.name === 'off')!, 'false leaves the field absent (the default)');
   t.notOk('compress' in m.apps.find((a) => a.name === 'irc')!);
-  t.match(m.rejections, [{ service: 'irc', subject: 'router.compress', reason: 'router.compress is only valid with router.mode=http; ignored' }]);
+  t.match(m.rejections, [
+    { service: 'irc', subject: 'router.compress', reason: 'router.compress is only valid with router.mode=http; ignored' },
+    { service: 'irc', subject: 'router.timeout-tunnel=1h', reason: 'router.timeout-tunnel is only valid with router.mode=http; ignored' },
+  ]);
+  t.notOk('timeoutTunnel' in m.apps.find((a) => a.name === 'irc')!);
 });
 
 t.test('group members must agree on the third-wave settings', async (t) => {

@@ -101,7 +101,7 @@ function sectionsOf(cfg: string): Map<string, string[]> {
 
 /**
  * The third-wave settings in the rendered haproxy.cfg: compression only in the backends of http
- * apps with router.compress, with exactly the text types.
+ * apps with router.compress, with exactly the text types; `timeout tunnel` exactly as tagged.
  */
 export function checkTenantRendered(model: RoutingModel, cfg: string): void {
   const fail = (what: string) => {
@@ -118,6 +118,10 @@ export function checkTenantRendered(model: RoutingModel, cfg: string): void {
     if (want && !lines.includes(`compression type ${COMPRESS_TYPES.join(' ')}`)) fail(`${app.name}: router.compress without its compression types`);
     if (want !== compressing.has(section)) fail(`${app.name}: compression ${want ? 'missing' : 'without router.compress'}`);
     compressing.delete(section);
+    const tunnel = lines.filter((l) => l.startsWith('timeout tunnel '));
+    if (app.timeoutTunnel !== undefined && app.mode !== 'http') fail(`${app.name}: router.timeout-tunnel on a tcp app`);
+    const wantTunnel = app.mode === 'http' && app.timeoutTunnel !== undefined ? [`timeout tunnel ${app.timeoutTunnel}`] : [];
+    if (JSON.stringify(tunnel) !== JSON.stringify(wantTunnel)) fail(`${app.name}: ${JSON.stringify(tunnel)} for router.timeout-tunnel ${app.timeoutTunnel}`);
   }
   if (compressing.size > 0) fail(`compression in ${[...compressing].join(', ')}, no app's`);
 }

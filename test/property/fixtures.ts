@@ -302,7 +302,7 @@ const INVALID_EDGE_TAGS = [
 ];
 
 /** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
-const TENANT_TAG_KEYS = ['compress'];
+const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel'];
 export const TAG_KEYS = [
   'mode',
   'port',
@@ -349,11 +349,18 @@ export const FEATURE_TAGS = [
   'router.compress',
   'router.compress=false',
   'router.compress=TRUE',
+  'router.timeout-tunnel=1h',
+  'router.timeout-tunnel=30S',
+  'router.timeout-tunnel=24h',
 ];
 const INVALID_FEATURE_TAGS = [
   'router.compress=yes',
   'router.compress=gzip',
   'router.compress=',
+  'router.timeout-tunnel=0s',
+  'router.timeout-tunnel=25h',
+  'router.timeout-tunnel=forever',
+  'router.timeout-tunnel=10',
   'router.auth',
   'router.auth=',
   'router.auth=a b',
