@@ -23,12 +23,19 @@ export const TENANT_SPECS = {
   // HAProxy's `timeout tunnel`: how long an upgraded connection (WebSocket) may idle. http apps only:
   // a tcp app's connection is a tunnel from the start, bounded by timeout-client/-server.
   'timeout-tunnel': { allowed: TIMEOUT_ALLOWED, scope: 'http', parse: parseTimeout },
+  // The protocol HAProxy speaks to the app's servers: h2 is cleartext HTTP/2 with prior knowledge
+  // (gRPC servers, h2c); h1 is HTTP/1.1, the default. Clients keep whatever they negotiated.
+  proto: {
+    allowed: 'h2 (the servers speak cleartext HTTP/2, e.g. gRPC), h1 (HTTP/1.1, the default)',
+    scope: 'http',
+    parse: (v) => (['h1', 'h2'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no),
+  },
 } satisfies Record<string, KeySpec>;
 
 type TenantKey = keyof typeof TENANT_SPECS;
 
 /** The AppRoute fields the third-wave tags decide. */
-export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel'>;
+export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'>;
 
 /** The settings from the winning vote of each key (unset fields stay absent). */
 export function tenantSettings(pick: (key: TenantKey) => string | undefined): TenantSettings {
@@ -36,6 +43,7 @@ export function tenantSettings(pick: (key: TenantKey) => string | undefined): Te
   if (pick('compress') === 'true') out.compress = true;
   const tunnel = pick('timeout-tunnel');
   if (tunnel !== undefined) out.timeoutTunnel = tunnel;
+  if (pick('proto') === 'h2') out.proto = 'h2';
   return out;
 }
 
@@ -44,5 +52,6 @@ export function tenantFields(t: TenantSettings): TenantSettings {
   const out: TenantSettings = {};
   if (t.compress !== undefined) out.compress = t.compress;
   if (t.timeoutTunnel !== undefined) out.timeoutTunnel = t.timeoutTunnel;
+  if (t.proto !== undefined) out.proto = t.proto;
   return out;
 }

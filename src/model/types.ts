@@ -163,6 +163,8 @@ export interface AppRoute {
   compress?: boolean;
   /** `router.timeout-tunnel`: HAProxy duration an upgraded connection (WebSocket) may idle (default 1h). */
   timeoutTunnel?: string;
+  /** `router.proto=h2`: HAProxy speaks cleartext HTTP/2 to the servers (gRPC); absent: HTTP/1.1. */
+  proto?: 'h2';
 }
 
 export interface HostRoute {

@@ -118,6 +118,8 @@ export interface AppView {
   compressTypes: string | null;
   /** `router.timeout-tunnel`: `timeout tunnel` of the backend (upgraded connections, WebSockets), or `null` (the defaults' 1h). */
   timeoutTunnel: string | null;
+  /** `router.proto`: `h2` when the servers speak cleartext HTTP/2 (`proto h2` on each server line), or `null` (HTTP/1.1). */
+  proto: 'h2' | null;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -367,11 +369,12 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
 }
 
 /** The third-wave fields of an AppView (router.compress), checked for printing. */
-function tenantView(app: AppRoute, what: string): Pick<AppView, 'compressTypes' | 'timeoutTunnel'> {
+function tenantView(app: AppRoute, what: string): Pick<AppView, 'compressTypes' | 'timeoutTunnel' | 'proto'> {
   const http = app.mode === 'http';
   return {
     compressTypes: http && app.compress === true ? COMPRESS_TYPES.join(' ') : null,
     timeoutTunnel: http && app.timeoutTunnel !== undefined ? checkMatch(app.timeoutTunnel, DURATION, `${what}: timeout-tunnel`) : null,
+    proto: http && app.proto !== undefined ? (checkMatch(app.proto, /^h2$/, `${what}: proto`) as 'h2') : null,
   };
 }
 

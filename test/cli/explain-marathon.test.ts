@@ -59,6 +59,13 @@ t.test('explain --marathon on the examples', async (t) => {
     t.match(r.stdout, /^rejections: none$/m);
   });
 
+  await t.test('the gRPC example speaks HTTP/2 to its servers', async (t) => {
+    const r = await explain(join(EXAMPLES, 'grpc', 'greeter.json'));
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /^ {2}router\.proto=h2 {2}→ {2}proto = h2$/m);
+    t.match(r.stdout, /HAProxy speaks cleartext HTTP\/2 to the servers/);
+  });
+
   await t.test('the blue-green members are served as their group', async (t) => {
     const r = await explain(join(EXAMPLES, 'blue-green', 'shop-green.json'));
     t.equal(r.code, 0, r.stderr);

@@ -4,6 +4,7 @@
 // client and an app really exchange.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { connect as connectH2, createServer as createH2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
@@ -42,6 +43,86 @@ async function routed(cluster: TestCluster, app: string, path = '/'): Promise<vo
 }
 
 const reloads = async (cluster: TestCluster) => (await showProc(cluster.config.haproxy.masterSocket)).master.reloads;
+
+/** A cleartext HTTP/2 server (prior knowledge, as `proto h2` speaks): /health, /echo, and a gRPC-style unary call. */
+async function serveH2(t: { teardown(fn: () => unknown): void }, label: string): Promise<{ port: number; checks(): number }> {
+  let checks = 0;
+  const server = createH2Server((req, res) => {
+    if (req.url === '/health') {
+      checks++;
+      res.writeHead(200).end('ok');
+    } else if (req.headers['content-type'] === 'application/grpc') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const message = Buffer.from(`${label}: hello ${Buffer.concat(chunks).subarray(5).toString()}`);
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(message.length, 1);
+        res.writeHead(200, { 'content-type': 'application/grpc' });
+        res.addTrailers({ 'grpc-status': '0', 'grpc-message': 'OK' });
+        res.end(Buffer.concat([prefix, message]));
+      });
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          label,
+          httpVersion: req.httpVersion,
+          authority: req.headers[':authority'] ?? req.headers.host,
+          proto: req.headers['x-forwarded-proto'],
+        }),
+      );
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sessions = new Set<import('node:http2').ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sessions) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, checks: () => checks };
+}
+
+/** A unary gRPC-style call over TLS (ALPN h2): one length-prefixed message, `te: trailers`; resolves with headers, body and trailers. */
+function grpcCall(
+  port: number,
+  authority: string,
+  message: Buffer,
+): Promise<{ alpn: string | false | undefined; status: number; headers: Record<string, unknown>; body: Buffer; trailers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const session = connectH2(`https://127.0.0.1:${port}`, { servername: authority, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+    session.on('error', reject);
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(message.length, 1);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/helloworld.Greeter/SayHello',
+      ':authority': authority,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    let headers: Record<string, unknown> = {};
+    let trailers: Record<string, unknown> = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => (headers = h));
+    stream.on('trailers', (h) => (trailers = h));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', reject);
+    stream.on('end', () => {
+      const alpn = session.alpnProtocol;
+      session.close();
+      resolve({ alpn, status: Number(headers[':status']), headers, body: Buffer.concat(chunks), trailers });
+    });
+    stream.end(Buffer.concat([prefix, message]));
+  });
+}
 
 const PAGE = `<!doctype html><title>compress</title>${'<p>A community site, served from the router. '.repeat(200)}`;
 
@@ -157,6 +238,52 @@ t.test('third-wave tenant features through a real HAProxy', async (t) => {
     long.send('still there');
     t.equal(await long.next(), 'chat: still there');
     long.close();
+  });
+
+  await t.test('router.proto=h2: HTTP/2 to the servers, gRPC-style over TLS at the edge', async (t) => {
+    const reports: { status: string; reloadReason?: string }[] = [];
+    const onApplied = (r: { status: string; reloadReason?: string }) => reports.push(r);
+    cluster.daemon.runner.on('applied', onApplied);
+    t.teardown(() => cluster.daemon.runner.off('applied', onApplied));
+    const first = await serveH2(t, 'greeter #1');
+    await deploy(cluster, '/greeter', first.port, ['router.proto=h2', 'router.healthcheck=/health'], 'agent-1');
+    // Routed only once HAProxy's own health check (over HTTP/2 too) has passed.
+    await routed(cluster, 'greeter', '/echo');
+    // HAProxy's new worker serves before the daemon has confirmed the reload: wait for the report.
+    await cluster.daemon.runner.settled();
+    t.ok(
+      reports.some(
+        (r) =>
+          r.status === 'reloaded' &&
+          /app greeter was added with servers speaking h2, and spare backends are rendered for HTTP\/1\.1/.test(r.reloadReason ?? ''),
+      ),
+      `a new h2 app never takes a spare rendered for HTTP/1.1: it reloads (${JSON.stringify(reports)})`,
+    );
+    t.ok(first.checks() > 0, 'the health check reached the app over HTTP/2');
+
+    const viaH1 = await rawRequest({ port: cluster.httpPort, path: '/echo', headers: [['host', host('greeter')]] });
+    t.equal(viaH1.status, 200);
+    t.match(JSON.parse(viaH1.body), { httpVersion: '2.0', authority: host('greeter'), proto: 'http' }, 'an HTTP/1.1 client: the app is spoken to in HTTP/2');
+
+    const call = await grpcCall(httpsPort, host('greeter'), Buffer.from('world'));
+    t.equal(call.alpn, 'h2', 'the client negotiated h2 at the edge');
+    t.equal(call.status, 200);
+    t.equal(call.headers['content-type'], 'application/grpc');
+    t.equal(call.body.subarray(5).toString(), 'greeter #1: hello world', 'the message came back in its gRPC frame');
+    t.match(call.trailers, { 'grpc-status': '0', 'grpc-message': 'OK' }, 'trailers pass through (gRPC status)');
+
+    // A second instance joins at runtime (`add server ... proto h2`), no reload.
+    await cluster.daemon.runner.settled();
+    const before = await reloads(cluster);
+    const second = await serveH2(t, 'greeter #2');
+    await deploy(cluster, '/greeter', second.port, ['router.proto=h2', 'router.healthcheck=/health'], 'agent-2');
+    await eventually(
+      'greeter #2 answers',
+      async () => (await grpcCall(httpsPort, host('greeter'), Buffer.from('again'))).body.subarray(5).toString() === 'greeter #2: hello again',
+      20_000,
+    );
+    await cluster.daemon.runner.settled();
+    t.equal(await reloads(cluster), before, 'the new h2 server was added through the runtime API');
   });
 
   await t.test('a tag change reloads once, validated', async (t) => {

@@ -13,6 +13,9 @@ t.test('tenant tags: valid values, normalised', async (t) => {
     ['router.timeout-tunnel=1h', 'timeout-tunnel', '1h'],
     ['router.timeout-tunnel=90S', 'timeout-tunnel', '90s'],
     ['router.timeout-tunnel=24h', 'timeout-tunnel', '24h'],
+    ['router.proto=h2', 'proto', 'h2'],
+    ['router.proto=H2', 'proto', 'h2'],
+    ['router.proto=h1', 'proto', 'h1'],
   ];
   for (const [tag, key, value] of cases) t.strictSame(parseRouterTag(tag, settings), { ok: true, key, value }, tag);
 });
@@ -26,6 +29,9 @@ t.test('tenant tags: bad values are rejected with the allowed values', async (t)
     ['router.timeout-tunnel=0s', /bad value "0s"/],
     ['router.timeout-tunnel=1d', /bad value "1d"/],
     ['router.timeout-tunnel', /needs a value/],
+    ['router.proto=h3', /^router\.proto: bad value "h3"; allowed: h2 \(the servers speak cleartext HTTP\/2, e\.g\. gRPC\), h1/],
+    ['router.proto=grpc', /bad value "grpc"/],
+    ['router.proto', /needs a value/],
   ];
   for (const [tag, reason] of cases) t.match(parseRouterTag(tag, settings), { ok: false, reason }, tag);
   const r = resolveTags('blog', [mc('blog', 1, { tags: ['router.compress=yes'] })], settings);
@@ -33,11 +39,11 @@ t.test('tenant tags: bad values are rejected with the allowed values', async (t)
   t.equal(r.settings.compress, undefined, 'the app keeps the default');
 });
 
-t.test('router.compress, router.timeout-tunnel: http apps only; the AppRoute fields', async (t) => {
+t.test('router.compress, router.timeout-tunnel, router.proto: http apps only; the AppRoute fields', async (t) => {
   const m = buildModel({
     services: {
-      site: [mc('site', 1, { tags: ['router.compress', 'router.timeout-tunnel=2h'] })],
-      off: [mc('off', 2, { tags: ['router.compress=false'] })],
+      site: [mc('site', 1, { tags: ['router.compress', 'router.timeout-tunnel=2h', 'router.proto=h2'] })],
+      off: [mc('off', 2, { tags: ['router.compress=false', 'router.proto=h1'] })],
       irc: [mc('irc', 3, { tags: ['router.mode=tcp', 'router.port=10001', 'router.compress', 'router.timeout-tunnel=1h'] })],
     },
     claims: [],
@@ -45,7 +51,9 @@ t.test('router.compress, router.timeout-tunnel: http apps only; the AppRoute fie
   });
   t.equal(m.apps.find((a) => a.name === 'site')?.compress, true);
   t.equal(m.apps.find((a) => a.name === 'site')?.timeoutTunnel, '2h');
+  t.equal(m.apps.find((a) => a.name === 'site')?.proto, 'h2');
   t.notOk('compress' in m.apps.find((a) => a.name === 'off')!, 'false leaves the field absent (the default)');
+  t.notOk('proto' in m.apps.find((a) => a.name === 'off')!, 'h1 leaves the field absent (the default)');
   t.notOk('compress' in m.apps.find((a) => a.name === 'irc')!);
   t.match(m.rejections, [
     { service: 'irc', subject: 'router.compress', reason: 'router.compress is only valid with router.mode=http; ignored' },

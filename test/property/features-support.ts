@@ -101,7 +101,8 @@ function sectionsOf(cfg: string): Map<string, string[]> {
 
 /**
  * The third-wave settings in the rendered haproxy.cfg: compression only in the backends of http
- * apps with router.compress, with exactly the text types; `timeout tunnel` exactly as tagged.
+ * apps with router.compress, with exactly the text types; `timeout tunnel` exactly as tagged;
+ * `proto h2` on every server line of a router.proto=h2 app and on no other.
  */
 export function checkTenantRendered(model: RoutingModel, cfg: string): void {
   const fail = (what: string) => {
@@ -121,6 +122,11 @@ export function checkTenantRendered(model: RoutingModel, cfg: string): void {
     const tunnel = lines.filter((l) => l.startsWith('timeout tunnel '));
     if (app.timeoutTunnel !== undefined && app.mode !== 'http') fail(`${app.name}: router.timeout-tunnel on a tcp app`);
     const wantTunnel = app.mode === 'http' && app.timeoutTunnel !== undefined ? [`timeout tunnel ${app.timeoutTunnel}`] : [];
+    if (app.proto !== undefined && app.mode !== 'http') fail(`${app.name}: router.proto on a tcp app`);
+    const servers = lines.filter((l) => l.startsWith('server '));
+    const h2 = app.mode === 'http' && app.proto === 'h2';
+    if (servers.some((l) => / proto h2( |$)/.test(l) !== h2)) fail(`${app.name}: server lines ${h2 ? 'without' : 'with'} proto h2`);
+    if (servers.some((l) => / proto /.test(l) && !/ proto h2( |$)/.test(l))) fail(`${app.name}: a proto other than h2`);
     if (JSON.stringify(tunnel) !== JSON.stringify(wantTunnel)) fail(`${app.name}: ${JSON.stringify(tunnel)} for router.timeout-tunnel ${app.timeoutTunnel}`);
   }
   if (compressing.size > 0) fail(`compression in ${[...compressing].join(', ')}, no app's`);

@@ -302,7 +302,7 @@ const INVALID_EDGE_TAGS = [
 ];
 
 /** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
-const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel'];
+const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto'];
 export const TAG_KEYS = [
   'mode',
   'port',
@@ -352,6 +352,9 @@ export const FEATURE_TAGS = [
   'router.timeout-tunnel=1h',
   'router.timeout-tunnel=30S',
   'router.timeout-tunnel=24h',
+  'router.proto=h2',
+  'router.proto=H2',
+  'router.proto=h1',
 ];
 const INVALID_FEATURE_TAGS = [
   'router.compress=yes',
@@ -361,6 +364,10 @@ const INVALID_FEATURE_TAGS = [
   'router.timeout-tunnel=25h',
   'router.timeout-tunnel=forever',
   'router.timeout-tunnel=10',
+  'router.proto=h3',
+  'router.proto=grpc',
+  'router.proto=http/2',
+  'router.proto=h2 h1',
   'router.auth',
   'router.auth=',
   'router.auth=a b',

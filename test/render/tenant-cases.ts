@@ -9,9 +9,10 @@ export const tenantCases: Record<string, { model: RoutingModel; settings: Render
     model: model([
       httpApp('wordpress', [server('10.0.0.50', 31070)], { compress: true }),
       httpApp('plain', [server('10.0.0.51', 31071)]),
+      httpApp('greeter', [server('10.0.0.54', 31074), server('10.0.0.55', 31075, false)], { proto: 'h2', healthcheck: '/health', maxconn: 50 }),
       httpApp('discourse', [server('10.0.0.53', 31073)], { timeoutTunnel: '2h', timeoutServer: '120s' }),
       // A tcp app's tags of the third wave are rejected by the model; the renderer ignores them too.
-      tcpApp('irc', 10001, [server('10.0.0.52', 31072)], { compress: true, timeoutTunnel: '1h' }),
+      tcpApp('irc', 10001, [server('10.0.0.52', 31072)], { compress: true, timeoutTunnel: '1h', proto: 'h2' }),
     ]),
     settings: { ...settings, spareBackends: 1 },
   },

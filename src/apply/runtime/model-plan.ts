@@ -129,7 +129,8 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
  * A free spare for a brand-new app, and the `add server` ops that fill it (named for the app's own
  * backend: the applier renames them), or why the app needs a reload. Eligible: an http app whose
  * section, renamed to the spare with its servers left out, is the spare's section (same settings:
- * no tag that changes a backend line), whose servers HAProxy 2.6 can add at runtime.
+ * no tag that changes a backend line), whose servers speak the spare's protocol and HAProxy 2.6
+ * can add at runtime.
  */
 function spareFor(
   templates: CompiledTemplates,
@@ -144,6 +145,8 @@ function spareFor(
   if (app.mode !== 'http') return { reason: `${added} (a tcp app needs its own listener)` };
   const free = spares.find((s) => !use.inUse.has(s.backend) && !claims.some((c) => c.spare === s.backend));
   if (free === undefined) return { reason: `${added} and every spare backend is taken (haproxy.spare_backends: ${spares.length})` };
+  // Spares are rendered for HTTP/1.1 servers: a router.proto=h2 app gets its own backend.
+  if (app.proto !== free.proto) return { reason: `${added} with servers speaking ${app.proto}, and spare backends are rendered for HTTP/1.1` };
   const spareText = templates.itemText('spares', free);
   const appText = templates.itemText('httpApps', app);
   const asSpare = templates.itemText('httpApps', { ...app, name: free.name, backend: free.backend, servers: [] });
