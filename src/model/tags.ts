@@ -317,6 +317,13 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
     }
   }
 
+  if (out.canary !== undefined && out.group === undefined) {
+    delete out.canary;
+    for (const tag of [...(votes.get('canary')?.values() ?? [])].flatMap((v) => [...v.tags]).sort(cmp)) {
+      rejections.push(reject('tag', app, tag, 'router.canary is for a member of a router.group (the requests that carry it go to that member); ignored'));
+    }
+  }
+
   let routable = true;
   if (mode === 'tcp') {
     const port = pick('port');

@@ -4,7 +4,7 @@
 // (groups.ts compares every setting but PER_MEMBER ones); what changes at runtime follows from
 // the rendered backend (src/apply/runtime/): all of these are backend lines, so a change reloads.
 import type { KeySpec, ParseResult } from './tags.js';
-import type { AppRoute } from './types.js';
+import type { AppRoute, CanaryRule } from './types.js';
 import { TIMEOUT_ALLOWED, parseTimeout } from './timeout-tag.js';
 
 const ok = (value: string): ParseResult => ({ ok: true, value });
@@ -12,6 +12,24 @@ const no: ParseResult = { ok: false };
 
 /** The response types router.compress gzips (HAProxy matches them before any `;` parameter). */
 export const COMPRESS_TYPES = ['text/html', 'text/css', 'text/plain', 'text/javascript', 'application/javascript', 'application/json', 'image/svg+xml'];
+
+/** A header name (a token of letters, digits and `-`), a cookie name (also `_`), a value: nothing HAProxy or HTTP treats specially. */
+const CANARY_RE = /^(header|cookie):([A-Za-z0-9_-]{1,64})=([A-Za-z0-9._~-]{1,64})$/;
+export const CANARY_ALLOWED =
+  'header:<Name>=<value> or cookie:<name>=<value>: a name of 1..64 A-Z a-z 0-9 - (cookies also _), a value of 1..64 A-Z a-z 0-9 . _ ~ -';
+
+/** `header:X-Canary=1` / `cookie:canary=yes` → the rule (header names lowercased: HTTP ignores their case). */
+export function parseCanary(v: string): CanaryRule | undefined {
+  const m = CANARY_RE.exec(v);
+  if (!m) return undefined;
+  const kind = m[1] as 'header' | 'cookie';
+  if (kind === 'header' && m[2]!.includes('_')) return undefined;
+  return { kind, name: kind === 'header' ? m[2]!.toLowerCase() : m[2]!, value: m[3]! };
+}
+
+export function formatCanary(c: CanaryRule): string {
+  return `${c.kind}:${c.name}=${c.value}`;
+}
 
 export const TENANT_SPECS = {
   compress: {
@@ -30,12 +48,24 @@ export const TENANT_SPECS = {
     scope: 'http',
     parse: (v) => (['h1', 'h2'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no),
   },
+  // A member of a router.group that takes the requests carrying this header or cookie (groups.ts).
+  canary: {
+    allowed: CANARY_ALLOWED,
+    scope: 'http',
+    parse: (v) => {
+      const c = parseCanary(v);
+      return c ? ok(formatCanary(c)) : no;
+    },
+  },
 } satisfies Record<string, KeySpec>;
 
 type TenantKey = keyof typeof TENANT_SPECS;
 
 /** The AppRoute fields the third-wave tags decide. */
-export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'>;
+export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'> & {
+  /** `router.canary` of a group member (the group's members keep their own: PER_MEMBER in groups.ts). */
+  canary?: CanaryRule;
+};
 
 /** The settings from the winning vote of each key (unset fields stay absent). */
 export function tenantSettings(pick: (key: TenantKey) => string | undefined): TenantSettings {
@@ -44,12 +74,14 @@ export function tenantSettings(pick: (key: TenantKey) => string | undefined): Te
   const tunnel = pick('timeout-tunnel');
   if (tunnel !== undefined) out.timeoutTunnel = tunnel;
   if (pick('proto') === 'h2') out.proto = 'h2';
+  const canary = pick('canary');
+  if (canary !== undefined) out.canary = parseCanary(canary)!;
   return out;
 }
 
-/** The tenant fields of an app's settings that are set (AppRoute keeps unset fields absent). */
-export function tenantFields(t: TenantSettings): TenantSettings {
-  const out: TenantSettings = {};
+/** The tenant fields of an app's route that are set (AppRoute keeps unset fields absent; a canary is its group's business). */
+export function tenantFields(t: TenantSettings): Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'> {
+  const out: Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'> = {};
   if (t.compress !== undefined) out.compress = t.compress;
   if (t.timeoutTunnel !== undefined) out.timeoutTunnel = t.timeoutTunnel;
   if (t.proto !== undefined) out.proto = t.proto;

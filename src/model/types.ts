@@ -80,10 +80,19 @@ export interface ServerRoute {
   weight?: number;
 }
 
+/** `router.canary`: requests whose header (name lowercased) or cookie has exactly this value. */
+export interface CanaryRule {
+  kind: 'header' | 'cookie';
+  name: string;
+  value: string;
+}
+
 /** One app of a `router.group` route, with the weight each of its servers gets. */
 export interface GroupMember {
   app: string;
   weight: number;
+  /** `router.canary`: requests that carry it go to this member only, whatever the weights. */
+  canary?: CanaryRule;
   /** Where the weight came from: the K/V key, or the default (every member equal). */
   weightFrom: 'kv' | 'default' | 'missing';
   servers: number;

@@ -71,6 +71,8 @@ t.test('explain --marathon on the examples', async (t) => {
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /served as group shop \(backend app_shop, host shop\.production\.mozilla\.community\)/);
     t.match(r.stdout, /owner admits it in paas-router\/weights\/shop/);
+    t.match(r.stdout, /^ {2}router\.canary=header:X-Canary=green {2}→ {2}canary = header:x-canary=green$/m);
+    t.match(r.stdout, /canary: requests with header x-canary=green go to shop-green only/);
   });
 
   const bad = async (name: string, definition: unknown): Promise<{ code: number; stdout: string; stderr: string }> => {

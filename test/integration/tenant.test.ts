@@ -12,7 +12,7 @@ import { showProc } from '../../src/apply/reload.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually, freePort } from '../helpers/net.js';
 import { openWebSocket, startWebSocketEcho } from './websocket.js';
-import { header, rawRequest } from './edge-client.js';
+import { h2Request, header, rawRequest } from './edge-client.js';
 
 const host = (app: string) => `${app}.production.mozilla.community`;
 
@@ -284,6 +284,59 @@ t.test('third-wave tenant features through a real HAProxy', async (t) => {
     );
     await cluster.daemon.runner.settled();
     t.equal(await reloads(cluster), before, 'the new h2 server was added through the runtime API');
+  });
+
+  await t.test('router.canary by header and by cookie beside the group weights', async (t) => {
+    const label = (name: string) =>
+      serve(t, (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-app': name });
+        res.end(`${name}\n`);
+      });
+    const [blue, green, red] = await Promise.all([label('blue'), label('green'), label('red')]);
+    await deploy(cluster, '/shop-blue', blue.port, ['router.group=shop'], 'agent-b');
+    await routed(cluster, 'shop');
+    // The owner (shop-blue) admits the others with weight 0: no share of the traffic, only their canaries.
+    await fetch(`${cluster.consul.url}/v1/kv/paas-router/weights/shop`, { method: 'PUT', body: 'shop-blue=100 shop-green=0 shop-red=0' });
+    await deploy(cluster, '/shop-green', green.port, ['router.group=shop', 'router.canary=header:X-Canary=green'], 'agent-g');
+    await deploy(cluster, '/shop-red', red.port, ['router.group=shop', 'router.canary=cookie:shop_track=red'], 'agent-r');
+    const who = async (headers: [string, string][] = []) => {
+      const r = await rawRequest({ port: cluster.httpPort, path: '/', headers: [['host', host('shop')], ...headers] });
+      return header(r, 'x-app')[0];
+    };
+    await eventually('green canary routed', async () => (await who([['x-canary', 'green']])) === 'green', 20_000);
+    await eventually('red canary routed', async () => (await who([['cookie', 'a=1; shop_track=red']])) === 'red', 20_000);
+    await cluster.daemon.runner.settled();
+
+    const plain = await Promise.all(Array.from({ length: 8 }, () => who()));
+    t.same(new Set(plain), new Set(['blue']), 'without the header or cookie: the weights (blue 100, the canaries 0)');
+    t.equal(await who([['X-Canary', 'green']]), 'green', 'the header (any case) goes to its member, whatever its weight');
+    t.equal(await who([['x-canary', 'red']]), 'blue', 'another value of the header: the weights');
+    t.equal(await who([['cookie', 'shop_track=red']]), 'red', 'the cookie goes to its member');
+    t.equal(await who([['cookie', 'shop_track=green']]), 'blue', 'another value of the cookie: the weights');
+    const overTls = await h2Request(httpsPort, host('shop'), host('shop'), '/', { 'x-canary': 'green' });
+    t.equal(overTls.headers['x-app'], 'green', 'HTTP/2 over TLS too');
+
+    // The weights still change at runtime while the canaries are in place.
+    const before = await reloads(cluster);
+    await fetch(`${cluster.consul.url}/v1/kv/paas-router/weights/shop`, { method: 'PUT', body: 'shop-blue=0 shop-green=100 shop-red=0' });
+    await eventually('the weights moved to green', async () => (await Promise.all(Array.from({ length: 4 }, () => who()))).every((a) => a === 'green'), 20_000);
+    t.equal(await who([['cookie', 'shop_track=red']]), 'red', 'the cookie canary is untouched by the weights');
+    await cluster.daemon.runner.settled();
+    t.equal(await reloads(cluster), before, 'weights: runtime, no reload');
+
+    // A canary member without a usable server: its requests follow the weights instead of a 503.
+    await registerMesosTask(cluster.consul.url, {
+      app: '/shop-red',
+      agent: 'agent-r',
+      ip: '127.0.0.1',
+      port: red.port,
+      tags: ['router.group=shop', 'router.canary=cookie:shop_track=red'],
+      status: 'critical',
+    });
+    await eventually('red drained', async () => (await who([['cookie', 'shop_track=red']])) === 'green', 20_000);
+    t.pass('the red canary falls back to the group while it has no passing instance');
+    await cluster.daemon.runner.settled();
+    t.equal(await reloads(cluster), before, "the canary member's instance was disabled in both backends at runtime");
   });
 
   await t.test('a tag change reloads once, validated', async (t) => {

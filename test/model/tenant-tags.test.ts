@@ -16,6 +16,8 @@ t.test('tenant tags: valid values, normalised', async (t) => {
     ['router.proto=h2', 'proto', 'h2'],
     ['router.proto=H2', 'proto', 'h2'],
     ['router.proto=h1', 'proto', 'h1'],
+    ['router.canary=header:X-Canary=green', 'canary', 'header:x-canary=green'],
+    ['router.canary=cookie:Shop_Track=v1.2~b', 'canary', 'cookie:Shop_Track=v1.2~b'],
   ];
   for (const [tag, key, value] of cases) t.strictSame(parseRouterTag(tag, settings), { ok: true, key, value }, tag);
 });
@@ -32,6 +34,12 @@ t.test('tenant tags: bad values are rejected with the allowed values', async (t)
     ['router.proto=h3', /^router\.proto: bad value "h3"; allowed: h2 \(the servers speak cleartext HTTP\/2, e\.g\. gRPC\), h1/],
     ['router.proto=grpc', /bad value "grpc"/],
     ['router.proto', /needs a value/],
+    ['router.canary=header:X_Canary=1', /^router\.canary: bad value "header:X_Canary=1"; allowed: header:<Name>=<value> or cookie:<name>=<value>/],
+    ['router.canary=query:x=1', /bad value/],
+    ['router.canary=cookie:c=', /bad value/],
+    ['router.canary=cookie:c=a;b', /bad value/],
+    ['router.canary=header:X-Canary', /bad value/],
+    [`router.canary=cookie:c=${'v'.repeat(65)}`, /bad value/],
   ];
   for (const [tag, reason] of cases) t.match(parseRouterTag(tag, settings), { ok: false, reason }, tag);
   const r = resolveTags('blog', [mc('blog', 1, { tags: ['router.compress=yes'] })], settings);
@@ -77,4 +85,54 @@ t.test('group members must agree on the third-wave settings', async (t) => {
     [{ kind: 'group', service: 'shop-green', reason: /disagrees with app shop-blue on compress \(\(unset\) vs true\)/ }],
   );
   t.equal(m.apps.find((a) => a.name === 'shop')?.compress, true);
+});
+
+t.test('router.canary: a member of a group only, its own, never on a path group, never twice', async (t) => {
+  const weights = (value: string) => [{ key: 'paas-router/weights/shop', value, createIndex: 9, modifyIndex: 9 }];
+  const m = buildModel({
+    services: {
+      'shop-blue': [mc('shop-blue', 1, { tags: ['router.group=shop'], createIndex: 1 })],
+      'shop-green': [mc('shop-green', 2, { tags: ['router.group=shop', 'router.canary=header:X-Canary=1'], createIndex: 2 })],
+      'shop-red': [mc('shop-red', 3, { tags: ['router.group=shop', 'router.canary=header:x-canary=1'], createIndex: 3 })],
+      alone: [mc('alone', 4, { tags: ['router.canary=cookie:c=1'] })],
+    },
+    claims: [],
+    settings,
+    weights: weights('shop-blue=1 shop-green=0 shop-red=0'),
+  });
+  const shop = m.apps.find((a) => a.name === 'shop')!;
+  t.same(
+    shop.members!.map((x) => [x.app, x.canary ?? null]),
+    [
+      ['shop-blue', null],
+      ['shop-green', { kind: 'header', name: 'x-canary', value: '1' }],
+      ['shop-red', null],
+    ],
+    'members differ on router.canary without disagreeing; the same rule twice: the first member by name keeps it',
+  );
+  t.match(
+    m.rejections.filter((r) => r.subject.startsWith('router.canary')),
+    [
+      { service: 'alone', subject: 'router.canary=cookie:c=1', reason: /router\.canary is for a member of a router\.group/ },
+      { service: 'shop-red', subject: 'router.canary=header:x-canary=1', reason: 'app shop-green of group shop has the same canary; ignored' },
+    ],
+  );
+  t.notOk('canary' in m.apps.find((a) => a.name === 'alone')!, 'no canary field on a route');
+
+  const paths = buildModel({
+    services: {
+      'docs-a': [mc('docs-a', 1, { tags: ['router.group=docs', 'router.path=/docs'], createIndex: 1 })],
+      'docs-b': [mc('docs-b', 2, { tags: ['router.group=docs', 'router.path=/docs', 'router.canary=header:X-B=1'], createIndex: 2 })],
+    },
+    claims: [],
+    settings,
+    weights: [{ key: 'paas-router/weights/docs', value: 'docs-a=1 docs-b=0', createIndex: 9, modifyIndex: 9 }],
+  });
+  t.notOk(
+    paths.apps.find((a) => a.name === 'docs')!.members!.some((x) => x.canary),
+    'no canary on a path group',
+  );
+  t.match(paths.rejections, [
+    { service: 'docs-b', subject: 'router.canary=header:x-b=1', reason: /served under router\.path \/docs: canaries are routed on whole hosts only/ },
+  ]);
 });

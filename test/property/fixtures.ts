@@ -302,7 +302,7 @@ const INVALID_EDGE_TAGS = [
 ];
 
 /** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
-const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto'];
+const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto', 'canary'];
 export const TAG_KEYS = [
   'mode',
   'port',
@@ -355,6 +355,10 @@ export const FEATURE_TAGS = [
   'router.proto=h2',
   'router.proto=H2',
   'router.proto=h1',
+  'router.canary=header:X-Canary=1',
+  'router.canary=header:x-canary=1',
+  'router.canary=cookie:canary=yes',
+  'router.canary=cookie:Track_2=v.1~b',
 ];
 const INVALID_FEATURE_TAGS = [
   'router.compress=yes',
@@ -368,6 +372,13 @@ const INVALID_FEATURE_TAGS = [
   'router.proto=grpc',
   'router.proto=http/2',
   'router.proto=h2 h1',
+  'router.canary=header:X_Canary=1',
+  'router.canary=query:x=1',
+  'router.canary=cookie:c=',
+  'router.canary=header:X-Canary',
+  'router.canary=cookie:c=a;b',
+  'router.canary=cookie:c=a"b',
+  'router.canary=header:=1',
   'router.auth',
   'router.auth=',
   'router.auth=a b',

@@ -75,12 +75,15 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
     const was = parseConfig(oldText);
     const is = parseConfig(newText);
     if (was.skeleton !== is.skeleton) return `the section of app ${now.name} changed beyond its servers`;
-    if (is.proxies.size !== 1 || !is.proxies.has(now.backend)) return 'unknown';
-    const wanted = is.proxies.get(now.backend)!;
-    const found = serverOps(now.backend, was.proxies.get(now.backend) ?? new Map(), wanted, is.balance.get(now.backend));
-    if ('reason' in found) return found.reason;
-    ops.push(...found.ops);
-    servers.set(now.backend, wanted);
+    // The app's own backend, and a group's canary backends (router.canary) with their members' servers.
+    const own = new Set([now.backend, ...(now.canaries ?? []).map((c) => c.backend)]);
+    if (!is.proxies.has(now.backend) || [...is.proxies.keys()].some((p) => !own.has(p))) return 'unknown';
+    for (const [backend, wanted] of is.proxies) {
+      const found = serverOps(backend, was.proxies.get(backend) ?? new Map(), wanted, is.balance.get(backend));
+      if ('reason' in found) return found.reason;
+      ops.push(...found.ops);
+      servers.set(backend, wanted);
+    }
     return undefined;
   };
   if (before.apps !== after.apps) {
