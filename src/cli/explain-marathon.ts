@@ -12,6 +12,7 @@ import { parseRouterTag, resolveTags } from '../model/tags.js';
 import type { AppRoute, ModelSettings, Rejection } from '../model/types.js';
 import { safeText } from '../model/text.js';
 import { EXIT_OK, EXIT_USAGE } from './common.js';
+import { type LiveView, readLiveView } from './explain.js';
 
 export interface MarathonExplanation {
   file: string;
@@ -56,7 +57,10 @@ function settingsOf(app: AppRoute): string[] {
   return lines;
 }
 
-export function explainMarathon(file: string, json: unknown, config: Config): MarathonExplanation {
+/** What Consul holds now (explain.ts readLiveView): the app is checked beside the running apps and the recorded owners. */
+export type LiveInputs = Pick<LiveView, 'catalog' | 'claims' | 'weights' | 'maintenance' | 'records' | 'delegations'> & { address: string };
+
+export function explainMarathon(file: string, json: unknown, config: Config, live?: LiveInputs): MarathonExplanation {
   const parsed = parseMarathonDefinition(json);
   const out: MarathonExplanation = { file, ports: [], tags: [], route: [], rejections: [], notes: [] };
   if (!parsed.ok) {
@@ -104,7 +108,21 @@ export function explainMarathon(file: string, json: unknown, config: Config): Ma
     }
   }
 
-  const model = buildModel({ services: { [def.service]: [instance] }, claims: [], settings });
+  // With Consul: the running apps and the recorded owners beside this definition (it replaces the
+  // app's running instances, as the deploy will), so names another app holds show as rejections.
+  const services = { ...(live?.catalog.services ?? {}), [def.service]: [instance] };
+  const model = buildModel({
+    services,
+    claims: live?.claims ?? [],
+    settings,
+    ...(live ? { weights: live.weights, maintenance: live.maintenance, claimRecords: live.records, delegations: live.delegations } : {}),
+  });
+  if (live) {
+    out.notes.push(`checked beside the apps and the recorded owners in Consul at ${live.address}`);
+    model.rejections = model.rejections.filter((r) => r.service === def.service);
+  } else {
+    out.notes.push('Consul not read: names other apps already own (hosts, tcp ports, groups) are not checked');
+  }
   out.rejections.push(...model.rejections.map(rejectionText));
   const app = model.apps.find((a) => a.name === def.service || a.members?.some((m) => m.app === def.service));
   if (app) {
@@ -142,6 +160,20 @@ export function formatMarathonExplanation(e: MarathonExplanation): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Consul's view when it answers within a few seconds; undefined without a reachable Consul (no cluster needed). */
+async function liveInputs(config: Config): Promise<LiveInputs | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), 3_000);
+  });
+  try {
+    const view = await Promise.race([readLiveView(config).catch(() => undefined), timeout]);
+    return view && { ...view, address: config.consul.address };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Exit 0 when nothing is rejected, 2 on a rejection or a file that is not an app definition. */
 export async function explainMarathonCommand(
   config: Config,
@@ -157,7 +189,7 @@ export async function explainMarathonCommand(
     err.write(`paas-router: cannot read the Marathon app definition ${file}: ${errorMessage(e)}\n`);
     return EXIT_USAGE;
   }
-  const e = explainMarathon(file, json, config);
+  const e = explainMarathon(file, json, config, await liveInputs(config));
   out.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : formatMarathonExplanation(e));
   return e.rejections.length > 0 ? EXIT_USAGE : EXIT_OK;
 }

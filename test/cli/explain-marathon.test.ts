@@ -5,9 +5,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { mesosServiceName } from '../../dev/consul/mesos.js';
 import { parseMarathonDefinition } from '../../src/model/marathon.js';
-import { cli } from './helpers.js';
+import { startDevConsul } from '../../dev/consul/server.js';
+import { mesosServiceName, registerMesosTask } from '../../dev/consul/mesos.js';
+import { cli, kvPut } from './helpers.js';
 
 const EXAMPLES = join(PACKAGE_ROOT, 'examples', 'marathon');
 
@@ -147,4 +148,39 @@ t.test('explain --marathon on the examples', async (t) => {
     r = await cli(['explain', '--config', configFile]);
     t.equal(r.code, 2);
   });
+});
+
+t.test('explain --marathon with Consul reachable: the names other apps own', async (t) => {
+  const consul = await startDevConsul({ port: 0 });
+  const work = await mkdtemp(join(tmpdir(), 'paas-router-marathon-live-'));
+  t.teardown(async () => {
+    await consul.close();
+    await rm(work, { recursive: true, force: true });
+  });
+  const configFile = join(work, 'config.yaml');
+  await writeFile(configFile, 'cluster: production\nbase_domain: mozilla.community\n');
+  await registerMesosTask(consul.url, { app: '/old-irc', agent: 'a1', ip: '10.0.0.5', port: 31000, tags: ['router.mode=tcp', 'router.port=10001'] });
+  await registerMesosTask(consul.url, {
+    app: '/shop-blue',
+    agent: 'a1',
+    ip: '10.0.0.6',
+    port: 31001,
+    tags: ['router.group=shop', 'router.healthcheck=/', 'router.balance=roundrobin'],
+  });
+  // The daemon recorded the group when blue first ran alone.
+  await kvPut(consul.url, 'paas-router/claims/names/shop', JSON.stringify({ owner: 'shop-blue', as: 'group', members: ['shop-blue'] }));
+  const explain = (file: string) => cli(['explain', '--marathon', file, '--config', configFile, '--consul-addr', consul.url]);
+
+  let r = await explain(join(EXAMPLES, 'irc-bouncer.json'));
+  t.equal(r.code, 2, r.stdout);
+  t.match(r.stdout, /note: checked beside the apps and the recorded owners in Consul at http:\/\/127\.0\.0\.1:\d+/);
+  t.match(r.stdout, /^ {2}conflict .*10001.*old-irc/m);
+
+  r = await explain(join(EXAMPLES, 'blue-green', 'shop-green.json'));
+  t.equal(r.code, 2, r.stdout);
+  t.match(r.stdout, /^ {2}group "shop": .*not admitted to group shop/m);
+
+  r = await explain(join(EXAMPLES, 'wordpress.json'));
+  t.equal(r.code, 0, r.stdout);
+  t.notMatch(r.stdout, /old-irc|shop-blue/, 'other apps’ own rejections are not this app’s');
 });
