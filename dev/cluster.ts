@@ -16,6 +16,7 @@ import { startDevConsul, type DevConsul } from './consul/server.js';
 import { CONSUL_AGENT_BIN, CONSUL_AGENT_MISSING, consulAgentInstalled, startConsulAgent } from './consul/agent.js';
 import { registerMesosTask, type MesosRegistration, type MesosTask } from './consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from './haproxy-process.js';
+import { freePort } from './net.js';
 import { readMarathonApps, type MarathonApp } from './marathon.js';
 import { requestThrough, tcpBanner } from './probe.js';
 import { startTrafficGenerator, trafficPlan } from './traffic.js';
@@ -195,6 +196,8 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
         stats_port: opts.statsPort ?? httpPort + 324,
         hard_stop_after: '5s',
         ...workerAccount(),
+        // Registered in the agent for HAProxy peers (only the real agent has the agent API).
+        peers: useAgent ? { port: await freePort(), name: 'router-1' } : { port: 0 },
         ...(haproxyOverrides as object | undefined),
       },
       wait: { min: '20ms', max: '200ms' },

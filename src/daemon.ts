@@ -5,6 +5,7 @@ import { acmeEnabled } from './acme/config.js';
 import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
 import { ClaimRecorder } from './claims/recorder.js';
+import { PeerRegistration } from './peers/registration.js';
 import { HOSTS_MAP } from './apply/runtime/parse.js';
 import { CertificateRuntime } from './apply/runtime/certificates.js';
 import type { Config } from './config/config.js';
@@ -35,7 +36,12 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     baseDomain: config.baseDomain,
     serviceIdPrefixes: config.consul.serviceIdPrefixes,
     domainsPrefix: config.consul.domainsPrefix,
-    reservedPorts: [config.haproxy.httpPort, config.haproxy.httpsPort, config.haproxy.statsPort],
+    reservedPorts: [
+      config.haproxy.httpPort,
+      config.haproxy.httpsPort,
+      config.haproxy.statsPort,
+      ...(config.haproxy.peers.port ? [config.haproxy.peers.port] : []),
+    ],
     tcpPorts: config.haproxy.tcpPorts,
     weightsPrefix: config.consul.weightsPrefix,
     maintenancePrefix: config.consul.maintenancePrefix,
@@ -174,7 +180,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP, 'maintenance.map']);
   const runner = new Runner({
     sources: {
-      catalog: new ConsulCatalogSource(client, timing, log),
+      catalog: new ConsulCatalogSource(client, timing, log, (progress) => (runner.state.startup = progress)),
       domains: new ConsulDomainsSource(client, config.consul.domainsPrefix, timing, log),
       weights: new ConsulKvFeatureSource('consul-weights', client, config.consul.weightsPrefix, timing, log),
       maintenance: new ConsulKvFeatureSource('consul-maintenance', client, config.consul.maintenancePrefix, timing, log),
@@ -185,6 +191,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     },
     spareSettleMs: config.haproxy.spareSettleMs,
     claimRecorder: new ClaimRecorder({ client, graceMs: config.consul.claimGraceMs, log }),
+    ...(config.haproxy.peers.port ? { peerName: config.haproxy.peers.name } : {}),
     certificates: secrets ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log }) : undefined,
     applier,
     configDir: config.haproxy.configDir,
@@ -205,6 +212,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     runner,
     metrics,
     credentials,
+    hosts: config.listenHosts,
     log,
     info: {
       version: VERSION,
@@ -225,8 +233,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     throw err;
   }
   const acme = acmeFrom(config, secrets, client, runner, server.url, log);
+  const { peers } = config.haproxy;
+  const registration = peers.port ? new PeerRegistration({ client, name: peers.name, port: peers.port, bindAddress: peers.bindAddress, log }) : undefined;
   runner.start();
   acme?.start();
+  registration?.start();
   log.info(
     { consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir },
     'paas-router started',
@@ -240,6 +251,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     acme,
     async stop() {
       await acme?.stop(); // releases the lock: another router takes over without waiting
+      await registration?.stop(); // the other routers drop this one from their peers
       await server.stop();
       await traffic.stop();
       timeline.detach();

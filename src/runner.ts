@@ -9,6 +9,7 @@ import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import type { ModelSettings, RoutingModel } from './model/types.js';
 import type { TlsStatus } from './render/certificates.js';
+import { peersFrom } from './model/peers.js';
 import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
@@ -18,7 +19,8 @@ import { ShrinkGuard } from './runner/guard.js';
 import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
-import { recordApply } from './runner/record.js';
+import { logSpareClaims, recordApply } from './runner/record.js';
+import { rejectionDelta, rejectionLogLine } from './runner/rejection-log.js';
 import { retryOnce } from './runner/retry.js';
 import { logTlsChanges } from './runner/tls-log.js';
 import type { Source, SourceStatus } from './sources/source.js';
@@ -63,6 +65,8 @@ export interface RunnerOptions {
   spareSettleMs?: number;
   /** Records who holds each shared name after every build (absent: nothing is recorded, e.g. `render`). */
   claimRecorder?: ClaimRecorder;
+  /** `haproxy.peers.name` when peers are on: the `peers` section is rendered from the catalog's routers. */
+  peerName?: string;
 }
 
 interface Latest {
@@ -265,7 +269,13 @@ export class Runner extends EventEmitter {
       );
       model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
-      const base = { ...this.opts.renderSettings, stats: secrets?.stats ?? this.opts.renderSettings.stats, ...(this.acme ? { acme: this.acme } : {}) };
+      const peers = peersFrom(catalog.services, this.opts.peerName);
+      const base = {
+        ...this.opts.renderSettings,
+        stats: secrets?.stats ?? this.opts.renderSettings.stats,
+        ...(this.acme ? { acme: this.acme } : {}),
+        ...(peers ? { peers } : {}),
+      };
       tls = secrets && this.opts.certificates ? tlsBuild(model, secrets.certificates, configDir) : undefined;
       const renderAt = (dir: string): RenderedFiles => ({
         ...renderFiles(templates, model, { ...base, configDir: dir, tls: tls?.settingsFor(dir) }),
@@ -376,20 +386,15 @@ export class Runner extends EventEmitter {
     const apps = this.opts.applier.appsOnSpares;
     const total = this.incremental.runningSpares(this.opts.applier.runningFiles);
     this.state.spares = { total: total ?? this.state.spares?.total ?? 0, apps };
-    for (const claim of report.spares ?? [])
-      this.opts.log.info(
-        { app: claim.app, spare: claim.spare, backend: claim.backend },
-        `app ${claim.app} is served from spare backend ${claim.spare} (no reload) until the next reload gives it backend ${claim.backend}`,
-      );
+    logSpareClaims(this.opts.log, report.spares ?? []);
     // Only a change restarts the wait: a build that changed nothing (a Vault refresh) is quiet.
     this.armSpareSettle(report.status === 'runtime' || report.status === 'reloaded');
     this.emit('applied', report);
   }
 
   private logRejectionChanges(before: RoutingModel | undefined, after: RoutingModel): void {
-    const seen = new Set((before?.rejections ?? []).map((r) => JSON.stringify(r)));
-    for (const r of after.rejections) {
-      if (!seen.has(JSON.stringify(r))) this.opts.log.warn({ rejection: r }, `rejected ${r.kind} input for ${r.service}: ${r.reason}`);
-    }
+    // One line per build, not one per rejection: tenants decide how many there are.
+    const line = rejectionLogLine(rejectionDelta(before?.rejections, after.rejections));
+    if (line) this.opts.log[line.level](line.fields, line.message);
   }
 }

@@ -5,6 +5,7 @@ import type { AcmeView } from './acme/view.js';
 import type { TlsStatus } from './render/certificates.js';
 import type { RoutingModel } from './model/types.js';
 import type { SourceStatus } from './sources/source.js';
+import type { ReadProgress } from './sources/consul/catalog-source.js';
 
 export interface BuildError {
   code: string;
@@ -44,6 +45,8 @@ export interface RouterState {
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
   runningChecksum?: string;
+  /** The first read of the Consul catalog: services read of those listed (absent until the list is read). */
+  startup?: ReadProgress;
   /**
    * Brand-new apps HAProxy serves from spare backends until the next reload (docs/incremental.md),
    * and how many spares the running configuration has.

@@ -7,12 +7,15 @@
 // - 'slow'      holds the request for its wait (only when it is a blocking read) plus 2 s,
 //               then runs it without blocking: longer than a client that allows
 //               wait + wait/16 + a little slack should wait.
+// - 'hold'      answers 200 at once but holds the body until the fault is cleared (a space every
+//               second keeps clients' idle timeouts from firing), then runs the request: a test
+//               sees a read in flight for as long as it needs (a start half way), whatever the load.
 // The three fast modes answer immediately on purpose: a client that re-requests at once
 // then shows up in requestCount.
 import type { Reply } from './reply.js';
 
-export type FaultMode = 'none' | 'http500' | 'garbage' | 'truncated' | 'slow';
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'http500', 'garbage', 'truncated', 'slow'];
+export type FaultMode = 'none' | 'http500' | 'garbage' | 'truncated' | 'slow' | 'hold';
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'http500', 'garbage', 'truncated', 'slow', 'hold'];
 export const SLOW_EXTRA_MS = 2000;
 
 export const isFaultMode = (value: string): value is FaultMode => (FAULT_MODES as readonly string[]).includes(value);

@@ -11,7 +11,7 @@ import { blockingQuery, parseBlockingParams, type BlockingParams, type WaitTime 
 import { SLOW_EXTRA_MS, immediateFault, isFaultMode, truncateReply, type FaultMode } from './faults.js';
 import { HttpError, type Reply } from './reply.js';
 import { parseRegistration } from './registration.js';
-import { findRoute } from './routes.js';
+import { findRoute, type Handled } from './routes.js';
 import { DevConsulState, reportedIndex } from './state.js';
 
 export type { FaultMode } from './faults.js';
@@ -151,6 +151,47 @@ class DevConsulServer implements DevConsul {
   setFault(mode: FaultMode): void {
     if (!isFaultMode(mode)) throw new RangeError(`unknown fault mode: ${String(mode)}`);
     this.fault = mode;
+    this.faultsChanged();
+  }
+
+  /** Requests held by the 'hold' fault look again at their fault when one changes. */
+  private holds = new Set<() => void>();
+
+  private faultsChanged(): void {
+    for (const wake of [...this.holds]) wake();
+  }
+
+  /**
+   * The 'hold' fault: 200 and the read headers at once, then a space every second (JSON allows
+   * leading whitespace) so that no client's idle timeout ends the hold, and the body, read at
+   * that moment, once the fault is cleared.
+   */
+  private async holdThenSend(res: ServerResponse, handled: Handled, current: () => FaultMode, signal: AbortSignal): Promise<void> {
+    setReadMeta(res, this.state.index, 'leader');
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const keepAlive = setInterval(() => res.write(' '), 1_000);
+    try {
+      await this.held(this.untilReleased(current, signal));
+    } finally {
+      clearInterval(keepAlive);
+    }
+    if (signal.aborted || res.destroyed) return;
+    const reply = handled.kind === 'read' ? handled.query().reply : handled.apply();
+    res.end(reply.kind === 'json' ? JSON.stringify(reply.body) : reply.kind === 'text' ? reply.body : '');
+  }
+
+  /** Resolves once `current()` is no longer 'hold' (or the request is gone). */
+  private untilReleased(current: () => FaultMode, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        if (current() === 'hold' && !signal.aborted) return;
+        this.holds.delete(wake);
+        resolve();
+      };
+      this.holds.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+      wake();
+    });
   }
 
   private readonly serviceFaults = new Map<string, FaultMode>();
@@ -159,6 +200,7 @@ class DevConsulServer implements DevConsul {
     if (!isFaultMode(mode)) throw new RangeError(`unknown fault mode: ${String(mode)}`);
     if (mode === 'none') this.serviceFaults.delete(name);
     else this.serviceFaults.set(name, mode);
+    this.faultsChanged();
   }
 
   setAclToken(token: string | undefined): void {
@@ -238,10 +280,11 @@ class DevConsulServer implements DevConsul {
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
     this.requestCount += 1;
-    const serviceFault = url.pathname.startsWith('/v1/health/service/')
-      ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length)))
-      : undefined;
-    const fault = serviceFault ?? this.fault;
+    const faultNow = () =>
+      (url.pathname.startsWith('/v1/health/service/')
+        ? this.serviceFaults.get(decodeURIComponent(url.pathname.slice('/v1/health/service/'.length)))
+        : undefined) ?? this.fault;
+    const fault = faultNow();
     // Responses since Consul 1.9 carry the default policy even with ACLs off.
     res.setHeader('X-Consul-Default-Acl-Policy', this.aclToken === undefined ? 'allow' : 'deny');
     const immediate = immediateFault(fault);
@@ -275,6 +318,7 @@ class DevConsulServer implements DevConsul {
     if (decision.kind === 'deny') throw new HttpError(403, decision.message);
     routeReq.filtered = decision.kind === 'filter';
     const handled = route.handle(routeReq, this.state);
+    if (fault === 'hold') return this.holdThenSend(res, handled, faultNow, signal);
 
     if (fault === 'slow') {
       await this.held(delay((blocking.minIndex > 0 ? blocking.waitMs : 0) + SLOW_EXTRA_MS, signal, this.time.clock));

@@ -8,6 +8,7 @@ import type { RoutingModel } from '../model/types.js';
 import type { ConsulClient } from '../sources/consul/client.js';
 import type { VaultClient } from '../sources/vault/client.js';
 import type { CertificateSecret, SecretsSnapshot } from '../sources/vault/types.js';
+import { VaultCasError } from '../sources/vault/errors.js';
 import { Backoff } from '../util/backoff.js';
 import { loadOrCreateAccount, type AccountKey } from './account.js';
 import type { AcmeConfig } from './config.js';
@@ -227,8 +228,7 @@ export class AcmeManager {
         result = (await this.store(host, issued, token)) ? 'issued' : 'lock-lost';
         if (result === 'lock-lost') error = 'the ACME lock was lost before the certificate was written';
       } catch (err) {
-        const code = errorCode(err);
-        result = code === 'ACME_LOCK_LOST' ? 'lock-lost' : code.startsWith('VAULT_') ? 'store-failed' : 'order-failed';
+        result = orderResultOf(err);
         error = errorMessage(err);
       }
     }
@@ -272,7 +272,7 @@ export class AcmeManager {
       issued_by: this.opts.holder,
     };
     if (!(await vault.kvWrite(path, data, current?.version ?? 0))) {
-      throw Object.assign(new Error(`tls/${host} changed in Vault during the write`), { code: 'VAULT_CAS' });
+      throw new VaultCasError(`tls/${host} changed in Vault during the write`);
     }
     this.written.set(host, { secret: { certificate: issued.certificate, privateKey: issued.privateKey, source: ACME_SOURCE }, at: Date.now() });
     this.opts.secrets.refresh(); // served by this router now; the others at their next Vault read
@@ -305,4 +305,10 @@ export class AcmeManager {
       now: Date.now(),
     });
   }
+}
+
+/** How a failed order is counted: a lost lock, a failed store in Vault (every VAULT_* code), or the order itself. */
+export function orderResultOf(err: unknown): OrderResult {
+  const code = errorCode(err);
+  return code === 'ACME_LOCK_LOST' ? 'lock-lost' : code.startsWith('VAULT_') ? 'store-failed' : 'order-failed';
 }

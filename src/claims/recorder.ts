@@ -7,10 +7,11 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OwnedName } from '../model/types.js';
 import type { ConsulClient } from '../sources/consul/client.js';
+import { MAX_TXN_OPS } from '../sources/consul/writes.js';
 import { planClaimWrites, type ClaimWrite } from './plan.js';
 
 export interface ClaimRecorderOptions {
-  client: Pick<ConsulClient, 'kvSetCas' | 'kvDeleteCas'>;
+  client: Pick<ConsulClient, 'kvSetCas' | 'kvDeleteCas' | 'kvTransaction'>;
   graceMs: number;
   log: Logger;
   now?: () => number;
@@ -68,18 +69,36 @@ export class ClaimRecorder {
   private async pass(writes: ClaimWrite[]): Promise<void> {
     const pass: ClaimPass = { written: 0, lost: 0, failed: 0 };
     const errors: string[] = [];
+    const one = async (w: ClaimWrite) => {
+      try {
+        const ok = w.op === 'put' ? await this.opts.client.kvSetCas(w.key, JSON.stringify(w.value), w.cas) : await this.opts.client.kvDeleteCas(w.key, w.cas);
+        if (ok) pass.written++;
+        else pass.lost++;
+      } catch (err) {
+        pass.failed++;
+        if (errors.length < 3) errors.push(`${w.key}: ${errorMessage(err)}`);
+      }
+    };
+    // Transactions of up to 64 writes: a first start that records 10 000 names is ~160 requests
+    // and Raft entries, not 10 000. One lost check-and-set rolls its transaction back: then its
+    // writes go one by one, and each wins or loses on its own.
+    const batches: ClaimWrite[][] = [];
+    for (let i = 0; i < writes.length; i += MAX_TXN_OPS) batches.push(writes.slice(i, i + MAX_TXN_OPS));
     await Promise.all(
-      writes.map((w) =>
+      batches.map((batch) =>
         this.limit(async () => {
-          try {
-            const ok =
-              w.op === 'put' ? await this.opts.client.kvSetCas(w.key, JSON.stringify(w.value), w.cas) : await this.opts.client.kvDeleteCas(w.key, w.cas);
-            if (ok) pass.written++;
-            else pass.lost++;
-          } catch (err) {
-            pass.failed++;
-            if (errors.length < 3) errors.push(`${w.key}: ${errorMessage(err)}`);
+          if (batch.length > 1) {
+            try {
+              const ops = batch.map((w) => ({ key: w.key, cas: w.cas, ...(w.op === 'put' ? { value: JSON.stringify(w.value) } : {}) }));
+              if (await this.opts.client.kvTransaction(ops)) {
+                pass.written += batch.length;
+                return;
+              }
+            } catch (err) {
+              if (errors.length < 3) errors.push(`transaction: ${errorMessage(err)}`);
+            }
           }
+          for (const w of batch) await one(w);
         }),
       ),
     );

@@ -130,7 +130,8 @@ export function statusUrlOf(config: Config): string {
  */
 export async function spareOf(statusUrl: string, app: string): Promise<string | undefined> {
   try {
-    const res = await fetch(`${statusUrl}/status`, { signal: AbortSignal.timeout(1_000) });
+    // One app whole (`?app=`): the answer stays small however many apps the daemon routes.
+    const res = await fetch(`${statusUrl}/status?app=${encodeURIComponent(app)}`, { signal: AbortSignal.timeout(1_000) });
     if (!res.ok) return undefined;
     const doc = (await res.json()) as { haproxy?: { spares?: { apps?: { app: string; spare: string }[] } } };
     return doc.haproxy?.spares?.apps?.find((a) => a.app === app)?.spare;

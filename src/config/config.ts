@@ -13,6 +13,14 @@ export interface VaultAppRoleAuth {
   mount: string;
 }
 
+/** `haproxy.peers`: this router in the cluster's HAProxy `peers` section. */
+export interface PeersConfig {
+  port: number;
+  /** '' = the node's address (as registered by its Consul agent). */
+  bindAddress: string;
+  name: string;
+}
+
 /** `haproxy.*` keys of the production edge (docs/edge.md). */
 export interface EdgeConfig {
   statsBindAddress: string;
@@ -93,6 +101,8 @@ export interface Config {
     spareBackends: number;
     /** Quiet time before apps on spares are consolidated by a validated reload, ms. */
     spareSettleMs: number;
+    /** Rate-limit counters shared between the routers (HAProxy `peers`); port 0 = off. */
+    peers: PeersConfig;
   } & EdgeConfig;
   /** Never-shrink guard: hold a change that drops more than `maxShrink` of the routes at once. */
   guard: { maxShrink: number; confirmAfterMs: number };
@@ -101,6 +111,8 @@ export interface Config {
   listen: { host: string; port: number };
   /** Credentials file for the status listener (`user:$scrypt$...` lines); '' = none. */
   listenAuthFile: string;
+  /** Host header values the status listener answers (lowercase, optional :port); [] = `listen` and loopback names. */
+  listenHosts: string[];
   logLevel: string;
   /** Traffic sampling: one `show stat` every `intervalMs`, kept for `windowMs` (docs/traffic.md). */
   traffic: { intervalMs: number; windowMs: number };

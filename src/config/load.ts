@@ -1,6 +1,7 @@
 // defaults + YAML file + environment (HashiCorp names) + flags → validated Config. Fails fast with
 // an error naming the bad key, so a typo never becomes a silently ignored setting.
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { acmeConfigFrom, checkAcmeConfig } from '../acme/config.js';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -111,7 +112,25 @@ export function validateConfig(raw: Raw, origin: string, env: NodeJS.ProcessEnv 
   }
   const traffic = trafficProblem(config.traffic);
   if (traffic) throw new ConfigError(`invalid configuration (${origin}):\n  ${traffic}`);
+  const peers = peersProblem(config.haproxy);
+  if (peers) throw new ConfigError(`invalid configuration (${origin}):\n  ${peers}`);
   return config;
+}
+
+/** The peers listener takes a port of its own: not one of the router's, not one a tcp app may take. */
+function peersProblem(h: Config['haproxy']): string | undefined {
+  const port = h.peers.port;
+  if (port === 0) return undefined;
+  const own = { http_port: h.httpPort, https_port: h.httpsPort, stats_port: h.statsPort };
+  for (const [key, p] of Object.entries(own)) if (p === port) return `haproxy.peers.port: ${port} is also haproxy.${key}`;
+  if (h.tcpPorts.some((r) => port >= r.from && port <= r.to)) return `haproxy.peers.port: ${port} is inside haproxy.tcp_ports (a tcp app could take it)`;
+  return undefined;
+}
+
+/** A host name as a peer name: its first label, in HAProxy's peer-name characters. */
+function peerNameOf(host: string): string {
+  const name = (host.split('.')[0] ?? '').replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63);
+  return /^[A-Za-z0-9]/.test(name) ? name : `router-${name}`;
 }
 
 /** The ring holds window / interval samples per app: both bounded so its memory is. */
@@ -200,6 +219,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
       spareBackends: f.haproxy.spare_backends,
       spareSettleMs: ms(f.haproxy.spare_settle),
+      peers: { port: f.haproxy.peers.port, bindAddress: f.haproxy.peers.bind_address, name: f.haproxy.peers.name ?? peerNameOf(hostname()) },
       ...edgeConfig(f.haproxy),
     },
     guard: { maxShrink: f.guard.max_shrink, confirmAfterMs: ms(f.guard.confirm_after) },
@@ -207,6 +227,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
     wait: { minMs: ms(f.wait.min), maxMs: ms(f.wait.max) },
     listen: splitListen(f.listen),
     listenAuthFile: f.listen_auth_file,
+    listenHosts: f.listen_hosts.map((h) => h.toLowerCase()),
     logLevel: f.log_level,
     traffic: { intervalMs: ms(f.traffic.interval), windowMs: ms(f.traffic.window) },
     metrics: { perApp: f.metrics.per_app },

@@ -1,4 +1,4 @@
-// The config file's shape (DESIGN.md §5): snake_case as operators write it, every key defaulted.
+// The config file's shape (docs/configuration.md): snake_case as operators write it, every key defaulted.
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
@@ -150,6 +150,24 @@ export const fileSchema = z
         spare_backends: z.number().int().min(0).max(1000).default(16),
         /** Quiet time after which apps on spare backends get their own backend (one validated reload). */
         spare_settle: duration.refine((v) => parseDuration(v)! >= 1_000, { message: 'must be at least 1s' }).default('5m'),
+        /** The routers of a cluster share rate-limit counters through HAProxy `peers` (docs/features.md). */
+        peers: z
+          .object({
+            /** Port of this router's peers listener, registered in Consul as service `paas-router`; 0: off. */
+            port: z.number().int().min(0).max(65535).default(8405),
+            /** Address it listens on and is registered with; '' = the node's address as its Consul agent knows it. */
+            bind_address: z
+              .string()
+              .refine((v) => v === '' || isIP(v) !== 0, { message: 'must be an IP address, or "" for the node address' })
+              .default(''),
+            /** This router's peer name, unique in the cluster; default: the host name. */
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 characters A-Z a-z 0-9 _ . - (a host name)')
+              .optional(),
+          })
+          .strict()
+          .prefault({}),
         ...edgeKeys,
       })
       .strict()
@@ -172,6 +190,10 @@ export const fileSchema = z
       .default('127.0.0.1:9107'),
     // user:scrypt-hash lines (`paas-router passwd`); required when `listen` is not a loopback address.
     listen_auth_file: z.string().default(''),
+    // Host names the status listener answers (DNS rebinding); empty: `listen` itself and loopback names.
+    listen_hosts: z
+      .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be a host name, an IPv4 address or [IPv6], with an optional :port'))
+      .default([]),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Traffic sampled from HAProxy's `show stat` (docs/traffic.md).
     traffic: z

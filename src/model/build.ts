@@ -101,6 +101,7 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
     ...(t.path !== undefined ? { path: t.path, stripPath: t.stripPath === true } : {}),
     // Until applyAuth gives it its users (every build), a router.auth app is one that answers 503.
     ...(t.auth !== undefined ? { auth: { realm: t.auth, path: '', users: [], failure: 'no-entry' as const } } : {}),
+    ...(t.rateLimit !== undefined ? { rateLimit: t.rateLimit } : {}),
     ...tenantFields(t),
   };
   const createIndex = firstCreateIndex(usable);

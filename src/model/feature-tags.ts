@@ -1,17 +1,20 @@
-// Second-wave per-app feature tags: router.redirect, router.allow, router.auth, router.group,
-// router.path, router.strip-path. Only the syntax of each value is checked here; what needs the whole model
+// Per-app feature tags: router.redirect, router.allow, router.auth, router.group, router.path,
+// router.strip-path, router.rate-limit, router.rate-limit-path. Only the syntax of each value is checked here; what needs the whole model
 // (a redirect target among the app's own hosts, group agreement, path claims) is checked in
 // features.ts and groups.ts.
 import { isIPv4, isIPv6 } from 'node:net';
 import { MAX_REALM, REALM_RE } from './auth.js';
 import { MAX_LABEL, labelsProblem, validateFqdn } from './fqdn.js';
 import type { KeySpec, ParseResult } from './tags.js';
-import type { AppRoute } from './types.js';
+import { parseDuration } from '../config/duration.js';
+import type { AppRoute, RateLimit } from './types.js';
 import { safeText } from './text.js';
 
 /** At most this many networks per `router.allow` (HAProxy stops at 64 words per config line). */
 export const MAX_ALLOW = 32;
 export const MAX_PATH = 128;
+/** Most requests a `router.rate-limit` may allow per period. */
+export const MAX_RATE_REQUESTS = 1_000_000;
 /** A path prefix: `/seg[/seg...]`, segments of unreserved characters, no `.`/`..` segment, no trailing `/`. */
 const PATH_RE = /^(?:\/[A-Za-z0-9._~-]+)+$/;
 
@@ -89,15 +92,37 @@ export const FEATURE_SPECS = {
     scope: 'http',
     parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no()),
   },
+  'rate-limit': {
+    allowed: `<requests>/<period>: 1..${MAX_RATE_REQUESTS} requests per client address in a period of 1s..24h, e.g. 20/10s`,
+    scope: 'http',
+    parse: (v) => {
+      const m = /^([1-9][0-9]{0,6})\/([1-9][0-9]*(?:ms|s|m|h))$/.exec(v.toLowerCase());
+      const periodMs = m ? parseDuration(m[2]!) : undefined;
+      if (!m || periodMs === undefined || Number(m[1]) > MAX_RATE_REQUESTS) return no();
+      if (periodMs < 1_000 || periodMs > 86_400_000) return no('the period must be 1s..24h');
+      return ok(`${m[1]}/${m[2]}`);
+    },
+  },
+  'rate-limit-path': {
+    allowed: `a path prefix /segment[/segment...] of A-Z a-z 0-9 . _ ~ -, at most ${MAX_PATH} characters (only requests under it are counted and limited)`,
+    scope: 'http',
+    parse: (v) => (v.length <= MAX_PATH && /^(?:\/[A-Za-z0-9._~-]+)+$/.test(v) && !v.split('/').some((seg) => seg === '.' || seg === '..') ? ok(v) : no()),
+  },
 } satisfies Record<string, KeySpec>;
+
+/** `20/10s` → its parts (the value already passed the tag's parser). */
+export function rateLimitOf(value: string, path: string | undefined): RateLimit {
+  const [requests, period] = value.split('/') as [string, string];
+  return { requests: Number(requests), period, periodMs: parseDuration(period)!, ...(path !== undefined ? { path } : {}) };
+}
 
 type FeatureKey = keyof typeof FEATURE_SPECS;
 
 /** The AppSettings fields the feature tags decide, from the winning vote of each key. */
 export function featureSettings(
   pick: (key: FeatureKey) => string | undefined,
-): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string; auth?: string } {
-  const out: Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath'> & { group?: string; auth?: string } = {};
+): Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath' | 'rateLimit'> & { group?: string; auth?: string } {
+  const out: Pick<AppRoute, 'redirect' | 'allow' | 'path' | 'stripPath' | 'rateLimit'> & { group?: string; auth?: string } = {};
   const redirect = pick('redirect');
   if (redirect !== undefined) out.redirect = redirect;
   const allow = pick('allow');
@@ -111,5 +136,7 @@ export function featureSettings(
     out.path = path;
     out.stripPath = pick('strip-path') === 'true';
   }
+  const rate = pick('rate-limit');
+  if (rate !== undefined) out.rateLimit = rateLimitOf(rate, pick('rate-limit-path'));
   return out;
 }

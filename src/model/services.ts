@@ -4,6 +4,7 @@ import type { ServiceInstance } from '../sources/types.js';
 import type { ModelSettings, Rejection, ServerRoute } from './types.js';
 import { MAX_HOSTNAME, labelsProblem } from './fqdn.js';
 import { endpointProblem } from './own-endpoints.js';
+import { ROUTER_SERVICE } from './peers.js';
 import { reject } from './rejections.js';
 import { badFlagTags, hasFlag, tagsHaveFlag } from './tags.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, numCmp, safeText } from './text.js';
@@ -87,6 +88,12 @@ export function serviceVerdict(
     return { rejections };
   }
   const name = original.toLowerCase();
+  if (name === ROUTER_SERVICE) {
+    rejections.push(
+      reject('service', original, original, `the name ${ROUTER_SERVICE} is the routers' own service in Consul (their peers registrations); service not routed`),
+    );
+    return { rejections };
+  }
   const problem =
     serviceNameProblem(name, defaultHostOf(name)) ??
     // The original is checked too: U+212A KELVIN SIGN lowercases to an ASCII "k".

@@ -205,7 +205,7 @@ export function badFlagTags(instances: ServiceInstance[], flag: 'expose' | 'skip
 /** What the tags decide about an app: exactly these fields of its AppRoute. */
 export type AppSettings = Pick<
   AppRoute,
-  'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath'
+  'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath' | 'rateLimit'
 > &
   EdgeSettings &
   TenantSettings & {
@@ -314,6 +314,11 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
   if (out.path === undefined) {
     for (const tag of [...(votes.get('strip-path')?.values() ?? [])].flatMap((v) => [...v.tags])) {
       rejections.push(reject('tag', app, tag, 'router.strip-path needs router.path=/prefix; ignored'));
+    }
+  }
+  if (out.rateLimit === undefined) {
+    for (const tag of [...(votes.get('rate-limit-path')?.values() ?? [])].flatMap((v) => [...v.tags])) {
+      rejections.push(reject('tag', app, tag, 'router.rate-limit-path needs router.rate-limit=<requests>/<period>; ignored'));
     }
   }
 

@@ -174,6 +174,18 @@ export interface AppRoute {
   timeoutTunnel?: string;
   /** `router.proto=h2`: HAProxy speaks cleartext HTTP/2 to the servers (gRPC); absent: HTTP/1.1. */
   proto?: 'h2';
+  /** `router.rate-limit` (and `router.rate-limit-path`): requests per client address per period; over it, 429. */
+  rateLimit?: RateLimit;
+}
+
+/** Per client address (after the trusted-proxy rules), shared by the routers through HAProxy peers. */
+export interface RateLimit {
+  requests: number;
+  /** HAProxy duration as written, e.g. `10s`. */
+  period: string;
+  periodMs: number;
+  /** `router.rate-limit-path`: only requests under this prefix are counted and limited. */
+  path?: string;
 }
 
 export interface HostRoute {

@@ -127,6 +127,22 @@ export interface AppView {
   canaries: AppView[];
   /** A canary backend's ACL condition (`{ req.fhdr(x-canary) -m str 1 }`), else `null`. */
   canaryMatch: string | null;
+  /** `router.rate-limit`: the stick-table and the 429 rule of the app's backend; else `null`. */
+  rateLimit: RateLimitView | null;
+}
+
+export interface RateLimitView {
+  requests: number;
+  /** HAProxy duration: the rate's period and the table's expiry. */
+  period: string;
+  /** Seconds of `Retry-After` (the period, rounded up). */
+  retryAfter: number;
+  /** `router.rate-limit-path` prefix, or `null` (every request counts). */
+  path: string | null;
+  /** The `peers` section the table is shared through, or `null` (this router counts alone). */
+  peers: string | null;
+  /** Behind trusted proxies the client is `var(txn.client)` (set by the frontends), else `src`. */
+  client: string;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -209,6 +225,8 @@ export interface TemplateData {
   userlists: { name: string; users: { name: string; hash: string }[] }[];
   /** ACME on: the account thumbprint HTTP-01 challenges are answered with (`acme-challenge` partial); else `null`. */
   acme: { thumbprint: string } | null;
+  /** The routers sharing rate-limit tables (`peers` section, `localpeer`); `null` while this router is alone. */
+  peers: { section: string; self: string; list: { name: string; endpoint: string }[] } | null;
 }
 
 export interface EdgeView {
@@ -410,6 +428,36 @@ function canaryViews(app: AppRoute, view: AppView, what: string): AppView[] {
       return { ...view, backend: `${CANARY_PREFIX}${member}`, servers, canaries: [], canaryMatch: `{ ${fetch} -m str ${value} }` };
     });
 }
+/** Name of the `peers` section rate-limit tables are shared through. */
+export const PEERS_SECTION = 'paas_router';
+
+function rateLimitView(app: AppRoute, what: string, settings: RenderSettings): RateLimitView | null {
+  const r = app.rateLimit;
+  if (r === undefined || app.mode !== 'http') return null;
+  if (!Number.isSafeInteger(r.requests) || r.requests < 1) fail(`${what}: rate-limit requests must be a positive integer`);
+  return {
+    requests: r.requests,
+    period: checkMatch(r.period, DURATION, `${what}: rate-limit period`),
+    retryAfter: Math.max(1, Math.ceil(r.periodMs / 1000)),
+    path: r.path === undefined ? null : checkMatch(r.path, PATH_PREFIX, `${what}: rate-limit-path`),
+    peers: settings.peers ? PEERS_SECTION : null,
+    client: (settings.edge?.trustedProxies?.length ?? 0) > 0 ? 'var(txn.client)' : 'src',
+  };
+}
+
+/** The `peers` section: this router's name and every router's endpoint, checked for printing. */
+function peersView(settings: RenderSettings): TemplateData['peers'] {
+  const p = settings.peers;
+  if (!p) return null;
+  const self = checkMatch(p.self, PEER_NAME, 'peers: this router');
+  const list = p.list.map((peer) => ({
+    name: checkMatch(peer.name, PEER_NAME, 'peers: name'),
+    endpoint: formatEndpoint(peer.address, peer.port, `peer ${peer.name}`),
+  }));
+  if (!list.some((peer) => peer.name === self)) fail(`peers: this router (${self}) is not in the list`);
+  return { section: PEERS_SECTION, self, list };
+}
+const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Prefix of the userlist of a router.auth app. */
 export const USERLIST_PREFIX = 'auth_';
@@ -503,6 +551,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     ...featureView(app, what),
     ...authView(app, what),
     ...tenantView(app, what),
+    rateLimit: rateLimitView(app, what, settings),
     maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
     canaries: [],
     canaryMatch: null,
@@ -674,6 +723,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     canaryRoutes,
     userlists: userlistsView(model.apps),
     acme: acmeData(settings.acme),
+    peers: peersView(settings),
   };
 }
 

@@ -48,6 +48,11 @@ export interface RenderSettings {
   /** `haproxy.spare_backends`: spare backends rendered for brand-new apps (absent: none). */
   spareBackends?: number;
   /**
+   * The cluster's routers, when there are at least two with this one among them (src/model/peers.ts):
+   * rate-limit counters are shared through a `peers` section. Absent: each router counts alone.
+   */
+  peers?: PeersSettings;
+  /**
    * ACME on: the account key's JWK thumbprint. The HTTP frontend then answers
    * `/.well-known/acme-challenge/<token>` with `<token>.<thumbprint>` itself (HTTP-01).
    */
@@ -79,3 +84,9 @@ export interface TemplateSource {
 
 /** Output file name → content. Always contains `haproxy.cfg`, `hosts.map` and `maintenance.map`. */
 export type RenderedFiles = Record<string, string>;
+
+/** The `peers` section: this router's peer name and every router's peers endpoint, sorted by name. */
+export interface PeersSettings {
+  self: string;
+  list: { name: string; address: string; port: number }[];
+}

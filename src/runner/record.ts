@@ -4,7 +4,11 @@
 import type { ApplyReport } from '../apply/applier.js';
 import type { Logger } from '../log.js';
 import type { RoutingModel } from '../model/types.js';
+import { changedApps } from '../server/timeline.js';
 import type { RouterState } from '../state.js';
+
+/** App names quoted in an apply's log line; the rest are counted (a start at 10 000 apps is one line). */
+export const APPS_NAMED = 5;
 
 /** Statuses after which the live files are the candidate's (HAProxy runs them, or loads them when it answers). */
 const LIVE = new Set<ApplyReport['status']>(['runtime', 'reloaded', 'haproxy-unreachable']);
@@ -22,6 +26,9 @@ export function recordApply(
   at = Date.now(),
 ): void {
   state.lastApply = { ...report, at };
+  // What changed for HAProxy, as a count and the first names (fields of the one line): never a line per app.
+  const changed = LIVE.has(report.status) ? changedApps(state.liveModel, model) : [];
+  const apps = { changed: changed.length, first: changed.slice(0, APPS_NAMED) };
   switch (report.status) {
     case 'unchanged':
       // HAProxy already runs exactly this model (e.g. files adopted after a daemon restart).
@@ -35,7 +42,7 @@ export function recordApply(
       state.counters.runtimeChanges += 1;
       state.lastRuntimeChangeAt = at;
       log.info(
-        { checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs, writeMs: report.writeMs, profile: report.profile },
+        { checksum: report.checksum, ops: report.runtimeOps, runtimeMs: report.runtimeMs, writeMs: report.writeMs, profile: report.profile, apps },
         'configuration applied through the runtime API, no reload',
       );
       break;
@@ -47,7 +54,7 @@ export function recordApply(
           validateMs: report.validateMs,
           reloadMs: report.reloadMs,
           reason: report.reloadReason,
-          apps: model?.apps.length,
+          apps: { ...apps, total: model?.apps.length },
           profile: report.profile,
         },
         'configuration applied, HAProxy reloaded',
@@ -57,8 +64,8 @@ export function recordApply(
       // Before HAProxy ever ran a configuration of ours (a new node, the dev cluster) this is the
       // normal start: HAProxy loads the files when it starts. Afterwards it means HAProxy went away.
       if (state.runningChecksum === undefined && state.lastReloadAt === undefined) {
-        log.info({ reason: report.error?.message }, 'configuration validated and written; HAProxy is not running yet and loads it when it starts');
-      } else log.warn({ error: report.error?.message }, 'configuration written; HAProxy not reachable, will reload when it answers');
+        log.info({ reason: report.error?.message, apps }, 'configuration validated and written; HAProxy is not running yet and loads it when it starts');
+      } else log.warn({ error: report.error?.message, apps }, 'configuration written; HAProxy not reachable, will reload when it answers');
       break;
     case 'refused':
       state.counters.refusedConfigs += 1;
@@ -82,4 +89,21 @@ export function recordApply(
 function countReload(state: RouterState, at: number): void {
   state.counters.reloads += 1;
   state.lastReloadAt = at;
+}
+
+/** Brand-new apps served from spare backends: a line each for a few, else one counted line. */
+export function logSpareClaims(log: Logger, claims: readonly { app: string; spare: string; backend: string }[]): void {
+  if (claims.length > APPS_NAMED) {
+    const first = claims.slice(0, APPS_NAMED).map((c) => `${c.app} (${c.spare})`);
+    log.info(
+      { apps: claims.length, first: claims.slice(0, APPS_NAMED) },
+      `${claims.length} apps are served from spare backends (no reload) until the next reload gives them their own: ${first.join(', ')} and ${claims.length - APPS_NAMED} more`,
+    );
+    return;
+  }
+  for (const claim of claims)
+    log.info(
+      { app: claim.app, spare: claim.spare, backend: claim.backend },
+      `app ${claim.app} is served from spare backend ${claim.spare} (no reload) until the next reload gives it backend ${claim.backend}`,
+    );
 }

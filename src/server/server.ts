@@ -11,7 +11,10 @@ import type { Logger } from '../log.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { Runner } from '../runner.js';
 import { parseBasicAuth, type CredentialsProvider } from './auth.js';
+import { allowedHosts, hostAllowed } from './hosts.js';
 import type { RouterMetrics } from './metrics.js';
+import type { Rank } from './status-page.js';
+import { parseStatusQuery, StatusQueryError } from './status-query.js';
 import { evaluateHealth, statusDocument, type StatusInfo } from './status.js';
 import type { Timeline } from './timeline.js';
 import { trafficSeriesDocument, withTraffic, type TrafficSource } from './traffic-view.js';
@@ -47,6 +50,8 @@ export interface StatusServerOptions {
   metrics: RouterMetrics;
   info: Omit<StatusInfo, 'listen' | 'auth'>;
   credentials?: CredentialsProvider;
+  /** `listen_hosts`: Host headers answered; empty or absent = the `listen` address and loopback names. */
+  hosts?: readonly string[];
   log: Logger;
   now?: () => number;
   /** Traffic sampled from HAProxy and the change timeline (docs/traffic.md). */
@@ -122,7 +127,18 @@ export class StatusServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://status.invalid').pathname;
+    const url = new URL(req.url ?? '/', 'http://status.invalid');
+    const path = url.pathname;
+    // Before anything else, /healthz included: a page of a hostile domain resolving to 127.0.0.1 must read nothing.
+    if (!hostAllowed(req.headers.host, this.hosts, this.port)) {
+      const shown = (req.headers.host ?? '').slice(0, 100);
+      return this.send(
+        res,
+        421,
+        'text/plain; charset=utf-8',
+        `misdirected request: this listener does not answer for host ${JSON.stringify(shown)} (see listen_hosts)\n`,
+      );
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return this.send(res, 405, 'text/plain; charset=utf-8', 'method not allowed: this listener is read-only\n');
@@ -141,13 +157,42 @@ export class StatusServer {
       return this.send(res, 401, 'text/plain; charset=utf-8', 'authentication required\n');
     }
     if (path === '/status') {
-      const doc = withTraffic(statusDocument(runner.state, this.info(), now, metrics.lastDecisiveReport), this.opts.traffic, this.opts.timeline?.list());
-      return this.send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(doc, null, 2)}\n`);
+      let doc: ReturnType<typeof statusDocument>;
+      try {
+        doc = statusDocument(runner.state, this.info(), now, metrics.lastDecisiveReport, parseStatusQuery(url.searchParams), this.rank());
+      } catch (err) {
+        if (err instanceof StatusQueryError) return this.send(res, 400, 'text/plain; charset=utf-8', `bad /status query: ${err.message}\n`);
+        throw err;
+      }
+      return this.send(
+        res,
+        200,
+        'application/json; charset=utf-8',
+        `${JSON.stringify(withTraffic(doc, this.opts.traffic, this.opts.timeline?.list()), null, 2)}\n`,
+      );
     }
     if (path === '/traffic') return this.sendTraffic(req, res);
     if (path === '/metrics') return this.send(res, 200, metrics.contentType, await metrics.metrics());
     const file = STATIC_FILES[path]!;
     return this.send(res, 200, file.type, this.files.get(file.file)!);
+  }
+
+  private get hosts(): readonly string[] {
+    return allowedHosts(this.opts.listen.host, this.opts.hosts ?? []);
+  }
+
+  /** Apps ranked by their latest traffic sample, for the sorts other than by name. */
+  private rank(): Rank | undefined {
+    const traffic = this.opts.traffic;
+    if (!traffic) return undefined;
+    const spares = new Map((this.opts.runner.state.spares?.apps ?? []).map((a) => [a.app, a.spare]));
+    return (app, sort) => {
+      const backend = spares.get(app.name) ?? app.backend;
+      // 5xx: over the last minute of samples, not one interval (often none in a short one).
+      if (sort === 'errors') return traffic.ring.recentErrors(backend, Math.max(1, Math.round(60_000 / traffic.status.intervalMs))) ?? -1;
+      const t = traffic.ring.traffic(backend);
+      return (sort === 'rate' ? t?.rate : t?.responseMs) ?? -1;
+    };
   }
 
   /** `/traffic?since=<unix ms>`: the chart series after `since` (the whole window without it). */

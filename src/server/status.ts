@@ -8,7 +8,20 @@ import { describeFeatures } from '../model/describe.js';
 import type { AppRoute, GroupMember, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { RouterState } from '../state.js';
+import { HOSTS_PER_APP, pageApps, pageRejections, type Rank, type RejectionPage } from './status-page.js';
+import { DEFAULT_QUERY, type StatusQuery } from './status-query.js';
 import type { AppTrafficView, ServerTrafficView, TimelineView, TrafficStatusView } from './traffic-view.js';
+
+/** Tenant-made lists in the summary (failing reads, https-only hosts, ACME hosts) show this many, then a count. */
+export const SUMMARY_LIST_MAX = 20;
+/** Names quoted in one health warning. */
+const WARNING_NAMES = 5;
+
+/** `a, b, c and 12 more`: a warning stays one short line whatever the list's length. */
+function names(list: readonly string[], max = WARNING_NAMES): string {
+  const shown = list.slice(0, max).join(', ');
+  return list.length > max ? `${shown} and ${list.length - max} more` : shown;
+}
 
 /** Sources that must have synced for the router to be healthy; others (e.g. Vault, whose
  *  secrets are cached) are shown and warned about but do not fail /healthz. */
@@ -48,7 +61,8 @@ const NOT_LOADED: Record<string, string> = {
  * refused checksum and says nothing new).
  */
 export function evaluateHealth(state: RouterState, now: number, decisive?: ApplyReport): Health {
-  const reasons: string[] = [];
+  const starting = startupLine(state);
+  const reasons: string[] = starting ? [starting] : [];
   const warnings: string[] = [];
   const required = new Set<string>(REQUIRED_SOURCES);
   for (const name of REQUIRED_SOURCES) {
@@ -93,7 +107,7 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   }
   const httpOnly = (state.tls?.httpOnlyHosts ?? []).filter((h) => h.httpsOnly);
   if (httpOnly.length > 0) {
-    warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${httpOnly.map((h) => h.host).join(', ')}`);
+    warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${names(httpOnly.map((h) => h.host))}`);
   }
   warnings.push(...acmeWarnings(state));
   if (state.lastBuildError)
@@ -110,7 +124,7 @@ function acmeWarnings(state: RouterState): string[] {
   const failing = acme.hosts.filter((h) => h.certificateSource === null && h.lastResult !== null && h.lastResult !== 'issued');
   if (failing.length > 0)
     out.push(
-      `ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${failing.map((h) => `${h.host} (${h.lastResult})`).join(', ')}`,
+      `ACME: ${failing.length} custom domain(s) without a certificate after a failed attempt (see acme.hosts): ${names(failing.map((h) => `${h.host} (${h.lastResult})`))}`,
     );
   return out;
 }
@@ -134,6 +148,8 @@ export interface SourceView {
   lastError: { code: string; message: string; at: string | null } | null;
   /** Parts failing to read while the source works (Consul services whose health read fails). */
   failing: { subject: string; code: string; message: string; at: string | null }[];
+  /** Failing reads beyond the SUMMARY_LIST_MAX shown. */
+  failingMore: number;
 }
 
 export interface ServerView {
@@ -153,6 +169,8 @@ export interface AppView {
   port: number | null;
   balance: string;
   hosts: { host: string; source: 'default' | 'kv'; key: string | null }[];
+  /** Hosts beyond the HOSTS_PER_APP shown in a page (`?app=<name>` shows them all). */
+  hostsMore: number;
   servers: ServerView[];
   serversUp: number;
   serversDown: number;
@@ -203,21 +221,35 @@ export interface StatusDocument {
   };
   /** `serving`: what HAProxy runs; `latest-build`: nothing applied yet, the last build shown. */
   routesFrom: 'serving' | 'latest-build' | 'none';
+  /** The first read of the Consul catalog; null before the service list is read. */
+  startup: { read: number; total: number; done: boolean; line: string | null } | null;
+  /** Everything of the latest served (or built) model, whatever the page holds. */
+  counts: { apps: number; hosts: number; customDomains: number; rejections: number; conflicts: number };
+  /** The page asked for (DESIGN §5): `apps` holds `limit` apps after `after`, in `sort` order, matching `q`. */
+  query: { limit: number; after: string | null; q: string | null; app: string | null; sort: string; rejectionsAfter: string | null };
+  /** Apps matching the query (every app without `q`). */
+  total: number;
+  /** The app name to pass as `after` for the next page; null on the last page. */
+  next: string | null;
+  /** One page of apps. */
   apps: AppView[];
+  /** The hosts of the apps of this page (as capped per app). */
   hosts: { host: string; app: string; backend: string; source: 'default' | 'kv'; key: string | null }[];
   customDomains: { host: string; app: string; key: string }[];
-  /** Inputs rejected by the latest build (bad tags, bad FQDNs, unroutable services...). */
+  /** One page of the inputs rejected by the latest build (bad tags, bad FQDNs, unroutable services...). */
   rejections: RejectionView[];
-  /** Hosts or ports claimed twice, and claims of reserved names. */
+  /** Hosts or ports claimed twice, and claims of reserved names (paged with `rejections`). */
   conflicts: RejectionView[];
+  /** Totals by kind, and how to get the next page of rejections and conflicts. */
+  rejectionsPage: RejectionPage['summary'];
   /** TLS from Vault (null without Vault): certificates in use (no key material), rejected ones, HTTP-only hosts. */
-  tls: TlsStatus | null;
+  tls: (TlsStatus & { httpOnlyHostsMore?: number }) | null;
   /** The traffic sampler's state (docs/traffic.md). */
   traffic?: TrafficStatusView;
   /** Recent changes, newest first (docs/traffic.md). */
   timeline?: TimelineView[];
   /** ACME (null when off): lock holder, per custom domain certificate source, expiry, last order, next try. */
-  acme: AcmeView | null;
+  acme: (AcmeView & { hostsMore?: number }) | null;
 }
 
 /** The model's host routes by app, built once per document (a filter per app is quadratic at 10 000 apps). */
@@ -231,14 +263,15 @@ function hostsByApp(model: RoutingModel): Map<string, RoutingModel['hosts']> {
   return out;
 }
 
-function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>, spares: ReadonlyMap<string, string>): AppView {
+function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>, spares: ReadonlyMap<string, string>, hostCap: number): AppView {
   const servers: ServerView[] = app.servers.map((s) => ({ name: s.name, id: s.id, address: s.address, port: s.port, state: s.passing ? 'up' : 'down' }));
   const settings: Record<string, string | number | boolean> = { httpsOnly: app.httpsOnly, sticky: app.sticky };
   if (app.healthcheck !== undefined) settings.healthcheck = app.healthcheck;
   if (app.maxconn !== undefined) settings.maxconn = app.maxconn;
   if (app.timeoutServer !== undefined) settings.timeoutServer = app.timeoutServer;
   Object.assign(settings, edgeFields(app));
-  const hosts = routes.get(app.name) ?? [];
+  const hosts = new Map((routes.get(app.name) ?? []).map((h) => [h.host, h]));
+  const shownHosts = app.hosts.length > hostCap ? app.hosts.slice(0, hostCap) : app.hosts;
   const onSpare = spares.get(app.name);
   return {
     spare: onSpare ?? null,
@@ -247,10 +280,11 @@ function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>, spar
     mode: app.mode,
     port: app.port ?? null,
     balance: app.balance,
-    hosts: app.hosts.map((host) => {
-      const route = hosts.find((h) => h.host === host);
+    hosts: shownHosts.map((host) => {
+      const route = hosts.get(host);
       return { host, source: route?.source ?? 'default', key: route?.key ?? null };
     }),
+    hostsMore: app.hosts.length - shownHosts.length,
     servers,
     serversUp: servers.filter((s) => s.state === 'up').length,
     serversDown: servers.filter((s) => s.state === 'down').length,
@@ -268,9 +302,12 @@ function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>, spar
   };
 }
 
-function appViews(model: RoutingModel, spares: ReadonlyMap<string, string>): AppView[] {
-  const routes = hostsByApp(model);
-  return model.apps.map((a) => appView(a, routes, spares));
+function appViews(apps: readonly AppRoute[], model: RoutingModel, spares: ReadonlyMap<string, string>, hostCap: number): AppView[] {
+  if (apps.length === 0) return [];
+  // Only the hosts of the page's apps: the cost follows the page, not the model.
+  const wanted = new Set(apps.map((a) => a.name));
+  const routes = hostsByApp({ ...model, hosts: model.hosts.filter((h) => wanted.has(h.app)) });
+  return apps.map((a) => appView(a, routes, spares, hostCap));
 }
 
 /** The page, /status and the logs say it the same way: the app first, the spare as where it runs. */
@@ -280,7 +317,18 @@ export function spareLine(app: { name: string; backend: string }, spare: string)
 
 const rejectionView = (r: Rejection): RejectionView => ({ kind: r.kind, service: r.service, subject: r.subject, reason: r.reason, key: r.key ?? null });
 
-export function statusDocument(state: RouterState, info: StatusInfo, now: number, decisive?: ApplyReport): StatusDocument {
+/**
+ * The /status document for `query` (default: the first page). `rank` orders apps by traffic for
+ * the sorts other than by name. Throws StatusQueryError for an `after` unknown in a traffic order.
+ */
+export function statusDocument(
+  state: RouterState,
+  info: StatusInfo,
+  now: number,
+  decisive?: ApplyReport,
+  query: StatusQuery = DEFAULT_QUERY,
+  rank?: Rank,
+): StatusDocument {
   const required = new Set<string>(REQUIRED_SOURCES);
   const names = [...new Set([...REQUIRED_SOURCES, ...Object.keys(state.sources)])];
   const sources: SourceView[] = names.map((name) => {
@@ -292,7 +340,8 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       lastSyncAt: iso(s?.lastSyncAt),
       syncAgeSeconds: s?.lastSyncAt === undefined ? null : seconds(now - s.lastSyncAt),
       lastError: s?.lastError ? { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) } : null,
-      failing: (s?.failing ?? []).map((f) => ({ subject: f.subject, code: f.code, message: f.message, at: iso(f.at) })),
+      failing: (s?.failing ?? []).slice(0, SUMMARY_LIST_MAX).map((f) => ({ subject: f.subject, code: f.code, message: f.message, at: iso(f.at) })),
+      failingMore: Math.max(0, (s?.failing ?? []).length - SUMMARY_LIST_MAX),
     };
   });
   const model = state.liveModel ?? state.builtModel;
@@ -301,6 +350,16 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
   const last = state.lastApply;
   const spareApps = state.spares?.apps ?? [];
   const onSpares = new Map(spareApps.map((a) => [a.app, a.spare]));
+  const page = pageApps(model?.apps ?? [], query, rank);
+  const apps = model ? appViews(page.apps, model, onSpares, query.app !== null ? Number.POSITIVE_INFINITY : HOSTS_PER_APP) : [];
+  const rejected = pageRejections(latest?.rejections ?? [], query);
+  const backends = new Map(apps.map((a) => [a.name, a.backend]));
+  // At most HOSTS_PER_APP per app here even with `?app=`, whose own `hosts` is whole: no copy of 10 000 hosts.
+  const hosts = apps.flatMap((a) =>
+    a.hosts.slice(0, HOSTS_PER_APP).map((h) => ({ host: h.host, app: a.name, backend: backends.get(a.name)!, source: h.source, key: h.key })),
+  );
+  let customDomains = 0;
+  for (const h of model?.hosts ?? []) if (h.source === 'kv') customDomains += 1;
   return {
     generatedAt: new Date(now).toISOString(),
     router: { ...info, startedAt: new Date(state.startedAt).toISOString(), uptimeSeconds: seconds(now - state.startedAt) },
@@ -327,18 +386,63 @@ export function statusDocument(state: RouterState, info: StatusInfo, now: number
       },
     },
     routesFrom,
-    apps: model ? appViews(model, onSpares) : [],
-    hosts: model ? model.hosts.map((h) => ({ host: h.host, app: h.app, backend: h.backend, source: h.source, key: h.key ?? null })) : [],
-    customDomains: model ? model.hosts.filter((h) => h.source === 'kv').map((h) => ({ host: h.host, app: h.app, key: h.key ?? '' })) : [],
-    rejections: (latest?.rejections ?? []).filter((r) => r.kind !== 'conflict').map(rejectionView),
-    conflicts: (latest?.rejections ?? []).filter((r) => r.kind === 'conflict').map(rejectionView),
-    tls: state.tls ?? null,
-    acme: state.acme ?? null,
+    startup: state.startup ? { ...state.startup, line: startupLine(state) ?? null } : null,
+    counts: {
+      apps: model?.apps.length ?? 0,
+      hosts: model?.hosts.length ?? 0,
+      customDomains,
+      rejections: rejected.summary.total - (rejected.summary.byKind.conflict ?? 0),
+      conflicts: rejected.summary.byKind.conflict ?? 0,
+    },
+    query: { ...query },
+    total: page.total,
+    next: page.next,
+    apps,
+    hosts,
+    customDomains: hosts.filter((h) => h.source === 'kv').map((h) => ({ host: h.host, app: h.app, key: h.key ?? '' })),
+    rejections: rejected.rejections.map(rejectionView),
+    conflicts: rejected.conflicts.map(rejectionView),
+    rejectionsPage: rejected.summary,
+    tls: state.tls ? tlsView(state.tls) : null,
+    acme: state.acme ? acmeView(state.acme) : null,
   };
+}
+
+/** Custom domains of tenants decide these lists' length: the first ones, then a count. */
+function tlsView(tls: TlsStatus): TlsStatus & { httpOnlyHostsMore?: number } {
+  if (tls.httpOnlyHosts.length <= SUMMARY_LIST_MAX) return tls;
+  return { ...tls, httpOnlyHosts: tls.httpOnlyHosts.slice(0, SUMMARY_LIST_MAX), httpOnlyHostsMore: tls.httpOnlyHosts.length - SUMMARY_LIST_MAX };
+}
+
+function acmeView(acme: AcmeView): AcmeView & { hostsMore?: number } {
+  if (acme.hosts.length <= SUMMARY_LIST_MAX) return acme;
+  // Failing ones first: they are what an operator looks for.
+  const failing = acme.hosts.filter((h) => h.lastResult !== null && h.lastResult !== 'issued');
+  const rest = acme.hosts.filter((h) => !(h.lastResult !== null && h.lastResult !== 'issued'));
+  return { ...acme, hosts: [...failing, ...rest].slice(0, SUMMARY_LIST_MAX), hostsMore: acme.hosts.length - SUMMARY_LIST_MAX };
+}
+
+/** `10 000`: thousands apart, as `systemctl status` shows them. */
+export function grouped(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+}
+
+/**
+ * Until the first configuration is applied: how far the start is (`starting: 4 200 of 10 000
+ * services read`); undefined once something was applied.
+ */
+export function startupLine(state: RouterState): string | undefined {
+  if (state.lastApply) return undefined;
+  const p = state.startup;
+  if (!p) return state.sources['consul-catalog']?.lastSyncAt === undefined ? 'starting: listing the services of the Consul catalog' : undefined;
+  if (!p.done) return `starting: ${grouped(p.read)} of ${grouped(p.total)} services read`;
+  return `starting: ${grouped(p.total)} services read; building and applying the first configuration`;
 }
 
 /** One line for systemd's STATUS= and logs. */
 export function statusLine(state: RouterState, now: number, decisive?: ApplyReport): string {
+  const starting = startupLine(state);
+  if (starting) return starting;
   const model = state.liveModel;
   const health = evaluateHealth(state, now, decisive);
   const serving = model ? `serving ${model.apps.length} apps, ${model.hosts.length} hosts` : 'no configuration applied yet';

@@ -39,6 +39,8 @@ function onSpares(report: ApplyReport): string {
 
 /** Apps named per event; the message says how many more. */
 const APPS_PER_EVENT = 50;
+/** Characters of one event's message. */
+export const MESSAGE_MAX = 400;
 
 export class Timeline {
   private readonly events: TimelineEvent[] = [];
@@ -86,7 +88,9 @@ export class Timeline {
 
   add(kind: TimelineKind, apps: string[], message: string): void {
     const more = apps.length > APPS_PER_EVENT ? ` (${apps.length} apps)` : '';
-    this.events.push({ at: (this.opts.now ?? Date.now)(), kind, apps: apps.slice(0, APPS_PER_EVENT), message: message + more });
+    // Tenant text (a tag, a 1 KB maintenance message) stays short: 500 events are in every /status.
+    const text = message.length > MESSAGE_MAX ? `${message.slice(0, MESSAGE_MAX)}…` : message;
+    this.events.push({ at: (this.opts.now ?? Date.now)(), kind, apps: apps.slice(0, APPS_PER_EVENT), message: text + more });
     const capacity = this.opts.capacity ?? 500;
     if (this.events.length > capacity) this.events.splice(0, this.events.length - capacity);
   }

@@ -17,8 +17,13 @@ export interface ServiceOptions {
   createLogger(config: Config): Logger;
   startDaemon(config: Config, log: Logger, opts: DaemonOptions): Promise<Daemon>;
   notifier: Notifier;
-  /** READY=1 at the latest this long after start, even if nothing was applied yet. Default 60 s. */
+  /**
+   * READY=1 at the latest this long after start, even if nothing was applied yet, unless the first
+   * read of the catalog is still moving (then the wait starts again). Default 60 s.
+   */
   readyTimeoutMs?: number;
+  /** While starting: STATUS=, EXTEND_TIMEOUT_USEC= and one log line this often, when the progress moved. Default 3 s. */
+  progressIntervalMs?: number;
   /** Where signals come from (default: process). */
   signals?: NodeJS.EventEmitter;
 }
@@ -39,7 +44,15 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   const metrics = new RouterMetrics({ version: VERSION });
   const config = await opts.loadConfig();
   const log = opts.createLogger(config);
-  let current: Running = { config, log, daemon: await opts.startDaemon(config, log, { metrics }) };
+  // The watchdog runs from the very start: a long first read (10 000 services) must not look hung.
+  const watchdog = notifier.watchdogIntervalMs ? setInterval(() => void notifier.watchdog(), notifier.watchdogIntervalMs) : undefined;
+  let current: Running;
+  try {
+    current = { config, log, daemon: await opts.startDaemon(config, log, { metrics }) };
+  } catch (err) {
+    if (watchdog) clearInterval(watchdog);
+    throw err;
+  }
   log.info({ notify: notifier.mode, watchdogMs: notifier.watchdogIntervalMs }, 'systemd notification');
 
   let lastStatus = '';
@@ -72,16 +85,42 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     });
   };
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const progressIntervalMs = opts.progressIntervalMs ?? 3_000;
+  const readCount = () => current.daemon.runner.state.startup?.read ?? -1;
   const awaitFirstApply = () => {
     ready = false;
     if (current.daemon.runner.state.lastApply) return markReady('first configuration applied');
-    readyTimer = setTimeout(() => markReady(`nothing applied within ${readyTimeoutMs} ms`), readyTimeoutMs);
+    let readAtArm = readCount();
+    const arm = () => {
+      readyTimer = setTimeout(() => {
+        // A first read that keeps moving (thousands of services) is a start, not a hang: wait on.
+        if (readCount() !== readAtArm) {
+          readAtArm = readCount();
+          return arm();
+        }
+        markReady(`nothing applied within ${readyTimeoutMs} ms`);
+      }, readyTimeoutMs);
+    };
+    arm();
   };
+  // While starting: how far the first read is, in STATUS= (systemctl status) and one log line,
+  // when it moved; EXTEND_TIMEOUT_USEC keeps systemd's start timeout ahead of a moving start.
+  let progressLogged = '';
+  const progress = setInterval(() => {
+    if (ready) return;
+    const text = statusLine(current.daemon.runner.state, Date.now(), metrics.lastDecisiveReport);
+    if (text === progressLogged) return;
+    progressLogged = text;
+    lastStatus = text;
+    const { startup } = current.daemon.runner.state;
+    current.log.info({ read: startup?.read, total: startup?.total }, text);
+    void notifier.notify({ STATUS: text, EXTEND_TIMEOUT_USEC: (readyTimeoutMs + progressIntervalMs) * 1000 });
+  }, progressIntervalMs);
+  progress.unref();
   follow(current.daemon);
   void notifier.status('starting: waiting for Consul, templates and the first configuration');
   awaitFirstApply();
 
-  const watchdog = notifier.watchdogIntervalMs ? setInterval(() => void notifier.watchdog(), notifier.watchdogIntervalMs) : undefined;
   // Also a status refresh every 30 s: the "last sync" ages in STATUS= would otherwise freeze.
   const refresher = setInterval(() => ready && pushStatus(), 30_000);
   refresher.unref();
@@ -136,6 +175,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     if (readyTimer) clearTimeout(readyTimer);
     if (watchdog) clearInterval(watchdog);
     clearInterval(refresher);
+    clearInterval(progress);
     signals.off('SIGHUP', onHup);
     signals.off('SIGTERM', onTerm);
     signals.off('SIGINT', onInt);

@@ -133,6 +133,24 @@ export class TrafficRing {
     return this.entries.get(backend)?.servers ?? [];
   }
 
+  /**
+   * The backend's mean 5xx rate (per second) over its last `samples` samples, or undefined when
+   * none was sampled. A mean, because one short interval of an app answering some 5xx often has none.
+   */
+  recentErrors(backend: string, samples: number): number | undefined {
+    const e = this.entries.get(backend);
+    if (!e) return undefined;
+    let sum = 0;
+    let n = 0;
+    for (let i = this.count - 1; i >= Math.max(0, this.count - samples); i--) {
+      const v = e.series[((this.head - this.count + i + this.capacity) % this.capacity) * SERIES + 1]!;
+      if (Number.isNaN(v)) continue;
+      sum += v;
+      n += 1;
+    }
+    return n === 0 ? undefined : round(sum / n);
+  }
+
   /** Sample times after `since` (unix ms), oldest first. */
   times(since = -Infinity): number[] {
     const out: number[] = [];

@@ -3,6 +3,9 @@
 import t from 'tap';
 import { HOUR_MS, budgetFreeAt, ordersInLastHour, parseStatus, recordAttempt, selectDue, type NameStatus } from '../../src/acme/schedule.js';
 import type { NamePlan } from '../../src/acme/names.js';
+import { LockLostError } from '../../src/acme/issue.js';
+import { orderResultOf } from '../../src/acme/manager.js';
+import { VaultCasError, VaultUnavailableError } from '../../src/sources/vault/errors.js';
 
 const base = { baseMs: 60_000, random: () => 0.5 };
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -147,4 +150,11 @@ t.test('status values from K/V: ours parse, anything else is refused with a reas
     const r = parseStatus('a', text);
     t.match('error' in r ? r.error : 'parsed', reason, text);
   }
+});
+
+t.test('a lost check-and-set in Vault counts as store-failed, not order-failed', async (t) => {
+  t.equal(orderResultOf(new VaultCasError('tls/www.example.org changed in Vault during the write')), 'store-failed');
+  t.equal(orderResultOf(new VaultUnavailableError('sealed', 503)), 'store-failed');
+  t.equal(orderResultOf(new LockLostError('www.example.org')), 'lock-lost');
+  t.equal(orderResultOf(new Error('rate limited')), 'order-failed');
 });

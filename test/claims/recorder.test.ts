@@ -60,4 +60,19 @@ t.test('the recorder on a real agent', { skip: consulAgentSkip() }, async (t) =>
   await a.reconcile([host({ ownerAsks: false, record: { modifyIndex: 1, createIndex: 1, valid: true } })]);
   t.same(JSON.parse((await kvGet(consul.url, KEY))!.value), { owner: 'evil' });
   t.equal(a.totals.lost, 1);
+
+  // A first start records many names at once: transactions of 64, one request each.
+  const many = Array.from({ length: 70 }, (_, i) => host({ name: `h${i}.example.org`, key: `paas-router/claims/hosts/h${i}.example.org`, owner: `app${i}` }));
+  const before = client.traffic.requests;
+  await a.reconcile(many);
+  t.equal(client.traffic.requests - before, 2, '70 records in 2 transactions');
+  t.same(JSON.parse((await kvGet(consul.url, 'paas-router/claims/hosts/h69.example.org'))!.value), { owner: 'app69' });
+  // One of them taken meanwhile: its transaction rolls back, the others are written one by one.
+  const taken = Array.from({ length: 5 }, (_, i) => host({ name: `t${i}.example.org`, key: `paas-router/claims/hosts/t${i}.example.org`, owner: 'site' }));
+  await b.reconcile([host({ name: 't2.example.org', key: 'paas-router/claims/hosts/t2.example.org', owner: 'evil' })]);
+  const lostBefore = a.totals.lost;
+  await a.reconcile(taken);
+  t.same(JSON.parse((await kvGet(consul.url, 'paas-router/claims/hosts/t2.example.org'))!.value), { owner: 'evil' }, 'the first write stays');
+  t.same(JSON.parse((await kvGet(consul.url, 'paas-router/claims/hosts/t4.example.org'))!.value), { owner: 'site' }, 'the rest are written');
+  t.equal(a.totals.lost - lostBefore, 1);
 });

@@ -13,7 +13,7 @@ async function configFile(text: string): Promise<string> {
   return path;
 }
 
-t.test('every key has a default (DESIGN.md §5)', async (t) => {
+t.test('every key has a default (docs/configuration.md)', async (t) => {
   const c = validateConfig({}, 'test', {});
   t.equal(c.cluster, 'production');
   t.equal(c.baseDomain, 'mozilla.community');

@@ -11,6 +11,7 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { createLogger } from '../../src/log.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { eventually, freePort } from '../helpers/net.js';
+import { filterBy } from '../helpers/page.js';
 
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
 
@@ -79,7 +80,7 @@ t.test('status page in headless Chromium', async (t) => {
     t.match(await rejected.innerText(), /wordpress-community[\s\S]*bad_host\.example\.org[\s\S]*character "_" is not allowed/);
     t.match(await page.locator('#rejections').innerText(), /router\.port=0/, 'a rejected tag (tcp app without a usable port)');
     const conflict = page.locator('#conflicts tr[data-service="discourse-community"]');
-    t.match(await conflict.innerText(), /www\.example\.org[\s\S]*already claimed by service wordpress-community/);
+    t.match(await conflict.innerText(), /www\.example\.org[\s\S]*(already claimed by service|belongs to app) wordpress-community/);
 
     t.match(await page.locator('#health').innerText(), /^healthy/);
     t.match(await page.locator('#sources').innerText(), /consul-catalog[\s\S]*ok/);
@@ -87,20 +88,20 @@ t.test('status page in headless Chromium', async (t) => {
 
     await page.screenshot({ path: join(ARTIFACTS, 'status-page-laptop.png'), fullPage: true });
 
-    await page.fill('#filter', 'discourse');
+    await filterBy(page, 'discourse');
     t.same(await visibleApps(page), ['discourse-community'], 'filter by app');
     t.equal(await page.locator('#rejections tr[data-subject="bad_host.example.org"]').count(), 0, 'rejections filtered too');
     t.match(await page.locator('#routes-count').innerText(), /\(1 of \d+\)/);
     t.match(page.url(), /\?q=discourse$/, 'the filter is kept in the URL');
 
-    await page.fill('#filter', 'www.example.org');
+    await filterBy(page, 'www.example.org');
     t.same(await visibleApps(page), ['wordpress-community'], 'filter by host');
-    await page.fill('#filter', 'forum.EXAMPLE');
+    await filterBy(page, 'forum.EXAMPLE');
     t.same(await visibleApps(page), ['discourse-community'], 'case-insensitive');
-    await page.fill('#filter', 'no-such-thing');
+    await filterBy(page, 'no-such-thing');
     t.same(await visibleApps(page), []);
     t.equal(await page.locator('#routes-empty').isVisible(), true, 'says nothing matches');
-    await page.fill('#filter', '');
+    await filterBy(page, '');
     t.same(
       await visibleApps(page),
       model.apps.map((a) => a.name),

@@ -14,7 +14,7 @@ import { startTrafficGenerator, trafficPlan } from '../../dev/traffic.js';
 import { createLogger } from '../../src/log.js';
 import type { StatusDocument } from '../../src/server/status.js';
 import { eventually, freePort } from '../helpers/net.js';
-import { ARTIFACTS, cardsInOrder, overflow, PHONE, pageOpener } from '../helpers/page.js';
+import { ARTIFACTS, cardsInOrder, overflow, PHONE, pageOpener, filterBy, settled } from '../helpers/page.js';
 
 const apps: MarathonApp[] = [
   { id: '/blog', instances: 1, tags: [], mode: 'http' },
@@ -130,14 +130,18 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
 
     t.same(await cardsInOrder(page), ['blog', 'shop', 'wiki'], 'by name first');
     await page.selectOption('#sort', 'rate');
+    await settled(page);
     await page.waitForFunction(() => document.querySelector('#routes article.app')?.getAttribute('data-app') === 'wiki', null, { timeout: 15_000 });
     t.same(await cardsInOrder(page), ['wiki', 'shop', 'blog'], 'by request rate (9, 6, 3 req/s)');
     t.match(page.url(), /[?&]sort=rate/, 'the sort is kept in the URL');
     await page.selectOption('#sort', 'errors');
+    await settled(page);
     t.equal((await cardsInOrder(page))[0], 'shop', 'by 5xx rate: shop first');
     await page.selectOption('#sort', 'response');
+    await settled(page);
     t.equal((await cardsInOrder(page)).length, 3, 'by response time');
     await page.selectOption('#sort', 'rate');
+    await settled(page);
     await page.screenshot({ path: join(ARTIFACTS, 'traffic-laptop.png'), fullPage: true });
 
     // A change at runtime lands in the timeline, naming the app.
@@ -149,10 +153,10 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
       await page.locator('#timeline li[data-kind="reload"]').last().innerText(),
       /HAProxy reloaded \(loads the files written while HAProxy was not reachable\)/,
     );
-    await page.fill('#filter', 'wiki');
+    await filterBy(page, 'wiki');
     const kinds = await page.$$eval('#timeline li[data-kind]', (els) => els.map((e) => e.getAttribute('data-apps') ?? ''));
     t.ok(kinds.length >= 1 && kinds.every((a) => a.split(' ').includes('wiki')), 'timeline filtered by app: only events naming wiki');
-    await page.fill('#filter', '');
+    await filterBy(page, '');
     await page.close();
   });
 

@@ -18,7 +18,7 @@ import { initialState } from '../../src/state.js';
 import { TrafficRing } from '../../src/traffic/ring.js';
 import type { SamplerStatus } from '../../src/traffic/sampler.js';
 import type { StatSample } from '../../src/traffic/stat.js';
-import { ARTIFACTS, cardsInOrder, overflow, PHONE, pageOpener } from '../helpers/page.js';
+import { ARTIFACTS, cardsInOrder, overflow, PHONE, pageOpener, filterBy, settled } from '../helpers/page.js';
 
 const APPS = 450;
 const name = (i: number) => `app-${String(i).padStart(3, '0')}`;
@@ -119,9 +119,11 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     // a loaded machine. The layout can move between Playwright's hit check and the press
     // (sparklines drawn as cards come near the screen, the 5 s refresh); paging is what is tested.
     await more.dispatchEvent('click');
+    await settled(page);
     t.equal((await cardsInOrder(page)).length, 400);
     t.match(await more.textContent(), /^Show 50 more \(400 of 450 shown\)$/);
     await more.dispatchEvent('click');
+    await settled(page);
     const all = await cardsInOrder(page);
     t.same(
       all,
@@ -138,6 +140,7 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     let cards = await cardsInOrder(page);
     t.same(cards.slice(0, 3), ['app-449', 'app-448', 'app-447'], 'the busiest first, from the last page by name');
     await page.locator('#routes-more').dispatchEvent('click');
+    await settled(page);
     cards = await cardsInOrder(page);
     t.equal(cards[200], 'app-249', 'the second page carries on where the first stopped');
     const rates = await figure(page, 'rate');
@@ -145,6 +148,7 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     t.equal(rates[0], 449);
 
     await page.selectOption('#sort', 'errors');
+    await settled(page);
     cards = await cardsInOrder(page);
     t.same(cards.slice(0, 2), ['app-444', 'app-333'], 'the two apps answering 5xx first');
     // textContent: the card is off screen (after "show more"), where content-visibility skips its layout.
@@ -152,6 +156,7 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     t.equal(await page.locator('[data-figure="errors"].down').count(), 2, 'only those two are marked');
 
     await page.selectOption('#sort', 'response');
+    await settled(page);
     cards = await cardsInOrder(page);
     t.same(cards.slice(0, 3), ['app-300', 'app-299', 'app-301'], 'the slowest first (ties by name)');
     t.ok(descending(await figure(page, 'response')), 'response times descend across pages');
@@ -163,16 +168,16 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
   await t.test('the filter finds apps beyond the first page; their detail view', async (t) => {
     const page = await open();
     t.equal(await page.locator('article[data-app="app-431"]').count(), 0, 'app-431 is not on the first page');
-    await page.fill('#filter', 'app-431');
+    await filterBy(page, 'app-431');
     t.same(await cardsInOrder(page), ['app-431']);
     t.match(await page.locator('#routes-count').textContent(), /\(1 of 450\)/);
     t.equal(await page.locator('#routes-more').isVisible(), false);
-    await page.fill('#filter', 'app-43');
+    await filterBy(page, 'app-43');
     t.same(
       await cardsInOrder(page),
       Array.from({ length: 10 }, (_, i) => name(430 + i)),
     );
-    await page.fill('#filter', 'app-431');
+    await filterBy(page, 'app-431');
     t.equal(await page.locator('article[data-app="app-431"] [data-figure="rate"]').textContent(), '431 req/s');
 
     await page.click('article[data-app="app-431"] h3 a');
@@ -185,6 +190,46 @@ t.test(`${APPS} apps: the pages of cards in headless Chromium`, async (t) => {
     t.ok((await page.locator('#detail-section figure.big svg polyline').count()) >= 3, 'the charts are drawn');
     await page.screenshot({ path: join(ARTIFACTS, 'traffic-450-detail-laptop.png'), fullPage: true });
     await page.close();
+  });
+
+  await t.test('the page asks the daemon for pages: the first 200, more on demand, the filter and one app on the daemon', async (t) => {
+    const asked: { url: URL; apps: number }[] = [];
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('response', async (res) => {
+      const url = new URL(res.url());
+      if (url.pathname !== '/status' || !res.ok()) return;
+      asked.push({ url, apps: ((await res.json()) as { apps: unknown[] }).apps.length });
+    });
+    await page.goto(`${server.url}/`);
+    await settled(page);
+    t.equal(asked[0]?.url.searchParams.get('limit'), '200', 'the first load asks for one page');
+    t.equal(asked[0]?.apps, 200, 'and gets 200 apps of 450');
+    const before = asked.length;
+    await page.locator('#routes-more').dispatchEvent('click');
+    await settled(page);
+    t.ok(
+      asked.slice(before).some((a) => a.url.searchParams.get('limit') === '400'),
+      'show more asks for the next 200',
+    );
+    await filterBy(page, 'APP-44');
+    t.ok(
+      asked.some((a) => a.url.searchParams.get('q') === 'APP-44' && a.apps === 10),
+      'the filter is sent to the daemon, which finds apps of the third page',
+    );
+    t.same(
+      await cardsInOrder(page),
+      Array.from({ length: 10 }, (_, i) => name(440 + i)),
+    );
+    // A fresh page straight on an app beyond the first page: fetched on its own.
+    await page.goto(`${server.url}/#app=app-437`);
+    await page.waitForSelector('#detail-section[data-app="app-437"]:not([hidden]) #detail-servers');
+    t.ok(
+      asked.some((a) => a.url.searchParams.get('app') === 'app-437' && a.apps === 1),
+      '?app= for the detail view',
+    );
+    t.equal(await page.locator('#detail-servers tbody tr[data-server]').count(), 2);
+    await context.close();
   });
 
   await t.test('phone: the busiest apps readable, no horizontal scrolling, the detail view too', async (t) => {

@@ -35,3 +35,17 @@ export const cardsInOrder = (page: Page): Promise<string[]> => page.$$eval('#rou
 
 /** Page width beyond the screen (0: no horizontal scrolling). */
 export const overflow = (page: Page): Promise<number> => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+/**
+ * Resolves once the page has rendered the answer to everything asked so far (the filter, a sort,
+ * "show more" each fetch from the daemon; `data-busy` is set while a fetch runs).
+ */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForSelector('body[data-loaded="true"]:not([data-busy])', { state: 'attached', timeout: 15_000 });
+}
+
+/** Types into the filter and waits for the daemon's answer for it. */
+export async function filterBy(page: Page, text: string): Promise<void> {
+  await page.fill('#filter', text);
+  await page.waitForSelector(`body[data-q="${text.trim().toLowerCase()}"]:not([data-busy])`, { state: 'attached', timeout: 15_000 });
+}

@@ -14,6 +14,8 @@ export interface SecondRouter {
   daemon: Daemon;
   config: Config;
   httpPort: number;
+  /** Stops the daemon (a clean stop: it deregisters); HAProxy keeps running until teardown. */
+  stop(): Promise<void>;
 }
 
 export async function startSecondRouter(t: { teardown(fn: () => unknown): void }, base: Config): Promise<SecondRouter> {
@@ -30,16 +32,23 @@ export async function startSecondRouter(t: { teardown(fn: () => unknown): void }
       httpPort,
       httpsPort: await freePort(),
       statsPort: await freePort(),
+      peers: { ...base.haproxy.peers, port: await freePort(), name: 'router-2' },
     },
   };
   const daemon = await startDaemon(config, createLogger('silent'));
   const configFile = join(config.haproxy.configDir, 'haproxy.cfg');
   await eventually('the second router wrote its first configuration', () => existsSync(configFile), 30_000);
   const haproxy = await startHaproxy({ configFile, masterSocket: config.haproxy.masterSocket });
-  t.teardown(async () => {
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     await daemon.stop();
+  };
+  t.teardown(async () => {
+    await stop();
     await haproxy.stop();
     await rm(workDir, { recursive: true, force: true });
   });
-  return { daemon, config, httpPort };
+  return { daemon, config, httpPort, stop };
 }

@@ -97,6 +97,15 @@ t.test('a hostile tenant takes nothing that is another app’s', { skip: consulA
     });
   });
 
+  await t.test('10. a K/V key that differs only in case decides nothing (ACLs grant exact keys)', async (t) => {
+    await kv('paas-router/weights/SHOP', 'shop-blue=0 shop-green=0 evil-shop=256');
+    await wait('refused', () => state.builtModel?.rejections.some((r) => r.key === 'paas-router/weights/SHOP' && /keys are exact/.test(r.reason)));
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) seen.add(await body(`shop.${zone}`));
+    t.notOk(seen.has('/evil-shop #1'), 'evil-shop is still not in the group');
+    t.ok(seen.has('/shop-blue #1'), 'the weights of paas-router/weights/shop still apply');
+  });
+
   await t.test("4. a new service named like a group does not take the group's hosts", async (t) => {
     await cluster.addTask(http('/shop'));
     await wait('shop refused', () => rejected('shop', /name shop belongs to group shop \(owned by app shop-blue/));

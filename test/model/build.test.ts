@@ -131,6 +131,13 @@ const names: Case[] = [
     apps: [httpApp('wordpress', [server('WordPress', 1)])],
   },
   {
+    // The routers register themselves there for HAProxy peers: a tenant's app of that name would serve them.
+    name: 'an app named paas-router is refused: the name is the routers’ own service',
+    services: { 'paas-router': [mc('paas-router', 1), { ...mc('paas-router', 2), id: 'paas-router-peer:master-1' }], web: [mc('web', 3)] },
+    apps: [httpApp('web', [server('web', 3)])],
+    rejections: [['service', 'paas-router', 'paas-router', /the name paas-router is the routers' own service in Consul/]],
+  },
+  {
     name: 'marathon-consul dotted names are valid',
     services: { 'community.wordpress': [mc('community.wordpress', 1)] },
     apps: [httpApp('community.wordpress', [server('community.wordpress', 1)])],

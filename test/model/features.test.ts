@@ -38,12 +38,20 @@ t.test('tag syntax: the feature tags, valid and normalised', async (t) => {
     ['router.path=/forum', 'path', '/forum'],
     ['router.path=/api/v1.0', 'path', '/api/v1.0'],
     ['router.strip-path', 'strip-path', 'true'],
+    ['router.rate-limit=20/10s', 'rate-limit', '20/10s'],
+    ['router.rate-limit=600/1M', 'rate-limit', '600/1m'],
+    ['router.rate-limit-path=/wp-login.php', 'rate-limit-path', '/wp-login.php'],
   ];
   for (const [tag, key, value] of cases) t.strictSame(parseRouterTag(tag, settings), { ok: true, key, value }, tag);
 });
 
 t.test('tag syntax: bad feature values are rejected with a reason', async (t) => {
   const cases: [string, RegExp][] = [
+    ['router.rate-limit=20', /router\.rate-limit: bad value "20"; allowed: <requests>\/<period>/],
+    ['router.rate-limit=0/10s', /allowed: <requests>\/<period>/],
+    ['router.rate-limit=20/500ms', /the period must be 1s\.\.24h/],
+    ['router.rate-limit=20/2d', /allowed: <requests>\/<period>/],
+    ['router.rate-limit-path=wp-login.php', /router\.rate-limit-path: bad value/],
     ['router.redirect=https://example.org', /router\.redirect: bad value .*looks like a URL/],
     ['router.redirect=example', /needs at least two labels/],
     ['router.redirect=', /empty value/],
@@ -187,6 +195,15 @@ const cases: Case[] = [
         'paas-router/domains/a',
       ],
     ],
+  },
+  {
+    name: 'rate limit on an app, scoped to a path; a path scope without a limit is reported',
+    services: {
+      wp: [mc('wp', 1, { tags: ['router.rate-limit=20/10s', 'router.rate-limit-path=/wp-login.php'] })],
+      web: [web(2, ['router.rate-limit-path=/x'])],
+    },
+    apps: { wp: { rateLimit: { requests: 20, period: '10s', periodMs: 10_000, path: '/wp-login.php' } }, web: { name: 'web' } },
+    rejections: [['tag', 'web', 'router.rate-limit-path=/x', /router\.rate-limit-path needs router\.rate-limit=<requests>\/<period>; ignored/]],
   },
   {
     name: 'strip-path without a path is reported and ignored',

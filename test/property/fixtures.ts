@@ -345,6 +345,10 @@ export const FEATURE_TAGS = [
   'router.auth=staging',
   'router.auth=Admin-2.0',
   'router.auth=grp',
+  'router.rate-limit=20/10s',
+  'router.rate-limit=1/1s',
+  'router.rate-limit=1000000/24h',
+  'router.rate-limit-path=/wp-login.php',
   // Third wave.
   'router.compress',
   'router.compress=false',
@@ -361,6 +365,15 @@ export const FEATURE_TAGS = [
   'router.canary=cookie:Track_2=v.1~b',
 ];
 const INVALID_FEATURE_TAGS = [
+  'router.rate-limit=0/10s',
+  'router.rate-limit=20',
+  'router.rate-limit=20/0s',
+  'router.rate-limit=20/500ms',
+  'router.rate-limit=20/25h',
+  'router.rate-limit=1000001/1s',
+  'router.rate-limit=20/10s;x',
+  'router.rate-limit-path=wp-login.php',
+  'router.rate-limit-path=/a b',
   'router.compress=yes',
   'router.compress=gzip',
   'router.compress=',

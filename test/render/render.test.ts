@@ -105,6 +105,26 @@ const cases: Record<string, Case> = {
     model: model([httpApp('web', [server('10.0.0.13', 31030)])]),
     settings: { ...settings, spareBackends: 3 },
   },
+  // router.rate-limit: a whole-site limit, and one on a path behind trusted proxies, shared with two other routers.
+  'rate-limit-peers': {
+    model: model([
+      httpApp('wordpress', [server('10.0.0.5', 31000)], { rateLimit: { requests: 20, period: '10s', periodMs: 10_000, path: '/wp-login.php' } }),
+      httpApp('api', [server('10.0.0.6', 31001)], { rateLimit: { requests: 600, period: '1m', periodMs: 60_000 } }),
+      httpApp('web', [server('10.0.0.7', 31002)]),
+    ]),
+    settings: {
+      ...settings,
+      edge: { trustedProxies: ['10.0.0.0/8'] },
+      peers: {
+        self: 'master-2',
+        list: [
+          { name: 'master-1', address: '10.0.16.11', port: 8405 },
+          { name: 'master-2', address: '10.0.16.12', port: 8405 },
+          { name: 'master-3', address: 'fd00::13', port: 8405 },
+        ],
+      },
+    },
+  },
   ...edgeCases,
   ...tenantCases,
 };

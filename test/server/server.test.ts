@@ -58,17 +58,17 @@ t.test('status listener of a running dev cluster', async (t) => {
       { kind: 'domain', service: 'foo', subject: 'bad_host.example.org', key: 'paas-router/domains/foo', reason: /"_" is not allowed/ },
     ]);
     t.match(doc.conflicts, [
-      { service: 'bar-team', subject: 'www.example.org', key: 'paas-router/domains/bar-team', reason: /already claimed by service foo/ },
+      // The wording of the owner's name changes with the claims of the third wave; the owner does not.
+      { service: 'bar-team', subject: 'www.example.org', key: 'paas-router/domains/bar-team', reason: /(already claimed by service|belongs to app) foo/ },
     ]);
+    // The required sources first, then the optional ones (more come with new K/V keys), all up.
     t.same(
-      doc.sources.map((s) => [s.name, s.state]),
-      [
-        ['consul-catalog', 'ok'],
-        ['consul-domains', 'ok'],
-        ['templates', 'ok'],
-        ['consul-weights', 'ok'],
-        ['consul-maintenance', 'ok'],
-      ],
+      doc.sources.slice(0, 5).map((s) => s.name),
+      ['consul-catalog', 'consul-domains', 'templates', 'consul-weights', 'consul-maintenance'],
+    );
+    t.ok(
+      doc.sources.every((s) => s.state === 'ok'),
+      'every source is up',
     );
     t.ok(doc.sources.every((s) => typeof s.syncAgeSeconds === 'number'));
     t.match(doc.haproxy.runningChecksum, /^[0-9a-f]{64}$/);

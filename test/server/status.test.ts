@@ -2,7 +2,7 @@
 import t from 'tap';
 import type { ApplyReport } from '../../src/apply/applier.js';
 import { buildModel } from '../../src/model/build.js';
-import { evaluateHealth, statusDocument, statusLine, type StatusInfo } from '../../src/server/status.js';
+import { evaluateHealth, grouped, startupLine, statusDocument, statusLine, type StatusInfo } from '../../src/server/status.js';
 import type { SourceStatus } from '../../src/sources/source.js';
 import { initialState, type RouterState } from '../../src/state.js';
 import { settings } from '../model/helpers.js';
@@ -217,4 +217,21 @@ t.test('an app on a spare backend: /status names the app, with the spare as wher
   t.match(bar.features[0], /^served from spare backend spare_3 \(added without a reload\) until the next reload gives it app_bar$/);
   t.equal(doc.apps.find((a) => a.name === 'foo')!.spare, null);
   t.same(statusDocument(initialState(NOW), info, NOW).haproxy.spares, { total: 0, free: 0, apps: [] }, 'nothing before the first build');
+});
+
+t.test('start-up progress: /healthz, STATUS= and the document say how far the first read is', async (t) => {
+  const s = initialState(NOW - 10_000);
+  t.equal(statusLine(s, NOW), 'starting: listing the services of the Consul catalog');
+  s.startup = { read: 4_200, total: 10_000, done: false };
+  t.equal(statusLine(s, NOW), 'starting: 4 200 of 10 000 services read');
+  t.equal(evaluateHealth(s, NOW).reasons[0], 'starting: 4 200 of 10 000 services read');
+  t.same(statusDocument(s, info, NOW).startup, { read: 4_200, total: 10_000, done: false, line: 'starting: 4 200 of 10 000 services read' });
+  s.startup = { read: 10_000, total: 10_000, done: true };
+  t.equal(statusLine(s, NOW), 'starting: 10 000 services read; building and applying the first configuration');
+  const applied = healthyState();
+  applied.startup = { read: 2, total: 2, done: true };
+  t.equal(startupLine(applied), undefined, 'nothing once a configuration is applied');
+  t.equal(statusLine(applied, NOW), 'serving 2 apps, 3 hosts; 2 rejected inputs; healthy');
+  t.equal(grouped(1_234_567), '1 234 567');
+  t.equal(grouped(999), '999');
 });

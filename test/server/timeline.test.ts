@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { buildModel } from '../../src/model/build.js';
 import type { RoutingModel } from '../../src/model/types.js';
 import type { Runner } from '../../src/runner.js';
-import { Timeline, changedApps } from '../../src/server/timeline.js';
+import { MESSAGE_MAX, Timeline, changedApps } from '../../src/server/timeline.js';
 import { initialState } from '../../src/state.js';
 import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
 import { mc, settings } from '../model/helpers.js';
@@ -107,4 +107,12 @@ t.test('a brand-new app on a spare backend: the runtime event names the app, the
     apps: ['blog'],
     message: /no reload: 2 command\(s\) — 1 app\(s\): blog; on spare backends until the next reload: blog \(spare_1\)$/,
   });
+});
+
+t.test('tenant text in an event is clipped: the timeline is in every /status', async (t) => {
+  const timeline = new Timeline({ now: () => 1 });
+  timeline.add('rejection', ['a'], `rejected maintenance input ${'x'.repeat(5_000)}`);
+  const [event] = timeline.list();
+  t.equal(event!.message.length, MESSAGE_MAX + 1);
+  t.match(event!.message, /^rejected maintenance input x+…$/);
 });

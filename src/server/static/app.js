@@ -1,6 +1,8 @@
 // paas-router status page: fetches ./status every 5 s and renders it. Plain browser JavaScript,
 // served as is (no build step). Every value from the router is inserted with textContent, never
 // as HTML: hosts, keys and reasons come from user input (Consul tags and K/V).
+// /status is paged (docs/operating.md): the page asks for as many apps as it shows, filtered and
+// sorted by the daemon, so the filter finds every app, not only the loaded ones.
 (function () {
   var REFRESH_MS = 5000;
   var data = null;
@@ -9,7 +11,10 @@
   var sortInput = document.getElementById('sort');
   var T = window.paasTraffic;
   var CARDS_PAGE = 200;
+  var MAX_LIMIT = 1000;
   var cardLimit = CARDS_PAGE;
+  // Only the answer to the latest request is rendered (typing in the filter sends one per key).
+  var generation = 0;
 
   function $(id) {
     return document.getElementById(id);
@@ -182,6 +187,7 @@
         h.key ? el('span', { className: 'muted mono', text: h.key }) : null,
       ]);
     });
+    if (app.hostsMore) hostItems.push(el('li', { className: 'muted', text: 'and ' + app.hostsMore + ' more hosts (open the app)' }));
     if (app.mode === 'tcp') hostItems.push(el('li', null, [el('code', { text: 'tcp port ' + app.port })]));
     var serverItems = app.servers.map(function (s) {
       return el('li', { 'data-server': s.name, 'data-state': s.state }, [
@@ -231,37 +237,23 @@
     );
   }
 
-  function renderRoutes(d, q) {
+  function renderRoutes(d) {
     var box = $('routes');
     clear(box);
-    var shown = d.apps.filter(function (a) {
-      return matches(
-        q,
-        [a.name].concat(
-          a.hosts.map(function (h) {
-            return h.host;
-          }),
-        ),
-      );
-    });
     var cards = document.createDocumentFragment();
     T.beginCards();
-    // Cards in pages of CARDS_PAGE (sort and filter pick which come first): thousands of cards
-    // rebuilt at every refresh would make the page slow to the point of uselessness.
-    T.sortApps(shown, sortInput.value)
-      .slice(0, cardLimit)
-      .forEach(function (a) {
-        cards.appendChild(appCard(a));
-      });
+    // The daemon filtered and sorted them; cards come CARDS_PAGE at a time ("Show more").
+    d.apps.forEach(function (a) {
+      cards.appendChild(appCard(a));
+    });
     box.appendChild(cards);
     for (var card = box.firstElementChild; card; card = card.nextElementSibling) T.watchCard(card);
-    count('routes-count', shown.length, d.apps.length);
+    count('routes-count', d.total, d.counts.apps);
     var more = $('routes-more');
-    more.hidden = shown.length <= cardLimit;
-    more.textContent =
-      'Show ' + Math.min(CARDS_PAGE, shown.length - cardLimit) + ' more (' + Math.min(cardLimit, shown.length) + ' of ' + shown.length + ' shown)';
-    $('routes-empty').hidden = shown.length > 0;
-    $('routes-empty').textContent = d.apps.length === 0 ? 'No app is routed yet.' : 'No route matches the filter.';
+    more.hidden = d.next === null;
+    more.textContent = 'Show ' + Math.min(CARDS_PAGE, d.total - d.apps.length) + ' more (' + d.apps.length + ' of ' + d.total + ' shown)';
+    $('routes-empty').hidden = d.apps.length > 0;
+    $('routes-empty').textContent = d.counts.apps === 0 ? 'No app is routed yet.' : 'No route matches the filter.';
     var note = $('routes-note');
     note.hidden = d.routesFrom === 'serving';
     note.textContent =
@@ -287,25 +279,33 @@
     return el('td', { 'data-label': label, className: mono ? 'mono' : '' }, [text === null || text === undefined ? '—' : String(text)]);
   }
 
-  function renderTables(d, q) {
-    var domains = d.customDomains.filter(function (x) {
-      return matches(q, [x.host, x.app, x.key]);
-    });
-    renderRows('domains', 'domains-count', domains, d.customDomains.length, function (x) {
+  // Rows of the loaded page, already filtered by the daemon; the counts are the whole model's.
+  function renderTables(d) {
+    renderRows('domains', 'domains-count', d.customDomains, d.counts.customDomains, function (x) {
       return [td('Host', x.host, true), td('App', x.app), td('Key', x.key, true)];
     });
-    var rejections = d.rejections.filter(function (r) {
-      return matches(q, [r.service, r.subject, r.key]);
-    });
-    renderRows('rejections', 'rejections-count', rejections, d.rejections.length, function (r) {
+    var p = d.rejectionsPage;
+    renderRows('rejections', 'rejections-count', d.rejections, d.counts.rejections, function (r) {
       return [td('Kind', r.kind), td('Service', r.service), td('Input', r.subject, true), td('Reason', r.reason), td('Key', r.key, true)];
     });
-    var conflicts = d.conflicts.filter(function (r) {
-      return matches(q, [r.service, r.subject, r.key]);
-    });
-    renderRows('conflicts', 'conflicts-count', conflicts, d.conflicts.length, function (r) {
+    renderRows('conflicts', 'conflicts-count', d.conflicts, d.counts.conflicts, function (r) {
       return [td('Service', r.service), td('Host or port', r.subject, true), td('Reason', r.reason), td('Key', r.key, true)];
     });
+    var note = $('rejections-more');
+    var more = p.more.map(function (m) {
+      return m.service + ' (' + m.shown + ' of ' + m.total + ')';
+    });
+    note.hidden = more.length === 0 && p.next === null;
+    note.textContent =
+      (more.length ? 'Shown in part: ' + more.join(', ') + '. ' : '') +
+      (p.next !== null ? 'More rejected inputs after ' + p.next + ': filter by a service, or page /status with rejections_after. ' : '') +
+      'By kind: ' +
+      Object.keys(p.byKind)
+        .map(function (k) {
+          return k + ' ' + p.byKind[k];
+        })
+        .join(', ') +
+      '.';
   }
 
   /** The change timeline, filtered like the rest: by app name or by what the message says. */
@@ -327,14 +327,20 @@
   }
 
   /** `#app=<name>` shows one app's detail view instead of the overview. */
-  function renderDetail(d) {
+  function detailName() {
     var m = /^#app=(.+)$/.exec(window.location.hash);
-    var name = m ? decodeURIComponent(m[1]) : null;
-    var app = name
-      ? d.apps.filter(function (a) {
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  function renderDetail(d, one) {
+    var name = detailName();
+    // The app whole from `?app=` (it may be on no loaded page).
+    var found = one
+      ? one.apps.filter(function (a) {
           return a.name === name;
-        })[0]
-      : null;
+        })
+      : [];
+    var app = name ? found[0] || null : null;
     var box = $('detail-section');
     clear(box);
     document.body.setAttribute('data-view', name ? 'detail' : 'overview');
@@ -387,6 +393,8 @@
     });
   }
 
+  var detailDoc = null;
+
   function render() {
     if (!data) return;
     // Only the latest render's entries are kept (one every refresh would pile up in an open tab).
@@ -399,13 +407,16 @@
     renderHeader(data);
     renderSources(data);
     renderHaproxy(data);
-    renderRoutes(data, q);
-    renderTables(data, q);
+    renderRoutes(data);
+    renderTables(data);
     renderTimeline(data, q);
-    renderDetail(data);
+    renderDetail(data, detailDoc);
     renderAcme(data, q);
     $('updated').textContent = 'updated ' + new Date(lastFetchAt).toLocaleTimeString();
     document.body.setAttribute('data-loaded', 'true');
+    // What the cards show: tests and scripts wait on these, never on time.
+    document.body.setAttribute('data-q', data.query.q || '');
+    document.body.setAttribute('data-sort', data.query.sort);
     if (window.performance && performance.measure) {
       var m = performance.measure('render', 'render-start');
       if (m) document.body.setAttribute('data-render-ms', String(Math.round(m.duration)));
@@ -431,27 +442,67 @@
       });
   }
 
-  function fetchStatus() {
-    return fetch('status', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(function (res) {
-      if (!res.ok) throw new Error('/status answered HTTP ' + res.status);
-      return res.json();
-    });
+  function getJson(params) {
+    return fetch('status?' + params.toString(), { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } }).then(
+      function (res) {
+        if (!res.ok)
+          return res.text().then(function (text) {
+            throw new Error('/status answered HTTP ' + res.status + (text ? ': ' + text.trim() : ''));
+          });
+        return res.json();
+      },
+    );
+  }
+
+  /** The first `want` apps for the filter and sort: pages of at most MAX_LIMIT, each after the last. */
+  function fetchStatus(want, q, sort) {
+    var apps = [];
+    function page(after) {
+      var params = new URLSearchParams();
+      params.set('limit', String(Math.min(MAX_LIMIT, want - apps.length)));
+      if (after) params.set('after', after);
+      if (q) params.set('q', q);
+      if (sort && sort !== 'name') params.set('sort', sort);
+      return getJson(params).then(function (doc) {
+        apps = apps.concat(doc.apps);
+        if (doc.next !== null && apps.length < want) return page(doc.next);
+        doc.apps = apps;
+        return doc;
+      });
+    }
+    return page(null);
+  }
+
+  function fetchDetail() {
+    var name = detailName();
+    if (!name) return Promise.resolve(null);
+    var params = new URLSearchParams();
+    params.set('app', name);
+    return getJson(params);
   }
 
   function load() {
-    // Both at once: one after the other cost a whole extra round trip before the first render.
-    return Promise.all([fetchStatus(), loadTraffic()])
-      .then(function (both) {
-        data = both[0];
+    var mine = ++generation;
+    document.body.setAttribute('data-busy', 'true');
+    // All at once: one after the other cost whole extra round trips before the first render.
+    return Promise.all([fetchStatus(cardLimit, filterInput.value.trim(), sortInput.value), loadTraffic(), fetchDetail()])
+      .then(function (all) {
+        if (mine !== generation) return;
+        data = all[0];
+        detailDoc = all[2];
         lastFetchAt = Date.now();
         $('load-error').hidden = true;
         render();
       })
       .catch(function (err) {
+        if (mine !== generation) return;
         var box = $('load-error');
         box.hidden = false;
         box.textContent =
           'Cannot load the status from the router: ' + err.message + (data ? ' (showing data from ' + new Date(lastFetchAt).toLocaleTimeString() + ')' : '');
+      })
+      .then(function () {
+        if (mine === generation) document.body.removeAttribute('data-busy');
       });
   }
 
@@ -468,20 +519,22 @@
   filterInput.value = new URL(window.location.href).searchParams.get('q') || '';
   filterInput.addEventListener('input', function () {
     syncUrl();
-    render();
+    cardLimit = CARDS_PAGE;
+    load();
   });
   sortInput.value = new URL(window.location.href).searchParams.get('sort') || 'name';
   sortInput.addEventListener('change', function () {
     syncUrl();
-    render();
+    load();
   });
   $('routes-more').addEventListener('click', function () {
-    cardLimit += CARDS_PAGE;
-    render();
+    cardLimit = (data ? data.apps.length : cardLimit) + CARDS_PAGE;
+    load();
   });
   window.addEventListener('hashchange', function () {
-    render();
-    window.scrollTo(0, 0);
+    load().then(function () {
+      window.scrollTo(0, 0);
+    });
   });
   load();
   setInterval(load, REFRESH_MS);

@@ -40,6 +40,13 @@ interface Known {
 }
 
 type Detector = 'catalog' | 'critical' | 'warning';
+
+/** How far the first read is: services read (or failed once) of those listed. `done`: first snapshot delivered. */
+export interface ReadProgress {
+  read: number;
+  total: number;
+  done: boolean;
+}
 const STATES = ['critical', 'warning'] as const;
 
 export class ConsulCatalogSource implements Source<CatalogSnapshot> {
@@ -66,7 +73,15 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     private readonly client: CatalogReads,
     private readonly timing: WatchTiming,
     private readonly log: Logger,
+    /** Start-up progress, until the first snapshot (systemd STATUS=, /healthz, /status). */
+    private readonly onProgress?: (progress: ReadProgress) => void,
   ) {}
+
+  private firstDelivered = false;
+
+  private reportProgress(): void {
+    if (this.onProgress && !this.firstDelivered) this.onProgress({ read: this.known.size - this.unattempted.size, total: this.known.size, done: false });
+  }
 
   start(sink: SourceSink<CatalogSnapshot>): void {
     this.sink = sink;
@@ -156,6 +171,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     }
     this.catalogLoaded = true;
     this.reportFailing();
+    this.reportProgress();
     this.scheduleEmit();
   }
 
@@ -247,7 +263,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     if (!k) return;
     k.instances = instances;
     k.failures = 0;
-    this.unattempted.delete(name);
+    if (this.unattempted.delete(name)) this.reportProgress();
     if (this.failingReads.delete(name)) this.reportFailing();
     this.scheduleEmit();
   }
@@ -266,6 +282,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     }, delay);
     k.retry.unref?.();
     const first = this.unattempted.delete(name);
+    if (first) this.reportProgress();
     this.reportFailing();
     if (first) this.scheduleEmit();
   }
@@ -305,6 +322,8 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     const services: Record<string, ServiceInstance[]> = {};
     for (const [name, k] of this.known) if (k.instances) services[name] = k.instances;
     this.sink.snapshot({ services });
+    if (!this.firstDelivered && this.onProgress) this.onProgress({ read: this.known.size, total: this.known.size, done: true });
+    this.firstDelivered = true;
   }
 }
 

@@ -7,6 +7,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { formatMs } from '../../config/duration.js';
 import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../../errors.js';
 import type { BlockingResult } from './blocking.js';
+import { ConsulWrites, type KvCasOp } from './writes.js';
 import { ConsulHttp, ConsulRefusedError, type ConsulAnswer, type ConsulConsistency, type ConsulTraffic, type RequestOptions } from './http.js';
 
 export interface ConsulClientOptions {
@@ -34,6 +35,7 @@ export class ConsulClient {
   private readonly http: ConsulHttp;
   /** Queue of the non-blocking reads. */
   private readonly reads: LimitFunction;
+  private readonly writes: ConsulWrites;
 
   constructor(private readonly opts: ConsulClientOptions) {
     const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -47,6 +49,7 @@ export class ConsulClient {
       refusalBackoff: opts.refusalBackoff,
     });
     this.reads = pLimit(nonBlockingReads(maxConnections));
+    this.writes = new ConsulWrites(this.http, opts.address, opts.token);
   }
 
   get traffic(): ConsulTraffic {
@@ -97,75 +100,50 @@ export class ConsulClient {
     return r;
   }
 
-  /** Single-shot PUT with check-and-set; resolves to Consul's true/false answer. */
-  async kvSetCas(key: string, value: string, cas: number): Promise<boolean> {
-    const what = `writing K/V key "${key}"`;
-    const answer = await this.call(what, `kv/${encodePath(key)}`, {
-      method: 'PUT',
-      query: { cas: String(cas) },
-      body: value,
-      timeoutMs: NON_BLOCKING_TIMEOUT_MS,
-    });
-    return this.parseBool(what, answer);
+  // Writes go through the `consul` package on the same pool (writes.ts).
+  kvSetCas(key: string, value: string, cas: number): Promise<boolean> {
+    return this.writes.kvSetCas(key, value, cas);
   }
 
-  /** Single-shot DELETE with check-and-set. */
-  async kvDeleteCas(key: string, cas: number): Promise<boolean> {
-    const what = `deleting K/V key "${key}"`;
-    const answer = await this.call(what, `kv/${encodePath(key)}`, { method: 'DELETE', query: { cas: String(cas) }, timeoutMs: NON_BLOCKING_TIMEOUT_MS });
-    return this.parseBool(what, answer);
+  kvDeleteCas(key: string, cas: number): Promise<boolean> {
+    return this.writes.kvDeleteCas(key, cas);
   }
 
-  // Sessions and locks (the ACME issuer's lock, docs/acme.md), as Consul documents them.
-
-  /** PUT /v1/session/create with a TTL and `Behavior: release`; resolves to the session id. */
-  async sessionCreate(opts: { name: string; ttlMs: number; lockDelayMs: number }): Promise<string> {
-    const what = 'creating a Consul session';
-    const body = JSON.stringify({ Name: opts.name, TTL: formatSeconds(opts.ttlMs), LockDelay: formatSeconds(opts.lockDelayMs), Behavior: 'release' });
-    const answer = await this.call(what, 'session/create', { method: 'PUT', body, timeoutMs: NON_BLOCKING_TIMEOUT_MS });
-    const id = (this.parseJson(what, answer) as { ID?: unknown } | undefined)?.ID;
-    if (typeof id !== 'string' || id === '') throw new ConsulResponseError(`${what}: Consul answered without an "ID"`);
-    return id;
+  kvTransaction(ops: readonly KvCasOp[]): Promise<boolean> {
+    return this.writes.kvTransaction(ops);
   }
 
-  /** PUT /v1/session/renew/<id>; false when the session no longer exists (expired or destroyed). */
-  async sessionRenew(id: string): Promise<boolean> {
-    const answer = await this.call(
-      `renewing Consul session ${id}`,
-      `session/renew/${encodeURIComponent(id)}`,
-      { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS },
-      true,
-    );
-    return answer.status !== 404;
+  agentServiceRegister(service: Parameters<ConsulWrites['agentServiceRegister']>[0]): Promise<void> {
+    return this.writes.agentServiceRegister(service);
   }
 
-  /** PUT /v1/session/destroy/<id> (releases every lock it holds). */
-  async sessionDestroy(id: string): Promise<void> {
-    await this.call(`destroying Consul session ${id}`, `session/destroy/${encodeURIComponent(id)}`, { method: 'PUT', timeoutMs: NON_BLOCKING_TIMEOUT_MS });
+  agentServiceDeregister(id: string): Promise<void> {
+    return this.writes.agentServiceDeregister(id);
   }
 
-  /** PUT /v1/kv/<key>?acquire=<session>: true when this session now holds the lock. */
-  async kvAcquire(key: string, session: string, value: string): Promise<boolean> {
-    const what = `acquiring the lock "${key}"`;
-    return this.parseBool(
-      what,
-      await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { acquire: session }, body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS }),
-    );
+  // Sessions and locks (the ACME issuer's lock, docs/acme.md).
+  sessionCreate(opts: { name: string; ttlMs: number; lockDelayMs: number }): Promise<string> {
+    return this.writes.sessionCreate(opts);
   }
 
-  /** PUT /v1/kv/<key>?release=<session>. */
-  async kvRelease(key: string, session: string): Promise<boolean> {
-    const what = `releasing the lock "${key}"`;
-    return this.parseBool(
-      what,
-      await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', query: { release: session }, body: '', timeoutMs: NON_BLOCKING_TIMEOUT_MS }),
-    );
+  sessionRenew(id: string): Promise<boolean> {
+    return this.writes.sessionRenew(id);
   }
 
-  /** PUT /v1/kv/<key> (last write wins). */
-  async kvPut(key: string, value: string): Promise<void> {
-    const what = `writing K/V key "${key}"`;
-    this.parseBool(what, await this.call(what, `kv/${encodePath(key)}`, { method: 'PUT', body: value, timeoutMs: NON_BLOCKING_TIMEOUT_MS }));
+  sessionDestroy(id: string): Promise<void> {
+    return this.writes.sessionDestroy(id);
+  }
+
+  kvAcquire(key: string, session: string, value: string): Promise<boolean> {
+    return this.writes.kvAcquire(key, session, value);
+  }
+
+  kvRelease(key: string, session: string): Promise<boolean> {
+    return this.writes.kvRelease(key, session);
+  }
+
+  kvPut(key: string, value: string): Promise<void> {
+    return this.writes.kvPut(key, value);
   }
 
   /** GET /v1/kv/<key> (consistent unless blocking): the entry (Value decoded), or undefined when there is none. */
@@ -211,8 +189,8 @@ export class ConsulClient {
     return { data: this.parseJson(what, answer), index: resultIndex };
   }
 
-  /** `notFoundOk`: a 404 on a write is an answer (a session that is gone), not an error. */
-  private async call(what: string, path: string, options: RequestOptions, notFoundOk = false): Promise<ConsulAnswer> {
+  /** A read: a 404 is an answer (no such key or prefix), every other failure a RouterError. */
+  private async call(what: string, path: string, options: RequestOptions): Promise<ConsulAnswer> {
     let answer: ConsulAnswer;
     try {
       answer = await this.http.request(path, options);
@@ -225,23 +203,11 @@ export class ConsulClient {
     if (answer.status === 403) {
       throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${bodyText(answer)})`);
     }
-    if (answer.status !== 200 && !(answer.status === 404 && ((options.method ?? 'GET') === 'GET' || notFoundOk))) {
+    if (answer.status !== 200 && answer.status !== 404) {
       throw new ConsulUnavailableError(`${what}: Consul answered HTTP ${answer.status} (${bodyText(answer)})`);
     }
     return answer;
   }
-
-  private parseBool(what: string, answer: ConsulAnswer): boolean {
-    const text = answer.body.toString('utf8').trim();
-    if (text !== 'true' && text !== 'false')
-      throw new ConsulResponseError(`${what}: expected true or false, Consul answered ${JSON.stringify(text.slice(0, 80))}`);
-    return text === 'true';
-  }
-}
-
-/** Consul session durations are Go durations in seconds (`15s`); lock-delay may be 0. */
-function formatSeconds(ms: number): string {
-  return `${Math.max(0, Math.round(ms / 1000))}s`;
 }
 
 /** K/V keys keep their slashes; every other reserved character is escaped. */

@@ -54,7 +54,8 @@ export class ConsulRefusedError extends Error {
   }
 }
 
-const REFUSAL_CODES = new Set(['ECONNRESET', 'EPIPE']);
+/** A reset before any answer is how an agent past http_max_conns_per_client refuses. */
+export const REFUSAL_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 export interface RequestOptions {
   method?: 'GET' | 'PUT' | 'DELETE';
@@ -79,6 +80,14 @@ export class ConsulHttp {
     const limits = { keepAlive: true, maxSockets: opts.maxConnections, maxTotalSockets: opts.maxConnections, maxFreeSockets: opts.maxConnections };
     this.agent = secure ? new HttpsAgent({ ...limits, ca: opts.cacert ? readFileSync(opts.cacert) : undefined }) : new HttpAgent(limits);
     this.send = secure ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
+    // Every socket of the pool is followed, whoever's request opened it (reads here, writes in writes.ts).
+    const agent = this.agent as HttpAgent & { createConnection: (...args: unknown[]) => Socket };
+    const create = agent.createConnection.bind(agent);
+    agent.createConnection = (...args: unknown[]) => {
+      const socket = create(...args);
+      if (socket) this.track(socket);
+      return socket;
+    };
   }
 
   close(): void {
@@ -86,20 +95,37 @@ export class ConsulHttp {
   }
 
   /** GET/PUT/DELETE `path` (under /v1), retrying refused connections with backoff. */
-  async request(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
+  request(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
+    return this.retryRefused(async () => {
+      const answer = await this.once(path, opts);
+      if (answer.status === 429) throw new ConsulRefusedError('Consul answered 429 Too Many Requests', 429);
+      return answer;
+    }, opts.signal);
+  }
+
+  /** The pool every request goes through (the `consul` package's writes share it: src/sources/consul/writes.ts). */
+  get sharedAgent(): HttpAgent {
+    return this.agent;
+  }
+
+  /** Counts a request sent by another client on the shared agent, and follows its sockets. */
+  countRequest(): void {
+    this.traffic.requests += 1;
+  }
+
+  /** Runs `attempt` again, with backoff, while it fails with ConsulRefusedError; counts each refusal. */
+  async retryRefused<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const attempts = this.opts.refusalAttempts ?? 6;
     const backoff = new Backoff({ ...(this.opts.refusalBackoff ?? { baseMs: 50, maxMs: 1_000 }), random: this.opts.random });
     for (;;) {
       try {
-        const answer = await this.once(path, opts);
-        if (answer.status === 429) throw new ConsulRefusedError('Consul answered 429 Too Many Requests', 429);
-        return answer;
+        return await attempt();
       } catch (err) {
-        if (!(err instanceof ConsulRefusedError) || opts.signal?.aborted) throw err;
+        if (!(err instanceof ConsulRefusedError) || signal?.aborted) throw err;
         this.traffic.refused += 1;
         this.onRefused?.();
         if (backoff.count + 1 >= attempts) throw err;
-        await pause(backoff.next(), opts.signal);
+        await pause(backoff.next(), signal);
       }
     }
   }
@@ -130,7 +156,6 @@ export class ConsulHttp {
         res.on('error', reject);
         res.on('aborted', () => reject(new Error('Consul closed the connection in the middle of its answer')));
       });
-      req.on('socket', (socket: Socket) => this.track(socket));
       req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A reset before any answer is how an agent past http_max_conns_per_client refuses.

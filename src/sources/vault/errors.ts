@@ -34,6 +34,13 @@ export class VaultResponseError extends RouterError {
   }
 }
 
+/** A check-and-set write lost: the secret changed in Vault since it was read (e.g. an operator's own certificate). */
+export class VaultCasError extends RouterError {
+  constructor(message: string) {
+    super('VAULT_CAS', message);
+  }
+}
+
 /** Removes every occurrence of the given secret values (and anything token-shaped) from a text. */
 export function scrub(text: string, secrets: Iterable<string | undefined>): string {
   let out = text;

@@ -1,4 +1,4 @@
-// The Vault source: reads every secret paas-router needs from KV v2 (DESIGN.md §3), emits them as
+// The Vault source: reads every secret paas-router needs from KV v2 (docs/vault-tls.md), emits them as
 // one SecretsSnapshot, and polls again every `refresh` (Vault has no blocking queries for KV).
 // The last good snapshot stays in memory: while Vault is down or sealed the runner keeps using it,
 // and the source reports itself `degraded` (`down` while it has never read anything). A failure

@@ -1,5 +1,5 @@
 // What the Vault source hands to the runner: every credential paas-router needs, as one whole
-// snapshot (DESIGN.md §3 "Credentials: Vault"). Never logged: see REDACT_PATHS in src/log.ts.
+// snapshot (docs/vault-tls.md). Never logged: see REDACT_PATHS in src/log.ts.
 
 export interface CertificateSecret {
   /** PEM: the leaf certificate, optionally followed by its chain. */
