@@ -143,6 +143,8 @@ export interface RateLimitView {
   peers: string | null;
   /** Behind trusted proxies the client is `var(txn.client)` (set by the frontends), else `src`. */
   client: string;
+  /** A canary backend (router.canary) counts in its group's table, so the canary header buys no extra requests; else `null`. */
+  table: string | null;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -425,7 +427,8 @@ function canaryViews(app: AppRoute, view: AppView, what: string): AppView[] {
       const own = new Set(app.servers.filter((s) => s.app === m.app).map((s) => s.name));
       // No weights: the group's weights share the group's traffic; a canary request goes to the member whatever its weight.
       const servers = view.servers.filter((s) => own.has(s.name)).map((s) => ({ ...s, weight: null }));
-      return { ...view, backend: `${CANARY_PREFIX}${member}`, servers, canaries: [], canaryMatch: `{ ${fetch} -m str ${value} }` };
+      const rateLimit = view.rateLimit && { ...view.rateLimit, table: view.backend };
+      return { ...view, backend: `${CANARY_PREFIX}${member}`, servers, rateLimit, canaries: [], canaryMatch: `{ ${fetch} -m str ${value} }` };
     });
 }
 /** Name of the `peers` section rate-limit tables are shared through. */
@@ -442,6 +445,7 @@ function rateLimitView(app: AppRoute, what: string, settings: RenderSettings): R
     path: r.path === undefined ? null : checkMatch(r.path, PATH_PREFIX, `${what}: rate-limit-path`),
     peers: settings.peers ? PEERS_SECTION : null,
     client: (settings.edge?.trustedProxies?.length ?? 0) > 0 ? 'var(txn.client)' : 'src',
+    table: null,
   };
 }
 

@@ -152,7 +152,13 @@ export function checkTenantRendered(model: RoutingModel, cfg: string): void {
     if (JSON.stringify(names) !== JSON.stringify(own)) fail(`canary_${m.app}: servers ${names} instead of ${own}`);
     if (lines.some((l) => / weight /.test(l))) fail(`canary_${m.app}: a weight on a canary server`);
     // Everything but the servers (and the maintenance lookup, which the frontend rule makes moot) is the group's.
-    const settingsOf = (l: string[]) => l.filter((x) => !x.startsWith('server ') && !x.includes('maintenance.map'));
+    const settingsOf = (l: string[]) =>
+      l
+        .filter((x) => !x.startsWith('server ') && !x.includes('maintenance.map') && !x.startsWith('stick-table '))
+        .map((x) => x.replace(` table ${app.backend}`, ''));
+    if (app.rateLimit && !lines.some((l) => l.startsWith(`http-request track-sc0 `) && l.includes(` table ${app.backend}`)))
+      fail(`canary_${m.app}: its requests are not counted in the group's rate-limit table`);
+    if (lines.some((l) => l.startsWith('stick-table '))) fail(`canary_${m.app}: a rate-limit table of its own`);
     if (JSON.stringify(settingsOf(lines)) !== JSON.stringify(settingsOf(sections.get(`backend ${app.backend}`)!)))
       fail(`canary_${m.app}: settings other than its group's`);
     compressing.delete(`backend canary_${m.app}`);

@@ -11,10 +11,12 @@ export const tenantCases: Record<string, { model: RoutingModel; settings: Render
     model: model([
       httpApp('wordpress', [server('10.0.0.50', 31070)], { compress: true }),
       httpApp('plain', [server('10.0.0.51', 31071)]),
-      // A group with a canary by header and one by cookie beside the weights.
+      // A group with a canary by header and one by cookie beside the weights (and a rate limit).
       httpApp('shop', [member('shop-blue', 90, '10.0.0.60', 31080), member('shop-green', 0, '10.0.0.61', 31081), member('shop-red', 10, '10.0.0.62', 31082)], {
         healthcheck: '/health',
         compress: true,
+        // The canaries count in the group's table: the header buys no extra requests.
+        rateLimit: { requests: 20, period: '10s', periodMs: 10_000, path: '/login' },
         members: [
           { app: 'shop-blue', weight: 90, weightFrom: 'kv', servers: 1 },
           { app: 'shop-green', weight: 0, weightFrom: 'kv', servers: 1, canary: { kind: 'header', name: 'x-canary', value: 'green' } },
