@@ -18,7 +18,7 @@ import { SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
 import { renderFiles } from '../src/render/render.js';
 import { caseArb, renderOptionsArb, type FuzzCase } from '../test/property/fixtures.js';
 import { incrementalCaseArb, runIncremental } from '../test/property/incremental/support.js';
-import { checkAuthRendered, checkFeatures, featureInputArb } from '../test/property/features-support.js';
+import { checkAuthRendered, checkFeatures, checkTenantRendered, featureInputArb } from '../test/property/features-support.js';
 import { claimSequenceArb, runClaimSequence } from '../test/property/claims-support.js';
 import {
   HAPROXY,
@@ -212,6 +212,7 @@ async function fuzzFeatures(): Promise<boolean> {
       const settings = renderSettings(model, render, { configDir, crtList: work.crtList });
       const files = renderFiles(templates, model, settings);
       checkAuthRendered(model, files['haproxy.cfg']!);
+      checkTenantRendered(model, files['haproxy.cfg']!);
       if (model.apps.some((a) => a.auth)) withAuth++;
       if (opts.haproxyEvery > 0 && n % opts.haproxyEvery === 0) {
         await haproxyCheck(files, configDir);

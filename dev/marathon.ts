@@ -2,6 +2,7 @@
 // count and the `tags` label that mesos-consul copies to Consul tags.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tagsOfLabel } from '../src/model/marathon.js';
 
 export interface MarathonApp {
   id: string;
@@ -16,13 +17,7 @@ export function parseMarathonApp(json: unknown, origin: string): MarathonApp {
   const app = json as { id?: unknown; instances?: unknown; labels?: Record<string, unknown> };
   if (typeof app?.id !== 'string' || !app.id.startsWith('/')) throw new Error(`${origin}: "id" must be an absolute Marathon app id`);
   const tagsLabel = app.labels?.tags;
-  const tags =
-    typeof tagsLabel === 'string'
-      ? tagsLabel
-          .split(',')
-          .map((t) => t.trim())
-          .filter(Boolean)
-      : [];
+  const tags = typeof tagsLabel === 'string' ? tagsOfLabel(tagsLabel) : [];
   const portTag = tags.find((t) => t.startsWith('router.port='));
   return {
     id: app.id,

@@ -18,6 +18,7 @@
 // agent's /v1/agent/check/update endpoint is not part of the dev server).
 import { isIP } from 'node:net';
 import { consulCall } from './client.js';
+import { mesosServiceName } from '../../src/model/marathon.js';
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 
@@ -46,18 +47,8 @@ export interface MesosRegistration {
 
 export const MESOS_ID_PREFIX = 'mesos-consul';
 
-/** /community/wordpress -> wordpress-community; /foo -> foo. */
-export function mesosServiceName(app: string): string {
-  const taskName = app
-    .split('/')
-    .filter((s) => s !== '')
-    .reverse()
-    .join('.');
-  return taskName
-    .replace(/[^\w-]/g, '-')
-    .replace(/_/g, '')
-    .toLowerCase();
-}
+// One definition of the name, shared with `paas-router explain --marathon`.
+export { mesosServiceName };
 
 export function mesosServiceId(task: Pick<MesosTask, 'app' | 'agent' | 'ip' | 'port'>): string {
   return `${MESOS_ID_PREFIX}:${task.agent ?? task.ip}:${mesosServiceName(task.app)}:${task.ip}:${task.port}`;

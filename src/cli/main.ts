@@ -9,6 +9,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, configFromOptions, exitCodeFor, prin
 import { domainsAdd, domainsList, domainsRemove } from './domains.js';
 import { domainsOwners, domainsTransfer } from './owners.js';
 import { explainCommand } from './explain.js';
+import { explainMarathonCommand } from './explain-marathon.js';
 import { maintenanceOff, maintenanceOn } from './maintenance.js';
 import { weightsGet, weightsSet } from './weights.js';
 import { passwdCommand } from './passwd.js';
@@ -136,11 +137,18 @@ withConfigFlags(maintenance.command('off'))
   });
 
 withConfigFlags(program.command('explain'))
-  .argument('<host>', 'host name (or host:port, or a URL)')
+  .argument('[host]', 'host name (or host:port, or a URL)')
+  .option('--marathon <app.json>', 'check a Marathon app definition before deploy instead (no cluster needed; exit 2 on a rejection)')
   .option('--json', 'machine-readable output')
-  .description('say which app serves a host, why, and through which servers, or why none does')
-  .action(async (host: string, opts) => {
-    process.exitCode = await explainCommand(await configFromOptions(opts), host, { json: Boolean(opts.json) }, process.stdout, process.stderr);
+  .description('say which app serves a host, why, and through which servers, or why none does; or, with --marathon, what the router would do with an app')
+  .action(async (host: string | undefined, opts) => {
+    if ((host === undefined) === (opts.marathon === undefined)) throw new UsageError('explain needs a host, or --marathon <app.json> (not both)');
+    const config = await configFromOptions(opts);
+    const json = { json: Boolean(opts.json) };
+    process.exitCode =
+      opts.marathon !== undefined
+        ? await explainMarathonCommand(config, opts.marathon, json, process.stdout, process.stderr)
+        : await explainCommand(config, host!, json, process.stdout, process.stderr);
   });
 
 program

@@ -32,6 +32,7 @@ import { ModelMemo } from './incremental.js';
 import { finishRejections } from './rejections.js';
 import { buildServers, compareInstances, firstCreateIndex, holderOrder, serviceVerdict, type ServiceVerdict } from './services.js';
 import { edgeFields, resolveTags, type AppSettings } from './tags.js';
+import { tenantFields } from './tenant-tags.js';
 import { cmp, safeText } from './text.js';
 
 /** Domain every default host lives under: `<cluster>.<baseDomain>` (an empty cluster is left out). */
@@ -101,6 +102,7 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
     // Until applyAuth gives it its users (every build), a router.auth app is one that answers 503.
     ...(t.auth !== undefined ? { auth: { realm: t.auth, path: '', users: [], failure: 'no-entry' as const } } : {}),
     ...(t.rateLimit !== undefined ? { rateLimit: t.rateLimit } : {}),
+    ...tenantFields(t),
   };
   const createIndex = firstCreateIndex(usable);
   // A member of a router.group claims no port of its own: its group does.

@@ -15,8 +15,14 @@ export function describeFeatures(app: AppRoute): string[] {
     const weights = app.members.map((m) => `${m.app} ${m.weight}`).join(' / ');
     const from = app.weightsKey && app.members.some((m) => m.weightFrom !== 'default') ? ` (from ${app.weightsKey})` : ' (default: equal)';
     lines.push(`group of ${app.members.map((m) => m.app).join(', ')}: weights ${weights}${from}`);
-    for (const m of app.members.filter((x) => x.weight === 0)) lines.push(`${m.app} has weight 0: drained, no new traffic`);
+    for (const m of app.members.filter((x) => x.weight === 0))
+      lines.push(`${m.app} has weight 0: drained, no new traffic${m.canary ? ' but its canary requests' : ''}`);
+    for (const m of app.members.filter((x) => x.canary))
+      lines.push(`canary: requests with ${m.canary!.kind} ${m.canary!.name}=${m.canary!.value} go to ${m.app} only (while it has a passing instance)`);
   }
+  if (app.compress) lines.push('gzip for text responses (html, css, plain, javascript, json, svg) when the client accepts it and the app did not compress');
+  if (app.timeoutTunnel) lines.push(`upgraded connections (WebSockets) may idle ${app.timeoutTunnel}`);
+  if (app.proto === 'h2') lines.push('HAProxy speaks cleartext HTTP/2 to the servers (router.proto=h2: gRPC, h2c); clients keep HTTP/1.1 or HTTP/2');
   if (app.maintenance) {
     const since = app.maintenance.since !== undefined ? ` since ${new Date(app.maintenance.since).toISOString()}` : '';
     lines.push(`in maintenance${since} (${app.maintenance.key}): 503 "${app.maintenance.message}"`);

@@ -12,6 +12,7 @@ import { backendName } from './backend.js';
 import { nameOfKey } from './kv-keys.js';
 import { reject } from './rejections.js';
 import { cmp, safeText } from './text.js';
+import { formatCanary } from './tenant-tags.js';
 
 export const MAX_WEIGHT = 256;
 /** Weight of every member when the group has no weights key: equal shares. */
@@ -25,7 +26,7 @@ export interface Draft {
 }
 
 /** Settings a member may have of its own: everything else its tags decide must equal the group's. */
-const PER_MEMBER: ReadonlySet<keyof AppSettings> = new Set<keyof AppSettings>(['group']);
+const PER_MEMBER: ReadonlySet<keyof AppSettings> = new Set<keyof AppSettings>(['group', 'canary']);
 
 function show(value: unknown): string {
   return value === undefined ? '(unset)' : Array.isArray(value) ? value.join(' ') : String(value);
@@ -122,12 +123,28 @@ export function groupRoute(
   }
   const list: GroupMember[] = [];
   const servers: ServerRoute[] = [];
+  const canaries = new Map<string, string>();
   for (const m of members) {
     const w = given?.get(m.app.name);
     const member: GroupMember =
       given === undefined
         ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length }
         : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
+    const canary = m.tags.canary;
+    if (canary !== undefined) {
+      const rule = formatCanary(canary);
+      const tag = `router.canary=${rule}`;
+      if (reference.tags.path !== undefined) {
+        rejections.push(
+          reject('tag', m.app.name, tag, `group ${group} is served under router.path ${reference.tags.path}: canaries are routed on whole hosts only; ignored`),
+        );
+      } else if (canaries.has(rule)) {
+        rejections.push(reject('tag', m.app.name, tag, `app ${canaries.get(rule)} of group ${group} has the same canary; ignored`));
+      } else {
+        canaries.set(rule, m.app.name);
+        member.canary = canary;
+      }
+    }
     if (member.weightFrom === 'missing') {
       rejections.push(
         reject('weight', m.app.name, entry!.key, `app ${m.app.name} of group ${group} has no weight in ${entry!.key}: weight 0 (no new traffic)`, entry!.key),

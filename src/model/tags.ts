@@ -3,7 +3,8 @@ import type { ServiceInstance } from '../sources/types.js';
 import type { AppMode, AppRoute, ModelSettings, Rejection } from './types.js';
 import { formatPortRanges, inPortRanges } from './port-ranges.js';
 import { FEATURE_SPECS, featureSettings } from './feature-tags.js';
-import { parseDuration } from '../config/duration.js';
+import { TENANT_SPECS, type TenantSettings, tenantSettings } from './tenant-tags.js';
+import { TIMEOUT_ALLOWED, parseTimeout } from './timeout-tag.js';
 import { reject } from './rejections.js';
 import { CONTROL_RE, WHITESPACE_RE, cmp, safeText } from './text.js';
 
@@ -12,7 +13,6 @@ export const TAG_PREFIX = 'router.';
 export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random', 'uri'];
 export const MAX_HEALTHCHECK = 200;
 export const MAX_MAXCONN = 100000;
-const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
 /** `router.hsts` upper bound: two years, in seconds. */
 export const MAX_HSTS = 63_072_000;
 /** `router.max-body` upper bound: 64 GiB. */
@@ -63,14 +63,6 @@ function intIn(v: string, min: number, max: number): number | undefined {
   if (!/^[1-9][0-9]{0,8}$/.test(v)) return undefined;
   const n = Number(v);
   return n >= min && n <= max ? n : undefined;
-}
-
-const TIMEOUT_ALLOWED = 'a duration <integer><ms|s|m|h> greater than 0 and at most 24h, e.g. 120s';
-
-function parseTimeout(v: string): ParseResult {
-  const m = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(v.toLowerCase());
-  if (!m) return no;
-  return parseDuration(m[0])! <= MAX_TIMEOUT_MS ? ok(m[0]) : no;
 }
 
 const SPECS = {
@@ -127,6 +119,8 @@ const SPECS = {
   },
   // Second wave, per-app features (redirect, allow, group, path): see feature-tags.ts.
   ...FEATURE_SPECS,
+  // Third wave (compress, timeout-tunnel, proto, canary): see tenant-tags.ts.
+  ...TENANT_SPECS,
 } satisfies Record<string, KeySpec>;
 
 export type TagKey = keyof typeof SPECS;
@@ -213,7 +207,8 @@ export type AppSettings = Pick<
   AppRoute,
   'mode' | 'port' | 'balance' | 'healthcheck' | 'httpsOnly' | 'sticky' | 'maxconn' | 'timeoutServer' | 'redirect' | 'allow' | 'path' | 'stripPath' | 'rateLimit'
 > &
-  EdgeSettings & {
+  EdgeSettings &
+  TenantSettings & {
     /** `router.group`: the app is served as part of this group's route. */
     group?: string;
     /** `router.auth`: the realm (the users come from Vault). */
@@ -315,6 +310,7 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
   if (timeout !== undefined) out.timeoutServer = timeout;
   resolveEdgeTags(app, pick, votes, out, rejections);
   Object.assign(out, featureSettings(pick));
+  Object.assign(out, tenantSettings(pick));
   if (out.path === undefined) {
     for (const tag of [...(votes.get('strip-path')?.values() ?? [])].flatMap((v) => [...v.tags])) {
       rejections.push(reject('tag', app, tag, 'router.strip-path needs router.path=/prefix; ignored'));
@@ -323,6 +319,13 @@ export function resolveTags(app: string, instances: ServiceInstance[], settings:
   if (out.rateLimit === undefined) {
     for (const tag of [...(votes.get('rate-limit-path')?.values() ?? [])].flatMap((v) => [...v.tags])) {
       rejections.push(reject('tag', app, tag, 'router.rate-limit-path needs router.rate-limit=<requests>/<period>; ignored'));
+    }
+  }
+
+  if (out.canary !== undefined && out.group === undefined) {
+    delete out.canary;
+    for (const tag of [...(votes.get('canary')?.values() ?? [])].flatMap((v) => [...v.tags]).sort(cmp)) {
+      rejections.push(reject('tag', app, tag, 'router.canary is for a member of a router.group (the requests that carry it go to that member); ignored'));
     }
   }
 

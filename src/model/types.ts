@@ -80,10 +80,19 @@ export interface ServerRoute {
   weight?: number;
 }
 
+/** `router.canary`: requests whose header (name lowercased) or cookie has exactly this value. */
+export interface CanaryRule {
+  kind: 'header' | 'cookie';
+  name: string;
+  value: string;
+}
+
 /** One app of a `router.group` route, with the weight each of its servers gets. */
 export interface GroupMember {
   app: string;
   weight: number;
+  /** `router.canary`: requests that carry it go to this member only, whatever the weights. */
+  canary?: CanaryRule;
   /** Where the weight came from: the K/V key, or the default (every member equal). */
   weightFrom: 'kv' | 'default' | 'missing';
   servers: number;
@@ -158,6 +167,13 @@ export interface AppRoute {
   maintenance?: Maintenance;
   /** `router.auth`: users from Vault, or the failure that makes the app answer 503. */
   auth?: BasicAuth;
+  // Third wave (docs/features.md; src/model/tenant-tags.ts).
+  /** `router.compress`: gzip text responses for clients that accept it, unless the app compressed them. */
+  compress?: boolean;
+  /** `router.timeout-tunnel`: HAProxy duration an upgraded connection (WebSocket) may idle (default 1h). */
+  timeoutTunnel?: string;
+  /** `router.proto=h2`: HAProxy speaks cleartext HTTP/2 to the servers (gRPC); absent: HTTP/1.1. */
+  proto?: 'h2';
   /** `router.rate-limit` (and `router.rate-limit-path`): requests per client address per period; over it, 429. */
   rateLimit?: RateLimit;
 }

@@ -16,6 +16,7 @@ import { TemplateError } from '../errors.js';
 import { BACKEND_PREFIX } from '../model/backend.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 import { cidrProblem } from '../util/cidr.js';
+import { COMPRESS_TYPES } from '../model/tenant-tags.js';
 
 export { BACKEND_PREFIX };
 import { AUTH_USER_RE, REALM_RE, type AuthFailure } from '../model/auth.js';
@@ -112,6 +113,20 @@ export interface AppView {
   auth: { realm: string; userlist: string } | null;
   /** `router.auth` without usable users: the text of the 503 every request gets (never a path or a hash); else `null`. */
   authUnavailable: string | null;
+  // Third wave (partials/backend-tenant.hbs).
+  /** `router.compress`: the response types HAProxy gzips (`compression type`), space-separated; else `null`. */
+  compressTypes: string | null;
+  /** `router.timeout-tunnel`: `timeout tunnel` of the backend (upgraded connections, WebSockets), or `null` (the defaults' 1h). */
+  timeoutTunnel: string | null;
+  /** `router.proto`: `h2` when the servers speak cleartext HTTP/2 (`proto h2` on each server line), or `null` (HTTP/1.1). */
+  proto: 'h2' | null;
+  /**
+   * `router.canary` members of a group: one more backend each (`canary_<member>`), rendered like the
+   * group's with only that member's servers (no weights); empty for every other app.
+   */
+  canaries: AppView[];
+  /** A canary backend's ACL condition (`{ req.fhdr(x-canary) -m str 1 }`), else `null`. */
+  canaryMatch: string | null;
   /** `router.rate-limit`: the stick-table and the 429 rule of the app's backend; else `null`. */
   rateLimit: RateLimitView | null;
 }
@@ -128,6 +143,8 @@ export interface RateLimitView {
   peers: string | null;
   /** Behind trusted proxies the client is `var(txn.client)` (set by the frontends), else `src`. */
   client: string;
+  /** A canary backend (router.canary) counts in its group's table, so the canary header buys no extra requests; else `null`. */
+  table: string | null;
 }
 
 /** One (host, path prefix) route; the frontends test them longest prefix first, before hosts.map. */
@@ -201,6 +218,8 @@ export interface TemplateData {
   maintenance: { backend: string; message64: string }[];
   /** Routes of apps with `router.path`, sorted by host, then longest prefix first. Not in hosts.map. */
   pathRoutes: PathRouteView[];
+  /** `router.canary` rules, tested after the path routes and before hosts.map: the canary backend, its group's backend, the condition. */
+  canaryRoutes: { backend: string; group: string; match: string }[];
   /**
    * One userlist per router.auth app with users (`userlist auth_<name>`), sorted by app. HAProxy 2.6
    * has no runtime API for userlists: a change here is a (hitless) reload.
@@ -378,6 +397,40 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
   return { redirect, allow, path, stripPathRegex };
 }
 
+/** The third-wave fields of an AppView (router.compress), checked for printing. */
+function tenantView(app: AppRoute, what: string): Pick<AppView, 'compressTypes' | 'timeoutTunnel' | 'proto'> {
+  const http = app.mode === 'http';
+  return {
+    compressTypes: http && app.compress === true ? COMPRESS_TYPES.join(' ') : null,
+    timeoutTunnel: http && app.timeoutTunnel !== undefined ? checkMatch(app.timeoutTunnel, DURATION, `${what}: timeout-tunnel`) : null,
+    proto: http && app.proto !== undefined ? (checkMatch(app.proto, /^h2$/, `${what}: proto`) as 'h2') : null,
+  };
+}
+
+/** Prefix of the backend of a group member's canary (`canary_<member>`): never an app's or a spare's. */
+export const CANARY_PREFIX = 'canary_';
+const CANARY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const CANARY_VALUE = /^[A-Za-z0-9._~-]{1,64}$/;
+
+/** The canary backends of a group's view: the group's section with one member's servers each. */
+function canaryViews(app: AppRoute, view: AppView, what: string): AppView[] {
+  if (app.mode !== 'http' || app.members === undefined) return [];
+  return app.members
+    .filter((m) => m.canary !== undefined)
+    .map((m) => {
+      const c = m.canary!;
+      const member = checkMatch(m.app, NAME, `${what}: canary member`);
+      const name = checkMatch(c.name, CANARY_NAME, `${what}: canary ${c.kind} name`);
+      const value = checkMatch(c.value, CANARY_VALUE, `${what}: canary value`);
+      const fetch =
+        c.kind === 'header' ? `req.fhdr(${name})` : c.kind === 'cookie' ? `req.cook(${name})` : fail(`${what}: canary kind ${JSON.stringify(c.kind)}`);
+      const own = new Set(app.servers.filter((s) => s.app === m.app).map((s) => s.name));
+      // No weights: the group's weights share the group's traffic; a canary request goes to the member whatever its weight.
+      const servers = view.servers.filter((s) => own.has(s.name)).map((s) => ({ ...s, weight: null }));
+      const rateLimit = view.rateLimit && { ...view.rateLimit, table: view.backend };
+      return { ...view, backend: `${CANARY_PREFIX}${member}`, servers, rateLimit, canaries: [], canaryMatch: `{ ${fetch} -m str ${value} }` };
+    });
+}
 /** Name of the `peers` section rate-limit tables are shared through. */
 export const PEERS_SECTION = 'paas_router';
 
@@ -392,6 +445,7 @@ function rateLimitView(app: AppRoute, what: string, settings: RenderSettings): R
     path: r.path === undefined ? null : checkMatch(r.path, PATH_PREFIX, `${what}: rate-limit-path`),
     peers: settings.peers ? PEERS_SECTION : null,
     client: (settings.edge?.trustedProxies?.length ?? 0) > 0 ? 'var(txn.client)' : 'src',
+    table: null,
   };
 }
 
@@ -482,7 +536,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
   for (let i = 1; i < servers.length; i++) {
     if (servers[i]?.name === servers[i - 1]?.name) fail(`${what}: two servers are named ${servers[i]?.name}`);
   }
-  return {
+  const view: AppView = {
     name,
     backend: app.backend,
     mode: app.mode,
@@ -500,9 +554,14 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     ...edgeAppView(app, what, settings),
     ...featureView(app, what),
     ...authView(app, what),
+    ...tenantView(app, what),
     rateLimit: rateLimitView(app, what, settings),
     maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
+    canaries: [],
+    canaryMatch: null,
   };
+  view.canaries = canaryViews(app, view, what);
+  return view;
 }
 
 function nonNegativeInteger(value: unknown, what: string): number {
@@ -602,6 +661,11 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     if (app.port !== null) listen(app.port, `app ${app.name}`);
   }
   const httpApps = apps.filter((app) => app.mode === 'http');
+  const canaryRoutes = httpApps.flatMap((app) => app.canaries.map((c) => ({ backend: c.backend, group: app.backend, match: c.canaryMatch! })));
+  for (const c of canaryRoutes) {
+    if (backends.has(c.backend)) fail(`${c.backend} is the backend of two canaries`);
+    backends.add(c.backend);
+  }
   const httpBackends = new Set(httpApps.map((app) => app.backend));
 
   for (const route of model.hosts) {
@@ -660,6 +724,7 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
       .filter((app) => app.maintenance !== undefined && app.mode === 'http')
       .map((app) => ({ backend: app.backend, message64: Buffer.from(app.maintenance!.message, 'utf8').toString('base64') })),
     pathRoutes,
+    canaryRoutes,
     userlists: userlistsView(model.apps),
     acme: acmeData(settings.acme),
     peers: peersView(settings),

@@ -60,6 +60,12 @@ t.test('which brand-new apps a spare serves, by their tags', async (t) => {
     // No users in Vault: the app answers 503, never served unprotected from a spare.
     [['router.auth=staff'], /backend settings a spare backend lacks/],
     [['router.path=/blog'], /pathRoutes changed/],
+    // Third wave: backend lines a spare does not have.
+    [['router.compress'], /backend settings a spare backend lacks/],
+    [['router.timeout-tunnel=2h'], /backend settings a spare backend lacks/],
+    [['router.proto=h2'], /with servers speaking h2, and spare backends are rendered for HTTP\/1\.1/],
+    [['router.proto=h1'], true], // the default, spelt out
+    [['router.canary=header:X-Canary=1'], true], // not a group member: the tag is rejected and changes nothing
     [['router.mode=tcp', 'router.port=10001'], /a tcp app needs its own listener/],
   ];
   for (const [tags, expected] of table) {

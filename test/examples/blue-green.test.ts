@@ -29,7 +29,12 @@ t.test('examples/marathon/blue-green: two apps, one route, weights shift the tra
     ['shop'],
     'one route, the members are not routed alone',
   );
-  t.same(at().rejections, [], 'the two JSONs agree on every setting');
+  t.same(at().rejections, [], 'the two JSONs agree on every setting (router.canary is per member)');
+  t.same(
+    shop()!.members!.map((m) => m.canary ?? null),
+    [null, { kind: 'header', name: 'x-canary', value: 'green' }],
+    'green takes the requests with X-Canary: green, whatever its weight',
+  );
   t.same(
     shop()!.members!.map((m) => [m.app, m.weight]),
     [

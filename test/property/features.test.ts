@@ -11,7 +11,7 @@ import { renderFiles } from '../../src/render/render.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
 import { loadTemplates } from '../../src/sources/files/templates-source.js';
 import { INVALID_TAGS } from './fixtures.js';
-import { AUTH_PREFIX, checkAuthRendered, checkFeatures, featureInputArb, usersValueArb } from './features-support.js';
+import { AUTH_PREFIX, checkAuthRendered, checkFeatures, checkTenantRendered, featureInputArb, usersValueArb } from './features-support.js';
 import { holds } from './helpers.js';
 import { STATIC_PATHS, checkDeterminism, haproxyCheck, makeWorkDir, nextConfigDir } from './support.js';
 
@@ -34,7 +34,9 @@ t.test('feature tags: deterministic, order-independent, feature invariants, rend
       fc.property(featureInputArb, fc.integer(), (input, seed) => {
         const model = checkDeterminism(input, seed);
         checkFeatures(model);
-        checkAuthRendered(model, renderFiles(templates, model, settings)['haproxy.cfg']!);
+        const cfg = renderFiles(templates, model, settings)['haproxy.cfg']!;
+        checkAuthRendered(model, cfg);
+        checkTenantRendered(model, cfg);
       }),
       runs(300),
     ),
@@ -42,7 +44,7 @@ t.test('feature tags: deterministic, order-independent, feature invariants, rend
 });
 
 t.test('an invalid feature tag on one app changes nothing but the rejections', async (t) => {
-  const invalid = INVALID_TAGS.filter((tag) => /^router\.(redirect|allow|auth|group|path|strip-path)=/.test(tag));
+  const invalid = INVALID_TAGS.filter((tag) => /^router\.(redirect|allow|auth|group|path|strip-path|compress|timeout-tunnel|proto|canary)=/.test(tag));
   holds(t, '300 random states + one invalid feature tag', () =>
     fc.assert(
       fc.property(featureInputArb, fc.nat(), fc.nat(), fc.constantFrom(...invalid), (input, s, i, tag) => {

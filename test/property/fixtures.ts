@@ -301,6 +301,8 @@ const INVALID_EDGE_TAGS = [
   'router.port=11000',
 ];
 
+/** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
+const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto', 'canary'];
 export const TAG_KEYS = [
   'mode',
   'port',
@@ -319,6 +321,8 @@ export const TAG_KEYS = [
   'group',
   'path',
   'strip-path',
+  // Third wave (src/model/tenant-tags.ts).
+  ...TENANT_TAG_KEYS,
 ];
 /**
  * Feature tags (second wave): valid syntax; whether they apply is the model's business (redirect
@@ -345,6 +349,20 @@ export const FEATURE_TAGS = [
   'router.rate-limit=1/1s',
   'router.rate-limit=1000000/24h',
   'router.rate-limit-path=/wp-login.php',
+  // Third wave.
+  'router.compress',
+  'router.compress=false',
+  'router.compress=TRUE',
+  'router.timeout-tunnel=1h',
+  'router.timeout-tunnel=30S',
+  'router.timeout-tunnel=24h',
+  'router.proto=h2',
+  'router.proto=H2',
+  'router.proto=h1',
+  'router.canary=header:X-Canary=1',
+  'router.canary=header:x-canary=1',
+  'router.canary=cookie:canary=yes',
+  'router.canary=cookie:Track_2=v.1~b',
 ];
 const INVALID_FEATURE_TAGS = [
   'router.rate-limit=0/10s',
@@ -356,6 +374,24 @@ const INVALID_FEATURE_TAGS = [
   'router.rate-limit=20/10s;x',
   'router.rate-limit-path=wp-login.php',
   'router.rate-limit-path=/a b',
+  'router.compress=yes',
+  'router.compress=gzip',
+  'router.compress=',
+  'router.timeout-tunnel=0s',
+  'router.timeout-tunnel=25h',
+  'router.timeout-tunnel=forever',
+  'router.timeout-tunnel=10',
+  'router.proto=h3',
+  'router.proto=grpc',
+  'router.proto=http/2',
+  'router.proto=h2 h1',
+  'router.canary=header:X_Canary=1',
+  'router.canary=query:x=1',
+  'router.canary=cookie:c=',
+  'router.canary=header:X-Canary',
+  'router.canary=cookie:c=a;b',
+  'router.canary=cookie:c=a"b',
+  'router.canary=header:=1',
   'router.auth',
   'router.auth=',
   'router.auth=a b',

@@ -21,6 +21,7 @@ import { compileTemplates } from '../../src/render/templates.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { readTemplateSource } from '../../src/sources/files/templates-source.js';
 import { edgeCases } from './edge-cases.js';
+import { tenantCases } from './tenant-cases.js';
 import { httpApp, model, server, settings, tcpApp } from './fixtures.js';
 import { selfSignedCertificate } from '../../dev/vault/pki.js';
 import { HASHES } from '../helpers/auth-hashes.js';
@@ -125,6 +126,7 @@ const cases: Record<string, Case> = {
     },
   },
   ...edgeCases,
+  ...tenantCases,
 };
 
 /** Second-wave features: redirect, allow (http and tcp), maintenance, a weighted group, paths. */

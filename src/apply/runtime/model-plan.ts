@@ -75,12 +75,15 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
     const was = parseConfig(oldText);
     const is = parseConfig(newText);
     if (was.skeleton !== is.skeleton) return `the section of app ${now.name} changed beyond its servers`;
-    if (is.proxies.size !== 1 || !is.proxies.has(now.backend)) return 'unknown';
-    const wanted = is.proxies.get(now.backend)!;
-    const found = serverOps(now.backend, was.proxies.get(now.backend) ?? new Map(), wanted, is.balance.get(now.backend));
-    if ('reason' in found) return found.reason;
-    ops.push(...found.ops);
-    servers.set(now.backend, wanted);
+    // The app's own backend, and a group's canary backends (router.canary) with their members' servers.
+    const own = new Set([now.backend, ...(now.canaries ?? []).map((c) => c.backend)]);
+    if (!is.proxies.has(now.backend) || [...is.proxies.keys()].some((p) => !own.has(p))) return 'unknown';
+    for (const [backend, wanted] of is.proxies) {
+      const found = serverOps(backend, was.proxies.get(backend) ?? new Map(), wanted, is.balance.get(backend));
+      if ('reason' in found) return found.reason;
+      ops.push(...found.ops);
+      servers.set(backend, wanted);
+    }
     return undefined;
   };
   if (before.apps !== after.apps) {
@@ -129,7 +132,8 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
  * A free spare for a brand-new app, and the `add server` ops that fill it (named for the app's own
  * backend: the applier renames them), or why the app needs a reload. Eligible: an http app whose
  * section, renamed to the spare with its servers left out, is the spare's section (same settings:
- * no tag that changes a backend line), whose servers HAProxy 2.6 can add at runtime.
+ * no tag that changes a backend line), whose servers speak the spare's protocol and HAProxy 2.6
+ * can add at runtime.
  */
 function spareFor(
   templates: CompiledTemplates,
@@ -144,6 +148,8 @@ function spareFor(
   if (app.mode !== 'http') return { reason: `${added} (a tcp app needs its own listener)` };
   const free = spares.find((s) => !use.inUse.has(s.backend) && !claims.some((c) => c.spare === s.backend));
   if (free === undefined) return { reason: `${added} and every spare backend is taken (haproxy.spare_backends: ${spares.length})` };
+  // Spares are rendered for HTTP/1.1 servers: a router.proto=h2 app gets its own backend.
+  if (app.proto !== free.proto) return { reason: `${added} with servers speaking ${app.proto}, and spare backends are rendered for HTTP/1.1` };
   const spareText = templates.itemText('spares', free);
   const appText = templates.itemText('httpApps', app);
   const asSpare = templates.itemText('httpApps', { ...app, name: free.name, backend: free.backend, servers: [] });

@@ -1,0 +1,138 @@
+// The third-wave tags (issue 22; src/model/tenant-tags.ts): valid values normalised, bad values
+// rejected with a reason naming the app, mode scope, group agreement, the AppRoute fields.
+import t from 'tap';
+import { buildModel } from '../../src/model/build.js';
+import { parseRouterTag, resolveTags } from '../../src/model/tags.js';
+import { mc, settings } from './helpers.js';
+
+t.test('tenant tags: valid values, normalised', async (t) => {
+  const cases: [string, string, string][] = [
+    ['router.compress', 'compress', 'true'],
+    ['router.compress=TRUE', 'compress', 'true'],
+    ['router.compress=false', 'compress', 'false'],
+    ['router.timeout-tunnel=1h', 'timeout-tunnel', '1h'],
+    ['router.timeout-tunnel=90S', 'timeout-tunnel', '90s'],
+    ['router.timeout-tunnel=24h', 'timeout-tunnel', '24h'],
+    ['router.proto=h2', 'proto', 'h2'],
+    ['router.proto=H2', 'proto', 'h2'],
+    ['router.proto=h1', 'proto', 'h1'],
+    ['router.canary=header:X-Canary=green', 'canary', 'header:x-canary=green'],
+    ['router.canary=cookie:Shop_Track=v1.2~b', 'canary', 'cookie:Shop_Track=v1.2~b'],
+  ];
+  for (const [tag, key, value] of cases) t.strictSame(parseRouterTag(tag, settings), { ok: true, key, value }, tag);
+});
+
+t.test('tenant tags: bad values are rejected with the allowed values', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['router.compress=yes', /^router\.compress: bad value "yes"; allowed: true, false$/],
+    ['router.compress=gzip', /bad value "gzip"/],
+    ['router.compress=', /empty value/],
+    ['router.timeout-tunnel=25h', /^router\.timeout-tunnel: bad value "25h"; allowed: a duration <integer><ms\|s\|m\|h> greater than 0 and at most 24h/],
+    ['router.timeout-tunnel=0s', /bad value "0s"/],
+    ['router.timeout-tunnel=1d', /bad value "1d"/],
+    ['router.timeout-tunnel', /needs a value/],
+    ['router.proto=h3', /^router\.proto: bad value "h3"; allowed: h2 \(the servers speak cleartext HTTP\/2, e\.g\. gRPC\), h1/],
+    ['router.proto=grpc', /bad value "grpc"/],
+    ['router.proto', /needs a value/],
+    ['router.canary=header:X_Canary=1', /^router\.canary: bad value "header:X_Canary=1"; allowed: header:<Name>=<value> or cookie:<name>=<value>/],
+    ['router.canary=query:x=1', /bad value/],
+    ['router.canary=cookie:c=', /bad value/],
+    ['router.canary=cookie:c=a;b', /bad value/],
+    ['router.canary=header:X-Canary', /bad value/],
+    [`router.canary=cookie:c=${'v'.repeat(65)}`, /bad value/],
+  ];
+  for (const [tag, reason] of cases) t.match(parseRouterTag(tag, settings), { ok: false, reason }, tag);
+  const r = resolveTags('blog', [mc('blog', 1, { tags: ['router.compress=yes'] })], settings);
+  t.match(r.rejections, [{ kind: 'tag', service: 'blog', subject: 'router.compress=yes' }], 'the rejection names the app');
+  t.equal(r.settings.compress, undefined, 'the app keeps the default');
+});
+
+t.test('router.compress, router.timeout-tunnel, router.proto: http apps only; the AppRoute fields', async (t) => {
+  const m = buildModel({
+    services: {
+      site: [mc('site', 1, { tags: ['router.compress', 'router.timeout-tunnel=2h', 'router.proto=h2'] })],
+      off: [mc('off', 2, { tags: ['router.compress=false', 'router.proto=h1'] })],
+      irc: [mc('irc', 3, { tags: ['router.mode=tcp', 'router.port=10001', 'router.compress', 'router.timeout-tunnel=1h'] })],
+    },
+    claims: [],
+    settings,
+  });
+  t.equal(m.apps.find((a) => a.name === 'site')?.compress, true);
+  t.equal(m.apps.find((a) => a.name === 'site')?.timeoutTunnel, '2h');
+  t.equal(m.apps.find((a) => a.name === 'site')?.proto, 'h2');
+  t.notOk('compress' in m.apps.find((a) => a.name === 'off')!, 'false leaves the field absent (the default)');
+  t.notOk('proto' in m.apps.find((a) => a.name === 'off')!, 'h1 leaves the field absent (the default)');
+  t.notOk('compress' in m.apps.find((a) => a.name === 'irc')!);
+  t.match(m.rejections, [
+    { service: 'irc', subject: 'router.compress', reason: 'router.compress is only valid with router.mode=http; ignored' },
+    { service: 'irc', subject: 'router.timeout-tunnel=1h', reason: 'router.timeout-tunnel is only valid with router.mode=http; ignored' },
+  ]);
+  t.notOk('timeoutTunnel' in m.apps.find((a) => a.name === 'irc')!);
+});
+
+t.test('group members must agree on the third-wave settings', async (t) => {
+  const m = buildModel({
+    services: {
+      'shop-blue': [mc('shop-blue', 1, { tags: ['router.group=shop', 'router.compress'], createIndex: 1 })],
+      'shop-green': [mc('shop-green', 2, { tags: ['router.group=shop'], createIndex: 2 })],
+    },
+    claims: [],
+    settings,
+    weights: [{ key: 'paas-router/weights/shop', value: 'shop-blue=1 shop-green=1', createIndex: 3, modifyIndex: 3 }],
+  });
+  t.match(
+    m.rejections.filter((r) => r.kind === 'group'),
+    [{ kind: 'group', service: 'shop-green', reason: /disagrees with app shop-blue on compress \(\(unset\) vs true\)/ }],
+  );
+  t.equal(m.apps.find((a) => a.name === 'shop')?.compress, true);
+});
+
+t.test('router.canary: a member of a group only, its own, never on a path group, never twice', async (t) => {
+  const weights = (value: string) => [{ key: 'paas-router/weights/shop', value, createIndex: 9, modifyIndex: 9 }];
+  const m = buildModel({
+    services: {
+      'shop-blue': [mc('shop-blue', 1, { tags: ['router.group=shop'], createIndex: 1 })],
+      'shop-green': [mc('shop-green', 2, { tags: ['router.group=shop', 'router.canary=header:X-Canary=1'], createIndex: 2 })],
+      'shop-red': [mc('shop-red', 3, { tags: ['router.group=shop', 'router.canary=header:x-canary=1'], createIndex: 3 })],
+      alone: [mc('alone', 4, { tags: ['router.canary=cookie:c=1'] })],
+    },
+    claims: [],
+    settings,
+    weights: weights('shop-blue=1 shop-green=0 shop-red=0'),
+  });
+  const shop = m.apps.find((a) => a.name === 'shop')!;
+  t.same(
+    shop.members!.map((x) => [x.app, x.canary ?? null]),
+    [
+      ['shop-blue', null],
+      ['shop-green', { kind: 'header', name: 'x-canary', value: '1' }],
+      ['shop-red', null],
+    ],
+    'members differ on router.canary without disagreeing; the same rule twice: the first member by name keeps it',
+  );
+  t.match(
+    m.rejections.filter((r) => r.subject.startsWith('router.canary')),
+    [
+      { service: 'alone', subject: 'router.canary=cookie:c=1', reason: /router\.canary is for a member of a router\.group/ },
+      { service: 'shop-red', subject: 'router.canary=header:x-canary=1', reason: 'app shop-green of group shop has the same canary; ignored' },
+    ],
+  );
+  t.notOk('canary' in m.apps.find((a) => a.name === 'alone')!, 'no canary field on a route');
+
+  const paths = buildModel({
+    services: {
+      'docs-a': [mc('docs-a', 1, { tags: ['router.group=docs', 'router.path=/docs'], createIndex: 1 })],
+      'docs-b': [mc('docs-b', 2, { tags: ['router.group=docs', 'router.path=/docs', 'router.canary=header:X-B=1'], createIndex: 2 })],
+    },
+    claims: [],
+    settings,
+    weights: [{ key: 'paas-router/weights/docs', value: 'docs-a=1 docs-b=0', createIndex: 9, modifyIndex: 9 }],
+  });
+  t.notOk(
+    paths.apps.find((a) => a.name === 'docs')!.members!.some((x) => x.canary),
+    'no canary on a path group',
+  );
+  t.match(paths.rejections, [
+    { service: 'docs-b', subject: 'router.canary=header:x-b=1', reason: /served under router\.path \/docs: canaries are routed on whole hosts only/ },
+  ]);
+});
