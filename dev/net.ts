@@ -15,6 +15,13 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * Ports this process handed out already: a port is free until its user binds it, so two calls in a
+ * row could return the same one (seen in the suite: "the stats listener wants port 24008, which is
+ * already used by the HTTP listener"). Never twice in one process.
+ */
+const handedOut = new Set<number>();
+
+/**
  * A free loopback port within [from, to] (for tcp apps, whose `router.port` must be inside
  * `haproxy.tcp_ports`, default 10000-10999). Starts at a random offset so parallel tests rarely collide.
  */
@@ -23,6 +30,7 @@ export async function freePortInRange(from: number, to: number): Promise<number>
   const start = Math.floor(Math.random() * size);
   for (let i = 0; i < size; i++) {
     const port = from + ((start + i) % size);
+    if (handedOut.has(port)) continue;
     const server = createServer();
     const free = await new Promise<boolean>((resolve) => {
       server.once('error', () => resolve(false));
@@ -30,6 +38,7 @@ export async function freePortInRange(from: number, to: number): Promise<number>
     });
     if (free) {
       await new Promise((resolve) => server.close(resolve));
+      handedOut.add(port);
       return port;
     }
   }
