@@ -178,14 +178,7 @@ export function checkAuthRendered(model: RoutingModel, cfg: string): void {
   const fail = (what: string) => {
     throw new Error(what);
   };
-  const sections = new Map<string, string[]>();
-  let current: string[] | undefined;
-  for (const line of cfg.split('\n')) {
-    const head = /^(backend|listen|frontend|userlist) (\S+)$/.exec(line);
-    if (head) sections.set(`${head[1]} ${head[2]}`, (current = []));
-    else if (/^\S/.test(line)) current = undefined;
-    else if (line.trim() !== '') current?.push(line.trim());
-  }
+  const sections = sectionsOf(cfg);
   for (const app of model.apps.filter((a) => a.mode === 'http')) {
     const lines = sections.get(`backend ${app.backend}`) ?? fail(`no backend ${app.backend}`);
     const challenge = lines.filter((l) => l.startsWith('http-request auth '));
