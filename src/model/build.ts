@@ -191,9 +191,8 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
     const held = decideOwner('name', name, prefix, [...list].sort(askOrder), own.records.get(claimKey(prefix, 'name', name)));
     const holder = held?.as === undefined ? list.find((a) => a.as === undefined && a.claimant === held?.owner) : undefined;
     if (holder) ownName.add(holder.index);
-    // Every other standalone ask of a name is a loser; a service without any own ask (a member
-    // named like its group) has nothing to lose.
   }
+  // A member named like its group asks for no name of its own: nothing to lose.
   for (const [index, [, stage]] of stages.entries()) if (stage.tags?.group !== undefined && stage.tags.group === stage.verdict.name) ownName.add(index);
   for (const [name, all] of [...asks].sort((a, b) => cmp(a[0], b[0]))) {
     const list = all.filter((a) => a.as !== 'group' || ownName.has(a.index)).sort(askOrder);
@@ -301,9 +300,9 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
     });
   }
   // Weights keys of no group at all.
-  const asked = new Set(groups.map((g) => g.name));
+  const asked = new Set(memberOf.values());
   for (const [group, w] of own.weights) {
-    if (!asked.has(group) && !memberOfValues(memberOf).has(group))
+    if (!asked.has(group))
       rejections.push(reject('weight', group, w.entry.key, `no app has router.group=${safeText(group)}: these weights apply to nothing`, w.entry.key));
   }
   entries.sort((a, b) => cmp(a.name, b.name));
@@ -380,10 +379,6 @@ export function resolveStructure(stages: [string, ServiceStage][], claims: Parse
     rejections,
     owners: owners.sort(compareOwned),
   };
-}
-
-function memberOfValues(memberOf: Map<string, string>): Set<string> {
-  return new Set(memberOf.values());
 }
 
 function toDraft(stage: ServiceStage): Draft {
