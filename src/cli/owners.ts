@@ -4,7 +4,7 @@
 // transfer writes the ownership record with check-and-set: a router or operator writing the same
 // record meanwhile makes it read again and decide again.
 import type { Config } from '../config/config.js';
-import { claimKey, parseRecordValue } from '../model/claims.js';
+import { OWNER_RE, claimKey, parseRecordValue } from '../model/claims.js';
 import { validateFqdn } from '../model/fqdn.js';
 import type { ClaimKind, OwnedName } from '../model/types.js';
 import { recordValue } from '../claims/plan.js';
@@ -13,7 +13,6 @@ import { EXIT_OK } from './common.js';
 import { readLiveView } from './explain.js';
 
 const KINDS: readonly ClaimKind[] = ['host', 'name', 'port'];
-const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 function checkKind(kind: string): ClaimKind | undefined {
   return (KINDS as readonly string[]).includes(kind) ? (kind as ClaimKind) : undefined;

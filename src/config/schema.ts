@@ -1,5 +1,6 @@
 // The config file's shape (docs/configuration.md): snake_case as operators write it, every key defaulted.
 import { z } from 'zod';
+import { PEER_NAME_RE } from '../model/peers.js';
 import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
 import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from './edge-defaults.js';
@@ -161,10 +162,7 @@ export const fileSchema = z
               .refine((v) => v === '' || isIP(v) !== 0, { message: 'must be an IP address, or "" for the node address' })
               .default(''),
             /** This router's peer name, unique in the cluster; default: the host name. */
-            name: z
-              .string()
-              .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 characters A-Z a-z 0-9 _ . - (a host name)')
-              .optional(),
+            name: z.string().regex(PEER_NAME_RE, 'must be 1-63 characters A-Z a-z 0-9 _ . - (a host name)').optional(),
           })
           .strict()
           .prefault({}),

@@ -13,7 +13,7 @@ export const DEFAULT_PATHS_PREFIX = 'paas-router/paths/';
 const FOLDERS: Record<ClaimKind, string> = { host: 'hosts', name: 'names', port: 'ports' };
 const KINDS = new Map<string, ClaimKind>(Object.entries(FOLDERS).map(([kind, folder]) => [folder, kind as ClaimKind]));
 /** An owner is a Consul service name (exact) or a route name: host-name characters only. */
-const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+export const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const MAX_MEMBERS = 256;
 
 export function claimKey(prefix: string, kind: ClaimKind, name: string): string {

@@ -21,6 +21,13 @@ const PATH_RE = /^(?:\/[A-Za-z0-9._~-]+)+$/;
 const ok = (value: string): ParseResult => ({ ok: true, value });
 const no = (why?: string): ParseResult => (why === undefined ? { ok: false } : { ok: false, why });
 
+/** A path prefix (`router.path`, `router.rate-limit-path`, a delegation's path). */
+function parsePathPrefix(v: string): ParseResult {
+  if (v.length > MAX_PATH || !PATH_RE.test(v)) return no();
+  if (v.split('/').some((seg) => seg === '.' || seg === '..')) return no('"." and ".." segments are not allowed');
+  return ok(v);
+}
+
 /** `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`, `::1`: the canonical form, or why not. */
 export function parseCidr(raw: string): { ok: true; cidr: string } | { ok: false; reason: string } {
   const slash = raw.indexOf('/');
@@ -80,11 +87,7 @@ export const FEATURE_SPECS = {
   path: {
     allowed: `a path prefix /segment[/segment...] of A-Z a-z 0-9 . _ ~ -, no "." or ".." segment, no trailing "/", at most ${MAX_PATH} characters`,
     scope: 'http',
-    parse: (v) => {
-      if (v.length > MAX_PATH || !PATH_RE.test(v)) return no();
-      if (v.split('/').some((seg) => seg === '.' || seg === '..')) return no('"." and ".." segments are not allowed');
-      return ok(v);
-    },
+    parse: parsePathPrefix,
   },
   'strip-path': {
     allowed: 'true, false',
@@ -106,7 +109,7 @@ export const FEATURE_SPECS = {
   'rate-limit-path': {
     allowed: `a path prefix /segment[/segment...] of A-Z a-z 0-9 . _ ~ -, at most ${MAX_PATH} characters (only requests under it are counted and limited)`,
     scope: 'http',
-    parse: (v) => (v.length <= MAX_PATH && /^(?:\/[A-Za-z0-9._~-]+)+$/.test(v) && !v.split('/').some((seg) => seg === '.' || seg === '..') ? ok(v) : no()),
+    parse: parsePathPrefix,
   },
 } satisfies Record<string, KeySpec>;
 

@@ -8,7 +8,8 @@ import { cmp } from './text.js';
 
 export const ROUTER_SERVICE = 'paas-router';
 export const PEER_ID_PREFIX = 'paas-router-peer:';
-const PEER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** A peer name: a host name's characters (HAProxy's `peer` and `localpeer`), checked by the config, the model and the renderer. */
+export const PEER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** The peers of the registered routers, or undefined when this router is alone (or not registered yet). */
 export function peersFrom(services: Readonly<Record<string, ServiceInstance[]>>, self: string | undefined): PeersSettings | undefined {

@@ -14,6 +14,7 @@ import { posix } from 'node:path';
 import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from '../config/edge-defaults.js';
 import { TemplateError } from '../errors.js';
 import { BACKEND_PREFIX } from '../model/backend.js';
+import { PEER_NAME_RE } from '../model/peers.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 import { cidrProblem } from '../util/cidr.js';
 import { COMPRESS_TYPES } from '../model/tenant-tags.js';
@@ -453,15 +454,14 @@ function rateLimitView(app: AppRoute, what: string, settings: RenderSettings): R
 function peersView(settings: RenderSettings): TemplateData['peers'] {
   const p = settings.peers;
   if (!p) return null;
-  const self = checkMatch(p.self, PEER_NAME, 'peers: this router');
+  const self = checkMatch(p.self, PEER_NAME_RE, 'peers: this router');
   const list = p.list.map((peer) => ({
-    name: checkMatch(peer.name, PEER_NAME, 'peers: name'),
+    name: checkMatch(peer.name, PEER_NAME_RE, 'peers: name'),
     endpoint: formatEndpoint(peer.address, peer.port, `peer ${peer.name}`),
   }));
   if (!list.some((peer) => peer.name === self)) fail(`peers: this router (${self}) is not in the list`);
   return { section: PEERS_SECTION, self, list };
 }
-const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Prefix of the userlist of a router.auth app. */
 export const USERLIST_PREFIX = 'auth_';
