@@ -3,15 +3,11 @@
 // (default 3 000): the bytes served and the time to serve them (the real status server on a built
 // model, fetched from the same process, so the time is the event loop's), and the longest
 // event-loop block while serving. The first line names the machine and its load.
-import { EventEmitter } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../src/log.js';
 import { buildModel } from '../src/model/build.js';
-import type { Runner } from '../src/runner.js';
-import { RouterMetrics } from '../src/server/metrics.js';
-import { StatusServer } from '../src/server/server.js';
+import { startStatusServerOn } from './status-server.js';
 import { initialState } from '../src/state.js';
 
 const { values } = parseArgs({
@@ -78,14 +74,7 @@ state.builtModel = model;
 state.liveModel = model;
 state.lastApply = { status: 'reloaded', checksum: 'a'.repeat(64), at: Date.now() };
 state.runningChecksum = 'a'.repeat(64);
-const server = new StatusServer({
-  listen: { host: '127.0.0.1', port: 0 },
-  runner: Object.assign(new EventEmitter(), { state }) as unknown as Runner,
-  metrics: new RouterMetrics(),
-  info: { version: 'bench', pid: process.pid, cluster: 'production', clusterDomain: 'production.mozilla.community', configDir: '/tmp', consulAddress: '-' },
-  log: createLogger('silent'),
-});
-await server.start();
+const server = await startStatusServerOn(state);
 const med = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const path of values.paths.split(',')) {
   const times: number[] = [];

@@ -20,7 +20,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EventEmitter } from 'node:events';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../dev/chromium.js';
 import { startHttpBackend } from '../dev/backends.js';
@@ -28,9 +27,7 @@ import { startDevCluster } from '../dev/cluster.js';
 import { startTrafficGenerator } from '../dev/traffic.js';
 import { createLogger } from '../src/log.js';
 import { buildModel } from '../src/model/build.js';
-import type { Runner } from '../src/runner.js';
-import { RouterMetrics } from '../src/server/metrics.js';
-import { StatusServer } from '../src/server/server.js';
+import { startStatusServerOn } from './status-server.js';
 import { initialState } from '../src/state.js';
 import type { SamplerStatus } from '../src/traffic/sampler.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
@@ -333,15 +330,7 @@ async function builtPageFigures(browser: Browser, apps: number, runs: number): P
     ring.record(now - (2 - k) * 5000, parseShowStat(text));
   }
   const status: SamplerStatus = { intervalMs: 5000, windowMs: 900_000, lastSampleAt: now, samples: 3, failures: 0, lastError: undefined, lastSampleMs: 0 };
-  const server = new StatusServer({
-    listen: { host: '127.0.0.1', port: 0 },
-    runner: Object.assign(new EventEmitter(), { state }) as unknown as Runner,
-    metrics: new RouterMetrics(),
-    info: { version: 'bench', pid: process.pid, cluster: 'production', clusterDomain: 'production.mozilla.community', configDir: '/tmp', consulAddress: '-' },
-    log: createLogger('silent'),
-    traffic: { ring, status },
-  });
-  await server.start();
+  const server = await startStatusServerOn(state, { ring, status });
   try {
     await measurePage(browser, server.url, apps, runs);
   } finally {

@@ -8,7 +8,7 @@ import { parseWeights } from '../../src/model/groups.js';
 import { parseRouterTag } from '../../src/model/tags.js';
 import type { AppRoute, KvEntry, ModelInput } from '../../src/model/types.js';
 import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
-import { CLUSTER, type Rej, checkRejections, claim, httpApp, mc, server, settings } from './helpers.js';
+import { CLUSTER, type Rej, checkRejections, claim, mc, server, settings } from './helpers.js';
 
 const kvEntry = (key: string, value: string, createIndex = 20, firstSeenAt?: number): KvEntry => ({
   key,

@@ -1,8 +1,10 @@
 // A real AF_UNIX datagram receiver standing in for systemd's notification socket (python3, which
 // can bind one and read SCM_CREDENTIALS; Node cannot). No mock: the daemon's own sending code runs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../src/paths.js';
 
 const SCRIPT = fileURLToPath(new URL('./notify-receiver.py', import.meta.url));
 
@@ -70,4 +72,21 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
       clearTimeout(timer);
     },
   };
+}
+
+/** `paas-router run` as systemd starts it: under NOTIFY_SOCKET and WATCHDOG_USEC, its output kept for failure messages. */
+export function spawnDaemon(
+  configFile: string,
+  notifySocket: string,
+  watchdogUsec: number,
+): { child: ChildProcess; pid: number; exited: Promise<number | null>; output(): string } {
+  let output = '';
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
+    env: { ...process.env, PAAS_ROUTER_CONFIG: '', NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: String(watchdogUsec) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, pid: child.pid!, exited, output: () => output };
 }

@@ -3,7 +3,7 @@
 // STATUS lines, SIGHUP re-reads the config file (and survives a broken one), SIGTERM stops the
 // daemon without touching HAProxy.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +15,8 @@ import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js'
 import { requestThrough } from '../../dev/probe.js';
 import { parseShowProc } from '../../src/apply/show-proc.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
-import { PACKAGE_ROOT } from '../../src/paths.js';
 import { eventually, freePort } from '../helpers/net.js';
-import { startNotifyReceiver } from './helpers.js';
+import { spawnDaemon, startNotifyReceiver } from './helpers.js';
 
 t.test('paas-router run under a systemd-like supervisor', async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'paas-router-systemd-'));
@@ -27,7 +26,6 @@ t.test('paas-router run under a systemd-like supervisor', async (t) => {
   const receiver = await startNotifyReceiver(join(work, 'notify.sock'));
   let haproxy: HaproxyProcess | undefined;
   let child: ChildProcess | undefined;
-  let output = '';
   t.teardown(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await haproxy?.stop();
@@ -66,20 +64,15 @@ t.test('paas-router run under a systemd-like supervisor', async (t) => {
     ].join('\n');
   await writeFile(configFile, configText('production'));
 
-  child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
-    env: { ...process.env, PAAS_ROUTER_CONFIG: '', NOTIFY_SOCKET: join(work, 'notify.sock'), WATCHDOG_USEC: '300000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-  const pid = child.pid!;
+  const daemon = spawnDaemon(configFile, join(work, 'notify.sock'), 300000);
+  child = daemon.child;
+  const { pid, exited } = daemon;
   const fromDaemon = (m: { pid: number | null }) => m.pid === pid;
   t.comment(`daemon pid ${pid}`);
 
   const cfg = join(work, 'haproxy', 'haproxy.cfg');
   await eventually('the daemon writes haproxy.cfg', () => existsSync(cfg), 20_000).catch((e) => {
-    throw new Error(`${e.message}\n${output}`);
+    throw new Error(`${e.message}\n${daemon.output()}`);
   });
   haproxy = await startHaproxy({ configFile: cfg, masterSocket: join(work, 'master.sock') });
 

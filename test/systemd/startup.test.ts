@@ -4,15 +4,14 @@
 // read`, the log says it once, /healthz and /status say it, the watchdog keeps pinging, and no
 // READY=1 is sent; once the read is released, the first configuration is applied and READY=1 follows.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
 import { startDevConsul } from '../../dev/consul/server.js';
-import { PACKAGE_ROOT } from '../../src/paths.js';
 import { eventually, freePort } from '../helpers/net.js';
-import { startNotifyReceiver } from './helpers.js';
+import { spawnDaemon, startNotifyReceiver } from './helpers.js';
 
 const SERVICES = 30;
 const HELD = 'svc-29';
@@ -32,7 +31,6 @@ t.test('start-up progress through the notify socket, /healthz, /status and the l
   consul.setServiceFault(HELD, 'hold');
   const receiver = await startNotifyReceiver(join(work, 'notify.sock'));
   let child: ChildProcess | undefined;
-  let output = '';
   t.teardown(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await receiver.close();
@@ -63,14 +61,9 @@ t.test('start-up progress through the notify socket, /healthz, /status and the l
       '',
     ].join('\n'),
   );
-  child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
-    env: { ...process.env, PAAS_ROUTER_CONFIG: '', NOTIFY_SOCKET: join(work, 'notify.sock'), WATCHDOG_USEC: '1000000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-  const pid = child.pid!;
+  const daemon = spawnDaemon(configFile, join(work, 'notify.sock'), 1000000);
+  child = daemon.child;
+  const { pid, exited } = daemon;
   const fromDaemon = (m: { pid: number | null }) => m.pid === pid;
   const halfway = `starting: ${SERVICES - 1} of ${SERVICES} services read`;
 
@@ -78,7 +71,7 @@ t.test('start-up progress through the notify socket, /healthz, /status and the l
     const status = await receiver
       .waitFor(halfway, (m) => fromDaemon(m) && m.fields.STATUS === halfway, 30_000)
       .catch((e) => {
-        throw new Error(`${e.message}\n${output}`);
+        throw new Error(`${e.message}\n${daemon.output()}`);
       });
     t.match(status.fields.EXTEND_TIMEOUT_USEC, /^\d+$/, 'the start timeout is extended while the start moves');
     const health = await fetch(`http://127.0.0.1:${listen}/healthz`);
@@ -86,8 +79,8 @@ t.test('start-up progress through the notify socket, /healthz, /status and the l
     t.equal(((await health.json()) as { reasons: string[] }).reasons[0], halfway);
     const doc = (await (await fetch(`http://127.0.0.1:${listen}/status`)).json()) as { startup: unknown };
     t.same(doc.startup, { read: SERVICES - 1, total: SERVICES, done: false, line: halfway });
-    await eventually('the progress in the log', () => output.includes(`"msg":"${halfway}"`), 10_000);
-    t.equal(output.split(`"msg":"${halfway}"`).length - 1, 1, 'logged once while it does not move');
+    await eventually('the progress in the log', () => daemon.output().includes(`"msg":"${halfway}"`), 10_000);
+    t.equal(daemon.output().split(`"msg":"${halfway}"`).length - 1, 1, 'logged once while it does not move');
     const since = receiver.messages.indexOf(status);
     await receiver.waitFor('a watchdog ping during the start', (m) => fromDaemon(m) && m.fields.WATCHDOG === '1', 10_000, since + 1);
     t.equal(receiver.messages.filter((m) => m.fields.READY === '1').length, 0, 'no READY=1 before the first configuration is applied');
