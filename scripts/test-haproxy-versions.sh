@@ -42,7 +42,7 @@ for branch in "${branches[@]}"; do
   fi
   echo "# HAProxy $branch ($("$bin" -v | sed -n 1p)): ${#FILES[@]} files"
   start=$SECONDS
-  if PAAS_ROUTER_TEST_HAPROXY="$bin" npx tap "${FILES[@]}"; then
+  if PAAS_ROUTER_TEST_HAPROXY="$bin" bash scripts/tap.sh "${FILES[@]}"; then
     echo "# HAProxy $branch: passed in $((SECONDS - start)) s"
   else
     failed+=("$branch")
