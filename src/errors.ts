@@ -95,3 +95,31 @@ export class HaproxyVersionError extends RouterError {
     super('HAPROXY_VERSION_UNKNOWN', message, options);
   }
 }
+
+/** HAProxy answered a command with text the router cannot read. */
+export class HaproxyAnswerError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HAPROXY_BAD_ANSWER', message, options);
+  }
+}
+
+/** The installed package is not laid out as built (package.json, templates or assets missing). */
+export class PackageLayoutError extends RouterError {
+  constructor(message: string) {
+    super('PACKAGE_LAYOUT', message);
+  }
+}
+
+/** systemd's notify socket could not be written. */
+export class NotifyError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SD_NOTIFY_FAILED', message, options);
+  }
+}
+
+/** A name failed the ACME pre-flight (DNS or HTTP-01 reachability) before any order was placed. */
+export class AcmePreflightError extends RouterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ACME_PREFLIGHT_FAILED', message, options);
+  }
+}

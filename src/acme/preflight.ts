@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { request } from 'node:http';
+import { AcmePreflightError } from '../errors.js';
 
 export interface PreflightOptions {
   /** `host:port` of a DNS server; '' = the system's resolver. */
@@ -24,7 +25,7 @@ async function resolve(host: string, dnsResolver: string): Promise<string[]> {
   const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
   if (addresses.length === 0) {
     const why = v4.status === 'rejected' ? ((v4.reason as { code?: string }).code ?? String(v4.reason)) : 'no A or AAAA record';
-    throw new Error(`${host} does not resolve${dnsResolver ? ` through ${dnsResolver}` : ''} (${why})`);
+    throw new AcmePreflightError(`${host} does not resolve${dnsResolver ? ` through ${dnsResolver}` : ''} (${why})`);
   }
   return addresses;
 }
@@ -38,12 +39,12 @@ function get(address: string, port: number, host: string, path: string, timeoutM
         res.setEncoding('utf8');
         res.on('data', (d: string) => {
           body += d;
-          if (body.length > 4096) req.destroy(new Error('answer longer than 4 KB'));
+          if (body.length > 4096) req.destroy(new AcmePreflightError('answer longer than 4 KB'));
         });
         res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new AcmePreflightError(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
   });

@@ -108,7 +108,7 @@ export async function resumePausedFrontends(runtimeSocket: string, workerPid: nu
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       // Anything else (refused, reset, timeout) is not "no paused frontends": retry, then say so.
       if (Date.now() > deadline)
-        throw new Error(`cannot ask the new worker ${workerPid} for paused frontends on ${runtimeSocket}: ${errorMessage(err)}`, { cause: err });
+        throw new ReloadFailedError(`cannot ask the new worker ${workerPid} for paused frontends on ${runtimeSocket}: ${errorMessage(err)}`, { cause: err });
       await sleep(20);
       continue;
     }
@@ -118,7 +118,9 @@ export async function resumePausedFrontends(runtimeSocket: string, workerPid: nu
       return paused;
     }
     if (Date.now() > deadline)
-      throw new Error(`the runtime socket ${runtimeSocket} still answers for another process than the new worker ${workerPid} after ${timeoutMs} ms`);
+      throw new ReloadFailedError(
+        `the runtime socket ${runtimeSocket} still answers for another process than the new worker ${workerPid} after ${timeoutMs} ms`,
+      );
     await sleep(20);
   }
 }

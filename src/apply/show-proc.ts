@@ -5,6 +5,7 @@
 //   6606    worker  1  0d00h00m01s  2.6.12
 //   # old workers
 //   ...
+import { HaproxyAnswerError } from '../errors.js';
 export interface ProcInfo {
   pid: number;
   reloads: number;
@@ -34,6 +35,6 @@ export function parseShowProc(text: string): ShowProc {
     else if (sectionName === 'workers') workers.push(info);
     else if (sectionName === 'old workers') oldWorkers.push(info);
   }
-  if (!master) throw new Error(`unexpected answer to "show proc": ${JSON.stringify(text.slice(0, 200))}`);
+  if (!master) throw new HaproxyAnswerError(`unexpected answer to "show proc": ${JSON.stringify(text.slice(0, 200))}`);
   return { master, workers, oldWorkers };
 }

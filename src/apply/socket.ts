@@ -4,9 +4,10 @@
 //   delimited by the "\n> " prompt. Much cheaper than a connection per command when a burst of
 //   changes means thousands of commands.
 import { createConnection, type Socket } from 'node:net';
+import { HaproxyUnreachableError, RuntimeRefusedError } from '../errors.js';
 
 function noAnswer(path: string, command: string, timeoutMs: number): Error {
-  return new Error(`no answer from ${path} to "${command}" within ${timeoutMs} ms`);
+  return new HaproxyUnreachableError(`no answer from ${path} to "${command}" within ${timeoutMs} ms`);
 }
 
 /** A connected socket, or the connection error (its `code`, e.g. ENOENT, kept for callers). */
@@ -15,7 +16,7 @@ function connectSocket(path: string, timeoutMs: number): Promise<Socket> {
     const socket = createConnection(path);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`cannot connect to ${path} within ${timeoutMs} ms`));
+      reject(new HaproxyUnreachableError(`cannot connect to ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -94,7 +95,7 @@ export async function sendSocketPayload(path: string, command: string, payload: 
     return await sendSocketCommand(path, `${command} <<\n${body}\n`, timeoutMs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${command}: ${code ? `${code} on ${path}` : `no answer from ${path} within ${timeoutMs} ms`}`);
+    throw new HaproxyUnreachableError(`${command}: ${code ? `${code} on ${path}` : `no answer from ${path} within ${timeoutMs} ms`}`);
   }
 }
 
@@ -121,7 +122,7 @@ export class RuntimeSession {
       this.waiting = undefined;
     };
     socket.on('error', fail);
-    socket.on('close', () => fail(new Error('the runtime API closed the connection')));
+    socket.on('close', () => fail(new HaproxyUnreachableError('the runtime API closed the connection')));
   }
 
   static async open(path: string, timeoutMs = 5_000): Promise<RuntimeSession> {
@@ -134,7 +135,7 @@ export class RuntimeSession {
   /** Sends one command and resolves with its answer (trailing newline removed). */
   send(command: string): Promise<string> {
     if (this.failure) return Promise.reject(this.failure);
-    if (/[\n;]/.test(command)) return Promise.reject(new Error(`refusing a runtime command with a newline or ';': ${JSON.stringify(command)}`));
+    if (/[\n;]/.test(command)) return Promise.reject(new RuntimeRefusedError(`refusing a runtime command with a newline or ';': ${JSON.stringify(command)}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;

@@ -66,7 +66,7 @@ const HELPERS: Record<string, HelperFn> = {
   eq(...args: unknown[]): boolean {
     const [a, b] = args;
     if (args.length !== 3 || a === undefined || b === undefined) {
-      throw new Error('eq takes two defined arguments: {{eq a b}}');
+      throw new TemplateError('eq takes two defined arguments: {{eq a b}}');
     }
     return a === b;
   },
@@ -74,7 +74,7 @@ const HELPERS: Record<string, HelperFn> = {
   join(...args: unknown[]): string {
     const [list, separator] = args;
     if (args.length !== 3 || !Array.isArray(list) || typeof separator !== 'string') {
-      throw new Error('join takes an array and a separator string: {{join list ", "}}');
+      throw new TemplateError('join takes an array and a separator string: {{join list ", "}}');
     }
     return list.map((item) => String(item)).join(separator);
   },
@@ -98,13 +98,13 @@ function newEnvironment(): typeof Handlebars {
   for (const [name, fn] of Object.entries(HELPERS)) env.registerHelper(name, fn);
   for (const name of STRICT_BLOCK_HELPERS) {
     const builtin = env.helpers[name] as HelperFn | undefined;
-    if (builtin === undefined) throw new Error(`Handlebars has no built-in "${name}" helper`);
+    if (builtin === undefined) throw new TemplateError(`Handlebars has no built-in "${name}" helper`);
     env.registerHelper(name, function (this: unknown, ...args: unknown[]) {
       if (args.length < 2 || !isOptions(args[args.length - 1])) {
-        throw new Error(`{{#${name}}} takes one argument`);
+        throw new TemplateError(`{{#${name}}} takes one argument`);
       }
       if (args[0] === undefined) {
-        throw new Error(`{{#${name}}} got an undefined value: misspelt field?`);
+        throw new TemplateError(`{{#${name}}} got an undefined value: misspelt field?`);
       }
       return builtin.apply(this, args);
     });

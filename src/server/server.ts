@@ -69,7 +69,7 @@ export class StatusServer {
   /** http://host:port of the bound listener. */
   get url(): string {
     const a = this.bound;
-    if (!a) throw new Error('status server not started');
+    if (!a) throw new ListenError('status server not started');
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     return `http://${host}:${a.port}`;
   }

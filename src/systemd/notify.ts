@@ -7,7 +7,7 @@
 // Without $NOTIFY_SOCKET (not started by systemd) every call is a no-op.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { errorMessage } from '../errors.js';
+import { NotifyError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
 export type NotifyFields = Record<string, string | number>;
@@ -34,7 +34,7 @@ export interface Notifier {
 export function formatNotification(fields: NotifyFields): string {
   return Object.entries(fields)
     .map(([k, v]) => {
-      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`sd_notify: bad field name ${JSON.stringify(k)}`);
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new NotifyError(`sd_notify: bad field name ${JSON.stringify(k)}`);
       return `${k}=${String(v).replace(/[\r\n]+/g, ' ')}`;
     })
     .join('\n');
@@ -116,7 +116,7 @@ function spawnSender(bin: string, env: NodeJS.ProcessEnv): Send {
       child.once('error', reject);
       child.once('exit', (code) => {
         if (code === 0) resolve();
-        else reject(new Error(`${bin} exited with ${code}: ${stderr.trim()}`));
+        else reject(new NotifyError(`${bin} exited with ${code}: ${stderr.trim()}`));
       });
     });
 }
@@ -143,7 +143,7 @@ export function createNotifier(opts: NotifierOptions = {}): Notifier {
       send = socketSender(native.lib, target);
     } else {
       if (opts.transport === 'socket') {
-        throw new Error(`sd_notify: native socket transport unavailable: ${native && !native.ok ? native.reason : 'abstract socket'}`);
+        throw new NotifyError(`sd_notify: native socket transport unavailable: ${native && !native.ok ? native.reason : 'abstract socket'}`);
       }
       mode = 'systemd-notify';
       send = spawnSender(opts.systemdNotifyBin ?? 'systemd-notify', env);

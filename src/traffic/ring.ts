@@ -2,6 +2,7 @@
 // (traffic.window / traffic.interval), shared timestamps, and per backend three Float32 series
 // (request rate, 5xx rate, response time). Memory is capacity × 12 bytes per app plus the latest
 // counters; backends gone from HAProxy are dropped at the next sample. Pure: samples in, views out.
+import { ConfigError } from '../errors.js';
 import type { BackendStat, ServerStat, StatSample } from './stat.js';
 
 export interface AppTraffic {
@@ -50,7 +51,7 @@ export class TrafficRing {
   private readonly entries = new Map<string, Entry>();
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`traffic ring capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new ConfigError(`traffic ring capacity must be a positive integer, got ${capacity}`);
     this.at = new Float64Array(capacity);
   }
 

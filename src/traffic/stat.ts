@@ -1,6 +1,7 @@
 // Pure parsing of HAProxy's `show stat` CSV (management guide §9.1): one line per proxy and per
 // server, columns named by the "# pxname,svname,..." header, so new columns in later HAProxy
 // versions never shift what is read. Only backends and servers are kept.
+import { HaproxyAnswerError } from '../errors.js';
 
 /** Counters and gauges of one backend (or `listen` proxy) as HAProxy counts them. */
 export interface BackendStat {
@@ -33,9 +34,8 @@ export interface StatSample {
 /** `show stat` restricted to backends (2) and servers (4): frontends are not per-app traffic. */
 export const SHOW_STAT_COMMAND = 'show stat -1 6 -1';
 
-export class StatParseError extends Error {
-  override name = 'StatParseError';
-}
+/** Its name stays StatParseError (RouterError names errors after their class); its code is HAPROXY_BAD_ANSWER. */
+export class StatParseError extends HaproxyAnswerError {}
 
 /** The columns read, by their name in the header; the rest of each line is never split out. */
 const COLUMNS = [

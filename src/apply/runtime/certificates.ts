@@ -4,7 +4,7 @@
 // certificate, which HAProxy refuses to delete while a bind uses it) is reported as `needs-reload`;
 // the applier, which has already written the files, reloads.
 import { join } from 'node:path';
-import { errorMessage } from '../../errors.js';
+import { RuntimeRefusedError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CRT_LIST_FILE, type CertificatePlan, type PreparedCertificate } from '../../render/certificates.js';
 import { sendSocketCommand, sendSocketPayload } from '../socket.js';
@@ -109,11 +109,11 @@ export class CertificateRuntime {
     const stores = await sendSocketCommand(socket, 'show ssl cert');
     if (!stores.split('\n').some((l) => l.trim() === entry.file)) {
       const created = await sendSocketCommand(socket, `new ssl cert ${entry.file}`);
-      if (!/New empty certificate store/i.test(created)) throw new Error(`new ssl cert ${entry.file}: ${firstLine(created)}`);
+      if (!/New empty certificate store/i.test(created)) throw new RuntimeRefusedError(`new ssl cert ${entry.file}: ${firstLine(created)}`);
     }
     await this.replaceCertificate(entry);
     const added = await sendSocketPayload(socket, `add ssl crt-list ${this.crtListPath}`, `${entry.file} ${entry.sni ?? ''}`.trim());
-    if (!/Success!/.test(added)) throw new Error(`add ssl crt-list ${entry.file}: ${firstLine(added)}`);
+    if (!/Success!/.test(added)) throw new RuntimeRefusedError(`add ssl crt-list ${entry.file}: ${firstLine(added)}`);
   }
 
   private async replaceCertificate(entry: PreparedCertificate): Promise<void> {
@@ -121,12 +121,12 @@ export class CertificateRuntime {
     const set = await sendSocketPayload(socket, `set ssl cert ${entry.file}`, entry.pem);
     if (!/Transaction (created|updated)/i.test(set)) {
       await sendSocketCommand(socket, `abort ssl cert ${entry.file}`).catch(() => undefined);
-      throw new Error(`set ssl cert ${entry.file}: ${firstLine(set)}`);
+      throw new RuntimeRefusedError(`set ssl cert ${entry.file}: ${firstLine(set)}`);
     }
     const commit = await sendSocketCommand(socket, `commit ssl cert ${entry.file}`);
     if (!/Success!/.test(commit)) {
       await sendSocketCommand(socket, `abort ssl cert ${entry.file}`).catch(() => undefined);
-      throw new Error(`commit ssl cert ${entry.file}: ${firstLine(commit)}`);
+      throw new RuntimeRefusedError(`commit ssl cert ${entry.file}: ${firstLine(commit)}`);
     }
   }
 }

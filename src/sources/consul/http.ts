@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { ConsulUnavailableError, RouterError } from '../../errors.js';
 import { Backoff } from '../../util/backoff.js';
 
 export type ConsulConsistency = 'default' | 'stale' | 'consistent';
@@ -45,12 +46,12 @@ export interface ConsulTraffic {
 }
 
 /** The agent cut the connection before answering, or answered 429: worth a retry after a pause. */
-export class ConsulRefusedError extends Error {
+export class ConsulRefusedError extends RouterError {
   constructor(
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super('CONSUL_REFUSED', message);
   }
 }
 
@@ -154,9 +155,9 @@ export class ConsulHttp {
         });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
-        res.on('aborted', () => reject(new Error('Consul closed the connection in the middle of its answer')));
+        res.on('aborted', () => reject(new ConsulUnavailableError('Consul closed the connection in the middle of its answer')));
       });
-      req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
+      req.setTimeout(opts.timeoutMs, () => req.destroy(new ConsulUnavailableError(`no answer within ${opts.timeoutMs} ms`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A reset before any answer is how an agent past http_max_conns_per_client refuses.
         if (!answered && err.code && REFUSAL_CODES.has(err.code)) reject(new ConsulRefusedError(`Consul reset the connection (${err.code})`));
