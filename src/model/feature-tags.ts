@@ -2,13 +2,12 @@
 // router.strip-path, router.rate-limit, router.rate-limit-path. Only the syntax of each value is checked here; what needs the whole model
 // (a redirect target among the app's own hosts, group agreement, path claims) is checked in
 // features.ts and groups.ts.
-import { isIPv4, isIPv6 } from 'node:net';
 import { MAX_REALM, REALM_RE } from './auth.js';
 import { MAX_LABEL, labelsProblem, validateFqdn } from './fqdn.js';
 import type { KeySpec, ParseResult } from './tags.js';
 import { parseDuration } from '../config/duration.js';
 import type { AppRoute, RateLimit } from './types.js';
-import { safeText } from './text.js';
+import { parseCidr } from '../util/cidr.js';
 
 /** At most this many networks per `router.allow` (HAProxy stops at 64 words per config line). */
 export const MAX_ALLOW = 32;
@@ -26,22 +25,6 @@ function parsePathPrefix(v: string): ParseResult {
   if (v.length > MAX_PATH || !PATH_RE.test(v)) return no();
   if (v.split('/').some((seg) => seg === '.' || seg === '..')) return no('"." and ".." segments are not allowed');
   return ok(v);
-}
-
-/** `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`, `::1`: the canonical form, or why not. */
-export function parseCidr(raw: string): { ok: true; cidr: string } | { ok: false; reason: string } {
-  const slash = raw.indexOf('/');
-  const address = (slash === -1 ? raw : raw.slice(0, slash)).toLowerCase();
-  const bits = slash === -1 ? undefined : raw.slice(slash + 1);
-  const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : 0;
-  if (family === 0) return { ok: false, reason: `"${safeText(raw, 64)}" is not an IPv4 or IPv6 address or network` };
-  if (address.includes('%')) return { ok: false, reason: `"${safeText(raw, 64)}": zone indexes (%) are not allowed` };
-  const max = family === 4 ? 32 : 128;
-  if (bits === undefined) return { ok: true, cidr: address };
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(bits) || Number(bits) > max) {
-    return { ok: false, reason: `"${safeText(raw, 64)}": prefix length must be 0..${max}` };
-  }
-  return { ok: true, cidr: `${address}/${bits}` };
 }
 
 export const FEATURE_SPECS = {

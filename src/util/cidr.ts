@@ -1,19 +1,32 @@
 // CIDR blocks (`10.0.0.0/8`, `fd00::/8`) and bare addresses, as HAProxy's `src` ACL takes them.
 import { isIP } from 'node:net';
 
-/** Why `value` is not an IPv4/IPv6 address or CIDR block, or undefined when it is one. */
-export function cidrProblem(value: string): string | undefined {
+/** A value as error messages quote it: JSON-escaped (no control characters reach a log) and clipped. */
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
+}
+
+/**
+ * `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`, `::1`: the canonical form (lower case), or why not.
+ * The one validator of networks, for tags (router.allow) and config keys alike.
+ */
+export function parseCidr(value: string): { ok: true; cidr: string } | { ok: false; reason: string } {
   const slash = value.indexOf('/');
-  const address = slash === -1 ? value : value.slice(0, slash);
+  const address = (slash === -1 ? value : value.slice(0, slash)).toLowerCase();
+  if (address.includes('%')) return { ok: false, reason: `${quoted(value)}: zone indexes (%) are not allowed` };
   const family = isIP(address);
-  if (family === 0) return `${JSON.stringify(value)} is not an IP address or CIDR block (e.g. 10.0.0.0/8, fd00::/8)`;
-  if (slash === -1) return undefined;
+  if (family === 0) return { ok: false, reason: `${quoted(value)} is not an IP address or CIDR block (e.g. 10.0.0.0/8, fd00::/8)` };
+  if (slash === -1) return { ok: true, cidr: address };
   const prefix = value.slice(slash + 1);
   const max = family === 4 ? 32 : 128;
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(prefix) || Number(prefix) > max) {
-    return `${JSON.stringify(value)}: the prefix length must be 0-${max}`;
-  }
-  return undefined;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(prefix) || Number(prefix) > max) return { ok: false, reason: `${quoted(value)}: the prefix length must be 0-${max}` };
+  return { ok: true, cidr: `${address}/${prefix}` };
+}
+
+/** Why `value` is not an IPv4/IPv6 address or CIDR block, or undefined when it is one. */
+export function cidrProblem(value: string): string | undefined {
+  const parsed = parseCidr(value);
+  return parsed.ok ? undefined : parsed.reason;
 }
 
 /** An IPv4 or IPv6 address as a number and its family; undefined when it is not an IP literal. */

@@ -3,7 +3,7 @@
 // router.auth entries, and the invariants every model and rendered configuration of them keeps.
 import fc from 'fast-check';
 import { hashProblem } from '../../src/model/auth.js';
-import { parseCidr } from '../../src/model/feature-tags.js';
+import { parseCidr } from '../../src/util/cidr.js';
 import { MAX_MAINTENANCE_BYTES } from '../../src/model/features.js';
 import { COMPRESS_TYPES } from '../../src/model/tenant-tags.js';
 import type { ModelInput, RoutingModel } from '../../src/model/types.js';
