@@ -222,6 +222,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     await new Promise((r) => setTimeout(r, 50));
   }
   const haproxy = await startHaproxy({ configFile, masterSocket: config.haproxy.masterSocket });
+  await untilHaproxyRunsTheDaemonsFiles(daemon);
 
   return {
     consul,
@@ -252,6 +253,21 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
       if (errors.length) throw new AggregateError(errors, 'dev cluster: some parts did not stop cleanly');
     },
   };
+}
+
+/**
+ * The daemon wrote while HAProxy was down, so it owes HAProxy one reload, done by its periodic
+ * retry once the master CLI answers. A cluster is up when that is done: a test that counts reloads
+ * from then on counts only its own.
+ */
+export async function untilHaproxyRunsTheDaemonsFiles(daemon: Daemon): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = daemon.runner.state.lastApply?.status;
+    if (status !== undefined && status !== 'haproxy-unreachable') return;
+    if (Date.now() > deadline) throw new Error(`the daemon did not reload the HAProxy started on its files within 30 s (last apply: ${status ?? 'none'})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<void> {

@@ -24,7 +24,7 @@ export async function startTestCluster(
     httpPort,
     statsPort: await freePort(),
     domains: {},
-    log: createLogger('silent'),
+    log: createLogger(process.env.PAAS_ROUTER_TEST_LOG ?? 'silent'),
     ...opts,
     configOverrides: { templates_dir: templatesDir, ...opts.configOverrides },
   });

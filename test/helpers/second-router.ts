@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { untilHaproxyRunsTheDaemonsFiles } from '../../dev/cluster.js';
 import { startHaproxy } from '../../dev/haproxy-process.js';
 import type { Config } from '../../src/config/config.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
@@ -35,10 +36,11 @@ export async function startSecondRouter(t: { teardown(fn: () => unknown): void }
       peers: { ...base.haproxy.peers, port: await freePort(), name: 'router-2' },
     },
   };
-  const daemon = await startDaemon(config, createLogger('silent'));
+  const daemon = await startDaemon(config, createLogger(process.env.PAAS_ROUTER_TEST_LOG ?? 'silent').child({ router: 'router-2' }));
   const configFile = join(config.haproxy.configDir, 'haproxy.cfg');
   await eventually('the second router wrote its first configuration', () => existsSync(configFile), 30_000);
   const haproxy = await startHaproxy({ configFile, masterSocket: config.haproxy.masterSocket });
+  await untilHaproxyRunsTheDaemonsFiles(daemon);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
