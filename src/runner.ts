@@ -3,6 +3,7 @@
 // (fabio's watchBackend): an error is never mistaken for "no services". The parts live in
 // runner/: quiescence, the never-shrink guard, port probes, certificates, the retry loop.
 import { EventEmitter } from 'node:events';
+import type { RunnerEvents } from './runner/events.js';
 import { MAIN_CONFIG, checksumOf, type Applier, type ApplyReport, type Candidate } from './apply/applier.js';
 import type { CertificateRuntime } from './apply/runtime/certificates.js';
 import { errorCode, errorMessage } from './errors.js';
@@ -86,7 +87,7 @@ interface Latest {
  */
 const SYNC_CERTIFICATES_AFTER = new Set<ApplyReport['status']>(['unchanged', 'runtime', 'reloaded']);
 
-export class Runner extends EventEmitter {
+export class Runner extends EventEmitter<RunnerEvents> {
   readonly state: RouterState = initialState(Date.now());
   private readonly latest: Latest = {};
   private readonly quiescence: Quiescence;

@@ -2,7 +2,7 @@
 // process (tests) and a SIGHUP restart of the daemon keeps its counters: attach() moves the
 // metrics to the new runner. Counters follow the runner's events; gauges read its state on scrape.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ORDER_RESULTS } from '../acme/schedule.js';
+import { ORDER_RESULTS, type OrderResult } from '../acme/schedule.js';
 import type { ApplyReport } from '../apply/applier.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
@@ -29,7 +29,7 @@ export class RouterMetrics {
     applied: (report: ApplyReport) => this.onApplied(report),
     rendered: (ms: number) => this.renderDuration.observe(ms / 1000),
     buildError: () => this.buildErrors.inc(),
-    acmeOrder: (result: string) => this.acmeOrders.inc({ result }),
+    acmeOrder: (result: OrderResult) => this.acmeOrders.inc({ result }),
   };
 
   private readonly changesApplied: Counter<'method'>;
