@@ -59,7 +59,7 @@ t.test('tag syntax: bad feature values are rejected with a reason', async (t) =>
     ['router.allow=10.0.0.0/8  10.1.0.0/16', /whitespace other than single spaces/],
     ['router.allow=10.0.0.0/8\t10.1.0.0/16', /whitespace other than single spaces/],
     ['router.allow= 10.0.0.0/8', /whitespace other than single spaces/],
-    ["router.allow=example.org", /"example\.org" is not an IP address or CIDR block/],
+    ['router.allow=example.org', /"example\.org" is not an IP address or CIDR block/],
     ['router.allow=fe80::1%eth0', /zone indexes \(%\) are not allowed/],
     [`router.allow=${Array.from({ length: 33 }, (_, i) => `10.0.${i}.0/24`).join(' ')}`, /33 networks \(max 32\)/],
     ['router.group=web_blue', /character "_" is not allowed/],
