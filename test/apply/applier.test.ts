@@ -304,11 +304,17 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served from its own backend');
   t.equal(await applier.consolidateSpares(), undefined, 'nothing on a spare: nothing to do');
 
-  // A daemon restart adopts the files, which never say what a spare holds: none is taken until a reload.
+  // A daemon restart adopts the files, which never say what a spare holds: HAProxy does (issue 20).
+  t.equal((await applier.apply(config(false))).status, 'reloaded');
+  t.equal((await applier.apply(config(true), planned())).status, 'runtime');
   const restarted = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
   t.same(restarted.spareUse, { inUse: new Set() }, 'before adoption: free');
   t.same(await restarted.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
-  t.match(restarted.spareUse, { unavailable: /not known to be free until a reload after the daemon started/ });
+  t.same(restarted.spareUse, { inUse: new Set(['spare_1']) }, 'known at once: spare_1 holds an app');
+  t.match(restarted.appsOnSpares, [claim], 'the app on it, from HAProxy');
   t.match(await restarted.reloadRunning('test'), { status: 'reloaded' });
   t.same(restarted.spareUse, { inUse: new Set() }, 'a reload loaded the files: free again');
+  const again = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(await again.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.same(again.spareUse, { inUse: new Set() }, 'adopted with every spare empty: free at once');
 });
