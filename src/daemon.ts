@@ -221,7 +221,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   });
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
-  const { traffic, timeline } = startTraffic(config, log, runner, metrics);
+  const { traffic, timeline } = startTraffic(config, log, runner, applier, metrics);
   metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
     traffic,
@@ -281,11 +281,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
 }
 
 /** Traffic sampling, its series in the metrics, and the change timeline (docs/traffic.md). */
-function startTraffic(config: Config, log: Logger, runner: Runner, metrics: RouterMetrics): { traffic: TrafficSampler; timeline: Timeline } {
+function startTraffic(config: Config, log: Logger, runner: Runner, applier: Applier, metrics: RouterMetrics): { traffic: TrafficSampler; timeline: Timeline } {
   const traffic = new TrafficSampler({
     runtimeSocket: config.haproxy.runtimeSocket,
     intervalMs: config.traffic.intervalMs,
     windowMs: config.traffic.windowMs,
+    // The applier owns which spare serves which app (known from the start: rebuilt at adoption).
+    spares: () => applier.appsOnSpares,
     log,
   });
   registerTrafficMetrics(metrics.registry, { state: () => runner.state, traffic: () => traffic }, config.metrics.perApp);

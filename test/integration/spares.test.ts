@@ -13,6 +13,7 @@ import { explainHost, formatExplanation, readLiveView, spareOf } from '../../src
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
 import type { StatusDocument } from '../../src/server/status.js';
+import type { TrafficSeriesDocument } from '../../src/server/traffic-view.js';
 import { startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { eventually } from '../helpers/net.js';
@@ -21,7 +22,10 @@ const app = (name: string, tags: string[] = []): MarathonApp => ({ id: `/${name}
 const host = (name: string) => `${name}.production.mozilla.community`;
 
 t.test('spare backends with a real HAProxy', async (t) => {
-  const cluster = await startTestCluster(t, { apps: [app('web')], configOverrides: { haproxy: { spare_backends: 2, spare_settle: '1h' } } });
+  const cluster = await startTestCluster(t, {
+    apps: [app('web')],
+    configOverrides: { haproxy: { spare_backends: 2, spare_settle: '1h' }, metrics: { per_app: true } },
+  });
   const { httpPort, config } = cluster;
   const runner = cluster.daemon.runner;
   const state = runner.state;
@@ -68,6 +72,22 @@ t.test('spare backends with a real HAProxy', async (t) => {
     );
     t.equal(await spareOf(cluster.daemon.server.url, 'web'), undefined, 'an app on its own backend');
     t.equal(await spareOf('http://127.0.0.1:1', 'blog'), undefined, 'no daemon: nothing said');
+  });
+
+  await t.test('HAProxy counts the app under the spare: its charts, figures and metrics name the app (issue 20)', async (t) => {
+    const { traffic, server } = cluster.daemon;
+    await traffic.sample();
+    for (let i = 0; i < 4; i++) t.equal((await get('blog')).status, 200);
+    await traffic.sample();
+    const series = (await (await fetch(`${server.url}/traffic`)).json()) as TrafficSeriesDocument;
+    t.ok(
+      series.apps.blog?.rate.some((r) => r !== null && r > 0),
+      '/traffic: the chart series of blog has points',
+    );
+    const blog = (await status()).apps.find((a) => a.name === 'blog')!;
+    t.ok(blog.traffic && blog.traffic.requests >= 4, '/status: the traffic figures of blog');
+    t.ok(blog.servers[0]?.traffic, '/status: the traffic of its server');
+    t.match(await (await fetch(`${server.url}/metrics`)).text(), /paas_router_app_requests_total\{app="blog"\} [1-9]/, 'metrics.per_app');
   });
 
   await t.test('the app on the spare gets its next instance and a maintenance page at runtime', async (t) => {
