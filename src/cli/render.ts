@@ -3,16 +3,20 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN_CONFIG } from '../apply/applier.js';
-import { writeFilesAtomically } from '../apply/files.js';
+import { writeFilesAtomically, type WriteOptions } from '../apply/files.js';
 import { checkConfig } from '../apply/validate.js';
 import type { Config } from '../config/config.js';
 import { candidateConfigFrom } from '../daemon.js';
 import type { Rejection, RoutingModel } from '../model/types.js';
+import { isCertificateFile } from '../render/certificates.js';
 import type { RenderedFiles } from '../render/types.js';
 import { candidateFiles, renderCandidate } from '../runner/candidate.js';
 import { withoutBusyPorts } from '../runner/ports.js';
 import { loadTemplates } from '../sources/files/templates-source.js';
 import { readLiveView } from './explain.js';
+
+/** As the applier writes them: certificates (private keys) 0600 in a 0700 directory. */
+const WRITE_OPTIONS: WriteOptions = { first: ['hosts.map'], secret: isCertificateFile };
 
 export interface OneShot {
   model: RoutingModel;
@@ -46,7 +50,7 @@ export async function renderCommand(config: Config, outDir: string | undefined, 
   const once = await buildOnce(config);
   const files = once.renderAt(config.haproxy.configDir);
   if (outDir) {
-    await writeFilesAtomically(outDir, files, { first: ['hosts.map'] });
+    await writeFilesAtomically(outDir, files, WRITE_OPTIONS);
     out.write(`wrote ${Object.keys(files).sort().join(', ')} to ${outDir}\n`);
   } else {
     out.write(files[MAIN_CONFIG]!);
@@ -62,7 +66,7 @@ export async function checkCommand(config: Config, out: NodeJS.WritableStream): 
   for (const r of model.rejections) out.write(`${formatRejection(r)}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'paas-router-check-'));
   try {
-    await writeFilesAtomically(dir, once.renderAt(dir), { first: ['hosts.map'] });
+    await writeFilesAtomically(dir, once.renderAt(dir), WRITE_OPTIONS);
     await checkConfig(config.haproxy.bin, join(dir, MAIN_CONFIG));
     out.write('haproxy -c: configuration is valid\n');
     return true;

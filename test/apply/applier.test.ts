@@ -250,8 +250,14 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   };
   const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log, writeFiles: writer });
   t.equal((await applier.apply(config(false))).status, 'haproxy-unreachable');
+  // A daemon started before HAProxy: the spares are unknown until HAProxy answers (the retry loop asks).
+  const early = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(await early.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.match(early.spareUse, { unavailable: /not known yet: HAProxy did not answer/ });
   ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
   t.equal((await applier.retryPendingReload())?.status, 'reloaded');
+  await early.learnSpares();
+  t.same(early.spareUse, { inUse: new Set() }, 'read once HAProxy answers: every spare free');
   const reloads = async () => (await showProc(masterSocket)).master.reloads;
   const before = await reloads();
 

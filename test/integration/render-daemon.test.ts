@@ -3,7 +3,7 @@
 // daemon's config writes what the daemon applies, byte for byte, and a daemon started on those
 // files (with Vault and ACME configured) does not reload HAProxy.
 import t from 'tap';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -56,6 +56,7 @@ t.test('render with the daemon config writes what the daemon applies; a daemon s
       Object.keys(rendered).some((name) => name.startsWith('certs/')),
       'the certificates from Vault are rendered',
     );
+    t.equal((await stat(join(out, 'certs', 'default.pem'))).mode & 0o777, 0o600, 'a private key is written as the daemon writes it');
     for (const [name, text] of Object.entries(rendered)) t.equal(text, live[name], `${name}: what the daemon wrote`);
   });
 
