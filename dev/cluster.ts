@@ -44,7 +44,7 @@ export interface DevClusterOptions {
    * certificates for `*.<cluster domain>` and www.example.org). `consulAcl` (default true): the
    * dev Consul then refuses requests without the token from Vault.
    */
-  vault?: boolean | { consulAcl?: boolean; tokenTtl?: number; tokenMaxTtl?: number; refresh?: string };
+  vault?: boolean | { consulAcl?: boolean; tokenTtl?: number; tokenMaxTtl?: number; refresh?: string; acme?: boolean };
   /**
    * `agent`: the real Consul agent from .tools/consul (scripts/install-consul.sh); `stand-in`: the
    * in-process dev server (dev/consul), for the faults only it can produce (stop/start on the same
@@ -111,7 +111,14 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   if (vaultOpts) {
     const overrides = opts.configOverrides ?? {};
     const clusterDomain = `${(overrides.cluster as string | undefined) ?? 'production'}.${(overrides.base_domain as string | undefined) ?? 'mozilla.community'}`;
-    vault = await setUpDevVault({ workDir, clusterDomain, tokenTtl: vaultOpts.tokenTtl, tokenMaxTtl: vaultOpts.tokenMaxTtl, refresh: vaultOpts.refresh });
+    vault = await setUpDevVault({
+      workDir,
+      clusterDomain,
+      tokenTtl: vaultOpts.tokenTtl,
+      tokenMaxTtl: vaultOpts.tokenMaxTtl,
+      refresh: vaultOpts.refresh,
+      acme: vaultOpts.acme,
+    });
     // For the person at the keyboard: curl -H "X-Consul-Token: $(cat <workDir>/consul-token)" ...
     await writeFile(join(workDir, 'consul-token'), `${vault.consulToken}\n`, { mode: 0o600 });
     await writeFile(join(workDir, 'stats-password'), `${vault.stats.password}\n`, { mode: 0o600 });

@@ -13,6 +13,7 @@ import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import type { ModelSettings } from './model/types.js';
 import type { RenderSettings } from './render/types.js';
+import type { CandidateConfig } from './runner/candidate.js';
 import { Runner } from './runner.js';
 import { clusterDomain } from './model/build.js';
 import { credentialsFor } from './server/auth.js';
@@ -88,6 +89,15 @@ function localAddresses(): string[] {
   return [...new Set([...addresses, hostname()])].sort();
 }
 
+/** What the config says about the candidate: the daemon and the CLI build it alike (runner/candidate.ts). */
+export function candidateConfigFrom(config: Config): CandidateConfig {
+  return {
+    modelSettings: modelSettingsFrom(config),
+    renderSettings: renderSettingsFrom(config),
+    ...(config.haproxy.peers.port ? { peerName: config.haproxy.peers.name } : {}),
+  };
+}
+
 export function renderSettingsFrom(config: Config): Omit<RenderSettings, 'configDir'> {
   return {
     runtimeSocket: config.haproxy.runtimeSocket,
@@ -141,7 +151,15 @@ export function vaultSourceFrom(config: Config, log: Logger): VaultSecretsSource
     retryMaxMs: vault.retryMaxMs,
     log,
   });
-  return new VaultSecretsSource({ client, auth, kvPrefix: vault.kvPrefix, refreshMs: vault.refreshMs, retryMaxMs: vault.retryMaxMs, log });
+  return new VaultSecretsSource({
+    client,
+    auth,
+    kvPrefix: vault.kvPrefix,
+    refreshMs: vault.refreshMs,
+    retryMaxMs: vault.retryMaxMs,
+    log,
+    acme: acmeEnabled(config),
+  });
 }
 
 export interface Daemon {
@@ -193,19 +211,17 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     },
     spareSettleMs: config.haproxy.spareSettleMs,
     claimRecorder: new ClaimRecorder({ client, graceMs: config.consul.claimGraceMs, log }),
-    ...(config.haproxy.peers.port ? { peerName: config.haproxy.peers.name } : {}),
+    ...candidateConfigFrom(config),
     certificates: secrets ? new CertificateRuntime({ configDir: config.haproxy.configDir, runtimeSocket: config.haproxy.runtimeSocket, log }) : undefined,
     applier,
     configDir: config.haproxy.configDir,
     guard: config.guard,
-    modelSettings: modelSettingsFrom(config),
-    renderSettings: renderSettingsFrom(config),
     wait: config.wait,
     log,
   });
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
-  const { traffic, timeline } = startTraffic(config, log, runner, metrics);
+  const { traffic, timeline } = startTraffic(config, log, runner, applier, metrics);
   metrics.followConsul(() => client.traffic);
   const server = new StatusServer({
     traffic,
@@ -265,11 +281,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
 }
 
 /** Traffic sampling, its series in the metrics, and the change timeline (docs/traffic.md). */
-function startTraffic(config: Config, log: Logger, runner: Runner, metrics: RouterMetrics): { traffic: TrafficSampler; timeline: Timeline } {
+function startTraffic(config: Config, log: Logger, runner: Runner, applier: Applier, metrics: RouterMetrics): { traffic: TrafficSampler; timeline: Timeline } {
   const traffic = new TrafficSampler({
     runtimeSocket: config.haproxy.runtimeSocket,
     intervalMs: config.traffic.intervalMs,
     windowMs: config.traffic.windowMs,
+    // The applier owns which spare serves which app (known from the start: rebuilt at adoption).
+    spares: () => applier.appsOnSpares,
     log,
   });
   registerTrafficMetrics(metrics.registry, { state: () => runner.state, traffic: () => traffic }, config.metrics.perApp);

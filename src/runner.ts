@@ -10,11 +10,10 @@ import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import type { ModelSettings, RoutingModel } from './model/types.js';
 import type { TlsStatus } from './render/certificates.js';
-import { peersFrom } from './model/peers.js';
-import { renderFiles } from './render/render.js';
 import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
-import { syncCertificates, tlsBuild, type TlsBuild } from './runner/certificate-sync.js';
+import { candidateFiles, modelInputOf, renderCandidate, type CandidateInputs } from './runner/candidate.js';
+import { syncCertificates, type TlsBuild } from './runner/certificate-sync.js';
 import type { ClaimRecorder } from './claims/recorder.js';
 import { ShrinkGuard } from './runner/guard.js';
 import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
@@ -254,43 +253,44 @@ export class Runner extends EventEmitter<RunnerEvents> {
     let rendered: RenderedFiles;
     let live: LiveBuild;
     try {
+      const inputs: CandidateInputs = {
+        services: catalog.services,
+        claims: domains.claims,
+        weights: weights?.entries,
+        maintenance: maintenance?.entries,
+        claimRecords: claims?.entries,
+        delegations: paths?.entries,
+        secrets,
+      };
       const probed = await withoutBusyPorts(
-        this.incremental.model({
-          services: catalog.services,
-          claims: domains.claims,
-          settings: this.opts.modelSettings,
-          weights: weights?.entries,
-          maintenance: maintenance?.entries,
-          auth: secrets?.auth,
-          claimRecords: claims?.entries,
-          delegations: paths?.entries,
-        }),
+        this.incremental.model(modelInputOf(inputs, this.opts.modelSettings)),
         this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
       );
       model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
-      const peers = peersFrom(catalog.services, this.opts.peerName);
-      const base = {
-        ...this.opts.renderSettings,
-        stats: secrets?.stats ?? this.opts.renderSettings.stats,
-        ...(this.acme ? { acme: this.acme } : {}),
-        ...(peers ? { peers } : {}),
-      };
-      tls = secrets && this.opts.certificates ? tlsBuild(model, secrets.certificates, configDir) : undefined;
-      const renderAt = (dir: string): RenderedFiles => ({
-        ...renderFiles(templates, model, { ...base, configDir: dir, tls: tls?.settingsFor(dir) }),
-        ...tls?.filesFor(dir),
-      });
+      const files = candidateFiles(
+        model,
+        inputs,
+        {
+          modelSettings: this.opts.modelSettings,
+          renderSettings: this.opts.renderSettings,
+          peerName: this.opts.peerName,
+          tls: this.opts.certificates !== undefined,
+          acmeThumbprint: this.acme?.thumbprint,
+        },
+        configDir,
+      );
+      tls = files.tls;
       // Render up front so a template error is reported as such, not as an apply failure; the
       // applier reuses these bytes for the live directory (one render on the latency path).
       // The live directory renders through the cache: what did not change is not rendered again.
       const renderStarted = performance.now();
-      live = this.incremental.render(templates, model, { ...base, configDir, tls: tls?.settingsFor(configDir) });
-      rendered = { ...live.rendered, ...tls?.filesFor(configDir) };
+      live = this.incremental.render(templates, model, files.settingsFor(configDir));
+      rendered = { ...live.rendered, ...files.extraFiles(configDir) };
       this.state.lastRenderMs = performance.now() - renderStarted;
       this.emit('rendered', this.state.lastRenderMs);
-      candidate = (dir) => (dir === configDir ? rendered : renderAt(dir));
+      candidate = (dir) => (dir === configDir ? rendered : renderCandidate(templates, model, files, dir));
     } catch (err) {
       this.buildFailed(err, 'build failed; the running configuration stays');
       return;

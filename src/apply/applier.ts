@@ -16,7 +16,7 @@ import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './fil
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
-import { SpareAssignments, desiredOnSpares, onSpares, type AppOnSpare, type SpareClaim } from './runtime/spares.js';
+import { SpareAssignments, desiredOnSpares, onSpares, spareNames, sparesFromRuntime, type AppOnSpare, type SpareClaim } from './runtime/spares.js';
 import { HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
@@ -119,10 +119,12 @@ export class Applier {
   /** Apps HAProxy serves from spare backends: until a reload loads the files (their own backends). */
   private readonly spares = new SpareAssignments();
   /**
-   * After a daemon restart the running HAProxy may still serve apps from spares (the files never
-   * say so): no spare is taken until a reload has loaded the files.
+   * Why no spare may be taken: after a daemon restart the running HAProxy may serve apps from
+   * spares (the files never say so) until learnSpares() has read them from HAProxy or a reload.
    */
-  private sparesUnknown = false;
+  private sparesUnknown: string | undefined;
+  /** Adopted files whose spares HAProxy has not been asked about yet (it did not answer). */
+  private sparesToRead = false;
   /** How each set of files was rendered: the consolidation reload validates the running files again. */
   private readonly candidates = new WeakMap<RenderedFiles, Candidate>();
 
@@ -151,8 +153,7 @@ export class Applier {
 
   /** Spare backends HAProxy serves a brand-new app from (the plan takes the others), or why none may be taken. */
   get spareUse(): { inUse: ReadonlySet<string>; unavailable?: string } {
-    if (this.sparesUnknown)
-      return { inUse: this.spares.inUse, unavailable: 'the spare backends are not known to be free until a reload after the daemon started' };
+    if (this.sparesUnknown !== undefined) return { inUse: this.spares.inUse, unavailable: this.sparesUnknown };
     return { inUse: this.spares.inUse };
   }
 
@@ -191,8 +192,35 @@ export class Applier {
       }
     }
     this.good = files;
-    this.sparesUnknown = true;
+    this.sparesUnknown = 'the spare backends HAProxy serves apps from are not known yet: HAProxy did not answer since the daemon started';
+    this.sparesToRead = true;
+    await this.learnSpares();
     return { adopted: true };
+  }
+
+  /**
+   * After adopting the files: which spares hold which app, as HAProxy reports it (`show map`,
+   * `show servers state`), so the spares work at once. Nothing to do once known; HAProxy not
+   * answering leaves them unknown (the retry loop asks again).
+   */
+  async learnSpares(): Promise<void> {
+    if (!this.sparesToRead || !this.good || !this.runtime) return;
+    const { config, hosts } = parseFiles(this.good);
+    let found: ReturnType<typeof sparesFromRuntime>;
+    try {
+      found = sparesFromRuntime(hosts, await this.runtime.readSpares(spareNames(config.proxies.keys())));
+    } catch (err) {
+      this.opts.log.debug({ error: errorMessage(err) }, 'the spare backends are not read from HAProxy yet');
+      return;
+    }
+    this.sparesToRead = false;
+    if ('reason' in found) {
+      this.sparesUnknown = `${found.reason}; no spare is taken until a reload`;
+      this.opts.log.warn({ reason: found.reason }, 'the spare backends HAProxy runs do not match the files; no spare is taken until a reload');
+      return;
+    }
+    this.spares.take(found.claims, Date.now());
+    this.sparesUnknown = undefined;
   }
 
   private notAdopted(reason: string, err: unknown): Adoption {
@@ -213,6 +241,9 @@ export class Applier {
     const checksum = checksumOf(live);
     if (this.good && isDeepStrictEqual(this.good, live)) {
       if (this.reloadPending) return this.reload(live, checksum, undefined);
+      // The same bytes: held as the build's own files, so the next change is planned from its build
+      // (adopted files after a restart have none) and the consolidation can validate them again.
+      this.good = live;
       return { status: 'unchanged', checksum };
     }
     if (checksum === this.refused) return { status: 'already-refused', checksum };
@@ -448,7 +479,8 @@ export class Applier {
         this.refused = undefined;
         // HAProxy is gone: when it starts it loads the files, every app in its own backend.
         this.spares.clear();
-        this.sparesUnknown = false;
+        this.sparesUnknown = undefined;
+        this.sparesToRead = false;
         await this.removeStaleCertificates(live, before);
         return this.failure('haproxy-unreachable', checksum, err, { validateMs });
       }
@@ -479,7 +511,8 @@ export class Applier {
     this.runtime?.forgetDrained();
     // The new worker runs the files: every app has its own backend, every spare is empty again.
     this.spares.clear();
-    this.sparesUnknown = false;
+    this.sparesUnknown = undefined;
+    this.sparesToRead = false;
     await this.removeStaleCertificates(live, before);
     return { status: 'reloaded', checksum, validateMs, reloadMs: Date.now() - started };
   }

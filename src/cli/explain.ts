@@ -1,5 +1,6 @@
 // `paas-router explain <host>`: which app serves a host, why, and through which servers, or why
 // no app does. Reads Consul once and builds the model with the daemon's own code (no templates).
+import { acmeEnabled } from '../acme/config.js';
 import type { Config } from '../config/config.js';
 import { consulClientFrom, modelSettingsFrom, vaultSourceFrom } from '../daemon.js';
 import { createLogger } from '../log.js';
@@ -10,6 +11,7 @@ import { serviceOfKey } from '../model/domains.js';
 import { describeFeatures } from '../model/describe.js';
 import { routingOf } from '../model/services.js';
 import type { Rejection, RoutingModel } from '../model/types.js';
+import { modelInputOf, type CandidateInputs } from '../runner/candidate.js';
 import { readCatalogOnce, readDomainsOnce } from '../sources/consul/read-once.js';
 import type { CatalogSnapshot, DomainClaim } from '../sources/types.js';
 import { EXIT_OK, EXIT_USAGE } from './common.js';
@@ -23,6 +25,8 @@ export interface LiveView {
   /** Ownership records and path delegations (who holds each shared name). */
   records: DomainClaim[];
   delegations: DomainClaim[];
+  /** Vault's secrets, when read (`vault`). */
+  secrets?: SecretsSnapshot;
   model: RoutingModel;
 }
 
@@ -34,7 +38,7 @@ export async function readSecretsOnce(config: Config): Promise<SecretsSnapshot |
   const source = vaultSourceFrom(config, createLogger('silent'));
   if (!source) return undefined;
   try {
-    return await readSecrets(await source.authorizedClient(), config.vault.kvPrefix);
+    return await readSecrets(await source.authorizedClient(), config.vault.kvPrefix, { acme: acmeEnabled(config) });
   } finally {
     await source.stop();
   }
@@ -47,7 +51,6 @@ export async function readSecretsOnce(config: Config): Promise<SecretsSnapshot |
  */
 export async function readLiveView(config: Config, opts: { vault?: boolean } = {}): Promise<LiveView> {
   const secrets = opts.vault ? await readSecretsOnce(config) : undefined;
-  const auth = secrets?.auth;
   // With Vault, the Consul token is the one in Vault, as for the daemon.
   const client = consulClientFrom(config, secrets?.consulToken !== undefined ? () => secrets.consulToken! : undefined);
   try {
@@ -59,17 +62,19 @@ export async function readLiveView(config: Config, opts: { vault?: boolean } = {
       readDomainsOnce(client, config.consul.claimsPrefix),
       readDomainsOnce(client, config.consul.pathsPrefix),
     ]);
-    const model = buildModel({
+    // The daemon's model input (runner/candidate.ts), from this one read.
+    const inputs: CandidateInputs = {
       services: catalog.services,
       claims: domains.claims,
-      settings: modelSettingsFrom(config),
       weights: weights.claims,
       maintenance: maintenance.claims,
       claimRecords: records.claims,
       delegations: delegations.claims,
-      ...(auth ? { auth } : {}),
-    });
+      secrets,
+    };
+    const model = buildModel(modelInputOf(inputs, modelSettingsFrom(config)));
     return {
+      secrets,
       catalog,
       claims: domains.claims,
       weights: weights.claims,

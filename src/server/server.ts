@@ -185,9 +185,8 @@ export class StatusServer {
   private rank(): Rank | undefined {
     const traffic = this.opts.traffic;
     if (!traffic) return undefined;
-    const spares = new Map((this.opts.runner.state.spares?.apps ?? []).map((a) => [a.app, a.spare]));
     return (app, sort) => {
-      const backend = spares.get(app.name) ?? app.backend;
+      const { backend } = app;
       // 5xx: over the last minute of samples, not one interval (often none in a short one).
       if (sort === 'errors') return traffic.ring.recentErrors(backend, Math.max(1, Math.round(60_000 / traffic.status.intervalMs))) ?? -1;
       const t = traffic.ring.traffic(backend);

@@ -37,10 +37,9 @@ export function withTraffic(doc: StatusDocument, traffic: TrafficSource | undefi
   if (traffic) {
     const { ring, status } = traffic;
     for (const app of doc.apps) {
-      // An app on a spare backend is counted by HAProxy under the spare's name until the next reload.
-      const served = app.spare ?? app.backend;
-      app.traffic = ring.traffic(served) ?? null;
-      const servers = new Map(ring.servers(served).map((s) => [s.name, s]));
+      // An app on a spare backend: the sampler records the spare's traffic under the app's backend.
+      app.traffic = ring.traffic(app.backend) ?? null;
+      const servers = new Map(ring.servers(app.backend).map((s) => [s.name, s]));
       for (const server of app.servers) {
         const s = servers.get(server.name);
         server.traffic = s ? { requests: s.requests, state: s.state, check: s.check } : null;

@@ -6,7 +6,7 @@ import { streamSocketCommand } from '../apply/socket.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TrafficRing } from './ring.js';
-import { SHOW_STAT_COMMAND, ShowStatParser } from './stat.js';
+import { SHOW_STAT_COMMAND, ShowStatParser, attributeSpares, type SpareOfApp } from './stat.js';
 
 export interface TrafficSamplerOptions {
   runtimeSocket: string;
@@ -14,6 +14,8 @@ export interface TrafficSamplerOptions {
   windowMs: number;
   log: Logger;
   now?: () => number;
+  /** Apps HAProxy serves from spare backends now: their traffic is recorded under their own backend. */
+  spares?: () => readonly SpareOfApp[];
   /** Sends one runtime API command, its answer to `onChunk` as it arrives (default: the shared socket client). */
   send?: (socket: string, command: string, onChunk: (chunk: string) => void) => Promise<void>;
 }
@@ -80,7 +82,8 @@ export class TrafficSampler {
       // 11 MB, and parsing it whole blocked the daemon for over a second (docs/traffic.md).
       const parser = new ShowStatParser();
       await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND, (chunk) => parser.push(chunk));
-      for (const _ of this.ring.recordInSteps(now(), parser.end())) await setImmediate();
+      const sample = attributeSpares(parser.end(), this.opts.spares?.() ?? []);
+      for (const _ of this.ring.recordInSteps(now(), sample)) await setImmediate();
       this.state.samples += 1;
       this.state.lastSampleAt = now();
       this.state.lastSampleMs = performance.now() - started;

@@ -31,6 +31,29 @@ export interface StatSample {
   servers: ServerStat[];
 }
 
+/** An app HAProxy serves from a spare backend until the next reload (apply/runtime/spares.ts). */
+export interface SpareOfApp {
+  spare: string;
+  /** The app's own backend (`app_<name>`): what its series are keyed by. */
+  backend: string;
+}
+
+/**
+ * The sample with each spare serving an app counted as that app's own backend, so its series run
+ * on across the consolidation reload. Once HAProxy has the app's own backend (the reload), the
+ * spare is left as it is: its counters are no longer the app's.
+ */
+export function attributeSpares(sample: StatSample, spares: readonly SpareOfApp[]): StatSample {
+  if (spares.length === 0) return sample;
+  const own = new Set(sample.backends.map((b) => b.backend));
+  const rename = new Map(spares.filter((s) => !own.has(s.backend)).map((s) => [s.spare, s.backend]));
+  if (rename.size === 0) return sample;
+  return {
+    backends: sample.backends.map((b) => (rename.has(b.backend) ? { ...b, backend: rename.get(b.backend)! } : b)),
+    servers: sample.servers.map((s) => (rename.has(s.backend) ? { ...s, backend: rename.get(s.backend)! } : s)),
+  };
+}
+
 /** `show stat` restricted to backends (2) and servers (4): frontends are not per-app traffic. */
 export const SHOW_STAT_COMMAND = 'show stat -1 6 -1';
 

@@ -250,8 +250,14 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   };
   const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log, writeFiles: writer });
   t.equal((await applier.apply(config(false))).status, 'haproxy-unreachable');
+  // A daemon started before HAProxy: the spares are unknown until HAProxy answers (the retry loop asks).
+  const early = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(await early.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.match(early.spareUse, { unavailable: /not known yet: HAProxy did not answer/ });
   ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
   t.equal((await applier.retryPendingReload())?.status, 'reloaded');
+  await early.learnSpares();
+  t.same(early.spareUse, { inUse: new Set() }, 'read once HAProxy answers: every spare free');
   const reloads = async () => (await showProc(masterSocket)).master.reloads;
   const before = await reloads();
 
@@ -304,11 +310,17 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served from its own backend');
   t.equal(await applier.consolidateSpares(), undefined, 'nothing on a spare: nothing to do');
 
-  // A daemon restart adopts the files, which never say what a spare holds: none is taken until a reload.
+  // A daemon restart adopts the files, which never say what a spare holds: HAProxy does (issue 20).
+  t.equal((await applier.apply(config(false))).status, 'reloaded');
+  t.equal((await applier.apply(config(true), planned())).status, 'runtime');
   const restarted = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
   t.same(restarted.spareUse, { inUse: new Set() }, 'before adoption: free');
   t.same(await restarted.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
-  t.match(restarted.spareUse, { unavailable: /not known to be free until a reload after the daemon started/ });
+  t.same(restarted.spareUse, { inUse: new Set(['spare_1']) }, 'known at once: spare_1 holds an app');
+  t.match(restarted.appsOnSpares, [claim], 'the app on it, from HAProxy');
   t.match(await restarted.reloadRunning('test'), { status: 'reloaded' });
   t.same(restarted.spareUse, { inUse: new Set() }, 'a reload loaded the files: free again');
+  const again = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(await again.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.same(again.spareUse, { inUse: new Set() }, 'adopted with every spare empty: free at once');
 });

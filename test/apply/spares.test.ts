@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { planFromData, type ModelPlan, type SpareUse } from '../../src/apply/runtime/model-plan.js';
-import { SpareAssignments, desiredOnSpares, onSpares } from '../../src/apply/runtime/spares.js';
+import { SpareAssignments, desiredOnSpares, onSpares, sparesFromRuntime } from '../../src/apply/runtime/spares.js';
 import { buildModel } from '../../src/model/build.js';
 import type { ServiceInstance } from '../../src/sources/types.js';
 import { RenderCache } from '../../src/render/incremental.js';
@@ -214,4 +214,33 @@ t.test('SpareAssignments: take, refuse a taken spare, clear', async (t) => {
   a.clear();
   t.equal(a.size, 0);
   t.same([...a.inUse], []);
+});
+
+t.test('which spares hold which app, rebuilt from HAProxy after a daemon restart (issue 20)', async (t) => {
+  const files = new Map([
+    ['blog.example.org', 'app_blog'],
+    ['www.blog.org', 'app_blog'],
+    ['shop.example.org', 'app_shop'],
+  ]);
+  const servers = (...counts: number[]) => new Map(counts.map((n, i) => [`spare_${i + 1}`, n]));
+  t.same(sparesFromRuntime(files, { hosts: new Map(files), servers: servers(0, 0) }), { claims: [] }, 'every spare free');
+  const runtime = new Map([...files, ['blog.example.org', 'spare_2'], ['www.blog.org', 'spare_2']]);
+  t.same(sparesFromRuntime(files, { hosts: runtime, servers: servers(0, 1) }), { claims: [{ app: 'blog', backend: 'app_blog', spare: 'spare_2' }] });
+  t.same(
+    sparesFromRuntime(files, { hosts: runtime, servers: servers(0, 0) }),
+    { claims: [{ app: 'blog', backend: 'app_blog', spare: 'spare_2' }] },
+    'an app whose instances are all gone still holds its spare',
+  );
+  t.match(sparesFromRuntime(files, { hosts: new Map(files), servers: servers(1, 0) }), {
+    reason: 'spare backend spare_1 has servers but no host points at it',
+  });
+  t.match(sparesFromRuntime(files, { hosts: new Map([...runtime, ['shop.example.org', 'spare_2']]), servers: servers(0, 1) }), {
+    reason: 'HAProxy serves both app_blog and app_shop from spare backend spare_2',
+  });
+  t.match(sparesFromRuntime(files, { hosts: new Map([...runtime, ['www.blog.org', 'spare_1']]), servers: servers(0, 1) }), {
+    reason: 'HAProxy serves app_blog from more than one spare backend',
+  });
+  t.match(sparesFromRuntime(files, { hosts: new Map([['gone.example.org', 'spare_1']]), servers: servers(1) }), {
+    reason: /gone\.example\.org to spare backend spare_1, which hosts.map does not route to an app/,
+  });
 });

@@ -13,13 +13,19 @@ import { explainHost, formatExplanation, readLiveView, spareOf } from '../../src
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
 import type { StatusDocument } from '../../src/server/status.js';
+import type { TrafficSeriesDocument } from '../../src/server/traffic-view.js';
+import { startDaemon } from '../../src/daemon.js';
+import { createLogger } from '../../src/log.js';
 import { eventually } from '../helpers/net.js';
 
 const app = (name: string, tags: string[] = []): MarathonApp => ({ id: `/${name}`, instances: 1, tags, mode: 'http' });
 const host = (name: string) => `${name}.production.mozilla.community`;
 
 t.test('spare backends with a real HAProxy', async (t) => {
-  const cluster = await startTestCluster(t, { apps: [app('web')], configOverrides: { haproxy: { spare_backends: 2, spare_settle: '1h' } } });
+  const cluster = await startTestCluster(t, {
+    apps: [app('web')],
+    configOverrides: { haproxy: { spare_backends: 2, spare_settle: '1h' }, metrics: { per_app: true } },
+  });
   const { httpPort, config } = cluster;
   const runner = cluster.daemon.runner;
   const state = runner.state;
@@ -66,6 +72,22 @@ t.test('spare backends with a real HAProxy', async (t) => {
     );
     t.equal(await spareOf(cluster.daemon.server.url, 'web'), undefined, 'an app on its own backend');
     t.equal(await spareOf('http://127.0.0.1:1', 'blog'), undefined, 'no daemon: nothing said');
+  });
+
+  await t.test('HAProxy counts the app under the spare: its charts, figures and metrics name the app (issue 20)', async (t) => {
+    const { traffic, server } = cluster.daemon;
+    await traffic.sample();
+    for (let i = 0; i < 4; i++) t.equal((await get('blog')).status, 200);
+    await traffic.sample();
+    const series = (await (await fetch(`${server.url}/traffic`)).json()) as TrafficSeriesDocument;
+    t.ok(
+      series.apps.blog?.rate.some((r) => r !== null && r > 0),
+      '/traffic: the chart series of blog has points',
+    );
+    const blog = (await status()).apps.find((a) => a.name === 'blog')!;
+    t.ok(blog.traffic && blog.traffic.requests >= 4, '/status: the traffic figures of blog');
+    t.ok(blog.servers[0]?.traffic, '/status: the traffic of its server');
+    t.match(await (await fetch(`${server.url}/metrics`)).text(), /paas_router_app_requests_total\{app="blog"\} [1-9]/, 'metrics.per_app');
   });
 
   await t.test('the app on the spare gets its next instance and a maintenance page at runtime', async (t) => {
@@ -189,4 +211,47 @@ t.test('after haproxy.spare_settle of quiet the apps on spares get their own bac
   t.equal(await reloads(), before + 1, 'one reload: the consolidation');
   t.same(state.spares?.apps, []);
   t.equal((await get('blog')).status, 200, 'served the same');
+});
+
+// Issue 20: a restart, an upgrade or a crash of the daemon must not cost the next brand-new app a
+// reload. The new daemon reads from HAProxy which spares hold which app (`show map`, `show servers state`).
+t.test('a daemon restarted on a running HAProxy knows its spares at once', async (t) => {
+  const cluster = await startTestCluster(t, { apps: [app('web')], configOverrides: { haproxy: { spare_backends: 2, spare_settle: '1h' } } });
+  const { httpPort, config } = cluster;
+  const get = (name: string) => requestThrough(httpPort, host(name));
+  const reloads = () => eventually('master CLI', async () => (await showProc(config.haproxy.masterSocket)).master.reloads + 1).then((n) => n - 1);
+  const wait = (what: string, check: () => Promise<boolean> | boolean) => eventually(what, check, 20_000);
+  const first = cluster.daemon.runner.state;
+  await wait('web served', async () => (await get('web')).status === 200);
+  await wait('first apply done', () => first.lastApply !== undefined && first.lastApply.status !== 'haproxy-unreachable');
+  await cluster.addTask(app('blog'));
+  await wait('blog on a spare', () => first.spares?.apps[0]?.app === 'blog');
+  await cluster.daemon.runner.settled();
+  await cluster.daemon.stop();
+
+  const before = await reloads();
+  const daemon = await startDaemon(config, createLogger('silent'));
+  t.teardown(() => daemon.stop());
+  const state = daemon.runner.state;
+  await wait('the restarted daemon built once', () => state.lastApply !== undefined);
+  t.equal(state.lastApply?.status, 'unchanged', 'it adopted what runs');
+  t.match(state.spares, { total: 2, apps: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] }, 'which spare holds which app, from HAProxy');
+
+  await cluster.addTask(app('shop'));
+  await wait('shop served', async () => (await get('shop')).status === 200);
+  await daemon.runner.settled();
+  t.equal(await reloads(), before, 'the first brand-new app after the restart: no reload');
+  t.match(state.spares?.apps, [
+    { app: 'blog', spare: 'spare_1' },
+    { app: 'shop', spare: 'spare_2' },
+  ]);
+
+  await cluster.addTask(app('blog'));
+  await wait('two instances of blog', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) seen.add((await get('blog')).body.trim());
+    return seen.size === 2;
+  });
+  await daemon.runner.settled();
+  t.equal(await reloads(), before, 'the app the old daemon put on a spare changes at runtime too');
 });

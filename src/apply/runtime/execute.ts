@@ -61,6 +61,19 @@ export class RuntimeExecutor {
     }
   }
 
+  /** HAProxy's hosts map and the number of servers of each of `spares`, over one session. */
+  async readSpares(spares: readonly string[]): Promise<{ hosts: Map<string, string>; servers: Map<string, number> }> {
+    const session = await this.open();
+    try {
+      const hosts = parseShowMap(await session.send(`show map ${this.mapPath}`));
+      const servers = new Map<string, number>();
+      for (const spare of spares) servers.set(spare, parseServersState(await session.send(`show servers state ${spare}`)).size);
+      return { hosts, servers };
+    } finally {
+      session.close();
+    }
+  }
+
   /** After a reload, servers that were draining are gone with the old configuration. */
   forgetDrained(): void {
     this.draining.clear();

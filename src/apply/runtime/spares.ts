@@ -3,7 +3,8 @@
 // spare it took until the next reload loads its own backend. These helpers rename what goes to
 // the runtime API and what its state is checked against: the model stays pure, the assignment
 // lives with the applier (it knows when a reload has consolidated them).
-import { MAINTENANCE_MAP_FILE } from '../../render/data.js';
+import { BACKEND_PREFIX } from '../../model/backend.js';
+import { MAINTENANCE_MAP_FILE, SPARE_PREFIX } from '../../render/data.js';
 import type { DesiredState } from './execute.js';
 import type { SpareClaim } from './model-plan.js';
 import type { RuntimeOp } from './plan.js';
@@ -91,4 +92,44 @@ export function desiredOnSpares(desired: DesiredState, names: ReadonlyMap<string
       [...desired.maps].map(([file, entries]) => [file, file === MAINTENANCE_MAP_FILE ? new Map([...entries].map(([k, v]) => [rename(k), v])) : entries]),
     );
   return { servers, hosts, ...(maps ? { maps } : {}) };
+}
+
+/** What HAProxy reports at runtime about the spares: its hosts map, and how many servers each spare has. */
+export interface RuntimeSpares {
+  hosts: ReadonlyMap<string, string>;
+  servers: ReadonlyMap<string, number>;
+}
+
+/** The spare backends of a configuration (`spare_1` ...), from its proxies. */
+export function spareNames(proxies: Iterable<string>): string[] {
+  return [...proxies].filter((name) => name.startsWith(SPARE_PREFIX));
+}
+
+/**
+ * Which spares hold which app, from HAProxy's runtime state and the files it was started on (a
+ * daemon restart: the files name each app's own backend, HAProxy's map points its hosts at the
+ * spare). `reason` when the two do not tell one story: no spare is taken until a reload then.
+ */
+export function sparesFromRuntime(fileHosts: ReadonlyMap<string, string>, runtime: RuntimeSpares): { claims: SpareClaim[] } | { reason: string } {
+  const bySpare = new Map<string, string>();
+  for (const [host, served] of runtime.hosts) {
+    if (!runtime.servers.has(served)) continue;
+    const backend = fileHosts.get(host);
+    if (backend === undefined || !backend.startsWith(BACKEND_PREFIX))
+      return { reason: `HAProxy maps ${host} to spare backend ${served}, which hosts.map does not route to an app` };
+    const other = bySpare.get(served);
+    if (other !== undefined && other !== backend) return { reason: `HAProxy serves both ${other} and ${backend} from spare backend ${served}` };
+    bySpare.set(served, backend);
+  }
+  const claims: SpareClaim[] = [];
+  for (const [spare, count] of runtime.servers) {
+    const backend = bySpare.get(spare);
+    if (backend === undefined) {
+      if (count > 0) return { reason: `spare backend ${spare} has servers but no host points at it` };
+      continue;
+    }
+    if (claims.some((c) => c.backend === backend)) return { reason: `HAProxy serves ${backend} from more than one spare backend` };
+    claims.push({ app: backend.slice(BACKEND_PREFIX.length), backend, spare });
+  }
+  return { claims };
 }

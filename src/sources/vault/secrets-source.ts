@@ -3,6 +3,7 @@
 // The last good snapshot stays in memory: while Vault is down or sealed the runner keeps using it,
 // and the source reports itself `degraded` (`down` while it has never read anything). A failure
 // is retried with a growing, jittered, bounded backoff.
+import { ACCOUNT_PATH, jwkThumbprint } from '../../acme/account.js';
 import { RouterError, errorCode, errorMessage } from '../../errors.js';
 import pLimit from 'p-limit';
 import type { Logger } from '../../log.js';
@@ -25,6 +26,8 @@ export interface VaultSourceOptions {
   log: Logger;
   /** Jitter source of the backoff (tests); Math.random by default. */
   random?: () => number;
+  /** ACME is on: the account key's thumbprint is read too (acmeThumbprint). */
+  acme?: boolean;
 }
 
 const CONCURRENCY = 8;
@@ -43,7 +46,11 @@ export function kvPaths(kvPrefix: string): { data: string; metadata: string } {
  * with `tolerateAuthDenied`, a refused listing of `auth/`: a policy written before router.auth
  * (no `list` on it) then leaves only the router.auth apps without users (503), not the whole router.
  */
-export async function readSecrets(client: VaultClient, kvPrefix: string, opts: { tolerateAuthDenied?: boolean } = {}): Promise<SecretsSnapshot> {
+export async function readSecrets(
+  client: VaultClient,
+  kvPrefix: string,
+  opts: { tolerateAuthDenied?: boolean; acme?: boolean } = {},
+): Promise<SecretsSnapshot> {
   const paths = kvPaths(kvPrefix);
   const problems: SecretsSnapshot['problems'] = [];
   const snapshot: SecretsSnapshot = { certificates: {}, auth: {}, problems };
@@ -76,6 +83,16 @@ export async function readSecrets(client: VaultClient, kvPrefix: string, opts: {
     else problems.push({ path, reason: 'needs "certificate" and "private_key" fields (PEM text)' });
   });
 
+  if (opts.acme) {
+    const accountPath = `${paths.data}${ACCOUNT_PATH}`;
+    const account = await client.kvRead(accountPath);
+    if (account) {
+      const thumbprint = typeof account.private_key === 'string' ? thumbprintOf(account.private_key) : undefined;
+      if (thumbprint) snapshot.acmeThumbprint = thumbprint;
+      else problems.push({ path: accountPath, reason: 'has no usable "private_key" field (PEM private key)' });
+    }
+  }
+
   // router.auth users: read for every entry (the model decides which apps use them, and how).
   let listed: string[] = [];
   try {
@@ -95,6 +112,14 @@ export async function readSecrets(client: VaultClient, kvPrefix: string, opts: {
     snapshot.auth[name] = typeof secret.users === 'string' ? secret.users : null;
   });
   return snapshot;
+}
+
+function thumbprintOf(pem: string): string | undefined {
+  try {
+    return jwkThumbprint(pem);
+  } catch {
+    return undefined;
+  }
 }
 
 function certificateOf(secret: Record<string, unknown>): CertificateSecret | undefined {
@@ -154,21 +179,21 @@ export class VaultSecretsSource implements Source<SecretsSnapshot> {
   }
 
   private async read(): Promise<SecretsSnapshot> {
-    const { auth, client, kvPrefix } = this.opts;
+    const { auth, client, kvPrefix, acme } = this.opts;
     await auth.ensure();
     try {
-      return await readSecrets(client, kvPrefix);
+      return await readSecrets(client, kvPrefix, { acme });
     } catch (err) {
       if (!(err instanceof VaultAuthError)) throw err;
       // 403. The policy may lack `list` on auth/ (written before router.auth): read the rest with
       // the same token. If that is refused too, the token was revoked or expired early: AppRole
       // logs in again and tries once more.
       try {
-        return await readSecrets(client, kvPrefix, { tolerateAuthDenied: true });
+        return await readSecrets(client, kvPrefix, { tolerateAuthDenied: true, acme });
       } catch (again) {
         if (!(again instanceof VaultAuthError && auth.invalidate())) throw again;
         await auth.ensure();
-        return readSecrets(client, kvPrefix, { tolerateAuthDenied: true });
+        return readSecrets(client, kvPrefix, { tolerateAuthDenied: true, acme });
       }
     }
   }

@@ -22,6 +22,12 @@ export interface SecretsSnapshot {
    * the entry has no text `users`. Validated by the model (a bad entry makes that app answer 503).
    */
   auth: Record<string, string | null>;
+  /**
+   * With ACME on: the JWK thumbprint of the account key (`acme/account`) HAProxy answers HTTP-01
+   * challenges with; absent until the issuer has created the key. Read with the rest, so the
+   * first build already has it (a restart must not render without it, then reload).
+   */
+  acmeThumbprint?: string;
   /** Secrets that exist but could not be used (wrong fields): path and reason, no values. */
   problems: { path: string; reason: string }[];
 }
