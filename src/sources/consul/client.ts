@@ -24,6 +24,8 @@ export interface ConsulClientOptions {
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 16;
+/** Between two probes of /v1/status/leader while a watch waits for Consul to answer again. */
+export const PROBE_INTERVAL_MS = 200;
 const NON_BLOCKING_TIMEOUT_MS = 10_000;
 
 /** Non-blocking reads in flight at once: half the budget, the other half is for blocking watches. */
@@ -36,6 +38,9 @@ export class ConsulClient {
   /** Queue of the non-blocking reads. */
   private readonly reads: LimitFunction;
   private readonly writes: ConsulWrites;
+  /** Watches waiting for Consul to answer again (untilAnswering); `down`: a probe saw it not answering. */
+  private readonly probeWaiters = new Set<{ resolve: () => void; down: boolean }>();
+  private probing = false;
 
   constructor(private readonly opts: ConsulClientOptions) {
     const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -62,6 +67,58 @@ export class ConsulClient {
 
   close(): void {
     this.http.close();
+  }
+
+  /**
+   * Resolves once Consul answers again after an outage: one probe loop per client, shared by every
+   * watch that waits, reading GET /v1/catalog/service/consul (the servers: a few KB, forwarded to
+   * the leader like the watches' reads; a 4xx still means "Consul answers") every PROBE_INTERVAL_MS.
+   * Not /v1/status/leader: an agent answers it locally, and followers keep naming a dead leader
+   * for a second or two. A waiter resolves when a probe answers after a probe did not (5xx, no
+   * connection); a waiter whose first probe answers is dropped (its error was something else, its
+   * backoff runs). Why: during an election or an agent restart the watches back off (up to
+   * consul.retry_max); this puts their next read within one probe interval of Consul answering.
+   */
+  untilAnswering(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const waiter = { resolve, down: false };
+      this.probeWaiters.add(waiter);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.probeWaiters.delete(waiter);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+      if (!this.probing) void this.probeLoop();
+    });
+  }
+
+  private async probeLoop(): Promise<void> {
+    this.probing = true;
+    try {
+      while (this.probeWaiters.size > 0) {
+        let up = false;
+        try {
+          const answer = await this.http.request('catalog/service/consul', { timeoutMs: 5_000 });
+          up = answer.status < 500 && answer.status !== 429;
+        } catch {
+          up = false;
+        }
+        for (const w of [...this.probeWaiters]) {
+          if (!up) w.down = true;
+          else {
+            this.probeWaiters.delete(w);
+            if (w.down) w.resolve();
+          }
+        }
+        if (this.probeWaiters.size > 0) await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS * (0.75 + Math.random() / 2)));
+      }
+    } finally {
+      this.probing = false;
+    }
   }
 
   /** GET /v1/catalog/services → service name → tags. */
