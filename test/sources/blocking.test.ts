@@ -236,7 +236,7 @@ t.test('a backed-off watch reads again as soon as `recovered` says Consul answer
   const probes: AbortSignal[] = [];
   const w = watchWith([new Error('down'), new Error('down'), { data: 'a', index: 5 }], {
     maxBackoffMs: 60_000,
-    recovered: (signal) => {
+    recovered: (_err, signal) => {
       probes.push(signal);
       return new Promise<void>((resolve) => (answering = resolve));
     },

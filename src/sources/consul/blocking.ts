@@ -32,11 +32,12 @@ export interface BlockingWatchOptions<T> {
   /** Time for the rate limit and the backoff sleeps; the system clock by default (tests pass a manual one). */
   clock?: Clock;
   /**
-   * After a failed read: resolves once Consul is seen answering again (ConsulClient.untilAnswering:
-   * a leader is known). The backoff sleep ends then, so a watch that backed off during an election
-   * or an agent restart reads again at once instead of when its (growing) delay runs out.
+   * After a failed read: resolves once Consul is seen answering again (ConsulClient.untilAnswering),
+   * or undefined when the error is not an outage. The backoff sleep ends then, so a watch that
+   * backed off during an election or an agent restart reads again at once instead of when its
+   * (growing) delay runs out.
    */
-  recovered?: (signal: AbortSignal) => Promise<void>;
+  recovered?: (err: unknown, signal: AbortSignal) => Promise<void> | undefined;
 }
 
 /** First retry step after an error (then doubling up to maxBackoffMs, equal jitter). */
@@ -106,7 +107,7 @@ export class BlockingWatch<T> {
         this.shortWaits = SHORT_WAITS;
         const delay = this.backoff.next();
         this.opts.onError(err);
-        await this.sleepUntilRecovered(delay);
+        await this.sleepUntilRecovered(delay, err);
         continue;
       }
       await this.sleep(this.opts.minIntervalMs * (1 + this.random() / 2) - (this.clock.now() - startedAt));
@@ -133,9 +134,11 @@ export class BlockingWatch<T> {
   }
 
   /** The backoff sleep, cut short when `recovered` says Consul answers again. */
-  private async sleepUntilRecovered(ms: number): Promise<void> {
+  private async sleepUntilRecovered(ms: number, err: unknown): Promise<void> {
     if (!this.opts.recovered || ms <= 0 || this.stopped) return this.sleep(ms);
     const probe = new AbortController();
+    const recovered = this.opts.recovered(err, probe.signal);
+    if (!recovered) return this.sleep(ms);
     const stopProbe = () => probe.abort();
     this.abort.signal.addEventListener('abort', stopProbe, { once: true });
     const sleeping = this.sleep(ms);
@@ -143,7 +146,7 @@ export class BlockingWatch<T> {
     try {
       await Promise.race([
         sleeping,
-        this.opts.recovered(probe.signal).then(
+        recovered.then(
           () => wake?.(),
           () => new Promise<void>(() => undefined), // a probe that fails leaves the backoff to run
         ),

@@ -115,7 +115,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   private watchAll(): void {
     // Wakes a watch backed off after an error once Consul answers again (ConsulClient.untilAnswering).
     const until = this.client.untilAnswering?.bind(this.client);
-    const recovered = until ? (signal: AbortSignal) => until(signal) : undefined;
+    const recovered = until ? (err: unknown, signal: AbortSignal) => until(err, signal) : undefined;
     const catalog = new BlockingWatch<Record<string, string[]>>({
       ...this.timing,
       recovered,
