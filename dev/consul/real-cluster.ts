@@ -36,13 +36,14 @@ export interface ConsulClusterOptions {
   net?: string;
   /** Milliseconds to wait for the first leader and the client's sync; default 60 000. */
   timeoutMs?: number;
+  /** The servers' addresses (default NET.2-4). */
+  serverIps?: string[];
   /**
-   * Runs an agent's command inside something else, e.g. `['ip', 'netns', 'exec', 'node-a']`; by
-   * agent name. Default: run it directly.
+   * The client agents (default one, `client` on NET.5): name → address, and optionally a command
+   * prefix to run it in, e.g. `['ip', 'netns', 'exec', 'node-a']` (its own network namespace: its
+   * ports are not checked from here, that namespace is its own). The first is `client`.
    */
-  wrap?: (agent: string) => string[];
-  /** More client agents (name → address); each joins the servers like the first. */
-  extraClients?: Record<string, string>;
+  clients?: Record<string, { ip: string; wrap?: string[] }>;
 }
 
 export interface ConsulCluster {
@@ -88,16 +89,16 @@ function bindable(host: string, port: number): Promise<boolean> {
 export async function startConsulCluster(opts: ConsulClusterOptions = {}): Promise<ConsulCluster> {
   if (!consulAgentInstalled()) throw new Error(CONSUL_AGENT_MISSING);
   const net = opts.net ?? '127.0.0';
-  const serverIps = [2, 3, 4].map((n) => `${net}.${n}`);
-  const clientIps: Record<string, string> = { client: `${net}.5`, ...opts.extraClients };
-  const allIps = [...serverIps, ...Object.values(clientIps)];
+  const serverIps = opts.serverIps ?? [2, 3, 4].map((n) => `${net}.${n}`);
+  const clientSpecs = opts.clients ?? { client: { ip: `${net}.5` } };
+  const allIps = [...serverIps, ...Object.values(clientSpecs).flatMap((c) => (c.wrap ? [] : [c.ip]))];
   const work = await mkdtemp(join(tmpdir(), 'paas-router-consul-cluster-'));
   const ports = { http: await portFreeOn(allIps), serf_lan: await portFreeOn(allIps), serf_wan: await portFreeOn(allIps), server: await portFreeOn(allIps) };
   const encrypt = randomBytes(32).toString('base64');
   const join_ = serverIps.map((ip) => `${ip}:${ports.serf_lan}`);
   const agents: (ClusterAgent & { stopNow(): Promise<void> })[] = [];
 
-  const make = async (name: string, ip: string, server: boolean): Promise<ClusterAgent & { stopNow(): Promise<void> }> => {
+  const make = async (name: string, ip: string, server: boolean, wrap: string[] = []): Promise<ClusterAgent & { stopNow(): Promise<void> }> => {
     const dir = join(work, name);
     await mkdir(join(dir, 'data'), { recursive: true });
     const config = {
@@ -142,7 +143,7 @@ export async function startConsulCluster(opts: ConsulClusterOptions = {}): Promi
     };
     const start = async () => {
       if (running()) return;
-      const argv = [...(opts.wrap?.(name) ?? []), CONSUL_AGENT_BIN, 'agent', '-config-file', configFile];
+      const argv = [...wrap, CONSUL_AGENT_BIN, 'agent', '-config-file', configFile];
       log += `--- start ${new Date().toISOString()}\n`;
       const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
       p.stdout!.on('data', (d) => (log += d));
@@ -162,7 +163,7 @@ export async function startConsulCluster(opts: ConsulClusterOptions = {}): Promi
   };
 
   for (const [i, ip] of serverIps.entries()) agents.push(await make(`server-${i + 1}`, ip, true));
-  for (const [name, ip] of Object.entries(clientIps)) agents.push(await make(name, ip, false));
+  for (const [name, c] of Object.entries(clientSpecs)) agents.push(await make(name, c.ip, false, c.wrap));
   const servers = agents.filter((a) => a.server);
   const clients = agents.filter((a) => !a.server);
   const client = clients[0]!;
