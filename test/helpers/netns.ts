@@ -43,18 +43,29 @@ export interface TestNetwork {
 
 /**
  * `count` nodes. Addresses: servers 198.19.N.2-4, node i on 198.18.N.(16 i)/28 (198.18.0.0/15 is
- * reserved for benchmarks: never a real network here); N from the pid, so parallel test processes differ.
+ * reserved for benchmarks: never a real network here); N from the pid, the next free one if another
+ * test process holds it.
  */
 export async function startTestNetwork(t: { teardown(fn: () => unknown): void }, count: number): Promise<TestNetwork> {
-  const n = (process.pid % 200) + 20;
   const tag = `${process.pid % 100000}`;
-  const serverIps = [2, 3, 4].map((h) => `198.19.${n}.${h}`);
   const undo: (() => Promise<void>)[] = [];
   t.teardown(async () => {
     for (const step of undo.reverse()) await step().catch(() => undefined);
   });
+  // A /24 nobody here uses: the first server address taken tells (another test process holds it).
+  let n = 0;
+  for (let attempt = 0; ; attempt++) {
+    n = 20 + ((process.pid + attempt * 37) % 200);
+    try {
+      await ip('addr', 'add', `198.19.${n}.2/32`, 'dev', 'lo');
+      break;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+    }
+  }
+  const serverIps = [2, 3, 4].map((h) => `198.19.${n}.${h}`);
   for (const addr of serverIps) {
-    await ip('addr', 'add', `${addr}/32`, 'dev', 'lo');
+    if (addr !== serverIps[0]) await ip('addr', 'add', `${addr}/32`, 'dev', 'lo');
     undo.push(() => ip('addr', 'del', `${addr}/32`, 'dev', 'lo'));
   }
   const nodes: NodeNamespace[] = [];
