@@ -49,14 +49,15 @@ export interface DevClusterOptions {
    * `agent`: the real Consul agent from .tools/consul (scripts/install-consul.sh); `stand-in`: the
    * in-process dev server (dev/consul), for the faults only it can produce (stop/start on the same
    * port with its data, 500s, garbage, index reset, a token switched at run time). Default: the
-   * agent when it is installed, else the stand-in.
+   * agent when it is installed, else the stand-in. `{ url }`: a Consul already running (the client
+   * agent of a real cluster, test/helpers/consul-cluster.ts); the caller starts and stops it.
    */
-  consul?: 'agent' | 'stand-in';
+  consul?: 'agent' | 'stand-in' | { url: string };
 }
 
 /** The Consul a dev cluster runs against. */
 export interface ClusterConsul {
-  kind: 'agent' | 'stand-in';
+  kind: 'agent' | 'stand-in' | 'external';
   /** http://127.0.0.1:PORT */
   url: string;
   close(): Promise<void>;
@@ -126,10 +127,13 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   }
   // Under CI the agent must be there (scripts/setup.sh --test installs it): never a silent fallback.
   if (opts.consul === undefined && !consulAgentInstalled() && process.env.CI === 'true') throw new Error(`CI=true and ${CONSUL_AGENT_MISSING}`);
-  const useAgent = (opts.consul ?? (consulAgentInstalled() ? 'agent' : 'stand-in')) === 'agent';
+  const external = typeof opts.consul === 'object' ? opts.consul : undefined;
+  const useAgent = external !== undefined || (opts.consul ?? (consulAgentInstalled() ? 'agent' : 'stand-in')) === 'agent';
   let standIn: DevConsul | undefined;
   let consul: ClusterConsul;
-  if (useAgent) {
+  if (external) {
+    consul = { kind: 'external', url: external.url, close: async () => undefined };
+  } else if (useAgent) {
     // ACLs on a real agent are set at start: the token from Vault is its master token.
     const agent = await startConsulAgent({ aclMasterToken: consulAclToken });
     consul = { kind: 'agent', url: agent.url, close: () => agent.stop() };

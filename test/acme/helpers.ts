@@ -52,10 +52,12 @@ export interface AcmeClusterOptions {
   gate?: boolean;
   /** acme.* overrides for every router. */
   acme?: Record<string, unknown>;
+  /** A Consul started elsewhere (a real cluster's client agent: test/cluster/acme.test.ts) instead of a -dev agent. */
+  consulUrl?: string;
 }
 
 export interface AcmeCluster {
-  consul: ConsulAgent;
+  consul: Pick<ConsulAgent, 'url'>;
   vault: DevVaultSetup;
   pebble: Pebble;
   backend: Backend;
@@ -64,7 +66,8 @@ export interface AcmeCluster {
   /** Between Pebble's validation and the first router, when asked for. */
   gate?: Gate;
   routers: TestRouter[];
-  startRouter(acme?: Record<string, unknown>): Promise<TestRouter>;
+  /** `consulUrl`: this router's own agent (default: the cluster's). */
+  startRouter(acme?: Record<string, unknown>, consulUrl?: string): Promise<TestRouter>;
   putDomain(app: string, value: string): Promise<void>;
 }
 
@@ -85,7 +88,7 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
         .catch(() => undefined);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   });
-  const consul = await startTestConsulAgent(t);
+  const consul = opts.consulUrl ? { url: opts.consulUrl } : await startTestConsulAgent(t);
   const vault = await setUpDevVault({ workDir: work, clusterDomain: CLUSTER_DOMAIN, acme: true, refresh: '1s' });
   cleanups.push(() => vault.vault.close());
   const backend = await startHttpBackend('blog #1');
@@ -101,7 +104,7 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
   });
   cleanups.push(() => pebble.stop());
 
-  const startRouter = async (acmeOverrides: Record<string, unknown> = {}): Promise<TestRouter> => {
+  const startRouter = async (acmeOverrides: Record<string, unknown> = {}, consulUrl = consul.url): Promise<TestRouter> => {
     const name = `router-${routers.length + 1}`;
     const dir = join(work, name);
     await mkdir(dir);
@@ -110,7 +113,7 @@ export async function startAcmeCluster(t: Teardown, opts: AcmeClusterOptions = {
     const masterSocket = join(dir, 'master.sock');
     const configDir = join(dir, 'haproxy');
     const raw = {
-      consul: { address: consul.url, wait: '30s', min_interval: '20ms', retry_max: '1s' },
+      consul: { address: consulUrl, wait: '30s', min_interval: '20ms', retry_max: '1s' },
       vault: vault.config,
       haproxy: {
         config_dir: configDir,

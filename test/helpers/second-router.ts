@@ -19,7 +19,8 @@ export interface SecondRouter {
   stop(): Promise<void>;
 }
 
-export async function startSecondRouter(t: { teardown(fn: () => unknown): void }, base: Config): Promise<SecondRouter> {
+/** `peers: false`: no HAProxy peers section (a router whose agent's node address is not its own: test/cluster/nodes.test.ts). */
+export async function startSecondRouter(t: { teardown(fn: () => unknown): void }, base: Config, opts: { peers?: boolean } = {}): Promise<SecondRouter> {
   const workDir = await mkdtemp(join(tmpdir(), 'paas-router-second-'));
   const httpPort = await freePort();
   const config: Config = {
@@ -33,7 +34,7 @@ export async function startSecondRouter(t: { teardown(fn: () => unknown): void }
       httpPort,
       httpsPort: await freePort(),
       statsPort: await freePort(),
-      peers: { ...base.haproxy.peers, port: await freePort(), name: 'router-2' },
+      peers: { ...base.haproxy.peers, port: opts.peers === false ? 0 : await freePort(), name: 'router-2' },
     },
   };
   const daemon = await startDaemon(config, createLogger(process.env.PAAS_ROUTER_TEST_LOG ?? 'silent').child({ router: 'router-2' }));

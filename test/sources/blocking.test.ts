@@ -140,18 +140,18 @@ t.test('the backoff grows after each error up to its cap, and a success resets i
   });
   await w.clock.advance(5000);
   t.equal(w.errors.length, 7);
-  // random() = 0 takes the fixed half of each delay: 250 ms base, doubling, capped at 1000 ms.
-  t.same(gaps(w.times()), [125, 250, 500, 500, 500, 10, 125, 250]);
+  // random() = 0 takes the fixed half of each delay: 100 ms base (FIRST_RETRY_MS), doubling, capped at 1000 ms.
+  t.same(gaps(w.times()), [50, 100, 200, 400, 500, 10, 50, 100]);
   t.same(w.indexes(), [0, 0, 0, 0, 0, 0, 1, 0, 0], 'every read after an error is non-blocking');
   w.watch.stop();
 });
 
 t.test('no retry before the backoff delay is over', async (t) => {
   const w = watchWith([new Error('down')], { maxBackoffMs: 1000 });
-  await w.clock.advance(124);
-  t.equal(w.calls.length, 1, 'still waiting at 124 ms');
+  await w.clock.advance(49);
+  t.equal(w.calls.length, 1, 'still waiting at 49 ms');
   await w.clock.advance(1);
-  t.equal(w.calls.length, 2, 'retried at 125 ms');
+  t.equal(w.calls.length, 2, 'retried at 50 ms');
   w.watch.stop();
 });
 
@@ -229,4 +229,73 @@ t.test('stop() during a sleep ends the loop at once', async (t) => {
     await w.clock.advance(10_000);
     t.equal(w.calls.length, 1, `${name}: no request after stop`);
   }
+});
+
+t.test('a backed-off watch reads again as soon as `recovered` says Consul answers', async (t) => {
+  let answering!: () => void;
+  const probes: AbortSignal[] = [];
+  const w = watchWith([new Error('down'), new Error('down'), { data: 'a', index: 5 }], {
+    maxBackoffMs: 60_000,
+    recovered: (_err, signal) => {
+      probes.push(signal);
+      return new Promise<void>((resolve) => (answering = resolve));
+    },
+  });
+  await w.clock.advance(50); // first retry after 50 ms (random 0: the fixed half of 100 ms)
+  t.equal(w.calls.length, 2);
+  await w.clock.advance(60); // the second backoff is 100 ms: not over
+  t.equal(w.calls.length, 2, 'still backing off');
+  answering();
+  await w.clock.advance(0);
+  t.equal(w.calls.length, 3, 'read again at once when Consul answers, before the delay ends');
+  t.same(w.delivered, ['a']);
+  t.ok(
+    probes.every((s) => s.aborted),
+    'every probe is called off once its sleep is over',
+  );
+  w.watch.stop();
+});
+
+t.test('a probe that fails leaves the backoff to run', async (t) => {
+  const w = watchWith([new Error('down'), { data: 'a', index: 5 }], { maxBackoffMs: 60_000, recovered: () => Promise.reject(new Error('no probe')) });
+  await w.clock.advance(49);
+  t.equal(w.calls.length, 1, 'no busy loop');
+  await w.clock.advance(1);
+  t.equal(w.calls.length, 2);
+  w.watch.stop();
+});
+
+t.test('an early answer with an unchanged index (a snapshot restore in Consul 1.8) is followed by short waits', async (t) => {
+  const clock = new ManualClock();
+  const waits: number[] = [];
+  const seen: string[] = [];
+  const answers: (BlockingResult<string> | 'hold')[] = [
+    { data: 'a', index: 15 },
+    { data: 'a', index: 15 }, // answered at once: the old state store was abandoned
+    'hold', // the restored state is older (index 11): Consul holds the read for its wait
+    { data: 'b', index: 16 },
+    'hold',
+  ];
+  const watch = new BlockingWatch<string>({
+    fetch: async (_index, waitMs) => {
+      waits.push(waitMs);
+      const next = answers.shift();
+      if (next === 'hold') {
+        await new Promise<void>((r) => clock.setTimeout(r, waitMs));
+        return { data: 'restored', index: 11 };
+      }
+      return next ?? new Promise<never>(() => undefined);
+    },
+    onData: (d) => seen.push(d),
+    onError: () => undefined,
+    waitMs: 300_000,
+    minIntervalMs: 10,
+    random: () => 0,
+    clock,
+  });
+  watch.start();
+  await clock.advance(5_000);
+  t.same(waits.slice(0, 4), [300_000, 300_000, 1_000, 300_000], 'the read after the early answer waits 1 s, not 5 min; then the full wait again');
+  t.same(seen, ['a', 'restored', 'b'], 'the restored state was read within seconds');
+  watch.stop();
 });

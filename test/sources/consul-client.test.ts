@@ -103,3 +103,38 @@ t.test('bad answers are errors that name what was read', async (t) => {
   await t.rejects(c.healthService('web', 0, 0), { code: 'CONSUL_BAD_RESPONSE', message: /health of service "web".*not valid JSON/ });
   await t.rejects(c.healthService('nohdr', 0, 0), { code: 'CONSUL_BAD_RESPONSE', message: /without an X-Consul-Index/ });
 });
+
+t.test('untilAnswering: after a 5xx, resolves once a probe started after it gets an answer; other errors get no probe', async (t) => {
+  let leader = false;
+  const s = await scripted(t, (req, res) => {
+    if (req.url?.startsWith('/v1/catalog/service/consul')) {
+      res.statusCode = leader ? 200 : 500;
+      return leader ? ok(res, []) : res.end('No cluster leader');
+    }
+    if (req.url?.startsWith('/v1/kv/garbage')) {
+      res.setHeader('X-Consul-Index', '7');
+      return res.end('<html>');
+    }
+    res.statusCode = 500;
+    res.end('rpc error making call: No cluster leader');
+  });
+  const c = client(t, s.url);
+  const failure = await c.catalogServices(0, 0).catch((e: unknown) => e);
+  const signal = new AbortController().signal;
+  const waiting = c.untilAnswering(failure, signal);
+  t.ok(waiting, 'a 500 is an outage: probed');
+  let resolved = false;
+  void waiting!.then(() => (resolved = true));
+  const probes = () => s.urls.filter((u) => u.includes('catalog/service/consul')).length;
+  while (probes() < 2) await new Promise((r) => setTimeout(r, 20));
+  t.notOk(resolved, 'not while the probes get 500');
+  leader = true;
+  await waiting;
+  t.pass('resolved once a probe was answered');
+  const garbage = await c.kvGet('garbage').catch((e: unknown) => e);
+  t.equal(c.untilAnswering(garbage, signal), undefined, 'a body that does not parse is no outage: no probe');
+  const aborted = new AbortController();
+  const more = c.untilAnswering(await c.catalogServices(0, 0).catch((e: unknown) => e), aborted.signal)!;
+  aborted.abort();
+  await t.rejects(more, 'a waiter whose sleep ended is dropped');
+});

@@ -31,7 +31,28 @@ export interface BlockingWatchOptions<T> {
   random?: () => number;
   /** Time for the rate limit and the backoff sleeps; the system clock by default (tests pass a manual one). */
   clock?: Clock;
+  /**
+   * After a failed read: resolves once Consul is seen answering again (ConsulClient.untilAnswering),
+   * or undefined when the error is not an outage. The backoff sleep ends then, so a watch that
+   * backed off during an election or an agent restart reads again at once instead of when its
+   * (growing) delay runs out.
+   */
+  recovered?: (err: unknown, signal: AbortSignal) => Promise<void> | undefined;
 }
+
+/** First retry step after an error (then doubling up to maxBackoffMs, equal jitter). */
+export const FIRST_RETRY_MS = 100;
+/**
+ * The wait of the reads that follow a blocking read answered early with an unchanged index. Consul
+ * 1.8 does that when a snapshot restore abandons its state store, then answers the next read from
+ * the restored (older) state, whose index is below ours: that read would block for the whole wait
+ * (5 min by default) before its lower index told us to start again. With a short wait it tells in ~1 s.
+ * A restore also fails reads for a moment (the leader re-establishes itself): reads after an error
+ * wait short too.
+ */
+export const SHORT_WAIT_MS = 1_000;
+/** How many short waits follow one early answer (the restore finishes within a few seconds). */
+const SHORT_WAITS = 5;
 
 export class BlockingWatch<T> {
   private index = 0;
@@ -43,11 +64,14 @@ export class BlockingWatch<T> {
   private wake: (() => void) | undefined;
   private readonly random: () => number;
   private readonly clock: Clock;
+  /** Reads left with a short wait (after an early answer with an unchanged index). */
+  private shortWaits = 0;
 
   constructor(private readonly opts: BlockingWatchOptions<T>) {
     this.random = opts.random ?? Math.random;
     this.clock = opts.clock ?? systemClock;
-    this.backoff = new Backoff({ baseMs: 250, maxMs: opts.maxBackoffMs ?? 30_000, random: this.random });
+    // A short first step: most errors here are an election or an agent restart, over in a second or two.
+    this.backoff = new Backoff({ baseMs: FIRST_RETRY_MS, maxMs: opts.maxBackoffMs ?? 30_000, random: this.random });
   }
 
   start(): void {
@@ -68,16 +92,22 @@ export class BlockingWatch<T> {
         // After a failure, read once without blocking: the source reports "up" as soon as Consul
         // answers, instead of when the next change (or the wait) ends a blocking query.
         const index = this.backoff.count > 0 ? 0 : this.index;
-        const result = await this.opts.fetch(index, this.opts.waitMs, this.abort.signal);
+        const waitMs = this.shortWaits > 0 ? Math.min(SHORT_WAIT_MS, this.opts.waitMs) : this.opts.waitMs;
+        if (this.shortWaits > 0) this.shortWaits--;
+        const result = await this.opts.fetch(index, waitMs, this.abort.signal);
         if (this.stopped) return;
         this.backoff.reset();
         this.opts.onSuccess?.();
+        const early = index > 0 && result.index === index && this.clock.now() - startedAt < waitMs / 2;
+        if (early) this.shortWaits = SHORT_WAITS;
+        else if (index > 0 && result.index !== index) this.shortWaits = 0; // a blocking read saw its index move: settled
         this.accept(result);
       } catch (err) {
         if (this.stopped) return;
+        this.shortWaits = SHORT_WAITS;
         const delay = this.backoff.next();
         this.opts.onError(err);
-        await this.sleep(delay);
+        await this.sleepUntilRecovered(delay, err);
         continue;
       }
       await this.sleep(this.opts.minIntervalMs * (1 + this.random() / 2) - (this.clock.now() - startedAt));
@@ -101,6 +131,31 @@ export class BlockingWatch<T> {
     }
     this.last = { data: result.data };
     this.opts.onData(result.data);
+  }
+
+  /** The backoff sleep, cut short when `recovered` says Consul answers again. */
+  private async sleepUntilRecovered(ms: number, err: unknown): Promise<void> {
+    if (!this.opts.recovered || ms <= 0 || this.stopped) return this.sleep(ms);
+    const probe = new AbortController();
+    const recovered = this.opts.recovered(err, probe.signal);
+    if (!recovered) return this.sleep(ms);
+    const stopProbe = () => probe.abort();
+    this.abort.signal.addEventListener('abort', stopProbe, { once: true });
+    const sleeping = this.sleep(ms);
+    const wake = this.wake;
+    try {
+      await Promise.race([
+        sleeping,
+        recovered.then(
+          () => wake?.(),
+          () => new Promise<void>(() => undefined), // a probe that fails leaves the backoff to run
+        ),
+      ]);
+    } finally {
+      this.clock.clearTimeout(this.timer);
+      probe.abort();
+      this.abort.signal.removeEventListener('abort', stopProbe);
+    }
   }
 
   private sleep(ms: number): Promise<void> {

@@ -29,7 +29,8 @@ export interface WatchTiming {
 }
 
 /** The reads the catalog source makes (a ConsulClient; a scripted Consul in the unit tests). */
-export type CatalogReads = Pick<ConsulClient, 'catalogServices' | 'healthState' | 'healthService' | 'serviceSummaries'>;
+export type CatalogReads = Pick<ConsulClient, 'catalogServices' | 'healthState' | 'healthService' | 'serviceSummaries'> &
+  Partial<Pick<ConsulClient, 'untilAnswering'>>;
 
 interface Known {
   tags: string[];
@@ -112,8 +113,12 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   }
 
   private watchAll(): void {
+    // Wakes a watch backed off after an error once Consul answers again (ConsulClient.untilAnswering).
+    const until = this.client.untilAnswering?.bind(this.client);
+    const recovered = until ? (err: unknown, signal: AbortSignal) => until(err, signal) : undefined;
     const catalog = new BlockingWatch<Record<string, string[]>>({
       ...this.timing,
+      recovered,
       fetch: async (index, wait, signal) => {
         const r = await this.client.catalogServices(index, wait, signal);
         return { index: r.index, data: parseCatalogServices(r.data) };
@@ -133,6 +138,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       (state) =>
         new BlockingWatch<StateCheck[]>({
           ...this.timing,
+          recovered,
           fetch: async (index, wait, signal) => {
             const r = await this.client.healthState(state, index, wait, signal);
             return { index: r.index, data: parseStateChecks(`${state} checks`, r.data) };
@@ -288,7 +294,9 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   }
 
   private detectorOk(what: Detector): void {
-    this.failingDetectors.delete(what);
+    // Consul answers again: the services whose reads failed meanwhile are read now, not when
+    // their own backoff (up to consul.retry_max) ends.
+    if (this.failingDetectors.delete(what)) for (const name of this.failingReads.keys()) this.queueRead(name);
     if (this.failingDetectors.size === 0 && this.catalogLoaded) this.tracker.ok();
   }
 

@@ -24,6 +24,15 @@ export interface ConsulClientOptions {
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 16;
+/** Between two probes of /v1/status/leader while a watch waits for Consul to answer again. */
+export const PROBE_INTERVAL_MS = 200;
+
+/** Read errors that say Consul is not answering (no connection, 5xx): worth a probe (untilAnswering). */
+const OUTAGES = new WeakSet<Error>();
+function outage<E extends Error>(err: E): E {
+  OUTAGES.add(err);
+  return err;
+}
 const NON_BLOCKING_TIMEOUT_MS = 10_000;
 
 /** Non-blocking reads in flight at once: half the budget, the other half is for blocking watches. */
@@ -36,6 +45,10 @@ export class ConsulClient {
   /** Queue of the non-blocking reads. */
   private readonly reads: LimitFunction;
   private readonly writes: ConsulWrites;
+  /** Watches waiting for Consul to answer again (untilAnswering); `after`: probes started before it came. */
+  private readonly probeWaiters = new Set<{ resolve: () => void; after: number }>();
+  private probing = false;
+  private probesStarted = 0;
 
   constructor(private readonly opts: ConsulClientOptions) {
     const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -62,6 +75,63 @@ export class ConsulClient {
 
   close(): void {
     this.http.close();
+  }
+
+  /**
+   * After a read failed because Consul was unreachable or answered 5xx (no leader, a dead server,
+   * the agent restarting): resolves once Consul answers again. One probe loop per client, shared by
+   * every watch that waits, reads GET /v1/catalog/service/consul (the servers: a few KB, forwarded
+   * to the leader like the watches' reads; any answer below 500 but 429 counts) every
+   * PROBE_INTERVAL_MS. Not /v1/status/leader: an agent answers it locally, and followers keep
+   * naming a dead leader for a second or two. Only a probe started after the waiter came counts
+   * (a probe held by a server until the election was sent before). Any other error (ACL, a body
+   * that does not parse) gets undefined: no probe, its backoff runs.
+   * Why: during an election or an agent restart the watches back off (up to consul.retry_max);
+   * this puts their next read within one probe interval of Consul answering, not at the end of
+   * their delay.
+   */
+  untilAnswering(err: unknown, signal: AbortSignal): Promise<void> | undefined {
+    if (!(err instanceof Error) || !OUTAGES.has(err)) return undefined;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const waiter = { resolve, after: this.probesStarted };
+      this.probeWaiters.add(waiter);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.probeWaiters.delete(waiter);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+      if (!this.probing) void this.probeLoop();
+    });
+  }
+
+  private async probeLoop(): Promise<void> {
+    this.probing = true;
+    try {
+      while (this.probeWaiters.size > 0) {
+        const n = ++this.probesStarted;
+        let up = false;
+        try {
+          const answer = await this.http.request('catalog/service/consul', { timeoutMs: 5_000 });
+          up = answer.status < 500 && answer.status !== 429;
+        } catch {
+          up = false;
+        }
+        if (up) {
+          for (const w of [...this.probeWaiters]) {
+            if (w.after >= n) continue;
+            this.probeWaiters.delete(w);
+            w.resolve();
+          }
+        }
+        if (this.probeWaiters.size > 0) await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS * (0.75 + Math.random() / 2)));
+      }
+    } finally {
+      this.probing = false;
+    }
   }
 
   /** GET /v1/catalog/services → service name → tags. */
@@ -198,13 +268,16 @@ export class ConsulClient {
       if (err instanceof ConsulRefusedError) {
         throw new ConsulUnavailableError(`${what}: Consul at ${this.opts.address} kept refusing the connection (${err.message})`, { cause: err });
       }
-      throw new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });
+      // An abort (the watch stopped) is no outage.
+      const failure = new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });
+      throw options.signal?.aborted ? failure : outage(failure);
     }
     if (answer.status === 403) {
       throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${bodyText(answer)})`);
     }
     if (answer.status !== 200 && answer.status !== 404) {
-      throw new ConsulUnavailableError(`${what}: Consul answered HTTP ${answer.status} (${bodyText(answer)})`);
+      const failure = new ConsulUnavailableError(`${what}: Consul answered HTTP ${answer.status} (${bodyText(answer)})`);
+      throw answer.status >= 500 ? outage(failure) : failure;
     }
     return answer;
   }

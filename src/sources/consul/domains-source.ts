@@ -39,6 +39,7 @@ export class ConsulDomainsSource implements Source<DomainsSnapshot> {
     const tracker = this.tracker!;
     this.watch = new BlockingWatch<DomainsSnapshot>({
       ...this.timing,
+      recovered: (err, signal) => this.client.untilAnswering(err, signal),
       fetch: async (index, wait, signal) => {
         const r = await this.client.kvPrefix(this.prefix, index, wait, signal);
         const claims = parseKvEntries(this.prefix, r.data).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
