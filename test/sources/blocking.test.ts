@@ -141,7 +141,8 @@ t.test('the backoff grows after each error up to its cap, and a success resets i
   await w.clock.advance(5000);
   t.equal(w.errors.length, 7);
   // random() = 0 takes the fixed half of each delay: 100 ms base (FIRST_RETRY_MS), doubling, capped at 1000 ms.
-  t.same(gaps(w.times()), [50, 100, 200, 400, 500, 10, 50, 100]);
+  // The success brought data: the read after it starts at once (min_interval only follows nothing new).
+  t.same(gaps(w.times()), [50, 100, 200, 400, 500, 0, 50, 100]);
   t.same(w.indexes(), [0, 0, 0, 0, 0, 0, 1, 0, 0], 'every read after an error is non-blocking');
   w.watch.stop();
 });
@@ -155,21 +156,23 @@ t.test('no retry before the backoff delay is over', async (t) => {
   w.watch.stop();
 });
 
-t.test('the loop is rate limited even when answers come back at once', async (t) => {
-  const w = watchWith<number>([], { minIntervalMs: 100, random: () => 0.5 }, (n) => ({ data: n, index: n }));
+t.test('the loop is rate limited when answers with nothing new come back at once', async (t) => {
+  // The index moves, the data does not (a write of the same value, a timeout answered early).
+  const w = watchWith<number>([], { minIntervalMs: 100, random: () => 0.5 }, (n) => ({ data: 0, index: n }));
   await w.clock.advance(999);
-  // minIntervalMs 100 plus jitter of random() × half of it: one call every 125 ms.
-  t.same(w.times(), [0, 125, 250, 375, 500, 625, 750, 875]);
+  // The first answer is new data: the second read starts at once. From then on nothing is new:
+  // minIntervalMs 100 plus jitter of random() × half of it, one call every 125 ms.
+  t.same(w.times(), [0, 0, 125, 250, 375, 500, 625, 750, 875]);
   await w.clock.advance(1);
-  t.equal(w.calls.length, 9, 'the ninth call starts at 1000 ms');
+  t.equal(w.calls.length, 10, 'the tenth call starts at 1000 ms');
   w.watch.stop();
 });
 
 t.test('the jitter varies the interval by up to half of minIntervalMs', async (t) => {
   const randoms = [0, 1, 0.5, 0.2];
-  const w = watchWith<number>([], { minIntervalMs: 100, random: () => randoms.shift() ?? 0 }, (n) => ({ data: n, index: n }));
+  const w = watchWith<number>([], { minIntervalMs: 100, random: () => randoms.shift() ?? 0 }, (n) => ({ data: 0, index: n }));
   await w.clock.advance(1000);
-  t.same(gaps(w.times()).slice(0, 4), [100, 150, 125, 110]);
+  t.same(gaps(w.times()).slice(1, 5), [100, 150, 125, 110], 'after the first answer (new data, no wait)');
   w.watch.stop();
 });
 
@@ -178,10 +181,27 @@ t.test('the interval counts from the start of a request, so a slow answer is not
   const w = watchWith<number>(
     [],
     { minIntervalMs: 100 },
-    (n, clock) => new Promise((resolve) => clock.setTimeout(() => resolve({ data: n, index: n }), n === 2 ? 300 : 40)),
+    (n, clock) => new Promise((resolve) => clock.setTimeout(() => resolve({ data: 0, index: n }), n === 2 ? 300 : 40)),
   );
   await w.clock.advance(1000);
-  t.same(w.times().slice(0, 4), [0, 100, 400, 500], 'after the 300 ms answer the next call starts at once');
+  // The first answer (new data, at 40 ms) is followed at once; the 300 ms answer brought nothing new
+  // but took longer than the interval: the next call starts at once too.
+  t.same(w.times().slice(0, 4), [0, 40, 340, 440], 'after the 300 ms answer the next call starts at once');
+  w.watch.stop();
+});
+
+t.test('an answer with a change is followed by the next read at once: min_interval never delays a change', async (t) => {
+  // Two changes 20 ms apart, then nothing new: only the read after the unchanged answer waits.
+  const w = watchWith<string>([], { minIntervalMs: 100, random: () => 0 }, (n, clock) =>
+    n === 1
+      ? { data: 'a', index: 1 }
+      : new Promise((resolve) =>
+          clock.setTimeout(() => resolve(n === 2 ? { data: 'b', index: 2 } : n === 3 ? { data: 'c', index: 3 } : { data: 'c', index: n }), 20),
+        ),
+  );
+  await w.clock.advance(200);
+  t.same(w.delivered, ['a', 'b', 'c']);
+  t.same(w.times().slice(0, 5), [0, 0, 20, 40, 140], 'reads 2-4 start as the answer before them arrives; read 5 waits min_interval after read 4 started');
   w.watch.stop();
 });
 
@@ -218,16 +238,23 @@ t.test('stop() aborts the request in flight', async (t) => {
 
 t.test('stop() during a sleep ends the loop at once', async (t) => {
   for (const [name, answers] of [
-    ['rate limit', [{ data: 'a', index: 1 }]],
+    [
+      'rate limit',
+      [
+        { data: 'a', index: 1 },
+        { data: 'a', index: 2 },
+      ],
+    ],
     ['backoff', [new Error('down')]],
   ] as const) {
     const w = watchWith<string>([...answers], { minIntervalMs: 100, maxBackoffMs: 1000 });
     await settle();
     t.equal(w.clock.pending, 1, `${name}: the watch sleeps`);
+    const calls = w.calls.length;
     w.watch.stop();
     t.equal(w.clock.pending, 0, `${name}: its timer is cleared`);
     await w.clock.advance(10_000);
-    t.equal(w.calls.length, 1, `${name}: no request after stop`);
+    t.equal(w.calls.length, calls, `${name}: no request after stop`);
   }
 });
 
@@ -247,7 +274,8 @@ t.test('a backed-off watch reads again as soon as `recovered` says Consul answer
   t.equal(w.calls.length, 2, 'still backing off');
   answering();
   await w.clock.advance(0);
-  t.equal(w.calls.length, 3, 'read again at once when Consul answers, before the delay ends');
+  t.equal(w.calls.length, 4, 'read again at once when Consul answers, before the delay ends (then, on its new data, a blocking read)');
+  t.same(w.indexes(), [0, 0, 0, 5]);
   t.same(w.delivered, ['a']);
   t.ok(
     probes.every((s) => s.aborted),
@@ -261,7 +289,8 @@ t.test('a probe that fails leaves the backoff to run', async (t) => {
   await w.clock.advance(49);
   t.equal(w.calls.length, 1, 'no busy loop');
   await w.clock.advance(1);
-  t.equal(w.calls.length, 2);
+  t.equal(w.calls.length, 3, 'retried at 50 ms; its new data is followed at once by a blocking read');
+  t.same(w.indexes(), [0, 0, 5]);
   w.watch.stop();
 });
 

@@ -25,7 +25,7 @@ export interface BlockingWatchOptions<T> {
   /** Called on every failed request; the watch keeps retrying with backoff. */
   onError: (err: unknown) => void;
   waitMs: number;
-  /** Minimum time between the starts of two requests; jitter of up to half of it is added. */
+  /** Minimum time between the starts of two requests after an answer with no new data; jitter of up to half of it is added. */
   minIntervalMs: number;
   maxBackoffMs?: number;
   random?: () => number;
@@ -101,7 +101,9 @@ export class BlockingWatch<T> {
         const early = index > 0 && result.index === index && this.clock.now() - startedAt < waitMs / 2;
         if (early) this.shortWaits = SHORT_WAITS;
         else if (index > 0 && result.index !== index) this.shortWaits = 0; // a blocking read saw its index move: settled
-        this.accept(result);
+        // min_interval spaces reads only after an answer that brought nothing new: it stops a hot
+        // loop (an index that moves with the same data, a timeout) and never delays a change.
+        if (this.accept(result)) continue;
       } catch (err) {
         if (this.stopped) return;
         this.shortWaits = SHORT_WAITS;
@@ -114,7 +116,8 @@ export class BlockingWatch<T> {
     }
   }
 
-  private accept(result: BlockingResult<T>): void {
+  /** True when the answer brought new data on an index that moved forward (delivered with onData). */
+  private accept(result: BlockingResult<T>): boolean {
     const index = Number.isFinite(result.index) ? result.index : 0;
     const moved = index > this.index;
     if (index < this.index) {
@@ -127,10 +130,11 @@ export class BlockingWatch<T> {
     // A returned blocking call does not mean a change (timeout or idempotent write): compare.
     if (this.last && isDeepStrictEqual(this.last.data, result.data)) {
       if (moved) this.opts.onSameData?.(index);
-      return;
+      return false;
     }
     this.last = { data: result.data };
     this.opts.onData(result.data);
+    return moved;
   }
 
   /** The backoff sleep, cut short when `recovered` says Consul answers again. */
