@@ -166,7 +166,7 @@ export const fileSchema = z
          * start): <n>m or <n>g, at most 64g; 0 turns every app's cache off.
          */
         cache_max_size: z
-          .union([z.literal(0), z.string()])
+          .union([z.number(), z.string()])
           .refine((v) => parseCacheMaxSize(v) !== undefined, {
             message: 'must be a size <integer>m or <integer>g (MiB, GiB) of at most 64g, e.g. 256m, or 0 (no app may have a cache)',
           })

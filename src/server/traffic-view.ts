@@ -27,7 +27,8 @@ export interface TimelineView {
   message: string;
 }
 
-export type AppTrafficView = AppTraffic;
+/** `cache` is `null` for an app without router.cache (HAProxy counts no lookups there). */
+export type AppTrafficView = Omit<AppTraffic, 'cache'> & { cache: AppTraffic['cache'] | null };
 export type ServerTrafficView = Omit<ServerTraffic, 'name'>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -39,7 +40,8 @@ export function withTraffic(doc: StatusDocument, traffic: TrafficSource | undefi
     for (const app of doc.apps) {
       // An app on a spare backend is counted by HAProxy under the spare's name until the next reload.
       const served = app.spare ?? app.backend;
-      app.traffic = ring.traffic(served) ?? null;
+      const t = ring.traffic(served);
+      app.traffic = t ? { ...t, cache: app.cache ? t.cache : null } : null;
       const servers = new Map(ring.servers(served).map((s) => [s.name, s]));
       for (const server of app.servers) {
         const s = servers.get(server.name);

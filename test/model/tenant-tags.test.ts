@@ -246,13 +246,11 @@ t.test('router.cache: the sizes of all apps within haproxy.cache_max_size, oldes
     [],
     'haproxy.cache_max_size 0: no app has a cache',
   );
-  t.match(off.rejections, [{ service: 'aaa', subject: 'router.cache=100m', reason: 'haproxy.cache_max_size is 0 on this router: no app has a cache; app aaa is served without one' }]);
+  t.match(off.rejections, [
+    { service: 'aaa', subject: 'router.cache=100m', reason: 'haproxy.cache_max_size is 0 on this router: no app has a cache; app aaa is served without one' },
+  ]);
 
   const fits = buildModel({ ...input, settings: { ...settings, cacheMaxSize: 330 } });
   t.equal(fits.apps.filter((a) => a.cache !== undefined).length, 4, 'all fit in 330m');
-  t.same(
-    buildModel({ ...input, settings }).apps.filter((a) => a.cache !== undefined).length,
-    3,
-    'the default budget is 256m',
-  );
+  t.same(buildModel({ ...input, settings }).apps.filter((a) => a.cache !== undefined).length, 3, 'the default budget is 256m');
 });

@@ -204,7 +204,10 @@ function checkCacheRendered(model: RoutingModel, sections: Map<string, string[]>
     const requestRules = lines.filter((l) => l.startsWith('http-request '));
     if (requestRules.at(-1) !== use) fail(`${app.name}: the cache lookup is not the last request rule, guarded by Cookie and Authorization`);
     const store = own.find((l) => l.startsWith('http-response cache-store ')) ?? fail(`${app.name}: no cache-store`);
-    if (!store.startsWith(`http-response cache-store ${name} if !{ res.hdr(set-cookie) -m found } `) || store.split('||').some((alt) => !alt.includes('!{ res.hdr(set-cookie) -m found }')))
+    if (
+      !store.startsWith(`http-response cache-store ${name} if !{ res.hdr(set-cookie) -m found } `) ||
+      store.split('||').some((alt) => !alt.includes('!{ res.hdr(set-cookie) -m found }'))
+    )
       fail(`${app.name}: a response with Set-Cookie may be stored: ${store}`);
     if (own.length !== 3) fail(`${app.name}: ${own.length} cache lines`);
   }
@@ -215,7 +218,8 @@ function checkCacheRendered(model: RoutingModel, sections: Map<string, string[]>
     const size = /^router\.cache=(\d+)m$/.exec(r.subject)?.[1];
     if (size === undefined || !/does not fit/.test(r.reason)) continue;
     if (Number(size) <= budget - total) fail(`${r.service}: router.cache=${size}m rejected though ${budget - total}m are free`);
-    if (!r.reason.includes(`app ${r.service} `) || !r.reason.includes(`haproxy.cache_max_size ${budget}m`)) fail(`${r.service}: reason names neither the app nor the budget: ${r.reason}`);
+    if (!r.reason.includes(`app ${r.service} `) || !r.reason.includes(`haproxy.cache_max_size ${budget}m`))
+      fail(`${r.service}: reason names neither the app nor the budget: ${r.reason}`);
   }
 }
 
