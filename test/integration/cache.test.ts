@@ -3,6 +3,7 @@
 // that count the requests they see per path: a request answered from the cache never reaches
 // them. Every wait is on a state (a route, a count, a sample), never on a fixed sleep.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
@@ -53,7 +54,7 @@ const reloads = async (cluster: TestCluster) => (await showProc(cluster.config.h
 const PAGE = `<!doctype html><title>cached</title>${'<p>A community page. '.repeat(100)}`;
 
 t.test('router.cache through a real HAProxy', async (t) => {
-  // haproxy.cache_max_size 16m: big enough for site (8m) and small (1m), too small for greedy (10m).
+  // haproxy.cache_max_size 16m: big enough for site (8m), small and zip (1m each), too small for greedy (10m) after them.
   const cluster = await startTestCluster(t, {
     apps: [],
     vault: false,
@@ -83,6 +84,11 @@ t.test('router.cache through a real HAProxy', async (t) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
     res.end('greedy');
   });
+  // router.compress beside router.cache: the cache keeps what the app sent, gzip on the way out.
+  const zip = await countingApp(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=60' });
+    res.end(PAGE);
+  });
   const plain = await countingApp(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
     res.end('plain');
@@ -91,11 +97,13 @@ t.test('router.cache through a real HAProxy', async (t) => {
   // site and small first: their names are recorded before greedy's, which sorts first by name.
   await deploy(cluster, '/site', site.port, ['router.cache=8m']);
   await deploy(cluster, '/small', small.port, ['router.cache=1m']);
+  await deploy(cluster, '/zip', zip.port, ['router.cache=1m', 'router.compress']);
   await routed(cluster, 'site', '/warm');
   await routed(cluster, 'small', '/warm');
+  await routed(cluster, 'zip', '/warm');
   await eventually(
-    'site and small recorded',
-    () => ['site', 'small'].every((n) => state.liveModel?.owners?.some((o) => o.kind === 'name' && o.name === n && o.record?.valid)),
+    'site, small and zip recorded',
+    () => ['site', 'small', 'zip'].every((n) => state.liveModel?.owners?.some((o) => o.kind === 'name' && o.name === n && o.record?.valid)),
     20_000,
   );
   await deploy(cluster, '/greedy', greedy.port, ['router.cache=10m']);
@@ -108,13 +116,14 @@ t.test('router.cache through a real HAProxy', async (t) => {
     const reason = state.liveModel?.rejections.find((r) => r.service === 'greedy' && r.subject === 'router.cache=10m')?.reason;
     t.equal(
       reason,
-      'router.cache=10m of app greedy does not fit in haproxy.cache_max_size 16m: 9m are taken by the caches of 2 older apps (site, small); served without a cache',
+      'router.cache=10m of app greedy does not fit in haproxy.cache_max_size 16m: 10m are taken by the caches of 3 older apps (site, small, zip); served without a cache',
     );
     t.same(
       state.liveModel?.apps.filter((a) => a.cache !== undefined).map((a) => [a.name, a.cache]),
       [
         ['site', 8],
         ['small', 1],
+        ['zip', 1],
       ],
     );
     await get(cluster, 'greedy', '/g');
@@ -124,7 +133,7 @@ t.test('router.cache through a real HAProxy', async (t) => {
     await get(cluster, 'plain', '/p');
     t.equal(plain.seen('/p'), 2, 'an app without router.cache: every request reaches the app');
     const cfg = (await sendSocketCommand(cluster.config.haproxy.runtimeSocket, 'show cache')).split('\n').filter((l) => /^0x[0-9a-f]+: \S+ \(shctx/.test(l));
-    t.same(cfg.map((l) => l.split(' ')[1]).sort(), ['app_site', 'app_small'], 'HAProxy runs exactly the two caches');
+    t.same(cfg.map((l) => l.split(' ')[1]).sort(), ['app_site', 'app_small', 'app_zip'], 'HAProxy runs exactly the three caches');
   });
 
   await t.test('a miss, then a hit; requests with a Cookie or Authorization always reach the app', async (t) => {
@@ -204,6 +213,24 @@ t.test('router.cache through a real HAProxy', async (t) => {
     const other = ((await (await fetch(`${url}/status?app=plain`)).json()) as StatusDocument).apps.find((a) => a.name === 'plain')!;
     t.equal(other.cache, null);
     t.equal(other.traffic?.cache, null);
+  });
+
+  await t.test('with router.compress: stored as sent, gzipped on the way out for hits as for misses', async (t) => {
+    const ae: [string, string] = ['accept-encoding', 'gzip'];
+    const miss = await get(cluster, 'zip', '/z', [ae]);
+    const hit = await get(cluster, 'zip', '/z', [ae]);
+    const identity = await get(cluster, 'zip', '/z');
+    t.equal(zip.seen('/z'), 1, 'one request reached the app');
+    t.same(header(hit, 'age').length, 1, 'the second was a hit');
+    for (const [r, what] of [
+      [miss, 'the miss'],
+      [hit, 'the hit'],
+    ] as const) {
+      t.same(header(r, 'content-encoding'), ['gzip'], `${what} is gzipped for a client that takes it`);
+      t.equal(gunzipSync(Buffer.from(r.body, 'latin1')).toString(), PAGE, `${what} gunzips to the page`);
+    }
+    t.same(header(identity, 'content-encoding'), [], 'a client without Accept-Encoding gets the page as the app sent it, from the cache');
+    t.equal(identity.body, PAGE);
   });
 
   await t.test('eviction: a full cache drops its oldest objects and stays within its size', async (t) => {
