@@ -62,7 +62,7 @@ export function applyCacheBudget(apps: AppRoute[], maxMb: number, owners: readon
         granted.length === 0 ? '' : ` (${granted.slice(0, NAMED).join(', ')}${granted.length > NAMED ? ` and ${granted.length - NAMED} more` : ''})`;
       drop(
         i,
-        `router.cache=${size}m of app ${app.name} does not fit in haproxy.cache_max_size ${maxMb}m: ${used}m are taken by the caches of ${granted.length} older app${granted.length === 1 ? '' : 's'}${holders}; served without a cache`,
+        `router.cache=${size}m of app ${app.name} does not fit in haproxy.cache_max_size ${maxMb}m: ${used}m are taken by the caches of ${granted.length} app${granted.length === 1 ? '' : 's'} ahead of it${holders}, the oldest names first; served without a cache`,
       );
     }
   }

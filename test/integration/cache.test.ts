@@ -116,7 +116,7 @@ t.test('router.cache through a real HAProxy', async (t) => {
     const reason = state.liveModel?.rejections.find((r) => r.service === 'greedy' && r.subject === 'router.cache=10m')?.reason;
     t.equal(
       reason,
-      'router.cache=10m of app greedy does not fit in haproxy.cache_max_size 16m: 10m are taken by the caches of 3 older apps (site, small, zip); served without a cache',
+      'router.cache=10m of app greedy does not fit in haproxy.cache_max_size 16m: 10m are taken by the caches of 3 apps ahead of it (site, small, zip), the oldest names first; served without a cache',
     );
     t.same(
       state.liveModel?.apps.filter((a) => a.cache !== undefined).map((a) => [a.name, a.cache]),

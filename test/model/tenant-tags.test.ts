@@ -215,7 +215,7 @@ t.test('router.cache: the sizes of all apps within haproxy.cache_max_size, oldes
         service: 'aaa',
         subject: 'router.cache=100m',
         reason:
-          'router.cache=100m of app aaa does not fit in haproxy.cache_max_size 256m: 200m are taken by the caches of 2 older apps (docs, blog); served without a cache',
+          'router.cache=100m of app aaa does not fit in haproxy.cache_max_size 256m: 200m are taken by the caches of 2 apps ahead of it (docs, blog), the oldest names first; served without a cache',
       },
     ],
   );
