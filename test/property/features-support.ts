@@ -31,8 +31,11 @@ export const featureInputArb: fc.Arbitrary<ModelInput> = fc
     fc.array(fc.tuple(fc.oneof(fc.nat(), fc.constant('grp')), usersValueArb), { maxLength: 4 }),
     // Members of group grp, some with a canary (router.canary is only a member's): every instance of the service.
     fc.array(fc.tuple(fc.nat(), fc.option(fc.constantFrom(...FEATURE_TAGS.filter((tag) => tag.startsWith('router.canary='))))), { maxLength: 3 }),
+    // router.cache on every instance of a few services: sizes that often add up past the default
+    // haproxy.cache_max_size (256m), so the budget decides who keeps a cache.
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom('router.cache=1m', 'router.cache=64m', 'router.cache=100m', 'router.cache=200m')), { maxLength: 4 }),
   )
-  .map(([input, adds, vault, entries, members]) => {
+  .map(([input, adds, vault, entries, members, caches]) => {
     const services = structuredClone(input.services);
     const names = Object.keys(services).sort();
     for (const [s, i, tag] of adds) {
@@ -46,6 +49,10 @@ export const featureInputArb: fc.Arbitrary<ModelInput> = fc
     for (const [s, canary] of members) {
       if (unique.length === 0) break;
       for (const inst of services[unique[s % unique.length]!]!) inst.tags.push('router.group=grp', ...(canary ? [canary] : []));
+    }
+    for (const [s, tag] of caches) {
+      if (names.length === 0) break;
+      for (const inst of services[names[s % names.length]!]!) inst.tags.push(tag);
     }
     const auth: Record<string, string | null> = {};
     for (const [target, users] of entries) {
