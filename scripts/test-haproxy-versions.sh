@@ -20,6 +20,7 @@ FILES=(
   test/integration/tenants.test.ts     # ownership attacks by a hostile tenant; two routers deciding the same owners
   test/integration/rate-limit.test.ts  # stick-tables, 429, and two routers sharing a counter through peers (localpeer)
   test/integration/auth.test.ts        # userlists with every crypt scheme (each branch has its own libcrypt)
+  test/integration/cache.test.ts       # router.cache: what each branch's cache stores and serves, eviction, cache_lookups/cache_hits
   test/tls/certs.test.ts               # set/commit ssl cert and crt-list at runtime, checked with SNI
   test/acme/single.test.ts             # HTTP-01 answered by HAProxy itself, against Pebble
   test/faults/haproxy.test.ts          # a refused reload, the bind retry that pauses a worker, a killed master

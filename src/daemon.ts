@@ -53,6 +53,7 @@ export function modelSettingsFrom(config: Config): ModelSettings {
     ownEndpoints: ownEndpointsOf(config),
     localAddresses: localAddresses(),
     backendNetworks: config.haproxy.backendNetworks,
+    cacheMaxSize: config.haproxy.cacheMaxSize,
   };
 }
 

@@ -52,7 +52,7 @@ function settingsOf(app: AppRoute): string[] {
   const skip = new Set(['name', 'backend', 'mode', 'port', 'balance', 'hosts', 'servers', 'defaultHost', 'members', 'weightsKey', 'auth', 'maintenance']);
   for (const [k, v] of Object.entries(app).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (skip.has(k) || v === undefined || v === false) continue;
-    lines.push(`${k} ${show(v)}`);
+    lines.push(`${k} ${k === 'cache' ? `${v}m` : show(v)}`);
   }
   return lines;
 }

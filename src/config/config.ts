@@ -101,6 +101,8 @@ export interface Config {
     spareBackends: number;
     /** Quiet time before apps on spares are consolidated by a validated reload, ms. */
     spareSettleMs: number;
+    /** `haproxy.cache_max_size` in MiB: the router.cache sizes of all apps together (0: no caches). */
+    cacheMaxSize: number;
     /** Rate-limit counters shared between the routers (HAProxy `peers`); port 0 = off. */
     peers: PeersConfig;
   } & EdgeConfig;

@@ -8,7 +8,7 @@ import { ConfigError, errorMessage } from '../errors.js';
 import type { Config, EdgeConfig } from './config.js';
 import { parsePortRange } from '../model/port-ranges.js';
 import { parseDuration } from './duration.js';
-import { fileSchema, type FileConfig } from './schema.js';
+import { fileSchema, parseCacheMaxSize, type FileConfig } from './schema.js';
 import { SHIPPED_TEMPLATES_DIR } from '../paths.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/paas-router/config.yaml';
@@ -219,6 +219,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       reloadTimeoutMs: ms(f.haproxy.reload_timeout),
       spareBackends: f.haproxy.spare_backends,
       spareSettleMs: ms(f.haproxy.spare_settle),
+      cacheMaxSize: parseCacheMaxSize(f.haproxy.cache_max_size)!, // the schema proved it parses
       peers: { port: f.haproxy.peers.port, bindAddress: f.haproxy.peers.bind_address, name: f.haproxy.peers.name ?? peerNameOf(hostname()) },
       ...edgeConfig(f.haproxy),
     },

@@ -7,6 +7,16 @@ import { CIPHER_LIST_RE, DEFAULT_SSL_CIPHERS, DEFAULT_SSL_CIPHERSUITES } from '.
 import { parsePortRange } from '../model/port-ranges.js';
 import { cidrProblem } from '../util/cidr.js';
 
+/** `haproxy.cache_max_size` → MiB: `<n>m`, `<n>g` (at most 64g), or 0 / `0`. */
+export function parseCacheMaxSize(v: string | number): number | undefined {
+  if (v === 0 || v === '0') return 0;
+  if (typeof v !== 'string') return undefined;
+  const m = /^([1-9][0-9]{0,5})([mg])$/.exec(v.toLowerCase());
+  if (!m) return undefined;
+  const mb = Number(m[1]) * (m[2] === 'g' ? 1024 : 1);
+  return mb <= 64 * 1024 ? mb : undefined;
+}
+
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   message: 'must be a duration like 50ms, 1s, 5m',
 });
@@ -151,6 +161,16 @@ export const fileSchema = z
         spare_backends: z.number().int().min(0).max(1000).default(16),
         /** Quiet time after which apps on spare backends get their own backend (one validated reload). */
         spare_settle: duration.refine((v) => parseDuration(v)! >= 1_000, { message: 'must be at least 1s' }).default('5m'),
+        /**
+         * What the router.cache sizes of all apps may add up to (HAProxy shared memory, reserved at
+         * start): <n>m or <n>g, at most 64g; 0 turns every app's cache off.
+         */
+        cache_max_size: z
+          .union([z.number(), z.string()])
+          .refine((v) => parseCacheMaxSize(v) !== undefined, {
+            message: 'must be a size <integer>m or <integer>g (MiB, GiB) of at most 64g, e.g. 256m, or 0 (no app may have a cache)',
+          })
+          .default('256m'),
         /** The routers of a cluster share rate-limit counters through HAProxy `peers` (docs/features.md). */
         peers: z
           .object({

@@ -12,6 +12,7 @@ import type { ServiceInstance } from '../sources/types.js';
 import { parseClaim, resolveParsedClaims, type ParsedClaim } from './domains.js';
 import { applyAuth } from './auth.js';
 import { applyMaintenance, checkRedirects } from './features.js';
+import { applyCacheBudget, DEFAULT_CACHE_MAX_MB } from './cache-budget.js';
 import { disagreement, groupRoute, readWeights, type Draft, type GroupWeights } from './groups.js';
 import { backendName } from './backend.js';
 import {
@@ -423,6 +424,9 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     app.redirect !== undefined || app.members !== undefined || app.auth !== undefined || (input.maintenance?.length ?? 0) > 0 ? { ...app } : app,
   );
   featureRejections.push(...checkRedirects(apps));
+  featureRejections.push(
+    ...applyCacheBudget(apps, settings.cacheMaxSize ?? DEFAULT_CACHE_MAX_MB, structure.owners, settings.claimsPrefix ?? DEFAULT_CLAIMS_PREFIX),
+  );
   featureRejections.push(...applyAuth(apps, settings.authPrefix, input.auth));
   featureRejections.push(...applyMaintenance(apps, input.maintenance ?? [], settings.maintenancePrefix ?? DEFAULT_MAINTENANCE_PREFIX, structure.memberOf));
   // Only lists with something in them: most services have nothing to report.

@@ -23,6 +23,10 @@ export function describeFeatures(app: AppRoute): string[] {
   if (app.compress) lines.push('gzip for text responses (html, css, plain, javascript, json, svg) when the client accepts it and the app did not compress');
   if (app.timeoutTunnel) lines.push(`upgraded connections (WebSockets) may idle ${app.timeoutTunnel}`);
   if (app.proto === 'h2') lines.push('HAProxy speaks cleartext HTTP/2 to the servers (router.proto=h2: gRPC, h2c); clients keep HTTP/1.1 or HTTP/2');
+  if (app.cache !== undefined)
+    lines.push(
+      `HAProxy cache of ${app.cache}m for responses that say how long they are fresh (Cache-Control max-age, at most 1h); never for requests with a Cookie or Authorization, or responses with Set-Cookie`,
+    );
   if (app.maintenance) {
     const since = app.maintenance.since !== undefined ? ` since ${new Date(app.maintenance.since).toISOString()}` : '';
     lines.push(`in maintenance${since} (${app.maintenance.key}): 503 "${app.maintenance.message}"`);

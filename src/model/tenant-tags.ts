@@ -1,8 +1,9 @@
 // Third-wave tags that tenants asked for (issue 22): router.compress, router.timeout-tunnel,
-// router.proto, router.canary. Declared here once: the syntax of each value, and the AppRoute
+// router.proto, router.canary, router.cache. Declared here once: the syntax of each value, and the AppRoute
 // field its winning vote fills (tenantFields). Group agreement follows from AppSettings
 // (groups.ts compares every setting but PER_MEMBER ones); what changes at runtime follows from
 // the rendered backend (src/apply/runtime/): all of these are backend lines, so a change reloads.
+// router.cache is also bounded across apps by haproxy.cache_max_size (cache-budget.ts).
 import type { KeySpec, ParseResult } from './tags.js';
 import type { AppRoute, CanaryRule } from './types.js';
 import { TIMEOUT_ALLOWED, parseTimeout } from './timeout-tag.js';
@@ -31,6 +32,18 @@ export function formatCanary(c: CanaryRule): string {
   return `${c.kind}:${c.name}=${c.value}`;
 }
 
+/** HAProxy 2.6 `total-max-size` is in MB, at most 4095. */
+export const MAX_CACHE_MB = 4095;
+export const CACHE_ALLOWED = `a size <integer>m or <integer>g (MiB, GiB) of at least 1m and at most ${MAX_CACHE_MB}m, e.g. 64m`;
+
+/** `64m` / `1G` → MiB; undefined for anything else (no bare number, no k, no 0, no leading zero, past 4095m). */
+export function parseCacheSize(v: string): number | undefined {
+  const m = /^([1-9][0-9]{0,3})([mg])$/.exec(v.toLowerCase());
+  if (!m) return undefined;
+  const mb = Number(m[1]) * (m[2] === 'g' ? 1024 : 1);
+  return mb <= MAX_CACHE_MB ? mb : undefined;
+}
+
 export const TENANT_SPECS = {
   compress: {
     allowed: 'true, false',
@@ -57,12 +70,27 @@ export const TENANT_SPECS = {
       return c ? ok(formatCanary(c)) : no;
     },
   },
+  // HAProxy's cache for the app's cacheable responses (a `cache` section of this size); the sizes
+  // of all apps together are bounded by haproxy.cache_max_size (cache-budget.ts).
+  cache: {
+    allowed: CACHE_ALLOWED,
+    scope: 'http',
+    parse: (v) => {
+      const mb = parseCacheSize(v);
+      if (mb !== undefined) return ok(`${mb}m`);
+      if (/^0+[kmg]?$/i.test(v)) return { ok: false, why: 'a cache of size 0 is no cache (leave the tag out)' };
+      const big = /^([0-9]{1,12})([mg])$/i.exec(v);
+      if (big && Number(big[1]) * (big[2]!.toLowerCase() === 'g' ? 1024 : 1) > MAX_CACHE_MB)
+        return { ok: false, why: `HAProxy caches are at most ${MAX_CACHE_MB}m` };
+      return no;
+    },
+  },
 } satisfies Record<string, KeySpec>;
 
 type TenantKey = keyof typeof TENANT_SPECS;
 
 /** The AppRoute fields the third-wave tags decide. */
-export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'> & {
+export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto' | 'cache'> & {
   /** `router.canary` of a group member (the group's members keep their own: PER_MEMBER in groups.ts). */
   canary?: CanaryRule;
 };
@@ -76,14 +104,17 @@ export function tenantSettings(pick: (key: TenantKey) => string | undefined): Te
   if (pick('proto') === 'h2') out.proto = 'h2';
   const canary = pick('canary');
   if (canary !== undefined) out.canary = parseCanary(canary)!;
+  const cache = pick('cache');
+  if (cache !== undefined) out.cache = parseCacheSize(cache)!;
   return out;
 }
 
 /** The tenant fields of an app's route that are set (AppRoute keeps unset fields absent; a canary is its group's business). */
-export function tenantFields(t: TenantSettings): Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'> {
-  const out: Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto'> = {};
+export function tenantFields(t: TenantSettings): Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto' | 'cache'> {
+  const out: Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto' | 'cache'> = {};
   if (t.compress !== undefined) out.compress = t.compress;
   if (t.timeoutTunnel !== undefined) out.timeoutTunnel = t.timeoutTunnel;
   if (t.proto !== undefined) out.proto = t.proto;
+  if (t.cache !== undefined) out.cache = t.cache;
   return out;
 }

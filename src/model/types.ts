@@ -35,6 +35,8 @@ export interface ModelSettings {
   localAddresses?: readonly string[];
   /** `haproxy.backend_networks`: CIDRs an instance must lie in (absent or empty: any network). */
   backendNetworks?: readonly string[];
+  /** `haproxy.cache_max_size` in MiB: what the `router.cache` sizes of all apps may add up to (default DEFAULT_CACHE_MAX_MB). */
+  cacheMaxSize?: number;
 }
 
 /** Inclusive port range (`haproxy.tcp_ports` entry). */
@@ -174,6 +176,11 @@ export interface AppRoute {
   timeoutTunnel?: string;
   /** `router.proto=h2`: HAProxy speaks cleartext HTTP/2 to the servers (gRPC); absent: HTTP/1.1. */
   proto?: 'h2';
+  /**
+   * `router.cache`: the size in MiB of the app's HAProxy cache (`cache` section, `total-max-size`),
+   * within `haproxy.cache_max_size` (an app past it is rejected and served without a cache).
+   */
+  cache?: number;
   /** `router.rate-limit` (and `router.rate-limit-path`): requests per client address per period; over it, 429. */
   rateLimit?: RateLimit;
 }

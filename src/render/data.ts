@@ -17,7 +17,7 @@ import { BACKEND_PREFIX } from '../model/backend.js';
 import { PEER_NAME_RE } from '../model/peers.js';
 import type { AppMode, AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 import { cidrProblem } from '../util/cidr.js';
-import { COMPRESS_TYPES } from '../model/tenant-tags.js';
+import { COMPRESS_TYPES, MAX_CACHE_MB } from '../model/tenant-tags.js';
 
 export { BACKEND_PREFIX };
 import { AUTH_USER_RE, REALM_RE, type AuthFailure } from '../model/auth.js';
@@ -122,6 +122,12 @@ export interface AppView {
   /** `router.proto`: `h2` when the servers speak cleartext HTTP/2 (`proto h2` on each server line), or `null` (HTTP/1.1). */
   proto: 'h2' | null;
   /**
+   * `router.cache`: the app's `cache` section (name, `total-max-size` in MiB, `max-object-size` in
+   * bytes, `max-age` in seconds) used by its backend; `null` without the tag, past
+   * `haproxy.cache_max_size`, and on canary backends (which never share the group's cache).
+   */
+  cache: CacheView | null;
+  /**
    * `router.canary` members of a group: one more backend each (`canary_<member>`), rendered like the
    * group's with only that member's servers (no weights); empty for every other app.
    */
@@ -130,6 +136,32 @@ export interface AppView {
   canaryMatch: string | null;
   /** `router.rate-limit`: the stick-table and the 429 rule of the app's backend; else `null`. */
   rateLimit: RateLimitView | null;
+}
+
+export interface CacheView {
+  /** `app_<name>`, or for a name too long for HAProxy's 32-character cache names `APP_<first 19>_<8 hex of its hash>`. */
+  name: string;
+  totalMaxSize: number;
+  maxObjectSize: number;
+  maxAge: number;
+}
+
+/** HAProxy 2.6 keeps the first 32 characters of a cache name (and then finds no cache by the full name). */
+export const MAX_CACHE_NAME = 32;
+/** `max-age` of every app's cache: the longest any response is served from it, whatever its Cache-Control says. */
+export const CACHE_MAX_AGE_SECONDS = 3600;
+/** `max-object-size`: a 16th of the cache (at least 16 objects fit), at most 16 MiB. */
+export const CACHE_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The cache section's name of an app: its backend name when it fits, else an upper-case form no
+ * app's backend name can take (app names are lower case), with a hash of the whole name.
+ */
+export function cacheName(app: string): string {
+  const backend = `${BACKEND_PREFIX}${app}`;
+  if (backend.length <= MAX_CACHE_NAME) return backend;
+  const hash = createHash('sha256').update(app).digest('hex').slice(0, 8);
+  return `APP_${app.slice(0, MAX_CACHE_NAME - 13)}_${hash}`;
 }
 
 export interface RateLimitView {
@@ -398,10 +430,23 @@ function featureView(app: AppRoute, what: string): Pick<AppView, 'redirect' | 'a
   return { redirect, allow, path, stripPathRegex };
 }
 
-/** The third-wave fields of an AppView (router.compress), checked for printing. */
-function tenantView(app: AppRoute, what: string): Pick<AppView, 'compressTypes' | 'timeoutTunnel' | 'proto'> {
+/** The third-wave fields of an AppView (router.compress ... router.cache), checked for printing. */
+function tenantView(app: AppRoute, what: string): Pick<AppView, 'compressTypes' | 'timeoutTunnel' | 'proto' | 'cache'> {
   const http = app.mode === 'http';
+  let cache: CacheView | null = null;
+  if (http && app.cache !== undefined) {
+    const mb = app.cache;
+    if (!Number.isInteger(mb) || mb < 1 || mb > MAX_CACHE_MB)
+      fail(`${what}: cache size must be an integer 1..${MAX_CACHE_MB} (MiB), got ${JSON.stringify(mb)}`);
+    cache = {
+      name: cacheName(app.name),
+      totalMaxSize: mb,
+      maxObjectSize: Math.min(Math.floor((mb * 1024 * 1024) / 16), CACHE_MAX_OBJECT_BYTES),
+      maxAge: CACHE_MAX_AGE_SECONDS,
+    };
+  }
   return {
+    cache,
     compressTypes: http && app.compress === true ? COMPRESS_TYPES.join(' ') : null,
     timeoutTunnel: http && app.timeoutTunnel !== undefined ? checkMatch(app.timeoutTunnel, DURATION, `${what}: timeout-tunnel`) : null,
     proto: http && app.proto !== undefined ? (checkMatch(app.proto, /^h2$/, `${what}: proto`) as 'h2') : null,
@@ -429,7 +474,7 @@ function canaryViews(app: AppRoute, view: AppView, what: string): AppView[] {
       // No weights: the group's weights share the group's traffic; a canary request goes to the member whatever its weight.
       const servers = view.servers.filter((s) => own.has(s.name)).map((s) => ({ ...s, weight: null }));
       const rateLimit = view.rateLimit && { ...view.rateLimit, table: view.backend };
-      return { ...view, backend: `${CANARY_PREFIX}${member}`, servers, rateLimit, canaries: [], canaryMatch: `{ ${fetch} -m str ${value} }` };
+      return { ...view, backend: `${CANARY_PREFIX}${member}`, servers, rateLimit, cache: null, canaries: [], canaryMatch: `{ ${fetch} -m str ${value} }` };
     });
 }
 /** Name of the `peers` section rate-limit tables are shared through. */

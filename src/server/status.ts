@@ -182,6 +182,8 @@ export interface AppView {
   maintenance: { key: string; message: string; since: string | null } | null;
   /** router.auth: realm, where the users come from, their names (never a hash), why it answers 503; null without router.auth. */
   auth: { realm: string; path: string; users: string[]; failure: string | null } | null;
+  /** router.cache: the size of the app's HAProxy cache (its hits and misses are in `traffic.cache`); null without one. */
+  cache: { sizeMb: number } | null;
   /** Sampled from HAProxy's `show stat` (docs/traffic.md); null until the first sample has the app. */
   traffic?: AppTrafficView | null;
   /**
@@ -299,6 +301,7 @@ function appView(app: AppRoute, routes: Map<string, RoutingModel['hosts']>, spar
         }
       : null,
     auth: app.auth ? { realm: app.auth.realm, path: app.auth.path, users: app.auth.users.map((u) => u.name), failure: app.auth.failure ?? null } : null,
+    cache: app.cache !== undefined ? { sizeMb: app.cache } : null,
   };
 }
 

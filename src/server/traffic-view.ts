@@ -27,7 +27,8 @@ export interface TimelineView {
   message: string;
 }
 
-export type AppTrafficView = AppTraffic;
+/** `cache` is `null` for an app without router.cache (HAProxy counts no lookups there). */
+export type AppTrafficView = Omit<AppTraffic, 'cache'> & { cache: AppTraffic['cache'] | null };
 export type ServerTrafficView = Omit<ServerTraffic, 'name'>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -38,7 +39,8 @@ export function withTraffic(doc: StatusDocument, traffic: TrafficSource | undefi
     const { ring, status } = traffic;
     for (const app of doc.apps) {
       // An app on a spare backend: the sampler records the spare's traffic under the app's backend.
-      app.traffic = ring.traffic(app.backend) ?? null;
+      const t = ring.traffic(app.backend);
+      app.traffic = t ? { ...t, cache: app.cache ? t.cache : null } : null;
       const servers = new Map(ring.servers(app.backend).map((s) => [s.name, s]));
       for (const server of app.servers) {
         const s = servers.get(server.name);

@@ -1,5 +1,5 @@
-// Prometheus series for traffic, in the router's registry. Always: the sampler's own health and
-// each certificate's expiry. Per app (one series set per app, so only with `metrics.per_app:
+// Prometheus series for traffic, in the router's registry. Always: the sampler's own health,
+// each certificate's expiry, and the cache hits and misses of the apps with router.cache. Per app (one series set per app, so only with `metrics.per_app:
 // true`): requests, responses by class, response time, sessions. Without per-app
 // series, HAProxy's own exporter on the stats listener (/metrics) has the same per backend.
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -29,6 +29,15 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
   targets.set(registry, holder);
   const traffic = () => holder.target.traffic();
   const state = () => holder.target.state();
+  const cacheSamples = (pick: (c: AppTraffic['cache']) => number): Sample[] => {
+    const ring = traffic()?.ring;
+    if (!ring) return [];
+    return (state()?.liveModel?.apps ?? []).flatMap((a): Sample[] => {
+      if (a.cache === undefined) return [];
+      const t = ring.traffic(a.backend);
+      return t ? [[{ app: a.name }, pick(t.cache)]] : [];
+    });
+  };
   const series: Series[] = [
     {
       name: 'traffic_samples_total',
@@ -61,6 +70,22 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
           const at = Date.parse(c.notAfter);
           return Number.isFinite(at) ? [[{ name: c.name }, at / 1000]] : [];
         }),
+    },
+    // router.cache: per app, but always (not only with metrics.per_app): only apps with a cache
+    // have these series, and haproxy.cache_max_size bounds how many there can be (a cache is at least 1m).
+    {
+      name: 'app_cache_hits_total',
+      kind: 'counter',
+      help: "Requests answered from the app's HAProxy cache (router.cache) since its worker started.",
+      labelNames: ['app'],
+      samples: () => cacheSamples((c) => c.hits),
+    },
+    {
+      name: 'app_cache_misses_total',
+      kind: 'counter',
+      help: "Requests looked up in the app's HAProxy cache and passed to the app (lookups - hits; requests with a Cookie or Authorization are not looked up).",
+      labelNames: ['app'],
+      samples: () => cacheSamples((c) => c.misses),
     },
   ];
   if (perApp) {

@@ -13,6 +13,11 @@ export interface AppTraffic {
   responses: BackendStat['responses'];
   responseMs: number;
   sessions: number;
+  /**
+   * router.cache: requests looked up in the app's cache (those without a Cookie or Authorization),
+   * answered from it (hits) and passed to the app (misses = lookups - hits), since the worker started.
+   */
+  cache: { lookups: number; hits: number; misses: number };
 }
 
 export interface ServerTraffic {
@@ -126,8 +131,15 @@ export class TrafficRing {
   traffic(backend: string): AppTraffic | undefined {
     const e = this.entries.get(backend);
     if (!e) return undefined;
-    const { requests, responses, responseMs, sessions } = e.latest;
-    return { requests, rate: e.rate === null ? null : round(e.rate), responses: { ...responses }, responseMs, sessions };
+    const { requests, responses, responseMs, sessions, cache } = e.latest;
+    return {
+      requests,
+      rate: e.rate === null ? null : round(e.rate),
+      responses: { ...responses },
+      responseMs,
+      sessions,
+      cache: { lookups: cache.lookups, hits: cache.hits, misses: Math.max(0, cache.lookups - cache.hits) },
+    };
   }
 
   servers(backend: string): ServerTraffic[] {

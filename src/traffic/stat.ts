@@ -14,6 +14,8 @@ export interface BackendStat {
   /** Current sessions (`scur`). */
   sessions: number;
   status: string;
+  /** HAProxy's cache (router.cache): lookups (`cache_lookups`) and hits (`cache_hits`) since the worker started; 0 without a cache. */
+  cache: { lookups: number; hits: number };
 }
 
 export interface ServerStat {
@@ -77,8 +79,12 @@ const COLUMNS = [
   'check_status',
   'check_code',
   'check_desc',
+  'cache_lookups',
+  'cache_hits',
 ] as const;
 type Column = (typeof COLUMNS)[number];
+/** Columns read as 0 when the answer has none (a hand-made CSV; every HAProxy since 2.4 has them). */
+const OPTIONAL = new Set<Column>(['cache_lookups', 'cache_hits']);
 type Row = Record<Column, string>;
 
 /**
@@ -123,6 +129,7 @@ export class ShowStatParser {
     const slotOf = new Int8Array(names.length).fill(-1);
     COLUMNS.forEach((name, k) => {
       const i = names.indexOf(name);
+      if (i < 0 && OPTIONAL.has(name)) return;
       if (i < 0) throw new StatParseError(`"show stat" has no ${name} column`);
       slotOf[i] = k;
       this.last = Math.max(this.last, i);
@@ -150,6 +157,7 @@ export class ShowStatParser {
         responseMs: num(f.rtime),
         sessions: num(f.scur),
         status: f.status,
+        cache: { lookups: num(f.cache_lookups), hits: num(f.cache_hits) },
       });
     } else if (f.type === '2') {
       this.servers.push({

@@ -66,6 +66,10 @@ t.test('which brand-new apps a spare serves, by their tags', async (t) => {
     [['router.proto=h2'], /with servers speaking h2, and spare backends are rendered for HTTP\/1\.1/],
     [['router.proto=h1'], true], // the default, spelt out
     [['router.canary=header:X-Canary=1'], true], // not a group member: the tag is rejected and changes nothing
+    // router.cache: a cache section and cache rules a spare lacks; one past haproxy.cache_max_size
+    // (256m by default) leaves the app a plain one, which a spare serves.
+    [['router.cache=64m'], /backend settings a spare backend lacks/],
+    [['router.cache=1g'], true],
     [['router.mode=tcp', 'router.port=10001'], /a tcp app needs its own listener/],
   ];
   for (const [tags, expected] of table) {
@@ -87,6 +91,20 @@ t.test('router.auth with its users in Vault: a userlist and an auth rule a spare
   const before = data(existing);
   const after = data({ ...existing, blog: [mc('blog', 2, { tags: ['router.auth=staff'] })] });
   t.match(planFromData(templates, before, after, none), { kind: 'reload' }, 'never served unprotected from a spare');
+});
+
+t.test('router.cache of a running app: turned on, resized or left out by the budget, one reload each', async (t) => {
+  const build = builder(2);
+  const web = (tags: string[]) => ({ web: [mc('web', 1, { tags })] });
+  const plan = (from: string[], to: string[]) => planFromData(templates, build(web(from)), build(web(to)), none);
+  t.match(plan([], ['router.cache=64m']), { kind: 'reload', reason: 'the section of app web changed beyond its servers' });
+  t.match(plan(['router.cache=64m'], ['router.cache=32m']), { kind: 'reload', reason: 'the section of app web changed beyond its servers' });
+  t.match(plan(['router.cache=64m'], []), { kind: 'reload', reason: 'the section of app web changed beyond its servers' });
+  t.match(plan(['router.cache=64m'], ['router.cache=64m']), { kind: 'runtime', ops: [] }, 'no change: nothing to do');
+  // Another app takes the budget first (by name here: no ownership records): web's cache goes, a reload.
+  const before = build({ web: [mc('web', 1, { tags: ['router.cache=200m'] })] });
+  const after = build({ web: [mc('web', 1, { tags: ['router.cache=200m'] })], aaa: [mc('aaa', 2, { tags: ['router.cache=100m'] })] });
+  t.match(planFromData(templates, before, after, none), { kind: 'reload' });
 });
 
 t.test('the ops: servers added (a failing one disabled), then the host mapped', async (t) => {

@@ -67,6 +67,14 @@ t.test('explain --marathon on the examples', async (t) => {
     t.match(r.stdout, /HAProxy speaks cleartext HTTP\/2 to the servers/);
   });
 
+  await t.test('the docs example has a 64m HAProxy cache', async (t) => {
+    const r = await explain(join(EXAMPLES, 'docs.json'));
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /^ {2}router\.cache=64m {2}→ {2}cache = 64m$/m);
+    t.match(r.stdout, /^ {2}cache 64m$/m);
+    t.match(r.stdout, /HAProxy cache of 64m for responses that say how long they are fresh/);
+  });
+
   await t.test('the blue-green members are served as their group', async (t) => {
     const r = await explain(join(EXAMPLES, 'blue-green', 'shop-green.json'));
     t.equal(r.code, 0, r.stderr);
@@ -81,6 +89,16 @@ t.test('explain --marathon on the examples', async (t) => {
     await writeFile(file, typeof definition === 'string' ? definition : JSON.stringify(definition));
     return explain(file);
   };
+
+  await t.test('router.cache: a bad size and one past haproxy.cache_max_size are rejected, naming the app', async (t) => {
+    let r = await bad('cache-zero', { id: '/community/blog', labels: { tags: 'router.cache=0m' } });
+    t.equal(r.code, 2);
+    t.match(r.stdout, /router\.cache=0m {2}→ {2}REJECTED: router\.cache: bad value "0m"; a cache of size 0 is no cache/);
+    r = await bad('cache-big', { id: '/community/blog', labels: { tags: 'router.cache=1g' } });
+    t.equal(r.code, 2);
+    t.match(r.stdout, /router\.cache=1024m of app blog-community does not fit in haproxy\.cache_max_size 256m/);
+    t.notMatch(r.stdout, /HAProxy cache of/);
+  });
 
   await t.test('bad tags: exit 2, each rejection with its reason naming the app', async (t) => {
     const r = await bad('bad-tags', {

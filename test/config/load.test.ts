@@ -32,6 +32,19 @@ t.test('every key has a default (docs/configuration.md)', async (t) => {
   t.same(c.wait, { minMs: 50, maxMs: 1000 });
   t.same(c.listen, { host: '127.0.0.1', port: 9107 });
   t.equal(c.logLevel, 'info');
+  t.equal(c.haproxy.cacheMaxSize, 256, 'haproxy.cache_max_size: 256m');
+});
+
+t.test('haproxy.cache_max_size: <n>m, <n>g or 0; anything else names the key', async (t) => {
+  const size = (v: unknown) => validateConfig({ haproxy: { cache_max_size: v } }, 'test', {}).haproxy.cacheMaxSize;
+  t.equal(size('64m'), 64);
+  t.equal(size('2G'), 2048);
+  t.equal(size('64g'), 65536);
+  t.equal(size(0), 0);
+  t.equal(size('0'), 0);
+  for (const bad of ['65g', '256', '256mb', '1.5g', '-1m', '', 'lots', 256, '0m1']) {
+    t.throws(() => size(bad), /haproxy\.cache_max_size: must be a size <integer>m or <integer>g \(MiB, GiB\) of at most 64g/, JSON.stringify(bad));
+  }
 });
 
 t.test('file < environment < flags', async (t) => {

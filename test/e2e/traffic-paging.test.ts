@@ -49,6 +49,7 @@ function sampleAt(k: number, serverNames: Map<string, string[]>): StatSample {
       responseMs: responseMs(i),
       sessions: 0,
       status: 'UP',
+      cache: { lookups: 0, hits: 0 },
     });
     for (const server of serverNames.get(backend) ?? [])
       servers.push({ backend, server, requests: requests / 2, status: 'UP', check: { status: 'L7OK', code: 200, description: 'Layer7 check passed' } });

@@ -63,7 +63,7 @@ t.test('parseRouterTag: rejected tags', async (t) => {
     ['router.=tcp', /empty key/],
     [
       'router.foo=bar',
-      /unknown key "foo": known keys are allow, auth, balance, canary, compress, expose, group, healthcheck, .*, port, proto, rate-limit, rate-limit-path, redirect, skip, sticky, strip-path, timeout-client, timeout-connect, timeout-server, timeout-tunnel$/,
+      /unknown key "foo": known keys are allow, auth, balance, cache, canary, compress, expose, group, healthcheck, .*, port, proto, rate-limit, rate-limit-path, redirect, skip, sticky, strip-path, timeout-client, timeout-connect, timeout-server, timeout-tunnel$/,
     ],
     ['router.Mode=tcp', /unknown key "Mode"/],
     ['router.mode', /router\.mode needs a value.*allowed: http, tcp/],

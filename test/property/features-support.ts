@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { hashProblem } from '../../src/model/auth.js';
 import { parseCidr } from '../../src/util/cidr.js';
 import { MAX_MAINTENANCE_BYTES } from '../../src/model/features.js';
+import { DEFAULT_CACHE_MAX_MB } from '../../src/model/cache-budget.js';
 import { COMPRESS_TYPES } from '../../src/model/tenant-tags.js';
 import type { ModelInput, RoutingModel } from '../../src/model/types.js';
 import { HASHES, PASSWORD } from '../helpers/auth-hashes.js';
@@ -30,8 +31,11 @@ export const featureInputArb: fc.Arbitrary<ModelInput> = fc
     fc.array(fc.tuple(fc.oneof(fc.nat(), fc.constant('grp')), usersValueArb), { maxLength: 4 }),
     // Members of group grp, some with a canary (router.canary is only a member's): every instance of the service.
     fc.array(fc.tuple(fc.nat(), fc.option(fc.constantFrom(...FEATURE_TAGS.filter((tag) => tag.startsWith('router.canary='))))), { maxLength: 3 }),
+    // router.cache on every instance of a few services: sizes that often add up past the default
+    // haproxy.cache_max_size (256m), so the budget decides who keeps a cache.
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom('router.cache=1m', 'router.cache=64m', 'router.cache=100m', 'router.cache=200m')), { maxLength: 4 }),
   )
-  .map(([input, adds, vault, entries, members]) => {
+  .map(([input, adds, vault, entries, members, caches]) => {
     const services = structuredClone(input.services);
     const names = Object.keys(services).sort();
     for (const [s, i, tag] of adds) {
@@ -45,6 +49,10 @@ export const featureInputArb: fc.Arbitrary<ModelInput> = fc
     for (const [s, canary] of members) {
       if (unique.length === 0) break;
       for (const inst of services[unique[s % unique.length]!]!) inst.tags.push('router.group=grp', ...(canary ? [canary] : []));
+    }
+    for (const [s, tag] of caches) {
+      if (names.length === 0) break;
+      for (const inst of services[names[s % names.length]!]!) inst.tags.push(tag);
     }
     const auth: Record<string, string | null> = {};
     for (const [target, users] of entries) {
@@ -103,7 +111,7 @@ function sectionsOf(cfg: string): Map<string, string[]> {
   const sections = new Map<string, string[]>();
   let current: string[] | undefined;
   for (const line of cfg.split('\n')) {
-    const head = /^(backend|listen|frontend|userlist) (\S+)$/.exec(line);
+    const head = /^(backend|listen|frontend|userlist|cache) (\S+)$/.exec(line);
     if (head) sections.set(`${head[1]} ${head[2]}`, (current = []));
     else if (/^\S/.test(line)) current = undefined;
     else if (line.trim() !== '') current?.push(line.trim());
@@ -116,11 +124,12 @@ function sectionsOf(cfg: string): Map<string, string[]> {
  * apps with router.compress, with exactly the text types; `timeout tunnel` exactly as tagged;
  * `proto h2` on every server line of a router.proto=h2 app and on no other.
  */
-export function checkTenantRendered(model: RoutingModel, cfg: string): void {
+export function checkTenantRendered(model: RoutingModel, cfg: string, cacheMaxSize = DEFAULT_CACHE_MAX_MB): void {
   const fail = (what: string) => {
     throw new Error(what);
   };
   const sections = sectionsOf(cfg);
+  checkCacheRendered(model, sections, cacheMaxSize, fail);
   const compressing = new Set<string>();
   for (const [name, lines] of sections) if (lines.some((l) => l.startsWith('compression ') || l === 'filter compression')) compressing.add(name);
   for (const app of model.apps) {
@@ -154,7 +163,7 @@ export function checkTenantRendered(model: RoutingModel, cfg: string): void {
     // Everything but the servers (and the maintenance lookup, which the frontend rule makes moot) is the group's.
     const settingsOf = (l: string[]) =>
       l
-        .filter((x) => !x.startsWith('server ') && !x.includes('maintenance.map') && !x.startsWith('stick-table '))
+        .filter((x) => !x.startsWith('server ') && !x.includes('maintenance.map') && !x.startsWith('stick-table ') && !isCacheLine(x))
         .map((x) => x.replace(` table ${app.backend}`, ''));
     if (app.rateLimit && !lines.some((l) => l.startsWith(`http-request track-sc0 `) && l.includes(` table ${app.backend}`)))
       fail(`canary_${m.app}: its requests are not counted in the group's rate-limit table`);
@@ -167,6 +176,58 @@ export function checkTenantRendered(model: RoutingModel, cfg: string): void {
     if (rule.length !== 1 || !rule[0]!.includes(`-m str ${app.backend} } { ${fetch} -m str ${m.canary!.value} }`)) fail(`canary_${m.app}: rule ${rule}`);
   }
   if (compressing.size > 0) fail(`compression in ${[...compressing].join(', ')}, no app's`);
+}
+
+const isCacheLine = (l: string) => l.startsWith('filter cache ') || l.startsWith('http-request cache-use ') || l.startsWith('http-response cache-store ');
+
+/**
+ * router.cache in the rendered haproxy.cfg: a cache section of the app's size for each http app
+ * with the tag, used by its backend only, as its last request rule, never for requests with a
+ * Cookie or Authorization, never storing a response with Set-Cookie; none for other apps or
+ * canary backends; the sizes add up to at most haproxy.cache_max_size, and an app left without
+ * its cache by the budget would not have fit in what the others leave.
+ */
+function checkCacheRendered(model: RoutingModel, sections: Map<string, string[]>, budget: number, fail: (what: string) => never): void {
+  const caches = new Map([...sections].filter(([s]) => s.startsWith('cache ')).map(([s, lines]) => [s.slice('cache '.length), lines]));
+  const used = new Set<string>();
+  let total = 0;
+  for (const app of model.apps) {
+    if (app.cache !== undefined && app.mode !== 'http') fail(`${app.name}: router.cache on a tcp app`);
+    const section = app.mode === 'http' ? `backend ${app.backend}` : `listen ${app.backend}`;
+    const lines = sections.get(section) ?? fail(`no ${section}`);
+    const own = lines.filter(isCacheLine);
+    if (app.cache === undefined || app.mode !== 'http') {
+      if (own.length > 0) fail(`${app.name}: cache rules without router.cache`);
+      continue;
+    }
+    total += app.cache;
+    const name = /^filter cache (\S+)$/.exec(own[0] ?? '')?.[1] ?? fail(`${app.name}: no cache filter`);
+    if (name.length > 32) fail(`${app.name}: cache name ${name} longer than HAProxy's 32 characters`);
+    if (used.has(name)) fail(`${app.name}: cache ${name} used by two backends`);
+    used.add(name);
+    const cache = caches.get(name) ?? fail(`${app.name}: no cache section ${name}`);
+    if (!cache.includes(`total-max-size ${app.cache}`)) fail(`${app.name}: cache ${name} is not of ${app.cache}m`);
+    const use = `http-request cache-use ${name} if !{ req.hdr(cookie) -m found } !{ req.hdr(authorization) -m found }`;
+    const requestRules = lines.filter((l) => l.startsWith('http-request '));
+    if (requestRules.at(-1) !== use) fail(`${app.name}: the cache lookup is not the last request rule, guarded by Cookie and Authorization`);
+    const store = own.find((l) => l.startsWith('http-response cache-store ')) ?? fail(`${app.name}: no cache-store`);
+    if (
+      !store.startsWith(`http-response cache-store ${name} if !{ res.hdr(set-cookie) -m found } `) ||
+      store.split('||').some((alt) => !alt.includes('!{ res.hdr(set-cookie) -m found }'))
+    )
+      fail(`${app.name}: a response with Set-Cookie may be stored: ${store}`);
+    if (own.length !== 3) fail(`${app.name}: ${own.length} cache lines`);
+  }
+  for (const [name, lines] of sections) if (name.startsWith('backend canary_') && lines.some(isCacheLine)) fail(`${name}: a canary backend with a cache`);
+  for (const name of caches.keys()) if (!used.has(name)) fail(`cache section ${name} no backend uses`);
+  if (total > budget) fail(`caches of ${total}m past haproxy.cache_max_size ${budget}m`);
+  for (const r of model.rejections) {
+    const size = /^router\.cache=(\d+)m$/.exec(r.subject)?.[1];
+    if (size === undefined || !/does not fit/.test(r.reason)) continue;
+    if (Number(size) <= budget - total) fail(`${r.service}: router.cache=${size}m rejected though ${budget - total}m are free`);
+    if (!r.reason.includes(`app ${r.service} `) || !r.reason.includes(`haproxy.cache_max_size ${budget}m`))
+      fail(`${r.service}: reason names neither the app nor the budget: ${r.reason}`);
+  }
 }
 
 /**

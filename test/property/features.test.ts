@@ -36,7 +36,7 @@ t.test('feature tags: deterministic, order-independent, feature invariants, rend
         checkFeatures(model);
         const cfg = renderFiles(templates, model, settings)['haproxy.cfg']!;
         checkAuthRendered(model, cfg);
-        checkTenantRendered(model, cfg);
+        checkTenantRendered(model, cfg, input.settings.cacheMaxSize);
       }),
       runs(300),
     ),
@@ -44,7 +44,7 @@ t.test('feature tags: deterministic, order-independent, feature invariants, rend
 });
 
 t.test('an invalid feature tag on one app changes nothing but the rejections', async (t) => {
-  const invalid = INVALID_TAGS.filter((tag) => /^router\.(redirect|allow|auth|group|path|strip-path|compress|timeout-tunnel|proto|canary)=/.test(tag));
+  const invalid = INVALID_TAGS.filter((tag) => /^router\.(redirect|allow|auth|group|path|strip-path|compress|timeout-tunnel|proto|canary|cache)=/.test(tag));
   holds(t, '300 random states + one invalid feature tag', () =>
     fc.assert(
       fc.property(featureInputArb, fc.nat(), fc.nat(), fc.constantFrom(...invalid), (input, s, i, tag) => {

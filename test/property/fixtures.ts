@@ -302,7 +302,7 @@ const INVALID_EDGE_TAGS = [
 ];
 
 /** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
-const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto', 'canary'];
+const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto', 'canary', 'cache'];
 export const TAG_KEYS = [
   'mode',
   'port',
@@ -363,6 +363,11 @@ export const FEATURE_TAGS = [
   'router.canary=header:x-canary=1',
   'router.canary=cookie:canary=yes',
   'router.canary=cookie:Track_2=v.1~b',
+  // Sizes that often add up past the default haproxy.cache_max_size (256m): the budget decides.
+  'router.cache=1m',
+  'router.cache=64M',
+  'router.cache=200m',
+  'router.cache=1g',
 ];
 const INVALID_FEATURE_TAGS = [
   'router.rate-limit=0/10s',
@@ -374,6 +379,14 @@ const INVALID_FEATURE_TAGS = [
   'router.rate-limit=20/10s;x',
   'router.rate-limit-path=wp-login.php',
   'router.rate-limit-path=/a b',
+  'router.cache=0',
+  'router.cache=0m',
+  'router.cache=64',
+  'router.cache=4096m',
+  'router.cache=5g',
+  'router.cache=512k',
+  'router.cache=1.5g',
+  'router.cache=',
   'router.compress=yes',
   'router.compress=gzip',
   'router.compress=',

@@ -1,5 +1,5 @@
 // Golden cases of the third-wave tenant features (issue 22: compress, timeout-tunnel, proto,
-// canary), merged into render.test.ts's table; each also passes a real `haproxy -c` there.
+// canary, cache), merged into render.test.ts's table; each also passes a real `haproxy -c` there.
 import type { RoutingModel } from '../../src/model/types.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { httpApp, model, server, settings, tcpApp } from './fixtures.js';
@@ -9,12 +9,17 @@ const member = (app: string, weight: number, address: string, port: number) => (
 export const tenantCases: Record<string, { model: RoutingModel; settings: RenderSettings }> = {
   tenant: {
     model: model([
-      httpApp('wordpress', [server('10.0.0.50', 31070)], { compress: true }),
+      // router.cache beside router.compress (the cache keeps what the app sent; gzip on the way out).
+      httpApp('wordpress', [server('10.0.0.50', 31070)], { compress: true, cache: 64 }),
+      // A name too long for HAProxy's 32-character cache names: an upper-case name with a hash.
+      httpApp('community-documentation-portal', [server('10.0.0.56', 31076)], { cache: 1, path: '/docs', stripPath: true, hsts: 31536000 }),
       httpApp('plain', [server('10.0.0.51', 31071)]),
       // A group with a canary by header and one by cookie beside the weights (and a rate limit).
       httpApp('shop', [member('shop-blue', 90, '10.0.0.60', 31080), member('shop-green', 0, '10.0.0.61', 31081), member('shop-red', 10, '10.0.0.62', 31082)], {
         healthcheck: '/health',
         compress: true,
+        // The group's cache; its canary backends have none (they never serve the group's objects).
+        cache: 128,
         // The canaries count in the group's table: the header buys no extra requests.
         rateLimit: { requests: 20, period: '10s', periodMs: 10_000, path: '/login' },
         members: [

@@ -294,6 +294,7 @@ t.test('sort=errors: by the mean 5xx rate over the last minute, not one interval
         responseMs: 1,
         sessions: 0,
         status: 'UP',
+        cache: { lookups: 0, hits: 0 },
       };
     });
     ring.record(NOW - (4 - k) * 5000, { backends, servers: [] });

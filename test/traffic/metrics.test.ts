@@ -1,5 +1,6 @@
 // The traffic series in the router's registry, scraped as Prometheus would: the sampler's
-// health and certificate expiry always, per-app series only with metrics.per_app, and a second
+// health and certificate expiry always, the cache hits and misses of apps with router.cache
+// always, other per-app series only with metrics.per_app, and a second
 // registration (a SIGHUP restart) pointing the same series at the new daemon.
 import t from 'tap';
 import { Registry } from 'prom-client';
@@ -34,7 +35,17 @@ function daemon(requests: number): { state: RouterState; traffic: TrafficSource 
   } as unknown as RouterState['tls'];
   const ring = new TrafficRing(4);
   ring.record(10_000, {
-    backends: [{ backend: 'app_shop', requests, responses: { '2xx': requests - 3, '3xx': 0, '4xx': 1, '5xx': 2 }, responseMs: 250, sessions: 4, status: 'UP' }],
+    backends: [
+      {
+        backend: 'app_shop',
+        requests,
+        responses: { '2xx': requests - 3, '3xx': 0, '4xx': 1, '5xx': 2 },
+        responseMs: 250,
+        sessions: 4,
+        status: 'UP',
+        cache: { lookups: 0, hits: 0 },
+      },
+    ],
     servers: [],
   });
   const status: SamplerStatus = { intervalMs: 5000, windowMs: 20_000, lastSampleAt: 10_000, samples: 7, failures: 2, lastError: undefined, lastSampleMs: 1 };
@@ -53,8 +64,13 @@ t.test('always: samples, failures, last sample, certificate expiry', async (t) =
   t.equal(f.get('paas_router_certificate_not_after_timestamp_seconds')?.metrics.length, 1, 'a date that does not parse is left out');
   t.equal(f.get('paas_router_traffic_samples_total')?.type, 'COUNTER');
   t.notOk(
-    [...f.keys()].some((n) => n.startsWith('paas_router_app_')),
+    [...f.keys()].some((n) => n.startsWith('paas_router_app_') && !n.startsWith('paas_router_app_cache_')),
     'no per-app series without metrics.per_app',
+  );
+  t.same(
+    [...f].filter(([n]) => n.startsWith('paas_router_app_cache_')).flatMap(([, fam]) => fam.metrics),
+    [],
+    'the cache series (always registered) have no sample: no app has router.cache',
   );
 
   const empty = new Registry();
@@ -85,4 +101,35 @@ t.test('metrics.per_app: one set per app the latest sample has', async (t) => {
   d = next;
   f = families(await registry.metrics());
   t.equal(sample(f, 'paas_router_app_requests_total', { app: 'shop' }), 5);
+});
+
+t.test('router.cache: hits and misses of the apps with a cache, with or without metrics.per_app', async (t) => {
+  const state = initialState(0);
+  state.liveModel = buildModel({
+    services: { shop: [{ ...inst('shop'), tags: ['router.cache=64m'] }], blog: [inst('blog')] },
+    claims: [],
+    settings,
+  });
+  const ring = new TrafficRing(4);
+  const stat = (backend: string, lookups: number, hits: number) => ({
+    backend,
+    requests: 10,
+    responses: { '2xx': 10, '3xx': 0, '4xx': 0, '5xx': 0 },
+    responseMs: 1,
+    sessions: 0,
+    status: 'UP',
+    cache: { lookups, hits },
+  });
+  // blog has no cache: HAProxy counts nothing for it, and no series is made for it whatever it says.
+  ring.record(1_000, { backends: [stat('app_shop', 9, 6), stat('app_blog', 4, 4)], servers: [] });
+  const status: SamplerStatus = { intervalMs: 5000, windowMs: 20_000, lastSampleAt: 1_000, samples: 1, failures: 0, lastError: undefined, lastSampleMs: 1 };
+  for (const perApp of [false, true]) {
+    const registry = new Registry();
+    registerTrafficMetrics(registry, { state: () => state, traffic: () => ({ ring, status }) }, perApp);
+    const f = families(await registry.metrics());
+    t.equal(sample(f, 'paas_router_app_cache_hits_total', { app: 'shop' }), 6, `hits (per_app ${perApp})`);
+    t.equal(sample(f, 'paas_router_app_cache_misses_total', { app: 'shop' }), 3, `misses = lookups - hits (per_app ${perApp})`);
+    t.equal(f.get('paas_router_app_cache_hits_total')?.type, 'COUNTER');
+    t.equal(sample(f, 'paas_router_app_cache_hits_total', { app: 'blog' }), undefined, 'no series for an app without router.cache');
+  }
 });

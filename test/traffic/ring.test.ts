@@ -13,6 +13,7 @@ const backend = (name: string, requests: number, e5xx = 0, extra: Partial<Backen
   responseMs: 10,
   sessions: 1,
   status: 'UP',
+  cache: { lookups: 0, hits: 0 },
   ...extra,
 });
 const sample = (...backends: BackendStat[]): StatSample => ({ backends, servers: [] });
@@ -20,12 +21,26 @@ const sample = (...backends: BackendStat[]): StatSample => ({ backends, servers:
 t.test('rates are counter deltas per second; the first sample has none', async (t) => {
   const ring = new TrafficRing(10);
   ring.record(1_000, sample(backend('app_a', 100, 0)));
-  t.same(ring.traffic('app_a'), { requests: 100, rate: null, responses: { '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0 }, responseMs: 10, sessions: 1 });
+  t.same(ring.traffic('app_a'), {
+    requests: 100,
+    rate: null,
+    responses: { '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0 },
+    responseMs: 10,
+    sessions: 1,
+    cache: { lookups: 0, hits: 0, misses: 0 },
+  });
+
   ring.record(6_000, sample(backend('app_a', 150, 5)));
   t.equal(ring.traffic('app_a')!.rate, 10, '50 requests in 5 s');
   ring.record(11_000, sample(backend('app_a', 150, 5)));
   t.equal(ring.traffic('app_a')!.rate, 0);
   t.same(ring.series('app_a'), { at: [1_000, 6_000, 11_000], rate: [null, 10, 0], errors: [null, 1, 0], responseMs: [10, 10, 10] });
+});
+
+t.test("router.cache: the cache's lookups, hits and misses (lookups - hits)", async (t) => {
+  const ring = new TrafficRing(10);
+  ring.record(1_000, sample(backend('app_b', 20, 0, { cache: { lookups: 12, hits: 5 } })));
+  t.same(ring.traffic('app_b')!.cache, { lookups: 12, hits: 5, misses: 7 });
 });
 
 t.test('a counter that goes down was reset by a reload: counted from zero', async (t) => {

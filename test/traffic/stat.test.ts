@@ -44,7 +44,17 @@ t.test('columns are found by name, quoted fields with commas are one field', asy
     's1,app_x,2,DOWN,0,20,21,0,0,0,0,0,* L4CON,,"Connection refused, at step 1 ""tcp""",\n' +
     'FRONTEND,http_in,0,OPEN,0,0,0,0,0,0,0,0,,,,\n\n';
   const { backends, servers } = parseShowStat(csv);
-  t.same(backends, [{ backend: 'app_x', requests: 41, responses: { '2xx': 30, '3xx': 1, '4xx': 2, '5xx': 8 }, responseMs: 12, sessions: 3, status: 'UP' }]);
+  t.same(backends, [
+    {
+      backend: 'app_x',
+      requests: 41,
+      responses: { '2xx': 30, '3xx': 1, '4xx': 2, '5xx': 8 },
+      responseMs: 12,
+      sessions: 3,
+      status: 'UP',
+      cache: { lookups: 0, hits: 0 },
+    },
+  ]);
   t.same(servers, [
     {
       backend: 'app_x',
@@ -71,7 +81,32 @@ t.test('garbage in a counter reads as 0, never as NaN', async (t) => {
   const csv =
     '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\napp_x,BACKEND,1,UP,x,-5,,,,,,,,,,\n\n';
   const [b] = parseShowStat(csv).backends;
-  t.same(b, { backend: 'app_x', requests: 0, responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, responseMs: 0, sessions: 0, status: 'UP' });
+  t.same(b, {
+    backend: 'app_x',
+    requests: 0,
+    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    responseMs: 0,
+    sessions: 0,
+    status: 'UP',
+    cache: { lookups: 0, hits: 0 },
+  });
+});
+
+t.test('router.cache: cache_lookups and cache_hits per backend', async (t) => {
+  const csv =
+    '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,cache_lookups,cache_hits,\n' +
+    'app_x,BACKEND,1,UP,0,10,10,1,10,0,0,0,,,,7,5,\n' +
+    'app_y,BACKEND,1,UP,0,3,3,1,3,0,0,0,,,,,,\n\n';
+  const { backends } = parseShowStat(csv);
+  t.same(
+    backends.map((b) => [b.backend, b.cache]),
+    [
+      ['app_x', { lookups: 7, hits: 5 }],
+      ['app_y', { lookups: 0, hits: 0 }],
+    ],
+  );
+  const [wp] = parseShowStat(real).backends.filter((b) => b.backend === 'app_wordpress-community');
+  t.same(wp!.cache, { lookups: 0, hits: 0 }, 'the real 2.6 answer has the columns (no cache there)');
 });
 
 t.test('an app on a spare backend: its traffic is recorded under its own backend until HAProxy has that (issue 20)', async (t) => {
@@ -82,6 +117,7 @@ t.test('an app on a spare backend: its traffic is recorded under its own backend
     responseMs: 1,
     sessions: 0,
     status: 'UP',
+    cache: { lookups: 0, hits: 0 },
   });
   const server = (name: string) => ({ backend: name, server: 's1', requests: 3, status: 'UP', check: { status: '', code: null, description: '' } });
   const onSpare: StatSample = {
