@@ -84,8 +84,8 @@ t.test('servers: the latest sample per backend', async (t) => {
 });
 
 t.test('a capacity that is not a positive integer is refused', async (t) => {
-  t.throws(() => new TrafficRing(0), RangeError);
-  t.throws(() => new TrafficRing(2.5), RangeError);
+  t.throws(() => new TrafficRing(0), { code: 'CONFIG_INVALID' });
+  t.throws(() => new TrafficRing(2.5), { code: 'CONFIG_INVALID' });
 });
 
 t.test('properties: bounded history, aligned series, rates never negative', async (t) => {
