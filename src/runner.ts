@@ -69,6 +69,15 @@ export interface RunnerOptions {
   peerName?: string;
 }
 
+/** A built candidate: the model, its TLS part, the files for any directory, the live directory's bytes. */
+interface Built {
+  model: RoutingModel;
+  tls: TlsBuild | undefined;
+  candidate: Candidate;
+  rendered: RenderedFiles;
+  live: LiveBuild;
+}
+
 interface Latest {
   catalog?: CatalogSnapshot;
   domains?: DomainsSnapshot;
@@ -237,23 +246,31 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.emit('build-error', err);
   }
 
-  private async build(leading = false): Promise<void | 'wait'> {
-    const { catalog, domains, templates, secrets, weights, maintenance, claims, paths } = this.latest;
-    // Wait until every required source has reported once: a partial view is not a view. With
-    // Vault configured, no configuration is written without the credentials it needs.
-    if (this.stopped || !catalog || !domains || !templates) return;
-    if (this.opts.sources.secrets && !secrets) return;
-    if ((this.opts.sources.weights && !weights) || (this.opts.sources.maintenance && !maintenance)) return;
-    if ((this.opts.sources.claims && !claims) || (this.opts.sources.paths && !paths)) return;
+  /** One build, in its stages: the inputs, the candidate, what the build tells, and the apply. */
+  private async build(leading = false): Promise<'wait' | undefined> {
+    const ready = this.readyInputs();
+    if (!ready) return;
     this.state.counters.builds += 1;
-    const { applier, configDir } = this.opts;
-    let model: RoutingModel;
-    let tls: TlsBuild | undefined;
-    let candidate: Candidate;
-    let rendered: RenderedFiles;
-    let live: LiveBuild;
-    try {
-      const inputs: CandidateInputs = {
+    const built = await this.buildCandidate(ready.templates, ready.inputs);
+    if (!built) return;
+    this.noteBuilt(built);
+    return this.applyBuilt(built, leading);
+  }
+
+  /**
+   * The latest input of every source, once every required one has reported: a partial view is not
+   * a view. With Vault configured, no configuration is written without the credentials it needs.
+   */
+  private readyInputs(): { templates: CompiledTemplates; inputs: CandidateInputs } | undefined {
+    const { catalog, domains, templates, secrets, weights, maintenance, claims, paths } = this.latest;
+    const { sources } = this.opts;
+    if (this.stopped || !catalog || !domains || !templates) return undefined;
+    if (sources.secrets && !secrets) return undefined;
+    if ((sources.weights && !weights) || (sources.maintenance && !maintenance)) return undefined;
+    if ((sources.claims && !claims) || (sources.paths && !paths)) return undefined;
+    return {
+      templates,
+      inputs: {
         services: catalog.services,
         claims: domains.claims,
         weights: weights?.entries,
@@ -261,13 +278,20 @@ export class Runner extends EventEmitter<RunnerEvents> {
         claimRecords: claims?.entries,
         delegations: paths?.entries,
         secrets,
-      };
+      },
+    };
+  }
+
+  /** The model, the files and the rendered live directory; undefined (reported) when the build fails. */
+  private async buildCandidate(templates: CompiledTemplates, inputs: CandidateInputs): Promise<Built | undefined> {
+    const { applier, configDir } = this.opts;
+    try {
       const probed = await withoutBusyPorts(
         this.incremental.model(modelInputOf(inputs, this.opts.modelSettings)),
         this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
       );
-      model = probed.model;
+      const model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
       const files = candidateFiles(
         model,
@@ -281,20 +305,24 @@ export class Runner extends EventEmitter<RunnerEvents> {
         },
         configDir,
       );
-      tls = files.tls;
       // Render up front so a template error is reported as such, not as an apply failure; the
       // applier reuses these bytes for the live directory (one render on the latency path).
       // The live directory renders through the cache: what did not change is not rendered again.
       const renderStarted = performance.now();
-      live = this.incremental.render(templates, model, files.settingsFor(configDir));
-      rendered = { ...live.rendered, ...files.extraFiles(configDir) };
+      const live = this.incremental.render(templates, model, files.settingsFor(configDir));
+      const rendered = { ...live.rendered, ...files.extraFiles(configDir) };
       this.state.lastRenderMs = performance.now() - renderStarted;
       this.emit('rendered', this.state.lastRenderMs);
-      candidate = (dir) => (dir === configDir ? rendered : renderCandidate(templates, model, files, dir));
+      const candidate: Candidate = (dir) => (dir === configDir ? rendered : renderCandidate(templates, model, files, dir));
+      return { model, tls: files.tls, candidate, rendered, live };
     } catch (err) {
       this.buildFailed(err, 'build failed; the running configuration stays');
-      return;
+      return undefined;
     }
+  }
+
+  /** What a successful build tells before anything is applied: TLS, new rejections, the records. */
+  private noteBuilt({ model, tls }: Built): void {
     if (tls) {
       logTlsChanges(this.opts.log, this.tlsStatus, tls.status);
       this.state.tls = this.tlsStatus = tls.status;
@@ -304,6 +332,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
     // Off the latency path: the records follow the build (the next build reads them back).
     if (model.owners && this.claimsWritable()) void this.opts.claimRecorder?.reconcile(model.owners);
     this.state.lastBuildError = undefined;
+  }
+
+  /** The plan, the never-shrink guard, the apply, its record, then the certificates HAProxy needs. */
+  private async applyBuilt({ model, tls, candidate, rendered, live }: Built, leading: boolean): Promise<'wait' | undefined> {
+    const { applier } = this.opts;
     // A held change touches nothing: not even the certificate files.
     const planned = this.incremental.plan(live, applier.runningFiles, applier.spareUse);
     // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
