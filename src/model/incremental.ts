@@ -9,7 +9,8 @@
 // Any other input of a stage must become part of its key here. Settings that change reset it all.
 import { isDeepStrictEqual } from 'node:util';
 import type { ServiceInstance, DomainClaim } from '../sources/types.js';
-import type { ModelStructure, Ownership, ServiceStage } from './build.js';
+import type { Ownership, ServiceStage } from './stages.js';
+import type { ModelStructure } from './structure.js';
 import { compareClaims, type ParsedClaim } from './domains.js';
 import type { AppRoute, KvEntry, ModelInput, ModelSettings, Rejection } from './types.js';
 import { cmp } from './text.js';
