@@ -5,18 +5,12 @@
 // it back while the second holds it.
 import t from 'tap';
 import { startAcmeCluster } from '../acme/helpers.js';
-import { consulClusterSkip, startTestConsulCluster } from '../helpers/consul-cluster.js';
+import { consulClusterSkip, startTwoNodes } from '../helpers/consul-cluster.js';
 import { eventually } from '../helpers/net.js';
-import { netnsSkip, startTestNetwork } from '../helpers/netns.js';
+import { netnsSkip } from '../helpers/netns.js';
 
 t.test('the ACME lock moves when its holder is cut off from the Consul servers', { skip: consulClusterSkip() || netnsSkip() }, async (t) => {
-  const net = await startTestNetwork(t, 2);
-  const [nodeA, nodeB] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
-  const consul = await startTestConsulCluster(t, {
-    serverIps: net.serverIps,
-    clients: { client: { ip: nodeA.ip, wrap: nodeA.wrap }, 'client-b': { ip: nodeB.ip, wrap: nodeB.wrap } },
-  });
-  const [agentA, agentB] = consul.clients as [(typeof consul.clients)[0], (typeof consul.clients)[0]];
+  const { nodeA, agentA, agentB } = await startTwoNodes(t);
   const cluster = await startAcmeCluster(t, { consulUrl: agentA.url });
   const r1 = await cluster.startRouter({}, agentA.url);
   await eventually('router-1 holds the lock', async () => (await r1.status()).acme?.lock.held, 60_000);

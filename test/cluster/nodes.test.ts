@@ -7,21 +7,15 @@ import { registerMesosTask } from '../../dev/consul/mesos.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { LoadLoop, faultLog, get, hostOf, recordFigure, servedAt, sourceOf, statusOf } from '../faults/helpers.js';
 import { startTestCluster } from '../helpers/cluster.js';
-import { consulClusterSkip, httpGet, startTestConsulCluster } from '../helpers/consul-cluster.js';
+import { consulClusterSkip, httpGet, startTwoNodes } from '../helpers/consul-cluster.js';
 import { eventually } from '../helpers/net.js';
-import { netnsSkip, startTestNetwork } from '../helpers/netns.js';
+import { netnsSkip } from '../helpers/netns.js';
 import { startSecondRouter } from '../helpers/second-router.js';
 
 const apps: MarathonApp[] = ['alpha', 'beta'].map((name) => ({ id: `/${name}`, instances: 2, tags: [], mode: 'http' }));
 
 t.test('two routers on two nodes of a real Consul cluster', { skip: consulClusterSkip() || netnsSkip() }, async (t) => {
-  const net = await startTestNetwork(t, 2);
-  const [nodeA, nodeB] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
-  const consul = await startTestConsulCluster(t, {
-    serverIps: net.serverIps,
-    clients: { client: { ip: nodeA.ip, wrap: nodeA.wrap }, 'client-b': { ip: nodeB.ip, wrap: nodeB.wrap } },
-  });
-  const [agentA, agentB] = consul.clients as [(typeof consul.clients)[0], (typeof consul.clients)[0]];
+  const { nodeA, agentA, agentB } = await startTwoNodes(t);
   const a = await startTestCluster(t, {
     consul: { url: agentA.url },
     apps,

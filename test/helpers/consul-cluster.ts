@@ -3,7 +3,8 @@
 // not installed the test is skipped with a message saying how to install it; under CI (CI=true) a
 // missing agent is an error.
 import { CONSUL_AGENT_MISSING, consulAgentInstalled } from '../../dev/consul/agent.js';
-import { startConsulCluster, type ConsulCluster, type ConsulClusterOptions } from '../../dev/consul/real-cluster.js';
+import { startConsulCluster, type ClusterAgent, type ConsulCluster, type ConsulClusterOptions } from '../../dev/consul/real-cluster.js';
+import { startTestNetwork, type NodeNamespace } from './netns.js';
 
 export { httpGet, type ClusterAgent, type ConsulCluster } from '../../dev/consul/real-cluster.js';
 
@@ -18,4 +19,21 @@ export async function startTestConsulCluster(t: { teardown(fn: () => unknown): v
   const cluster = await startConsulCluster(opts);
   t.teardown(() => cluster.stop());
   return cluster;
+}
+
+/**
+ * Two "nodes" (network namespaces, netns.ts), each with its own client agent of one real cluster
+ * whose servers stay on the host: what the two-router and the ACME-lock tests start from.
+ */
+export async function startTwoNodes(t: {
+  teardown(fn: () => unknown): void;
+}): Promise<{ consul: ConsulCluster; nodeA: NodeNamespace; nodeB: NodeNamespace; agentA: ClusterAgent; agentB: ClusterAgent }> {
+  const net = await startTestNetwork(t, 2);
+  const [nodeA, nodeB] = net.nodes as [NodeNamespace, NodeNamespace];
+  const consul = await startTestConsulCluster(t, {
+    serverIps: net.serverIps,
+    clients: { client: { ip: nodeA.ip, wrap: nodeA.wrap }, 'client-b': { ip: nodeB.ip, wrap: nodeB.wrap } },
+  });
+  const [agentA, agentB] = consul.clients as [ClusterAgent, ClusterAgent];
+  return { consul, nodeA, nodeB, agentA, agentB };
 }
