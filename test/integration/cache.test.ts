@@ -2,9 +2,8 @@
 // agent → daemon → real HAProxy, with real clients. The apps are loopback servers of this test
 // that count the requests they see per path: a request answered from the cache never reaches
 // them. Every wait is on a state (a route, a count, a sample), never on a fixed sleep.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { registerMesosTask } from '../../dev/consul/mesos.js';
 import { readFile } from 'node:fs/promises';
@@ -14,6 +13,7 @@ import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
 import type { StatusDocument } from '../../src/server/status.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { serveApp } from '../helpers/http-app.js';
 import { eventually } from '../helpers/net.js';
 import { families, sample } from '../server/helpers.js';
 import { header, rawRequest } from './edge-client.js';
@@ -26,19 +26,11 @@ async function countingApp(
   respond: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ port: number; seen(path: string): number }> {
   const counts = new Map<string, number>();
-  const server = createServer((req, res) => {
+  const { port } = await serveApp(t, (req, res) => {
     counts.set(req.url ?? '', (counts.get(req.url ?? '') ?? 0) + 1);
     respond(req, res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as AddressInfo).port, seen: (path) => counts.get(path) ?? 0 };
+  return { port, seen: (path) => counts.get(path) ?? 0 };
 }
 
 async function deploy(cluster: TestCluster, id: string, port: number, tags: string[]): Promise<void> {

@@ -3,7 +3,6 @@
 // this test (registered the way mesos-consul registers tasks), so each assertion is about what a
 // client and an app really exchange.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { connect as connectH2, createServer as createH2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
@@ -13,26 +12,11 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually, freePort } from '../helpers/net.js';
 import { openWebSocket, startWebSocketEcho } from './websocket.js';
 import { h2Request, header, rawRequest } from './edge-client.js';
+import { serveApp } from '../helpers/http-app.js';
 
 const host = (app: string) => `${app}.production.mozilla.community`;
 
 /** A loopback server of this test, closed at teardown. */
-async function serve(
-  t: { teardown(fn: () => unknown): void },
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ port: number; server: Server }> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as AddressInfo).port, server };
-}
-
 /** Registers one task of Marathon app `id` on `port`, as mesos-consul does. */
 async function deploy(cluster: TestCluster, id: string, port: number, tags: string[], agent = 'tenant-agent'): Promise<void> {
   await registerMesosTask(cluster.consul.url, { app: id, agent, ip: '127.0.0.1', port, tags });
@@ -134,7 +118,7 @@ t.test('third-wave tenant features through a real HAProxy', async (t) => {
 
   await t.test('router.compress: negotiated, never doubled, only for text', async (t) => {
     // The app sends text uncompressed, except /already (it compressed it itself) and /logo.png.
-    const app = await serve(t, (req, res) => {
+    const app = await serveApp(t, (req, res) => {
       const seen = req.headers['accept-encoding'] ?? '';
       if (req.url === '/already') {
         res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'x-seen-accept-encoding': seen });
@@ -288,7 +272,7 @@ t.test('third-wave tenant features through a real HAProxy', async (t) => {
 
   await t.test('router.canary by header and by cookie beside the group weights', async (t) => {
     const label = (name: string) =>
-      serve(t, (_req, res) => {
+      serveApp(t, (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain', 'x-app': name });
         res.end(`${name}\n`);
       });
@@ -342,7 +326,7 @@ t.test('third-wave tenant features through a real HAProxy', async (t) => {
   await t.test('a tag change reloads once, validated', async (t) => {
     await cluster.daemon.runner.settled();
     const before = await reloads(cluster);
-    const app = await serve(t, (_req, res) => {
+    const app = await serveApp(t, (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(PAGE);
     });
