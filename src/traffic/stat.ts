@@ -1,6 +1,7 @@
 // Pure parsing of HAProxy's `show stat` CSV (management guide §9.1): one line per proxy and per
 // server, columns named by the "# pxname,svname,..." header, so new columns in later HAProxy
 // versions never shift what is read. Only backends and servers are kept.
+import { StringPool } from '../util/string-pool.js';
 
 /** Counters and gauges of one backend (or `listen` proxy) as HAProxy counts them. */
 export interface BackendStat {
@@ -73,6 +74,12 @@ export class ShowStatParser {
   private readonly backends: BackendStat[] = [];
   private readonly servers: ServerStat[] = [];
 
+  /**
+   * `strings`: where the names and states kept from the answer come from (own copies, not slices
+   * of the answer's chunks); the sampler passes one pool for every sample, so a name is one string.
+   */
+  constructor(private readonly strings: StringPool = new StringPool()) {}
+
   push(chunk: string): void {
     const text = this.rest + chunk;
     let from = 0;
@@ -118,23 +125,24 @@ export class ShowStatParser {
     }
     if (line.startsWith('#')) return;
     const f = this.fields(line);
-    // 1 = backend, 2 = server (0 = frontend, 3 = listener).
+    // 1 = backend, 2 = server (0 = frontend, 3 = listener). Every string kept is the pool's.
+    const own = (s: string) => this.strings.get(s);
     if (f.type === '1') {
       this.backends.push({
-        backend: f.pxname,
+        backend: own(f.pxname),
         requests: f.req_tot ? num(f.req_tot) : num(f.stot),
         responses: { '2xx': num(f.hrsp_2xx), '3xx': num(f.hrsp_3xx), '4xx': num(f.hrsp_4xx), '5xx': num(f.hrsp_5xx) },
         responseMs: num(f.rtime),
         sessions: num(f.scur),
-        status: f.status,
+        status: own(f.status),
       });
     } else if (f.type === '2') {
       this.servers.push({
-        backend: f.pxname,
-        server: f.svname,
+        backend: own(f.pxname),
+        server: own(f.svname),
         requests: f.req_tot ? num(f.req_tot) : num(f.stot),
-        status: f.status,
-        check: { status: f.check_status.replace(/^\* /, ''), code: f.check_code ? num(f.check_code) : null, description: f.check_desc },
+        status: own(f.status),
+        check: { status: own(f.check_status.replace(/^\* /, '')), code: f.check_code ? num(f.check_code) : null, description: own(f.check_desc) },
       });
     }
   }
@@ -164,8 +172,8 @@ export class ShowStatParser {
 }
 
 /** A whole `show stat` answer at once (tests, the bench); the sampler streams it instead. */
-export function parseShowStat(csv: string): StatSample {
-  const parser = new ShowStatParser();
+export function parseShowStat(csv: string, strings?: StringPool): StatSample {
+  const parser = new ShowStatParser(strings);
   parser.push(csv);
   return parser.end();
 }
