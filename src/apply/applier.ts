@@ -213,6 +213,9 @@ export class Applier {
     const checksum = checksumOf(live);
     if (this.good && isDeepStrictEqual(this.good, live)) {
       if (this.reloadPending) return this.reload(live, checksum, undefined);
+      // The same bytes from the latest build: its candidate renders the running files from now on,
+      // so the older build's closure (its whole model) is not kept alive by the running files.
+      this.candidates.set(this.good, candidate);
       return { status: 'unchanged', checksum };
     }
     if (checksum === this.refused) return { status: 'already-refused', checksum };
