@@ -8,6 +8,7 @@
 //     in turn: a new instance of an app, a check failing, the check passing again, the instance
 //     removed, and every 20th change a custom domain added or removed in the K/V store. The same
 //     figures every --every minutes (default 5) and at the end.
+// --node-args="<flags>" runs the daemon with these Node/V8 flags (e.g. "--max-semi-space-size=4").
 // --snapshot <dir> also writes a V8 heap snapshot of the daemon (SIGWINCH, after the figures) after
 // start-up and after churn; `node dist/bench/heap-summary.js <file>` says where its bytes go.
 // The first line names the machine and its load; each figure line carries the load at that moment.
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     'churn-ms': { type: 'string', default: '250' },
     every: { type: 'string', default: '5' },
     snapshot: { type: 'string' },
+    'node-args': { type: 'string', default: '' },
   },
 });
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -33,7 +35,9 @@ const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))
     .join(' ');
-log(`load average ${load()}; machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+log(
+  `load average ${load()}; daemon node flags: ${values['node-args'] || 'none'}; machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+);
 
 const apps = Number(values.apps);
 const snapshotDir = values.snapshot ? resolve(values.snapshot) : undefined;
@@ -51,11 +55,12 @@ async function figures(bench: Bench, when: string): Promise<void> {
     rss = Math.max(rss, await rssMb(bench.daemon.pid!));
     await new Promise((r) => setTimeout(r, 200));
   }
+  const parts = await rssParts(bench.daemon.pid!);
   const text = await (await fetch(`${bench.statusUrl}/metrics`)).text();
   const mb = (name: string) => (metric(text, name) / 2 ** 20).toFixed(0);
   const status = (await (await fetch(`${bench.statusUrl}/status?limit=1`)).json()) as { traffic?: { samples: number } };
   log(
-    `${when}: RSS ${rss.toFixed(0)} MB; heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB; ${status.traffic?.samples ?? 0} traffic samples; load ${load()}`,
+    `${when}: RSS ${rss.toFixed(0)} MB (${parts}); heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB; ${status.traffic?.samples ?? 0} traffic samples; load ${load()}`,
   );
   if (snapshotDir) {
     const before = new Set(await readdir(snapshotDir));
@@ -75,6 +80,26 @@ async function figures(bench: Bench, when: string): Promise<void> {
   }
 }
 
+/**
+ * Where the resident pages are, from /proc/<pid>/smaps: files (the node binary, libraries), malloc's
+ * main arena ([heap]) and anonymous mappings (V8's heap pages, other malloc arenas, large buffers).
+ */
+async function rssParts(pid: number): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  const kb = { file: 0, brk: 0, anon: 0 };
+  let kind: keyof typeof kb = 'anon';
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1] ?? '';
+      kind = name === '[heap]' ? 'brk' : name.startsWith('/') ? 'file' : 'anon';
+    } else if (line.startsWith('Rss:')) kb[kind] += Number(/(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  const mb = (k: number) => `${(k / 1024).toFixed(0)} MB`;
+  return `files ${mb(kb.file)}, malloc main arena ${mb(kb.brk)}, anonymous ${mb(kb.anon)}`;
+}
+
 async function fileSettled(path: string): Promise<boolean> {
   const { stat } = await import('node:fs/promises');
   const a = (await stat(path)).size;
@@ -87,7 +112,7 @@ const pool = await backends(3, 'memory');
 const ports = pool.map((b) => b.port);
 const bench = await startBench({
   logFile: process.env.BENCH_DAEMON_LOG,
-  nodeArgs: snapshotDir ? [`--heapsnapshot-signal=SIGWINCH`, `--diagnostic-dir=${snapshotDir}`] : [],
+  nodeArgs: [...values['node-args'].split(' ').filter(Boolean), ...(snapshotDir ? [`--heapsnapshot-signal=SIGWINCH`, `--diagnostic-dir=${snapshotDir}`] : [])],
   fill: async (consul) => {
     const started = performance.now();
     await registerMany(consul.url, appTasks(apps, 3, ports));
