@@ -10,7 +10,7 @@
 //     figures every --every minutes (default 5) and at the end.
 // --node-args="<flags>" runs the daemon with these Node/V8 flags (e.g. "--max-semi-space-size=4").
 // --snapshot <dir> also writes a V8 heap snapshot of the daemon (SIGWINCH, after the figures) after
-// start-up and after churn; `node dist/bench/heap-summary.js <file>` says where its bytes go.
+// start-up, or after churn when there is churn (a snapshot perturbs the figures that follow it); `node dist/bench/heap-summary.js <file>` says where its bytes go.
 // The first line names the machine and its load; each figure line carries the load at that moment.
 import { mkdir, readdir } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -49,7 +49,8 @@ function metric(text: string, name: string): number {
   return line ? Number(line.split(' ')[1]) : Number.NaN;
 }
 
-async function figures(bench: Bench, when: string): Promise<void> {
+/** The figures now; with --snapshot, a heap snapshot after them when `snapshot` (it perturbs what follows). */
+async function figures(bench: Bench, when: string, snapshot = true): Promise<void> {
   let rss = 0;
   for (let i = 0; i < 5; i++) {
     rss = Math.max(rss, await rssMb(bench.daemon.pid!));
@@ -62,7 +63,7 @@ async function figures(bench: Bench, when: string): Promise<void> {
   log(
     `${when}: RSS ${rss.toFixed(0)} MB (${parts}); heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB; ${status.traffic?.samples ?? 0} traffic samples; load ${load()}`,
   );
-  if (snapshotDir) {
+  if (snapshotDir && snapshot) {
     const before = new Set(await readdir(snapshotDir));
     bench.daemon.kill('SIGWINCH');
     const file = await until(
@@ -125,9 +126,9 @@ try {
   await until('every app routed', async () => (await hit(bench.httpPort, last)).status === 200, 900_000, 200);
   log(`routed in ${((performance.now() - started) / 1000).toFixed(1)} s; load ${load()}`);
   await new Promise((r) => setTimeout(r, Number(values.settle) * 1000));
-  await figures(bench, `after start-up (+${values.settle} s)`);
-
   const minutes = Number(values['churn-minutes']);
+  await figures(bench, `after start-up (+${values.settle} s)`, minutes === 0);
+
   if (minutes > 0) {
     const end = Date.now() + minutes * 60_000;
     let nextReport = Date.now() + Number(values.every) * 60_000;
@@ -150,7 +151,7 @@ try {
         changes++;
       }
       if (Date.now() >= nextReport) {
-        await figures(bench, `churn, ${Math.round((Date.now() - started) / 60_000)} min since start, ${changes} changes`);
+        await figures(bench, `churn, ${Math.round((Date.now() - started) / 60_000)} min since start, ${changes} changes`, false);
         nextReport = Date.now() + Number(values.every) * 60_000;
       }
       await new Promise((r) => setTimeout(r, Number(values['churn-ms'])));
