@@ -4,9 +4,9 @@
 //  1. start-up: cold start until every app is routed, then --settle seconds (default 60) of traffic
 //     samples; then RSS (/proc, the highest of 5 readings) and the heap as the daemon's /metrics
 //     report it (prom-client: heap used, heap total, external).
-//  2. churn (--churn-minutes, default 0 = none): one change every --churn-ms (default 250 ms),
-//     in turn: a new instance of an app, a check failing, the check passing again, the instance
-//     removed, and every 20th change a custom domain added or removed in the K/V store. The same
+//  2. churn (--churn-minutes, default 0 = none): one change every --churn-ms (default 250 ms):
+//     a new instance of an app (each lives for 40 changes, then is removed), a check failing and
+//     passing again, and every 20th change a custom domain added or removed in the K/V store. The same
 //     figures every --every minutes (default 5) and at the end.
 // --node-args="<flags>" runs the daemon with these Node/V8 flags (e.g. "--max-semi-space-size=4").
 // --snapshot <dir> also writes a V8 heap snapshot of the daemon (SIGWINCH, after the figures) after
@@ -57,11 +57,12 @@ async function figures(bench: Bench, when: string, snapshot = true): Promise<voi
     await new Promise((r) => setTimeout(r, 200));
   }
   const parts = await rssParts(bench.daemon.pid!);
+  const cpu = await cpuSeconds(bench.daemon.pid!);
   const text = await (await fetch(`${bench.statusUrl}/metrics`)).text();
   const mb = (name: string) => (metric(text, name) / 2 ** 20).toFixed(0);
   const status = (await (await fetch(`${bench.statusUrl}/status?limit=1`)).json()) as { traffic?: { samples: number } };
   log(
-    `${when}: RSS ${rss.toFixed(0)} MB (${parts}); heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB; ${status.traffic?.samples ?? 0} traffic samples; load ${load()}`,
+    `${when}: RSS ${rss.toFixed(0)} MB (${parts}); heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB; ${status.traffic?.samples ?? 0} traffic samples; daemon CPU ${cpu.toFixed(0)} s; load ${load()}`,
   );
   if (snapshotDir && snapshot) {
     const before = new Set(await readdir(snapshotDir));
@@ -101,6 +102,27 @@ async function rssParts(pid: number): Promise<string> {
   return `files ${mb(kb.file)}, malloc main arena ${mb(kb.brk)}, anonymous ${mb(kb.anon)}`;
 }
 
+/** CPU time the process has used (user + system), seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The daemon's own stages per runtime change during churn (model, render, plan), p50 / p99 ms, from its log. */
+async function stageFigures(logFile: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const rows: { modelMs: number; renderMs: number; runtimeMs: number }[] = [];
+  for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
+    if (!line.includes('through the runtime API')) continue;
+    const r = JSON.parse(line) as { profile?: { modelMs: number; renderMs: number }; runtimeMs?: number };
+    if (r.profile) rows.push({ modelMs: r.profile.modelMs, renderMs: r.profile.renderMs, runtimeMs: r.runtimeMs ?? 0 });
+  }
+  const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? Number.NaN;
+  const f = (k: keyof (typeof rows)[number]) => `${q(rows.map((r) => r[k]), 0.5).toFixed(0)} / ${q(rows.map((r) => r[k]), 0.99).toFixed(0)} ms`;
+  return `${rows.length} runtime changes: model ${f('modelMs')}, render ${f('renderMs')}, runtime commands ${f('runtimeMs')} (p50 / p99)`;
+}
+
 async function fileSettled(path: string): Promise<boolean> {
   const { stat } = await import('node:fs/promises');
   const a = (await stat(path)).size;
@@ -130,18 +152,30 @@ try {
   await figures(bench, `after start-up (+${values.settle} s)`, minutes === 0);
 
   if (minutes > 0) {
-    const end = Date.now() + minutes * 60_000;
+    const churnStarted = Date.now();
+    const end = churnStarted + minutes * 60_000;
     let nextReport = Date.now() + Number(values.every) * 60_000;
     let changes = 0;
     let domains = 0;
+    // Instances live for 40 changes (10 s at the default pace), so the daemon sees each come and
+    // go; one of the live ones fails its check and passes again meanwhile.
+    const live: MesosTask[] = [];
+    let failing: MesosTask | undefined;
     for (let i = 0; Date.now() < end; i++) {
-      const a = (i >> 2) % apps;
-      const task: MesosTask = { app: `/bench/app${a}`, agent: 'churn', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: ports[a % ports.length]! };
       const step = i % 4;
-      if (step === 0) await registerMesosTask(bench.consul.url, task);
-      else if (step === 1) await setMesosTaskStatus(bench.consul.url, { ...task, status: 'critical' });
-      else if (step === 2) await setMesosTaskStatus(bench.consul.url, { ...task, status: 'passing' });
-      else await deregisterMesosTask(bench.consul.url, task);
+      if (step === 0 || step === 2) {
+        const a = (i * 7919) % apps;
+        const task: MesosTask = { app: `/bench/app${a}`, agent: `churn-${i % 64}`, agentAddress: '127.0.0.1', ip: '127.0.0.2', port: 40000 + (i % 20000) };
+        await registerMesosTask(bench.consul.url, task);
+        live.push(task);
+        if (live.length > 20) await deregisterMesosTask(bench.consul.url, live.shift()!);
+      } else if (step === 1 && live.length > 10) {
+        failing = live[10];
+        await setMesosTaskStatus(bench.consul.url, { ...failing!, status: 'critical' });
+      } else if (step === 3 && failing) {
+        await setMesosTaskStatus(bench.consul.url, { ...failing, status: 'passing' }).catch(() => undefined);
+        failing = undefined;
+      }
       changes++;
       if (i % 20 === 19) {
         const key = `${bench.consul.url}/v1/kv/paas-router/domains/app${domains % 50}-bench`;
@@ -151,7 +185,7 @@ try {
         changes++;
       }
       if (Date.now() >= nextReport) {
-        await figures(bench, `churn, ${Math.round((Date.now() - started) / 60_000)} min since start, ${changes} changes`, false);
+        await figures(bench, `after ${Math.round((Date.now() - churnStarted) / 60_000)} min of churn, ${changes} changes`, false);
         nextReport = Date.now() + Number(values.every) * 60_000;
       }
       await new Promise((r) => setTimeout(r, Number(values['churn-ms'])));
@@ -159,6 +193,7 @@ try {
     // The last changes applied, then the figures.
     await new Promise((r) => setTimeout(r, 10_000));
     await figures(bench, `after ${minutes} min of churn (${changes} changes)`);
+    log(`  the daemon's stages during churn: ${await stageFigures(process.env.BENCH_DAEMON_LOG ?? join(bench.work, 'daemon.log'))}`);
   }
 } finally {
   await bench.stop();
