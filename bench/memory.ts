@@ -119,7 +119,10 @@ async function stageFigures(logFile: string): Promise<string> {
     if (r.profile) rows.push({ modelMs: r.profile.modelMs, renderMs: r.profile.renderMs, runtimeMs: r.runtimeMs ?? 0 });
   }
   const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? Number.NaN;
-  const f = (k: keyof (typeof rows)[number]) => `${q(rows.map((r) => r[k]), 0.5).toFixed(0)} / ${q(rows.map((r) => r[k]), 0.99).toFixed(0)} ms`;
+  const f = (k: keyof (typeof rows)[number]) => {
+    const xs = rows.map((r) => r[k]);
+    return `${q(xs, 0.5).toFixed(0)} / ${q(xs, 0.99).toFixed(0)} ms`;
+  };
   return `${rows.length} runtime changes: model ${f('modelMs')}, render ${f('renderMs')}, runtime commands ${f('runtimeMs')} (p50 / p99)`;
 }
 
