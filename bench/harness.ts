@@ -112,7 +112,14 @@ export async function startBenchConsul(): Promise<Bench['consul']> {
 }
 
 export async function startBench(
-  opts: { fill?: (consul: Bench['consul']) => Promise<void>; logFile?: string; wait?: { min: string; max: string }; spareBackends?: number } = {},
+  opts: {
+    fill?: (consul: Bench['consul']) => Promise<void>;
+    logFile?: string;
+    wait?: { min: string; max: string };
+    spareBackends?: number;
+    /** Node options for the daemon (e.g. --heapsnapshot-signal). */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<Bench> {
   const work = await mkdtemp(join(tmpdir(), 'paas-router-bench-'));
   const consul = await startBenchConsul();
@@ -150,7 +157,9 @@ export async function startBench(
   const configFile = join(work, 'config.yaml');
   await writeFile(configFile, JSON.stringify(raw));
   const log = createWriteStream(opts.logFile ?? join(work, 'daemon.log'));
-  const daemon = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   daemon.stdout!.pipe(log);
   daemon.stderr!.pipe(log);
   return {

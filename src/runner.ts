@@ -346,7 +346,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const applied = await applier.apply(candidate, planned);
     const { modelMs, renderMs, planMs } = this.incremental.profile;
     const report = { ...applied, profile: { modelMs, renderMs, planMs } };
-    this.incremental.afterApply(live, rendered, applier.runningFiles);
+    this.incremental.afterApply(live, rendered, applier.runningFiles, applied.status === 'unchanged');
     this.record(report, model);
     if (tls && this.opts.certificates && SYNC_CERTIFICATES_AFTER.has(report.status)) {
       const result = await syncCertificates(this.opts.certificates, tls.plan, applier, this.opts.log);

@@ -26,8 +26,16 @@ export interface ClaimPass {
   failed: number;
 }
 
+/**
+ * How long a write made is taken as not yet read back: the same write planned again within it
+ * (same key, same check-and-set index) comes from a build older than the write, and is not sent.
+ */
+export const READ_BACK_MS = 60_000;
+
 export class ClaimRecorder {
   private latest: readonly OwnedName[] | undefined;
+  /** Writes made by this recorder, by key: the check-and-set index they were made against, and when. */
+  private readonly made = new Map<string, { cas: number; at: number }>();
   private running: Promise<void> | undefined;
   private again = false;
   private readonly limit: ReturnType<typeof pLimit>;
@@ -61,19 +69,25 @@ export class ClaimRecorder {
   private async loop(): Promise<void> {
     do {
       this.again = false;
-      const writes = planClaimWrites(this.latest ?? [], (this.opts.now ?? Date.now)(), this.opts.graceMs);
-      if (writes.length > 0) await this.pass(writes);
+      const now = (this.opts.now ?? Date.now)();
+      for (const [key, made] of this.made) if (now - made.at >= READ_BACK_MS) this.made.delete(key);
+      // A build that has not read back the last pass's writes asks for them again: at a first
+      // start of 10 000 names, each such build sent 10 000 writes that all lost, one by one.
+      const writes = planClaimWrites(this.latest ?? [], now, this.opts.graceMs).filter((w) => this.made.get(w.key)?.cas !== w.cas);
+      if (writes.length > 0) await this.pass(writes, now);
     } while (this.again);
   }
 
-  private async pass(writes: ClaimWrite[]): Promise<void> {
+  private async pass(writes: ClaimWrite[], now: number): Promise<void> {
     const pass: ClaimPass = { written: 0, lost: 0, failed: 0 };
     const errors: string[] = [];
     const one = async (w: ClaimWrite) => {
       try {
         const ok = w.op === 'put' ? await this.opts.client.kvSetCas(w.key, JSON.stringify(w.value), w.cas) : await this.opts.client.kvDeleteCas(w.key, w.cas);
-        if (ok) pass.written++;
-        else pass.lost++;
+        if (ok) {
+          pass.written++;
+          this.made.set(w.key, { cas: w.cas, at: now });
+        } else pass.lost++;
       } catch (err) {
         pass.failed++;
         if (errors.length < 3) errors.push(`${w.key}: ${errorMessage(err)}`);
@@ -92,6 +106,7 @@ export class ClaimRecorder {
               const ops = batch.map((w) => ({ key: w.key, cas: w.cas, ...(w.op === 'put' ? { value: JSON.stringify(w.value) } : {}) }));
               if (await this.opts.client.kvTransaction(ops)) {
                 pass.written += batch.length;
+                for (const w of batch) this.made.set(w.key, { cas: w.cas, at: now });
                 return;
               }
             } catch (err) {

@@ -358,8 +358,18 @@ export function formatEndpoint(address: string, port: number, what = 'server add
  * SHA-256(`<backend>/<server>`). Stable across renders and reloads, and it does not reveal the
  * instance's address to clients. Runtime `add server` must use the same value.
  */
+/** The path of maintenance.map in `configDir`: one string for every app view, not one each. */
+const maintenanceMapOf = (() => {
+  let last: { dir: string; path: string } | undefined;
+  return (configDir: string): string => {
+    if (last?.dir !== configDir) last = { dir: configDir, path: posix.join(checkPath(configDir, 'configDir'), MAINTENANCE_MAP_FILE) };
+    return last.path;
+  };
+})();
+
 export function serverCookie(backend: string, serverName: string): string {
-  return createHash('sha256').update(`${backend}/${serverName}`).digest('hex').slice(0, 16);
+  // The first 8 bytes in hex: a string of its own (a slice of the whole digest's hex keeps it alive).
+  return createHash('sha256').update(`${backend}/${serverName}`).digest().toString('hex', 0, 8);
 }
 
 /**
@@ -601,7 +611,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
     ...authView(app, what),
     ...tenantView(app, what),
     rateLimit: rateLimitView(app, what, settings),
-    maintenanceMap: posix.join(checkPath(settings.configDir, 'configDir'), MAINTENANCE_MAP_FILE),
+    maintenanceMap: maintenanceMapOf(settings.configDir),
     canaries: [],
     canaryMatch: null,
   };

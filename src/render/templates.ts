@@ -18,6 +18,7 @@ import Handlebars from 'handlebars';
 import { TemplateError, errorMessage } from '../errors.js';
 import type { TemplateData } from './data.js';
 import type { TemplateSource } from './types.js';
+import { ownCopy } from '../util/string-pool.js';
 
 /** Top-level templates every template set must have (output file names). */
 export const REQUIRED_OUTPUTS = ['haproxy.cfg', 'hosts.map'] as const;
@@ -314,14 +315,18 @@ function perItemPartials(env: typeof Handlebars, files: Map<string, Parsed>, par
 
 type PartialFn = (context: unknown, options?: unknown) => string;
 
-/** The partial's output, kept per context object (views are never mutated once built). */
+/**
+ * The partial's output, kept per context object (views are never mutated once built). Kept as
+ * one flat string: Handlebars builds its output by concatenation, and V8 keeps that as a tree of
+ * pieces (60 per app, 19 MB of string nodes at 10 000 apps, for 5 MB of text).
+ */
 function memoizedPartial(compiled: PartialFn): PartialFn {
   const cache = new WeakMap<object, string>();
   return (context, options) => {
     if (typeof context !== 'object' || context === null) return compiled(context, options);
     let out = cache.get(context);
     if (out === undefined) {
-      out = compiled(context, options);
+      out = ownCopy(compiled(context, options));
       cache.set(context, out);
     }
     return out;

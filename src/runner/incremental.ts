@@ -86,8 +86,15 @@ export class IncrementalBuilds {
     return this.applied && this.applied.files === running ? this.applied.build.data.spares.length : undefined;
   }
 
-  /** After an apply: when the applier now holds `files` (the build's candidate), they run `build`. */
-  afterApply(build: LiveBuild, files: RenderedFiles, running: RenderedFiles | undefined): void {
+  /**
+   * After an apply: when the applier now holds `files` (the build's candidate), they run `build`.
+   * `unchanged`: the candidate's bytes are those HAProxy runs (the applier kept its own copy): the
+   * build describes them as well as the one kept, and replaces it, so the model, template data and
+   * views of an older build are not kept alive beside the latest (a second generation at 10 000
+   * apps after every build that changed nothing, e.g. ownership records read back).
+   */
+  afterApply(build: LiveBuild, files: RenderedFiles, running: RenderedFiles | undefined, unchanged = false): void {
     if (running === files) this.applied = { build, files };
+    else if (unchanged && running !== undefined && this.applied?.files === running) this.applied = { build, files: running };
   }
 }

@@ -132,6 +132,11 @@ export class Timeline {
       case 'write-failed':
         this.add('write-failed', [], `the configuration could not be written: ${error}`);
         break;
+      case 'unchanged':
+        // HAProxy runs the same bytes, now described by the latest model: the older one is let go
+        // (at 10 000 apps, a whole model kept beside the latest until the next change).
+        this.model = state.liveModel;
+        break;
       default:
         break;
     }

@@ -7,6 +7,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TrafficRing } from './ring.js';
 import { SHOW_STAT_COMMAND, ShowStatParser, attributeSpares, type SpareOfApp } from './stat.js';
+import { StringPool } from '../util/string-pool.js';
 
 export interface TrafficSamplerOptions {
   runtimeSocket: string;
@@ -36,6 +37,8 @@ export class TrafficSampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly state: SamplerStatus;
+  /** Backend, server and state names of the samples: one string each, not slices of the answers. */
+  private readonly strings = new StringPool();
 
   constructor(private readonly opts: TrafficSamplerOptions) {
     this.ring = new TrafficRing(Math.max(1, Math.ceil(opts.windowMs / opts.intervalMs)));
@@ -80,7 +83,8 @@ export class TrafficSampler {
     try {
       // Parsed as it arrives, a chunk per turn of the event loop: at 10 000 apps the answer is
       // 11 MB, and parsing it whole blocked the daemon for over a second (docs/traffic.md).
-      const parser = new ShowStatParser();
+      this.strings.rotate();
+      const parser = new ShowStatParser(this.strings);
       await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND, (chunk) => parser.push(chunk));
       const sample = attributeSpares(parser.end(), this.opts.spares?.() ?? []);
       for (const _ of this.ring.recordInSteps(now(), sample)) await setImmediate();

@@ -2,6 +2,7 @@
 // server, columns named by the "# pxname,svname,..." header, so new columns in later HAProxy
 // versions never shift what is read. Only backends and servers are kept.
 import { HaproxyAnswerError } from '../errors.js';
+import { StringPool } from '../util/string-pool.js';
 
 /** Counters and gauges of one backend (or `listen` proxy) as HAProxy counts them. */
 export interface BackendStat {
@@ -102,6 +103,12 @@ export class ShowStatParser {
   private readonly backends: BackendStat[] = [];
   private readonly servers: ServerStat[] = [];
 
+  /**
+   * `strings`: where the names and states kept from the answer come from (own copies, not slices
+   * of the answer's chunks); the sampler passes one pool for every sample, so a name is one string.
+   */
+  constructor(private readonly strings: StringPool = new StringPool()) {}
+
   push(chunk: string): void {
     const text = this.rest + chunk;
     let from = 0;
@@ -148,24 +155,25 @@ export class ShowStatParser {
     }
     if (line.startsWith('#')) return;
     const f = this.fields(line);
-    // 1 = backend, 2 = server (0 = frontend, 3 = listener).
+    // 1 = backend, 2 = server (0 = frontend, 3 = listener). Every string kept is the pool's.
+    const own = (s: string) => this.strings.get(s);
     if (f.type === '1') {
       this.backends.push({
-        backend: f.pxname,
+        backend: own(f.pxname),
         requests: f.req_tot ? num(f.req_tot) : num(f.stot),
         responses: { '2xx': num(f.hrsp_2xx), '3xx': num(f.hrsp_3xx), '4xx': num(f.hrsp_4xx), '5xx': num(f.hrsp_5xx) },
         responseMs: num(f.rtime),
         sessions: num(f.scur),
-        status: f.status,
+        status: own(f.status),
         cache: { lookups: num(f.cache_lookups), hits: num(f.cache_hits) },
       });
     } else if (f.type === '2') {
       this.servers.push({
-        backend: f.pxname,
-        server: f.svname,
+        backend: own(f.pxname),
+        server: own(f.svname),
         requests: f.req_tot ? num(f.req_tot) : num(f.stot),
-        status: f.status,
-        check: { status: f.check_status.replace(/^\* /, ''), code: f.check_code ? num(f.check_code) : null, description: f.check_desc },
+        status: own(f.status),
+        check: { status: own(f.check_status.replace(/^\* /, '')), code: f.check_code ? num(f.check_code) : null, description: own(f.check_desc) },
       });
     }
   }
@@ -195,8 +203,8 @@ export class ShowStatParser {
 }
 
 /** A whole `show stat` answer at once (tests, the bench); the sampler streams it instead. */
-export function parseShowStat(csv: string): StatSample {
-  const parser = new ShowStatParser();
+export function parseShowStat(csv: string, strings?: StringPool): StatSample {
+  const parser = new ShowStatParser(strings);
   parser.push(csv);
   return parser.end();
 }

@@ -2,7 +2,7 @@
 // create-if-absent loses), an owner that stops asking is marked idle and released after the grace
 // period on an injected clock, and a pass never repeats a lost write in a loop.
 import t from 'tap';
-import { ClaimRecorder } from '../../src/claims/recorder.js';
+import { ClaimRecorder, READ_BACK_MS } from '../../src/claims/recorder.js';
 import { createLogger } from '../../src/log.js';
 import type { OwnedName } from '../../src/model/types.js';
 import { ConsulClient } from '../../src/sources/consul/client.js';
@@ -67,6 +67,17 @@ t.test('the recorder on a real agent', { skip: consulAgentSkip() }, async (t) =>
   await a.reconcile(many);
   t.equal(client.traffic.requests - before, 2, '70 records in 2 transactions');
   t.same(JSON.parse((await kvGet(consul.url, 'paas-router/claims/hosts/h69.example.org'))!.value), { owner: 'app69' });
+  // A build that has not read the records back yet asks for the same writes: none is sent again
+  // (they would all lose, and a lost transaction goes one write at a time).
+  const sent = client.traffic.requests;
+  const lostAtFirst = a.totals.lost;
+  await a.reconcile(many);
+  t.equal(client.traffic.requests - sent, 0, 'the writes just made are not sent again');
+  t.equal(a.totals.lost, lostAtFirst);
+  now += READ_BACK_MS;
+  await a.reconcile(many);
+  t.ok(client.traffic.requests - sent > 0, 'after READ_BACK_MS without reading them back, they are tried again');
+  t.equal(a.totals.lost - lostAtFirst, 70, 'and lose, the records being there');
   // One of them taken meanwhile: its transaction rolls back, the others are written one by one.
   const taken = Array.from({ length: 5 }, (_, i) => host({ name: `t${i}.example.org`, key: `paas-router/claims/hosts/t${i}.example.org`, owner: 'site' }));
   await b.reconcile([host({ name: 't2.example.org', key: 'paas-router/claims/hosts/t2.example.org', owner: 'evil' })]);

@@ -3,6 +3,8 @@
 // test here; test/e2e/traffic-page.test.ts sees the events of a real dev cluster).
 import t from 'tap';
 import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { buildModel } from '../../src/model/build.js';
 import type { RoutingModel } from '../../src/model/types.js';
 import type { Runner } from '../../src/runner.js';
@@ -115,4 +117,26 @@ t.test('tenant text in an event is clipped: the timeline is in every /status', a
   const [event] = timeline.list();
   t.equal(event!.message.length, MESSAGE_MAX + 1);
   t.match(event!.message, /^rejected maintenance input x+…$/);
+});
+
+t.test('an unchanged apply moves the timeline on to the latest model: the older one is let go', async (t) => {
+  // gc() for this test only: the older model must be collectable once nothing but the timeline saw it.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const runner = Object.assign(new EventEmitter(), { state: initialState(0) }) as unknown as Runner;
+  const timeline = new Timeline({ now: () => 1_000 });
+  timeline.attach(runner);
+  runner.state.liveModel = model({ a: [mc('a', 1)] });
+  runner.emit('applied', { status: 'reloaded', checksum: 'x' });
+  const older = new WeakRef(runner.state.liveModel);
+  // The same bytes from a newer model (e.g. records read back): nothing is an event.
+  runner.state.liveModel = model({ a: [mc('a', 1)] });
+  runner.emit('applied', { status: 'unchanged', checksum: 'x' });
+  t.equal(timeline.list().length, 1);
+  await new Promise((r) => setImmediate(r));
+  gc();
+  t.equal(older.deref(), undefined, 'the model of the reload is not kept once an unchanged apply described the same files');
+  runner.state.liveModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 1 });
+  t.same(timeline.list()[0]?.apps, ['b'], 'the next change names what changed since');
 });
