@@ -47,7 +47,15 @@ function sampleAt(k: number, serverNames: Map<string, string[]>): StatSample {
   for (let i = 0; i < APPS; i++) {
     const backend = `app_${name(i)}`;
     const requests = rate(i) * 5 * k;
-    backends.push({ backend, requests, responses: { '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0 }, responseMs: 10, sessions: 0, status: 'UP', cache: { lookups: 0, hits: 0 } });
+    backends.push({
+      backend,
+      requests,
+      responses: { '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0 },
+      responseMs: 10,
+      sessions: 0,
+      status: 'UP',
+      cache: { lookups: 0, hits: 0 },
+    });
     for (const server of serverNames.get(backend) ?? [])
       servers.push({ backend, server, requests: requests / 2, status: 'UP', check: { status: 'L7OK', code: 200, description: 'Layer7 check passed' } });
   }
