@@ -1,9 +1,11 @@
 // consul-template's quiescence: every trigger pushes the run back by `minMs`, but never past `maxMs`
 // after the first pending trigger. A trigger during a run schedules exactly one more run.
-// Leading edge (`leading`): a trigger after at least `minMs` of quiet runs at once, marked as such;
-// a run that answers 'wait' (its change needs a reload) is scheduled again the usual way, so
-// `minMs`/`maxMs` keep coalescing whatever needs a reload. A burst still coalesces: triggers during
-// a run, or soon after one, wait as before.
+// Leading edge (`leading`): a trigger that comes at least `minMs` after the trigger before it (the
+// first of a burst) runs at once, marked as such, even right after a long run; a run that answers
+// 'wait' (its change needs a reload) is scheduled again the usual way, so `minMs`/`maxMs` keep
+// coalescing whatever needs a reload. A burst still coalesces: triggers within `minMs` of one
+// another wait as before, and triggers during a run make one more run (at once if they stopped
+// `minMs` before the run ended).
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 export interface QuiescenceOptions {
@@ -23,8 +25,8 @@ export class Quiescence {
   private running = false;
   private dirty = false;
   private idle: Promise<void> = Promise.resolve();
-  /** When the last run ended (leading edge: quiet since then?). */
-  private lastEndedAt = -Infinity;
+  /** When the last trigger came (leading edge: the first of a burst comes minMs after the one before). */
+  private lastTriggerAt = -Infinity;
   private readonly clock: Clock;
 
   constructor(private readonly opts: QuiescenceOptions) {
@@ -32,13 +34,20 @@ export class Quiescence {
   }
 
   trigger(): void {
+    const now = this.clock.now();
+    const quietFor = now - this.lastTriggerAt;
+    this.lastTriggerAt = now;
     if (this.running) {
       this.dirty = true;
       return;
     }
-    const now = this.clock.now();
-    if (this.opts.leading && this.timer === undefined && now - this.lastEndedAt >= this.opts.minMs) {
-      this.firstPendingAt = now;
+    this.request(quietFor);
+  }
+
+  /** A run is wanted; `quietFor`: how long no trigger came before the one that wants it. */
+  private request(quietFor: number): void {
+    if (this.opts.leading && this.timer === undefined && quietFor >= this.opts.minMs) {
+      this.firstPendingAt = this.clock.now();
       this.fire(true);
       return;
     }
@@ -66,7 +75,6 @@ export class Quiescence {
       .catch((err) => this.opts.onError(err))
       .then((answer) => {
         this.running = false;
-        this.lastEndedAt = this.clock.now();
         if (answer === 'wait') {
           // The usual schedule, counted from the trigger that led: as if it had not run.
           this.firstPendingAt = pendingSince;
@@ -74,7 +82,7 @@ export class Quiescence {
           this.schedule();
         } else if (this.dirty) {
           this.dirty = false;
-          this.trigger();
+          this.request(this.clock.now() - this.lastTriggerAt);
         }
       });
   }

@@ -140,6 +140,53 @@ t.test('leading edge: a trigger soon after a run waits wait.min (not leading)', 
   );
 });
 
+t.test('leading edge: quiet is counted from the trigger before, so a change right after a long run goes at once', async (t) => {
+  // Runs take 100 ms (a build at 10 000 apps). Changes 110 ms apart each start a burst of their own.
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
+    runs.push({ at: clock.now(), leading });
+    await new Promise<void>((r) => clock.setTimeout(r, 100));
+  });
+  const start = clock.now();
+  q.trigger();
+  await clock.advance(110);
+  q.trigger(); // 10 ms after the first run ended, 110 ms after the trigger before it
+  await clock.advance(500);
+  t.same(
+    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
+    [
+      { at: 0, leading: true },
+      { at: 110, leading: true },
+    ],
+  );
+});
+
+t.test('leading edge: triggers during a run make one more run, at once when they stopped wait.min before it ended', async (t) => {
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
+    runs.push({ at: clock.now(), leading });
+    await new Promise<void>((r) => clock.setTimeout(r, 100));
+  });
+  const start = clock.now();
+  q.trigger();
+  await clock.advance(20);
+  q.trigger(); // during the run, 80 ms before it ends: the follow-up goes as soon as it ends
+  await clock.advance(180);
+  q.trigger(); // +200, during the second run (100..200 ends at 200: this one comes as it ends)
+  await clock.advance(90);
+  q.trigger(); // +290, during the third run, 10 ms before it ends: a burst, so wait.min after it
+  await clock.advance(1000);
+  t.same(
+    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
+    [
+      { at: 0, leading: true },
+      { at: 100, leading: true },
+      { at: 200, leading: true },
+      { at: 350, leading: false },
+    ],
+  );
+});
+
 t.test("leading edge: a run answering 'wait' (needs a reload) runs again on the usual schedule", async (t) => {
   const runs: { at: number; leading: boolean }[] = [];
   const { q, clock } = leadingQuiescence(50, 120, async (leading) => {
