@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { HaproxyUnreachableError, RouterError, WriteFailedError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CERTS_DIR, CRT_LIST_FILE, isCertificateFile } from '../render/certificates.js';
-import { SERVER_STATE_FILE } from '../render/data.js';
+import { SERVER_STATE_FILE } from '../render/views.js';
 import type { RenderedFiles } from '../render/types.js';
 import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './files.js';
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';

@@ -16,7 +16,6 @@ import { posix } from 'node:path';
 import { BACKEND_PREFIX } from '../model/backend.js';
 import type { AppRoute, HostRoute, RoutingModel, ServerRoute } from '../model/types.js';
 
-export { BACKEND_PREFIX };
 import type { RenderSettings } from './types.js';
 import {
   fail,
@@ -64,33 +63,6 @@ import {
   edgeAppView,
   edgeView,
 } from './feature-views.js';
-export {
-  DEFAULT_BACKEND,
-  SPARE_PREFIX,
-  MAX_SPARE_BACKENDS,
-  DEFAULT_MAXCONN,
-  HOSTS_MAP_FILE,
-  MAINTENANCE_MAP_FILE,
-  SERVER_STATE_FILE,
-  REDIRECT_HOSTS_PER_RULE,
-  DEFAULT_STATS_BIND_ADDRESS,
-  TRUSTED_PROXIES_PER_ACL,
-  DEFAULT_SSL_MIN_VER,
-} from './views.js';
-export type {
-  ServerView,
-  AppView,
-  CacheView,
-  RateLimitView,
-  PathRouteView,
-  HostView,
-  SettingsView,
-  TemplateData,
-  EdgeView,
-  TemplateDataMemo,
-} from './views.js';
-export { formatBind, formatEndpoint, serverCookie, escapeConfigWord } from './haproxy-syntax.js';
-export { MAX_CACHE_NAME, CACHE_MAX_AGE_SECONDS, CACHE_MAX_OBJECT_BYTES, cacheName, CANARY_PREFIX, PEERS_SECTION, USERLIST_PREFIX } from './feature-views.js';
 
 /** The path of maintenance.map in `configDir`: one string for every app view, not one each. */
 const maintenanceMapOf = (() => {

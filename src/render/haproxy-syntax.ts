@@ -6,7 +6,6 @@ import { isIP } from 'node:net';
 import { posix } from 'node:path';
 
 import { TemplateError } from '../errors.js';
-import { BACKEND_PREFIX } from '../model/backend.js';
 
 export function fail(message: string): never {
   throw new TemplateError(`cannot render: ${message}`);

@@ -7,7 +7,7 @@
 // New templates or settings start over.
 import { isDeepStrictEqual } from 'node:util';
 import type { AppRoute, HostRoute } from '../model/types.js';
-import type { AppView, HostView, TemplateData, TemplateDataMemo } from './data.js';
+import type { AppView, HostView, TemplateData, TemplateDataMemo } from './views.js';
 import type { CompiledTemplate, CompiledTemplates } from './templates.js';
 import type { RenderSettings } from './types.js';
 

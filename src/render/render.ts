@@ -2,7 +2,8 @@
 // clock: the same inputs always give the same bytes, so "did anything change?" is a byte compare.
 import { TemplateError, errorMessage } from '../errors.js';
 import type { RoutingModel } from '../model/types.js';
-import { MAINTENANCE_MAP_FILE, buildTemplateData, type TemplateData } from './data.js';
+import { MAINTENANCE_MAP_FILE, type TemplateData } from './views.js';
+import { buildTemplateData } from './data.js';
 import { RenderCache } from './incremental.js';
 import type { CompiledTemplates } from './templates.js';
 import type { RenderedFiles, RenderSettings } from './types.js';

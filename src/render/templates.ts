@@ -16,7 +16,7 @@
 import Handlebars from 'handlebars';
 
 import { TemplateError, errorMessage } from '../errors.js';
-import type { TemplateData } from './data.js';
+import type { TemplateData } from './views.js';
 import type { TemplateSource } from './types.js';
 import { ownCopy } from '../util/string-pool.js';
 

@@ -1,6 +1,5 @@
 // The views the templates see (one per app, host, path route; the edge; the whole template
 // data) and the names and files the rendered configuration uses. Types and constants only.
-import { BACKEND_PREFIX } from '../model/backend.js';
 import type { AppMode, AppRoute, HostRoute } from '../model/types.js';
 
 import type { RenderSettings } from './types.js';

@@ -7,7 +7,7 @@ import { planFromData, type SpareUse } from '../apply/runtime/model-plan.js';
 import { buildModel } from '../model/build.js';
 import { ModelMemo } from '../model/incremental.js';
 import type { ModelInput, RoutingModel } from '../model/types.js';
-import type { TemplateData } from '../render/data.js';
+import type { TemplateData } from '../render/views.js';
 import { RenderCache } from '../render/incremental.js';
 import { renderFiles } from '../render/render.js';
 import type { CompiledTemplates } from '../render/templates.js';

@@ -11,7 +11,7 @@ import type { ServiceInstance } from '../../src/sources/types.js';
 import { RenderCache } from '../../src/render/incremental.js';
 import { renderFiles } from '../../src/render/render.js';
 import { compileTemplates } from '../../src/render/templates.js';
-import type { TemplateData } from '../../src/render/data.js';
+import type { TemplateData } from '../../src/render/views.js';
 import { readTemplateSource } from '../../src/sources/files/templates-source.js';
 import { HASHES } from '../helpers/auth-hashes.js';
 import { mc, settings as modelSettings } from '../model/helpers.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deregisterMesosTask, registerMesosTask, type MesosTask } from '../../dev/consul/mesos.js';
 import { checksumOf } from '../../src/apply/applier.js';
-import { MAINTENANCE_MAP_FILE } from '../../src/render/data.js';
+import { MAINTENANCE_MAP_FILE } from '../../src/render/views.js';
 import { eventually } from '../helpers/net.js';
 import {
   applyStatusIn,

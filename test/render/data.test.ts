@@ -3,7 +3,9 @@
 import t from 'tap';
 
 import type { AppRoute, RoutingModel } from '../../src/model/types.js';
-import { REDIRECT_HOSTS_PER_RULE, buildTemplateData, escapeConfigWord, formatBind, formatEndpoint, serverCookie } from '../../src/render/data.js';
+import { REDIRECT_HOSTS_PER_RULE } from '../../src/render/views.js';
+import { buildTemplateData } from '../../src/render/data.js';
+import { escapeConfigWord, formatBind, formatEndpoint, serverCookie } from '../../src/render/haproxy-syntax.js';
 import type { RenderSettings } from '../../src/render/types.js';
 import { httpApp, model as modelOf, settings } from './fixtures.js';
 

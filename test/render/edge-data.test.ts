@@ -2,7 +2,8 @@
 // refuse a value HAProxy would read differently.
 import t from 'tap';
 import type { AppRoute } from '../../src/model/types.js';
-import { TRUSTED_PROXIES_PER_ACL, buildTemplateData } from '../../src/render/data.js';
+import { TRUSTED_PROXIES_PER_ACL } from '../../src/render/views.js';
+import { buildTemplateData } from '../../src/render/data.js';
 import { httpApp, model, server, settings, tcpApp } from './fixtures.js';
 
 const web = (extra: Partial<AppRoute> = {}) => httpApp('web', [server('10.0.0.1', 31000)], extra);

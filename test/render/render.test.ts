@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 
 import type { RoutingModel } from '../../src/model/types.js';
-import { serverCookie } from '../../src/render/data.js';
+import { serverCookie } from '../../src/render/haproxy-syntax.js';
 import { renderFiles } from '../../src/render/render.js';
 import { compileTemplates } from '../../src/render/templates.js';
 import type { RenderSettings } from '../../src/render/types.js';

@@ -6,7 +6,7 @@
 // changed: settings, an app's own settings, the set of apps, the section of an app beyond its
 // server lines.
 import { isDeepStrictEqual } from 'node:util';
-import { MAINTENANCE_MAP_FILE, type AppView, type HostView, type TemplateData } from '../../render/data.js';
+import { MAINTENANCE_MAP_FILE, type AppView, type HostView, type TemplateData } from '../../render/views.js';
 import type { CompiledTemplates } from '../../render/templates.js';
 import type { DesiredState } from './execute.js';
 import { parseConfig, type ServerLine } from './parse.js';

@@ -4,7 +4,7 @@
 // the runtime API and what its state is checked against: the model stays pure, the assignment
 // lives with the applier (it knows when a reload has consolidated them).
 import { BACKEND_PREFIX } from '../../model/backend.js';
-import { MAINTENANCE_MAP_FILE, SPARE_PREFIX } from '../../render/data.js';
+import { MAINTENANCE_MAP_FILE, SPARE_PREFIX } from '../../render/views.js';
 import type { DesiredState } from './execute.js';
 import type { SpareClaim } from './model-plan.js';
 import type { RuntimeOp } from './plan.js';

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { planFromData } from '../../../src/apply/runtime/model-plan.js';
 import { planRuntime, type RuntimeOp } from '../../../src/apply/runtime/plan.js';
 import { buildModel } from '../../../src/model/build.js';
-import type { TemplateData } from '../../../src/render/data.js';
+import type { TemplateData } from '../../../src/render/views.js';
 import { ModelMemo } from '../../../src/model/incremental.js';
 import type { ModelInput, RoutingModel } from '../../../src/model/types.js';
 import { RenderCache } from '../../../src/render/incremental.js';
