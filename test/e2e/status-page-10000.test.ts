@@ -5,20 +5,13 @@
 // to the daemon, which searches all 10 000) and their detail view, and the phone layout. Every
 // wait is on a state of the page (data-loaded, data-busy, data-q), never on time.
 import t from 'tap';
-import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../../dev/chromium.js';
-import { createLogger } from '../../src/log.js';
 import { buildModel } from '../../src/model/build.js';
 import { settings } from '../model/helpers.js';
-import type { Runner } from '../../src/runner.js';
-import { RouterMetrics } from '../../src/server/metrics.js';
-import { StatusServer } from '../../src/server/server.js';
-import { initialState } from '../../src/state.js';
-import { TrafficRing } from '../../src/traffic/ring.js';
-import type { SamplerStatus } from '../../src/traffic/sampler.js';
 import type { StatSample } from '../../src/traffic/stat.js';
+import { serveBuiltState } from '../helpers/built-state-server.js';
 import { ARTIFACTS, cardsInOrder, filterBy, overflow, PHONE, pageOpener, settled } from '../helpers/page.js';
 
 const APPS = 10_000;
@@ -73,41 +66,7 @@ t.test(`${APPS} apps on built state: paging, the filter beyond the first page, a
     settings,
   });
   t.equal(model.apps.length, APPS);
-  const now = Date.now();
-  const state = initialState(now - 60_000);
-  const synced = { state: 'ok' as const, lastSyncAt: now - 1000 };
-  state.sources = {
-    'consul-catalog': { name: 'consul-catalog', ...synced },
-    'consul-domains': { name: 'consul-domains', ...synced },
-    templates: { name: 'templates', ...synced },
-  };
-  state.builtModel = model;
-  state.liveModel = model;
-  state.lastApply = { status: 'reloaded', checksum: 'a'.repeat(64), at: now - 30_000 };
-  state.runningChecksum = 'a'.repeat(64);
-
-  const ring = new TrafficRing(12);
-  const serverNames = new Map(model.apps.map((a) => [a.backend, a.servers.map((s) => s.name)]));
-  for (let k = 0; k < 3; k++) ring.record(now - (2 - k) * 5000, sampleAt(k, serverNames));
-  const status: SamplerStatus = { intervalMs: 5000, windowMs: 60_000, lastSampleAt: now, samples: 3, failures: 0, lastError: undefined, lastSampleMs: 1 };
-  const runner = Object.assign(new EventEmitter(), { state }) as unknown as Runner;
-  const server = new StatusServer({
-    listen: { host: '127.0.0.1', port: 0 },
-    runner,
-    metrics: new RouterMetrics(),
-    info: {
-      version: 'test',
-      pid: process.pid,
-      cluster: 'production',
-      clusterDomain: 'production.mozilla.community',
-      configDir: '/tmp',
-      consulAddress: 'http://127.0.0.1:8500',
-    },
-    log: createLogger('silent'),
-    traffic: { ring, status },
-  });
-  await server.start();
-  t.teardown(() => server.stop());
+  const server = await serveBuiltState(t, model, sampleAt);
   const open = await pageOpener(browser, `${server.url}/`);
 
   await t.test('paging: 200 cards of 10 000, then 200 more, in order', async (t) => {
