@@ -72,6 +72,9 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
   const { work, configDir, masterSocket, port } = ws;
   const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
   const body = async () => (await requestThrough(port, 'a.example.org')).body;
+  // After a refused reload HAProxy resumes the running workers' listeners (paused while the new
+  // process retried its binds): on a loaded machine a request can come before they are resumed.
+  const servedAgain = (version: string) => eventually(`${version} served by the running workers`, async () => (await body()) === version);
 
   await t.test('HAProxy not running yet: the files are written and the reload is pending', async (t) => {
     const r = await applier.apply(candidate('v1', port));
@@ -123,7 +126,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     else t.match(r.error?.message, /show proc counts a failed reload/);
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v2/, 'disk holds what HAProxy runs');
     t.notMatch(await readFile(join(configDir, 'haproxy.cfg'), 'utf8'), /clash/);
-    t.equal(await body(), 'v2', 'the running workers kept serving');
+    t.ok(await servedAgain('v2'), 'the running workers kept serving');
     const after = await applier.apply(candidate('v5', port));
     t.equal(after.status, 'reloaded', 'the next good candidate applies');
     await eventually('v5 served', async () => (await body()) === 'v5');
@@ -161,7 +164,7 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     t.equal(r.status, 'reload-failed');
     t.match(r.error?.message, /could NOT be put back on disk \(cannot write the configuration: EIO \(injected\)\)/);
     t.notMatch(r.error?.message, /were put back/);
-    t.equal(await body(), 'v5', 'the running workers kept serving');
+    t.ok(await servedAgain('v5'), 'the running workers kept serving');
     const fixed = new Applier({ configDir, bin: 'haproxy', masterSocket, reloadTimeoutMs: 10_000, log });
     t.equal((await fixed.apply(candidate('v8', port))).status, 'reloaded', 'the next good candidate repairs the disk');
   });
