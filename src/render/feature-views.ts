@@ -76,9 +76,9 @@ export function tenantView(app: AppRoute, what: string): Pick<AppView, 'compress
 /** Prefix of the backend of a group member's canary (`canary_<member>`): never an app's or a spare's. */
 export const CANARY_PREFIX = 'canary_';
 
-export const CANARY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const CANARY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-export const CANARY_VALUE = /^[A-Za-z0-9._~-]{1,64}$/;
+const CANARY_VALUE = /^[A-Za-z0-9._~-]{1,64}$/;
 
 /** The canary backends of a group's view: the group's section with one member's servers each. */
 export function canaryViews(app: AppRoute, view: AppView, what: string): AppView[] {
@@ -135,9 +135,9 @@ export function peersView(settings: RenderSettings): TemplateData['peers'] {
 export const USERLIST_PREFIX = 'auth_';
 
 // A crypt hash: the scheme's alphabet, `$` separators, `rounds=`; nothing HAProxy's parser treats specially.
-export const CRYPT_HASH = /^\$[A-Za-z0-9./$=,]+$/;
+const CRYPT_HASH = /^\$[A-Za-z0-9./$=,]+$/;
 
-export const AUTH_UNAVAILABLE: Record<AuthFailure, string> = {
+const AUTH_UNAVAILABLE: Record<AuthFailure, string> = {
   'no-vault': 'Authentication is not configured for this app: the router has no Vault to read its users from.',
   'no-entry': 'Authentication is not configured for this app: it has no users yet.',
   invalid: 'Authentication is not configured for this app: its list of users is invalid.',

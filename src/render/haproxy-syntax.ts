@@ -31,7 +31,7 @@ export const BALANCE = /^[a-z][a-z0-9_(),.-]*( [a-z0-9_(),.-]+)*$/;
 // (not interpreted by http-check, but kept out so the value means the same everywhere).
 export const HTTP_PATH = /^\/[!$%&()*+,\-./0-9:;<=>?@A-Z[\]^_`a-z{|}~]*$/;
 
-export const ABSOLUTE_PATH = /^\/[A-Za-z0-9_./-]*$/;
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9_./-]*$/;
 
 export function checkPort(port: unknown, what: string): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -54,7 +54,7 @@ export function checkPath(value: unknown, what: string): string {
 }
 
 /** Strip the brackets of `[::1]`. */
-export function unbracket(address: string): string {
+function unbracket(address: string): string {
   return address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
 }
 
