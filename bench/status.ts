@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { buildModel } from '../src/model/build.js';
 import { startStatusServerOn } from './status-server.js';
 import { initialState } from '../src/state.js';
+import { deploymentOf } from '../test/helpers/deployment.js';
 
 const { values } = parseArgs({
   options: {
@@ -68,12 +69,11 @@ const model = buildModel({
   },
 });
 log(`${model.apps.length} apps, ${model.hosts.length} hosts, ${model.rejections.length} rejected inputs`);
-const state = initialState(Date.now());
+const deployment = deploymentOf(model);
+const state = initialState(Date.now(), () => deployment);
 for (const source of ['consul-catalog', 'consul-domains', 'templates']) state.sources[source] = { name: source, state: 'ok', lastSyncAt: Date.now() };
 state.builtModel = model;
-state.liveModel = model;
 state.lastApply = { status: 'reloaded', checksum: 'a'.repeat(64), at: Date.now() };
-state.runningChecksum = 'a'.repeat(64);
 const server = await startStatusServerOn(state);
 const med = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const path of values.paths.split(',')) {

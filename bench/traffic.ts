@@ -29,6 +29,7 @@ import { createLogger } from '../src/log.js';
 import { buildModel } from '../src/model/build.js';
 import { startStatusServerOn } from './status-server.js';
 import { initialState } from '../src/state.js';
+import { deploymentOf } from '../test/helpers/deployment.js';
 import type { SamplerStatus } from '../src/traffic/sampler.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { TrafficRing } from '../src/traffic/ring.js';
@@ -320,9 +321,9 @@ async function builtPageFigures(browser: Browser, apps: number, runs: number): P
       reservedPorts: [80, 443],
     },
   });
-  const state = initialState(Date.now());
+  const deployment = deploymentOf(model);
+  const state = initialState(Date.now(), () => deployment);
   state.builtModel = model;
-  state.liveModel = model;
   const ring = new TrafficRing(180);
   const now = Date.now();
   for (let k = 0; k < 3; k++) {
@@ -362,7 +363,7 @@ async function pageFigures(apps: number, runs: number): Promise<void> {
     );
     await until(
       'routed',
-      () => cluster.daemon.runner.state.liveModel?.apps.length === apps && cluster.daemon.runner.state.lastApply?.status !== 'haproxy-unreachable',
+      () => cluster.daemon.runner.state.deployment?.model?.apps.length === apps && cluster.daemon.runner.state.lastApply?.status !== 'haproxy-unreachable',
       300_000,
       100,
     );

@@ -285,7 +285,7 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   const deadline = Date.now() + timeoutMs;
   const { runner } = cluster.daemon;
   while (Date.now() < deadline) {
-    const model = runner.state.liveModel;
+    const model = runner.state.deployment?.model;
     const served = model && model.apps.length > 0 && runner.state.lastApply?.status !== 'haproxy-unreachable';
     if (served) {
       const first = model.hosts[0];
@@ -312,7 +312,7 @@ export async function runDevCluster(opts: {
   try {
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
-    const model = cluster.daemon.runner.state.liveModel!;
+    const model = cluster.daemon.runner.state.deployment!.model!;
     const consulKind =
       cluster.consul.kind === 'agent'
         ? `real Consul agent (${CONSUL_AGENT_BIN}, consul agent -dev)`

@@ -287,8 +287,8 @@ function startTraffic(config: Config, log: Logger, runner: Runner, applier: Appl
     runtimeSocket: config.haproxy.runtimeSocket,
     intervalMs: config.traffic.intervalMs,
     windowMs: config.traffic.windowMs,
-    // The applier owns which spare serves which app (known from the start: rebuilt at adoption).
-    spares: () => applier.appsOnSpares,
+    // The applier's deployment says which spare serves which app (known from the start: rebuilt at adoption).
+    spares: () => applier.deployment?.spares.list() ?? [],
     log,
   });
   registerTrafficMetrics(metrics.registry, { state: () => runner.state, traffic: () => traffic }, config.metrics.perApp);

@@ -4,7 +4,8 @@
 // runner/: quiescence, the never-shrink guard, port probes, certificates, the retry loop.
 import { EventEmitter } from 'node:events';
 import type { RunnerEvents } from './runner/events.js';
-import { MAIN_CONFIG, checksumOf, type Applier, type ApplyReport, type Candidate } from './apply/applier.js';
+import { MAIN_CONFIG, checksumOf, type Applied, type Applier, type ApplyReport } from './apply/applier.js';
+import type { Candidate, Deployment } from './apply/deployment.js';
 import type { CertificateRuntime } from './apply/runtime/certificates.js';
 import { errorCode, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
@@ -16,7 +17,7 @@ import { candidateFiles, modelInputOf, renderCandidate, type CandidateInputs } f
 import { syncCertificates, type TlsBuild } from './runner/certificate-sync.js';
 import type { ClaimRecorder } from './claims/recorder.js';
 import { ShrinkGuard } from './runner/guard.js';
-import { IncrementalBuilds, type LiveBuild } from './runner/incremental.js';
+import { IncrementalBuilds, runningCounts, runningPorts, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
 import { logSpareClaims, recordApply } from './runner/record.js';
@@ -96,7 +97,8 @@ interface Latest {
 const SYNC_CERTIFICATES_AFTER = new Set<ApplyReport['status']>(['unchanged', 'runtime', 'reloaded']);
 
 export class Runner extends EventEmitter<RunnerEvents> {
-  readonly state: RouterState = initialState(Date.now());
+  /** What the daemon knows; what HAProxy runs is read from the applier (it owns that record). */
+  readonly state: RouterState = initialState(Date.now(), () => this.opts.applier.deployment);
   private readonly latest: Latest = {};
   private readonly quiescence: Quiescence;
   private readonly guard: ShrinkGuard | undefined;
@@ -109,7 +111,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
    */
   private haproxyTurn: Promise<void> = Promise.resolve();
   private retryQueued = false;
-  /** Model memo, render cache and the running build: a change costs what changed. */
+  /** Model memo and render cache: a change costs what changed. */
   readonly incremental = new IncrementalBuilds();
   /** The last build left out tcp apps whose port another process holds: probe again later. */
   private busyPortsLeftOut = false;
@@ -285,10 +287,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** The model, the files and the rendered live directory; undefined (reported) when the build fails. */
   private async buildCandidate(templates: CompiledTemplates, inputs: CandidateInputs): Promise<Built | undefined> {
     const { applier, configDir } = this.opts;
+    const running = applier.deployment;
     try {
       const probed = await withoutBusyPorts(
         this.incremental.model(modelInputOf(inputs, this.opts.modelSettings)),
-        this.incremental.runningPorts(applier.runningFiles) ?? applier.runningFiles?.[MAIN_CONFIG] ?? '',
+        runningPorts(running) ?? running?.files[MAIN_CONFIG] ?? '',
         this.opts.renderSettings.bindAddress,
       );
       const model = probed.model;
@@ -322,13 +325,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** What a successful build tells before anything is applied: TLS, new rejections, the records. */
-  private noteBuilt({ model, tls }: Built): void {
+  private noteBuilt({ model, tls, rendered }: Built): void {
     if (tls) {
       logTlsChanges(this.opts.log, this.tlsStatus, tls.status);
       this.state.tls = this.tlsStatus = tls.status;
     }
     this.logRejectionChanges(this.state.builtModel, model);
     this.state.builtModel = model;
+    this.state.builtChecksum = checksumOf(rendered);
     // Off the latency path: the records follow the build (the next build reads them back).
     if (model.owners && this.claimsWritable()) void this.opts.claimRecorder?.reconcile(model.owners);
     this.state.lastBuildError = undefined;
@@ -337,20 +341,20 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** The plan, the never-shrink guard, the apply, its record, then the certificates HAProxy needs. */
   private async applyBuilt({ model, tls, candidate, rendered, live }: Built, leading: boolean): Promise<'wait' | undefined> {
     const { applier } = this.opts;
+    const running = applier.deployment;
     // A held change touches nothing: not even the certificate files.
-    const planned = this.incremental.plan(live, applier.runningFiles, applier.spareUse);
+    const planned = this.incremental.plan(live, running);
     // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
     if (leading && planned?.plan.kind !== 'runtime') return 'wait';
-    const counts = { before: this.incremental.runningCounts(applier.runningFiles), after: live.counts };
-    if (this.guard && !this.guard.passes(applier.runningFiles, rendered, checksumOf(rendered), counts)) return;
-    const applied = await applier.apply(candidate, planned);
+    const counts = { before: runningCounts(running), after: live.counts };
+    if (this.guard && !this.guard.passes(running?.files, rendered, checksumOf(rendered), counts)) return;
+    const applied = await applier.apply(candidate, { planned, built: { model, data: live.data, templates: live.templates } });
     const { modelMs, renderMs, planMs } = this.incremental.profile;
-    const report = { ...applied, profile: { modelMs, renderMs, planMs } };
-    this.incremental.afterApply(live, rendered, applier.runningFiles, applied.status === 'unchanged');
-    this.record(report, model);
-    if (tls && this.opts.certificates && SYNC_CERTIFICATES_AFTER.has(report.status)) {
+    this.record({ ...applied, profile: { modelMs, renderMs, planMs } }, running);
+    if (tls && this.opts.certificates && SYNC_CERTIFICATES_AFTER.has(applied.status)) {
+      const before = applier.deployment;
       const result = await syncCertificates(this.opts.certificates, tls.plan, applier, this.opts.log);
-      if (result.reload) this.record(result.reload, this.state.liveModel);
+      if (result.reload) this.record(result.reload, before);
       this.emit('certificates', result.sync);
     }
   }
@@ -366,17 +370,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   private async retry(): Promise<void> {
     const { applier } = this.opts;
+    const before = applier.deployment;
     await retryOnce({
       applier,
       rebuildWanted: () => this.state.lastApply?.status === 'write-failed' || this.busyPortsLeftOut,
       rebuild: () => this.quiescence.trigger(),
-      haproxyGone: (report) => {
-        // HAProxy runs nothing now: no running checksum until it has loaded the files again.
-        this.state.runningChecksum = undefined;
-        this.record(report, this.state.liveModel);
-      },
+      // HAProxy runs nothing now: the deployment says so (not loaded) until it has loaded the files again.
+      haproxyGone: (report) => this.record(report, before),
       // The reload loads the good files, not the latest build (which may be a refused candidate).
-      reloaded: (report) => this.record(report, this.state.liveModel),
+      reloaded: (report) => this.record(report, before),
     });
   }
 
@@ -385,10 +387,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
    * haproxy.spare_settle with no change applied (quiet): every applied change starts the wait again.
    */
   private armSpareSettle(restart: boolean): void {
-    if (this.settleTimer !== undefined && !restart && this.opts.applier.appsOnSpares.length > 0) return;
+    const onSpares = this.opts.applier.deployment?.spares.size ?? 0;
+    if (this.settleTimer !== undefined && !restart && onSpares > 0) return;
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
-    if (this.stopped || this.opts.applier.appsOnSpares.length === 0) return;
+    if (this.stopped || onSpares === 0) return;
     this.settleTimer = setTimeout(() => {
       this.settleTimer = undefined;
       this.consolidateSpares().catch((err) =>
@@ -401,8 +404,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** Gives the apps on spare backends their own now (one validated reload); nothing when none is on a spare. */
   consolidateSpares(): Promise<void> {
     return this.exclusive(async () => {
+      const before = this.opts.applier.deployment;
       const report = await this.opts.applier.consolidateSpares();
-      if (report) this.record(report, this.state.liveModel);
+      if (report) this.record(report, before);
     });
   }
 
@@ -415,11 +419,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
     return turn;
   }
 
-  private record(report: ApplyReport, model: RoutingModel | undefined): void {
-    recordApply(this.state, this.opts.log, report, model, this.opts.applier.runningChecksum);
-    const apps = this.opts.applier.appsOnSpares;
-    const total = this.incremental.runningSpares(this.opts.applier.runningFiles);
-    this.state.spares = { total: total ?? this.state.spares?.total ?? 0, apps };
+  /**
+   * What an apply, reload or retry did, over `before` (the deployment that ran before it). The
+   * record HAProxy runs afterwards comes with the report; the report is kept and emitted without it.
+   */
+  private record({ deployment, ...report }: Applied, before: Deployment | undefined): void {
+    recordApply(this.state, this.opts.log, report, before?.model, deployment?.model);
     logSpareClaims(this.opts.log, report.spares ?? []);
     // Only a change restarts the wait: a build that changed nothing (a Vault refresh) is quiet.
     this.armSpareSettle(report.status === 'runtime' || report.status === 'reloaded');

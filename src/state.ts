@@ -1,6 +1,6 @@
 // What the daemon knows about itself: read by logs, the status page, /status, /healthz and metrics.
 import type { ApplyReport } from './apply/applier.js';
-import type { AppOnSpare } from './apply/runtime/spares.js';
+import type { Deployment } from './apply/deployment.js';
 import type { AcmeView } from './acme/view.js';
 import type { TlsStatus } from './render/certificates.js';
 import type { RoutingModel } from './model/types.js';
@@ -26,11 +26,14 @@ export interface RouterState {
   sources: Record<string, SourceStatus>;
   /** The model of the last build that rendered, whether or not it was applied (it may be held or refused). */
   builtModel?: RoutingModel;
+  /** The checksum of that build's files: the changes are pending while HAProxy runs others. */
+  builtChecksum?: string;
   /**
-   * The model of the live files: validated and on disk, what HAProxy runs (or loads when it
-   * answers again, after `haproxy-unreachable`).
+   * What HAProxy runs (or loads when it answers again, after `haproxy-unreachable`): the files,
+   * their model and checksum, the apps on spare backends. Read from the applier, which owns it;
+   * nothing keeps a copy.
    */
-  liveModel?: RoutingModel;
+  readonly deployment?: Deployment;
   lastApply?: ApplyReport & { at: number };
   lastReloadAt?: number;
   /** When a change was last applied through HAProxy's runtime API (no reload). */
@@ -44,14 +47,8 @@ export interface RouterState {
   tls?: TlsStatus;
   /** Duration of the last successful render of the candidate files, ms. */
   lastRenderMs?: number;
-  runningChecksum?: string;
   /** The first read of the Consul catalog: services read of those listed (absent until the list is read). */
   startup?: ReadProgress;
-  /**
-   * Brand-new apps HAProxy serves from spare backends until the next reload (docs/incremental.md),
-   * and how many spares the running configuration has.
-   */
-  spares?: { total: number; apps: AppOnSpare[] };
   /** ACME issuing (src/acme/view.ts): lock, per-host certificate source, expiry, last order, next try. */
   acme?: AcmeView;
   counters: {
@@ -65,10 +62,14 @@ export interface RouterState {
   };
 }
 
-export function initialState(now: number): RouterState {
+/** `deployment`: where what HAProxy runs is read (the applier's record); none by default. */
+export function initialState(now: number, deployment: () => Deployment | undefined = () => undefined): RouterState {
   return {
     startedAt: now,
     sources: {},
     counters: { builds: 0, reloads: 0, runtimeChanges: 0, reloadFailures: 0, refusedConfigs: 0, renderErrors: 0, heldChanges: 0 },
+    get deployment() {
+      return deployment();
+    },
   };
 }

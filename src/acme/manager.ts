@@ -22,7 +22,7 @@ import { acmeView, type AcmeView } from './view.js';
 
 /** What the manager needs of the runner (the daemon's Runner). */
 export interface AcmeRunner {
-  readonly state: { builtModel?: RoutingModel; liveModel?: RoutingModel; acme?: AcmeView };
+  readonly state: { builtModel?: RoutingModel; readonly deployment?: { readonly model?: RoutingModel }; acme?: AcmeView };
   on(event: 'applied', listener: () => void): unknown;
   off(event: 'applied', listener: () => void): unknown;
   emit(event: 'acme-order', result: OrderResult): boolean;
@@ -166,7 +166,7 @@ export class AcmeManager {
 
   private plans(now: number): NamePlan[] {
     const { runner, secrets, config, clusterDomain } = this.opts;
-    const model = runner.state.liveModel ?? runner.state.builtModel;
+    const model = runner.state.deployment?.model ?? runner.state.builtModel;
     if (!model || !secrets.latest) return [];
     const certificates = { ...secrets.latest.certificates };
     for (const [host, { secret, at }] of this.written) {

@@ -3,20 +3,21 @@
 // API when only servers and hosts changed (else reload through the master CLI), write the live
 // files atomically, and keep the last good configuration on disk whenever any step fails. Every
 // reload of HAProxy goes through reload() here: server state saved, paused frontends resumed.
+// The applier alone records what HAProxy runs: one Deployment (deployment.ts), replaced whole.
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { HaproxyUnreachableError, RouterError, WriteFailedError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CERTS_DIR, CRT_LIST_FILE, isCertificateFile } from '../render/certificates.js';
 import { SERVER_STATE_FILE } from '../render/views.js';
 import type { RenderedFiles } from '../render/types.js';
+import { deployable, type BuiltFrom, type Candidate, type Deployable, type Deployment } from './deployment.js';
 import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './files.js';
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { parseFiles } from './runtime/parse.js';
-import { SpareAssignments, desiredOnSpares, onSpares, spareNames, sparesFromRuntime, type AppOnSpare, type SpareClaim } from './runtime/spares.js';
+import { SpareAssignments, desiredOnSpares, onSpares, spareNames, sparesFromRuntime, type SpareClaim } from './runtime/spares.js';
 import { HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
@@ -74,20 +75,27 @@ export interface ApplyReport {
   undo?: ApplyReport;
 }
 
-/** A runtime plan made by the caller, and the running files it was made against. */
+/** What apply() and every reload return: the report, and the deployment HAProxy runs afterwards. */
+export type Applied = ApplyReport & { readonly deployment: Deployment | undefined };
+
+/** A runtime plan made by the caller, and the generation of the deployment it was made against. */
 export interface PlannedChange {
-  against: RenderedFiles;
+  against: number;
   plan: { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState; spares?: SpareClaim[] } | { kind: 'reload'; reason: string };
 }
 
 /** What HAProxy must hold after the runtime change, read from the candidate's files. */
-function desiredOf(live: RenderedFiles): DesiredState {
+function desiredOf(live: Readonly<RenderedFiles>): DesiredState {
   const { config, hosts } = parseFiles(live);
   return { servers: config.proxies, hosts, maps: extraMapsOf(live) };
 }
 
-/** Renders the candidate for a given directory: paths inside the config must point at its files. */
-export type Candidate = (configDir: string) => RenderedFiles;
+export interface ApplyOptions {
+  /** The runtime plan the caller made from the two builds (apply/runtime/model-plan.ts). */
+  planned?: PlannedChange;
+  /** What the candidate was built from: the deployment keeps it (the next plan, status, traffic). */
+  built?: BuiltFrom;
+}
 
 // Rendered files are never changed once made: each set is hashed once (guard, apply, status).
 const checksums = new WeakMap<RenderedFiles, string>();
@@ -103,10 +111,9 @@ export function checksumOf(files: RenderedFiles): string {
 }
 
 export class Applier {
-  /** What HAProxy runs (or will run at its next start): validated and on disk. */
-  private good: RenderedFiles | undefined;
-  /** Validated and written, but HAProxy was not reachable to load it. */
-  private reloadPending = false;
+  /** What HAProxy runs (or will run at its next start): validated and on disk. The one record of it. */
+  private current: Deployment | undefined;
+  private generations = 0;
   /**
    * The last write failed (disk full, read-only): until a write works again, changes skip the
    * runtime API. Otherwise every retry would apply a change at runtime and reload to undo it.
@@ -116,17 +123,6 @@ export class Applier {
   private refused: string | undefined;
   private readonly runtime: RuntimeExecutor | undefined;
   private readonly writeFiles: typeof writeFilesAtomically;
-  /** Apps HAProxy serves from spare backends: until a reload loads the files (their own backends). */
-  private readonly spares = new SpareAssignments();
-  /**
-   * Why no spare may be taken: after a daemon restart the running HAProxy may serve apps from
-   * spares (the files never say so) until learnSpares() has read them from HAProxy or a reload.
-   */
-  private sparesUnknown: string | undefined;
-  /** Adopted files whose spares HAProxy has not been asked about yet (it did not answer). */
-  private sparesToRead = false;
-  /** How each set of files was rendered: the consolidation reload validates the running files again. */
-  private readonly candidates = new WeakMap<RenderedFiles, Candidate>();
 
   constructor(private readonly opts: ApplierOptions) {
     if (opts.runtimeSocket) this.runtime = new RuntimeExecutor(opts.runtimeSocket, join(opts.configDir, HOSTS_MAP));
@@ -138,28 +134,25 @@ export class Applier {
     return this.runtime?.drainingServers ?? [];
   }
 
-  /** The files HAProxy runs (or will load at its next start). */
-  get runningFiles(): RenderedFiles | undefined {
-    return this.good;
+  /** What HAProxy runs (or loads at its next start), with the apps on spare backends. */
+  get deployment(): Deployment | undefined {
+    return this.current;
   }
 
-  get runningChecksum(): string | undefined {
-    return this.good && !this.reloadPending ? checksumOf(this.good) : undefined;
+  /** A new record of what runs, replacing the one held. */
+  private deploy(what: Deployable, state: Pick<Deployment, 'loaded' | 'spares'> & Partial<Pick<Deployment, 'sparesUnknown' | 'sparesToRead'>>): Deployment {
+    const { files, checksum, model, rendering, candidate, spareTotal } = what;
+    this.current = { generation: ++this.generations, files, checksum, model, rendering, candidate, spareTotal, ...state };
+    return this.current;
   }
 
-  get pendingReload(): boolean {
-    return this.reloadPending;
+  /** The held record with `changes`, as a new generation. */
+  private amend(changes: Partial<Omit<Deployment, 'generation'>>): void {
+    if (this.current) this.current = { ...this.current, ...changes, generation: ++this.generations };
   }
 
-  /** Spare backends HAProxy serves a brand-new app from (the plan takes the others), or why none may be taken. */
-  get spareUse(): { inUse: ReadonlySet<string>; unavailable?: string } {
-    if (this.sparesUnknown !== undefined) return { inUse: this.spares.inUse, unavailable: this.sparesUnknown };
-    return { inUse: this.spares.inUse };
-  }
-
-  /** The apps on spare backends, sorted by app (status page, /status, logs). */
-  get appsOnSpares(): AppOnSpare[] {
-    return this.spares.list();
+  private handOut(report: ApplyReport): Applied {
+    return { ...report, deployment: this.current };
   }
 
   /**
@@ -191,9 +184,12 @@ export class Applier {
         return this.notAdopted(`cannot read ${join(configDir, name)}: ${errorMessage(err)}`, err);
       }
     }
-    this.good = files;
-    this.sparesUnknown = 'the spare backends HAProxy serves apps from are not known yet: HAProxy did not answer since the daemon started';
-    this.sparesToRead = true;
+    this.deploy(deployable(files, checksumOf(files)), {
+      loaded: true,
+      spares: SpareAssignments.NONE,
+      sparesUnknown: 'the spare backends HAProxy serves apps from are not known yet: HAProxy did not answer since the daemon started',
+      sparesToRead: true,
+    });
     await this.learnSpares();
     return { adopted: true };
   }
@@ -204,8 +200,9 @@ export class Applier {
    * answering leaves them unknown (the retry loop asks again).
    */
   async learnSpares(): Promise<void> {
-    if (!this.sparesToRead || !this.good || !this.runtime) return;
-    const { config, hosts } = parseFiles(this.good);
+    const read = this.current;
+    if (!read?.sparesToRead || !this.runtime) return;
+    const { config, hosts } = parseFiles(read.files);
     let found: ReturnType<typeof sparesFromRuntime>;
     try {
       found = sparesFromRuntime(hosts, await this.runtime.readSpares(spareNames(config.proxies.keys())));
@@ -213,14 +210,14 @@ export class Applier {
       this.opts.log.debug({ error: errorMessage(err) }, 'the spare backends are not read from HAProxy yet');
       return;
     }
-    this.sparesToRead = false;
+    // A reload while HAProxy was asked loaded the files: every spare is known to be free then.
+    if (this.current?.generation !== read.generation) return;
     if ('reason' in found) {
-      this.sparesUnknown = `${found.reason}; no spare is taken until a reload`;
+      this.amend({ sparesToRead: false, sparesUnknown: `${found.reason}; no spare is taken until a reload` });
       this.opts.log.warn({ reason: found.reason }, 'the spare backends HAProxy runs do not match the files; no spare is taken until a reload');
       return;
     }
-    this.spares.take(found.claims, Date.now());
-    this.sparesUnknown = undefined;
+    this.amend({ sparesToRead: false, sparesUnknown: undefined, spares: SpareAssignments.NONE.with(found.claims, Date.now()) });
   }
 
   private notAdopted(reason: string, err: unknown): Adoption {
@@ -232,43 +229,41 @@ export class Applier {
   }
 
   /**
-   * `planned`: the runtime plan the caller made from the two builds (apply/runtime/model-plan.ts),
-   * used instead of comparing the whole files when it was made against the files HAProxy runs.
+   * `planned`: the runtime plan the caller made from the two builds, used instead of comparing the
+   * whole files when it was made against the deployment HAProxy runs (its generation).
    */
-  async apply(candidate: Candidate, planned?: PlannedChange): Promise<ApplyReport> {
+  async apply(candidate: Candidate, opts: ApplyOptions = {}): Promise<Applied> {
+    return this.handOut(await this.applyCandidate(candidate, opts));
+  }
+
+  private async applyCandidate(candidate: Candidate, { planned, built }: ApplyOptions): Promise<ApplyReport> {
     const live = candidate(this.opts.configDir);
-    this.candidates.set(live, candidate);
     const checksum = checksumOf(live);
-    if (this.good && isDeepStrictEqual(this.good, live)) {
-      if (this.reloadPending) return this.reload(live, checksum, undefined);
-      // The same bytes: held as the build's own files, so the next change is planned from its build
-      // (adopted files after a restart have none) and the consolidation can validate them again.
-      this.good = live;
+    const target = deployable(live, checksum, built, candidate);
+    const previous = this.current;
+    if (previous?.checksum === checksum) {
+      if (!previous.loaded) return this.reload(target, undefined);
+      // The same bytes, now described by this build: the next change is planned from it (adopted
+      // files have none), and the build an older record kept (model, views) is let go.
+      this.amend(built ? target : { files: live, candidate });
       return { status: 'unchanged', checksum };
     }
     if (checksum === this.refused) return { status: 'already-refused', checksum };
 
-    const previous = this.good;
     let reloadReason = this.writeFailing ? 'the last write had failed: written first, then reloaded' : 'no running configuration to change at runtime';
     let runtimeTouched = false;
-    if (previous && !this.reloadPending && this.runtime && !this.writeFailing) {
-      const usable = planned !== undefined && planned.against === previous;
-      let plan = usable ? planned.plan : planRuntime(previous, live);
-      const claims = usable && planned.plan.kind === 'runtime' ? (planned.plan.spares ?? []) : [];
-      if (plan.kind === 'runtime' && !this.spares.canTake(claims)) plan = { kind: 'reload', reason: 'the spare backend the plan took is in use' };
+    if (previous?.loaded && this.runtime && !this.writeFailing) {
+      const usable = planned?.against === previous.generation ? planned.plan : undefined;
+      let plan = usable ?? planRuntime(previous.files, live);
+      const claims = usable?.kind === 'runtime' ? (usable.spares ?? []) : [];
+      if (plan.kind === 'runtime' && !previous.spares.canTake(claims)) plan = { kind: 'reload', reason: 'the spare backend the plan took is in use' };
       if (plan.kind === 'runtime') {
         // New certificate files go live only once `haproxy -c` has loaded them from staging.
-        if (certificatesDiffer(previous, live)) {
+        if (certificatesDiffer(previous.files, live)) {
           const refused = await this.validateOrReport(candidate, checksum, false);
           if (refused) return refused;
         }
-        const outcome = await this.applyAtRuntime(
-          plan.ops,
-          live,
-          checksum,
-          usable && planned.plan.kind === 'runtime' ? planned.plan.desired : undefined,
-          claims,
-        );
+        const outcome = await this.applyAtRuntime(plan.ops, target, usable?.kind === 'runtime' ? usable.desired : undefined, claims);
         if ('status' in outcome) return outcome;
         reloadReason = outcome.fallback;
         runtimeTouched = true;
@@ -288,7 +283,7 @@ export class Applier {
       return { ...this.failure('write-failed', checksum, err, { validateMs }), undo };
     }
     this.writeFailing = false;
-    const report = await this.reload(live, checksum, previous, validateMs);
+    const report = await this.reload(target, previous, validateMs);
     return report.status === 'reloaded' ? { ...report, reloadReason } : report;
   }
 
@@ -296,10 +291,10 @@ export class Applier {
    * Reloads HAProxy on the files it runs, for a change only a reload can make (a certificate the
    * runtime API cannot replace). The same reload path as every other: server state, paused frontends.
    */
-  async reloadRunning(reason: string): Promise<ApplyReport | undefined> {
-    if (!this.good) return undefined;
-    const report = await this.reload(this.good, checksumOf(this.good), undefined);
-    return report.status === 'reloaded' ? { ...report, reloadReason: reason } : report;
+  async reloadRunning(reason: string): Promise<Applied | undefined> {
+    if (!this.current) return undefined;
+    const report = await this.reload(this.current, undefined);
+    return this.handOut(report.status === 'reloaded' ? { ...report, reloadReason: reason } : report);
   }
 
   /**
@@ -307,12 +302,12 @@ export class Applier {
    * quiet): `haproxy -c` on the running files, then a reload onto them. Undefined when no app is
    * on a spare.
    */
-  async consolidateSpares(): Promise<ApplyReport | undefined> {
-    if (!this.good || this.spares.size === 0) return undefined;
-    const apps = this.spares.list().map((a) => a.app);
+  async consolidateSpares(): Promise<Applied | undefined> {
+    const running = this.current;
+    if (!running || running.spares.size === 0) return undefined;
+    const apps = running.spares.list().map((a) => a.app);
     const reason = `consolidating ${apps.length} app(s) on spare backends into their own backends (${apps.join(', ')})`;
-    const checksum = checksumOf(this.good);
-    const candidate = this.candidates.get(this.good);
+    const { checksum, candidate } = running;
     const started = Date.now();
     if (candidate) {
       try {
@@ -320,11 +315,11 @@ export class Applier {
       } catch (err) {
         // The files on disk would not load: HAProxy keeps serving from the spares; said loudly.
         this.opts.log.error({ error: errorMessage(err), apps }, 'the running files do not validate; apps stay on their spare backends');
-        return this.failure(err instanceof WriteFailedError ? 'write-failed' : 'refused', checksum, err, { validateMs: Date.now() - started });
+        return this.handOut(this.failure(err instanceof WriteFailedError ? 'write-failed' : 'refused', checksum, err, { validateMs: Date.now() - started }));
       }
     }
-    const report = await this.reload(this.good, checksum, undefined, Date.now() - started);
-    return report.status === 'reloaded' ? { ...report, reloadReason: reason } : report;
+    const report = await this.reload(running, undefined, Date.now() - started);
+    return this.handOut(report.status === 'reloaded' ? { ...report, reloadReason: reason } : report);
   }
 
   /** `haproxy -c` on the candidate in staging; a failure comes back as the report to return. */
@@ -354,37 +349,44 @@ export class Applier {
    */
   private async applyAtRuntime(
     ops: RuntimeOp[],
-    live: RenderedFiles,
-    checksum: string,
+    target: Deployable,
     desired: DesiredState | undefined,
     claims: SpareClaim[],
   ): Promise<ApplyReport | { fallback: string }> {
+    const previous = this.current!;
     const started = Date.now();
     // Apps on spares (and the ones taking one now) are served by the spare until the next reload.
-    const names = this.spares.names(claims);
+    const names = previous.spares.names(claims);
     try {
-      await this.runtime!.apply(onSpares(ops, names), desiredOnSpares(desired ?? desiredOf(live), names));
+      await this.runtime!.apply(onSpares(ops, names), desiredOnSpares(desired ?? desiredOf(target.files), names));
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
       return { fallback };
     }
     const runtimeMs = Date.now() - started;
-    // Taken before the write: HAProxy serves the apps from these spares whatever the write does.
-    this.spares.take(claims, Date.now());
+    // Recorded before the write: HAProxy serves the apps from these spares whatever the write does.
+    const spares = previous.spares.with(claims, Date.now());
+    if (claims.length > 0) this.amend({ spares });
     const writeStarted = performance.now();
     try {
-      await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
+      await this.writeFiles(this.opts.configDir, target.files, WRITE_ORDER);
     } catch (err) {
       // What runs must match the files: HAProxy goes back to the last good files on disk.
       const undo = await this.resync();
-      return { ...this.failure('write-failed', checksum, err, { runtimeMs }), undo };
+      return { ...this.failure('write-failed', target.checksum, err, { runtimeMs }), undo };
     }
-    const previous = this.good;
-    this.good = live;
+    const { sparesUnknown, sparesToRead } = previous;
+    this.deploy(target, { loaded: true, spares, sparesUnknown, sparesToRead });
     this.refused = undefined;
-    await this.removeStaleCertificates(live, previous);
-    const report: ApplyReport = { status: 'runtime', checksum, runtimeMs, runtimeOps: ops.length, writeMs: performance.now() - writeStarted };
+    await this.removeStaleCertificates(target.files, previous.files);
+    const report: ApplyReport = {
+      status: 'runtime',
+      checksum: target.checksum,
+      runtimeMs,
+      runtimeOps: ops.length,
+      writeMs: performance.now() - writeStarted,
+    };
     return claims.length > 0 ? { ...report, spares: claims } : report;
   }
 
@@ -393,9 +395,9 @@ export class Applier {
    * Returns what that reload did: a failed undo leaves HAProxy running what the files do not say.
    */
   private async resync(): Promise<ApplyReport | undefined> {
-    if (!this.good) return undefined;
+    if (!this.current) return undefined;
     this.opts.log.warn('reloading the last good configuration to undo a runtime change');
-    const undo = await this.reload(this.good, checksumOf(this.good), undefined);
+    const undo = await this.reload(this.current, undefined);
     if (undo.status !== 'reloaded')
       this.opts.log.error(
         { status: undo.status, error: undo.error?.message },
@@ -405,7 +407,7 @@ export class Applier {
   }
 
   /** Certificate files an earlier candidate wrote and this one does not have (gone from Vault). */
-  private async removeStaleCertificates(live: RenderedFiles, previous: RenderedFiles | undefined): Promise<void> {
+  private async removeStaleCertificates(live: Readonly<RenderedFiles>, previous: Readonly<RenderedFiles> | undefined): Promise<void> {
     if (!previous || !Object.keys(previous).some(isCertificateFile)) return;
     await removeFilesNotIn(this.opts.configDir, live, CERTS_DIR, [CRT_LIST_FILE]).catch((err) =>
       this.opts.log.warn({ error: errorMessage(err) }, 'cannot remove certificate files no longer in Vault'),
@@ -423,8 +425,9 @@ export class Applier {
    * the reload pending, so the retry loop reloads it once it answers. A master re-executing itself
    * for a reload does not answer for a moment: only a silence of about a second counts.
    */
-  async checkReachable(): Promise<ApplyReport | undefined> {
-    if (this.reloadPending || !this.good) return undefined;
+  async checkReachable(): Promise<Applied | undefined> {
+    const running = this.current;
+    if (!running?.loaded) return undefined;
     let last: unknown;
     for (let attempt = 0; attempt < 4; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
@@ -435,16 +438,16 @@ export class Applier {
         last = err;
       }
     }
-    this.reloadPending = true;
-    this.spares.clear();
+    // When it starts, HAProxy loads the files: every app in its own backend.
+    this.amend({ loaded: false, spares: SpareAssignments.NONE, sparesUnknown: undefined, sparesToRead: false });
     const err = new HaproxyUnreachableError(`HAProxy master CLI ${this.opts.masterSocket} is not reachable: ${errorMessage(last)}`, { cause: last });
-    return this.failure('haproxy-unreachable', checksumOf(this.good), err, {});
+    return this.handOut(this.failure('haproxy-unreachable', running.checksum, err, {}));
   }
 
   /** Retries a reload that could not happen because HAProxy was not reachable. */
-  async retryPendingReload(): Promise<ApplyReport | undefined> {
-    if (!this.reloadPending || !this.good) return undefined;
-    return this.reload(this.good, checksumOf(this.good), undefined);
+  async retryPendingReload(): Promise<Applied | undefined> {
+    if (!this.current || this.current.loaded) return undefined;
+    return this.handOut(await this.reload(this.current, undefined));
   }
 
   private async validate(candidate: Candidate): Promise<void> {
@@ -464,7 +467,12 @@ export class Applier {
     }
   }
 
-  private async reload(live: RenderedFiles, checksum: string, previous: RenderedFiles | undefined, validateMs?: number): Promise<ApplyReport> {
+  /**
+   * Reloads HAProxy onto `target` (written already). `previous`: what ran before, put back on disk
+   * when HAProxy refuses the reload.
+   */
+  private async reload(target: Deployable, previous: Deployable | undefined, validateMs?: number): Promise<ApplyReport> {
+    const { checksum } = target;
     const started = Date.now();
     await this.saveServerState();
     let workerPid: number;
@@ -473,15 +481,11 @@ export class Applier {
     } catch (err) {
       if (err instanceof HaproxyUnreachableError) {
         // The files are valid: HAProxy picks them up when it starts; we reload once it answers.
-        const before = this.good;
-        this.good = live;
-        this.reloadPending = true;
-        this.refused = undefined;
+        const before = this.current;
         // HAProxy is gone: when it starts it loads the files, every app in its own backend.
-        this.spares.clear();
-        this.sparesUnknown = undefined;
-        this.sparesToRead = false;
-        await this.removeStaleCertificates(live, before);
+        this.deploy(target, { loaded: false, spares: SpareAssignments.NONE });
+        this.refused = undefined;
+        await this.removeStaleCertificates(target.files, before?.files);
         return this.failure('haproxy-unreachable', checksum, err, { validateMs });
       }
       // HAProxy refused what `haproxy -c` accepted (a port in use, say): put the running config back
@@ -489,7 +493,7 @@ export class Applier {
       this.refused = checksum;
       const failed = this.failure('reload-failed', checksum, err, { validateMs, reloadMs: Date.now() - started });
       if (!previous) return failed;
-      const restored = await this.restore(previous, live);
+      const restored = await this.restore(previous.files, target.files);
       return { ...failed, error: { ...failed.error!, message: `${failed.error!.message}; ${restored}` } };
     }
     if (this.opts.runtimeSocket) {
@@ -504,21 +508,17 @@ export class Applier {
         this.opts.log.warn({ error: errorMessage(err), workerPid }, 'cannot check the new worker for paused frontends');
       }
     }
-    const before = this.good;
-    this.good = live;
-    this.reloadPending = false;
+    const before = this.current;
+    // The new worker runs the files: every app has its own backend, every spare is empty again.
+    this.deploy(target, { loaded: true, spares: SpareAssignments.NONE });
     this.refused = undefined;
     this.runtime?.forgetDrained();
-    // The new worker runs the files: every app has its own backend, every spare is empty again.
-    this.spares.clear();
-    this.sparesUnknown = undefined;
-    this.sparesToRead = false;
-    await this.removeStaleCertificates(live, before);
+    await this.removeStaleCertificates(target.files, before?.files);
     return { status: 'reloaded', checksum, validateMs, reloadMs: Date.now() - started };
   }
 
   /** Puts the running files back after a refused reload; says what happened, for the report. */
-  private async restore(previous: RenderedFiles, refused: RenderedFiles): Promise<string> {
+  private async restore(previous: Readonly<RenderedFiles>, refused: Readonly<RenderedFiles>): Promise<string> {
     try {
       await this.writeFiles(this.opts.configDir, previous, WRITE_ORDER);
       await removeFilesNotIn(
@@ -558,7 +558,7 @@ export class Applier {
   }
 }
 
-function certificatesDiffer(a: RenderedFiles, b: RenderedFiles): boolean {
+function certificatesDiffer(a: Readonly<RenderedFiles>, b: Readonly<RenderedFiles>): boolean {
   for (const name of new Set([...Object.keys(a), ...Object.keys(b)])) if (isCertificateFile(name) && a[name] !== b[name]) return true;
   return false;
 }

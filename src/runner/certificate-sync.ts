@@ -3,7 +3,7 @@
 // in step through the runtime API. A change the runtime API cannot make reloads through the
 // applier, the one reload path.
 import { join } from 'node:path';
-import type { Applier, ApplyReport } from '../apply/applier.js';
+import type { Applied, Applier } from '../apply/applier.js';
 import type { CertificateRuntime, CertificateSyncReport } from '../apply/runtime/certificates.js';
 import type { Logger } from '../log.js';
 import type { RoutingModel } from '../model/types.js';
@@ -71,7 +71,7 @@ function coverageOnce(plan: CertificatePlan, hosts: RoutingModel['hosts']): { co
 export interface CertificateSyncResult {
   sync: CertificateSyncReport;
   /** The reload the sync needed, when it did. */
-  reload?: ApplyReport;
+  reload?: Applied;
 }
 
 export async function syncCertificates(runtime: CertificateRuntime, plan: CertificatePlan, applier: Applier, log: Logger): Promise<CertificateSyncResult> {

@@ -1,5 +1,5 @@
-// What an apply report means for the daemon's state (counters, timestamps, the live model) and
-// its log. One place, whichever path produced the report (a build, the retry loop, a certificate
+// What an apply report means for the daemon's state (counters, timestamps) and its log. What
+// HAProxy runs is the applier's Deployment, not recorded here. One place, whichever path produced the report (a build, the retry loop, a certificate
 // reload, the undo of a runtime change).
 import type { ApplyReport } from '../apply/applier.js';
 import type { Logger } from '../log.js';
@@ -14,25 +14,23 @@ export const APPS_NAMED = 5;
 const LIVE = new Set<ApplyReport['status']>(['runtime', 'reloaded', 'haproxy-unreachable']);
 
 /**
- * Records `report` for `model` (the model the report's files were built from). `runningChecksum`:
- * the checksum of what HAProxy runs now, per the applier.
+ * Records `report`: `before` is the model of what ran before it, `model` of what runs after it
+ * (the deployments' models; undefined for files adopted from disk).
  */
 export function recordApply(
   state: RouterState,
   log: Logger,
   report: ApplyReport,
+  before: RoutingModel | undefined,
   model: RoutingModel | undefined,
-  runningChecksum: string | undefined,
   at = Date.now(),
 ): void {
   state.lastApply = { ...report, at };
   // What changed for HAProxy, as a count and the first names (fields of the one line): never a line per app.
-  const changed = LIVE.has(report.status) ? changedApps(state.liveModel, model) : [];
+  const changed = LIVE.has(report.status) ? changedApps(before, model) : [];
   const apps = { changed: changed.length, first: changed.slice(0, APPS_NAMED) };
   switch (report.status) {
     case 'unchanged':
-      // HAProxy already runs exactly this model (e.g. files adopted after a daemon restart).
-      if (report.checksum === runningChecksum) state.liveModel = model;
       log.debug({ checksum: report.checksum }, 'configuration unchanged');
       break;
     case 'already-refused':
@@ -63,7 +61,7 @@ export function recordApply(
     case 'haproxy-unreachable':
       // Before HAProxy ever ran a configuration of ours (a new node, the dev cluster) this is the
       // normal start: HAProxy loads the files when it starts. Afterwards it means HAProxy went away.
-      if (state.runningChecksum === undefined && state.lastReloadAt === undefined) {
+      if (state.lastReloadAt === undefined && state.lastRuntimeChangeAt === undefined) {
         log.info({ reason: report.error?.message, apps }, 'configuration validated and written; HAProxy is not running yet and loads it when it starts');
       } else log.warn({ error: report.error?.message, apps }, 'configuration written; HAProxy not reachable, will reload when it answers');
       break;
@@ -78,12 +76,10 @@ export function recordApply(
       if (report.status === 'reload-failed') state.counters.reloadFailures += 1;
       log.error({ status: report.status, error: report.error?.message }, 'configuration not applied; the last good configuration stays');
   }
-  if (LIVE.has(report.status)) state.liveModel = model;
   if (report.undo) {
     if (report.undo.status === 'reloaded') countReload(state, at);
     else if (report.undo.status === 'reload-failed') state.counters.reloadFailures += 1;
   }
-  state.runningChecksum = runningChecksum ?? state.runningChecksum;
 }
 
 function countReload(state: RouterState, at: number): void {

@@ -1,7 +1,7 @@
 // The periodic retry: what a failure left to do later (a reload HAProxy was not reachable for, a
 // write that failed, a tcp port another process held, drained servers to delete, the spares of
 // adopted files to read from HAProxy), and noticing that HAProxy went away between changes.
-import type { Applier, ApplyReport } from '../apply/applier.js';
+import type { Applied, Applier } from '../apply/applier.js';
 
 export interface RetryDeps {
   applier: Applier;
@@ -9,9 +9,9 @@ export interface RetryDeps {
   rebuildWanted: () => boolean;
   rebuild: () => void;
   /** HAProxy stopped answering: it runs nothing now. */
-  haproxyGone: (report: ApplyReport) => void;
+  haproxyGone: (report: Applied) => void;
   /** The pending reload ran (on the good files, not the latest build). */
-  reloaded: (report: ApplyReport) => void;
+  reloaded: (report: Applied) => void;
 }
 
 export async function retryOnce(deps: RetryDeps): Promise<void> {

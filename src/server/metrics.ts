@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ORDER_RESULTS, type OrderResult } from '../acme/schedule.js';
 import type { ApplyReport } from '../apply/applier.js';
+import { runningChecksumOf } from '../apply/deployment.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
 import type { ConsulTraffic } from '../sources/consul/http.js';
@@ -130,7 +131,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const hosts = state()?.liveModel?.hosts ?? [];
+        const hosts = state()?.deployment?.model?.hosts ?? [];
         this.set({ source: 'default' }, hosts.filter((h) => h.source === 'default').length);
         this.set({ source: 'kv' }, hosts.filter((h) => h.source === 'kv').length);
       },
@@ -142,7 +143,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const apps = state()?.liveModel?.apps ?? [];
+        const apps = state()?.deployment?.model?.apps ?? [];
         this.set({ mode: 'http' }, apps.filter((a) => a.mode === 'http').length);
         this.set({ mode: 'tcp' }, apps.filter((a) => a.mode === 'tcp').length);
       },
@@ -154,7 +155,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const servers = (state()?.liveModel?.apps ?? []).flatMap((a) => a.servers);
+        const servers = (state()?.deployment?.model?.apps ?? []).flatMap((a) => a.servers);
         this.set({ state: 'up' }, servers.filter((s) => s.passing).length);
         this.set({ state: 'down' }, servers.filter((s) => !s.passing).length);
       },
@@ -180,7 +181,7 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const sum = state()?.runningChecksum;
+        const sum = runningChecksumOf(state()?.deployment);
         if (sum) this.set({ checksum: sum }, 1);
       },
     });

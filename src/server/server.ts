@@ -203,7 +203,7 @@ export class StatusServer {
     const traffic = this.opts.traffic;
     if (!traffic) return this.send(res, 404, 'text/plain; charset=utf-8', 'traffic sampling is off (no runtime socket)\n');
     const { state } = this.opts.runner;
-    const doc = trafficSeriesDocument(traffic, state.liveModel ?? state.builtModel, sinceMs);
+    const doc = trafficSeriesDocument(traffic, state.deployment?.model ?? state.builtModel, sinceMs);
     return this.send(res, 200, 'application/json; charset=utf-8', JSON.stringify(doc));
   }
 

@@ -4,6 +4,7 @@ import { edgeFields } from '../model/tags.js';
 import type { AcmeView } from '../acme/view.js';
 import type { TlsStatus } from '../render/certificates.js';
 import type { ApplyReport } from '../apply/applier.js';
+import { runningChecksumOf } from '../apply/deployment.js';
 import { describeFeatures } from '../model/describe.js';
 import type { AppRoute, GroupMember, Rejection, RoutingModel } from '../model/types.js';
 import type { SourceStatus } from '../sources/source.js';
@@ -86,12 +87,13 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
   }
 
   const last = state.lastApply;
+  const running = runningChecksumOf(state.deployment);
   if (!last) {
     if (reasons.length === 0) reasons.push(state.lastBuildError ? `no configuration built: ${state.lastBuildError.message}` : 'no configuration applied yet');
-  } else if (state.runningChecksum === undefined) {
+  } else if (running === undefined) {
     const why = NOT_LOADED[(decisive ?? last).status];
     reasons.push(why ? `${why}: ${(decisive ?? last).error?.message ?? ''}`.replace(/: $/, '') : 'HAProxy runs no configuration validated by paas-router yet');
-  } else if (last.checksum !== state.runningChecksum) {
+  } else if (last.checksum !== running) {
     const d = decisive ?? last;
     if (d.status === 'refused') {
       warnings.push(`the latest candidate was refused by haproxy -c; the last good configuration keeps running: ${d.error?.message ?? ''}`);
@@ -347,11 +349,13 @@ export function statusDocument(
       failingMore: Math.max(0, (s?.failing ?? []).length - SUMMARY_LIST_MAX),
     };
   });
-  const model = state.liveModel ?? state.builtModel;
-  const routesFrom = state.liveModel ? 'serving' : state.builtModel ? 'latest-build' : 'none';
+  const { deployment } = state;
+  const model = deployment?.model ?? state.builtModel;
+  const routesFrom = deployment?.model ? 'serving' : state.builtModel ? 'latest-build' : 'none';
   const latest = state.builtModel;
   const last = state.lastApply;
-  const spareApps = state.spares?.apps ?? [];
+  const spareApps = deployment?.spares.list() ?? [];
+  const spareTotal = deployment?.spareTotal ?? 0;
   const onSpares = new Map(spareApps.map((a) => [a.app, a.spare]));
   const page = pageApps(model?.apps ?? [], query, rank);
   const apps = model ? appViews(page.apps, model, onSpares, query.app !== null ? Number.POSITIVE_INFINITY : HOSTS_PER_APP) : [];
@@ -369,7 +373,7 @@ export function statusDocument(
     health: evaluateHealth(state, now, decisive),
     sources,
     haproxy: {
-      runningChecksum: state.runningChecksum ?? null,
+      runningChecksum: runningChecksumOf(deployment) ?? null,
       lastApply: last
         ? { status: last.status, at: iso(last.at), checksum: last.checksum, error: last.error ? { code: last.error.code, message: last.error.message } : null }
         : null,
@@ -377,14 +381,14 @@ export function statusDocument(
       lastRuntimeChangeAt: iso(state.lastRuntimeChangeAt),
       lastBuildError: state.lastBuildError ? { ...state.lastBuildError, at: iso(state.lastBuildError.at) } : null,
       lastRenderMs: state.lastRenderMs === undefined ? null : Math.round(state.lastRenderMs * 1000) / 1000,
-      pendingChanges: latest !== undefined && latest !== state.liveModel,
+      pendingChanges: state.builtChecksum !== undefined && state.builtChecksum !== deployment?.checksum,
       held: state.held
         ? { since: iso(state.held.since), reason: state.held.reason, routesBefore: state.held.routesBefore, routesAfter: state.held.routesAfter }
         : null,
       counters: { ...state.counters },
       spares: {
-        total: state.spares?.total ?? 0,
-        free: Math.max(0, (state.spares?.total ?? 0) - spareApps.length),
+        total: spareTotal,
+        free: Math.max(0, spareTotal - spareApps.length),
         apps: spareApps.map((a) => ({ app: a.app, backend: a.backend, spare: a.spare, since: iso(a.since) })),
       },
     },
@@ -446,7 +450,7 @@ export function startupLine(state: RouterState): string | undefined {
 export function statusLine(state: RouterState, now: number, decisive?: ApplyReport): string {
   const starting = startupLine(state);
   if (starting) return starting;
-  const model = state.liveModel;
+  const model = state.deployment?.model;
   const health = evaluateHealth(state, now, decisive);
   const serving = model ? `serving ${model.apps.length} apps, ${model.hosts.length} hosts` : 'no configuration applied yet';
   const rejected = state.builtModel?.rejections.length ? `; ${state.builtModel.rejections.length} rejected inputs` : '';

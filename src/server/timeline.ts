@@ -69,7 +69,7 @@ export class Timeline {
   attach(runner: Runner): void {
     this.detach();
     this.runner = runner;
-    this.model = runner.state.liveModel;
+    this.model = runner.state.deployment?.model;
     runner.on('applied', this.listeners.applied);
     runner.on('held', this.listeners.held);
     runner.on('certificates', this.listeners.certificates);
@@ -105,8 +105,8 @@ export class Timeline {
       case 'runtime':
       case 'reloaded':
       case 'haproxy-unreachable': {
-        let changed = changedApps(this.model, state.liveModel);
-        this.model = state.liveModel;
+        let changed = changedApps(this.model, state.deployment?.model);
+        this.model = state.deployment?.model;
         const wasWritten = this.written;
         // A reload that loads files written earlier brings their apps live only now.
         if (wasWritten && report.status !== 'haproxy-unreachable') changed = [...new Set([...wasWritten, ...changed])].sort();
@@ -135,7 +135,7 @@ export class Timeline {
       case 'unchanged':
         // HAProxy runs the same bytes, now described by the latest model: the older one is let go
         // (at 10 000 apps, a whole model kept beside the latest until the next change).
-        this.model = state.liveModel;
+        this.model = state.deployment?.model;
         break;
       default:
         break;
@@ -145,7 +145,7 @@ export class Timeline {
   private onHeld(held: HeldChange): void {
     const state = this.runner?.state;
     const built = state?.builtModel;
-    const lost = built ? changedApps(state.liveModel, built).filter((a) => !built.apps.some((x) => x.name === a)) : [];
+    const lost = built ? changedApps(state.deployment?.model, built).filter((a) => !built.apps.some((x) => x.name === a)) : [];
     this.noteRejections(built?.rejections ?? []);
     this.add(
       'held',

@@ -32,7 +32,7 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
   const cacheSamples = (pick: (c: AppTraffic['cache']) => number): Sample[] => {
     const ring = traffic()?.ring;
     if (!ring) return [];
-    return (state()?.liveModel?.apps ?? []).flatMap((a): Sample[] => {
+    return (state()?.deployment?.model?.apps ?? []).flatMap((a): Sample[] => {
       if (a.cache === undefined) return [];
       const t = ring.traffic(a.backend);
       return t ? [[{ app: a.name }, pick(t.cache)]] : [];
@@ -92,7 +92,7 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
     /** One app's samples for every app HAProxy serves and the latest sample has. */
     const eachApp = (pick: (app: string, t: AppTraffic) => Sample[]) => (): Sample[] => {
       const ring = traffic()?.ring;
-      return (state()?.liveModel?.apps ?? []).flatMap((a) => {
+      return (state()?.deployment?.model?.apps ?? []).flatMap((a) => {
         const t = ring?.traffic(a.backend);
         return t ? pick(a.name, t) : [];
       });

@@ -5,7 +5,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Applier, type Candidate } from '../../src/apply/applier.js';
+import { Applier } from '../../src/apply/applier.js';
+import { spareUseOf, type Candidate } from '../../src/apply/deployment.js';
 import { writeFilesAtomically } from '../../src/apply/files.js';
 import { WriteFailedError } from '../../src/errors.js';
 import { showProc } from '../../src/apply/reload.js';
@@ -80,13 +81,13 @@ t.test('applier: validate, write, reload, refuse, roll back', async (t) => {
     const r = await applier.apply(candidate('v1', port));
     t.equal(r.status, 'haproxy-unreachable');
     t.equal(r.error?.code, 'HAPROXY_UNREACHABLE');
-    t.ok(applier.pendingReload);
+    t.equal(applier.deployment?.loaded, false, 'HAProxy has not loaded it yet');
     t.match(await readFile(join(configDir, 'hosts.map'), 'utf8'), /v1/);
     ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
     t.equal(await body(), 'v1');
     const retry = await applier.retryPendingReload();
     t.equal(retry?.status, 'reloaded');
-    t.notOk(applier.pendingReload);
+    t.equal(applier.deployment?.loaded, true);
   });
 
   await t.test('a new candidate is validated, written and reloaded', async (t) => {
@@ -181,11 +182,11 @@ t.test('adopting the files on disk: a missing file is a new node, any other read
     { adopted: false, reason: /cannot read .*haproxy\.cfg: .*EISDIR/ },
     'EISDIR (or EACCES) is not "nothing to adopt"',
   );
-  t.equal(applier.runningFiles, undefined);
+  t.equal(applier.deployment, undefined);
   await rm(join(work, 'haproxy.cfg'), { recursive: true });
   await writeFile(join(work, 'haproxy.cfg'), 'x');
   t.match(await applier.adoptFilesOnDisk(['haproxy.cfg']), { adopted: true });
-  t.same(applier.runningFiles, { 'haproxy.cfg': 'x' });
+  t.same(applier.deployment?.files, { 'haproxy.cfg': 'x' });
 });
 
 t.test('a runtime change whose files cannot be written is undone by a reload, and the undo is reported', async (t) => {
@@ -256,18 +257,18 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   // A daemon started before HAProxy: the spares are unknown until HAProxy answers (the retry loop asks).
   const early = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
   t.same(await early.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
-  t.match(early.spareUse, { unavailable: /not known yet: HAProxy did not answer/ });
+  t.match(spareUseOf(early.deployment!), { unavailable: /not known yet: HAProxy did not answer/ });
   ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
   t.equal((await applier.retryPendingReload())?.status, 'reloaded');
   await early.learnSpares();
-  t.same(early.spareUse, { inUse: new Set() }, 'read once HAProxy answers: every spare free');
+  t.same(spareUseOf(early.deployment!), { inUse: new Set() }, 'read once HAProxy answers: every spare free');
   const reloads = async () => (await showProc(masterSocket)).master.reloads;
   const before = await reloads();
 
   const s1 = { name: 's1', endpoint: `127.0.0.1:${backend.port}`, args: [], disabled: false };
   const claim = { app: 'blog', backend: 'app_blog', spare: 'spare_1' };
   const planned = () => ({
-    against: applier.runningFiles!,
+    against: applier.deployment!.generation,
     plan: {
       kind: 'runtime' as const,
       ops: [
@@ -278,30 +279,30 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
       spares: [claim],
     },
   });
-  const r = await applier.apply(config(true), planned());
+  const r = await applier.apply(config(true), { planned: planned() });
   t.match(r, { status: 'runtime', spares: [claim] });
   t.equal(await reloads(), before, 'no reload');
   t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served from the spare');
   t.same(
-    applier.appsOnSpares.map((a) => a.spare),
+    applier.deployment!.spares.list().map((a) => a.spare),
     ['spare_1'],
   );
 
   // A plan that takes a spare already in use (made against stale state) is not run.
-  const stale = { ...planned(), against: applier.runningFiles! };
+  const stale = { ...planned(), against: applier.deployment!.generation };
   stale.plan.spares = [{ app: 'shop', backend: 'app_shop', spare: 'spare_1' }];
-  const refusedClaim = await applier.apply(config(false), stale);
+  const refusedClaim = await applier.apply(config(false), { planned: stale });
   t.match(refusedClaim, { status: 'reloaded', reloadReason: 'the spare backend the plan took is in use' });
-  t.same(applier.appsOnSpares, [], 'that reload freed the spare');
+  t.same(applier.deployment!.spares.list(), [], 'that reload freed the spare');
 
   // Consolidation validates the running files first: a failure keeps the app on its spare.
-  t.equal((await applier.apply(config(true), { ...planned(), against: applier.runningFiles! })).status, 'runtime');
+  t.equal((await applier.apply(config(true), { planned: planned() })).status, 'runtime');
   const reloadsBefore = await reloads();
   failStaging = true;
   const failed = await applier.consolidateSpares();
   t.match(failed, { status: 'write-failed', error: { message: /ENOSPC \(injected\)/ } });
   t.equal(await reloads(), reloadsBefore, 'no reload without validation');
-  t.equal(applier.appsOnSpares.length, 1, 'still on its spare');
+  t.equal(applier.deployment!.spares.list().length, 1, 'still on its spare');
   t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog');
   failStaging = false;
   t.match(await applier.consolidateSpares(), {
@@ -309,21 +310,21 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
     reloadReason: /consolidating 1 app\(s\) on spare backends into their own backends \(blog\)/,
   });
   t.equal(await reloads(), reloadsBefore + 1);
-  t.same(applier.appsOnSpares, []);
+  t.same(applier.deployment!.spares.list(), []);
   t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served from its own backend');
   t.equal(await applier.consolidateSpares(), undefined, 'nothing on a spare: nothing to do');
 
   // A daemon restart adopts the files, which never say what a spare holds: HAProxy does (issue 20).
   t.equal((await applier.apply(config(false))).status, 'reloaded');
-  t.equal((await applier.apply(config(true), planned())).status, 'runtime');
+  t.equal((await applier.apply(config(true), { planned: planned() })).status, 'runtime');
   const restarted = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
-  t.same(restarted.spareUse, { inUse: new Set() }, 'before adoption: free');
+  t.equal(restarted.deployment, undefined, 'before adoption: nothing runs that it knows of');
   t.same(await restarted.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
-  t.same(restarted.spareUse, { inUse: new Set(['spare_1']) }, 'known at once: spare_1 holds an app');
-  t.match(restarted.appsOnSpares, [claim], 'the app on it, from HAProxy');
+  t.same(spareUseOf(restarted.deployment!), { inUse: new Set(['spare_1']) }, 'known at once: spare_1 holds an app');
+  t.match(restarted.deployment!.spares.list(), [claim], 'the app on it, from HAProxy');
   t.match(await restarted.reloadRunning('test'), { status: 'reloaded' });
-  t.same(restarted.spareUse, { inUse: new Set() }, 'a reload loaded the files: free again');
+  t.same(spareUseOf(restarted.deployment!), { inUse: new Set() }, 'a reload loaded the files: free again');
   const again = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
   t.same(await again.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
-  t.same(again.spareUse, { inUse: new Set() }, 'adopted with every spare empty: free at once');
+  t.same(spareUseOf(again.deployment!), { inUse: new Set() }, 'adopted with every spare empty: free at once');
 });

@@ -220,18 +220,18 @@ t.test('the applier renames what goes to HAProxy: servers, host values, maintena
   t.equal(onSpares(ops, new Map()), ops, 'no app on a spare: the same ops, no copy');
 });
 
-t.test('SpareAssignments: take, refuse a taken spare, clear', async (t) => {
-  const a = new SpareAssignments();
-  t.ok(a.canTake([{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }]));
-  a.take([{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }], 1000);
+t.test('SpareAssignments: take, refuse a taken spare; never changed once made', async (t) => {
+  const none = SpareAssignments.NONE;
+  t.ok(none.canTake([{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }]));
+  const a = none.with([{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }], 1000);
+  t.equal(none.size, 0, 'taking makes a new set');
+  t.same([...none.inUse], []);
   t.same([...a.inUse], ['spare_1']);
   t.notOk(a.canTake([{ app: 'shop', backend: 'app_shop', spare: 'spare_1' }]), 'spare_1 is taken');
   t.notOk(a.canTake([{ app: 'blog', backend: 'app_blog', spare: 'spare_2' }]), 'blog is on a spare already');
   t.same(a.list(), [{ app: 'blog', backend: 'app_blog', spare: 'spare_1', since: 1000 }]);
   t.same(Object.fromEntries(a.names([{ app: 'shop', backend: 'app_shop', spare: 'spare_2' }])), { app_blog: 'spare_1', app_shop: 'spare_2' });
-  a.clear();
-  t.equal(a.size, 0);
-  t.same([...a.inUse], []);
+  t.equal(a.with([], 2000), a, 'no claim: the same set');
 });
 
 t.test('which spares hold which app, rebuilt from HAProxy after a daemon restart (issue 20)', async (t) => {

@@ -157,7 +157,7 @@ t.test('faults on a real Consul cluster', { skip: consulClusterSkip() }, async (
     const from = Date.now();
     // HAProxy serves a reload's new worker a moment before the daemon has confirmed it: settle first.
     await cluster.daemon.runner.settled();
-    const appsBefore = cluster.daemon.runner.state.liveModel?.apps.length ?? 0;
+    const appsBefore = cluster.daemon.runner.state.deployment?.model?.apps.length ?? 0;
     const leader = await consul.waitForLeader();
     const follower = consul.servers.find((s) => s !== leader)!;
     await Promise.all([leader.kill('SIGKILL'), follower.kill('SIGKILL')]);
@@ -177,7 +177,7 @@ t.test('faults on a real Consul cluster', { skip: consulClusterSkip() }, async (
     t.equal(health.status, 503, '/healthz answers 503');
     t.match(health.body, /consul-catalog is down/, `/healthz says why: ${health.body.slice(0, 300)}`);
     await sleep(1_000); // the outage lasts: the watches keep failing
-    t.equal(cluster.daemon.runner.state.liveModel?.apps.length, appsBefore, 'an error is never "no services": every app is still served');
+    t.equal(cluster.daemon.runner.state.deployment?.model?.apps.length, appsBefore, 'an error is never "no services": every app is still served');
     await routesRight(t);
     const t0 = Date.now();
     await allServersBack();

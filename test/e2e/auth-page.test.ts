@@ -21,7 +21,7 @@ t.test('router.auth on the status page', async (t) => {
   const cluster = await startTestCluster(t, { apps, vault: true });
   putAuthUsers(cluster.vault!.vault, 'staging', `alice:${HASHES.bcrypt2b}\nbob:${HASHES.sha512}`);
   const { state } = cluster.daemon.runner;
-  await eventually('staging has its users', () => state.liveModel?.apps.find((a) => a.name === 'staging')?.auth?.users.length === 2, 20_000);
+  await eventually('staging has its users', () => state.deployment?.model?.apps.find((a) => a.name === 'staging')?.auth?.users.length === 2, 20_000);
 
   const page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
   const errors: string[] = [];

@@ -58,7 +58,7 @@ t.test('status page in headless Chromium', async (t) => {
 
   await t.test('laptop: every route, the rejected domain with its reason, the conflict, the filter', async (t) => {
     const page = await open({ width: 1366, height: 900 });
-    const model = state.liveModel!;
+    const model = state.deployment!.model!;
     t.same(
       await visibleApps(page),
       model.apps.map((a) => a.name),

@@ -32,7 +32,7 @@ t.test('Consul faults under load', async (t) => {
   const load = new LoadLoop(httpPort, existing).start();
   t.teardown(() => load.stop());
   await load.warmUp();
-  const appsServed = () => cluster.daemon.runner.state.liveModel?.apps.length ?? 0;
+  const appsServed = () => cluster.daemon.runner.state.deployment?.model?.apps.length ?? 0;
   /** HAProxy serves a reload's new worker a moment before the daemon has confirmed it: settle first. */
   const settledApps = async () => {
     await cluster.daemon.runner.settled();

@@ -11,6 +11,7 @@ import { initialState } from '../../src/state.js';
 import { TrafficRing } from '../../src/traffic/ring.js';
 import type { SamplerStatus } from '../../src/traffic/sampler.js';
 import type { StatSample } from '../../src/traffic/stat.js';
+import { deploymentOf } from './deployment.js';
 
 /** `sampleAt(k, serverNames)`: the kth sample (k = 0, 1, 2), counters grown by each app's rates. */
 export async function serveBuiltState(
@@ -19,7 +20,8 @@ export async function serveBuiltState(
   sampleAt: (k: number, serverNames: Map<string, string[]>) => StatSample,
 ): Promise<StatusServer> {
   const now = Date.now();
-  const state = initialState(now - 60_000);
+  const deployment = deploymentOf(model);
+  const state = initialState(now - 60_000, () => deployment);
   const synced = { state: 'ok' as const, lastSyncAt: now - 1000 };
   state.sources = {
     'consul-catalog': { name: 'consul-catalog', ...synced },
@@ -27,9 +29,7 @@ export async function serveBuiltState(
     templates: { name: 'templates', ...synced },
   };
   state.builtModel = model;
-  state.liveModel = model;
   state.lastApply = { status: 'reloaded', checksum: 'a'.repeat(64), at: now - 30_000 };
-  state.runningChecksum = 'a'.repeat(64);
 
   const ring = new TrafficRing(12);
   const serverNames = new Map(model.apps.map((a) => [a.backend, a.servers.map((s) => s.name)]));

@@ -110,7 +110,7 @@ t.test('router.cache through a real HAProxy', async (t) => {
   await routed(cluster, 'zip', '/warm');
   await eventually(
     'site, small and zip recorded',
-    () => ['site', 'small', 'zip'].every((n) => state.liveModel?.owners?.some((o) => o.kind === 'name' && o.name === n && o.record?.valid)),
+    () => ['site', 'small', 'zip'].every((n) => state.deployment?.model?.owners?.some((o) => o.kind === 'name' && o.name === n && o.record?.valid)),
     20_000,
   );
   await deploy(cluster, '/greedy', greedy.port, ['router.cache=10m']);
@@ -120,13 +120,13 @@ t.test('router.cache through a real HAProxy', async (t) => {
   await cluster.daemon.runner.settled();
 
   await t.test('haproxy.cache_max_size: the app past it is served without a cache, with a reason naming it', async (t) => {
-    const reason = state.liveModel?.rejections.find((r) => r.service === 'greedy' && r.subject === 'router.cache=10m')?.reason;
+    const reason = state.deployment?.model?.rejections.find((r) => r.service === 'greedy' && r.subject === 'router.cache=10m')?.reason;
     t.equal(
       reason,
       'router.cache=10m of app greedy does not fit in haproxy.cache_max_size 16m: 10m are taken by the caches of 3 apps ahead of it (site, small, zip), the oldest names first; served without a cache',
     );
     t.same(
-      state.liveModel?.apps.filter((a) => a.cache !== undefined).map((a) => [a.name, a.cache]),
+      state.deployment?.model?.apps.filter((a) => a.cache !== undefined).map((a) => [a.name, a.cache]),
       [
         ['site', 8],
         ['small', 1],
@@ -268,7 +268,7 @@ t.test('router.cache through a real HAProxy', async (t) => {
     await cluster.daemon.runner.settled();
     const before = await reloads(cluster);
     await deploy(cluster, '/plain', plain.port, ['router.cache=2m']);
-    await eventually('plain cached', () => state.liveModel?.apps.find((a) => a.name === 'plain')?.cache === 2, 20_000);
+    await eventually('plain cached', () => state.deployment?.model?.apps.find((a) => a.name === 'plain')?.cache === 2, 20_000);
     await cluster.daemon.runner.settled();
     t.equal((await reloads(cluster)) - before, 1, 'one reload');
     const seen = plain.seen('/q');

@@ -51,7 +51,7 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
     await fetch(`${consul.url}/v1/kv/paas-router/domains/foo`, { method: 'PUT', body: 'www.example.org' });
     await served('www.example.org', 200, /\/foo/);
     await eventually('the model lists the custom host', () =>
-      state.liveModel?.hosts.some((h) => h.host === 'www.example.org' && h.source === 'kv' && h.key === 'paas-router/domains/foo'),
+      state.deployment?.model?.hosts.some((h) => h.host === 'www.example.org' && h.source === 'kv' && h.key === 'paas-router/domains/foo'),
     );
     await fetch(`${consul.url}/v1/kv/paas-router/domains/foo`, { method: 'DELETE' });
     await served('www.example.org', 404);
@@ -69,12 +69,12 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
   await t.test('an app with no passing instance answers 503 and keeps its route', async (t) => {
     const task = { app: bar.id, agent: 'solo', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: cluster.backends.get(bar.id)![0]!.port };
     // The dev cluster registered bar's task on dev-agent-N: find its id from the model instead.
-    const server = state.liveModel!.apps.find((a) => a.name === 'bar-team')!.servers[0]!;
+    const server = state.deployment!.model!.apps.find((a) => a.name === 'bar-team')!.servers[0]!;
     const agent = server.id.split(':')[1]!;
     await setMesosTaskStatus(consul.url, { ...task, agent, status: 'critical' });
     await served('bar-team.production.mozilla.community', 503);
     t.ok(
-      state.liveModel?.apps.some((a) => a.name === 'bar-team'),
+      state.deployment?.model?.apps.some((a) => a.name === 'bar-team'),
       'the app is still in the model',
     );
     await setMesosTaskStatus(consul.url, { ...task, agent, status: 'passing' });
@@ -92,7 +92,7 @@ t.test('daemon end to end with a real HAProxy', async (t) => {
     await cp(join(SHIPPED_TEMPLATES_DIR, 'haproxy.cfg.hbs'), join(templatesDir, 'haproxy.cfg.hbs'));
     await eventually('templates source ok', () => state.sources.templates?.state === 'ok');
     await eventually('the change made meanwhile is applied', () =>
-      state.liveModel?.apps.find((a) => a.name === 'bar-team')?.servers.some((s) => s.port === extra.backend.port),
+      state.deployment?.model?.apps.find((a) => a.name === 'bar-team')?.servers.some((s) => s.port === extra.backend.port),
     );
     await deregisterMesosTask(consul.url, extra.task);
   });
@@ -114,7 +114,7 @@ t.test('Consul stopped and restored (stand-in)', async (t) => {
     await consul.stop();
     await eventually('consul source down', () => state.sources['consul-catalog']?.state === 'down', 15_000);
     t.equal((await get('foo.production.mozilla.community')).status, 200, 'still served while Consul is down');
-    t.ok(state.liveModel?.apps.length === 2, 'an error is never "no services"');
+    t.ok(state.deployment?.model?.apps.length === 2, 'an error is never "no services"');
     await consul.start();
     await eventually('consul source ok', () => state.sources['consul-catalog']?.state === 'ok', 30_000);
     const fresh = await cluster.registerOn('/fresh', foo.id);

@@ -18,7 +18,7 @@ const PLAIN = 'plain.production.mozilla.community';
 const SHOP = 'shop.production.mozilla.community';
 
 function rejectionsOf(cluster: TestCluster, app: string) {
-  return (cluster.daemon.runner.state.liveModel?.rejections ?? []).filter((r) => r.service === app);
+  return (cluster.daemon.runner.state.deployment?.model?.rejections ?? []).filter((r) => r.service === app);
 }
 
 t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hosts, tcp ports, stats bind', async (t) => {
@@ -293,7 +293,7 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
       { subject: 'router.port=2181', reason: `router.port: port 2181 is outside haproxy.tcp_ports (${tcpPort}), the ports the load balancer forwards` },
     ]);
     t.notOk(
-      cluster.daemon.runner.state.liveModel?.apps.some((a) => a.name === 'rogue'),
+      cluster.daemon.runner.state.deployment?.model?.apps.some((a) => a.name === 'rogue'),
       'rogue not routed',
     );
   });
@@ -323,7 +323,7 @@ t.test('defaults: forwarded headers, HTTP/2, HSTS, 308, cookies, body limit, hos
     t.equal((await stats([])).status, 401);
     t.equal((await stats([auth])).status, 200);
     await t.rejects(rawRequest({ port: statsPort, address: '127.0.0.1', headers: [['host', 'stats']] }), { code: 'ECONNREFUSED' }, 'not on the public address');
-    const server = cluster.daemon.runner.state.liveModel!.apps.find((a) => a.name === 'plain')!.servers[0]!.name;
+    const server = cluster.daemon.runner.state.deployment!.model!.apps.find((a) => a.name === 'plain')!.servers[0]!.name;
     const action = (a: string) => `s=${server}&action=${a}&b=app_plain`;
     const form = (body: string): [string, string][] => [
       ['content-type', 'application/x-www-form-urlencoded'],

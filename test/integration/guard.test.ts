@@ -33,7 +33,12 @@ t.test('never-shrink guard', async (t) => {
   await eventually('all routed', async () => (await get(host(9))).status === 200 && (await get(host(0))).status === 200);
   await daemon.runner.settled();
   const tasks = (): MesosTask[] =>
-    daemon.runner.state.liveModel!.apps.map((a) => ({ app: `/${a.name}`, agent: a.servers[0]!.id.split(':')[1]!, ip: '127.0.0.1', port: a.servers[0]!.port }));
+    daemon.runner.state.deployment!.model!.apps.map((a) => ({
+      app: `/${a.name}`,
+      agent: a.servers[0]!.id.split(':')[1]!,
+      ip: '127.0.0.1',
+      port: a.servers[0]!.port,
+    }));
 
   await t.test('8 of 10 apps vanishing at once is held, and the routes keep serving', async (t) => {
     const victims = tasks().slice(0, 8);
@@ -104,7 +109,7 @@ t.test('never-shrink guard', async (t) => {
     });
     t.teardown(() => void signals.emit('SIGTERM'));
     const running = await eventually('service started', () => started);
-    await eventually('serving', () => running.runner.state.liveModel);
+    await eventually('serving', () => running.runner.state.deployment?.model);
     daemon = running;
     const victims = tasks().slice(0, 8);
     await Promise.all(victims.map((task) => deregisterMesosTask(cluster.consul.url, task)));

@@ -32,7 +32,7 @@ t.test("router.expose services at the node's own endpoints are skipped, not publ
 
   await eventually('the honest service is routed', async () => (await requestThrough(cluster.httpPort, host('honest'))).status === 200, 20_000);
   const rejections = await eventually('both skipped with a reason', () => {
-    const all = cluster.daemon.runner.state.liveModel?.rejections ?? [];
+    const all = cluster.daemon.runner.state.deployment?.model?.rejections ?? [];
     const of = (service: string) => all.filter((r) => r.service === service);
     return of('status-page').length && of('consul-api').length ? { status: of('status-page'), consul: of('consul-api') } : undefined;
   });

@@ -60,7 +60,7 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     const before = await reloads();
     const [, second] = cluster.backends.get(web.id)!;
     const task = { app: web.id, agent: 'dev-agent-3', agentAddress: '127.0.0.1', ip: '127.0.0.1', port: second!.port };
-    const server = state.liveModel!.apps.find((a) => a.name === 'web')!.servers.find((s) => s.port === second!.port)!;
+    const server = state.deployment!.model!.apps.find((a) => a.name === 'web')!.servers.find((s) => s.port === second!.port)!;
     task.agent = server.id.split(':')[1]!;
     await setMesosTaskStatus(consul.url, { ...task, status: 'critical' });
     await wait('only the first instance serves', async () => (await bodies()).join() === '/web #1');
@@ -76,7 +76,7 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     const before = await reloads();
     const list = cluster.backends.get(web.id)!;
     const second = list[1]!;
-    const server = state.liveModel!.apps.find((a) => a.name === 'web')!.servers.find((s) => s.port === second.port)!;
+    const server = state.deployment!.model!.apps.find((a) => a.name === 'web')!.servers.find((s) => s.port === second.port)!;
     // Hold a slow request on the second instance (retry until round-robin lands on it).
     let inflight: Promise<{ status: number; body: string }> | undefined;
     for (let i = 0; i < 6 && !inflight; i++) {
@@ -132,7 +132,7 @@ t.test('runtime API path with a real HAProxy', async (t) => {
     const before = await reloads();
     const since = Date.now();
     await cluster.addTask(sticky);
-    await wait('two sticky instances', () => state.liveModel?.apps.find((a) => a.name === 'sticky')?.servers.length === 2);
+    await wait('two sticky instances', () => state.deployment?.model?.apps.find((a) => a.name === 'sticky')?.servers.length === 2);
     t.ok((await reloads()) > before);
     t.match(reportsSince(since)[0], { status: 'reloaded', reloadReason: /cookie/ });
   });
@@ -163,7 +163,7 @@ t.test('runtime API path with a real HAProxy', async (t) => {
 
   await t.test("HAProxy's state differing from the model is repaired by a reload", async (t) => {
     await settle();
-    const first = state.liveModel!.apps.find((a) => a.name === 'web')!.servers[0]!;
+    const first = state.deployment!.model!.apps.find((a) => a.name === 'web')!.servers[0]!;
     // Someone puts a server into maintenance behind the router's back.
     await sendSocketCommand(runtimeSocket, `disable server app_web/${first.name}`);
     const since = Date.now();

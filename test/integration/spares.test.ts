@@ -12,7 +12,7 @@ import type { ApplyReport } from '../../src/apply/applier.js';
 import { explainHost, formatExplanation, readLiveView, spareOf } from '../../src/cli/explain.js';
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
-import type { StatusDocument } from '../../src/server/status.js';
+import { statusDocument, type StatusDocument, type StatusInfo } from '../../src/server/status.js';
 import type { TrafficSeriesDocument } from '../../src/server/traffic-view.js';
 import { startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
@@ -105,7 +105,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     await wait('blog back', async () => (await get('blog')).status === 200);
     await settle();
     t.equal(await reloads(), before, 'no reload');
-    t.equal(state.spares?.apps.length, 1, 'still on its spare');
+    t.equal(state.deployment?.spares.list().length, 1, 'still on its spare');
   });
 
   await t.test('an app whose tags need backend settings still reloads', async (t) => {
@@ -116,7 +116,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     await settle();
     t.ok((await reloads()) > before, 'reloaded');
     t.match(since(at)[0], { status: 'reloaded', reloadReason: /app slow was added with backend settings a spare backend lacks/ });
-    t.same(state.spares?.apps, [], 'that reload gave blog its own backend');
+    t.same(state.deployment?.spares.list(), [], 'that reload gave blog its own backend');
     t.match(await runtimeMap(), new RegExp(`${host('blog')} app_blog`));
     t.equal((await get('blog')).status, 200, 'blog served the same');
   });
@@ -129,7 +129,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     await wait('cart served', async () => (await get('cart')).status === 200);
     await settle();
     t.equal(await reloads(), before, 'two new apps, two spares, no reload');
-    t.match(state.spares?.apps, [
+    t.match(state.deployment?.spares.list(), [
       { app: 'cart', spare: 'spare_2' },
       { app: 'shop', spare: 'spare_1' },
     ]);
@@ -141,7 +141,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     await settle();
     t.equal(await reloads(), before + 1, 'one reload');
     t.match(since(at)[0], { status: 'reloaded', reloadReason: /app till was added and every spare backend is taken \(haproxy.spare_backends: 2\)/ });
-    t.same(state.spares?.apps, [], 'every spare free again');
+    t.same(state.deployment?.spares.list(), [], 'every spare free again');
     const map = await runtimeMap();
     for (const name of ['shop', 'cart', 'till']) {
       t.match(map, new RegExp(`${host(name)} app_${name}`), `${name} on its own backend`);
@@ -155,7 +155,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     await wait('late served', async () => (await get('late')).status === 200);
     await settle();
     t.equal(await reloads(), before, 'no reload');
-    t.match(state.spares?.apps, [{ app: 'late', spare: 'spare_1' }]);
+    t.match(state.deployment?.spares.list(), [{ app: 'late', spare: 'spare_1' }]);
   });
 
   await t.test('HAProxy refusing the spare (its state differs) falls back to a validated reload', async (t) => {
@@ -170,13 +170,13 @@ t.test('spare backends with a real HAProxy', async (t) => {
     await settle();
     t.equal(await reloads(), before + 1, 'one reload');
     t.match(since(at)[0], { status: 'reloaded', reloadReason: /server spare_1\/stray is not in the config/ });
-    t.same(state.spares?.apps, [], 'not left on the spare');
+    t.same(state.deployment?.spares.list(), [], 'not left on the spare');
     t.match(await runtimeMap(), new RegExp(`${host('odd')} app_odd`));
     t.notMatch(await sendSocketCommand(socket, 'show servers state spare_1'), /stray/, 'the reload dropped the stray server');
     await cluster.addTask(app('later'));
     await wait('later served', async () => (await get('later')).status === 200);
     await settle();
-    t.match(state.spares?.apps, [{ app: 'later', spare: 'spare_1' }], 'the pool works again');
+    t.match(state.deployment?.spares.list(), [{ app: 'later', spare: 'spare_1' }], 'the pool works again');
   });
 
   await t.test('the consolidation reload serves the same', async (t) => {
@@ -187,7 +187,7 @@ t.test('spare backends with a real HAProxy', async (t) => {
     t.match(since(at), [{ status: 'reloaded', reloadReason: /consolidating 1 app\(s\) on spare backends into their own backends \(later\)/ }]);
     t.match(await runtimeMap(), new RegExp(`${host('later')} app_later`));
     t.equal((await get('later')).status, 200);
-    t.same(state.spares?.apps, []);
+    t.same(state.deployment?.spares.list(), []);
     await runner.consolidateSpares();
     t.equal(await reloads(), before + 1, 'nothing on a spare: no reload');
   });
@@ -206,10 +206,10 @@ t.test('after haproxy.spare_settle of quiet the apps on spares get their own bac
   await cluster.daemon.runner.settled();
   const before = await reloads();
   await cluster.addTask(app('blog'));
-  await eventually('blog on the spare', () => state.spares?.apps[0]?.app === 'blog', 20_000);
+  await eventually('blog on the spare', () => state.deployment?.spares.list()[0]?.app === 'blog', 20_000);
   await eventually('consolidated', () => reports.some((r) => r.status === 'reloaded' && /consolidating/.test(r.reloadReason ?? '')), 30_000);
   t.equal(await reloads(), before + 1, 'one reload: the consolidation');
-  t.same(state.spares?.apps, []);
+  t.same(state.deployment?.spares.list(), []);
   t.equal((await get('blog')).status, 200, 'served the same');
 });
 
@@ -225,23 +225,34 @@ t.test('a daemon restarted on a running HAProxy knows its spares at once', async
   await wait('web served', async () => (await get('web')).status === 200);
   await wait('first apply done', () => first.lastApply !== undefined && first.lastApply.status !== 'haproxy-unreachable');
   await cluster.addTask(app('blog'));
-  await wait('blog on a spare', () => first.spares?.apps[0]?.app === 'blog');
+  await wait('blog on a spare', () => first.deployment?.spares.list()[0]?.app === 'blog');
   await cluster.daemon.runner.settled();
+  const ran = first.deployment?.checksum;
   await cluster.daemon.stop();
 
   const before = await reloads();
   const daemon = await startDaemon(config, createLogger('silent'));
   t.teardown(() => daemon.stop());
   const state = daemon.runner.state;
+  // Before its first build, /status already says what HAProxy runs: the applier's record, rebuilt
+  // at start from the files and from HAProxy's spares (before the Deployment: nothing until a build).
+  t.equal(state.lastApply, undefined, 'no build yet');
+  const adopted = statusDocument(state, {} as StatusInfo, Date.now()).haproxy;
+  t.equal(adopted.runningChecksum, ran, 'the checksum of what the old daemon left running');
+  t.match(adopted.spares, { total: 2, free: 1, apps: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] }, 'and which spare holds which app');
   await wait('the restarted daemon built once', () => state.lastApply !== undefined);
   t.equal(state.lastApply?.status, 'unchanged', 'it adopted what runs');
-  t.match(state.spares, { total: 2, apps: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] }, 'which spare holds which app, from HAProxy');
+  t.match(
+    { total: state.deployment?.spareTotal, apps: state.deployment?.spares.list() },
+    { total: 2, apps: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] },
+    'which spare holds which app, from HAProxy',
+  );
 
   await cluster.addTask(app('shop'));
   await wait('shop served', async () => (await get('shop')).status === 200);
   await daemon.runner.settled();
   t.equal(await reloads(), before, 'the first brand-new app after the restart: no reload');
-  t.match(state.spares?.apps, [
+  t.match(state.deployment?.spares.list(), [
     { app: 'blog', spare: 'spare_1' },
     { app: 'shop', spare: 'spare_2' },
   ]);

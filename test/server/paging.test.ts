@@ -18,6 +18,7 @@ import { initialState, type RouterState } from '../../src/state.js';
 import { TrafficRing } from '../../src/traffic/ring.js';
 import type { SamplerStatus } from '../../src/traffic/sampler.js';
 import { settings } from '../model/helpers.js';
+import { deploymentOf } from '../helpers/deployment.js';
 
 const NOW = 1_700_000_000_000;
 const info: StatusInfo = {
@@ -60,7 +61,8 @@ function tenantState(apps: number, domains: number, badTags: number): RouterStat
     },
   ];
   const model = buildModel({ services, claims, settings });
-  const s = initialState(NOW - 10_000);
+  const deployment = deploymentOf(model);
+  const s = initialState(NOW - 10_000, () => deployment);
   const synced = { state: 'ok' as const, lastSyncAt: NOW - 1000 };
   s.sources = {
     'consul-catalog': { name: 'consul-catalog', ...synced },
@@ -68,9 +70,7 @@ function tenantState(apps: number, domains: number, badTags: number): RouterStat
     templates: { name: 'templates', ...synced },
   };
   s.builtModel = model;
-  s.liveModel = model;
   s.lastApply = { status: 'reloaded', checksum: 'a'.repeat(64), at: NOW - 2000 };
-  s.runningChecksum = 'a'.repeat(64);
   return s;
 }
 

@@ -85,7 +85,7 @@ t.test('a start at 10 000 apps and a burst of 1 000 changes: one line each, with
   );
   const start = buildModel({ services, claims: [], settings });
   const state = initialState(Date.now());
-  recordApply(state, log, { status: 'reloaded', checksum: 'a' }, start, 'a');
+  recordApply(state, log, { status: 'reloaded', checksum: 'a' }, undefined, start);
   t.equal(lines.length, 1, 'the start: one line');
   t.match(lines[0], {
     msg: 'configuration applied, HAProxy reloaded',
@@ -98,7 +98,7 @@ t.test('a start at 10 000 apps and a burst of 1 000 changes: one line each, with
     services[name(i * 7)] = [...list, { ...list[0]!, id: `${list[0]!.id}-b`, address: '10.0.0.2' }];
   }
   const burst = buildModel({ services, claims: [], settings });
-  recordApply(state, log, { status: 'runtime', checksum: 'b', runtimeOps: 1_000 }, burst, 'b');
+  recordApply(state, log, { status: 'runtime', checksum: 'b', runtimeOps: 1_000 }, start, burst);
   t.equal(lines.length, 2, 'the burst: one line');
   t.match(lines[1], {
     msg: 'configuration applied through the runtime API, no reload',

@@ -6,6 +6,7 @@ import { evaluateHealth, grouped, startupLine, statusDocument, statusLine, type 
 import type { SourceStatus } from '../../src/sources/source.js';
 import { initialState, type RouterState } from '../../src/state.js';
 import { settings } from '../model/helpers.js';
+import { deploymentOf } from '../helpers/deployment.js';
 
 const NOW = 1_700_000_000_000;
 const info: StatusInfo = {
@@ -44,13 +45,12 @@ const model = buildModel({
 });
 
 function healthyState(): RouterState {
-  const s = initialState(NOW - 10_000);
+  // A plain field here, so that a case can put another deployment in its place.
+  const s: RouterState = { ...initialState(NOW - 10_000), deployment: deploymentOf(model, { checksum: 'aaa' }) };
   s.sources = { 'consul-catalog': ok('consul-catalog'), 'consul-domains': ok('consul-domains'), templates: ok('templates') };
   s.builtModel = model;
-  s.liveModel = model;
   s.lastApply = { status: 'reloaded', checksum: 'aaa', at: NOW - 2000 };
   s.lastReloadAt = NOW - 2000;
-  s.runningChecksum = 'aaa';
   return s;
 }
 
@@ -71,12 +71,12 @@ t.test('health: every rule', async (t) => {
       false,
       /source consul-catalog is down: cannot reach Consul \(last sync 60s ago\)/,
     ],
-    ['nothing applied yet', (s) => void (delete s.lastApply, delete s.runningChecksum), false, /no configuration applied yet/],
+    ['nothing applied yet', (s) => void delete s.lastApply, false, /no configuration applied yet/],
     [
       'written, HAProxy not reachable',
       (s) => {
         s.lastApply = { ...report('haproxy-unreachable', 'bbb', 'master socket refused'), at: NOW };
-        delete s.runningChecksum;
+        Object.assign(s, { deployment: deploymentOf(model, { checksum: 'bbb', loaded: false }) });
         return s.lastApply;
       },
       false,
@@ -207,8 +207,9 @@ t.test('status line for systemd', async (t) => {
 });
 
 t.test('an app on a spare backend: /status names the app, with the spare as where it runs', async (t) => {
-  const state: RouterState = { ...initialState(NOW - 10_000), liveModel: model, builtModel: model };
-  state.spares = { total: 16, apps: [{ app: 'bar', backend: 'app_bar', spare: 'spare_3', since: NOW - 2000 }] };
+  const deployment = deploymentOf(model, { spareTotal: 16, spares: { claims: [{ app: 'bar', backend: 'app_bar', spare: 'spare_3' }], since: NOW - 2000 } });
+  const state = initialState(NOW - 10_000, () => deployment);
+  state.builtModel = model;
   const doc = statusDocument(state, info, NOW);
   t.same(doc.haproxy.spares, { total: 16, free: 15, apps: [{ app: 'bar', backend: 'app_bar', spare: 'spare_3', since: new Date(NOW - 2000).toISOString() }] });
   const bar = doc.apps.find((a) => a.name === 'bar')!;

@@ -10,6 +10,8 @@ import type { RoutingModel } from '../../src/model/types.js';
 import type { Runner } from '../../src/runner.js';
 import { MESSAGE_MAX, Timeline, changedApps } from '../../src/server/timeline.js';
 import { initialState } from '../../src/state.js';
+import type { Deployment } from '../../src/apply/deployment.js';
+import { deploymentOf } from '../helpers/deployment.js';
 import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
 import { mc, settings } from '../model/helpers.js';
 
@@ -32,18 +34,21 @@ t.test('changedApps: added, removed, servers changed, hosts changed; unchanged a
 
 t.test('events from the runner: applies with their reason and apps, refusals, held changes, rejections, certificates', async (t) => {
   let clock = 1_000;
-  const runner = Object.assign(new EventEmitter(), { state: initialState(0) }) as unknown as Runner;
+  let running: Deployment | undefined;
+  const runner = Object.assign(new EventEmitter(), { state: initialState(0, () => running) }) as unknown as Runner;
   const timeline = new Timeline({ now: () => clock, capacity: 6 });
   timeline.attach(runner);
 
-  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  runner.state.builtModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  running = deploymentOf(runner.state.builtModel);
   runner.emit('applied', { status: 'reloaded', checksum: 'x', reloadReason: 'no running configuration to change at runtime' });
   clock = 2_000;
-  runner.state.builtModel = runner.state.liveModel = model({
+  runner.state.builtModel = model({
     a: [mc('a', 1), mc('a', 3)],
     b: [mc('b', 2)],
     bad: [mc('bad', 4, { tags: ['router.mode=udp'] })],
   });
+  running = deploymentOf(runner.state.builtModel);
   runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 2 });
   clock = 3_000;
   runner.emit('applied', { status: 'refused', checksum: 'z', error: { code: 'HAPROXY_INVALID', message: 'parsing [haproxy.cfg:12]' } });
@@ -97,12 +102,15 @@ t.test('events from the runner: applies with their reason and apps, refusals, he
 });
 
 t.test('a brand-new app on a spare backend: the runtime event names the app, then its spare', async (t) => {
-  const runner = Object.assign(new EventEmitter(), { state: initialState(0) }) as unknown as Runner;
+  let running: Deployment | undefined;
+  const runner = Object.assign(new EventEmitter(), { state: initialState(0, () => running) }) as unknown as Runner;
   const timeline = new Timeline({ now: () => 1_000 });
   timeline.attach(runner);
-  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)] });
+  runner.state.builtModel = model({ a: [mc('a', 1)] });
+  running = deploymentOf(runner.state.builtModel);
   runner.emit('applied', { status: 'reloaded', checksum: 'x' });
-  runner.state.builtModel = runner.state.liveModel = model({ a: [mc('a', 1)], blog: [mc('blog', 2)] });
+  runner.state.builtModel = model({ a: [mc('a', 1)], blog: [mc('blog', 2)] });
+  running = deploymentOf(runner.state.builtModel);
   runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 2, spares: [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }] });
   t.match(timeline.list()[0], {
     kind: 'runtime',
@@ -123,20 +131,21 @@ t.test('an unchanged apply moves the timeline on to the latest model: the older 
   // gc() for this test only: the older model must be collectable once nothing but the timeline saw it.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const runner = Object.assign(new EventEmitter(), { state: initialState(0) }) as unknown as Runner;
+  let running: Deployment | undefined;
+  const runner = Object.assign(new EventEmitter(), { state: initialState(0, () => running) }) as unknown as Runner;
   const timeline = new Timeline({ now: () => 1_000 });
   timeline.attach(runner);
-  runner.state.liveModel = model({ a: [mc('a', 1)] });
+  running = deploymentOf(model({ a: [mc('a', 1)] }));
   runner.emit('applied', { status: 'reloaded', checksum: 'x' });
-  const older = new WeakRef(runner.state.liveModel);
+  const older = new WeakRef(runner.state.deployment!.model!);
   // The same bytes from a newer model (e.g. records read back): nothing is an event.
-  runner.state.liveModel = model({ a: [mc('a', 1)] });
+  running = deploymentOf(model({ a: [mc('a', 1)] }));
   runner.emit('applied', { status: 'unchanged', checksum: 'x' });
   t.equal(timeline.list().length, 1);
   await new Promise((r) => setImmediate(r));
   gc();
   t.equal(older.deref(), undefined, 'the model of the reload is not kept once an unchanged apply described the same files');
-  runner.state.liveModel = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  running = deploymentOf(model({ a: [mc('a', 1)], b: [mc('b', 2)] }));
   runner.emit('applied', { status: 'runtime', checksum: 'y', runtimeOps: 1 });
   t.same(timeline.list()[0]?.apps, ['b'], 'the next change names what changed since');
 });

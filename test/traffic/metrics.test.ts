@@ -12,6 +12,7 @@ import { TrafficRing } from '../../src/traffic/ring.js';
 import type { SamplerStatus } from '../../src/traffic/sampler.js';
 import type { TrafficSource } from '../../src/server/traffic-view.js';
 import { families, sample } from '../server/helpers.js';
+import { deploymentOf } from '../helpers/deployment.js';
 
 const inst = (app: string) => ({
   id: `mesos-consul:a:${app}:10.0.0.1:31000`,
@@ -25,8 +26,8 @@ const inst = (app: string) => ({
 });
 
 function daemon(requests: number): { state: RouterState; traffic: TrafficSource } {
-  const state = initialState(0);
-  state.liveModel = buildModel({ services: { shop: [inst('shop')], blog: [inst('blog')] }, claims: [], settings });
+  const deployment = deploymentOf(buildModel({ services: { shop: [inst('shop')], blog: [inst('blog')] }, claims: [], settings }));
+  const state = initialState(0, () => deployment);
   state.tls = {
     certificates: [
       { name: 'shop', notAfter: '2030-01-01T00:00:00.000Z' },
@@ -104,12 +105,14 @@ t.test('metrics.per_app: one set per app the latest sample has', async (t) => {
 });
 
 t.test('router.cache: hits and misses of the apps with a cache, with or without metrics.per_app', async (t) => {
-  const state = initialState(0);
-  state.liveModel = buildModel({
-    services: { shop: [{ ...inst('shop'), tags: ['router.cache=64m'] }], blog: [inst('blog')] },
-    claims: [],
-    settings,
-  });
+  const deployment = deploymentOf(
+    buildModel({
+      services: { shop: [{ ...inst('shop'), tags: ['router.cache=64m'] }], blog: [inst('blog')] },
+      claims: [],
+      settings,
+    }),
+  );
+  const state = initialState(0, () => deployment);
   const ring = new TrafficRing(4);
   const stat = (backend: string, lookups: number, hits: number) => ({
     backend,

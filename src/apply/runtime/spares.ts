@@ -2,7 +2,7 @@
 // and the plans always name an app's own backend (`app_<name>`); HAProxy serves an app from the
 // spare it took until the next reload loads its own backend. These helpers rename what goes to
 // the runtime API and what its state is checked against: the model stays pure, the assignment
-// lives with the applier (it knows when a reload has consolidated them).
+// is part of the applier's Deployment (it knows when a reload has consolidated them).
 import { BACKEND_PREFIX } from '../../model/backend.js';
 import { MAINTENANCE_MAP_FILE, SPARE_PREFIX } from '../../render/views.js';
 import type { DesiredState } from './execute.js';
@@ -16,10 +16,18 @@ export interface AppOnSpare extends SpareClaim {
   since: number;
 }
 
-/** The spare backends in use, by the app backend they stand for. */
+/**
+ * The spare backends in use, by the app backend they stand for. Never changed once made: taking
+ * spares makes a new set (a Deployment holds one, and a record is never changed).
+ */
 export class SpareAssignments {
-  private readonly byBackend = new Map<string, AppOnSpare>();
-  private readonly spares = new Set<string>();
+  /** No app on a spare: what HAProxy holds after loading the files. */
+  static readonly NONE = new SpareAssignments(new Map());
+  private readonly spares: ReadonlySet<string>;
+
+  private constructor(private readonly byBackend: ReadonlyMap<string, AppOnSpare>) {
+    this.spares = new Set([...byBackend.values()].map((a) => a.spare));
+  }
 
   get size(): number {
     return this.byBackend.size;
@@ -48,17 +56,12 @@ export class SpareAssignments {
     return claims.every((c) => !this.spares.has(c.spare) && !this.byBackend.has(c.backend));
   }
 
-  take(claims: readonly SpareClaim[], now: number): void {
-    for (const c of claims) {
-      this.byBackend.set(c.backend, { ...c, since: now });
-      this.spares.add(c.spare);
-    }
-  }
-
-  /** A reload loaded every app's own backend (or HAProxy is gone): every spare is free again. */
-  clear(): void {
-    this.byBackend.clear();
-    this.spares.clear();
+  /** These assignments with `claims` made at `now`. */
+  with(claims: readonly SpareClaim[], now: number): SpareAssignments {
+    if (claims.length === 0) return this;
+    const byBackend = new Map(this.byBackend);
+    for (const c of claims) byBackend.set(c.backend, { ...c, since: now });
+    return new SpareAssignments(byBackend);
   }
 }
 
