@@ -16,9 +16,10 @@ import { deployable, type BuiltFrom, type Candidate, type Deployable, type Deplo
 import { removeFilesNotIn, writeFilesAtomically, type WriteOptions } from './files.js';
 import { reloadThroughMaster, resumePausedFrontends, showProc } from './reload.js';
 import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
+import { adoptRuntime } from './runtime/adopt.js';
 import { parseFiles } from './runtime/parse.js';
-import { SpareAssignments, desiredOnSpares, onSpares, spareNames, sparesFromRuntime, type SpareClaim } from './runtime/spares.js';
-import { HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
+import { SpareAssignments, desiredOnSpares, onSpares, type SpareClaim } from './runtime/spares.js';
+import { EXTRA_RUNTIME_MAPS, HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
 
@@ -140,7 +141,7 @@ export class Applier {
   }
 
   /** A new record of what runs, replacing the one held. */
-  private deploy(what: Deployable, state: Pick<Deployment, 'loaded' | 'spares'> & Partial<Pick<Deployment, 'sparesUnknown' | 'sparesToRead'>>): Deployment {
+  private deploy(what: Deployable, state: Pick<Deployment, 'loaded' | 'spares'> & Partial<Pick<Deployment, 'sparesUnknown' | 'runtimeToRead'>>): Deployment {
     const { files, checksum, model, rendering, candidate, spareTotal } = what;
     this.current = { generation: ++this.generations, files, checksum, model, rendering, candidate, spareTotal, ...state };
     return this.current;
@@ -188,36 +189,40 @@ export class Applier {
       loaded: true,
       spares: SpareAssignments.NONE,
       sparesUnknown: 'the spare backends HAProxy serves apps from are not known yet: HAProxy did not answer since the daemon started',
-      sparesToRead: true,
+      runtimeToRead: true,
     });
-    await this.learnSpares();
+    await this.learnRuntime();
     return { adopted: true };
   }
 
   /**
-   * After adopting the files: which spares hold which app, as HAProxy reports it (`show map`,
-   * `show servers state`), so the spares work at once. Nothing to do once known; HAProxy not
-   * answering leaves them unknown (the retry loop asks again).
+   * After adopting the files: what HAProxy runs, as it reports it (`show map`, `show servers
+   * state`): which spares hold which app, so the spares work at once, and whether its servers and
+   * maps are the files' (else the next build reloads). Nothing to do once known; HAProxy not
+   * answering leaves it unknown (the retry loop asks again).
    */
-  async learnSpares(): Promise<void> {
+  async learnRuntime(): Promise<void> {
     const read = this.current;
-    if (!read?.sparesToRead || !this.runtime) return;
-    const { config, hosts } = parseFiles(read.files);
-    let found: ReturnType<typeof sparesFromRuntime>;
+    if (!read?.runtimeToRead || !this.runtime) return;
+    let adopted: ReturnType<typeof adoptRuntime>;
     try {
-      found = sparesFromRuntime(hosts, await this.runtime.readSpares(spareNames(config.proxies.keys())));
+      adopted = adoptRuntime(read.files, await this.runtime.readRuntime(EXTRA_RUNTIME_MAPS.filter((name) => name in read.files)));
     } catch (err) {
-      this.opts.log.debug({ error: errorMessage(err) }, 'the spare backends are not read from HAProxy yet');
+      this.opts.log.debug({ error: errorMessage(err) }, "HAProxy's runtime state is not read yet");
       return;
     }
     // A reload while HAProxy was asked loaded the files: every spare is known to be free then.
     if (this.current?.generation !== read.generation) return;
-    if ('reason' in found) {
-      this.amend({ sparesToRead: false, sparesUnknown: `${found.reason}; no spare is taken until a reload` });
-      this.opts.log.warn({ reason: found.reason }, 'the spare backends HAProxy runs do not match the files; no spare is taken until a reload');
+    const spares = SpareAssignments.NONE.with(adopted.claims, Date.now());
+    if (adopted.drift === undefined) {
+      this.amend({ runtimeToRead: false, sparesUnknown: undefined, spares });
       return;
     }
-    this.amend({ sparesToRead: false, sparesUnknown: undefined, spares: SpareAssignments.NONE.with(found.claims, Date.now()) });
+    this.amend({ runtimeToRead: false, sparesUnknown: `${adopted.drift}; no spare is taken until a reload`, spares, drift: adopted.drift });
+    this.opts.log.warn(
+      { reason: adopted.drift },
+      'what HAProxy runs differs from the files adopted at start; nothing changes at runtime, the next build reloads',
+    );
   }
 
   private notAdopted(reason: string, err: unknown): Adoption {
@@ -243,6 +248,10 @@ export class Applier {
     const previous = this.current;
     if (previous?.checksum === checksum) {
       if (!previous.loaded) return this.reload(target, undefined);
+      if (previous.drift !== undefined) {
+        const report = await this.reload(target, undefined);
+        return report.status === 'reloaded' ? { ...report, reloadReason: driftReason(previous.drift) } : report;
+      }
       // The same bytes, now described by this build: the next change is planned from it (adopted
       // files have none), and the build an older record kept (model, views) is let go.
       this.amend(built ? target : { files: live, candidate });
@@ -251,8 +260,9 @@ export class Applier {
     if (checksum === this.refused) return { status: 'already-refused', checksum };
 
     let reloadReason = this.writeFailing ? 'the last write had failed: written first, then reloaded' : 'no running configuration to change at runtime';
+    if (previous?.drift !== undefined) reloadReason = driftReason(previous.drift);
     let runtimeTouched = false;
-    if (previous?.loaded && this.runtime && !this.writeFailing) {
+    if (previous?.loaded && previous.drift === undefined && this.runtime && !this.writeFailing) {
       const usable = planned?.against === previous.generation ? planned.plan : undefined;
       let plan = usable ?? planRuntime(previous.files, live);
       const claims = usable?.kind === 'runtime' ? (usable.spares ?? []) : [];
@@ -376,8 +386,8 @@ export class Applier {
       const undo = await this.resync();
       return { ...this.failure('write-failed', target.checksum, err, { runtimeMs }), undo };
     }
-    const { sparesUnknown, sparesToRead } = previous;
-    this.deploy(target, { loaded: true, spares, sparesUnknown, sparesToRead });
+    const { sparesUnknown, runtimeToRead } = previous;
+    this.deploy(target, { loaded: true, spares, sparesUnknown, runtimeToRead });
     this.refused = undefined;
     await this.removeStaleCertificates(target.files, previous.files);
     const report: ApplyReport = {
@@ -439,7 +449,7 @@ export class Applier {
       }
     }
     // When it starts, HAProxy loads the files: every app in its own backend.
-    this.amend({ loaded: false, spares: SpareAssignments.NONE, sparesUnknown: undefined, sparesToRead: false });
+    this.amend({ loaded: false, spares: SpareAssignments.NONE, sparesUnknown: undefined, runtimeToRead: false, drift: undefined });
     const err = new HaproxyUnreachableError(`HAProxy master CLI ${this.opts.masterSocket} is not reachable: ${errorMessage(last)}`, { cause: last });
     return this.handOut(this.failure('haproxy-unreachable', running.checksum, err, {}));
   }
@@ -556,6 +566,10 @@ export class Applier {
     if (status === 'write-failed') this.writeFailing = true;
     return { status, checksum, ...timings, error: { code: errorCode(err), message: errorMessage(err), output } };
   }
+}
+
+function driftReason(drift: string): string {
+  return `what HAProxy runs differs from the files adopted at start (${drift}): reloaded onto the files`;
 }
 
 function certificatesDiffer(a: Readonly<RenderedFiles>, b: Readonly<RenderedFiles>): boolean {

@@ -45,8 +45,13 @@ export interface Deployment extends Deployable {
   readonly spares: SpareAssignments;
   /** Why no spare may be taken (HAProxy's spares are not known: files adopted at start), if so. */
   readonly sparesUnknown?: string;
-  /** Adopted files whose spares HAProxy did not report yet (it did not answer): the retry loop asks. */
-  readonly sparesToRead?: boolean;
+  /** Adopted files HAProxy did not report its state for yet (it did not answer): the retry loop asks. */
+  readonly runtimeToRead?: boolean;
+  /**
+   * How HAProxy's runtime state differs from the adopted files (servers, maps, spares), if it does:
+   * no change goes through the runtime API, and the next build reloads, even with the same bytes.
+   */
+  readonly drift?: string;
 }
 
 /** The checksum of what HAProxy runs now: none while it has not loaded the deployment. */

@@ -1,6 +1,7 @@
 // The periodic retry: what a failure left to do later (a reload HAProxy was not reachable for, a
-// write that failed, a tcp port another process held, drained servers to delete, the spares of
-// adopted files to read from HAProxy), and noticing that HAProxy went away between changes.
+// write that failed, a tcp port another process held, drained servers to delete, what HAProxy
+// runs beside the adopted files: servers, maps, spares), and noticing that HAProxy went away
+// between changes.
 import type { Applied, Applier } from '../apply/applier.js';
 
 export interface RetryDeps {
@@ -17,8 +18,8 @@ export interface RetryDeps {
 export async function retryOnce(deps: RetryDeps): Promise<void> {
   if (deps.rebuildWanted()) deps.rebuild();
   await deps.applier.retryDrained();
-  // Adopted files whose spares HAProxy did not report at start (it was not answering yet).
-  await deps.applier.learnSpares();
+  // Adopted files HAProxy did not report its state for at start (it was not answering yet).
+  await deps.applier.learnRuntime();
   const gone = await deps.applier.checkReachable();
   if (gone) deps.haproxyGone(gone);
   const report = await deps.applier.retryPendingReload();

@@ -10,6 +10,7 @@ import { spareUseOf, type Candidate } from '../../src/apply/deployment.js';
 import { writeFilesAtomically } from '../../src/apply/files.js';
 import { WriteFailedError } from '../../src/errors.js';
 import { showProc } from '../../src/apply/reload.js';
+import { sendSocketCommand } from '../../src/apply/socket.js';
 import { atLeast, readHaproxyVersion } from '../../src/apply/haproxy-version.js';
 import { createLogger } from '../../src/log.js';
 import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js';
@@ -260,7 +261,7 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   t.match(spareUseOf(early.deployment!), { unavailable: /not known yet: HAProxy did not answer/ });
   ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
   t.equal((await applier.retryPendingReload())?.status, 'reloaded');
-  await early.learnSpares();
+  await early.learnRuntime();
   t.same(spareUseOf(early.deployment!), { inUse: new Set() }, 'read once HAProxy answers: every spare free');
   const reloads = async () => (await showProc(masterSocket)).master.reloads;
   const before = await reloads();
@@ -327,4 +328,19 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   const again = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
   t.same(await again.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
   t.same(spareUseOf(again.deployment!), { inUse: new Set() }, 'adopted with every spare empty: free at once');
+  t.equal(again.deployment?.drift, undefined, 'HAProxy runs what the files say');
+
+  // A daemon stopped between its runtime commands and its write leaves HAProxy serving what the
+  // files do not say: the record adopted at start names the difference, and the same bytes reload.
+  t.equal((await sendSocketCommand(runtimeSocket, `del map ${join(configDir, 'hosts.map')} blog.example.org`)).trim(), '');
+  t.equal((await requestThrough(port, 'blog.example.org')).status, 404, 'HAProxy no longer routes blog');
+  const drifted = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.same(await drifted.adoptFilesOnDisk(['haproxy.cfg', 'hosts.map']), { adopted: true });
+  t.match(drifted.deployment, { drift: /the runtime hosts map differs from hosts\.map at blog\.example\.org/ });
+  const beforeDrift = await reloads();
+  t.match(await drifted.apply(config(true)), { status: 'reloaded', reloadReason: /what HAProxy runs differs from the files adopted at start/ });
+  t.equal(await reloads(), beforeDrift + 1, 'one reload, onto the files');
+  t.equal((await requestThrough(port, 'blog.example.org')).body.trim(), 'blog', 'served again, as the files say');
+  t.equal(drifted.deployment?.drift, undefined);
+  t.equal((await drifted.apply(config(true))).status, 'unchanged', 'and then nothing more to do');
 });

@@ -18,7 +18,8 @@ export interface DesiredState {
   maps?: Map<string, Map<string, string>>;
 }
 
-interface RuntimeServer {
+/** One server as `show servers state` reports it. */
+export interface RuntimeServer {
   address: string;
   port: number;
   maint: boolean;
@@ -61,14 +62,15 @@ export class RuntimeExecutor {
     }
   }
 
-  /** HAProxy's hosts map and the number of servers of each of `spares`, over one session. */
-  async readSpares(spares: readonly string[]): Promise<{ hosts: Map<string, string>; servers: Map<string, number> }> {
+  /** What HAProxy runs, over one session: its hosts map, the other runtime `maps`, every backend's servers. */
+  async readRuntime(maps: readonly string[]): Promise<RuntimeState> {
     const session = await this.open();
     try {
       const hosts = parseShowMap(await session.send(`show map ${this.mapPath}`));
-      const servers = new Map<string, number>();
-      for (const spare of spares) servers.set(spare, parseServersState(await session.send(`show servers state ${spare}`)).size);
-      return { hosts, servers };
+      const read = new Map<string, Map<string, string>>();
+      for (const map of maps) read.set(map, parseShowMap(await session.send(`show map ${this.pathOf(map)}`)));
+      const servers = serversByBackend(await session.send('show servers state'));
+      return { hosts, maps: read, servers };
     } finally {
       session.close();
     }
@@ -147,34 +149,62 @@ export class RuntimeExecutor {
     const backends = new Set(ops.flatMap((op) => ('backend' in op ? [op.backend] : [])));
     for (const backend of backends) {
       const actual = parseServersState(await session.send(`show servers state ${backend}`));
-      const wanted = desired.servers.get(backend) ?? new Map<string, ServerLine>();
-      for (const [name, line] of wanted) {
-        const got = actual.get(name);
-        const { address, port } = splitEndpoint(line.endpoint);
-        if (!got) throw mismatch(`server ${backend}/${name} is missing`);
-        if (got.address !== address || got.port !== port) throw mismatch(`server ${backend}/${name} is ${got.address}:${got.port}, not ${address}:${port}`);
-        if (got.maint !== line.disabled)
-          throw mismatch(`server ${backend}/${name} is ${got.maint ? 'in maintenance' : 'enabled'}, the config says ${line.disabled ? 'disabled' : 'enabled'}`);
-        const weight = weightOf(line.args);
-        if (weight !== undefined && got.weight !== weight) throw mismatch(`server ${backend}/${name} has weight ${got.weight}, the config says ${weight}`);
-      }
-      for (const [name, got] of actual) {
-        if (wanted.has(name)) continue;
-        if (!this.draining.has(`${backend}/${name}`) || !got.maint) throw mismatch(`server ${backend}/${name} is not in the config`);
-      }
+      const wrong = serversDiffer(backend, desired.servers.get(backend) ?? new Map(), actual, (name) => this.draining.has(`${backend}/${name}`));
+      if (wrong) throw mismatch(wrong);
     }
     for (const map of new Set(ops.flatMap((op) => (op.op.startsWith('map-') && 'map' in op && op.map !== undefined ? [op.map] : [])))) {
-      const actual = parseShowMap(await session.send(`show map ${this.pathOf(map)}`));
-      const wanted = desired.maps?.get(map) ?? new Map<string, string>();
-      const wrong = [...wanted].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !wanted.has(k));
-      if (wrong || actual.size !== wanted.size) throw mismatch(`the runtime map ${map} differs from the file${wrong ? ` at ${wrong[0]}` : ''}`);
+      const wrong = mapDiffers(
+        `the runtime map ${map} differs from the file`,
+        desired.maps?.get(map) ?? new Map(),
+        parseShowMap(await session.send(`show map ${this.pathOf(map)}`)),
+      );
+      if (wrong) throw mismatch(wrong);
     }
     if (ops.some((op) => op.op.startsWith('map-') && (!('map' in op) || op.map === undefined))) {
-      const actual = parseShowMap(await session.send(`show map ${this.mapPath}`));
-      const wrong = [...desired.hosts].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !desired.hosts.has(k));
-      if (wrong || actual.size !== desired.hosts.size) throw mismatch(`the runtime hosts map differs from hosts.map${wrong ? ` at ${wrong[0]}` : ''}`);
+      const wrong = mapDiffers('the runtime hosts map differs from hosts.map', desired.hosts, parseShowMap(await session.send(`show map ${this.mapPath}`)));
+      if (wrong) throw mismatch(wrong);
     }
   }
+}
+
+/** What HAProxy holds at runtime: hosts map, other maps by file name, servers by backend. */
+export interface RuntimeState {
+  hosts: Map<string, string>;
+  maps: Map<string, Map<string, string>>;
+  servers: Map<string, Map<string, RuntimeServer>>;
+}
+
+/**
+ * How one backend's servers at runtime differ from its lines in the files, or undefined. A server
+ * the files do not list is allowed only in maintenance while `draining(name)` says it is drained.
+ */
+export function serversDiffer(
+  backend: string,
+  wanted: ReadonlyMap<string, ServerLine>,
+  actual: ReadonlyMap<string, RuntimeServer>,
+  draining: (name: string) => boolean,
+): string | undefined {
+  for (const [name, line] of wanted) {
+    const got = actual.get(name);
+    const { address, port } = splitEndpoint(line.endpoint);
+    if (!got) return `server ${backend}/${name} is missing`;
+    if (got.address !== address || got.port !== port) return `server ${backend}/${name} is ${got.address}:${got.port}, not ${address}:${port}`;
+    if (got.maint !== line.disabled)
+      return `server ${backend}/${name} is ${got.maint ? 'in maintenance' : 'enabled'}, the config says ${line.disabled ? 'disabled' : 'enabled'}`;
+    const weight = weightOf(line.args);
+    if (weight !== undefined && got.weight !== weight) return `server ${backend}/${name} has weight ${got.weight}, the config says ${weight}`;
+  }
+  for (const [name, got] of actual) {
+    if (wanted.has(name)) continue;
+    if (!draining(name) || !got.maint) return `server ${backend}/${name} is not in the config`;
+  }
+  return undefined;
+}
+
+/** `what` and the first key where a runtime map differs from its file, or undefined. */
+export function mapDiffers(what: string, wanted: ReadonlyMap<string, string>, actual: ReadonlyMap<string, string>): string | undefined {
+  const wrong = [...wanted].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !wanted.has(k));
+  return wrong || actual.size !== wanted.size ? `${what}${wrong ? ` at ${wrong[0]}` : ''}` : undefined;
 }
 
 function mismatch(what: string): RuntimeRefusedError {
@@ -196,14 +226,21 @@ export function splitEndpoint(endpoint: string): { address: string; port: number
 
 /** `show servers state <backend>` (format 1): be_id be_name srv_id srv_name srv_addr op admin ... srv_port ... */
 export function parseServersState(text: string): Map<string, RuntimeServer> {
-  const servers = new Map<string, RuntimeServer>();
+  return serversByBackend(text).values().next().value ?? new Map();
+}
+
+/** `show servers state` of every backend: backend → server name → server. */
+export function serversByBackend(text: string): Map<string, Map<string, RuntimeServer>> {
+  const backends = new Map<string, Map<string, RuntimeServer>>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#') || /^\d+$/.test(line.trim())) continue;
     const f = line.trim().split(/\s+/);
     if (f.length < 19) continue;
+    let servers = backends.get(f[1]!);
+    if (!servers) backends.set(f[1]!, (servers = new Map()));
     servers.set(f[3]!, { address: f[4]!, port: Number(f[18]), maint: (Number(f[6]) & MAINT_MASK) !== 0, weight: Number(f[7]) });
   }
-  return servers;
+  return backends;
 }
 
 /** `show map <file>`: `0x55... key value` per line. */
