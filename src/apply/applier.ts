@@ -19,7 +19,7 @@ import { RuntimeExecutor, type DesiredState } from './runtime/execute.js';
 import { adoptRuntime } from './runtime/adopt.js';
 import { parseFiles } from './runtime/parse.js';
 import { SpareAssignments, desiredOnSpares, onSpares, type SpareClaim } from './runtime/spares.js';
-import { EXTRA_RUNTIME_MAPS, HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp } from './runtime/plan.js';
+import { EXTRA_RUNTIME_MAPS, HOSTS_MAP, MAIN_CONFIG, extraMapsOf, planRuntime, type RuntimeOp, type RuntimePlan } from './runtime/plan.js';
 import { sendSocketCommand } from './socket.js';
 import { checkConfig } from './validate.js';
 
@@ -82,7 +82,7 @@ export type Applied = ApplyReport & { readonly deployment: Deployment | undefine
 /** A runtime plan made by the caller, and the generation of the deployment it was made against. */
 export interface PlannedChange {
   against: number;
-  plan: { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState; spares?: SpareClaim[] } | { kind: 'reload'; reason: string };
+  plan: RuntimePlan;
 }
 
 /** What HAProxy must hold after the runtime change, read from the candidate's files. */
@@ -263,9 +263,9 @@ export class Applier {
     if (previous?.drift !== undefined) reloadReason = driftReason(previous.drift);
     let runtimeTouched = false;
     if (previous?.loaded && previous.drift === undefined && this.runtime && !this.writeFailing) {
-      const usable = planned?.against === previous.generation ? planned.plan : undefined;
-      let plan = usable ?? planRuntime(previous.files, live);
-      const claims = usable?.kind === 'runtime' ? (usable.spares ?? []) : [];
+      // A plan made against another deployment than the one HAProxy runs is not used: the files are compared.
+      let plan: RuntimePlan = planned?.against === previous.generation ? planned.plan : planRuntime(previous.files, live);
+      const claims = plan.kind === 'runtime' ? (plan.spares ?? []) : [];
       if (plan.kind === 'runtime' && !previous.spares.canTake(claims)) plan = { kind: 'reload', reason: 'the spare backend the plan took is in use' };
       if (plan.kind === 'runtime') {
         // New certificate files go live only once `haproxy -c` has loaded them from staging.
@@ -273,7 +273,7 @@ export class Applier {
           const refused = await this.validateOrReport(candidate, checksum, false);
           if (refused) return refused;
         }
-        const outcome = await this.applyAtRuntime(plan.ops, target, usable?.kind === 'runtime' ? usable.desired : undefined, claims);
+        const outcome = await this.applyAtRuntime(plan.ops, target, plan.desired, claims);
         if ('status' in outcome) return outcome;
         reloadReason = outcome.fallback;
         runtimeTouched = true;

@@ -117,7 +117,7 @@ t.test('the ops: servers added (a failing one disabled), then the host mapped', 
   t.match(plan.ops[0], { op: 'add-server', backend: 'app_blog', server: { endpoint: '10.0.0.2:31002', disabled: false } });
   t.match(plan.ops[1], { op: 'add-server', backend: 'app_blog', server: { endpoint: '10.0.0.3:31003', disabled: true } });
   t.same(plan.ops[2], { op: 'map-add', key: 'blog.production.mozilla.community', value: 'app_blog' });
-  t.equal(plan.desired.servers.get('app_blog')?.size, 2);
+  t.equal(plan.desired?.servers.get('app_blog')?.size, 2, 'what HAProxy must hold: the data plan says it');
 });
 
 t.test('the pool: spares in use are skipped; none free, or none at all, is a reload', async (t) => {

@@ -8,26 +8,20 @@
 import { isDeepStrictEqual } from 'node:util';
 import { MAINTENANCE_MAP_FILE, type AppView, type HostView, type TemplateData } from '../../render/views.js';
 import type { CompiledTemplates } from '../../render/templates.js';
-import type { DesiredState } from './execute.js';
 import { parseConfig, type ServerLine } from './parse.js';
-import { HOSTS_MAP, MAIN_CONFIG, mapOps, serverOps, type RuntimeOp } from './plan.js';
+import { HOSTS_MAP, MAIN_CONFIG, mapOps, serverOps, type RuntimeOp, type RuntimePlan } from './plan.js';
+import type { SpareClaim } from './spares.js';
 
-/** Fields whose change the runtime API can apply: the apps (their servers) and the hosts. */
-const RUNTIME_FIELDS = new Set(['apps', 'httpApps', 'tcpApps', 'hosts', 'maintenance']);
+/** The TemplateData fields whose change the runtime API can apply: the apps (their servers), the hosts, the maintenance map. */
+type RuntimeField = keyof Pick<TemplateData, 'apps' | 'httpApps' | 'tcpApps' | 'hosts' | 'maintenance'>;
+const RUNTIME_FIELDS: ReadonlySet<string> = new Set<RuntimeField>(['apps', 'httpApps', 'tcpApps', 'hosts', 'maintenance']);
 
-/** A brand-new app served from a spare backend until the next reload (ops name its own backend). */
-export interface SpareClaim {
-  app: string;
-  /** The app's own backend (`app_<name>`): what the files and the plan's ops say. */
-  backend: string;
-  /** The spare (`spare_<n>`) HAProxy serves it from until the next reload. */
-  spare: string;
+function isRuntimeField(field: string): field is RuntimeField {
+  return RUNTIME_FIELDS.has(field);
 }
 
-export type ModelPlan =
-  | { kind: 'runtime'; ops: RuntimeOp[]; desired: DesiredState; spares?: SpareClaim[] }
-  | { kind: 'reload'; reason: string }
-  | { kind: 'unknown'; reason: string };
+/** A runtime plan, or `unknown` when the templates hide what changed (the files are compared then). */
+export type ModelPlan = RuntimePlan | { kind: 'unknown'; reason: string };
 
 /** The spare backends the running HAProxy already serves apps from (the applier keeps them). */
 export interface SpareUse {
@@ -52,14 +46,12 @@ export function hostMap(hosts: HostView[]): Map<string, string> {
 export function planFromData(templates: CompiledTemplates, before: TemplateData, after: TemplateData, spareUse?: SpareUse): ModelPlan {
   for (const t of templates.templates) {
     const allowed = t.output === MAIN_CONFIG ? [] : t.output === HOSTS_MAP ? ['hosts'] : [];
-    const blocking = t.frameReads.find((f) => f === '*' || (RUNTIME_FIELDS.has(f) && !allowed.includes(f)));
+    const blocking = t.frameReads.find((f) => f === '*' || (isRuntimeField(f) && !allowed.includes(f)));
     if (blocking)
       return { kind: 'unknown', reason: `template ${t.file} reads ${blocking === '*' ? 'data out of its context' : blocking} outside the per-app partials` };
   }
-  const a = before as unknown as Record<string, unknown>;
-  const b = after as unknown as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (RUNTIME_FIELDS.has(key) || a[key] === b[key] || isDeepStrictEqual(a[key], b[key])) continue;
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof TemplateData>) {
+    if (isRuntimeField(key) || before[key] === after[key] || isDeepStrictEqual(before[key], after[key])) continue;
     return { kind: 'reload', reason: `${key} changed` };
   }
 

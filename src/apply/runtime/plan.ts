@@ -3,7 +3,9 @@
 // removed) or a reload is needed (proxies, settings or templates changed).
 import { isCertificateFile } from '../../render/certificates.js';
 import type { RenderedFiles } from '../../render/types.js';
+import type { DesiredState } from './execute.js';
 import { HOSTS_MAP, MAIN_CONFIG, parseFiles, parseMap, type ServerLine } from './parse.js';
+import type { SpareClaim } from './spares.js';
 
 export { HOSTS_MAP, MAIN_CONFIG };
 /** Maps beside hosts.map that the runtime API edits in place (`map` names the file in ops). */
@@ -22,14 +24,19 @@ export type RuntimeOp =
   | { op: 'map-del'; key: string; map?: string }
   | { op: 'set-weight'; backend: string; name: string; weight: number };
 
-export type Plan = { kind: 'runtime'; ops: RuntimeOp[] } | { kind: 'reload'; reason: string };
+/**
+ * What a change needs: runtime commands, or a reload and why. The one plan type of both planners.
+ * `desired`: what HAProxy must hold afterwards, for the backends and maps the ops touch (absent:
+ * read from the candidate's files). `spares`: brand-new apps the ops put on spare backends.
+ */
+export type RuntimePlan = { kind: 'runtime'; ops: RuntimeOp[]; desired?: DesiredState; spares?: SpareClaim[] } | { kind: 'reload'; reason: string };
 
 /** Keywords HAProxy 2.6 refuses on a dynamic server (`add server`). */
 const NOT_DYNAMIC = new Set(['cookie']);
 /** Hash-based algorithms: HAProxy 2.6 accepts dynamic servers only with dynamic load balancing. */
 const STATIC_BALANCE = new Set(['static-rr', 'source', 'uri', 'url_param', 'hdr', 'rdp-cookie', 'hash']);
 
-export function planRuntime(running: RenderedFiles, candidate: RenderedFiles): Plan {
+export function planRuntime(running: Readonly<RenderedFiles>, candidate: Readonly<RenderedFiles>): RuntimePlan {
   for (const name of new Set([...Object.keys(running), ...Object.keys(candidate)])) {
     // Certificates change through their own runtime commands (CertificateRuntime), after the apply.
     if (name !== MAIN_CONFIG && name !== HOSTS_MAP && !isCertificateFile(name) && !EXTRA_RUNTIME_MAPS.includes(name) && running[name] !== candidate[name]) {

@@ -6,10 +6,16 @@
 import { BACKEND_PREFIX } from '../../model/backend.js';
 import { MAINTENANCE_MAP_FILE, SPARE_PREFIX } from '../../render/views.js';
 import type { DesiredState } from './execute.js';
-import type { SpareClaim } from './model-plan.js';
 import type { RuntimeOp } from './plan.js';
 
-export type { SpareClaim };
+/** A brand-new app served from a spare backend until the next reload (ops name its own backend). */
+export interface SpareClaim {
+  app: string;
+  /** The app's own backend (`app_<name>`): what the files and the plan's ops say. */
+  backend: string;
+  /** The spare (`spare_<n>`) HAProxy serves it from until the next reload. */
+  spare: string;
+}
 
 /** An app HAProxy serves from a spare backend, and since when (ms since epoch). */
 export interface AppOnSpare extends SpareClaim {
