@@ -6,7 +6,7 @@ import { reject } from './rejections.js';
 import { cmp, numCmp, safeText } from './text.js';
 
 /** Deterministic order of K/V entries whatever the input order: key, CreateIndex, value. */
-export function sortEntries<T extends KvEntry>(entries: T[]): T[] {
+export function sortEntries<T extends KvEntry>(entries: readonly T[]): T[] {
   const index = (n: number) => (typeof n === 'number' && Number.isFinite(n) ? n : Infinity);
   const text = (v: unknown) => (typeof v === 'string' ? v : '');
   return [...entries].sort((a, b) => cmp(a.key, b.key) || numCmp(index(a.createIndex), index(b.createIndex)) || cmp(text(a.value), text(b.value)));
@@ -61,7 +61,7 @@ export function maintenanceText(value: string): string {
  * stays the same object. `memberOf` maps the apps of a group to it: a key naming a member is
  * refused (the route is the group's; the key must name the group).
  */
-export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
+export function applyMaintenance(apps: AppRoute[], entries: readonly KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
   const rejections: Rejection[] = [];
   if (entries.length === 0) return rejections;
   const indexOf = new Map(apps.map((a, i) => [a.name, i]));

@@ -123,7 +123,7 @@ export function groupRoute(
   const canaries = new Map<string, string>();
   for (const m of members) {
     const w = given?.get(m.app.name);
-    const member: GroupMember =
+    let member: GroupMember =
       given === undefined
         ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length }
         : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
@@ -139,7 +139,7 @@ export function groupRoute(
         rejections.push(reject('tag', m.app.name, tag, `app ${canaries.get(rule)} of group ${group} has the same canary; ignored`));
       } else {
         canaries.set(rule, m.app.name);
-        member.canary = canary;
+        member = { ...member, canary };
       }
     }
     if (member.weightFrom === 'missing') {

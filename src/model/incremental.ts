@@ -61,10 +61,10 @@ export class ModelMemo {
   private settings: ModelSettings | undefined;
   private names: { keys: Set<string>; sorted: string[] } | undefined;
   private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
-  private claimInput: { list: DomainClaim[]; parsed: ParsedClaim[] } | undefined;
+  private claimInput: { list: readonly DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
   private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure; contested: Set<string> } | undefined;
-  private ownInput: { lists: (KvEntry[] | undefined)[]; own: Ownership } | undefined;
+  private ownInput: { lists: (readonly KvEntry[] | undefined)[]; own: Ownership } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
   private finished = new Map<string, AppRoute>();
   private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
@@ -111,7 +111,7 @@ export class ModelMemo {
   }
 
   /** The claims in compareClaims order, each parsed once per (key, CreateIndex, value). */
-  claims(list: DomainClaim[], parse: (claim: DomainClaim) => ParsedClaim): ParsedClaim[] {
+  claims(list: readonly DomainClaim[], parse: (claim: DomainClaim) => ParsedClaim): ParsedClaim[] {
     if (this.claimInput?.list === list) return this.claimInput.parsed;
     const keep = new Map<string, ParsedClaim>();
     const parsed = [...list].sort(compareClaims).map((claim) => {

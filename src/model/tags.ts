@@ -87,13 +87,13 @@ export type EdgeSettings = Pick<AppRoute, 'hsts' | 'hstsSubdomains' | 'timeoutCl
 
 /** The edge fields of an app that are set (the status page lists them). */
 export function edgeFields(t: EdgeSettings): EdgeSettings {
-  const out: EdgeSettings = {};
-  if (t.hsts !== undefined) out.hsts = t.hsts;
-  if (t.hstsSubdomains !== undefined) out.hstsSubdomains = t.hstsSubdomains;
-  if (t.timeoutClient !== undefined) out.timeoutClient = t.timeoutClient;
-  if (t.timeoutConnect !== undefined) out.timeoutConnect = t.timeoutConnect;
-  if (t.maxBody !== undefined) out.maxBody = t.maxBody;
-  return out;
+  return {
+    ...(t.hsts !== undefined ? { hsts: t.hsts } : {}),
+    ...(t.hstsSubdomains !== undefined ? { hstsSubdomains: t.hstsSubdomains } : {}),
+    ...(t.timeoutClient !== undefined ? { timeoutClient: t.timeoutClient } : {}),
+    ...(t.timeoutConnect !== undefined ? { timeoutConnect: t.timeoutConnect } : {}),
+    ...(t.maxBody !== undefined ? { maxBody: t.maxBody } : {}),
+  };
 }
 
 export interface TagResult {
