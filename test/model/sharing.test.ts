@@ -9,9 +9,9 @@ import type { AppRoute, KvEntry, ModelInput, RoutingModel } from '../../src/mode
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
 import { RenderCache } from '../../src/render/incremental.js';
 import { renderFiles } from '../../src/render/render.js';
-import type { RenderSettings } from '../../src/render/types.js';
 import { loadTemplates } from '../../src/sources/files/templates-source.js';
 import { HASHES } from '../helpers/auth-hashes.js';
+import { settings as renderSettings } from '../render/fixtures.js';
 import { mc, settings } from './helpers.js';
 
 const kv = (key: string, value: string, createIndex = 50): KvEntry => ({ key, value, createIndex, modifyIndex: createIndex });
@@ -55,15 +55,6 @@ t.test('a maintenance key copies only the app it names, and only its view is bui
   const memo = new ModelMemo();
   const input = baseInput();
   const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
-  const renderSettings: RenderSettings = {
-    configDir: '/etc/haproxy/paas-router',
-    runtimeSocket: '/run/haproxy/paas-router.sock',
-    bindAddress: '*',
-    httpPort: 80,
-    httpsPort: 443,
-    statsPort: 8404,
-    hardStopAfter: '30s',
-  };
   const cache = new RenderCache();
   const first = buildModel(input, memo);
   renderFiles(templates, first, renderSettings, cache);
