@@ -240,7 +240,7 @@ export const TAGS = {
   'strip-path': {
     ...bool('http'),
     setting: 'stripPath',
-    read: (v: string) => v === 'true',
+    read: onlyTrue,
     needs: { tag: 'path', why: 'router.strip-path needs router.path=/prefix' },
     ...fixed,
     doc: { effect: 'the app receives the path without the prefix', unset: 'false', page: 'features.md' },

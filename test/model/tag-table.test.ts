@@ -72,6 +72,27 @@ t.test('every tag with a setting: group members must agree on it exactly when th
   }
 });
 
+t.test('a boolean tag set to false is the same setting as no tag: group members with and without it agree', async (t) => {
+  for (const key of TAG_KEYS) {
+    const spec = tagSpec(key);
+    if (spec.setting === null || spec.allowed !== 'true, false') continue;
+    const base = baseFor(key);
+    const model = buildModel({
+      services: {
+        a: [mc('a', 1, { tags: [...base, `router.${key}=false`], createIndex: 1 })],
+        b: [mc('b', 2, { tags: base, createIndex: 2 })],
+      },
+      claims: [],
+      settings,
+    });
+    t.strictSame(
+      model.apps.find((a) => a.name === 'grp')?.members?.map((m) => m.app),
+      ['a', 'b'],
+      `router.${key}=false`,
+    );
+  }
+});
+
 t.test('the fuzzer has a valid and an invalid value of every key', async (t) => {
   for (const key of TAG_KEYS) {
     t.ok(
