@@ -117,13 +117,11 @@ export function explainMarathon(file: string, json: unknown, config: Config, liv
     settings,
     ...(live ? { weights: live.weights, maintenance: live.maintenance, claimRecords: live.records, delegations: live.delegations } : {}),
   });
-  if (live) {
-    out.notes.push(`checked beside the apps and the recorded owners in Consul at ${live.address}`);
-    model.rejections = model.rejections.filter((r) => r.service === def.service);
-  } else {
-    out.notes.push('Consul not read: names other apps already own (hosts, tcp ports, groups) are not checked');
-  }
-  out.rejections.push(...model.rejections.map(rejectionText));
+  if (live) out.notes.push(`checked beside the apps and the recorded owners in Consul at ${live.address}`);
+  else out.notes.push('Consul not read: names other apps already own (hosts, tcp ports, groups) are not checked');
+  // Beside the cluster, only this app's rejections are its own.
+  const rejections = live ? model.rejections.filter((r) => r.service === def.service) : model.rejections;
+  out.rejections.push(...rejections.map(rejectionText));
   const app = model.apps.find((a) => a.name === def.service || a.members?.some((m) => m.app === def.service));
   if (app) {
     if (app.members) {

@@ -4,7 +4,7 @@
 // can never be taken for a hash. Anything wrong (no Vault, no entry, one bad line) makes the app
 // answer 503 rather than serve it unprotected, and touches no other app. Reasons name the app and
 // the line number, never the line itself (it may hold a hash, or a password pasted by mistake).
-import type { AppRoute, Rejection } from './types.js';
+import type { AppRoute, BasicAuth, Rejection } from './types.js';
 import { reject } from './rejections.js';
 import { safeText } from './text.js';
 
@@ -88,29 +88,32 @@ export function parseUsers(text: string): UsersParse {
 export type AuthFailure = 'no-vault' | 'no-entry' | 'invalid';
 
 /**
- * Gives every app with `router.auth` its users, or the reason it answers 503. `prefix`: the Vault
- * data path of the entries (`secret/data/paas-router/auth/`), absent without Vault; `users`: what
- * Vault holds there, entry name → its `users` field (null: no text field).
+ * Gives every app with `router.auth` its users, or the reason it answers 503, each as a copy in
+ * `apps` (the other apps stay the same objects). `prefix`: the Vault data path of the entries
+ * (`secret/data/paas-router/auth/`), absent without Vault; `users`: what Vault holds there, entry
+ * name → its `users` field (null: no text field).
  */
 export function applyAuth(apps: AppRoute[], prefix: string | undefined, users: Record<string, string | null> | undefined): Rejection[] {
   const rejections: Rejection[] = [];
-  for (const app of apps) {
+  for (let i = 0; i < apps.length; i++) {
+    const app = apps[i]!;
     if (app.auth === undefined) continue;
     const { realm } = app.auth;
     const path = `${prefix ?? '<vault.kv_prefix>auth/'}${app.name}`;
-    const fail = (failure: AuthFailure, why: string): void => {
-      app.auth = { realm, path, users: [], failure };
+    const fail = (failure: AuthFailure, why: string): BasicAuth => {
       rejections.push(reject('auth', app.name, `router.auth=${realm}`, `router.auth: ${why}; app ${app.name} answers 503 until this is fixed`, path));
+      return { realm, path, users: [], failure };
     };
     const entry = users !== undefined && Object.hasOwn(users, app.name) ? users[app.name] : undefined;
-    if (prefix === undefined) fail('no-vault', 'Vault is not configured (vault.address is empty), and the users come from Vault');
-    else if (entry === undefined) fail('no-entry', `no users at Vault ${path}`);
-    else if (entry === null) fail('invalid', `Vault ${path} has no "users" text field`);
+    let auth: BasicAuth;
+    if (prefix === undefined) auth = fail('no-vault', 'Vault is not configured (vault.address is empty), and the users come from Vault');
+    else if (entry === undefined) auth = fail('no-entry', `no users at Vault ${path}`);
+    else if (entry === null) auth = fail('invalid', `Vault ${path} has no "users" text field`);
     else {
       const parsed = parseUsers(entry);
-      if (parsed.ok) app.auth = { realm, path, users: parsed.users };
-      else fail('invalid', `Vault ${path} "users": ${safeText(parsed.reason, 300)}`);
+      auth = parsed.ok ? { realm, path, users: parsed.users } : fail('invalid', `Vault ${path} "users": ${safeText(parsed.reason, 300)}`);
     }
+    apps[i] = { ...app, auth };
   }
   return rejections;
 }

@@ -56,10 +56,9 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
       ? memo.app(name, groupOf(name, members, reference!), structure.hostsOf.get(name) ?? [])
       : memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []),
   );
-  // Redirect targets and maintenance pages: copies where they change an app, the memo's objects stay as they are.
-  const apps = assembled.map((app) =>
-    app.redirect !== undefined || app.members !== undefined || app.auth !== undefined || (input.maintenance?.length ?? 0) > 0 ? { ...app } : app,
-  );
+  // Redirect targets, caches, auth users and maintenance pages: each pass replaces the apps it
+  // changes by copies (copy on write); the memo's objects stay as they are.
+  const apps = [...assembled];
   featureRejections.push(...checkRedirects(apps));
   featureRejections.push(
     ...applyCacheBudget(apps, settings.cacheMaxSize ?? DEFAULT_CACHE_MAX_MB, structure.owners, settings.claimsPrefix ?? DEFAULT_CLAIMS_PREFIX),
@@ -74,5 +73,5 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     const found = stages[index]![1].appRejections;
     if (found.length > 0) lists.push(found);
   }
-  return { apps, hosts: structure.hosts, rejections: memo.rejections(lists, finishRejections), owners: structure.owners };
+  return { apps: memo.shared(apps), hosts: structure.hosts, rejections: memo.rejections(lists, finishRejections), owners: structure.owners };
 }

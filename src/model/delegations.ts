@@ -4,7 +4,7 @@
 // router.path). A delegation is permission only: the app must still claim the host in its own
 // domains key and carry the matching router.path.
 import type { KvEntry, Rejection } from './types.js';
-import { FEATURE_SPECS } from './feature-tags.js';
+import { PATH_ALLOWED, parsePathPrefix } from './feature-tags.js';
 import { validateFqdn } from './fqdn.js';
 import { sortEntries } from './features.js';
 import { nameOfKey } from './kv-keys.js';
@@ -31,8 +31,8 @@ function parseToken(token: string): Token {
   const rawPath = token.slice(slash, eq);
   let path = '';
   if (rawPath !== '/') {
-    const p = FEATURE_SPECS.path.parse(rawPath);
-    if (!p.ok) return { ok: false, reason: `bad path: ${p.why ?? FEATURE_SPECS.path.allowed}` };
+    const p = parsePathPrefix(rawPath);
+    if (!p.ok) return { ok: false, reason: `bad path: ${p.why ?? PATH_ALLOWED}` };
     path = p.value;
   }
   const app = token.slice(eq + 1);

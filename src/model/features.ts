@@ -6,7 +6,7 @@ import { reject } from './rejections.js';
 import { cmp, numCmp, safeText } from './text.js';
 
 /** Deterministic order of K/V entries whatever the input order: key, CreateIndex, value. */
-export function sortEntries<T extends KvEntry>(entries: T[]): T[] {
+export function sortEntries<T extends KvEntry>(entries: readonly T[]): T[] {
   const index = (n: number) => (typeof n === 'number' && Number.isFinite(n) ? n : Infinity);
   const text = (v: unknown) => (typeof v === 'string' ? v : '');
   return [...entries].sort((a, b) => cmp(a.key, b.key) || numCmp(index(a.createIndex), index(b.createIndex)) || cmp(text(a.value), text(b.value)));
@@ -15,10 +15,14 @@ export function sortEntries<T extends KvEntry>(entries: T[]): T[] {
 export const MAX_MAINTENANCE_BYTES = 1024;
 export const DEFAULT_MAINTENANCE_MESSAGE = 'This site is down for maintenance. Please try again later.';
 
-/** `router.redirect` must name one of the app's own hosts; otherwise it is dropped (the app stays routed). */
+/**
+ * `router.redirect` must name one of the app's own hosts; otherwise it is dropped (the app stays
+ * routed). Copy on write: an app that changes is replaced in `apps` by a copy, the others stay.
+ */
 export function checkRedirects(apps: AppRoute[]): Rejection[] {
   const rejections: Rejection[] = [];
-  for (const app of apps) {
+  for (let i = 0; i < apps.length; i++) {
+    const app = apps[i]!;
     if (app.redirect === undefined || app.hosts.includes(app.redirect)) continue;
     rejections.push(
       reject(
@@ -28,7 +32,8 @@ export function checkRedirects(apps: AppRoute[]): Rejection[] {
         `router.redirect: ${app.redirect} is not a host of app ${app.name} (its hosts: ${app.hosts.join(', ') || 'none'}); no redirect`,
       ),
     );
-    delete app.redirect;
+    const { redirect: _dropped, ...rest } = app;
+    apps[i] = rest;
   }
   return rejections;
 }
@@ -52,12 +57,14 @@ export function maintenanceText(value: string): string {
 }
 
 /**
- * Marks routes in maintenance. `memberOf` maps the apps of a group to it: a key naming a member
- * is refused (the route is the group's; the key must name the group).
+ * Marks routes in maintenance: the route a key names is replaced in `apps` by a copy, every other
+ * stays the same object. `memberOf` maps the apps of a group to it: a key naming a member is
+ * refused (the route is the group's; the key must name the group).
  */
-export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
+export function applyMaintenance(apps: AppRoute[], entries: readonly KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
   const rejections: Rejection[] = [];
-  const byName = new Map(apps.map((a) => [a.name, a]));
+  if (entries.length === 0) return rejections;
+  const indexOf = new Map(apps.map((a, i) => [a.name, i]));
   const decided = new Set<string>();
   for (const entry of sortEntries(entries)) {
     const value = typeof entry.value === 'string' ? entry.value : '';
@@ -70,7 +77,8 @@ export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: s
     const name = k.name;
     if (decided.has(name)) continue;
     decided.add(name);
-    const app = byName.get(name);
+    const index = indexOf.get(name);
+    const app = index === undefined ? undefined : apps[index];
     const group = memberOf.get(name);
     const refuse = (why: string) => rejections.push(reject('maintenance', name, entry.key, `${why}; ignored`, entry.key));
     if (!app && group !== undefined) refuse(`app ${name} is served as part of group ${group}: put ${prefix}${group} instead`);
@@ -79,7 +87,10 @@ export function applyMaintenance(apps: AppRoute[], entries: KvEntry[], prefix: s
     else {
       const problem = maintenanceMessageProblem(value);
       if (problem) refuse(`${problem}; the app is not put in maintenance`);
-      else app.maintenance = { key: entry.key, message: maintenanceText(value), ...(entry.firstSeenAt !== undefined ? { since: entry.firstSeenAt } : {}) };
+      else {
+        const maintenance = { key: entry.key, message: maintenanceText(value), ...(entry.firstSeenAt !== undefined ? { since: entry.firstSeenAt } : {}) };
+        apps[index!] = { ...app, maintenance };
+      }
     }
   }
   return rejections;

@@ -6,7 +6,7 @@
 // is not admitted, or that disagrees with the group's settings, is rejected on its own: it never
 // changes the group's routing.
 import type { AppRoute, GroupMember, KvEntry, Rejection, ServerRoute } from './types.js';
-import type { AppSettings } from './tags.js';
+import { AGREED_SETTINGS, type AppSettings } from './tag-table.js';
 import { sortEntries } from './features.js';
 import { backendName } from './backend.js';
 import { nameOfKey } from './kv-keys.js';
@@ -25,11 +25,10 @@ export interface Draft {
   createIndex: number;
 }
 
-/** Settings a member may have of its own: everything else its tags decide must equal the group's. */
-const PER_MEMBER: ReadonlySet<keyof AppSettings> = new Set<keyof AppSettings>(['group', 'canary']);
-
 function show(value: unknown): string {
-  return value === undefined ? '(unset)' : Array.isArray(value) ? value.join(' ') : String(value);
+  if (value === undefined) return '(unset)';
+  if (Array.isArray(value)) return value.join(' ');
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }
 
 export type WeightsParse = { ok: true; weights: Map<string, number> } | { ok: false; reason: string };
@@ -82,11 +81,9 @@ export function readWeights(weights: readonly KvEntry[], prefix: string): { byGr
   return { byGroup, rejections };
 }
 
-/** The first setting on which `member` differs from the group's `reference`, as a reason; undefined when none. */
+/** The first setting a group must agree on (tag table) on which `member` differs from the group's `reference`, as a reason; undefined when none. */
 export function disagreement(reference: Draft, member: Draft): string | undefined {
-  const keys = new Set([...Object.keys(reference.tags), ...Object.keys(member.tags)] as (keyof AppSettings)[]);
-  for (const k of [...keys].sort()) {
-    if (PER_MEMBER.has(k)) continue;
+  for (const k of AGREED_SETTINGS) {
     if (JSON.stringify(member.tags[k]) !== JSON.stringify(reference.tags[k]))
       return `app ${member.app.name} disagrees with app ${reference.app.name} on ${k} (${show(member.tags[k])} vs ${show(reference.tags[k])})`;
   }
@@ -126,7 +123,7 @@ export function groupRoute(
   const canaries = new Map<string, string>();
   for (const m of members) {
     const w = given?.get(m.app.name);
-    const member: GroupMember =
+    let member: GroupMember =
       given === undefined
         ? { app: m.app.name, weight: DEFAULT_WEIGHT, weightFrom: 'default', servers: m.app.servers.length }
         : { app: m.app.name, weight: w ?? 0, weightFrom: w === undefined ? 'missing' : 'kv', servers: m.app.servers.length };
@@ -142,7 +139,7 @@ export function groupRoute(
         rejections.push(reject('tag', m.app.name, tag, `app ${canaries.get(rule)} of group ${group} has the same canary; ignored`));
       } else {
         canaries.set(rule, m.app.name);
-        member.canary = canary;
+        member = { ...member, canary };
       }
     }
     if (member.weightFrom === 'missing') {

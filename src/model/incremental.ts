@@ -4,7 +4,9 @@
 // - a claim by its key, CreateIndex and value;
 // - the global structure while no service stage changed a facet it reads and no claim changed (for
 //   a name two services share, their registration order and usable counts are such facets);
-// - an app object while its draft and hosts are the same (the render cache keys on it);
+// - an app object while its draft and hosts are the same (the render cache keys on it), and the
+//   app the features made of it (redirect, cache, auth, maintenance; a group's weights) while it
+//   is equal to last build's: a K/V key or a Vault entry gives new objects to the apps it names only;
 // - the rejection list while every contributing list is the same.
 // Any other input of a stage must become part of its key here. Settings that change reset it all.
 import { isDeepStrictEqual } from 'node:util';
@@ -59,11 +61,12 @@ export class ModelMemo {
   private settings: ModelSettings | undefined;
   private names: { keys: Set<string>; sorted: string[] } | undefined;
   private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
-  private claimInput: { list: DomainClaim[]; parsed: ParsedClaim[] } | undefined;
+  private claimInput: { list: readonly DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
   private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure; contested: Set<string> } | undefined;
-  private ownInput: { lists: (KvEntry[] | undefined)[]; own: Ownership } | undefined;
+  private ownInput: { lists: (readonly KvEntry[] | undefined)[]; own: Ownership } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
+  private finished = new Map<string, AppRoute>();
   private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
   stats: MemoStats = { services: 0, claims: 0, structure: 0, apps: 0 };
 
@@ -79,6 +82,7 @@ export class ModelMemo {
     this.last = undefined;
     this.ownInput = undefined;
     this.appsByName.clear();
+    this.finished.clear();
     this.lastRejections = undefined;
   }
 
@@ -107,7 +111,7 @@ export class ModelMemo {
   }
 
   /** The claims in compareClaims order, each parsed once per (key, CreateIndex, value). */
-  claims(list: DomainClaim[], parse: (claim: DomainClaim) => ParsedClaim): ParsedClaim[] {
+  claims(list: readonly DomainClaim[], parse: (claim: DomainClaim) => ParsedClaim): ParsedClaim[] {
     if (this.claimInput?.list === list) return this.claimInput.parsed;
     const keep = new Map<string, ParsedClaim>();
     const parsed = [...list].sort(compareClaims).map((claim) => {
@@ -172,6 +176,22 @@ export class ModelMemo {
     const app = { ...draft, hosts: [...hosts] };
     this.appsByName.set(name, { draft, app });
     return app;
+  }
+
+  /**
+   * The built apps, each replaced by last build's object of the same name when it is equal to it
+   * (only the apps that are not last build's objects are compared: those the change touched).
+   */
+  shared(apps: AppRoute[]): AppRoute[] {
+    const finished = new Map<string, AppRoute>();
+    for (let i = 0; i < apps.length; i++) {
+      const app = apps[i]!;
+      const last = this.finished.get(app.name);
+      if (last !== undefined && last !== app && isDeepStrictEqual(last, app)) apps[i] = last;
+      finished.set(app.name, apps[i]!);
+    }
+    this.finished = finished;
+    return apps;
   }
 
   rejections(lists: Rejection[][], finish: (all: Rejection[]) => Rejection[]): Rejection[] {

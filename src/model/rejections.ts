@@ -3,9 +3,7 @@ import type { Rejection, RejectionKind } from './types.js';
 import { cmp, safeText } from './text.js';
 
 export function reject(kind: RejectionKind, service: string, subject: string, reason: string, key?: string): Rejection {
-  const r: Rejection = { kind, service: safeText(service), subject: safeText(subject), reason };
-  if (key !== undefined) r.key = safeText(key);
-  return r;
+  return { kind, service: safeText(service), subject: safeText(subject), reason, ...(key !== undefined ? { key: safeText(key) } : {}) };
 }
 
 function compareRejections(a: Rejection, b: Rejection): number {

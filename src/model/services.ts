@@ -152,7 +152,8 @@ export function buildServers(
 ): { servers: ServerRoute[]; usable: ServiceInstance[]; rejections: Rejection[] } {
   const rejections: Rejection[] = [];
   const usable: ServiceInstance[] = [];
-  const byEndpoint = new Map<string, ServerRoute>();
+  // Built here, then handed out read-only.
+  const byEndpoint = new Map<string, { -readonly [K in keyof ServerRoute]: ServerRoute[K] }>();
   for (const inst of instances) {
     // The node's own services and addresses outside haproxy.backend_networks: never published.
     const problem = addressProblem(inst.address) ?? portProblem(inst.port) ?? endpointProblem(inst.address, inst.port, settings);

@@ -7,8 +7,8 @@ import { backendName } from './backend.js';
 import { readClaimRecords, DEFAULT_CLAIMS_PREFIX, DEFAULT_PATHS_PREFIX, type ClaimRecord } from './claims.js';
 import { parseDelegations, type Delegations } from './delegations.js';
 import { buildServers, compareInstances, firstCreateIndex, serviceVerdict, type ServiceVerdict } from './services.js';
-import { edgeFields, resolveTags, type AppSettings } from './tags.js';
-import { tenantFields } from './tenant-tags.js';
+import { resolveTags, type AppSettings } from './tags.js';
+import { routeFields } from './tag-table.js';
 
 /** Domain every default host lives under: `<cluster>.<baseDomain>` (an empty cluster is left out). */
 export function clusterDomain(settings: Pick<ModelSettings, 'cluster' | 'baseDomain'>): string {
@@ -53,29 +53,13 @@ export function serviceStage(original: string, instances: ServiceInstance[], set
   const appRejections = [...serverRejections, ...tags.rejections];
   if (!tags.routable) return { verdict, appRejections };
   const t = tags.settings;
-  // Field order follows types.ts so JSON dumps (status page, golden files) read naturally.
   const draft: AppRoute = {
     name,
     backend: backendName(name),
-    mode: t.mode,
-    ...(t.port !== undefined ? { port: t.port } : {}),
-    balance: t.balance,
-    ...(t.healthcheck !== undefined ? { healthcheck: t.healthcheck } : {}),
-    httpsOnly: t.httpsOnly,
-    sticky: t.sticky,
-    ...(t.maxconn !== undefined ? { maxconn: t.maxconn } : {}),
-    ...(t.timeoutServer !== undefined ? { timeoutServer: t.timeoutServer } : {}),
-    ...edgeFields(t),
+    ...routeFields(t),
     ...(t.mode === 'http' ? { defaultHost: defaultHost(name, settings) } : {}),
     hosts: [],
     servers,
-    ...(t.redirect !== undefined ? { redirect: t.redirect } : {}),
-    ...(t.allow !== undefined ? { allow: t.allow } : {}),
-    ...(t.path !== undefined ? { path: t.path, stripPath: t.stripPath === true } : {}),
-    // Until applyAuth gives it its users (every build), a router.auth app is one that answers 503.
-    ...(t.auth !== undefined ? { auth: { realm: t.auth, path: '', users: [], failure: 'no-entry' as const } } : {}),
-    ...(t.rateLimit !== undefined ? { rateLimit: t.rateLimit } : {}),
-    ...tenantFields(t),
   };
   const createIndex = firstCreateIndex(usable);
   // A member of a router.group claims no port of its own: its group does.

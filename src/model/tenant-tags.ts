@@ -1,15 +1,9 @@
-// Third-wave tags that tenants asked for (issue 22): router.compress, router.timeout-tunnel,
-// router.proto, router.canary, router.cache. Declared here once: the syntax of each value, and the AppRoute
-// field its winning vote fills (tenantFields). Group agreement follows from AppSettings
-// (groups.ts compares every setting but PER_MEMBER ones); what changes at runtime follows from
-// the rendered backend (src/apply/runtime/): all of these are backend lines, so a change reloads.
+// The value parsers of the third-wave tags that tenants asked for (issue 22): router.compress,
+// router.timeout-tunnel, router.proto, router.canary, router.cache. The tag table (tag-table.ts)
+// names which parser each tag uses, the setting it fills, and whether a group must agree on it.
 // router.cache is also bounded across apps by haproxy.cache_max_size (cache-budget.ts).
-import type { KeySpec, ParseResult } from './tags.js';
-import type { AppRoute, CanaryRule } from './types.js';
-import { TIMEOUT_ALLOWED, parseTimeout } from './timeout-tag.js';
-
-const ok = (value: string): ParseResult => ({ ok: true, value });
-const no: ParseResult = { ok: false };
+import type { CanaryRule } from './types.js';
+import { no, ok, type ParseResult } from './tag-values.js';
 
 /** The response types router.compress gzips (HAProxy matches them before any `;` parameter). */
 export const COMPRESS_TYPES = ['text/html', 'text/css', 'text/plain', 'text/javascript', 'application/javascript', 'application/json', 'image/svg+xml'];
@@ -44,77 +38,19 @@ export function parseCacheSize(v: string): number | undefined {
   return mb <= MAX_CACHE_MB ? mb : undefined;
 }
 
-export const TENANT_SPECS = {
-  compress: {
-    allowed: 'true, false',
-    bare: 'true',
-    scope: 'http',
-    parse: (v) => (['true', 'false'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no),
-  },
-  // HAProxy's `timeout tunnel`: how long an upgraded connection (WebSocket) may idle. http apps only:
-  // a tcp app's connection is a tunnel from the start, bounded by timeout-client/-server.
-  'timeout-tunnel': { allowed: TIMEOUT_ALLOWED, scope: 'http', parse: parseTimeout },
-  // The protocol HAProxy speaks to the app's servers: h2 is cleartext HTTP/2 with prior knowledge
-  // (gRPC servers, h2c); h1 is HTTP/1.1, the default. Clients keep whatever they negotiated.
-  proto: {
-    allowed: 'h2 (the servers speak cleartext HTTP/2, e.g. gRPC), h1 (HTTP/1.1, the default)',
-    scope: 'http',
-    parse: (v) => (['h1', 'h2'].includes(v.toLowerCase()) ? ok(v.toLowerCase()) : no),
-  },
-  // A member of a router.group that takes the requests carrying this header or cookie (groups.ts).
-  canary: {
-    allowed: CANARY_ALLOWED,
-    scope: 'http',
-    parse: (v) => {
-      const c = parseCanary(v);
-      return c ? ok(formatCanary(c)) : no;
-    },
-  },
-  // HAProxy's cache for the app's cacheable responses (a `cache` section of this size); the sizes
-  // of all apps together are bounded by haproxy.cache_max_size (cache-budget.ts).
-  cache: {
-    allowed: CACHE_ALLOWED,
-    scope: 'http',
-    parse: (v) => {
-      const mb = parseCacheSize(v);
-      if (mb !== undefined) return ok(`${mb}m`);
-      if (/^0+[kmg]?$/i.test(v)) return { ok: false, why: 'a cache of size 0 is no cache (leave the tag out)' };
-      const big = /^([0-9]{1,12})([mg])$/i.exec(v);
-      if (big && Number(big[1]) * (big[2]!.toLowerCase() === 'g' ? 1024 : 1) > MAX_CACHE_MB)
-        return { ok: false, why: `HAProxy caches are at most ${MAX_CACHE_MB}m` };
-      return no;
-    },
-  },
-} satisfies Record<string, KeySpec>;
+export const PROTO_ALLOWED = 'h2 (the servers speak cleartext HTTP/2, e.g. gRPC), h1 (HTTP/1.1, the default)';
 
-type TenantKey = keyof typeof TENANT_SPECS;
-
-/** The AppRoute fields the third-wave tags decide. */
-export type TenantSettings = Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto' | 'cache'> & {
-  /** `router.canary` of a group member (the group's members keep their own: PER_MEMBER in groups.ts). */
-  canary?: CanaryRule;
-};
-
-/** The settings from the winning vote of each key (unset fields stay absent). */
-export function tenantSettings(pick: (key: TenantKey) => string | undefined): TenantSettings {
-  const out: TenantSettings = {};
-  if (pick('compress') === 'true') out.compress = true;
-  const tunnel = pick('timeout-tunnel');
-  if (tunnel !== undefined) out.timeoutTunnel = tunnel;
-  if (pick('proto') === 'h2') out.proto = 'h2';
-  const canary = pick('canary');
-  if (canary !== undefined) out.canary = parseCanary(canary)!;
-  const cache = pick('cache');
-  if (cache !== undefined) out.cache = parseCacheSize(cache)!;
-  return out;
+export function parseCanaryTag(v: string): ParseResult {
+  const c = parseCanary(v);
+  return c ? ok(formatCanary(c)) : no();
 }
 
-/** The tenant fields of an app's route that are set (AppRoute keeps unset fields absent; a canary is its group's business). */
-export function tenantFields(t: TenantSettings): Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto' | 'cache'> {
-  const out: Pick<AppRoute, 'compress' | 'timeoutTunnel' | 'proto' | 'cache'> = {};
-  if (t.compress !== undefined) out.compress = t.compress;
-  if (t.timeoutTunnel !== undefined) out.timeoutTunnel = t.timeoutTunnel;
-  if (t.proto !== undefined) out.proto = t.proto;
-  if (t.cache !== undefined) out.cache = t.cache;
-  return out;
+/** A cache size as `<MiB>m`, with the reason a size HAProxy cannot take is refused. */
+export function parseCacheTag(v: string): ParseResult {
+  const mb = parseCacheSize(v);
+  if (mb !== undefined) return ok(`${mb}m`);
+  if (/^0+[kmg]?$/i.test(v)) return no('a cache of size 0 is no cache (leave the tag out)');
+  const big = /^([0-9]{1,12})([mg])$/i.exec(v);
+  if (big && Number(big[1]) * (big[2]!.toLowerCase() === 'g' ? 1024 : 1) > MAX_CACHE_MB) return no(`HAProxy caches are at most ${MAX_CACHE_MB}m`);
+  return no();
 }

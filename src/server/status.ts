@@ -180,7 +180,7 @@ export interface AppView {
   /** Per-app features in words (redirects, allow-list, path, group weights, maintenance). */
   features: string[];
   /** Group routes: the member apps with their weights; `null` for a plain app. */
-  members: GroupMember[] | null;
+  members: readonly GroupMember[] | null;
   maintenance: { key: string; message: string; since: string | null } | null;
   /** router.auth: realm, where the users come from, their names (never a hash), why it answers 503; null without router.auth. */
   auth: { realm: string; path: string; users: string[]; failure: string | null } | null;

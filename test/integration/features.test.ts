@@ -24,6 +24,9 @@ const apps = [
   app('/web-green', ['router.group=web']),
   app('/bad-a', ['router.group=bad', 'router.balance=leastconn']),
   app('/bad-b', ['router.group=bad']),
+  // issue 20: members disagreeing on an edge tag (router.hsts) were once served together.
+  app('/strict-a', ['router.group=strict', 'router.hsts=600']),
+  app('/strict-b', ['router.group=strict']),
 ];
 const zone = 'production.mozilla.community';
 
@@ -139,6 +142,18 @@ t.test('per-app features through a real HAProxy', async (t) => {
       ),
     );
     t.equal((await get(`lan.${zone}`)).status, 200);
+  });
+
+  await t.test('members that disagree on router.hsts: the one without the group is rejected, HAProxy serves the holder only', async (t) => {
+    const served = await bodies(`strict.${zone}`);
+    t.equal(served.length, 1, `one member serves the group: ${served.join(', ')}`);
+    t.match(served[0], /^\/strict-[ab] #1$/);
+    const holder = served[0]!.slice(1, 9);
+    const other = holder === 'strict-a' ? 'strict-b' : 'strict-a';
+    t.ok(
+      state.builtModel!.rejections.some((r) => r.kind === 'group' && r.service === other && new RegExp(`disagrees with app ${holder} on hsts`).test(r.reason)),
+      `${other} is rejected for its router.hsts`,
+    );
   });
 
   await t.test('maintenance from K/V: 503 with the text and Retry-After, at runtime, no reload; deleting the key restores', async (t) => {

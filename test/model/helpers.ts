@@ -89,7 +89,7 @@ export function tcpApp(name: string, port: number, servers: ServerRoute[], over:
 /** [kind, service, subject, reason pattern, key?]: reasons are matched, the rest compared exactly. */
 export type Rej = [RejectionKind, string, string, RegExp, string?];
 
-export function checkRejections(t: Test, actual: Rejection[], expected: Rej[]): void {
+export function checkRejections(t: Test, actual: readonly Rejection[], expected: Rej[]): void {
   const shape = (r: { kind: string; service: string; subject: string; key?: string | undefined }) => ({
     kind: r.kind,
     service: r.service,
@@ -117,7 +117,7 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function shuffle<T>(items: T[], next: () => number): T[] {
+export function shuffle<T>(items: readonly T[], next: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));

@@ -4,6 +4,7 @@
 // (Not a test file: tap skips fixtures.ts; shared by test/property/*.test.ts and bench/fuzz.ts.)
 import fc from 'fast-check';
 
+import { TAG_KEYS } from '../../src/model/tag-table.js';
 import type { ModelInput, ModelSettings } from '../../src/model/types.js';
 import type { DomainClaim, ServiceInstance } from '../../src/sources/types.js';
 
@@ -255,7 +256,6 @@ const portArb: fc.Arbitrary<number> = fc.oneof(
 );
 
 // Edge tags (docs/edge.md), kept apart from the original lists.
-const EDGE_TAG_KEYS = ['hsts', 'hsts-subdomains', 'timeout-client', 'timeout-connect', 'max-body'];
 const VALID_EDGE_TAGS = [
   'router.hsts=0',
   'router.hsts=600',
@@ -301,29 +301,6 @@ const INVALID_EDGE_TAGS = [
   'router.port=11000',
 ];
 
-/** Third-wave keys (issue 22); their valid and invalid values are in FEATURE_TAGS and INVALID_FEATURE_TAGS. */
-const TENANT_TAG_KEYS = ['compress', 'timeout-tunnel', 'proto', 'canary', 'cache'];
-export const TAG_KEYS = [
-  'mode',
-  'port',
-  'balance',
-  'healthcheck',
-  'https-only',
-  'sticky',
-  'maxconn',
-  'timeout-server',
-  'expose',
-  'skip',
-  ...EDGE_TAG_KEYS,
-  // Second wave, per-app features.
-  'redirect',
-  'allow',
-  'group',
-  'path',
-  'strip-path',
-  // Third wave (src/model/tenant-tags.ts).
-  ...TENANT_TAG_KEYS,
-];
 /**
  * Feature tags (second wave): valid syntax; whether they apply is the model's business (redirect
  * target, group agreement). Kept out of VALID_TAGS: the model oracle of support.ts does not know
@@ -432,7 +409,7 @@ const INVALID_FEATURE_TAGS = [
   'router.allow=10.0.0.0/8\n',
   'router.path=/a\u0000',
 ];
-const VALID_TAGS = [
+export const VALID_TAGS = [
   'router.mode=http',
   'router.mode=tcp',
   'router.mode=TCP',

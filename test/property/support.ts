@@ -170,7 +170,7 @@ function rng(seed: number): () => number {
   };
 }
 
-function shuffle<T>(items: T[], next: () => number): T[] {
+function shuffle<T>(items: readonly T[], next: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
@@ -246,7 +246,7 @@ function claimService(key: string): string | undefined {
   return rest;
 }
 
-function claimCandidates(claims: DomainClaim[], httpApps: Set<string>): Map<string, ClaimCandidate[]> {
+function claimCandidates(claims: readonly DomainClaim[], httpApps: Set<string>): Map<string, ClaimCandidate[]> {
   const byHost = new Map<string, ClaimCandidate[]>();
   for (const c of claims) {
     const app = claimService(c.key);

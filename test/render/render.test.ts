@@ -161,11 +161,8 @@ function featuresModel(): RoutingModel {
     ],
     { wordpress: ['example.org', 'www.example.org'], forum: ['example.org'], docs: ['example.org'] },
   );
-  for (const h of m.hosts) {
-    const app = m.apps.find((a) => a.name === h.app)!;
-    if (app.path !== undefined) h.path = app.path;
-  }
-  return m;
+  const pathOf = new Map(m.apps.map((a) => [a.name, a.path]));
+  return { ...m, hosts: m.hosts.map((h) => (pathOf.get(h.app) !== undefined ? { ...h, path: pathOf.get(h.app)! } : h)) };
 }
 cases.features = { model: featuresModel(), settings };
 
