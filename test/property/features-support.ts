@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { hashProblem } from '../../src/model/auth.js';
 import { parseCidr } from '../../src/util/cidr.js';
+import { setOwn } from '../../src/util/own-record.js';
 import { MAX_MAINTENANCE_BYTES } from '../../src/model/features.js';
 import { DEFAULT_CACHE_MAX_MB } from '../../src/model/cache-budget.js';
 import { COMPRESS_TYPES } from '../../src/model/tenant-tags.js';
@@ -57,7 +58,7 @@ export const featureInputArb: fc.Arbitrary<ModelInput> = fc
     const auth: Record<string, string | null> = {};
     for (const [target, users] of entries) {
       const name = typeof target === 'string' ? target : names.length > 0 ? names[target % names.length]!.toLowerCase() : 'none';
-      auth[name] = users;
+      setOwn(auth, name, users);
     }
     return vault ? { ...input, services, settings: { ...input.settings, authPrefix: AUTH_PREFIX }, auth } : { ...input, services };
   });

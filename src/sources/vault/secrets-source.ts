@@ -8,6 +8,7 @@ import { RouterError, errorCode, errorMessage } from '../../errors.js';
 import pLimit from 'p-limit';
 import type { Logger } from '../../log.js';
 import { Backoff } from '../../util/backoff.js';
+import { setOwn } from '../../util/own-record.js';
 import { StatusTracker, type Source, type SourceSink } from '../source.js';
 import type { VaultAuth } from './auth.js';
 import type { VaultClient } from './client.js';
@@ -79,7 +80,7 @@ export async function readSecrets(
     const path = `${paths.data}tls/${name}`;
     if (secret === undefined) return; // deleted between the list and the read
     const cert = certificateOf(secret);
-    if (cert) snapshot.certificates[name] = cert;
+    if (cert) setOwn(snapshot.certificates, name, cert);
     else problems.push({ path, reason: 'needs "certificate" and "private_key" fields (PEM text)' });
   });
 
@@ -109,7 +110,7 @@ export async function readSecrets(
   authNames.forEach((name, j) => {
     const secret = authSecrets[j];
     if (secret === undefined) return;
-    snapshot.auth[name] = typeof secret.users === 'string' ? secret.users : null;
+    setOwn(snapshot.auth, name, typeof secret.users === 'string' ? secret.users : null);
   });
   return snapshot;
 }
