@@ -268,6 +268,13 @@ export class ConsulClient {
       if (err instanceof ConsulRefusedError) {
         throw new ConsulUnavailableError(`${what}: Consul at ${this.opts.address} kept refusing the connection (${err.message})`, { cause: err });
       }
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+        throw new ConsulUnavailableError(
+          `${what}: TLS verification of Consul at ${this.opts.address} failed (${code}); set CONSUL_CACERT / consul.cacert to the CA that signed its certificate`,
+          { cause: err },
+        );
+      }
       // An abort (the watch stopped) is no outage.
       const failure = new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });
       throw options.signal?.aborted ? failure : outage(failure);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { ConsulUnavailableError, RouterError } from '../../errors.js';
+import { ConfigError, ConsulUnavailableError, RouterError, errorMessage } from '../../errors.js';
 import { Backoff } from '../../util/backoff.js';
 
 export type ConsulConsistency = 'default' | 'stale' | 'consistent';
@@ -79,7 +79,7 @@ export class ConsulHttp {
     this.base = new URL(opts.address);
     const secure = this.base.protocol === 'https:';
     const limits = { keepAlive: true, maxSockets: opts.maxConnections, maxTotalSockets: opts.maxConnections, maxFreeSockets: opts.maxConnections };
-    this.agent = secure ? new HttpsAgent({ ...limits, ca: opts.cacert ? readFileSync(opts.cacert) : undefined }) : new HttpAgent(limits);
+    this.agent = secure ? new HttpsAgent({ ...limits, ca: readConsulCa(opts.cacert) }) : new HttpAgent(limits);
     this.send = secure ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
     // Every socket of the pool is followed, whoever's request opened it (reads here, writes in writes.ts).
     const agent = this.agent as HttpAgent & { createConnection: (...args: unknown[]) => Socket };
@@ -176,6 +176,16 @@ export class ConsulHttp {
       this.sockets.delete(socket);
       this.traffic.connections = this.sockets.size;
     });
+  }
+}
+
+/** The CA bundle of consul.cacert / CONSUL_CACERT, or undefined (the system's CAs) when none is set. */
+export function readConsulCa(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`consul.cacert (CONSUL_CACERT): cannot read the CA file "${path}" (${errorMessage(err)})`, { cause: err });
   }
 }
 
