@@ -33,6 +33,11 @@ export interface ConsulAgentOptions {
   timeoutMs?: number;
   /** Also serve the API over HTTPS (`ports.https`, `cert_file`, `key_file`), with a certificate made now. */
   https?: boolean;
+  /**
+   * A one-server cluster with a data directory (`-server -bootstrap-expect 1`) instead of `-dev`:
+   * its catalog and indexes survive `restart()`, as a production agent's do.
+   */
+  persistent?: boolean;
 }
 
 export interface ConsulAgent {
@@ -54,7 +59,8 @@ export interface ConsulAgent {
   /**
    * Stops the agent and starts it again on the same ports with the same configuration, as an
    * operator's restart does; resolves when it is ready. A `-dev` agent keeps its state in memory:
-   * the catalog starts empty again and its index starts low (lower than before the restart).
+   * the catalog starts empty again and its index starts low (lower than before the restart); a
+   * `persistent` one keeps both.
    */
   restart(): Promise<void>;
 }
@@ -98,6 +104,7 @@ async function startOnce(opts: ConsulAgentOptions): Promise<ConsulAgent> {
     limits: { http_max_conns_per_client: opts.maxConnsPerClient ?? 200 },
     log_level: 'warn',
     ...tls,
+    ...(opts.persistent ? { server: true, bootstrap_expect: 1, data_dir: join(dir, 'data'), performance: { raft_multiplier: 1 } } : {}),
     ...(opts.aclMasterToken
       ? { acl: { enabled: true, default_policy: 'deny', enable_token_persistence: false, tokens: { master: opts.aclMasterToken } } }
       : {}),
@@ -125,7 +132,8 @@ async function startOnce(opts: ConsulAgentOptions): Promise<ConsulAgent> {
     await rm(dir, { recursive: true, force: true });
   };
   const launch = async () => {
-    proc = spawn(CONSUL_AGENT_BIN, ['agent', '-dev', '-client', '127.0.0.1', '-bind', '127.0.0.1', '-config-file', configFile], {
+    const mode = opts.persistent ? [] : ['-dev'];
+    proc = spawn(CONSUL_AGENT_BIN, ['agent', ...mode, '-client', '127.0.0.1', '-bind', '127.0.0.1', '-config-file', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.on('data', (d) => (output += d));
