@@ -20,7 +20,7 @@ export class Http2UnsupportedError extends RouterError {
 
 /** What the HTTP/2 connections have seen (ConsulTraffic carries them to /metrics). */
 export interface Http2Counters {
-  /** GOAWAY frames received (the server closing a connection, gracefully or not). */
+  /** Connections the server closed with a GOAWAY (gracefully or not). */
   goaway: number;
   /** Streams the server reset (RST_STREAM), refused ones not included; each was sent again. */
   streamResets: number;
@@ -155,7 +155,8 @@ export class Http2Pool {
         chunks.push(chunk);
         this.bytes(chunk.length);
       });
-      stream.on('end', () => finish(undefined, { status, headers, body: Buffer.concat(chunks) }));
+      // An end with no response headers is a stream closed unanswered: 'close' says why.
+      stream.on('end', () => status !== 0 && finish(undefined, { status, headers, body: Buffer.concat(chunks) }));
       stream.on('error', (err) => (error = err));
       stream.on('close', () => {
         if (settled) return;
@@ -261,7 +262,8 @@ export class Http2Pool {
       this.pump();
     };
     s.h2.on('goaway', () => {
-      this.opts.counters.goaway += 1;
+      // Counted once per connection (a server may send a second one as it closes).
+      if (!s.closing) this.opts.counters.goaway += 1;
       s.closing = true;
       this.pump();
     });
