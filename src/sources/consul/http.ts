@@ -221,8 +221,16 @@ export class ConsulHttp {
     const token = this.opts.token();
     if (token) headers['X-Consul-Token'] = token;
     this.traffic.requests += 1;
-    if (await this.useHttp2()) {
-      return this.h2!.request(url.pathname + url.search, { method, headers, body: opts.body, timeoutMs: opts.timeoutMs, signal: opts.signal });
+    if (this.protocol !== 'http1') {
+      try {
+        if (await this.useHttp2()) {
+          return await this.h2!.request(url.pathname + url.search, { method, headers, body: opts.body, timeoutMs: opts.timeoutMs, signal: opts.signal });
+        }
+      } catch (err) {
+        // A connection reset during the TLS handshake is how an agent past its per-client limit refuses.
+        const code = (err as NodeJS.ErrnoException).code;
+        throw code && REFUSAL_CODES.has(code) ? new ConsulRefusedError(`Consul reset the connection (${code})`) : err;
+      }
     }
     if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
     return new Promise((resolve, reject) => {
