@@ -240,33 +240,21 @@ export class RouterMetrics {
     total('consul_requests_total', 'HTTP requests sent to Consul (blocking or not, retries included).', 'requests');
     total('consul_response_bytes_total', 'Bytes of Consul answers read (bodies).', 'responseBytes');
     total('consul_refused_total', 'Connections Consul refused (reset before answering, or 429); each was retried with backoff.', 'refused');
-    total('consul_goaway_total', 'HTTP/2 GOAWAY frames Consul sent (a connection closing); its unanswered streams were sent again on another.', 'goaway');
+    total('consul_goaway_total', 'HTTP/2 connections Consul closed with a GOAWAY; their unanswered streams were sent again on another.', 'goaway');
     total('consul_stream_resets_total', 'HTTP/2 streams Consul reset (RST_STREAM, refused ones apart); each was sent again.', 'streamResets');
     total('consul_refused_streams_total', 'HTTP/2 streams Consul refused (REFUSED_STREAM, or past a GOAWAY); each was sent again.', 'refusedStreams');
-    new Gauge({
-      name: `${METRIC_PREFIX}consul_streams`,
-      help: 'HTTP/2 streams open to Consul now (one per blocking watch and read in flight; 0 over HTTP/1.1).',
-      registers,
-      collect() {
-        this.set(self.consul?.traffic().streams ?? 0);
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}consul_connections`,
-      help: 'Connections open to Consul now (at most consul.max_connections).',
-      registers,
-      collect() {
-        this.set(self.consul?.traffic().connections ?? 0);
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}consul_connections_max`,
-      help: 'The most connections open to Consul at once since the client started.',
-      registers,
-      collect() {
-        this.set(self.consul?.traffic().maxConnectionsHeld ?? 0);
-      },
-    });
+    const now = (name: string, help: string, field: 'streams' | 'connections' | 'maxConnectionsHeld') =>
+      new Gauge({
+        name: `${METRIC_PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          this.set(self.consul?.traffic()[field] ?? 0);
+        },
+      });
+    now('consul_streams', 'HTTP/2 streams open to Consul now (one per blocking watch and read in flight; 0 over HTTP/1.1).', 'streams');
+    now('consul_connections', 'Connections open to Consul now (at most consul.max_connections).', 'connections');
+    now('consul_connections_max', 'The most connections open to Consul at once since the client started.', 'maxConnectionsHeld');
   }
 
   /** The last apply report that was not 'already-refused' (for the health rules). */

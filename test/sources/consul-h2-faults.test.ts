@@ -4,40 +4,18 @@
 // connection without any service failing or the source going down.
 import { constants } from 'node:http2';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startH2Front, type H2Front } from '../../dev/consul/h2-front.js';
-import { createLogger } from '../../src/log.js';
-import { ConsulCatalogSource } from '../../src/sources/consul/catalog-source.js';
 import { ConsulClient } from '../../src/sources/consul/client.js';
-import type { SourceStatus } from '../../src/sources/source.js';
-import type { CatalogSnapshot } from '../../src/sources/types.js';
-import { consulAgentSkip, startTestConsulAgent, type ConsulAgent } from '../helpers/consul-agent.js';
+import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
-
-function register(agent: ConsulAgent, service: string, n: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${agent.url}/v1/catalog/register`, { method: 'PUT', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`register: ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end(
-      JSON.stringify({
-        Node: 'node-1',
-        Address: '127.0.0.1',
-        Service: { ID: `mesos-consul:${service}:${n}`, Service: service, Port: 31000 + n },
-        Check: { CheckID: `service:${service}:${n}`, ServiceID: `mesos-consul:${service}:${n}`, Name: 'task', Status: 'passing' },
-      }),
-    );
-  });
-}
+import { register, startCatalogSource } from '../helpers/catalog-source.js';
 
 async function setup(t: Test, services: number, maxConcurrentStreams?: number) {
   const agent = await startTestConsulAgent(t);
-  for (let s = 0; s < services; s++) await register(agent, `svc${s}`, 0);
+  for (let s = 0; s < services; s++) await register(agent.url, `svc${s}`, 0);
   const front: H2Front = await startH2Front({ upstream: agent.url, maxConcurrentStreams });
   t.teardown(() => front.close());
   const ca = join(await mkdtemp(join(tmpdir(), 'paas-router-h2-')), 'ca.pem');
@@ -52,13 +30,8 @@ function client(t: Test, address: string, cacert: string, maxConnections = 16): 
 }
 
 function watchCatalog(t: Test, c: ConsulClient) {
-  const source = new ConsulCatalogSource(c, { waitMs: 60_000, minIntervalMs: 10, maxBackoffMs: 500 }, createLogger('silent'));
-  const snapshots: CatalogSnapshot[] = [];
-  const statuses: SourceStatus[] = [];
-  source.start({ snapshot: (s) => snapshots.push(s), status: (s) => statuses.push(s) });
-  t.teardown(() => source.stop());
-  const latest = () => snapshots.at(-1)?.services ?? {};
-  return { source, statuses, latest };
+  const w = startCatalogSource(t, c, { waitMs: 60_000, minIntervalMs: 10, maxBackoffMs: 500 });
+  return { ...w, latest: () => w.latest() ?? {} };
 }
 
 t.test('HTTP/2 faults through a front to the real agent', { skip: consulAgentSkip() }, async (t) => {
@@ -107,7 +80,7 @@ t.test('HTTP/2 faults through a front to the real agent', { skip: consulAgentSki
       w.statuses.some((s) => s.state === 'down' || (s.failing?.length ?? 0) > 0),
       'no watch failed',
     );
-    await register(agent, 'svc3', 1);
+    await register(agent.url, 'svc3', 1);
     await eventually('a change after the GOAWAY', () => w.latest().svc3?.length === 2, 10_000);
   });
 });

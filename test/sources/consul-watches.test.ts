@@ -3,43 +3,13 @@
 // service's watch and reads no other service, no detector and no service summaries; a stream
 // budget smaller than the number of services still routes every service; an agent restart in the
 // middle of the watches is survived by every watch. Plain HTTP stays on the detectors.
-import { request } from 'node:http';
 import t, { type Test } from 'tap';
-import { createLogger } from '../../src/log.js';
-import { ConsulCatalogSource, type CatalogReads } from '../../src/sources/consul/catalog-source.js';
+import type { CatalogReads } from '../../src/sources/consul/catalog-source.js';
 import { ConsulClient } from '../../src/sources/consul/client.js';
 import type { TransportEvent } from '../../src/sources/consul/http.js';
-import type { SourceStatus } from '../../src/sources/source.js';
-import type { CatalogSnapshot } from '../../src/sources/types.js';
-import { consulAgentSkip, startTestConsulAgent, type ConsulAgent } from '../helpers/consul-agent.js';
+import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
-
-/** One request over the agent's plain HTTP port, on a connection of its own. */
-function send(url: string, method: string, path: string, body?: unknown): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url + path, { method, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-const register = (agent: ConsulAgent, service: string, n: number, status = 'passing', tags: string[] = []) =>
-  send(agent.url, 'PUT', '/v1/catalog/register', {
-    Node: `node-${n % 3}`,
-    Address: '127.0.0.1',
-    Service: { ID: `mesos-consul:${service}:${n}`, Service: service, Port: 31000 + n, Tags: tags },
-    Check: { CheckID: `service:${service}:${n}`, ServiceID: `mesos-consul:${service}:${n}`, Name: 'task', Status: status },
-  });
-const deregister = (agent: ConsulAgent, service: string, n: number) =>
-  send(agent.url, 'PUT', '/v1/catalog/deregister', { Node: `node-${n % 3}`, ServiceID: `mesos-consul:${service}:${n}` });
-
-async function fill(agent: ConsulAgent, services: number, instances = 2): Promise<void> {
-  for (let s = 0; s < services; s++) for (let i = 0; i < instances; i++) await register(agent, `svc${s}`, i);
-}
+import { deregister, fill, register, startCatalogSource } from '../helpers/catalog-source.js';
 
 /** The client's reads, each one recorded by what it read (`service:<name>`, `catalog`, `state:critical`, `summaries`). */
 function recording(client: ConsulClient): { reads: CatalogReads; calls: string[] } {
@@ -81,26 +51,15 @@ function watch(t: Test, opts: WatchOptions) {
   const events: TransportEvent[] = [];
   client.onTransport = (e) => events.push(e);
   const { reads, calls } = recording(client);
-  const source = new ConsulCatalogSource(reads, { waitMs: opts.waitMs ?? 60_000, minIntervalMs: 10, maxBackoffMs: 500 }, createLogger('silent'));
-  const snapshots: CatalogSnapshot[] = [];
-  const statuses: SourceStatus[] = [];
-  source.start({ snapshot: (s) => snapshots.push(s), status: (s) => statuses.push(s) });
-  t.teardown(() => {
-    source.stop();
-    client.close();
-  });
-  const latest = () => snapshots.at(-1)?.services;
-  const instancesOf = (name: string) =>
-    latest()
-      ?.[name]?.map((i) => `${i.id}${i.passing ? '' : ' (failing)'}`)
-      .sort();
-  return { client, source, calls, events, statuses, latest, instancesOf };
+  const w = startCatalogSource(t, reads, { waitMs: opts.waitMs ?? 60_000, minIntervalMs: 10, maxBackoffMs: 500 });
+  t.teardown(() => client.close());
+  return { client, calls, events, ...w };
 }
 
 t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
   t.test('a watch per service: each change read through its own watch, no other service read', async (t) => {
     const agent = await startTestConsulAgent(t, { https: true });
-    await fill(agent, 30);
+    await fill(agent.url, 30);
     const w = watch(t, { address: agent.httpsUrl!, cacert: agent.cacertFile });
     await eventually('the first snapshot', () => Object.keys(w.latest() ?? {}).length === 30, 30_000);
     t.equal(w.source.mode, 'watches');
@@ -112,16 +71,16 @@ t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
 
     const mark = w.calls.length;
     const changes: [string, () => Promise<unknown>, () => boolean][] = [
-      ['a new passing instance', () => register(agent, 'svc7', 5), () => w.instancesOf('svc7')?.length === 3],
-      ['a check going critical', () => register(agent, 'svc8', 0, 'critical'), () => w.instancesOf('svc8')?.some((i) => i.endsWith('(failing)')) === true],
-      ['an instance deregistered', () => deregister(agent, 'svc9', 1), () => w.instancesOf('svc9')?.length === 1],
-      ['a brand-new service', () => register(agent, 'fresh', 0), () => w.instancesOf('fresh')?.length === 1],
+      ['a new passing instance', () => register(agent.url, 'svc7', 5), () => w.instancesOf('svc7')?.length === 3],
+      ['a check going critical', () => register(agent.url, 'svc8', 0, 'critical'), () => w.instancesOf('svc8')?.some((i) => i.endsWith('(failing)')) === true],
+      ['an instance deregistered', () => deregister(agent.url, 'svc9', 1), () => w.instancesOf('svc9')?.length === 1],
+      ['a brand-new service', () => register(agent.url, 'fresh', 0), () => w.instancesOf('fresh')?.length === 1],
       [
         'a tag change',
-        () => register(agent, 'svc3', 0, 'passing', ['router.sticky']),
+        () => register(agent.url, 'svc3', 0, 'passing', ['router.sticky']),
         () => w.latest()?.svc3?.some((i) => i.tags.includes('router.sticky')) === true,
       ],
-      ['router.skip: the service leaves', () => register(agent, 'svc4', 0, 'passing', ['router.skip']), () => w.latest()?.svc4 === undefined],
+      ['router.skip: the service leaves', () => register(agent.url, 'svc4', 0, 'passing', ['router.skip']), () => w.latest()?.svc4 === undefined],
     ];
     for (const [what, change, seen] of changes) {
       await change();
@@ -144,7 +103,7 @@ t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
 
   t.test('fewer streams than services: every service is still read, within the budget', async (t) => {
     const agent = await startTestConsulAgent(t, { https: true });
-    await fill(agent, 12, 1);
+    await fill(agent.url, 12, 1);
     // 4 connections: 2 for the writes' HTTP/1.1 agent, 2 HTTP/2 connections of 3 streams: 6 streams for 13 watches.
     const w = watch(t, { address: agent.httpsUrl!, cacert: agent.cacertFile, maxConnections: 4, maxStreamsPerConnection: 3, waitMs: 1_000 });
     await eventually('every service read', () => Object.keys(w.latest() ?? {}).length === 12, 30_000);
@@ -152,7 +111,7 @@ t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
       w.events.some((e) => e.kind === 'saturated'),
       'saturation reported',
     );
-    await register(agent, 'svc5', 7);
+    await register(agent.url, 'svc5', 7);
     await eventually('a change with every stream taken', () => w.instancesOf('svc5')?.length === 2, 30_000);
     t.equal(w.client.traffic.maxStreamsHeld, 6, 'never more than 2 × 3 streams');
     t.equal(w.client.traffic.maxConnectionsHeld, 2, 'two HTTP/2 connections');
@@ -160,16 +119,16 @@ t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
 
   t.test('the agent restarted in the middle of the watches: every watch resumes, a change after it is seen', async (t) => {
     const agent = await startTestConsulAgent(t, { https: true, persistent: true });
-    await fill(agent, 10);
+    await fill(agent.url, 10);
     const w = watch(t, { address: agent.httpsUrl!, cacert: agent.cacertFile });
     await eventually('the first snapshot', () => Object.keys(w.latest() ?? {}).length === 10, 30_000);
     await eventually('every watch blocking', () => w.client.traffic.streams === 11);
     const before = w.client.traffic.requests;
     await agent.restart();
     await eventually('every watch blocking again after the restart', () => w.client.traffic.streams === 11 && w.client.traffic.requests > before + 11, 30_000);
-    await register(agent, 'svc2', 9);
+    await register(agent.url, 'svc2', 9);
     await eventually('a new instance after the restart', () => w.instancesOf('svc2')?.length === 3, 10_000);
-    await deregister(agent, 'svc6', 0);
+    await deregister(agent.url, 'svc6', 0);
     await eventually('a deregistration after the restart', () => w.instancesOf('svc6')?.length === 1, 10_000);
     t.equal(Object.keys(w.latest() ?? {}).length, 10, 'no service lost');
     t.equal(w.statuses.at(-1)?.state, 'ok');
@@ -178,11 +137,11 @@ t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
 
 t.test('real agent over plain HTTP: the change detectors', { skip: consulAgentSkip() }, async (t) => {
   const agent = await startTestConsulAgent(t);
-  await fill(agent, 5);
+  await fill(agent.url, 5);
   const w = watch(t, { address: agent.url });
   t.equal(w.source.mode, 'detectors', 'known at once over http');
   await eventually('the first snapshot', () => Object.keys(w.latest() ?? {}).length === 5, 30_000);
-  await register(agent, 'svc1', 4);
+  await register(agent.url, 'svc1', 4);
   await eventually('a new instance', () => w.instancesOf('svc1')?.length === 3, 10_000);
   t.ok(w.calls.includes('summaries') && w.calls.includes('state:critical'), 'through the detectors and the summaries');
   t.same(w.events, [], 'no HTTP/2 over http');
