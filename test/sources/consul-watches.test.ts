@@ -67,6 +67,8 @@ t.test('real agent over HTTPS', { skip: consulAgentSkip() }, async (t) => {
     // Every service's watch blocks as a stream, beside the catalog's: all on one connection.
     await eventually('every watch blocking', () => w.client.traffic.streams === 31);
     t.equal(w.client.traffic.connections, 1, '31 blocking queries on one connection');
+    const perService = w.calls.filter((c) => c === 'service:svc0').length;
+    t.equal(perService, 2, 'a service is read once at start, then its watch blocks from that read’s index');
     t.equal(w.statuses.at(-1)?.state, 'ok');
 
     const mark = w.calls.length;

@@ -45,8 +45,9 @@ export type CatalogMode = 'watches' | 'detectors';
 
 interface Known {
   tags: string[];
-  /** Last successful read; undefined until one worked. */
+  /** Last successful read and its X-Consul-Index; undefined until one worked. */
   instances?: ServiceInstance[];
+  index?: number;
   failures: number;
   retry?: NodeJS.Timeout;
 }
@@ -200,10 +201,14 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     for (const watch of states) watch.start();
   }
 
-  /** 'watches' mode: the service's own blocking query; its answers and failures are the service's reads. */
-  private watchService(name: string): void {
+  /**
+   * 'watches' mode: the service's own blocking query; its answers and failures are the service's
+   * reads. `from`: the first read, made before (at start): the watch blocks from its index.
+   */
+  private watchService(name: string, from?: { index: number; data: ServiceInstance[] }): void {
     const watch = new BlockingWatch<ServiceInstance[]>({
       ...this.timing,
+      from,
       recovered: this.recovered,
       fetch: async (index, wait, signal) => {
         const r = await this.client.healthService(name, index, wait, signal);
@@ -238,12 +243,14 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       if (!k) {
         this.known.set(name, { tags, failures: 0 });
         this.unattempted.add(name);
-        if (this.modeNow === 'watches') this.watchService(name);
+        // At start every service is read once before any watch blocks (below: emit): a blocking
+        // query costs the agent a read too, and the first snapshot waits for the reads only.
+        if (this.modeNow === 'watches' && this.firstDelivered) this.watchService(name);
         else this.queueRead(name);
       } else if (!sameList(k.tags, tags)) {
         k.tags = tags;
         // In 'watches' mode the service's own watch has seen its instances' new tags.
-        if (this.modeNow === 'detectors') this.queueRead(name);
+        if (!this.serviceWatches.has(name)) this.queueRead(name);
       }
     }
     this.catalogLoaded = true;
@@ -322,7 +329,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       try {
         const r = await this.client.healthService(name, 0, 0);
         const instances = parseHealthService(name, r.data);
-        if (generation === this.generation) this.readDone(name, instances);
+        if (generation === this.generation) this.readDone(name, instances, r.index);
       } catch (err) {
         if (generation === this.generation) this.readFailed(name, err);
       } finally {
@@ -335,10 +342,18 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     })();
   }
 
-  private readDone(name: string, instances: ServiceInstance[]): void {
+  private readDone(name: string, instances: ServiceInstance[], index?: number): void {
     const k = this.known.get(name);
     if (!k) return;
+    // Once a service has its watch, the watch alone says what it holds: a one-off read that was
+    // in flight when it started may answer older data than the watch has delivered.
+    if (index !== undefined && this.serviceWatches.has(name)) return;
     k.instances = instances;
+    k.index = index;
+    // A first read that came after the start (it failed then): its watch starts from it.
+    if (this.modeNow === 'watches' && this.firstDelivered && index !== undefined && !this.serviceWatches.has(name)) {
+      this.watchService(name, { index, data: instances });
+    }
     k.failures = 0;
     if (this.unattempted.delete(name)) this.reportProgress();
     if (this.failingReads.delete(name)) this.reportFailing();
@@ -410,6 +425,12 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     for (const [name, k] of this.known) if (k.instances) services[name] = k.instances;
     this.sink.snapshot({ services });
     if (!this.firstDelivered && this.onProgress) this.onProgress({ read: this.known.size, total: this.known.size, done: true });
+    if (!this.firstDelivered && this.modeNow === 'watches') {
+      // Every service read once: each one's watch blocks from the index of that read.
+      for (const [name, k] of this.known) {
+        if (k.instances && k.index !== undefined && !this.serviceWatches.has(name)) this.watchService(name, { index: k.index, data: k.instances });
+      }
+    }
     this.firstDelivered = true;
   }
 }
