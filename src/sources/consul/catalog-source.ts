@@ -6,6 +6,7 @@
 // on /v1/health/service/<name>, a stream on a few shared connections, as consul-template watches.
 // A change wakes only its service's watch and costs one small read. /v1/catalog/services only finds
 // services that appear or disappear (their watches start and stop); each watch backs off on its own.
+// At start every service is read once, without blocking; each watch then blocks from its read.
 //
 // Detectors (HTTP/1.1, where a blocking query holds a connection). Three blocking change detectors:
 //   /v1/catalog/services        services added or removed, tags changed; its index also moves when an
@@ -360,7 +361,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     this.scheduleEmit();
   }
 
-  /** 'detectors' mode: a failed one-off read is retried with backoff (a watch backs off on its own). */
+  /** A failed one-off read (any read in 'detectors' mode, a first read in 'watches' mode) is retried with backoff; a watch backs off on its own. */
   private readFailed(name: string, err: unknown): void {
     const k = this.known.get(name);
     if (!k) return;

@@ -63,6 +63,15 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Flow-control windows: HTTP/2's defaults (64 KB per stream and per connection) let a connection
+ * carry 64 KB of answers until the client's event loop acknowledges them; with dozens of reads in
+ * flight on one connection (a start, thousands of services) the agent then waits on a busy client.
+ * An answer is bounded by what Consul sends anyway.
+ */
+const STREAM_WINDOW = 1 << 20;
+const CONNECTION_WINDOW = 16 << 20;
+
 /** How often one request is sent again after its stream was refused, reset or cut by a GOAWAY. */
 const REISSUES = 3;
 
@@ -300,7 +309,8 @@ export class Http2Pool {
       socket.once('secureConnect', () => {
         if (socket.alpnProtocol !== 'h2') return fail(new Http2UnsupportedError(socket.alpnProtocol || ''));
         socket.off('error', fail);
-        const h2 = connect(origin, { createConnection: () => socket });
+        const h2 = connect(origin, { createConnection: () => socket, settings: { initialWindowSize: STREAM_WINDOW } });
+        h2.once('connect', () => h2.setLocalWindowSize(CONNECTION_WINDOW));
         const s: Session = { h2, active: 0, limit: 1, closing: false };
         const early = (err?: Error) => reject(err ?? new ConsulUnavailableError('Consul closed the HTTP/2 connection at once'));
         h2.once('error', early);
