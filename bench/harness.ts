@@ -24,7 +24,12 @@ import { modelSettingsFrom, renderSettingsFrom } from '../src/daemon.js';
 
 export interface Bench {
   work: string;
-  consul: ClusterConsul & { port: number; pid?: number };
+  consul: ClusterConsul & {
+    port: number;
+    pid?: number;
+    /** With --consul-https: the agent's HTTPS listener (HTTP/2), which the daemon uses; `url` stays the plain one for registrations. */
+    https?: { url: string; port: number; cacert: string };
+  };
   /** The daemon's status listener (for /metrics). */
   statusUrl: string;
   haproxy: HaproxyProcess;
@@ -102,9 +107,12 @@ export async function freePort(): Promise<number> {
  */
 export async function startBenchConsul(): Promise<Bench['consul']> {
   if (consulAgentInstalled()) {
-    const agent = await startConsulAgent();
-    return { kind: 'agent', url: agent.url, port: agent.port, pid: agent.proc.pid, close: () => agent.stop() };
+    const https = benchConsulHttps();
+    const agent = await startConsulAgent({ https });
+    const tls = https ? { https: { url: agent.httpsUrl!, port: Number(new URL(agent.httpsUrl!).port), cacert: agent.cacertFile! } } : {};
+    return { kind: 'agent', url: agent.url, port: agent.port, pid: agent.proc.pid, ...tls, close: () => agent.stop() };
   }
+  if (benchConsulHttps()) throw new Error(`--consul-https needs the real agent: ${CONSUL_AGENT_MISSING}`);
   if (process.env.CI === 'true') throw new Error(CONSUL_AGENT_MISSING);
   process.stderr.write(`bench: ${CONSUL_AGENT_MISSING}; running against the dev stand-in\n`);
   const standIn = await startDevConsul({ port: 0 });
@@ -113,6 +121,11 @@ export async function startBenchConsul(): Promise<Bench['consul']> {
 
 /** The timings of a `--tuned` run, labelled as such wherever its figures are shown. */
 export const TUNED = { consul: { wait: '60s', min_interval: '5ms', retry_max: '1s' }, wait: { min: '10ms', max: '100ms' } } as const;
+
+/** Whether the daemon reaches the agent over HTTPS (HTTP/2 per-service watches) instead of plain HTTP. */
+export function benchConsulHttps(): boolean {
+  return process.env.PAAS_ROUTER_BENCH_CONSUL_HTTPS === '1';
+}
 
 /** Whether this bench runs with TUNED timings instead of the defaults a user gets. */
 export function benchTuned(): boolean {
@@ -138,7 +151,11 @@ export async function startBench(
   const raw = {
     // The timings a user gets (consul.wait 5m, min_interval 100ms, retry_max 10s; wait 50ms..1s),
     // unless `--tuned` (PAAS_ROUTER_BENCH_TUNED=1) asks for the shorter ones earlier runs used.
-    consul: { address: consul.url, ...(benchTuned() ? TUNED.consul : {}) },
+    consul: {
+      address: consul.https?.url ?? consul.url,
+      ...(consul.https ? { cacert: consul.https.cacert } : {}),
+      ...(benchTuned() ? TUNED.consul : {}),
+    },
     haproxy: {
       config_dir: configDir,
       master_socket: join(work, 'master.sock'),

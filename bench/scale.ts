@@ -59,7 +59,7 @@ export async function measureScale(apps: number, backends: Backend[], extra: Bac
       log(`  ${apps} apps × 3 registered in the ${consul.kind === 'agent' ? 'real Consul agent' : 'dev stand-in'} in ${(registerMs / 1000).toFixed(1)} s`);
     },
   });
-  const sockets = watchSockets(bench.daemon.pid!, bench.consul.port);
+  const sockets = watchSockets(bench.daemon.pid!, bench.consul.https?.port ?? bench.consul.port);
   try {
     const started = performance.now();
     const last = `app${apps - 1}-bench.production.mozilla.community`;

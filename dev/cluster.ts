@@ -53,6 +53,12 @@ export interface DevClusterOptions {
    * agent of a real cluster, test/helpers/consul-cluster.ts); the caller starts and stops it.
    */
   consul?: 'agent' | 'stand-in' | { url: string };
+  /**
+   * The real agent with an HTTPS listener too (a certificate made at start); the daemon reaches it
+   * over HTTPS (HTTP/2: a blocking watch per service) with the certificate as `consul.cacert`.
+   * Registrations stay on the plain HTTP port. Needs the agent.
+   */
+  consulHttps?: boolean;
 }
 
 /** The Consul a dev cluster runs against. */
@@ -131,12 +137,16 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   const useAgent = external !== undefined || (opts.consul ?? (consulAgentInstalled() ? 'agent' : 'stand-in')) === 'agent';
   let standIn: DevConsul | undefined;
   let consul: ClusterConsul;
+  /** Where the daemon reaches Consul when not at `consul.url` (consulHttps). */
+  let daemonConsul: { address: string; cacert: string } | undefined;
+  if (opts.consulHttps && !useAgent) throw new Error(`consulHttps needs the real agent: ${CONSUL_AGENT_MISSING}`);
   if (external) {
     consul = { kind: 'external', url: external.url, close: async () => undefined };
   } else if (useAgent) {
     // ACLs on a real agent are set at start: the token from Vault is its master token.
-    const agent = await startConsulAgent({ aclMasterToken: consulAclToken });
+    const agent = await startConsulAgent({ aclMasterToken: consulAclToken, https: opts.consulHttps });
     consul = { kind: 'agent', url: agent.url, close: () => agent.stop() };
+    if (opts.consulHttps) daemonConsul = { address: agent.httpsUrl!, cacert: agent.cacertFile! };
   } else {
     standIn = await startDevConsul({ port: 0 });
     const s = standIn;
@@ -196,7 +206,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   const { consul: consulOverrides, haproxy: haproxyOverrides, ...otherOverrides } = opts.configOverrides ?? {};
   const config = validateConfig(
     {
-      consul: { address: consul.url, wait: '30s', min_interval: '20ms', retry_max: '1s', ...(consulOverrides as object | undefined) },
+      consul: { address: consul.url, ...daemonConsul, wait: '30s', min_interval: '20ms', retry_max: '1s', ...(consulOverrides as object | undefined) },
       haproxy: {
         config_dir: join(workDir, 'haproxy'),
         master_socket: join(workDir, 'master.sock'),

@@ -224,6 +224,16 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   metrics.attach(runner);
   const { traffic, timeline } = startTraffic(config, log, runner, applier, metrics);
   metrics.followConsul(() => client.traffic);
+  client.onTransport = (event) => {
+    if (event.kind === 'h2') log.info({ connections: event.connections }, 'consul: reads go over HTTP/2 (a stream per blocking query)');
+    else if (event.kind === 'http1')
+      log.warn({ alpn: event.alpn || 'none' }, 'consul: the agent does not speak HTTP/2 over TLS; reads stay on HTTP/1.1 (change detectors)');
+    else
+      log.warn(
+        { connections: event.connections },
+        'consul: every HTTP/2 stream of consul.max_connections connections is taken; further reads wait for one (raise consul.max_connections)',
+      );
+  };
   const server = new StatusServer({
     traffic,
     timeline,

@@ -10,6 +10,7 @@ import { parsePortRange } from '../model/port-ranges.js';
 import { parseDuration } from './duration.js';
 import { fileSchema, parseCacheMaxSize, type FileConfig } from './schema.js';
 import { SHIPPED_TEMPLATES_DIR } from '../paths.js';
+import { defaultMaxConnections } from '../sources/consul/budget.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/paas-router/config.yaml';
 
@@ -186,7 +187,7 @@ function toConfig(f: FileConfig, env: NodeJS.ProcessEnv): Config {
       claimsPrefix: f.consul.claims_prefix,
       pathsPrefix: f.consul.paths_prefix,
       claimGraceMs: ms(f.consul.claim_grace),
-      maxConnections: f.consul.max_connections,
+      maxConnections: f.consul.max_connections ?? defaultMaxConnections(f.consul.address),
       consistency: f.consul.consistency,
     },
     vault: {

@@ -106,7 +106,7 @@ export const fileSchema = z
           .int()
           .min(16, 'must be at least 16 (8 blocking watches: catalog, critical, warning, domains, weights, maintenance, claims, paths; the rest for reads)')
           .max(1000)
-          .default(16),
+          .optional(), // unset: 16 over http://, 64 over https:// (src/sources/consul/budget.ts)
         consistency: z.enum(['default', 'stale', 'consistent']).default('default'),
       })
       .strict()

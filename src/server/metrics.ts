@@ -8,6 +8,10 @@ import { runningChecksumOf } from '../apply/deployment.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
 import type { ConsulTraffic } from '../sources/consul/http.js';
+
+/** The Consul client's counters that only grow (carried over a SIGHUP restart). */
+const CONSUL_TOTALS = ['requests', 'responseBytes', 'refused', 'goaway', 'streamResets', 'refusedStreams'] as const;
+type ConsulTotal = (typeof CONSUL_TOTALS)[number];
 import { REQUIRED_SOURCES, evaluateHealth } from './status.js';
 
 export const METRIC_PREFIX = 'paas_router_';
@@ -209,23 +213,21 @@ export class RouterMetrics {
   }
 
   /** The Consul client's traffic; totals of the clients followed before it (a SIGHUP restart) carry over. */
-  private consul: { traffic: () => ConsulTraffic; base: { requests: number; responseBytes: number; refused: number } } | undefined;
+  private consul: { traffic: () => ConsulTraffic; base: Record<ConsulTotal, number> } | undefined;
 
   /** Follows this Consul client's traffic from now on. */
   followConsul(traffic: () => ConsulTraffic): void {
-    const base = { requests: 0, responseBytes: 0, refused: 0 };
+    const base = Object.fromEntries(CONSUL_TOTALS.map((f) => [f, 0])) as Record<ConsulTotal, number>;
     if (this.consul) {
       const old = this.consul.traffic();
-      base.requests = this.consul.base.requests + old.requests;
-      base.responseBytes = this.consul.base.responseBytes + old.responseBytes;
-      base.refused = this.consul.base.refused + old.refused;
+      for (const f of CONSUL_TOTALS) base[f] = this.consul.base[f] + old[f];
     }
     this.consul = { traffic, base };
   }
 
   private registerConsulMetrics(registers: Registry[]): void {
     const self = this;
-    const total = (name: string, help: string, field: 'requests' | 'responseBytes' | 'refused') =>
+    const total = (name: string, help: string, field: ConsulTotal) =>
       new Counter({
         name: `${METRIC_PREFIX}${name}`,
         help,
@@ -239,22 +241,21 @@ export class RouterMetrics {
     total('consul_requests_total', 'HTTP requests sent to Consul (blocking or not, retries included).', 'requests');
     total('consul_response_bytes_total', 'Bytes of Consul answers read (bodies).', 'responseBytes');
     total('consul_refused_total', 'Connections Consul refused (reset before answering, or 429); each was retried with backoff.', 'refused');
-    new Gauge({
-      name: `${METRIC_PREFIX}consul_connections`,
-      help: 'Connections open to Consul now (at most consul.max_connections).',
-      registers,
-      collect() {
-        this.set(self.consul?.traffic().connections ?? 0);
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}consul_connections_max`,
-      help: 'The most connections open to Consul at once since the client started.',
-      registers,
-      collect() {
-        this.set(self.consul?.traffic().maxConnectionsHeld ?? 0);
-      },
-    });
+    total('consul_goaway_total', 'HTTP/2 connections Consul closed with a GOAWAY; their unanswered streams were sent again on another.', 'goaway');
+    total('consul_stream_resets_total', 'HTTP/2 streams Consul reset (RST_STREAM, refused ones apart); each was sent again.', 'streamResets');
+    total('consul_refused_streams_total', 'HTTP/2 streams Consul refused (REFUSED_STREAM, or past a GOAWAY); each was sent again.', 'refusedStreams');
+    const now = (name: string, help: string, field: 'streams' | 'connections' | 'maxConnectionsHeld') =>
+      new Gauge({
+        name: `${METRIC_PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          this.set(self.consul?.traffic()[field] ?? 0);
+        },
+      });
+    now('consul_streams', 'HTTP/2 streams open to Consul now (one per blocking watch and read in flight; 0 over HTTP/1.1).', 'streams');
+    now('consul_connections', 'Connections open to Consul now (at most consul.max_connections).', 'connections');
+    now('consul_connections_max', 'The most connections open to Consul at once since the client started.', 'maxConnectionsHeld');
   }
 
   /** The last apply report that was not 'already-refused' (for the health rules). */

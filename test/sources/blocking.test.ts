@@ -82,6 +82,20 @@ t.test('first call sends no index, later calls send the last index', async (t) =
   w.watch.stop();
 });
 
+t.test('from a read made before: the first call blocks on its index, and only a difference is delivered', async (t) => {
+  const w = watchWith(
+    [
+      { data: ['x'], index: 9 },
+      { data: ['y'], index: 11 },
+    ],
+    { from: { data: ['x'], index: 7 } },
+  );
+  await w.clock.advance(1000);
+  t.same(w.indexes(), [7, 9, 11], 'no non-blocking first read');
+  t.same(w.delivered, [['y']], 'the data it started from is not delivered again');
+  w.watch.stop();
+});
+
 t.test('same index or same data is not delivered again', async (t) => {
   const w = watchWith([
     { data: ['x'], index: 5 },

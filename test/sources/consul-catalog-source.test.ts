@@ -2,61 +2,18 @@
 // number of services, refused connections retried and counted without the source going down,
 // changes that cost reads of just the changed service, and (on the stand-in, the only one that can
 // fail one service's reads) a failing read that holds no other service back.
-import { request } from 'node:http';
 import t, { type Test } from 'tap';
 import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
-import { createLogger } from '../../src/log.js';
-import { ConsulCatalogSource } from '../../src/sources/consul/catalog-source.js';
 import { ConsulClient } from '../../src/sources/consul/client.js';
-import type { SourceStatus } from '../../src/sources/source.js';
-import type { CatalogSnapshot } from '../../src/sources/types.js';
 import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
-
-/** One request on a connection of its own, closed afterwards (no idle socket counts against the agent's limit). */
-function send(url: string, method: string, path: string, body?: unknown): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url + path, { method, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-const instance = (service: string, n: number, status = 'passing', tags: string[] = []) => ({
-  Node: `node-${n % 3}`,
-  Address: '127.0.0.1',
-  Service: { ID: `mesos-consul:${service}:${n}`, Service: service, Port: 31000 + n, Tags: tags },
-  Check: { CheckID: `service:${service}:${n}`, ServiceID: `mesos-consul:${service}:${n}`, Name: 'task', Status: status },
-});
-const register = (url: string, service: string, n: number, status?: string, tags?: string[]) =>
-  send(url, 'PUT', '/v1/catalog/register', instance(service, n, status, tags));
-const deregister = (url: string, service: string, n: number) =>
-  send(url, 'PUT', '/v1/catalog/deregister', { Node: `node-${n % 3}`, ServiceID: `mesos-consul:${service}:${n}` });
-
-async function fill(url: string, services: number, instances = 2): Promise<void> {
-  for (let s = 0; s < services; s++) for (let i = 0; i < instances; i++) await register(url, `svc${s}`, i);
-}
+import { deregister, fill, register, startCatalogSource } from '../helpers/catalog-source.js';
 
 function watch(t: Test, url: string, opts: { maxConnections?: number } = {}) {
   const client = new ConsulClient({ address: url, token: () => '', maxConnections: opts.maxConnections ?? 16, refusalBackoff: { baseMs: 20, maxMs: 200 } });
-  const source = new ConsulCatalogSource(client, { waitMs: 30_000, minIntervalMs: 10, maxBackoffMs: 200 }, createLogger('silent'));
-  const snapshots: CatalogSnapshot[] = [];
-  const statuses: SourceStatus[] = [];
-  source.start({ snapshot: (s) => snapshots.push(s), status: (s) => statuses.push(s) });
-  t.teardown(() => {
-    source.stop();
-    client.close();
-  });
-  const latest = () => snapshots.at(-1)?.services;
-  const instancesOf = (name: string) =>
-    latest()
-      ?.[name]?.map((i) => `${i.id}${i.passing ? '' : ' (failing)'}`)
-      .sort();
-  return { client, source, snapshots, statuses, latest, instancesOf };
+  const w = startCatalogSource(t, client, { waitMs: 30_000, minIntervalMs: 10, maxBackoffMs: 200 });
+  t.teardown(() => client.close());
+  return { client, ...w };
 }
 
 t.test('real agent', { skip: consulAgentSkip() }, async (t) => {

@@ -38,6 +38,8 @@ export interface BlockingWatchOptions<T> {
    * (growing) delay runs out.
    */
   recovered?: (err: unknown, signal: AbortSignal) => Promise<void> | undefined;
+  /** What a read made before the watch started: it blocks from that index at once, and delivers only what differs. */
+  from?: BlockingResult<T>;
 }
 
 /** First retry step after an error (then doubling up to maxBackoffMs, equal jitter). */
@@ -72,6 +74,10 @@ export class BlockingWatch<T> {
     this.clock = opts.clock ?? systemClock;
     // A short first step: most errors here are an election or an agent restart, over in a second or two.
     this.backoff = new Backoff({ baseMs: FIRST_RETRY_MS, maxMs: opts.maxBackoffMs ?? 30_000, random: this.random });
+    if (opts.from) {
+      this.index = Math.max(1, opts.from.index);
+      this.last = { data: opts.from.data };
+    }
   }
 
   start(): void {

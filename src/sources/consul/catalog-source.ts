@@ -1,5 +1,14 @@
 // The Consul catalog within a fixed number of connections, whatever the number of services
-// (docs/consul.md has the measurements behind this design). Three blocking change detectors:
+// (docs/consul.md has the measurements behind this design), in one of two modes, picked once the
+// client knows its transport (the first catalog answer):
+//
+// Watches (HTTP/2, an https agent that speaks h2): every routed service has its own blocking query
+// on /v1/health/service/<name>, a stream on a few shared connections, as consul-template watches.
+// A change wakes only its service's watch and costs one small read. /v1/catalog/services only finds
+// services that appear or disappear (their watches start and stop); each watch backs off on its own.
+// At start every service is read once, without blocking; each watch then blocks from its read.
+//
+// Detectors (HTTP/1.1, where a blocking query holds a connection). Three blocking change detectors:
 //   /v1/catalog/services        services added or removed, tags changed; its index also moves when an
 //                               instance is registered or deregistered (with the same body);
 //   /v1/health/state/critical   checks going critical or back (small while most checks pass);
@@ -30,12 +39,16 @@ export interface WatchTiming {
 
 /** The reads the catalog source makes (a ConsulClient; a scripted Consul in the unit tests). */
 export type CatalogReads = Pick<ConsulClient, 'catalogServices' | 'healthState' | 'healthService' | 'serviceSummaries'> &
-  Partial<Pick<ConsulClient, 'untilAnswering'>>;
+  Partial<Pick<ConsulClient, 'untilAnswering' | 'transport'>>;
+
+/** How changes are found: a blocking watch per service (HTTP/2), or the three detectors (HTTP/1.1). */
+export type CatalogMode = 'watches' | 'detectors';
 
 interface Known {
   tags: string[];
-  /** Last successful read; undefined until one worked. */
+  /** Last successful read and its X-Consul-Index; undefined until one worked. */
   instances?: ServiceInstance[];
+  index?: number;
   failures: number;
   retry?: NodeJS.Timeout;
 }
@@ -53,6 +66,10 @@ const STATES = ['critical', 'warning'] as const;
 export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   readonly name = 'consul-catalog';
   private watches: BlockingWatch<unknown>[] = [];
+  /** Undefined until the transport is known (over https, the first catalog answer tells). */
+  private modeNow: CatalogMode | undefined;
+  /** In 'watches' mode: one blocking watch per routed service. */
+  private readonly serviceWatches = new Map<string, BlockingWatch<ServiceInstance[]>>();
   private readonly known = new Map<string, Known>();
   /** Services neither read nor failed yet: the first snapshot waits for these only. */
   private readonly unattempted = new Set<string>();
@@ -90,10 +107,17 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     this.watchAll();
   }
 
+  /** The mode in use, once known. */
+  get mode(): CatalogMode | undefined {
+    return this.modeNow;
+  }
+
   stop(): void {
     this.generation++;
     for (const watch of this.watches) watch.stop();
     this.watches = [];
+    for (const watch of this.serviceWatches.values()) watch.stop();
+    this.serviceWatches.clear();
     for (const k of this.known.values()) if (k.retry) clearTimeout(k.retry);
   }
 
@@ -112,28 +136,54 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     this.watchAll();
   }
 
-  private watchAll(): void {
-    // Wakes a watch backed off after an error once Consul answers again (ConsulClient.untilAnswering).
+  /** Wakes a watch backed off after an error once Consul answers again (ConsulClient.untilAnswering). */
+  private get recovered(): ((err: unknown, signal: AbortSignal) => Promise<void> | undefined) | undefined {
     const until = this.client.untilAnswering?.bind(this.client);
-    const recovered = until ? (err: unknown, signal: AbortSignal) => until(err, signal) : undefined;
+    return until ? (err: unknown, signal: AbortSignal) => until(err, signal) : undefined;
+  }
+
+  private watchAll(): void {
+    // Over http the mode is known now; over https once the first answer has negotiated the protocol.
+    const transport = this.client.transport ?? 'http1';
+    this.modeNow = transport === 'unknown' ? undefined : transport === 'h2' ? 'watches' : 'detectors';
     const catalog = new BlockingWatch<Record<string, string[]>>({
       ...this.timing,
-      recovered,
+      recovered: this.recovered,
       fetch: async (index, wait, signal) => {
         const r = await this.client.catalogServices(index, wait, signal);
         return { index: r.index, data: parseCatalogServices(r.data) };
       },
       onSuccess: () => this.detectorOk('catalog'),
       onData: (services) => {
+        if (this.modeNow === undefined) this.pickMode();
         // An answer can carry several changes at once: a new service or new tags beside an
         // instance registered elsewhere. After the first answer, every moved index is reconciled.
         const loaded = this.catalogLoaded;
         this.onCatalog(services);
-        if (loaded) this.startReconcile();
+        if (loaded && this.modeNow === 'detectors') this.startReconcile();
       },
-      onSameData: () => this.startReconcile(),
+      // In 'watches' mode an instance registered or deregistered wakes its service's own watch.
+      onSameData: () => this.modeNow === 'detectors' && this.startReconcile(),
       onError: (err) => this.detectorFailed('catalog', err),
     });
+    this.watches = [catalog as BlockingWatch<unknown>];
+    catalog.start();
+    if (this.modeNow === 'detectors') this.watchStates();
+  }
+
+  /** Over https, after the first answer: per-service watches when it came over HTTP/2. */
+  private pickMode(): void {
+    this.modeNow = this.client.transport === 'h2' ? 'watches' : 'detectors';
+    this.log.info(
+      { mode: this.modeNow },
+      this.modeNow === 'watches' ? 'consul: a blocking watch per service, over HTTP/2' : 'consul: change detectors over HTTP/1.1',
+    );
+    if (this.modeNow === 'detectors') this.watchStates();
+  }
+
+  /** The critical and warning detectors ('detectors' mode only: in 'watches' mode each service's watch sees its checks). */
+  private watchStates(): void {
+    const recovered = this.recovered;
     const states = STATES.map(
       (state) =>
         new BlockingWatch<StateCheck[]>({
@@ -148,8 +198,31 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
           onError: (err) => this.detectorFailed(state, err),
         }),
     );
-    this.watches = [catalog as BlockingWatch<unknown>, ...(states as BlockingWatch<unknown>[])];
-    for (const watch of this.watches) watch.start();
+    this.watches.push(...(states as BlockingWatch<unknown>[]));
+    for (const watch of states) watch.start();
+  }
+
+  /**
+   * 'watches' mode: the service's own blocking query; its answers and failures are the service's
+   * reads. `from`: the first read, made before (at start): the watch blocks from its index.
+   */
+  private watchService(name: string, from?: { index: number; data: ServiceInstance[] }): void {
+    const watch = new BlockingWatch<ServiceInstance[]>({
+      ...this.timing,
+      from,
+      recovered: this.recovered,
+      fetch: async (index, wait, signal) => {
+        const r = await this.client.healthService(name, index, wait, signal);
+        return { index: r.index, data: parseHealthService(name, r.data) };
+      },
+      onSuccess: () => {
+        if (this.failingReads.delete(name)) this.reportFailing();
+      },
+      onData: (instances) => this.readDone(name, instances),
+      onError: (err) => this.recordFailure(name, err),
+    });
+    this.serviceWatches.set(name, watch);
+    watch.start();
   }
 
   private onCatalog(services: Record<string, string[]>): void {
@@ -158,6 +231,8 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     for (const [name, k] of this.known) {
       if (wanted.has(name)) continue;
       if (k.retry) clearTimeout(k.retry);
+      this.serviceWatches.get(name)?.stop();
+      this.serviceWatches.delete(name);
       this.known.delete(name);
       this.unattempted.delete(name);
       this.reads.delete(name);
@@ -169,10 +244,14 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       if (!k) {
         this.known.set(name, { tags, failures: 0 });
         this.unattempted.add(name);
-        this.queueRead(name);
+        // At start every service is read once before any watch blocks (below: emit): a blocking
+        // query costs the agent a read too, and the first snapshot waits for the reads only.
+        if (this.modeNow === 'watches' && this.firstDelivered) this.watchService(name);
+        else this.queueRead(name);
       } else if (!sameList(k.tags, tags)) {
         k.tags = tags;
-        this.queueRead(name);
+        // In 'watches' mode the service's own watch has seen its instances' new tags.
+        if (!this.serviceWatches.has(name)) this.queueRead(name);
       }
     }
     this.catalogLoaded = true;
@@ -251,7 +330,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       try {
         const r = await this.client.healthService(name, 0, 0);
         const instances = parseHealthService(name, r.data);
-        if (generation === this.generation) this.readDone(name, instances);
+        if (generation === this.generation) this.readDone(name, instances, r.index);
       } catch (err) {
         if (generation === this.generation) this.readFailed(name, err);
       } finally {
@@ -264,29 +343,44 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     })();
   }
 
-  private readDone(name: string, instances: ServiceInstance[]): void {
+  private readDone(name: string, instances: ServiceInstance[], index?: number): void {
     const k = this.known.get(name);
     if (!k) return;
+    // Once a service has its watch, the watch alone says what it holds: a one-off read that was
+    // in flight when it started may answer older data than the watch has delivered.
+    if (index !== undefined && this.serviceWatches.has(name)) return;
     k.instances = instances;
+    k.index = index;
+    // A first read that came after the start (it failed then): its watch starts from it.
+    if (this.modeNow === 'watches' && this.firstDelivered && index !== undefined && !this.serviceWatches.has(name)) {
+      this.watchService(name, { index, data: instances });
+    }
     k.failures = 0;
     if (this.unattempted.delete(name)) this.reportProgress();
     if (this.failingReads.delete(name)) this.reportFailing();
     this.scheduleEmit();
   }
 
+  /** A failed one-off read (any read in 'detectors' mode, a first read in 'watches' mode) is retried with backoff; a watch backs off on its own. */
   private readFailed(name: string, err: unknown): void {
     const k = this.known.get(name);
     if (!k) return;
     k.failures += 1;
-    const failure: FailingRead = { subject: name, code: errorCode(err), message: errorMessage(err), at: Date.now() };
-    this.failingReads.set(name, failure);
-    this.log.debug({ error: failure.message, service: name }, 'consul read of one service failed; keeping its last known instances');
     const delay = backoffDelay(k.failures, { baseMs: 250, maxMs: this.timing.maxBackoffMs ?? 30_000 });
     k.retry = setTimeout(() => {
       k.retry = undefined;
       if (this.known.get(name) === k) this.queueRead(name);
     }, delay);
     k.retry.unref?.();
+    this.recordFailure(name, err);
+  }
+
+  /** The service keeps its last instances; its error shows in the status; the first snapshot no longer waits for it. */
+  private recordFailure(name: string, err: unknown): void {
+    if (!this.known.has(name)) return;
+    const failure: FailingRead = { subject: name, code: errorCode(err), message: errorMessage(err), at: Date.now() };
+    this.failingReads.set(name, failure);
+    this.log.debug({ error: failure.message, service: name }, 'consul read of one service failed; keeping its last known instances');
     const first = this.unattempted.delete(name);
     if (first) this.reportProgress();
     this.reportFailing();
@@ -296,7 +390,8 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   private detectorOk(what: Detector): void {
     // Consul answers again: the services whose reads failed meanwhile are read now, not when
     // their own backoff (up to consul.retry_max) ends.
-    if (this.failingDetectors.delete(what)) for (const name of this.failingReads.keys()) this.queueRead(name);
+    // ('watches' mode: each service's watch is woken by the probe on its own.)
+    if (this.failingDetectors.delete(what) && this.modeNow === 'detectors') for (const name of this.failingReads.keys()) this.queueRead(name);
     if (this.failingDetectors.size === 0 && this.catalogLoaded) this.tracker.ok();
   }
 
@@ -331,6 +426,12 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     for (const [name, k] of this.known) if (k.instances) services[name] = k.instances;
     this.sink.snapshot({ services });
     if (!this.firstDelivered && this.onProgress) this.onProgress({ read: this.known.size, total: this.known.size, done: true });
+    if (!this.firstDelivered && this.modeNow === 'watches') {
+      // Every service read once: each one's watch blocks from the index of that read.
+      for (const [name, k] of this.known) {
+        if (k.instances && k.index !== undefined && !this.serviceWatches.has(name)) this.watchService(name, { index: k.index, data: k.instances });
+      }
+    }
     this.firstDelivered = true;
   }
 }

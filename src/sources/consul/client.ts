@@ -7,23 +7,33 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { formatMs } from '../../config/duration.js';
 import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../../errors.js';
 import type { BlockingResult } from './blocking.js';
+import { defaultMaxConnections } from './budget.js';
 import { ConsulWrites, type KvCasOp } from './writes.js';
-import { ConsulHttp, ConsulRefusedError, type ConsulAnswer, type ConsulConsistency, type ConsulTraffic, type RequestOptions } from './http.js';
+import {
+  ConsulHttp,
+  ConsulRefusedError,
+  type ConsulAnswer,
+  type ConsulConsistency,
+  type ConsulTraffic,
+  type RequestOptions,
+  type TransportEvent,
+} from './http.js';
 
 export interface ConsulClientOptions {
   address: string;
   /** Path of a CA bundle for https (CONSUL_CACERT); TLS verification is always on. */
   cacert?: string;
   token: () => string;
-  /** Most sockets ever open to Consul, blocking or not (consul.max_connections, default 16). */
+  /** Most connections ever open to Consul, blocking or not (consul.max_connections; default: budget.ts). */
   maxConnections?: number;
   consistency?: ConsulConsistency;
   /** Tries per request when the agent refuses a connection (tests shorten the backoff). */
   refusalAttempts?: number;
   refusalBackoff?: { baseMs: number; maxMs: number };
+  /** Fewer HTTP/2 streams per connection than the agent advertises (tests of the stream accounting). */
+  maxStreamsPerConnection?: number;
 }
 
-export const DEFAULT_MAX_CONNECTIONS = 16;
 /** Between two probes of /v1/status/leader while a watch waits for Consul to answer again. */
 export const PROBE_INTERVAL_MS = 200;
 
@@ -51,7 +61,7 @@ export class ConsulClient {
   private probesStarted = 0;
 
   constructor(private readonly opts: ConsulClientOptions) {
-    const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const maxConnections = opts.maxConnections ?? defaultMaxConnections(opts.address);
     this.http = new ConsulHttp({
       address: opts.address,
       cacert: opts.cacert,
@@ -60,6 +70,7 @@ export class ConsulClient {
       consistency: opts.consistency,
       refusalAttempts: opts.refusalAttempts,
       refusalBackoff: opts.refusalBackoff,
+      maxStreamsPerConnection: opts.maxStreamsPerConnection,
     });
     this.reads = pLimit(nonBlockingReads(maxConnections));
     this.writes = new ConsulWrites(this.http, opts.address, opts.token);
@@ -71,6 +82,19 @@ export class ConsulClient {
 
   set onRefused(fn: (() => void) | undefined) {
     this.http.onRefused = fn;
+  }
+
+  set onTransport(fn: ((event: TransportEvent) => void) | undefined) {
+    this.http.onTransport = fn;
+  }
+
+  /**
+   * 'h2' once the reads go over HTTP/2 (an https address whose agent chose h2): a blocking query
+   * is then a stream, not a connection, and every service can have its own watch. 'unknown' over
+   * https until the first answer; 'http1' over http, or when the agent does not speak h2.
+   */
+  get transport(): 'h2' | 'http1' | 'unknown' {
+    return this.http.transport;
   }
 
   close(): void {
@@ -267,6 +291,13 @@ export class ConsulClient {
     } catch (err) {
       if (err instanceof ConsulRefusedError) {
         throw new ConsulUnavailableError(`${what}: Consul at ${this.opts.address} kept refusing the connection (${err.message})`, { cause: err });
+      }
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+        throw new ConsulUnavailableError(
+          `${what}: TLS verification of Consul at ${this.opts.address} failed (${code}); set CONSUL_CACERT / consul.cacert to the CA that signed its certificate`,
+          { cause: err },
+        );
       }
       // An abort (the watch stopped) is no outage.
       const failure = new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });

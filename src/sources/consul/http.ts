@@ -1,15 +1,19 @@
-// Every request the router sends to Consul goes through here, on one keep-alive agent capped at
-// `consul.max_connections` sockets: blocking or not, catalog, health or K/V, the router never holds
-// more connections than that (an agent limits each client address to limits.http_max_conns_per_client,
-// shared with every other local client). A connection the agent refuses (reset before any answer,
+// Every request the router sends to Consul goes through here, within `consul.max_connections`
+// connections: blocking or not, catalog, health or K/V, the router never holds more than that (an
+// agent limits each client address to limits.http_max_conns_per_client, shared with every other
+// local client). Over http:// that is one keep-alive agent of HTTP/1.1 sockets. Over https:// the
+// first request negotiates ALPN: when the agent speaks h2, every read becomes a stream on a few
+// HTTP/2 connections (h2.ts) and the HTTP/1.1 agent keeps WRITE_SOCKETS sockets for the writes of
+// the `consul` package; otherwise everything stays on HTTP/1.1 (said once through onTransport). A connection the agent refuses (reset before any answer,
 // or 429) is retried with backoff and counted; requests and bytes are counted so the cost of a
 // change can be measured.
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { ConsulUnavailableError, RouterError } from '../../errors.js';
+import { ConfigError, ConsulUnavailableError, RouterError, errorMessage } from '../../errors.js';
 import { Backoff } from '../../util/backoff.js';
+import { Http2Pool, Http2UnsupportedError, type Http2Counters } from './h2.js';
 
 export type ConsulConsistency = 'default' | 'stale' | 'consistent';
 
@@ -26,7 +30,15 @@ export interface ConsulHttpOptions {
   refusalAttempts?: number;
   refusalBackoff?: { baseMs: number; maxMs: number };
   random?: () => number;
+  /** Fewer HTTP/2 streams per connection than the agent advertises (tests of the stream accounting). */
+  maxStreamsPerConnection?: number;
 }
+
+/** Sockets of the HTTP/1.1 agent left for the `consul` package's writes once reads go over HTTP/2. */
+export const WRITE_SOCKETS = 2;
+
+/** What the transport found out: `h2` or `http1` (once, after the first TLS handshake), `saturated` (every stream taken). */
+export type TransportEvent = { kind: 'h2'; connections: number } | { kind: 'http1'; alpn: string } | { kind: 'saturated'; connections: number };
 
 export interface ConsulAnswer {
   status: number;
@@ -35,12 +47,12 @@ export interface ConsulAnswer {
 }
 
 /** What the router has cost Consul so far (for /metrics and the bench). */
-export interface ConsulTraffic {
+export interface ConsulTraffic extends Http2Counters {
   requests: number;
   responseBytes: number;
   /** Connections the agent refused (reset before answering, or 429), each retried. */
   refused: number;
-  /** Sockets open now, and the most ever open at once. */
+  /** Connections open now (HTTP/1.1 sockets and HTTP/2 connections), and the most ever open at once. */
   connections: number;
   maxConnectionsHeld: number;
 }
@@ -71,15 +83,50 @@ export class ConsulHttp {
   private readonly base: URL;
   private readonly send: typeof httpRequest;
   private readonly sockets = new Set<Socket>();
-  readonly traffic: ConsulTraffic = { requests: 0, responseBytes: 0, refused: 0, connections: 0, maxConnectionsHeld: 0 };
+  readonly traffic: ConsulTraffic = {
+    requests: 0,
+    responseBytes: 0,
+    refused: 0,
+    connections: 0,
+    maxConnectionsHeld: 0,
+    goaway: 0,
+    streamResets: 0,
+    refusedStreams: 0,
+    streams: 0,
+    maxStreamsHeld: 0,
+  };
   /** Called on every refusal (metrics count them). */
   onRefused: (() => void) | undefined;
+  /** Told which protocol the reads use over https, and when every HTTP/2 stream is taken. */
+  onTransport: ((event: TransportEvent) => void) | undefined;
+  /** Over https until ALPN is known: 'unknown'; the HTTP/2 pool then, or HTTP/1.1 for good. */
+  private protocol: 'unknown' | 'h2' | 'http1';
+  private negotiating: Promise<void> | undefined;
+  private readonly h2: Http2Pool | undefined;
+  private h2Sessions = 0;
 
   constructor(private readonly opts: ConsulHttpOptions) {
     this.base = new URL(opts.address);
     const secure = this.base.protocol === 'https:';
     const limits = { keepAlive: true, maxSockets: opts.maxConnections, maxTotalSockets: opts.maxConnections, maxFreeSockets: opts.maxConnections };
-    this.agent = secure ? new HttpsAgent({ ...limits, ca: opts.cacert ? readFileSync(opts.cacert) : undefined }) : new HttpAgent(limits);
+    const ca = secure ? readConsulCa(opts.cacert) : undefined;
+    this.agent = secure ? new HttpsAgent({ ...limits, ca }) : new HttpAgent(limits);
+    this.protocol = secure ? 'unknown' : 'http1';
+    this.h2 = secure
+      ? new Http2Pool({
+          origin: this.base,
+          ca,
+          maxSessions: Math.max(1, opts.maxConnections - WRITE_SOCKETS),
+          maxStreamsPerSession: opts.maxStreamsPerConnection,
+          counters: this.traffic,
+          onSessions: (n) => {
+            this.h2Sessions = n;
+            this.countConnections();
+          },
+          onSaturated: () => this.onTransport?.({ kind: 'saturated', connections: this.h2Sessions }),
+        })
+      : undefined;
+    if (this.h2) this.h2.bytes = (n) => (this.traffic.responseBytes += n);
     this.send = secure ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
     // Every socket of the pool is followed, whoever's request opened it (reads here, writes in writes.ts).
     const agent = this.agent as HttpAgent & { createConnection: (...args: unknown[]) => Socket };
@@ -93,6 +140,37 @@ export class ConsulHttp {
 
   close(): void {
     this.agent.destroy();
+    this.h2?.close();
+  }
+
+  /** 'h2' once the reads go over HTTP/2 (https, and the agent chose h2); 'unknown' over https before the first answer. */
+  get transport(): 'h2' | 'http1' | 'unknown' {
+    return this.protocol;
+  }
+
+  /** Over https, the first request asks for h2; the answer holds for the life of the client. */
+  private async useHttp2(): Promise<boolean> {
+    if (this.protocol === 'unknown' && this.h2) {
+      const pool = this.h2;
+      this.negotiating ??= pool
+        .open()
+        .then(
+          () => {
+            this.protocol = 'h2';
+            // The HTTP/1.1 agent now serves only the writes: the rest of the budget is HTTP/2 connections.
+            Object.assign(this.agent, { maxSockets: WRITE_SOCKETS, maxTotalSockets: WRITE_SOCKETS, maxFreeSockets: WRITE_SOCKETS });
+            this.onTransport?.({ kind: 'h2', connections: Math.max(1, this.opts.maxConnections - WRITE_SOCKETS) });
+          },
+          (err: unknown) => {
+            if (!(err instanceof Http2UnsupportedError)) throw err; // no answer yet: ask again next time
+            this.protocol = 'http1';
+            this.onTransport?.({ kind: 'http1', alpn: err.alpn });
+          },
+        )
+        .finally(() => (this.negotiating = undefined));
+      await this.negotiating;
+    }
+    return this.protocol === 'h2';
   }
 
   /** GET/PUT/DELETE `path` (under /v1), retrying refused connections with backoff. */
@@ -131,7 +209,7 @@ export class ConsulHttp {
     }
   }
 
-  private once(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
+  private async once(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
     const url = new URL(`/v1/${path}`, this.base);
     const query = { ...opts.query };
     const method = opts.method ?? 'GET';
@@ -142,8 +220,19 @@ export class ConsulHttp {
     const headers: Record<string, string> = {};
     const token = this.opts.token();
     if (token) headers['X-Consul-Token'] = token;
-    if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
     this.traffic.requests += 1;
+    if (this.protocol !== 'http1') {
+      try {
+        if (await this.useHttp2()) {
+          return await this.h2!.request(url.pathname + url.search, { method, headers, body: opts.body, timeoutMs: opts.timeoutMs, signal: opts.signal });
+        }
+      } catch (err) {
+        // A connection reset during the TLS handshake is how an agent past its per-client limit refuses.
+        const code = (err as NodeJS.ErrnoException).code;
+        throw code && REFUSAL_CODES.has(code) ? new ConsulRefusedError(`Consul reset the connection (${code})`) : err;
+      }
+    }
+    if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
     return new Promise((resolve, reject) => {
       let answered = false;
       const req = this.send(url, { method, headers, agent: this.agent, signal: opts.signal }, (res) => {
@@ -170,12 +259,26 @@ export class ConsulHttp {
   private track(socket: Socket): void {
     if (this.sockets.has(socket)) return;
     this.sockets.add(socket);
-    this.traffic.connections = this.sockets.size;
-    this.traffic.maxConnectionsHeld = Math.max(this.traffic.maxConnectionsHeld, this.sockets.size);
+    this.countConnections();
     socket.once('close', () => {
       this.sockets.delete(socket);
-      this.traffic.connections = this.sockets.size;
+      this.countConnections();
     });
+  }
+
+  private countConnections(): void {
+    this.traffic.connections = this.sockets.size + this.h2Sessions;
+    this.traffic.maxConnectionsHeld = Math.max(this.traffic.maxConnectionsHeld, this.traffic.connections);
+  }
+}
+
+/** The CA bundle of consul.cacert / CONSUL_CACERT, or undefined (the system's CAs) when none is set. */
+export function readConsulCa(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`consul.cacert (CONSUL_CACERT): cannot read the CA file "${path}" (${errorMessage(err)})`, { cause: err });
   }
 }
 
