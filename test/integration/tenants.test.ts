@@ -149,6 +149,25 @@ t.test('a hostile tenant takes nothing that is another app’s', { skip: consulA
     t.same([...seen], ['/appa #1']);
   });
 
+  await t.test('7. a service named __proto__ is one rejected service, not a hole in the catalog', async (t) => {
+    // Consul accepts the name (mesos-consul would never make it); read into a plain record, the name
+    // used to replace the record's prototype: the service vanished with no rejection shown.
+    const port = cluster.backends.get('/old')![0]!.port;
+    const registered = await fetch(`${consul.url}/v1/catalog/register`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        Node: 'dev-agent-9',
+        Address: '127.0.0.1',
+        Service: { ID: `mesos-consul:dev-agent-9:__proto__:127.0.0.1:${port}`, Service: '__proto__', Address: '127.0.0.1', Port: port },
+      }),
+    });
+    t.equal(registered.status, 200);
+    const r = await wait('__proto__ refused', () => rejected('__proto__', /not usable as a host name/));
+    t.ok(r, `rejected with its reason: ${r?.reason}`);
+    t.equal(await body(`appa.${zone}`), '/appa #1', 'the other apps are served as before');
+    t.equal(await body('victim.example.com'), '/victim #1');
+  });
+
   await t.test('a second router on the same Consul decides every owner the same way', async (t) => {
     const second = await startSecondRouter(t, cluster.config);
     const owners = (m: { owners?: readonly OwnedName[] } | undefined) => JSON.stringify((m?.owners ?? []).map((o) => [o.key, o.owner, o.ownerAsks]));

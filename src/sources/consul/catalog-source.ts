@@ -30,6 +30,7 @@ import { StatusTracker, type FailingRead, type Source, type SourceSink } from '.
 import { BlockingWatch } from './blocking.js';
 import type { ConsulClient } from './client.js';
 import { parseCatalogServices, parseHealthService, parseServiceSummaries, parseStateChecks, summarize, type StateCheck } from './parse.js';
+import { setOwn } from '../../util/own-record.js';
 
 export interface WatchTiming {
   waitMs: number;
@@ -423,7 +424,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     if (!this.catalogLoaded || this.unattempted.size > 0) return;
     if (this.failingDetectors.size === 0) this.tracker.ok();
     const services: Record<string, ServiceInstance[]> = {};
-    for (const [name, k] of this.known) if (k.instances) services[name] = k.instances;
+    for (const [name, k] of this.known) if (k.instances) setOwn(services, name, k.instances);
     this.sink.snapshot({ services });
     if (!this.firstDelivered && this.onProgress) this.onProgress({ read: this.known.size, total: this.known.size, done: true });
     if (!this.firstDelivered && this.modeNow === 'watches') {

@@ -2,6 +2,7 @@
 // read (ConsulResponseError), so a garbled answer can never look like "no services".
 import { ConsulResponseError } from '../../errors.js';
 import type { DomainClaim, ServiceInstance } from '../types.js';
+import { setOwn } from '../../util/own-record.js';
 
 type Obj = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ export function parseCatalogServices(body: unknown): Record<string, string[]> {
     }
     // Consul gathers a service's tags from all its instances through a Go map: their order changes
     // from one answer to the next. Sorted, an answer differs only when something did.
-    out[name] = [...(tags as string[])].sort();
+    setOwn(out, name, [...(tags as string[])].sort());
   }
   return out;
 }

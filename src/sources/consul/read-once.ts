@@ -4,6 +4,7 @@ import { neverRouted } from '../../model/services.js';
 import type { CatalogSnapshot, DomainsSnapshot, ServiceInstance } from '../types.js';
 import type { ConsulClient } from './client.js';
 import { parseCatalogServices, parseHealthService, parseKvEntries } from './parse.js';
+import { setOwn } from '../../util/own-record.js';
 
 export async function readCatalogOnce(client: ConsulClient): Promise<CatalogSnapshot> {
   const catalog = parseCatalogServices((await client.catalogServices(0, 0)).data);
@@ -12,7 +13,7 @@ export async function readCatalogOnce(client: ConsulClient): Promise<CatalogSnap
     .sort();
   const lists = await Promise.all(names.map(async (name) => parseHealthService(name, (await client.healthService(name, 0, 0)).data)));
   const services: Record<string, ServiceInstance[]> = {};
-  names.forEach((name, i) => (services[name] = lists[i]!));
+  names.forEach((name, i) => setOwn(services, name, lists[i]!));
   return { services };
 }
 
