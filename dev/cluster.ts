@@ -306,6 +306,13 @@ async function waitForRoutes(cluster: DevCluster, timeoutMs: number): Promise<vo
   throw new Error(`the sample apps were not routed within ${timeoutMs} ms`);
 }
 
+/** How the daemon reads Consul, from its own /metrics: HTTP/2 streams, or HTTP/1.1 if the agent refused h2. */
+async function transportOf(cluster: DevCluster): Promise<string> {
+  const metrics = await (await fetch(`${cluster.daemon.server.url}/metrics`)).text();
+  const streams = Number(/^paas_router_consul_streams (\d+)/m.exec(metrics)?.[1] ?? 0);
+  return streams > 0 ? `HTTPS, HTTP/2: ${streams} streams, a blocking watch per service` : 'HTTPS, HTTP/1.1 (change detectors)';
+}
+
 export async function runDevCluster(opts: {
   httpPort: number;
   once: boolean;
@@ -318,17 +325,19 @@ export async function runDevCluster(opts: {
   const interruption = new Promise<void>((resolve) => (interrupted = resolve));
   process.once('SIGINT', () => interrupted());
   process.once('SIGTERM', () => interrupted());
-  const cluster = await startDevCluster({ httpPort: opts.httpPort, logLevel: opts.once ? 'warn' : 'info', vault: true });
+  // The real agent serves the daemon over HTTPS (HTTP/2, a watch per service), as in production.
+  const consulHttps = consulAgentInstalled();
+  const cluster = await startDevCluster({ httpPort: opts.httpPort, logLevel: opts.once ? 'warn' : 'info', vault: true, consulHttps });
   try {
     await waitForRoutes(cluster, 20_000);
     const { config } = cluster;
     const model = cluster.daemon.runner.state.deployment!.model!;
     const consulKind =
       cluster.consul.kind === 'agent'
-        ? `real Consul agent (${CONSUL_AGENT_BIN}, consul agent -dev)`
+        ? `real Consul agent (${CONSUL_AGENT_BIN}, consul agent -dev)${consulHttps ? `, ${await transportOf(cluster)}; plain HTTP at ${cluster.consul.url}` : ''}`
         : 'the in-process stand-in (dev/consul); scripts/install-consul.sh installs a real agent';
     out.write(
-      `\npaas-router dev cluster\n  Consul:       ${cluster.consul.url}  ${consulKind}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`,
+      `\npaas-router dev cluster\n  Consul:       ${config.consul.address}  ${consulKind}\n  HAProxy:      http://127.0.0.1:${config.haproxy.httpPort}  stats http://127.0.0.1:${config.haproxy.statsPort}/\n  Status page:  ${cluster.daemon.server.url}/  (JSON /status, /metrics, /healthz)\n  files:        ${config.haproxy.configDir}\n`,
     );
     if (cluster.vault) {
       out.write(

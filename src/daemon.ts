@@ -266,7 +266,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const registration = peers.port ? new PeerRegistration({ client, name: peers.name, port: peers.port, bindAddress: peers.bindAddress, log }) : undefined;
   runner.start();
   acme?.start();
-  registration?.start();
+  // Announced once HAProxy runs a configuration (its peers port listens only then), which also
+  // means the secrets were read: with Vault the ACL token comes from there, and a registration sent
+  // before it went out anonymous, was refused, and waited for its retry.
+  if (registration) runner.once('applied', () => registration.start());
   log.info(
     { consul: config.consul.address, vault: config.vault.address || undefined, configDir: config.haproxy.configDir, templates: config.templatesDir },
     'paas-router started',
