@@ -11,6 +11,7 @@ import { RuntimeExecutor, type DesiredState } from '../../src/apply/runtime/exec
 import type { RuntimeOp } from '../../src/apply/runtime/plan.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
 import { startHaproxy } from '../../dev/haproxy-process.js';
+import { runtimeHead } from '../helpers/haproxy-config.js';
 import { freePort } from '../helpers/net.js';
 
 /** A Unix socket in front of `target` that records every command line sent through it. */
@@ -48,15 +49,7 @@ t.test('runtime verification reads back the changed map keys only', async (t) =>
   await writeFile(
     file('haproxy.cfg'),
     [
-      'global',
-      `  stats socket ${runtimeSocket} mode 600 level admin`,
-      'defaults',
-      '  mode http',
-      '  timeout connect 1s',
-      '  timeout client 5s',
-      '  timeout server 5s',
-      'frontend web',
-      `  bind 127.0.0.1:${await freePort()}`,
+      ...runtimeHead(runtimeSocket, await freePort()),
       // As the shipped templates use them: exact string lookups of hosts.map and maintenance.map.
       `  use_backend %[req.fhdr(host),lower,word(1,:),map(${hostsMap})]`,
       // A map an operator's template looks up by domain suffix: `get map` meets a parent domain.
