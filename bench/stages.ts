@@ -9,24 +9,14 @@ import { SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
 import { RenderCache } from '../src/render/incremental.js';
 import { renderFiles } from '../src/render/render.js';
 import { loadTemplates } from '../src/sources/files/templates-source.js';
-import type { ServiceInstance } from '../src/sources/types.js';
 import { settings } from '../test/model/helpers.js';
 import { settings as render } from '../test/render/fixtures.js';
+import { benchServices, instance } from './apps.js';
 import { ms, summarize } from './stats.js';
 
 const apps = Number(process.argv[2] ?? 10000);
 const rounds = Number(process.argv[3] ?? 10);
-const instance = (a: number, i: number): ServiceInstance => ({
-  id: `mesos-consul:agent-${i}:app${a}:${31000 + i}`,
-  node: `agent-${i}`,
-  address: '127.0.0.1',
-  port: 31000 + i + (a % 1000) * 3,
-  tags: [],
-  passing: true,
-  checks: [],
-});
-let services: Record<string, ServiceInstance[]> = {};
-for (let a = 0; a < apps; a++) services[`app${a}-bench`] = [0, 1, 2].map((i) => instance(a, i));
+let services = benchServices(apps);
 let claims: { key: string; value: string; createIndex: number; modifyIndex: number }[] = [];
 
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);

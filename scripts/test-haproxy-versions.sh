@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 FILES=(
   test/apply/haproxy-version.test.ts   # the selected binary is the one on PATH; version parsing
   test/apply/applier.test.ts           # reload confirmed, refused, rolled back; restart adoption; runtime writes
+  test/apply/runtime-verify.test.ts    # the check after runtime commands: get map of the changed keys, the answer format
   test/integration/runtime.test.ts     # every runtime path, reload count from show proc
   test/integration/spares.test.ts      # a new app on a spare backend: add server + add map, no reload
   test/integration/daemon.test.ts      # deploy, scale, domains, 503, Consul restart, end to end

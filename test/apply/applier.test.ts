@@ -16,28 +16,10 @@ import { createLogger } from '../../src/log.js';
 import { startHaproxy, type HaproxyProcess } from '../../dev/haproxy-process.js';
 import { startHttpBackend } from '../../dev/backends.js';
 import { requestThrough } from '../../dev/probe.js';
+import { configHead, runtimeHead } from '../helpers/haproxy-config.js';
 import { eventually, freePort } from '../helpers/net.js';
 
 const log = createLogger('silent');
-
-/** The global, defaults and frontend lines of a test config: `global` holds `globalLine`. */
-function configHead(globalLine: string, port: number): string[] {
-  return [
-    'global',
-    `  ${globalLine}`,
-    'defaults',
-    '  mode http',
-    '  timeout connect 1s',
-    '  timeout client 5s',
-    '  timeout server 5s',
-    'frontend web',
-    `  bind 127.0.0.1:${port}`,
-  ];
-}
-
-/** The same with a runtime socket at admin level. */
-const runtimeHead = (runtimeSocket: string, port: number): string[] =>
-  configHead(`stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`, port);
 
 function candidate(version: string, port: number, extra = ''): Candidate {
   return (dir) => ({

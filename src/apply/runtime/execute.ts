@@ -1,8 +1,10 @@
-// Carries out a runtime plan over one interactive session, then reads HAProxy's state back
-// (`show servers state`, `show map`) and throws when it differs from the candidate files: the
-// caller then falls back to a validated reload, never to a wrong state.
+// Carries out a runtime plan over one interactive session, then reads HAProxy's state back (the
+// touched backends' `show servers state`, the changed map keys' `get map`) and throws when it
+// differs from the candidate files: the caller then falls back to a validated reload, never to a
+// wrong state.
 import { dirname, join } from 'node:path';
 import { RuntimeRefusedError, errorMessage } from '../../errors.js';
+import { keyDiffers, parseGetMap } from './map-lookup.js';
 import type { ServerLine } from './parse.js';
 import { weightOf, type RuntimeOp } from './plan.js';
 import { RuntimeSession } from '../socket.js';
@@ -152,19 +154,50 @@ export class RuntimeExecutor {
       const wrong = serversDiffer(backend, desired.servers.get(backend) ?? new Map(), actual, (name) => this.draining.has(`${backend}/${name}`));
       if (wrong) throw mismatch(wrong);
     }
-    for (const map of new Set(ops.flatMap((op) => (op.op.startsWith('map-') && 'map' in op && op.map !== undefined ? [op.map] : [])))) {
-      const wrong = mapDiffers(
-        `the runtime map ${map} differs from the file`,
-        desired.maps?.get(map) ?? new Map(),
-        parseShowMap(await session.send(`show map ${this.pathOf(map)}`)),
-      );
-      if (wrong) throw mismatch(wrong);
-    }
-    if (ops.some((op) => op.op.startsWith('map-') && (!('map' in op) || op.map === undefined))) {
-      const wrong = mapDiffers('the runtime hosts map differs from hosts.map', desired.hosts, parseShowMap(await session.send(`show map ${this.mapPath}`)));
+    for (const [map, keys] of changedKeys(ops)) {
+      const what = map === undefined ? 'the runtime hosts map differs from hosts.map' : `the runtime map ${map} differs from the file`;
+      const wanted = map === undefined ? desired.hosts : (desired.maps?.get(map) ?? new Map<string, string>());
+      const wrong = await this.keysDiffer(session, what, this.pathOf(map), keys, wanted);
       if (wrong) throw mismatch(wrong);
     }
   }
+
+  /**
+   * Reads back only the `keys` the ops changed (`get map`), not the whole map (tens of thousands of
+   * entries at 10 000 apps). When the map's match method cannot answer for one exact key (an
+   * operator's template using `map_dom`, `map_beg` or `-i` on it), a stale entry could hide behind
+   * another key's match: that map is read whole instead.
+   */
+  private async keysDiffer(
+    session: RuntimeSession,
+    what: string,
+    path: string,
+    keys: ReadonlySet<string>,
+    wanted: ReadonlyMap<string, string>,
+  ): Promise<string | undefined> {
+    for (const key of keys) {
+      const command = `get map ${path} ${key}`;
+      const answer = await session.send(command);
+      const lookups = parseGetMap(answer);
+      if (!lookups) throw new RuntimeRefusedError(`HAProxy refused "${command}": ${answer.trim() || '(no answer)'}`);
+      const wrong = keyDiffers(key, wanted.get(key), lookups);
+      if (wrong === 'inexact') return mapDiffers(what, wanted, parseShowMap(await session.send(`show map ${path}`)));
+      if (wrong) return `${what} at ${key}: ${wrong}`;
+    }
+    return undefined;
+  }
+}
+
+/** The keys the map ops change, by map (undefined: hosts.map). */
+function changedKeys(ops: readonly RuntimeOp[]): Map<string | undefined, Set<string>> {
+  const keys = new Map<string | undefined, Set<string>>();
+  for (const op of ops) {
+    if (op.op !== 'map-add' && op.op !== 'map-set' && op.op !== 'map-del') continue;
+    let set = keys.get(op.map);
+    if (!set) keys.set(op.map, (set = new Set()));
+    set.add(op.key);
+  }
+  return keys;
 }
 
 /** What HAProxy holds at runtime: hosts map, other maps by file name, servers by backend. */
