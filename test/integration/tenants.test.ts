@@ -47,6 +47,20 @@ t.test('a hostile tenant takes nothing that is another app’s', { skip: consulA
     return r.status === 200 ? (JSON.parse(await r.text()) as { owner: string; as?: string; members?: string[] }) : undefined;
   };
 
+  /** An instance of `service` (old's backend) registered through the agent's catalog API, as no bridge would name it. */
+  const registerStraight = async (service: string) => {
+    const port = cluster.backends.get('/old')![0]!.port;
+    const registered = await fetch(`${consul.url}/v1/catalog/register`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        Node: 'dev-agent-9',
+        Address: '127.0.0.1',
+        Service: { ID: `mesos-consul:dev-agent-9:${service}:127.0.0.1:${port}`, Service: service, Address: '127.0.0.1', Port: port },
+      }),
+    });
+    return registered.status;
+  };
+
   await wait('victim served', async () => (await body('victim.example.com')) === '/victim #1');
   // Today's winners are recorded as they are (the migration of an existing cluster).
   await wait('owners recorded', async () => (await recorded('paas-router/claims/hosts/victim.example.com'))?.owner === 'victim');
@@ -131,16 +145,7 @@ t.test('a hostile tenant takes nothing that is another app’s', { skip: consulA
 
   await t.test('6. a case-variant service name neither merges backends nor takes the name', async (t) => {
     // Registered straight through the agent's catalog API (mesos-consul would lowercase the name).
-    const port = cluster.backends.get('/old')![0]!.port;
-    const registered = await fetch(`${consul.url}/v1/catalog/register`, {
-      method: 'PUT',
-      body: JSON.stringify({
-        Node: 'dev-agent-9',
-        Address: '127.0.0.1',
-        Service: { ID: `mesos-consul:dev-agent-9:Appa:127.0.0.1:${port}`, Service: 'Appa', Address: '127.0.0.1', Port: port },
-      }),
-    });
-    t.equal(registered.status, 200);
+    t.equal(await registerStraight('Appa'), 200);
     await wait('Appa refused', () => rejected('Appa', /"Appa" is the same as "appa" to Consul/));
     const app = state.builtModel!.apps.find((a) => a.name === 'appa')!;
     t.equal(app.servers.length, 1, 'app_appa serves appa’s instance only');
@@ -152,16 +157,7 @@ t.test('a hostile tenant takes nothing that is another app’s', { skip: consulA
   await t.test('7. a service named __proto__ is one rejected service, not a hole in the catalog', async (t) => {
     // Consul accepts the name (mesos-consul would never make it); read into a plain record, the name
     // used to replace the record's prototype: the service vanished with no rejection shown.
-    const port = cluster.backends.get('/old')![0]!.port;
-    const registered = await fetch(`${consul.url}/v1/catalog/register`, {
-      method: 'PUT',
-      body: JSON.stringify({
-        Node: 'dev-agent-9',
-        Address: '127.0.0.1',
-        Service: { ID: `mesos-consul:dev-agent-9:__proto__:127.0.0.1:${port}`, Service: '__proto__', Address: '127.0.0.1', Port: port },
-      }),
-    });
-    t.equal(registered.status, 200);
+    t.equal(await registerStraight('__proto__'), 200);
     const r = await wait('__proto__ refused', () => rejected('__proto__', /not usable as a host name/));
     t.ok(r, `rejected with its reason: ${r?.reason}`);
     t.equal(await body(`appa.${zone}`), '/appa #1', 'the other apps are served as before');
