@@ -8,7 +8,8 @@
 //     a new instance of an app (each lives for 40 changes, then is removed), a check failing and
 //     passing again, and every 20th change a custom domain added or removed in the K/V store. The same
 //     figures every --every minutes (default 5) and at the end.
-// --node-args="<flags>" runs the daemon with these Node/V8 flags (e.g. "--max-semi-space-size=4").
+// --node-args="<flags>" runs the daemon with these Node/V8 flags (e.g. "--max-semi-space-size=4");
+// glibc's MALLOC_* variables in the environment reach it too (the first line names them).
 // --snapshot <dir> also writes a V8 heap snapshot of the daemon (SIGWINCH, after the figures) after
 // start-up, or after churn when there is churn (a snapshot perturbs the figures that follow it); `node dist/bench/heap-summary.js <file>` says where its bytes go.
 // The first line names the machine and its load; each figure line carries the load at that moment.
@@ -35,8 +36,13 @@ const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))
     .join(' ');
+// glibc's malloc tunables (MALLOC_ARENA_MAX=2, ...) reach the daemon from this process's environment.
+const mallocEnv = Object.entries(process.env)
+  .filter(([k]) => k.startsWith('MALLOC_'))
+  .map(([k, v]) => `${k}=${v}`)
+  .join(' ');
 log(
-  `load average ${load()}; daemon node flags: ${values['node-args'] || 'none'}; machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  `load average ${load()}; daemon node flags: ${values['node-args'] || 'none'}; malloc environment: ${mallocEnv || 'none'}; machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
 );
 
 const apps = Number(values.apps);

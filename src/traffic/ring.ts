@@ -3,7 +3,8 @@
 // (request rate, 5xx rate, response time). Memory is capacity × 12 bytes per app plus the latest
 // counters; backends gone from HAProxy are dropped at the next sample. Pure: samples in, views out.
 import { ConfigError } from '../errors.js';
-import type { BackendStat, ServerStat, StatSample } from './stat.js';
+import { emptyRow, type BackendStat, type ServerStat, type StatRow, type StatSample, type StatSink } from './stat.js';
+import { StringPool } from '../util/string-pool.js';
 
 export interface AppTraffic {
   /** Requests HAProxy counted since its worker started (a reload starts a new count). */
@@ -36,24 +37,59 @@ export interface TrafficSeries {
   responseMs: (number | null)[];
 }
 
+/** An app HAProxy serves from a spare backend until the next reload (apply/runtime/spares.ts). */
+export interface SpareOfApp {
+  spare: string;
+  /** The app's own backend (`app_<name>`): what its series are keyed by. */
+  backend: string;
+}
+
 /** Series slots per entry: rate, 5xx rate, response time. */
 const SERIES = 3;
 
+/**
+ * One backend. What a sample brings is written into `next` and `nextServers` (the objects of the
+ * sample before last, reused), then swapped with `latest` and `servers` when the sample is
+ * published: a sample allocates nothing per backend or server once the ring knows them, so the
+ * sampler does not feed V8's old generation 30 000 objects every 5 s.
+ */
 interface Entry {
+  /** The backend's name (the ring's own copy). */
+  readonly name: string;
   latest: BackendStat;
   rate: number | null;
   servers: ServerTraffic[];
   /** SERIES × capacity values, slot-major: [slot * SERIES + k]. NaN where nothing was sampled. */
-  series: Float32Array;
-  /** What the sample being recorded brings, applied when it is published. */
-  next: { latest: BackendStat; rate: number | null; errors: number | null; servers: ServerTraffic[] } | undefined;
+  readonly series: Float32Array;
+  /** Not published yet: no rate at its first sample. */
+  fresh: boolean;
+  /** The sample being recorded: its backend line (when `nextIn` is that sample's number), its servers (`serversIn`). */
+  next: BackendStat;
+  nextIn: number;
+  nextServers: ServerTraffic[];
+  nextServerCount: number;
+  serversIn: number;
 }
 
-export class TrafficRing {
+/**
+ * The ring is the sink of the `show stat` parser: lines go in as they are read (row()), and the
+ * sample shows all at once when published (publish()), or not at all (discard()).
+ */
+export class TrafficRing implements StatSink {
   private readonly at: Float64Array;
   private head = 0;
   private count = 0;
   private readonly entries = new Map<string, Entry>();
+  /** The number of the sample being recorded; entries it has not reached are not in it. */
+  private recording = 1;
+  /** Backends new in the sample being recorded (not shown before it is published). */
+  private readonly arriving = new Map<string, Entry>();
+  /** The entry of the last line (a backend's servers come one after the other). */
+  private lastEntry: Entry | undefined;
+  /** Names and states kept: own copies, not slices of the answer (util/string-pool.ts). */
+  private readonly strings = new StringPool();
+  /** What record() hands to row() (reused). */
+  private readonly recordRow = emptyRow();
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new ConfigError(`traffic ring capacity must be a positive integer, got ${capacity}`);
@@ -70,61 +106,117 @@ export class TrafficRing {
     return this.count === 0 ? undefined : this.at[(this.head - 1 + this.capacity) % this.capacity];
   }
 
-  record(at: number, sample: StatSample): void {
-    for (const _ of this.recordInSteps(at, sample));
+  /** One line of the sample being recorded (StatSink). */
+  row(r: Readonly<StatRow>): void {
+    const e = this.entryOf(r.backend);
+    if (r.type === 1) {
+      e.nextIn = this.recording;
+      this.copyStat(r, e.next);
+      return;
+    }
+    if (e.serversIn !== this.recording) {
+      e.serversIn = this.recording;
+      e.nextServerCount = 0;
+    }
+    let s = e.nextServers[e.nextServerCount];
+    if (!s) {
+      s = { name: '', requests: 0, state: '', check: { status: '', code: null, description: '' } };
+      e.nextServers.push(s);
+    }
+    e.nextServerCount += 1;
+    s.name = this.own(s.name, r.server);
+    s.requests = r.requests;
+    s.state = this.own(s.state, r.status);
+    s.check.status = this.own(s.check.status, r.checkStatus);
+    s.check.code = r.checkCode;
+    s.check.description = this.own(s.check.description, r.checkDescription);
   }
 
   /**
-   * record() in steps of `step` backends (the caller gives the event loop a turn at each yield:
-   * 10 000 apps in one go blocked the daemon). Nothing is visible before the last step, which
-   * publishes the whole sample at once, so a reader in between sees the previous sample.
+   * Shows the sample recorded since the last publish() at once: the new slot, every backend's
+   * figures, the backends gone dropped. `spares`: apps HAProxy serves from a spare backend; the
+   * spare's lines count as the app's own backend until HAProxy has that (the consolidation reload),
+   * so the app's series run on; after it the spare is left as it is (its counters are no longer the app's).
    */
-  *recordInSteps(at: number, sample: StatSample, step = 1000): Generator<void, void> {
+  publish(at: number, spares: readonly SpareOfApp[] = []): void {
+    for (const s of spares) this.attribute(s);
     const previousAt = this.lastAt;
     const dt = previousAt === undefined ? 0 : (at - previousAt) / 1000;
-    const servers = new Map<string, ServerTraffic[]>();
-    let n = 0;
-    for (const s of sample.servers) {
-      let list = servers.get(s.backend);
-      if (!list) servers.set(s.backend, (list = []));
-      list.push({ name: s.server, requests: s.requests, state: s.status, check: s.check });
-      if (++n % (step * 3) === 0) yield;
-    }
-    const fresh = new Map<string, Entry>();
-    for (const b of sample.backends) {
-      const entry = this.entries.get(b.backend);
-      let rate: number | null = null;
-      let errors: number | null = null;
-      if (entry && dt > 0) {
-        rate = perSecond(b.requests, entry.latest.requests, dt);
-        errors = perSecond(b.responses['5xx'], entry.latest.responses['5xx'], dt);
-      }
-      const next = { latest: b, rate, errors, servers: servers.get(b.backend) ?? [] };
-      if (entry) entry.next = next;
-      else fresh.set(b.backend, { latest: b, rate: null, servers: [], series: new Float32Array(SERIES * this.capacity).fill(Number.NaN), next });
-      if (++n % step === 0) yield;
-    }
-    // Published in one go: the new slot, every backend's figures, the backends gone dropped.
     const slot = this.head;
     this.at[slot] = at;
     this.head = (slot + 1) % this.capacity;
     this.count = Math.min(this.count + 1, this.capacity);
-    for (const [name, e] of fresh) this.entries.set(name, e);
+    for (const [name, e] of this.arriving) this.entries.set(name, e);
     const base = slot * SERIES;
     for (const [name, e] of this.entries) {
-      const next = e.next;
-      if (!next) {
+      if (e.nextIn !== this.recording) {
         this.entries.delete(name);
         continue;
       }
-      e.next = undefined;
-      e.latest = next.latest;
-      e.rate = next.rate;
-      e.servers = next.servers;
-      e.series[base] = next.rate ?? Number.NaN;
-      e.series[base + 1] = next.errors ?? Number.NaN;
-      e.series[base + 2] = next.latest.responseMs;
+      const next = e.next;
+      let errors: number | null = null;
+      e.rate = null;
+      if (!e.fresh && dt > 0) {
+        e.rate = perSecond(next.requests, e.latest.requests, dt);
+        errors = perSecond(next.responses['5xx'], e.latest.responses['5xx'], dt);
+      }
+      e.fresh = false;
+      e.next = e.latest;
+      e.latest = next;
+      const servers = e.nextServers;
+      servers.length = e.serversIn === this.recording ? e.nextServerCount : 0;
+      e.nextServers = e.servers;
+      e.servers = servers;
+      e.series[base] = e.rate ?? Number.NaN;
+      e.series[base + 1] = errors ?? Number.NaN;
+      e.series[base + 2] = next.responseMs;
     }
+    this.endRecording();
+  }
+
+  /** Drops what was recorded since the last publish() (an answer cut short): the ring shows what it had. */
+  discard(): void {
+    this.endRecording();
+  }
+
+  record(at: number, sample: StatSample, spares: readonly SpareOfApp[] = []): void {
+    for (const _ of this.recordInSteps(at, sample, 1000, spares));
+  }
+
+  /**
+   * record() in steps of `step` lines (the caller gives the event loop a turn at each yield).
+   * Nothing is visible before the last step, which publishes the whole sample at once, so a reader
+   * in between sees the previous sample.
+   */
+  *recordInSteps(at: number, sample: StatSample, step = 1000, spares: readonly SpareOfApp[] = []): Generator<void, void> {
+    const r = this.recordRow;
+    let n = 0;
+    for (const s of sample.servers) {
+      r.type = 2;
+      r.backend = s.backend;
+      r.server = s.server;
+      r.requests = s.requests;
+      r.status = s.status;
+      r.checkStatus = s.check.status;
+      r.checkCode = s.check.code;
+      r.checkDescription = s.check.description;
+      this.row(r);
+      if (++n % step === 0) yield;
+    }
+    for (const b of sample.backends) {
+      r.type = 1;
+      r.backend = b.backend;
+      r.requests = b.requests;
+      Object.assign(r.responses, b.responses);
+      r.responseMs = b.responseMs;
+      r.sessions = b.sessions;
+      r.status = b.status;
+      r.cacheLookups = b.cache.lookups;
+      r.cacheHits = b.cache.hits;
+      this.row(r);
+      if (++n % step === 0) yield;
+    }
+    this.publish(at, spares);
   }
 
   /** The latest traffic of a backend, undefined when the latest sample did not have it. */
@@ -186,6 +278,72 @@ export class TrafficRing {
     return out;
   }
 
+  /** The entry a line of the sample being recorded goes to (a new one when the ring does not know the backend). */
+  private entryOf(backend: string): Entry {
+    const last = this.lastEntry;
+    if (last && last.name === backend) return last;
+    let e = this.entries.get(backend) ?? this.arriving.get(backend);
+    if (!e) {
+      const name = this.strings.get(backend);
+      e = {
+        name,
+        latest: emptyStat(name),
+        rate: null,
+        servers: [],
+        series: new Float32Array(SERIES * this.capacity).fill(Number.NaN),
+        fresh: true,
+        next: emptyStat(name),
+        nextIn: 0,
+        nextServers: [],
+        nextServerCount: 0,
+        serversIn: 0,
+      };
+      this.arriving.set(name, e);
+    }
+    this.lastEntry = e;
+    return e;
+  }
+
+  /** The app's lines are its spare's when HAProxy has the spare and not yet the app's own backend. */
+  private attribute({ spare, backend }: SpareOfApp): void {
+    const from = this.entries.get(spare) ?? this.arriving.get(spare);
+    if (!from || from.nextIn !== this.recording) return;
+    const own = this.entries.get(backend) ?? this.arriving.get(backend);
+    if (own && own.nextIn === this.recording) return;
+    const to = this.entryOf(backend);
+    to.nextIn = this.recording;
+    this.copyStat(from.next, to.next);
+    to.serversIn = this.recording;
+    to.nextServerCount = 0;
+    const count = from.serversIn === this.recording ? from.nextServerCount : 0;
+    for (const s of from.nextServers.slice(0, count)) {
+      to.nextServers[to.nextServerCount++] = { name: s.name, requests: s.requests, state: s.state, check: { ...s.check } };
+    }
+    from.nextIn = 0;
+  }
+
+  private copyStat(from: Readonly<StatRow> | BackendStat, to: BackendStat): void {
+    to.requests = from.requests;
+    Object.assign(to.responses, from.responses);
+    to.responseMs = from.responseMs;
+    to.sessions = from.sessions;
+    to.status = this.own(to.status, from.status);
+    if ('cache' in from) Object.assign(to.cache, from.cache);
+    else Object.assign(to.cache, { lookups: from.cacheLookups, hits: from.cacheHits });
+  }
+
+  /** `value` as the ring keeps it: the string it holds when equal, else the pool's copy. */
+  private own(held: string, value: string): string {
+    return held === value ? held : this.strings.get(value);
+  }
+
+  private endRecording(): void {
+    this.recording += 1;
+    this.arriving.clear();
+    this.lastEntry = undefined;
+    this.strings.rotate();
+  }
+
   private *slots(since: number): Generator<number> {
     for (let i = 0; i < this.count; i++) {
       const slot = (this.head - this.count + i + this.capacity) % this.capacity;
@@ -197,6 +355,18 @@ export class TrafficRing {
 /** A counter's increase per second; a counter that went down was reset (HAProxy reloaded). */
 function perSecond(now: number, before: number, dt: number): number {
   return (now >= before ? now - before : now) / dt;
+}
+
+function emptyStat(backend: string): BackendStat {
+  return {
+    backend,
+    requests: 0,
+    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    responseMs: 0,
+    sessions: 0,
+    status: '',
+    cache: { lookups: 0, hits: 0 },
+  };
 }
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;

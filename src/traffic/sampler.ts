@@ -1,13 +1,11 @@
 // The I/O edge of traffic: every `intervalMs`, one `show stat` over HAProxy's runtime socket
 // into the ring. A failed sample (HAProxy reloading, socket gone) is counted and logged once per
 // change of state; the ring keeps what it has and the next interval tries again.
-import { setImmediate } from 'node:timers/promises';
 import { streamSocketCommand } from '../apply/socket.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { TrafficRing } from './ring.js';
-import { SHOW_STAT_COMMAND, ShowStatParser, attributeSpares, type SpareOfApp } from './stat.js';
-import { StringPool } from '../util/string-pool.js';
+import { TrafficRing, type SpareOfApp } from './ring.js';
+import { SHOW_STAT_COMMAND, ShowStatParser } from './stat.js';
 
 export interface TrafficSamplerOptions {
   runtimeSocket: string;
@@ -37,8 +35,6 @@ export class TrafficSampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly state: SamplerStatus;
-  /** Backend, server and state names of the samples: one string each, not slices of the answers. */
-  private readonly strings = new StringPool();
 
   constructor(private readonly opts: TrafficSamplerOptions) {
     this.ring = new TrafficRing(Math.max(1, Math.ceil(opts.windowMs / opts.intervalMs)));
@@ -81,13 +77,19 @@ export class TrafficSampler {
     const send = this.opts.send ?? ((socket, command, onChunk) => streamSocketCommand(socket, command, onChunk));
     const started = performance.now();
     try {
-      // Parsed as it arrives, a chunk per turn of the event loop: at 10 000 apps the answer is
-      // 11 MB, and parsing it whole blocked the daemon for over a second (docs/traffic.md).
-      this.strings.rotate();
-      const parser = new ShowStatParser(this.strings);
-      await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND, (chunk) => parser.push(chunk));
-      const sample = attributeSpares(parser.end(), this.opts.spares?.() ?? []);
-      for (const _ of this.ring.recordInSteps(now(), sample)) await setImmediate();
+      // Parsed as it arrives, a chunk per turn of the event loop, straight into the ring: at
+      // 10 000 apps the answer is 11 MB, and parsing it whole blocked the daemon for over a
+      // second (docs/traffic.md); objects made per line and kept to the end of the sample were
+      // what the daemon's heap grew on (docs/benchmarks.md).
+      const parser = new ShowStatParser(this.ring);
+      try {
+        await send(this.opts.runtimeSocket, SHOW_STAT_COMMAND, (chunk) => parser.push(chunk));
+        parser.end();
+      } catch (err) {
+        this.ring.discard();
+        throw err;
+      }
+      this.ring.publish(now(), this.opts.spares?.() ?? []);
       this.state.samples += 1;
       this.state.lastSampleAt = now();
       this.state.lastSampleMs = performance.now() - started;

@@ -34,27 +34,82 @@ export interface StatSample {
   servers: ServerStat[];
 }
 
-/** An app HAProxy serves from a spare backend until the next reload (apply/runtime/spares.ts). */
-export interface SpareOfApp {
-  spare: string;
-  /** The app's own backend (`app_<name>`): what its series are keyed by. */
+/**
+ * One backend (type 1) or server (type 2) line of `show stat`, as the parser hands it to its sink.
+ * The parser reuses this object for every line, and its strings are slices of the answer: a sink
+ * copies what it keeps (a StringPool), so no name keeps a chunk of the answer alive.
+ */
+export interface StatRow {
+  type: 1 | 2;
   backend: string;
+  /** The server's name; '' on a backend line. */
+  server: string;
+  /** HTTP requests (`req_tot`), or sessions (`stot`) where HAProxy counts no requests (tcp). */
+  requests: number;
+  responses: BackendStat['responses'];
+  responseMs: number;
+  sessions: number;
+  status: string;
+  /** `check_status` without HAProxy's "* " (check in progress), `check_code` (null when empty), `check_desc`. */
+  checkStatus: string;
+  checkCode: number | null;
+  checkDescription: string;
+  cacheLookups: number;
+  cacheHits: number;
 }
 
-/**
- * The sample with each spare serving an app counted as that app's own backend, so its series run
- * on across the consolidation reload. Once HAProxy has the app's own backend (the reload), the
- * spare is left as it is: its counters are no longer the app's.
- */
-export function attributeSpares(sample: StatSample, spares: readonly SpareOfApp[]): StatSample {
-  if (spares.length === 0) return sample;
-  const own = new Set(sample.backends.map((b) => b.backend));
-  const rename = new Map(spares.filter((s) => !own.has(s.backend)).map((s) => [s.spare, s.backend]));
-  if (rename.size === 0) return sample;
+/** A row to fill (a parser's, reused for every line). */
+export function emptyRow(): StatRow {
   return {
-    backends: sample.backends.map((b) => (rename.has(b.backend) ? { ...b, backend: rename.get(b.backend)! } : b)),
-    servers: sample.servers.map((s) => (rename.has(s.backend) ? { ...s, backend: rename.get(s.backend)! } : s)),
+    type: 1,
+    backend: '',
+    server: '',
+    requests: 0,
+    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    responseMs: 0,
+    sessions: 0,
+    status: '',
+    checkStatus: '',
+    checkCode: null,
+    checkDescription: '',
+    cacheLookups: 0,
+    cacheHits: 0,
   };
+}
+
+/** Where the parser puts each backend and server line (the traffic ring, or a SampleCollector). */
+export interface StatSink {
+  row(row: Readonly<StatRow>): void;
+}
+
+/** A sink that collects the lines as a StatSample of their own objects (tests, benches, parseShowStat). */
+export class SampleCollector implements StatSink {
+  readonly sample: StatSample = { backends: [], servers: [] };
+
+  constructor(private readonly strings: StringPool = new StringPool()) {}
+
+  row(r: Readonly<StatRow>): void {
+    const own = (s: string) => this.strings.get(s);
+    if (r.type === 1) {
+      this.sample.backends.push({
+        backend: own(r.backend),
+        requests: r.requests,
+        responses: { ...r.responses },
+        responseMs: r.responseMs,
+        sessions: r.sessions,
+        status: own(r.status),
+        cache: { lookups: r.cacheLookups, hits: r.cacheHits },
+      });
+    } else {
+      this.sample.servers.push({
+        backend: own(r.backend),
+        server: own(r.server),
+        requests: r.requests,
+        status: own(r.status),
+        check: { status: own(r.checkStatus), code: r.checkCode, description: own(r.checkDescription) },
+      });
+    }
+  }
 }
 
 /** `show stat` restricted to backends (2) and servers (4): frontends are not per-app traffic. */
@@ -86,12 +141,15 @@ const COLUMNS = [
 type Column = (typeof COLUMNS)[number];
 /** Columns read as 0 when the answer has none (a hand-made CSV; every HAProxy since 2.4 has them). */
 const OPTIONAL = new Set<Column>(['cache_lookups', 'cache_hits']);
-type Row = Record<Column, string>;
+/** COLUMNS position of each column. */
+const C = Object.fromEntries(COLUMNS.map((name, k) => [name, k])) as Record<Column, number>;
 
 /**
- * `show stat` parsed line by line as the answer arrives (push each chunk, then end()): an 11 MB
- * answer at 10 000 apps is never held whole, and the caller can yield to the event loop between
- * chunks. Only the columns above are sliced out of each line.
+ * `show stat` parsed line by line as the answer arrives (push each chunk, then end()), each
+ * backend and server line handed to the sink: an 11 MB answer at 10 000 apps is never held whole,
+ * and the caller can yield to the event loop between chunks. Nothing is allocated per line but the
+ * strings the line's kind needs (names, states): the fields are offsets into the chunk and the
+ * counters are read from its characters, so a sample makes little garbage (docs/benchmarks.md).
  */
 export class ShowStatParser {
   private rest = '';
@@ -99,35 +157,47 @@ export class ShowStatParser {
   private slotOf: Int8Array | undefined;
   private last = 0;
   private ended = false;
-  private readonly row = {} as Row;
-  private readonly backends: BackendStat[] = [];
-  private readonly servers: ServerStat[] = [];
+  /** The line being read: its text, and where each read column starts and ends in it. */
+  private text = '';
+  private readonly starts = new Int32Array(COLUMNS.length);
+  private readonly ends = new Int32Array(COLUMNS.length);
+  /** The fields of a line with quotes (rare: a check description holding a comma), unquoted. */
+  private quoted: string[] | undefined;
+  private readonly row = emptyRow();
 
-  /**
-   * `strings`: where the names and states kept from the answer come from (own copies, not slices
-   * of the answer's chunks); the sampler passes one pool for every sample, so a name is one string.
-   */
-  constructor(private readonly strings: StringPool = new StringPool()) {}
+  constructor(private readonly sink: StatSink) {}
 
   push(chunk: string): void {
-    const text = this.rest + chunk;
     let from = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
-      this.line(text.slice(from, nl));
+    let nl = chunk.indexOf('\n');
+    if (this.rest !== '') {
+      if (nl < 0) {
+        this.rest += chunk;
+        return;
+      }
+      const line = this.rest + chunk.slice(0, nl);
+      this.rest = '';
+      this.line(line, 0, line.length);
+      from = nl + 1;
+      nl = chunk.indexOf('\n', from);
+    }
+    for (; nl >= 0; nl = chunk.indexOf('\n', from)) {
+      this.line(chunk, from, nl);
       from = nl + 1;
     }
-    this.rest = text.slice(from);
+    this.rest = chunk.slice(from);
+    this.text = '';
   }
 
-  /** The sample; throws when the answer is not `show stat` or was cut short. */
-  end(): StatSample {
-    if (this.rest !== '') this.line(this.rest);
+  /** Throws when the answer is not `show stat` or was cut short (the sink has then seen part of it). */
+  end(): void {
+    if (this.rest !== '') this.line(this.rest, 0, this.rest.length);
     this.rest = '';
+    this.text = '';
     if (!this.slotOf) this.header('');
     // HAProxy ends every CLI answer with an empty line: without it the dump was cut short
     // (HAProxy reloading), and a sample missing apps would drop their history.
     if (!this.ended) throw new StatParseError('"show stat" answer cut short (no empty line at its end)');
-    return { backends: this.backends, servers: this.servers };
   }
 
   private header(line: string): void {
@@ -144,72 +214,118 @@ export class ShowStatParser {
     this.slotOf = slotOf;
   }
 
-  private line(line: string): void {
+  /** The line text[start, end). */
+  private line(text: string, start: number, end: number): void {
     if (!this.slotOf) {
-      this.header(line);
+      this.header(text.slice(start, end));
       return;
     }
-    if (line === '') {
+    if (start === end) {
       this.ended = true;
       return;
     }
-    if (line.startsWith('#')) return;
-    const f = this.fields(line);
-    // 1 = backend, 2 = server (0 = frontend, 3 = listener). Every string kept is the pool's.
-    const own = (s: string) => this.strings.get(s);
-    if (f.type === '1') {
-      this.backends.push({
-        backend: own(f.pxname),
-        requests: f.req_tot ? num(f.req_tot) : num(f.stot),
-        responses: { '2xx': num(f.hrsp_2xx), '3xx': num(f.hrsp_3xx), '4xx': num(f.hrsp_4xx), '5xx': num(f.hrsp_5xx) },
-        responseMs: num(f.rtime),
-        sessions: num(f.scur),
-        status: own(f.status),
-        cache: { lookups: num(f.cache_lookups), hits: num(f.cache_hits) },
-      });
-    } else if (f.type === '2') {
-      this.servers.push({
-        backend: own(f.pxname),
-        server: own(f.svname),
-        requests: f.req_tot ? num(f.req_tot) : num(f.stot),
-        status: own(f.status),
-        check: { status: own(f.check_status.replace(/^\* /, '')), code: f.check_code ? num(f.check_code) : null, description: own(f.check_desc) },
-      });
+    if (text.charCodeAt(start) === HASH) return;
+    this.fields(text, start, end);
+    // 1 = backend, 2 = server (0 = frontend, 3 = listener).
+    const type = this.number(C.type);
+    if (type !== 1 && type !== 2) return;
+    const r = this.row;
+    r.type = type as 1 | 2;
+    r.backend = this.string(C.pxname);
+    r.requests = this.isEmpty(C.req_tot) ? this.number(C.stot) : this.number(C.req_tot);
+    r.status = this.string(C.status);
+    if (type === 1) {
+      r.server = '';
+      r.responses['2xx'] = this.number(C.hrsp_2xx);
+      r.responses['3xx'] = this.number(C.hrsp_3xx);
+      r.responses['4xx'] = this.number(C.hrsp_4xx);
+      r.responses['5xx'] = this.number(C.hrsp_5xx);
+      r.responseMs = this.number(C.rtime);
+      r.sessions = this.number(C.scur);
+      r.cacheLookups = this.number(C.cache_lookups);
+      r.cacheHits = this.number(C.cache_hits);
+      r.checkStatus = '';
+      r.checkCode = null;
+      r.checkDescription = '';
+    } else {
+      r.server = this.string(C.svname);
+      const check = this.string(C.check_status);
+      r.checkStatus = check.startsWith('* ') ? check.slice(2) : check;
+      r.checkCode = this.isEmpty(C.check_code) ? null : this.number(C.check_code);
+      r.checkDescription = this.string(C.check_desc);
     }
+    this.sink.row(r);
   }
 
-  /** The read columns of one line (reused object): commas walked up to the last column read. */
-  private fields(line: string): Row {
+  /** Where each read column of text[start, end) starts and ends: commas walked up to the last column read. */
+  private fields(text: string, start: number, end: number): void {
     const slotOf = this.slotOf!;
-    const row = this.row;
-    for (const name of COLUMNS) row[name] = '';
-    if (line.includes('"')) {
-      splitQuoted(line).forEach((v, i) => {
-        const k = slotOf[i] ?? -1;
-        if (k >= 0) row[COLUMNS[k]!] = v;
-      });
-      return row;
+    this.starts.fill(0);
+    this.ends.fill(0);
+    const quote = text.indexOf('"', start);
+    if (quote >= 0 && quote < end) {
+      this.quoted = splitQuoted(text.slice(start, end));
+      return;
     }
-    let from = 0;
+    this.quoted = undefined;
+    this.text = text;
+    let from = start;
     for (let i = 0; i <= this.last; i++) {
-      const comma = line.indexOf(',', from);
+      const found = text.indexOf(',', from);
+      const comma = found < 0 || found > end ? end : found;
       const k = slotOf[i]!;
-      if (k >= 0) row[COLUMNS[k]!] = comma < 0 ? line.slice(from) : line.slice(from, comma);
-      if (comma < 0) break;
+      if (k >= 0) {
+        this.starts[k] = from;
+        this.ends[k] = comma;
+      }
+      if (comma === end) break;
       from = comma + 1;
     }
-    return row;
+  }
+
+  private quotedField(k: number): string {
+    const i = this.slotOf!.indexOf(k);
+    return (i >= 0 && this.quoted![i]) || '';
+  }
+
+  private isEmpty(k: number): boolean {
+    return this.quoted ? this.quotedField(k) === '' : this.starts[k] === this.ends[k];
+  }
+
+  private string(k: number): string {
+    return this.quoted ? this.quotedField(k) : this.text.slice(this.starts[k]!, this.ends[k]!);
+  }
+
+  /** A counter: digits read in place; anything else as Number() reads it; not a count (NaN, negative) is 0. */
+  private number(k: number): number {
+    if (this.quoted) return num(this.quotedField(k));
+    const text = this.text;
+    const start = this.starts[k]!;
+    const end = this.ends[k]!;
+    if (end - start > 15) return num(text.slice(start, end));
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const digit = text.charCodeAt(i) - ZERO;
+      if (digit < 0 || digit > 9) return num(text.slice(start, end));
+      n = n * 10 + digit;
+    }
+    return n;
   }
 }
 
-/** A whole `show stat` answer at once (tests, the bench); the sampler streams it instead. */
+const HASH = 35;
+const ZERO = 48;
+
+/** A whole `show stat` answer at once (tests, the bench); the sampler streams it into the ring. */
 export function parseShowStat(csv: string, strings?: StringPool): StatSample {
-  const parser = new ShowStatParser(strings);
+  const collector = new SampleCollector(strings);
+  const parser = new ShowStatParser(collector);
   parser.push(csv);
-  return parser.end();
+  parser.end();
+  return collector.sample;
 }
 
-function num(v: string | undefined): number {
+function num(v: string): number {
   if (!v) return 0;
   const n = Number(v);
   return Number.isFinite(n) && n >= 0 ? n : 0;

@@ -43,3 +43,16 @@ t.test('a directory on a read-only filesystem: EROFS, not ENOENT', async (t) => 
     t.match((err as Error).message, /EROFS/, (err as Error).message);
   }
 });
+
+t.test('a file larger than one write buffer is written byte for byte, characters cut nowhere', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'paas-router-files-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  // Megabytes like haproxy.cfg at 10 000 apps, with 2-, 3- and 4-byte characters: a line of an odd
+  // number of UTF-16 units puts a surrogate pair across every possible buffer boundary.
+  const line = '    server s1 10.0.0.1:80 # é € 😀😀 ok!\n';
+  t.equal(line.length % 2, 1);
+  const text = line.repeat(Math.ceil(6_000_000 / line.length));
+  await writeFilesAtomically(work, { 'haproxy.cfg': text, 'empty.map': '' });
+  t.ok((await readFile(join(work, 'haproxy.cfg'))).equals(Buffer.from(text, 'utf8')), `${Buffer.byteLength(text)} bytes as encoded`);
+  t.equal(await readFile(join(work, 'empty.map'), 'utf8'), '');
+});

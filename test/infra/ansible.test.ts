@@ -254,6 +254,8 @@ t.test('deploy/systemd/paas-router.service', async (t) => {
     'User=paas-router',
     'After=network-online.target haproxy.service consul.service',
     'ExecStart=/usr/bin/paas-router run --config /etc/paas-router/config.yaml',
+    'Environment="NODE_OPTIONS=--max-old-space-size=512"',
+    'Environment=MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072',
     'ExecReload=/bin/kill -HUP $MAINPID',
     'ProtectSystem=strict',
     'ReadWritePaths=/etc/haproxy/paas-router /run/haproxy',

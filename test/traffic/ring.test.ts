@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { TrafficRing } from '../../src/traffic/ring.js';
-import type { BackendStat, StatSample } from '../../src/traffic/stat.js';
+import type { BackendStat, ServerStat, StatSample } from '../../src/traffic/stat.js';
 
 const backend = (name: string, requests: number, e5xx = 0, extra: Partial<BackendStat> = {}): BackendStat => ({
   backend: name,
@@ -135,4 +135,80 @@ t.test('recorded in steps: nothing of a sample shows before its last step, then 
   t.equal(ring.traffic('app_3')!.rate, 10, 'published: 50 requests in 5 s');
   t.equal(ring.traffic('app_0'), undefined, 'the backend gone is dropped');
   t.same(ring.series('app_24')!.rate, [null, 10]);
+});
+
+t.test('an app on a spare backend: its traffic is recorded under its own backend until HAProxy has that (issue 20)', async (t) => {
+  const server = (name: string, requests = 3): ServerStat => ({
+    backend: name,
+    server: 's1',
+    requests,
+    status: 'UP',
+    check: { status: '', code: null, description: '' },
+  });
+  const spares = [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }];
+  const ring = new TrafficRing(10);
+  ring.record(0, { backends: [backend('app_web', 9), backend('spare_1', 3), backend('spare_2', 0)], servers: [server('app_web'), server('spare_1')] }, spares);
+  t.same(
+    ['app_web', 'app_blog', 'spare_1', 'spare_2'].map((b) => ring.traffic(b)?.requests),
+    [9, 3, undefined, 0],
+  );
+  t.same(ring.servers('app_blog'), [{ name: 's1', requests: 3, state: 'UP', check: { status: '', code: null, description: '' } }]);
+  ring.record(5_000, { backends: [backend('app_web', 9), backend('spare_1', 13)], servers: [server('spare_1', 13)] }, spares);
+  t.equal(ring.traffic('app_blog')!.rate, 2, "the spare's counters continue the app's series");
+  ring.record(10_000, { backends: [backend('app_blog', 0), backend('spare_1', 0)], servers: [] }, spares);
+  t.same(
+    ['app_blog', 'spare_1'].map((b) => ring.traffic(b)?.requests),
+    [0, 0],
+    'after the reload HAProxy counts the app itself: the spare is not the app any more',
+  );
+  ring.record(15_000, { backends: [backend('app_web', 9)], servers: [] });
+  t.same(ring.servers('app_web'), [], 'no spare given: nothing renamed, servers gone are gone');
+});
+
+t.test("properties: each backend shows the latest sample's figures and servers, however they come and go", async (t) => {
+  const names = ['app_a', 'app_b', 'app_c'];
+  const step = fc.array(
+    fc.record({
+      name: fc.constantFrom(...names),
+      requests: fc.nat({ max: 1000 }),
+      servers: fc.array(fc.record({ server: fc.constantFrom('s1', 's2', 's3', 's4'), requests: fc.nat({ max: 100 }), status: fc.constantFrom('UP', 'DOWN') }), {
+        maxLength: 4,
+      }),
+    }),
+    { maxLength: 3 },
+  );
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), (steps) => {
+      const ring = new TrafficRing(4);
+      for (const [i, present] of steps.entries()) {
+        const unique = [...new Map(present.map((p) => [p.name, p])).values()];
+        const servers = unique.flatMap((p) =>
+          p.servers.map(
+            (s): ServerStat => ({
+              backend: p.name,
+              server: s.server,
+              requests: s.requests,
+              status: s.status,
+              check: { status: 'L4OK', code: null, description: s.status },
+            }),
+          ),
+        );
+        ring.record(i * 1000, { backends: unique.map((p) => backend(p.name, p.requests)), servers });
+        for (const n of names) {
+          const p = unique.find((u) => u.name === n);
+          if ((ring.traffic(n)?.requests ?? -1) !== (p?.requests ?? -1)) return false;
+          const want = (p?.servers ?? []).map((s) => ({
+            name: s.server,
+            requests: s.requests,
+            state: s.status,
+            check: { status: 'L4OK', code: null, description: s.status },
+          }));
+          if (JSON.stringify(ring.servers(n)) !== JSON.stringify(want)) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('held for 300 random sequences');
 });

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { attributeSpares, parseShowStat, type StatSample } from '../../src/traffic/stat.js';
+import { parseShowStat } from '../../src/traffic/stat.js';
 
 const here = import.meta.dirname;
 const real = readFileSync(join(here, 'fixtures', 'show-stat-2.6.csv'), 'utf8');
@@ -107,42 +107,4 @@ t.test('router.cache: cache_lookups and cache_hits per backend', async (t) => {
   );
   const [wp] = parseShowStat(real).backends.filter((b) => b.backend === 'app_wordpress-community');
   t.same(wp!.cache, { lookups: 0, hits: 0 }, 'the real 2.6 answer has the columns (no cache there)');
-});
-
-t.test('an app on a spare backend: its traffic is recorded under its own backend until HAProxy has that (issue 20)', async (t) => {
-  const backend = (name: string, requests: number) => ({
-    backend: name,
-    requests,
-    responses: { '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0 },
-    responseMs: 1,
-    sessions: 0,
-    status: 'UP',
-    cache: { lookups: 0, hits: 0 },
-  });
-  const server = (name: string) => ({ backend: name, server: 's1', requests: 3, status: 'UP', check: { status: '', code: null, description: '' } });
-  const onSpare: StatSample = {
-    backends: [backend('app_web', 9), backend('spare_1', 3), backend('spare_2', 0)],
-    servers: [server('app_web'), server('spare_1')],
-  };
-  const spares = [{ app: 'blog', backend: 'app_blog', spare: 'spare_1' }];
-  const named = attributeSpares(onSpare, spares);
-  t.same(
-    named.backends.map((b) => [b.backend, b.requests]),
-    [
-      ['app_web', 9],
-      ['app_blog', 3],
-      ['spare_2', 0],
-    ],
-  );
-  t.same(
-    named.servers.map((s) => s.backend),
-    ['app_web', 'app_blog'],
-  );
-  t.equal(attributeSpares(onSpare, []), onSpare, 'no app on a spare: the sample as it is');
-  const consolidated: StatSample = { backends: [backend('app_blog', 0), backend('spare_1', 0)], servers: [] };
-  t.same(
-    attributeSpares(consolidated, spares).backends.map((b) => b.backend),
-    ['app_blog', 'spare_1'],
-    'after the reload HAProxy counts the app itself: the spare is not the app any more',
-  );
 });
