@@ -10,6 +10,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { ConsulUnavailableError, RouterError } from '../../errors.js';
+import { isRefusal } from './refusal.js';
 
 /** The agent answered the TLS handshake without choosing `h2` (an HTTP/1.1-only listener). */
 export class Http2UnsupportedError extends RouterError {
@@ -42,6 +43,8 @@ export interface Http2PoolOptions {
   onSessions: (open: number) => void;
   /** Told once when a request has to wait because every stream of every allowed connection is taken. */
   onSaturated?: () => void;
+  /** Told when the server refused one more connection while others stay open (its per-client limit). */
+  onRefusedConnection?: () => void;
 }
 
 export interface Http2Answer {
@@ -87,6 +90,8 @@ export class Http2Pool {
   private opening = false;
   private readonly waiters: Waiter[] = [];
   private saturatedTold = false;
+  /** Connections the server admitted when it refused one more; no new one is tried until one closes. */
+  private admitted: number | undefined;
   private closed = false;
 
   constructor(private readonly opts: Http2PoolOptions) {}
@@ -234,6 +239,7 @@ export class Http2Pool {
       this.waiters.shift()!.resolve(s);
     }
     if (this.waiters.length === 0 || this.opening || this.closed) return;
+    if (this.admitted !== undefined && this.sessions.size >= this.admitted) return;
     if (this.sessions.size >= this.opts.maxSessions) {
       if (!this.saturatedTold) this.opts.onSaturated?.();
       this.saturatedTold = true;
@@ -249,6 +255,13 @@ export class Http2Pool {
       },
       (err: unknown) => {
         this.opening = false;
+        if (isRefusal(err) && this.sessions.size > 0) {
+          // The agent admits no more connections from this address (http_max_conns_per_client):
+          // the waiters wait for a stream of the connections it did admit.
+          this.admitted = this.sessions.size;
+          this.opts.onRefusedConnection?.();
+          return;
+        }
         // Consul cannot be reached: every waiter fails now (their watches back off), none waits forever.
         for (const w of this.waiters.splice(0)) w.reject(err);
       },
@@ -267,6 +280,7 @@ export class Http2Pool {
     this.opts.onSessions(this.sessions.size);
     const gone = () => {
       s.closing = true;
+      this.admitted = undefined; // room for a connection again, perhaps: the next one will tell
       if (this.sessions.delete(s)) this.opts.onSessions(this.sessions.size);
       this.pump();
     };

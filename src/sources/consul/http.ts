@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import { ConfigError, ConsulUnavailableError, RouterError, errorMessage } from '../../errors.js';
 import { Backoff } from '../../util/backoff.js';
 import { Http2Pool, Http2UnsupportedError, type Http2Counters } from './h2.js';
+import { REFUSAL_CODES } from './refusal.js';
 
 export type ConsulConsistency = 'default' | 'stale' | 'consistent';
 
@@ -66,9 +67,6 @@ export class ConsulRefusedError extends RouterError {
     super('CONSUL_REFUSED', message);
   }
 }
-
-/** A reset before any answer is how an agent past http_max_conns_per_client refuses. */
-export const REFUSAL_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 export interface RequestOptions {
   method?: 'GET' | 'PUT' | 'DELETE';
@@ -124,6 +122,10 @@ export class ConsulHttp {
             this.countConnections();
           },
           onSaturated: () => this.onTransport?.({ kind: 'saturated', connections: this.h2Sessions }),
+          onRefusedConnection: () => {
+            this.traffic.refused += 1;
+            this.onRefused?.();
+          },
         })
       : undefined;
     if (this.h2) this.h2.bytes = (n) => (this.traffic.responseBytes += n);

@@ -7,7 +7,8 @@
 // package's watch does not follow (docs/consul.md).
 import Consul from 'consul';
 import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../../errors.js';
-import { ConsulRefusedError, REFUSAL_CODES, type ConsulHttp } from './http.js';
+import { ConsulRefusedError, type ConsulHttp } from './http.js';
+import { REFUSAL_CODES } from './refusal.js';
 
 const WRITE_TIMEOUT_MS = 10_000;
 /** Consul's limit of operations per transaction. */
