@@ -54,16 +54,20 @@ t.test('an agent certificate not signed by consul.cacert is refused', { skip: co
   });
 });
 
-t.test('over HTTP/2, a connection the agent refuses (past http_max_conns_per_client) is counted; the read waits for a stream of the admitted ones', { skip: consulAgentSkip() }, async (t) => {
-  const agent = await startTestConsulAgent(t, { https: true, maxConnsPerClient: 2 });
-  // One stream per connection: a third blocking read needs a third connection, which the agent
-  // resets; it then waits for one of the two the agent admitted (no retry budget to run out).
-  const client = new ConsulClient({ address: agent.httpsUrl!, cacert: agent.cacertFile, token: () => '', maxConnections: 6, maxStreamsPerConnection: 1 });
-  t.teardown(() => client.close());
-  const first = await client.catalogServices(0, 0);
-  t.equal(client.transport, 'h2');
-  const answers = await Promise.all([1, 2, 3].map(() => client.catalogServices(first.index, 1_000)));
-  t.equal(answers.length, 3, 'every read answered');
-  t.ok(client.traffic.refused > 0, `${client.traffic.refused} refused connections counted`);
-  t.equal(client.traffic.maxConnectionsHeld, 2, 'never more than the agent admits at once');
-});
+t.test(
+  'over HTTP/2, a connection the agent refuses (past http_max_conns_per_client) is counted; the read waits for a stream of the admitted ones',
+  { skip: consulAgentSkip() },
+  async (t) => {
+    const agent = await startTestConsulAgent(t, { https: true, maxConnsPerClient: 2 });
+    // One stream per connection: a third blocking read needs a third connection, which the agent
+    // resets; it then waits for one of the two the agent admitted (no retry budget to run out).
+    const client = new ConsulClient({ address: agent.httpsUrl!, cacert: agent.cacertFile, token: () => '', maxConnections: 6, maxStreamsPerConnection: 1 });
+    t.teardown(() => client.close());
+    const first = await client.catalogServices(0, 0);
+    t.equal(client.transport, 'h2');
+    const answers = await Promise.all([1, 2, 3].map(() => client.catalogServices(first.index, 1_000)));
+    t.equal(answers.length, 3, 'every read answered');
+    t.ok(client.traffic.refused > 0, `${client.traffic.refused} refused connections counted`);
+    t.equal(client.traffic.maxConnectionsHeld, 2, 'never more than the agent admits at once');
+  },
+);
