@@ -12,6 +12,7 @@ import { burstReloads, loadWithChurn } from './churn.js';
 import { incrementalRows, measureSize, type SizeResult } from './incremental.js';
 import { measureScale } from './scale.js';
 import { ms, printTable, summarize, type Row } from './stats.js';
+import { defaultMaxConnections } from '../src/sources/consul/budget.js';
 
 const USAGE =
   'usage: npm run bench -- [--trials N] [--apps N] [--sizes A,B,...] [--churn N] [--reloads N] [--parts latency,scale]\n' +
@@ -165,8 +166,8 @@ if (parts.includes('latency')) {
   }
 }
 
-// consul.max_connections by default: 64 over https (HTTP/2 connections), 16 over http.
-const connectionBudget = benchConsulHttps() ? 64 : 16;
+// consul.max_connections by default (src/sources/consul/budget.ts).
+const connectionBudget = defaultMaxConnections(benchConsulHttps() ? 'https:' : 'http:');
 for (const size of parts.includes('scale') ? sizes : []) {
   log(`scale: ${size} apps × 3 instances`);
   const s = await measureScale(size, main, pool[1]!, size >= 10000 ? 10 : 20, log);

@@ -1,7 +1,9 @@
 // The catalog source's reading of Consul's answers, against a scripted Consul whose answers the test
 // controls exactly (what a real agent does only by chance): tags whose order changes from one answer
-// to the next (Consul 1.8 gathers them through a Go map), and one catalog answer that carries a new
-// service together with an instance registered for another service.
+// to the next (Consul 1.8 gathers them through a Go map), one catalog answer that carries a new
+// service together with an instance registered for another service, and over HTTP/1.1 the watches
+// of the services that changed last, which serve a rolling deploy's next change while the
+// detectors' summaries read is held.
 import t, { type Test } from 'tap';
 import { createLogger } from '../../src/log.js';
 import { ConsulCatalogSource, type CatalogReads } from '../../src/sources/consul/catalog-source.js';
@@ -20,6 +22,12 @@ class ScriptedConsul implements CatalogReads {
   tags = new Map<string, string[]>();
   instances = new Map<string, Instance[]>();
   readonly reads: string[] = [];
+  /** Over HTTP/1.1: services that may have a watch of their own (ConsulClient.recentWatchSlots). */
+  recentWatchSlots: number | undefined;
+  /** While set, the service summaries never answer (a slow /v1/internal/ui/services at 10 000 services). */
+  summariesHeld = false;
+  /** Blocking reads of this service fail. */
+  failingWatch: string | undefined;
   private waiters: (() => void)[] = [];
 
   /** Commits a change: a new index, blocked queries answer. */
@@ -48,8 +56,10 @@ class ScriptedConsul implements CatalogReads {
     return { index: this.index, data: [] };
   }
 
-  async healthService(name: string): Promise<BlockingResult<unknown>> {
-    this.reads.push(`health/service/${name}`);
+  async healthService(name: string, index: number, _wait: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
+    await this.block(index, signal);
+    if (index > 0 && name === this.failingWatch) throw new Error(`watch of ${name} failed`);
+    this.reads.push(`${index > 0 ? 'watch ' : ''}health/service/${name}`);
     const data = (this.instances.get(name) ?? []).map((i) => ({
       Node: { Node: 'node-1', Address: '127.0.0.1' },
       Service: { ID: i.id, Service: name, Address: '127.0.0.1', Port: i.port, Tags: this.tags.get(name) ?? [] },
@@ -59,6 +69,7 @@ class ScriptedConsul implements CatalogReads {
   }
 
   async serviceSummaries(): Promise<BlockingResult<unknown>> {
+    if (this.summariesHeld) await new Promise(() => undefined);
     this.reads.push('internal/ui/services');
     const data = [...this.instances].map(([Name, list]) => ({
       Name,
@@ -77,7 +88,7 @@ function start(t: Test, consul: ScriptedConsul) {
   source.start({ snapshot: (s) => snapshots.push(s), status: () => undefined });
   t.teardown(() => source.stop());
   const ports = (name: string) => snapshots.at(-1)?.services[name]?.map((i) => i.port);
-  return { snapshots, ports };
+  return { source, snapshots, ports };
 }
 
 t.test('one catalog answer with a new service and a new instance of another: both are read', async (t) => {
@@ -108,4 +119,78 @@ t.test('tags in another order are no change: nothing is read again', async (t) =
   await eventually('the answer read', () => consul.reads.includes('internal/ui/services'));
   t.equal(consul.reads.filter((r) => r === 'health/service/forum').length, before, 'forum not read again');
   t.same(w.snapshots.at(-1)?.services.forum?.[0]?.tags, ['router.path=/forum', 'router.strip-path=true'], "an instance's own tags keep their order");
+});
+
+/** Services a, b, c with one instance each, on a source over HTTP/1.1 with `slots` recent watches. */
+async function threeServices(t: Test, slots: number | undefined) {
+  const consul = new ScriptedConsul();
+  consul.recentWatchSlots = slots;
+  for (const [n, name] of ['a', 'b', 'c'].entries()) {
+    consul.tags.set(name, []);
+    consul.instances.set(name, [{ id: `${name}-1`, port: 31000 + 100 * n }]);
+  }
+  const w = start(t, consul);
+  await eventually('first snapshot', () => w.ports('c')?.length === 1);
+  /** A new instance of `name`: found by the detectors, or by the service's own watch. */
+  const scale = async (name: string, count: number) => {
+    consul.commit(() => consul.instances.get(name)!.push({ id: `${name}-${count}`, port: 31000 + count }));
+    await eventually(`${name} with ${count} instances`, () => w.ports(name)?.length === count);
+  };
+  return { consul, ...w, scale };
+}
+
+t.test('over HTTP/1.1 a service that changed gets its own watch: its next change is served without the detectors', async (t) => {
+  const w = await threeServices(t, 2);
+  t.same(w.source.watchedServices, [], 'no watch before any change');
+  await w.scale('a', 2);
+  await eventually('a watched', () => w.source.watchedServices.includes('a'));
+  // The summaries read (seconds at 10 000 services) no longer answers: only a's watch can tell.
+  w.consul.summariesHeld = true;
+  const reads = w.consul.reads.length;
+  await w.scale('a', 3);
+  t.same(
+    w.consul.reads.slice(reads).filter((r) => r.startsWith('health/service/')),
+    [],
+    'no one-off read: the watch answered',
+  );
+});
+
+t.test('the watches go to the services changed last; the one that gives its slot up is read once and left to the detectors', async (t) => {
+  const w = await threeServices(t, 2);
+  await w.scale('a', 2);
+  await w.scale('b', 2);
+  await eventually('a and b watched', () => w.source.watchedServices.length === 2);
+  t.same(w.source.watchedServices, ['a', 'b']);
+  await w.scale('a', 3);
+  t.same(w.source.watchedServices, ['b', 'a'], 'a changed again: b is now the least recent');
+  const reads = w.consul.reads.length;
+  await w.scale('c', 2);
+  await eventually('c watched', () => w.source.watchedServices.includes('c'));
+  t.same(w.source.watchedServices, ['a', 'c'], 'b gave its slot up');
+  await eventually('b read once more', () => w.consul.reads.slice(reads).includes('health/service/b'));
+  await w.scale('b', 3);
+});
+
+t.test('with no slot left (consul.max_connections 16) no service gets a watch', async (t) => {
+  const w = await threeServices(t, 0);
+  await w.scale('a', 2);
+  await w.scale('a', 3);
+  t.same(w.source.watchedServices, []);
+  t.notOk(
+    w.consul.reads.some((r) => r.startsWith('watch ')),
+    'no blocking read of a service',
+  );
+});
+
+t.test('a watch that fails hands its service back to the detectors', async (t) => {
+  const w = await threeServices(t, 2);
+  await w.scale('a', 2);
+  await eventually('a watched', () => w.source.watchedServices.includes('a'));
+  w.consul.failingWatch = 'a';
+  // Any commit wakes the scripted watches: a's fails.
+  w.consul.commit(() => undefined);
+  await eventually('a no longer watched', () => !w.source.watchedServices.includes('a'));
+  w.consul.failingWatch = undefined;
+  await w.scale('a', 3);
+  t.same(w.ports('a'), [31000, 31002, 31003]);
 });

@@ -1,6 +1,7 @@
 // The catalog source against a real Consul agent: a bounded number of connections whatever the
 // number of services, refused connections retried and counted without the source going down,
-// changes that cost reads of just the changed service, and (on the stand-in, the only one that can
+// changes that cost reads of just the changed service, watches of the services changed last (a
+// rolling deploy), and (on the stand-in, the only one that can
 // fail one service's reads) a failing read that holds no other service back.
 import t, { type Test } from 'tap';
 import { startDevConsul, type DevConsul } from '../../dev/consul/server.js';
@@ -89,6 +90,37 @@ t.test('real agent', { skip: consulAgentSkip() }, async (t) => {
       },
       () => w.latest()?.svc5 === undefined,
     );
+    t.notOk(
+      w.statuses.some((s) => s.state === 'down'),
+      'never down',
+    );
+  });
+
+  t.test('a rolling deploy: the services changed last get watches of their own, within max_connections', async (t) => {
+    const agent = await startTestConsulAgent(t);
+    await fill(agent.url, 20);
+    const w = watch(t, agent.url, { maxConnections: 32 });
+    t.equal(w.client.recentWatchSlots, 8, 'at max_connections 32: 16 for the reads, 8 standing watches, 8 for recently changed services');
+    await eventually('the first snapshot', () => Object.keys(w.latest() ?? {}).length === 20, 30_000);
+    for (let n = 2; n < 5; n++) {
+      await register(agent.url, 'svc7', n);
+      await eventually(`svc7 with ${n + 1} instances`, () => w.instancesOf('svc7')?.length === n + 1, 10_000);
+      t.same(w.source.watchedServices, ['svc7'], `change ${n - 1}: svc7 has its own watch`);
+    }
+    for (let s = 0; s < 12; s++) {
+      await register(agent.url, `svc${s}`, 9);
+      await eventually(`svc${s}'s new instance`, () => w.instancesOf(`svc${s}`)?.length === (s === 7 ? 6 : 3), 10_000);
+    }
+    t.same(w.source.watchedServices, ['svc4', 'svc5', 'svc6', 'svc7', 'svc8', 'svc9', 'svc10', 'svc11'], 'the 8 services changed last, oldest first');
+    // Quiet once the changes are served: no watch answers in a loop on the agent's per-service index.
+    let last = -1;
+    await eventually('no request for 300 ms', async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const quiet = w.client.traffic.requests === last;
+      last = w.client.traffic.requests;
+      return quiet;
+    });
+    t.ok(w.client.traffic.maxConnectionsHeld <= 32, `at most 32 sockets (${w.client.traffic.maxConnectionsHeld})`);
     t.notOk(
       w.statuses.some((s) => s.state === 'down'),
       'never down',

@@ -19,8 +19,12 @@
 // services' instance or check counts differ from what the router holds, and only those are read.
 // That read also follows an answer whose body did change: one answer can hold a new service and,
 // coalesced with it, an instance registered for another.
+// The services whose reads showed a change last also get a watch of their own, as many as the
+// connection budget leaves (client.ts: recentWatchSlots): a rolling deploy changes one app several
+// times, and its next changes wake that watch instead of waiting for a detector and the summaries.
 // A service whose read fails keeps its last instances (or stays out of the snapshot if it was never
 // read), is retried with backoff, is listed with its error in the status, and holds back no other.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../../log.js';
 import { errorCode, errorMessage } from '../../errors.js';
 import { neverRouted } from '../../model/services.js';
@@ -40,7 +44,7 @@ export interface WatchTiming {
 
 /** The reads the catalog source makes (a ConsulClient; a scripted Consul in the unit tests). */
 export type CatalogReads = Pick<ConsulClient, 'catalogServices' | 'healthState' | 'healthService' | 'serviceSummaries'> &
-  Partial<Pick<ConsulClient, 'untilAnswering' | 'transport'>>;
+  Partial<Pick<ConsulClient, 'untilAnswering' | 'transport' | 'recentWatchSlots'>>;
 
 /** How changes are found: a blocking watch per service (HTTP/2), or the three detectors (HTTP/1.1). */
 export type CatalogMode = 'watches' | 'detectors';
@@ -69,7 +73,10 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   private watches: BlockingWatch<unknown>[] = [];
   /** Undefined until the transport is known (over https, the first catalog answer tells). */
   private modeNow: CatalogMode | undefined;
-  /** In 'watches' mode: one blocking watch per routed service. */
+  /**
+   * Services with a blocking watch of their own: every routed service in 'watches' mode; in
+   * 'detectors' mode the ones that changed last, least recently changed first (Map order).
+   */
   private readonly serviceWatches = new Map<string, BlockingWatch<ServiceInstance[]>>();
   private readonly known = new Map<string, Known>();
   /** Services neither read nor failed yet: the first snapshot waits for these only. */
@@ -111,6 +118,11 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   /** The mode in use, once known. */
   get mode(): CatalogMode | undefined {
     return this.modeNow;
+  }
+
+  /** The services that have a blocking watch of their own now (in 'detectors' mode: the recently changed ones, oldest first). */
+  get watchedServices(): string[] {
+    return [...this.serviceWatches.keys()];
   }
 
   stop(): void {
@@ -219,11 +231,45 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       onSuccess: () => {
         if (this.failingReads.delete(name)) this.reportFailing();
       },
-      onData: (instances) => this.readDone(name, instances),
-      onError: (err) => this.recordFailure(name, err),
+      onData: (instances) => {
+        if (this.modeNow === 'detectors' && this.serviceWatches.get(name) === watch) {
+          // Changed again: now the most recently changed (the last to give its slot up).
+          this.serviceWatches.delete(name);
+          this.serviceWatches.set(name, watch);
+        }
+        this.readDone(name, instances);
+      },
+      onError: (err) => {
+        if (this.modeNow === 'watches') return this.recordFailure(name, err);
+        // A recent watch that fails hands its service back to the detectors and the retried reads.
+        this.unwatch(name);
+        this.readFailed(name, err);
+      },
     });
     this.serviceWatches.set(name, watch);
     watch.start();
+  }
+
+  /**
+   * 'detectors' mode: a read showed `name` changed. It gets a watch of its own, blocking from that
+   * read, within the slots the budget leaves; the least recently changed service gives its slot up
+   * and is read once (its watch may have missed a change the detectors skipped while it had one).
+   */
+  private watchRecent(name: string, from: { index: number; data: ServiceInstance[] }): void {
+    const slots = this.client.recentWatchSlots ?? 0;
+    if (slots === 0 || this.serviceWatches.has(name)) return;
+    for (const oldest of this.serviceWatches.keys()) {
+      if (this.serviceWatches.size < slots) break;
+      this.unwatch(oldest);
+      this.queueRead(oldest);
+    }
+    this.log.debug({ service: name, watched: this.serviceWatches.size + 1 }, 'consul: a watch for a service that changed');
+    this.watchService(name, from);
+  }
+
+  private unwatch(name: string): void {
+    this.serviceWatches.get(name)?.stop();
+    this.serviceWatches.delete(name);
   }
 
   private onCatalog(services: Record<string, string[]>): void {
@@ -232,8 +278,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     for (const [name, k] of this.known) {
       if (wanted.has(name)) continue;
       if (k.retry) clearTimeout(k.retry);
-      this.serviceWatches.get(name)?.stop();
-      this.serviceWatches.delete(name);
+      this.unwatch(name);
       this.known.delete(name);
       this.unattempted.delete(name);
       this.reads.delete(name);
@@ -251,7 +296,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
         else this.queueRead(name);
       } else if (!sameList(k.tags, tags)) {
         k.tags = tags;
-        // In 'watches' mode the service's own watch has seen its instances' new tags.
+        // A service with its own watch has seen its instances' new tags there.
         if (!this.serviceWatches.has(name)) this.queueRead(name);
       }
     }
@@ -272,15 +317,16 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       for (const [key, c] of now) if (before.get(key)?.service !== c.service) changed.push(c);
       for (const [key, c] of before) if (!now.has(key)) changed.push(c);
     }
+    // A service with its own watch is woken by it (its checks are in its answer).
     const nodes = new Set<string>();
     for (const c of changed) {
       if (c.service) {
-        if (this.known.has(c.service)) this.queueRead(c.service);
+        if (this.known.has(c.service) && !this.serviceWatches.has(c.service)) this.queueRead(c.service);
       } else nodes.add(c.node);
     }
     // A node check (serfHealth) counts for every instance on its node.
     if (nodes.size > 0) {
-      for (const [name, k] of this.known) if (k.instances?.some((i) => nodes.has(i.node))) this.queueRead(name);
+      for (const [name, k] of this.known) if (!this.serviceWatches.has(name) && k.instances?.some((i) => nodes.has(i.node))) this.queueRead(name);
     }
   }
 
@@ -299,7 +345,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
           const summaries = parseServiceSummaries((await this.client.serviceSummaries()).data);
           if (generation !== this.generation) return;
           for (const [name, k] of this.known) {
-            if (k.instances && summaries.get(name) !== summarize(k.instances)) this.queueRead(name);
+            if (k.instances && !this.serviceWatches.has(name) && summaries.get(name) !== summarize(k.instances)) this.queueRead(name);
           }
         } catch (err) {
           if (generation !== this.generation) return;
@@ -350,12 +396,15 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     // Once a service has its watch, the watch alone says what it holds: a one-off read that was
     // in flight when it started may answer older data than the watch has delivered.
     if (index !== undefined && this.serviceWatches.has(name)) return;
+    const changed = !k.instances || !isDeepStrictEqual(k.instances, instances);
     k.instances = instances;
     k.index = index;
     // A first read that came after the start (it failed then): its watch starts from it.
     if (this.modeNow === 'watches' && this.firstDelivered && index !== undefined && !this.serviceWatches.has(name)) {
       this.watchService(name, { index, data: instances });
     }
+    // A change found by the detectors: the service's next change (a rolling deploy) wakes its own watch.
+    if (this.modeNow === 'detectors' && this.firstDelivered && index !== undefined && changed) this.watchRecent(name, { index, data: instances });
     k.failures = 0;
     if (this.unattempted.delete(name)) this.reportProgress();
     if (this.failingReads.delete(name)) this.reportFailing();

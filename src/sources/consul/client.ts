@@ -50,6 +50,18 @@ export function nonBlockingReads(maxConnections: number): number {
   return Math.max(1, Math.floor(maxConnections / 2));
 }
 
+/** Blocking queries always held over HTTP/1.1: the catalog, critical and warning detectors, and the five K/V prefixes. */
+export const STANDING_WATCHES = 8;
+
+/**
+ * Over HTTP/1.1, where each blocking query holds a socket: how many services may have a watch of
+ * their own (the most recently changed ones), in what the reads and the standing watches leave of
+ * the budget. 8 at the default 32; 0 at 16.
+ */
+export function recentWatchSlots(maxConnections: number): number {
+  return Math.max(0, maxConnections - nonBlockingReads(maxConnections) - STANDING_WATCHES);
+}
+
 export class ConsulClient {
   private readonly http: ConsulHttp;
   /** Queue of the non-blocking reads. */
@@ -73,8 +85,12 @@ export class ConsulClient {
       maxStreamsPerConnection: opts.maxStreamsPerConnection,
     });
     this.reads = pLimit(nonBlockingReads(maxConnections));
+    this.recentWatchSlots = recentWatchSlots(maxConnections);
     this.writes = new ConsulWrites(this.http, opts.address, opts.token);
   }
+
+  /** Over HTTP/1.1: services that may have a blocking watch of their own (see recentWatchSlots). */
+  readonly recentWatchSlots: number;
 
   get traffic(): ConsulTraffic {
     return this.http.traffic;
