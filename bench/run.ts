@@ -204,6 +204,10 @@ for (const size of parts.includes('scale') ? sizes : []) {
       target: s.apps === 10000 ? 'p99 ≤ 100 ms' : '',
       verdict: s.apps === 10000 ? verdict(l.p99 <= 100) : '',
     });
+    // Over HTTP/1.1 the first change of app0 goes through the detectors; it then has its own watch (docs/consul.md).
+    if (kind === 'new instance' && !benchConsulHttps()) {
+      push({ measure: `    the first, found by the detectors (app0 has no watch yet)`, value: ms(c.latencyMs[0] ?? Number.NaN), target: '', verdict: '' });
+    }
     push({
       measure: `    Consul cost per ${kind}, ${s.apps} apps (p50, max)`,
       value: `${r.p50} / ${r.max} requests, ${(b.p50 / 1024).toFixed(1)} / ${(b.max / 1024).toFixed(1)} KB`,
