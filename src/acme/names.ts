@@ -3,6 +3,7 @@
 // applied its validation and conflict rules), never a name of the cluster zone (the operator's
 // `tls/default` wildcard covers those), and never a name a hand-placed certificate covers.
 import { X509Certificate } from 'node:crypto';
+import { isUnderDomain } from '../model/fqdn.js';
 import type { RoutingModel } from '../model/types.js';
 import type { CertificateSecret } from '../sources/vault/types.js';
 
@@ -37,7 +38,6 @@ function parse(secret: CertificateSecret): Parsed | undefined {
 }
 
 const isAcme = (secret: CertificateSecret): boolean => secret.source === ACME_SOURCE;
-const inZone = (host: string, zone: string): boolean => host === zone || host.endsWith(`.${zone}`);
 
 export interface NamesInput {
   model: RoutingModel;
@@ -65,7 +65,7 @@ export function planNames(input: NamesInput): NamePlan[] {
   const plans: NamePlan[] = [];
   const seen = new Set<string>();
   for (const route of model.hosts) {
-    if (route.source !== 'kv' || !httpApps.has(route.app) || inZone(route.host, clusterDomain) || seen.has(route.host)) continue;
+    if (route.source !== 'kv' || !httpApps.has(route.app) || isUnderDomain(route.host, clusterDomain) || seen.has(route.host)) continue;
     seen.add(route.host);
     plans.push(planOne(route.host, route.app, certificates, parsedOf, handCovering, renewBeforeMs, now));
   }
