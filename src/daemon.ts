@@ -199,9 +199,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     log,
   });
   await applier.adoptFilesOnDisk([MAIN_CONFIG, HOSTS_MAP, 'maintenance.map']);
+  const catalog = new ConsulCatalogSource(client, timing, log, (progress) => (runner.state.startup = progress));
   const runner = new Runner({
     sources: {
-      catalog: new ConsulCatalogSource(client, timing, log, (progress) => (runner.state.startup = progress)),
+      catalog,
       domains: new ConsulDomainsSource(client, config.consul.domainsPrefix, timing, log),
       weights: new ConsulKvFeatureSource('consul-weights', client, config.consul.weightsPrefix, timing, log),
       maintenance: new ConsulKvFeatureSource('consul-maintenance', client, config.consul.maintenancePrefix, timing, log),
@@ -223,7 +224,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
   const { traffic, timeline } = startTraffic(config, log, runner, applier, metrics);
-  metrics.followConsul(() => client.traffic);
+  metrics.followConsul(
+    () => client.traffic,
+    () => catalog.watchCount,
+  );
   client.onTransport = (event) => {
     if (event.kind === 'h2') log.info({ connections: event.connections }, 'consul: reads go over HTTP/2 (a stream per blocking query)');
     else if (event.kind === 'http1')

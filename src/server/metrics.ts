@@ -213,16 +213,16 @@ export class RouterMetrics {
   }
 
   /** The Consul client's traffic; totals of the clients followed before it (a SIGHUP restart) carry over. */
-  private consul: { traffic: () => ConsulTraffic; base: Record<ConsulTotal, number> } | undefined;
+  private consul: { traffic: () => ConsulTraffic; base: Record<ConsulTotal, number>; watches?: () => number } | undefined;
 
-  /** Follows this Consul client's traffic from now on. */
-  followConsul(traffic: () => ConsulTraffic): void {
+  /** Follows this Consul client's traffic (and its catalog source's per-service watches) from now on. */
+  followConsul(traffic: () => ConsulTraffic, watches?: () => number): void {
     const base = Object.fromEntries(CONSUL_TOTALS.map((f) => [f, 0])) as Record<ConsulTotal, number>;
     if (this.consul) {
       const old = this.consul.traffic();
       for (const f of CONSUL_TOTALS) base[f] = this.consul.base[f] + old[f];
     }
-    this.consul = { traffic, base };
+    this.consul = { traffic, base, watches };
   }
 
   private registerConsulMetrics(registers: Registry[]): void {
@@ -256,6 +256,14 @@ export class RouterMetrics {
     now('consul_streams', 'HTTP/2 streams open to Consul now (one per blocking watch and read in flight; 0 over HTTP/1.1).', 'streams');
     now('consul_connections', 'Connections open to Consul now (at most consul.max_connections).', 'connections');
     now('consul_connections_max', 'The most connections open to Consul at once since the client started.', 'maxConnectionsHeld');
+    new Gauge({
+      name: `${METRIC_PREFIX}consul_service_watches`,
+      help: 'Services with a blocking watch of their own now: every routed service over HTTP/2, the ones changed last over HTTP/1.1.',
+      registers,
+      collect() {
+        this.set(self.consul?.watches?.() ?? 0);
+      },
+    });
   }
 
   /** The last apply report that was not 'already-refused' (for the health rules). */

@@ -39,6 +39,7 @@ t.test('daemon over HTTPS to the real agent', { skip: consulAgentSkip() }, async
   const metrics = await cluster.daemon.metrics.metrics();
   const value = (name: string) => Number(new RegExp(`^paas_router_${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
   t.ok(value('consul_streams') >= 3, `blocking watches as streams (${value('consul_streams')})`);
+  t.ok(value('consul_service_watches') >= 1, `a watch per routed service (${value('consul_service_watches')})`);
   t.ok(value('consul_connections_max') <= 4, `few connections (${value('consul_connections_max')}; budget 64)`);
   t.equal(value('consul_refused_total'), 0);
   t.equal(cluster.config.consul.maxConnections, 64, 'the https default');

@@ -21,7 +21,10 @@ const traffic = (n: number): ConsulTraffic => ({
 t.test('HTTP/2 counters, carried over a new client', async (t) => {
   const metrics = new RouterMetrics({ defaultMetrics: false });
   metrics.followConsul(() => traffic(1));
-  metrics.followConsul(() => traffic(2));
+  metrics.followConsul(
+    () => traffic(2),
+    () => 8,
+  );
   const text = await metrics.metrics();
   t.match(text, /^paas_router_consul_goaway_total 3$/m);
   t.match(text, /^paas_router_consul_stream_resets_total 6$/m);
@@ -30,4 +33,5 @@ t.test('HTTP/2 counters, carried over a new client', async (t) => {
   t.match(text, /^paas_router_consul_requests_total 30$/m);
   t.match(text, /^paas_router_consul_streams 40$/m);
   t.match(text, /^paas_router_consul_connections 2$/m);
+  t.match(text, /^paas_router_consul_service_watches 8$/m, "the catalog source's per-service watches");
 });

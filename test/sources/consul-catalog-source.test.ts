@@ -112,6 +112,7 @@ t.test('real agent', { skip: consulAgentSkip() }, async (t) => {
       await eventually(`svc${s}'s new instance`, () => w.instancesOf(`svc${s}`)?.length === (s === 7 ? 6 : 3), 10_000);
     }
     t.same(w.source.watchedServices, ['svc4', 'svc5', 'svc6', 'svc7', 'svc8', 'svc9', 'svc10', 'svc11'], 'the 8 services changed last, oldest first');
+    t.equal(w.source.watchCount, 8, 'paas_router_consul_service_watches');
     // Quiet once the changes are served: no watch answers in a loop on the agent's per-service index.
     let last = -1;
     await eventually('no request for 300 ms', async () => {

@@ -125,6 +125,11 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     return [...this.serviceWatches.keys()];
   }
 
+  /** How many services have a blocking watch of their own now (/metrics). */
+  get watchCount(): number {
+    return this.serviceWatches.size;
+  }
+
   stop(): void {
     this.generation++;
     for (const watch of this.watches) watch.stop();
