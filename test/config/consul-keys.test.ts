@@ -2,9 +2,9 @@
 import t from 'tap';
 import { validateConfig } from '../../src/config/load.js';
 
-t.test('defaults: 16 connections over http, 64 over https (HTTP/2 connections), default consistency', async (t) => {
+t.test('defaults: 32 connections over http, 64 over https (HTTP/2 connections), default consistency', async (t) => {
   const c = validateConfig({}, 'test', {});
-  t.equal(c.consul.maxConnections, 16);
+  t.equal(c.consul.maxConnections, 32);
   t.equal(c.consul.consistency, 'default');
   t.equal(validateConfig({ consul: { address: 'https://127.0.0.1:8501' } }, 'test', {}).consul.maxConnections, 64);
   t.equal(validateConfig({ consul: { address: 'https://127.0.0.1:8501', max_connections: 24 } }, 'test', {}).consul.maxConnections, 24);
