@@ -401,7 +401,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     // Once a service has its watch, the watch alone says what it holds: a one-off read that was
     // in flight when it started may answer older data than the watch has delivered.
     if (index !== undefined && this.serviceWatches.has(name)) return;
-    const changed = !k.instances || !isDeepStrictEqual(k.instances, instances);
+    const before = k.instances;
     k.instances = instances;
     k.index = index;
     // A first read that came after the start (it failed then): its watch starts from it.
@@ -409,7 +409,9 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       this.watchService(name, { index, data: instances });
     }
     // A change found by the detectors: the service's next change (a rolling deploy) wakes its own watch.
-    if (this.modeNow === 'detectors' && this.firstDelivered && index !== undefined && changed) this.watchRecent(name, { index, data: instances });
+    if (this.modeNow === 'detectors' && this.firstDelivered && index !== undefined && (!before || !isDeepStrictEqual(before, instances))) {
+      this.watchRecent(name, { index, data: instances });
+    }
     k.failures = 0;
     if (this.unattempted.delete(name)) this.reportProgress();
     if (this.failingReads.delete(name)) this.reportFailing();
