@@ -39,6 +39,8 @@ export interface ConsulMetrics {
   bytes: number;
   refused: number;
   connectionsMax: number;
+  /** The daemon's longest event-loop delay since the scrape before (prom-client resets it at each scrape). */
+  eventLoopMaxMs: number;
 }
 
 export async function consulMetrics(bench: Bench): Promise<ConsulMetrics> {
@@ -49,6 +51,7 @@ export async function consulMetrics(bench: Bench): Promise<ConsulMetrics> {
     bytes: value('consul_response_bytes_total'),
     refused: value('consul_refused_total'),
     connectionsMax: value('consul_connections_max'),
+    eventLoopMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
   };
 }
 
@@ -64,12 +67,22 @@ async function scrape(url: string): Promise<string> {
   }
 }
 
+/** The longest event-loop delay of the daemon seen so far by the scrapes that feed it. */
+export interface LoopWatch {
+  maxMs: number;
+}
+
 /** Waits until the router has stopped talking to Consul for a moment (its detectors blocked again). */
-async function settled(bench: Bench): Promise<ConsulMetrics> {
-  let last = await consulMetrics(bench);
+async function settled(bench: Bench, loop: LoopWatch): Promise<ConsulMetrics> {
+  const scrape = async () => {
+    const m = await consulMetrics(bench);
+    loop.maxMs = Math.max(loop.maxMs, m.eventLoopMaxMs);
+    return m;
+  };
+  let last = await scrape();
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
-    const now = await consulMetrics(bench);
+    const now = await scrape();
     if (now.requests === last.requests) return now;
     last = now;
   }
@@ -83,8 +96,18 @@ export interface ChangeCost {
 
 export type ChangeKind = 'new instance' | 'instance failing its check' | 'instance deregistered';
 
-/** `trials` rounds of: a new instance of `app` on `extra`, its check failing, passing again, deregistered. */
-export async function measureChanges(bench: Bench, app: string, host: string, extra: Backend, trials: number): Promise<Record<ChangeKind, ChangeCost>> {
+/**
+ * `trials` rounds of: a new instance of `app` on `extra`, its check failing, passing again,
+ * deregistered. `loop` gets the daemon's longest event-loop delay during them (the cold start before excluded).
+ */
+export async function measureChanges(
+  bench: Bench,
+  app: string,
+  host: string,
+  extra: Backend,
+  trials: number,
+  loop: LoopWatch = { maxMs: 0 },
+): Promise<Record<ChangeKind, ChangeCost>> {
   const out: Record<ChangeKind, ChangeCost> = {
     'new instance': { latencyMs: [], requests: [], bytes: [] },
     'instance failing its check': { latencyMs: [], requests: [], bytes: [] },
@@ -95,13 +118,14 @@ export async function measureChanges(bench: Bench, app: string, host: string, ex
     for (let i = 0; i < 6; i++) if (await servedByExtra()) return false;
     return true;
   };
+  await consulMetrics(bench); // resets the delay histogram: what follows is the changes' alone
   const timed = async (kind: ChangeKind, write: () => Promise<unknown>, done: () => Promise<boolean>) => {
-    const before = await settled(bench);
+    const before = await settled(bench, loop);
     const started = performance.now();
     await write();
     await until(kind, done, 60_000, 0);
     out[kind].latencyMs.push(performance.now() - started);
-    const after = await settled(bench);
+    const after = await settled(bench, loop);
     out[kind].requests.push(after.requests - before.requests);
     out[kind].bytes.push(after.bytes - before.bytes);
   };

@@ -35,6 +35,8 @@ export interface ScaleResult {
   coldRequests: number;
   coldBytes: number;
   changes: Record<ChangeKind, ChangeCost>;
+  /** The daemon's longest event-loop delay while the changes were served (prom-client's nodejs_eventloop_lag_max_seconds). */
+  eventLoopMaxMs: number;
 }
 
 async function median(times: number, fn: () => Promise<unknown> | unknown): Promise<number> {
@@ -75,7 +77,8 @@ export async function measureScale(apps: number, backends: Backend[], extra: Bac
     const coldStartMs = performance.now() - started;
     const cold = await consulMetrics(bench);
     log(`  cold start ${(coldStartMs / 1000).toFixed(1)} s: ${cold.requests} Consul requests, ${(cold.bytes / 1e6).toFixed(1)} MB`);
-    const changes = await measureChanges(bench, '/bench/app0', 'app0-bench.production.mozilla.community', extra, trials);
+    const loop = { maxMs: 0 };
+    const changes = await measureChanges(bench, '/bench/app0', 'app0-bench.production.mozilla.community', extra, trials, loop);
     const final = await consulMetrics(bench);
     const socketsMax = await sockets.stop();
     await new Promise((r) => setTimeout(r, 1000));
@@ -112,6 +115,7 @@ export async function measureScale(apps: number, backends: Backend[], extra: Bac
       coldRequests: cold.requests,
       coldBytes: cold.bytes,
       changes,
+      eventLoopMaxMs: loop.maxMs,
     };
   } finally {
     await sockets.stop();
