@@ -170,7 +170,7 @@ if (parts.includes('latency')) {
 const connectionBudget = defaultMaxConnections(benchConsulHttps() ? 'https:' : 'http:');
 for (const size of parts.includes('scale') ? sizes : []) {
   log(`scale: ${size} apps × 3 instances`);
-  const s = await measureScale(size, main, pool[1]!, size >= 10000 ? 10 : 20, log);
+  const s = await measureScale(size, main, pool[1]!, 20, log);
   const floor = s.validateMs + s.reloadMs;
   push({
     measure: `cold start to fully routed, ${s.apps} apps × 3`,
