@@ -33,6 +33,14 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev
   echo "note: haproxy.service is running; the dev cluster and tests use their own loopback ports"
 fi
 
+# HAProxy 3.1+: after a refused reload, the next new worker binds listening sockets of its own; if it
+# exits too, the kernel resets the connections queued on them unless it may move them to the sockets
+# that stay (docs/haproxy-versions.md, "A refused reload"). The ansible role sets the same on routers.
+if [[ -e /proc/sys/net/ipv4/tcp_migrate_req ]]; then
+  { echo 'net.ipv4.tcp_migrate_req = 1' >/etc/sysctl.d/60-paas-router.conf; } 2>/dev/null || echo "warning: cannot write /etc/sysctl.d/60-paas-router.conf"
+  sysctl -q -w net.ipv4.tcp_migrate_req=1 || echo "warning: cannot set net.ipv4.tcp_migrate_req=1 here (read-only /proc/sys?): HAProxy 3.1+ can reset connections after refused reloads"
+fi
+
 npm ci --no-audit --no-fund
 
 scripts/install-consul.sh

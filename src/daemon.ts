@@ -5,6 +5,7 @@ import { acmeEnabled } from './acme/config.js';
 import { AcmeManager } from './acme/manager.js';
 import { Applier, MAIN_CONFIG } from './apply/applier.js';
 import { logHaproxyVersion } from './apply/haproxy-version.js';
+import { reloadResetWarning } from './apply/host-settings.js';
 import { ClaimRecorder } from './claims/recorder.js';
 import { PeerRegistration } from './peers/registration.js';
 import { HOSTS_MAP } from './apply/runtime/parse.js';
@@ -185,7 +186,9 @@ export interface DaemonOptions {
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   // First, before anything runs: a listener that would be open to the network is a config error.
   const credentials = await credentialsFor(config.listen, config.listenAuthFile);
-  await logHaproxyVersion(config.haproxy.bin, log);
+  const haproxyVersion = await logHaproxyVersion(config.haproxy.bin, log);
+  const hostWarning = await reloadResetWarning(haproxyVersion);
+  if (hostWarning) log.warn({ sysctl: 'net.ipv4.tcp_migrate_req' }, hostWarning);
   const secrets = vaultSourceFrom(config, log);
   // With Vault, the Consul ACL token is the one in Vault now (a rotation needs no restart).
   const client = consulClientFrom(config, secrets ? () => secrets.latest?.consulToken ?? config.consul.token : undefined);
@@ -221,6 +224,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     wait: config.wait,
     log,
   });
+  if (hostWarning) runner.state.hostWarnings = [hostWarning];
   const metrics = opts.metrics ?? new RouterMetrics({ version: VERSION });
   metrics.attach(runner);
   const { traffic, timeline } = startTraffic(config, log, runner, applier, metrics);

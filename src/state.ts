@@ -51,6 +51,8 @@ export interface RouterState {
   startup?: ReadProgress;
   /** ACME issuing (src/acme/view.ts): lock, per-host certificate source, expiry, last order, next try. */
   acme?: AcmeView;
+  /** What the host HAProxy runs on lacks, found at start (src/apply/host-settings.ts): /status warnings. */
+  hostWarnings?: readonly string[];
   counters: {
     builds: number;
     reloads: number;

@@ -112,6 +112,7 @@ export function evaluateHealth(state: RouterState, now: number, decisive?: Apply
     warnings.push(`${httpOnly.length} host(s) of https-only apps have no certificate and are served on plain HTTP: ${names(httpOnly.map((h) => h.host))}`);
   }
   warnings.push(...acmeWarnings(state));
+  warnings.push(...(state.hostWarnings ?? []));
   if (state.lastBuildError)
     warnings.push(`the latest build failed (${state.lastBuildError.code}); the last good configuration keeps running: ${state.lastBuildError.message}`);
   return { ok: reasons.length === 0, reasons, warnings };
