@@ -1,7 +1,9 @@
 // The bounded in-memory history of per-app traffic: one slot per sample, `capacity` slots
 // (traffic.window / traffic.interval), shared timestamps, and per backend three Float32 series
-// (request rate, 5xx rate, response time). Memory is capacity × 12 bytes per app plus the latest
-// counters; backends gone from HAProxy are dropped at the next sample. Pure: samples in, views out.
+// (request rate, 5xx rate, response time). Memory is capacity × 12 bytes per app that has had
+// traffic since it appeared, plus the latest counters: an app with none yet holds no series (most
+// of a big cluster, 2.1 KB each at the defaults). Backends gone from HAProxy are dropped at the next
+// sample. Pure: samples in, views out.
 import { ConfigError } from '../errors.js';
 import { emptyRow, type BackendStat, type ServerStat, type StatRow, type StatSample, type StatSink } from './stat.js';
 import { StringPool } from '../util/string-pool.js';
@@ -59,8 +61,14 @@ interface Entry {
   latest: BackendStat;
   rate: number | null;
   servers: ServerTraffic[];
-  /** SERIES × capacity values, slot-major: [slot * SERIES + k]. NaN where nothing was sampled. */
-  readonly series: Float32Array;
+  /**
+   * SERIES × capacity values, slot-major: [slot * SERIES + k]. NaN where nothing was sampled.
+   * Undefined while every sample of the backend was quiet (no rate, no 5xx, response time 0): its
+   * values are then known without storing them (quietValue()), until the first sample that is not.
+   */
+  series: Float32Array | undefined;
+  /** Time of the first sample that had the backend. */
+  firstAt: number;
   /** Not published yet: no rate at its first sample. */
   fresh: boolean;
   /** The sample being recorded: its backend line (when `nextIn` is that sample's number), its servers (`serversIn`). */
@@ -99,6 +107,13 @@ export class TrafficRing implements StatSink {
   /** Backends in the latest sample. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Bytes of series the ring holds (backends with traffic since they appeared). */
+  get seriesBytes(): number {
+    let bytes = 0;
+    for (const e of this.entries.values()) bytes += e.series?.byteLength ?? 0;
+    return bytes;
   }
 
   /** Time of the latest sample (unix ms), undefined before the first. */
@@ -160,6 +175,7 @@ export class TrafficRing implements StatSink {
         e.rate = perSecond(next.requests, e.latest.requests, dt);
         errors = perSecond(next.responses['5xx'], e.latest.responses['5xx'], dt);
       }
+      if (e.fresh) e.firstAt = at;
       e.fresh = false;
       e.next = e.latest;
       e.latest = next;
@@ -167,6 +183,10 @@ export class TrafficRing implements StatSink {
       servers.length = e.serversIn === this.recording ? e.nextServerCount : 0;
       e.nextServers = e.servers;
       e.servers = servers;
+      if (!e.series) {
+        if (this.quietSample(e, at, e.rate, errors, next.responseMs)) continue;
+        e.series = this.seriesUpTo(e);
+      }
       e.series[base] = e.rate ?? Number.NaN;
       e.series[base + 1] = errors ?? Number.NaN;
       e.series[base + 2] = next.responseMs;
@@ -248,7 +268,7 @@ export class TrafficRing implements StatSink {
     let sum = 0;
     let n = 0;
     for (let i = this.count - 1; i >= Math.max(0, this.count - samples); i--) {
-      const v = e.series[((this.head - this.count + i + this.capacity) % this.capacity) * SERIES + 1]!;
+      const v = this.valueAt(e, (this.head - this.count + i + this.capacity) % this.capacity, 1);
       if (Number.isNaN(v)) continue;
       sum += v;
       n += 1;
@@ -269,11 +289,10 @@ export class TrafficRing implements StatSink {
     if (!e) return undefined;
     const out: TrafficSeries = { at: [], rate: [], errors: [], responseMs: [] };
     for (const slot of this.slots(since)) {
-      const base = slot * SERIES;
       out.at.push(this.at[slot]!);
-      out.rate.push(value(e.series[base]!));
-      out.errors.push(value(e.series[base + 1]!));
-      out.responseMs.push(value(e.series[base + 2]!));
+      out.rate.push(value(this.valueAt(e, slot, 0)));
+      out.errors.push(value(this.valueAt(e, slot, 1)));
+      out.responseMs.push(value(this.valueAt(e, slot, 2)));
     }
     return out;
   }
@@ -290,7 +309,8 @@ export class TrafficRing implements StatSink {
         latest: emptyStat(name),
         rate: null,
         servers: [],
-        series: new Float32Array(SERIES * this.capacity).fill(Number.NaN),
+        series: undefined,
+        firstAt: Number.NaN,
         fresh: true,
         next: emptyStat(name),
         nextIn: 0,
@@ -302,6 +322,37 @@ export class TrafficRing implements StatSink {
     }
     this.lastEntry = e;
     return e;
+  }
+
+  /** Series value `k` of a backend in a slot, stored or (no series yet) known from when it appeared. */
+  private valueAt(e: Entry, slot: number, k: number): number {
+    return e.series ? e.series[slot * SERIES + k]! : this.quietValue(e, slot, k);
+  }
+
+  /**
+   * What a backend that has been quiet since it appeared has in a slot: nothing before it appeared,
+   * at its first sample no rates (no earlier count) and a response time of 0, then 0 everywhere.
+   */
+  private quietValue(e: Entry, slot: number, k: number): number {
+    const at = this.at[slot]!;
+    if (!(at >= e.firstAt)) return Number.NaN;
+    if (at === e.firstAt) return k === 2 ? 0 : Number.NaN;
+    return 0;
+  }
+
+  /** True when a sample's values are what quietValue() gives for it, so nothing needs storing. */
+  private quietSample(e: Entry, at: number, rate: number | null, errors: number | null, responseMs: number): boolean {
+    if (responseMs !== 0) return false;
+    return at === e.firstAt ? rate === null && errors === null : rate === 0 && errors === 0;
+  }
+
+  /** The series a quiet backend had so far, stored at its first sample with traffic. */
+  private seriesUpTo(e: Entry): Float32Array {
+    const series = new Float32Array(SERIES * this.capacity).fill(Number.NaN);
+    for (const slot of this.slots(-Infinity)) {
+      for (let k = 0; k < SERIES; k++) series[slot * SERIES + k] = this.quietValue(e, slot, k);
+    }
+    return series;
   }
 
   /** The app's lines are its spare's when HAProxy has the spare and not yet the app's own backend. */

@@ -212,3 +212,100 @@ t.test("properties: each backend shows the latest sample's figures and servers, 
   );
   t.pass('held for 300 random sequences');
 });
+
+t.test('an app with no traffic yet holds no series; its first traffic stores what it had (issue 23, memory)', async (t) => {
+  const ring = new TrafficRing(6);
+  const idle = (at: number) => ring.record(at, sample(backend('app_busy', at / 100), backend('app_idle', 0, 0, { responseMs: 0 })));
+  ring.record(1_000, sample(backend('app_busy', 10)));
+  idle(2_000);
+  idle(3_000);
+  idle(4_000);
+  t.equal(ring.seriesBytes, 6 * 3 * 4, 'only the busy app holds series (capacity × 3 × 4 bytes)');
+  t.same(
+    ring.series('app_idle'),
+    { at: [1_000, 2_000, 3_000, 4_000], rate: [null, null, 0, 0], errors: [null, null, 0, 0], responseMs: [null, 0, 0, 0] },
+    'the same series as if stored: nothing before it appeared, no rate at its first sample, then 0',
+  );
+  t.equal(ring.recentErrors('app_idle', 3), 0);
+  ring.record(5_000, sample(backend('app_busy', 50), backend('app_idle', 5, 1, { responseMs: 7 })));
+  t.equal(ring.seriesBytes, 2 * 6 * 3 * 4, 'its first traffic stores its series');
+  t.same(ring.series('app_idle'), {
+    at: [1_000, 2_000, 3_000, 4_000, 5_000],
+    rate: [null, null, 0, 0, 5],
+    errors: [null, null, 0, 0, 1],
+    responseMs: [null, 0, 0, 0, 7],
+  });
+  for (let at = 6_000; at <= 9_000; at += 1_000) ring.record(at, sample(backend('app_busy', at / 100), backend('app_idle', 5, 1, { responseMs: 7 })));
+  t.same(ring.series('app_idle')!.rate, [0, 5, 0, 0, 0, 0], 'the stored series wraps like any other');
+  t.same(ring.series('app_idle')!.at, [4_000, 5_000, 6_000, 7_000, 8_000, 9_000]);
+});
+
+t.test('an app whose first sample has a response time (traffic before the router started) stores its series at once', async (t) => {
+  const ring = new TrafficRing(4);
+  ring.record(1_000, sample(backend('app_a', 0, 0, { responseMs: 12 })));
+  t.equal(ring.seriesBytes, 4 * 3 * 4);
+  t.same(ring.series('app_a'), { at: [1_000], rate: [null], errors: [null], responseMs: [12] });
+});
+
+t.test('properties: the series are the counters of the current run of samples, stored or not', async (t) => {
+  // The reference: a backend's series covers its latest unbroken run of samples; at the run's first
+  // sample no rates, after it the counters' increase per second (from zero after a reset).
+  const names = ['app_a', 'app_b', 'app_c'];
+  const step = fc.record({
+    dt: fc.integer({ min: 1, max: 5_000 }),
+    present: fc.subarray(names),
+    added: fc.array(fc.constantFrom(0, 0, 0, 3, 100, -1), { minLength: 3, maxLength: 3 }),
+    responseMs: fc.array(fc.constantFrom(0, 0, 9), { minLength: 3, maxLength: 3 }),
+  });
+  const f32 = (v: number) => Math.round(Math.fround(v) * 1000) / 1000;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 6 }), fc.array(step, { maxLength: 25 }), (capacity, steps) => {
+      const ring = new TrafficRing(capacity);
+      const counts = [0, 0, 0];
+      const history: { at: number; stats: (BackendStat | undefined)[] }[] = [];
+      let at = 0;
+      for (const s of steps) {
+        at += s.dt;
+        const stats = names.map((n, i) => {
+          counts[i] = s.added[i]! < 0 ? 0 : counts[i]! + s.added[i]!; // -1: a reload resets the counter
+          return s.present.includes(n) ? backend(n, counts[i]!, Math.floor(counts[i]! / 2), { responseMs: s.responseMs[i]! }) : undefined;
+        });
+        history.push({ at, stats });
+        ring.record(at, sample(...stats.filter((b) => b !== undefined)));
+      }
+      const window = history.slice(-capacity);
+      for (const [i, n] of names.entries()) {
+        const present = history.at(-1)?.stats[i];
+        const got = ring.series(n);
+        if (!present) {
+          if (got !== undefined) return false;
+          continue;
+        }
+        let runStart = history.length - 1;
+        while (runStart > 0 && history[runStart - 1]!.stats[i]) runStart--;
+        const expected = { at: [] as number[], rate: [] as (number | null)[], errors: [] as (number | null)[], responseMs: [] as (number | null)[] };
+        for (const [w, h] of window.entries()) {
+          const index = history.length - window.length + w;
+          expected.at.push(h.at);
+          if (index < runStart) {
+            expected.rate.push(null);
+            expected.errors.push(null);
+            expected.responseMs.push(null);
+            continue;
+          }
+          const b = h.stats[i]!;
+          const before = index > runStart ? history[index - 1]!.stats[i]! : undefined;
+          const dt = before ? (h.at - history[index - 1]!.at) / 1000 : 0;
+          const per = (now: number, was: number) => f32((now >= was ? now - was : now) / dt);
+          expected.rate.push(before ? per(b.requests, before.requests) : null);
+          expected.errors.push(before ? per(b.responses['5xx'], before.responses['5xx']) : null);
+          expected.responseMs.push(f32(b.responseMs));
+        }
+        if (JSON.stringify(got) !== JSON.stringify(expected)) return false;
+      }
+      return true;
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('held for 500 random sequences');
+});
