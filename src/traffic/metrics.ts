@@ -61,6 +61,12 @@ export function registerTrafficMetrics(registry: Registry, target: TrafficMetric
       },
     },
     {
+      name: 'traffic_series_bytes',
+      kind: 'gauge',
+      help: 'Bytes of traffic history held in memory (the apps that have had traffic since they appeared).',
+      samples: () => [[{}, traffic()?.ring.seriesBytes ?? 0]],
+    },
+    {
       name: 'certificate_not_after_timestamp_seconds',
       kind: 'gauge',
       help: 'When each certificate in use expires (unix time); name is its key under tls/ in Vault.',

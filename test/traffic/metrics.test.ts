@@ -61,6 +61,7 @@ t.test('always: samples, failures, last sample, certificate expiry', async (t) =
   t.equal(sample(f, 'paas_router_traffic_samples_total'), 7);
   t.equal(sample(f, 'paas_router_traffic_sample_failures_total'), 2);
   t.equal(sample(f, 'paas_router_traffic_last_sample_timestamp_seconds'), 10);
+  t.equal(sample(f, 'paas_router_traffic_series_bytes'), 4 * 3 * 4, 'one app with traffic: capacity 4 × 3 series × 4 bytes');
   t.equal(sample(f, 'paas_router_certificate_not_after_timestamp_seconds', { name: 'shop' }), Date.parse('2030-01-01') / 1000);
   t.equal(f.get('paas_router_certificate_not_after_timestamp_seconds')?.metrics.length, 1, 'a date that does not parse is left out');
   t.equal(f.get('paas_router_traffic_samples_total')?.type, 'COUNTER');
@@ -78,6 +79,7 @@ t.test('always: samples, failures, last sample, certificate expiry', async (t) =
   registerTrafficMetrics(empty, { state: () => undefined, traffic: () => undefined }, false);
   const e = families(await empty.metrics());
   t.equal(sample(e, 'paas_router_traffic_samples_total'), 0, 'before the sampler: 0');
+  t.equal(sample(e, 'paas_router_traffic_series_bytes'), 0);
   t.equal(sample(e, 'paas_router_traffic_last_sample_timestamp_seconds'), 0, 'no last sample: 0 (prom-client exports an unlabelled gauge always)');
 });
 
