@@ -2,10 +2,15 @@
 // agent (consul 1.8.7) and, with the same assertions, against the dev stand-in: a behaviour the
 // stand-in fakes is checked here against the real one. Differences the stand-in keeps on purpose are
 // listed in dev/consul/README.md.
+import { execFile } from 'node:child_process';
 import { request, Agent } from 'node:http';
+import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { startDevConsul } from '../../dev/consul/server.js';
 import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
+import { eventually } from '../helpers/net.js';
+
+const run = promisify(execFile);
 
 type Start = (t: Test, opts: { maxConnsPerClient?: number }) => Promise<{ url: string }>;
 
@@ -234,14 +239,18 @@ for (const backend of backends) {
       const first = await rawGet(url, '/v1/kv/pin-limit', agent);
       t.equal(first.status, 404);
       const index = first.index;
-      // Four blocking reads hold the four allowed connections (until their short wait ends).
+      // Four blocking reads hold the four allowed connections (until their short wait ends). The
+      // fifth goes out once the server has read all four requests: then it has accepted and counted
+      // each connection (a fixed pause lost that race under CPU pressure).
+      const ports: number[] = [];
       const held = Array.from({ length: 4 }, () =>
-        rawGet(url, `/v1/kv/pin-limit?index=${index}&wait=2s`, agent).then(
+        rawGet(url, `/v1/kv/pin-limit?index=${index}&wait=2s`, agent, (port) => ports.push(port)).then(
           (r) => r.status,
           (err: Error) => err.message,
         ),
       );
-      await new Promise((r) => setTimeout(r, 300));
+      const serverPort = Number(new URL(url).port);
+      await eventually('the server has read the four held requests', async () => ports.length === 4 && (await allRead(serverPort, ports)), 20_000);
       const refused = await rawGet(url, '/v1/kv/pin-limit', agent).then(
         (r) => `answered ${r.status}`,
         (err: NodeJS.ErrnoException) => err.code ?? err.message,
@@ -249,15 +258,39 @@ for (const backend of backends) {
       t.match(refused, /^(ECONNRESET|EPIPE)$/, `the fifth connection is cut before any answer (${refused})`);
       t.same(await Promise.all(held), [404, 404, 404, 404], 'the connections within the limit were answered');
       agent.destroy();
+      // The server frees a slot when it sees the close: until then a new connection is still cut.
       const fresh = new Agent({ keepAlive: false });
-      await new Promise((r) => setTimeout(r, 200));
-      t.equal((await rawGet(url, '/v1/kv/pin-limit', fresh)).status, 404, 'once connections close, new ones are served');
+      const after = await eventually('a new connection served once the held ones closed', () =>
+        rawGet(url, '/v1/kv/pin-limit', fresh).then(
+          (r) => r.status,
+          () => undefined,
+        ),
+      );
+      t.equal(after, 404, 'once connections close, new ones are served');
     },
   );
 }
 
-/** One GET on `agent` (its own sockets), rejecting on a socket error. */
-function rawGet(url: string, path: string, agent: Agent): Promise<{ status: number; body: string; index: number }> {
+/**
+ * True when the server side of each client socket (its port in `clientPorts`) is established and
+ * has nothing left to read (`ss`: Recv-Q 0): the server accepted it and read the request sent on it.
+ */
+async function allRead(serverPort: number, clientPorts: readonly number[]): Promise<boolean> {
+  const { stdout } = await run('ss', ['-Htn', 'state', 'established', 'sport', `= :${serverPort}`]);
+  const drained = new Set<number>();
+  for (const line of stdout.split('\n')) {
+    const [recvQ, , , peer] = line.trim().split(/\s+/);
+    const port = Number(peer?.slice(peer.lastIndexOf(':') + 1));
+    if (recvQ === '0') drained.add(port);
+  }
+  return clientPorts.every((p) => drained.has(p));
+}
+
+/**
+ * One GET on `agent` (its own sockets), rejecting on a socket error. `sent(port)`: the request is
+ * written, on the connection from that local port.
+ */
+function rawGet(url: string, path: string, agent: Agent, sent?: (port: number) => void): Promise<{ status: number; body: string; index: number }> {
   return new Promise((resolve, reject) => {
     const req = request(url + path, { agent }, (res) => {
       let body = '';
@@ -266,6 +299,7 @@ function rawGet(url: string, path: string, agent: Agent): Promise<{ status: numb
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (sent) req.on('finish', () => sent(req.socket!.localPort!));
     req.end();
   });
 }
