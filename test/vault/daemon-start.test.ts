@@ -87,6 +87,8 @@ t.test('Vault down, then sealed, at start: no configuration is written without t
   vault.unseal();
   await eventually('configuration written once Vault answers', () => existsSync(cfg), 10_000);
   t.equal(state.sources.vault?.state, 'ok');
+  // The files are written before HAProxy is tried: the apply's outcome is recorded after.
+  await eventually('the apply recorded', () => state.lastApply, 10_000);
   t.equal(state.lastApply?.status, 'haproxy-unreachable', 'validated and written (HAProxy is not running in this test)');
   assertNoSecrets(t, captured.lines, { 'Vault token': token, 'Consul token': 'consul-from-vault', 'stats password': 'stats-from-vault' });
 });
