@@ -2,15 +2,12 @@
 // agent (consul 1.8.7) and, with the same assertions, against the dev stand-in: a behaviour the
 // stand-in fakes is checked here against the real one. Differences the stand-in keeps on purpose are
 // listed in dev/consul/README.md.
-import { execFile } from 'node:child_process';
 import { request, Agent } from 'node:http';
-import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { startDevConsul } from '../../dev/consul/server.js';
 import { consulAgentSkip, startTestConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/net.js';
-
-const run = promisify(execFile);
+import { serverHasRead } from '../helpers/sockets.js';
 
 type Start = (t: Test, opts: { maxConnsPerClient?: number }) => Promise<{ url: string }>;
 
@@ -250,7 +247,7 @@ for (const backend of backends) {
         ),
       );
       const serverPort = Number(new URL(url).port);
-      await eventually('the server has read the four held requests', async () => ports.length === 4 && (await allRead(serverPort, ports)), 20_000);
+      await eventually('the server has read the four held requests', async () => ports.length === 4 && (await serverHasRead(serverPort, ports)), 20_000);
       const refused = await rawGet(url, '/v1/kv/pin-limit', agent).then(
         (r) => `answered ${r.status}`,
         (err: NodeJS.ErrnoException) => err.code ?? err.message,
@@ -269,21 +266,6 @@ for (const backend of backends) {
       t.equal(after, 404, 'once connections close, new ones are served');
     },
   );
-}
-
-/**
- * True when the server side of each client socket (its port in `clientPorts`) is established and
- * has nothing left to read (`ss`: Recv-Q 0): the server accepted it and read the request sent on it.
- */
-async function allRead(serverPort: number, clientPorts: readonly number[]): Promise<boolean> {
-  const { stdout } = await run('ss', ['-Htn', 'state', 'established', 'sport', `= :${serverPort}`]);
-  const drained = new Set<number>();
-  for (const line of stdout.split('\n')) {
-    const [recvQ, , , peer] = line.trim().split(/\s+/);
-    const port = Number(peer?.slice(peer.lastIndexOf(':') + 1));
-    if (recvQ === '0') drained.add(port);
-  }
-  return clientPorts.every((p) => drained.has(p));
 }
 
 /**

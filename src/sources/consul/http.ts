@@ -235,13 +235,15 @@ export class ConsulHttp {
       }
     }
     if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
+    const { signal } = opts;
     return new Promise((resolve, reject) => {
       let answered = false;
-      const req = this.send(url, { method, headers, agent: this.agent, signal: opts.signal }, (res) => {
+      let abandoned = false;
+      const req = this.send(url, { method, headers, agent: this.agent }, (res) => {
         answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
+          if (!abandoned) chunks.push(chunk);
           this.traffic.responseBytes += chunk.length;
         });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -254,6 +256,21 @@ export class ConsulHttp {
         if (!answered && err.code && REFUSAL_CODES.has(err.code)) reject(new ConsulRefusedError(`Consul reset the connection (${err.code})`));
         else reject(err);
       });
+      // An aborted request that the agent has whole is left to finish, and its answer dropped: the
+      // agent counts its connection against limits.http_max_conns_per_client until the blocking
+      // query ends (up to the wait), closed or not, so closing it would free a socket here only to
+      // open one more there. Its socket stays in the budget until then, and back in the pool after.
+      // A request not yet written costs the agent nothing: it is destroyed.
+      if (signal) {
+        const abandon = (): void => {
+          abandoned = true;
+          if (!req.writableFinished) req.destroy();
+          reject(signal.reason);
+        };
+        if (signal.aborted) return abandon();
+        signal.addEventListener('abort', abandon, { once: true });
+        req.once('close', () => signal.removeEventListener('abort', abandon));
+      }
       req.end(opts.body);
     });
   }
