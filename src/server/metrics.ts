@@ -258,7 +258,7 @@ export class RouterMetrics {
     now('consul_connections_max', 'The most connections open to Consul at once since the client started.', 'maxConnectionsHeld');
     new Gauge({
       name: `${METRIC_PREFIX}consul_service_watches`,
-      help: 'Services with a blocking watch of their own now: every routed service over HTTP/2, the ones changed last over HTTP/1.1.',
+      help: 'Services with a blocking watch of their own now: every routed service over HTTP/2, over HTTP/1.1 the ones that changed within the last minute or so, as slots allow.',
       registers,
       collect() {
         this.set(self.consul?.watches?.() ?? 0);

@@ -342,3 +342,38 @@ t.test('an early answer with an unchanged index (a snapshot restore in Consul 1.
   t.same(seen, ['a', 'restored', 'b'], 'the restored state was read within seconds');
   watch.stop();
 });
+
+t.test('onQuietWait: the watch ends once a whole wait passes with the index unchanged, and only then', async (t) => {
+  // Each blocking read answers after `delay` ms of the clock with `answer`.
+  const run = async (answers: { delay: number; answer: BlockingResult<string> }[]) => {
+    const ended: number[] = [];
+    const w = watchWith<string>([], { waitMs: 1000, onQuietWait: () => ended.push(w.clock.now()) }, (n, clock) => {
+      if (n === 1) return { data: 'a', index: 5 };
+      const next = answers[n - 2];
+      if (!next) return new Promise<never>(() => undefined);
+      return new Promise((resolve) => clock.setTimeout(() => resolve(next.answer), next.delay));
+    });
+    await w.clock.advance(5_000);
+    w.watch.stop();
+    return { ended: ended.length, calls: w.calls.length };
+  };
+  t.same(await run([{ delay: 1000, answer: { data: 'a', index: 5 } }]), { ended: 1, calls: 2 }, 'the wait ran out: ended, no read after');
+  t.same(
+    await run([
+      { delay: 1000, answer: { data: 'b', index: 5 } },
+      { delay: 1000, answer: { data: 'b', index: 5 } },
+    ]),
+    { ended: 1, calls: 3 },
+    'new data at the same index is delivered and the watch goes on; the next quiet wait ends it',
+  );
+  t.same(
+    await run([
+      { delay: 1000, answer: { data: 'a', index: 6 } },
+      { delay: 1000, answer: { data: 'a', index: 6 } },
+    ]),
+    { ended: 1, calls: 3 },
+    'an index that moved (same data) is no quiet wait',
+  );
+  const early = await run([{ delay: 10, answer: { data: 'a', index: 5 } }]);
+  t.equal(early.ended, 0, 'an early answer with the same index (a snapshot restore) is no quiet wait');
+});

@@ -28,6 +28,10 @@ class ScriptedConsul implements CatalogReads {
   summariesHeld = false;
   /** Blocking reads of this service fail. */
   failingWatch: string | undefined;
+  /** Blocking reads of a service answer when their wait passes, as Consul does (otherwise only on a commit). */
+  waitsRunOut = false;
+  /** Blocking reads of a service that the router aborted, by service. */
+  readonly abortedWatches: string[] = [];
   private waiters: (() => void)[] = [];
 
   /** Commits a change: a new index, blocked queries answer. */
@@ -56,8 +60,10 @@ class ScriptedConsul implements CatalogReads {
     return { index: this.index, data: [] };
   }
 
-  async healthService(name: string, index: number, _wait: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
-    await this.block(index, signal);
+  async healthService(name: string, index: number, wait: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
+    signal?.addEventListener('abort', () => this.abortedWatches.push(name), { once: true });
+    const waitEnds = this.waitsRunOut && index > 0 ? new Promise<void>((r) => setTimeout(r, wait)) : undefined;
+    await (waitEnds ? Promise.race([this.block(index, signal), waitEnds]) : this.block(index, signal));
     if (index > 0 && name === this.failingWatch) throw new Error(`watch of ${name} failed`);
     this.reads.push(`${index > 0 ? 'watch ' : ''}health/service/${name}`);
     const data = (this.instances.get(name) ?? []).map((i) => ({
@@ -82,8 +88,8 @@ class ScriptedConsul implements CatalogReads {
   }
 }
 
-function start(t: Test, consul: ScriptedConsul) {
-  const source = new ConsulCatalogSource(consul, { waitMs: 30_000, minIntervalMs: 1 }, createLogger('silent'));
+function start(t: Test, consul: ScriptedConsul, waitMs = 30_000) {
+  const source = new ConsulCatalogSource(consul, { waitMs, minIntervalMs: 1 }, createLogger('silent'));
   const snapshots: CatalogSnapshot[] = [];
   source.start({ snapshot: (s) => snapshots.push(s), status: () => undefined });
   t.teardown(() => source.stop());
@@ -122,14 +128,14 @@ t.test('tags in another order are no change: nothing is read again', async (t) =
 });
 
 /** Services a, b, c with one instance each, on a source over HTTP/1.1 with `slots` recent watches. */
-async function threeServices(t: Test, slots: number | undefined) {
+async function threeServices(t: Test, slots: number | undefined, waitMs?: number) {
   const consul = new ScriptedConsul();
   consul.recentWatchSlots = slots;
   for (const [n, name] of ['a', 'b', 'c'].entries()) {
     consul.tags.set(name, []);
     consul.instances.set(name, [{ id: `${name}-1`, port: 31000 + 100 * n }]);
   }
-  const w = start(t, consul);
+  const w = start(t, consul, waitMs);
   await eventually('first snapshot', () => w.ports('c')?.length === 1);
   /** A new instance of `name`: found by the detectors, or by the service's own watch. */
   const scale = async (name: string, count: number) => {
@@ -155,20 +161,33 @@ t.test('over HTTP/1.1 a service that changed gets its own watch: its next change
   );
 });
 
-t.test('the watches go to the services changed last; the one that gives its slot up is read once and left to the detectors', async (t) => {
+t.test('a service that changes while every slot is taken gets no watch, and no watch is cut for it', async (t) => {
   const w = await threeServices(t, 2);
   await w.scale('a', 2);
   await w.scale('b', 2);
   await eventually('a and b watched', () => w.source.watchedServices.length === 2);
-  t.same(w.source.watchedServices, ['a', 'b']);
-  await w.scale('a', 3);
-  t.same(w.source.watchedServices, ['b', 'a'], 'a changed again: b is now the least recent');
-  const reads = w.consul.reads.length;
   await w.scale('c', 2);
-  await eventually('c watched', () => w.source.watchedServices.includes('c'));
-  t.same(w.source.watchedServices, ['a', 'c'], 'b gave its slot up');
-  await eventually('b read once more', () => w.consul.reads.slice(reads).includes('health/service/b'));
-  await w.scale('b', 3);
+  t.same(w.source.watchedServices, ['a', 'b'], 'c found by the detectors, without a watch');
+  t.same(w.consul.abortedWatches, [], "no watch's read was aborted: the agent would hold it, and its connection, until its wait ends");
+  await w.scale('c', 3);
+  t.same(w.consul.abortedWatches, []);
+});
+
+t.test('a recent watch ends after a whole wait with no change: its service is read once, and its slot goes to the next service that changes', async (t) => {
+  // A wait of 200 ms: the scripted Consul answers a blocking read when it passes, as Consul does.
+  const w = await threeServices(t, 1, 200);
+  w.consul.waitsRunOut = true;
+  await w.scale('a', 2);
+  // The reads log, not watchedServices: a watch can start and end between two looks.
+  await eventually('a watched', () => w.consul.reads.includes('watch health/service/a'));
+  await eventually("a's watch ended", () => w.source.watchedServices.length === 0);
+  const reads = w.consul.reads.lastIndexOf('watch health/service/a');
+  await eventually('a read once more', () => w.consul.reads.slice(reads).includes('health/service/a'));
+  t.same(w.consul.abortedWatches, [], 'it ended between reads: nothing aborted');
+  await w.scale('b', 2);
+  await eventually('b watched', () => w.consul.reads.includes('watch health/service/b'));
+  await w.scale('a', 3);
+  t.same(w.ports('a'), [31000, 31002, 31003], "a's next change is served by the detectors");
 });
 
 t.test('with no slot left (consul.max_connections 16) no service gets a watch', async (t) => {

@@ -40,6 +40,12 @@ export interface BlockingWatchOptions<T> {
   recovered?: (err: unknown, signal: AbortSignal) => Promise<void> | undefined;
   /** What a read made before the watch started: it blocks from that index at once, and delivers only what differs. */
   from?: BlockingResult<T>;
+  /**
+   * When set, the watch ends, and this is called, once a blocking read's whole wait passes with the
+   * index unchanged (nothing happened for a wait). It ends between reads, so it never leaves a
+   * query held at the agent. Without it the watch reads again.
+   */
+  onQuietWait?: () => void;
 }
 
 /** First retry step after an error (then doubling up to maxBackoffMs, equal jitter). */
@@ -109,7 +115,13 @@ export class BlockingWatch<T> {
         else if (index > 0 && result.index !== index) this.shortWaits = 0; // a blocking read saw its index move: settled
         // min_interval spaces reads only after an answer that brought nothing new: it stops a hot
         // loop (an index that moves with the same data, a timeout) and never delays a change.
+        const delivered = this.last;
         if (this.accept(result)) continue;
+        if (this.opts.onQuietWait && index > 0 && result.index === index && !early && this.last === delivered) {
+          this.stopped = true;
+          this.opts.onQuietWait();
+          return;
+        }
       } catch (err) {
         if (this.stopped) return;
         this.shortWaits = SHORT_WAITS;

@@ -19,9 +19,10 @@
 // services' instance or check counts differ from what the router holds, and only those are read.
 // That read also follows an answer whose body did change: one answer can hold a new service and,
 // coalesced with it, an instance registered for another.
-// The services whose reads showed a change last also get a watch of their own, as many as the
-// connection budget leaves (client.ts: recentWatchSlots): a rolling deploy changes one app several
-// times, and its next changes wake that watch instead of waiting for a detector and the summaries.
+// A service whose read showed a change also gets a watch of its own while a slot of the connection
+// budget is free (client.ts: recentWatchSlots), until a wait passes with no change: a rolling deploy
+// changes one app several times, and its next changes wake that watch instead of waiting for a
+// detector and the summaries.
 // A service whose read fails keeps its last instances (or stays out of the snapshot if it was never
 // read), is retried with backoff, is listed with its error in the status, and holds back no other.
 import { isDeepStrictEqual } from 'node:util';
@@ -67,6 +68,12 @@ export interface ReadProgress {
   done: boolean;
 }
 const STATES = ['critical', 'warning'] as const;
+/**
+ * The wait of a recent watch's reads ('detectors' mode): a watch ends after one wait with no change,
+ * so a service keeps its watch while it changes at least once a minute (the steps of a rolling
+ * deploy), and a quiet one gives its slot up within a minute.
+ */
+export const RECENT_WATCH_WAIT_MS = 60_000;
 
 export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   readonly name = 'consul-catalog';
@@ -75,7 +82,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   private modeNow: CatalogMode | undefined;
   /**
    * Services with a blocking watch of their own: every routed service in 'watches' mode; in
-   * 'detectors' mode the ones that changed last, least recently changed first (Map order).
+   * 'detectors' mode services that changed, while a slot is free, until a wait passes with no change.
    */
   private readonly serviceWatches = new Map<string, BlockingWatch<ServiceInstance[]>>();
   private readonly known = new Map<string, Known>();
@@ -225,8 +232,10 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
    * reads. `from`: the first read, made before (at start): the watch blocks from its index.
    */
   private watchService(name: string, from?: { index: number; data: ServiceInstance[] }): void {
+    const recent = this.modeNow === 'detectors';
     const watch = new BlockingWatch<ServiceInstance[]>({
       ...this.timing,
+      ...(recent && { waitMs: Math.min(this.timing.waitMs, RECENT_WATCH_WAIT_MS), onQuietWait: () => this.quietWatchEnded(name, watch) }),
       from,
       recovered: this.recovered,
       fetch: async (index, wait, signal) => {
@@ -236,14 +245,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       onSuccess: () => {
         if (this.failingReads.delete(name)) this.reportFailing();
       },
-      onData: (instances) => {
-        if (this.modeNow === 'detectors' && this.serviceWatches.get(name) === watch) {
-          // Changed again: now the most recently changed (the last to give its slot up).
-          this.serviceWatches.delete(name);
-          this.serviceWatches.set(name, watch);
-        }
-        this.readDone(name, instances);
-      },
+      onData: (instances) => this.readDone(name, instances),
       onError: (err) => {
         if (this.modeNow === 'watches') return this.recordFailure(name, err);
         // A recent watch that fails hands its service back to the detectors and the retried reads.
@@ -257,19 +259,26 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
 
   /**
    * 'detectors' mode: a read showed `name` changed. It gets a watch of its own, blocking from that
-   * read, within the slots the budget leaves; the least recently changed service gives its slot up
-   * and is read once (its watch may have missed a change the detectors skipped while it had one).
+   * read, if a slot of the budget is free; else the detectors keep it. A watch is never cut to free
+   * its slot for another: the agent would hold the abandoned query, and count its connection, until
+   * the wait ends (http.ts). Slots free as watches end (quietWatchEnded).
    */
   private watchRecent(name: string, from: { index: number; data: ServiceInstance[] }): void {
     const slots = this.client.recentWatchSlots ?? 0;
-    if (slots === 0 || this.serviceWatches.has(name)) return;
-    for (const oldest of this.serviceWatches.keys()) {
-      if (this.serviceWatches.size < slots) break;
-      this.unwatch(oldest);
-      this.queueRead(oldest);
-    }
+    if (this.serviceWatches.has(name) || this.serviceWatches.size >= slots) return;
     this.log.debug({ service: name, watched: this.serviceWatches.size + 1 }, 'consul: a watch for a service that changed');
     this.watchService(name, from);
+  }
+
+  /**
+   * A recent watch whose service did not change for a whole wait ends, and gives its slot up. Its
+   * service is read once: a change the detectors skipped while it had a watch, made after the
+   * watch's last answer, would be lost otherwise.
+   */
+  private quietWatchEnded(name: string, watch: BlockingWatch<ServiceInstance[]>): void {
+    if (this.serviceWatches.get(name) !== watch) return;
+    this.serviceWatches.delete(name);
+    this.queueRead(name);
   }
 
   private unwatch(name: string): void {

@@ -55,8 +55,8 @@ export const STANDING_WATCHES = 8;
 
 /**
  * Over HTTP/1.1, where each blocking query holds a socket: how many services may have a watch of
- * their own (the most recently changed ones), in what the reads and the standing watches leave of
- * the budget. 8 at the default 32; 0 at 16.
+ * their own (those that changed, while they keep changing: catalog-source.ts), in what the reads and
+ * the standing watches leave of the budget. 8 at the default 32; 0 at 16.
  */
 export function recentWatchSlots(maxConnections: number): number {
   return Math.max(0, maxConnections - nonBlockingReads(maxConnections) - STANDING_WATCHES);
