@@ -183,7 +183,9 @@ export async function startBench(
   const configFile = join(work, 'config.yaml');
   await writeFile(configFile, JSON.stringify(raw));
   const log = createWriteStream(opts.logFile ?? join(work, 'daemon.log'));
-  const daemon = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
+  // BENCH_DAEMON_NODE_ARGS: Node options for the daemon alone (a CPU profile: --cpu-prof is not allowed in NODE_OPTIONS).
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const daemon = spawn(process.execPath, [...nodeArgs, join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   daemon.stdout!.pipe(log);
