@@ -4,6 +4,7 @@
 // until a later fresh read confirms it. Counted from the files, so it also protects the first
 // build after a daemon restart (the running files are adopted from disk).
 import { BACKEND_PREFIX } from '../model/backend.js';
+import { modelCounts } from '../model/counts.js';
 import type { RoutingModel } from '../model/types.js';
 import type { RenderedFiles } from '../render/types.js';
 import { parseFiles } from '../apply/runtime/parse.js';
@@ -62,11 +63,6 @@ export function assessShrink(
 
 /** The same counts from a model: hosts plus tcp apps, and passing servers (rendered without `disabled`). */
 export function countModelRoutes(model: RoutingModel): RouteCounts {
-  let tcp = 0;
-  let servers = 0;
-  for (const app of model.apps) {
-    if (app.mode === 'tcp') tcp++;
-    for (const s of app.servers) if (s.passing) servers++;
-  }
-  return { routes: model.hosts.length + tcp, servers };
+  const { apps, hosts, servers } = modelCounts(model);
+  return { routes: hosts.default + hosts.kv + apps.tcp, servers: servers.up };
 }

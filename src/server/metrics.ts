@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ORDER_RESULTS, type OrderResult } from '../acme/schedule.js';
 import type { ApplyReport } from '../apply/applier.js';
 import { runningChecksumOf } from '../apply/deployment.js';
+import { modelCounts } from '../model/counts.js';
 import type { Runner } from '../runner.js';
 import type { RouterState } from '../state.js';
 import type { ConsulTraffic } from '../sources/consul/http.js';
@@ -135,9 +136,10 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const hosts = state()?.deployment?.model?.hosts ?? [];
-        this.set({ source: 'default' }, hosts.filter((h) => h.source === 'default').length);
-        this.set({ source: 'kv' }, hosts.filter((h) => h.source === 'kv').length);
+        const model = state()?.deployment?.model;
+        const hosts = model ? modelCounts(model).hosts : { default: 0, kv: 0 };
+        this.set({ source: 'default' }, hosts.default);
+        this.set({ source: 'kv' }, hosts.kv);
       },
     });
     new Gauge({
@@ -147,9 +149,10 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const apps = state()?.deployment?.model?.apps ?? [];
-        this.set({ mode: 'http' }, apps.filter((a) => a.mode === 'http').length);
-        this.set({ mode: 'tcp' }, apps.filter((a) => a.mode === 'tcp').length);
+        const model = state()?.deployment?.model;
+        const apps = model ? modelCounts(model).apps : { http: 0, tcp: 0 };
+        this.set({ mode: 'http' }, apps.http);
+        this.set({ mode: 'tcp' }, apps.tcp);
       },
     });
     new Gauge({
@@ -159,9 +162,10 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        const servers = (state()?.deployment?.model?.apps ?? []).flatMap((a) => a.servers);
-        this.set({ state: 'up' }, servers.filter((s) => s.passing).length);
-        this.set({ state: 'down' }, servers.filter((s) => !s.passing).length);
+        const model = state()?.deployment?.model;
+        const servers = model ? modelCounts(model).servers : { up: 0, down: 0 };
+        this.set({ state: 'up' }, servers.up);
+        this.set({ state: 'down' }, servers.down);
       },
     });
     const timestamp = (name: string, help: string, read: (s: RouterState) => number | undefined) =>
