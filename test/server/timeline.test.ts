@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { buildModel } from '../../src/model/build.js';
+import { ModelMemo } from '../../src/model/incremental.js';
 import type { RoutingModel } from '../../src/model/types.js';
 import type { Runner } from '../../src/runner.js';
 import { MESSAGE_MAX, Timeline, changedApps } from '../../src/server/timeline.js';
@@ -30,6 +31,34 @@ t.test('changedApps: added, removed, servers changed, hosts changed; unchanged a
     ['everything gone', base, undefined, ['a', 'b', 'c']],
   ];
   for (const [name, before, after, want] of cases) t.same(changedApps(before, after), want, name);
+});
+
+t.test('changedApps: models built through the memo (what the daemon compares) share their hosts list; a server change is still found', async (t) => {
+  const memo = new ModelMemo();
+  const services = { a: [mc('a', 1)], b: [mc('b', 2)], c: [mc('c', 3)] };
+  const before = buildModel({ services, claims: [], settings }, memo);
+  const after = buildModel({ services: { ...services, b: [mc('b', 2), mc('b', 4)] }, claims: [], settings }, memo);
+  t.equal(after.hosts, before.hosts, 'the hosts list is the same array');
+  t.same(changedApps(before, after), ['b']);
+  const failing = buildModel({ services: { ...services, b: [mc('b', 2), mc('b', 4, { passing: false })] }, claims: [], settings }, memo);
+  t.same(changedApps(after, failing), ['b'], 'a check failing');
+  const domain = buildModel(
+    { services: { ...services, b: [mc('b', 2), mc('b', 4, { passing: false })] }, claims: [claim('c', 'www.example.org')], settings },
+    memo,
+  );
+  t.not(domain.hosts, failing.hosts);
+  t.same(changedApps(failing, domain), ['c'], 'a custom domain: the hosts list is another');
+});
+
+t.test('changedApps: asked twice for the same pair (the log line, then the timeline), the same answer, each its own array', async (t) => {
+  const before = model({ a: [mc('a', 1)], b: [mc('b', 2)] });
+  const after = model({ a: [mc('a', 1), mc('a', 3)], b: [mc('b', 2)] }, [claim('b', 'www.example.org')]);
+  const first = changedApps(before, after);
+  first.push('mutated by its caller');
+  t.same(changedApps(before, after), ['a', 'b'], 'the kept answer is not the array handed out');
+  const other = model({ b: [mc('b', 2)] });
+  t.same(changedApps(before, other), ['a'], 'another pair with the same `before` is not answered from the kept one');
+  t.same(changedApps(before, after), ['a', 'b'], 'and back');
 });
 
 t.test('events from the runner: applies with their reason and apps, refusals, held changes, rejections, certificates', async (t) => {
