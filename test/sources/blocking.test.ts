@@ -377,3 +377,18 @@ t.test('onQuietWait: the watch ends once a whole wait passes with the index unch
   const early = await run([{ delay: 10, answer: { data: 'a', index: 5 } }]);
   t.equal(early.ended, 0, 'an early answer with the same index (a snapshot restore) is no quiet wait');
 });
+
+t.test('`same` decides what counts as new data: an answer it calls the same is not delivered', async (t) => {
+  // Compared on the first letter only: 'apple' after 'avocado' is the same, 'banana' is new.
+  const w = watchWith(
+    [
+      { data: 'avocado', index: 10 },
+      { data: 'apple', index: 11 },
+      { data: 'banana', index: 12 },
+    ],
+    { same: (a, b) => a[0] === b[0] },
+  );
+  await w.clock.advance(1000);
+  t.same(w.delivered, ['avocado', 'banana']);
+  t.same(w.sameData, [11], 'the index moved with the same data');
+});

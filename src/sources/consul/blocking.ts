@@ -16,8 +16,10 @@ export type BlockingFetch<T> = (index: number, waitMs: number, signal: AbortSign
 
 export interface BlockingWatchOptions<T> {
   fetch: BlockingFetch<T>;
-  /** Called with data that differs from the last data delivered (deep comparison). */
+  /** Called with data that differs from the last data delivered (deep comparison, or `same`). */
   onData: (data: T) => void;
+  /** Whether two answers hold the same data; a deep comparison by default (a shaped one is faster on a large answer). */
+  same?: (a: T, b: T) => boolean;
   /** Called after every successful request, changed or not (a sign of life for the source's status). */
   onSuccess?: () => void;
   /** Called when the index moved but the data is the same (something changed that the body does not show). */
@@ -146,7 +148,7 @@ export class BlockingWatch<T> {
       this.index = Math.max(1, index);
     }
     // A returned blocking call does not mean a change (timeout or idempotent write): compare.
-    if (this.last && isDeepStrictEqual(this.last.data, result.data)) {
+    if (this.last && (this.opts.same ?? isDeepStrictEqual)(this.last.data, result.data)) {
       if (moved) this.opts.onSameData?.(index);
       return false;
     }

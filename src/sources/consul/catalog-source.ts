@@ -34,7 +34,7 @@ import type { CatalogSnapshot, ServiceInstance } from '../types.js';
 import { StatusTracker, type FailingRead, type Source, type SourceSink } from '../source.js';
 import { BlockingWatch } from './blocking.js';
 import type { ConsulClient } from './client.js';
-import { parseCatalogServices, parseHealthService, parseServiceSummaries, parseStateChecks, summarize, type StateCheck } from './parse.js';
+import { parseCatalogServices, parseHealthService, sameCatalog, parseServiceSummaries, parseStateChecks, summarize, type StateCheck } from './parse.js';
 import { setOwn } from '../../util/own-record.js';
 
 export interface WatchTiming {
@@ -178,6 +178,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
         const r = await this.client.catalogServices(index, wait, signal);
         return { index: r.index, data: parseCatalogServices(r.data) };
       },
+      same: sameCatalog,
       onSuccess: () => this.detectorOk('catalog'),
       onData: (services) => {
         if (this.modeNow === undefined) this.pickMode();

@@ -2,7 +2,6 @@
 // read (ConsulResponseError), so a garbled answer can never look like "no services".
 import { ConsulResponseError } from '../../errors.js';
 import type { DomainClaim, ServiceInstance } from '../types.js';
-import { setOwn } from '../../util/own-record.js';
 
 type Obj = Record<string, unknown>;
 
@@ -17,16 +16,31 @@ function str(v: unknown): string {
 /** GET /v1/catalog/services: `{ "<name>": ["tag", ...] }`. */
 export function parseCatalogServices(body: unknown): Record<string, string[]> {
   if (!isObj(body)) throw new ConsulResponseError('catalog services: expected a JSON object of service name → tags');
-  const out: Record<string, string[]> = {};
+  // No prototype: a service named `__proto__` is an entry like any other (own-record.ts), and a
+  // plain assignment is several times cheaper than defining 10 000 properties one by one.
+  const out: Record<string, string[]> = Object.create(null);
   for (const [name, tags] of Object.entries(body)) {
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
       throw new ConsulResponseError(`catalog services: tags of service "${name}" are not a list of strings`);
     }
     // Consul gathers a service's tags from all its instances through a Go map: their order changes
     // from one answer to the next. Sorted, an answer differs only when something did.
-    setOwn(out, name, [...(tags as string[])].sort());
+    out[name] = [...(tags as string[])].sort();
   }
   return out;
+}
+
+/** Whether two parsed catalogs list the same services with the same tags (BlockingWatch `same`). */
+export function sameCatalog(a: Readonly<Record<string, readonly string[]>>, b: Readonly<Record<string, readonly string[]>>): boolean {
+  const names = Object.keys(a);
+  if (names.length !== Object.keys(b).length) return false;
+  for (const name of names) {
+    const x = a[name]!;
+    const y = Object.hasOwn(b, name) ? b[name] : undefined;
+    if (!y || x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
 }
 
 /** GET /v1/health/service/<name>: one entry per instance with its node and checks. */
