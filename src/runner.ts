@@ -20,6 +20,7 @@ import { ShrinkGuard } from './runner/guard.js';
 import { IncrementalBuilds, runningCounts, runningPorts, type LiveBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
+import { nextTurn } from './util/next-turn.js';
 import { logSpareClaims, recordApply } from './runner/record.js';
 import { rejectionDelta, rejectionLogLine } from './runner/rejection-log.js';
 import { retryOnce } from './runner/retry.js';
@@ -284,16 +285,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
     };
   }
 
-  /** The model, the files and the rendered live directory; undefined (reported) when the build fails. */
+  /** The model, the files and the rendered live directory; undefined when the build fails (reported) or the runner stopped meanwhile. */
   private async buildCandidate(templates: CompiledTemplates, inputs: CandidateInputs): Promise<Built | undefined> {
     const { applier, configDir } = this.opts;
     const running = applier.deployment;
     try {
-      const probed = await withoutBusyPorts(
-        this.incremental.model(modelInputOf(inputs, this.opts.modelSettings)),
-        runningPorts(running) ?? running?.files[MAIN_CONFIG] ?? '',
-        this.opts.renderSettings.bindAddress,
-      );
+      const built = this.incremental.model(modelInputOf(inputs, this.opts.modelSettings));
+      await nextTurn();
+      if (this.stopped) return undefined;
+      const probed = await withoutBusyPorts(built, runningPorts(running) ?? running?.files[MAIN_CONFIG] ?? '', this.opts.renderSettings.bindAddress);
       const model = probed.model;
       this.busyPortsLeftOut = probed.leftOut;
       const files = candidateFiles(
@@ -317,6 +317,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       this.state.lastRenderMs = performance.now() - renderStarted;
       this.emit('rendered', this.state.lastRenderMs);
       const candidate: Candidate = (dir) => (dir === configDir ? rendered : renderCandidate(templates, model, files, dir));
+      await nextTurn();
+      if (this.stopped) return undefined;
       return { model, tls: files.tls, candidate, rendered, live };
     } catch (err) {
       this.buildFailed(err, 'build failed; the running configuration stays');
