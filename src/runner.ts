@@ -4,7 +4,7 @@
 // runner/: quiescence, the never-shrink guard, port probes, certificates, the retry loop.
 import { EventEmitter } from 'node:events';
 import type { RunnerEvents } from './runner/events.js';
-import { MAIN_CONFIG, checksumOf, type Applied, type Applier, type ApplyReport } from './apply/applier.js';
+import { MAIN_CONFIG, checksumOf, type Applied, type Applier, type ApplyReport, type PlannedChange, type SentChange } from './apply/applier.js';
 import type { Candidate, Deployment } from './apply/deployment.js';
 import type { CertificateRuntime } from './apply/runtime/certificates.js';
 import { errorCode, errorMessage } from './errors.js';
@@ -13,11 +13,12 @@ import type { ModelSettings, RoutingModel } from './model/types.js';
 import type { TlsStatus } from './render/certificates.js';
 import type { CompiledTemplates } from './render/templates.js';
 import type { RenderedFiles, RenderSettings } from './render/types.js';
-import { candidateFiles, modelInputOf, renderCandidate, type CandidateInputs } from './runner/candidate.js';
+import { candidateFiles, modelInputOf, renderCandidate, type CandidateFiles, type CandidateInputs } from './runner/candidate.js';
 import { syncCertificates, type TlsBuild } from './runner/certificate-sync.js';
 import type { ClaimRecorder } from './claims/recorder.js';
 import { ShrinkGuard } from './runner/guard.js';
-import { IncrementalBuilds, runningCounts, runningPorts, type LiveBuild } from './runner/incremental.js';
+import type { RouteCounts } from './runner/shrink.js';
+import { IncrementalBuilds, runningCounts, runningPorts, type LiveBuild, type StagedBuild } from './runner/incremental.js';
 import { withoutBusyPorts } from './runner/ports.js';
 import { Quiescence } from './runner/quiescence.js';
 import { nextTurn } from './util/next-turn.js';
@@ -69,6 +70,29 @@ export interface RunnerOptions {
   claimRecorder?: ClaimRecorder;
   /** `haproxy.peers.name` when peers are on: the `peers` section is rendered from the catalog's routers. */
   peerName?: string;
+}
+
+/** A candidate up to its template data: what the runtime plan compares, and how its files are made. */
+interface Staged {
+  model: RoutingModel;
+  templates: CompiledTemplates;
+  files: CandidateFiles;
+  /** The certificate files and crt-list of the live directory. */
+  extra: RenderedFiles;
+  live: StagedBuild;
+  /** The runtime plan from what runs (a template that fails on the changed apps fails the build here). */
+  planned: PlannedChange | undefined;
+  /** The deployment HAProxy ran when the build started. */
+  running: Deployment | undefined;
+}
+
+/** What the runner knows of a change before its files: the plan, the commands sent first, the route counts. */
+interface Planned {
+  planned: PlannedChange | undefined;
+  sent: SentChange | undefined;
+  counts: { before: RouteCounts | undefined; after: RouteCounts };
+  /** The deployment HAProxy ran when the build started. */
+  running: Deployment | undefined;
 }
 
 /** A built candidate: the model, its TLS part, the files for any directory, the live directory's bytes. */
@@ -213,6 +237,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   private acme: { thumbprint: string } | undefined;
+  /** The last build's files failed to render (a template error): the next builds do not send first. */
+  private renderFailed = false;
 
   /** Applies the change held by the never-shrink guard at the next build (operator override). */
   releaseHold(): void {
@@ -249,15 +275,27 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.emit('build-error', err);
   }
 
-  /** One build, in its stages: the inputs, the candidate, what the build tells, and the apply. */
+  /**
+   * One build, in its stages: the inputs, the candidate up to its template data, the plan, the
+   * runtime commands first when the change has them, the files, what the build tells, the apply.
+   */
   private async build(leading = false): Promise<'wait' | undefined> {
     const ready = this.readyInputs();
     if (!ready) return;
     this.state.counters.builds += 1;
-    const built = await this.buildCandidate(ready.templates, ready.inputs);
+    const staged = await this.stageCandidate(ready.templates, ready.inputs);
+    if (!staged) return;
+    const { planned, running } = staged;
+    // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
+    if (leading && planned?.plan.kind !== 'runtime') return 'wait';
+    const counts = { before: runningCounts(running), after: staged.live.counts };
+    // After files that failed to render, the next builds render first: a template failing on this
+    // input would otherwise cost a reload (the undo) per build.
+    const sent = this.renderFailed ? undefined : await this.sendFirst(planned, staged, running, counts);
+    const built = await this.finishCandidate(staged, sent);
     if (!built) return;
     this.noteBuilt(built);
-    return this.applyBuilt(built, leading);
+    await this.applyBuilt(built, { planned, sent, counts, running });
   }
 
   /**
@@ -285,8 +323,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
     };
   }
 
-  /** The model, the files and the rendered live directory; undefined when the build fails (reported) or the runner stopped meanwhile. */
-  private async buildCandidate(templates: CompiledTemplates, inputs: CandidateInputs): Promise<Built | undefined> {
+  /** The model, the template data of the live directory and the runtime plan; undefined when the build fails (reported) or the runner stopped meanwhile. */
+  private async stageCandidate(templates: CompiledTemplates, inputs: CandidateInputs): Promise<Staged | undefined> {
     const { applier, configDir } = this.opts;
     const running = applier.deployment;
     try {
@@ -308,19 +346,59 @@ export class Runner extends EventEmitter<RunnerEvents> {
         },
         configDir,
       );
-      // Render up front so a template error is reported as such, not as an apply failure; the
-      // applier reuses these bytes for the live directory (one render on the latency path).
-      // The live directory renders through the cache: what did not change is not rendered again.
-      const renderStarted = performance.now();
-      const live = this.incremental.render(templates, model, files.settingsFor(configDir));
-      const rendered = { ...live.rendered, ...files.extraFiles(configDir) };
-      this.state.lastRenderMs = performance.now() - renderStarted;
+      // The data is checked here, so a value that cannot be printed is reported as a build error,
+      // not as an apply failure. The live directory renders through the cache: what did not
+      // change is not rendered again.
+      const live = this.incremental.stage(templates, model, files.settingsFor(configDir));
+      const planned = this.incremental.plan(live, running);
+      return { model, templates, files, extra: files.extraFiles(configDir), live, planned, running };
+    } catch (err) {
+      this.buildFailed(err, 'build failed; the running configuration stays');
+      return undefined;
+    }
+  }
+
+  /**
+   * Runtime first: a change the runtime API can make goes to HAProxy before its files are rendered
+   * (they follow: render, checksum, write). Never a change the never-shrink guard would hold.
+   */
+  private async sendFirst(
+    planned: PlannedChange | undefined,
+    staged: Staged,
+    running: Deployment | undefined,
+    counts: Planned['counts'],
+  ): Promise<SentChange | undefined> {
+    if (planned?.plan.kind !== 'runtime' || this.guard?.holds(running?.files, counts)) return undefined;
+    return this.opts.applier.sendFirst(planned, staged.extra);
+  }
+
+  /**
+   * The files of the staged candidate (the applier reuses these bytes for the live directory: one
+   * render on the path). A template failing now undoes the commands sent first: HAProxy reloads
+   * the last good files.
+   */
+  private async finishCandidate(staged: Staged, sent: SentChange | undefined): Promise<Built | undefined> {
+    const { applier, configDir } = this.opts;
+    const { model, templates, files, extra } = staged;
+    try {
+      await nextTurn();
+      // Commands sent first are followed by their files whatever happens: HAProxy runs them.
+      if (this.stopped && !sent) return undefined;
+      const live = this.incremental.finish(staged.live);
+      const rendered = { ...live.rendered, ...extra };
+      this.state.lastRenderMs = this.incremental.profile.renderMs;
       this.emit('rendered', this.state.lastRenderMs);
       const candidate: Candidate = (dir) => (dir === configDir ? rendered : renderCandidate(templates, model, files, dir));
+      this.renderFailed = false;
       await nextTurn();
-      if (this.stopped) return undefined;
       return { model, tls: files.tls, candidate, rendered, live };
     } catch (err) {
+      this.renderFailed = true;
+      if (sent) {
+        const before = applier.deployment;
+        const undo = await applier.undoSent();
+        if (undo) this.record(undo, before);
+      }
       this.buildFailed(err, 'build failed; the running configuration stays');
       return undefined;
     }
@@ -340,17 +418,13 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.state.lastBuildError = undefined;
   }
 
-  /** The plan, the never-shrink guard, the apply, its record, then the certificates HAProxy needs. */
-  private async applyBuilt({ model, tls, candidate, rendered, live }: Built, leading: boolean): Promise<'wait' | undefined> {
+  /** The never-shrink guard, the apply, its record, then the certificates HAProxy needs. */
+  private async applyBuilt({ model, tls, candidate, rendered, live }: Built, { planned, sent, counts, running }: Planned): Promise<void> {
     const { applier } = this.opts;
-    const running = applier.deployment;
-    // A held change touches nothing: not even the certificate files.
-    const planned = this.incremental.plan(live, running);
-    // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
-    if (leading && planned?.plan.kind !== 'runtime') return 'wait';
-    const counts = { before: runningCounts(running), after: live.counts };
-    if (this.guard && !this.guard.passes(running?.files, rendered, checksumOf(rendered), counts)) return;
-    const applied = await applier.apply(candidate, { planned, built: { model, data: live.data, templates: live.templates } });
+    // A held change touches nothing: not even the certificate files. (A change sent first is one
+    // the guard lets through, asked with the same counts: its files follow whatever it says.)
+    if (this.guard && !this.guard.passes(running?.files, rendered, checksumOf(rendered), counts) && !sent) return;
+    const applied = await applier.apply(candidate, { planned, sent, built: { model, data: live.data, templates: live.templates } });
     const { modelMs, renderMs, planMs } = this.incremental.profile;
     this.record({ ...applied, profile: { modelMs, renderMs, planMs } }, running);
     if (tls && this.opts.certificates && SYNC_CERTIFICATES_AFTER.has(applied.status)) {

@@ -91,9 +91,19 @@ function desiredOf(live: Readonly<RenderedFiles>): DesiredState {
   return { servers: config.proxies, hosts, maps: extraMapsOf(live) };
 }
 
+/**
+ * Runtime commands sent before the candidate's files were rendered (sendFirst), for apply():
+ * `against` is the generation of the record right after sending. `fallback`: HAProxy refused them.
+ */
+export type SentChange =
+  | { readonly against: number; readonly ops: number; readonly runtimeMs: number; readonly claims: readonly SpareClaim[] }
+  | { readonly against: number; readonly fallback: string };
+
 export interface ApplyOptions {
   /** The runtime plan the caller made from the two builds (apply/runtime/model-plan.ts). */
   planned?: PlannedChange;
+  /** This candidate's runtime commands, sent already (sendFirst): apply() writes the files after them. */
+  sent?: SentChange;
   /** What the candidate was built from: the deployment keeps it (the next plan, status, traffic). */
   built?: BuiltFrom;
 }
@@ -241,11 +251,47 @@ export class Applier {
     return this.handOut(await this.applyCandidate(candidate, opts));
   }
 
-  private async applyCandidate(candidate: Candidate, { planned, built }: ApplyOptions): Promise<ApplyReport> {
+  /**
+   * Runtime first: sends the commands of a plan made from the two builds before the candidate's
+   * files are rendered, so HAProxy serves the change while they are made. apply() with the result
+   * (`sent`) writes them after. Undefined, and nothing sent, when this change cannot go first: no
+   * usable runtime API, a plan against another deployment, a refused candidate pending, a spare in
+   * use, or new certificate files (they go live only once `haproxy -c` has loaded them).
+   * `certificates`: the candidate's certificate files and crt-list.
+   */
+  async sendFirst(planned: PlannedChange, certificates: Readonly<RenderedFiles>): Promise<SentChange | undefined> {
+    const previous = this.current;
+    const { plan } = planned;
+    if (!this.runtimeUsable(previous) || planned.against !== previous.generation) return undefined;
+    // After a refused candidate the files go first: the same candidate is then not tried again (already-refused).
+    if (this.refused !== undefined) return undefined;
+    if (plan.kind !== 'runtime' || plan.ops.length === 0 || plan.desired === undefined) return undefined;
+    const claims = plan.spares ?? [];
+    if (!previous.spares.canTake(claims) || certificatesDiffer(previous.files, certificates)) return undefined;
+    const sent = await this.sendAtRuntime(plan.ops, plan.desired, claims);
+    return { against: this.current!.generation, ...sent };
+  }
+
+  /**
+   * Undoes runtime commands sent first whose files could not be made (a template failed at render
+   * time): HAProxy reloads the last good files, which never had the change.
+   */
+  async undoSent(): Promise<Applied | undefined> {
+    const undo = await this.resync();
+    return undo && this.handOut(undo);
+  }
+
+  /** Whether a change can go through the runtime API at all: HAProxy runs the record, which it says, and files can be written. */
+  private runtimeUsable(previous: Deployment | undefined): previous is Deployment {
+    return previous?.loaded === true && previous.drift === undefined && this.runtime !== undefined && !this.writeFailing;
+  }
+
+  private async applyCandidate(candidate: Candidate, { planned, built, sent }: ApplyOptions): Promise<ApplyReport> {
     const live = candidate(this.opts.configDir);
     const checksum = checksumOf(live);
     const target = deployable(live, checksum, built, candidate);
     const previous = this.current;
+    if (sent) return this.finishSent(sent, candidate, target, previous);
     if (previous?.checksum === checksum) {
       if (!previous.loaded) return this.reload(target, undefined);
       if (previous.drift !== undefined) {
@@ -262,7 +308,7 @@ export class Applier {
     let reloadReason = this.writeFailing ? 'the last write had failed: written first, then reloaded' : 'no running configuration to change at runtime';
     if (previous?.drift !== undefined) reloadReason = driftReason(previous.drift);
     let runtimeTouched = false;
-    if (previous?.loaded && previous.drift === undefined && this.runtime && !this.writeFailing) {
+    if (this.runtimeUsable(previous)) {
       // A plan made against another deployment than the one HAProxy runs is not used: the files are compared.
       let plan: RuntimePlan = planned?.against === previous.generation ? planned.plan : planRuntime(previous.files, live);
       const claims = plan.kind === 'runtime' ? (plan.spares ?? []) : [];
@@ -282,12 +328,35 @@ export class Applier {
       }
     }
 
+    return this.validateWriteReload(candidate, target, previous, runtimeTouched, reloadReason);
+  }
+
+  /**
+   * The files of a change whose runtime commands were sent first: written and recorded, or, when
+   * HAProxy refused the commands (or the record changed meanwhile), validated and reloaded, which
+   * also repairs what the commands half did.
+   */
+  private async finishSent(sent: SentChange, candidate: Candidate, target: Deployable, previous: Deployment | undefined): Promise<ApplyReport> {
+    if (!('fallback' in sent) && previous?.generation === sent.against) return this.writeAfterRuntime(target, previous, sent);
+    const reason = 'fallback' in sent ? sent.fallback : 'what HAProxy runs changed after the runtime commands were sent';
+    return this.validateWriteReload(candidate, target, previous, true, reason);
+  }
+
+  /** `haproxy -c`, the write and the reload; `runtimeTouched`: a refused or unwritable candidate also undoes runtime commands. */
+  private async validateWriteReload(
+    candidate: Candidate,
+    target: Deployable,
+    previous: Deployment | undefined,
+    runtimeTouched: boolean,
+    reloadReason: string,
+  ): Promise<ApplyReport> {
+    const { checksum } = target;
     const startedValidate = Date.now();
     const refused = await this.validateOrReport(candidate, checksum, runtimeTouched);
     if (refused) return refused;
     const validateMs = Date.now() - startedValidate;
     try {
-      await this.writeFiles(this.opts.configDir, live, WRITE_ORDER);
+      await this.writeFiles(this.opts.configDir, target.files, WRITE_ORDER);
     } catch (err) {
       const undo = runtimeTouched ? await this.resync() : undefined;
       return { ...this.failure('write-failed', checksum, err, { validateMs }), undo };
@@ -364,20 +433,39 @@ export class Applier {
     claims: SpareClaim[],
   ): Promise<ApplyReport | { fallback: string }> {
     const previous = this.current!;
+    const sent = await this.sendAtRuntime(ops, desired ?? desiredOf(target.files), claims);
+    return 'fallback' in sent ? sent : this.writeAfterRuntime(target, previous, sent);
+  }
+
+  /** The commands, and HAProxy's state read back; `fallback` when it refused or differs. */
+  private async sendAtRuntime(
+    ops: RuntimeOp[],
+    desired: DesiredState,
+    claims: readonly SpareClaim[],
+  ): Promise<{ ops: number; runtimeMs: number; claims: readonly SpareClaim[] } | { fallback: string }> {
+    const previous = this.current!;
     const started = Date.now();
     // Apps on spares (and the ones taking one now) are served by the spare until the next reload.
     const names = previous.spares.names(claims);
     try {
-      await this.runtime!.apply(onSpares(ops, names), desiredOnSpares(desired ?? desiredOf(target.files), names));
+      await this.runtime!.apply(onSpares(ops, names), desiredOnSpares(desired, names));
     } catch (err) {
       const fallback = errorMessage(err);
       this.opts.log.warn({ error: fallback, ops: ops.length }, 'runtime change refused; falling back to a validated reload');
       return { fallback };
     }
-    const runtimeMs = Date.now() - started;
     // Recorded before the write: HAProxy serves the apps from these spares whatever the write does.
-    const spares = previous.spares.with(claims, Date.now());
-    if (claims.length > 0) this.amend({ spares });
+    if (claims.length > 0) this.amend({ spares: previous.spares.with(claims, Date.now()) });
+    return { ops: ops.length, runtimeMs: Date.now() - started, claims };
+  }
+
+  /** The files after the commands: written, then the record; a failed write reloads the last good files. */
+  private async writeAfterRuntime(
+    target: Deployable,
+    previous: Deployment,
+    sent: { ops: number; runtimeMs: number; claims: readonly SpareClaim[] },
+  ): Promise<ApplyReport> {
+    const { runtimeMs, claims } = sent;
     const writeStarted = performance.now();
     try {
       await this.writeFiles(this.opts.configDir, target.files, WRITE_ORDER);
@@ -387,17 +475,11 @@ export class Applier {
       return { ...this.failure('write-failed', target.checksum, err, { runtimeMs }), undo };
     }
     const { sparesUnknown, runtimeToRead } = previous;
-    this.deploy(target, { loaded: true, spares, sparesUnknown, runtimeToRead });
+    this.deploy(target, { loaded: true, spares: this.current!.spares, sparesUnknown, runtimeToRead });
     this.refused = undefined;
     await this.removeStaleCertificates(target.files, previous.files);
-    const report: ApplyReport = {
-      status: 'runtime',
-      checksum: target.checksum,
-      runtimeMs,
-      runtimeOps: ops.length,
-      writeMs: performance.now() - writeStarted,
-    };
-    return claims.length > 0 ? { ...report, spares: claims } : report;
+    const report: ApplyReport = { status: 'runtime', checksum: target.checksum, runtimeMs, runtimeOps: sent.ops, writeMs: performance.now() - writeStarted };
+    return claims.length > 0 ? { ...report, spares: [...claims] } : report;
   }
 
   /**

@@ -21,14 +21,25 @@ export function renderFiles(
   settings: RenderSettings,
   cache: RenderCache = new RenderCache(),
 ): RenderedFiles {
+  return renderText(templates, renderData(templates, model, settings, cache), cache);
+}
+
+/**
+ * The first half of renderFiles: what the templates will see, checked (a value that cannot be
+ * printed safely throws TemplateError here). The runtime plan compares it; the text can follow.
+ */
+export function renderData(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings, cache: RenderCache): TemplateData {
   cache.begin(templates, settings);
-  let data: TemplateData;
   try {
-    data = cache.intern(buildTemplateData(model, settings, cache.memo));
+    return cache.intern(buildTemplateData(model, settings, cache.memo));
   } catch (err) {
     if (err instanceof TemplateError) throw err;
     throw new TemplateError(`cannot build the template data: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/** The second half: the files from `data`, made by renderData through the same `cache` just before. */
+export function renderText(templates: CompiledTemplates, data: TemplateData, cache: RenderCache): RenderedFiles {
   const files: RenderedFiles = {};
   for (const template of templates.templates) {
     const { output, file, render } = template;

@@ -40,6 +40,14 @@ export class ShrinkGuard {
   }
 
   /** True when `candidate` may be applied over `running` (identified by `checksum`). */
+  /**
+   * Whether a candidate with these counts would be held now, asked before its files are rendered
+   * (runtime first): counted from the models, so the files are not needed. passes() does the rest.
+   */
+  holds(running: RenderedFiles | undefined, known: { before?: RouteCounts; after: RouteCounts }): boolean {
+    return !this.releaseRequested && assessShrink(running, {}, this.opts.maxShrink, known).shrink;
+  }
+
   passes(running: RenderedFiles | undefined, candidate: RenderedFiles, checksum: string, known?: { before?: RouteCounts; after?: RouteCounts }): boolean {
     const { state, log } = this.opts;
     const verdict = assessShrink(running, candidate, this.opts.maxShrink, known);

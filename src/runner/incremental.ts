@@ -10,19 +10,23 @@ import { ModelMemo } from '../model/incremental.js';
 import type { ModelInput, RoutingModel } from '../model/types.js';
 import type { TemplateData } from '../render/views.js';
 import { RenderCache } from '../render/incremental.js';
-import { renderFiles } from '../render/render.js';
+import { renderData, renderText } from '../render/render.js';
 import type { CompiledTemplates } from '../render/templates.js';
 import type { RenderedFiles, RenderSettings } from '../render/types.js';
 import { countModelRoutes, type RouteCounts } from './shrink.js';
 
-/** One build's files for the live directory, with what they were made from. */
-export interface LiveBuild {
+/** One build up to its template data: what the runtime plan compares (its files are rendered after). */
+export interface StagedBuild {
   model: RoutingModel;
-  /** The template files only (certificate files are added by the caller). */
-  rendered: RenderedFiles;
   data: TemplateData;
   templates: CompiledTemplates;
   counts: RouteCounts;
+}
+
+/** One build's files for the live directory, with what they were made from. */
+export interface LiveBuild extends StagedBuild {
+  /** The template files only (certificate files are added by the caller). */
+  rendered: RenderedFiles;
 }
 
 /** Stage timings of the last build, ms (bench profile, /status). */
@@ -45,12 +49,28 @@ export class IncrementalBuilds {
     return model;
   }
 
-  /** Renders for the live directory through the cache (staging directories render from scratch). */
-  render(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): LiveBuild {
+  /**
+   * The template data for the live directory, through the cache (staging directories render from
+   * scratch). Its files follow with render(): after the runtime commands when the change has them.
+   */
+  stage(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): StagedBuild {
     const started = performance.now();
-    const rendered = renderFiles(templates, model, settings, this.cache);
+    const data = renderData(templates, model, settings, this.cache);
     this.profile.renderMs = performance.now() - started;
-    return { model, rendered, data: this.cache.lastData!, templates, counts: countModelRoutes(model) };
+    return { model, data, templates, counts: countModelRoutes(model) };
+  }
+
+  /** Both halves at once: the template data and the files for the live directory. */
+  render(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): LiveBuild {
+    return this.finish(this.stage(templates, model, settings));
+  }
+
+  /** The files of `staged`, the last build staged (the cache holds its data). */
+  finish(staged: StagedBuild): LiveBuild {
+    const started = performance.now();
+    const rendered = renderText(staged.templates, staged.data, this.cache);
+    this.profile.renderMs += performance.now() - started;
+    return { ...staged, rendered };
   }
 
   /**
@@ -58,7 +78,7 @@ export class IncrementalBuilds {
    * undefined when the deployment has no build to compare with (adopted files: the applier
    * compares the files), other templates, or templates that hide what changed.
    */
-  plan(next: LiveBuild, running: Deployment | undefined): PlannedChange | undefined {
+  plan(next: StagedBuild, running: Deployment | undefined): PlannedChange | undefined {
     const before = running?.rendering;
     if (!running || !before || before.templates !== next.templates) return undefined;
     const started = performance.now();

@@ -326,3 +326,111 @@ t.test('spare backends: a claim taken at runtime, a taken spare refused, consoli
   t.equal(drifted.deployment?.drift, undefined);
   t.equal((await drifted.apply(config(true))).status, 'unchanged', 'and then nothing more to do');
 });
+
+t.test('runtime first: the commands go before the files are made, the files follow; refused commands reload; a failed render is undone', async (t) => {
+  const ws = await workspace(t, 'first');
+  const { work, configDir, masterSocket, port } = ws;
+  const runtimeSocket = join(work, 'runtime.sock');
+  const web = await startHttpBackend('web');
+  const api = await startHttpBackend('api');
+  t.teardown(() => Promise.all([web.close(), api.close()]));
+  const config =
+    (servers: string[]): Candidate =>
+    (dir) => ({
+      'hosts.map': '',
+      'haproxy.cfg': [
+        ...runtimeHead(runtimeSocket, port),
+        `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
+        '  default_backend app_web',
+        'backend app_web',
+        '  balance roundrobin',
+        ...servers,
+        '',
+      ].join('\n'),
+    });
+  const s1 = `  server s1 127.0.0.1:${web.port}`;
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
+  t.equal((await applier.apply(config([s1]))).status, 'haproxy-unreachable');
+  ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+  t.equal((await applier.retryPendingReload())?.status, 'reloaded');
+  const reloads = async () => (await showProc(masterSocket)).master.reloads;
+  const before = await reloads();
+  // Rows of `show servers state` (after its version line and header): one per server.
+  const servers = async () =>
+    (await sendSocketCommand(runtimeSocket, 'show servers state app_web')).split('\n').filter((l) => !l.startsWith('#') && l.split(' ').length > 5).length;
+
+  const s2 = { name: 's2', endpoint: `127.0.0.1:${api.port}`, args: [], disabled: false };
+  const s1Line = { ...s2, name: 's1', endpoint: `127.0.0.1:${web.port}` };
+  const addS2 = () => ({
+    against: applier.deployment!.generation,
+    plan: {
+      kind: 'runtime' as const,
+      ops: [{ op: 'add-server' as const, backend: 'app_web', server: s2 }],
+      desired: {
+        servers: new Map([
+          [
+            'app_web',
+            new Map([
+              ['s1', s1Line],
+              ['s2', s2],
+            ]),
+          ],
+        ]),
+        hosts: new Map(),
+      },
+    },
+  });
+  const sent = await applier.sendFirst(addS2(), {});
+  t.match(sent, { ops: 1 }, 'sent');
+  t.equal(await servers(), 2, 'HAProxy serves s2 ...');
+  t.notMatch(await readFile(join(configDir, 'haproxy.cfg'), 'utf8'), /server s2/, '... before its files are written');
+  const withS2 = config([s1, `  server s2 127.0.0.1:${api.port}`]);
+  const r = await applier.apply(withS2, { sent });
+  t.match(r, { status: 'runtime', runtimeOps: 1 });
+  t.match(await readFile(join(configDir, 'haproxy.cfg'), 'utf8'), /server s2/, 'the files follow');
+  t.equal(applier.deployment?.files['haproxy.cfg'], withS2(configDir)['haproxy.cfg'], 'and the record says what runs');
+  t.equal(await reloads(), before, 'no reload');
+
+  t.equal(await applier.sendFirst({ ...addS2(), against: applier.deployment!.generation - 1 }, {}), undefined, 'a plan against another deployment is not sent');
+  t.equal(await applier.sendFirst(addS2(), { 'certs/a.pem': 'x' }), undefined, 'nor one with new certificate files (haproxy -c loads them first)');
+
+  // HAProxy refuses the commands (s2 exists already): the files are validated and reloaded.
+  const refused = await applier.sendFirst(addS2(), {});
+  t.match(refused, { fallback: /s2/ });
+  t.match(await applier.apply(withS2, { sent: refused }), { status: 'reloaded', reloadReason: /s2/ });
+  t.equal(await reloads(), before + 1);
+
+  // The render failed after the commands went: HAProxy goes back to the last good files.
+  const s3 = { ...s2, name: 's3' };
+  const addS3 = {
+    against: applier.deployment!.generation,
+    plan: {
+      kind: 'runtime' as const,
+      ops: [{ op: 'add-server' as const, backend: 'app_web', server: s3 }],
+      desired: {
+        servers: new Map([
+          [
+            'app_web',
+            new Map([
+              ['s1', s1Line],
+              ['s2', s2],
+              ['s3', s3],
+            ]),
+          ],
+        ]),
+        hosts: new Map(),
+      },
+    },
+  };
+  t.match(await applier.sendFirst(addS3, {}), { ops: 1 });
+  t.equal(await servers(), 3);
+  t.match(await applier.undoSent(), { status: 'reloaded' });
+  t.equal(await servers(), 2, 'undone: the last good files have s1 and s2');
+  t.equal(await reloads(), before + 2);
+
+  // While a candidate `haproxy -c` refused is pending, changes go through the files first, where
+  // the same candidate is recognised (already-refused) instead of being sent again.
+  t.equal((await applier.apply(config([s1, '  no-such-keyword']))).status, 'refused');
+  t.equal(await applier.sendFirst({ ...addS3, against: applier.deployment!.generation }, {}), undefined, 'not sent');
+  t.equal(await servers(), 2);
+});
