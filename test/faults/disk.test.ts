@@ -114,18 +114,22 @@ t.test('a file-size limit: a big change cannot be written, removing it recovers'
   // After a failed write the next change is written first, then reloaded (no runtime change the disk
   // cannot follow). The 200 deregistrations may give several builds, and those after the first
   // successful write rightly go through the runtime API: the first successful apply is the one to check.
-  const applied = cluster
-    .output()
-    .slice(logFrom)
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as { msg?: string; reason?: string }];
-      } catch {
-        return [];
-      }
-    })
-    .filter((l) => l.msg === 'configuration applied, HAProxy reloaded' || l.msg === 'configuration applied through the runtime API, no reload');
+  // The daemon is another process: its log line may come after HAProxy serves the change.
+  const appliedLines = () =>
+    cluster
+      .output()
+      .slice(logFrom)
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as { msg?: string; reason?: string }];
+        } catch {
+          return [];
+        }
+      })
+      .filter((l) => l.msg === 'configuration applied, HAProxy reloaded' || l.msg === 'configuration applied through the runtime API, no reload');
+  await eventually('the apply logged', () => appliedLines().length > 0);
+  const applied = appliedLines();
   t.match(
     applied[0],
     { msg: 'configuration applied, HAProxy reloaded', reason: /the last write had failed/ },
