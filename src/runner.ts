@@ -84,15 +84,8 @@ interface Staged {
   planned: PlannedChange | undefined;
   /** The deployment HAProxy ran when the build started. */
   running: Deployment | undefined;
-}
-
-/** What the runner knows of a change before its files: the plan, the commands sent first, the route counts. */
-interface Planned {
-  planned: PlannedChange | undefined;
-  sent: SentChange | undefined;
+  /** Routes before and after, from the models (the never-shrink guard). */
   counts: { before: RouteCounts | undefined; after: RouteCounts };
-  /** The deployment HAProxy ran when the build started. */
-  running: Deployment | undefined;
 }
 
 /** A built candidate: the model, its TLS part, the files for any directory, the live directory's bytes. */
@@ -285,17 +278,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.state.counters.builds += 1;
     const staged = await this.stageCandidate(ready.templates, ready.inputs);
     if (!staged) return;
-    const { planned, running } = staged;
     // Run at once on the leading edge, but only for a runtime change: a reload waits for wait.min.
-    if (leading && planned?.plan.kind !== 'runtime') return 'wait';
-    const counts = { before: runningCounts(running), after: staged.live.counts };
+    if (leading && staged.planned?.plan.kind !== 'runtime') return 'wait';
     // After files that failed to render, the next builds render first: a template failing on this
     // input would otherwise cost a reload (the undo) per build.
-    const sent = this.renderFailed ? undefined : await this.sendFirst(planned, staged, running, counts);
+    const sent = this.renderFailed ? undefined : await this.sendFirst(staged);
     const built = await this.finishCandidate(staged, sent);
     if (!built) return;
     this.noteBuilt(built);
-    await this.applyBuilt(built, { planned, sent, counts, running });
+    await this.applyBuilt(built, staged, sent);
   }
 
   /**
@@ -351,7 +342,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       // change is not rendered again.
       const live = this.incremental.stage(templates, model, files.settingsFor(configDir));
       const planned = this.incremental.plan(live, running);
-      return { model, templates, files, extra: files.extraFiles(configDir), live, planned, running };
+      const counts = { before: runningCounts(running), after: live.counts };
+      return { model, templates, files, extra: files.extraFiles(configDir), live, planned, running, counts };
     } catch (err) {
       this.buildFailed(err, 'build failed; the running configuration stays');
       return undefined;
@@ -362,14 +354,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
    * Runtime first: a change the runtime API can make goes to HAProxy before its files are rendered
    * (they follow: render, checksum, write). Never a change the never-shrink guard would hold.
    */
-  private async sendFirst(
-    planned: PlannedChange | undefined,
-    staged: Staged,
-    running: Deployment | undefined,
-    counts: Planned['counts'],
-  ): Promise<SentChange | undefined> {
+  private async sendFirst({ planned, running, counts, extra }: Staged): Promise<SentChange | undefined> {
     if (planned?.plan.kind !== 'runtime' || this.guard?.holds(running?.files, counts)) return undefined;
-    return this.opts.applier.sendFirst(planned, staged.extra);
+    return this.opts.applier.sendFirst(planned, extra);
   }
 
   /**
@@ -419,7 +406,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** The never-shrink guard, the apply, its record, then the certificates HAProxy needs. */
-  private async applyBuilt({ model, tls, candidate, rendered, live }: Built, { planned, sent, counts, running }: Planned): Promise<void> {
+  private async applyBuilt(
+    { model, tls, candidate, rendered, live }: Built,
+    { planned, counts, running }: Staged,
+    sent: SentChange | undefined,
+  ): Promise<void> {
     const { applier } = this.opts;
     // A held change touches nothing: not even the certificate files. (A change sent first is one
     // the guard lets through, asked with the same counts: its files follow whatever it says.)
