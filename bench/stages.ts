@@ -1,13 +1,16 @@
 // `node dist/bench/stages.js [apps]`: where one change's time goes inside the build, in process
-// (no Consul, no HAProxy): the model, the render and the runtime plan for one new instance, one
-// failing check and one custom domain at N apps × 3, incremental against from scratch.
+// (no Consul, no HAProxy): the model, the template data, the runtime plan, then what follows the
+// runtime commands (the text and its checksum), for one new instance, one failing check and one
+// custom domain at N apps × 3 with a maintenance key and a group present, incremental against
+// from scratch.
 import { planFromData } from '../src/apply/runtime/model-plan.js';
 import { planRuntime } from '../src/apply/runtime/plan.js';
+import { checksumOf } from '../src/apply/applier.js';
 import { buildModel } from '../src/model/build.js';
 import { ModelMemo } from '../src/model/incremental.js';
 import { SHIPPED_TEMPLATES_DIR } from '../src/paths.js';
 import { RenderCache } from '../src/render/incremental.js';
-import { renderFiles } from '../src/render/render.js';
+import { renderData, renderFiles, renderText } from '../src/render/render.js';
 import { loadTemplates } from '../src/sources/files/templates-source.js';
 import { settings } from '../test/model/helpers.js';
 import { settings as render } from '../test/render/fixtures.js';
@@ -17,12 +20,15 @@ import { ms, summarize } from './stats.js';
 const apps = Number(process.argv[2] ?? 10000);
 const rounds = Number(process.argv[3] ?? 10);
 let services = benchServices(apps);
+// Issue 20's case: a maintenance key and a group present (each once made every build copy every app).
+for (const name of ['app1-bench', 'app2-bench']) services[name] = services[name]!.map((x) => ({ ...x, tags: ['router.group=shop'] }));
+const maintenance = [{ key: 'paas-router/maintenance/app3-bench', value: 'Back soon', createIndex: 7, modifyIndex: 7 }];
 let claims: { key: string; value: string; createIndex: number; modifyIndex: number }[] = [];
 
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
 const memo = new ModelMemo();
 const cache = new RenderCache();
-let files = renderFiles(templates, buildModel({ services, claims, settings }, memo), render, cache);
+let files = renderFiles(templates, buildModel({ services, claims, settings, maintenance }, memo), render, cache);
 let data = cache.lastData!;
 const samples: Record<string, number[]> = {};
 const add = (k: string, v: number) => (samples[k] ??= []).push(v);
@@ -36,18 +42,24 @@ for (let r = 0; r < rounds; r++) {
   for (const [kind, change] of changes) {
     change();
     let t = performance.now();
-    const model = buildModel({ services, claims, settings }, memo);
+    const model = buildModel({ services, claims, settings, maintenance }, memo);
     add(`${kind}: model`, performance.now() - t);
+    // In the daemon's order: the data, the plan, (the runtime commands,) then the text and its checksum.
     t = performance.now();
-    const next = renderFiles(templates, model, render, cache);
-    add(`${kind}: render`, performance.now() - t);
-    const nextData = cache.lastData!;
+    const nextData = renderData(templates, model, render, cache);
+    add(`${kind}: template data`, performance.now() - t);
     t = performance.now();
     planFromData(templates, data, nextData);
     add(`${kind}: plan (from the builds)`, performance.now() - t);
+    t = performance.now();
+    const next = renderText(templates, nextData, cache);
+    add(`${kind}: text, after the commands`, performance.now() - t);
+    t = performance.now();
+    checksumOf(next);
+    add(`${kind}: checksum, after the commands`, performance.now() - t);
     if (r < 2) {
       t = performance.now();
-      buildModel({ services, claims, settings });
+      buildModel({ services, claims, settings, maintenance });
       add(`${kind}: model from scratch`, performance.now() - t);
       t = performance.now();
       planRuntime(files, next);
