@@ -361,25 +361,16 @@ t.test('runtime first: the commands go before the files are made, the files foll
 
   const s2 = { name: 's2', endpoint: `127.0.0.1:${api.port}`, args: [], disabled: false };
   const s1Line = { ...s2, name: 's1', endpoint: `127.0.0.1:${web.port}` };
-  const addS2 = () => ({
+  /** A plan adding `server` to app_web, against the deployment held now; `servers`: app_web afterwards. */
+  const adding = (server: typeof s2, servers: (typeof s2)[]) => ({
     against: applier.deployment!.generation,
     plan: {
       kind: 'runtime' as const,
-      ops: [{ op: 'add-server' as const, backend: 'app_web', server: s2 }],
-      desired: {
-        servers: new Map([
-          [
-            'app_web',
-            new Map([
-              ['s1', s1Line],
-              ['s2', s2],
-            ]),
-          ],
-        ]),
-        hosts: new Map(),
-      },
+      ops: [{ op: 'add-server' as const, backend: 'app_web', server }],
+      desired: { servers: new Map([['app_web', new Map(servers.map((x) => [x.name, x]))]]), hosts: new Map<string, string>() },
     },
   });
+  const addS2 = () => adding(s2, [s1Line, s2]);
   const sent = await applier.sendFirst(addS2(), {});
   t.match(sent, { ops: 1 }, 'sent');
   t.equal(await servers(), 2, 'HAProxy serves s2 ...');
@@ -402,26 +393,7 @@ t.test('runtime first: the commands go before the files are made, the files foll
 
   // The render failed after the commands went: HAProxy goes back to the last good files.
   const s3 = { ...s2, name: 's3' };
-  const addS3 = {
-    against: applier.deployment!.generation,
-    plan: {
-      kind: 'runtime' as const,
-      ops: [{ op: 'add-server' as const, backend: 'app_web', server: s3 }],
-      desired: {
-        servers: new Map([
-          [
-            'app_web',
-            new Map([
-              ['s1', s1Line],
-              ['s2', s2],
-              ['s3', s3],
-            ]),
-          ],
-        ]),
-        hosts: new Map(),
-      },
-    },
-  };
+  const addS3 = adding(s3, [s1Line, s2, s3]);
   t.match(await applier.sendFirst(addS3, {}), { ops: 1 });
   t.equal(await servers(), 3);
   t.match(await applier.undoSent(), { status: 'reloaded' });
