@@ -4,10 +4,8 @@
 // first of a burst) runs at once, marked as such, even right after a long run; a run that answers
 // 'wait' (its change needs a reload) is scheduled again the usual way, so `minMs`/`maxMs` keep
 // coalescing whatever needs a reload. A burst still coalesces: triggers within `minMs` of one
-// another wait as before, and triggers during a run make one more run: at once if one of them was
-// the first of a burst (it came `minMs` after the trigger before it) or they stopped `minMs` before
-// the run ended, else `minMs` after the run. (A run goes on after its change is served: the
-// files follow the runtime commands. A lone change in that tail is not a burst.)
+// another wait as before, and triggers during a run make one more run (at once if they stopped
+// `minMs` before the run ended).
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 export interface QuiescenceOptions {
@@ -26,8 +24,6 @@ export class Quiescence {
   private firstPendingAt: number | undefined;
   private running = false;
   private dirty = false;
-  /** A trigger during the run came `minMs` after the trigger before it: the next run goes at once. */
-  private dirtyLeading = false;
   private idle: Promise<void> = Promise.resolve();
   /** When the last trigger came (leading edge: the first of a burst comes minMs after the one before). */
   private lastTriggerAt = -Infinity;
@@ -43,7 +39,6 @@ export class Quiescence {
     this.lastTriggerAt = now;
     if (this.running) {
       this.dirty = true;
-      if (quietFor >= this.opts.minMs) this.dirtyLeading = true;
       return;
     }
     this.request(quietFor);
@@ -68,7 +63,6 @@ export class Quiescence {
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.dirty = false;
-    this.dirtyLeading = false;
   }
 
   private fire(leading = false): void {
@@ -85,13 +79,10 @@ export class Quiescence {
           // The usual schedule, counted from the trigger that led: as if it had not run.
           this.firstPendingAt = pendingSince;
           this.dirty = false;
-          this.dirtyLeading = false;
           this.schedule();
         } else if (this.dirty) {
-          const leading = this.dirtyLeading;
           this.dirty = false;
-          this.dirtyLeading = false;
-          this.request(leading ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastTriggerAt);
+          this.request(this.clock.now() - this.lastTriggerAt);
         }
       });
   }
