@@ -34,6 +34,22 @@ function candidate(version: string, port: number, extra = ''): Candidate {
   });
 }
 
+/** One backend, app_web, with `servers` (lines), behind a runtime socket at admin level. */
+function webConfig(runtimeSocket: string, port: number, servers: string[]): Candidate {
+  return (dir) => ({
+    'hosts.map': '',
+    'haproxy.cfg': [
+      ...runtimeHead(runtimeSocket, port),
+      `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
+      '  default_backend app_web',
+      'backend app_web',
+      '  balance roundrobin',
+      ...servers,
+      '',
+    ].join('\n'),
+  });
+}
+
 /** A scratch directory with the paths of one HAProxy; its HAProxy (once started) stops with the test. */
 async function workspace(t: Test, name: string) {
   const work = await mkdtemp(join(tmpdir(), `paas-router-${name}-`));
@@ -176,19 +192,7 @@ t.test('a runtime change whose files cannot be written is undone by a reload, an
   const ws = await workspace(t, 'undo');
   const { work, configDir, masterSocket, port } = ws;
   const runtimeSocket = join(work, 'runtime.sock');
-  const config =
-    (disabled: boolean): Candidate =>
-    (dir) => ({
-      'hosts.map': '',
-      'haproxy.cfg': [
-        ...runtimeHead(runtimeSocket, port),
-        `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
-        '  default_backend app_web',
-        'backend app_web',
-        `    server s1 127.0.0.1:1${disabled ? ' disabled' : ''}`,
-        '',
-      ].join('\n'),
-    });
+  const config = (disabled: boolean) => webConfig(runtimeSocket, port, [`    server s1 127.0.0.1:1${disabled ? ' disabled' : ''}`]);
   let failLive = false;
   const writer: typeof writeFilesAtomically = async (dir, files, opts) => {
     if (failLive && dir === configDir && 'haproxy.cfg' in files) throw new WriteFailedError('cannot write the configuration: ENOSPC (injected)');
@@ -334,20 +338,7 @@ t.test('runtime first: the commands go before the files are made, the files foll
   const web = await startHttpBackend('web');
   const api = await startHttpBackend('api');
   t.teardown(() => Promise.all([web.close(), api.close()]));
-  const config =
-    (servers: string[]): Candidate =>
-    (dir) => ({
-      'hosts.map': '',
-      'haproxy.cfg': [
-        ...runtimeHead(runtimeSocket, port),
-        `  http-request set-var(txn.m) str(${dir}/hosts.map)`,
-        '  default_backend app_web',
-        'backend app_web',
-        '  balance roundrobin',
-        ...servers,
-        '',
-      ].join('\n'),
-    });
+  const config = (servers: string[]) => webConfig(runtimeSocket, port, servers);
   const s1 = `  server s1 127.0.0.1:${web.port}`;
   const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log });
   t.equal((await applier.apply(config([s1]))).status, 'haproxy-unreachable');
