@@ -39,7 +39,6 @@ export class ShrinkGuard {
     if (this.rereadAskedAt !== undefined) this.freshSnapshotAt = this.clock.now();
   }
 
-  /** True when `candidate` may be applied over `running` (identified by `checksum`). */
   /**
    * Whether a candidate with these counts would be held now, asked before its files are rendered
    * (runtime first): counted from the models, so the files are not needed. passes() does the rest.
@@ -48,6 +47,7 @@ export class ShrinkGuard {
     return !this.releaseRequested && assessShrink(running, {}, this.opts.maxShrink, known).shrink;
   }
 
+  /** True when `candidate` may be applied over `running` (identified by `checksum`). */
   passes(running: RenderedFiles | undefined, candidate: RenderedFiles, checksum: string, known?: { before?: RouteCounts; after?: RouteCounts }): boolean {
     const { state, log } = this.opts;
     const verdict = assessShrink(running, candidate, this.opts.maxShrink, known);

@@ -51,18 +51,13 @@ export class IncrementalBuilds {
 
   /**
    * The template data for the live directory, through the cache (staging directories render from
-   * scratch). Its files follow with render(): after the runtime commands when the change has them.
+   * scratch). Its files follow with finish(): after the runtime commands when the change has them.
    */
   stage(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): StagedBuild {
     const started = performance.now();
     const data = renderData(templates, model, settings, this.cache);
     this.profile.renderMs = performance.now() - started;
     return { model, data, templates, counts: countModelRoutes(model) };
-  }
-
-  /** Both halves at once: the template data and the files for the live directory. */
-  render(templates: CompiledTemplates, model: RoutingModel, settings: RenderSettings): LiveBuild {
-    return this.finish(this.stage(templates, model, settings));
   }
 
   /** The files of `staged`, the last build staged (the cache holds its data). */

@@ -16,9 +16,9 @@ const settings = renderSettings(buildModel(input(services)), { bindAddress: '*',
 
 t.test('the plan is made against the deployment HAProxy runs, by its generation', async (t) => {
   const builds = new IncrementalBuilds();
-  const first = builds.render(templates, builds.model(input(services)), settings);
+  const first = builds.finish(builds.stage(templates, builds.model(input(services)), settings));
   const moved = { ...services, app2: [...services.app2!, inst({ id: 'mesos-consul:b:2', address: '10.0.0.9' })] };
-  const next = builds.render(templates, builds.model(input(moved)), settings);
+  const next = builds.finish(builds.stage(templates, builds.model(input(moved)), settings));
 
   t.equal(builds.plan(next, undefined), undefined, 'nothing runs: nothing to plan against');
   const adopted = deploymentOf(undefined, { files: first.rendered });
@@ -38,7 +38,7 @@ t.test('the plan is made against the deployment HAProxy runs, by its generation'
 t.test('what the never-shrink guard and the port probe read from the deployment', async (t) => {
   const builds = new IncrementalBuilds();
   const tcp = { ...services, db: [inst({ id: 'mesos-consul:a:db', port: 32000, tags: ['router.mode=tcp', 'router.port=10001'] })] };
-  const built = builds.render(templates, builds.model(input(tcp)), settings);
+  const built = builds.finish(builds.stage(templates, builds.model(input(tcp)), settings));
   const running = deploymentOf(built.model, { files: built.rendered, rendering: { data: built.data, templates } });
   t.same(runningCounts(running), countModelRoutes(built.model));
   t.same(runningCounts(running), built.counts);
