@@ -74,11 +74,10 @@ export interface RunnerOptions {
 
 /** A candidate up to its template data: what the runtime plan compares, and how its files are made. */
 interface Staged {
-  model: RoutingModel;
-  templates: CompiledTemplates;
   files: CandidateFiles;
   /** The certificate files and crt-list of the live directory. */
   extra: RenderedFiles;
+  /** The model, the template data and the templates they are for. */
   live: StagedBuild;
   /** The runtime plan from what runs (a template that fails on the changed apps fails the build here). */
   planned: PlannedChange | undefined;
@@ -343,7 +342,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       const live = this.incremental.stage(templates, model, files.settingsFor(configDir));
       const planned = this.incremental.plan(live, running);
       const counts = { before: runningCounts(running), after: live.counts };
-      return { model, templates, files, extra: files.extraFiles(configDir), live, planned, running, counts };
+      return { files, extra: files.extraFiles(configDir), live, planned, running, counts };
     } catch (err) {
       this.buildFailed(err, 'build failed; the running configuration stays');
       return undefined;
@@ -366,7 +365,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
    */
   private async finishCandidate(staged: Staged, sent: SentChange | undefined): Promise<Built | undefined> {
     const { applier, configDir } = this.opts;
-    const { model, templates, files, extra } = staged;
+    const { files, extra } = staged;
+    const { model, templates } = staged.live;
     try {
       await nextTurn();
       // Commands sent first are followed by their files whatever happens: HAProxy runs them.
