@@ -10,16 +10,64 @@ import { planRuntime, type RuntimeOp } from '../../../src/apply/runtime/plan.js'
 import { buildModel } from '../../../src/model/build.js';
 import type { TemplateData } from '../../../src/render/views.js';
 import { ModelMemo } from '../../../src/model/incremental.js';
-import type { ModelInput, RoutingModel } from '../../../src/model/types.js';
+import type { KvEntry, ModelInput, RoutingModel } from '../../../src/model/types.js';
 import { RenderCache } from '../../../src/render/incremental.js';
 import { renderFiles } from '../../../src/render/render.js';
 import type { CompiledTemplates } from '../../../src/render/templates.js';
 import type { RenderedFiles } from '../../../src/render/types.js';
-import { eventArb, inputArb, renderOptionsArb, type ConsulEvent, type RenderOptions } from '../fixtures.js';
+import { VALID_NAMES, eventArb, inputArb, renderOptionsArb, type ConsulEvent, type RenderOptions } from '../fixtures.js';
 import { PropertyFailure, STATIC_PATHS, applyEvent, renderSettings } from '../support.js';
 
-/** One step: an event, or a fresh read of the same state (equal data, new arrays). */
-export type Step = { event: ConsulEvent } | { reread: true } | { render: RenderOptions };
+/**
+ * The K/V the global stage reads besides the domains: an ownership record put or deleted, the
+ * group's weights key put. A record names one of the state's services (`target`, `owner` and
+ * `members` pick them by position), the group `grp`, a custom host of a claim or a tcp port; some
+ * records are bad (the recorder rewrites those).
+ */
+export type KvStep =
+  | {
+      put: 'name' | 'group' | 'host' | 'port' | 'bad';
+      target: number;
+      owner: number | string | null;
+      group: boolean;
+      members: number[] | null;
+      idle: number | null;
+      junk: string | null;
+    }
+  | { delete: number }
+  | { weights: string };
+
+/** One step: an event, a K/V record change, a service joining or leaving group `grp`, or a fresh read of the same state (equal data, new arrays). */
+export type Step = { event: ConsulEvent } | { kv: KvStep } | { group: { service: number; join: boolean } } | { reread: true } | { render: RenderOptions };
+
+const RECORDS = 'paas-router/claims/';
+const GROUP_TAG = 'router.group=grp';
+const TCP_PORTS = [10000, 10001, 10002, 10003, 10999, 11000, 2181];
+const putArb = fc.record({
+  put: fc.constantFrom('name', 'name', 'name', 'group', 'host', 'port', 'bad') as fc.Arbitrary<'name' | 'group' | 'host' | 'port' | 'bad'>,
+  target: fc.nat(),
+  // null: the service the record is about (a name's own holder).
+  owner: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    { weight: 2, arbitrary: fc.nat() },
+    { weight: 1, arbitrary: fc.constantFrom('grp', 'web', 'Web') },
+  ),
+  group: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  members: fc.option(fc.array(fc.nat(), { maxLength: 3 })),
+  idle: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 2_000_000_000_000 }) }),
+  junk: fc.oneof(
+    { weight: 7, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constantFrom('', 'x', '{"owner":""}', '{"owner":"web","as":"solo"}', 'null', '[]', '{"owner":"web","members":"api"}') },
+  ),
+});
+const weightsValueArb = fc
+  .array(fc.tuple(fc.constantFrom(...VALID_NAMES.slice(0, 6), 'kafka'), fc.integer({ min: 0, max: 256 })), { maxLength: 3 })
+  .map((l) => l.map(([a, w]) => `${a}=${w}`).join(' '));
+const kvStepArb: fc.Arbitrary<KvStep> = fc.oneof(
+  { weight: 4, arbitrary: putArb },
+  { weight: 1, arbitrary: fc.record({ delete: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ weights: weightsValueArb }) },
+);
 
 export interface IncrementalCase {
   start: ModelInput;
@@ -29,6 +77,8 @@ export interface IncrementalCase {
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 12, arbitrary: eventArb.map((event) => ({ event })) },
+  { weight: 3, arbitrary: kvStepArb.map((kv) => ({ kv })) },
+  { weight: 2, arbitrary: fc.record({ service: fc.nat(), join: fc.boolean() }).map((group) => ({ group })) },
   { weight: 1, arbitrary: fc.constant({ reread: true as const }) },
   { weight: 1, arbitrary: renderOptionsArb.map((render) => ({ render })) },
 );
@@ -135,6 +185,10 @@ export function runIncremental(templates: CompiledTemplates, c: IncrementalCase)
       const next = applyEvent(input, step.event);
       input = next.input;
       what = next.what;
+    } else if ('kv' in step) {
+      ({ input, what } = applyKvStep(input, step.kv));
+    } else if ('group' in step) {
+      ({ input, what } = applyGroupStep(input, step.group));
     } else if ('reread' in step) {
       input = structuredClone(input);
       what = 'a fresh read of the same state';
@@ -145,4 +199,64 @@ export function runIncremental(templates: CompiledTemplates, c: IncrementalCase)
     compare(what);
   }
   return visited;
+}
+
+function nextIndex(input: ModelInput): number {
+  let max = 0;
+  for (const list of [input.claims, input.claimRecords ?? [], input.weights ?? []])
+    for (const e of list) for (const n of [e.createIndex, e.modifyIndex]) if (Number.isFinite(n) && n > max) max = n;
+  for (const list of Object.values(input.services)) for (const i of list) if (Number.isFinite(i.createIndex) && i.createIndex! > max) max = i.createIndex!;
+  return Math.floor(max) + 1;
+}
+
+/** An ownership record put or deleted, or the weights of group grp put, with a fresh index as Consul gives. */
+function applyKvStep(input: ModelInput, step: KvStep): { input: ModelInput; what: string } {
+  const records = input.claimRecords ?? [];
+  if ('delete' in step) {
+    if (records.length === 0) return { input, what: 'nothing' };
+    const key = records[step.delete % records.length]!.key;
+    return { input: { ...input, claimRecords: records.filter((r) => r.key !== key) }, what: `kv delete ${key}` };
+  }
+  const index = nextIndex(input);
+  const put = (list: readonly KvEntry[], key: string, value: string): KvEntry[] => {
+    const existing = list.find((e) => e.key === key);
+    return [...list.filter((e) => e.key !== key), { key, value, createIndex: existing?.createIndex ?? index, modifyIndex: index }];
+  };
+  if ('weights' in step) {
+    const key = 'paas-router/weights/grp';
+    return { input: { ...input, weights: put(input.weights ?? [], key, step.weights) }, what: `kv put ${key} ${JSON.stringify(step.weights)}` };
+  }
+  const names = Object.keys(input.services).sort();
+  const service = (n: number) => (names.length > 0 ? names[n % names.length]! : 'web');
+  const hosts = input.claims.map((c) => c.value.split(/[\s,]+/)[0]!.toLowerCase()).filter(Boolean);
+  const name = {
+    name: `names/${service(step.target).toLowerCase()}`,
+    group: 'names/grp',
+    host: `hosts/${hosts.length > 0 ? hosts[step.target % hosts.length] : 'www.example.org'}`,
+    port: `ports/${TCP_PORTS[step.target % TCP_PORTS.length]}`,
+    bad: ['names/', 'x/web', 'names/a/b'][step.target % 3],
+  }[step.put];
+  const owner = step.owner === null ? service(step.target) : typeof step.owner === 'number' ? service(step.owner) : step.owner;
+  const value =
+    step.junk ??
+    JSON.stringify({
+      owner,
+      ...(step.group || step.put === 'group' ? { as: 'group' } : {}),
+      ...(step.members ? { members: step.members.map(service) } : {}),
+      ...(step.idle !== null ? { idle_since: step.idle } : {}),
+    });
+  const key = `${RECORDS}${name}`;
+  return { input: { ...input, claimRecords: put(records, key, value) }, what: `kv put ${key} ${JSON.stringify(value)}` };
+}
+
+/** Every instance of one service gets (or loses) router.group=grp. */
+function applyGroupStep(input: ModelInput, step: { service: number; join: boolean }): { input: ModelInput; what: string } {
+  const names = Object.keys(input.services).sort();
+  if (names.length === 0) return { input, what: 'nothing' };
+  const name = names[step.service % names.length]!;
+  const instances = input.services[name]!.map((i) => ({
+    ...i,
+    tags: step.join ? [...i.tags.filter((t) => t !== GROUP_TAG), GROUP_TAG] : i.tags.filter((t) => t !== GROUP_TAG),
+  }));
+  return { input: { ...input, services: { ...input.services, [name]: instances } }, what: `${name} ${step.join ? 'joins' : 'leaves'} group grp` };
 }
