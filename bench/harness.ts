@@ -24,6 +24,8 @@ import { modelSettingsFrom, renderSettingsFrom } from '../src/daemon.js';
 
 export interface Bench {
   work: string;
+  /** The daemon's log: `logFile`, else $BENCH_DAEMON_LOG (kept after the bench), else in `work`. */
+  logFile: string;
   consul: ClusterConsul & {
     port: number;
     pid?: number;
@@ -182,7 +184,8 @@ export async function startBench(
   const haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket: config.haproxy.masterSocket });
   const configFile = join(work, 'config.yaml');
   await writeFile(configFile, JSON.stringify(raw));
-  const log = createWriteStream(opts.logFile ?? join(work, 'daemon.log'));
+  const logFile = opts.logFile ?? process.env.BENCH_DAEMON_LOG ?? join(work, 'daemon.log');
+  const log = createWriteStream(logFile);
   // BENCH_DAEMON_NODE_ARGS: Node options for the daemon alone (a CPU profile: --cpu-prof is not allowed in NODE_OPTIONS).
   const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const daemon = spawn(process.execPath, [...nodeArgs, join(PACKAGE_ROOT, 'bin', 'paas-router.js'), 'run', '--config', configFile], {
@@ -192,6 +195,7 @@ export async function startBench(
   daemon.stderr!.pipe(log);
   return {
     work,
+    logFile,
     consul,
     statusUrl: `http://127.0.0.1:${listenPort}`,
     haproxy,

@@ -31,7 +31,7 @@ export interface SizeResult {
 
 /** The per-stage timings the daemon logged for runtime changes since `from` (line offset). */
 async function profileOf(bench: Bench, fromLine: number, toLine?: number): Promise<Record<string, { p50: number; p99: number; n: number }>> {
-  const lines = (await readFile(join(bench.work, 'daemon.log'), 'utf8')).split('\n').slice(fromLine, toLine);
+  const lines = (await readFile(bench.logFile, 'utf8')).split('\n').slice(fromLine, toLine);
   const stages: Record<string, number[]> = { model: [], render: [], plan: [], 'runtime commands': [], write: [] };
   for (const line of lines) {
     if (!line.includes('through the runtime API, no reload')) continue;
@@ -47,7 +47,7 @@ async function profileOf(bench: Bench, fromLine: number, toLine?: number): Promi
 }
 
 async function logLines(bench: Bench): Promise<number> {
-  return (await readFile(join(bench.work, 'daemon.log'), 'utf8').catch(() => '')).split('\n').length - 1;
+  return (await readFile(bench.logFile, 'utf8').catch(() => '')).split('\n').length - 1;
 }
 
 export async function measureSize(

@@ -143,7 +143,6 @@ async function fileSettled(path: string): Promise<boolean> {
 const pool = await backends(3, 'memory');
 const ports = pool.map((b) => b.port);
 const bench = await startBench({
-  logFile: process.env.BENCH_DAEMON_LOG,
   nodeArgs: [...values['node-args'].split(' ').filter(Boolean), ...(snapshotDir ? [`--heapsnapshot-signal=SIGWINCH`, `--diagnostic-dir=${snapshotDir}`] : [])],
   fill: async (consul) => {
     const started = performance.now();
@@ -202,7 +201,7 @@ try {
     // The last changes applied, then the figures.
     await new Promise((r) => setTimeout(r, 10_000));
     await figures(bench, `after ${minutes} min of churn (${changes} changes)`);
-    log(`  the daemon's stages during churn: ${await stageFigures(process.env.BENCH_DAEMON_LOG ?? join(bench.work, 'daemon.log'))}`);
+    log(`  the daemon's stages during churn: ${await stageFigures(bench.logFile)}`);
   }
 } finally {
   await bench.stop();

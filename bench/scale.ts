@@ -53,7 +53,6 @@ export async function measureScale(apps: number, backends: Backend[], extra: Bac
   const ports = backends.map((b) => b.port);
   let registerMs = 0;
   const bench = await startBench({
-    logFile: process.env.BENCH_DAEMON_LOG,
     fill: async (consul) => {
       const started = performance.now();
       await registerMany(consul.url, appTasks(apps, 3, ports));

@@ -38,6 +38,18 @@ for (let r = 0; r < rounds; r++) {
     ['new instance', () => (services = { ...services, 'app5-bench': [...services['app5-bench']!, { ...instance(5, 9), id: `x${r}`, port: 40000 + r }] })],
     ['failing check', () => (services = { ...services, 'app6-bench': services['app6-bench']!.map((x, i) => (i === 0 ? { ...x, passing: r % 2 === 1 } : x)) })],
     ['custom domain', () => (claims = [{ key: 'paas-router/domains/app7-bench', value: `d${r}.example.org`, createIndex: 5, modifyIndex: 5 + r }])],
+    [
+      'brand-new app',
+      () =>
+        (services = {
+          ...services,
+          [`new${r}-bench`]: [0, 1, 2].map((i) => ({
+            ...instance(apps + r, i),
+            id: `mesos-consul:agent-${i}:new${r}:${50000 + r * 3 + i}`,
+            port: 50000 + r * 3 + i,
+          })),
+        }),
+    ],
   ];
   for (const [kind, change] of changes) {
     change();
