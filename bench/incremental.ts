@@ -6,7 +6,6 @@
 // Options: --inc-sizes 20,1000,10000  --inc-trials 30 (per kind)  --new-trials 5  --burst 1000
 // --spares 16 (haproxy.spare_backends; 0: every brand-new app takes the validated reload).
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { registerMesosTask, type MesosTask } from '../dev/consul/mesos.js';
 import type { Backend } from '../dev/backends.js';
 import { burstReloads } from './churn.js';

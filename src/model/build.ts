@@ -35,8 +35,8 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     return [original, memo.service(original, instances, () => serviceStage(original, instances, settings))];
   });
   const claims = memo.claims(input.claims, (claim) => parseClaim(claim, settings));
-  const own = memo.ownership(input, () => readOwnership(input, settings));
-  const structure = memo.structure(stages, claims, own, () => resolveStructure(stages, claims, settings, own));
+  const own = memo.ownership(input, (previous) => readOwnership(input, settings, previous));
+  const structure = memo.structure(stages, claims, own, () => resolveStructure(stages, claims, settings, own, memo.decisions));
   // Group routes are assembled on every build from their members' current servers and the weights
   // (cheap, and only for groups); their structure (members, hosts) comes from the memoized stage.
   const featureRejections: Rejection[] = [];
@@ -51,10 +51,8 @@ export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo())
     featureRejections.push(...built.rejections);
     return built.route.app;
   };
-  const assembled = structure.apps.map(({ name, index, members, reference }) =>
-    members
-      ? memo.app(name, groupOf(name, members, reference!), structure.hostsOf.get(name) ?? [])
-      : memo.app(name, stages[index]![1].draft!, structure.hostsOf.get(name) ?? []),
+  const assembled = structure.apps.map(({ name, index, members, reference, hosts }) =>
+    members ? memo.app(name, groupOf(name, members, reference!), hosts) : memo.app(name, stages[index]![1].draft!, hosts),
   );
   // Redirect targets, caches, auth users and maintenance pages: each pass replaces the apps it
   // changes by copies (copy on write); the memo's objects stay as they are.

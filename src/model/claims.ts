@@ -22,12 +22,14 @@ export function claimKey(prefix: string, kind: ClaimKind, name: string): string 
 
 /** One record as read: `value` absent when it is not one of ours (then it is rewritten). */
 export interface ClaimRecord {
-  key: string;
-  kind: ClaimKind;
-  name: string;
-  value?: ClaimRecordValue;
-  createIndex: number;
-  modifyIndex: number;
+  readonly key: string;
+  readonly kind: ClaimKind;
+  readonly name: string;
+  readonly value?: ClaimRecordValue;
+  readonly createIndex: number;
+  readonly modifyIndex: number;
+  /** The K/V value it was parsed from: an entry read again with the same text keeps this record. */
+  readonly text: string;
 }
 
 export type RecordValueParse = { ok: true; value: ClaimRecordValue } | { ok: false; reason: string };
@@ -59,12 +61,25 @@ export function parseRecordValue(text: string): RecordValueParse {
   return { ok: true, value };
 }
 
-/** The records under `prefix` by key; entries that are not records are reported (the recorder rewrites bad values). */
-export function readClaimRecords(entries: readonly KvEntry[], prefix: string): { records: Map<string, ClaimRecord>; rejections: Rejection[] } {
+/**
+ * The records under `prefix` by key; entries that are not records are reported (the recorder
+ * rewrites bad values). A good record of `previous` whose entry is the same is kept as it is, so a
+ * written record gives a new object to its own name only (names.ts compares records by identity).
+ */
+export function readClaimRecords(
+  entries: readonly KvEntry[],
+  prefix: string,
+  previous?: ReadonlyMap<string, ClaimRecord>,
+): { records: Map<string, ClaimRecord>; rejections: Rejection[] } {
   const records = new Map<string, ClaimRecord>();
   const rejections: Rejection[] = [];
   for (const entry of entries) {
     const value = typeof entry.value === 'string' ? entry.value : '';
+    const kept = previous?.get(entry.key);
+    if (kept?.value && kept.text === value && kept.createIndex === entry.createIndex && kept.modifyIndex === entry.modifyIndex) {
+      records.set(entry.key, kept);
+      continue;
+    }
     if (entry.key.endsWith('/') && value === '') continue; // a Consul UI folder
     const rest = entry.key.startsWith(prefix) ? entry.key.slice(prefix.length) : '';
     const slash = rest.indexOf('/');
@@ -83,6 +98,7 @@ export function readClaimRecords(entries: readonly KvEntry[], prefix: string): {
       ...(parsed.ok ? { value: parsed.value } : {}),
       createIndex: entry.createIndex,
       modifyIndex: entry.modifyIndex,
+      text: value,
     });
   }
   return { records, rejections };

@@ -63,6 +63,11 @@ export function compareClaims(a: DomainClaim, b: DomainClaim): number {
   return cmp(a.key, b.key) || numCmp(orderIndex(a.createIndex), orderIndex(b.createIndex)) || cmp(a.value, b.value);
 }
 
+/** An app's setting by app name (undefined: no such app, or no such setting). */
+export interface Lookup<T> {
+  get(app: string): T | undefined;
+}
+
 /** What decides who holds a host: the records, and the paths each owner gives away. */
 export interface HostOwnership {
   records: Map<string, ClaimRecord>;
@@ -78,12 +83,12 @@ export interface HostOwnership {
  */
 export function resolveParsedClaims(
   parsed: ParsedClaim[],
-  apps: Map<string, AppMode>,
+  apps: Lookup<AppMode>,
   reservedDomain: string,
   /** Apps served as part of a `router.group` (their claims belong under the group's key). */
   memberOf: Map<string, string>,
   /** `router.path` of the apps that have one: their claim is a (host, prefix) pair. */
-  paths: Map<string, string>,
+  paths: Lookup<string>,
   domainsPrefix: string,
   own: HostOwnership,
 ): { hosts: Map<string, CustomHost[]>; rejections: Rejection[]; owners: OwnedName[] } {

@@ -3,7 +3,9 @@
 // - a service stage by the service's instances (the same array, or an equal one) and the settings;
 // - a claim by its key, CreateIndex and value;
 // - the global structure while no service stage changed a facet it reads and no claim changed (for
-//   a name two services share, their registration order and usable counts are such facets);
+//   a name two services share, their registration order and usable counts are such facets); when
+//   it runs, each name's decision while its asks, record and weights are the same (names.ts), and
+//   each ownership record while its K/V entry is the same;
 // - an app object while its draft and hosts are the same (the render cache keys on it), and the
 //   app the features made of it (redirect, cache, auth, maintenance; a group's weights) while it
 //   is equal to last build's: a K/V key or a Vault entry gives new objects to the apps it names only;
@@ -14,6 +16,7 @@ import type { ServiceInstance, DomainClaim } from '../sources/types.js';
 import type { Ownership, ServiceStage } from './stages.js';
 import type { ModelStructure } from './structure.js';
 import { compareClaims, type ParsedClaim } from './domains.js';
+import { NameDecisions } from './names.js';
 import type { AppRoute, KvEntry, ModelInput, ModelSettings, Rejection } from './types.js';
 import { cmp } from './text.js';
 
@@ -22,6 +25,8 @@ export interface MemoStats {
   services: number;
   claims: number;
   structure: number;
+  /** Names decided again inside the global stage (names.ts); the others were kept. */
+  names: number;
   apps: number;
 }
 
@@ -38,19 +43,6 @@ export function stageFacets(stage: ServiceStage): string {
   return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}${features}`;
 }
 
-/** Lowercase names held by more than one Consul service (names that differ only in case). */
-function contestedNames(stages: [string, ServiceStage][]): Set<string> {
-  const seen = new Set<string>();
-  const contested = new Set<string>();
-  for (const [, stage] of stages) {
-    const name = stage.verdict.name;
-    if (name === undefined) continue;
-    if (seen.has(name)) contested.add(name);
-    seen.add(name);
-  }
-  return contested;
-}
-
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -63,18 +55,21 @@ export class ModelMemo {
   private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
   private claimInput: { list: readonly DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
-  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure; contested: Set<string> } | undefined;
+  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure } | undefined;
   private ownInput: { lists: (readonly KvEntry[] | undefined)[]; own: Ownership } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
-  private finished = new Map<string, AppRoute>();
+  private readonly finished = new Map<string, AppRoute>();
   private lastRejections: { lists: Rejection[][]; result: Rejection[] } | undefined;
-  stats: MemoStats = { services: 0, claims: 0, structure: 0, apps: 0 };
+  stats: MemoStats = { services: 0, claims: 0, structure: 0, names: 0, apps: 0 };
+  /** Each name's decision in the global stage, kept per name (names.ts). */
+  readonly decisions = new NameDecisions();
 
   /** Starts a build; different settings make every kept stage stale. */
   begin(settings: ModelSettings): void {
-    this.stats = { services: 0, claims: 0, structure: 0, apps: 0 };
+    this.stats = { services: 0, claims: 0, structure: 0, names: 0, apps: 0 };
     if (this.settings && isDeepStrictEqual(this.settings, settings)) return;
     this.settings = structuredClone(settings);
+    this.decisions.clear();
     this.names = undefined;
     this.stages.clear();
     this.claimInput = undefined;
@@ -130,25 +125,26 @@ export class ModelMemo {
     return parsed;
   }
 
-  /** Records, delegations and weights keys, parsed again only when one of their lists changed. */
-  ownership(input: Pick<ModelInput, 'claimRecords' | 'delegations' | 'weights'>, compute: () => Ownership): Ownership {
+  /** Records, delegations and weights keys, parsed again only when one of their lists changed (from the last ones: unchanged records are kept). */
+  ownership(input: Pick<ModelInput, 'claimRecords' | 'delegations' | 'weights'>, compute: (previous: Ownership | undefined) => Ownership): Ownership {
     const lists = [input.claimRecords, input.delegations, input.weights];
     if (this.ownInput && sameItems(this.ownInput.lists, lists)) return this.ownInput.own;
-    this.ownInput = { lists, own: compute() };
+    this.ownInput = { lists, own: compute(this.ownInput?.own) };
     return this.ownInput.own;
   }
 
   structure(stages: [string, ServiceStage][], claims: ParsedClaim[], own: Ownership, compute: () => ModelStructure): ModelStructure {
     const last = this.last;
-    if (last && last.own === own && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages, last.contested)) {
+    if (last && last.own === own && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages, last.structure.contested)) {
       this.last = { ...last, stages, claims };
       return last.structure;
     }
     this.stats.structure++;
     const structure = compute();
+    this.stats.names = this.decisions.decided;
     const apps = new Set(structure.apps.map((a) => a.name));
     for (const name of this.appsByName.keys()) if (!apps.has(name)) this.appsByName.delete(name);
-    this.last = { stages, claims, own, structure, contested: contestedNames(stages) };
+    this.last = { stages, claims, own, structure };
     return structure;
   }
 
@@ -183,14 +179,20 @@ export class ModelMemo {
    * (only the apps that are not last build's objects are compared: those the change touched).
    */
   shared(apps: AppRoute[]): AppRoute[] {
-    const finished = new Map<string, AppRoute>();
+    // Updated in place: a build touches the apps it changed, not a new map of every app.
+    const finished = this.finished;
     for (let i = 0; i < apps.length; i++) {
       const app = apps[i]!;
-      const last = this.finished.get(app.name);
-      if (last !== undefined && last !== app && isDeepStrictEqual(last, app)) apps[i] = last;
-      finished.set(app.name, apps[i]!);
+      const last = finished.get(app.name);
+      if (last === app) continue;
+      if (last !== undefined && isDeepStrictEqual(last, app)) apps[i] = last;
+      else finished.set(app.name, app);
     }
-    this.finished = finished;
+    // Every app's name is in the map: more entries are apps gone.
+    if (finished.size !== apps.length) {
+      const names = new Set(apps.map((a) => a.name));
+      for (const name of finished.keys()) if (!names.has(name)) finished.delete(name);
+    }
     return apps;
   }
 

@@ -76,8 +76,9 @@ export interface Ownership {
   rejections: Rejection[];
 }
 
-export function readOwnership(input: Pick<ModelInput, 'claimRecords' | 'delegations' | 'weights'>, settings: ModelSettings): Ownership {
-  const records = readClaimRecords(input.claimRecords ?? [], settings.claimsPrefix ?? DEFAULT_CLAIMS_PREFIX);
+/** `previous`: the last build's ownership (its unchanged records are kept as they are). */
+export function readOwnership(input: Pick<ModelInput, 'claimRecords' | 'delegations' | 'weights'>, settings: ModelSettings, previous?: Ownership): Ownership {
+  const records = readClaimRecords(input.claimRecords ?? [], settings.claimsPrefix ?? DEFAULT_CLAIMS_PREFIX, previous?.records);
   const delegations = parseDelegations(input.delegations ?? [], settings.pathsPrefix ?? DEFAULT_PATHS_PREFIX);
   const weights = readWeights(input.weights ?? [], settings.weightsPrefix ?? DEFAULT_WEIGHTS_PREFIX);
   return {

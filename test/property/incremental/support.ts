@@ -15,7 +15,7 @@ import { RenderCache } from '../../../src/render/incremental.js';
 import { renderFiles } from '../../../src/render/render.js';
 import type { CompiledTemplates } from '../../../src/render/templates.js';
 import type { RenderedFiles } from '../../../src/render/types.js';
-import { VALID_NAMES, eventArb, inputArb, renderOptionsArb, type ConsulEvent, type RenderOptions } from '../fixtures.js';
+import { eventArb, inputArb, renderOptionsArb, type ConsulEvent, type RenderOptions } from '../fixtures.js';
 import { PropertyFailure, STATIC_PATHS, applyEvent, renderSettings } from '../support.js';
 
 /**
@@ -35,7 +35,7 @@ export type KvStep =
       junk: string | null;
     }
   | { delete: number }
-  | { weights: string };
+  | { weights: [number, number][] };
 
 /** One step: an event, a K/V record change, a service joining or leaving group `grp`, or a fresh read of the same state (equal data, new arrays). */
 export type Step = { event: ConsulEvent } | { kv: KvStep } | { group: { service: number; join: boolean } } | { reread: true } | { render: RenderOptions };
@@ -60,13 +60,12 @@ const putArb = fc.record({
     { weight: 1, arbitrary: fc.constantFrom('', 'x', '{"owner":""}', '{"owner":"web","as":"solo"}', 'null', '[]', '{"owner":"web","members":"api"}') },
   ),
 });
-const weightsValueArb = fc
-  .array(fc.tuple(fc.constantFrom(...VALID_NAMES.slice(0, 6), 'kafka'), fc.integer({ min: 0, max: 256 })), { maxLength: 3 })
-  .map((l) => l.map(([a, w]) => `${a}=${w}`).join(' '));
+/** `<app>=<weight>` pairs: the apps are the state's services, by position. */
+const weightsArb = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 256 })), { maxLength: 3 });
 const kvStepArb: fc.Arbitrary<KvStep> = fc.oneof(
   { weight: 4, arbitrary: putArb },
   { weight: 1, arbitrary: fc.record({ delete: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ weights: weightsValueArb }) },
+  { weight: 2, arbitrary: fc.record({ weights: weightsArb }) },
 );
 
 export interface IncrementalCase {
@@ -222,12 +221,13 @@ function applyKvStep(input: ModelInput, step: KvStep): { input: ModelInput; what
     const existing = list.find((e) => e.key === key);
     return [...list.filter((e) => e.key !== key), { key, value, createIndex: existing?.createIndex ?? index, modifyIndex: index }];
   };
-  if ('weights' in step) {
-    const key = 'paas-router/weights/grp';
-    return { input: { ...input, weights: put(input.weights ?? [], key, step.weights) }, what: `kv put ${key} ${JSON.stringify(step.weights)}` };
-  }
   const names = Object.keys(input.services).sort();
   const service = (n: number) => (names.length > 0 ? names[n % names.length]! : 'web');
+  if ('weights' in step) {
+    const key = 'paas-router/weights/grp';
+    const value = step.weights.map(([n, w]) => `${service(n).toLowerCase()}=${w}`).join(' ');
+    return { input: { ...input, weights: put(input.weights ?? [], key, value) }, what: `kv put ${key} ${JSON.stringify(value)}` };
+  }
   const hosts = input.claims.map((c) => c.value.split(/[\s,]+/)[0]!.toLowerCase()).filter(Boolean);
   const name = {
     name: `names/${service(step.target).toLowerCase()}`,
