@@ -51,15 +51,19 @@ export interface Names {
 
 /** One name's decision; every number is a position in the asks it was decided from. */
 interface Decided {
-  held: OwnedName;
-  rejections: Rejection[];
-  winners: number[];
-  standalone: number[];
+  readonly held: OwnedName;
+  readonly rejections: readonly Rejection[];
+  readonly winners: readonly number[];
+  readonly standalone: readonly number[];
   /** The group asks (with an app): their apps are members of this group, admitted or not. */
-  members: number[];
+  readonly members: readonly number[];
   /** A served group: the members it admits. */
-  served?: number[];
+  readonly served?: readonly number[];
 }
+
+/** Kept for every name: most lists are empty, and one shared empty list costs nothing per name. */
+const NONE: readonly never[] = Object.freeze([]);
+const some = <T>(list: T[]): readonly T[] => (list.length > 0 ? list : NONE);
 
 interface NameEntry {
   key: string;
@@ -246,7 +250,7 @@ function decideName(
     },
     groupAsks.map((a) => a.claimant),
   )!;
-  const d: Decided = { held, rejections: [], winners: [], standalone: [], members: groupAsks.map(at) };
+  const d = { rejections: [] as Rejection[], winners: [] as number[], standalone: [] as number[] };
   // While nothing is recorded every member that asks is admitted (today's members are recorded).
   const admitted = held.record?.valid ? admittedBy(held.owner) : new Set(groupAsks.map((a) => a.claimant));
   const isAdmitted = (a: NameAsk) => admitted.has(a.claimant) || admitted.has(a.stage.verdict.name!);
@@ -277,9 +281,13 @@ function decideName(
       );
     } else d.rejections.push(reject('service', a.claimant, a.claimant, `${heldBy(held, `name ${name}`)}; service not routed`));
   }
-  if (held.as === 'group' && held.ownerAsks) {
-    const members = groupAsks.filter(isAdmitted);
-    if (members.length > 0) d.served = members.map(at);
-  }
-  return d;
+  const served = held.as === 'group' && held.ownerAsks ? groupAsks.filter(isAdmitted).map(at) : [];
+  return {
+    held,
+    rejections: some(d.rejections),
+    winners: some(d.winners),
+    standalone: some(d.standalone),
+    members: some(groupAsks.map(at)),
+    ...(served.length > 0 ? { served } : {}),
+  };
 }
