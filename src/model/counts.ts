@@ -1,7 +1,7 @@
 // What the metrics, the never-shrink guard and the timeline count in a routing model. A model is
 // never changed once built, so each is counted once (at 10 000 apps a count is 30 000 servers:
 // done on every scrape and every build, it blocked the event loop for tens of milliseconds).
-import type { AppRoute, RoutingModel } from './types.js';
+import type { RoutingModel } from './types.js';
 
 export interface ModelCounts {
   readonly apps: { readonly http: number; readonly tcp: number };
@@ -26,17 +26,4 @@ export function modelCounts(model: RoutingModel): ModelCounts {
   counts = { apps, hosts, servers };
   counted.set(model, counts);
   return counts;
-}
-
-const byName = new WeakMap<RoutingModel, { apps: ReadonlyMap<string, AppRoute>; hosts: ReadonlyMap<string, string> }>();
-
-/** The model's apps by name, and each app's hosts as one string (host and source per line), indexed once. */
-export function appIndex(model: RoutingModel): { apps: ReadonlyMap<string, AppRoute>; hosts: ReadonlyMap<string, string> } {
-  let index = byName.get(model);
-  if (index) return index;
-  const hosts = new Map<string, string>();
-  for (const h of model.hosts) hosts.set(h.app, `${hosts.get(h.app) ?? ''}${h.host}\0${h.source}\n`);
-  index = { apps: new Map(model.apps.map((a) => [a.name, a])), hosts };
-  byName.set(model, index);
-  return index;
 }

@@ -17,7 +17,7 @@ import type { Ownership, ServiceStage } from './stages.js';
 import type { ModelStructure } from './structure.js';
 import { compareClaims, type ParsedClaim } from './domains.js';
 import { NameDecisions } from './names.js';
-import type { AppRoute, KvEntry, ModelInput, ModelSettings, Rejection } from './types.js';
+import type { AppRoute, HostRoute, KvEntry, ModelInput, ModelSettings, Rejection } from './types.js';
 import { cmp } from './text.js';
 
 /** Stage runs of the last build: what the change cost (bench profile, tests). */
@@ -41,6 +41,29 @@ export function stageFacets(stage: ServiceStage): string {
   // A group's first member holds the group's name while nothing is recorded: its registration counts.
   const features = d && (stage.tags?.group !== undefined || d.path !== undefined) ? `\0${JSON.stringify(stage.tags)}\0${stage.verdict.registered}` : '';
   return `${stage.verdict.name ?? ''}\0${d ? `${d.mode}\0${d.defaultHost ?? ''}` : '-'}\0${tcp}${features}`;
+}
+
+function sameHost(a: HostRoute, b: HostRoute): boolean {
+  return a.host === b.host && a.path === b.path && a.backend === b.backend && a.app === b.app && a.source === b.source && a.key === b.key;
+}
+
+/**
+ * `after` with every route equal to one of `before` replaced by that object, or `before` itself
+ * when they are all equal. Both are sorted by host, then path (one walk).
+ */
+function keepEqualHosts(before: HostRoute[], after: HostRoute[]): HostRoute[] {
+  let i = 0;
+  let all = before.length === after.length;
+  for (let j = 0; j < after.length; j++) {
+    const route = after[j]!;
+    while (i < before.length && (cmp(before[i]!.host, route.host) || cmp(before[i]!.path ?? '', route.path ?? '')) < 0) i++;
+    const was = before[i];
+    if (was !== undefined && sameHost(was, route)) {
+      after[j] = was;
+      i++;
+    } else all = false;
+  }
+  return all ? before : after;
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -140,8 +163,11 @@ export class ModelMemo {
       return last.structure;
     }
     this.stats.structure++;
-    const structure = compute();
+    const computed = compute();
     this.stats.names = this.decisions.decided;
+    // The routes of hosts that did not change stay the same objects (and the list, when none did):
+    // the render keeps their views and skips its host checks.
+    const structure = last ? { ...computed, hosts: keepEqualHosts(last.structure.hosts, computed.hosts) } : computed;
     const apps = new Set(structure.apps.map((a) => a.name));
     for (const name of this.appsByName.keys()) if (!apps.has(name)) this.appsByName.delete(name);
     this.last = { stages, claims, own, structure };

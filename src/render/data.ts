@@ -106,11 +106,13 @@ function serverView(app: AppRoute, server: ServerRoute): ServerView {
   };
 }
 
-function hostViews(routes: HostRoute[]): HostView[] {
-  const hosts = routes.map((route): HostView => {
-    const host = checkMatch(route.host, HOSTNAME, 'host');
-    return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
-  });
+function hostViews(routes: HostRoute[], memo: TemplateDataMemo): HostView[] {
+  const hosts = routes.map((route) =>
+    memo.host(route, (): HostView => {
+      const host = checkMatch(route.host, HOSTNAME, 'host');
+      return { host, backend: route.backend, app: route.app, source: route.source, key: route.key ?? null };
+    }),
+  );
   hosts.sort((a, b) => byString(a.host, b.host));
   for (let i = 1; i < hosts.length; i++) {
     if (hosts[i]?.host === hosts[i - 1]?.host) fail(`host ${hosts[i]?.host} is routed twice`);
@@ -170,7 +172,7 @@ function appView(app: AppRoute, settings: RenderSettings): AppView {
   return view;
 }
 
-const NO_MEMO: TemplateDataMemo = { app: (_app, make) => make(), hosts: (_routes, make) => make() };
+const NO_MEMO: TemplateDataMemo = { app: (_app, make) => make(), hosts: (_routes, make) => make(), host: (_route, make) => make() };
 
 /** Build what the templates see. Throws TemplateError when a value cannot be printed safely. */
 export function buildTemplateData(model: RoutingModel, settings: RenderSettings, memo: TemplateDataMemo = NO_MEMO): TemplateData {
@@ -213,14 +215,20 @@ export function buildTemplateData(model: RoutingModel, settings: RenderSettings,
     if (backends.has(c.backend)) fail(`${c.backend} is the backend of two canaries`);
     backends.add(c.backend);
   }
-  const httpBackends = new Set(httpApps.map((app) => app.backend));
-
-  for (const route of model.hosts) {
-    if (!httpBackends.has(route.backend)) {
-      fail(`host ${safeHost(route.host)} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+  // Checked when the host list is another: the model gives the same list while no app's name,
+  // mode or hosts changed (the structure is kept), and then these checks hold as they did.
+  const hosts = memo.hosts(model.hosts, () => {
+    const httpBackends = new Set(httpApps.map((app) => app.backend));
+    for (const route of model.hosts) {
+      if (!httpBackends.has(route.backend)) {
+        fail(`host ${safeHost(route.host)} points at ${JSON.stringify(route.backend)}, which is not the backend of an http app`);
+      }
     }
-  }
-  const hosts = memo.hosts(model.hosts, () => hostViews(model.hosts.filter((route) => route.path === undefined)));
+    return hostViews(
+      model.hosts.filter((route) => route.path === undefined),
+      memo,
+    );
+  });
   // router.path routes are frontend rules, not hosts.map entries.
   const pathRoutes = pathRoutesView(model.hosts);
 

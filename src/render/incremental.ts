@@ -1,6 +1,7 @@
 // What the renderer keeps between renders so a change costs what changed:
 // - an app's view while its AppRoute object is the same (the model memo keeps unchanged apps);
-// - the host views while the model's host list is the same array;
+// - the host views while the model's host list is the same array, and each host's view while its
+//   route is the same object (the model keeps the route of a host that did not change);
 // - every TemplateData field that is deep-equal to the last one, as the same object;
 // - a file's text while every field its template reads is the same object (templates.ts `reads`);
 // - a per-app partial's text per view object (templates.ts, memoizedPartial).
@@ -16,6 +17,20 @@ export interface RenderStats {
   views: number;
   /** Files rendered (the others were reused). */
   files: number;
+  /** Host views built (the others were reused). */
+  hosts: number;
+}
+
+/**
+ * Deep equality, with a fast path for lists: the views of unchanged apps and hosts are the same
+ * objects, so a list of 10 000 is compared element by element by identity (isDeepStrictEqual first
+ * lists and compares every index as a key).
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b)) return isDeepStrictEqual(a, b);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !isDeepStrictEqual(a[i], b[i])) return false;
+  return true;
 }
 
 export class RenderCache {
@@ -23,9 +38,10 @@ export class RenderCache {
   private settings: RenderSettings | undefined;
   private views = new WeakMap<AppRoute, AppView>();
   private hostViews: { routes: HostRoute[]; views: HostView[] } | undefined;
+  private hostView = new WeakMap<HostRoute, HostView>();
   private data: TemplateData | undefined;
   private readonly outputs = new Map<string, { reads: unknown[]; text: string }>();
-  stats: RenderStats = { views: 0, files: 0 };
+  stats: RenderStats = { views: 0, files: 0, hosts: 0 };
 
   readonly memo: TemplateDataMemo = {
     app: (app, make) => {
@@ -41,15 +57,25 @@ export class RenderCache {
       if (this.hostViews?.routes !== routes) this.hostViews = { routes, views: make() };
       return this.hostViews.views;
     },
+    host: (route, make) => {
+      let view = this.hostView.get(route);
+      if (!view) {
+        this.stats.hosts++;
+        view = make();
+        this.hostView.set(route, view);
+      }
+      return view;
+    },
   };
 
   begin(templates: CompiledTemplates, settings: RenderSettings): void {
-    this.stats = { views: 0, files: 0 };
+    this.stats = { views: 0, files: 0, hosts: 0 };
     if (this.templates === templates && isDeepStrictEqual(this.settings, settings)) return;
     this.templates = templates;
     this.settings = structuredClone(settings);
     this.views = new WeakMap();
     this.hostViews = undefined;
+    this.hostView = new WeakMap();
     this.data = undefined;
     this.outputs.clear();
   }
@@ -66,7 +92,7 @@ export class RenderCache {
       const fields = data as unknown as Record<string, unknown>;
       const before = last as unknown as Record<string, unknown>;
       for (const key of Object.keys(fields)) {
-        if (fields[key] !== before[key] && isDeepStrictEqual(fields[key], before[key])) fields[key] = before[key];
+        if (fields[key] !== before[key] && sameValue(fields[key], before[key])) fields[key] = before[key];
       }
     }
     this.data = data;

@@ -254,5 +254,8 @@ export interface EdgeView {
  */
 export interface TemplateDataMemo {
   app(app: AppRoute, make: () => AppView): AppView;
+  /** The host views (checked) while the model's host list is the same array. */
   hosts(routes: HostRoute[], make: () => HostView[]): HostView[];
+  /** One host's view while its route is the same object. */
+  host(route: HostRoute, make: () => HostView): HostView;
 }

@@ -1,7 +1,7 @@
 // The counts the metrics and the never-shrink guard read from a model, counted once per model.
 import t from 'tap';
 import { buildModel } from '../../src/model/build.js';
-import { appIndex, modelCounts } from '../../src/model/counts.js';
+import { modelCounts } from '../../src/model/counts.js';
 import { countModelRoutes } from '../../src/runner/shrink.js';
 import { mc, settings } from './helpers.js';
 
@@ -19,14 +19,4 @@ t.test('apps by mode, hosts by source, servers up and down', async (t) => {
   t.strictSame(modelCounts(model), { apps: { http: 2, tcp: 1 }, hosts: { default: 2, kv: 1 }, servers: { up: 3, down: 1 } });
   t.equal(modelCounts(model), modelCounts(model), 'counted once: the same object answers again');
   t.strictSame(countModelRoutes(model), { routes: 4, servers: 3 }, 'the guard: hosts plus tcp listeners, passing servers');
-});
-
-t.test('the app index: apps by name, each app hosts as one string', async (t) => {
-  const index = appIndex(model);
-  t.equal(
-    index.apps.get('b'),
-    model.apps.find((a) => a.name === 'b'),
-  );
-  t.equal(index.hosts.get('a'), 'a.production.mozilla.community\u0000default\nwww.example.org\u0000kv\n');
-  t.equal(index.hosts.get('db'), undefined, 'a tcp app has no host');
 });

@@ -44,11 +44,13 @@ t.test('a change costs what changed: stages run again only for the changed servi
   const model = buildModel(input(moved), memo);
   t.same(memo.stats, { services: 1, claims: 0, structure: 0, names: 0, apps: 1 }, 'one new instance: one service stage, no global stage');
   const files = renderFiles(templates, model, settings, cache);
-  t.same(cache.stats, { views: 1, files: 1 }, 'one app view built again; hosts.map reused');
+  t.same(cache.stats, { views: 1, files: 1, hosts: 0 }, 'one app view built again; hosts.map reused');
   t.same(files, renderFiles(templates, buildModel(input(moved)), settings));
 
   const claims = [{ key: 'paas-router/domains/app3', value: 'www.example.org', createIndex: 9, modifyIndex: 9 }];
-  buildModel(input(moved, claims), memo);
+  const claimed = buildModel(input(moved, claims), memo);
+  renderFiles(templates, claimed, settings, cache);
+  t.same(cache.stats.hosts, 1, 'one host view built: the new host');
   t.same(
     memo.stats,
     { services: 0, claims: 1, structure: 1, names: 1, apps: 1 },
@@ -59,9 +61,11 @@ t.test('a change costs what changed: stages run again only for the changed servi
   buildModel(input(fresh, claims), memo);
   t.same(memo.stats, { services: 1, claims: 0, structure: 1, names: 1, apps: 1 }, 'a brand-new service: its stage and its own name only');
 
+  const hosted = buildModel(input(fresh, claims), memo);
   const records = [{ key: 'paas-router/claims/names/app9', value: '{"owner":"app9"}', createIndex: 20, modifyIndex: 20 }];
   const recorded = buildModel({ ...input(fresh, claims), claimRecords: records }, memo);
   t.same(memo.stats, { services: 0, claims: 0, structure: 1, names: 1, apps: 0 }, 'a record written: its name decided again, no app changed');
+  t.equal(recorded.hosts, hosted.hosts, 'the same host list: the render keeps its views and checks');
   const second = { key: 'paas-router/claims/names/app8', value: '{"owner":"app8"}', createIndex: 21, modifyIndex: 21 };
   buildModel({ ...input(fresh, claims), claimRecords: [...records, second] }, memo);
   t.same(memo.stats.names, 1, 'a second record: only its name (the first record is kept as it was read)');

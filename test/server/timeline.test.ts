@@ -27,6 +27,7 @@ t.test('changedApps: added, removed, servers changed, hosts changed; unchanged a
     ['equal model, other objects', base, model({ a: [mc('a', 1)], b: [mc('b', 2)], c: [mc('c', 3)] }), []],
     ['one server more', base, model({ a: [mc('a', 1), mc('a', 4)], b: [mc('b', 2)], c: [mc('c', 3)] }), ['a']],
     ['an app gone, one new', base, model({ a: [mc('a', 1)], b: [mc('b', 2)], d: [mc('d', 3)] }), ['c', 'd']],
+    ['a new app before every other, one gone between', base, model({ '0day': [mc('0day', 5)], a: [mc('a', 1)], c: [mc('c', 3)] }), ['0day', 'b']],
     ['a custom domain', base, model({ a: [mc('a', 1)], b: [mc('b', 2)], c: [mc('c', 3)] }, [claim('b', 'www.example.org')]), ['b']],
     ['everything gone', base, undefined, ['a', 'b', 'c']],
   ];
