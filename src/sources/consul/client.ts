@@ -200,14 +200,9 @@ export class ConsulClient {
   }
 
   /** GET /v1/kv/<prefix>?recurse; a 404 (empty prefix) is an empty list, not an error. Values decoded. */
-  async kvPrefix(prefix: string, index: number, waitMs: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
-    const r = await this.readJson(`K/V prefix "${prefix}"`, `kv/${encodePath(prefix)}`, { recurse: '' }, index, waitMs, signal);
-    if (Array.isArray(r.data)) {
-      for (const entry of r.data as { Value?: unknown }[]) {
-        if (entry && typeof entry.Value === 'string') entry.Value = Buffer.from(entry.Value, 'base64').toString('utf8');
-      }
-    }
-    return r;
+  /** Every entry under `prefix`, as Consul gives them (`Value` in base64: parseKvEntries decodes the entries it has not seen). */
+  kvPrefix(prefix: string, index: number, waitMs: number, signal?: AbortSignal): Promise<BlockingResult<unknown>> {
+    return this.readJson(`K/V prefix "${prefix}"`, `kv/${encodePath(prefix)}`, { recurse: '' }, index, waitMs, signal);
   }
 
   // Writes go through the `consul` package on the same pool (writes.ts).

@@ -1,7 +1,7 @@
 // Watches the custom-domains K/V prefix with a blocking ?recurse query. A 404 (no key under the
 // prefix yet) is "no custom domains"; any failure keeps the last claims.
 import type { Logger } from '../../log.js';
-import type { DomainsSnapshot } from '../types.js';
+import type { DomainClaim, DomainsSnapshot } from '../types.js';
 import { StatusTracker, type Source, type SourceSink } from '../source.js';
 import { BlockingWatch } from './blocking.js';
 import type { WatchTiming } from './catalog-source.js';
@@ -11,6 +11,8 @@ import { parseKvEntries } from './parse.js';
 export class ConsulDomainsSource implements Source<DomainsSnapshot> {
   readonly name = 'consul-domains';
   private watch: BlockingWatch<DomainsSnapshot> | undefined;
+  /** The entries of the last answer by key: the next answer keeps the objects of those it has unchanged. */
+  private entries = new Map<string, DomainClaim>();
 
   constructor(
     private readonly client: ConsulClient,
@@ -42,9 +44,12 @@ export class ConsulDomainsSource implements Source<DomainsSnapshot> {
       recovered: (err, signal) => this.client.untilAnswering(err, signal),
       fetch: async (index, wait, signal) => {
         const r = await this.client.kvPrefix(this.prefix, index, wait, signal);
-        const claims = parseKvEntries(this.prefix, r.data).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        const claims = parseKvEntries(this.prefix, r.data, this.entries).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        this.entries = new Map(claims.map((c) => [c.key, c]));
         return { index: r.index, data: { claims } };
       },
+      // Unchanged entries are the same objects (parseKvEntries): compared by identity.
+      same: (a, b) => a.claims.length === b.claims.length && a.claims.every((c, i) => c === b.claims[i]),
       onSuccess: () => tracker.ok(),
       onData: (snapshot) => sink.snapshot(snapshot),
       onError: (err) => {

@@ -18,6 +18,8 @@ export class ConsulKvFeatureSource implements Source<KvFeatureSnapshot> {
   private readonly inner: ConsulDomainsSource;
   /** key → CreateIndex and first sight; a key deleted and created again starts a new period. */
   private readonly seen = new Map<string, { createIndex: number; at: number }>();
+  /** Each entry as stamped, while the domains source hands out the same entry object. */
+  private readonly stamped = new WeakMap<KvEntry, KvEntry>();
 
   constructor(
     readonly name: string,
@@ -54,7 +56,11 @@ export class ConsulKvFeatureSource implements Source<KvFeatureSnapshot> {
         seen = { createIndex: c.createIndex, at: this.now() };
         this.seen.set(c.key, seen);
       }
-      return { ...c, firstSeenAt: seen.at };
+      const kept = this.stamped.get(c);
+      if (kept?.firstSeenAt === seen.at) return kept;
+      const entry = { ...c, firstSeenAt: seen.at };
+      this.stamped.set(c, entry);
+      return entry;
     });
   }
 }

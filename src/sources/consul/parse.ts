@@ -76,19 +76,20 @@ export function parseHealthService(name: string, body: unknown): ServiceInstance
 }
 
 /** GET /v1/kv/<prefix>?recurse (values already base64-decoded by the client). */
-export function parseKvEntries(prefix: string, body: unknown): DomainClaim[] {
+export function parseKvEntries(prefix: string, body: unknown, previous?: ReadonlyMap<string, DomainClaim>): DomainClaim[] {
   if (!Array.isArray(body)) throw new ConsulResponseError(`K/V prefix "${prefix}": expected a JSON array`);
   return body.map((entry, i) => {
     if (!isObj(entry) || typeof entry.Key !== 'string') {
       throw new ConsulResponseError(`K/V prefix "${prefix}": entry ${i} has no Key`);
     }
+    const createIndex = typeof entry.CreateIndex === 'number' ? entry.CreateIndex : 0;
+    const modifyIndex = typeof entry.ModifyIndex === 'number' ? entry.ModifyIndex : 0;
+    // Every write moves a key's ModifyIndex: an entry read before at the same indexes is the same
+    // entry, and keeps its object (a write under a prefix of 10 000 keys decodes one value).
+    const kept = previous?.get(entry.Key);
+    if (kept && kept.createIndex === createIndex && kept.modifyIndex === modifyIndex && modifyIndex !== 0) return kept;
     const value = entry.Value;
-    return {
-      key: entry.Key,
-      value: typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : '',
-      createIndex: typeof entry.CreateIndex === 'number' ? entry.CreateIndex : 0,
-      modifyIndex: typeof entry.ModifyIndex === 'number' ? entry.ModifyIndex : 0,
-    };
+    return { key: entry.Key, value: typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '', createIndex, modifyIndex };
   });
 }
 
