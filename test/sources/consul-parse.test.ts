@@ -1,7 +1,7 @@
 // The catalog answer as the router reads it: tags sorted, any service name an entry of its own,
 // and the comparison the catalog watch uses to tell a changed answer from a repeated one.
 import t from 'tap';
-import { parseCatalogServices, sameCatalog } from '../../src/sources/consul/parse.js';
+import { parseCatalogServices, parseKvEntries, sameCatalog } from '../../src/sources/consul/parse.js';
 
 t.test('a service named like an object property is an entry like any other', async (t) => {
   const parsed = parseCatalogServices(JSON.parse('{"__proto__":["router.x"],"constructor":[],"web":["b","a"]}'));
@@ -27,4 +27,36 @@ t.test('sameCatalog: equal only with the same services and the same tags', async
   t.equal(sameCatalog(a, parseCatalogServices({ web: ['a'], db: [] })), false, 'a tag gone');
   t.equal(sameCatalog(parseCatalogServices({ __proto__x: [] }), parseCatalogServices(JSON.parse('{"__proto__":[]}'))), false);
   t.equal(sameCatalog(parseCatalogServices(JSON.parse('{"__proto__":["a"]}')), parseCatalogServices(JSON.parse('{"__proto__":["a"]}'))), true);
+});
+
+t.test('K/V entries: values decoded from base64; an entry at the same indexes keeps its object, any write reads it again', async (t) => {
+  const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+  const body = (value: string, modifyIndex: number) => [
+    { Key: 'paas-router/claims/names/web', Value: b64('{"owner":"web"}'), CreateIndex: 5, ModifyIndex: 5 },
+    { Key: 'paas-router/claims/names/api', Value: b64(value), CreateIndex: 6, ModifyIndex: modifyIndex },
+    { Key: 'paas-router/claims/names/', Value: null, CreateIndex: 7, ModifyIndex: 7 },
+  ];
+  const first = parseKvEntries('paas-router/claims/', body('{"owner":"api"}', 6));
+  t.strictSame(
+    first.map((e) => e.value),
+    ['{"owner":"web"}', '{"owner":"api"}', ''],
+  );
+  const previous = new Map(first.map((e) => [e.key, e]));
+  const again = parseKvEntries('paas-router/claims/', body('{"owner":"api"}', 6), previous);
+  t.ok(
+    again.every((e, i) => e === first[i]),
+    'the same answer: the same objects',
+  );
+  const written = parseKvEntries('paas-router/claims/', body('{"owner":"api","idle_since":1}', 9), previous);
+  t.equal(written[0], first[0], 'the key nobody wrote keeps its object');
+  t.not(written[1], first[1]);
+  t.equal(written[1]!.value, '{"owner":"api","idle_since":1}', 'the written key is read again');
+  const recreated = parseKvEntries('paas-router/claims/', [{ ...body('x', 6)[0]!, CreateIndex: 8, ModifyIndex: 5 }], previous);
+  t.not(recreated[0], first[0], 'another CreateIndex is another key (deleted and created again)');
+  const noIndexes = parseKvEntries(
+    'p/',
+    [{ Key: 'p/a', Value: b64('one') }],
+    new Map([['p/a', { key: 'p/a', value: 'stale', createIndex: 0, modifyIndex: 0 }]]),
+  );
+  t.equal(noIndexes[0]!.value, 'one', 'without indexes nothing is kept');
 });
