@@ -61,9 +61,17 @@ interface Decided {
   readonly served?: readonly number[];
 }
 
-/** Kept for every name: most lists are empty, and one shared empty list costs nothing per name. */
+/**
+ * Kept for every name: most lists are empty or hold the first ask only, and one shared list costs
+ * nothing per name (a list grown by push keeps room for 17 entries).
+ */
 const NONE: readonly never[] = Object.freeze([]);
-const some = <T>(list: T[]): readonly T[] => (list.length > 0 ? list : NONE);
+const FIRST: readonly number[] = Object.freeze([0]);
+function some<T>(list: T[]): readonly T[] {
+  if (list.length === 0) return NONE;
+  if (list.length === 1 && list[0] === 0) return FIRST as readonly unknown[] as readonly T[];
+  return list.slice();
+}
 
 interface NameEntry {
   key: string;
@@ -71,8 +79,15 @@ interface NameEntry {
   record: ClaimRecord | undefined;
   /** The standalone ask that holds the name, decided from every ask; -1: none. */
   holder: number;
-  /** The decision from the asks that take part (a group ask only if its service holds its own name). */
-  decided?: { takesPart: boolean[] | undefined; weights: GroupWeights | undefined; result: Decided | undefined };
+  /**
+   * The decision from the asks that take part (a group ask only if its service holds its own
+   * name), with what it was made from. `decided` false: not made yet for these asks and record.
+   * (Every field is set when the entry is made: 10 000 entries of one shape, no property arrays.)
+   */
+  decided: boolean;
+  takesPart: boolean[] | undefined;
+  weights: GroupWeights | undefined;
+  result: Decided | undefined;
   seen: number;
 }
 
@@ -172,13 +187,14 @@ export class NameDecisions {
       const all = entry.asks;
       const takesPart = all.some((a) => a.as === 'group') ? all.map((a) => a.as !== 'group' || ownName[a.index] === 1) : undefined;
       const weights = own.weights.get(name);
-      let kept = entry.decided;
-      if (!kept || !sameAdmitted(kept.weights, weights) || !sameFlags(kept.takesPart, takesPart)) {
+      if (!entry.decided || !sameAdmitted(entry.weights, weights) || !sameFlags(entry.takesPart, takesPart)) {
         this.decided++;
-        kept = { takesPart, weights, result: decideName(name, all, takesPart, entry.record, weights, prefix, settings) };
-        entry.decided = kept;
+        entry.decided = true;
+        entry.takesPart = takesPart;
+        entry.weights = weights;
+        entry.result = decideName(name, all, takesPart, entry.record, weights, prefix, settings);
       }
-      if (kept.result) bind(name, all, kept.result, names, out);
+      if (entry.result) bind(name, all, entry.result, names, out);
     }
     return names;
   }
@@ -186,7 +202,7 @@ export class NameDecisions {
   /** Whether the last resolve gave `name` a holder (an owner of the name, asking or not). */
   owned(name: string): boolean {
     const entry = this.byName.get(name);
-    return entry !== undefined && entry.seen === this.build && entry.decided?.result !== undefined;
+    return entry !== undefined && entry.seen === this.build && entry.result !== undefined;
   }
 
   /** The name's entry with this build's asks; its holder decided again when its asks or record changed. */
@@ -197,7 +213,7 @@ export class NameDecisions {
     if (!entry || entry.record !== record || !sameAsks(entry.asks, all)) {
       const held = decideOwner('name', name, prefix, [...all].sort(askOrder), record);
       const holder = held?.as === undefined ? all.findIndex((a) => a.as === undefined && a.claimant === held?.owner) : -1;
-      entry = { key, asks: all, record, holder, seen: this.build };
+      entry = { key, asks: all, record, holder, decided: false, takesPart: undefined, weights: undefined, result: undefined, seen: this.build };
       this.byName.set(name, entry);
     } else {
       // The same decision: this build's asks carry this build's positions and stages.
