@@ -44,29 +44,24 @@ export class RenderCache {
   stats: RenderStats = { views: 0, files: 0, hosts: 0 };
 
   readonly memo: TemplateDataMemo = {
-    app: (app, make) => {
-      let view = this.views.get(app);
-      if (!view) {
-        this.stats.views++;
-        view = make();
-        this.views.set(app, view);
-      }
-      return view;
-    },
+    app: (app, make) => this.kept(this.views, app, 'views', make),
     hosts: (routes, make) => {
       if (this.hostViews?.routes !== routes) this.hostViews = { routes, views: make() };
       return this.hostViews.views;
     },
-    host: (route, make) => {
-      let view = this.hostView.get(route);
-      if (!view) {
-        this.stats.hosts++;
-        view = make();
-        this.hostView.set(route, view);
-      }
-      return view;
-    },
+    host: (route, make) => this.kept(this.hostView, route, 'hosts', make),
   };
+
+  /** The view kept for `key`, or a new one made, kept and counted. */
+  private kept<K extends object, V>(views: WeakMap<K, V>, key: K, counted: 'views' | 'hosts', make: () => V): V {
+    let view = views.get(key);
+    if (view === undefined) {
+      this.stats[counted]++;
+      view = make();
+      views.set(key, view);
+    }
+    return view;
+  }
 
   begin(templates: CompiledTemplates, settings: RenderSettings): void {
     this.stats = { views: 0, files: 0, hosts: 0 };
