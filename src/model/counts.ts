@@ -1,4 +1,4 @@
-// What the metrics, the never-shrink guard and the timeline count in a routing model. A model is
+// What the metrics and the never-shrink guard count in a routing model. A model is
 // never changed once built, so each is counted once (at 10 000 apps a count is 30 000 servers:
 // done on every scrape and every build, it blocked the event loop for tens of milliseconds).
 import type { RoutingModel } from './types.js';

@@ -19,6 +19,7 @@ import { compareClaims, type ParsedClaim } from './domains.js';
 import { NameDecisions } from './names.js';
 import type { AppRoute, HostRoute, KvEntry, ModelInput, ModelSettings, Rejection } from './types.js';
 import { cmp } from './text.js';
+import { sameItems } from '../util/same-items.js';
 
 /** Stage runs of the last build: what the change cost (bench profile, tests). */
 export interface MemoStats {
@@ -64,12 +65,6 @@ function keepEqualHosts(before: HostRoute[], after: HostRoute[]): HostRoute[] {
     } else all = false;
   }
   return all ? before : after;
-}
-
-function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export class ModelMemo {

@@ -8,6 +8,7 @@ import { claimKey, decideOwner, heldBy, type Asker, type ClaimRecord } from './c
 import { reject } from './rejections.js';
 import { holderOrder } from './services.js';
 import { cmp, safeText } from './text.js';
+import { sameItems } from '../util/same-items.js';
 import { DEFAULT_WEIGHTS_PREFIX, type Ownership, type ServiceStage } from './stages.js';
 import type { ModelSettings, OwnedName, Rejection } from './types.js';
 
@@ -74,6 +75,7 @@ function some<T>(list: T[]): readonly T[] {
 }
 
 interface NameEntry {
+  /** The name's record key, made once: looked up in every build. */
   key: string;
   asks: NameAsk[];
   record: ClaimRecord | undefined;
@@ -126,8 +128,7 @@ function sameAdmitted(a: GroupWeights | undefined, b: GroupWeights | undefined):
 }
 
 function sameFlags(a: readonly boolean[] | undefined, b: readonly boolean[] | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+  return a === undefined || b === undefined ? a === b : sameItems(a, b);
 }
 
 /**

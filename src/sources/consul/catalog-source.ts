@@ -36,6 +36,7 @@ import { BlockingWatch } from './blocking.js';
 import type { ConsulClient } from './client.js';
 import { parseCatalogServices, parseHealthService, sameCatalog, parseServiceSummaries, parseStateChecks, summarize, type StateCheck } from './parse.js';
 import { setOwn } from '../../util/own-record.js';
+import { sameItems } from '../../util/same-items.js';
 
 export interface WatchTiming {
   waitMs: number;
@@ -309,7 +310,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
         // query costs the agent a read too, and the first snapshot waits for the reads only.
         if (this.modeNow === 'watches' && this.firstDelivered) this.watchService(name);
         else this.queueRead(name);
-      } else if (!sameList(k.tags, tags)) {
+      } else if (!sameItems(k.tags, tags)) {
         k.tags = tags;
         // A service with its own watch has seen its instances' new tags there.
         if (!this.serviceWatches.has(name)) this.queueRead(name);
@@ -501,8 +502,4 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     }
     this.firstDelivered = true;
   }
-}
-
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -7,6 +7,7 @@ import { BlockingWatch } from './blocking.js';
 import type { WatchTiming } from './catalog-source.js';
 import type { ConsulClient } from './client.js';
 import { parseKvEntries } from './parse.js';
+import { sameItems } from '../../util/same-items.js';
 
 export class ConsulDomainsSource implements Source<DomainsSnapshot> {
   readonly name = 'consul-domains';
@@ -49,7 +50,7 @@ export class ConsulDomainsSource implements Source<DomainsSnapshot> {
         return { index: r.index, data: { claims } };
       },
       // Unchanged entries are the same objects (parseKvEntries): compared by identity.
-      same: (a, b) => a.claims.length === b.claims.length && a.claims.every((c, i) => c === b.claims[i]),
+      same: (a, b) => sameItems(a.claims, b.claims),
       onSuccess: () => tracker.ok(),
       onData: (snapshot) => sink.snapshot(snapshot),
       onError: (err) => {

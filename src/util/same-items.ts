@@ -1,0 +1,6 @@
+/** The same items in the same order, compared by identity (the kept objects of an incremental build). */
+export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
