@@ -7,7 +7,7 @@
 import { startDevCluster } from '../dev/cluster.js';
 import { registerMesosTask } from '../dev/consul/mesos.js';
 import { httpGet, startConsulCluster } from '../dev/consul/real-cluster.js';
-import { freePort } from '../dev/net.js';
+import { freeListenerPorts } from '../dev/net.js';
 import { probeThrough } from '../dev/probe.js';
 import { createLogger } from '../src/log.js';
 import type { StatusDocument } from '../src/server/status.js';
@@ -25,11 +25,11 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 }
 
 const consul = await startConsulCluster({ net: '127.0.3' });
-const httpPort = await freePort();
+const ports = await freeListenerPorts();
+const { httpPort } = ports;
 const cluster = await startDevCluster({
   consul: { url: consul.url },
-  httpPort,
-  statsPort: await freePort(),
+  ...ports,
   apps: [{ id: '/alpha', instances: 1, tags: [], mode: 'http' }],
   domains: {},
   log: createLogger('silent'),

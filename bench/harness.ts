@@ -13,6 +13,7 @@ import { registerMesosTask, type MesosTask } from '../dev/consul/mesos.js';
 import { startHaproxy, type HaproxyProcess } from '../dev/haproxy-process.js';
 import { startHttpBackend, type Backend } from '../dev/backends.js';
 import { probeThrough } from '../dev/probe.js';
+import { freePort } from '../dev/net.js';
 import { writeFilesAtomically } from '../src/apply/files.js';
 import { showProc } from '../src/apply/reload.js';
 import { buildModel } from '../src/model/build.js';
@@ -91,15 +92,6 @@ export function appTasks(apps: number, instances: number, ports: number[], prefi
     }
   }
   return tasks;
-}
-
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Starts Consul (already filled by `fill`), HAProxy on an empty config, then the daemon process. */

@@ -36,7 +36,8 @@ import { TrafficRing } from '../src/traffic/ring.js';
 import { sendSocketCommand } from '../src/apply/socket.js';
 import { TrafficSampler } from '../src/traffic/sampler.js';
 import { parseShowStat } from '../src/traffic/stat.js';
-import { appTasks, freePort, registerMany, until } from './harness.js';
+import { freeListenerPorts } from '../dev/net.js';
+import { appTasks, registerMany, until } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -342,10 +343,10 @@ async function builtPageFigures(browser: Browser, apps: number, runs: number): P
 async function pageFigures(apps: number, runs: number): Promise<void> {
   log(`page: ${apps} apps (2 servers each) on a dev cluster, traffic to 100 of them`);
   const servers = [await startHttpBackend('bench a'), await startHttpBackend('bench b')];
-  const httpPort = await freePort();
+  const ports = await freeListenerPorts();
+  const { httpPort } = ports;
   const cluster = await startDevCluster({
-    httpPort,
-    statsPort: await freePort(),
+    ...ports,
     apps: [],
     domains: {},
     log: createLogger('warn'),

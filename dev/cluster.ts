@@ -110,15 +110,56 @@ function workerAccount(): { user?: string; group?: string } {
   return root && has('/etc/passwd') && has('/etc/group') ? {} : { user: '', group: '' };
 }
 
+/** What a dev cluster has started so far: what `stop` stops, also when the start fails half-way. */
+interface StartedParts {
+  readonly workDir: string;
+  readonly backends: Map<string, Backend[]>;
+  vault?: DevVaultSetup;
+  consul?: ClusterConsul;
+  daemon?: Daemon;
+  haproxy?: HaproxyProcess;
+}
+
+/** Stops every part started, even when another fails: a leftover HAProxy would keep the ports. */
+async function stopParts(parts: StartedParts): Promise<void> {
+  // The daemon first: it would otherwise notice HAProxy going away and try to bring it back.
+  const steps: (() => unknown)[] = [
+    () => parts.daemon?.stop(),
+    () => parts.haproxy?.stop(),
+    () => parts.consul?.close(),
+    () => parts.vault?.vault.close(),
+    () => Promise.all([...parts.backends.values()].flat().map((b) => b.close())),
+    () => rm(parts.workDir, { recursive: true, force: true }),
+  ];
+  const errors: unknown[] = [];
+  for (const step of steps)
+    await Promise.resolve()
+      .then(step)
+      .catch((err: unknown) => errors.push(err));
+  if (errors.length) throw new AggregateError(errors, 'dev cluster: some parts did not stop cleanly');
+}
+
 export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
-  const workDir = await mkdtemp(join(tmpdir(), 'paas-router-dev-'));
+  const parts: StartedParts = { workDir: await mkdtemp(join(tmpdir(), 'paas-router-dev-')), backends: new Map() };
+  try {
+    return await startParts(opts, parts);
+  } catch (err) {
+    // Left running, a half-started cluster's sockets and child processes keep the test's process
+    // alive (seen in CI: HAProxy failed to bind, and the file hung until tap's 120 s timeout).
+    await stopParts(parts).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startParts(opts: DevClusterOptions, parts: StartedParts): Promise<DevCluster> {
+  const { workDir, backends } = parts;
   const vaultOpts = opts.vault === true ? {} : opts.vault || undefined;
   let consulAclToken: string | undefined;
   let vault: DevVaultSetup | undefined;
   if (vaultOpts) {
     const overrides = opts.configOverrides ?? {};
     const clusterDomain = `${(overrides.cluster as string | undefined) ?? 'production'}.${(overrides.base_domain as string | undefined) ?? 'mozilla.community'}`;
-    vault = await setUpDevVault({
+    vault = parts.vault = await setUpDevVault({
       workDir,
       clusterDomain,
       tokenTtl: vaultOpts.tokenTtl,
@@ -141,20 +182,19 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   let daemonConsul: { address: string; cacert: string } | undefined;
   if (opts.consulHttps && !useAgent) throw new Error(`consulHttps needs the real agent: ${CONSUL_AGENT_MISSING}`);
   if (external) {
-    consul = { kind: 'external', url: external.url, close: async () => undefined };
+    consul = parts.consul = { kind: 'external', url: external.url, close: async () => undefined };
   } else if (useAgent) {
     // ACLs on a real agent are set at start: the token from Vault is its master token.
     const agent = await startConsulAgent({ aclMasterToken: consulAclToken, https: opts.consulHttps });
-    consul = { kind: 'agent', url: agent.url, close: () => agent.stop() };
+    consul = parts.consul = { kind: 'agent', url: agent.url, close: () => agent.stop() };
     if (opts.consulHttps) daemonConsul = { address: agent.httpsUrl!, cacert: agent.cacertFile! };
   } else {
     standIn = await startDevConsul({ port: 0 });
     const s = standIn;
-    consul = { kind: 'stand-in', url: s.url, close: () => s.close() };
+    consul = parts.consul = { kind: 'stand-in', url: s.url, close: () => s.close() };
   }
   const aclHeaders: Record<string, string> = consulAclToken ? { 'X-Consul-Token': consulAclToken } : {};
   const apps = opts.apps ?? (await readMarathonApps(join(EXAMPLES_DIR, 'marathon')));
-  const backends = new Map<string, Backend[]>();
   let agentCounter = 0;
 
   const addTask = async (app: MarathonApp, status: 'passing' | 'critical' = 'passing') => {
@@ -232,7 +272,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     {},
   );
   const log = opts.log ?? createLogger(config.logLevel);
-  const daemon = await startDaemon(config, log);
+  const daemon = (parts.daemon = await startDaemon(config, log));
 
   // HAProxy needs a first configuration to start from: the daemon writes it (validated) even
   // while HAProxy is not running yet, exactly as on a freshly installed master node.
@@ -242,7 +282,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     if (Date.now() > deadline) throw new Error('the daemon wrote no haproxy.cfg within 15 s');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const haproxy = await startHaproxy({ configFile, masterSocket: config.haproxy.masterSocket });
+  const haproxy = (parts.haproxy = await startHaproxy({ configFile, masterSocket: config.haproxy.masterSocket }));
   await untilHaproxyRunsTheDaemonsFiles(daemon);
 
   return {
@@ -256,23 +296,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     vault,
     addTask,
     registerOn,
-    async stop() {
-      // Every part is stopped even when another fails: a leftover HAProxy would keep the ports.
-      const steps: (() => unknown)[] = [
-        () => daemon.stop(),
-        () => haproxy.stop(),
-        () => consul.close(),
-        () => vault?.vault.close(),
-        () => Promise.all([...backends.values()].flat().map((b) => b.close())),
-        () => rm(workDir, { recursive: true, force: true }),
-      ];
-      const errors: unknown[] = [];
-      for (const step of steps)
-        await Promise.resolve()
-          .then(step)
-          .catch((err: unknown) => errors.push(err));
-      if (errors.length) throw new AggregateError(errors, 'dev cluster: some parts did not stop cleanly');
-    },
+    stop: () => stopParts(parts),
   };
 }
 

@@ -44,3 +44,13 @@ export async function freePortInRange(from: number, to: number): Promise<number>
   }
   throw new Error(`no free loopback port in ${from}-${to}`);
 }
+
+/**
+ * HAProxy's three listener ports for a dev cluster in a test or bench, each picked free. The dev
+ * cluster's default layout derives HTTPS and stats from the HTTP port (+363, +324): a derived port
+ * is reserved by no one and may fall in the ephemeral range (seen in CI: HTTPS on 32784 = 32421 +
+ * 363, "cannot bind socket (Address already in use)").
+ */
+export async function freeListenerPorts(): Promise<{ httpPort: number; httpsPort: number; statsPort: number }> {
+  return { httpPort: await freePort(), httpsPort: await freePort(), statsPort: await freePort() };
+}

@@ -14,7 +14,7 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import { createLogger } from '../../src/log.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts, freePort } from '../helpers/net.js';
 import { basic } from '../server/helpers.js';
 import { metricNames } from './support.js';
 
@@ -29,11 +29,10 @@ t.test('a real Prometheus scrapes the router and HAProxy of a dev cluster', asyn
     t.fail(`Prometheus not found at ${PROMETHEUS}: install Debian's prometheus package (scripts/setup.sh --test does) or set PROMETHEUS_PATH`);
     return;
   }
-  const httpPort = await freePort();
+  const ports = await freeListenerPorts();
+  const { httpPort } = ports;
   const cluster = await startDevCluster({
-    httpPort,
-    httpsPort: await freePort(),
-    statsPort: await freePort(),
+    ...ports,
     apps,
     domains: {},
     vault: true,

@@ -10,7 +10,7 @@ import { startDevCluster, type DevCluster } from '../../dev/cluster.js';
 import type { MarathonApp } from '../../dev/marathon.js';
 import { createLogger } from '../../src/log.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts } from '../helpers/net.js';
 import { filterBy } from '../helpers/page.js';
 
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
@@ -31,8 +31,7 @@ t.test('status page in headless Chromium', async (t) => {
   t.teardown(() => browser.close());
   await mkdir(ARTIFACTS, { recursive: true });
   const cluster: DevCluster = await startDevCluster({
-    httpPort: await freePort(),
-    statsPort: await freePort(),
+    ...(await freeListenerPorts()),
     apps,
     domains: { 'wordpress-community': 'www.example.org, bad_host.example.org', 'discourse-community': 'www.example.org, forum.example.org' },
     log: createLogger('silent'),

@@ -13,7 +13,7 @@ import { requestThrough } from '../../dev/probe.js';
 import { startTrafficGenerator, trafficPlan } from '../../dev/traffic.js';
 import { createLogger } from '../../src/log.js';
 import type { StatusDocument } from '../../src/server/status.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts } from '../helpers/net.js';
 import { ARTIFACTS, cardsInOrder, overflow, PHONE, pageOpener, filterBy, settled } from '../helpers/page.js';
 
 const apps: MarathonApp[] = [
@@ -28,10 +28,10 @@ t.test('traffic on the status page in headless Chromium', async (t) => {
   // First: a missing Chromium fails the test with the fix before any cluster starts.
   const browser: Browser = await launchChromium();
   t.teardown(() => browser.close());
-  const httpPort = await freePort();
+  const ports = await freeListenerPorts();
+  const { httpPort } = ports;
   const cluster = await startDevCluster({
-    httpPort,
-    statsPort: await freePort(),
+    ...ports,
     apps,
     domains: { shop: 'www.shop.example' },
     log: createLogger('silent'),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startDevCluster, type DevCluster, type DevClusterOptions } from '../../dev/cluster.js';
 import { createLogger } from '../../src/log.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
-import { freePort } from './net.js';
+import { freeListenerPorts } from './net.js';
 
 export interface TestCluster extends DevCluster {
   httpPort: number;
@@ -19,10 +19,10 @@ export async function startTestCluster(
 ): Promise<TestCluster> {
   const templatesDir = await mkdtemp(join(tmpdir(), 'paas-router-templates-'));
   await cp(SHIPPED_TEMPLATES_DIR, templatesDir, { recursive: true });
-  const httpPort = await freePort();
+  const ports = await freeListenerPorts();
+  const { httpPort } = ports;
   const cluster = await startDevCluster({
-    httpPort,
-    statsPort: await freePort(),
+    ...ports,
     domains: {},
     log: createLogger(process.env.PAAS_ROUTER_TEST_LOG ?? 'silent'),
     ...opts,

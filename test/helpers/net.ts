@@ -1,4 +1,4 @@
-export { freePort, freePortInRange } from '../../dev/net.js';
+export { freeListenerPorts, freePort, freePortInRange } from '../../dev/net.js';
 
 /** Polls `check` until it returns a truthy value or the timeout expires (then throws with `what`). */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {

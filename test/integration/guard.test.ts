@@ -11,16 +11,16 @@ import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { runService } from '../../src/systemd/service.js';
 import { createNotifier } from '../../src/systemd/notify.js';
 import { createLogger } from '../../src/log.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts } from '../helpers/net.js';
 
 const apps: MarathonApp[] = Array.from({ length: 10 }, (_, i) => ({ id: `/g${i}`, instances: 1, tags: [], mode: 'http' as const }));
 const host = (i: number) => `g${i}.production.mozilla.community`;
 
 t.test('never-shrink guard', async (t) => {
-  const httpPort = await freePort();
+  const ports = await freeListenerPorts();
+  const { httpPort } = ports;
   const cluster: DevCluster = await startDevCluster({
-    httpPort,
-    statsPort: await freePort(),
+    ...ports,
     apps,
     domains: {},
     log: createLogger(process.env.GUARD_DEBUG ? 'debug' : 'silent'),

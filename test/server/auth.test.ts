@@ -21,7 +21,7 @@ import {
   parseScryptHash,
   verifyScrypt,
 } from '../../src/server/auth.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts, freePort } from '../helpers/net.js';
 import { basic, getText } from './helpers.js';
 
 const log = createLogger('silent');
@@ -125,8 +125,7 @@ t.test('a listener bound to all interfaces asks for credentials (but not for /he
   await writeFile(usersFile, `ops:${await hashPassword('first password!')}\n`, { mode: 0o600 });
   const port = await freePort();
   const cluster = await startDevCluster({
-    httpPort: await freePort(),
-    statsPort: await freePort(),
+    ...(await freeListenerPorts()),
     apps: [{ id: '/foo', instances: 1, tags: [], mode: 'http' }],
     domains: {},
     log,

@@ -6,18 +6,18 @@ import type { MarathonApp } from '../../dev/marathon.js';
 import { requestThrough } from '../../dev/probe.js';
 import { createLogger } from '../../src/log.js';
 import type { StatusDocument } from '../../src/server/status.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts } from '../helpers/net.js';
 import { families, getText, sample } from './helpers.js';
 
 const foo: MarathonApp = { id: '/foo', instances: 2, tags: [], mode: 'http' };
 const bar: MarathonApp = { id: '/team/bar', instances: 1, tags: ['router.colour=blue'], mode: 'http' };
 
 t.test('status listener of a running dev cluster', async (t) => {
-  const httpPort = await freePort();
+  const ports = await freeListenerPorts();
+  const { httpPort } = ports;
   const cluster: DevCluster = await startDevCluster({
     consul: 'stand-in', // stopped and started again with its data below
-    httpPort,
-    statsPort: await freePort(),
+    ...ports,
     apps: [foo, bar],
     domains: { foo: 'www.example.org, bad_host.example.org', 'bar-team': 'www.example.org, bar.example.org' },
     log: createLogger('silent'),
