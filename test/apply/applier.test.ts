@@ -9,6 +9,7 @@ import { Applier } from '../../src/apply/applier.js';
 import { spareUseOf, type Candidate } from '../../src/apply/deployment.js';
 import { writeFilesAtomically } from '../../src/apply/files.js';
 import { WriteFailedError } from '../../src/errors.js';
+import { SERVER_STATE_FILE } from '../../src/render/views.js';
 import { showProc } from '../../src/apply/reload.js';
 import { sendSocketCommand } from '../../src/apply/socket.js';
 import { atLeast, readHaproxyVersion } from '../../src/apply/haproxy-version.js';
@@ -209,6 +210,44 @@ t.test('a runtime change whose files cannot be written is undone by a reload, an
   t.match(r.error?.message, /ENOSPC \(injected\)/);
   t.match(r.undo, { status: 'reloaded' }, 'the reload onto the last good files is in the report');
   t.equal((await showProc(masterSocket)).master.reloads, reloads + 1, 'and it did happen');
+});
+
+t.test('a runtime change rewrites only the files that changed; after a failed write, the next write is whole', async (t) => {
+  const ws = await workspace(t, 'changed-only');
+  const { work, configDir, masterSocket, port } = ws;
+  const runtimeSocket = join(work, 'runtime.sock');
+  const config = (disabled: boolean, certificate = 'PEM 1'): Candidate => {
+    const files = webConfig(runtimeSocket, port, [`    server s1 127.0.0.1:1${disabled ? ' disabled' : ''}`]);
+    return (dir) => ({ ...files(dir), 'certs/www.example.org.pem': certificate });
+  };
+  const written: string[][] = [];
+  let failLive = false;
+  const writer: typeof writeFilesAtomically = async (dir, files, opts) => {
+    if (dir !== configDir) return writeFilesAtomically(dir, files, opts);
+    if (failLive) throw new WriteFailedError('cannot write the configuration: ENOSPC (injected)');
+    // The server state saved before a reload is HAProxy's, not the candidate's.
+    if (!(SERVER_STATE_FILE in files)) written.push(Object.keys(files).sort());
+    return writeFilesAtomically(dir, files, opts);
+  };
+  const applier = new Applier({ configDir, bin: 'haproxy', masterSocket, runtimeSocket, reloadTimeoutMs: 10_000, log, writeFiles: writer });
+  t.equal((await applier.apply(config(false))).status, 'haproxy-unreachable');
+  ws.haproxy = await startHaproxy({ configFile: join(configDir, 'haproxy.cfg'), masterSocket });
+  t.equal((await applier.retryPendingReload())?.status, 'reloaded');
+  t.same(written.splice(0), [['certs/www.example.org.pem', 'haproxy.cfg', 'hosts.map']], 'the first write is whole');
+
+  t.equal((await applier.apply(config(true))).status, 'runtime');
+  t.same(written.splice(0), [['haproxy.cfg']], 'a server disabled: haproxy.cfg alone, not the map or the certificate');
+  t.equal(await readFile(join(configDir, 'haproxy.cfg'), 'utf8'), applier.deployment!.files['haproxy.cfg'], 'what runs is on disk');
+
+  failLive = true;
+  t.equal((await applier.apply(config(false))).status, 'write-failed');
+  failLive = false;
+  // The failed write may have renamed some files: the next one writes every file again.
+  await applier.apply(config(false));
+  t.same(written.splice(0), [['certs/www.example.org.pem', 'haproxy.cfg', 'hosts.map']], 'after a failed write, every file again');
+  await applier.apply(config(false, 'PEM 2'));
+  t.same(written.at(-1), ['certs/www.example.org.pem'], 'a renewed certificate alone');
+  t.equal(await readFile(join(configDir, 'certs/www.example.org.pem'), 'utf8'), 'PEM 2');
 });
 
 t.test('spare backends: a claim taken at runtime, a taken spare refused, consolidation validated first', async (t) => {
