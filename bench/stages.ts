@@ -13,10 +13,13 @@ import { RenderCache } from '../src/render/incremental.js';
 import { renderData, renderFiles, renderText } from '../src/render/render.js';
 import { loadTemplates } from '../src/sources/files/templates-source.js';
 import { settings } from '../test/model/helpers.js';
-import { settings as render } from '../test/render/fixtures.js';
+import { settings as fixtureSettings } from '../test/render/fixtures.js';
 import { benchServices, instance } from './apps.js';
 import { ms, summarize } from './stats.js';
 
+// The daemon's default pool of spare backends: a brand-new app's plan takes one (all free here).
+const render = { ...fixtureSettings, spareBackends: 16 };
+const spares = { inUse: new Set<string>() };
 const apps = Number(process.argv[2] ?? 10000);
 const rounds = Number(process.argv[3] ?? 10);
 let services = benchServices(apps);
@@ -61,7 +64,7 @@ for (let r = 0; r < rounds; r++) {
     const nextData = renderData(templates, model, render, cache);
     add(`${kind}: template data`, performance.now() - t);
     t = performance.now();
-    planFromData(templates, data, nextData);
+    planFromData(templates, data, nextData, spares);
     add(`${kind}: plan (from the builds)`, performance.now() - t);
     t = performance.now();
     const next = renderText(templates, nextData, cache);

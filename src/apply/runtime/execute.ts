@@ -5,6 +5,7 @@
 import { dirname, join } from 'node:path';
 import { RuntimeRefusedError, errorMessage } from '../../errors.js';
 import { keyDiffers, parseGetMap } from './map-lookup.js';
+import type { MapContents } from './map-view.js';
 import type { ServerLine } from './parse.js';
 import { weightOf, type RuntimeOp } from './plan.js';
 import { RuntimeSession } from '../socket.js';
@@ -15,7 +16,7 @@ const MAINT_MASK = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 export interface DesiredState {
   /** backend → server name → line, for the backends the plan touches. */
   servers: Map<string, Map<string, ServerLine>>;
-  hosts: Map<string, string>;
+  hosts: MapContents;
   /** The other runtime maps (maintenance.map): file name → entries. */
   maps?: Map<string, Map<string, string>>;
 }
@@ -168,13 +169,7 @@ export class RuntimeExecutor {
    * operator's template using `map_dom`, `map_beg` or `-i` on it), a stale entry could hide behind
    * another key's match: that map is read whole instead.
    */
-  private async keysDiffer(
-    session: RuntimeSession,
-    what: string,
-    path: string,
-    keys: ReadonlySet<string>,
-    wanted: ReadonlyMap<string, string>,
-  ): Promise<string | undefined> {
+  private async keysDiffer(session: RuntimeSession, what: string, path: string, keys: ReadonlySet<string>, wanted: MapContents): Promise<string | undefined> {
     for (const key of keys) {
       const command = `get map ${path} ${key}`;
       const answer = await session.send(command);
@@ -235,8 +230,8 @@ export function serversDiffer(
 }
 
 /** `what` and the first key where a runtime map differs from its file, or undefined. */
-export function mapDiffers(what: string, wanted: ReadonlyMap<string, string>, actual: ReadonlyMap<string, string>): string | undefined {
-  const wrong = [...wanted].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => !wanted.has(k));
+export function mapDiffers(what: string, wanted: MapContents, actual: ReadonlyMap<string, string>): string | undefined {
+  const wrong = [...wanted].find(([k, v]) => actual.get(k) !== v) ?? [...actual].find(([k]) => wanted.get(k) === undefined);
   return wrong || actual.size !== wanted.size ? `${what}${wrong ? ` at ${wrong[0]}` : ''}` : undefined;
 }
 

@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { MAINTENANCE_MAP_FILE, type AppView, type HostView, type TemplateData } from '../../render/views.js';
 import type { CompiledTemplates } from '../../render/templates.js';
 import { parseConfig, type ServerLine } from './parse.js';
+import { hostsMapOf } from './map-view.js';
 import { HOSTS_MAP, MAIN_CONFIG, mapOps, serverOps, type RuntimeOp, type RuntimePlan } from './plan.js';
 import type { SpareClaim } from './spares.js';
 
@@ -34,9 +35,32 @@ function listOf(view: AppView): string {
   return view.mode === 'tcp' ? 'tcpApps' : 'httpApps';
 }
 
-/** The hosts map as HAProxy holds it: host → backend. */
-export function hostMap(hosts: HostView[]): Map<string, string> {
-  return new Map(hosts.map((h) => [h.host, h.backend]));
+/**
+ * The hosts map ops from one host list to the next: both are sorted by host (code units), so one
+ * merge walk pairs them, and a host whose view is the same object is skipped unread. Deletions
+ * first, as mapOps orders them.
+ */
+function hostOps(before: readonly HostView[], after: readonly HostView[]): RuntimeOp[] {
+  const deleted: RuntimeOp[] = [];
+  const written: RuntimeOp[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const old = before[i];
+    const now = after[j];
+    if (old !== undefined && now !== undefined && old.host === now.host) {
+      if (old.backend !== now.backend) written.push({ op: 'map-set', key: now.host, value: now.backend });
+      i++;
+      j++;
+    } else if (now === undefined || (old !== undefined && old.host < now.host)) {
+      deleted.push({ op: 'map-del', key: old!.host });
+      i++;
+    } else {
+      written.push({ op: 'map-add', key: now.host, value: now.backend });
+      j++;
+    }
+  }
+  return [...deleted, ...written];
 }
 
 /**
@@ -104,12 +128,7 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
       claims.push({ app: app.name, backend: app.backend, spare: taken.spare });
     }
   }
-  let hosts = new Map<string, string>();
-  if (before.hosts !== after.hosts) {
-    const mapBefore = hostMap(before.hosts);
-    hosts = hostMap(after.hosts);
-    ops.push(...mapOps(mapBefore, hosts));
-  }
+  if (before.hosts !== after.hosts) ops.push(...hostOps(before.hosts, after.hosts));
   // Maintenance pages: maintenance.map entries (`add/set/del map`), never a reload.
   const maps = new Map<string, Map<string, string>>();
   if (before.maintenance !== after.maintenance && !isDeepStrictEqual(before.maintenance, after.maintenance)) {
@@ -117,7 +136,7 @@ export function planFromData(templates: CompiledTemplates, before: TemplateData,
     maps.set(MAINTENANCE_MAP_FILE, entries(after.maintenance));
     ops.push(...mapOps(entries(before.maintenance), entries(after.maintenance), MAINTENANCE_MAP_FILE));
   }
-  return { kind: 'runtime', ops, desired: { servers, hosts, maps }, ...(claims.length > 0 ? { spares: claims } : {}) };
+  return { kind: 'runtime', ops, desired: { servers, hosts: hostsMapOf(after.hosts), maps }, ...(claims.length > 0 ? { spares: claims } : {}) };
 }
 
 /**

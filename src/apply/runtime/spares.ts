@@ -7,6 +7,7 @@ import { BACKEND_PREFIX } from '../../model/backend.js';
 import { MAINTENANCE_MAP_FILE, SPARE_PREFIX } from '../../render/views.js';
 import type { DesiredState } from './execute.js';
 import type { RuntimeOp } from './plan.js';
+import { renamedValues } from './map-view.js';
 
 /** A brand-new app served from a spare backend until the next reload (ops name its own backend). */
 export interface SpareClaim {
@@ -94,7 +95,7 @@ export function desiredOnSpares(desired: DesiredState, names: ReadonlyMap<string
   if (names.size === 0) return desired;
   const rename = (backend: string) => names.get(backend) ?? backend;
   const servers = new Map([...desired.servers].map(([backend, lines]) => [rename(backend), lines]));
-  const hosts = new Map([...desired.hosts].map(([host, backend]) => [host, rename(backend)]));
+  const hosts = renamedValues(desired.hosts, rename);
   const maps =
     desired.maps &&
     new Map(

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 
 import { planFromData } from '../../../src/apply/runtime/model-plan.js';
+import { parseFiles } from '../../../src/apply/runtime/parse.js';
 import { planRuntime, type RuntimeOp } from '../../../src/apply/runtime/plan.js';
 import { buildModel } from '../../../src/model/build.js';
 import type { TemplateData } from '../../../src/render/views.js';
@@ -132,6 +133,16 @@ function checkPlan(
     const x = byFiles.ops.map(opKey).sort();
     const y = byData.ops.map(opKey).sort();
     if (!isDeepStrictEqual(x, y)) throw new PropertyFailure(P, `after ${what}: ${JSON.stringify(x).slice(0, 400)} != ${JSON.stringify(y).slice(0, 400)}`);
+    // What the check after the commands reads back: the hosts map of the candidate's file, each key found.
+    const fileHosts = parseFiles(after.files).hosts;
+    const planned = byData.desired?.hosts;
+    const H = 'hosts HAProxy must hold, from the model == the hosts.map file';
+    if (!planned || planned.size !== fileHosts.size || !isDeepStrictEqual([...planned], [...fileHosts]))
+      throw new PropertyFailure(H, `after ${what}: ${planned?.size} entries listed, the file has ${fileHosts.size}`);
+    for (const [host, backend] of fileHosts) {
+      if (planned.get(host) !== backend) throw new PropertyFailure(H, `after ${what}: ${host} is found as ${planned.get(host)}, the file says ${backend}`);
+      if (planned.get(`${host}.`) !== undefined) throw new PropertyFailure(H, `after ${what}: ${host}. is found, the file has no such host`);
+    }
   }
 }
 
