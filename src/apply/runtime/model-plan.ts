@@ -48,7 +48,10 @@ function hostOps(before: readonly HostView[], after: readonly HostView[]): Runti
   while (i < before.length || j < after.length) {
     const old = before[i];
     const now = after[j];
-    if (old !== undefined && now !== undefined && old.host === now.host) {
+    if (old === now) {
+      i++;
+      j++;
+    } else if (old !== undefined && now !== undefined && old.host === now.host) {
       if (old.backend !== now.backend) written.push({ op: 'map-set', key: now.host, value: now.backend });
       i++;
       j++;
