@@ -122,7 +122,7 @@ interface StartedParts {
 
 /** Stops every part started, even when another fails: a leftover HAProxy would keep the ports. */
 async function stopParts(parts: StartedParts): Promise<void> {
-  // The daemon first: it would otherwise notice HAProxy going away and try to bring it back.
+  // The daemon first, so that it does not see HAProxy go away and report it unreachable.
   const steps: (() => unknown)[] = [
     () => parts.daemon?.stop(),
     () => parts.haproxy?.stop(),
