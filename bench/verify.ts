@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHaproxy } from '../dev/haproxy-process.js';
-import { freePort } from '../dev/net.js';
+import { freeListenerPorts } from '../dev/net.js';
 import { writeFilesAtomically } from '../src/apply/files.js';
 import { RuntimeExecutor, parseShowMap } from '../src/apply/runtime/execute.js';
 import { parseGetMap } from '../src/apply/runtime/map-lookup.js';
@@ -38,9 +38,7 @@ const render = {
   configDir,
   runtimeSocket,
   bindAddress: '127.0.0.1',
-  httpPort: await freePort(),
-  httpsPort: await freePort(),
-  statsPort: await freePort(),
+  ...(await freeListenerPorts()),
 };
 const templates = await loadTemplates(SHIPPED_TEMPLATES_DIR);
 const memo = new ModelMemo();

@@ -15,7 +15,7 @@ import { putCertificate, removeCertificate, writeRouterSecrets } from '../../dev
 import { requestTls } from '../../dev/vault/tls-probe.js';
 import { showProc } from '../../src/apply/reload.js';
 import { SHIPPED_TEMPLATES_DIR } from '../../src/paths.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeListenerPorts } from '../helpers/net.js';
 import { assertNoSecrets, captureLog } from '../vault/helpers.js';
 import { httpGet } from './helpers.js';
 
@@ -26,7 +26,7 @@ const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
 t.test('daemon with Vault: TLS, https-only, runtime certificates, outages, token rotation', async (t) => {
   const templatesDir = await mkdtemp(join(tmpdir(), 'paas-router-templates-'));
   await cp(SHIPPED_TEMPLATES_DIR, templatesDir, { recursive: true });
-  const [httpPort, httpsPort, statsPort] = [await freePort(), await freePort(), await freePort()];
+  const { httpPort, httpsPort, statsPort } = await freeListenerPorts();
   const captured = captureLog('debug');
   const cluster: DevCluster = await startDevCluster({
     consul: 'stand-in', // its ACL token is switched at run time below
