@@ -240,10 +240,9 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
       ...(recent && { waitMs: Math.min(this.timing.waitMs, RECENT_WATCH_WAIT_MS), onQuietWait: () => this.quietWatchEnded(name, watch) }),
       from,
       recovered: this.recovered,
-      fetch: async (index, wait, signal) => {
-        const r = await this.client.healthService(name, index, wait, signal);
-        return { index: r.index, data: parseHealthService(name, r.data) };
-      },
+      // Not async: the read is held for minutes, and a suspended async function keeps its frame (ConsulClient.readJson).
+      fetch: (index, wait, signal) =>
+        this.client.healthService(name, index, wait, signal).then((r) => ({ index: r.index, data: parseHealthService(name, r.data) })),
       onSuccess: () => {
         if (this.failingReads.delete(name)) this.reportFailing();
       },

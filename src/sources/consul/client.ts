@@ -9,15 +9,8 @@ import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../..
 import type { BlockingResult } from './blocking.js';
 import { defaultMaxConnections } from './budget.js';
 import { ConsulWrites, type KvCasOp } from './writes.js';
-import {
-  ConsulHttp,
-  ConsulRefusedError,
-  type ConsulAnswer,
-  type ConsulConsistency,
-  type ConsulTraffic,
-  type RequestOptions,
-  type TransportEvent,
-} from './http.js';
+import { ConsulRefusedError } from './refusal.js';
+import { ConsulHttp, type ConsulAnswer, type ConsulConsistency, type ConsulTraffic, type RequestOptions, type TransportEvent } from './http.js';
 
 export interface ConsulClientOptions {
   address: string;
@@ -272,7 +265,10 @@ export class ConsulClient {
     }
   }
 
-  private async readJson(
+  // Not async, nor the steps below: a blocking read is held for minutes, one per watched service
+  // (10 000 at once over HTTP/2), and every suspended async function keeps its frame and promise
+  // alive for that time. One `then` per step keeps far less (bench/watch-memory.ts).
+  private readJson(
     what: string,
     path: string,
     query: Record<string, string>,
@@ -288,32 +284,18 @@ export class ConsulClient {
     }
     // Consul may add up to wait/16 of jitter: allow for it before calling the server unresponsive.
     const options: RequestOptions = { query: q, signal, timeoutMs: blocking ? waitMs + waitMs / 16 + 5_000 : NON_BLOCKING_TIMEOUT_MS };
-    const answer = blocking ? await this.call(what, path, options) : await this.reads(() => this.call(what, path, options));
-    const resultIndex = parseIndex(what, answer);
-    if (answer.status === 404) return { data: [], index: resultIndex };
-    return { data: this.parseJson(what, answer), index: resultIndex };
+    const read = () =>
+      this.http.request(path, options).then(
+        (answer) => this.result(what, answer),
+        (err: unknown) => {
+          throw this.failure(what, err, signal);
+        },
+      );
+    return blocking ? read() : this.reads(read);
   }
 
-  /** A read: a 404 is an answer (no such key or prefix), every other failure a RouterError. */
-  private async call(what: string, path: string, options: RequestOptions): Promise<ConsulAnswer> {
-    let answer: ConsulAnswer;
-    try {
-      answer = await this.http.request(path, options);
-    } catch (err) {
-      if (err instanceof ConsulRefusedError) {
-        throw new ConsulUnavailableError(`${what}: Consul at ${this.opts.address} kept refusing the connection (${err.message})`, { cause: err });
-      }
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
-        throw new ConsulUnavailableError(
-          `${what}: TLS verification of Consul at ${this.opts.address} failed (${code}); set CONSUL_CACERT / consul.cacert to the CA that signed its certificate`,
-          { cause: err },
-        );
-      }
-      // An abort (the watch stopped) is no outage.
-      const failure = new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });
-      throw options.signal?.aborted ? failure : outage(failure);
-    }
+  /** A read's answer: a 404 is an answer (no such key or prefix, empty), every other status but 200 a RouterError. */
+  private result(what: string, answer: ConsulAnswer): BlockingResult<unknown> {
     if (answer.status === 403) {
       throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${bodyText(answer)})`);
     }
@@ -321,7 +303,25 @@ export class ConsulClient {
       const failure = new ConsulUnavailableError(`${what}: Consul answered HTTP ${answer.status} (${bodyText(answer)})`);
       throw answer.status >= 500 ? outage(failure) : failure;
     }
-    return answer;
+    const index = parseIndex(what, answer);
+    return { data: answer.status === 404 ? [] : this.parseJson(what, answer), index };
+  }
+
+  /** A read that got no answer, as the RouterError it is. */
+  private failure(what: string, err: unknown, signal: AbortSignal | undefined): Error {
+    if (err instanceof ConsulRefusedError) {
+      return new ConsulUnavailableError(`${what}: Consul at ${this.opts.address} kept refusing the connection (${err.message})`, { cause: err });
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+      return new ConsulUnavailableError(
+        `${what}: TLS verification of Consul at ${this.opts.address} failed (${code}); set CONSUL_CACERT / consul.cacert to the CA that signed its certificate`,
+        { cause: err },
+      );
+    }
+    // An abort (the watch stopped) is no outage.
+    const failure = new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.opts.address} (${errorMessage(err)})`, { cause: err });
+    return signal?.aborted ? failure : outage(failure);
   }
 }
 

@@ -10,7 +10,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { ConsulUnavailableError, RouterError } from '../../errors.js';
-import { isRefusal } from './refusal.js';
+import { asRefusal, ConsulRefusedError, refusedAnswer } from './refusal.js';
 
 /** The agent answered the TLS handshake without choosing `h2` (an HTTP/1.1-only listener). */
 export class Http2UnsupportedError extends RouterError {
@@ -61,9 +61,30 @@ interface Session {
   closing: boolean;
 }
 
-interface Waiter {
-  resolve: (s: Session) => void;
-  reject: (err: unknown) => void;
+interface RequestOptions {
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One request until it is answered or given up: queued for a stream, then on one (sent again when
+ * the stream was refused, reset or cut by a GOAWAY). A plain record, not a chain of async calls: a
+ * blocking read is held for minutes, one per watched service, and this is all it keeps.
+ */
+interface Pending {
+  readonly path: string;
+  readonly opts: RequestOptions;
+  readonly resolve: (answer: Http2Answer) => void;
+  readonly reject: (err: unknown) => void;
+  readonly onAbort: (() => void) | undefined;
+  /** Times sent so far. */
+  sent: number;
+  /** The stream it is on now, and that stream's connection; undefined while queued or once ended. */
+  stream: ClientHttp2Stream | undefined;
+  session: Session | undefined;
 }
 
 /**
@@ -88,7 +109,8 @@ class StreamReissue extends RouterError {
 export class Http2Pool {
   private readonly sessions = new Set<Session>();
   private opening = false;
-  private readonly waiters: Waiter[] = [];
+  /** Requests waiting for a free stream, in order. */
+  private readonly waiters: Pending[] = [];
   private saturatedTold = false;
   /** Connections the server admitted when it refused one more; no new one is tried until one closes. */
   private admitted: number | undefined;
@@ -105,121 +127,109 @@ export class Http2Pool {
     this.closed = true;
     for (const s of this.sessions) s.h2.destroy();
     this.sessions.clear();
-    for (const w of this.waiters.splice(0)) w.reject(new ConsulUnavailableError('the Consul client was closed'));
+    for (const w of this.waiters.splice(0)) this.settle(w, new ConsulUnavailableError('the Consul client was closed'));
   }
 
-  async request(
-    path: string,
-    opts: { method: string; headers: Record<string, string>; body?: string | Buffer; timeoutMs: number; signal?: AbortSignal },
-  ): Promise<Http2Answer> {
-    for (let attempt = 0; ; attempt++) {
-      const session = await this.acquire(opts.signal);
-      try {
-        return await this.send(session, path, opts);
-      } catch (err) {
-        if (!(err instanceof StreamReissue) || opts.signal?.aborted) throw err;
-        if (attempt >= REISSUES) throw new ConsulUnavailableError(`Consul closed the stream ${attempt + 1} times in a row (${err.message})`);
-      } finally {
-        this.release(session);
-      }
+  /** One request on a free stream (waiting for one when every allowed connection is full). A 429 rejects with ConsulRefusedError. */
+  request(path: string, opts: RequestOptions): Promise<Http2Answer> {
+    return new Promise((resolve, reject) => {
+      const { signal } = opts;
+      if (signal?.aborted) return reject(new ConsulUnavailableError('request aborted'));
+      const p: Pending = { path, opts, resolve, reject, onAbort: signal && (() => this.abandon(p)), sent: 0, stream: undefined, session: undefined };
+      if (p.onAbort) signal!.addEventListener('abort', p.onAbort, { once: true });
+      this.waiters.push(p);
+      this.pump();
+    });
+  }
+
+  private settle(p: Pending, err: unknown, answer?: Http2Answer): void {
+    if (p.onAbort) p.opts.signal!.removeEventListener('abort', p.onAbort);
+    if (err) p.reject(err);
+    else p.resolve(answer!);
+  }
+
+  /** Its signal aborted: out of the queue, or its stream cancelled. */
+  private abandon(p: Pending): void {
+    const i = this.waiters.indexOf(p);
+    if (i >= 0) this.waiters.splice(i, 1);
+    const stream = p.stream;
+    if (stream) this.ended(p, new ConsulUnavailableError('request aborted'));
+    else if (i >= 0) this.settle(p, new ConsulUnavailableError('request aborted'));
+    stream?.close(constants.NGHTTP2_CANCEL);
+  }
+
+  /** Its stream is over: the stream is free again; the request is answered, failed, or sent again. */
+  private ended(p: Pending, err: Error | undefined, answer?: Http2Answer): void {
+    this.release(p.session!);
+    p.stream = undefined;
+    p.session = undefined;
+    if (!(err instanceof StreamReissue) || p.opts.signal?.aborted) this.settle(p, err, answer);
+    else if (p.sent > REISSUES) this.settle(p, new ConsulUnavailableError(`Consul closed the stream ${p.sent} times in a row (${err.message})`));
+    else {
+      this.waiters.push(p);
+      this.pump();
     }
   }
 
-  private send(
-    s: Session,
-    path: string,
-    opts: { method: string; headers: Record<string, string>; body?: string | Buffer; timeoutMs: number; signal?: AbortSignal },
-  ): Promise<Http2Answer> {
+  private send(s: Session, p: Pending): void {
     const counters = this.opts.counters;
-    return new Promise((resolve, reject) => {
-      let stream: ClientHttp2Stream;
-      try {
-        stream = s.h2.request({ ':method': opts.method, ':path': path, ...opts.headers }, { endStream: opts.body === undefined });
-      } catch (err) {
-        // The session went away between acquire and request (a GOAWAY just read): another one.
-        s.closing = true;
-        return reject(new StreamReissue(String(err)));
-      }
-      let settled = false;
-      let error: Error | undefined;
-      let status = 0;
-      let headers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      const finish = (err: Error | undefined, answer?: Http2Answer) => {
-        if (settled) return;
-        settled = true;
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(answer!);
-      };
-      const onAbort = () => {
-        finish(new ConsulUnavailableError('request aborted'));
-        stream.close(constants.NGHTTP2_CANCEL);
-      };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      stream.setTimeout(opts.timeoutMs, () => {
-        finish(new ConsulUnavailableError(`no answer within ${opts.timeoutMs} ms`));
-        stream.close(constants.NGHTTP2_CANCEL);
-      });
-      stream.on('response', (h) => {
-        headers = h;
-        status = Number(h[':status']);
-      });
-      stream.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        this.bytes(chunk.length);
-      });
-      // An end with no response headers is a stream closed unanswered: 'close' says why.
-      stream.on('end', () => status !== 0 && finish(undefined, { status, headers, body: Buffer.concat(chunks) }));
-      stream.on('error', (err) => (error = err));
-      stream.on('close', () => {
-        if (settled) return;
-        const code = stream.rstCode;
-        if (code === constants.NGHTTP2_REFUSED_STREAM) {
-          counters.refusedStreams += 1;
-          return finish(new StreamReissue('refused stream'));
-        }
-        if (s.closing && status === 0) {
-          // Cut by the GOAWAY before the server took it: it was never processed.
-          counters.refusedStreams += 1;
-          return finish(new StreamReissue('connection going away'));
-        }
-        if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR && !s.h2.destroyed) {
-          counters.streamResets += 1;
-          return finish(new StreamReissue(`stream reset (HTTP/2 error code ${code})`));
-        }
-        finish(new ConsulUnavailableError(`Consul closed the connection before its answer${error ? ` (${error.message})` : ''}`, { cause: error }));
-      });
-      if (opts.body !== undefined) stream.end(opts.body);
+    const { opts } = p;
+    p.sent += 1;
+    p.session = s;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = s.h2.request({ ':method': opts.method, ':path': p.path, ...opts.headers }, { endStream: opts.body === undefined });
+    } catch (err) {
+      // The session is going away (a GOAWAY just read, not yet seen here): another one.
+      s.closing = true;
+      this.ended(p, new StreamReissue(String(err)));
+      return;
+    }
+    p.stream = stream;
+    let error: Error | undefined;
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    // Events of a stream the request has left (aborted, timed out) are not its own any more.
+    const finish = (err: Error | undefined, answer?: Http2Answer) => p.stream === stream && this.ended(p, err, answer);
+    stream.setTimeout(opts.timeoutMs, () => {
+      finish(new ConsulUnavailableError(`no answer within ${opts.timeoutMs} ms`));
+      stream.close(constants.NGHTTP2_CANCEL);
     });
+    stream.on('response', (h) => {
+      headers = h;
+      status = Number(h[':status']);
+    });
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      this.bytes(chunk.length);
+    });
+    // An end with no response headers is a stream closed unanswered: 'close' says why.
+    stream.on('end', () => status !== 0 && finish(refusedAnswer(status), { status, headers, body: Buffer.concat(chunks) }));
+    stream.on('error', (err) => (error = err));
+    stream.on('close', () => {
+      if (p.stream !== stream) return;
+      const code = stream.rstCode;
+      if (code === constants.NGHTTP2_REFUSED_STREAM) {
+        counters.refusedStreams += 1;
+        return finish(new StreamReissue('refused stream'));
+      }
+      if (s.closing && status === 0) {
+        // Cut by the GOAWAY before the server took it: it was never processed.
+        counters.refusedStreams += 1;
+        return finish(new StreamReissue('connection going away'));
+      }
+      if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR && !s.h2.destroyed) {
+        counters.streamResets += 1;
+        return finish(new StreamReissue(`stream reset (HTTP/2 error code ${code})`));
+      }
+      finish(new ConsulUnavailableError(`Consul closed the connection before its answer${error ? ` (${error.message})` : ''}`, { cause: error }));
+    });
+    if (opts.body !== undefined) stream.end(opts.body);
   }
 
   /** Set by the owner: counts answer bytes with the other transport's. */
   bytes: (n: number) => void = () => undefined;
-
-  private acquire(signal?: AbortSignal): Promise<Session> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(new ConsulUnavailableError('request aborted'));
-      const waiter: Waiter = {
-        resolve: (s) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(s);
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(new ConsulUnavailableError('request aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-      this.pump();
-    });
-  }
 
   private release(s: Session): void {
     s.active -= 1;
@@ -236,7 +246,7 @@ export class Http2Pool {
       const c = this.opts.counters;
       c.streams += 1;
       c.maxStreamsHeld = Math.max(c.maxStreamsHeld, c.streams);
-      this.waiters.shift()!.resolve(s);
+      this.send(s, this.waiters.shift()!);
     }
     if (this.waiters.length === 0 || this.opening || this.closed) return;
     if (this.admitted !== undefined && this.sessions.size >= this.admitted) return;
@@ -255,7 +265,7 @@ export class Http2Pool {
       },
       (err: unknown) => {
         this.opening = false;
-        if (isRefusal(err) && this.sessions.size > 0) {
+        if (err instanceof ConsulRefusedError && this.sessions.size > 0) {
           // The agent admits no more connections from this address (http_max_conns_per_client):
           // the waiters wait for a stream of the connections it did admit.
           this.admitted = this.sessions.size;
@@ -263,7 +273,7 @@ export class Http2Pool {
           return;
         }
         // Consul cannot be reached: every waiter fails now (their watches back off), none waits forever.
-        for (const w of this.waiters.splice(0)) w.reject(err);
+        for (const w of this.waiters.splice(0)) this.settle(w, err);
       },
     );
   }
@@ -315,9 +325,10 @@ export class Http2Pool {
         ALPNProtocols: ['h2', 'http/1.1'],
         ...(isIP(host) ? {} : { servername: host }),
       });
+      // A reset during the TLS handshake is how an agent past its per-client limit refuses.
       const fail = (err: unknown) => {
         socket.destroy();
-        reject(err);
+        reject(asRefusal(err));
       };
       socket.once('error', fail);
       socket.once('secureConnect', () => {

@@ -11,10 +11,10 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { ConfigError, ConsulUnavailableError, RouterError, errorMessage } from '../../errors.js';
+import { ConfigError, ConsulUnavailableError, errorMessage } from '../../errors.js';
 import { Backoff } from '../../util/backoff.js';
 import { Http2Pool, Http2UnsupportedError, type Http2Counters } from './h2.js';
-import { REFUSAL_CODES } from './refusal.js';
+import { asRefusal, ConsulRefusedError, refusedAnswer } from './refusal.js';
 
 export type ConsulConsistency = 'default' | 'stale' | 'consistent';
 
@@ -56,16 +56,6 @@ export interface ConsulTraffic extends Http2Counters {
   /** Connections open now (HTTP/1.1 sockets and HTTP/2 connections), and the most ever open at once. */
   connections: number;
   maxConnectionsHeld: number;
-}
-
-/** The agent cut the connection before answering, or answered 429: worth a retry after a pause. */
-export class ConsulRefusedError extends RouterError {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super('CONSUL_REFUSED', message);
-  }
 }
 
 export interface RequestOptions {
@@ -177,11 +167,7 @@ export class ConsulHttp {
 
   /** GET/PUT/DELETE `path` (under /v1), retrying refused connections with backoff. */
   request(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
-    return this.retryRefused(async () => {
-      const answer = await this.once(path, opts);
-      if (answer.status === 429) throw new ConsulRefusedError('Consul answered 429 Too Many Requests', 429);
-      return answer;
-    }, opts.signal);
+    return this.retryRefused(() => this.once(path, opts), opts.signal);
   }
 
   /** The pool every request goes through (the `consul` package's writes share it: src/sources/consul/writes.ts). */
@@ -194,24 +180,24 @@ export class ConsulHttp {
     this.traffic.requests += 1;
   }
 
-  /** Runs `attempt` again, with backoff, while it fails with ConsulRefusedError; counts each refusal. */
-  async retryRefused<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const attempts = this.opts.refusalAttempts ?? 6;
-    const backoff = new Backoff({ ...(this.opts.refusalBackoff ?? { baseMs: 50, maxMs: 1_000 }), random: this.opts.random });
-    for (;;) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!(err instanceof ConsulRefusedError) || signal?.aborted) throw err;
-        this.traffic.refused += 1;
-        this.onRefused?.();
-        if (backoff.count + 1 >= attempts) throw err;
-        await pause(backoff.next(), signal);
-      }
-    }
+  /**
+   * Runs `attempt` again, with backoff, while it fails with ConsulRefusedError; counts each refusal.
+   * Not async (see ConsulClient.readJson): a held blocking read keeps one `then` here, and the
+   * backoff exists only once a refusal needs it.
+   */
+  retryRefused<T>(attempt: () => Promise<T>, signal?: AbortSignal, backoff?: Backoff): Promise<T> {
+    return attempt().then(undefined, (err: unknown) => {
+      if (!(err instanceof ConsulRefusedError) || signal?.aborted) throw err;
+      this.traffic.refused += 1;
+      this.onRefused?.();
+      const steps = backoff ?? new Backoff({ ...(this.opts.refusalBackoff ?? { baseMs: 50, maxMs: 1_000 }), random: this.opts.random });
+      if (steps.count + 1 >= (this.opts.refusalAttempts ?? 6)) throw err;
+      return pause(steps.next(), signal).then(() => this.retryRefused(attempt, signal, steps));
+    });
   }
 
-  private async once(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
+  /** One request; a refusal (a reset before any answer, or 429) rejects with ConsulRefusedError. */
+  private once(path: string, opts: RequestOptions): Promise<ConsulAnswer> {
     const url = new URL(`/v1/${path}`, this.base);
     const query = { ...opts.query };
     const method = opts.method ?? 'GET';
@@ -223,17 +209,13 @@ export class ConsulHttp {
     const token = this.opts.token();
     if (token) headers['X-Consul-Token'] = token;
     this.traffic.requests += 1;
-    if (this.protocol !== 'http1') {
-      try {
-        if (await this.useHttp2()) {
-          return await this.h2!.request(url.pathname + url.search, { method, headers, body: opts.body, timeoutMs: opts.timeoutMs, signal: opts.signal });
-        }
-      } catch (err) {
-        // A connection reset during the TLS handshake is how an agent past its per-client limit refuses.
-        const code = (err as NodeJS.ErrnoException).code;
-        throw code && REFUSAL_CODES.has(code) ? new ConsulRefusedError(`Consul reset the connection (${code})`) : err;
-      }
-    }
+    const overHttp2 = () => this.h2!.request(url.pathname + url.search, { method, headers, body: opts.body, timeoutMs: opts.timeoutMs, signal: opts.signal });
+    if (this.protocol === 'h2') return overHttp2();
+    if (this.protocol === 'unknown') return this.useHttp2().then((h2) => (h2 ? overHttp2() : this.overHttp1(url, method, headers, opts)));
+    return this.overHttp1(url, method, headers, opts);
+  }
+
+  private overHttp1(url: URL, method: string, headers: Record<string, string>, opts: RequestOptions): Promise<ConsulAnswer> {
     if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
     const { signal } = opts;
     return new Promise((resolve, reject) => {
@@ -246,15 +228,18 @@ export class ConsulHttp {
           if (!abandoned) chunks.push(chunk);
           this.traffic.responseBytes += chunk.length;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () => {
+          const refused = refusedAnswer(res.statusCode);
+          if (refused) reject(refused);
+          else resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
         res.on('error', reject);
         res.on('aborted', () => reject(new ConsulUnavailableError('Consul closed the connection in the middle of its answer')));
       });
       req.setTimeout(opts.timeoutMs, () => req.destroy(new ConsulUnavailableError(`no answer within ${opts.timeoutMs} ms`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A reset before any answer is how an agent past http_max_conns_per_client refuses.
-        if (!answered && err.code && REFUSAL_CODES.has(err.code)) reject(new ConsulRefusedError(`Consul reset the connection (${err.code})`));
-        else reject(err);
+        reject(answered ? err : asRefusal(err));
       });
       // An aborted request that the agent has whole is left to finish, and its answer dropped: the
       // agent counts its connection against limits.http_max_conns_per_client until the blocking

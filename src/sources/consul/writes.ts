@@ -7,8 +7,8 @@
 // package's watch does not follow (docs/consul.md).
 import Consul from 'consul';
 import { ConsulResponseError, ConsulUnavailableError, errorMessage } from '../../errors.js';
-import { ConsulRefusedError, type ConsulHttp } from './http.js';
-import { REFUSAL_CODES } from './refusal.js';
+import type { ConsulHttp } from './http.js';
+import { asRefusal, ConsulRefusedError, refusedAnswer } from './refusal.js';
 
 const WRITE_TIMEOUT_MS = 10_000;
 /** Consul's limit of operations per transaction. */
@@ -145,8 +145,8 @@ export class ConsulWrites {
           const e = err as PapiError;
           const status = e.response?.statusCode;
           if (status === goneStatus && gone !== undefined) return gone;
-          if (status === 429) throw new ConsulRefusedError('Consul answered 429 Too Many Requests', 429);
-          if (status === undefined && e.code && REFUSAL_CODES.has(e.code)) throw new ConsulRefusedError(`Consul reset the connection (${e.code})`);
+          const refused = refusedAnswer(status) ?? (status === undefined ? asRefusal(err) : undefined);
+          if (refused instanceof ConsulRefusedError) throw refused;
           if (status === 403) throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${e.message})`, { cause: err });
           if (status !== undefined) throw new ConsulUnavailableError(`${what}: Consul answered HTTP ${status} (${e.message})`, { cause: err });
           throw new ConsulUnavailableError(`${what}: cannot reach Consul at ${this.address} (${errorMessage(err)})`, { cause: err });
