@@ -337,7 +337,7 @@ export class Http2Pool {
         const h2 = connect(origin, { createConnection: () => socket, settings: { initialWindowSize: STREAM_WINDOW } });
         h2.once('connect', () => h2.setLocalWindowSize(CONNECTION_WINDOW));
         const s: Session = { h2, active: 0, limit: 1, closing: false };
-        const early = (err?: Error) => reject(err ?? new ConsulUnavailableError('Consul closed the HTTP/2 connection at once'));
+        const early = (err?: Error) => reject(err ? asRefusal(err) : new ConsulUnavailableError('Consul closed the HTTP/2 connection at once'));
         h2.once('error', early);
         h2.once('close', early);
         h2.once('remoteSettings', (settings) => {
