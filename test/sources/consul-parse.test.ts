@@ -29,6 +29,27 @@ t.test('sameCatalog: equal only with the same services and the same tags', async
   t.equal(sameCatalog(parseCatalogServices(JSON.parse('{"__proto__":["a"]}')), parseCatalogServices(JSON.parse('{"__proto__":["a"]}'))), true);
 });
 
+t.test('parsed against the last answer: what did not change keeps its object, an answer that changes nothing is the last one', async (t) => {
+  const last = parseCatalogServices({ web: ['b', 'a'], db: ['x'], api: [] });
+  t.equal(parseCatalogServices({ api: [], db: ['x'], web: ['a', 'b'] }, last), last, 'services and tags in another order: the same object');
+  const added = parseCatalogServices({ web: ['a', 'b'], db: ['x'], api: [], cache: ['c', 'a'] }, last);
+  t.not(added, last, 'a service more: a new catalog');
+  t.same(added, { web: ['a', 'b'], db: ['x'], api: [], cache: ['a', 'c'] });
+  t.equal(added.web, last.web, 'an unchanged service keeps its array');
+  const retagged = parseCatalogServices({ web: ['a', 'c'], db: ['x'], api: [] }, last);
+  t.strictSame(retagged.web, ['a', 'c'], 'changed tags: sorted anew');
+  t.equal(retagged.db, last.db);
+  t.equal(sameCatalog(last, retagged), false);
+  t.not(parseCatalogServices({ web: ['a', 'b'], db: ['x'] }, last), last, 'a service gone: a new catalog');
+  t.same(parseCatalogServices({ web: ['a', 'b'], db: ['x'] }, last), { web: ['a', 'b'], db: ['x'] });
+  t.same(parseCatalogServices({ web: ['a', 'b'], db: ['x'], other: [] }, last), { web: ['a', 'b'], db: ['x'], other: [] }, 'as many services, another name');
+  t.strictSame(parseCatalogServices({ web: ['a', 'a'], db: ['x'], api: [] }, last).web, ['a', 'a'], 'as many tags, not the same ones');
+  t.throws(() => parseCatalogServices({ web: ['a', 'b'], db: 'x', api: [] }, last), /tags of service "db" are not a list of strings/, 'still checked');
+  const proto = parseCatalogServices(JSON.parse('{"__proto__":["a"]}'));
+  t.equal(parseCatalogServices(JSON.parse('{"__proto__":["a"]}'), proto), proto, 'a service named __proto__ too');
+  t.not(parseCatalogServices(JSON.parse('{"constructor":["a"]}'), proto), proto);
+});
+
 t.test('K/V entries: values decoded from base64; an entry at the same indexes keeps its object, any write reads it again', async (t) => {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
   const body = (value: string, modifyIndex: number) => [

@@ -51,8 +51,11 @@ export type CatalogReads = Pick<ConsulClient, 'catalogServices' | 'healthState' 
 /** How changes are found: a blocking watch per service (HTTP/2), or the three detectors (HTTP/1.1). */
 export type CatalogMode = 'watches' | 'detectors';
 
+/** A parsed /v1/catalog/services: service name → its tags, sorted. */
+type Catalog = Readonly<Record<string, readonly string[]>>;
+
 interface Known {
-  tags: string[];
+  tags: readonly string[];
   /** Last successful read and its X-Consul-Index; undefined until one worked. */
   instances?: ServiceInstance[];
   index?: number;
@@ -96,6 +99,8 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
   /** Services whose last read failed, with the error (kept apart so a change costs no scan). */
   private readonly failingReads = new Map<string, FailingRead>();
   private catalogLoaded = false;
+  /** The catalog's last answer, parsed: the next one keeps what did not change (parseCatalogServices). */
+  private catalogRead: Catalog | undefined;
   private reconcile: 'idle' | 'running' | 'again' = 'idle';
   private emitScheduled = false;
   /** Bumped by reread() and stop(): answers of an older generation are dropped. */
@@ -172,12 +177,13 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     // Over http the mode is known now; over https once the first answer has negotiated the protocol.
     const transport = this.client.transport ?? 'http1';
     this.modeNow = transport === 'unknown' ? undefined : transport === 'h2' ? 'watches' : 'detectors';
-    const catalog = new BlockingWatch<Record<string, string[]>>({
+    const catalog = new BlockingWatch<Catalog>({
       ...this.timing,
       recovered: this.recovered,
       fetch: async (index, wait, signal) => {
         const r = await this.client.catalogServices(index, wait, signal);
-        return { index: r.index, data: parseCatalogServices(r.data) };
+        this.catalogRead = parseCatalogServices(r.data, this.catalogRead);
+        return { index: r.index, data: this.catalogRead };
       },
       same: sameCatalog,
       onSuccess: () => this.detectorOk('catalog'),
@@ -287,7 +293,7 @@ export class ConsulCatalogSource implements Source<CatalogSnapshot> {
     this.serviceWatches.delete(name);
   }
 
-  private onCatalog(services: Record<string, string[]>): void {
+  private onCatalog(services: Catalog): void {
     const wanted = new Set<string>();
     for (const [name, tags] of Object.entries(services)) if (!neverRouted(name, tags)) wanted.add(name);
     for (const [name, k] of this.known) {

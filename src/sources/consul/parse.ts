@@ -13,25 +13,57 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** GET /v1/catalog/services: `{ "<name>": ["tag", ...] }`. */
-export function parseCatalogServices(body: unknown): Record<string, string[]> {
+/**
+ * GET /v1/catalog/services: `{ "<name>": ["tag", ...] }`, each service's tags sorted. Given the last
+ * answer parsed, a service whose tags are the same (in any order) keeps its array, and an answer
+ * that changes nothing is `previous` itself (the watch's comparison is then one identity check): the
+ * catalog's index moves on every registration anywhere, so at 10 000 services this list is read again
+ * on each, and a new record with every service's tags copied and sorted, compared with the last, cost
+ * more than JSON.parse itself (bench/catalog-parse.ts).
+ */
+export function parseCatalogServices(body: unknown, previous?: Readonly<Record<string, readonly string[]>>): Readonly<Record<string, readonly string[]>> {
   if (!isObj(body)) throw new ConsulResponseError('catalog services: expected a JSON object of service name → tags');
-  // No prototype: a service named `__proto__` is an entry like any other (own-record.ts), and a
-  // plain assignment is several times cheaper than defining 10 000 properties one by one.
-  const out: Record<string, string[]> = Object.create(null);
-  for (const [name, tags] of Object.entries(body)) {
+  const names = Object.keys(body);
+  // A first pass only reads: building a 10 000-key record is the dearest step, and most answers change nothing.
+  let unchanged = previous !== undefined;
+  for (const name of names) {
+    const tags = body[name];
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
       throw new ConsulResponseError(`catalog services: tags of service "${name}" are not a list of strings`);
     }
-    // Consul gathers a service's tags from all its instances through a Go map: their order changes
-    // from one answer to the next. Sorted, an answer differs only when something did.
-    out[name] = [...(tags as string[])].sort();
+    if (unchanged) {
+      const before = Object.hasOwn(previous!, name) ? previous![name] : undefined;
+      unchanged = before !== undefined && sameTagSet(tags as string[], before);
+    }
+  }
+  if (unchanged && names.length === Object.keys(previous!).length) return previous!;
+  // No prototype: a service named `__proto__` is an entry like any other (own-record.ts), and a
+  // plain assignment is several times cheaper than defining 10 000 properties one by one.
+  const out: Record<string, readonly string[]> = Object.create(null);
+  for (const name of names) {
+    const tags = body[name] as string[];
+    const before = previous && Object.hasOwn(previous, name) ? previous[name] : undefined;
+    out[name] = before && sameTagSet(tags, before) ? before : sortedTags(tags);
   }
   return out;
 }
 
+// Consul gathers a service's tags from all its instances through a Go map: their order changes
+// from one answer to the next. Sorted, an answer differs only when something did.
+function sortedTags(tags: readonly string[]): readonly string[] {
+  return [...tags].sort();
+}
+
+/** Whether `tags` (as Consul sent them) hold what `sorted` holds; a copy is sorted only when their order differs. */
+function sameTagSet(tags: readonly string[], sorted: readonly string[]): boolean {
+  if (tags.length !== sorted.length) return false;
+  if (tags.every((t, i) => t === sorted[i])) return true;
+  return sortedTags(tags).every((t, i) => t === sorted[i]);
+}
+
 /** Whether two parsed catalogs list the same services with the same tags (BlockingWatch `same`). */
 export function sameCatalog(a: Readonly<Record<string, readonly string[]>>, b: Readonly<Record<string, readonly string[]>>): boolean {
+  if (a === b) return true;
   const names = Object.keys(a);
   if (names.length !== Object.keys(b).length) return false;
   for (const name of names) {
