@@ -8,6 +8,7 @@
 // A ModelMemo (incremental.ts) reuses every stage whose input did not change; without one,
 // buildModel starts from an empty memo: one implementation, from scratch or incremental.
 import type { AppRoute, ModelInput, Rejection, RoutingModel } from './types.js';
+import type { ServiceInstance } from '../sources/types.js';
 import { parseClaim } from './domains.js';
 import { applyAuth } from './auth.js';
 import { applyMaintenance, checkRedirects } from './features.js';
@@ -17,7 +18,7 @@ import { backendName } from './backend.js';
 import { DEFAULT_CLAIMS_PREFIX } from './claims.js';
 import { ModelMemo } from './incremental.js';
 import { finishRejections } from './rejections.js';
-import { defaultHost, readOwnership, serviceStage, toDraft, DEFAULT_MAINTENANCE_PREFIX, type ServiceStage } from './stages.js';
+import { defaultHost, readOwnership, serviceStage, toDraft, DEFAULT_MAINTENANCE_PREFIX } from './stages.js';
 import { resolveStructure } from './structure.js';
 
 export { backendName };
@@ -30,10 +31,8 @@ export { clusterDomain, defaultHost } from './stages.js';
 export function buildModel(input: ModelInput, memo: ModelMemo = new ModelMemo()): RoutingModel {
   const { settings } = input;
   memo.begin(settings);
-  const stages: [string, ServiceStage][] = memo.sortedNames(input.services).map((original) => {
-    const instances = input.services[original] ?? [];
-    return [original, memo.service(original, instances, () => serviceStage(original, instances, settings))];
-  });
+  const compute = (original: string, instances: ServiceInstance[]) => serviceStage(original, instances, settings);
+  const stages = memo.sortedNames(input.services).map((original) => memo.service(original, input.services[original] ?? [], compute));
   const claims = memo.claims(input.claims, (claim) => parseClaim(claim, settings));
   const own = memo.ownership(input, (previous) => readOwnership(input, settings, previous));
   const structure = memo.structure(stages, claims, own, () => resolveStructure(stages, claims, settings, own, memo.decisions));

@@ -3,7 +3,7 @@
 import type { AppRoute, KvEntry, Rejection } from './types.js';
 import { nameOfKey } from './kv-keys.js';
 import { reject } from './rejections.js';
-import { cmp, numCmp, safeText } from './text.js';
+import { cmp, indexOfName, numCmp, safeText } from './text.js';
 
 /** Deterministic order of K/V entries whatever the input order: key, CreateIndex, value. */
 export function sortEntries<T extends KvEntry>(entries: readonly T[]): T[] {
@@ -59,12 +59,12 @@ export function maintenanceText(value: string): string {
 /**
  * Marks routes in maintenance: the route a key names is replaced in `apps` by a copy, every other
  * stays the same object. `memberOf` maps the apps of a group to it: a key naming a member is
- * refused (the route is the group's; the key must name the group).
+ * refused (the route is the group's; the key must name the group). `apps` are sorted by name (cmp),
+ * as the model's are.
  */
 export function applyMaintenance(apps: AppRoute[], entries: readonly KvEntry[], prefix: string, memberOf: Map<string, string>): Rejection[] {
   const rejections: Rejection[] = [];
   if (entries.length === 0) return rejections;
-  const indexOf = new Map(apps.map((a, i) => [a.name, i]));
   const decided = new Set<string>();
   for (const entry of sortEntries(entries)) {
     const value = typeof entry.value === 'string' ? entry.value : '';
@@ -77,8 +77,9 @@ export function applyMaintenance(apps: AppRoute[], entries: readonly KvEntry[], 
     const name = k.name;
     if (decided.has(name)) continue;
     decided.add(name);
-    const index = indexOf.get(name);
-    const app = index === undefined ? undefined : apps[index];
+    // `apps` are sorted by name: a few keys are looked up there, with no map of every app.
+    const index = indexOfName(apps, name);
+    const app = index < 0 ? undefined : apps[index];
     const group = memberOf.get(name);
     const refuse = (why: string) => rejections.push(reject('maintenance', name, entry.key, `${why}; ignored`, entry.key));
     if (!app && group !== undefined) refuse(`app ${name} is served as part of group ${group}: put ${prefix}${group} instead`);
@@ -89,7 +90,7 @@ export function applyMaintenance(apps: AppRoute[], entries: readonly KvEntry[], 
       if (problem) refuse(`${problem}; the app is not put in maintenance`);
       else {
         const maintenance = { key: entry.key, message: maintenanceText(value), ...(entry.firstSeenAt !== undefined ? { since: entry.firstSeenAt } : {}) };
-        apps[index!] = { ...app, maintenance };
+        apps[index] = { ...app, maintenance };
       }
     }
   }

@@ -70,10 +70,10 @@ function keepEqualHosts(before: HostRoute[], after: HostRoute[]): HostRoute[] {
 export class ModelMemo {
   private settings: ModelSettings | undefined;
   private names: { keys: Set<string>; sorted: string[] } | undefined;
-  private readonly stages = new Map<string, { instances: ServiceInstance[]; stage: ServiceStage }>();
+  private readonly stages = new Map<string, { instances: ServiceInstance[]; entry: readonly [string, ServiceStage] }>();
   private claimInput: { list: readonly DomainClaim[]; parsed: ParsedClaim[] } | undefined;
   private readonly parsedClaims = new Map<string, ParsedClaim>();
-  private last: { stages: [string, ServiceStage][]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure } | undefined;
+  private last: { stages: readonly (readonly [string, ServiceStage])[]; claims: ParsedClaim[]; own: Ownership; structure: ModelStructure } | undefined;
   private ownInput: { lists: (readonly KvEntry[] | undefined)[]; own: Ownership } | undefined;
   private readonly appsByName = new Map<string, { draft: AppRoute; app: AppRoute }>();
   private readonly finished = new Map<string, AppRoute>();
@@ -110,17 +110,26 @@ export class ModelMemo {
     return this.names.sorted;
   }
 
-  service(original: string, instances: ServiceInstance[], compute: () => ServiceStage): ServiceStage {
+  /**
+   * The service's stage with its name, the same entry as last build's while its instances are the
+   * same. `compute` is one function for every service: a build walks every name, so it makes no
+   * closure and no entry per service that did not change.
+   */
+  service(
+    original: string,
+    instances: ServiceInstance[],
+    compute: (original: string, instances: ServiceInstance[]) => ServiceStage,
+  ): readonly [string, ServiceStage] {
     const kept = this.stages.get(original);
     if (kept && (kept.instances === instances || isDeepStrictEqual(kept.instances, instances))) {
       kept.instances = instances;
-      return kept.stage;
+      return kept.entry;
     }
     this.stats.services++;
-    const stage = compute();
+    const entry = [original, compute(original, instances)] as const;
     // Inputs are never mutated (the sources build a new array per change): kept by reference.
-    this.stages.set(original, { instances, stage });
-    return stage;
+    this.stages.set(original, { instances, entry });
+    return entry;
   }
 
   /** The claims in compareClaims order, each parsed once per (key, CreateIndex, value). */
@@ -151,7 +160,7 @@ export class ModelMemo {
     return this.ownInput.own;
   }
 
-  structure(stages: [string, ServiceStage][], claims: ParsedClaim[], own: Ownership, compute: () => ModelStructure): ModelStructure {
+  structure(stages: readonly (readonly [string, ServiceStage])[], claims: ParsedClaim[], own: Ownership, compute: () => ModelStructure): ModelStructure {
     const last = this.last;
     if (last && last.own === own && sameItems(last.claims, claims) && this.sameFacets(last.stages, stages, last.structure.contested)) {
       this.last = { ...last, stages, claims };
@@ -169,7 +178,11 @@ export class ModelMemo {
     return structure;
   }
 
-  private sameFacets(before: [string, ServiceStage][], after: [string, ServiceStage][], contested: Set<string>): boolean {
+  private sameFacets(
+    before: readonly (readonly [string, ServiceStage])[],
+    after: readonly (readonly [string, ServiceStage])[],
+    contested: Set<string>,
+  ): boolean {
     if (before.length !== after.length) return false;
     for (let i = 0; i < after.length; i++) {
       const [name, stage] = after[i]!;

@@ -146,7 +146,7 @@ export class NameDecisions {
     this.byName.clear();
   }
 
-  resolve(stages: readonly [string, ServiceStage][], settings: ModelSettings, own: Ownership, prefix: string, out: Resolution): Names {
+  resolve(stages: readonly (readonly [string, ServiceStage])[], settings: ModelSettings, own: Ownership, prefix: string, out: Resolution): Names {
     this.build++;
     this.decided = 0;
     const asks = new Map<string, NameAsk[]>();

@@ -7,7 +7,7 @@ import { disagreement, groupRoute } from './groups.js';
 import { byRegistration, claimKey, compareOwned, decideOwner, heldBy, DEFAULT_CLAIMS_PREFIX, DEFAULT_PATHS_PREFIX } from './claims.js';
 import { NameDecisions, type NameAsk, type Names, type Resolution } from './names.js';
 import { reject } from './rejections.js';
-import { cmp, safeText } from './text.js';
+import { cmp, indexOfName, safeText } from './text.js';
 import { clusterDomain, defaultHost, toDraft, type Ownership, type ServiceStage } from './stages.js';
 
 /** One routable app of the structure. */
@@ -56,7 +56,7 @@ interface Entry {
 
 /** `stages` in code-unit order of the original names; `claims` in compareClaims order. */
 export function resolveStructure(
-  stages: [string, ServiceStage][],
+  stages: readonly (readonly [string, ServiceStage])[],
   claims: ParsedClaim[],
   settings: ModelSettings,
   own: Ownership,
@@ -121,18 +121,10 @@ export function resolveStructure(
   };
 }
 
-/** The app of that name in `apps` (sorted by name), by binary search. */
+/** The app of that name in `apps` (sorted by name). */
 function findApp(apps: readonly Entry[], name: string): Entry | undefined {
-  let lo = 0;
-  let hi = apps.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = cmp(apps[mid]!.name, name);
-    if (c === 0) return apps[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
+  const i = indexOfName(apps, name);
+  return i < 0 ? undefined : apps[i];
 }
 
 /**

@@ -32,6 +32,20 @@ export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Where the item named `name` is in `items` (sorted by name with cmp), by binary search; -1 when none is. */
+export function indexOfName(items: readonly { readonly name: string }[], name: string): number {
+  let lo = 0;
+  let hi = items.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = cmp(items[mid]!.name, name);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
 export const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 export const WHITESPACE_RE = /\s/;
 
