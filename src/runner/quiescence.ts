@@ -1,11 +1,12 @@
 // consul-template's quiescence: every trigger pushes the run back by `minMs`, but never past `maxMs`
 // after the first pending trigger. A trigger during a run schedules exactly one more run.
 // Leading edge (`leading`): a trigger that comes at least `minMs` after the trigger before it (the
-// first of a burst) runs at once, marked as such, even right after a long run; a run that answers
-// 'wait' (its change needs a reload) is scheduled again the usual way, so `minMs`/`maxMs` keep
-// coalescing whatever needs a reload. A burst still coalesces: triggers within `minMs` of one
-// another wait as before, and triggers during a run make one more run (at once if they stopped
-// `minMs` before the run ended).
+// first of a burst) runs at once, marked as such, even right after a long run, and one that comes
+// during a run runs as soon as that run ends; a run that answers 'wait' (its change needs a
+// reload) is scheduled again the usual way, so `minMs`/`maxMs` keep coalescing whatever needs a
+// reload. A burst still coalesces: triggers within `minMs` of one another wait as before, and
+// several triggers during a run make one more run (at once if they stopped `minMs` before the run
+// ended).
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 export interface QuiescenceOptions {
@@ -24,6 +25,8 @@ export class Quiescence {
   private firstPendingAt: number | undefined;
   private running = false;
   private dirty = false;
+  /** The one trigger during the run came after a quiet period: it leads once the run ends. */
+  private dirtyLeads = false;
   private idle: Promise<void> = Promise.resolve();
   /** When the last trigger came (leading edge: the first of a burst comes minMs after the one before). */
   private lastTriggerAt = -Infinity;
@@ -38,6 +41,9 @@ export class Quiescence {
     const quietFor = now - this.lastTriggerAt;
     this.lastTriggerAt = now;
     if (this.running) {
+      // The first of a burst, come while the last change's run finishes: it runs as soon as that
+      // run ends, as it would have at once. A second trigger during the run makes it a burst.
+      this.dirtyLeads = !this.dirty && quietFor >= this.opts.minMs;
       this.dirty = true;
       return;
     }
@@ -79,10 +85,13 @@ export class Quiescence {
           // The usual schedule, counted from the trigger that led: as if it had not run.
           this.firstPendingAt = pendingSince;
           this.dirty = false;
+          this.dirtyLeads = false;
           this.schedule();
         } else if (this.dirty) {
           this.dirty = false;
-          this.request(this.clock.now() - this.lastTriggerAt);
+          const leads = this.dirtyLeads;
+          this.dirtyLeads = false;
+          this.request(leads ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastTriggerAt);
         }
       });
   }

@@ -174,7 +174,11 @@ t.test('leading edge: triggers during a run make one more run, at once when they
   await clock.advance(180);
   q.trigger(); // +200, during the second run (100..200 ends at 200: this one comes as it ends)
   await clock.advance(90);
-  q.trigger(); // +290, during the third run, 10 ms before it ends: a burst, so wait.min after it
+  q.trigger(); // +290, during the third run, 90 ms after the trigger before: the first of a burst, it leads as that run ends
+  await clock.advance(50);
+  q.trigger(); // +340, during the fourth run (300..400)
+  await clock.advance(55);
+  q.trigger(); // +395, a second one during that run, 5 ms before it ends: a burst, wait.min after the run
   await clock.advance(1000);
   t.same(
     runs.map((r) => ({ at: r.at - start, leading: r.leading })),
@@ -182,7 +186,36 @@ t.test('leading edge: triggers during a run make one more run, at once when they
       { at: 0, leading: true },
       { at: 100, leading: true },
       { at: 200, leading: true },
-      { at: 350, leading: false },
+      { at: 300, leading: true },
+      { at: 450, leading: false },
+    ],
+  );
+});
+
+t.test('leading edge: the first change after a quiet period, come while the last run writes its files, runs as soon as that run ends', async (t) => {
+  // Runs take 30 ms; a change served (its commands sent) 10 ms into its run, the next change 20 ms
+  // later: 90 ms after the trigger before it, during the run's last 10 ms.
+  const runs: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
+    runs.push({ at: clock.now(), leading });
+    await new Promise<void>((r) => clock.setTimeout(r, 30));
+  });
+  const start = clock.now();
+  q.trigger();
+  await clock.advance(90);
+  q.trigger(); // +90: the second run (90..120)
+  await clock.advance(20);
+  q.trigger(); // +110, during it, 20 ms after the trigger before: part of a burst
+  await clock.advance(100);
+  q.trigger(); // +210: alone again
+  await clock.advance(20);
+  t.same(
+    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
+    [
+      { at: 0, leading: true },
+      { at: 90, leading: true },
+      { at: 170, leading: false },
+      { at: 210, leading: true },
     ],
   );
 });
