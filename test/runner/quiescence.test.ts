@@ -104,120 +104,96 @@ t.test('leading edge: a lone trigger after a quiet period runs at once, marked l
   t.equal(clock.pending, 0, 'nothing scheduled');
 });
 
-t.test('leading edge: a burst still coalesces (the first runs at once, the rest once, wait.min after the last)', async (t) => {
-  const runs: { at: number; leading: boolean }[] = [];
-  const { q, clock } = leadingQuiescence(30, 1000, async (leading) => void runs.push({ at: clock.now(), leading }));
+/** A leading quiescence whose runs take `runMs` on the ManualClock; `runs()`: when each started, from the start, and whether it led. */
+function timedRuns(minMs: number, runMs: number) {
+  const started: { at: number; leading: boolean }[] = [];
+  const { q, clock } = leadingQuiescence(minMs, 1000, async (leading) => {
+    started.push({ at: clock.now(), leading });
+    if (runMs > 0) await new Promise<void>((r) => clock.setTimeout(r, runMs));
+  });
   const start = clock.now();
+  return { q, clock, runs: () => started.map((r) => ({ at: r.at - start, leading: r.leading })) };
+}
+
+t.test('leading edge: a burst still coalesces (the first runs at once, the rest once, wait.min after the last)', async (t) => {
+  const { q, clock, runs } = timedRuns(30, 0);
   for (let i = 0; i < 20; i++) {
     q.trigger();
     await clock.advance(2);
   }
   // The first trigger ran at once; the 19 after it (last at +38 ms) make one run at +68 ms.
   await clock.advance(100);
-  t.same(
-    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
-    [
-      { at: 0, leading: true },
-      { at: 68, leading: false },
-    ],
-  );
+  t.same(runs(), [
+    { at: 0, leading: true },
+    { at: 68, leading: false },
+  ]);
 });
 
 t.test('leading edge: a trigger soon after a run waits wait.min (not leading)', async (t) => {
-  const runs: { at: number; leading: boolean }[] = [];
-  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => void runs.push({ at: clock.now(), leading }));
-  const start = clock.now();
+  const { q, clock, runs } = timedRuns(50, 0);
   q.trigger();
   await clock.advance(10);
   q.trigger();
   await clock.advance(100);
-  t.same(
-    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
-    [
-      { at: 0, leading: true },
-      { at: 60, leading: false },
-    ],
-  );
+  t.same(runs(), [
+    { at: 0, leading: true },
+    { at: 60, leading: false },
+  ]);
 });
 
 t.test('leading edge: quiet is counted from the trigger before, so a change right after a long run goes at once', async (t) => {
   // Runs take 100 ms (a build at 10 000 apps). Changes 110 ms apart each start a burst of their own.
-  const runs: { at: number; leading: boolean }[] = [];
-  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
-    runs.push({ at: clock.now(), leading });
-    await new Promise<void>((r) => clock.setTimeout(r, 100));
-  });
-  const start = clock.now();
+  const { q, clock, runs } = timedRuns(50, 100);
   q.trigger();
   await clock.advance(110);
   q.trigger(); // 10 ms after the first run ended, 110 ms after the trigger before it
   await clock.advance(500);
-  t.same(
-    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
-    [
-      { at: 0, leading: true },
-      { at: 110, leading: true },
-    ],
-  );
+  t.same(runs(), [
+    { at: 0, leading: true },
+    { at: 110, leading: true },
+  ]);
 });
 
 t.test('leading edge: triggers during a run make one more run, at once when they stopped wait.min before it ended', async (t) => {
-  const runs: { at: number; leading: boolean }[] = [];
-  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
-    runs.push({ at: clock.now(), leading });
-    await new Promise<void>((r) => clock.setTimeout(r, 100));
-  });
-  const start = clock.now();
+  const { q, clock, runs } = timedRuns(50, 100);
   q.trigger();
   await clock.advance(20);
   q.trigger(); // during the run, 80 ms before it ends: the follow-up goes as soon as it ends
   await clock.advance(180);
   q.trigger(); // +200, during the second run (100..200 ends at 200: this one comes as it ends)
   await clock.advance(90);
-  q.trigger(); // +290, during the third run, 90 ms after the trigger before: the first of a burst, it leads as that run ends
+  q.trigger(); // +290, alone during the third run, 90 ms after the trigger before: it leads as that run ends
   await clock.advance(50);
   q.trigger(); // +340, during the fourth run (300..400)
   await clock.advance(55);
   q.trigger(); // +395, a second one during that run, 5 ms before it ends: a burst, wait.min after the run
   await clock.advance(1000);
-  t.same(
-    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
-    [
-      { at: 0, leading: true },
-      { at: 100, leading: true },
-      { at: 200, leading: true },
-      { at: 300, leading: true },
-      { at: 450, leading: false },
-    ],
-  );
+  t.same(runs(), [
+    { at: 0, leading: true },
+    { at: 100, leading: true },
+    { at: 200, leading: true },
+    { at: 300, leading: true },
+    { at: 450, leading: false },
+  ]);
 });
 
-t.test('leading edge: the first change after a quiet period, come while the last run writes its files, runs as soon as that run ends', async (t) => {
-  // Runs take 30 ms; a change served (its commands sent) 10 ms into its run, the next change 20 ms
-  // later: 90 ms after the trigger before it, during the run's last 10 ms.
-  const runs: { at: number; leading: boolean }[] = [];
-  const { q, clock } = leadingQuiescence(50, 1000, async (leading) => {
-    runs.push({ at: clock.now(), leading });
-    await new Promise<void>((r) => clock.setTimeout(r, 30));
-  });
-  const start = clock.now();
+t.test('leading edge: one change after a quiet period, come while the last run writes its files, runs as soon as that run ends', async (t) => {
+  // Runs take 80 ms: a change is live (its commands sent) early in its run, which then writes its
+  // files. The next change comes 60 ms after it, during that write.
+  const { q, clock, runs } = timedRuns(50, 80);
   q.trigger();
-  await clock.advance(90);
-  q.trigger(); // +90: the second run (90..120)
-  await clock.advance(20);
-  q.trigger(); // +110, during it, 20 ms after the trigger before: part of a burst
-  await clock.advance(100);
-  q.trigger(); // +210: alone again
-  await clock.advance(20);
-  t.same(
-    runs.map((r) => ({ at: r.at - start, leading: r.leading })),
-    [
-      { at: 0, leading: true },
-      { at: 90, leading: true },
-      { at: 170, leading: false },
-      { at: 210, leading: true },
-    ],
-  );
+  await clock.advance(60);
+  q.trigger(); // +60, alone during the first run (0..80): it leads as that run ends
+  await clock.advance(40);
+  q.trigger(); // +100 and +150, two during the second run (80..160): a burst, wait.min after it
+  await clock.advance(50);
+  q.trigger();
+  await clock.advance(1000);
+  t.same(runs(), [
+    { at: 0, leading: true },
+    { at: 80, leading: true },
+    { at: 210, leading: false },
+  ]);
 });
 
 t.test("leading edge: a run answering 'wait' (needs a reload) runs again on the usual schedule", async (t) => {
