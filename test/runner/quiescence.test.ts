@@ -104,71 +104,56 @@ t.test('leading edge: a lone trigger after a quiet period runs at once, marked l
   t.equal(clock.pending, 0, 'nothing scheduled');
 });
 
-/** A leading quiescence whose runs take `runMs` on the ManualClock; `runs()`: when each started, from the start, and whether it led. */
-function timedRuns(minMs: number, runMs: number) {
+/**
+ * A leading quiescence whose runs take `runMs` on the ManualClock, triggered at each of `triggersAt`
+ * (ms from the start): when each run started, and whether it led.
+ */
+async function timeline(minMs: number, runMs: number, triggersAt: number[]): Promise<{ at: number; leading: boolean }[]> {
   const started: { at: number; leading: boolean }[] = [];
   const { q, clock } = leadingQuiescence(minMs, 1000, async (leading) => {
     started.push({ at: clock.now(), leading });
     if (runMs > 0) await new Promise<void>((r) => clock.setTimeout(r, runMs));
   });
   const start = clock.now();
-  return { q, clock, runs: () => started.map((r) => ({ at: r.at - start, leading: r.leading })) };
+  for (const at of triggersAt) {
+    await clock.advance(start + at - clock.now());
+    q.trigger();
+  }
+  await clock.advance(2000);
+  return started.map((r) => ({ at: r.at - start, leading: r.leading }));
 }
 
 t.test('leading edge: a burst still coalesces (the first runs at once, the rest once, wait.min after the last)', async (t) => {
-  const { q, clock, runs } = timedRuns(30, 0);
-  for (let i = 0; i < 20; i++) {
-    q.trigger();
-    await clock.advance(2);
-  }
-  // The first trigger ran at once; the 19 after it (last at +38 ms) make one run at +68 ms.
-  await clock.advance(100);
-  t.same(runs(), [
+  // 20 triggers 2 ms apart: the first runs at once; the 19 after it (last at +38 ms) make one run at +68 ms.
+  const triggers = Array.from({ length: 20 }, (_, i) => i * 2);
+  t.same(await timeline(30, 0, triggers), [
     { at: 0, leading: true },
     { at: 68, leading: false },
   ]);
 });
 
 t.test('leading edge: a trigger soon after a run waits wait.min (not leading)', async (t) => {
-  const { q, clock, runs } = timedRuns(50, 0);
-  q.trigger();
-  await clock.advance(10);
-  q.trigger();
-  await clock.advance(100);
-  t.same(runs(), [
+  t.same(await timeline(50, 0, [0, 10]), [
     { at: 0, leading: true },
     { at: 60, leading: false },
   ]);
 });
 
 t.test('leading edge: quiet is counted from the trigger before, so a change right after a long run goes at once', async (t) => {
-  // Runs take 100 ms (a build at 10 000 apps). Changes 110 ms apart each start a burst of their own.
-  const { q, clock, runs } = timedRuns(50, 100);
-  q.trigger();
-  await clock.advance(110);
-  q.trigger(); // 10 ms after the first run ended, 110 ms after the trigger before it
-  await clock.advance(500);
-  t.same(runs(), [
+  // Runs take 100 ms (a build at 10 000 apps). The second change comes 10 ms after the first run
+  // ended, 110 ms after the trigger before it: a burst of its own.
+  t.same(await timeline(50, 100, [0, 110]), [
     { at: 0, leading: true },
     { at: 110, leading: true },
   ]);
 });
 
 t.test('leading edge: triggers during a run make one more run, at once when they stopped wait.min before it ended', async (t) => {
-  const { q, clock, runs } = timedRuns(50, 100);
-  q.trigger();
-  await clock.advance(20);
-  q.trigger(); // during the run, 80 ms before it ends: the follow-up goes as soon as it ends
-  await clock.advance(180);
-  q.trigger(); // +200, during the second run (100..200 ends at 200: this one comes as it ends)
-  await clock.advance(90);
-  q.trigger(); // +290, alone during the third run, 90 ms after the trigger before: it leads as that run ends
-  await clock.advance(50);
-  q.trigger(); // +340, during the fourth run (300..400)
-  await clock.advance(55);
-  q.trigger(); // +395, a second one during that run, 5 ms before it ends: a burst, wait.min after the run
-  await clock.advance(1000);
-  t.same(runs(), [
+  // +20: during the first run (0..100), 80 ms before it ends: the follow-up goes as soon as it ends.
+  // +200: as the second run (100..200) ends. +290: alone during the third run, 90 ms after the
+  // trigger before: it leads as that run ends. +340 and +395: two during the fourth run (300..400),
+  // the second 5 ms before it ends: a burst, wait.min after the run.
+  t.same(await timeline(50, 100, [0, 20, 200, 290, 340, 395]), [
     { at: 0, leading: true },
     { at: 100, leading: true },
     { at: 200, leading: true },
@@ -179,17 +164,9 @@ t.test('leading edge: triggers during a run make one more run, at once when they
 
 t.test('leading edge: one change after a quiet period, come while the last run writes its files, runs as soon as that run ends', async (t) => {
   // Runs take 80 ms: a change is live (its commands sent) early in its run, which then writes its
-  // files. The next change comes 60 ms after it, during that write.
-  const { q, clock, runs } = timedRuns(50, 80);
-  q.trigger();
-  await clock.advance(60);
-  q.trigger(); // +60, alone during the first run (0..80): it leads as that run ends
-  await clock.advance(40);
-  q.trigger(); // +100 and +150, two during the second run (80..160): a burst, wait.min after it
-  await clock.advance(50);
-  q.trigger();
-  await clock.advance(1000);
-  t.same(runs(), [
+  // files. +60: alone during the first run (0..80): it leads as that run ends. +100 and +150: two
+  // during the second run (80..160): a burst, wait.min after it.
+  t.same(await timeline(50, 80, [0, 60, 100, 150]), [
     { at: 0, leading: true },
     { at: 80, leading: true },
     { at: 210, leading: false },
