@@ -143,7 +143,9 @@ export class TrafficRing implements StatSink {
     s.requests = r.requests;
     s.state = this.own(s.state, r.status);
     s.check.status = this.own(s.check.status, r.checkStatus);
-    s.check.code = r.checkCode;
+    // While a check is under way HAProxy shows the last result's status but the new check's code
+    // (0 until it ends): the server keeps its last result's code.
+    s.check.code = r.checkInProgress ? (e.servers.find((last) => last.name === s.name)?.check.code ?? null) : r.checkCode;
     s.check.description = this.own(s.check.description, r.checkDescription);
   }
 
@@ -219,6 +221,7 @@ export class TrafficRing implements StatSink {
       r.status = s.status;
       r.checkStatus = s.check.status;
       r.checkCode = s.check.code;
+      r.checkInProgress = false;
       r.checkDescription = s.check.description;
       this.row(r);
       if (++n % step === 0) yield;

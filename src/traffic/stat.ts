@@ -53,6 +53,8 @@ export interface StatRow {
   /** `check_status` without HAProxy's "* " (check in progress), `check_code` (null when empty), `check_desc`. */
   checkStatus: string;
   checkCode: number | null;
+  /** HAProxy's "* ": a check is under way, and `check_code` is that check's (0 until it ends), not the last result's. */
+  checkInProgress: boolean;
   checkDescription: string;
   cacheLookups: number;
   cacheHits: number;
@@ -71,6 +73,7 @@ export function emptyRow(): StatRow {
     status: '',
     checkStatus: '',
     checkCode: null,
+    checkInProgress: false,
     checkDescription: '',
     cacheLookups: 0,
     cacheHits: 0,
@@ -106,7 +109,8 @@ export class SampleCollector implements StatSink {
         server: own(r.server),
         requests: r.requests,
         status: own(r.status),
-        check: { status: own(r.checkStatus), code: r.checkCode, description: own(r.checkDescription) },
+        // A check under way: its code is not the last result's, and a collector has no last sample.
+        check: { status: own(r.checkStatus), code: r.checkInProgress ? null : r.checkCode, description: own(r.checkDescription) },
       });
     }
   }
@@ -246,11 +250,13 @@ export class ShowStatParser {
       r.cacheHits = this.number(C.cache_hits);
       r.checkStatus = '';
       r.checkCode = null;
+      r.checkInProgress = false;
       r.checkDescription = '';
     } else {
       r.server = this.string(C.svname);
       const check = this.string(C.check_status);
-      r.checkStatus = check.startsWith('* ') ? check.slice(2) : check;
+      r.checkInProgress = check.startsWith('* ');
+      r.checkStatus = r.checkInProgress ? check.slice(2) : check;
       r.checkCode = this.isEmpty(C.check_code) ? null : this.number(C.check_code);
       r.checkDescription = this.string(C.check_desc);
     }

@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { TrafficRing } from '../../src/traffic/ring.js';
-import type { BackendStat, ServerStat, StatSample } from '../../src/traffic/stat.js';
+import { ShowStatParser, type BackendStat, type ServerStat, type StatSample } from '../../src/traffic/stat.js';
 
 const backend = (name: string, requests: number, e5xx = 0, extra: Partial<BackendStat> = {}): BackendStat => ({
   backend: name,
@@ -81,6 +81,26 @@ t.test('servers: the latest sample per backend', async (t) => {
   ring.record(0, { backends: [backend('app_a', 3)], servers: [{ backend: 'app_a', server: '10.0.0.1:80', requests: 3, status: 'UP', check }] });
   t.same(ring.servers('app_a'), [{ name: '10.0.0.1:80', requests: 3, state: 'UP', check }]);
   t.same(ring.servers('app_x'), []);
+});
+
+t.test("a check under way (HAProxy's \"* \"): the server keeps its last result's code, not the new check's 0", async (t) => {
+  const ring = new TrafficRing(4);
+  const showStat = (at: number, check: string, code: string) => {
+    const parser = new ShowStatParser(ring);
+    parser.push(
+      '# pxname,svname,type,status,scur,stot,req_tot,rtime,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,check_status,check_code,check_desc,\n' +
+        'app_a,BACKEND,1,UP,0,3,3,1,3,0,0,0,,,,\n' +
+        `app_a,10.0.0.1:80,2,UP,0,3,3,1,3,0,0,0,${check},${code},Layer7 check passed,\n\n`,
+    );
+    parser.end();
+    ring.publish(at);
+    return ring.servers('app_a')[0]?.check;
+  };
+  t.same(showStat(1_000, '* L7OK', '0'), { status: 'L7OK', code: null, description: 'Layer7 check passed' }, 'no result seen yet: unknown, not 0');
+  t.same(showStat(2_000, 'L7OK', '200'), { status: 'L7OK', code: 200, description: 'Layer7 check passed' });
+  t.same(showStat(3_000, '* L7OK', '0'), { status: 'L7OK', code: 200, description: 'Layer7 check passed' }, 'under way: the last result');
+  t.same(showStat(4_000, '* L7OK', '0'), { status: 'L7OK', code: 200, description: 'Layer7 check passed' }, 'and again');
+  t.same(showStat(5_000, 'L7STS', '503'), { status: 'L7STS', code: 503, description: 'Layer7 check passed' }, 'a check that ended: its own');
 });
 
 t.test('a capacity that is not a positive integer is refused', async (t) => {
