@@ -1,4 +1,5 @@
 // Small text helpers shared by the model: log-safe subjects and a locale-independent comparator.
+import { indexOfSorted } from '../util/sorted-search.js';
 
 /** Longest subject kept verbatim; a huge K/V value must not flood logs or the status page. */
 export const MAX_SUBJECT = 512;
@@ -32,19 +33,11 @@ export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Where the item named `name` is in `items` (sorted by name with cmp), by binary search; -1 when none is. */
+/** Where the item named `name` is in `items` (sorted by name with cmp, which is code-unit order); -1 when none is. */
 export function indexOfName(items: readonly { readonly name: string }[], name: string): number {
-  let lo = 0;
-  let hi = items.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = cmp(items[mid]!.name, name);
-    if (c === 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
+  return indexOfSorted(items, name, byName);
 }
+const byName = (item: { readonly name: string }) => item.name;
 
 export const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 export const WHITESPACE_RE = /\s/;

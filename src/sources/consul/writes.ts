@@ -145,7 +145,7 @@ export class ConsulWrites {
           const e = err as PapiError;
           const status = e.response?.statusCode;
           if (status === goneStatus && gone !== undefined) return gone;
-          const refused = refusedAnswer(status) ?? (status === undefined ? asRefusal(err) : undefined);
+          const refused = status === undefined ? asRefusal(err) : refusedAnswer(status);
           if (refused instanceof ConsulRefusedError) throw refused;
           if (status === 403) throw new ConsulUnavailableError(`${what}: Consul refused the ACL token (403 ${e.message})`, { cause: err });
           if (status !== undefined) throw new ConsulUnavailableError(`${what}: Consul answered HTTP ${status} (${e.message})`, { cause: err });
